@@ -1,0 +1,195 @@
+"""Turning workbook cells (typed or text) into plan values.
+
+Every parser here raises :class:`ValueError` with a message meant for a cutover manager; the caller
+adds the cell's location.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import unicodedata
+from dataclasses import dataclass
+
+CellValue = str | int | float | bool | dt.datetime | dt.date | dt.time | dt.timedelta | None
+
+
+def is_blank(value: CellValue) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def as_text(value: CellValue) -> str:
+    """The text a person sees in the cell: whole numbers without ``.0``, stripped."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() else repr(value)
+    if isinstance(value, dt.datetime):
+        return value.isoformat(sep=" ", timespec="minutes")
+    if isinstance(value, (dt.date, dt.time)):
+        return value.isoformat()
+    return str(value).strip()
+
+
+def normalise_key(text: str) -> str:
+    """Lower case, without accents, spaces or punctuation: ``Date d'exécution`` -> ``datedexecution``."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(ch for ch in decomposed.casefold() if ch.isalnum() and not unicodedata.combining(ch))
+
+
+_LIST_SEPARATORS = re.compile(r"[,;\s]+")
+
+
+def split_ids(value: CellValue) -> list[str]:
+    """Step IDs separated by commas, semicolons, spaces or new lines."""
+    return [part for part in _LIST_SEPARATORS.split(as_text(value)) if part]
+
+
+# ---------------------------------------------------------------------------------------------
+# Durations
+
+_DURATION_UNITS = {"d": 1440, "j": 1440, "h": 60, "m": 1, "min": 1, "mn": 1}
+_DURATION_PART = re.compile(r"(\d+(?:[.,]\d+)?)\s*(min|mn|d|j|h|m)?", re.IGNORECASE)
+_CLOCK_DURATION = re.compile(r"^(\d{1,3}):(\d{2})(?::(\d{2}))?$")
+_DURATION_HELP = "write it like 45m, 2h, 1h30, 1d, 01:30 or a number of minutes"
+
+
+def parse_duration(value: CellValue) -> dt.timedelta:
+    """``45m``, ``2h``, ``1h30``, ``1d``, ``01:30``, a number of minutes, or a typed time/duration."""
+    if isinstance(value, dt.timedelta):
+        result = value
+    elif isinstance(value, dt.time):
+        result = dt.timedelta(hours=value.hour, minutes=value.minute, seconds=value.second)
+    elif isinstance(value, bool) or isinstance(value, (dt.date, dt.datetime)):
+        raise ValueError(f"duration '{as_text(value)}' is a date, not a duration; {_DURATION_HELP}")
+    elif isinstance(value, (int, float)):
+        result = dt.timedelta(minutes=float(value))
+    else:
+        result = _parse_duration_text(as_text(value))
+    if result < dt.timedelta(0):
+        raise ValueError(f"duration '{as_text(value)}' is negative; {_DURATION_HELP}")
+    return result
+
+
+def _parse_duration_text(text: str) -> dt.timedelta:
+    compact = text.strip().lower()
+    clock = _CLOCK_DURATION.match(compact)
+    if clock:
+        hours, minutes, seconds = clock.groups()
+        return dt.timedelta(hours=int(hours), minutes=int(minutes), seconds=int(seconds or 0))
+    parts = list(_DURATION_PART.finditer(compact))
+    leftover = _DURATION_PART.sub("", compact).replace(" ", "")
+    if not parts or leftover:
+        raise ValueError(f"cannot read duration '{text}'; {_DURATION_HELP}")
+    minutes = 0.0
+    previous_unit: str | None = None
+    for part in parts:
+        number = float(part.group(1).replace(",", "."))
+        unit = (part.group(2) or "").lower()
+        if not unit:
+            # "1h30": a bare number after hours means minutes; a lone number is minutes.
+            if previous_unit not in (None, "h") :
+                raise ValueError(f"cannot read duration '{text}'; {_DURATION_HELP}")
+            unit = "m"
+        minutes += number * _DURATION_UNITS[unit]
+        previous_unit = unit
+    return dt.timedelta(minutes=minutes)
+
+
+def format_duration(delta: dt.timedelta) -> str:
+    minutes = int(delta.total_seconds() // 60)
+    days, rest = divmod(minutes, 1440)
+    hours, mins = divmod(rest, 60)
+    parts = [f"{days}d"] if days else []
+    if hours:
+        parts.append(f"{hours}h")
+    if mins or not parts:
+        parts.append(f"{mins}m")
+    return "".join(parts)
+
+
+# ---------------------------------------------------------------------------------------------
+# Start times relative to D-day
+
+_START = re.compile(
+    r"^\s*[DJ]\s*(?:([+-])\s*(\d{1,3}))?\s*(?:(\d{1,2})\s*(?:[:hH]\s*(\d{2})?)?)?\s*$",
+    re.IGNORECASE,
+)
+_START_HELP = "write it relative to D-day, like 'D-3 08:00', 'D+0 22:30' or 'D+1'"
+
+
+@dataclass(frozen=True, slots=True)
+class RelativeStart:
+    """A not-before time: ``days`` after D-day at local wall-clock ``time``."""
+
+    days: int
+    time: dt.time
+
+    def __str__(self) -> str:
+        sign = "-" if self.days < 0 else "+"
+        return f"D{sign}{abs(self.days)} {self.time.strftime('%H:%M')}"
+
+    def local_datetime(self, d_day: dt.date) -> dt.datetime:
+        """The naive local wall-clock datetime in a dry run whose D-day is ``d_day``."""
+        return dt.datetime.combine(d_day + dt.timedelta(days=self.days), self.time)
+
+
+def parse_start(value: CellValue) -> RelativeStart:
+    if isinstance(value, (dt.datetime, dt.date)):
+        raise ValueError(
+            f"start '{as_text(value)}' is a calendar date; dry runs have different D-days, so {_START_HELP}"
+        )
+    if isinstance(value, dt.time):
+        raise ValueError(f"start '{as_text(value)}' has no day; {_START_HELP}")
+    text = as_text(value)
+    match = _START.match(text)
+    if not match:
+        raise ValueError(f"cannot read start '{text}'; {_START_HELP}")
+    sign, days, hour, minute = match.groups()
+    offset = int(days or 0) * (-1 if sign == "-" else 1)
+    hour_value, minute_value = int(hour or 0), int(minute or 0)
+    if hour_value > 23 or minute_value > 59:
+        raise ValueError(f"start '{text}' has no such time of day; {_START_HELP}")
+    return RelativeStart(offset, dt.time(hour_value, minute_value))
+
+
+# ---------------------------------------------------------------------------------------------
+# Dates
+
+def parse_date(value: CellValue) -> dt.date:
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    text = as_text(value)
+    for fmt in ("%Y-%m-%d", "%d/%m/%Y", "%d-%m-%Y", "%d.%m.%Y"):
+        try:
+            return dt.datetime.strptime(text, fmt).date()
+        except ValueError:
+            continue
+    raise ValueError(f"cannot read date '{text}'; use an Excel date or 2027-03-14 or 14/03/2027")
+
+
+def parse_local_datetime(value: CellValue) -> dt.datetime:
+    """A naive local datetime from a typed cell or text (a bare date means midnight)."""
+    if isinstance(value, dt.datetime):
+        return value.replace(tzinfo=None)
+    if isinstance(value, dt.date):
+        return dt.datetime.combine(value, dt.time())
+    text = as_text(value)
+    for fmt in ("%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S",
+                "%d/%m/%Y %H:%M", "%d-%m-%Y %H:%M", "%d.%m.%Y %H:%M"):
+        try:
+            return dt.datetime.strptime(text, fmt)
+        except ValueError:
+            continue
+    return dt.datetime.combine(parse_date(text), dt.time())
+
+
+_EMAIL = re.compile(r"^[^@\s,;<>]+@[^@\s,;<>]+\.[A-Za-z]{2,}$")
+
+
+def is_valid_email(text: str) -> bool:
+    return bool(_EMAIL.match(text))

@@ -1,0 +1,178 @@
+"""The ``transition`` command: validate, graph, template, sample.
+
+Exit codes: 0 fine, 1 the plan has problems, 2 the command was called the wrong way.
+A bad workbook never shows a Python traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Sequence
+
+from transition.compiler import compile_plan
+from transition.config import load_config
+from transition.errors import ConfigError, ProblemsError, UsageError, errors_only, warnings_only
+from transition.model import Plan
+
+EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # argparse exits 2 on usage errors; keep its words
+        self.print_usage(sys.stderr)
+        print(f"{self.prog}: error: {message}", file=sys.stderr)
+        raise SystemExit(EXIT_USAGE)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="transition", description="Run transition (cutover) plans on Airflow.")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    validate = commands.add_parser("validate", help="check a plan and summarise it")
+    validate.add_argument("plan", nargs="?", help="config.yaml or a bare .xlsx (default: $TRANSITION_CONFIG, else plan/config.yaml)")
+
+    graph = commands.add_parser("graph", help="the steps and edges of one dry run, after projection")
+    graph.add_argument("plan", nargs="?")
+    graph.add_argument("--dry-run", required=True, help="dry-run name, e.g. DR1")
+    graph.add_argument("--json", action="store_true", help="print JSON instead of text")
+
+    template = commands.add_parser("template", help="write a blank workbook in the contract")
+    template.add_argument("out", help="the .xlsx file to write")
+
+    sample = commands.add_parser("sample", help="write a realistic synthetic plan")
+    sample.add_argument("out", help="the .xlsx file to write")
+    sample.add_argument("--steps", type=int, required=True, help="number of step-actions")
+    sample.add_argument("--seed", type=int, default=1)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as exit_:
+        return int(exit_.code or 0)
+    try:
+        handler = {"validate": _validate, "graph": _graph, "template": _template, "sample": _sample}[args.command]
+        return handler(args)
+    except UsageError as exc:
+        print(f"transition: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except ProblemsError as exc:
+        print(exc.render(), file=sys.stderr)
+        return EXIT_PROBLEMS
+
+
+def _compile(argument: str | None) -> tuple[Plan | None, list, float]:
+    started = time.perf_counter()
+    try:
+        config = load_config(argument)
+    except ConfigError:
+        raise
+    result = compile_plan(config)
+    return result.plan, result.problems, time.perf_counter() - started
+
+
+def _validate(args: argparse.Namespace) -> int:
+    plan, problems, seconds = _compile(args.plan)
+    errors, warnings = errors_only(problems), warnings_only(problems)
+    if errors:
+        print(f"The plan has {len(errors)} problem{'s' if len(errors) != 1 else ''}:", file=sys.stderr)
+        for problem in errors + warnings:
+            print(problem, file=sys.stderr)
+        return EXIT_PROBLEMS
+    assert plan is not None
+    print(summary(plan, seconds))
+    for problem in warnings:
+        print(problem)
+    return EXIT_OK
+
+
+def summary(plan: Plan, seconds: float | None = None) -> str:
+    phases = Counter(s.phase for s in plan.steps.values())
+    phase_text = ", ".join(f"{code} {phases[code]}" for code in plan.phases if phases[code])
+    teams = {a.team for a in plan.actors.values() if a.team}
+    runs = []
+    for name, schedule in plan.schedules.items():
+        first, last = schedule.planned_window
+        window = f", planned {first:%Y-%m-%d %H:%M} to {last:%Y-%m-%d %H:%M}" if first and last else ""
+        runs.append(f"{name} ({len(schedule.steps)} steps, D-day {schedule.dry_run.d_day}{window})")
+    timing = f" Checked in {seconds:.2f} s." if seconds is not None else ""
+    warnings = f" {len(plan.warnings)} warning{'s' if len(plan.warnings) != 1 else ''} below." if plan.warnings else ""
+    return (
+        f"Plan '{plan.name}' ({Path(plan.source.workbook).name}) is valid: {len(plan.steps)} step-actions "
+        f"({phase_text}), {len(plan.actors)} actors in {len(teams)} teams, {len(plan.environments)} environments, "
+        f"{len(plan.dry_runs)} dry runs: {'; '.join(runs)}. Times are in {plan.timezone}.{timing}{warnings}"
+    )
+
+
+def _graph(args: argparse.Namespace) -> int:
+    plan, problems, _ = _compile(args.plan)
+    if plan is None:
+        for problem in problems:
+            print(problem, file=sys.stderr)
+        return EXIT_PROBLEMS
+    by_key = {name.casefold(): name for name in plan.schedules}
+    name = by_key.get(args.dry_run.casefold())
+    if name is None:
+        raise UsageError(f"unknown dry run '{args.dry_run}' (dry runs: {', '.join(plan.schedules)})")
+    schedule = plan.schedules[name]
+    if args.json:
+        document = {
+            "dry_run": name,
+            "dag_id": plan.dag_id(name),
+            "steps": [
+                {
+                    "id": s.step_id,
+                    "label": plan.steps[s.step_id].label,
+                    "phase": plan.steps[s.step_id].phase,
+                    "owner": plan.steps[s.step_id].owner,
+                    "not_before": s.not_before.isoformat() if s.not_before else None,
+                    "planned_start": s.planned_start.isoformat() if s.planned_start else None,
+                    "planned_end": s.planned_end.isoformat() if s.planned_end else None,
+                }
+                for s in schedule.steps.values()
+            ],
+            "edges": [list(edge) for edge in schedule.edges()],
+        }
+        print(json.dumps(document, indent=2, ensure_ascii=False))
+        return EXIT_OK
+    print(f"{plan.dag_id(name)}: {len(schedule.steps)} steps, {len(schedule.edges())} edges")
+    for s in schedule.steps.values():
+        after = f" after {', '.join(s.upstream)}" if s.upstream else ""
+        when = f" at {s.planned_start:%Y-%m-%d %H:%M}" if s.planned_start else ""
+        print(f"  {s.step_id}{when}{after}")
+    return EXIT_OK
+
+
+def _template(args: argparse.Namespace) -> int:
+    from transition.template import write_template
+
+    path = write_template(_out_path(args.out))
+    print(f"Wrote {path}")
+    return EXIT_OK
+
+
+def _sample(args: argparse.Namespace) -> int:
+    from transition.sample_generator import write_sample
+
+    if args.steps < 1:
+        raise UsageError("--steps must be at least 1")
+    path = write_sample(_out_path(args.out), args.steps, args.seed)
+    print(f"Wrote {path} ({args.steps} step-actions, seed {args.seed})")
+    return EXIT_OK
+
+
+def _out_path(text: str) -> Path:
+    path = Path(text)
+    if path.suffix.lower() != ".xlsx":
+        raise UsageError(f"'{text}': the output must be an .xlsx file")
+    return path
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,138 @@
+"""Workbook + configuration -> validated :class:`Plan`, or every problem found.
+
+This is the slow path (reads Excel); :mod:`transition.plan_store` caches its result so DAG parsing
+never comes here when nothing changed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from dataclasses import dataclass
+
+from transition.config import PlanConfig
+from transition.errors import Problem, WorkbookError, errors_only
+from transition.graph import project
+from transition.model import DryRunPlan, Plan, PlanSource
+from transition.plan_builder import PlanBuilder
+from transition.schedule import schedule_dry_run
+from transition.sheet_specs import sheet_specs
+from transition.workbook_reader import read_workbook, sheet_ref
+
+# Bump when the compiled form or the validation rules change: old cache entries are then ignored.
+COMPILER_VERSION = "1"
+
+
+@dataclass
+class CompileResult:
+    plan: Plan | None
+    problems: list[Problem]
+
+    @property
+    def ok(self) -> bool:
+        return self.plan is not None
+
+
+def content_key(config: PlanConfig) -> tuple[str, str]:
+    """(key, workbook sha256): what the compiled plan depends on."""
+    try:
+        workbook_hash = hashlib.sha256(config.workbook_path.read_bytes()).hexdigest()
+    except OSError as exc:
+        reason = "workbook not found" if isinstance(exc, FileNotFoundError) else f"cannot read the workbook: {exc.strerror}"
+        raise WorkbookError([Problem(str(config.workbook_path), reason)]) from None
+    config_bytes = config.source.read_bytes() if config.source else config.model_dump_json().encode()
+    key = hashlib.sha256(
+        b"\0".join([COMPILER_VERSION.encode(), config_bytes, workbook_hash.encode(), str(config.workbook_path).encode()])
+    ).hexdigest()
+    return key, workbook_hash
+
+
+def compile_plan(config: PlanConfig, key: str | None = None, workbook_sha256: str | None = None) -> CompileResult:
+    """Read, validate and schedule; raises WorkbookError only when the file cannot be opened."""
+    if key is None or workbook_sha256 is None:
+        key, workbook_sha256 = content_key(config)
+    raw, problems = read_workbook(config.workbook_path, sheet_specs(config.sheets))
+    builder = PlanBuilder(raw, config)
+    builder.build()
+    problems.extend(builder.problems)
+    if errors_only(problems):
+        return CompileResult(None, problems)
+
+    schedules: dict[str, DryRunPlan] = {}
+    prerequisites = {s.id: s.prerequisites for s in builder.steps.values()}
+    for name, dry_run in builder.dry_runs.items():
+        included = [s.id for s in builder.steps.values() if name in s.dry_runs]
+        upstream = project(prerequisites, included)
+        schedules[name] = DryRunPlan(dry_run, schedule_dry_run(dry_run, builder.steps, upstream, config.zone))
+
+    steps_sheet = sheet_ref(raw.sheets["steps"].name)
+    problems.extend(_schedule_warnings(builder, schedules, raw.sheets["steps"]))
+    for name, schedule in schedules.items():
+        if not schedule.steps:
+            problems.append(Problem(steps_sheet, f"dry run '{name}' has no step-actions", "warning"))
+
+    plan = Plan(
+        name=config.name,
+        timezone=config.timezone,
+        language=config.language,
+        phases={p.code: p.name for p in config.phases},
+        lock_window=dt.timedelta(days=config.lock_window_days),
+        cutover_managers=tuple(config.cutover_managers),
+        steps=builder.steps,
+        actors=builder.actors,
+        dry_runs=builder.dry_runs,
+        environments=builder.environments,
+        schedules=schedules,
+        source=PlanSource(
+            workbook=str(config.workbook_path),
+            workbook_sha256=workbook_sha256,
+            config=str(config.source) if config.source else None,
+            key=key,
+            compiled_at=dt.datetime.now(dt.timezone.utc),
+        ),
+        warnings=tuple(str(p) for p in problems if p.severity == "warning"),
+    )
+    return CompileResult(plan, problems)
+
+
+def _schedule_warnings(builder: PlanBuilder, schedules: dict[str, DryRunPlan], sheet) -> list[Problem]:
+    """Steps planned to start before a prerequisite is planned to end; steps ending after the run's End."""
+    early: dict[str, tuple[dict[str, None], dict[str, None]]] = {}  # step -> (prerequisites, dry runs)
+    problems: list[Problem] = []
+    for name, schedule in schedules.items():
+        for scheduled in schedule.steps.values():
+            if scheduled.not_before is None:
+                continue
+            for up in scheduled.upstream:
+                up_end = schedule.steps[up].planned_end
+                if up_end is not None and scheduled.not_before < up_end:
+                    prereqs, runs = early.setdefault(scheduled.step_id, ({}, {}))
+                    prereqs[up] = None
+                    runs[name] = None
+        end = schedule.dry_run.end
+        _, last = schedule.planned_window
+        if end is not None and last is not None and last > end:
+            latest = max(
+                (s for s in schedule.steps.values() if s.planned_end), key=lambda s: s.planned_end  # type: ignore[arg-type, return-value]
+            )
+            problems.append(
+                Problem(
+                    sheet_ref(builder.raw.sheets["dry_runs"].name) if "dry_runs" in builder.raw.sheets else "DryRuns",
+                    f"dry run '{name}' must end by {end:%Y-%m-%d %H:%M} but step '{latest.step_id}' is planned "
+                    f"to end at {latest.planned_end:%Y-%m-%d %H:%M}",
+                    "warning",
+                )
+            )
+    for step_id in sorted(early, key=lambda s: builder.steps[s].row):
+        prereqs, runs = early[step_id]
+        step = builder.steps[step_id]
+        names = ", ".join(f"'{p}'" for p in prereqs)
+        problems.append(
+            Problem(
+                sheet.cell("start", step.row),
+                f"step '{step_id}' is planned to start at {step.start}, before its prerequisite{'s' if len(prereqs) > 1 else ''} "
+                f"{names} {'are' if len(prereqs) > 1 else 'is'} planned to end (in {', '.join(runs)}); it will start late",
+                "warning",
+            )
+        )
+    return problems

@@ -1,0 +1,178 @@
+"""The plan's configuration (``plan/config.yaml``): validated, with messages that say where.
+
+Which file: the argument given, else ``$TRANSITION_CONFIG``, else ``plan/config.yaml`` of the
+repository. A bare ``.xlsx`` given instead of a configuration is read with the defaults.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import re
+import zoneinfo
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from transition.cell_values import parse_duration
+from transition.errors import ConfigError, Problem
+from transition.sheet_specs import known_fields
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_CONFIG_PATH = REPO_ROOT / "plan" / "config.yaml"
+CONFIG_ENV = "TRANSITION_CONFIG"
+
+DEFAULT_PHASES: dict[str, str] = {
+    "PP": "Preparation",
+    "AC": "Controlled stop",
+    "CO": "Cut over",
+    "DC": "Controlled start",
+    "HO": "Hand over",
+    "FB-RB": "Fallback / roll back",
+}
+
+
+class Phase(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    code: str
+    name: str
+    conditional: bool = False  # only executed if the go/no-go says so (fallback)
+
+
+class SheetOverride(BaseModel):
+    """Sheet name, header row and extra column aliases for one sheet."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str | None = None
+    header_row: int | None = Field(default=None, ge=1, le=1000)
+    columns: dict[str, list[str]] = Field(default_factory=dict)
+
+
+class PlanConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(pattern=r"^[A-Za-z][A-Za-z0-9_-]{0,49}$")
+    workbook: Path
+    timezone: str = "Europe/Brussels"
+    language: Literal["en", "fr"] = "en"
+    phases: list[Phase] = Field(
+        default_factory=lambda: [
+            Phase(code=c, name=n, conditional=(c == "FB-RB")) for c, n in DEFAULT_PHASES.items()
+        ]
+    )
+    lock_window_days: float = Field(default=5, ge=0)
+    default_duration: str = "30m"
+    cutover_managers: list[str] = Field(default_factory=list)
+    sheets: dict[Literal["steps", "actors", "dry_runs", "environments"], SheetOverride] = Field(
+        default_factory=dict
+    )
+    # Where the configuration was read from; set by load_config, not by the file.
+    source: Path | None = Field(default=None, exclude=True)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            zoneinfo.ZoneInfo(value)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone '{value}' (use an IANA name like Europe/Brussels)") from None
+        return value
+
+    @field_validator("default_duration")
+    @classmethod
+    def _readable_duration(cls, value: str) -> str:
+        parse_duration(value)
+        return value
+
+    @field_validator("phases", mode="before")
+    @classmethod
+    def _phases_shorthand(cls, value: Any) -> Any:
+        """Accept ``[PP, AC]`` or ``{PP: Preparation}`` as well as full phase mappings."""
+        if isinstance(value, dict):
+            return [{"code": k, "name": v} if isinstance(v, str) else {"code": k, **v} for k, v in value.items()]
+        if isinstance(value, list):
+            return [{"code": v, "name": DEFAULT_PHASES.get(v, v)} if isinstance(v, str) else v for v in value]
+        return value
+
+    @model_validator(mode="after")
+    def _check_consistency(self) -> "PlanConfig":
+        codes = [p.code for p in self.phases]
+        duplicates = sorted({c for c in codes if codes.count(c) > 1})
+        if duplicates:
+            raise ValueError(f"phases listed twice: {', '.join(duplicates)}")
+        if not self.phases:
+            raise ValueError("at least one phase is needed")
+        for key, override in self.sheets.items():
+            unknown = sorted(set(override.columns) - known_fields(key))
+            if unknown:
+                raise ValueError(
+                    f"sheets.{key}.columns: unknown column key(s) {', '.join(unknown)}; "
+                    f"known: {', '.join(sorted(known_fields(key)))}"
+                )
+        return self
+
+    @property
+    def zone(self) -> zoneinfo.ZoneInfo:
+        return zoneinfo.ZoneInfo(self.timezone)
+
+    @property
+    def default_duration_delta(self) -> dt.timedelta:
+        return parse_duration(self.default_duration)
+
+    @property
+    def workbook_path(self) -> Path:
+        base = self.source.parent if self.source else Path.cwd()
+        return (base / self.workbook).resolve()
+
+    @property
+    def phase_codes(self) -> list[str]:
+        return [p.code for p in self.phases]
+
+
+def resolve_config_path(argument: str | os.PathLike[str] | None = None) -> Path:
+    if argument:
+        return Path(argument)
+    from_env = os.environ.get(CONFIG_ENV)
+    return Path(from_env) if from_env else DEFAULT_CONFIG_PATH
+
+
+def load_config(argument: str | os.PathLike[str] | None = None) -> PlanConfig:
+    """Load and validate a configuration file, or wrap a bare workbook in the defaults."""
+    path = resolve_config_path(argument)
+    if path.suffix.lower() in (".xlsx", ".xlsm"):
+        name = re.sub(r"[^A-Za-z0-9_-]", "_", path.stem) or "plan"
+        if not name[0].isalpha():
+            name = f"plan_{name}"
+        return PlanConfig(name=name[:50], workbook=path.resolve(), source=None)
+    location = str(path)
+    if not path.is_file():
+        raise ConfigError([Problem(location, "configuration file not found")])
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{location}:{mark.line + 1}" if mark else location
+        reason = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError([Problem(where, f"not valid YAML: {reason}")]) from None
+    except UnicodeDecodeError:
+        raise ConfigError([Problem(location, "not UTF-8 text")]) from None
+    if not isinstance(raw, dict):
+        raise ConfigError([Problem(location, "expected a mapping of settings (name: ..., workbook: ...)")])
+    try:
+        config = PlanConfig.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError([_problem_from_pydantic(location, error) for error in exc.errors()]) from None
+    config.source = path.resolve()
+    return config
+
+
+def _problem_from_pydantic(location: str, error: Any) -> Problem:
+    key = ".".join(str(part) for part in error["loc"])
+    message = str(error["msg"]).removeprefix("Value error, ")
+    if error["type"] == "missing":
+        message = "missing setting"
+    elif error["type"] == "extra_forbidden":
+        message = "unknown setting (check its spelling)"
+    return Problem(f"{location}: {key}" if key else location, message)

@@ -1,0 +1,135 @@
+"""The compiled-plan cache: keyed by content, with the last good plan kept beside the errors.
+
+Layout of the cache folder (``$TRANSITION_CACHE_DIR``, else ``.compiled/<config name>/`` beside the
+configuration file)::
+
+    plan-<key>.json     the compiled plan for that workbook + configuration content
+    errors-<key>.json   the problems found in that content (the plan was invalid)
+    last-good.json      a copy of the newest valid compiled plan
+
+A DAG file calls :func:`load_plan`: when nothing changed it reads one JSON file and never opens
+Excel; when the workbook becomes invalid it gets the last good plan *and* the problems.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from transition.compiler import compile_plan, content_key
+from transition.config import PlanConfig, load_config, resolve_config_path
+from transition.errors import ConfigError, Problem, WorkbookError, errors_only
+from transition.model import Plan
+from transition.plan_json import plan_from_json, plan_to_json
+
+CACHE_ENV = "TRANSITION_CACHE_DIR"
+KEEP_ENTRIES = 4  # cache entries kept besides last-good.json
+
+
+@dataclass
+class LoadedPlan:
+    """What a DAG file needs: the plan to run (maybe the last good one) and the current problems."""
+
+    plan: Plan | None
+    problems: list[Problem] = field(default_factory=list)
+    from_cache: bool = False
+
+    @property
+    def errors(self) -> list[Problem]:
+        return errors_only(self.problems)
+
+    @property
+    def is_stale(self) -> bool:
+        """True when the plan shown is the last good one because the current workbook is invalid."""
+        return bool(self.errors)
+
+
+def cache_dir_for(config_path: Path) -> Path:
+    from_env = os.environ.get(CACHE_ENV)
+    base = Path(from_env) if from_env else config_path.resolve().parent / ".compiled"
+    return base / config_path.stem
+
+
+def load_plan(config_argument: str | os.PathLike[str] | None = None) -> LoadedPlan:
+    config_path = resolve_config_path(config_argument)
+    cache = cache_dir_for(config_path)
+    try:
+        config = load_config(config_path)
+        key, workbook_sha256 = content_key(config)
+    except (ConfigError, WorkbookError) as exc:
+        return LoadedPlan(_read_last_good(cache), exc.problems)
+    return _load_for_key(config, cache, key, workbook_sha256)
+
+
+def _load_for_key(config: PlanConfig, cache: Path, key: str, workbook_sha256: str) -> LoadedPlan:
+    plan_file, errors_file = cache / f"plan-{key}.json", cache / f"errors-{key}.json"
+    cached = _read_json(plan_file)
+    if cached is not None:
+        try:
+            return LoadedPlan(plan_from_json(cached["plan"]), [Problem.from_json(p) for p in cached["problems"]], True)
+        except (KeyError, ValueError, TypeError):
+            pass  # an entry from another version: compile again
+    cached_errors = _read_json(errors_file)
+    if cached_errors is not None:
+        return LoadedPlan(_read_last_good(cache), [Problem.from_json(p) for p in cached_errors["problems"]], True)
+
+    try:
+        result = compile_plan(config, key, workbook_sha256)
+    except WorkbookError as exc:
+        _write_json(errors_file, {"problems": [p.to_json() for p in exc.problems]})
+        return LoadedPlan(_read_last_good(cache), exc.problems)
+    problems_json = [p.to_json() for p in result.problems]
+    if result.plan is None:
+        _write_json(errors_file, {"problems": problems_json})
+        _prune(cache)
+        return LoadedPlan(_read_last_good(cache), result.problems)
+    entry = {"plan": plan_to_json(result.plan), "problems": problems_json}
+    _write_json(plan_file, entry)
+    _write_json(cache / "last-good.json", entry)
+    _prune(cache)
+    return LoadedPlan(result.plan, result.problems)
+
+
+def _read_last_good(cache: Path) -> Plan | None:
+    data = _read_json(cache / "last-good.json")
+    if data is None:
+        return None
+    try:
+        return plan_from_json(data["plan"])
+    except (KeyError, ValueError, TypeError):
+        return None
+
+
+def _read_json(path: Path) -> dict | None:
+    try:
+        with path.open("rb") as handle:
+            return json.load(handle)
+    except (OSError, ValueError):
+        return None
+
+
+def _write_json(path: Path, data: dict) -> None:
+    """Atomic write: readers see the old file or the new one, never half of it."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")
+        with os.fdopen(handle, "w", encoding="utf-8") as out:
+            json.dump(data, out, ensure_ascii=False, separators=(",", ":"))
+        os.replace(temporary, path)
+    except OSError:
+        pass  # a read-only deployment still works, it only compiles on every parse
+
+
+def _prune(cache: Path) -> None:
+    def modified(path: Path) -> float:
+        try:
+            return path.stat().st_mtime
+        except OSError:
+            return 0.0
+
+    entries = sorted((p for p in cache.glob("*-*.json") if p.name != "last-good.json"), key=modified, reverse=True)
+    for stale in entries[KEEP_ENTRIES:]:
+        stale.unlink(missing_ok=True)
