@@ -368,7 +368,8 @@ class PlanBuilder:
                 if prereq == step_id:
                     self.error(where, f"step '{step_id}' cannot be its own prerequisite")
                 elif prereq not in rows:
-                    self.error(where, f"unknown prerequisite '{prereq}'{self.suggest.hint(prereq, rows)}")
+                    hint = self.suggest.hint(prereq, (r for r in rows if r != step_id))
+                    self.error(where, f"unknown prerequisite '{prereq}'{hint}")
         graph = {
             step_id: [p for p in prerequisites if p in rows and p != step_id]
             for step_id, prerequisites in self._prerequisites.items()

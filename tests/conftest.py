@@ -1,0 +1,77 @@
+"""Shared test helpers: real workbooks written with openpyxl, and a small valid plan to break."""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+import openpyxl
+import pytest
+
+Sheets = dict[str, list[list[Any]]]
+
+STEPS_HEADER = ["ID", "Label", "Phase", "Dry runs", "Prerequisites", "Start", "Duration", "Owner",
+                "Environment", "Description"]
+# Column letters of the Steps header above: A ID, B Label, C Phase, D Dry runs, E Prerequisites,
+# F Start, G Duration, H Owner, I Environment, J Description.
+
+BASE_SHEETS: Sheets = {
+    "Steps": [
+        STEPS_HEADER,
+        ["PP-010", "Freeze billing runs", "PP", "ALL", "", "D-2 08:00", "1h", "alice", "ACC", "Stop the billing batch."],
+        ["PP-020", "Export EAN register", "PP", "DR1, LIVE", "PP-010", "", "2h", "bob", "", ""],
+        ["CO-100", "Switch market gateway", "CO", "ALL", "PP-020", "D+0 22:00", "45m", "carol", "PRD", ""],
+        ["CO-110", "Smoke test gateway", "CO", "ALL", "CO-100", "", "30m", "alice", "", ""],
+        ["HO-010", "Sign off", "HO", "ALL", "CO-110", "D+1 09:00", "15m", "dave", "", ""],
+    ],
+    "Actors": [
+        ["ID", "Name", "Email", "Team", "Team leader", "Department head", "Language"],
+        ["alice", "Alice Martin", "alice@example.com", "Billing", "carol", "dave", "fr"],
+        ["bob", "Bob Peeters", "bob@example.com", "Market", "carol", "dave", "en"],
+        ["carol", "Carol Dubois", "carol@example.com", "Market", "carol", "dave", ""],
+        ["dave", "Dave Lambert", "dave@example.com", "Direction", "", "", "fr"],
+    ],
+    "DryRuns": [
+        ["Name", "D-day", "End", "Environment"],
+        ["DR1", dt.date(2027, 1, 16), dt.datetime(2027, 1, 19, 18, 0), "ACC"],
+        ["LIVE", dt.date(2027, 5, 8), dt.datetime(2027, 5, 11, 18, 0), "PRD"],
+    ],
+    "Environments": [
+        ["Code", "Name", "Description"],
+        ["ACC", "Acceptance", ""],
+        ["PRD", "Production", ""],
+    ],
+}
+
+
+def base_sheets() -> Sheets:
+    return copy.deepcopy(BASE_SHEETS)
+
+
+def write_xlsx(path: Path, sheets: Sheets) -> Path:
+    book = openpyxl.Workbook()
+    book.remove(book.active)
+    for name, rows in sheets.items():
+        sheet = book.create_sheet(name)
+        for row in rows:
+            sheet.append(row)
+    book.save(path)
+    return path
+
+
+def write_config(path: Path, workbook: str, **settings: Any) -> Path:
+    import yaml
+
+    data = {"name": "resa", "workbook": workbook, **settings}
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def plan_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A folder with config.yaml pointing at plan.xlsx (the caller writes the workbook)."""
+    monkeypatch.setenv("TRANSITION_CACHE_DIR", str(tmp_path / "cache"))
+    write_config(tmp_path / "config.yaml", "plan.xlsx")
+    return tmp_path

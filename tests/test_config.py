@@ -1,0 +1,65 @@
+"""Configuration: defaults, overrides, and messages that say which setting is wrong."""
+
+from __future__ import annotations
+
+import pytest
+
+from transition.config import CONFIG_ENV, DEFAULT_CONFIG_PATH, load_config, resolve_config_path
+from transition.errors import ConfigError
+
+
+def messages(path) -> list[str]:
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    return [str(p) for p in caught.value.problems]
+
+
+def test_defaults(tmp_path):
+    (tmp_path / "c.yaml").write_text("name: resa\nworkbook: plan.xlsx\n")
+    config = load_config(tmp_path / "c.yaml")
+    assert config.timezone == "Europe/Brussels" and config.lock_window_days == 5
+    assert config.phase_codes == ["PP", "AC", "CO", "DC", "HO", "FB-RB"]
+    assert [p.code for p in config.phases if p.conditional] == ["FB-RB"]
+    assert config.workbook_path == tmp_path / "plan.xlsx"
+
+
+def test_phase_shorthands(tmp_path):
+    (tmp_path / "c.yaml").write_text("name: resa\nworkbook: p.xlsx\nphases: {PREP: Préparation, GO: Bascule}\n")
+    assert load_config(tmp_path / "c.yaml").phase_codes == ["PREP", "GO"]
+
+
+def test_every_bad_setting_is_named(tmp_path):
+    (tmp_path / "c.yaml").write_text(
+        "name: 'bad name'\nworkbook: p.xlsx\ntimezone: Mars/Olympus\ndefault_duration: forever\nlock_window: 3\n"
+    )
+    found = messages(tmp_path / "c.yaml")
+    where = str(tmp_path / "c.yaml")
+    assert f"{where}: name: String should match pattern '^[A-Za-z][A-Za-z0-9_-]{{0,49}}$'" in found
+    assert f"{where}: timezone: unknown time zone 'Mars/Olympus' (use an IANA name like Europe/Brussels)" in found
+    assert any(m.startswith(f"{where}: default_duration: cannot read duration 'forever'") for m in found)
+    assert f"{where}: lock_window: unknown setting (check its spelling)" in found
+
+
+def test_missing_settings_and_files(tmp_path):
+    (tmp_path / "c.yaml").write_text("timezone: UTC\n")
+    assert messages(tmp_path / "c.yaml") == [f"{tmp_path / 'c.yaml'}: name: missing setting",
+                                             f"{tmp_path / 'c.yaml'}: workbook: missing setting"]
+    assert messages(tmp_path / "nope.yaml") == [f"{tmp_path / 'nope.yaml'}: configuration file not found"]
+
+
+def test_unknown_column_key_in_sheet_overrides(tmp_path):
+    (tmp_path / "c.yaml").write_text("name: r\nworkbook: p.xlsx\nsheets: {steps: {columns: {owners: [Resp]}}}\n")
+    assert "unknown column key(s) owners" in messages(tmp_path / "c.yaml")[0]
+
+
+def test_which_file(monkeypatch, tmp_path):
+    monkeypatch.delenv(CONFIG_ENV, raising=False)
+    assert resolve_config_path() == DEFAULT_CONFIG_PATH
+    monkeypatch.setenv(CONFIG_ENV, str(tmp_path / "other.yaml"))
+    assert resolve_config_path() == tmp_path / "other.yaml"
+    assert resolve_config_path("given.yaml").name == "given.yaml"
+
+
+def test_bare_workbook_gets_the_defaults(tmp_path):
+    config = load_config(tmp_path / "Plan 2027.xlsx")
+    assert config.name == "Plan_2027" and config.source is None
