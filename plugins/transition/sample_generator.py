@@ -18,7 +18,7 @@ TEAMS = {
     "infra": "Infrastructure", "dba": "Databases", "ops": "Operations Control", "test": "Test Factory",
 }
 PHASE_SHARE = [("PP", 0.30), ("AC", 0.15), ("CO", 0.25), ("DC", 0.15), ("HO", 0.08), ("FB-RB", 0.07)]
-PHASE_DAYS = {"PP": (-10, -2), "AC": (-1, -1), "CO": (0, 0), "DC": (1, 1), "HO": (2, 3), "FB-RB": (1, 2)}
+PHASE_FIRST_DAY = {"PP": -10, "AC": -1, "CO": 0, "DC": 1, "HO": 2, "FB-RB": 1}  # relative to D-day
 VERBS = {
     "PP": ["Prepare", "Check", "Export", "Archive", "Announce", "Reconcile", "Back up"],
     "AC": ["Freeze", "Stop", "Drain", "Close", "Disable", "Snapshot"],
@@ -42,24 +42,29 @@ def sample_plan(steps: int, seed: int = 1, first_d_day: dt.date = dt.date(2027, 
     actors = _actors(max(8, min(60, steps // 20 + 8)), rng)
     owners = [a["id"] for a in actors if a["team_leader"] != a["id"]]
     rows: list[dict] = []
-    counts = _phase_counts(steps)
+    ends: dict[str, int] = {}  # planned end of each step, in minutes after D-10 00:00
+    window = max(8, steps // 25)  # how far back prerequisites reach: wide plans run in parallel
     go_no_go: str | None = None
     number = 0
-    for phase, count in counts:
+    for phase, count in _phase_counts(steps):
         phase_ids: list[str] = []
         for i in range(count):
             number += 1
             step_id = f"{phase.replace('-', '')}-{number:05d}"
-            prereqs = _prerequisites(phase, phase_ids, rows, go_no_go, rng)
+            prereqs = _prerequisites(phase, phase_ids, rows, go_no_go, window, rng)
             verb, what = rng.choice(VERBS[phase]), rng.choice(OBJECTS)
+            minutes = rng.choice([15, 30, 45, 60, 90, 120, 240])
+            ready = max((ends[p] for p in prereqs), default=0)
+            start_text, start_at = _start(phase, ready, rng)
+            ends[step_id] = max(ready, start_at) + minutes
             row = {
                 "id": step_id,
                 "label": f"{verb} {what}",
                 "phase": phase,
                 "dry_runs": _dry_runs(phase, rng),
                 "prerequisites": ", ".join(prereqs),
-                "start": _start(phase, i, count, rng),
-                "duration": rng.choice(["15m", "30m", "45m", "1h", "1h30", "2h", "4h"]),
+                "start": start_text,
+                "duration": f"{minutes}m" if minutes < 60 else f"{minutes // 60}h{minutes % 60 or ''}",
                 "owner": rng.choice(owners),
                 "environment": "" if rng.random() < 0.3 else rng.choice(ENVIRONMENTS)[0],
                 "description": f"{verb} the {what} as described in runbook section {rng.randint(1, 40)}.{rng.randint(1, 9)}.",
@@ -94,10 +99,12 @@ def _phase_counts(total: int) -> list[tuple[str, int]]:
     return [(p, c) for p, c in counts if c > 0]
 
 
-def _prerequisites(phase: str, phase_ids: list[str], rows: list[dict], go_no_go: str | None, rng: random.Random) -> list[str]:
+def _prerequisites(
+    phase: str, phase_ids: list[str], rows: list[dict], go_no_go: str | None, window: int, rng: random.Random
+) -> list[str]:
     if phase == "FB-RB" and not phase_ids and go_no_go:
         return [go_no_go]
-    pool = phase_ids[-8:] if phase_ids else [r["id"] for r in rows[-8:]]
+    pool = phase_ids[-window:] if phase_ids else [r["id"] for r in rows[-window:]]
     if not pool:
         return []
     wanted = 1 if rng.random() < 0.6 else rng.randint(1, 3)
@@ -118,13 +125,14 @@ def _dry_runs(phase: str, rng: random.Random) -> str:
     return "DR1, LIVE"
 
 
-def _start(phase: str, index: int, count: int, rng: random.Random) -> str:
-    if rng.random() < 0.75:
-        return ""  # as soon as the prerequisites are done
-    low, high = PHASE_DAYS[phase]
-    day = low + (high - low) * index // max(1, count)
-    hour = 6 + (14 * index // max(1, count))
-    return f"D{day:+d} {hour:02d}:{rng.choice([0, 15, 30, 45]):02d}"
+def _start(phase: str, ready: int, rng: random.Random) -> tuple[str, int]:
+    """A not-before time for about one step in five, never before its prerequisites should end."""
+    if rng.random() < 0.8:
+        return "", 0
+    earliest = max(ready, (PHASE_FIRST_DAY[phase] + 10) * 1440 + 6 * 60)  # minutes after D-10 00:00
+    at = -(-earliest // 15) * 15 + rng.choice([0, 15, 30, 60])
+    day, minute_of_day = divmod(at, 1440)
+    return f"D{day - 10:+d} {minute_of_day // 60:02d}:{minute_of_day % 60:02d}", at
 
 
 def _actors(count: int, rng: random.Random) -> list[dict]:
