@@ -251,8 +251,19 @@ def test_start_before_prerequisite_ends_is_a_warning_not_an_error(tmp_path):
     errors, warnings, plan = check(tmp_path, sheets)
     assert errors == [] and plan is not None
     assert warnings == [
-        "Steps!F5: warning: step 'CO-110' is planned to start at D+0 22:15, before its prerequisite 'CO-100' "
-        "is planned to end (in DR1, LIVE); it will start late"
+        "Steps!F5: warning: step 'CO-110' is planned to start at D+0 22:15, before the step it waits for is "
+        "planned to end: 'CO-100'; it will start late"
+    ]
+
+
+def test_late_start_warning_names_the_dry_runs_of_projected_prerequisites(tmp_path):
+    sheets = base_sheets()
+    sheets["Steps"][2][6] = "2d14h"  # PP-020 (DR1 and LIVE only) now ends after CO-100's start
+    sheets["DryRuns"].append(["DR2", dt.date(2027, 3, 13), None, ""])
+    _, warnings, _ = check(tmp_path, sheets)
+    assert warnings == [
+        "Steps!F4: warning: step 'CO-100' is planned to start at D+0 22:00, before the step it waits for is "
+        "planned to end: 'PP-020' (in DR1, LIVE); it will start late"
     ]
 
 
@@ -261,7 +272,7 @@ def test_dry_run_end_too_early_is_a_warning(tmp_path):
     sheets["DryRuns"][1][2] = dt.datetime(2027, 1, 16, 23, 0)
     _, warnings, _ = check(tmp_path, sheets)
     assert warnings == [
-        "DryRuns: warning: dry run 'DR1' must end by 2027-01-16 23:00 but step 'HO-010' is planned to end at 2027-01-17 09:15"
+        "DryRuns!C2: warning: dry run 'DR1' must end by 2027-01-16 23:00 but step 'HO-010' is planned to end at 2027-01-17 09:15"
     ]
 
 

@@ -49,13 +49,20 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_argument("out", help="the .xlsx file to write")
     sample.add_argument("--steps", type=int, required=True, help="number of step-actions")
     sample.add_argument("--seed", type=int, default=1)
+
+    commands.add_parser("standalone", help="start Airflow (SQLite) with the configured plan", add_help=False)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # `transition validate | head` ends quietly
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    if arguments[:1] == ["standalone"]:
+        from transition.standalone import main as standalone_main
+
+        return standalone_main(arguments[1:])
     try:
-        args = build_parser().parse_args(argv)
+        args = build_parser().parse_args(arguments)
     except SystemExit as exit_:
         return int(exit_.code or 0)
     try:
@@ -83,7 +90,8 @@ def _validate(args: argparse.Namespace) -> int:
     plan, problems, seconds = _compile(args.plan)
     errors, warnings = errors_only(problems), warnings_only(problems)
     if errors:
-        print(f"The plan has {len(errors)} problem{'s' if len(errors) != 1 else ''}:", file=sys.stderr)
+        also = f" and {len(warnings)} warning{'s' if len(warnings) != 1 else ''}" if warnings else ""
+        print(f"The plan has {len(errors)} problem{'s' if len(errors) != 1 else ''}{also}:", file=sys.stderr)
         for problem in errors + warnings:
             print(problem, file=sys.stderr)
         return EXIT_PROBLEMS

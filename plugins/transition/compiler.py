@@ -97,7 +97,7 @@ def compile_plan(config: PlanConfig, key: str | None = None, workbook_sha256: st
 
 def _schedule_warnings(builder: PlanBuilder, schedules: dict[str, DryRunPlan], sheet) -> list[Problem]:
     """Steps planned to start before a prerequisite is planned to end; steps ending after the run's End."""
-    early: dict[str, tuple[dict[str, None], dict[str, None]]] = {}  # step -> (prerequisites, dry runs)
+    early: dict[str, dict[str, list[str]]] = {}  # step -> prerequisite -> dry runs where it ends late
     problems: list[Problem] = []
     for name, schedule in schedules.items():
         for scheduled in schedule.steps.values():
@@ -106,9 +106,7 @@ def _schedule_warnings(builder: PlanBuilder, schedules: dict[str, DryRunPlan], s
             for up in scheduled.upstream:
                 up_end = schedule.steps[up].planned_end
                 if up_end is not None and scheduled.not_before < up_end:
-                    prereqs, runs = early.setdefault(scheduled.step_id, ({}, {}))
-                    prereqs[up] = None
-                    runs[name] = None
+                    early.setdefault(scheduled.step_id, {}).setdefault(up, []).append(name)
         end = schedule.dry_run.end
         _, last = schedule.planned_window
         if end is not None and last is not None and last > end:
@@ -117,21 +115,25 @@ def _schedule_warnings(builder: PlanBuilder, schedules: dict[str, DryRunPlan], s
             )
             problems.append(
                 Problem(
-                    sheet_ref(builder.raw.sheets["dry_runs"].name) if "dry_runs" in builder.raw.sheets else "DryRuns",
+                    builder.raw.sheets["dry_runs"].cell("end", builder.dry_run_rows[name]),
                     f"dry run '{name}' must end by {end:%Y-%m-%d %H:%M} but step '{latest.step_id}' is planned "
                     f"to end at {latest.planned_end:%Y-%m-%d %H:%M}",
                     "warning",
                 )
             )
     for step_id in sorted(early, key=lambda s: builder.steps[s].row):
-        prereqs, runs = early[step_id]
+        late = early[step_id]
         step = builder.steps[step_id]
-        names = ", ".join(f"'{p}'" for p in prereqs)
+        every_run = len(schedules)
+        names = ", ".join(
+            f"'{p}'" + ("" if len(runs) == every_run else f" (in {', '.join(runs)})") for p, runs in late.items()
+        )
+        plural = len(late) > 1
         problems.append(
             Problem(
                 sheet.cell("start", step.row),
-                f"step '{step_id}' is planned to start at {step.start}, before its prerequisite{'s' if len(prereqs) > 1 else ''} "
-                f"{names} {'are' if len(prereqs) > 1 else 'is'} planned to end (in {', '.join(runs)}); it will start late",
+                f"step '{step_id}' is planned to start at {step.start}, before {'these steps it waits for are' if plural else 'the step it waits for is'} "
+                f"planned to end: {names}; it will start late",
                 "warning",
             )
         )

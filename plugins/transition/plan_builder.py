@@ -72,6 +72,7 @@ class PlanBuilder:
         self.environments: dict[str, Environment] = {}
         self.actors: dict[str, Actor] = {}
         self.dry_runs: dict[str, DryRun] = {}
+        self.dry_run_rows: dict[str, int] = {}
         self.steps: dict[str, Step] = {}
         self._step_rows: dict[str, int] = {}
         self._prerequisites: dict[str, tuple[str, ...]] = {}  # every row with a usable ID, valid or not
@@ -189,6 +190,7 @@ class PlanBuilder:
                 self._check_environment(sheet.cell("environment", row.number), environment)
             if d_day is not None:
                 self.dry_runs[name] = DryRun(name, d_day, end, environment)
+                self.dry_run_rows[name] = row.number
 
     def _dry_run_end(self, sheet: RawSheet, number: int, value: object, name: str, d_day: dt.date | None) -> dt.datetime | None:
         if is_blank(value):  # type: ignore[arg-type]

@@ -1,0 +1,87 @@
+"""The compiled plan -> one Airflow DAG per dry run, one :class:`StepOperator` per step-action."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from pathlib import Path
+
+from airflow.sdk import DAG
+
+from transition.model import Plan
+from transition.step_operator import StepOperator
+from transition.step_text import body, subject
+
+START_DATE = dt.datetime(2020, 1, 1, tzinfo=dt.timezone.utc)  # runs are triggered by hand
+
+
+def plan_doc(plan: Plan, dry_run: str) -> str:
+    schedule = plan.schedules[dry_run]
+    phases = Counter(plan.steps[s].phase for s in schedule.steps)
+    first, last = schedule.planned_window
+    end = schedule.dry_run.end
+    lines = [
+        f"## {plan.name} — dry run {dry_run}",
+        "",
+        f"* **D-day**: {schedule.dry_run.d_day:%A %d %B %Y}",
+        f"* **Planned window**: {first:%Y-%m-%d %H:%M} → {last:%Y-%m-%d %H:%M}" if first and last else
+        "* **Planned window**: no step has a planned start",
+        f"* **Must end by**: {end:%Y-%m-%d %H:%M}" if end else "* **Must end by**: not set",
+        f"* **Steps**: {len(schedule.steps)} — "
+        + ", ".join(f"{code} {plan.phases[code]}: {phases[code]}" for code in plan.phases if phases[code]),
+        f"* **Workbook**: `{Path(plan.source.workbook).name}` (version `{plan.source.workbook_sha256[:12]}`, "
+        f"compiled {plan.source.compiled_at:%Y-%m-%d %H:%M} UTC)",
+        f"* **Times** are in {plan.timezone}; planned times come from the workbook's D-day, "
+        "not from the run's logical date.",
+        "",
+        "Trigger this DAG to start the dry run. Each task is a step-action: it waits for its prerequisites, "
+        "then for its planned start, then asks its owner to **Start** and **Close** it (Required Actions).",
+    ]
+    return "\n".join(lines)
+
+
+def assigned_users(plan: Plan, step_id: str) -> list[dict[str, str]]:
+    """Owner, team leader, department head and the cutover managers (Airflow user = actor ID)."""
+    people = plan.responsible_people(step_id) + [m for m in plan.cutover_managers]
+    return [{"id": a, "name": plan.actors[a].name} for a in dict.fromkeys(people) if a in plan.actors]
+
+
+def build_dag(plan: Plan, dry_run: str) -> DAG:
+    schedule = plan.schedules[dry_run]
+    dag = DAG(
+        dag_id=plan.dag_id(dry_run),
+        schedule=None,
+        start_date=START_DATE,
+        catchup=False,
+        max_active_runs=1,
+        max_active_tasks=max(16, len(schedule.steps)),
+        tags=["transition", plan.name, dry_run],
+        doc_md=plan_doc(plan, dry_run),
+        description=f"Transition plan {plan.name}, dry run {dry_run} (D-day {schedule.dry_run.d_day})",
+        default_args={"retries": 0},
+    )
+    tasks: dict[str, StepOperator] = {}
+    with dag:
+        for step_id, scheduled in schedule.steps.items():
+            tasks[step_id] = StepOperator(
+                task_id=step_id,
+                subject=subject(plan, step_id),
+                body=body(plan, dry_run, scheduled),
+                planned_start=scheduled.not_before,
+                assigned_users=assigned_users(plan, step_id),
+                owner=plan.steps[step_id].owner,
+            )
+        for step_id, scheduled in schedule.steps.items():
+            if scheduled.upstream:
+                tasks[step_id].set_upstream([tasks[u] for u in scheduled.upstream])
+    return dag
+
+
+def build_dags(plan: Plan, only_dag_id: str | None = None) -> dict[str, DAG]:
+    """Every dry run's DAG, or only ``only_dag_id`` (a worker running one task needs one DAG)."""
+    dags: dict[str, DAG] = {}
+    for dry_run in plan.schedules:
+        dag_id = plan.dag_id(dry_run)
+        if only_dag_id is None or only_dag_id == dag_id:
+            dags[dag_id] = build_dag(plan, dry_run)
+    return dags

@@ -1,0 +1,113 @@
+"""Airflow settings for running a plan, and ``transition standalone`` (what ``make run`` starts).
+
+:func:`airflow_environment` is the one place that says how Airflow is configured for a plan; the
+end-to-end tests start Airflow with it too, so what is tested is what users run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import sys
+from pathlib import Path
+
+from transition.config import REPO_ROOT, resolve_config_path
+from transition.model import Plan
+from transition.plan_store import load_plan
+
+ADMIN = "admin"
+
+
+def airflow_users(plan: Plan | None) -> dict[str, str]:
+    """Airflow users (Simple auth manager) from the Actors sheet: login -> role."""
+    users = {ADMIN: "admin"}
+    if plan is not None:
+        for actor_id in plan.actors:
+            users.setdefault(actor_id, "user")
+        for manager in plan.cutover_managers:
+            users[manager] = "admin"
+    return users
+
+
+def ensure_passwords(path: Path, users: dict[str, str]) -> dict[str, str]:
+    """Keep existing passwords, generate one for each new user; the file Airflow reads."""
+    try:
+        passwords: dict[str, str] = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        passwords = {}
+    for user in users:
+        passwords.setdefault(user, secrets.token_urlsafe(9))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(passwords, indent=2), encoding="utf-8")
+    path.chmod(0o600)
+    return passwords
+
+
+def airflow_environment(
+    home: Path,
+    port: int,
+    config_path: Path,
+    *,
+    users: dict[str, str],
+    log_server_ports: tuple[int, int] = (8793, 8794),
+    extra: dict[str, str] | None = None,
+) -> dict[str, str]:
+    base_url = f"http://127.0.0.1:{port}"
+    env = {
+        "AIRFLOW_HOME": str(home),
+        "TRANSITION_CONFIG": str(config_path),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(REPO_ROOT / "dags"),
+        "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPO_ROOT / "plugins"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__PARALLELISM": "8",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": ",".join(f"{u}:{r}" for u, r in users.items()),
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(home / "passwords.json"),
+        # The validator's words, not a traceback, as the problems file's import error.
+        "AIRFLOW__CORE__DAGBAG_IMPORT_ERROR_TRACEBACKS": "False",
+        "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{base_url}/execution/",
+        "AIRFLOW__API__HOST": "127.0.0.1",
+        "AIRFLOW__API__PORT": str(port),
+        "AIRFLOW__API__BASE_URL": base_url,
+        "AIRFLOW__API__WORKERS": "1",
+        "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(log_server_ports[0]),
+        "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(log_server_ports[1]),
+        # A workbook edit shows within seconds, not minutes.
+        "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "10",
+        "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "5",
+        "AIRFLOW__SCHEDULER__MIN_FILE_PROCESS_INTERVAL": "5",
+    }
+    env.update(extra or {})
+    return env
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``transition standalone [--home DIR] [--port N]``: Airflow with the configured plan, on SQLite."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="transition standalone")
+    parser.add_argument("--home", default=str(REPO_ROOT / ".airflow"))
+    parser.add_argument("--port", type=int, default=8080)
+    args = parser.parse_args(argv)
+    home = Path(args.home).resolve()
+    config_path = resolve_config_path().resolve()
+    loaded = load_plan(config_path)
+    users = airflow_users(loaded.plan)
+    passwords = ensure_passwords(home / "passwords.json", users)
+    env = airflow_environment(home, args.port, config_path, users=users)
+    bin_dir = str(Path(sys.executable).parent)
+    env["PATH"] = bin_dir + os.pathsep + os.environ.get("PATH", "")
+    airflow = shutil.which("airflow", path=env["PATH"])
+    if airflow is None:
+        print("transition: the 'airflow' command is not installed in this environment", file=sys.stderr)
+        return 2
+    for problem in loaded.problems:
+        print(problem, file=sys.stderr)
+    print(f"Airflow for plan '{loaded.plan.name if loaded.plan else '?'}' at http://127.0.0.1:{args.port}")
+    print(f"Log in as '{ADMIN}' (password {passwords[ADMIN]}) or as any actor of the workbook, e.g. "
+          + ", ".join(f"{u} / {passwords[u]}" for u in list(users)[1:4]))
+    print(f"All passwords: {home / 'passwords.json'}")
+    sys.stdout.flush()
+    os.execve(airflow, [airflow, "standalone"], {**os.environ, **env})
+    return 0  # not reached

@@ -1,0 +1,100 @@
+"""One step-action as one Airflow task: wait for the planned start, then Start, then Close.
+
+Stages, all inside one task instance:
+
+1. ``execute``: if the planned start is still ahead, defer to a ``DateTimeTrigger`` (no worker slot
+   held, the triggerer waits);
+2. ask the people allowed on the step through Airflow's human-in-the-loop request (task state
+   ``awaiting_input``, answered on the Required Actions page or with the REST API): **Start**;
+3. once started, park again for **Close**; then the task succeeds and its dependents move on.
+
+Airflow keeps one HITL request per task instance: subject, body, options and assigned users are
+those of the first request, and parking again only clears the last answer. So the menu is fixed
+(``Start``, ``Close``) and the operator checks which answer the current stage accepts; a wrong one
+re-asks the same stage. The stage travels in ``TaskAwaitingInput(kwargs=...)``.
+
+Marking the task "success" in the UI also closes the step (Airflow's own manual completion).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from airflow.providers.standard.triggers.temporal import DateTimeTrigger
+from airflow.sdk import BaseOperator, timezone
+from airflow.sdk.exceptions import TaskAwaitingInput
+from airflow.sdk.execution_time.hitl import upsert_hitl_detail
+
+START = "Start"
+CLOSE = "Close"
+OPTIONS = [START, CLOSE]
+STAGE_START, STAGE_CLOSE = "start", "close"
+
+
+class StepOperator(BaseOperator):
+    """A human task: wait until ``planned_start``, then ask ``assigned_users`` to start and close it."""
+
+    ui_color = "#fde9b8"
+    ui_fgcolor = "#3b2f00"
+
+    def __init__(
+        self,
+        *,
+        subject: str,
+        body: str,
+        planned_start: dt.datetime | None,
+        assigned_users: list[dict[str, str]],
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.subject = subject
+        self.body = body
+        self.planned_start = planned_start
+        self.assigned_users = assigned_users
+
+    # -- stage 1: the planned start -------------------------------------------------------------
+    def execute(self, context: Any) -> None:
+        if self.planned_start is not None and self.planned_start > timezone.utcnow():
+            self.log.info("Waiting for the planned start %s (no worker slot held)", self.planned_start.isoformat())
+            self.defer(trigger=DateTimeTrigger(moment=self.planned_start), method_name="planned_start_reached")
+        self._ask(context, STAGE_START)
+
+    def planned_start_reached(self, context: Any, event: Any = None) -> None:
+        self._ask(context, STAGE_START)
+
+    # -- stages 2 and 3: people -----------------------------------------------------------------
+    def _ask(self, context: Any, stage: str) -> None:
+        upsert_hitl_detail(
+            ti_id=context["task_instance"].id,
+            options=OPTIONS,
+            subject=self.subject,
+            body=self.body,
+            defaults=None,
+            multiple=False,
+            params={},
+            assigned_users=self.assigned_users,
+        )
+        self.log.info("Asking %s to %s the step", ", ".join(u["id"] for u in self.assigned_users), stage)
+        raise TaskAwaitingInput(method_name="answered", kwargs={"stage": stage})
+
+    def answered(self, context: Any, stage: str, event: dict[str, Any]) -> dict[str, Any] | None:
+        if "error" in event:
+            raise RuntimeError(f"the step was not answered: {event['error']}")
+        choice = (event.get("chosen_options") or [None])[0]
+        who = (event.get("responded_by_user") or {}).get("id")
+        at = event.get("responded_at")
+        record = {"by": who, "at": at.isoformat() if isinstance(at, dt.datetime) else at}
+        ti = context["ti"]
+        if stage == STAGE_START and choice == START:
+            self.log.info("Started by %s", who)
+            ti.xcom_push(key="started", value=record)
+            self._ask(context, STAGE_CLOSE)
+        if stage == STAGE_CLOSE and choice == CLOSE:
+            self.log.info("Closed by %s", who)
+            ti.xcom_push(key="closed", value=record)
+            return {"closed_by": who}
+        expected = START if stage == STAGE_START else CLOSE
+        self.log.warning("'%s' was chosen by %s but the step waits for '%s'; asking again", choice, who, expected)
+        self._ask(context, stage)
+        return None  # not reached: _ask parks the task

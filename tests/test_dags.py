@@ -1,0 +1,87 @@
+"""The DAG files in dags/, parsed by Airflow's own DagBag: ids, tasks, edges, texts, problems."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from pathlib import Path
+
+import pytest
+
+from conftest import base_sheets, write_config, write_xlsx
+from transition.config import REPO_ROOT
+
+os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
+os.environ.setdefault("AIRFLOW__CORE__DAGBAG_IMPORT_ERROR_TRACEBACKS", "False")
+
+
+@pytest.fixture
+def plan_env(tmp_path, monkeypatch) -> Path:
+    monkeypatch.setenv("TRANSITION_CONFIG", str(tmp_path / "config.yaml"))
+    monkeypatch.setenv("TRANSITION_CACHE_DIR", str(tmp_path / "cache"))
+    write_config(tmp_path / "config.yaml", "plan.xlsx", cutover_managers=["dave"])
+    return tmp_path
+
+
+def dagbag():
+    from airflow.dag_processing.dagbag import DagBag
+
+    return DagBag(dag_folder=str(REPO_ROOT / "dags"), safe_mode=False)
+
+
+def test_one_dag_per_dry_run_with_projected_edges(plan_env):
+    sheets = base_sheets()
+    sheets["DryRuns"].append(["DR 2", dt.date(2027, 3, 13), None, ""])
+    write_xlsx(plan_env / "plan.xlsx", sheets)
+    bag = dagbag()
+    assert bag.import_errors == {}
+    assert sorted(bag.dag_ids) == ["resa_dr1", "resa_dr_2", "resa_live"]
+    dr2 = bag.dags["resa_dr_2"]
+    assert sorted(dr2.task_ids) == ["CO-100", "CO-110", "HO-010", "PP-010"]
+    edges = sorted((u, t.task_id) for t in dr2.tasks for u in t.upstream_task_ids)
+    assert edges == [("CO-100", "CO-110"), ("CO-110", "HO-010"), ("PP-010", "CO-100")]
+    dr1 = bag.dags["resa_dr1"]
+    assert sorted((u, t.task_id) for t in dr1.tasks for u in t.upstream_task_ids) == [
+        ("CO-100", "CO-110"), ("CO-110", "HO-010"), ("PP-010", "PP-020"), ("PP-020", "CO-100")]
+    assert set(dr1.tags) == {"transition", "resa", "DR1"}
+
+
+def test_tasks_carry_what_the_owner_needs(plan_env):
+    write_xlsx(plan_env / "plan.xlsx", base_sheets())
+    dag = dagbag().dags["resa_dr1"]
+    task = dag.get_task("CO-100")
+    assert task.subject == "CO-100 · Switch market gateway"
+    assert task.planned_start.isoformat() == "2027-01-16T22:00:00+01:00"
+    assert dag.get_task("PP-020").planned_start is None
+    assert [u["id"] for u in task.assigned_users] == ["carol", "dave"]  # owner = own team leader; dave heads and manages
+    assert [u["id"] for u in dag.get_task("PP-020").assigned_users] == ["bob", "carol", "dave"]
+    assert task.owner == "carol"
+    for expected in ("PRD — Production", "Sat 16 Jan 2027 22:00", "Carol Dubois (carol@example.com, Market)",
+                     "| **Department head** | Dave Lambert", "PP-020 · Export EAN register", "Press **Start**"):
+        assert expected in task.body
+    assert "2027" in dag.doc_md and "**Steps**: 5" in dag.doc_md
+
+
+def test_a_broken_workbook_keeps_the_last_good_dags_and_shows_the_problems(plan_env):
+    write_xlsx(plan_env / "plan.xlsx", base_sheets())
+    assert len(dagbag().dag_ids) == 2
+    broken = base_sheets()
+    broken["Steps"][3][7] = "nobody"
+    broken["Steps"].append(["CO-200", "Added", "CO", "ALL", "", "", "", "alice", "", ""])
+    write_xlsx(plan_env / "plan.xlsx", broken)
+    bag = dagbag()
+    assert sorted(bag.dag_ids) == ["resa_dr1", "resa_live"]
+    assert "CO-200" not in bag.dags["resa_dr1"].task_ids  # still the last good plan
+    (path, message), = bag.import_errors.items()
+    assert path.endswith("transition_plan_problems.py")
+    assert message.splitlines()[0].startswith("The transition plan has 1 problem. The DAGs of the last good plan")
+    assert message.splitlines()[1] == "Steps!H4: unknown owner 'nobody'"
+    assert "Traceback" not in message
+
+
+def test_parsing_context_builds_only_the_asked_dag(plan_env):
+    from transition.airflow_dags import registered_dags
+
+    write_xlsx(plan_env / "plan.xlsx", base_sheets())
+    assert list(registered_dags("resa_live")) == ["resa_live"]
+    assert registered_dags("someone_else") == {}
