@@ -58,7 +58,8 @@ def build_dag(plan: Plan, dry_run: str) -> DAG:
         tags=["transition", plan.name, dry_run],
         doc_md=plan_doc(plan, dry_run),
         description=f"Transition plan {plan.name}, dry run {dry_run} (D-day {schedule.dry_run.d_day})",
-        default_args={"retries": 0},
+        # A failed try asks again (see step_operator: the answer race); people see the same request.
+        default_args={"retries": 3, "retry_delay": dt.timedelta(seconds=2)},
     )
     tasks: dict[str, StepOperator] = {}
     with dag:

@@ -73,6 +73,9 @@ def airflow_environment(
         "AIRFLOW__API__WORKERS": "1",
         "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(log_server_ports[0]),
         "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(log_server_ports[1]),
+        # The supervisor notices a parked task's exit within a second (default 5 s), which narrows the
+        # window in which a quick answer races the executor's report (see step_operator).
+        "AIRFLOW__WORKERS__MIN_HEARTBEAT_INTERVAL": "1",
         # A workbook edit shows within seconds, not minutes.
         "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "10",
         "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "5",

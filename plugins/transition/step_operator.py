@@ -13,6 +13,12 @@ those of the first request, and parking again only clears the last answer. So th
 (``Start``, ``Close``) and the operator checks which answer the current stage accepts; a wrong one
 re-asks the same stage. The stage travels in ``TaskAwaitingInput(kwargs=...)``.
 
+**Close** is also accepted while the step waits for Start (it was done without saying so first).
+Besides being what people do, this makes the task robust to an Airflow 3.3 race: an answer given
+within a second or two of the task parking can reach the scheduler before the executor's late
+report of the parking, and the try fails. The task then retries (``retries`` in the DAG), asks
+again, and a second Close ends it; nothing said before is lost from the HITL history.
+
 Marking the task "success" in the UI also closes the step (Airflow's own manual completion).
 """
 
@@ -90,11 +96,13 @@ class StepOperator(BaseOperator):
             self.log.info("Started by %s", who)
             ti.xcom_push(key="started", value=record)
             self._ask(context, STAGE_CLOSE)
-        if stage == STAGE_CLOSE and choice == CLOSE:
+        if choice == CLOSE:
+            if stage == STAGE_START:
+                self.log.info("Closed by %s without a Start first", who)
+                ti.xcom_push(key="started", value=record)
             self.log.info("Closed by %s", who)
             ti.xcom_push(key="closed", value=record)
             return {"closed_by": who}
-        expected = START if stage == STAGE_START else CLOSE
-        self.log.warning("'%s' was chosen by %s but the step waits for '%s'; asking again", choice, who, expected)
+        self.log.warning("'%s' was chosen by %s while the step is already started; asking again", choice, who)
         self._ask(context, stage)
         return None  # not reached: _ask parks the task

@@ -1,0 +1,128 @@
+"""A real Airflow (``airflow standalone``: api-server, scheduler, dag-processor, triggerer) for tests.
+
+Started with the same settings as ``make run`` (:func:`transition.standalone.airflow_environment`),
+on free ports of 127.0.0.1, in its own process group; stopped by that group's id. Every wait is
+bounded in time.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from transition.standalone import airflow_environment, ensure_passwords
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class AirflowServer:
+    def __init__(self, home: Path, config_path: Path, users: dict[str, str], extra_env: dict[str, str] | None = None):
+        self.home = home
+        self.port = free_port()
+        self.base_url = f"http://127.0.0.1:{self.port}"
+        self.passwords = ensure_passwords(home / "passwords.json", users)
+        self.env = airflow_environment(
+            home, self.port, config_path, users=users, log_server_ports=(free_port(), free_port()), extra=extra_env
+        )
+        self.env["TRANSITION_CACHE_DIR"] = str(home / "compiled")
+        self.process: subprocess.Popen | None = None
+        self.log_path = home / "standalone.log"
+        self._tokens: dict[str, str] = {}
+
+    # -- life cycle ---------------------------------------------------------------------------
+    def start(self, timeout: float = 240) -> "AirflowServer":
+        bin_dir = str(Path(sys.executable).parent)
+        env = {**os.environ, **self.env, "PATH": bin_dir + os.pathsep + os.environ.get("PATH", "")}
+        airflow = shutil.which("airflow", path=env["PATH"])
+        assert airflow, "airflow is not installed in the test environment"
+        log = self.log_path.open("wb")
+        self.process = subprocess.Popen(
+            [airflow, "standalone"], env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            stdin=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"airflow standalone exited early:\n{self.tail()}")
+            try:
+                health = httpx.get(f"{self.base_url}/api/v2/monitor/health", timeout=5).json()
+                if all(health.get(part, {}).get("status") == "healthy" for part in ("metadatabase", "scheduler")):
+                    return self
+            except (httpx.HTTPError, ValueError):
+                pass
+            time.sleep(1)
+        self.stop()
+        raise TimeoutError(f"Airflow did not become healthy in {timeout} s:\n{self.tail()}")
+
+    def stop(self, timeout: float = 30) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        group = os.getpgid(self.process.pid)
+        os.killpg(group, signal.SIGTERM)
+        try:
+            self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(group, signal.SIGKILL)
+            self.process.wait(timeout=10)
+        # Children that outlived the parent are still in the group.
+        try:
+            os.killpg(group, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+    def __enter__(self) -> "AirflowServer":
+        return self.start()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
+
+    def tail(self, lines: int = 60) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return "(no log)"
+
+    # -- REST -----------------------------------------------------------------------------------
+    def token(self, user: str) -> str:
+        if user not in self._tokens:
+            answer = httpx.post(
+                f"{self.base_url}/auth/token", json={"username": user, "password": self.passwords[user]}, timeout=10
+            )
+            answer.raise_for_status()
+            self._tokens[user] = answer.json()["access_token"]
+        return self._tokens[user]
+
+    def client(self, user: str) -> httpx.Client:
+        return httpx.Client(base_url=self.base_url, headers={"Authorization": f"Bearer {self.token(user)}"}, timeout=20)
+
+    def wait_for_dag(self, dag_id: str, timeout: float = 180) -> dict:
+        with self.client("admin") as admin:
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline:
+                answer = admin.get(f"/api/v2/dags/{dag_id}")
+                if answer.status_code == 200:
+                    return answer.json()
+                time.sleep(1)
+        raise TimeoutError(f"DAG {dag_id} did not appear in {timeout} s:\n{self.tail()}")
+
+    def import_errors(self) -> list[dict]:
+        with self.client("admin") as admin:
+            return admin.get("/api/v2/importErrors").json()["import_errors"]
+
+
+def dump(value: Any) -> str:
+    return json.dumps(value, indent=1, default=str)[:4000]
