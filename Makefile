@@ -4,6 +4,7 @@ PYTHON ?= python3.11
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+PORT ?= 8080
 export TRANSITION_CONFIG ?= $(CURDIR)/plan/config.yaml
 
 .PHONY: install run validate test bench sample-plan clean
@@ -21,7 +22,7 @@ validate: install
 	$(VENV)/bin/transition validate $(TRANSITION_CONFIG)
 
 run: validate
-	@echo "(Airflow itself comes with the DAG generation issue: for now 'make run' validates the sample plan.)"
+	$(VENV)/bin/transition standalone --port $(PORT)
 
 test: install
 	$(PY) -m pytest

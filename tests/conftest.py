@@ -4,11 +4,17 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import os
+import tempfile
 from pathlib import Path
 from typing import Any
 
 import openpyxl
 import pytest
+
+# Airflow, imported by some tests, writes its configuration under AIRFLOW_HOME: keep it out of ~.
+os.environ.setdefault("AIRFLOW_HOME", tempfile.mkdtemp(prefix="transition-tests-airflow-"))
+os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
 
 Sheets = dict[str, list[list[Any]]]
 

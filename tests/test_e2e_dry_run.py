@@ -63,6 +63,25 @@ def write_plan(folder: Path) -> dict[str, dt.datetime]:
     return starts
 
 
+def break_workbook(path: Path) -> None:
+    import openpyxl
+
+    book = openpyxl.load_workbook(path)
+    book["Steps"]["H3"] = "zoe"
+    book["Steps"].append(["S99", "Added while broken", "CO", "ALL", "S20", "", "", "alice"])
+    book.save(path)
+
+
+def wait_for_import_error(server: AirflowServer, file_name: str, timeout: float = 120) -> str:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for error in server.import_errors():
+            if error["filename"].endswith(file_name):
+                return error["stack_trace"]
+        time.sleep(2)
+    raise TimeoutError(f"no import error for {file_name} after {timeout} s:\n{server.tail()}")
+
+
 def test_a_dry_run_played_by_its_owners(tmp_path):
     starts = write_plan(tmp_path)
     plan = load_plan(tmp_path / "config.yaml").plan
@@ -121,6 +140,15 @@ def test_a_dry_run_played_by_its_owners(tmp_path):
 
         final = {t["task_id"]: t for t in admin.get(f"{run_url}/taskInstances", params={"limit": 100}).json()["task_instances"]}
         assert state == "success", f"run ended {state}: {dump({k: v['state'] for k, v in final.items()})}\n{server.tail()}"
+
+        # The workbook breaks: the problems show as an import error, the DAG stays as it was.
+        break_workbook(tmp_path / "plan.xlsx")
+        problems = wait_for_import_error(server, "transition_plan_problems.py")
+        assert "Steps!H3: unknown owner 'zoe'" in problems and "Traceback" not in problems
+        dag = admin.get(f"/api/v2/dags/{DAG_ID}").json()
+        assert dag["is_stale"] is False and dag["has_import_errors"] is False
+        tasks = admin.get(f"/api/v2/dags/{DAG_ID}/tasks").json()["tasks"]
+        assert sorted(t["task_id"] for t in tasks) == sorted(PREREQUISITES)
 
     assert stranger_refused is not None and stranger_refused.status_code == 403, stranger_refused.text
     assert all(t["state"] == "success" for t in final.values())
