@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
+from functools import partial
 from pathlib import Path
 
 from airflow.sdk import DAG
@@ -67,7 +68,7 @@ def build_dag(plan: Plan, dry_run: str) -> DAG:
             tasks[step_id] = StepOperator(
                 task_id=step_id,
                 subject=subject(plan, step_id),
-                body=body(plan, dry_run, scheduled),
+                body=partial(body, plan, dry_run, scheduled),
                 planned_start=scheduled.not_before,
                 assigned_users=assigned_users(plan, step_id),
                 owner=plan.steps[step_id].owner,

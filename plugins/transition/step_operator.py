@@ -25,6 +25,7 @@ Marking the task "success" in the UI also closes the step (Airflow's own manual 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from typing import Any
 
 from airflow.providers.standard.triggers.temporal import DateTimeTrigger
@@ -48,16 +49,20 @@ class StepOperator(BaseOperator):
         self,
         *,
         subject: str,
-        body: str,
+        body: str | Callable[[], str],
         planned_start: dt.datetime | None,
         assigned_users: list[dict[str, str]],
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.subject = subject
-        self.body = body
+        self._body = body  # text, or a function that writes it: only the task that runs needs it
         self.planned_start = planned_start
         self.assigned_users = assigned_users
+
+    @property
+    def body(self) -> str:
+        return self._body() if callable(self._body) else self._body
 
     # -- stage 1: the planned start -------------------------------------------------------------
     def execute(self, context: Any) -> None:
