@@ -119,6 +119,40 @@ class AirflowServer:
                 time.sleep(1)
         raise TimeoutError(f"DAG {dag_id} did not appear in {timeout} s:\n{self.tail()}")
 
+    def answer_when_asked(self, user: str, dag_id: str, run_id: str, step: str, option: str,
+                          delay: float = 3.0, timeout: float = 180) -> httpx.Response:
+        """Wait until ``step`` waits for an answer, let ``delay`` seconds pass (a person is not
+        instant; see the answer race in step_operator.py), then answer as ``user``."""
+        run_url = f"/api/v2/dags/{dag_id}/dagRuns/{run_id}"
+        with self.client("admin") as admin, self.client(user) as person:
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline:
+                instance = admin.get(f"{run_url}/taskInstances/{step}").json()
+                details = admin.get(f"{run_url}/hitlDetails", params={"task_id": step}).json()["hitl_details"]
+                if instance.get("state") == "awaiting_input" and details and not details[0]["response_received"]:
+                    time.sleep(delay)
+                    return person.patch(f"{run_url}/taskInstances/{step}/-1/hitlDetails",
+                                        json={"chosen_options": [option]})
+                time.sleep(0.5)
+        raise TimeoutError(f"{step} did not ask for an answer in {timeout} s:\n{self.tail()}")
+
+    def wait_for_run(self, dag_id: str, run_id: str, timeout: float = 180) -> str:
+        with self.client("admin") as admin:
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline:
+                state = admin.get(f"/api/v2/dags/{dag_id}/dagRuns/{run_id}").json()["state"]
+                if state in ("success", "failed"):
+                    return state
+                time.sleep(1)
+        raise TimeoutError(f"run {run_id} did not end in {timeout} s:\n{self.tail()}")
+
+    def trigger(self, dag_id: str) -> str:
+        with self.client("admin") as admin:
+            assert admin.patch(f"/api/v2/dags/{dag_id}", json={"is_paused": False}).status_code == 200
+            answer = admin.post(f"/api/v2/dags/{dag_id}/dagRuns", json={"logical_date": None})
+            assert answer.status_code == 200, answer.text
+            return answer.json()["dag_run_id"]
+
     def import_errors(self) -> list[dict]:
         with self.client("admin") as admin:
             return admin.get("/api/v2/importErrors").json()["import_errors"]

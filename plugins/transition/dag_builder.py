@@ -9,7 +9,9 @@ from pathlib import Path
 
 from airflow.sdk import DAG
 
+from transition.deadline_mail import dry_run_deadline
 from transition.model import Plan
+from transition.ready_mail import announce_ready
 from transition.step_operator import StepOperator
 from transition.step_text import body, subject
 
@@ -61,6 +63,7 @@ def build_dag(plan: Plan, dry_run: str) -> DAG:
         description=f"Transition plan {plan.name}, dry run {dry_run} (D-day {schedule.dry_run.d_day})",
         # A failed try asks again (see step_operator: the answer race); people see the same request.
         default_args={"retries": 3, "retry_delay": dt.timedelta(seconds=2)},
+        deadline=dry_run_deadline(plan, dry_run),
     )
     tasks: dict[str, StepOperator] = {}
     with dag:
@@ -71,6 +74,7 @@ def build_dag(plan: Plan, dry_run: str) -> DAG:
                 body=partial(body, plan, dry_run, scheduled),
                 planned_start=scheduled.not_before,
                 assigned_users=assigned_users(plan, step_id),
+                on_ready=partial(announce_ready, plan, dry_run, scheduled),
                 owner=plan.steps[step_id].owner,
             )
         for step_id, scheduled in schedule.steps.items():

@@ -52,6 +52,7 @@ class StepOperator(BaseOperator):
         body: str | Callable[[], str],
         planned_start: dt.datetime | None,
         assigned_users: list[dict[str, str]],
+        on_ready: Callable[[Any], None] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -59,6 +60,7 @@ class StepOperator(BaseOperator):
         self._body = body  # text, or a function that writes it: only the task that runs needs it
         self.planned_start = planned_start
         self.assigned_users = assigned_users
+        self._on_ready = on_ready  # e.g. the Ready e-mail; called once when the step first asks
 
     @property
     def body(self) -> str:
@@ -69,9 +71,18 @@ class StepOperator(BaseOperator):
         if self.planned_start is not None and self.planned_start > timezone.utcnow():
             self.log.info("Waiting for the planned start %s (no worker slot held)", self.planned_start.isoformat())
             self.defer(trigger=DateTimeTrigger(moment=self.planned_start), method_name="planned_start_reached")
-        self._ask(context, STAGE_START)
+        self._ready(context)
 
     def planned_start_reached(self, context: Any, event: Any = None) -> None:
+        self._ready(context)
+
+    def _ready(self, context: Any) -> None:
+        """Prerequisites closed, planned start reached: tell the people, then ask them."""
+        if self._on_ready is not None:
+            try:
+                self._on_ready(context)
+            except Exception:  # a notification never stops the step
+                self.log.exception("Telling the owner that %s is ready failed; the step goes on", self.task_id)
         self._ask(context, STAGE_START)
 
     # -- stages 2 and 3: people -----------------------------------------------------------------

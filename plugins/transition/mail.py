@@ -1,0 +1,85 @@
+"""E-mails: templates from ``include/templates`` (HTML escaped), text + HTML, sent through Airflow's
+SMTP connection (``smtp_default``, the SMTP provider's hook: host, port, TLS, login, from address).
+"""
+
+from __future__ import annotations
+
+from email.message import EmailMessage
+from email.utils import formataddr, make_msgid
+from functools import lru_cache
+from typing import Any, Iterable
+
+import jinja2
+from markdown_it import MarkdownIt
+from markupsafe import Markup
+
+from transition.config import REPO_ROOT
+from transition.errors import TransitionError
+
+TEMPLATES = REPO_ROOT / "include" / "templates"
+SMTP_CONN_ID = "smtp_default"
+DEFAULT_FROM = "transition@localhost"
+
+
+class MailError(TransitionError):
+    """An e-mail could not be sent; the message says why, in a line."""
+
+
+@lru_cache(maxsize=1)
+def _environment() -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES),
+        autoescape=lambda name: bool(name and name.endswith(".html.j2")),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+    )
+
+
+def render(name: str, **values: Any) -> tuple[str, str]:
+    """(text, html) from ``<name>.txt.j2`` and ``<name>.html.j2``."""
+    environment = _environment()
+    return environment.get_template(f"{name}.txt.j2").render(**values), environment.get_template(
+        f"{name}.html.j2"
+    ).render(**values)
+
+
+_MARKDOWN = MarkdownIt("commonmark", {"html": False, "linkify": False})
+
+
+def markdown_html(text: str) -> Markup:
+    """Markdown from the workbook as HTML; raw HTML in it is escaped, never rendered."""
+    return Markup(_MARKDOWN.render(text or ""))
+
+
+def compose(
+    *, subject: str, to: Iterable[str], cc: Iterable[str] = (), text: str, html: str, headers: dict[str, str] | None = None
+) -> EmailMessage:
+    to_list = list(dict.fromkeys(a for a in to if a))
+    cc_list = [a for a in dict.fromkeys(cc) if a and a not in to_list]
+    message = EmailMessage()
+    message["Subject"] = subject
+    message["To"] = ", ".join(to_list)
+    if cc_list:
+        message["Cc"] = ", ".join(cc_list)
+    message["Message-ID"] = make_msgid(domain="transition.local")
+    for key, value in (headers or {}).items():
+        message[key] = value
+    message.set_content(text)
+    message.add_alternative(html, subtype="html")
+    return message
+
+
+def send(message: EmailMessage, conn_id: str = SMTP_CONN_ID) -> None:
+    """Send through the Airflow SMTP connection; raises :class:`MailError` with a one-line reason."""
+    from airflow.providers.smtp.hooks.smtp import SmtpHook
+
+    try:
+        with SmtpHook(smtp_conn_id=conn_id) as hook:
+            if "From" not in message:
+                message["From"] = formataddr(("Transition plan", hook.from_email or DEFAULT_FROM))
+            # The hook's own send builds an HTML-only message; ours has a plain-text part too, so
+            # it goes through the client the hook connected (TLS, login and retries are the hook's).
+            hook._smtp_client.send_message(message)  # noqa: SLF001
+    except Exception as exc:  # connection refused, timeouts, SMTP errors, missing connection
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise MailError(f"{type(exc).__name__}: {reason}"[:300]) from None

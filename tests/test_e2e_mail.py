@@ -1,0 +1,102 @@
+"""E-mails of a dry run on a real Airflow with a real SMTP server (aiosmtpd).
+
+Ready e-mails (recipients, subject, link, escaping, the prerequisites just closed), the dry run's
+Deadline Alert to the cutover managers, and a dead SMTP server that does not stop the dry run.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+import zoneinfo
+from urllib.parse import unquote, urlsplit
+
+import pytest
+
+from airflow_server import AirflowServer
+from conftest import write_config, write_xlsx
+from smtp_server import SmtpServer
+from transition.plan_store import load_plan
+from transition.standalone import airflow_users
+
+pytestmark = pytest.mark.e2e
+ZONE = zoneinfo.ZoneInfo("Europe/Brussels")
+DAG_ID = "mail_dr1"
+
+
+def write_plan(folder):
+    today = dt.datetime.now(ZONE)
+    write_xlsx(folder / "plan.xlsx", {
+        "Steps": [
+            ["ID", "Label", "Phase", "Dry runs", "Prerequisites", "Owner", "Description"],
+            ["A", "Freeze <billing> & co", "PP", "ALL", "", "alice", "Run **freeze.sh**, then <script>x()</script>."],
+            ["B", "Export EAN register", "PP", "ALL", "A", "bob", "Export it."],
+            ["C", "Switch gateway", "CO", "ALL", "B", "carol", ""],
+        ],
+        "Actors": [
+            ["ID", "Name", "Email", "Team", "Team leader", "Department head"],
+            ["alice", "Alice Martin", "alice@example.com", "Billing", "carol", "dave"],
+            ["bob", "Bob Peeters", "bob@example.com", "Market", "carol", "dave"],
+            ["carol", "Carol Dubois", "carol@example.com", "Market", "carol", "dave"],
+            ["dave", "Dave Lambert", "dave@example.com", "Direction", "", ""],
+        ],
+        # The run's End is already past: its Deadline Alert fires as soon as the run starts.
+        "DryRuns": [["Name", "D-day", "End"], ["DR1", today.date(), (today - dt.timedelta(hours=1)).replace(tzinfo=None)]],
+    })
+    write_config(folder / "config.yaml", "plan.xlsx", name="mail", cutover_managers=["dave"])
+
+
+def test_ready_and_deadline_mails_and_a_dead_smtp_server(tmp_path):
+    write_plan(tmp_path)
+    plan = load_plan(tmp_path / "config.yaml").plan
+    smtp = SmtpServer().start()
+    server = AirflowServer(tmp_path / "airflow", tmp_path / "config.yaml", airflow_users(plan),
+                           extra_env={"AIRFLOW_CONN_SMTP_DEFAULT": smtp.airflow_connection()})
+    try:
+        with server:
+            server.wait_for_dag(DAG_ID)
+            run_id = server.trigger(DAG_ID)
+
+            ready_a = smtp.wait_for("[Transition-DR1] A - Execution")
+            assert (ready_a["To"], ready_a["Cc"]) == ("alice@example.com", "carol@example.com, dave@example.com")
+            html = ready_a.get_body(("html",)).get_content()
+            text = ready_a.get_body(("plain",)).get_content()
+            assert "Freeze &lt;billing&gt; &amp; co" in html and "<billing>" not in html
+            assert "&lt;script&gt;" in html and "<strong>freeze.sh</strong>" in html
+            link = next(w for w in text.split() if w.startswith(server.base_url))
+            path = urlsplit(link).path.split("/")
+            assert path[1:3] == ["dags", DAG_ID] and unquote(path[4]) == run_id and path[5:] == ["tasks", "A", "required_actions"]
+            with server.client("alice") as alice:
+                page = alice.get(link)
+            assert page.status_code == 200 and "<html" in page.text.lower()
+
+            late = smtp_wait_any(smtp, "[Transition-DR1] Dry run still running")[0]
+            assert late["To"] == "dave@example.com" and run_id in late.get_body(("plain",)).get_content()
+
+            assert server.answer_when_asked("alice", DAG_ID, run_id, "A", "Start").status_code == 200
+            assert server.answer_when_asked("alice", DAG_ID, run_id, "A", "Close").status_code == 200
+            ready_b = smtp.wait_for("[Transition-DR1] B - Execution")
+            assert "A · Freeze <billing> & co, closed by Alice Martin at" in ready_b.get_body(("plain",)).get_content()
+
+            smtp.stop()  # the mail server dies: the dry run goes on
+            assert server.answer_when_asked("bob", DAG_ID, run_id, "B", "Close").status_code == 200
+            assert server.answer_when_asked("carol", DAG_ID, run_id, "C", "Close").status_code == 200
+            assert server.wait_for_run(DAG_ID, run_id) == "success"
+            with server.client("admin") as admin:
+                failures = admin.get(f"/api/v2/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances/C/xcomEntries/mail_failures")
+            assert failures.status_code == 200, failures.text
+            recorded = failures.json()["value"]
+            assert recorded[0]["mail"] == "ready" and recorded[0]["to"] == "carol@example.com"
+            assert "Connection" in recorded[0]["error"] or "refused" in recorded[0]["error"].lower()
+    finally:
+        smtp.stop()
+
+
+def smtp_wait_any(smtp: SmtpServer, prefix: str, timeout: float = 120):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = [m for m in smtp.messages if str(m["Subject"]).startswith(prefix)]
+        if found:
+            return found
+        time.sleep(0.5)
+    raise TimeoutError(f"no e-mail starting with '{prefix}'; received: {[m['Subject'] for m in smtp.messages]}")

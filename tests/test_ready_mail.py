@@ -1,0 +1,49 @@
+"""The Ready e-mail as a message: recipients, subject, link, both bodies, escaping."""
+
+from __future__ import annotations
+
+from conftest import base_sheets, write_config, write_xlsx
+from transition.compiler import compile_plan
+from transition.config import load_config
+from transition.ready_mail import ready_message
+
+
+def plan_with(tmp_path, sheets):
+    write_xlsx(tmp_path / "plan.xlsx", sheets)
+    write_config(tmp_path / "config.yaml", "plan.xlsx")
+    result = compile_plan(load_config(tmp_path / "config.yaml"))
+    assert result.plan is not None, result.problems
+    return result.plan
+
+
+def test_ready_message(tmp_path):
+    sheets = base_sheets()
+    sheets["Steps"][3][1] = "Switch <b>market</b> gateway & co"
+    sheets["Steps"][3][9] = "1. Stop the *gateway*\n2. <script>alert('x')</script> switch"
+    plan = plan_with(tmp_path, sheets)
+    message = ready_message(
+        plan, "DR1", plan.schedules["DR1"].steps["CO-100"], dag_id="resa_dr1",
+        run_id="manual__2027-01-16T21:00:00+00:00", base_url="https://airflow.example.com/",
+        closed=["PP-020 · Export EAN register, closed by Bob Peeters at Sat 16 Jan 21:40"],
+    )
+    assert message["Subject"] == "[Transition-DR1] CO-100 - Execution"
+    assert message["To"] == "carol@example.com"
+    assert message["Cc"] == "dave@example.com"  # carol leads her own team; dave heads the department
+    text = message.get_body(("plain",)).get_content()
+    html = message.get_body(("html",)).get_content()
+    link = ("https://airflow.example.com/dags/resa_dr1/runs/manual__2027-01-16T21%3A00%3A00%2B00%3A00"
+            "/tasks/CO-100/required_actions?map_index=-1")
+    assert link in text and f'href="{link}"' in html
+    assert "Switch &lt;b&gt;market&lt;/b&gt; gateway &amp; co" in html and "<b>market</b>" not in html
+    assert "<script>" not in html and "&lt;script&gt;" in html and "<em>gateway</em>" in html
+    assert "Sat 16 Jan 2027 22:00" in text and "PRD — Production" in text
+    assert "closed by Bob Peeters at Sat 16 Jan 21:40" in text and "closed by Bob Peeters" in html
+    assert "Switch <b>market</b> gateway & co" in text  # plain text stays as written
+
+
+def test_owner_copies_leader_and_head_once(tmp_path):
+    plan = plan_with(tmp_path, base_sheets())
+    message = ready_message(plan, "DR1", plan.schedules["DR1"].steps["PP-010"], dag_id="d", run_id="r",
+                            base_url="http://x", closed=[])
+    assert (message["To"], message["Cc"]) == ("alice@example.com", "carol@example.com, dave@example.com")
+    assert "None: this step waits for nothing but its planned start" in message.get_body(("html",)).get_content()
