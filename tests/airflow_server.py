@@ -120,7 +120,7 @@ class AirflowServer:
         raise TimeoutError(f"DAG {dag_id} did not appear in {timeout} s:\n{self.tail()}")
 
     def answer_when_asked(self, user: str, dag_id: str, run_id: str, step: str, option: str,
-                          delay: float = 3.0, timeout: float = 180) -> httpx.Response:
+                          params: dict | None = None, delay: float = 3.0, timeout: float = 180) -> httpx.Response:
         """Wait until ``step`` waits for an answer, let ``delay`` seconds pass (a person is not
         instant; see the answer race in step_operator.py), then answer as ``user``."""
         run_url = f"/api/v2/dags/{dag_id}/dagRuns/{run_id}"
@@ -132,7 +132,7 @@ class AirflowServer:
                 if instance.get("state") == "awaiting_input" and details and not details[0]["response_received"]:
                     time.sleep(delay)
                     return person.patch(f"{run_url}/taskInstances/{step}/-1/hitlDetails",
-                                        json={"chosen_options": [option]})
+                                        json={"chosen_options": [option], "params_input": params or {}})
                 time.sleep(0.5)
         raise TimeoutError(f"{step} did not ask for an answer in {timeout} s:\n{self.tail()}")
 

@@ -74,7 +74,8 @@ def test_ready_and_deadline_mails_and_a_dead_smtp_server(tmp_path):
             assert late["To"] == "dave@example.com" and run_id in late.get_body(("plain",)).get_content()
 
             assert server.answer_when_asked("alice", DAG_ID, run_id, "A", "Start").status_code == 200
-            assert server.answer_when_asked("alice", DAG_ID, run_id, "A", "Close").status_code == 200
+            closed = server.answer_when_asked("alice", DAG_ID, run_id, "A", "Close", params={"comment": "Frozen at 22:10 <ok>"})
+            assert closed.status_code == 200, closed.text
             ready_b = smtp.wait_for("[Transition-DR1] B - Execution")
             assert "A · Freeze <billing> & co, closed by Alice Martin at" in ready_b.get_body(("plain",)).get_content()
 
@@ -84,7 +85,10 @@ def test_ready_and_deadline_mails_and_a_dead_smtp_server(tmp_path):
             assert server.wait_for_run(DAG_ID, run_id) == "success"
             with server.client("admin") as admin:
                 failures = admin.get(f"/api/v2/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances/C/xcomEntries/mail_failures")
+                closed_a = admin.get(f"/api/v2/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances/A/xcomEntries/closed")
             assert failures.status_code == 200, failures.text
+            assert closed_a.json()["value"]["by"] == "alice"
+            assert closed_a.json()["value"]["comment"] == "Frozen at 22:10 <ok>"
             recorded = failures.json()["value"]
             assert recorded[0]["mail"] == "ready" and recorded[0]["to"] == "carol@example.com"
             assert "Connection" in recorded[0]["error"] or "refused" in recorded[0]["error"].lower()

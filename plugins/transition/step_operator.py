@@ -29,7 +29,7 @@ from collections.abc import Callable
 from typing import Any
 
 from airflow.providers.standard.triggers.temporal import DateTimeTrigger
-from airflow.sdk import BaseOperator, timezone
+from airflow.sdk import BaseOperator, Param, timezone
 from airflow.sdk.exceptions import TaskAwaitingInput
 from airflow.sdk.execution_time.hitl import upsert_hitl_detail
 
@@ -37,6 +37,13 @@ START = "Start"
 CLOSE = "Close"
 OPTIONS = [START, CLOSE]
 STAGE_START, STAGE_CLOSE = "start", "close"
+# Shown as a form field on the Required Actions page; comes back in params_input.
+PARAMS = {
+    "comment": Param(
+        "", type=["null", "string"], title="Comment",
+        description="Optional: what was done, a reference, a problem met. Kept with the step.",
+    ).serialize(),
+}
 
 
 class StepOperator(BaseOperator):
@@ -94,7 +101,7 @@ class StepOperator(BaseOperator):
             body=self.body,
             defaults=None,
             multiple=False,
-            params={},
+            params=PARAMS,
             assigned_users=self.assigned_users,
         )
         self.log.info("Asking %s to %s the step", ", ".join(u["id"] for u in self.assigned_users), stage)
@@ -106,7 +113,8 @@ class StepOperator(BaseOperator):
         choice = (event.get("chosen_options") or [None])[0]
         who = (event.get("responded_by_user") or {}).get("id")
         at = event.get("responded_at")
-        record = {"by": who, "at": at.isoformat() if isinstance(at, dt.datetime) else at}
+        comment = ((event.get("params_input") or {}).get("comment") or "").strip()
+        record = {"by": who, "at": at.isoformat() if isinstance(at, dt.datetime) else at, "comment": comment}
         ti = context["ti"]
         if stage == STAGE_START and choice == START:
             self.log.info("Started by %s", who)
