@@ -37,7 +37,7 @@ def test_one_dag_per_dry_run_with_projected_edges(plan_env):
     assert bag.import_errors == {}
     assert sorted(bag.dag_ids) == ["resa_dr1", "resa_dr_2", "resa_live"]
     dr2 = bag.dags["resa_dr_2"]
-    assert sorted(dr2.task_ids) == ["CO-100", "CO-110", "HO-010", "PP-010"]
+    assert sorted(dr2.task_ids) == ["CO-100", "CO-110", "HO-010", "PP-010", "_watch"]
     edges = sorted((u, t.task_id) for t in dr2.tasks for u in t.upstream_task_ids)
     assert edges == [("CO-100", "CO-110"), ("CO-110", "HO-010"), ("PP-010", "CO-100")]
     dr1 = bag.dags["resa_dr1"]

@@ -26,12 +26,17 @@ DAG_ID = "mail_dr1"
 
 def write_plan(folder):
     today = dt.datetime.now(ZONE)
+    # W's planned start: the first whole minute at least 75 s ahead (Start has minute precision).
+    w_start = (today + dt.timedelta(seconds=75)).replace(second=0, microsecond=0) + dt.timedelta(minutes=1)
+    w_start_text = f"D{(w_start.date() - today.date()).days:+d} {w_start:%H:%M}"
     write_xlsx(folder / "plan.xlsx", {
         "Steps": [
-            ["ID", "Label", "Phase", "Dry runs", "Prerequisites", "Owner", "Description"],
-            ["A", "Freeze <billing> & co", "PP", "ALL", "", "alice", "Run **freeze.sh**, then <script>x()</script>."],
-            ["B", "Export EAN register", "PP", "ALL", "A", "bob", "Export it."],
-            ["C", "Switch gateway", "CO", "ALL", "B", "carol", ""],
+            ["ID", "Label", "Phase", "Dry runs", "Prerequisites", "Owner", "Description", "Start", "Duration"],
+            ["A", "Freeze <billing> & co", "PP", "ALL", "", "alice", "Run **freeze.sh**, then <script>x()</script>.", "", "1h"],
+            ["B", "Export EAN register", "PP", "ALL", "A", "bob", "Export it.", "", "1h"],
+            ["C", "Switch gateway", "CO", "ALL", "B", "carol", "", "", "1h"],
+            ["L", "Long data load", "CO", "ALL", "", "bob", "", "", "1m"],
+            ["W", "Check the load", "CO", "ALL", "L", "alice", "", w_start_text, "1h"],
         ],
         "Actors": [
             ["ID", "Name", "Email", "Team", "Team leader", "Department head"],
@@ -51,7 +56,8 @@ def test_ready_and_deadline_mails_and_a_dead_smtp_server(tmp_path):
     plan = load_plan(tmp_path / "config.yaml").plan
     smtp = SmtpServer().start()
     server = AirflowServer(tmp_path / "airflow", tmp_path / "config.yaml", airflow_users(plan),
-                           extra_env={"AIRFLOW_CONN_SMTP_DEFAULT": smtp.airflow_connection()})
+                           extra_env={"AIRFLOW_CONN_SMTP_DEFAULT": smtp.airflow_connection(),
+                                      "TRANSITION_WATCH_RECHECK_SECONDS": "10"})
     try:
         with server:
             server.wait_for_dag(DAG_ID)
@@ -73,6 +79,18 @@ def test_ready_and_deadline_mails_and_a_dead_smtp_server(tmp_path):
             late = smtp_wait_any(smtp, "[Transition-DR1] Dry run still running")[0]
             assert late["To"] == "dave@example.com" and run_id in late.get_body(("plain",)).get_content()
 
+            # L is started and left open past its 1-minute duration: Late. W's start comes while L is
+            # still open: Overdue, to W's owner and to L's owner, copied to the cutover manager.
+            assert server.answer_when_asked("bob", DAG_ID, run_id, "L", "Start").status_code == 200
+            late_l = smtp.wait_for("[Transition-DR1] L - Late", timeout=150)
+            assert (late_l["To"], late_l["Cc"]) == ("bob@example.com", "carol@example.com, dave@example.com")
+            assert "was due to be closed by" in late_l.get_body(("plain",)).get_content()
+            overdue_w = smtp.wait_for("[Transition-DR1] W - Overdue", timeout=150)
+            assert (overdue_w["To"], overdue_w["Cc"]) == ("alice@example.com, bob@example.com", "dave@example.com")
+            assert "L · Long data load (Bob Peeters)" in overdue_w.get_body(("plain",)).get_content()
+            assert server.answer_when_asked("bob", DAG_ID, run_id, "L", "Close").status_code == 200
+            assert server.answer_when_asked("alice", DAG_ID, run_id, "W", "Close").status_code == 200
+
             assert server.answer_when_asked("alice", DAG_ID, run_id, "A", "Start").status_code == 200
             closed = server.answer_when_asked("alice", DAG_ID, run_id, "A", "Close", params={"comment": "Frozen at 22:10 <ok>"})
             assert closed.status_code == 200, closed.text
@@ -81,6 +99,11 @@ def test_ready_and_deadline_mails_and_a_dead_smtp_server(tmp_path):
 
             smtp.stop()  # the mail server dies: the dry run goes on
             assert server.answer_when_asked("bob", DAG_ID, run_id, "B", "Close").status_code == 200
+            wait_for_xcom(server, run_id, "C", "mail_failures")
+            smtp.start()  # mail works again: the cutover manager hears what was not sent
+            summary = smtp_wait_any(smtp, "[Transition-DR1] 1 e-mail could not be sent")[0]
+            assert summary["To"] == "dave@example.com"
+            assert "C: ready e-mail to carol@example.com" in summary.get_body(("plain",)).get_content()
             assert server.answer_when_asked("carol", DAG_ID, run_id, "C", "Close").status_code == 200
             assert server.wait_for_run(DAG_ID, run_id) == "success"
             with server.client("admin") as admin:
@@ -94,6 +117,18 @@ def test_ready_and_deadline_mails_and_a_dead_smtp_server(tmp_path):
             assert "Connection" in recorded[0]["error"] or "refused" in recorded[0]["error"].lower()
     finally:
         smtp.stop()
+
+
+def wait_for_xcom(server: AirflowServer, run_id: str, step: str, key: str, timeout: float = 120):
+    url = f"/api/v2/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances/{step}/xcomEntries/{key}"
+    deadline = time.monotonic() + timeout
+    with server.client("admin") as admin:
+        while time.monotonic() < deadline:
+            answer = admin.get(url)
+            if answer.status_code == 200:
+                return answer.json()["value"]
+            time.sleep(1)
+    raise TimeoutError(f"no XCom {key} on {step} after {timeout} s")
 
 
 def smtp_wait_any(smtp: SmtpServer, prefix: str, timeout: float = 120):

@@ -91,6 +91,13 @@ def test_bad_id_characters(tmp_path):
     assert errors == ["Steps!A6: step ID 'HO 010' may only hold letters, digits, '-', '_' and '.'"]
 
 
+def test_reserved_id(tmp_path):
+    sheets = base_sheets()
+    sheets["Steps"][5][0] = "_watch"
+    errors, _, _ = check(tmp_path, sheets)
+    assert errors == ["Steps!A6: step ID '_watch' is reserved (it names the run's watch task); choose another"]
+
+
 def test_numeric_id_reads_as_text(tmp_path):
     sheets = base_sheets()
     sheets["Steps"][5][0] = 120

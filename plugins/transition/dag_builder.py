@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 from collections import Counter
 from functools import partial
 from pathlib import Path
 
 from airflow.sdk import DAG
 
+from transition.alert_mail import announce_late, announce_mail_failures, announce_overdue
 from transition.deadline_mail import dry_run_deadline
 from transition.model import Plan
 from transition.ready_mail import announce_ready
 from transition.step_operator import StepOperator
 from transition.step_text import body, subject
+from transition.watch_operator import RECHECK, RunWatchOperator
+
+RECHECK_ENV = "TRANSITION_WATCH_RECHECK_SECONDS"  # how often the run's watch looks again while steps are open
 
 START_DATE = dt.datetime(2020, 1, 1, tzinfo=dt.timezone.utc)  # runs are triggered by hand
 
@@ -75,11 +80,21 @@ def build_dag(plan: Plan, dry_run: str) -> DAG:
                 planned_start=scheduled.not_before,
                 assigned_users=assigned_users(plan, step_id),
                 on_ready=partial(announce_ready, plan, dry_run, scheduled),
+                late_after=plan.steps[step_id].duration,
+                on_late=partial(announce_late, plan, dry_run, scheduled),
                 owner=plan.steps[step_id].owner,
             )
         for step_id, scheduled in schedule.steps.items():
             if scheduled.upstream:
                 tasks[step_id].set_upstream([tasks[u] for u in scheduled.upstream])
+        RunWatchOperator(
+            starts={s.step_id: s.not_before for s in schedule.steps.values() if s.not_before is not None},
+            upstream={s.step_id: s.upstream for s in schedule.steps.values()},
+            on_overdue=partial(announce_overdue, plan, dry_run),
+            on_failures=partial(announce_mail_failures, plan, dry_run),
+            recheck=dt.timedelta(seconds=float(os.environ.get(RECHECK_ENV, RECHECK.total_seconds()))),
+            owner="transition",
+        )
     return dag
 
 

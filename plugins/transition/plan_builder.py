@@ -30,6 +30,7 @@ from transition.model import Actor, DryRun, Environment, Step, dag_id_for
 from transition.schedule import NonExistentLocalTime, localize
 from transition.workbook_reader import RawSheet, RawWorkbook
 
+WATCH_TASK_ID = "_watch"  # transition.watch_operator.WATCH_TASK_ID (kept here to stay free of Airflow)
 STEP_ID = re.compile(r"^[A-Za-z0-9_.-]+$")
 ACTOR_ID = re.compile(r"^[A-Za-z0-9_.@-]+$")
 MAX_ID_LENGTH = 200  # Airflow task ids may have 250 characters; keep room for prefixes
@@ -251,6 +252,9 @@ class PlanBuilder:
                 continue
             if not STEP_ID.match(step_id):
                 self.error(where_id, f"step ID '{step_id}' may only hold letters, digits, '-', '_' and '.'")
+                continue
+            if step_id == WATCH_TASK_ID:
+                self.error(where_id, f"step ID '{step_id}' is reserved (it names the run's watch task); choose another")
                 continue
             if len(step_id) > MAX_ID_LENGTH:
                 self.error(where_id, f"step ID is {len(step_id)} characters long; use at most {MAX_ID_LENGTH}")

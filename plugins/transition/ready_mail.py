@@ -98,6 +98,13 @@ def _short_time(value: str, plan: Plan) -> str:
     return f"{moment:%a %d %b %H:%M}"
 
 
+def record_mail_failure(ti: Any, mail: str, to: str, error: str) -> None:
+    """Keep a failed e-mail on the task that tried (XCom ``mail_failures``), for the run's watch."""
+    failures = ti.xcom_pull(task_ids=ti.task_id, key="mail_failures") or []
+    failures.append({"mail": mail, "to": to, "error": error, "at": dt.datetime.now(dt.timezone.utc).isoformat()})
+    ti.xcom_push(key="mail_failures", value=failures)
+
+
 def announce_ready(plan: Plan, dry_run: str, scheduled: ScheduledStep, context: Any) -> None:
     """Build and send the Ready e-mail from a running task; never raises."""
     from airflow.sdk import conf
@@ -112,9 +119,6 @@ def announce_ready(plan: Plan, dry_run: str, scheduled: ScheduledStep, context: 
         send(message)
     except MailError as exc:
         log.warning("The Ready e-mail of %s could not be sent (%s); the step goes on without it", scheduled.step_id, exc)
-        failures = ti.xcom_pull(task_ids=ti.task_id, key="mail_failures") or []
-        failures.append({"mail": "ready", "to": plan.actors[plan.steps[scheduled.step_id].owner].email,
-                         "error": str(exc), "at": dt.datetime.now(dt.timezone.utc).isoformat()})
-        ti.xcom_push(key="mail_failures", value=failures)
+        record_mail_failure(ti, "ready", plan.actors[plan.steps[scheduled.step_id].owner].email, str(exc))
         return
     log.info("Ready e-mail sent: %s to %s (cc %s)", message["Subject"], message["To"], message.get("Cc", "nobody"))

@@ -60,6 +60,8 @@ class StepOperator(BaseOperator):
         planned_start: dt.datetime | None,
         assigned_users: list[dict[str, str]],
         on_ready: Callable[[Any], None] | None = None,
+        late_after: dt.timedelta | None = None,
+        on_late: Callable[[Any], None] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -68,6 +70,9 @@ class StepOperator(BaseOperator):
         self.planned_start = planned_start
         self.assigned_users = assigned_users
         self._on_ready = on_ready  # e.g. the Ready e-mail; called once when the step first asks
+        # Late: still open ``late_after`` (the step's duration) after it could start; ``on_late`` once.
+        self.late_after = late_after
+        self._on_late = on_late
 
     @property
     def body(self) -> str:
@@ -85,15 +90,37 @@ class StepOperator(BaseOperator):
 
     def _ready(self, context: Any) -> None:
         """Prerequisites closed, planned start reached: tell the people, then ask them."""
-        if self._on_ready is not None:
-            try:
-                self._on_ready(context)
-            except Exception:  # a notification never stops the step
-                self.log.exception("Telling the owner that %s is ready failed; the step goes on", self.task_id)
+        context["ti"].xcom_push(key="ready", value={"at": timezone.utcnow().isoformat()})
+        self._notify(self._on_ready, context, "that the step is ready")
         self._ask(context, STAGE_START)
 
+    def _notify(self, callback: Callable[[Any], None] | None, context: Any, what: str) -> None:
+        if callback is None:
+            return
+        try:
+            callback(context)
+        except Exception:  # a notification never stops the step
+            self.log.exception("Telling people %s failed; the step goes on", what)
+
+    def _ask_to_close(self, context: Any) -> None:
+        """Park for Close; with a timeout at the moment the step becomes Late, if not yet said."""
+        ti = context["ti"]
+        ready = ti.xcom_pull(task_ids=ti.task_id, key="ready") or {}
+        if self.late_after is None or not ready.get("at") or ti.xcom_pull(task_ids=ti.task_id, key="late"):
+            self._ask(context, STAGE_CLOSE)
+        late_at = dt.datetime.fromisoformat(ready["at"]) + self.late_after
+        remaining = late_at - timezone.utcnow()
+        if remaining <= dt.timedelta(0):
+            self._late(context)
+            self._ask(context, STAGE_CLOSE)
+        self._ask(context, STAGE_CLOSE, timeout=remaining)
+
+    def _late(self, context: Any) -> None:
+        context["ti"].xcom_push(key="late", value={"at": timezone.utcnow().isoformat()})
+        self._notify(self._on_late, context, "that the step is late")
+
     # -- stages 2 and 3: people -----------------------------------------------------------------
-    def _ask(self, context: Any, stage: str) -> None:
+    def _ask(self, context: Any, stage: str, timeout: dt.timedelta | None = None) -> None:
         upsert_hitl_detail(
             ti_id=context["task_instance"].id,
             options=OPTIONS,
@@ -105,9 +132,13 @@ class StepOperator(BaseOperator):
             assigned_users=self.assigned_users,
         )
         self.log.info("Asking %s to %s the step", ", ".join(u["id"] for u in self.assigned_users), stage)
-        raise TaskAwaitingInput(method_name="answered", kwargs={"stage": stage})
+        raise TaskAwaitingInput(method_name="answered", kwargs={"stage": stage}, timeout=timeout)
 
     def answered(self, context: Any, stage: str, event: dict[str, Any]) -> dict[str, Any] | None:
+        if event.get("error_type") == "timeout" and stage == STAGE_CLOSE:
+            self.log.info("%s is still open at its planned end: it is Late", self.task_id)
+            self._late(context)
+            self._ask(context, STAGE_CLOSE)
         if "error" in event:
             raise RuntimeError(f"the step was not answered: {event['error']}")
         choice = (event.get("chosen_options") or [None])[0]
@@ -119,7 +150,7 @@ class StepOperator(BaseOperator):
         if stage == STAGE_START and choice == START:
             self.log.info("Started by %s", who)
             ti.xcom_push(key="started", value=record)
-            self._ask(context, STAGE_CLOSE)
+            self._ask_to_close(context)
         if choice == CLOSE:
             if stage == STAGE_START:
                 self.log.info("Closed by %s without a Start first", who)
@@ -128,5 +159,5 @@ class StepOperator(BaseOperator):
             ti.xcom_push(key="closed", value=record)
             return {"closed_by": who}
         self.log.warning("'%s' was chosen by %s while the step is already started; asking again", choice, who)
-        self._ask(context, stage)
+        self._ask_to_close(context)
         return None  # not reached: _ask parks the task

@@ -1,0 +1,117 @@
+"""The run's watch: one task per dry-run DAG that notices Overdue steps, and e-mail failures.
+
+A step's own task cannot see that it is Overdue: until its prerequisites are closed it does not run.
+So each DAG has one more task, ``_watch``, outside the plan's graph. It sleeps deferred (no worker
+slot held) until the next planned start, then checks which steps whose start has come still wait
+for prerequisites, and calls ``on_overdue`` once per step. What it has said is kept in its own XCom,
+which survives deferrals and restarts of every Airflow component, so no alert is sent twice.
+
+It also gathers the e-mails that steps could not send (their XCom ``mail_failures``) and, once
+``on_failures`` succeeds (mail works again), stops reporting them. It ends when every step has.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from airflow.providers.standard.triggers.temporal import DateTimeTrigger
+from airflow.sdk import BaseOperator, timezone
+
+WATCH_TASK_ID = "_watch"
+DONE = {"success", "skipped"}
+FINISHED = DONE | {"failed", "upstream_failed", "removed"}
+RECHECK = dt.timedelta(minutes=5)  # while steps are open: look for e-mail failures this often
+
+
+class RunWatchOperator(BaseOperator):
+    ui_color = "#e8eef7"
+
+    def __init__(
+        self,
+        *,
+        starts: Mapping[str, dt.datetime],
+        upstream: Mapping[str, tuple[str, ...]],
+        on_overdue: Callable[[Any, str, list[str]], None],
+        on_failures: Callable[[Any, list[dict]], bool] | None = None,
+        recheck: dt.timedelta = RECHECK,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(task_id=WATCH_TASK_ID, **kwargs)
+        self.starts = dict(starts)  # step -> not-before time (steps with a Start only)
+        self.upstream = dict(upstream)  # step -> upstream steps (all steps of the run)
+        self._on_overdue = on_overdue
+        self._on_failures = on_failures
+        self.recheck = recheck
+
+    def execute(self, context: Any) -> None:
+        self._watch(context)
+
+    def woken(self, context: Any, event: Any = None) -> None:
+        self._watch(context)
+
+    def _watch(self, context: Any) -> None:
+        from airflow.sdk.execution_time.task_runner import RuntimeTaskInstance
+
+        ti = context["ti"]
+        now = timezone.utcnow()
+        states: dict[str, Any] = RuntimeTaskInstance.get_task_states(dag_id=ti.dag_id, run_ids=[ti.run_id]).get(ti.run_id, {})
+        said = set(ti.xcom_pull(task_ids=ti.task_id, key="overdue") or [])
+        for step, start in sorted(self.starts.items(), key=lambda item: item[1]):
+            if step in said or start > now:
+                continue
+            holding = [u for u in self.upstream[step] if states.get(u) not in DONE]
+            if holding:
+                self.log.info("%s is Overdue: its start %s has come, it waits for %s", step, start, ", ".join(holding))
+                try:
+                    self._on_overdue(context, step, holding)
+                except Exception:
+                    self.log.exception("The Overdue alert of %s failed", step)
+            said.add(step)  # a step is Overdue at its start or never: decided once
+        ti.xcom_push(key="overdue", value=sorted(said))
+        pending_failures = self._report_failures(context, states)
+
+        if all(states.get(step) in FINISHED for step in self.upstream):
+            self.log.info("Every step of the run has finished; the watch ends")
+            return
+        upcoming = [start for step, start in self.starts.items() if step not in said and start > now]
+        wake = min(upcoming) if upcoming else now + self.recheck
+        if pending_failures or any(states.get(s) not in FINISHED and states.get(s) is not None for s in self.upstream):
+            wake = min(wake, now + self.recheck)
+        self.defer(trigger=DateTimeTrigger(moment=wake), method_name="woken")
+
+    def _report_failures(self, context: Any, states: Mapping[str, Any]) -> bool:
+        """Tell the cutover managers about e-mails that could not be sent; True if some still wait."""
+        if self._on_failures is None:
+            return False
+        ti = context["ti"]
+        reported = set(ti.xcom_pull(task_ids=ti.task_id, key="failures_reported") or [])
+        checked = set(ti.xcom_pull(task_ids=ti.task_id, key="failures_checked") or [])
+        new: list[dict] = []
+        for step, state in states.items():
+            if step == ti.task_id or state is None or step in checked or step not in self.upstream:
+                continue
+            for failure in ti.xcom_pull(task_ids=step, key="mail_failures") or []:
+                key = f"{step}|{failure.get('mail')}|{failure.get('at')}"
+                if key not in reported:
+                    new.append({"step": step, "key": key, **failure})
+            if state in FINISHED:
+                checked.add(step)  # a finished step sends no more e-mails
+        for failure in ti.xcom_pull(task_ids=ti.task_id, key="mail_failures") or []:
+            key = f"{ti.task_id}|{failure.get('mail')}|{failure.get('at')}"
+            if key not in reported:
+                new.append({"step": "(overdue alert)", "key": key, **failure})
+        ti.xcom_push(key="failures_checked", value=sorted(checked))
+        if not new:
+            return False
+        try:
+            delivered = self._on_failures(context, new)
+        except Exception:
+            self.log.exception("Telling the cutover managers about failed e-mails failed")
+            delivered = False
+        if delivered:
+            reported.update(f["key"] for f in new)
+            ti.xcom_push(key="failures_reported", value=sorted(reported))
+            return False
+        return True
