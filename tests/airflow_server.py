@@ -39,6 +39,7 @@ class AirflowServer:
             home, self.port, config_path, users=users, log_server_ports=(free_port(), free_port()), extra=extra_env
         )
         self.env["TRANSITION_CACHE_DIR"] = str(home / "compiled")
+        self.env.setdefault("TRANSITION_WATCH_RECHECK_SECONDS", "5")  # runs end soon after their last step
         self.process: subprocess.Popen | None = None
         self.log_path = home / "standalone.log"
         self._tokens: dict[str, str] = {}

@@ -26,6 +26,26 @@ def _managers(plan: Plan) -> list[str]:
     return [plan.actors[m].email for m in plan.cutover_managers if m in plan.actors]
 
 
+def notice_message(
+    plan: Plan, dry_run: str, step_id: str, *, what: str, headline: str, to: list[str], cc: list[str],
+    dag_id: str, run_id: str, base_url: str, facts: list[tuple[str, str]] = (), holding: list[str] = (),
+) -> EmailMessage:
+    """A short e-mail about one step: ``[Transition-DR1] CO-120 - <what>``."""
+    step = plan.steps[step_id]
+    scheduled = plan.schedules[dry_run].steps[step_id]
+    all_facts = [("Phase", f"{step.phase} — {plan.phases.get(step.phase, '')}")]
+    if scheduled.not_before:
+        all_facts.append(("Planned start", f"{scheduled.not_before:%a %d %b %Y %H:%M}"))
+    all_facts += list(facts)
+    subject = f"[Transition-{dry_run}] {step.id} - {what}"
+    text, html = render(
+        "alert", subject=subject, headline=headline, step=step, owner=plan.actors[step.owner], dry_run=dry_run,
+        facts=all_facts, holding=list(holding), link=required_actions_link(base_url, dag_id, run_id, step.id),
+        timezone=plan.timezone,
+    )
+    return compose(subject=subject, to=to, cc=cc, text=text, html=html, headers={"X-Transition-Step": f"{dag_id}/{step.id}"})
+
+
 def alert_message(
     plan: Plan, dry_run: str, scheduled: ScheduledStep, *, kind: str, dag_id: str, run_id: str, base_url: str,
     holding: list[str] = (), late_at: dt.datetime | None = None,
@@ -37,7 +57,6 @@ def alert_message(
                     f"waiting for {len(holding)} prerequisite{'s' if len(holding) != 1 else ''}.")
         to = [owner.email] + [plan.actors[plan.steps[h].owner].email for h in holding]
         cc = _managers(plan)
-        subject = f"[Transition-{dry_run}] {step.id} - Overdue"
     else:
         local = late_at.astimezone(zoneinfo.ZoneInfo(plan.timezone)) if late_at else None
         when = f"{local:%a %d %b %H:%M}" if local else "its planned end"
@@ -46,19 +65,11 @@ def alert_message(
         to = [owner.email]
         cc = [plan.actors[a].email for a in (owner.team_leader, owner.department_head) if a in plan.actors]
         cc += _managers(plan)
-        subject = f"[Transition-{dry_run}] {step.id} - Late"
-    facts = [("Phase", f"{step.phase} — {plan.phases.get(step.phase, '')}")]
-    if scheduled.not_before:
-        facts.append(("Planned start", f"{scheduled.not_before:%a %d %b %Y %H:%M}"))
-    holding_lines = [
-        f"{h} · {plan.steps[h].label} ({plan.actors[plan.steps[h].owner].name})" for h in holding
-    ]
-    text, html = render(
-        "alert", subject=subject, headline=headline, step=step, owner=owner, dry_run=dry_run, facts=facts,
-        holding=holding_lines, link=required_actions_link(base_url, dag_id, run_id, step.id), timezone=plan.timezone,
+    holding_lines = [f"{h} · {plan.steps[h].label} ({plan.actors[plan.steps[h].owner].name})" for h in holding]
+    return notice_message(
+        plan, dry_run, step.id, what="Overdue" if kind == "overdue" else "Late", headline=headline, to=to, cc=cc,
+        dag_id=dag_id, run_id=run_id, base_url=base_url, holding=holding_lines,
     )
-    return compose(subject=subject, to=to, cc=cc, text=text, html=html,
-                   headers={"X-Transition-Step": f"{dag_id}/{step.id}"})
 
 
 def _send_alert(message: EmailMessage, ti: Any, step_id: str, kind: str) -> None:

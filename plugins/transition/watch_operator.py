@@ -22,7 +22,9 @@ from airflow.sdk import BaseOperator, timezone
 WATCH_TASK_ID = "_watch"
 DONE = {"success", "skipped"}
 FINISHED = DONE | {"failed", "upstream_failed", "removed"}
-RECHECK = dt.timedelta(minutes=5)  # while steps are open: look for e-mail failures this often
+# While steps are open the watch looks again this often (e-mail failures, the end of the run): the
+# run ends at most this long after its last step.
+RECHECK = dt.timedelta(minutes=1)
 
 
 class RunWatchOperator(BaseOperator):

@@ -1,0 +1,64 @@
+"""Who may act on a step, and which plan a DAG id belongs to (api-server side)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from transition.model import Plan
+from transition.plan_store import load_plan
+
+PLAN_TTL_SECONDS = 5.0
+
+
+@dataclass(frozen=True)
+class StepRef:
+    plan: Plan
+    dry_run: str
+    step_id: str
+
+
+_cache: dict[str, tuple[float, Plan | None]] = {}
+_lock = threading.Lock()
+
+
+def current_plan() -> Plan | None:
+    """The plan the DAGs come from (the last good one), re-read at most every few seconds."""
+    with _lock:
+        stamp, plan = _cache.get("plan", (0.0, None))
+        if time.monotonic() - stamp > PLAN_TTL_SECONDS:
+            plan = load_plan().plan
+            _cache["plan"] = (time.monotonic(), plan)
+        return plan
+
+
+def find_step(dag_id: str, step_id: str, plan: Plan | None = None) -> StepRef | None:
+    plan = plan or current_plan()
+    if plan is None:
+        return None
+    for dry_run, schedule in plan.schedules.items():
+        if plan.dag_id(dry_run) == dag_id:
+            return StepRef(plan, dry_run, step_id) if step_id in schedule.steps else None
+    return None
+
+
+def is_plan_dag(dag_id: str) -> bool:
+    plan = current_plan()
+    return plan is not None and any(plan.dag_id(d) == dag_id for d in plan.schedules)
+
+
+def allowed_people(ref: StepRef, transferees: Iterable[str] = ()) -> list[str]:
+    """Owner, whoever the step was transferred to, team leader, department head, cutover managers."""
+    people = ref.plan.responsible_people(ref.step_id)
+    people[1:1] = list(transferees)
+    people += list(ref.plan.cutover_managers)
+    return list(dict.fromkeys(people))
+
+
+def refusal(ref: StepRef) -> str:
+    return (
+        f"You may not act on step {ref.step_id}: only its owner, whoever it was transferred to, the owner's "
+        "team leader and department head, and the cutover managers may."
+    )

@@ -1,0 +1,219 @@
+"""The plugin's REST endpoints, served by Airflow's api-server under ``/transition`` (Airflow login).
+
+* ``POST /transition/api/dags/{dag_id}/runs/{run_id}/steps/{step_id}/transfer``  ``{"to", "message"}``
+* ``POST /transition/api/dags/{dag_id}/runs/{run_id}/steps/{step_id}/defects``   ``{"title", "severity", "description"}``
+* ``POST /transition/api/dags/{dag_id}/runs/{run_id}/defects/{defect_id}/resolve``
+* ``GET  /transition/api/dags/{dag_id}/runs/{run_id}/defects``   (and ``/transfers``)
+
+Only the people allowed on a step may transfer it or record a defect on it (403 otherwise). A
+transfer adds the new person to the step's human-in-the-loop request (so Airflow lets them answer),
+is written in the task's note, and e-mails them. A blocking defect e-mails the cutover managers and
+keeps the step from being closed until it is resolved (see :mod:`transition.step_guard`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import zoneinfo
+from typing import Any, Literal
+
+import sqlalchemy as sa
+from fastapi import Depends, FastAPI, HTTPException
+from pydantic import BaseModel, Field
+
+from airflow.api_fastapi.common.db.common import SessionDep
+from airflow.api_fastapi.core_api.security import GetUserDep, requires_access_dag
+
+from transition import records
+from transition.alert_mail import notice_message
+from transition.mail import MailError, send
+from transition.permissions import StepRef, allowed_people, find_step, refusal
+
+log = logging.getLogger(__name__)
+NOTE_LIMIT = 1000  # Airflow's task-instance note length
+ACTIONABLE = {"scheduled", "queued", "running", "deferred", "awaiting_input", "up_for_retry"}
+
+app = FastAPI(title="Transition plan", description="Transfers and defects of transition-plan steps.")
+
+
+@app.exception_handler(Exception)
+async def _unexpected(request: Any, exc: Exception) -> Any:
+    from fastapi.responses import JSONResponse
+
+    log.exception("Unexpected error in %s %s", request.method, request.url.path)
+    return JSONResponse({"detail": f"internal error: {type(exc).__name__}: {exc}"}, status_code=500)
+
+
+class TransferBody(BaseModel):
+    to: str = Field(min_length=1, description="the actor ID of the person who takes the step over")
+    message: str = Field(default="", max_length=2000)
+
+
+class DefectBody(BaseModel):
+    title: str = Field(min_length=1, max_length=500)
+    severity: Literal["blocking", "major", "minor"]
+    description: str = Field(default="", max_length=10_000)
+
+
+def _step(dag_id: str, step_id: str) -> StepRef:
+    ref = find_step(dag_id, step_id)
+    if ref is None:
+        raise HTTPException(404, f"no step '{step_id}' in DAG '{dag_id}' of the transition plan")
+    return ref
+
+
+def _task_instance(session: Any, dag_id: str, run_id: str, step_id: str) -> Any:
+    from airflow.models.taskinstance import TaskInstance
+    from sqlalchemy.orm import joinedload
+
+    ti = session.scalar(
+        sa.select(TaskInstance)
+        .where(
+            TaskInstance.dag_id == dag_id, TaskInstance.run_id == run_id,
+            TaskInstance.task_id == step_id, TaskInstance.map_index == -1,
+        )
+        .options(joinedload(TaskInstance.hitl_detail), joinedload(TaskInstance.task_instance_note))
+    )
+    if ti is None:
+        raise HTTPException(404, f"no run '{run_id}' of step '{step_id}' in DAG '{dag_id}'")
+    return ti
+
+
+def _require_allowed(session: Any, ref: StepRef, dag_id: str, run_id: str, user: Any) -> list[str]:
+    people = allowed_people(ref, records.transferees(session, dag_id, run_id, ref.step_id))
+    if str(user.get_id()) not in people:
+        raise HTTPException(403, refusal(ref))
+    return people
+
+
+def _require_ready_or_open(ti: Any, ref: StepRef, action: str) -> None:
+    state = str(ti.state.value if hasattr(ti.state, "value") else ti.state) if ti.state else "not started"
+    if state not in ACTIONABLE or ti.hitl_detail is None:
+        raise HTTPException(
+            409, f"step {ref.step_id} can be {action} once it is Ready or Open (asking for Start or Close); it is {state}"
+        )
+
+
+def _append_note(ti: Any, line: str, user_id: str) -> None:
+    old = ti.note or ""
+    text = (old + "\n" + line).strip() if old else line
+    if len(text) > NOTE_LIMIT:
+        text = "…" + text[-(NOTE_LIMIT - 1):]
+    if ti.task_instance_note is None:
+        ti.note = (text, user_id)
+    else:
+        ti.task_instance_note.content = text
+        ti.task_instance_note.user_id = user_id
+
+
+def _mail(message: Any) -> str | None:
+    try:
+        send(message)
+    except MailError as exc:
+        log.warning("E-mail '%s' could not be sent: %s", message["Subject"], exc)
+        return str(exc)
+    return None
+
+
+def _base_url() -> str:
+    from airflow.configuration import conf
+
+    return conf.get("api", "base_url", fallback="http://localhost:8080")
+
+
+@app.post("/api/dags/{dag_id}/runs/{run_id}/steps/{step_id}/transfer",
+          dependencies=[Depends(requires_access_dag("GET"))])
+def transfer(dag_id: str, run_id: str, step_id: str, body: TransferBody, session: SessionDep, user: GetUserDep) -> dict:
+    ref = _step(dag_id, step_id)
+    plan = ref.plan
+    ti = _task_instance(session, dag_id, run_id, step_id)
+    _require_allowed(session, ref, dag_id, run_id, user)
+    _require_ready_or_open(ti, ref, "transferred")
+    target = plan.actors.get(body.to)
+    if target is None:
+        raise HTTPException(400, f"unknown actor '{body.to}': name an actor ID from the Actors sheet")
+    who = str(user.get_id())
+    row = records.add_transfer(session, dag_id=dag_id, run_id=run_id, task_id=step_id, from_user=who,
+                               to_user=target.id, message=body.message)
+    assignees = list(ti.hitl_detail.assignees or [])
+    if all(a.get("id") != target.id for a in assignees):
+        ti.hitl_detail.assignees = assignees + [{"id": target.id, "name": target.name}]
+    when = dt.datetime.now(zoneinfo.ZoneInfo(plan.timezone))
+    _append_note(ti, f"Transferred by {who} to {target.id} on {when:%Y-%m-%d %H:%M}: {body.message}".rstrip(": "), who)
+    session.flush()
+    giver = plan.actors.get(who)
+    owner = plan.actors[plan.steps[step_id].owner]
+    message = notice_message(
+        plan, ref.dry_run, step_id, what="Transfer",
+        headline=f"{giver.name if giver else who} hands step {step_id} · {plan.steps[step_id].label} over to you.",
+        to=[target.email], cc=[a.email for a in (giver, owner) if a is not None and a.id != target.id],
+        dag_id=dag_id, run_id=run_id, base_url=_base_url(),
+        facts=[("From", giver.name if giver else who), ("Message", body.message or "—")],
+    )
+    error = _mail(message)
+    records.set_mail_error(session, records.transfers, row["id"], error)
+    return {"transfer": {**row, "created_at": row["created_at"].isoformat()}, "mail": "sent" if error is None else f"failed: {error}"}
+
+
+@app.post("/api/dags/{dag_id}/runs/{run_id}/steps/{step_id}/defects", status_code=201,
+          dependencies=[Depends(requires_access_dag("GET"))])
+def record_defect(dag_id: str, run_id: str, step_id: str, body: DefectBody, session: SessionDep, user: GetUserDep) -> dict:
+    ref = _step(dag_id, step_id)
+    plan = ref.plan
+    ti = _task_instance(session, dag_id, run_id, step_id)
+    _require_allowed(session, ref, dag_id, run_id, user)
+    _require_ready_or_open(ti, ref, "given a defect")
+    who = str(user.get_id())
+    row = records.add_defect(session, dag_id=dag_id, run_id=run_id, task_id=step_id, title=body.title,
+                             severity=body.severity, description=body.description, created_by=who)
+    _append_note(ti, f"Defect #{row['id']} ({body.severity}) by {who}: {body.title}", who)
+    session.flush()
+    mail = "not needed"
+    if body.severity == "blocking":
+        managers = [plan.actors[m].email for m in plan.cutover_managers if m in plan.actors]
+        owner = plan.actors[plan.steps[step_id].owner]
+        message = notice_message(
+            plan, ref.dry_run, step_id, what=f"Blocking defect: {body.title}",
+            headline=f"A blocking defect was recorded on step {step_id}: it cannot be closed until the defect is resolved.",
+            to=managers or [owner.email], cc=[owner.email], dag_id=dag_id, run_id=run_id, base_url=_base_url(),
+            facts=[("Defect", f"#{row['id']} {body.title}"), ("Severity", body.severity),
+                   ("Recorded by", plan.actors[who].name if who in plan.actors else who),
+                   ("Description", body.description or "—")],
+        )
+        error = _mail(message)
+        records.set_mail_error(session, records.defects, row["id"], error)
+        mail = "sent" if error is None else f"failed: {error}"
+    return {"defect": _json(row), "mail": mail}
+
+
+@app.post("/api/dags/{dag_id}/runs/{run_id}/defects/{defect_id}/resolve",
+          dependencies=[Depends(requires_access_dag("GET"))])
+def resolve(dag_id: str, run_id: str, defect_id: int, session: SessionDep, user: GetUserDep) -> dict:
+    row = records.defect(session, defect_id)
+    if row is None or row["dag_id"] != dag_id or row["run_id"] != run_id:
+        raise HTTPException(404, f"no defect #{defect_id} in this run")
+    ref = _step(dag_id, row["task_id"])
+    _require_allowed(session, ref, dag_id, run_id, user)
+    records.resolve_defect(session, defect_id, str(user.get_id()))
+    ti = _task_instance(session, dag_id, run_id, row["task_id"])
+    _append_note(ti, f"Defect #{defect_id} resolved by {user.get_id()}", str(user.get_id()))
+    return {"defect": _json(records.defect(session, defect_id))}
+
+
+@app.get("/api/dags/{dag_id}/runs/{run_id}/defects", dependencies=[Depends(requires_access_dag("GET"))])
+def list_defects(dag_id: str, run_id: str, session: SessionDep) -> dict:
+    rows = records.defects_of_run(session, dag_id, run_id)
+    return {"defects": [_json(r) for r in rows], "total_entries": len(rows)}
+
+
+@app.get("/api/dags/{dag_id}/runs/{run_id}/transfers", dependencies=[Depends(requires_access_dag("GET"))])
+def list_transfers(dag_id: str, run_id: str, session: SessionDep) -> dict:
+    rows = records.transfers_of_run(session, dag_id, run_id)
+    return {"transfers": [_json(r) for r in rows], "total_entries": len(rows)}
+
+
+def _json(row: dict | None) -> dict | None:
+    if row is None:
+        return None
+    return {k: (v.isoformat() if isinstance(v, dt.datetime) else v) for k, v in row.items()}
