@@ -88,6 +88,12 @@ def test_ready_and_deadline_mails_and_a_dead_smtp_server(tmp_path):
             overdue_w = smtp.wait_for("[Transition-DR1] W - Overdue", timeout=150)
             assert (overdue_w["To"], overdue_w["Cc"]) == ("alice@example.com, bob@example.com", "dave@example.com")
             assert "L · Long data load (Bob Peeters)" in overdue_w.get_body(("plain",)).get_content()
+            # Airflow restarts (scheduler, triggerer, api-server): nothing is said twice.
+            server.stop()
+            server.start()
+            time.sleep(20)  # several rounds of the watch (every 10 s here) and of the scheduler
+            assert [m["Subject"] for m in smtp.messages].count("[Transition-DR1] L - Late") == 1
+            assert [m["Subject"] for m in smtp.messages].count("[Transition-DR1] W - Overdue") == 1
             assert server.answer_when_asked("bob", DAG_ID, run_id, "L", "Close").status_code == 200
             assert server.answer_when_asked("alice", DAG_ID, run_id, "W", "Close").status_code == 200
 
@@ -106,6 +112,8 @@ def test_ready_and_deadline_mails_and_a_dead_smtp_server(tmp_path):
             assert "C: ready e-mail to carol@example.com" in summary.get_body(("plain",)).get_content()
             assert server.answer_when_asked("carol", DAG_ID, run_id, "C", "Close").status_code == 200
             assert server.wait_for_run(DAG_ID, run_id) == "success"
+            subjects = [m["Subject"] for m in smtp.messages]
+            assert len(subjects) == len(set(subjects)), subjects  # every e-mail once
             with server.client("admin") as admin:
                 failures = admin.get(f"/api/v2/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances/C/xcomEntries/mail_failures")
                 closed_a = admin.get(f"/api/v2/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances/A/xcomEntries/closed")
