@@ -10,6 +10,7 @@ import json
 import os
 import secrets
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -85,6 +86,19 @@ def airflow_environment(
     return env
 
 
+def catch_mail(maildir: Path, port: int) -> str:
+    """Start a local SMTP server that keeps every e-mail in ``maildir``; its Airflow connection."""
+    for part in ("tmp", "new", "cur"):
+        (maildir / part).mkdir(parents=True, exist_ok=True)
+    subprocess.Popen(
+        [sys.executable, "-m", "aiosmtpd", "-n", "-l", f"127.0.0.1:{port}", "-c", "aiosmtpd.handlers.Mailbox",
+         str(maildir)],
+        stdin=subprocess.DEVNULL,
+    )
+    return json.dumps({"conn_type": "smtp", "host": "127.0.0.1", "port": port,
+                       "extra": {"disable_ssl": True, "disable_tls": True, "from_email": "transition@localhost"}})
+
+
 def main(argv: list[str] | None = None) -> int:
     """``transition standalone [--home DIR] [--port N]``: Airflow with the configured plan, on SQLite."""
     import argparse
@@ -92,6 +106,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="transition standalone")
     parser.add_argument("--home", default=str(REPO_ROOT / ".airflow"))
     parser.add_argument("--port", type=int, default=8080)
+    parser.add_argument("--mail-port", type=int, default=8025, help="local mail catcher (when no SMTP connection is set)")
     args = parser.parse_args(argv)
     home = Path(args.home).resolve()
     config_path = resolve_config_path().resolve()
@@ -105,6 +120,10 @@ def main(argv: list[str] | None = None) -> int:
     if airflow is None:
         print("transition: the 'airflow' command is not installed in this environment", file=sys.stderr)
         return 2
+    if "AIRFLOW_CONN_SMTP_DEFAULT" not in os.environ:
+        env["AIRFLOW_CONN_SMTP_DEFAULT"] = catch_mail(home / "mail", args.mail_port)
+        print(f"E-mails are caught in {home / 'mail'} (a Maildir: new/ holds one file per e-mail); "
+              "set AIRFLOW_CONN_SMTP_DEFAULT to use a real mail server")
     for problem in loaded.problems:
         print(problem, file=sys.stderr)
     print(f"Airflow for plan '{loaded.plan.name if loaded.plan else '?'}' at http://127.0.0.1:{args.port}")
