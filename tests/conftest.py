@@ -81,3 +81,13 @@ def plan_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("TRANSITION_CACHE_DIR", str(tmp_path / "cache"))
     write_config(tmp_path / "config.yaml", "plan.xlsx")
     return tmp_path
+
+
+def compile_sheets(folder: Path, workbook_sheets: Sheets, **settings: Any):
+    """Write the workbook and a configuration in ``folder`` and compile them (a CompileResult)."""
+    from transition.compiler import compile_plan
+    from transition.config import load_config
+
+    write_xlsx(folder / "plan.xlsx", workbook_sheets)
+    write_config(folder / "config.yaml", "plan.xlsx", **settings)
+    return compile_plan(load_config(folder / "config.yaml"))

@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-from conftest import base_sheets, write_config, write_xlsx
-from transition.compiler import compile_plan
-from transition.config import load_config
+from conftest import base_sheets, compile_sheets
 from transition.ready_mail import ready_message
 
 
 def plan_with(tmp_path, sheets):
-    write_xlsx(tmp_path / "plan.xlsx", sheets)
-    write_config(tmp_path / "config.yaml", "plan.xlsx")
-    result = compile_plan(load_config(tmp_path / "config.yaml"))
+    result = compile_sheets(tmp_path, sheets)
     assert result.plan is not None, result.problems
     return result.plan
 

@@ -7,16 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from conftest import base_sheets, write_config, write_xlsx
+from conftest import base_sheets, compile_sheets, write_config, write_xlsx
 from transition.compiler import compile_plan
 from transition.config import load_config
 from transition.errors import WorkbookError
 
 
 def check(tmp_path: Path, workbook_sheets, **settings) -> tuple[list[str], list[str], object]:
-    write_xlsx(tmp_path / "plan.xlsx", workbook_sheets)
-    write_config(tmp_path / "config.yaml", "plan.xlsx", **settings)
-    result = compile_plan(load_config(tmp_path / "config.yaml"))
+    result = compile_sheets(tmp_path, workbook_sheets, **settings)
     errors = [str(p) for p in result.problems if p.severity == "error"]
     warnings = [str(p) for p in result.problems if p.severity == "warning"]
     return errors, warnings, result.plan

@@ -80,6 +80,15 @@ def _task_instance(session: Any, dag_id: str, run_id: str, step_id: str) -> Any:
     return ti
 
 
+def _actionable(session: Any, dag_id: str, run_id: str, step_id: str, user: Any, action: str) -> tuple[StepRef, Any, str]:
+    """The step, its task instance and the user's id, if the user may act on a Ready or Open step."""
+    ref = _step(dag_id, step_id)
+    ti = _task_instance(session, dag_id, run_id, step_id)
+    _require_allowed(session, ref, dag_id, run_id, user)
+    _require_ready_or_open(ti, ref, action)
+    return ref, ti, str(user.get_id())
+
+
 def _require_allowed(session: Any, ref: StepRef, dag_id: str, run_id: str, user: Any) -> list[str]:
     people = allowed_people(ref, records.transferees(session, dag_id, run_id, ref.step_id))
     if str(user.get_id()) not in people:
@@ -125,15 +134,11 @@ def _base_url() -> str:
 @app.post("/api/dags/{dag_id}/runs/{run_id}/steps/{step_id}/transfer",
           dependencies=[Depends(requires_access_dag("GET"))])
 def transfer(dag_id: str, run_id: str, step_id: str, body: TransferBody, session: SessionDep, user: GetUserDep) -> dict:
-    ref = _step(dag_id, step_id)
+    ref, ti, who = _actionable(session, dag_id, run_id, step_id, user, "transferred")
     plan = ref.plan
-    ti = _task_instance(session, dag_id, run_id, step_id)
-    _require_allowed(session, ref, dag_id, run_id, user)
-    _require_ready_or_open(ti, ref, "transferred")
     target = plan.actors.get(body.to)
     if target is None:
         raise HTTPException(400, f"unknown actor '{body.to}': name an actor ID from the Actors sheet")
-    who = str(user.get_id())
     row = records.add_transfer(session, dag_id=dag_id, run_id=run_id, task_id=step_id, from_user=who,
                                to_user=target.id, message=body.message)
     assignees = list(ti.hitl_detail.assignees or [])
@@ -159,12 +164,8 @@ def transfer(dag_id: str, run_id: str, step_id: str, body: TransferBody, session
 @app.post("/api/dags/{dag_id}/runs/{run_id}/steps/{step_id}/defects", status_code=201,
           dependencies=[Depends(requires_access_dag("GET"))])
 def record_defect(dag_id: str, run_id: str, step_id: str, body: DefectBody, session: SessionDep, user: GetUserDep) -> dict:
-    ref = _step(dag_id, step_id)
+    ref, ti, who = _actionable(session, dag_id, run_id, step_id, user, "given a defect")
     plan = ref.plan
-    ti = _task_instance(session, dag_id, run_id, step_id)
-    _require_allowed(session, ref, dag_id, run_id, user)
-    _require_ready_or_open(ti, ref, "given a defect")
-    who = str(user.get_id())
     row = records.add_defect(session, dag_id=dag_id, run_id=run_id, task_id=step_id, title=body.title,
                              severity=body.severity, description=body.description, created_by=who)
     _append_note(ti, f"Defect #{row['id']} ({body.severity}) by {who}: {body.title}", who)
