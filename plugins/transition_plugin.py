@@ -10,6 +10,10 @@ from airflow.plugins_manager import AirflowPlugin
 
 class TransitionPlugin(AirflowPlugin):
     name = "transition"
+    # The recap page, in Airflow's navigation (shown inside Airflow's UI).
+    external_views = [
+        {"name": "Transition recap", "href": "/transition/recap", "destination": "nav", "url_route": "transition-recap"}
+    ]
 
     @property
     def fastapi_apps(self):  # type: ignore[override]

@@ -114,6 +114,16 @@ def test_who_may_act_transfer_and_blocking_defect(tmp_path):
             blocked = frank.patch(f"{run_url}/taskInstances/A/-1/hitlDetails", json={"chosen_options": ["Close"]})
             assert blocked.status_code == 409 and "#%d Gateway queue not empty" % defect_id in blocked.json()["detail"]
             assert alice.patch(f"{run_url}/taskInstances/A", json={"new_state": "success"}).status_code == 409
+            recap = mia.get(f"{plugin}/steps").json()
+            states = {s["id"]: (s["state"], s["open_defects"], s["transferred_to"]) for s in recap["steps"]}
+            assert states == {"A": ("Open", 1, ["frank"]), "B": ("Planned", 0, [])}
+            assert recap["counts"]["Open"] == 1 and recap["counts"]["Planned"] == 1
+            page = eve.get("/transition/recap")
+            assert page.status_code == 200 and "Transition plan" in page.text and '"eve"' in page.text
+            import httpx
+
+            assert httpx.get(f"{server.base_url}{plugin}/steps").status_code == 401  # not logged in: no data
+            assert httpx.get(f"{server.base_url}/transition/recap").status_code == 401
             listed = mia.get(f"{plugin}/defects").json()
             assert [(d["task_id"], d["severity"], d["status"]) for d in listed["defects"]] == [("A", "blocking", "open")]
             assert eve.post(f"{plugin}/defects/{defect_id}/resolve").status_code == 403

@@ -26,10 +26,10 @@ class MailError(TransitionError):
 
 
 @lru_cache(maxsize=1)
-def _environment() -> jinja2.Environment:
+def template_environment() -> jinja2.Environment:
     return jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATES),
-        autoescape=lambda name: bool(name and name.endswith(".html.j2")),
+        autoescape=lambda name: bool(name and name.endswith(".html.j2")),  # every HTML template escapes
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
     )
@@ -37,7 +37,7 @@ def _environment() -> jinja2.Environment:
 
 def render(name: str, **values: Any) -> tuple[str, str]:
     """(text, html) from ``<name>.txt.j2`` and ``<name>.html.j2``."""
-    environment = _environment()
+    environment = template_environment()
     return environment.get_template(f"{name}.txt.j2").render(**values), environment.get_template(
         f"{name}.html.j2"
     ).render(**values)

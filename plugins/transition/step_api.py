@@ -20,6 +20,7 @@ from typing import Any, Literal
 
 import sqlalchemy as sa
 from fastapi import Depends, FastAPI, HTTPException
+from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, Field
 
 from airflow.api_fastapi.common.db.common import SessionDep
@@ -218,3 +219,69 @@ def _json(row: dict | None) -> dict | None:
     if row is None:
         return None
     return {k: (v.isoformat() if isinstance(v, dt.datetime) else v) for k, v in row.items()}
+
+
+# -- The recap: where every step of a dry run stands ---------------------------------------------
+
+STATE_COLOURS = {
+    "Planned": ("#d9d9d9", "#1b1b1b"), "Locked": ("#b4c7e7", "#1b1b1b"), "Overdue": ("#f4b183", "#1b1b1b"),
+    "Idle": ("#fff2cc", "#1b1b1b"), "Ready": ("#ffd966", "#1b1b1b"), "Open": ("#9dc3e6", "#1b1b1b"),
+    "Late": ("#ff7c80", "#1b1b1b"), "Terminated": ("#a9d18e", "#1b1b1b"), "Skipped": ("#ededed", "#555555"),
+    "Failed": ("#c00000", "#ffffff"),
+}
+STATE_MEANINGS = {
+    "Planned": "prerequisites not done, start far away", "Locked": "prerequisites not done, start within the lock window",
+    "Overdue": "start reached, prerequisites not done", "Idle": "prerequisites done, start not reached",
+    "Ready": "waiting for its owner to start it", "Open": "started, not closed", "Late": "open past its planned end",
+    "Terminated": "closed", "Skipped": "not executed in this run", "Failed": "failed in Airflow: look at it",
+}
+
+
+def _plan_or_404() -> Any:
+    from transition.permissions import current_plan
+
+    plan = current_plan()
+    if plan is None:
+        raise HTTPException(404, "the transition plan has no valid version yet")
+    return plan
+
+
+def _dry_run_of(plan: Any, dag_id: str) -> str:
+    for dry_run in plan.schedules:
+        if plan.dag_id(dry_run) == dag_id:
+            return dry_run
+    raise HTTPException(404, f"'{dag_id}' is not a dry run of plan {plan.name}")
+
+
+@app.get("/api/dags/{dag_id}/runs", dependencies=[Depends(requires_access_dag("GET"))])
+def list_runs(dag_id: str, session: SessionDep) -> dict:
+    from transition.run_view import dag_runs
+
+    _dry_run_of(_plan_or_404(), dag_id)
+    return {"runs": dag_runs(session, dag_id)}
+
+
+@app.get("/api/dags/{dag_id}/runs/{run_id}/steps", dependencies=[Depends(requires_access_dag("GET"))])
+def list_steps(dag_id: str, run_id: str, session: SessionDep) -> dict:
+    from transition.run_view import run_steps
+
+    plan = _plan_or_404()
+    return run_steps(session, plan, _dry_run_of(plan, dag_id), run_id, _base_url())
+
+
+@app.get("/recap", response_class=HTMLResponse)
+def recap(user: GetUserDep) -> HTMLResponse:
+    """The recap page (its data comes from the JSON endpoints above, with the user's Airflow login)."""
+    import json
+
+    from transition.mail import template_environment
+
+    plan = _plan_or_404()
+    owners = sorted({(s.owner, plan.actors[s.owner].name) for s in plan.steps.values()}, key=lambda o: o[1])
+    page = template_environment().get_template("recap.html.j2").render(
+        plan=plan.name, prefix="/transition", user=str(user.get_id()), user_json=json.dumps(str(user.get_id())).replace("<", "\\u003c"),
+        dags=[(plan.dag_id(d), f"{d} (D-day {plan.dry_runs[d].d_day})") for d in plan.schedules],
+        phases=list(plan.phases), teams=sorted({a.team for a in plan.actors.values() if a.team}), owners=owners,
+        colours=STATE_COLOURS, legend=list(STATE_MEANINGS.items()),
+    )
+    return HTMLResponse(page)
