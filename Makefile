@@ -24,7 +24,12 @@ validate: install
 run: validate
 	$(VENV)/bin/transition standalone --port $(PORT)
 
-test: install
+# The browser tests drive Debian's chromium (headless); installed here so a fresh machine has it.
+CHROMIUM := /usr/bin/chromium
+$(CHROMIUM):
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
+
+test: install $(CHROMIUM)
 	$(PY) -m pytest
 
 sample-plan: install
