@@ -29,8 +29,21 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+POSTGRES = "postgresql+psycopg2://postgres@127.0.0.1:5432"
+REDIS = "redis://127.0.0.1:6379/7"
+FLAVOURS = ("standalone", "postgres-celery")
+COMPONENTS = ("scheduler", "dag-processor", "triggerer", "api-server", "celery worker")
+
+
 class AirflowServer:
-    def __init__(self, home: Path, config_path: Path, users: dict[str, str], extra_env: dict[str, str] | None = None):
+    """``standalone``: ``airflow standalone`` (SQLite, LocalExecutor), as ``make run``.
+    ``postgres-celery``: each component on its own, PostgreSQL (a database made for the test and
+    dropped after) and the CeleryExecutor on Redis (a queue of the test's own, removed after)."""
+
+    def __init__(self, home: Path, config_path: Path, users: dict[str, str], extra_env: dict[str, str] | None = None,
+                 flavour: str = "standalone"):
+        assert flavour in FLAVOURS
+        self.flavour = flavour
         self.home = home
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
@@ -40,6 +53,19 @@ class AirflowServer:
         )
         self.env["TRANSITION_CACHE_DIR"] = str(home / "compiled")
         self.env.setdefault("TRANSITION_WATCH_RECHECK_SECONDS", "5")  # runs end soon after their last step
+        self.database = self.queue = None
+        if flavour == "postgres-celery":
+            suffix = f"{os.getpid()}_{free_port()}"
+            self.database, self.queue = f"transition_test_{suffix}", f"transition_test_{suffix}"
+            self.env.update({
+                "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"{POSTGRES}/{self.database}",
+                "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor",
+                "AIRFLOW__CELERY__BROKER_URL": REDIS,
+                "AIRFLOW__CELERY__RESULT_BACKEND": f"db+postgresql+psycopg2://postgres@127.0.0.1:5432/{self.database}",
+                "AIRFLOW__CELERY__WORKER_CONCURRENCY": "8",
+                "AIRFLOW__OPERATORS__DEFAULT_QUEUE": self.queue,
+                "AIRFLOW__API__PORT": str(self.port),
+            })
         self.process: subprocess.Popen | None = None
         self.log_path = home / "standalone.log"
         self._tokens: dict[str, str] = {}
@@ -50,10 +76,19 @@ class AirflowServer:
         env = {**os.environ, **self.env, "PATH": bin_dir + os.pathsep + os.environ.get("PATH", "")}
         airflow = shutil.which("airflow", path=env["PATH"])
         assert airflow, "airflow is not installed in the test environment"
-        log = self.log_path.open("wb")
+        log = self.log_path.open("ab")
+        if self.flavour == "standalone":
+            command = [airflow, "standalone"]
+        else:
+            self._create_database()
+            migrated = subprocess.run([airflow, "db", "migrate"], env=env, stdout=log, stderr=subprocess.STDOUT,
+                                      stdin=subprocess.DEVNULL, timeout=300)
+            assert migrated.returncode == 0, f"airflow db migrate failed:\n{self.tail()}"
+            parts = [f"{airflow} {c}" + (f" --queues {self.queue}" if c == "celery worker" else "") + " &"
+                     for c in COMPONENTS]
+            command = ["bash", "-c", " ".join(parts) + " wait"]
         self.process = subprocess.Popen(
-            [airflow, "standalone"], env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-            stdin=subprocess.DEVNULL,
+            command, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, stdin=subprocess.DEVNULL,
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -85,11 +120,30 @@ class AirflowServer:
         except ProcessLookupError:
             pass
 
+    def cleanup(self) -> None:
+        """Drop what the production flavour made: its database and its queue."""
+        if self.database:
+            subprocess.run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-q", "-c",
+                            f'DROP DATABASE IF EXISTS "{self.database}" WITH (FORCE)'], check=False, timeout=60,
+                           capture_output=True)
+        if self.queue:
+            import redis
+
+            client = redis.Redis.from_url(REDIS)
+            for key in client.scan_iter(f"*{self.queue}*"):
+                client.delete(key)
+
+    def _create_database(self) -> None:
+        done = subprocess.run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-q", "-c",
+                               f'CREATE DATABASE "{self.database}"'], capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, f"PostgreSQL at 127.0.0.1:5432 is needed: {done.stderr}"
+
     def __enter__(self) -> "AirflowServer":
         return self.start()
 
     def __exit__(self, *exc: Any) -> None:
         self.stop()
+        self.cleanup()
 
     def tail(self, lines: int = 60) -> str:
         try:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from airflow_server import AirflowServer, dump
+from airflow_server import FLAVOURS, AirflowServer, dump
 from conftest import write_config, write_xlsx
 from transition.standalone import airflow_users
 from transition.plan_store import load_plan
@@ -82,11 +82,12 @@ def wait_for_import_error(server: AirflowServer, file_name: str, timeout: float 
     raise TimeoutError(f"no import error for {file_name} after {timeout} s:\n{server.tail()}")
 
 
-def test_a_dry_run_played_by_its_owners(tmp_path):
+@pytest.mark.parametrize("flavour", FLAVOURS)
+def test_a_dry_run_played_by_its_owners(tmp_path, flavour):
     starts = write_plan(tmp_path)
     plan = load_plan(tmp_path / "config.yaml").plan
     assert plan is not None
-    server = AirflowServer(tmp_path / "airflow", tmp_path / "config.yaml", airflow_users(plan))
+    server = AirflowServer(tmp_path / "airflow", tmp_path / "config.yaml", airflow_users(plan), flavour=flavour)
     with server:
         server.wait_for_dag(DAG_ID)
         admin = server.client("admin")
