@@ -139,7 +139,12 @@ class AirflowServer:
         assert done.returncode == 0, f"PostgreSQL at 127.0.0.1:5432 is needed: {done.stderr}"
 
     def __enter__(self) -> "AirflowServer":
-        return self.start()
+        try:
+            return self.start()
+        except BaseException:
+            self.stop()
+            self.cleanup()
+            raise
 
     def __exit__(self, *exc: Any) -> None:
         self.stop()
