@@ -126,3 +126,12 @@ def test_sample_is_valid_deterministic_and_has_dry_run_subsets_and_a_fallback(tm
     assert {r[3] for r in rows} >= {"ALL", "DR2, LIVE"}
     assert "warning" not in done.stdout
     assert run("sample", "--steps", "0", str(tmp_path / "c.xlsx")).returncode == 2
+
+
+def test_users_for_the_simple_auth_manager(tmp_path):
+    write_xlsx(tmp_path / "plan.xlsx", base_sheets())
+    done = run("users", str(write_config(tmp_path / "config.yaml", "plan.xlsx", cutover_managers=["dave"])))
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == (
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS=admin:admin,alice:user,bob:user,carol:user,dave:admin"
+    )

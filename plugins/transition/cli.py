@@ -50,6 +50,9 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_argument("--steps", type=int, required=True, help="number of step-actions")
     sample.add_argument("--seed", type=int, default=1)
 
+    users = commands.add_parser("users", help="the Airflow users of the plan's actors (Simple auth manager setting)")
+    users.add_argument("plan", nargs="?")
+
     commands.add_parser("standalone", help="start Airflow (SQLite) with the configured plan", add_help=False)
     return parser
 
@@ -66,7 +69,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exit_:
         return int(exit_.code or 0)
     try:
-        handler = {"validate": _validate, "graph": _graph, "template": _template, "sample": _sample}[args.command]
+        handler = {"validate": _validate, "graph": _graph, "template": _template, "sample": _sample,
+                   "users": _users}[args.command]
         return handler(args)
     except UsageError as exc:
         print(f"transition: {exc}", file=sys.stderr)
@@ -156,6 +160,19 @@ def _graph(args: argparse.Namespace) -> int:
         after = f" after {', '.join(s.upstream)}" if s.upstream else ""
         when = f" at {s.planned_start:%Y-%m-%d %H:%M}" if s.planned_start else ""
         print(f"  {s.step_id}{when}{after}")
+    return EXIT_OK
+
+
+def _users(args: argparse.Namespace) -> int:
+    from transition.standalone import airflow_users
+
+    plan, problems, _ = _compile(args.plan)
+    if plan is None:
+        for problem in problems:
+            print(problem, file=sys.stderr)
+        return EXIT_PROBLEMS
+    users = airflow_users(plan)
+    print("AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS=" + ",".join(f"{u}:{r}" for u, r in users.items()))
     return EXIT_OK
 
 

@@ -1,0 +1,71 @@
+"""docker-compose.yaml, checked without a Docker engine: services, mounts, settings, health checks."""
+
+from __future__ import annotations
+
+import re
+
+import yaml
+
+from transition.config import REPO_ROOT
+
+COMPOSE = yaml.safe_load((REPO_ROOT / "docker-compose.yaml").read_text(encoding="utf-8"))
+SERVICES = COMPOSE["services"]
+AIRFLOW = ["airflow-apiserver", "airflow-scheduler", "airflow-dag-processor", "airflow-worker", "airflow-triggerer"]
+
+
+def test_every_service_of_the_official_file_and_a_mail_catcher():
+    assert set(SERVICES) == {"postgres", "redis", "mailpit", "airflow-init", *AIRFLOW}
+
+
+def test_long_running_services_have_health_checks_and_restart():
+    for name, service in SERVICES.items():
+        if name == "airflow-init":
+            continue
+        assert service["healthcheck"]["test"], name
+        assert service.get("restart") == "always", name
+
+
+def test_airflow_services_share_the_mounts_settings_and_order():
+    for name in AIRFLOW + ["airflow-init"]:
+        service = SERVICES[name]
+        mounts = {m.split(":")[1] for m in service["volumes"]}
+        assert {"/opt/airflow/dags", "/opt/airflow/plugins", "/opt/airflow/plan", "/opt/airflow/include"} <= mounts, name
+        env = service["environment"]
+        assert env["AIRFLOW__CORE__EXECUTOR"] == "CeleryExecutor"
+        assert env["TRANSITION_CONFIG"].startswith("${TRANSITION_CONFIG")
+        assert env["AIRFLOW__CORE__DAGBAG_IMPORT_ERROR_TRACEBACKS"] == "false"
+        assert env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].startswith("postgresql+psycopg2://airflow:${POSTGRES_PASSWORD}@postgres/")
+        assert service["env_file"] == [".env"]
+        assert service["depends_on"]["postgres"]["condition"] == "service_healthy"
+        assert service["depends_on"]["redis"]["condition"] == "service_healthy"
+        if name != "airflow-init":
+            assert service["depends_on"]["airflow-init"]["condition"] == "service_completed_successfully"
+    assert SERVICES["airflow-worker"]["command"] == "celery worker"
+
+
+def test_mounted_folders_exist_and_the_plan_path_is_inside_them():
+    for folder in ("dags", "plugins", "plan", "include"):
+        assert (REPO_ROOT / folder).is_dir()
+    assert (REPO_ROOT / "plan" / "config.yaml").is_file()
+
+
+def test_secrets_come_from_env_and_the_example_names_them_all():
+    text = (REPO_ROOT / "docker-compose.yaml").read_text(encoding="utf-8")
+    example = (REPO_ROOT / ".env.example").read_text(encoding="utf-8")
+    used = set(re.findall(r"\$\{([A-Z_]+)", text))
+    declared = set(re.findall(r"^([A-Z_]+)=", example, re.MULTILINE))
+    assert used <= declared | {"HOSTNAME"}, used - declared
+    for secret in ("AIRFLOW__CORE__FERNET_KEY", "AIRFLOW__API_AUTH__JWT_SECRET", "POSTGRES_PASSWORD"):
+        assert re.search(rf"^{secret}=$", example, re.MULTILINE), f"{secret} must be empty in .env.example"
+    assert "password" not in text.lower().replace("postgres_password", "").replace("passwords", "")
+    assert ".env" in (REPO_ROOT / ".gitignore").read_text().split()
+
+
+def test_the_image_is_airflow_3_3_2_with_the_readers():
+    dockerfile = (REPO_ROOT / "Dockerfile").read_text(encoding="utf-8")
+    assert re.search(r"^FROM apache/airflow:3\.3\.2", dockerfile, re.MULTILINE)
+    wanted = (REPO_ROOT / "requirements-image.txt").read_text()
+    pinned = (REPO_ROOT / "requirements.txt").read_text()
+    for package in ("openpyxl", "python-calamine"):
+        line = next(l for l in wanted.splitlines() if l.startswith(package + "=="))
+        assert line in pinned.splitlines(), f"{line} differs from requirements.txt"
