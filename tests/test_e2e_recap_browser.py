@@ -96,6 +96,24 @@ def test_recap_page_in_a_browser(tmp_path):
                 assert page.eval_on_selector_all("#rows tr", "rows => rows.map(r => r.dataset.step)") == ["A", "C", "E"]
                 link = page.get_attribute("#rows tr[data-step='A'] a", "href")
                 assert link.endswith(f"/tasks/A/required_actions?map_index=-1") and f"/dags/{DAG_ID}/runs/" in link
+                page.uncheck("#f-mine")
+                assert page.locator("#rows tr[data-step='B'] button").count() == 0  # B is not Ready or Open
+
+                # Record a blocking defect on A from the page, then resolve it, then hand A to Bob.
+                page.click("#rows tr[data-step='A'] button[data-act='defect']")
+                page.fill("input[name='title']", "Queue <stuck>")
+                page.select_option("select[name='severity']", "blocking")
+                page.click("#act-send")
+                page.wait_for_function("document.querySelector(\"#rows tr[data-step='A']\").innerText.includes('(open)')")
+                assert "Queue <stuck> (open)" in page.inner_text("#rows tr[data-step='A']")
+                page.click("#rows tr[data-step='A'] button[data-resolve]")
+                page.wait_for_function("!document.querySelector(\"#rows tr[data-step='A']\").innerText.includes('(open)')")
+                page.click("#rows tr[data-step='A'] button[data-act='transfer']")
+                page.select_option("#act-to", "bob")
+                page.fill("textarea[name='message']", "Please finish it")
+                page.click("#act-send")
+                page.wait_for_function("document.querySelector(\"#rows tr[data-step='A']\").innerText.includes('→ bob')")
+                page.screenshot(path=str(ARTIFACTS / "recap-after-actions.png"), full_page=True)
             finally:
                 browser.close()
         assert httpx.get(f"{server.base_url}{steps_url}").status_code == 401

@@ -113,6 +113,8 @@ def run_steps(session: Any, plan: Plan, dry_run: str, run_id: str, base_url: str
         "timezone": plan.timezone,
         "now": now.astimezone(zone).isoformat(),
         "states": [state.value for state in State],
+        "cutover_managers": list(plan.cutover_managers),
+        "actors": {a.id: a.name for a in plan.actors.values()},
         "counts": {state.value: by_state.get(state.value, 0) for state in State},
         "counts_by_phase": {phase: {s.value: c.get(s.value, 0) for s in State} for phase, c in by_phase.items() if sum(c.values())},
         "steps": steps,
