@@ -214,10 +214,10 @@ def test_actor_rules(tmp_path):
     errors, _, _ = check(tmp_path, sheets)
     assert errors == [
         "Actors!C2: 'alice@' is not a valid e-mail address",
-        "Actors!G4: unknown language 'nl' (use en or fr)",
-        "Actors!A6: duplicate actor ID 'alice' (first used in row 2)",
         "Actors!E3: unknown team leader 'karol' (did you mean 'carol'?); name an actor ID",
         "Actors!F3: unknown department head 'nobody'; name an actor ID",
+        "Actors!G4: unknown language 'nl' (use en or fr)",
+        "Actors!A6: duplicate actor ID 'alice' (first used in row 2)",
     ]
 
 
@@ -242,12 +242,16 @@ def test_unknown_cutover_manager_points_at_the_config(tmp_path):
 
 def test_every_problem_is_reported_in_one_pass(tmp_path):
     sheets = base_sheets()
+    sheets["DryRuns"][2][1] = dt.date(2027, 3, 28)
+    sheets["Steps"][3][5] = "D+0 02:30"  # in the DST gap, on a row that has another problem too
+    sheets["Steps"][3][7] = "nobody"
     sheets["Steps"][1][7] = "zed"
     sheets["Steps"][2][6] = "forever"
     sheets["Steps"][5][4] = "NOPE"
     sheets["Actors"][4][2] = "not-an-email"
     errors, _, _ = check(tmp_path, sheets)
-    assert len(errors) == 4
+    assert len(errors) == 6
+    assert any(e.startswith("Steps!F4: start 'D+0 02:30' is 2027-03-28 02:30 in dry run LIVE") for e in errors)
 
 
 def test_start_before_prerequisite_ends_is_a_warning_not_an_error(tmp_path):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import re
 from dataclasses import dataclass
 
 from transition.config import PlanConfig
@@ -55,6 +56,7 @@ def compile_plan(config: PlanConfig, key: str | None = None, workbook_sha256: st
     builder = PlanBuilder(raw, config)
     builder.build()
     problems.extend(builder.problems)
+    problems.sort(key=_reading_order)
     if errors_only(problems):
         return CompileResult(None, problems)
 
@@ -93,6 +95,18 @@ def compile_plan(config: PlanConfig, key: str | None = None, workbook_sha256: st
         warnings=tuple(str(p) for p in problems if p.severity == "warning"),
     )
     return CompileResult(plan, problems)
+
+
+_CELL = re.compile(r"^(?P<sheet>.+)!(?P<column>[A-Z]+)(?P<row>\d+)$")
+
+
+def _reading_order(problem: Problem) -> tuple:
+    """Whole-workbook and whole-sheet problems first, then sheet by sheet, row by row, column by column."""
+    match = _CELL.match(problem.location)
+    if match is None:
+        return (0, problem.location, 0, 0)
+    column = match.group("column")
+    return (1, match.group("sheet"), int(match.group("row")), len(column), column)
 
 
 def _schedule_warnings(builder: PlanBuilder, schedules: dict[str, DryRunPlan], sheet) -> list[Problem]:

@@ -310,9 +310,9 @@ class PlanBuilder:
                 ok = ok and parsed is not None
                 duration = parsed if parsed is not None else duration
 
+            if start is not None:  # also on rows with other problems: every problem in one pass
+                self._check_start_exists(sheet, row.number, step_id, start, dry_runs or ())
             if ok:
-                if start is not None:
-                    self._check_start_exists(sheet, row.number, step_id, start, dry_runs or ())
                 self.steps[step_id] = Step(
                     id=step_id,
                     label=label,
