@@ -32,6 +32,10 @@ $(CHROMIUM):
 test: install $(CHROMIUM)
 	$(PY) -m pytest
 
+bench: install
+	$(PY) bench/parse.py --write BENCHMARKS.md
+	$(PY) bench/read.py --write BENCHMARKS.md
+
 sample-plan: install
 	$(PY) plan/build_sample_plan.py
 

@@ -88,6 +88,10 @@ def test_recap_page_in_a_browser(tmp_path):
                 assert dict(rows) == expected
                 assert "Stop the <market> gateway" in page.inner_text("#rows")  # shown as text, not HTML
                 assert page.inner_text("#counts").startswith("Planned 1")
+                page.click("details summary")
+                phases = page.eval_on_selector_all("#phases tr", "rows => rows.map(r => r.innerText.split('\\t'))")
+                assert phases[0] == ["Phase", "Planned", "Locked", "Idle", "Open", "Terminated"]
+                assert phases[1:] == [["PP", "1", "", "", "", "1"], ["AC", "", "1", "", "1", ""], ["CO", "", "", "1", "", ""]]
                 page.screenshot(path=str(ARTIFACTS / "recap.png"), full_page=True)
                 page.select_option("#f-state", "Open")
                 assert page.eval_on_selector_all("#rows tr", "rows => rows.map(r => r.dataset.step)") == ["A"]
