@@ -118,6 +118,8 @@ def test_who_may_act_transfer_and_blocking_defect(tmp_path):
             states = {s["id"]: (s["state"], s["open_defects"], s["transferred_to"]) for s in recap["steps"]}
             assert states == {"A": ("Open", 1, ["frank"]), "B": ("Planned", 0, [])}
             assert recap["counts"]["Open"] == 1 and recap["counts"]["Planned"] == 1
+            assert recap["forecast_critical_path"] == ["A", "B"] and recap["critical_path"] == ["A", "B"]
+            assert recap["forecast_end"] > recap["now"] and recap["must_end_by"] is None
             page = eve.get("/transition/recap")
             assert page.status_code == 200 and "Transition plan" in page.text and '"eve"' in page.text
             import httpx

@@ -88,6 +88,7 @@ def test_recap_page_in_a_browser(tmp_path):
                 assert dict(rows) == expected
                 assert "Stop the <market> gateway" in page.inner_text("#rows")  # shown as text, not HTML
                 assert page.inner_text("#counts").startswith("Planned 1")
+                assert "Critical path (forecast): C · as planned: C" in page.inner_text("#timeline")  # C starts D+10
                 page.click("details summary")
                 phases = page.eval_on_selector_all("#phases tr", "rows => rows.map(r => r.innerText.split('\\t'))")
                 assert phases[0] == ["Phase", "Planned", "Locked", "Idle", "Open", "Terminated"]

@@ -14,6 +14,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from transition import records
+from transition.forecast import Progress, planned_origin, reckon
 from transition.model import Plan
 from transition.ready_mail import required_actions_link
 from transition.states import State, StepFacts, prerequisites_done, step_state
@@ -101,6 +102,14 @@ def run_steps(session: Any, plan: Plan, dry_run: str, run_id: str, base_url: str
             "open_defects": sum(1 for d in step_defects if d["status"] == "open"),
             "link": required_actions_link(base_url, dag_id, run_id, step_id),
         })
+    progress = {
+        s["id"]: Progress(done=s["state"] in ("Terminated", "Skipped"), started_at=_parse(s["actual_start"]),
+                          ended_at=_parse(s["actual_end"]))
+        for s in steps
+    }
+    planned = reckon(schedule, plan.steps, planned_origin(schedule))
+    forecast = reckon(schedule, plan.steps, now, progress)
+    end_by = schedule.dry_run.end
     by_state = Counter(s["state"] for s in steps)
     by_phase: dict[str, Counter] = {code: Counter() for code in plan.phases}
     for s in steps:
@@ -116,6 +125,12 @@ def run_steps(session: Any, plan: Plan, dry_run: str, run_id: str, base_url: str
         "cutover_managers": list(plan.cutover_managers),
         "actors": {a.id: a.name for a in plan.actors.values()},
         "counts": {state.value: by_state.get(state.value, 0) for state in State},
+        "planned_end": _when(planned.end, zone),
+        "critical_path": planned.critical_path,
+        "forecast_end": _when(forecast.end, zone),
+        "forecast_critical_path": forecast.critical_path,
+        "must_end_by": _when(end_by, zone),
+        "forecast_late": bool(end_by and forecast.end and forecast.end > end_by),
         "counts_by_phase": {phase: {s.value: c.get(s.value, 0) for s in State} for phase, c in by_phase.items() if sum(c.values())},
         "steps": steps,
     }
