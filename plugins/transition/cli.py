@@ -59,6 +59,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # `transition validate | head` ends quietly
+    for stream in (sys.stdout, sys.stderr):  # file names that are not UTF-8 must not crash a message
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="replace")
     arguments = list(sys.argv[1:] if argv is None else argv)
     if arguments[:1] == ["standalone"]:
         from transition.standalone import main as standalone_main

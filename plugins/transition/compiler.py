@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import os
 import re
 from dataclasses import dataclass
 
@@ -41,9 +42,10 @@ def content_key(config: PlanConfig) -> tuple[str, str]:
     except OSError as exc:
         reason = "workbook not found" if isinstance(exc, FileNotFoundError) else f"cannot read the workbook: {exc.strerror}"
         raise WorkbookError([Problem(str(config.workbook_path), reason)]) from None
-    config_bytes = config.source.read_bytes() if config.source else config.model_dump_json().encode()
+    # repr and fsencode: a file name need not be valid UTF-8
+    config_bytes = config.source.read_bytes() if config.source else repr(config.model_dump()).encode("utf-8", "backslashreplace")
     key = hashlib.sha256(
-        b"\0".join([COMPILER_VERSION.encode(), config_bytes, workbook_hash.encode(), str(config.workbook_path).encode()])
+        b"\0".join([COMPILER_VERSION.encode(), config_bytes, workbook_hash.encode(), os.fsencode(config.workbook_path)])
     ).hexdigest()
     return key, workbook_hash
 

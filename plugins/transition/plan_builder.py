@@ -36,6 +36,7 @@ ACTOR_ID = re.compile(r"^[A-Za-z0-9_.@-]+$")
 MAX_ID_LENGTH = 200  # Airflow task ids may have 250 characters; keep room for prefixes
 LANGUAGES = ("en", "fr")
 ALL = "ALL"
+MAX_LABEL_LENGTH = 300
 SUGGESTION_LIMIT = 300  # suggestions cost a scan of the names each; stop offering them after this many
 
 
@@ -270,6 +271,11 @@ class PlanBuilder:
             label = as_text(v.get("label"))
             if not label:
                 self.error(sheet.cell("label", row.number), f"missing label for step '{step_id}'")
+                ok = False
+            elif len(label) > MAX_LABEL_LENGTH:
+                self.error(sheet.cell("label", row.number),
+                           f"label of step '{step_id}' is {len(label):,} characters long; a label is a short title "
+                           f"(at most {MAX_LABEL_LENGTH}): put the rest in Description")
                 ok = False
 
             phase_text = as_text(v.get("phase"))

@@ -117,7 +117,7 @@ def _write_json(path: Path, data: dict) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")
         with os.fdopen(handle, "w", encoding="utf-8") as out:
-            json.dump(data, out, ensure_ascii=False, separators=(",", ":"))
+            json.dump(data, out, separators=(",", ":"))  # ASCII: also for file names that are not UTF-8
         os.replace(temporary, path)
     except OSError:
         pass  # a read-only deployment still works, it only compiles on every parse

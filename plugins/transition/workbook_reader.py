@@ -7,6 +7,7 @@ does not know are kept as ``extras``; fully empty rows are skipped.
 
 from __future__ import annotations
 
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,6 +18,9 @@ from transition.errors import Problem, WorkbookError
 from transition.sheet_specs import SheetSpec
 
 HEADER_SEARCH_ROWS = 10
+# A real plan of 20,000 steps unpacks to about 15 MB: far past these is a broken or hostile file.
+MAX_UNPACKED_BYTES = 400 * 1024 * 1024
+MAX_PACKING_RATIO = 200
 
 
 def column_letter(index: int) -> str:
@@ -79,9 +83,11 @@ def read_workbook(path: Path, specs: dict[str, SheetSpec]) -> tuple[RawWorkbook,
     location = path.name
     if not path.is_file():
         raise WorkbookError([Problem(str(path), "workbook not found")])
+    _refuse_bombs(path, location)
     try:
-        book = python_calamine.CalamineWorkbook.from_path(str(path))
-        names = list(book.sheet_names)
+        with path.open("rb") as handle:  # a file object: the name need not be valid UTF-8
+            book = python_calamine.CalamineWorkbook.from_filelike(handle)
+            names = list(book.sheet_names)
     except Exception as exc:  # calamine raises several error types for broken files
         raise WorkbookError(
             [Problem(location, f"cannot be opened as an Excel workbook (.xlsx): {_short(exc)}")]
@@ -109,6 +115,23 @@ def read_workbook(path: Path, specs: dict[str, SheetSpec]) -> tuple[RawWorkbook,
         if sheet is not None:
             sheets[spec.key] = sheet
     return RawWorkbook(path, names, sheets), problems
+
+
+def _refuse_bombs(path: Path, location: str) -> None:
+    """Refuse a file that would unpack to far more than any plan (a "zip bomb" posing as .xlsx)."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            members = archive.infolist()
+    except (zipfile.BadZipFile, OSError):
+        return  # not a zip at all: the reader says so in its own words
+    unpacked = sum(m.file_size for m in members)
+    packed = max(1, sum(m.compress_size for m in members))
+    if unpacked > MAX_UNPACKED_BYTES or (unpacked > 50 * 1024 * 1024 and unpacked / packed > MAX_PACKING_RATIO):
+        raise WorkbookError([Problem(
+            location,
+            f"refused: the file would unpack to {unpacked // (1024 * 1024):,} MB (from {packed // 1024:,} KB), far more "
+            "than a plan; it is damaged or not a plan workbook",
+        )])
 
 
 def _read_sheet(spec: SheetSpec, name: str, grid: list[list[CellValue]]) -> tuple[RawSheet | None, list[Problem]]:
