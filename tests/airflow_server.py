@@ -41,7 +41,7 @@ class AirflowServer:
     dropped after) and the CeleryExecutor on Redis (a queue of the test's own, removed after)."""
 
     def __init__(self, home: Path, config_path: Path, users: dict[str, str], extra_env: dict[str, str] | None = None,
-                 flavour: str = "standalone"):
+                 flavour: str = "standalone", queue: str | None = None):
         assert flavour in FLAVOURS
         self.flavour = flavour
         self.home = home
@@ -56,7 +56,8 @@ class AirflowServer:
         self.database = self.queue = None
         if flavour == "postgres-celery":
             suffix = f"{os.getpid()}_{free_port()}"
-            self.database, self.queue = f"transition_test_{suffix}", f"transition_test_{suffix}"
+            # A given queue: task instances restored from another deployment keep the queue they had.
+            self.database, self.queue = f"transition_test_{suffix}", queue or f"transition_test_{suffix}"
             self.env.update({
                 "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"{POSTGRES}/{self.database}",
                 "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor",
@@ -71,16 +72,31 @@ class AirflowServer:
         self._tokens: dict[str, str] = {}
 
     # -- life cycle ---------------------------------------------------------------------------
-    def start(self, timeout: float = 240) -> "AirflowServer":
+    @property
+    def process_env(self) -> dict[str, str]:
         bin_dir = str(Path(sys.executable).parent)
-        env = {**os.environ, **self.env, "PATH": bin_dir + os.pathsep + os.environ.get("PATH", "")}
+        return {**os.environ, **self.env, "PATH": bin_dir + os.pathsep + os.environ.get("PATH", "")}
+
+    def run_cli(self, *args: str) -> subprocess.CompletedProcess:
+        """``transition ARGS`` with this Airflow's settings (its database)."""
+        transition = shutil.which("transition", path=self.process_env["PATH"])
+        return subprocess.run([transition, *args], env=self.process_env, capture_output=True, text=True, timeout=600)
+
+    def start(self, timeout: float = 240, prepare: Any = None) -> "AirflowServer":
+        """Start; ``prepare()`` runs once the (empty) database exists, before Airflow touches it."""
+        env = self.process_env
         airflow = shutil.which("airflow", path=env["PATH"])
         assert airflow, "airflow is not installed in the test environment"
+        self.home.mkdir(parents=True, exist_ok=True)
         log = self.log_path.open("ab")
         if self.flavour == "standalone":
+            if prepare is not None:
+                prepare()
             command = [airflow, "standalone"]
         else:
             self._create_database()
+            if prepare is not None:
+                prepare()
             migrated = subprocess.run([airflow, "db", "migrate"], env=env, stdout=log, stderr=subprocess.STDOUT,
                                       stdin=subprocess.DEVNULL, timeout=300)
             assert migrated.returncode == 0, f"airflow db migrate failed:\n{self.tail()}"

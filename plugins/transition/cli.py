@@ -50,6 +50,11 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_argument("--steps", type=int, required=True, help="number of step-actions")
     sample.add_argument("--seed", type=int, default=1)
 
+    backup = commands.add_parser("backup", help="copy Airflow's metadata database (every dry run's history)")
+    backup.add_argument("out", help="the backup file to write")
+    restore = commands.add_parser("restore", help="put a backup back into Airflow's metadata database (Airflow stopped)")
+    restore.add_argument("source", help="the backup file to read")
+
     users = commands.add_parser("users", help="the Airflow users of the plan's actors (Simple auth manager setting)")
     users.add_argument("plan", nargs="?")
 
@@ -73,7 +78,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(exit_.code or 0)
     try:
         handler = {"validate": _validate, "graph": _graph, "template": _template, "sample": _sample,
-                   "users": _users}[args.command]
+                   "users": _users, "backup": _backup, "restore": _restore}[args.command]
         return handler(args)
     except UsageError as exc:
         print(f"transition: {exc}", file=sys.stderr)
@@ -163,6 +168,20 @@ def _graph(args: argparse.Namespace) -> int:
         after = f" after {', '.join(s.upstream)}" if s.upstream else ""
         when = f" at {s.planned_start:%Y-%m-%d %H:%M}" if s.planned_start else ""
         print(f"  {s.step_id}{when}{after}")
+    return EXIT_OK
+
+
+def _backup(args: argparse.Namespace) -> int:
+    from transition.backup import backup
+
+    print(backup(Path(args.out)))
+    return EXIT_OK
+
+
+def _restore(args: argparse.Namespace) -> int:
+    from transition.backup import restore
+
+    print(restore(Path(args.source)))
     return EXIT_OK
 
 
