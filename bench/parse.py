@@ -142,9 +142,10 @@ def write_section(path: Path, name: str, content: str) -> None:
     path.write_text(text, encoding="utf-8")
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--sizes", default="500,2000,5000")
+def bench_main(doc: str, section: str, sizes: str, measure, table) -> None:
+    """The command line every benchmark here shares: sizes, rounds, and the BENCHMARKS.md section."""
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", default=sizes)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--write", type=Path)
     args = parser.parse_args()
@@ -152,7 +153,11 @@ def main() -> None:
     text = table(results, args.rounds)
     print(text)
     if args.write:
-        write_section(args.write, "parse", text)
+        write_section(args.write, section, text)
+
+
+def main() -> None:
+    bench_main(__doc__, "parse", "500,2000,5000", measure, table)
 
 
 if __name__ == "__main__":

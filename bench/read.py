@@ -9,7 +9,6 @@ ratios against openpyxl's normal mode (the usual default). Usage::
 
 from __future__ import annotations
 
-import argparse
 import json
 import statistics
 import subprocess
@@ -18,7 +17,7 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from parse import write_section  # noqa: E402  (same folder)
+from parse import bench_main  # noqa: E402  (same folder)
 
 READERS = {
     "openpyxl": """
@@ -92,16 +91,7 @@ def table(results: list[dict], rounds: int) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--sizes", default="500,2000,5000,20000")
-    parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--write", type=Path)
-    args = parser.parse_args()
-    results = measure([int(s) for s in args.sizes.split(",")], args.rounds)
-    text = table(results, args.rounds)
-    print(text)
-    if args.write:
-        write_section(args.write, "read", text)
+    bench_main(__doc__, "read", "500,2000,5000,20000", measure, table)
 
 
 if __name__ == "__main__":

@@ -17,7 +17,7 @@ from typing import Sequence
 
 from transition.compiler import compile_plan
 from transition.config import load_config
-from transition.errors import ConfigError, ProblemsError, UsageError, errors_only, warnings_only
+from transition.errors import PlanInvalid, ProblemsError, UsageError, errors_only, warnings_only
 from transition.model import Plan
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
@@ -90,12 +90,16 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _compile(argument: str | None) -> tuple[Plan | None, list, float]:
     started = time.perf_counter()
-    try:
-        config = load_config(argument)
-    except ConfigError:
-        raise
-    result = compile_plan(config)
+    result = compile_plan(load_config(argument))
     return result.plan, result.problems, time.perf_counter() - started
+
+
+def _valid_plan(argument: str | None) -> Plan:
+    """The compiled plan, or PlanInvalid (main prints the problems and exits 1)."""
+    plan, problems, _ = _compile(argument)
+    if plan is None:
+        raise PlanInvalid(problems)
+    return plan
 
 
 def _validate(args: argparse.Namespace) -> int:
@@ -133,11 +137,7 @@ def summary(plan: Plan, seconds: float | None = None) -> str:
 
 
 def _graph(args: argparse.Namespace) -> int:
-    plan, problems, _ = _compile(args.plan)
-    if plan is None:
-        for problem in problems:
-            print(problem, file=sys.stderr)
-        return EXIT_PROBLEMS
+    plan = _valid_plan(args.plan)
     by_key = {name.casefold(): name for name in plan.schedules}
     name = by_key.get(args.dry_run.casefold())
     if name is None:
@@ -188,12 +188,7 @@ def _restore(args: argparse.Namespace) -> int:
 def _users(args: argparse.Namespace) -> int:
     from transition.standalone import airflow_users
 
-    plan, problems, _ = _compile(args.plan)
-    if plan is None:
-        for problem in problems:
-            print(problem, file=sys.stderr)
-        return EXIT_PROBLEMS
-    users = airflow_users(plan)
+    users = airflow_users(_valid_plan(args.plan))
     print("AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS=" + ",".join(f"{u}:{r}" for u, r in users.items()))
     return EXIT_OK
 
