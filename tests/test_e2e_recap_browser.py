@@ -100,7 +100,7 @@ def test_recap_page_in_a_browser(tmp_path):
                 page.check("#f-mine")  # alice's steps: A, C, E
                 assert page.eval_on_selector_all("#rows tr", "rows => rows.map(r => r.dataset.step)") == ["A", "C", "E"]
                 link = page.get_attribute("#rows tr[data-step='A'] a", "href")
-                assert link.endswith(f"/tasks/A/required_actions?map_index=-1") and f"/dags/{DAG_ID}/runs/" in link
+                assert link.endswith("/tasks/A/required_actions?map_index=-1") and f"/dags/{DAG_ID}/runs/" in link
                 page.uncheck("#f-mine")
                 assert page.locator("#rows tr[data-step='B'] button").count() == 0  # B is not Ready or Open
 
