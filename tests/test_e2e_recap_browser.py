@@ -119,6 +119,11 @@ def test_recap_page_in_a_browser(tmp_path):
                 page.click("#act-send")
                 page.wait_for_function("document.querySelector(\"#rows tr[data-step='A']\").innerText.includes('→ bob')")
                 page.screenshot(path=str(ARTIFACTS / "recap-after-actions.png"), full_page=True)
+
+                # The step's link opens Airflow's Required Actions page of that step, with its request.
+                page.goto(link)
+                page.get_by_text("A · Stop the <market> gateway").first.wait_for(timeout=60_000)
+                page.screenshot(path=str(ARTIFACTS / "required-action.png"), full_page=True)
             finally:
                 browser.close()
         assert httpx.get(f"{server.base_url}{steps_url}").status_code == 401

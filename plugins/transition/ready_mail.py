@@ -56,7 +56,8 @@ def ready_message(
         ("Phase", f"{step.phase} — {plan.phases.get(step.phase, '')}"),
         ("Environment", f"{environment.code} — {environment.name}" if environment else (step.environment or "—")),
         ("Planned start", _when(scheduled.planned_start)),
-        ("Planned end", f"{_when(scheduled.planned_end)} (duration {format_duration(step.duration)})"),
+        ("Planned end", f"{_when(scheduled.planned_end)} (duration {format_duration(step.duration)})"
+         if scheduled.planned_end else f"{format_duration(step.duration)} after it starts"),
         ("Owner", _person(owner)),
         ("Team leader", _person(leader)),
         ("Department head", _person(head)),

@@ -43,7 +43,8 @@ def body(plan: Plan, dry_run: str, scheduled: ScheduledStep) -> str:
         ("Dry run", f"{dry_run} (D-day {plan.dry_runs[dry_run].d_day:%a %d %b %Y})"),
         ("Phase", f"{step.phase} — {plan.phases.get(step.phase, '')}"),
         ("Planned start", _when(scheduled.planned_start) + (f" (not before {step.start})" if step.start else "")),
-        ("Planned end", _when(scheduled.planned_end) + f" (duration {format_duration(step.duration)})"),
+        ("Planned end", f"{_when(scheduled.planned_end)} (duration {format_duration(step.duration)})"
+         if scheduled.planned_end else f"{format_duration(step.duration)} after it starts"),
         ("Environment", env_text),
         ("Owner", _person(owner)),
         ("Team leader", _person(plan.actors.get(owner.team_leader or ""))),
