@@ -105,6 +105,10 @@ class Plan:
     def dag_id(self, dry_run: str) -> str:
         return dag_id_for(self.name, dry_run)
 
+    def dry_run_of(self, dag_id: str) -> str | None:
+        """The dry run whose DAG has this id, if any."""
+        return next((d for d in self.schedules if self.dag_id(d) == dag_id), None)
+
     def responsible_people(self, step_id: str) -> list[str]:
         """Owner, team leader and department head of a step, without repeats."""
         owner = self.actors[self.steps[step_id].owner]

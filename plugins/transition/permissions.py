@@ -38,15 +38,15 @@ def find_step(dag_id: str, step_id: str, plan: Plan | None = None) -> StepRef | 
     plan = plan or current_plan()
     if plan is None:
         return None
-    for dry_run, schedule in plan.schedules.items():
-        if plan.dag_id(dry_run) == dag_id:
-            return StepRef(plan, dry_run, step_id) if step_id in schedule.steps else None
-    return None
+    dry_run = plan.dry_run_of(dag_id)
+    if dry_run is None or step_id not in plan.schedules[dry_run].steps:
+        return None
+    return StepRef(plan, dry_run, step_id)
 
 
 def is_plan_dag(dag_id: str) -> bool:
     plan = current_plan()
-    return plan is not None and any(plan.dag_id(d) == dag_id for d in plan.schedules)
+    return plan is not None and plan.dry_run_of(dag_id) is not None
 
 
 def allowed_people(ref: StepRef, transferees: Iterable[str] = ()) -> list[str]:

@@ -18,6 +18,7 @@ from urllib.parse import quote
 from transition.cell_values import format_duration
 from transition.mail import MailError, compose, markdown_html, render, send
 from transition.model import Actor, Plan, ScheduledStep
+from transition.step_text import when
 
 log = logging.getLogger(__name__)
 
@@ -31,10 +32,6 @@ def required_actions_link(base_url: str, dag_id: str, run_id: str, task_id: str)
 
 def ready_subject(dry_run: str, step_id: str) -> str:
     return f"[Transition-{dry_run}] {step_id} - Execution"
-
-
-def _when(moment: dt.datetime | None) -> str:
-    return f"{moment:%a %d %b %Y %H:%M}" if moment else "as soon as the prerequisites are closed"
 
 
 def _person(actor: Actor | None) -> str:
@@ -55,8 +52,8 @@ def ready_message(
         ("Dry run", f"{dry_run} (D-day {plan.dry_runs[dry_run].d_day:%a %d %b %Y})"),
         ("Phase", f"{step.phase} — {plan.phases.get(step.phase, '')}"),
         ("Environment", f"{environment.code} — {environment.name}" if environment else (step.environment or "—")),
-        ("Planned start", _when(scheduled.planned_start)),
-        ("Planned end", f"{_when(scheduled.planned_end)} (duration {format_duration(step.duration)})"
+        ("Planned start", when(scheduled.planned_start)),
+        ("Planned end", f"{when(scheduled.planned_end)} (duration {format_duration(step.duration)})"
          if scheduled.planned_end else f"{format_duration(step.duration)} after it starts"),
         ("Owner", _person(owner)),
         ("Team leader", _person(leader)),

@@ -247,9 +247,9 @@ def _plan_or_404() -> Any:
 
 
 def _dry_run_of(plan: Any, dag_id: str) -> str:
-    for dry_run in plan.schedules:
-        if plan.dag_id(dry_run) == dag_id:
-            return dry_run
+    dry_run = plan.dry_run_of(dag_id)
+    if dry_run is not None:
+        return dry_run
     raise HTTPException(404, f"'{dag_id}' is not a dry run of plan {plan.name}")
 
 

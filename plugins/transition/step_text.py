@@ -22,7 +22,7 @@ def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ").strip() or "—"
 
 
-def _when(moment: dt.datetime | None) -> str:
+def when(moment: dt.datetime | None) -> str:
     return f"{moment:%a %d %b %Y %H:%M}" if moment else "as soon as the prerequisites are closed"
 
 
@@ -42,8 +42,8 @@ def body(plan: Plan, dry_run: str, scheduled: ScheduledStep) -> str:
     rows = [
         ("Dry run", f"{dry_run} (D-day {plan.dry_runs[dry_run].d_day:%a %d %b %Y})"),
         ("Phase", f"{step.phase} — {plan.phases.get(step.phase, '')}"),
-        ("Planned start", _when(scheduled.planned_start) + (f" (not before {step.start})" if step.start else "")),
-        ("Planned end", f"{_when(scheduled.planned_end)} (duration {format_duration(step.duration)})"
+        ("Planned start", when(scheduled.planned_start) + (f" (not before {step.start})" if step.start else "")),
+        ("Planned end", f"{when(scheduled.planned_end)} (duration {format_duration(step.duration)})"
          if scheduled.planned_end else f"{format_duration(step.duration)} after it starts"),
         ("Environment", env_text),
         ("Owner", _person(owner)),
