@@ -102,6 +102,20 @@ def test_ready_and_deadline_mails_and_a_dead_smtp_server(tmp_path):
             time.sleep(20)  # several rounds of the watch (every 10 s here) and of the scheduler
             assert [m["Subject"] for m in smtp.messages].count("[Transition-DR1] L - Late") == 1
             assert [m["Subject"] for m in smtp.messages].count("[Transition-DR1] W - Overdue") == 1
+            # A new try of the watch and of L (what a task killed while it runs gets; here by clearing
+            # them): their XComs are gone, what they said is not (sent-ledger): nothing said twice.
+            with server.client("admin") as admin:
+                variables = admin.get("/api/v2/variables", params={"variable_key_prefix_pattern": "transition.sent/"}).json()
+                assert {v["key"].rsplit("/", 1)[1] for v in variables["variables"]} >= {"_watch", "A", "L"}
+                cleared = admin.post(f"/api/v2/dags/{DAG_ID}/clearTaskInstances", json={
+                    "dag_run_id": run_id, "task_ids": ["_watch", "L"], "dry_run": False, "only_failed": False})
+                assert cleared.status_code == 200, cleared.text
+                assert {t["task_id"] for t in cleared.json()["task_instances"]} == {"_watch", "L"}
+            wait_for_try(server, run_id, "L", 2)
+            wait_for_try(server, run_id, "_watch", 2)
+            time.sleep(20)  # the watch's new try looks at least once (every 10 s here)
+            subjects = [m["Subject"] for m in smtp.messages]
+            assert [subjects.count(f"[Transition-DR1] {s}") for s in ("L - Execution", "L - Late", "W - Overdue")] == [1, 1, 1]
             assert server.answer_when_asked("bob", DAG_ID, run_id, "L", "Close").status_code == 200
             assert server.answer_when_asked("alice", DAG_ID, run_id, "W", "Close").status_code == 200
 
@@ -131,6 +145,10 @@ def test_ready_and_deadline_mails_and_a_dead_smtp_server(tmp_path):
             recorded = failures.json()["value"]
             assert recorded[0]["mail"] == "ready" and recorded[0]["to"] == "carol@example.com"
             assert "Connection" in recorded[0]["error"] or "refused" in recorded[0]["error"].lower()
+            # The run is over: the watch has deleted the run's sent-ledgers.
+            with server.client("admin") as admin:
+                left = admin.get("/api/v2/variables", params={"variable_key_prefix_pattern": "transition.sent/"}).json()
+            assert left["total_entries"] == 0, left
     finally:
         smtp.stop()
 
@@ -145,6 +163,19 @@ def wait_for_xcom(server: AirflowServer, run_id: str, step: str, key: str, timeo
                 return answer.json()["value"]
             time.sleep(1)
     raise TimeoutError(f"no XCom {key} on {step} after {timeout} s")
+
+
+def wait_for_try(server: AirflowServer, run_id: str, step: str, try_number: int, timeout: float = 90) -> None:
+    """Wait until ``step`` runs (or waits) in try ``try_number``."""
+    url = f"/api/v2/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances/{step}"
+    deadline = time.monotonic() + timeout
+    with server.client("admin") as admin:
+        while time.monotonic() < deadline:
+            ti = admin.get(url).json()
+            if ti["try_number"] >= try_number and ti["state"] in ("deferred", "awaiting_input", "running"):
+                return
+            time.sleep(0.5)
+    raise TimeoutError(f"{step} is not in try {try_number} after {timeout} s: {ti}")
 
 
 def smtp_wait_any(smtp: SmtpServer, prefix: str, timeout: float = 120):

@@ -18,6 +18,7 @@ from urllib.parse import quote
 from transition.cell_values import format_duration
 from transition.mail import MailError, compose, markdown_html, render, send
 from transition.model import Actor, Plan, ScheduledStep
+from transition.sent_ledger import SentLedger
 from transition.step_text import when
 
 log = logging.getLogger(__name__)
@@ -97,9 +98,14 @@ def _short_time(value: str, plan: Plan) -> str:
 
 
 def record_mail_failure(ti: Any, mail: str, to: str, error: str) -> None:
-    """Keep a failed e-mail on the task that tried (XCom ``mail_failures``), for the run's watch."""
-    failures = ti.xcom_pull(task_ids=ti.task_id, key="mail_failures") or []
+    """Keep a failed e-mail on the task that tried (XCom ``mail_failures``), for the run's watch.
+
+    Also in the task's sent-ledger: a new try clears the XCom and puts them back from there.
+    """
+    ledger = SentLedger(ti.dag_id, ti.run_id, ti.task_id)
+    failures = ledger.get("mail_failures", [])
     failures.append({"mail": mail, "to": to, "error": error, "at": dt.datetime.now(dt.timezone.utc).isoformat()})
+    ledger.mark("mail_failures", failures)
     ti.xcom_push(key="mail_failures", value=failures)
 
 

@@ -33,6 +33,8 @@ from airflow.sdk import BaseOperator, Param, timezone
 from airflow.sdk.exceptions import TaskAwaitingInput
 from airflow.sdk.execution_time.hitl import upsert_hitl_detail
 
+from transition.sent_ledger import SentLedger
+
 START = "Start"
 CLOSE = "Close"
 OPTIONS = [START, CLOSE]
@@ -89,9 +91,16 @@ class StepOperator(BaseOperator):
         self._ready(context)
 
     def _ready(self, context: Any) -> None:
-        """Prerequisites closed, planned start reached: tell the people, then ask them."""
-        context["ti"].xcom_push(key="ready", value={"at": timezone.utcnow().isoformat()})
-        self._notify(self._on_ready, context, "that the step is ready")
+        """Prerequisites closed, planned start reached: tell the people (once per run), then ask them."""
+        ledger = SentLedger.of(context)
+        first_ready = ledger.get("ready")
+        ready_at = first_ready or timezone.utcnow().isoformat()
+        context["ti"].xcom_push(key="ready", value={"at": ready_at})
+        if failures := ledger.get("mail_failures"):  # a new try starts with no XCom: keep them for the watch
+            context["ti"].xcom_push(key="mail_failures", value=failures)
+        if first_ready is None:  # a retry (see the module's docstring) does not tell people again
+            self._notify(self._on_ready, context, "that the step is ready")
+            ledger.mark("ready", ready_at)
         self._ask(context, STAGE_START)
 
     def _notify(self, callback: Callable[[Any], None] | None, context: Any, what: str) -> None:
@@ -104,11 +113,11 @@ class StepOperator(BaseOperator):
 
     def _ask_to_close(self, context: Any) -> None:
         """Park for Close; with a timeout at the moment the step becomes Late, if not yet said."""
-        ti = context["ti"]
-        ready = ti.xcom_pull(task_ids=ti.task_id, key="ready") or {}
-        if self.late_after is None or not ready.get("at") or ti.xcom_pull(task_ids=ti.task_id, key="late"):
+        ledger = SentLedger.of(context)
+        ready_at = ledger.get("ready")
+        if self.late_after is None or not ready_at or ledger.get("late"):
             self._ask(context, STAGE_CLOSE)
-        late_at = dt.datetime.fromisoformat(ready["at"]) + self.late_after
+        late_at = dt.datetime.fromisoformat(ready_at) + self.late_after
         remaining = late_at - timezone.utcnow()
         if remaining <= dt.timedelta(0):
             self._late(context)
@@ -116,8 +125,12 @@ class StepOperator(BaseOperator):
         self._ask(context, STAGE_CLOSE, timeout=remaining)
 
     def _late(self, context: Any) -> None:
-        context["ti"].xcom_push(key="late", value={"at": timezone.utcnow().isoformat()})
-        self._notify(self._on_late, context, "that the step is late")
+        ledger = SentLedger.of(context)
+        late_at = ledger.get("late")
+        context["ti"].xcom_push(key="late", value={"at": late_at or timezone.utcnow().isoformat()})
+        if late_at is None:  # once per step and run, whatever retries come
+            self._notify(self._on_late, context, "that the step is late")
+            ledger.mark("late", timezone.utcnow().isoformat())
 
     # -- stages 2 and 3: people -----------------------------------------------------------------
     def _ask(self, context: Any, stage: str, timeout: dt.timedelta | None = None) -> None:

@@ -3,11 +3,14 @@
 A step's own task cannot see that it is Overdue: until its prerequisites are closed it does not run.
 So each DAG has one more task, ``_watch``, outside the plan's graph. It sleeps deferred (no worker
 slot held) until the next planned start, then checks which steps whose start has come still wait
-for prerequisites, and calls ``on_overdue`` once per step. What it has said is kept in its own XCom,
-which survives deferrals and restarts of every Airflow component, so no alert is sent twice.
+for prerequisites, and calls ``on_overdue`` once per step. What it has said is kept in its
+sent-ledger (an Airflow Variable, see ``sent_ledger``), written after each alert: it survives
+deferrals, restarts of every Airflow component and new tries of the watch, so no alert is sent twice.
 
 It also gathers the e-mails that steps could not send (their XCom ``mail_failures``) and, once
-``on_failures`` succeeds (mail works again), stops reporting them. It ends when every step has.
+``on_failures`` succeeds (mail works again), stops reporting them. When the run starts it calls
+``on_start`` once (e.g. calendar invitations). It ends when every step has, and then deletes the
+run's sent-ledgers.
 """
 
 from __future__ import annotations
@@ -18,6 +21,8 @@ from typing import Any
 
 from airflow.providers.standard.triggers.temporal import DateTimeTrigger
 from airflow.sdk import BaseOperator, timezone
+
+from transition.sent_ledger import SentLedger, forget_run
 
 WATCH_TASK_ID = "_watch"
 DONE = {"success", "skipped"}
@@ -37,6 +42,7 @@ class RunWatchOperator(BaseOperator):
         upstream: Mapping[str, tuple[str, ...]],
         on_overdue: Callable[[Any, str, list[str]], None],
         on_failures: Callable[[Any, list[dict]], bool] | None = None,
+        on_start: Callable[[Any], None] | None = None,
         recheck: dt.timedelta = RECHECK,
         **kwargs: Any,
     ) -> None:
@@ -45,6 +51,7 @@ class RunWatchOperator(BaseOperator):
         self.upstream = dict(upstream)  # step -> upstream steps (all steps of the run)
         self._on_overdue = on_overdue
         self._on_failures = on_failures
+        self._on_start = on_start
         self.recheck = recheck
 
     def execute(self, context: Any) -> None:
@@ -57,9 +64,16 @@ class RunWatchOperator(BaseOperator):
         from airflow.sdk.execution_time.task_runner import RuntimeTaskInstance
 
         ti = context["ti"]
+        ledger = SentLedger.of(context)
+        if self._on_start is not None and not ledger.get("started"):
+            try:
+                self._on_start(context)
+            except Exception:
+                self.log.exception("The start-of-run notice failed; the run goes on")
+            ledger.mark("started", timezone.utcnow().isoformat())
         now = timezone.utcnow()
         states: dict[str, Any] = RuntimeTaskInstance.get_task_states(dag_id=ti.dag_id, run_ids=[ti.run_id]).get(ti.run_id, {})
-        said = set(ti.xcom_pull(task_ids=ti.task_id, key="overdue") or [])
+        said = set(ledger.get("overdue", []))
         for step, start in sorted(self.starts.items(), key=lambda item: item[1]):
             if step in said or start > now:
                 continue
@@ -71,11 +85,13 @@ class RunWatchOperator(BaseOperator):
                 except Exception:
                     self.log.exception("The Overdue alert of %s failed", step)
             said.add(step)  # a step is Overdue at its start or never: decided once
+            ledger.mark("overdue", sorted(said))
         ti.xcom_push(key="overdue", value=sorted(said))
-        pending_failures = self._report_failures(context, states)
+        pending_failures = self._report_failures(context, states, ledger)
 
         if all(states.get(step) in FINISHED for step in self.upstream):
-            self.log.info("Every step of the run has finished; the watch ends")
+            gone = forget_run(ti.dag_id, ti.run_id)
+            self.log.info("Every step of the run has finished; the watch ends (%d sent-ledgers deleted)", gone)
             return
         upcoming = [start for step, start in self.starts.items() if step not in said and start > now]
         wake = min(upcoming) if upcoming else now + self.recheck
@@ -83,12 +99,12 @@ class RunWatchOperator(BaseOperator):
             wake = min(wake, now + self.recheck)
         self.defer(trigger=DateTimeTrigger(moment=wake), method_name="woken")
 
-    def _report_failures(self, context: Any, states: Mapping[str, Any]) -> bool:
+    def _report_failures(self, context: Any, states: Mapping[str, Any], ledger: SentLedger) -> bool:
         """Tell the cutover managers about e-mails that could not be sent; True if some still wait."""
         if self._on_failures is None:
             return False
         ti = context["ti"]
-        reported = set(ti.xcom_pull(task_ids=ti.task_id, key="failures_reported") or [])
+        reported = set(ledger.get("failures_reported", []))
         checked = set(ti.xcom_pull(task_ids=ti.task_id, key="failures_checked") or [])
         new: list[dict] = []
         for step, state in states.items():
@@ -100,7 +116,8 @@ class RunWatchOperator(BaseOperator):
                     new.append({"step": step, "key": key, **failure})
             if state in FINISHED:
                 checked.add(step)  # a finished step sends no more e-mails
-        for failure in ti.xcom_pull(task_ids=ti.task_id, key="mail_failures") or []:
+        ledger.refresh()  # the Overdue alerts just sent may have written failures to it
+        for failure in ledger.get("mail_failures", []):  # the watch's own (Overdue alerts)
             key = f"{ti.task_id}|{failure.get('mail')}|{failure.get('at')}"
             if key not in reported:
                 new.append({"step": "(overdue alert)", "key": key, **failure})
@@ -114,6 +131,6 @@ class RunWatchOperator(BaseOperator):
             delivered = False
         if delivered:
             reported.update(f["key"] for f in new)
-            ti.xcom_push(key="failures_reported", value=sorted(reported))
+            ledger.mark("failures_reported", sorted(reported))
             return False
         return True
