@@ -9,7 +9,7 @@ import zipfile
 
 import pytest
 
-from conftest import base_sheets, compile_sheets, write_xlsx
+from conftest import base_sheets, compile_sheets, write_config, write_xlsx
 from transition.cell_values import as_text
 from transition.config import load_config
 from transition.compiler import compile_plan
@@ -77,3 +77,39 @@ def test_the_dag_files_survive_a_bomb(plan_dir):
     loaded = load_plan(plan_dir / "config.yaml")
     assert loaded.plan is not None and "CO-100" in loaded.plan.steps  # the last good plan stays
     assert "refused" in as_text(str(loaded.errors[0]))
+
+
+def test_a_20_mb_workbook_validates_and_builds_its_dags(tmp_path, monkeypatch):
+    """A real 20 MB workbook (1,100 steps, each with a 32,000-character description that does not
+    compress): the CLI validates it and the DAG file builds every DAG, without an import error."""
+    import random
+    import string
+
+    from airflow.dag_processing.dagbag import DagBag
+
+    from transition.config import REPO_ROOT
+    from transition.step_text import body
+
+    letters = random.Random(20).choices
+    sheets = base_sheets()
+    for n in range(1_100):
+        prerequisite = f"BIG-{n - 1:04d}" if n else "PP-010"
+        text = "".join(letters(string.ascii_letters + string.digits + " <>&", k=32_000))
+        sheets["Steps"].append([f"BIG-{n:04d}", f"Bulk step {n} <b>", "CO", "ALL", prerequisite, "", "5m", "bob", "", text])
+    path = write_xlsx(tmp_path / "plan.xlsx", sheets)
+    assert 20 * 1024 * 1024 <= path.stat().st_size <= 40 * 1024 * 1024, path.stat().st_size
+    write_config(tmp_path / "config.yaml", "plan.xlsx", cutover_managers=["dave"])
+
+    done = subprocess.run([TRANSITION, "validate", str(tmp_path / "config.yaml")], capture_output=True, timeout=300)
+    assert done.returncode == 0 and b"Traceback" not in done.stderr, done.stderr[-2000:]
+    assert b"1,105 step" in done.stdout or b"1105 step" in done.stdout, done.stdout
+
+    monkeypatch.setenv("TRANSITION_CONFIG", str(tmp_path / "config.yaml"))
+    monkeypatch.setenv("TRANSITION_CACHE_DIR", str(tmp_path / "cache"))
+    bag = DagBag(dag_folder=str(REPO_ROOT / "dags"), safe_mode=False)
+    assert bag.import_errors == {}
+    dr1 = bag.dags["resa_dr1"]
+    assert "BIG-1099" in dr1.task_ids and dr1.get_task("BIG-1099").upstream_task_ids == {"BIG-1098"}
+    plan = load_plan(tmp_path / "config.yaml").plan
+    text = body(plan, "DR1", plan.schedules["DR1"].steps["BIG-0007"])
+    assert len(text) > 32_000  # the whole description reaches the step's request
