@@ -15,13 +15,14 @@ from airflow.sdk import DAG
 from transition.dag_builder import build_dags
 from transition.errors import PlanInvalid, errors_only
 from transition.plan_store import load_plan
+from transition.weekly_report import weekly_report_dags
 
 
 def registered_dags(only_dag_id: str | None = None) -> dict[str, DAG]:
     loaded = load_plan()
     if loaded.plan is None:
         return {}
-    return build_dags(loaded.plan, only_dag_id)
+    return {**build_dags(loaded.plan, only_dag_id), **weekly_report_dags(loaded.plan, only_dag_id)}
 
 
 def raise_plan_problems() -> None:

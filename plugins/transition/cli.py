@@ -19,6 +19,7 @@ from transition.compiler import compile_plan
 from transition.config import load_config
 from transition.errors import PlanInvalid, ProblemsError, UsageError, errors_only, warnings_only
 from transition.model import Plan
+from transition.report import add_report_parser, report_command
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
 
@@ -58,6 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
     users = commands.add_parser("users", help="the Airflow users of the plan's actors (Simple auth manager setting)")
     users.add_argument("plan", nargs="?")
 
+    add_report_parser(commands)
     commands.add_parser("standalone", help="start Airflow (SQLite) with the configured plan", add_help=False)
     return parser
 
@@ -78,7 +80,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(exit_.code or 0)
     try:
         handler = {"validate": _validate, "graph": _graph, "template": _template, "sample": _sample,
-                   "users": _users, "backup": _backup, "restore": _restore}[args.command]
+                   "users": _users, "backup": _backup, "restore": _restore, "report": report_command}[args.command]
         return handler(args)
     except UsageError as exc:
         print(f"transition: {exc}", file=sys.stderr)

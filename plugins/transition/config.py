@@ -65,6 +65,7 @@ class PlanConfig(BaseModel):
     lock_window_days: float = Field(default=5, ge=0)
     default_duration: str = "30m"
     cutover_managers: list[str] = Field(default_factory=list)
+    weekly_report: str | None = "0 8 * * 1"  # cron of the weekly report e-mail, in the plan's time zone; null: none
     sheets: dict[Literal["steps", "actors", "dry_runs", "environments"], SheetOverride] = Field(
         default_factory=dict
     )
@@ -85,6 +86,13 @@ class PlanConfig(BaseModel):
     def _readable_duration(cls, value: str) -> str:
         parse_duration(value)
         return value
+
+    @field_validator("weekly_report")
+    @classmethod
+    def _readable_cron(cls, value: str | None) -> str | None:
+        from transition.weekly_report import check_cron
+
+        return check_cron(value)
 
     @field_validator("phases", mode="before")
     @classmethod

@@ -17,6 +17,7 @@ from pathlib import Path
 from transition.config import REPO_ROOT, resolve_config_path
 from transition.model import Plan
 from transition.plan_store import load_plan
+from transition.results_data import REPORT_USER, connection_json
 
 ADMIN = "admin"
 
@@ -111,9 +112,11 @@ def main(argv: list[str] | None = None) -> int:
     home = Path(args.home).resolve()
     config_path = resolve_config_path().resolve()
     loaded = load_plan(config_path)
-    users = airflow_users(loaded.plan)
+    users = {**airflow_users(loaded.plan), REPORT_USER: "viewer"}  # the weekly report reads the runs as REPORT_USER
     passwords = ensure_passwords(home / "passwords.json", users)
     env = airflow_environment(home, args.port, config_path, users=users)
+    if "AIRFLOW_CONN_TRANSITION_API" not in os.environ:
+        env["AIRFLOW_CONN_TRANSITION_API"] = connection_json(f"http://127.0.0.1:{args.port}", REPORT_USER, passwords[REPORT_USER])
     bin_dir = str(Path(sys.executable).parent)
     env["PATH"] = bin_dir + os.pathsep + os.environ.get("PATH", "")
     airflow = shutil.which("airflow", path=env["PATH"])

@@ -1,0 +1,62 @@
+"""``transition report --run DAG_ID/RUN_ID --out results.xlsx``: a dry run's results, from Airflow's REST API.
+
+Logs in as an Airflow user (``--url/--user/--password``, else ``$TRANSITION_API_URL``,
+``$TRANSITION_API_USER``, ``$TRANSITION_API_PASSWORD``; the URL defaults to ``make run``'s), reads the
+run, its steps, defects and transfers and the latest run of every other dry run of the plan, and
+writes the results workbook (:mod:`transition.results_workbook`).
+
+Exit codes as the other commands: 0 written; 2 called the wrong way (a malformed ``--run``, a run or
+DAG Airflow does not have, a user or password Airflow refuses, no user given); 1 Airflow could not
+be asked (not reachable, or an error on its side). Never a traceback for these.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def add_report_parser(commands: argparse._SubParsersAction) -> None:
+    report = commands.add_parser("report", help="a dry run's results workbook (steps, defects, comparison), from Airflow's REST API")
+    report.add_argument("--run", required=True, metavar="DAG_ID/RUN_ID", help="the run, e.g. resa_dr1/manual__2027-01-16T08:00:00+00:00")
+    report.add_argument("--out", required=True, help="the .xlsx file to write")
+    report.add_argument("--url", help="Airflow's api-server (default: $TRANSITION_API_URL, else http://127.0.0.1:8080)")
+    report.add_argument("--user", help="an Airflow user who may read the dry runs (default: $TRANSITION_API_USER)")
+    report.add_argument("--password", help="its password (default: $TRANSITION_API_PASSWORD, better than the command line)")
+
+
+def report_command(args: argparse.Namespace) -> int:
+    from transition.cli import EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE
+    from transition.results_data import ApiClient, ApiError, ApiRefused, Credentials, NotFound, compare_dry_runs, run_results, split_run
+    from transition.results_workbook import write_results
+
+    out = Path(args.out)
+    try:
+        if out.suffix.lower() != ".xlsx":
+            raise ValueError(f"'{args.out}': the output must be an .xlsx file")
+        dag_id, run_id = split_run(args.run)
+        credentials = Credentials.from_options(args.url, args.user, args.password)
+    except ValueError as exc:
+        print(f"transition: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        with ApiClient(credentials) as client:
+            results = run_results(client, dag_id, run_id)
+            comparison = compare_dry_runs(client, results)
+    except (NotFound, ApiRefused) as exc:
+        print(f"transition: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except ApiError as exc:
+        print(f"transition: {exc}", file=sys.stderr)
+        return EXIT_PROBLEMS
+    try:
+        write_results(out, results, comparison)
+    except OSError as exc:
+        print(f"transition: cannot write '{args.out}': {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_PROBLEMS
+    counts = ", ".join(f"{n} {state}" for state, n in results.counts.items() if n)
+    print(f"Wrote {out}: dry run {results.dry_run}, run {results.run_id} ({results.run_state}); "
+          f"{len(results.steps)} steps ({counts}), {len(results.defects)} defect{'s' if len(results.defects) != 1 else ''}; "
+          f"compared with {len(comparison) - 1} other dry run{'s' if len(comparison) != 2 else ''}")
+    return EXIT_OK

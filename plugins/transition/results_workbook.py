@@ -1,0 +1,232 @@
+"""The results workbook of a dry run: what ``transition report`` writes and the weekly e-mail attaches.
+
+Sheets:
+
+* **Steps**: one row per step: state (coloured as on the recap page), owner, planned and actual
+  start, end and duration, who started and closed it, the closing comment, transfers, defects;
+* **Defects**: every defect recorded in the run;
+* **Comparison** (when given): the dry runs of the plan phase by phase, planned against actual
+  duration in hours (from the first start to the last end of the phase's steps), with a bar chart;
+* **Run**: the run itself: plan, dry run, Airflow ids, state, planned and forecast end, counts.
+
+Times are written in the plan's time zone (Excel has none; the Run sheet says which).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+from collections.abc import Sequence
+from pathlib import Path
+
+from openpyxl import Workbook
+from openpyxl.chart import BarChart, Reference
+from openpyxl.chart.data_source import AxDataSource, StrRef
+from openpyxl.styles import Alignment, Font, PatternFill
+from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.worksheet import Worksheet
+
+from transition.results_data import DryRunComparison, RunResults, StepResult
+
+_HEADER_FONT = Font(bold=True, color="FFFFFF")
+_HEADER_FILL = PatternFill("solid", fgColor="1F4E78")
+_TITLE_FONT = Font(bold=True, size=13)
+DATE_FORMAT = "yyyy-mm-dd hh:mm"
+DURATION_FORMAT = "[h]:mm"
+HOURS_FORMAT = "0.00"
+# The recap page's colours (transition.step_api.STATE_COLOURS), without importing the api-server side.
+STATE_FILLS = {
+    "Planned": "D9D9D9", "Locked": "B4C7E7", "Overdue": "F4B183", "Idle": "FFF2CC", "Ready": "FFD966",
+    "Open": "9DC3E6", "Late": "FF7C80", "Terminated": "A9D18E", "Skipped": "EDEDED", "Failed": "C00000",
+}
+
+STEP_COLUMNS = [  # title, width
+    ("ID", 12), ("Label", 40), ("Phase", 8), ("State", 12), ("Owner", 12), ("Owner name", 20), ("Team", 16),
+    ("Planned start", 17), ("Planned end", 17), ("Planned duration", 10), ("Actual start", 17), ("Actual end", 17),
+    ("Actual duration", 10), ("Started by", 12), ("Closed by", 12), ("Comment", 30), ("Transfers", 30),
+    ("Defects", 36), ("Open defects", 8), ("Link", 30),
+]
+DEFECT_COLUMNS = [
+    ("ID", 6), ("Step", 12), ("Title", 40), ("Severity", 10), ("Status", 10), ("Description", 50),
+    ("Recorded by", 12), ("Recorded at", 17), ("Resolved by", 12), ("Resolved at", 17),
+]
+COMPARISON_TITLE_ROW, COMPARISON_HEADER_ROW = 1, 3
+
+
+def results_workbook(results: RunResults, comparison: Sequence[DryRunComparison] | None = None) -> Workbook:
+    book = Workbook()
+    steps = book.active
+    steps.title = "Steps"
+    _steps_sheet(steps, results)
+    _defects_sheet(book.create_sheet("Defects"), results)
+    if comparison:
+        _comparison_sheet(book.create_sheet("Comparison"), results.plan, comparison)
+    _run_sheet(book.create_sheet("Run"), results, comparison)
+    book.properties.title = f"Results of {results.plan} {results.dry_run} ({results.run_id})"
+    book.properties.creator = "transition report"
+    return book
+
+
+def write_results(path: Path, results: RunResults, comparison: Sequence[DryRunComparison] | None = None) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    results_workbook(results, comparison).save(path)
+    return path
+
+
+def results_bytes(results: RunResults, comparison: Sequence[DryRunComparison] | None = None) -> bytes:
+    buffer = io.BytesIO()
+    results_workbook(results, comparison).save(buffer)
+    return buffer.getvalue()
+
+
+def _naive(moment: dt.datetime | None) -> dt.datetime | None:
+    """Excel keeps no time zone: the wall-clock time in the plan's zone (the values are already in it)."""
+    return moment.replace(tzinfo=None, microsecond=0) if moment is not None else None
+
+
+def _duration(start: dt.datetime | None, end: dt.datetime | None) -> dt.timedelta | None:
+    """End minus start as written (whole seconds), so the sheet's own arithmetic agrees."""
+    return _naive(end) - _naive(start) if start is not None and end is not None else None
+
+
+def _header(sheet: Worksheet, row: int, columns: Sequence[tuple[str, int]], first_column: int = 1) -> None:
+    for offset, (title, width) in enumerate(columns):
+        cell = sheet.cell(row=row, column=first_column + offset, value=title)
+        cell.font, cell.fill = _HEADER_FONT, _HEADER_FILL
+        cell.alignment = Alignment(wrap_text=True, vertical="top")
+        sheet.column_dimensions[get_column_letter(first_column + offset)].width = width
+
+
+def _formats(sheet: Worksheet, row: int, columns: Sequence[str], formats: dict[str, str]) -> None:
+    for index, title in enumerate(columns, start=1):
+        if title in formats:
+            sheet.cell(row=row, column=index).number_format = formats[title]
+
+
+def transfers_text(step: StepResult) -> str:
+    return "\n".join(
+        f"{t.from_user} → {t.to_user}" + (f": {t.message}" if t.message else "") if t.from_user else f"→ {t.to_user}"
+        for t in step.transfers
+    )
+
+
+def defects_text(step: StepResult) -> str:
+    return "\n".join(f"#{d.id} {d.severity} {d.status}: {d.title}" for d in step.defects)
+
+
+def _steps_sheet(sheet: Worksheet, results: RunResults) -> None:
+    titles = [title for title, _ in STEP_COLUMNS]
+    _header(sheet, 1, STEP_COLUMNS)
+    formats = {**dict.fromkeys(("Planned start", "Planned end", "Actual start", "Actual end"), DATE_FORMAT),
+               **dict.fromkeys(("Planned duration", "Actual duration"), DURATION_FORMAT)}
+    state_column = titles.index("State") + 1
+    for row, step in enumerate(results.steps, start=2):
+        sheet.append([
+            step.id, step.label, step.phase, step.state, step.owner, step.owner_name, step.team,
+            _naive(step.planned_start), _naive(step.planned_end), _duration(step.planned_start, step.planned_end),
+            _naive(step.actual_start), _naive(step.actual_end), _duration(step.actual_start, step.actual_end),
+            step.started_by, step.closed_by, step.comment or None, transfers_text(step) or None,
+            defects_text(step) or None, len(step.open_defects), step.link or None,
+        ])
+        _formats(sheet, row, titles, formats)
+        colour = STATE_FILLS.get(step.state)
+        if colour:
+            cell = sheet.cell(row=row, column=state_column)
+            cell.fill = PatternFill("solid", fgColor=colour)
+            if step.state == "Failed":
+                cell.font = Font(color="FFFFFF")
+    sheet.freeze_panes = "B2"
+    sheet.auto_filter.ref = f"A1:{get_column_letter(len(titles))}{max(1, len(results.steps)) + 1}"
+
+
+def _defects_sheet(sheet: Worksheet, results: RunResults) -> None:
+    titles = [title for title, _ in DEFECT_COLUMNS]
+    _header(sheet, 1, DEFECT_COLUMNS)
+    for row, defect in enumerate(results.defects, start=2):
+        sheet.append([
+            defect.id, defect.step, defect.title, defect.severity, defect.status, defect.description or None,
+            defect.created_by or None, _naive(defect.created_at), defect.resolved_by, _naive(defect.resolved_at),
+        ])
+        _formats(sheet, row, titles, {"Recorded at": DATE_FORMAT, "Resolved at": DATE_FORMAT})
+        sheet.cell(row=row, column=titles.index("Description") + 1).alignment = Alignment(wrap_text=True, vertical="top")
+    sheet.freeze_panes = "A2"
+
+
+def _hours(value: dt.timedelta | None) -> float | None:
+    return value.total_seconds() / 3600 if value is not None else None  # shown with two decimals
+
+
+def _comparison_sheet(sheet: Worksheet, plan: str, comparison: Sequence[DryRunComparison]) -> None:
+    """A table (phase x dry run: planned and actual hours; steps closed) and a clustered bar chart of it."""
+    sheet.cell(row=COMPARISON_TITLE_ROW, column=1,
+               value=f"Plan {plan}: the dry runs phase by phase, planned vs actual duration in hours "
+                     "(from the first start to the last end of the phase's steps; an open step counts until now)"
+               ).font = _TITLE_FONT
+    phases = list(dict.fromkeys(p.phase for c in comparison for p in c.phases))
+    columns = [("Phase", 10)]
+    for run in comparison:
+        columns += [(f"{run.dry_run} planned (h)", 12), (f"{run.dry_run} actual (h)", 12)]
+    chart_columns = len(columns)
+    columns += [(f"{run.dry_run} steps closed", 12) for run in comparison]
+    _header(sheet, COMPARISON_HEADER_ROW, columns)
+    for row, code in enumerate(phases, start=COMPARISON_HEADER_ROW + 1):
+        values: list = [code]
+        for run in comparison:
+            phase = run.phase(code)
+            values += [_hours(phase.planned), _hours(phase.actual)] if phase else [None, None]
+        values += [f"{run.phase(code).closed}/{run.phase(code).steps}" if run.phase(code) else None for run in comparison]
+        for column, value in enumerate(values, start=1):
+            cell = sheet.cell(row=row, column=column, value=value)
+            if 2 <= column <= chart_columns:
+                cell.number_format = HOURS_FORMAT
+    last_row = COMPARISON_HEADER_ROW + len(phases)
+    runs_row = last_row + 2
+    sheet.cell(row=runs_row, column=1, value="Runs compared (the latest run of each dry run)").font = Font(bold=True)
+    _header(sheet, runs_row + 1, [("Dry run", 10), ("DAG", 12), ("Run", 12), ("State", 12)])
+    for offset, run in enumerate(comparison, start=runs_row + 2):
+        for column, value in enumerate((run.dry_run, run.dag_id, run.run_id, run.run_state), start=1):
+            sheet.cell(row=offset, column=column, value=value)
+
+    chart = BarChart()
+    chart.type, chart.grouping = "col", "clustered"
+    chart.title = f"{plan}: planned vs actual duration per phase"
+    chart.y_axis.title, chart.x_axis.title = "hours", "phase"
+    chart.y_axis.delete = False
+    chart.x_axis.delete = False
+    data = Reference(sheet, min_col=2, max_col=chart_columns, min_row=COMPARISON_HEADER_ROW, max_row=last_row)
+    chart.add_data(data, titles_from_data=True)
+    categories = Reference(sheet, min_col=1, min_row=COMPARISON_HEADER_ROW + 1, max_row=last_row)
+    for series in chart.series:  # phase codes are text: a string reference, so Excel shows them as they are
+        series.cat = AxDataSource(strRef=StrRef(f=str(categories)))
+    chart.height, chart.width = 9, max(16, 3 + 2.2 * len(phases) * len(comparison))
+    # Planned in light shades, actual in strong ones, one hue per dry run.
+    hues = [("9DC3E6", "1F4E78"), ("F4B183", "C55A11"), ("A9D18E", "548235"), ("D9D9D9", "595959"), ("FFD966", "BF9000")]
+    for index, series in enumerate(chart.series):
+        light, strong = hues[(index // 2) % len(hues)]
+        series.graphicalProperties.solidFill = light if index % 2 == 0 else strong
+        series.graphicalProperties.line.solidFill = strong
+    sheet.add_chart(chart, f"{get_column_letter(len(columns) + 2)}{COMPARISON_HEADER_ROW}")
+    sheet.freeze_panes = sheet.cell(row=COMPARISON_HEADER_ROW + 1, column=2)
+
+
+def _run_sheet(sheet: Worksheet, results: RunResults, comparison: Sequence[DryRunComparison] | None) -> None:
+    sheet.column_dimensions["A"].width, sheet.column_dimensions["B"].width = 22, 60
+    rows: list[tuple[str, object]] = [
+        ("Plan", results.plan), ("Dry run", results.dry_run), ("DAG", results.dag_id), ("Run", results.run_id),
+        ("Run state", results.run_state), ("Run started", _naive(results.run_start)), ("Run ended", _naive(results.run_end)),
+        ("Planned end", _naive(results.planned_end)), ("Forecast end", _naive(results.forecast_end)),
+        ("Must end by", _naive(results.must_end_by)),
+        ("Forecast late", "yes" if results.forecast_late else "no"),
+        ("Critical path (planned)", " → ".join(results.critical_path) or None),
+        ("Critical path (forecast)", " → ".join(results.forecast_critical_path) or None),
+        ("Report made", _naive(results.now)), ("Times are in", results.timezone),
+        ("Steps", len(results.steps)), ("Defects", len(results.defects)),
+        ("Open defects", sum(1 for d in results.defects if d.status == "open")),
+    ]
+    rows += [(f"Steps {state}", count) for state, count in results.counts.items() if count]
+    for row, (key, value) in enumerate(rows, start=1):
+        sheet.cell(row=row, column=1, value=key).font = Font(bold=True)
+        cell = sheet.cell(row=row, column=2, value=value)
+        if isinstance(value, dt.datetime):
+            cell.number_format = DATE_FORMAT
+        cell.alignment = Alignment(horizontal="left")

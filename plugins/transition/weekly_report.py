@@ -1,0 +1,210 @@
+"""The weekly report: a scheduled DAG that e-mails the cutover managers where each running dry run stands.
+
+One DAG per plan, ``<plan>_weekly_report``, on the cron of ``weekly_report`` in ``config.yaml``
+(default ``0 8 * * 1``, Monday 08:00, in the plan's time zone; ``null``: no weekly report), active
+from the start (not paused). Its one task asks Airflow's REST API, as the user of the Airflow
+connection ``transition_api`` (type http: host, port, login, password; an Airflow 3 task may not
+read the metadata database), for every running run of the plan's dry runs, and sends one e-mail
+per run (``[Transition-DR1] Weekly report ...``): steps per state and per phase, the Overdue and
+Late steps with their owners, the open defects, the planned and forecast end; with the results
+workbook (:mod:`transition.results_workbook`: every step, the defects, the comparison) attached.
+No running dry run: no e-mail. The DAG is not built when the plan has no cutover manager.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Sequence
+from email.message import EmailMessage
+from functools import partial
+from typing import Any
+
+from transition.model import Plan, dag_id_for
+
+log = logging.getLogger(__name__)
+
+DEFAULT_CRON = "0 8 * * 1"
+TASK_ID = "send_weekly_report"
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+CRON_PRESETS = ("@hourly", "@daily", "@weekly", "@monthly", "@quarterly", "@yearly")
+
+
+def check_cron(value: str | None) -> str | None:
+    """The cron expression, checked; ValueError in words otherwise (config.yaml's ``weekly_report``)."""
+    if value is None:
+        return None
+    from croniter import croniter
+
+    text = " ".join(str(value).split())
+    if text in CRON_PRESETS or (len(text.split()) == 5 and croniter.is_valid(text)):
+        return text
+    raise ValueError(f"'{value}' is not a cron expression (five fields: minute hour day month weekday, "
+                     f"e.g. '{DEFAULT_CRON}' for Mondays at 08:00), or null for no weekly report")
+
+
+def weekly_report_dag_id(plan: Plan) -> str:
+    return dag_id_for(plan.name, "weekly_report")
+
+
+def weekly_cron(plan: Plan) -> str | None:
+    """``weekly_report`` of the plan's configuration (the default when it cannot be read now)."""
+    from transition.config import load_config
+    from transition.errors import ConfigError
+
+    if not plan.source.config:
+        return DEFAULT_CRON
+    try:
+        return load_config(plan.source.config).weekly_report
+    except ConfigError:
+        return DEFAULT_CRON  # the configuration is broken now: its problems show as the plan's import error
+
+
+def weekly_report_dags(plan: Plan, only_dag_id: str | None = None) -> dict[str, Any]:
+    """``{dag_id: DAG}`` of the weekly report, or nothing (no cron, no cutover manager, another DAG asked)."""
+    dag_id = weekly_report_dag_id(plan)
+    if only_dag_id is not None and only_dag_id != dag_id:
+        return {}
+    if dag_id in {plan.dag_id(d) for d in plan.schedules}:
+        log.warning("No weekly report DAG: a dry run's DAG is called %s", dag_id)
+        return {}
+    recipients = manager_emails(plan)
+    cron = weekly_cron(plan)
+    if cron is None or not recipients:
+        return {}
+    return {dag_id: build_weekly_report_dag(plan, cron, recipients)}
+
+
+def manager_emails(plan: Plan) -> list[str]:
+    return [plan.actors[m].email for m in plan.cutover_managers if m in plan.actors]
+
+
+def build_weekly_report_dag(plan: Plan, cron: str, recipients: list[str]) -> Any:
+    from airflow.providers.standard.operators.python import PythonOperator
+    from airflow.sdk import DAG, CronTriggerTimetable
+
+    from transition.dag_builder import START_DATE
+
+    dry_run_dag_ids = [plan.dag_id(d) for d in plan.schedules]
+    dag = DAG(
+        dag_id=weekly_report_dag_id(plan),
+        schedule=CronTriggerTimetable(cron, timezone=plan.timezone),
+        start_date=START_DATE,
+        catchup=False,
+        max_active_runs=1,
+        is_paused_upon_creation=False,  # configured in config.yaml: it runs without a click
+        tags=["transition-report", plan.name],
+        description=f"Transition plan {plan.name}: the weekly report to the cutover managers ({cron}, {plan.timezone})",
+        doc_md=(f"## {plan.name} — weekly report\n\nAt `{cron}` ({plan.timezone}), e-mails {', '.join(recipients)} "
+                "where each running dry run stands, with the results workbook attached. Reads Airflow's REST API as "
+                "the user of the connection `transition_api`. Trigger it to send the report now."),
+        default_args={"retries": 2, "retry_delay": dt.timedelta(minutes=10)},
+    )
+    with dag:
+        PythonOperator(
+            task_id=TASK_ID,
+            python_callable=partial(send_weekly_reports, plan.name, dry_run_dag_ids, recipients),
+            owner="transition",
+        )
+    return dag
+
+
+class WeeklyReportError(RuntimeError):
+    """The report could not be made; the message says what to set up."""
+
+
+def send_weekly_reports(plan_name: str, dag_ids: Sequence[str], recipients: Sequence[str]) -> list[str]:
+    """The task: one e-mail per running run of the plan's dry runs; returns the subjects sent."""
+    from airflow.sdk import BaseHook, conf
+
+    from transition.mail import send
+    from transition.results_data import API_CONN_ID, ApiClient, ApiError, Credentials, NotFound, compare_dry_runs, run_results, running_run_ids
+
+    try:
+        connection = BaseHook.get_connection(API_CONN_ID)
+        credentials = Credentials.from_connection(connection)
+    except Exception as exc:  # not defined (AirflowNotFoundException), or incomplete
+        raise WeeklyReportError(
+            f"the weekly report reads the dry runs through Airflow's REST API and needs the Airflow connection "
+            f"'{API_CONN_ID}' (type http: host and port of the api-server, login and password of a user who may "
+            f"read the dry runs): {exc}") from None
+    base_url = conf.get("api", "base_url", fallback=credentials.url)
+    sent: list[str] = []
+    try:
+        with ApiClient(credentials) as client:
+            for dag_id in dag_ids:
+                try:
+                    running = running_run_ids(client, dag_id)
+                except NotFound:
+                    continue  # not in Airflow (yet)
+                for run_id in running:
+                    results = run_results(client, dag_id, run_id)
+                    message = weekly_message(results, compare_dry_runs(client, results, dag_ids), recipients, base_url)
+                    send(message)  # a MailError fails the task: it is retried
+                    sent.append(str(message["Subject"]))
+                    log.info("Weekly report sent: %s to %s", message["Subject"], message["To"])
+    except ApiError as exc:
+        raise WeeklyReportError(f"the weekly report of plan {plan_name} could not read the dry runs: {exc}") from None
+    if not sent:
+        log.info("No dry run of plan %s is running: no weekly report to send", plan_name)
+    return sent
+
+
+# -- the e-mail ----------------------------------------------------------------------------------
+
+def _at(moment: dt.datetime | None) -> str:
+    return f"{moment:%a %d %b %Y %H:%M}" if moment else "—"
+
+
+def weekly_subject(results: Any) -> str:
+    return f"[Transition-{results.dry_run}] Weekly report {results.now:%d %b %Y}"
+
+
+def weekly_message(results: Any, comparison: Sequence[Any], recipients: Sequence[str], base_url: str) -> EmailMessage:
+    """The e-mail about one running run (a :class:`~transition.results_data.RunResults`), workbook attached."""
+    from transition.mail import compose, render
+    from transition.results_workbook import results_bytes
+
+    steps = results.steps
+    closed = sum(1 for s in steps if s.state in ("Terminated", "Skipped"))
+    states = [state for state, count in results.counts.items() if count]
+    by_phase = [(phase, [results.counts_by_phase.get(phase, {}).get(state, 0) for state in states])
+                for phase in results.phases]
+
+    def people(step: Any) -> str:
+        names = f"{step.owner_name or step.owner} ({step.owner})"
+        taken = [t.to_user for t in step.transfers if t.to_user]
+        return names + (f", transferred to {', '.join(results.name_of(t) for t in taken)}" if taken else "")
+
+    overdue = [(f"{s.id} · {s.label}", people(s), f"planned start {_at(s.planned_start)}") for s in results.in_state("Overdue")]
+    late = [(f"{s.id} · {s.label}", people(s),
+             f"started {_at(s.actual_start)}" + (f" by {results.name_of(s.started_by)}" if s.started_by else "")
+             + f", planned end {_at(s.planned_end)}") for s in results.in_state("Late")]
+    open_defects = [
+        (f"#{d.id} {d.title}", d.step, d.severity,
+         f"recorded by {results.name_of(d.created_by) or '—'} on {_at(d.created_at)}" if d.created_at else "")
+        for d in results.defects if d.status == "open"
+    ]
+    facts = [
+        ("Run", f"{results.run_id} (started {_at(results.run_start)})"),
+        ("Steps closed", f"{closed} of {len(steps)}"),
+        ("Planned end", _at(results.planned_end)),
+        ("Forecast end", _at(results.forecast_end) + (" — after the dry run's End" if results.forecast_late else "")),
+        ("Must end by", _at(results.must_end_by)),
+        ("Open defects", str(len(open_defects))),
+    ]
+    subject = weekly_subject(results)
+    values = {
+        "subject": subject, "plan": results.plan, "dry_run": results.dry_run, "facts": facts, "states": states,
+        "counts": [(state, results.counts[state]) for state in states], "by_phase": by_phase, "overdue": overdue,
+        "late": late, "open_defects": open_defects, "timezone": results.timezone,
+        "link": f"{base_url.rstrip('/')}/transition/recap",
+        "compared": [c.dry_run for c in comparison if c.dag_id != results.dag_id],
+    }
+    text, html = render("weekly_report", **values)
+    message = compose(subject=subject, to=list(recipients), text=text, html=html,
+                      headers={"X-Transition-Run": f"{results.dag_id}/{results.run_id}"})
+    maintype, subtype = XLSX.split("/")
+    message.add_attachment(results_bytes(results, comparison), maintype=maintype, subtype=subtype,
+                           filename=f"{results.plan}-{results.dry_run}-results-{results.now:%Y-%m-%d}.xlsx")
+    return message

@@ -1,0 +1,312 @@
+"""The results workbook and the weekly report e-mail, from the JSON the plugin serves (no Airflow needed).
+
+The files are written with openpyxl and opened again with openpyxl: sheets, values, formats, the
+chart. The REST client against a real Airflow is in ``test_e2e_results.py``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import openpyxl
+import pytest
+
+from conftest import base_sheets, write_config, write_xlsx
+from transition.results_data import (
+    Credentials, DryRunComparison, phase_results, run_results_from_json, split_run,
+)
+from transition.results_workbook import results_bytes, write_results
+
+TRANSITION = shutil.which("transition", path=str(Path(sys.executable).parent))
+
+
+def step(id_, phase, state, owner, planned_start, planned_end, actual_start=None, actual_end=None, **more):
+    return {"id": id_, "label": f"Label of {id_}", "phase": phase, "state": state, "owner": owner,
+            "owner_name": owner.title() + " X", "team": "Market", "planned_start": planned_start, "planned_end": planned_end,
+            "actual_start": actual_start, "actual_end": actual_end, "started_by": more.get("started_by"),
+            "closed_by": more.get("closed_by"), "comment": more.get("comment", ""), "defects": more.get("defects", []),
+            "transferred_to": more.get("transferred_to", []), "link": f"http://x/{id_}"}
+
+
+def recap(dry_run="DR1", dag_id="resa_dr1", run_id="manual__1", day="2027-01-16", **overrides):
+    steps = [
+        step("A", "AC", "Terminated", "alice", f"{day}T08:00:00+01:00", f"{day}T09:00:00+01:00",
+             f"{day}T08:05:00+01:00", f"{day}T09:35:00+01:00", started_by="alice", closed_by="carol", comment="done <ok>"),
+        step("B", "AC", "Late", "bob", f"{day}T09:00:00+01:00", f"{day}T11:00:00+01:00", f"{day}T09:40:00+01:00",
+             started_by="frank", transferred_to=["frank"],
+             defects=[{"id": 7, "title": "Queue not empty", "severity": "major", "status": "open"}]),
+        step("C", "CO", "Overdue", "carol", f"{day}T11:00:00+01:00", f"{day}T11:30:00+01:00"),
+        step("D", "HO", "Planned", "alice", None, None),
+    ]
+    document = {
+        "plan": "resa", "dry_run": dry_run, "dag_id": dag_id, "run_id": run_id, "timezone": "Europe/Brussels",
+        "now": f"{day}T12:00:00+01:00",
+        "counts": {"Planned": 1, "Locked": 0, "Overdue": 1, "Idle": 0, "Ready": 0, "Open": 0, "Late": 1,
+                   "Terminated": 1, "Skipped": 0, "Failed": 0},
+        "counts_by_phase": {"AC": {"Late": 1, "Terminated": 1}, "CO": {"Overdue": 1}, "HO": {"Planned": 1}},
+        "planned_end": f"{day}T11:30:00+01:00", "forecast_end": f"{day}T13:30:00+01:00",
+        "must_end_by": f"{day}T13:00:00+01:00", "forecast_late": True,
+        "critical_path": ["A", "B", "C"], "forecast_critical_path": ["B", "C"],
+        "actors": {"alice": "Alice Martin", "bob": "Bob Peeters", "carol": "Carol Dubois", "frank": "Frank Claes"},
+        "steps": steps,
+    }
+    document.update(overrides)
+    return document
+
+
+RUN = {"dag_run_id": "manual__1", "state": "running", "start_date": "2027-01-16T07:00:00Z", "end_date": None}
+DEFECTS = [{"id": 7, "task_id": "B", "title": "Queue not empty", "severity": "major", "status": "open",
+            "description": "12 messages", "created_by": "frank", "created_at": "2027-01-16T08:50:00+00:00",
+            "resolved_by": None, "resolved_at": None}]
+TRANSFERS = [{"id": 1, "task_id": "B", "from_user": "bob", "to_user": "frank", "message": "On leave",
+              "created_at": "2027-01-16T08:45:00+00:00"}]
+
+
+@pytest.fixture
+def results():
+    return run_results_from_json(recap(), RUN, DEFECTS, TRANSFERS)
+
+
+@pytest.fixture
+def comparison(results):
+    earlier = recap("DR0", "resa_dr0", "manual__0", day="2026-11-14")
+    for s in earlier["steps"]:  # DR0 was finished, slower in AC
+        s["state"] = "Terminated"
+        if s["planned_start"]:
+            s["actual_start"], s["actual_end"] = s["planned_start"], s["planned_end"].replace("11:", "13:")
+    return sorted([phase_results(results), phase_results(run_results_from_json(earlier))],
+                  key=lambda c: c.first_planned_start)
+
+
+def test_data_from_the_plugins_json(results):
+    assert (results.plan, results.dry_run, results.run_state) == ("resa", "DR1", "running")
+    assert results.run_start == dt.datetime(2027, 1, 16, 8, 0, tzinfo=results.now.tzinfo)  # in the plan's zone
+    a, b, c, d = results.steps
+    assert a.actual_duration == dt.timedelta(hours=1, minutes=30) and a.planned_duration == dt.timedelta(hours=1)
+    assert b.actual_duration is None and [t.to_user for t in b.transfers] == ["frank"]
+    assert [x.id for x in b.open_defects] == [7] and b.defects[0].description == "12 messages"
+    assert d.planned_duration is None
+    assert results.phases == ["AC", "CO", "HO"]
+    assert [s.id for s in results.in_state("Overdue", "Late")] == ["B", "C"]
+    assert results.name_of("frank") == "Frank Claes" and results.name_of("zed") == "zed"
+
+
+def test_phase_results_span_first_start_to_last_end(results):
+    phases = {p.phase: p for p in phase_results(results).phases}
+    assert phases["AC"].planned == dt.timedelta(hours=3)  # 08:00 -> 11:00
+    assert phases["AC"].actual == dt.timedelta(hours=3, minutes=55)  # 08:05 -> now, 12:00 (B started, open)
+    assert (phases["AC"].closed, phases["AC"].steps, phases["AC"].finished) == (1, 2, False)
+    assert phases["CO"].actual is None and phases["HO"].planned is None
+
+
+def test_the_results_workbook(tmp_path, results, comparison):
+    path = write_results(tmp_path / "out" / "results.xlsx", results, comparison)
+    book = openpyxl.load_workbook(path)
+    assert book.sheetnames == ["Steps", "Defects", "Comparison", "Run"]
+
+    steps = book["Steps"]
+    header = [c.value for c in steps[1]]
+    assert header[:4] == ["ID", "Label", "Phase", "State"]
+    rows = {r[0]: dict(zip(header, r)) for r in steps.iter_rows(min_row=2, values_only=True)}
+    assert list(rows) == ["A", "B", "C", "D"]
+    a, b = rows["A"], rows["B"]
+    assert a["Actual start"] == dt.datetime(2027, 1, 16, 8, 5) and a["Actual end"] == dt.datetime(2027, 1, 16, 9, 35)
+    assert a["Planned start"] == dt.datetime(2027, 1, 16, 8, 0)
+    assert a["Actual duration"] == dt.timedelta(hours=1, minutes=30)
+    assert a["Planned duration"] == dt.timedelta(hours=1)
+    assert (a["Started by"], a["Closed by"], a["Comment"], a["State"]) == ("alice", "carol", "done <ok>", "Terminated")
+    assert (b["State"], b["Started by"], b["Closed by"], b["Actual end"]) == ("Late", "frank", None, None)
+    assert b["Transfers"] == "bob → frank: On leave"
+    assert b["Defects"] == "#7 major open: Queue not empty" and b["Open defects"] == 1
+    assert rows["D"]["Planned start"] is None and rows["C"]["State"] == "Overdue"
+    state_cell = steps.cell(row=2, column=header.index("State") + 1)
+    assert state_cell.fill.fgColor.rgb.endswith("A9D18E")  # Terminated: green, as on the recap page
+    assert steps.cell(row=2, column=header.index("Actual start") + 1).number_format == "yyyy-mm-dd hh:mm"
+    assert steps.freeze_panes == "B2" and steps.auto_filter.ref == "A1:T5"
+
+    defects = list(book["Defects"].iter_rows(values_only=True))
+    assert defects[0][:5] == ("ID", "Step", "Title", "Severity", "Status")
+    assert defects[1][:8] == (7, "B", "Queue not empty", "major", "open", "12 messages", "frank",
+                              dt.datetime(2027, 1, 16, 9, 50))
+
+    sheet = book["Comparison"]
+    table = [list(r) for r in sheet.iter_rows(min_row=3, max_row=6, values_only=True)]
+    assert table[0][:7] == ["Phase", "DR0 planned (h)", "DR0 actual (h)", "DR1 planned (h)", "DR1 actual (h)",
+                            "DR0 steps closed", "DR1 steps closed"]
+    assert table[1][:7] == ["AC", 3, 5, 3, pytest.approx(3 + 55 / 60), "2/2", "1/2"]
+    assert sheet["E4"].number_format == "0.00"
+    assert table[2][:7] == ["CO", 0.5, 2.5, 0.5, None, "1/1", "0/1"]
+    assert table[3][:7] == ["HO", None, None, None, None, "1/1", "0/1"]
+    assert "planned vs actual" in sheet["A1"].value
+    assert sheet["A8"].value == "Runs compared (the latest run of each dry run)"
+    runs = [r for r in sheet.iter_rows(min_row=9, max_row=11, values_only=True)]
+    assert runs[0][:4] == ("Dry run", "DAG", "Run", "State") and runs[2][:4] == ("DR1", "resa_dr1", "manual__1", "running")
+
+    run = {r[0]: r[1] for r in book["Run"].iter_rows(values_only=True)}
+    assert run["Forecast end"] == dt.datetime(2027, 1, 16, 13, 30) and run["Forecast late"] == "yes"
+    assert run["Times are in"] == "Europe/Brussels" and run["Steps Late"] == 1 and run["Open defects"] == 1
+
+
+def test_the_comparison_chart(tmp_path, results, comparison):
+    """openpyxl drops charts when it reads a file, so the chart is checked in the file's XML."""
+    import zipfile
+
+    path = write_results(tmp_path / "results.xlsx", results, comparison)
+    with zipfile.ZipFile(path) as archive:
+        charts = [n for n in archive.namelist() if n.startswith("xl/charts/chart")]
+        assert len(charts) == 1
+        xml = archive.read(charts[0]).decode()
+        drawing_rels = archive.read("xl/worksheets/_rels/sheet3.xml.rels").decode()
+    import xml.etree.ElementTree as ET
+
+    ns = {"c": "http://schemas.openxmlformats.org/drawingml/2006/chart"}
+    bar = ET.fromstring(xml).find("c:chart/c:plotArea/c:barChart", ns)
+    assert bar.find("c:barDir", ns).get("val") == "col" and bar.find("c:grouping", ns).get("val") == "clustered"
+    series = bar.findall("c:ser", ns)  # DR0 planned, DR0 actual, DR1 planned, DR1 actual
+    assert [s.find("c:tx/c:strRef/c:f", ns).text for s in series] == [f"'Comparison'!{c}3" for c in "BCDE"]
+    assert [s.find("c:val/c:numRef/c:f", ns).text for s in series] == [f"'Comparison'!${c}$4:${c}$6" for c in "BCDE"]
+    assert {s.find("c:cat/c:strRef/c:f", ns).text for s in series} == {"'Comparison'!$A$4:$A$6"}
+    assert "drawing" in drawing_rels  # on the Comparison sheet (the third)
+
+
+def test_without_a_comparison_and_without_steps(tmp_path):
+    empty = run_results_from_json(recap(steps=[], counts_by_phase={}, counts={}))
+    book = openpyxl.load_workbook(io.BytesIO(results_bytes(empty)))
+    assert book.sheetnames == ["Steps", "Defects", "Run"]
+    assert book["Steps"].max_row == 1 and book["Defects"].max_row == 1
+
+
+def test_the_weekly_report_email(results, comparison):
+    from transition.weekly_report import weekly_message
+
+    message = weekly_message(results, comparison, ["mia@example.com", "tom@example.com"], "http://airflow:8080/")
+    assert message["Subject"] == "[Transition-DR1] Weekly report 16 Jan 2027"
+    assert message["To"] == "mia@example.com, tom@example.com"
+    text = message.get_body(("plain",)).get_content()
+    assert "Steps closed:  1 of 4" in text
+    assert "Forecast end:  Sat 16 Jan 2027 13:30 — after the dry run's End" in text
+    assert "- C · Label of C — Carol X (carol); planned start Sat 16 Jan 2027 11:00" in text
+    assert ("- B · Label of B — Bob X (bob), transferred to Frank Claes; started Sat 16 Jan 2027 09:40 by Frank Claes, "
+            "planned end Sat 16 Jan 2027 11:00") in text
+    assert "- #7 Queue not empty (step B, major), recorded by Frank Claes on Sat 16 Jan 2027 09:50" in text
+    assert "compares it with DR0 phase by phase" in text and "http://airflow:8080/transition/recap" in text
+    phase_lines = text.split("Steps per phase")[1].splitlines()
+    assert phase_lines[2].split() == ["Phase", "Planned", "Overdue", "Late", "Terminated"]
+    assert phase_lines[3].split() == ["AC", "0", "0", "1", "1"]
+    html = message.get_body(("html",)).get_content()
+    assert "Queue not empty" in html and "<li>C · Label of C" in html
+    (attachment,) = list(message.iter_attachments())
+    assert attachment.get_filename() == "resa-DR1-results-2027-01-16.xlsx"
+    book = openpyxl.load_workbook(io.BytesIO(attachment.get_content()))
+    assert book.sheetnames == ["Steps", "Defects", "Comparison", "Run"]
+    assert [r[0] for r in book["Steps"].iter_rows(min_row=2, values_only=True)] == ["A", "B", "C", "D"]
+
+
+def test_html_in_the_plan_is_escaped_in_the_email():
+    from transition.weekly_report import weekly_message
+
+    overdue = dict(step("X", "CO", "Overdue", "eve", None, None), label="<script>x()</script>")
+    hostile = run_results_from_json(recap(steps=[overdue]))
+    html = weekly_message(hostile, [], ["m@example.com"], "http://a").get_body(("html",)).get_content()
+    assert "<script>" not in html and "&lt;script&gt;" in html
+
+
+def test_credentials_and_run_ids():
+    assert split_run("resa_dr1/manual__2027-01-16T08:00:00+00:00") == ("resa_dr1", "manual__2027-01-16T08:00:00+00:00")
+    with pytest.raises(ValueError, match="DAG_ID/RUN_ID"):
+        split_run("resa_dr1")
+    env = {"TRANSITION_API_URL": "http://h:1/", "TRANSITION_API_USER": "u", "TRANSITION_API_PASSWORD": "p"}
+    assert Credentials.from_options(None, None, None, env) == Credentials("http://h:1", "u", "p")
+    assert Credentials.from_options("https://x", "v", "q", env) == Credentials("https://x", "v", "q")
+    assert Credentials.from_options(None, "v", "q", {}).url == "http://127.0.0.1:8080"
+    with pytest.raises(ValueError, match=r"--password or \$TRANSITION_API_PASSWORD"):
+        Credentials.from_options(None, "v", None, {})
+    with pytest.raises(ValueError, match="not an http"):
+        Credentials.from_options("h:8080", "v", "q", {})
+
+
+def test_the_connection_of_the_weekly_report():
+    import json
+
+    from airflow.sdk import Connection
+
+    from transition.results_data import connection_json
+
+    data = json.loads(connection_json("http://127.0.0.1:8081", "transition_report", "pw"))
+    connection = Connection(conn_id="transition_api", **data)
+    assert Credentials.from_connection(connection) == Credentials("http://127.0.0.1:8081", "transition_report", "pw")
+    full = Connection(conn_id="transition_api", conn_type="http", host="https://airflow.example.com", login="u", password="p")
+    assert Credentials.from_connection(full).url == "https://airflow.example.com"
+    with pytest.raises(ValueError, match="needs a host, a login"):
+        Credentials.from_connection(Connection(conn_id="transition_api", conn_type="http", host="h"))
+
+
+def run_cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    import os
+
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("TRANSITION_API_")}
+    return subprocess.run([TRANSITION, *args], capture_output=True, text=True, timeout=60, env={**clean, **(env or {})})
+
+
+def test_report_command_errors_without_a_traceback(tmp_path):
+    from airflow_server import free_port
+
+    out = str(tmp_path / "r.xlsx")
+    dead = f"http://127.0.0.1:{free_port()}"
+    unreachable = run_cli("report", "--run", "resa_dr1/manual__1", "--out", out, "--url", dead, "--user", "u", "--password", "p")
+    assert unreachable.returncode == 1
+    assert unreachable.stderr.startswith(f"transition: cannot reach Airflow at {dead} (")
+    assert "Traceback" not in unreachable.stderr and not Path(out).exists()
+    from_env = run_cli("report", "--run", "resa_dr1/manual__1", "--out", out,
+                       env={"TRANSITION_API_URL": dead, "TRANSITION_API_USER": "u", "TRANSITION_API_PASSWORD": "p"})
+    assert from_env.returncode == 1 and dead in from_env.stderr
+    no_user = run_cli("report", "--run", "resa_dr1/manual__1", "--out", out, "--url", dead)
+    assert no_user.returncode == 2
+    assert no_user.stderr.strip() == ("transition: an Airflow user is needed to read the run: give --user or "
+                                      "$TRANSITION_API_USER and --password or $TRANSITION_API_PASSWORD")
+    bad_run = run_cli("report", "--run", "resa_dr1", "--out", out, "--user", "u", "--password", "p")
+    assert bad_run.returncode == 2 and "give the run as DAG_ID/RUN_ID" in bad_run.stderr
+    assert run_cli("report", "--run", "a/b", "--out", str(tmp_path / "r.csv"), "--user", "u", "--password", "p").returncode == 2
+    assert run_cli("report", "--out", out).returncode == 2  # --run is required (argparse)
+
+
+# -- configuration and DAG ----------------------------------------------------------------------
+
+def test_weekly_report_setting(tmp_path):
+    from transition.config import load_config
+    from transition.errors import ConfigError
+
+    write_xlsx(tmp_path / "plan.xlsx", base_sheets())
+    assert load_config(write_config(tmp_path / "c.yaml", "plan.xlsx")).weekly_report == "0 8 * * 1"
+    assert load_config(write_config(tmp_path / "c.yaml", "plan.xlsx", weekly_report="30 17 * * 5")).weekly_report == "30 17 * * 5"
+    assert load_config(write_config(tmp_path / "c.yaml", "plan.xlsx", weekly_report=None)).weekly_report is None
+    assert load_config(write_config(tmp_path / "c.yaml", "plan.xlsx", weekly_report="@weekly")).weekly_report == "@weekly"
+    with pytest.raises(ConfigError) as error:
+        load_config(write_config(tmp_path / "c.yaml", "plan.xlsx", weekly_report="every monday"))
+    assert str(error.value.problems[0]).startswith(f"{tmp_path / 'c.yaml'}: weekly_report: 'every monday' is not a cron expression")
+
+
+def test_the_weekly_report_dag(tmp_path, monkeypatch):
+    from transition.airflow_dags import registered_dags
+
+    monkeypatch.setenv("TRANSITION_CONFIG", str(tmp_path / "config.yaml"))
+    monkeypatch.setenv("TRANSITION_CACHE_DIR", str(tmp_path / "cache"))
+    write_xlsx(tmp_path / "plan.xlsx", base_sheets())
+    write_config(tmp_path / "config.yaml", "plan.xlsx", cutover_managers=["dave"], weekly_report="0 7 * * 1")
+    dags = registered_dags()
+    assert sorted(dags) == ["resa_dr1", "resa_live", "resa_weekly_report"]
+    weekly = dags["resa_weekly_report"]
+    assert weekly.task_ids == ["send_weekly_report"] and weekly.is_paused_upon_creation is False
+    assert weekly.timetable.expression == "0 7 * * 1" and str(weekly.timetable.timezone) == "Europe/Brussels"
+    assert "dave@example.com" in weekly.doc_md
+    assert list(registered_dags("resa_weekly_report")) == ["resa_weekly_report"]
+    assert list(registered_dags("resa_dr1")) == ["resa_dr1"]
+    write_config(tmp_path / "config.yaml", "plan.xlsx", cutover_managers=["dave"], weekly_report=None)
+    assert "resa_weekly_report" not in registered_dags()
+    write_config(tmp_path / "config.yaml", "plan.xlsx")  # no cutover manager: nobody to tell
+    assert "resa_weekly_report" not in registered_dags()
