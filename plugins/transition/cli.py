@@ -15,6 +15,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Sequence
 
+from transition.calendar_ics import add_calendar_parser, calendar_command
 from transition.compiler import compile_plan
 from transition.config import load_config
 from transition.errors import PlanInvalid, ProblemsError, UsageError, errors_only, warnings_only
@@ -42,6 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     graph.add_argument("plan", nargs="?")
     graph.add_argument("--dry-run", required=True, help="dry-run name, e.g. DR1")
     graph.add_argument("--json", action="store_true", help="print JSON instead of text")
+    add_calendar_parser(commands)
 
     template = commands.add_parser("template", help="write a blank workbook in the contract")
     template.add_argument("out", help="the .xlsx file to write")
@@ -80,6 +82,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(exit_.code or 0)
     try:
         handler = {"validate": _validate, "graph": _graph, "template": _template, "sample": _sample,
+                   "calendar": calendar_command,
                    "users": _users, "backup": _backup, "restore": _restore, "report": report_command}[args.command]
         return handler(args)
     except UsageError as exc:

@@ -11,6 +11,7 @@ from pathlib import Path
 from airflow.sdk import DAG
 
 from transition.alert_mail import announce_late, announce_mail_failures, announce_overdue
+from transition.calendar_mail import announce_calendar, update_calendar
 from transition.deadline_mail import dry_run_deadline
 from transition.model import Plan
 from transition.ready_mail import announce_ready
@@ -92,6 +93,8 @@ def build_dag(plan: Plan, dry_run: str) -> DAG:
             upstream={s.step_id: s.upstream for s in schedule.steps.values()},
             on_overdue=partial(announce_overdue, plan, dry_run),
             on_failures=partial(announce_mail_failures, plan, dry_run),
+            on_start=partial(announce_calendar, plan, dry_run),
+            on_wake=partial(update_calendar, plan, dry_run),
             recheck=dt.timedelta(seconds=float(os.environ.get(RECHECK_ENV, RECHECK.total_seconds()))),
             owner="transition",
         )

@@ -9,8 +9,8 @@ deferrals, restarts of every Airflow component and new tries of the watch, so no
 
 It also gathers the e-mails that steps could not send (their XCom ``mail_failures``) and, once
 ``on_failures`` succeeds (mail works again), stops reporting them. When the run starts it calls
-``on_start`` once (e.g. calendar invitations). It ends when every step has, and then deletes the
-run's sent-ledgers.
+``on_start`` once (e.g. calendar invitations), and ``on_wake`` each time it looks (it runs the latest
+plan: e.g. calendar updates). It ends when every step has, and then deletes the run's sent-ledgers.
 """
 
 from __future__ import annotations
@@ -43,6 +43,7 @@ class RunWatchOperator(BaseOperator):
         on_overdue: Callable[[Any, str, list[str]], None],
         on_failures: Callable[[Any, list[dict]], bool] | None = None,
         on_start: Callable[[Any], None] | None = None,
+        on_wake: Callable[[Any], None] | None = None,
         recheck: dt.timedelta = RECHECK,
         **kwargs: Any,
     ) -> None:
@@ -52,6 +53,7 @@ class RunWatchOperator(BaseOperator):
         self._on_overdue = on_overdue
         self._on_failures = on_failures
         self._on_start = on_start
+        self._on_wake = on_wake
         self.recheck = recheck
 
     def execute(self, context: Any) -> None:
@@ -71,6 +73,11 @@ class RunWatchOperator(BaseOperator):
             except Exception:
                 self.log.exception("The start-of-run notice failed; the run goes on")
             ledger.mark("started", timezone.utcnow().isoformat())
+        if self._on_wake is not None:
+            try:
+                self._on_wake(context)
+            except Exception:
+                self.log.exception("The watch's wake-up hook failed; the run goes on")
         now = timezone.utcnow()
         states: dict[str, Any] = RuntimeTaskInstance.get_task_states(dag_id=ti.dag_id, run_ids=[ti.run_id]).get(ti.run_id, {})
         said = set(ledger.get("overdue", []))
