@@ -67,7 +67,8 @@ class AirflowServer:
                 "AIRFLOW__OPERATORS__DEFAULT_QUEUE": self.queue,
                 "AIRFLOW__API__PORT": str(self.port),
             })
-        self.process: subprocess.Popen | None = None
+        self.process: subprocess.Popen | None = None  # the scheduler (production) or airflow standalone
+        self.components: dict[str, subprocess.Popen] = {}  # component -> process (leader of its own group)
         self.log_path = home / "standalone.log"
         self._tokens: dict[str, str] = {}
 
@@ -88,28 +89,56 @@ class AirflowServer:
         airflow = shutil.which("airflow", path=env["PATH"])
         assert airflow, "airflow is not installed in the test environment"
         self.home.mkdir(parents=True, exist_ok=True)
-        log = self.log_path.open("ab")
         if self.flavour == "standalone":
             if prepare is not None:
                 prepare()
-            command = [airflow, "standalone"]
+            with self.log_path.open("ab") as log:
+                self.process = subprocess.Popen(
+                    [airflow, "standalone"], env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                    stdin=subprocess.DEVNULL,
+                )
+            self.components = {"standalone": self.process}
         else:
             self._create_database()
             if prepare is not None:
                 prepare()
-            migrated = subprocess.run([airflow, "db", "migrate"], env=env, stdout=log, stderr=subprocess.STDOUT,
-                                      stdin=subprocess.DEVNULL, timeout=300)
+            with self.log_path.open("ab") as log:
+                migrated = subprocess.run([airflow, "db", "migrate"], env=env, stdout=log, stderr=subprocess.STDOUT,
+                                          stdin=subprocess.DEVNULL, timeout=300)
             assert migrated.returncode == 0, f"airflow db migrate failed:\n{self.tail()}"
-            parts = [f"{airflow} {c}" + (f" --queues {self.queue}" if c == "celery worker" else "") + " &"
-                     for c in COMPONENTS]
-            command = ["bash", "-c", " ".join(parts) + " wait"]
-        self.process = subprocess.Popen(
-            command, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, stdin=subprocess.DEVNULL,
-        )
+            for component in COMPONENTS:
+                self.start_component(component)
+            self.process = self.components["scheduler"]
+        return self.wait_healthy(timeout)
+
+    def start_component(self, component: str) -> subprocess.Popen:
+        """Start one component of the production flavour in a process group of its own."""
+        assert self.flavour == "postgres-celery" and component in COMPONENTS
+        airflow = shutil.which("airflow", path=self.process_env["PATH"])
+        command = [airflow, *component.split()] + (["--queues", self.queue] if component == "celery worker" else [])
+        with (self.home / f"{component.replace(' ', '-')}.log").open("ab") as log:
+            self.components[component] = subprocess.Popen(
+                command, env=self.process_env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                stdin=subprocess.DEVNULL,
+            )
+        return self.components[component]
+
+    def kill_component(self, component: str) -> None:
+        """kill -9 one component and the processes it started (its process group), as a crash does."""
+        process = self.components.pop(component)
+        try:
+            os.killpg(process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        process.wait(timeout=30)
+
+    def wait_healthy(self, timeout: float = 240) -> "AirflowServer":
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"airflow standalone exited early:\n{self.tail()}")
+            exited = [name for name, process in self.components.items() if process.poll() is not None]
+            if exited:
+                self.stop()
+                raise RuntimeError(f"airflow {', '.join(exited)} exited early:\n{self.tail()}")
             try:
                 health = httpx.get(f"{self.base_url}/api/v2/monitor/health", timeout=5).json()
                 if all(health.get(part, {}).get("status") == "healthy" for part in ("metadatabase", "scheduler")):
@@ -121,20 +150,25 @@ class AirflowServer:
         raise TimeoutError(f"Airflow did not become healthy in {timeout} s:\n{self.tail()}")
 
     def stop(self, timeout: float = 30) -> None:
-        if self.process is None or self.process.poll() is not None:
-            return
-        group = os.getpgid(self.process.pid)
-        os.killpg(group, signal.SIGTERM)
-        try:
-            self.process.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            os.killpg(group, signal.SIGKILL)
-            self.process.wait(timeout=10)
-        # Children that outlived the parent are still in the group.
-        try:
-            os.killpg(group, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
+        """Stop every component: SIGTERM to each process group, then SIGKILL to what is left."""
+        for process in self.components.values():
+            try:
+                os.killpg(process.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+        deadline = time.monotonic() + timeout
+        for process in self.components.values():
+            try:
+                process.wait(timeout=max(1.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                pass
+        for process in self.components.values():
+            try:  # children that outlived their parent are still in its group
+                os.killpg(process.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            process.wait(timeout=10)
+        self.components = {}
 
     def cleanup(self) -> None:
         """Drop what the production flavour made: its database and its queue."""
@@ -167,10 +201,15 @@ class AirflowServer:
         self.cleanup()
 
     def tail(self, lines: int = 60) -> str:
-        try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return "(no log)"
+        """The end of Airflow's log (of each component's log, in the production flavour)."""
+        paths = [self.log_path] + sorted(self.home.glob("*.log")) if self.flavour != "standalone" else [self.log_path]
+        parts = []
+        for path in dict.fromkeys(paths):
+            try:
+                parts.append(f"--- {path.name}\n" + "\n".join(path.read_text(errors="replace").splitlines()[-lines:]))
+            except OSError:
+                parts.append(f"--- {path.name}: (no log)")
+        return "\n".join(parts)
 
     # -- REST -----------------------------------------------------------------------------------
     def token(self, user: str) -> str:
