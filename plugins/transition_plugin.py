@@ -1,11 +1,14 @@
 """Airflow plugin of the transition-plan runner (the package itself is ``plugins/transition``).
 
-Adds to Airflow's api-server: the ``/transition`` REST endpoints (transfers, defects) and the step
-guard (who may set a step's state, no closing over a blocking defect). Every Airflow process loads
-plugins, so the web parts are imported only when the api-server asks for them.
+Adds to Airflow's api-server: the ``/transition`` REST endpoints (transfers, defects), the step
+guard (who may set a step's state, no closing over a blocking defect) and a listener that sends
+calendar cancellations when a person cancels a dry run. Every Airflow process loads plugins, so the
+web parts are imported only when the api-server asks for them.
 """
 
 from airflow.plugins_manager import AirflowPlugin
+
+from transition import calendar_listener
 
 
 class TransitionPlugin(AirflowPlugin):
@@ -14,6 +17,8 @@ class TransitionPlugin(AirflowPlugin):
     external_views = [
         {"name": "Transition recap", "href": "/transition/recap", "destination": "nav", "url_route": "transition-recap"}
     ]
+
+    listeners = [calendar_listener]
 
     @property
     def fastapi_apps(self):  # type: ignore[override]

@@ -12,7 +12,7 @@ What Airflow 3.3 offers, read in its source (``api_fastapi/core_api/services/pub
   ``msg = "Dag Run's state was manually set to `failed`."``; the scheduler calls the same hook for
   runs that fail by themselves (a step that failed), with another message.
 
-So this listener (registered by ``plugins/transition_calendar_plugin.py``) acts on manual marking
+So this listener (registered by ``plugins/transition_plugin.py``) acts on manual marking
 only: a run that failed by itself may be cleared and go on. It reads what the run's watch sent (its
 sent-ledger), e-mails the cancellations in a thread of its own (the PATCH answers at once), and
 leaves the ledger so that a run brought back by clearing its tasks invites everyone again.
