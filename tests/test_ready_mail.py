@@ -42,4 +42,5 @@ def test_owner_copies_leader_and_head_once(tmp_path):
     message = ready_message(plan, "DR1", plan.schedules["DR1"].steps["PP-010"], dag_id="d", run_id="r",
                             base_url="http://x", closed=[])
     assert (message["To"], message["Cc"]) == ("alice@example.com", "carol@example.com, dave@example.com")
-    assert "None: this step waits for nothing but its planned start" in message.get_body(("html",)).get_content()
+    # alice reads French (her Language in the Actors sheet)
+    assert "Aucun : cette étape n'attend que son heure de début prévue." in message.get_body(("html",)).get_content()

@@ -4,6 +4,9 @@
   and the owners of the open prerequisites holding it back, copied to the cutover managers.
 * **Late**: a step is still open its duration after it became ready. To its owner, copied to the
   owner's team leader and department head and to the cutover managers.
+
+Each is written in the language of the step's owner (the recipient in To); e-mails to the cutover
+managers alone go out once per language among them (:func:`by_language`).
 """
 
 from __future__ import annotations
@@ -12,32 +15,56 @@ import datetime as dt
 import logging
 import zoneinfo
 from email.message import EmailMessage
+from collections.abc import Iterable
 from typing import Any
 
 from transition.cell_values import format_duration
+from transition.i18n import _, format_moment, ngettext, pgettext, use_language
 from transition.mail import MailError, compose, render, send
-from transition.model import Plan, ScheduledStep
-from transition.ready_mail import record_mail_failure, required_actions_link
+from transition.model import Actor, Plan, ScheduledStep
+from transition.ready_mail import record_mail_failure, required_actions_link, step_subject
 
 log = logging.getLogger(__name__)
+
+
+def mail_kind(kind: str) -> str:
+    """What a kind of e-mail is called in the cutover managers' summary of failed e-mails."""
+    names = {"ready": pgettext("e-mail", "ready"), "late": pgettext("e-mail", "late"),
+             "overdue": pgettext("e-mail", "overdue"), "calendar": pgettext("e-mail", "calendar")}
+    return names.get(kind, kind)
 
 
 def _managers(plan: Plan) -> list[str]:
     return [plan.actors[m].email for m in plan.cutover_managers if m in plan.actors]
 
 
+def by_language(actors: Iterable[Actor | None]) -> dict[str, list[Actor]]:
+    """People grouped by their language, languages in the order their first person comes."""
+    groups: dict[str, list[Actor]] = {}
+    for actor in actors:
+        if actor is not None and all(a.id != actor.id for a in groups.get(actor.language, [])):
+            groups.setdefault(actor.language, []).append(actor)
+    return groups
+
+
+def managers_by_language(plan: Plan) -> dict[str, list[str]]:
+    """The cutover managers' e-mail addresses per language."""
+    managers = by_language(plan.actors.get(m) for m in plan.cutover_managers)
+    return {language: [a.email for a in people] for language, people in managers.items()}
+
+
 def notice_message(
     plan: Plan, dry_run: str, step_id: str, *, what: str, headline: str, to: list[str], cc: list[str],
     dag_id: str, run_id: str, base_url: str, facts: list[tuple[str, str]] = (), holding: list[str] = (),
 ) -> EmailMessage:
-    """A short e-mail about one step: ``[Transition-DR1] CO-120 - <what>``."""
+    """A short e-mail about one step: ``[Transition-DR1] CO-120 - <what>``, in the current language."""
     step = plan.steps[step_id]
     scheduled = plan.schedules[dry_run].steps[step_id]
-    all_facts = [("Phase", f"{step.phase} — {plan.phases.get(step.phase, '')}")]
+    all_facts = [(_("Phase"), f"{step.phase} — {plan.phases.get(step.phase, '')}")]
     if scheduled.not_before:
-        all_facts.append(("Planned start", f"{scheduled.not_before:%a %d %b %Y %H:%M}"))
+        all_facts.append((_("Planned start"), format_moment(scheduled.not_before)))
     all_facts += list(facts)
-    subject = f"[Transition-{dry_run}] {step.id} - {what}"
+    subject = step_subject(dry_run, step.id, what)
     text, html = render(
         "alert", subject=subject, headline=headline, step=step, owner=plan.actors[step.owner], dry_run=dry_run,
         facts=all_facts, holding=list(holding), link=required_actions_link(base_url, dag_id, run_id, step.id),
@@ -52,24 +79,28 @@ def alert_message(
 ) -> EmailMessage:
     step = plan.steps[scheduled.step_id]
     owner = plan.actors[step.owner]
-    if kind == "overdue":
-        headline = (f"Step {step.id} should have started at {scheduled.not_before:%a %d %b %H:%M} but is still "
-                    f"waiting for {len(holding)} prerequisite{'s' if len(holding) != 1 else ''}.")
-        to = [owner.email] + [plan.actors[plan.steps[h].owner].email for h in holding]
-        cc = _managers(plan)
-    else:
-        local = late_at.astimezone(zoneinfo.ZoneInfo(plan.timezone)) if late_at else None
-        when = f"{local:%a %d %b %H:%M}" if local else "its planned end"
-        headline = (f"Step {step.id} was due to be closed by {when} "
-                    f"(duration {format_duration(step.duration)}) and is still open.")
-        to = [owner.email]
-        cc = [plan.actors[a].email for a in (owner.team_leader, owner.department_head) if a in plan.actors]
-        cc += _managers(plan)
-    holding_lines = [f"{h} · {plan.steps[h].label} ({plan.actors[plan.steps[h].owner].name})" for h in holding]
-    return notice_message(
-        plan, dry_run, step.id, what="Overdue" if kind == "overdue" else "Late", headline=headline, to=to, cc=cc,
-        dag_id=dag_id, run_id=run_id, base_url=base_url, holding=holding_lines,
-    )
+    with use_language(owner.language):
+        if kind == "overdue":
+            headline = ngettext(
+                "Step {step} should have started at {start} but is still waiting for {count} prerequisite.",
+                "Step {step} should have started at {start} but is still waiting for {count} prerequisites.",
+                len(holding),
+            ).format(step=step.id, start=format_moment(scheduled.not_before, "short"), count=len(holding))
+            to = [owner.email] + [plan.actors[plan.steps[h].owner].email for h in holding]
+            cc = _managers(plan)
+        else:
+            local = late_at.astimezone(zoneinfo.ZoneInfo(plan.timezone)) if late_at else None
+            when = format_moment(local, "short") if local else _("its planned end")
+            headline = _("Step {step} was due to be closed by {time} (duration {duration}) and is still open.").format(
+                step=step.id, time=when, duration=format_duration(step.duration))
+            to = [owner.email]
+            cc = [plan.actors[a].email for a in (owner.team_leader, owner.department_head) if a in plan.actors]
+            cc += _managers(plan)
+        holding_lines = [f"{h} · {plan.steps[h].label} ({plan.actors[plan.steps[h].owner].name})" for h in holding]
+        return notice_message(
+            plan, dry_run, step.id, what=_("Overdue") if kind == "overdue" else _("Late"), headline=headline, to=to,
+            cc=cc, dag_id=dag_id, run_id=run_id, base_url=base_url, holding=holding_lines,
+        )
 
 
 def _send_alert(message: EmailMessage, ti: Any, step_id: str, kind: str) -> None:
@@ -104,14 +135,25 @@ def announce_overdue(plan: Plan, dry_run: str, context: Any, step_id: str, holdi
 
 
 def announce_mail_failures(plan: Plan, dry_run: str, context: Any, failures: list[dict]) -> bool:
-    """Tell the cutover managers which e-mails could not be sent; True once that e-mail went out."""
-    recipients = _managers(plan)
-    if not recipients:
+    """Tell the cutover managers which e-mails could not be sent (one e-mail per language among
+    them); True once that went out."""
+    groups = managers_by_language(plan)
+    if not groups:
         return True  # nobody to tell: the failures stay in the steps' XCom and logs
-    subject = f"[Transition-{dry_run}] {len(failures)} e-mail{'s' if len(failures) != 1 else ''} could not be sent"
-    text, html = render("mail_failures", subject=subject, plan=plan.name, dry_run=dry_run, failures=failures)
+    messages = []
+    for language, recipients in groups.items():
+        with use_language(language):
+            subject = "[Transition-{dry_run}] ".format(dry_run=dry_run) + ngettext(
+                "{count} e-mail could not be sent", "{count} e-mails could not be sent", len(failures)
+            ).format(count=len(failures))
+            shown = [{**f, "mail": mail_kind(f.get("mail", "")),
+                      "step": _("(overdue alert)") if f.get("step") == "(overdue alert)" else f.get("step")}
+                     for f in failures]
+            text, html = render("mail_failures", subject=subject, plan=plan.name, dry_run=dry_run, failures=shown)
+            messages.append(compose(subject=subject, to=recipients, text=text, html=html))
     try:
-        send(compose(subject=subject, to=recipients, text=text, html=html))
+        for message in messages:
+            send(message)
     except MailError as exc:
         log.info("E-mail still does not work (%s); the %d failures will be reported later", exc, len(failures))
         return False

@@ -1,7 +1,7 @@
 """Turning workbook cells (typed or text) into plan values.
 
-Every parser here raises :class:`ValueError` with a message meant for a cutover manager; the caller
-adds the cell's location.
+Every parser here raises :class:`ValueError` with a message meant for a cutover manager, in the
+current language (:mod:`transition.i18n`); the caller adds the cell's location.
 """
 
 from __future__ import annotations
@@ -10,6 +10,8 @@ import datetime as dt
 import re
 import unicodedata
 from dataclasses import dataclass
+
+from transition.i18n import _
 
 CellValue = str | int | float | bool | dt.datetime | dt.date | dt.time | dt.timedelta | None
 
@@ -53,7 +55,10 @@ def split_ids(value: CellValue) -> list[str]:
 _DURATION_UNITS = {"d": 1440, "j": 1440, "h": 60, "m": 1, "min": 1, "mn": 1}
 _DURATION_PART = re.compile(r"(\d+(?:[.,]\d+)?)\s*(min|mn|d|j|h|m)?", re.IGNORECASE)
 _CLOCK_DURATION = re.compile(r"^(\d{1,3}):(\d{2})(?::(\d{2}))?$")
-_DURATION_HELP = "write it like 45m, 2h, 1h30, 1d, 01:30 or a number of minutes"
+
+
+def _duration_help() -> str:
+    return _("write it like 45m, 2h, 1h30, 1d, 01:30 or a number of minutes")
 
 
 def parse_duration(value: CellValue) -> dt.timedelta:
@@ -63,13 +68,13 @@ def parse_duration(value: CellValue) -> dt.timedelta:
     elif isinstance(value, dt.time):
         result = dt.timedelta(hours=value.hour, minutes=value.minute, seconds=value.second)
     elif isinstance(value, bool) or isinstance(value, (dt.date, dt.datetime)):
-        raise ValueError(f"duration '{as_text(value)}' is a date, not a duration; {_DURATION_HELP}")
+        raise ValueError(_("duration '{value}' is a date, not a duration; {help}").format(value=as_text(value), help=_duration_help()))
     elif isinstance(value, (int, float)):
         result = dt.timedelta(minutes=float(value))
     else:
         result = _parse_duration_text(as_text(value))
     if result < dt.timedelta(0):
-        raise ValueError(f"duration '{as_text(value)}' is negative; {_DURATION_HELP}")
+        raise ValueError(_("duration '{value}' is negative; {help}").format(value=as_text(value), help=_duration_help()))
     return result
 
 
@@ -82,7 +87,7 @@ def _parse_duration_text(text: str) -> dt.timedelta:
     parts = list(_DURATION_PART.finditer(compact))
     leftover = _DURATION_PART.sub("", compact).replace(" ", "")
     if not parts or leftover:
-        raise ValueError(f"cannot read duration '{text}'; {_DURATION_HELP}")
+        raise ValueError(_("cannot read duration '{value}'; {help}").format(value=text, help=_duration_help()))
     minutes = 0.0
     previous_unit: str | None = None
     for part in parts:
@@ -91,7 +96,7 @@ def _parse_duration_text(text: str) -> dt.timedelta:
         if not unit:
             # "1h30": a bare number after hours means minutes; a lone number is minutes.
             if previous_unit not in (None, "h") :
-                raise ValueError(f"cannot read duration '{text}'; {_DURATION_HELP}")
+                raise ValueError(_("cannot read duration '{value}'; {help}").format(value=text, help=_duration_help()))
             unit = "m"
         minutes += number * _DURATION_UNITS[unit]
         previous_unit = unit
@@ -117,7 +122,10 @@ _START = re.compile(
     r"^\s*[DJ]\s*(?:([+-])\s*(\d{1,3}))?\s*(?:(\d{1,2})\s*(?:[:hH]\s*(\d{2})?)?)?\s*$",
     re.IGNORECASE,
 )
-_START_HELP = "write it relative to D-day, like 'D-3 08:00', 'D+0 22:30' or 'D+1'"
+
+
+def _start_help() -> str:
+    return _("write it relative to D-day, like 'D-3 08:00', 'D+0 22:30' or 'D+1'")
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,19 +147,20 @@ class RelativeStart:
 def parse_start(value: CellValue) -> RelativeStart:
     if isinstance(value, (dt.datetime, dt.date)):
         raise ValueError(
-            f"start '{as_text(value)}' is a calendar date; dry runs have different D-days, so {_START_HELP}"
+            _("start '{value}' is a calendar date; dry runs have different D-days, so {help}").format(
+                value=as_text(value), help=_start_help())
         )
     if isinstance(value, dt.time):
-        raise ValueError(f"start '{as_text(value)}' has no day; {_START_HELP}")
+        raise ValueError(_("start '{value}' has no day; {help}").format(value=as_text(value), help=_start_help()))
     text = as_text(value)
     match = _START.match(text)
     if not match:
-        raise ValueError(f"cannot read start '{text}'; {_START_HELP}")
+        raise ValueError(_("cannot read start '{value}'; {help}").format(value=text, help=_start_help()))
     sign, days, hour, minute = match.groups()
     offset = int(days or 0) * (-1 if sign == "-" else 1)
     hour_value, minute_value = int(hour or 0), int(minute or 0)
     if hour_value > 23 or minute_value > 59:
-        raise ValueError(f"start '{text}' has no such time of day; {_START_HELP}")
+        raise ValueError(_("start '{value}' has no such time of day; {help}").format(value=text, help=_start_help()))
     return RelativeStart(offset, dt.time(hour_value, minute_value))
 
 
@@ -169,7 +178,7 @@ def parse_date(value: CellValue) -> dt.date:
             return dt.datetime.strptime(text, fmt).date()
         except ValueError:
             continue
-    raise ValueError(f"cannot read date '{text}'; use an Excel date or 2027-03-14 or 14/03/2027")
+    raise ValueError(_("cannot read date '{value}'; use an Excel date or 2027-03-14 or 14/03/2027").format(value=text))
 
 
 def parse_local_datetime(value: CellValue) -> dt.datetime:

@@ -1,7 +1,8 @@
 """The ``transition`` command: validate, graph, template, sample.
 
 Exit codes: 0 fine, 1 the plan has problems, 2 the command was called the wrong way.
-A bad workbook never shows a Python traceback.
+A bad workbook never shows a Python traceback. Messages are in ``--lang``, else in the plan's
+default language (its configuration's ``language``).
 """
 
 from __future__ import annotations
@@ -17,8 +18,9 @@ from typing import Sequence
 
 from transition.calendar_ics import add_calendar_parser, calendar_command
 from transition.compiler import compile_plan
-from transition.config import load_config
+from transition.config import config_language, load_config
 from transition.errors import PlanInvalid, ProblemsError, UsageError, errors_only, warnings_only
+from transition.i18n import _, languages, ngettext, set_language
 from transition.model import Plan
 from transition.report import add_report_parser, report_command
 
@@ -62,6 +64,10 @@ def build_parser() -> argparse.ArgumentParser:
     users.add_argument("plan", nargs="?")
 
     add_report_parser(commands)
+    for command in commands.choices.values():  # every command speaks the reader's language
+        if not any("--lang" in action.option_strings for action in command._actions):  # noqa: SLF001
+            command.add_argument("--lang", choices=languages(),
+                                 help="language of the messages (default: the plan's, its configuration's `language`)")
     commands.add_parser("standalone", help="start Airflow (SQLite) with the configured plan", add_help=False)
     return parser
 
@@ -80,6 +86,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = build_parser().parse_args(arguments)
     except SystemExit as exit_:
         return int(exit_.code or 0)
+    set_language(args.lang or config_language(getattr(args, "plan", None)))
     try:
         handler = {"validate": _validate, "graph": _graph, "template": _template, "sample": _sample,
                    "calendar": calendar_command,
@@ -101,7 +108,7 @@ def _compile(argument: str | None) -> tuple[Plan | None, list, float]:
 
 def _valid_plan(argument: str | None) -> Plan:
     """The compiled plan, or PlanInvalid (main prints the problems and exits 1)."""
-    plan, problems, _ = _compile(argument)
+    plan, problems, _seconds = _compile(argument)
     if plan is None:
         raise PlanInvalid(problems)
     return plan
@@ -111,8 +118,12 @@ def _validate(args: argparse.Namespace) -> int:
     plan, problems, seconds = _compile(args.plan)
     errors, warnings = errors_only(problems), warnings_only(problems)
     if errors:
-        also = f" and {len(warnings)} warning{'s' if len(warnings) != 1 else ''}" if warnings else ""
-        print(f"The plan has {len(errors)} problem{'s' if len(errors) != 1 else ''}{also}:", file=sys.stderr)
+        count = ngettext("{count} problem", "{count} problems", len(errors)).format(count=len(errors))
+        if warnings:
+            also = ngettext("{count} warning", "{count} warnings", len(warnings)).format(count=len(warnings))
+            print(_("The plan has {problems} and {warnings}:").format(problems=count, warnings=also), file=sys.stderr)
+        else:
+            print(_("The plan has {problems}:").format(problems=count), file=sys.stderr)
         for problem in errors + warnings:
             print(problem, file=sys.stderr)
         return EXIT_PROBLEMS
@@ -130,15 +141,24 @@ def summary(plan: Plan, seconds: float | None = None) -> str:
     runs = []
     for name, schedule in plan.schedules.items():
         first, last = schedule.planned_window
-        window = f", planned {first:%Y-%m-%d %H:%M} to {last:%Y-%m-%d %H:%M}" if first and last else ""
-        runs.append(f"{name} ({len(schedule.steps)} steps, D-day {schedule.dry_run.d_day}{window})")
-    timing = f" Checked in {seconds:.2f} s." if seconds is not None else ""
-    warnings = f" {len(plan.warnings)} warning{'s' if len(plan.warnings) != 1 else ''} below." if plan.warnings else ""
-    return (
-        f"Plan '{plan.name}' ({Path(plan.source.workbook).name}) is valid: {len(plan.steps)} step-actions "
-        f"({phase_text}), {len(plan.actors)} actors in {len(teams)} teams, {len(plan.environments)} environments, "
-        f"{len(plan.dry_runs)} dry runs: {'; '.join(runs)}. Times are in {plan.timezone}.{timing}{warnings}"
-    )
+        values = {"name": name, "steps": len(schedule.steps), "d_day": schedule.dry_run.d_day}
+        if first and last:
+            runs.append(_("{name} ({steps} steps, D-day {d_day}, planned {first} to {last})").format(
+                **values, first=f"{first:%Y-%m-%d %H:%M}", last=f"{last:%Y-%m-%d %H:%M}"))
+        else:
+            runs.append(_("{name} ({steps} steps, D-day {d_day})").format(**values))
+    text = _(
+        "Plan '{plan}' ({workbook}) is valid: {steps} step-actions ({phases}), {actors} actors in {teams} teams, "
+        "{environments} environments, {dry_runs} dry runs: {runs}. Times are in {timezone}."
+    ).format(plan=plan.name, workbook=Path(plan.source.workbook).name, steps=len(plan.steps), phases=phase_text,
+             actors=len(plan.actors), teams=len(teams), environments=len(plan.environments), dry_runs=len(plan.dry_runs),
+             runs="; ".join(runs), timezone=plan.timezone)
+    if seconds is not None:
+        text += " " + _("Checked in {seconds} s.").format(seconds=f"{seconds:.2f}")
+    if plan.warnings:
+        text += " " + ngettext("{count} warning below.", "{count} warnings below.", len(plan.warnings)).format(
+            count=len(plan.warnings))
+    return text
 
 
 def _graph(args: argparse.Namespace) -> int:
@@ -146,7 +166,7 @@ def _graph(args: argparse.Namespace) -> int:
     by_key = {name.casefold(): name for name in plan.schedules}
     name = by_key.get(args.dry_run.casefold())
     if name is None:
-        raise UsageError(f"unknown dry run '{args.dry_run}' (dry runs: {', '.join(plan.schedules)})")
+        raise UsageError(_("unknown dry run '{name}' (dry runs: {names})").format(name=args.dry_run, names=", ".join(plan.schedules)))
     schedule = plan.schedules[name]
     if args.json:
         document = {
@@ -168,10 +188,11 @@ def _graph(args: argparse.Namespace) -> int:
         }
         print(json.dumps(document, indent=2, ensure_ascii=False))
         return EXIT_OK
-    print(f"{plan.dag_id(name)}: {len(schedule.steps)} steps, {len(schedule.edges())} edges")
+    print(_("{dag}: {steps} steps, {edges} edges").format(dag=plan.dag_id(name), steps=len(schedule.steps),
+                                                           edges=len(schedule.edges())))
     for s in schedule.steps.values():
-        after = f" after {', '.join(s.upstream)}" if s.upstream else ""
-        when = f" at {s.planned_start:%Y-%m-%d %H:%M}" if s.planned_start else ""
+        after = " " + _("after {steps}").format(steps=", ".join(s.upstream)) if s.upstream else ""
+        when = " " + _("at {time}").format(time=f"{s.planned_start:%Y-%m-%d %H:%M}") if s.planned_start else ""
         print(f"  {s.step_id}{when}{after}")
     return EXIT_OK
 
@@ -202,7 +223,7 @@ def _template(args: argparse.Namespace) -> int:
     from transition.template import write_template
 
     path = write_template(_out_path(args.out))
-    print(f"Wrote {path}")
+    print(_("Wrote {path}").format(path=path))
     return EXIT_OK
 
 
@@ -210,16 +231,16 @@ def _sample(args: argparse.Namespace) -> int:
     from transition.sample_generator import write_sample
 
     if args.steps < 1:
-        raise UsageError("--steps must be at least 1")
+        raise UsageError(_("--steps must be at least 1"))
     path = write_sample(_out_path(args.out), args.steps, args.seed)
-    print(f"Wrote {path} ({args.steps} step-actions, seed {args.seed})")
+    print(_("Wrote {path} ({steps} step-actions, seed {seed})").format(path=path, steps=args.steps, seed=args.seed))
     return EXIT_OK
 
 
 def _out_path(text: str) -> Path:
     path = Path(text)
     if path.suffix.lower() != ".xlsx":
-        raise UsageError(f"'{text}': the output must be an .xlsx file")
+        raise UsageError(_("'{path}': the output must be an .xlsx file").format(path=text))
     return path
 
 

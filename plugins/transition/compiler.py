@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from transition.config import PlanConfig
 from transition.errors import Problem, WorkbookError, errors_only
 from transition.graph import project
+from transition.i18n import _, ngettext
 from transition.model import DryRunPlan, Plan, PlanSource
 from transition.plan_builder import PlanBuilder
 from transition.schedule import schedule_dry_run
@@ -40,7 +41,8 @@ def content_key(config: PlanConfig) -> tuple[str, str]:
     try:
         workbook_hash = hashlib.sha256(config.workbook_path.read_bytes()).hexdigest()
     except OSError as exc:
-        reason = "workbook not found" if isinstance(exc, FileNotFoundError) else f"cannot read the workbook: {exc.strerror}"
+        reason = _("workbook not found") if isinstance(exc, FileNotFoundError) else _("cannot read the workbook: {reason}").format(
+            reason=exc.strerror)
         raise WorkbookError([Problem(str(config.workbook_path), reason)]) from None
     # repr and fsencode: a file name need not be valid UTF-8
     config_bytes = config.source.read_bytes() if config.source else repr(config.model_dump()).encode("utf-8", "backslashreplace")
@@ -73,7 +75,7 @@ def compile_plan(config: PlanConfig, key: str | None = None, workbook_sha256: st
     problems.extend(_schedule_warnings(builder, schedules, raw.sheets["steps"]))
     for name, schedule in schedules.items():
         if not schedule.steps:
-            problems.append(Problem(steps_sheet, f"dry run '{name}' has no step-actions", "warning"))
+            problems.append(Problem(steps_sheet, _("dry run '{name}' has no step-actions").format(name=name), "warning"))
 
     plan = Plan(
         name=config.name,
@@ -124,7 +126,7 @@ def _schedule_warnings(builder: PlanBuilder, schedules: dict[str, DryRunPlan], s
                 if up_end is not None and scheduled.not_before < up_end:
                     early.setdefault(scheduled.step_id, {}).setdefault(up, []).append(name)
         end = schedule.dry_run.end
-        _, last = schedule.planned_window
+        _first, last = schedule.planned_window
         if end is not None and last is not None and last > end:
             latest = max(
                 (s for s in schedule.steps.values() if s.planned_end), key=lambda s: s.planned_end  # type: ignore[arg-type, return-value]
@@ -132,8 +134,8 @@ def _schedule_warnings(builder: PlanBuilder, schedules: dict[str, DryRunPlan], s
             problems.append(
                 Problem(
                     builder.raw.sheets["dry_runs"].cell("end", builder.dry_run_rows[name]),
-                    f"dry run '{name}' must end by {end:%Y-%m-%d %H:%M} but step '{latest.step_id}' is planned "
-                    f"to end at {latest.planned_end:%Y-%m-%d %H:%M}",
+                    _("dry run '{name}' must end by {end} but step '{step}' is planned to end at {planned_end}").format(
+                        name=name, end=f"{end:%Y-%m-%d %H:%M}", step=latest.step_id, planned_end=f"{latest.planned_end:%Y-%m-%d %H:%M}"),
                     "warning",
                 )
             )
@@ -142,14 +144,19 @@ def _schedule_warnings(builder: PlanBuilder, schedules: dict[str, DryRunPlan], s
         step = builder.steps[step_id]
         every_run = len(schedules)
         names = ", ".join(
-            f"'{p}'" + ("" if len(runs) == every_run else f" (in {', '.join(runs)})") for p, runs in late.items()
+            f"'{p}'" + ("" if len(runs) == every_run else " (" + _("in {dry_runs}").format(dry_runs=", ".join(runs)) + ")")
+            for p, runs in late.items()
         )
-        plural = len(late) > 1
         problems.append(
             Problem(
                 sheet.cell("start", step.row),
-                f"step '{step_id}' is planned to start at {step.start}, before {'these steps it waits for are' if plural else 'the step it waits for is'} "
-                f"planned to end: {names}; it will start late",
+                ngettext(
+                    "step '{step}' is planned to start at {start}, before the step it waits for is planned to end: "
+                    "{steps}; it will start late",
+                    "step '{step}' is planned to start at {start}, before these steps it waits for are planned to end: "
+                    "{steps}; it will start late",
+                    len(late),
+                ).format(step=step_id, start=step.start, steps=names),
                 "warning",
             )
         )

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from transition.cell_values import parse_duration
 from transition.errors import ConfigError, Problem
+from transition.i18n import _, languages
 from transition.sheet_specs import known_fields
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -56,7 +57,7 @@ class PlanConfig(BaseModel):
     name: str = Field(pattern=r"^[A-Za-z][A-Za-z0-9_-]{0,49}$")
     workbook: Path
     timezone: str = "Europe/Brussels"
-    language: Literal["en", "fr"] = "en"
+    language: str = "en"  # a language with a catalogue (transition.i18n): en, fr
     phases: list[Phase] = Field(
         default_factory=lambda: [
             Phase(code=c, name=n, conditional=(c == "FB-RB")) for c, n in DEFAULT_PHASES.items()
@@ -78,7 +79,15 @@ class PlanConfig(BaseModel):
         try:
             zoneinfo.ZoneInfo(value)
         except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone '{value}' (use an IANA name like Europe/Brussels)") from None
+            raise ValueError(_("unknown time zone '{zone}' (use an IANA name like Europe/Brussels)").format(zone=value)) from None
+        return value
+
+    @field_validator("language")
+    @classmethod
+    def _known_language(cls, value: str) -> str:
+        if value not in languages():
+            raise ValueError(_("unknown language '{language}' (use {languages})").format(
+                language=value, languages=", ".join(languages())))
         return value
 
     @field_validator("default_duration")
@@ -109,15 +118,15 @@ class PlanConfig(BaseModel):
         codes = [p.code for p in self.phases]
         duplicates = sorted({c for c in codes if codes.count(c) > 1})
         if duplicates:
-            raise ValueError(f"phases listed twice: {', '.join(duplicates)}")
+            raise ValueError(_("phases listed twice: {codes}").format(codes=", ".join(duplicates)))
         if not self.phases:
-            raise ValueError("at least one phase is needed")
+            raise ValueError(_("at least one phase is needed"))
         for key, override in self.sheets.items():
             unknown = sorted(set(override.columns) - known_fields(key))
             if unknown:
                 raise ValueError(
-                    f"sheets.{key}.columns: unknown column key(s) {', '.join(unknown)}; "
-                    f"known: {', '.join(sorted(known_fields(key)))}"
+                    _("sheets.{sheet}.columns: unknown column key(s) {keys}; known: {known}").format(
+                        sheet=key, keys=", ".join(unknown), known=", ".join(sorted(known_fields(key))))
                 )
         return self
 
@@ -156,18 +165,18 @@ def load_config(argument: str | os.PathLike[str] | None = None) -> PlanConfig:
         return PlanConfig(name=name[:50], workbook=path.resolve(), source=None)
     location = str(path)
     if not path.is_file():
-        raise ConfigError([Problem(location, "configuration file not found")])
+        raise ConfigError([Problem(location, _("configuration file not found"))])
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{location}:{mark.line + 1}" if mark else location
         reason = getattr(exc, "problem", None) or str(exc)
-        raise ConfigError([Problem(where, f"not valid YAML: {reason}")]) from None
+        raise ConfigError([Problem(where, _("not valid YAML: {reason}").format(reason=reason))]) from None
     except UnicodeDecodeError:
-        raise ConfigError([Problem(location, "not UTF-8 text")]) from None
+        raise ConfigError([Problem(location, _("not UTF-8 text"))]) from None
     if not isinstance(raw, dict):
-        raise ConfigError([Problem(location, "expected a mapping of settings (name: ..., workbook: ...)")])
+        raise ConfigError([Problem(location, _("expected a mapping of settings (name: ..., workbook: ...)"))])
     try:
         config = PlanConfig.model_validate(raw)
     except ValidationError as exc:
@@ -180,7 +189,20 @@ def _problem_from_pydantic(location: str, error: Any) -> Problem:
     key = ".".join(str(part) for part in error["loc"])
     message = str(error["msg"]).removeprefix("Value error, ")
     if error["type"] == "missing":
-        message = "missing setting"
+        message = _("missing setting")
     elif error["type"] == "extra_forbidden":
-        message = "unknown setting (check its spelling)"
+        message = _("unknown setting (check its spelling)")
     return Problem(f"{location}: {key}" if key else location, message)
+
+
+def config_language(argument: str | os.PathLike[str] | None = None) -> str | None:
+    """The plan's default language as its configuration says, without checking the rest (None: not said)."""
+    path = resolve_config_path(argument)
+    if path.suffix.lower() in (".xlsx", ".xlsm"):
+        return None
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return None
+    language = raw.get("language") if isinstance(raw, dict) else None
+    return language if isinstance(language, str) and language in languages() else None

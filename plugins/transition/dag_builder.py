@@ -83,6 +83,7 @@ def build_dag(plan: Plan, dry_run: str) -> DAG:
                 on_ready=partial(announce_ready, plan, dry_run, scheduled),
                 late_after=plan.steps[step_id].duration,
                 on_late=partial(announce_late, plan, dry_run, scheduled),
+                language=plan.actors[plan.steps[step_id].owner].language,
                 owner=plan.steps[step_id].owner,
             )
         for step_id, scheduled in schedule.steps.items():

@@ -22,7 +22,9 @@ class Problem:
     severity: Severity = "error"
 
     def __str__(self) -> str:
-        prefix = "warning: " if self.severity == "warning" else ""
+        from transition.i18n import _
+
+        prefix = _("warning: ") if self.severity == "warning" else ""
         return f"{self.location}: {prefix}{self.message}"
 
     def to_json(self) -> dict[str, str]:

@@ -15,6 +15,7 @@ from markupsafe import Markup
 
 from transition.config import REPO_ROOT
 from transition.errors import TransitionError
+from transition.i18n import _, current_language, format_moment, ngettext, pgettext
 
 TEMPLATES = REPO_ROOT / "include" / "templates"
 SMTP_CONN_ID = "smtp_default"
@@ -27,17 +28,25 @@ class MailError(TransitionError):
 
 @lru_cache(maxsize=1)
 def template_environment() -> jinja2.Environment:
-    return jinja2.Environment(
+    """The templates' environment: ``{% trans %}`` and ``_()`` write in the current language
+    (:func:`transition.i18n.use_language`), ``lang`` is its code, ``when(moment)`` formats a time."""
+    environment = jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATES),
         autoescape=lambda name: bool(name and name.endswith(".html.j2")),  # every HTML template escapes
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
+        extensions=["jinja2.ext.i18n"],
     )
+    environment.policies["ext.i18n.trimmed"] = True  # as transition.catalogues extracts them
+    environment.install_gettext_callables(_, ngettext, newstyle=True, pgettext=pgettext)  # type: ignore[attr-defined]
+    environment.globals["when"] = format_moment
+    return environment
 
 
 def render(name: str, **values: Any) -> tuple[str, str]:
-    """(text, html) from ``<name>.txt.j2`` and ``<name>.html.j2``."""
+    """(text, html) from ``<name>.txt.j2`` and ``<name>.html.j2``, in the current language."""
     environment = template_environment()
+    values.setdefault("lang", current_language())
     return environment.get_template(f"{name}.txt.j2").render(**values), environment.get_template(
         f"{name}.html.j2"
     ).render(**values)

@@ -7,6 +7,7 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from transition.i18n import _
 from transition.model import Plan
 from transition.plan_store import load_plan
 
@@ -58,7 +59,8 @@ def allowed_people(ref: StepRef, transferees: Iterable[str] = ()) -> list[str]:
 
 
 def refusal(ref: StepRef) -> str:
-    return (
-        f"You may not act on step {ref.step_id}: only its owner, whoever it was transferred to, the owner's "
+    """Why someone may not act on a step, in the current language."""
+    return _(
+        "You may not act on step {step}: only its owner, whoever it was transferred to, the owner's "
         "team leader and department head, and the cutover managers may."
-    )
+    ).format(step=ref.step_id)

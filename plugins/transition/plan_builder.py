@@ -1,7 +1,8 @@
 """Raw workbook rows -> validated plan entities, every problem collected with its cell.
 
 Each ``_read_*`` function reads one sheet and appends to a shared problem list; cross-sheet checks
-(owners, prerequisites, cycles, DST) come after, so one pass reports everything.
+(owners, prerequisites, cycles, DST) come after, so one pass reports everything. Messages are in the
+current language (:mod:`transition.i18n`).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from transition.cell_values import (
 from transition.config import PlanConfig
 from transition.errors import Problem
 from transition.graph import find_cycles
+from transition.i18n import _, format_count, languages
 from transition.model import Actor, DryRun, Environment, Step, dag_id_for
 from transition.schedule import NonExistentLocalTime, localize
 from transition.workbook_reader import RawSheet, RawWorkbook
@@ -34,7 +36,7 @@ WATCH_TASK_ID = "_watch"  # transition.watch_operator.WATCH_TASK_ID (kept here t
 STEP_ID = re.compile(r"^[A-Za-z0-9_.-]+$")
 ACTOR_ID = re.compile(r"^[A-Za-z0-9_.@-]+$")
 MAX_ID_LENGTH = 200  # Airflow task ids may have 250 characters; keep room for prefixes
-LANGUAGES = ("en", "fr")
+LANGUAGES = languages()  # those with a catalogue (transition.i18n)
 ALL = "ALL"
 MAX_LABEL_LENGTH = 300
 SUGGESTION_LIMIT = 300  # suggestions cost a scan of the names each; stop offering them after this many
@@ -53,13 +55,23 @@ class _Suggester:
         if not close:
             lowered = {c.casefold(): c for c in pool}
             close = [lowered[word.casefold()]] if word.casefold() in lowered else []
-        return f" (did you mean '{close[0]}'?)" if close else ""
+        return " " + _("(did you mean '{name}'?)").format(name=close[0]) if close else ""
 
 
 def _listing(names: Iterable[str], limit: int = 12) -> str:
     items = list(names)
     shown = ", ".join(items[:limit])
-    return shown + (f", … ({len(items)} in all)" if len(items) > limit else "") if items else "none"
+    if not items:
+        return _("none")
+    return shown + (", … (" + _("{count} in all").format(count=len(items)) + ")" if len(items) > limit else "")
+
+
+def _either(choices: Iterable[str]) -> str:
+    """``en or fr``; ``de, en or fr``."""
+    items = list(choices)
+    if len(items) < 2:
+        return "".join(items)
+    return _("{some} or {last}").format(some=", ".join(items[:-1]), last=items[-1])
 
 
 class PlanBuilder:
@@ -107,10 +119,10 @@ class PlanBuilder:
             code = as_text(row.values.get("code"))
             where = sheet.cell("code", row.number)
             if not code:
-                self.error(where, "missing environment code")
+                self.error(where, _("missing environment code"))
                 continue
             if code in first_row:
-                self.error(where, f"duplicate environment code '{code}' (first used in row {first_row[code]})")
+                self.error(where, _("duplicate environment code '{code}' (first used in row {row})").format(code=code, row=first_row[code]))
                 continue
             first_row[code] = row.number
             self.environments[code] = Environment(
@@ -125,28 +137,28 @@ class PlanBuilder:
             actor_id = as_text(row.values.get("id"))
             where = sheet.cell("id", row.number)
             if not actor_id:
-                self.error(where, "missing actor ID (the person's login)")
+                self.error(where, _("missing actor ID (the person's login)"))
                 continue
             if not ACTOR_ID.match(actor_id):
-                self.error(where, f"actor ID '{actor_id}' may only hold letters, digits, '.', '_', '-' and '@'")
+                self.error(where, _("actor ID '{actor}' may only hold letters, digits, '.', '_', '-' and '@'").format(actor=actor_id))
                 continue
             if actor_id in first_row:
-                self.error(where, f"duplicate actor ID '{actor_id}' (first used in row {first_row[actor_id]})")
+                self.error(where, _("duplicate actor ID '{actor}' (first used in row {row})").format(actor=actor_id, row=first_row[actor_id]))
                 continue
             first_row[actor_id] = row.number
             fields = {k: as_text(row.values.get(k)) for k in
                       ("name", "email", "team", "team_leader", "department_head", "language")}
             if not fields["name"]:
-                self.error(sheet.cell("name", row.number), f"missing name for actor '{actor_id}'")
+                self.error(sheet.cell("name", row.number), _("missing name for actor '{actor}'").format(actor=actor_id))
             if not fields["email"]:
-                self.error(sheet.cell("email", row.number), f"missing e-mail address for actor '{actor_id}'")
+                self.error(sheet.cell("email", row.number), _("missing e-mail address for actor '{actor}'").format(actor=actor_id))
             elif not is_valid_email(fields["email"]):
-                self.error(sheet.cell("email", row.number), f"'{fields['email']}' is not a valid e-mail address")
+                self.error(sheet.cell("email", row.number), _("'{email}' is not a valid e-mail address").format(email=fields["email"]))
             language = fields["language"].lower() or self.config.language
             if language not in LANGUAGES:
                 self.error(
                     sheet.cell("language", row.number),
-                    f"unknown language '{fields['language']}' (use {' or '.join(LANGUAGES)})",
+                    _("unknown language '{language}' (use {languages})").format(language=fields["language"], languages=_either(LANGUAGES)),
                 )
                 language = self.config.language
             fields["language"] = language
@@ -155,12 +167,16 @@ class PlanBuilder:
                 actor_id, fields["name"], fields["email"], fields["team"],
                 fields["team_leader"] or None, fields["department_head"] or None, language,
             )
+        unknown = {
+            "team_leader": lambda: _("unknown team leader '{actor}'{hint}; name an actor ID"),
+            "department_head": lambda: _("unknown department head '{actor}'{hint}; name an actor ID"),
+        }
         for number, fields in pending:
-            for key, title in (("team_leader", "team leader"), ("department_head", "department head")):
+            for key, message in unknown.items():
                 value = fields[key]
                 if value and value not in self.actors:
                     hint = self.suggest.hint(value, self.actors)
-                    self.error(sheet.cell(key, number), f"unknown {title} '{value}'{hint}; name an actor ID")
+                    self.error(sheet.cell(key, number), message().format(actor=value, hint=hint))
 
     # -- DryRuns ------------------------------------------------------------------------------
     def _read_dry_runs(self, sheet: RawSheet) -> None:
@@ -170,22 +186,23 @@ class PlanBuilder:
             name = as_text(row.values.get("name"))
             where = sheet.cell("name", row.number)
             if not name:
-                self.error(where, "missing dry-run name")
+                self.error(where, _("missing dry-run name"))
                 continue
             if name.upper() == ALL:
-                self.error(where, "'ALL' cannot name a dry run: in the Steps sheet it means every dry run")
+                self.error(where, _("'{all}' cannot name a dry run: in the Steps sheet it means every dry run").format(all=ALL))
                 continue
             if name.casefold() in by_key:
-                self.error(where, f"duplicate dry run '{name}' (first used in row {by_key[name.casefold()][1]})")
+                self.error(where, _("duplicate dry run '{name}' (first used in row {row})").format(name=name, row=by_key[name.casefold()][1]))
                 continue
             dag_id = dag_id_for(self.config.name, name)
             if dag_id in by_dag_id:
                 other, other_row = by_dag_id[dag_id]
-                self.error(where, f"dry run '{name}' gives the same DAG id '{dag_id}' as '{other}' (row {other_row}); rename one")
+                self.error(where, _("dry run '{name}' gives the same DAG id '{dag}' as '{other}' (row {row}); rename one").format(
+                    name=name, dag=dag_id, other=other, row=other_row))
                 continue
             by_key[name.casefold()] = (name, row.number)
             by_dag_id[dag_id] = (name, row.number)
-            d_day = self._parse(sheet, "d_day", row.number, row.values.get("d_day"), parse_date, "D-day", required=True)
+            d_day = self._parse(sheet, "d_day", row.number, row.values.get("d_day"), parse_date, required=_("missing D-day"))
             end = self._dry_run_end(sheet, row.number, row.values.get("end"), name, d_day)
             environment = as_text(row.values.get("environment")) or None
             if environment:
@@ -198,22 +215,24 @@ class PlanBuilder:
         if is_blank(value):  # type: ignore[arg-type]
             return None
         where = sheet.cell("end", number)
-        local = self._parse(sheet, "end", number, value, parse_local_datetime, "end")
+        local = self._parse(sheet, "end", number, value, parse_local_datetime)
         if local is None:
             return None
         try:
-            aware, _ = localize(local, self.zone)
+            aware, _ambiguous = localize(local, self.zone)
         except NonExistentLocalTime as exc:
-            self.error(where, f"end of dry run '{name}': {exc}; choose another time")
+            self.error(where, _("end of dry run '{name}': {reason}; choose another time").format(name=name, reason=exc))
             return None
         if d_day is not None and local.date() < d_day:
-            self.warn(where, f"dry run '{name}' ends ({local:%Y-%m-%d %H:%M}) before its D-day ({d_day})")
+            self.warn(where, _("dry run '{name}' ends ({end}) before its D-day ({d_day})").format(
+                name=name, end=f"{local:%Y-%m-%d %H:%M}", d_day=d_day))
         return aware
 
-    def _parse(self, sheet: RawSheet, field: str, number: int, value, parser, title: str, required: bool = False):
+    def _parse(self, sheet: RawSheet, field: str, number: int, value, parser, required: str | None = None):
+        """``parser(value)``, or None and a problem; an empty cell is one only if ``required`` (its message)."""
         if is_blank(value):
             if required:
-                self.error(sheet.cell(field, number), f"missing {title}")
+                self.error(sheet.cell(field, number), required)
             return None
         try:
             return parser(value)
@@ -225,17 +244,19 @@ class PlanBuilder:
         if code in self.environments:
             return True
         if not self.environments and "environments" not in self.raw.sheets:
-            self.error(where, f"unknown environment '{code}' (the workbook has no Environments sheet)")
+            self.error(where, _("unknown environment '{code}' (the workbook has no Environments sheet)").format(code=code))
         else:
-            hint = self.suggest.hint(code, self.environments) or f" (environments: {_listing(self.environments)})"
-            self.error(where, f"unknown environment '{code}'{hint}")
+            hint = self.suggest.hint(code, self.environments) or " (" + _("environments: {names}").format(
+                names=_listing(self.environments)) + ")"
+            self.error(where, _("unknown environment '{code}'{hint}").format(code=code, hint=hint))
         return False
 
     def _check_cutover_managers(self) -> None:
-        where = f"{self.config.source.name if self.config.source else 'configuration'}: cutover_managers"
+        source = self.config.source.name if self.config.source else _("configuration")
+        where = f"{source}: cutover_managers"
         for manager in self.config.cutover_managers:
             if self.actors and manager not in self.actors:
-                self.error(where, f"unknown actor '{manager}'{self.suggest.hint(manager, self.actors)}")
+                self.error(where, _("unknown actor '{actor}'{hint}").format(actor=manager, hint=self.suggest.hint(manager, self.actors)))
 
     # -- Steps --------------------------------------------------------------------------------
     def _read_steps(self, sheet: RawSheet) -> None:
@@ -243,25 +264,26 @@ class PlanBuilder:
         dry_run_keys = {name.casefold(): name for name in self.dry_runs}
         default_duration = self.config.default_duration_delta
         if not sheet.rows:
-            self.error(sheet.ref, f"no step-actions below the header row ({sheet.header_row})")
+            self.error(sheet.ref, _("no step-actions below the header row ({row})").format(row=sheet.header_row))
         for row in sheet.rows:
             v = row.values
             step_id = as_text(v.get("id"))
             where_id = sheet.cell("id", row.number)
             if not step_id:
-                self.error(where_id, "missing step ID")
+                self.error(where_id, _("missing step ID"))
                 continue
             if not STEP_ID.match(step_id):
-                self.error(where_id, f"step ID '{step_id}' may only hold letters, digits, '-', '_' and '.'")
+                self.error(where_id, _("step ID '{step}' may only hold letters, digits, '-', '_' and '.'").format(step=step_id))
                 continue
             if step_id == WATCH_TASK_ID:
-                self.error(where_id, f"step ID '{step_id}' is reserved (it names the run's watch task); choose another")
+                self.error(where_id, _("step ID '{step}' is reserved (it names the run's watch task); choose another").format(step=step_id))
                 continue
             if len(step_id) > MAX_ID_LENGTH:
-                self.error(where_id, f"step ID is {len(step_id)} characters long; use at most {MAX_ID_LENGTH}")
+                self.error(where_id, _("step ID is {length} characters long; use at most {most}").format(
+                    length=format_count(len(step_id)), most=MAX_ID_LENGTH))
                 continue
             if step_id in self._step_rows:
-                self.error(where_id, f"duplicate step ID '{step_id}' (first used in row {self._step_rows[step_id]})")
+                self.error(where_id, _("duplicate step ID '{step}' (first used in row {row})").format(step=step_id, row=self._step_rows[step_id]))
                 continue
             self._step_rows[step_id] = row.number
             prerequisites = tuple(dict.fromkeys(split_ids(v.get("prerequisites"))))
@@ -270,24 +292,26 @@ class PlanBuilder:
 
             label = as_text(v.get("label"))
             if not label:
-                self.error(sheet.cell("label", row.number), f"missing label for step '{step_id}'")
+                self.error(sheet.cell("label", row.number), _("missing label for step '{step}'").format(step=step_id))
                 ok = False
             elif len(label) > MAX_LABEL_LENGTH:
                 self.error(sheet.cell("label", row.number),
-                           f"label of step '{step_id}' is {len(label):,} characters long; a label is a short title "
-                           f"(at most {MAX_LABEL_LENGTH}): put the rest in Description")
+                           _("label of step '{step}' is {length} characters long; a label is a short title "
+                             "(at most {most}): put the rest in Description").format(
+                               step=step_id, length=format_count(len(label)), most=MAX_LABEL_LENGTH))
                 ok = False
 
             phase_text = as_text(v.get("phase"))
             phase = phases.get(normalise_key(phase_text)) if phase_text else None
             if not phase_text:
-                self.error(sheet.cell("phase", row.number), f"missing phase (phases: {_listing(self.config.phase_codes)})")
+                self.error(sheet.cell("phase", row.number), _("missing phase (phases: {phases})").format(phases=_listing(self.config.phase_codes)))
                 ok = False
             elif phase is None:
                 hint = self.suggest.hint(phase_text, self.config.phase_codes)
                 self.error(
                     sheet.cell("phase", row.number),
-                    f"unknown phase '{phase_text}'{hint} (phases: {_listing(self.config.phase_codes)})",
+                    _("unknown phase '{phase}'{hint} (phases: {phases})").format(
+                        phase=phase_text, hint=hint, phases=_listing(self.config.phase_codes)),
                 )
                 ok = False
 
@@ -296,23 +320,23 @@ class PlanBuilder:
 
             owner = as_text(v.get("owner"))
             if not owner:
-                self.error(sheet.cell("owner", row.number), "missing owner (an actor ID from the Actors sheet)")
+                self.error(sheet.cell("owner", row.number), _("missing owner (an actor ID from the Actors sheet)"))
                 ok = False
             elif owner not in self.actors:
                 hint = self.suggest.hint(owner, self.actors)
-                self.error(sheet.cell("owner", row.number), f"unknown owner '{owner}'{hint}")
+                self.error(sheet.cell("owner", row.number), _("unknown owner '{owner}'{hint}").format(owner=owner, hint=hint))
                 ok = False
 
             environment = as_text(v.get("environment")) or None
             if environment and not self._check_environment(sheet.cell("environment", row.number), environment):
                 ok = False
 
-            start = self._parse(sheet, "start", row.number, v.get("start"), parse_start, "start")
+            start = self._parse(sheet, "start", row.number, v.get("start"), parse_start)
             if not is_blank(v.get("start")) and start is None:
                 ok = False
             duration = default_duration
             if not is_blank(v.get("duration")):
-                parsed = self._parse(sheet, "duration", row.number, v.get("duration"), parse_duration, "duration")
+                parsed = self._parse(sheet, "duration", row.number, v.get("duration"), parse_duration)
                 ok = ok and parsed is not None
                 duration = parsed if parsed is not None else duration
 
@@ -338,7 +362,7 @@ class PlanBuilder:
         where = sheet.cell("dry_runs", number)
         names = [n for n in re.split(r"[,;\s]+", as_text(value)) if n]
         if not names:
-            self.error(where, f"no dry run given (name dry runs from the DryRuns sheet, or {ALL})")
+            self.error(where, _("no dry run given (name dry runs from the DryRuns sheet, or {all})").format(all=ALL))
             return None
         if any(n.upper() == ALL for n in names):
             return list(self.dry_runs)
@@ -347,8 +371,9 @@ class PlanBuilder:
             actual = dry_run_keys.get(name.casefold())
             if actual is None:
                 if "dry_runs" in self.raw.sheets:  # a missing DryRuns sheet is reported once, as such
-                    hint = self.suggest.hint(name, self.dry_runs) or f" (dry runs: {_listing(self.dry_runs)}, or {ALL})"
-                    self.error(where, f"unknown dry run '{name}'{hint}")
+                    hint = self.suggest.hint(name, self.dry_runs) or " (" + _("dry runs: {names}, or {all}").format(
+                        names=_listing(self.dry_runs), all=ALL) + ")"
+                    self.error(where, _("unknown dry run '{name}'{hint}").format(name=name, hint=hint))
                 return None
             resolved.append(actual)
         return list(dict.fromkeys(resolved))
@@ -357,19 +382,21 @@ class PlanBuilder:
         for name in dry_runs:
             local = start.local_datetime(self.dry_runs[name].d_day)
             try:
-                _, ambiguous = localize(local, self.zone)
+                _aware, ambiguous = localize(local, self.zone)
             except NonExistentLocalTime:
                 self.error(
                     sheet.cell("start", number),
-                    f"start '{start}' is {local:%Y-%m-%d %H:%M} in dry run {name}, a time that does not exist "
-                    f"in {self.zone.key} (clocks go forward); choose another time",
+                    _("start '{start}' is {time} in dry run {dry_run}, a time that does not exist "
+                      "in {zone} (clocks go forward); choose another time").format(
+                        start=start, time=f"{local:%Y-%m-%d %H:%M}", dry_run=name, zone=self.zone.key),
                 )
                 continue
             if ambiguous:
                 self.warn(
                     sheet.cell("start", number),
-                    f"start '{start}' is {local:%Y-%m-%d %H:%M} in dry run {name}, which happens twice in "
-                    f"{self.zone.key} (clocks go back); the first one is used",
+                    _("start '{start}' is {time} in dry run {dry_run}, which happens twice in "
+                      "{zone} (clocks go back); the first one is used").format(
+                        start=start, time=f"{local:%Y-%m-%d %H:%M}", dry_run=name, zone=self.zone.key),
                 )
 
     def _check_prerequisites(self, sheet: RawSheet) -> None:
@@ -378,10 +405,10 @@ class PlanBuilder:
             where = sheet.cell("prerequisites", rows[step_id])
             for prereq in prerequisites:
                 if prereq == step_id:
-                    self.error(where, f"step '{step_id}' cannot be its own prerequisite")
+                    self.error(where, _("step '{step}' cannot be its own prerequisite").format(step=step_id))
                 elif prereq not in rows:
                     hint = self.suggest.hint(prereq, (r for r in rows if r != step_id))
-                    self.error(where, f"unknown prerequisite '{prereq}'{hint}")
+                    self.error(where, _("unknown prerequisite '{prerequisite}'{hint}").format(prerequisite=prereq, hint=hint))
         graph = {
             step_id: [p for p in prerequisites if p in rows and p != step_id]
             for step_id, prerequisites in self._prerequisites.items()
@@ -390,6 +417,6 @@ class PlanBuilder:
             cycle_rows = ", ".join(str(rows[s]) for s in cycle[:-1])
             self.error(
                 sheet.cell("prerequisites", rows[cycle[0]]),
-                f"prerequisite cycle: {' → '.join(cycle)} (rows {cycle_rows}); "
-                "each step waits for the one before it, so none can ever start",
+                _("prerequisite cycle: {path} (rows {rows}); each step waits for the one before it, so none can "
+                  "ever start").format(path=" → ".join(cycle), rows=cycle_rows),
             )

@@ -20,8 +20,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from transition.compiler import compile_plan, content_key
-from transition.config import PlanConfig, load_config, resolve_config_path
+from transition.config import PlanConfig, config_language, load_config, resolve_config_path
 from transition.errors import ConfigError, Problem, WorkbookError, errors_only
+from transition.i18n import use_language
 from transition.model import Plan
 from transition.plan_json import plan_from_json, plan_to_json
 
@@ -54,14 +55,16 @@ def cache_dir_for(config_path: Path) -> Path:
 
 
 def load_plan(config_argument: str | os.PathLike[str] | None = None) -> LoadedPlan:
+    """The plan and its problems (written in the plan's default language: the cutover managers read them)."""
     config_path = resolve_config_path(config_argument)
     cache = cache_dir_for(config_path)
-    try:
-        config = load_config(config_path)
-        key, workbook_sha256 = content_key(config)
-    except (ConfigError, WorkbookError) as exc:
-        return LoadedPlan(_read_last_good(cache), exc.problems)
-    return _load_for_key(config, cache, key, workbook_sha256)
+    with use_language(config_language(config_path)):
+        try:
+            config = load_config(config_path)
+            key, workbook_sha256 = content_key(config)
+        except (ConfigError, WorkbookError) as exc:
+            return LoadedPlan(_read_last_good(cache), exc.problems)
+        return _load_for_key(config, cache, key, workbook_sha256)
 
 
 def _load_for_key(config: PlanConfig, cache: Path, key: str, workbook_sha256: str) -> LoadedPlan:

@@ -7,6 +7,7 @@ import zoneinfo
 from collections.abc import Mapping
 
 from transition.graph import topological_order
+from transition.i18n import _
 from transition.model import DryRun, ScheduledStep, Step
 
 UTC = dt.timezone.utc
@@ -26,7 +27,7 @@ def localize(naive: dt.datetime, zone: zoneinfo.ZoneInfo) -> tuple[dt.datetime, 
     round_trip = aware.astimezone(UTC).astimezone(zone).replace(tzinfo=None)
     if round_trip != naive:
         raise NonExistentLocalTime(
-            f"{naive:%Y-%m-%d %H:%M} does not exist in {zone.key} (clocks go forward)"
+            _("{time} does not exist in {zone} (clocks go forward)").format(time=f"{naive:%Y-%m-%d %H:%M}", zone=zone.key)
         )
     ambiguous = aware.utcoffset() != naive.replace(tzinfo=zone, fold=1).utcoffset()
     return aware, ambiguous

@@ -24,6 +24,7 @@ import datetime as dt
 from dataclasses import dataclass
 from enum import Enum
 
+from transition.i18n import pgettext
 from transition.model import ScheduledStep
 
 UTC = dt.timezone.utc
@@ -41,6 +42,19 @@ class State(str, Enum):
     TERMINATED = "Terminated"
     SKIPPED = "Skipped"
     FAILED = "Failed"
+
+
+def state_name(state: str) -> str:
+    """A state's name in the current language (``Overdue`` -> ``Bloquée``); the values stay English ids."""
+    names = {
+        "Planned": pgettext("state", "Planned"), "Locked": pgettext("state", "Locked"),
+        "Overdue": pgettext("state", "Overdue"), "Idle": pgettext("state", "Idle"),
+        "Ready": pgettext("state", "Ready"), "Open": pgettext("state", "Open"), "Late": pgettext("state", "Late"),
+        "Terminated": pgettext("state", "Terminated"), "Skipped": pgettext("state", "Skipped"),
+        "Failed": pgettext("state", "Failed"),
+    }
+    value = getattr(state, "value", state)
+    return names.get(value, value)
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,9 @@ Only the people allowed on a step may transfer it or record a defect on it (403 
 transfer adds the new person to the step's human-in-the-loop request (so Airflow lets them answer),
 is written in the task's note, and e-mails them. A blocking defect e-mails the cutover managers and
 keeps the step from being closed until it is resolved (see :mod:`transition.step_guard`).
+
+Answers are in the user's language (their actor's, else the plan's); the e-mails in their
+recipients' (the new person's; each cutover manager's), notes in the plan's.
 """
 
 from __future__ import annotations
@@ -27,7 +30,8 @@ from airflow.api_fastapi.common.db.common import SessionDep
 from airflow.api_fastapi.core_api.security import GetUserDep, requires_access_dag
 
 from transition import records
-from transition.alert_mail import notice_message
+from transition.alert_mail import by_language, notice_message
+from transition.i18n import N_, _, languages, normalise, use_language
 from transition.mail import MailError, send
 from transition.permissions import StepRef, allowed_people, find_step, refusal
 
@@ -57,10 +61,22 @@ class DefectBody(BaseModel):
     description: str = Field(default="", max_length=10_000)
 
 
+def _language(user: Any, plan: Any = None) -> str:
+    """The user's language: their actor's, else the plan's default."""
+    if plan is None:
+        from transition.permissions import current_plan
+
+        plan = current_plan()
+    if plan is None:
+        return normalise(None)
+    actor = plan.actors.get(str(user.get_id()))
+    return actor.language if actor is not None else plan.language
+
+
 def _step(dag_id: str, step_id: str) -> StepRef:
     ref = find_step(dag_id, step_id)
     if ref is None:
-        raise HTTPException(404, f"no step '{step_id}' in DAG '{dag_id}' of the transition plan")
+        raise HTTPException(404, _("no step '{step}' in DAG '{dag}' of the transition plan").format(step=step_id, dag=dag_id))
     return ref
 
 
@@ -77,7 +93,7 @@ def _task_instance(session: Any, dag_id: str, run_id: str, step_id: str) -> Any:
         .options(joinedload(TaskInstance.hitl_detail), joinedload(TaskInstance.task_instance_note))
     )
     if ti is None:
-        raise HTTPException(404, f"no run '{run_id}' of step '{step_id}' in DAG '{dag_id}'")
+        raise HTTPException(404, _("no run '{run}' of step '{step}' in DAG '{dag}'").format(run=run_id, step=step_id, dag=dag_id))
     return ti
 
 
@@ -98,11 +114,9 @@ def _require_allowed(session: Any, ref: StepRef, dag_id: str, run_id: str, user:
 
 
 def _require_ready_or_open(ti: Any, ref: StepRef, action: str) -> None:
-    state = str(ti.state.value if hasattr(ti.state, "value") else ti.state) if ti.state else "not started"
+    state = str(ti.state.value if hasattr(ti.state, "value") else ti.state) if ti.state else _("not started")
     if state not in ACTIONABLE or ti.hitl_detail is None:
-        raise HTTPException(
-            409, f"step {ref.step_id} can be {action} once it is Ready or Open (asking for Start or Close); it is {state}"
-        )
+        raise HTTPException(409, _(action).format(step=ref.step_id, state=state))
 
 
 def _append_note(ti: Any, line: str, user_id: str) -> None:
@@ -135,28 +149,42 @@ def _base_url() -> str:
 @app.post("/api/dags/{dag_id}/runs/{run_id}/steps/{step_id}/transfer",
           dependencies=[Depends(requires_access_dag("GET"))])
 def transfer(dag_id: str, run_id: str, step_id: str, body: TransferBody, session: SessionDep, user: GetUserDep) -> dict:
-    ref, ti, who = _actionable(session, dag_id, run_id, step_id, user, "transferred")
+    with use_language(_language(user)):
+        return _transfer(dag_id, run_id, step_id, body, session, user)
+
+
+# The answer when a step cannot be transferred, or given a defect, in its state.
+NOT_TRANSFERABLE = N_("step {step} can be transferred once it is Ready or Open (asking for Start or Close); it is {state}")
+NO_DEFECT_YET = N_("step {step} can be given a defect once it is Ready or Open (asking for Start or Close); it is {state}")
+
+
+def _transfer(dag_id: str, run_id: str, step_id: str, body: TransferBody, session: Any, user: Any) -> dict:
+    ref, ti, who = _actionable(session, dag_id, run_id, step_id, user, NOT_TRANSFERABLE)
     plan = ref.plan
     target = plan.actors.get(body.to)
     if target is None:
-        raise HTTPException(400, f"unknown actor '{body.to}': name an actor ID from the Actors sheet")
+        raise HTTPException(400, _("unknown actor '{actor}': name an actor ID from the Actors sheet").format(actor=body.to))
     row = records.add_transfer(session, dag_id=dag_id, run_id=run_id, task_id=step_id, from_user=who,
                                to_user=target.id, message=body.message)
     assignees = list(ti.hitl_detail.assignees or [])
     if all(a.get("id") != target.id for a in assignees):
         ti.hitl_detail.assignees = assignees + [{"id": target.id, "name": target.name}]
     when = dt.datetime.now(zoneinfo.ZoneInfo(plan.timezone))
-    _append_note(ti, f"Transferred by {who} to {target.id} on {when:%Y-%m-%d %H:%M}: {body.message}".rstrip(": "), who)
+    with use_language(plan.language):
+        note = _("Transferred by {giver} to {person} on {time}").format(giver=who, person=target.id, time=f"{when:%Y-%m-%d %H:%M}")
+    _append_note(ti, f"{note}: {body.message}" if body.message else note, who)
     session.flush()
     giver = plan.actors.get(who)
     owner = plan.actors[plan.steps[step_id].owner]
-    message = notice_message(
-        plan, ref.dry_run, step_id, what="Transfer",
-        headline=f"{giver.name if giver else who} hands step {step_id} · {plan.steps[step_id].label} over to you.",
-        to=[target.email], cc=[a.email for a in (giver, owner) if a is not None and a.id != target.id],
-        dag_id=dag_id, run_id=run_id, base_url=_base_url(),
-        facts=[("From", giver.name if giver else who), ("Message", body.message or "—")],
-    )
+    with use_language(target.language):
+        message = notice_message(
+            plan, ref.dry_run, step_id, what=_("Transfer"),
+            headline=_("{giver} hands step {step} · {label} over to you.").format(
+                giver=giver.name if giver else who, step=step_id, label=plan.steps[step_id].label),
+            to=[target.email], cc=[a.email for a in (giver, owner) if a is not None and a.id != target.id],
+            dag_id=dag_id, run_id=run_id, base_url=_base_url(),
+            facts=[(_("From"), giver.name if giver else who), (_("Message"), body.message or "—")],
+        )
     error = _mail(message)
     records.set_mail_error(session, records.transfers, row["id"], error)
     return {"transfer": {**row, "created_at": row["created_at"].isoformat()}, "mail": "sent" if error is None else f"failed: {error}"}
@@ -165,25 +193,41 @@ def transfer(dag_id: str, run_id: str, step_id: str, body: TransferBody, session
 @app.post("/api/dags/{dag_id}/runs/{run_id}/steps/{step_id}/defects", status_code=201,
           dependencies=[Depends(requires_access_dag("GET"))])
 def record_defect(dag_id: str, run_id: str, step_id: str, body: DefectBody, session: SessionDep, user: GetUserDep) -> dict:
-    ref, ti, who = _actionable(session, dag_id, run_id, step_id, user, "given a defect")
+    with use_language(_language(user)):
+        return _record_defect(dag_id, run_id, step_id, body, session, user)
+
+
+def _record_defect(dag_id: str, run_id: str, step_id: str, body: DefectBody, session: Any, user: Any) -> dict:
+    ref, ti, who = _actionable(session, dag_id, run_id, step_id, user, NO_DEFECT_YET)
     plan = ref.plan
     row = records.add_defect(session, dag_id=dag_id, run_id=run_id, task_id=step_id, title=body.title,
                              severity=body.severity, description=body.description, created_by=who)
-    _append_note(ti, f"Defect #{row['id']} ({body.severity}) by {who}: {body.title}", who)
+    with use_language(plan.language):
+        note = _("Defect #{number} ({severity}) by {person}: {title}").format(
+            number=row["id"], severity=_(SEVERITIES[body.severity]), person=who, title=body.title)
+    _append_note(ti, note, who)
     session.flush()
     mail = "not needed"
     if body.severity == "blocking":
-        managers = [plan.actors[m].email for m in plan.cutover_managers if m in plan.actors]
         owner = plan.actors[plan.steps[step_id].owner]
-        message = notice_message(
-            plan, ref.dry_run, step_id, what=f"Blocking defect: {body.title}",
-            headline=f"A blocking defect was recorded on step {step_id}: it cannot be closed until the defect is resolved.",
-            to=managers or [owner.email], cc=[owner.email], dag_id=dag_id, run_id=run_id, base_url=_base_url(),
-            facts=[("Defect", f"#{row['id']} {body.title}"), ("Severity", body.severity),
-                   ("Recorded by", plan.actors[who].name if who in plan.actors else who),
-                   ("Description", body.description or "—")],
-        )
-        error = _mail(message)
+        # To the cutover managers, one e-mail per language among them (the owner copied on the first).
+        groups = by_language(plan.actors.get(m) for m in plan.cutover_managers) or {owner.language: [owner]}
+        errors = []
+        for number, (language, people) in enumerate(groups.items()):
+            with use_language(language):
+                message = notice_message(
+                    plan, ref.dry_run, step_id, what=_("Blocking defect: {title}").format(title=body.title),
+                    headline=_("A blocking defect was recorded on step {step}: it cannot be closed until the defect is "
+                               "resolved.").format(step=step_id),
+                    to=[a.email for a in people], cc=[owner.email] if number == 0 else [], dag_id=dag_id, run_id=run_id,
+                    base_url=_base_url(),
+                    facts=[(_("Defect"), f"#{row['id']} {body.title}"), (_("Severity"), _(SEVERITIES[body.severity])),
+                           (_("Recorded by"), plan.actors[who].name if who in plan.actors else who),
+                           (_("Description"), body.description or "—")],
+                )
+            if (error := _mail(message)) is not None:
+                errors.append(error)
+        error = "; ".join(errors) or None
         records.set_mail_error(session, records.defects, row["id"], error)
         mail = "sent" if error is None else f"failed: {error}"
     return {"defect": _json(row), "mail": mail}
@@ -193,13 +237,16 @@ def record_defect(dag_id: str, run_id: str, step_id: str, body: DefectBody, sess
           dependencies=[Depends(requires_access_dag("GET"))])
 def resolve(dag_id: str, run_id: str, defect_id: int, session: SessionDep, user: GetUserDep) -> dict:
     row = records.defect(session, defect_id)
-    if row is None or row["dag_id"] != dag_id or row["run_id"] != run_id:
-        raise HTTPException(404, f"no defect #{defect_id} in this run")
-    ref = _step(dag_id, row["task_id"])
-    _require_allowed(session, ref, dag_id, run_id, user)
+    with use_language(_language(user)):
+        if row is None or row["dag_id"] != dag_id or row["run_id"] != run_id:
+            raise HTTPException(404, _("no defect #{number} in this run").format(number=defect_id))
+        ref = _step(dag_id, row["task_id"])
+        _require_allowed(session, ref, dag_id, run_id, user)
     records.resolve_defect(session, defect_id, str(user.get_id()))
     ti = _task_instance(session, dag_id, run_id, row["task_id"])
-    _append_note(ti, f"Defect #{defect_id} resolved by {user.get_id()}", str(user.get_id()))
+    with use_language(ref.plan.language):
+        note = _("Defect #{number} resolved by {person}").format(number=defect_id, person=user.get_id())
+    _append_note(ti, note, str(user.get_id()))
     return {"defect": _json(records.defect(session, defect_id))}
 
 
@@ -229,12 +276,15 @@ STATE_COLOURS = {
     "Late": ("#ff7c80", "#1b1b1b"), "Terminated": ("#a9d18e", "#1b1b1b"), "Skipped": ("#ededed", "#555555"),
     "Failed": ("#c00000", "#ffffff"),
 }
-STATE_MEANINGS = {
-    "Planned": "prerequisites not done, start far away", "Locked": "prerequisites not done, start within the lock window",
-    "Overdue": "start reached, prerequisites not done", "Idle": "prerequisites done, start not reached",
-    "Ready": "waiting for its owner to start it", "Open": "started, not closed", "Late": "open past its planned end",
-    "Terminated": "closed", "Skipped": "not executed in this run", "Failed": "failed in Airflow: look at it",
+STATE_MEANINGS = {  # the recap's legend (translated when shown)
+    "Planned": N_("prerequisites not done, start far away"),
+    "Locked": N_("prerequisites not done, start within the lock window"),
+    "Overdue": N_("start reached, prerequisites not done"), "Idle": N_("prerequisites done, start not reached"),
+    "Ready": N_("waiting for its owner to start it"), "Open": N_("started, not closed"),
+    "Late": N_("open past its planned end"), "Terminated": N_("closed"), "Skipped": N_("not executed in this run"),
+    "Failed": N_("failed in Airflow: look at it"),
 }
+SEVERITIES = {"blocking": N_("blocking"), "major": N_("major"), "minor": N_("minor")}
 
 
 def _plan_or_404() -> Any:
@@ -242,7 +292,7 @@ def _plan_or_404() -> Any:
 
     plan = current_plan()
     if plan is None:
-        raise HTTPException(404, "the transition plan has no valid version yet")
+        raise HTTPException(404, _("the transition plan has no valid version yet"))
     return plan
 
 
@@ -250,38 +300,65 @@ def _dry_run_of(plan: Any, dag_id: str) -> str:
     dry_run = plan.dry_run_of(dag_id)
     if dry_run is not None:
         return dry_run
-    raise HTTPException(404, f"'{dag_id}' is not a dry run of plan {plan.name}")
+    raise HTTPException(404, _("'{dag}' is not a dry run of plan {plan}").format(dag=dag_id, plan=plan.name))
 
 
 @app.get("/api/dags/{dag_id}/runs", dependencies=[Depends(requires_access_dag("GET"))])
-def list_runs(dag_id: str, session: SessionDep) -> dict:
+def list_runs(dag_id: str, session: SessionDep, user: GetUserDep) -> dict:
     from transition.run_view import dag_runs
 
-    _dry_run_of(_plan_or_404(), dag_id)
+    with use_language(_language(user)):
+        _dry_run_of(_plan_or_404(), dag_id)
     return {"runs": dag_runs(session, dag_id)}
 
 
 @app.get("/api/dags/{dag_id}/runs/{run_id}/steps", dependencies=[Depends(requires_access_dag("GET"))])
-def list_steps(dag_id: str, run_id: str, session: SessionDep) -> dict:
+def list_steps(dag_id: str, run_id: str, session: SessionDep, user: GetUserDep) -> dict:
     from transition.run_view import run_steps
 
-    plan = _plan_or_404()
-    return run_steps(session, plan, _dry_run_of(plan, dag_id), run_id, _base_url())
+    with use_language(_language(user)):
+        plan = _plan_or_404()
+        dry_run = _dry_run_of(plan, dag_id)
+    return run_steps(session, plan, dry_run, run_id, _base_url())
+
+
+def _js(value: Any) -> str:
+    import json
+
+    return json.dumps(value, ensure_ascii=False).replace("<", "\\u003c")
 
 
 @app.get("/recap", response_class=HTMLResponse)
-def recap(user: GetUserDep) -> HTMLResponse:
-    """The recap page (its data comes from the JSON endpoints above, with the user's Airflow login)."""
-    import json
-
+def recap(user: GetUserDep, lang: str | None = None) -> HTMLResponse:
+    """The recap page (its data comes from the JSON endpoints above, with the user's Airflow login),
+    in ``?lang=`` if given, else the user's language."""
     from transition.mail import template_environment
+    from transition.states import state_name
 
-    plan = _plan_or_404()
-    owners = sorted({(s.owner, plan.actors[s.owner].name) for s in plan.steps.values()}, key=lambda o: o[1])
-    page = template_environment().get_template("recap.html.j2").render(
-        plan=plan.name, prefix="/transition", user=str(user.get_id()), user_json=json.dumps(str(user.get_id())).replace("<", "\\u003c"),
-        dags=[(plan.dag_id(d), f"{d} (D-day {plan.dry_runs[d].d_day})") for d in plan.schedules],
-        phases=list(plan.phases), teams=sorted({a.team for a in plan.actors.values() if a.team}), owners=owners,
-        colours=STATE_COLOURS, legend=list(STATE_MEANINGS.items()),
-    )
+    with use_language(lang if lang in languages() else _language(user)) as language:
+        plan = _plan_or_404()
+        owners = sorted({(s.owner, plan.actors[s.owner].name) for s in plan.steps.values()}, key=lambda o: o[1])
+        texts = {
+            "states": {state: state_name(state) for state in STATE_COLOURS},
+            "severities": {key: _(name) for key, name in SEVERITIES.items()},
+            "statuses": {"open": _("open"), "resolved": _("resolved")},
+            "no_run": _("No run of this dry run yet: trigger its DAG to start it."),
+            "updated": _("Updated {time} ({timezone}); refreshes every {seconds} s."),
+            "shown": _("{shown} shown of {total}"),
+            "planned_end": _("Planned end"), "forecast_end": _("forecast end"), "must_end_by": _("must end by"),
+            "critical_path": _("Critical path (forecast)"), "as_planned": _("as planned"), "phase": _("Phase"),
+            "open_defect": _("(open)"), "resolve": _("Resolve"), "required_action": _("Required action"),
+            "transfer": _("Transfer"), "defect": _("Defect"), "transfer_title": _("Transfer step {step}"),
+            "defect_title": _("Record a defect on step {step}"), "refused": _("Refused: {reason}"),
+            "could_not_load": _("Could not load: {reason}"),
+        }
+        page = template_environment().get_template("recap.html.j2").render(
+            plan=plan.name, prefix="/transition", user=str(user.get_id()), user_json=_js(str(user.get_id())),
+            texts_json=_js(texts), lang=language,
+            dags=[(plan.dag_id(d), _("{dry_run} (D-day {date})").format(dry_run=d, date=plan.dry_runs[d].d_day))
+                  for d in plan.schedules],
+            phases=list(plan.phases), teams=sorted({a.team for a in plan.actors.values() if a.team}), owners=owners,
+            colours=STATE_COLOURS, state_names=texts["states"],
+            legend=[(state, _(meaning)) for state, meaning in STATE_MEANINGS.items()],
+        )
     return HTMLResponse(page)

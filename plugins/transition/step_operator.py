@@ -33,19 +33,27 @@ from airflow.sdk import BaseOperator, Param, timezone
 from airflow.sdk.exceptions import TaskAwaitingInput
 from airflow.sdk.execution_time.hitl import upsert_hitl_detail
 
+from transition.i18n import _, use_language
 from transition.sent_ledger import SentLedger
 
 START = "Start"
 CLOSE = "Close"
 OPTIONS = [START, CLOSE]
 STAGE_START, STAGE_CLOSE = "start", "close"
-# Shown as a form field on the Required Actions page; comes back in params_input.
-PARAMS = {
-    "comment": Param(
-        "", type=["null", "string"], title="Comment",
-        description="Optional: what was done, a reference, a problem met. Kept with the step.",
-    ).serialize(),
-}
+
+
+def form(language: str | None = None) -> dict[str, Any]:
+    """The request's form field (the Required Actions page), in ``language``; back in params_input."""
+    with use_language(language):
+        return {
+            "comment": Param(
+                "", type=["null", "string"], title=_("Comment"),
+                description=_("Optional: what was done, a reference, a problem met. Kept with the step."),
+            ).serialize(),
+        }
+
+
+PARAMS = form("en")
 
 
 class StepOperator(BaseOperator):
@@ -64,6 +72,7 @@ class StepOperator(BaseOperator):
         on_ready: Callable[[Any], None] | None = None,
         late_after: dt.timedelta | None = None,
         on_late: Callable[[Any], None] | None = None,
+        language: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -75,6 +84,7 @@ class StepOperator(BaseOperator):
         # Late: still open ``late_after`` (the step's duration) after it could start; ``on_late`` once.
         self.late_after = late_after
         self._on_late = on_late
+        self.language = language  # of the request's form (the body comes written)
 
     @property
     def body(self) -> str:
@@ -141,7 +151,7 @@ class StepOperator(BaseOperator):
             body=self.body,
             defaults=None,
             multiple=False,
-            params=PARAMS,
+            params=form(self.language),
             assigned_users=self.assigned_users,
         )
         self.log.info("Asking %s to %s the step", ", ".join(u["id"] for u in self.assigned_users), stage)

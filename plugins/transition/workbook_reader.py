@@ -15,6 +15,7 @@ import python_calamine
 
 from transition.cell_values import CellValue, as_text, is_blank, normalise_key
 from transition.errors import Problem, WorkbookError
+from transition.i18n import _, format_count
 from transition.sheet_specs import SheetSpec
 
 HEADER_SEARCH_ROWS = 10
@@ -82,7 +83,7 @@ def read_workbook(path: Path, specs: dict[str, SheetSpec]) -> tuple[RawWorkbook,
     """
     location = path.name
     if not path.is_file():
-        raise WorkbookError([Problem(str(path), "workbook not found")])
+        raise WorkbookError([Problem(str(path), _("workbook not found"))])
     _refuse_bombs(path, location)
     try:
         with path.open("rb") as handle:  # a file object: the name need not be valid UTF-8
@@ -90,7 +91,7 @@ def read_workbook(path: Path, specs: dict[str, SheetSpec]) -> tuple[RawWorkbook,
             names = list(book.sheet_names)
     except Exception as exc:  # calamine raises several error types for broken files
         raise WorkbookError(
-            [Problem(location, f"cannot be opened as an Excel workbook (.xlsx): {_short(exc)}")]
+            [Problem(location, _("cannot be opened as an Excel workbook (.xlsx): {reason}").format(reason=_short(exc)))]
         ) from None
 
     problems: list[Problem] = []
@@ -100,15 +101,15 @@ def read_workbook(path: Path, specs: dict[str, SheetSpec]) -> tuple[RawWorkbook,
         actual = next((by_key[normalise_key(n)] for n in spec.names if normalise_key(n) in by_key), None)
         if actual is None:
             if spec.required:
-                also = f" (also accepted: {', '.join(repr(n) for n in spec.names[1:])})" if len(spec.names) > 1 else ""
-                problems.append(
-                    Problem(location, f"missing sheet '{spec.title}'{also}; sheets found: {', '.join(names) or 'none'}")
-                )
+                also = " (" + _("also accepted: {names}").format(names=", ".join(repr(n) for n in spec.names[1:])) + ")" \
+                    if len(spec.names) > 1 else ""
+                problems.append(Problem(location, _("missing sheet '{sheet}'{also}; sheets found: {names}").format(
+                    sheet=spec.title, also=also, names=", ".join(names) or _("none"))))
             continue
         try:
             grid = book.get_sheet_by_name(actual).to_python(skip_empty_area=False)
         except Exception as exc:
-            problems.append(Problem(sheet_ref(actual), f"cannot be read: {_short(exc)}"))
+            problems.append(Problem(sheet_ref(actual), _("cannot be read: {reason}").format(reason=_short(exc))))
             continue
         sheet, sheet_problems = _read_sheet(spec, actual, grid)
         problems.extend(sheet_problems)
@@ -129,8 +130,8 @@ def _refuse_bombs(path: Path, location: str) -> None:
     if unpacked > MAX_UNPACKED_BYTES or (unpacked > 50 * 1024 * 1024 and unpacked / packed > MAX_PACKING_RATIO):
         raise WorkbookError([Problem(
             location,
-            f"refused: the file would unpack to {unpacked // (1024 * 1024):,} MB (from {packed // 1024:,} KB), far more "
-            "than a plan; it is damaged or not a plan workbook",
+            _("refused: the file would unpack to {unpacked} MB (from {packed} KB), far more than a plan; it is damaged "
+              "or not a plan workbook").format(unpacked=format_count(unpacked // (1024 * 1024)), packed=format_count(packed // 1024)),
         )])
 
 
@@ -156,20 +157,20 @@ def _read_sheet(spec: SheetSpec, name: str, grid: list[list[CellValue]]) -> tupl
             problems.append(
                 Problem(
                     f"{ref}!{column_letter(index)}{header_index + 1}",
-                    f"column '{text}' repeats column {first} ('{as_text(headers[columns[field_name]])}'); "
-                    "remove or rename one of them",
+                    _("column '{column}' repeats column {first} ('{header}'); remove or rename one of them").format(
+                        column=text, first=first, header=as_text(headers[columns[field_name]])),
                 )
             )
         else:
             columns[field_name] = index
     missing = [c for c in spec.columns if c.required and c.field not in columns]
     if missing:
-        found = ", ".join(as_text(h) for h in headers if as_text(h)) or "none"
+        found = ", ".join(as_text(h) for h in headers if as_text(h)) or _("none")
         for column in missing:
-            also = f" (also accepted: {', '.join(column.aliases[1:])})" if len(column.aliases) > 1 else ""
-            problems.append(
-                Problem(ref, f"missing column '{column.title}'{also}; headers found in row {header_index + 1}: {found}")
-            )
+            also = " (" + _("also accepted: {names}").format(names=", ".join(column.aliases[1:])) + ")" \
+                if len(column.aliases) > 1 else ""
+            problems.append(Problem(ref, _("missing column '{column}'{also}; headers found in row {row}: {found}").format(
+                column=column.title, also=also, row=header_index + 1, found=found)))
         return None, problems
 
     sheet = RawSheet(spec.key, name, header_index + 1, columns, extras)

@@ -17,6 +17,7 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
 from openpyxl.worksheet.worksheet import Worksheet
 
+from transition.i18n import _
 from transition.sheet_specs import ACTORS, DRY_RUNS, ENVIRONMENTS, STEPS, SheetSpec
 
 Row = Mapping[str, Any]
@@ -97,10 +98,10 @@ def _drop_downs(steps: Worksheet, dry_runs: Worksheet, phases: Sequence[str]) ->
     for name, formula, strict in lists:
         validation = DataValidation(type="list", formula1=formula, allow_blank=True)
         validation.showErrorMessage = strict
-        validation.error = f"Choose a value from the list ({name.replace('_', ' ')})"
+        validation.error = _("Choose a value from the list ({column})").format(column=STEPS.column(name).title)
         validation.prompt = {
-            "dry_runs": "One or more dry runs, separated by commas, or ALL",
-            "owner": "An actor ID from the Actors sheet",
+            "dry_runs": _("One or more dry runs, separated by commas, or ALL"),
+            "owner": _("An actor ID from the Actors sheet"),
         }.get(name)
         validation.showInputMessage = validation.prompt is not None
         steps.add_data_validation(validation)
@@ -108,7 +109,7 @@ def _drop_downs(steps: Worksheet, dry_runs: Worksheet, phases: Sequence[str]) ->
 
 
 def _instructions_sheet(book: Workbook, lines: Sequence[str]) -> None:
-    sheet = book.create_sheet("Instructions")
+    sheet = book.create_sheet(_("Instructions"))
     sheet.column_dimensions["A"].width = 120
     for line in lines:
         sheet.append([line])
