@@ -35,7 +35,7 @@ def test_one_dag_per_dry_run_with_projected_edges(plan_env):
     write_xlsx(plan_env / "plan.xlsx", sheets)
     bag = dagbag()
     assert bag.import_errors == {}
-    assert sorted(bag.dag_ids) == ["resa_dr1", "resa_dr_2", "resa_live"]
+    assert sorted(bag.dag_ids) == ["resa_dr1", "resa_dr_2", "resa_live", "resa_weekly_report"]
     dr2 = bag.dags["resa_dr_2"]
     assert sorted(dr2.task_ids) == ["CO-100", "CO-110", "HO-010", "PP-010", "_watch"]
     edges = sorted((u, t.task_id) for t in dr2.tasks for u in t.upstream_task_ids)
@@ -64,13 +64,13 @@ def test_tasks_carry_what_the_owner_needs(plan_env):
 
 def test_a_broken_workbook_keeps_the_last_good_dags_and_shows_the_problems(plan_env):
     write_xlsx(plan_env / "plan.xlsx", base_sheets())
-    assert len(dagbag().dag_ids) == 2
+    assert len(dagbag().dag_ids) == 3  # two dry runs and the weekly report
     broken = base_sheets()
     broken["Steps"][3][7] = "nobody"
     broken["Steps"].append(["CO-200", "Added", "CO", "ALL", "", "", "", "alice", "", ""])
     write_xlsx(plan_env / "plan.xlsx", broken)
     bag = dagbag()
-    assert sorted(bag.dag_ids) == ["resa_dr1", "resa_live"]
+    assert sorted(bag.dag_ids) == ["resa_dr1", "resa_live", "resa_weekly_report"]
     assert "CO-200" not in bag.dags["resa_dr1"].task_ids  # still the last good plan
     (path, message), = bag.import_errors.items()
     assert path.endswith("transition_plan_problems.py")
