@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 PORT ?= 8080
 export TRANSITION_CONFIG ?= $(CURDIR)/plan/config.yaml
 
-.PHONY: install run validate test bench sample-plan clean
+.PHONY: install run validate test bench sample-plan messages clean
 
 install: $(STAMP)
 
@@ -38,6 +38,11 @@ bench: install
 
 sample-plan: install
 	$(PY) plan/build_sample_plan.py
+
+# The gettext catalogues (plugins/transition/locale): extract the messages of the code and the
+# templates, update every language's .po, compile the .mo files. Then translate what is new.
+messages: install
+	$(PY) -m transition.catalogues
 
 clean:
 	rm -rf $(VENV) .airflow plan/.compiled tests/artifacts

@@ -63,6 +63,14 @@ def test_a_message_in_one_language_only_is_caught(tmp_path, monkeypatch):
     assert any("not translated" in line for line in found)  # the fresh catalogue's empty entries
 
 
+def test_a_new_message_comes_in_english_for_english_only():
+    template = catalogues.extract()
+    template.add("A brand new message")
+    english, french = catalogues.update(template, "en"), catalogues.update(template, "fr")
+    assert english.get("A brand new message").string == "A brand new message"
+    assert not french.get("A brand new message").string  # to translate, not silently English
+
+
 def test_no_message_hides_in_an_f_string():
     """The extractor cannot see ``_()`` inside an f-string (Python 3.11): such a text would stay English."""
     hidden = []

@@ -15,6 +15,7 @@ tests check too. ``--pot FILE`` also writes the template (for translation tools)
 from __future__ import annotations
 
 import argparse
+import copy
 import io
 import re
 import sys
@@ -126,7 +127,10 @@ def update(template: Catalog, language: str) -> Catalog:
         )
         if language in PLURAL_FORMS:
             catalog._num_plurals, catalog._plural_expr = PLURAL_FORMS[language]  # noqa: SLF001
-    catalog.update(template, no_fuzzy_matching=True, update_header_comment=False, update_creation_date=False)
+    # Babel's update shares the template's message objects with the catalogue: give it its own copy,
+    # or filling the English catalogue would fill every other language's new messages with English.
+    catalog.update(copy.deepcopy(template), no_fuzzy_matching=True, update_header_comment=False,
+                   update_creation_date=False)
     catalog.obsolete.clear()
     if language == SOURCE_LANGUAGE:
         for message in catalog:

@@ -74,19 +74,29 @@ class StepGuard:
 
 
 def _decide(kind: str, groups: dict[str, str], payload: Any, user_id: str, is_admin: bool) -> tuple[int, str] | None:
-    from airflow.utils.session import create_session
+    from transition.i18n import use_language
+    from transition.permissions import current_plan
 
-    from transition import records
-    from transition.permissions import allowed_people, current_plan, find_step, refusal
-
-    dag_id, run_id = groups["dag"], groups["run"]
     plan = current_plan()
     if plan is None:
         return None
+    actor = plan.actors.get(user_id)
+    with use_language(actor.language if actor is not None else plan.language):  # the refusals, in the user's
+        return _rule(kind, groups, payload, user_id, is_admin, plan)
+
+
+def _rule(kind: str, groups: dict[str, str], payload: Any, user_id: str, is_admin: bool, plan: Any) -> tuple[int, str] | None:
+    from airflow.utils.session import create_session
+
+    from transition import records
+    from transition.i18n import _
+    from transition.permissions import allowed_people, find_step, refusal
+
+    dag_id, run_id = groups["dag"], groups["run"]
     if kind == "bulk":
         if is_admin or user_id in plan.cutover_managers:
             return None
-        return 403, "Changing several steps at once is for the cutover managers; change steps one by one."
+        return 403, _("Changing several steps at once is for the cutover managers; change steps one by one.")
     step_id = groups["task"]
     ref = find_step(dag_id, step_id, plan)
     if ref is None:
@@ -103,7 +113,8 @@ def _decide(kind: str, groups: dict[str, str], payload: Any, user_id: str, is_ad
             blocking = records.open_blocking_defects(session, dag_id, run_id, step_id)
             if blocking:
                 listed = "; ".join(f"#{d['id']} {d['title']}" for d in blocking)
-                return 409, f"Step {step_id} cannot be closed while it has an open blocking defect: {listed}. Resolve it first."
+                return 409, _("Step {step} cannot be closed while it has an open blocking defect: {defects}. Resolve it "
+                              "first.").format(step=step_id, defects=listed)
     return None
 
 
