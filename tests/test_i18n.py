@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import io
 import os
 import shutil
 import subprocess
@@ -174,6 +175,46 @@ def test_deadline_email_per_manager_language(tmp_path, monkeypatch):
         "[Transition-DR1] Dry run still running after its end (Tue 19 Jan 2027 18:00 (Europe/Brussels))",
     ]
     assert "Vous recevez cet e-mail en tant que responsable de la bascule" in sent[0].get_body(("plain",)).get_content()
+
+
+def test_weekly_report_and_results_workbook_in_french():
+    from test_results_workbook import DEFECTS, RUN, TRANSFERS, recap
+    from transition.results_data import run_results_from_json
+    from transition.weekly_report import weekly_message
+
+    results = run_results_from_json(recap(), RUN, DEFECTS, TRANSFERS)
+    with use_language("fr"):
+        message = weekly_message(results, [], ["dave@example.com"], "http://airflow:8080/")
+    assert message["Subject"] == "[Transition-DR1] Rapport hebdomadaire 16 janv. 2027"
+    text = message.get_body(("plain",)).get_content()
+    assert text.startswith("Rapport hebdomadaire du dry run DR1 du plan resa.")
+    assert "\nÉtapes clôturées:    1 sur 4\n" in text  # the labels aligned on the longest
+    assert "\nFin estimée:         sam. 16 janv. 2027 13:30 — après la fin du dry run\n" in text
+    assert ("- B · Label of B — Bob X (bob), transférée à Frank Claes; démarrée le sam. 16 janv. 2027 09:40 par "
+            "Frank Claes, fin prévue le sam. 16 janv. 2027 11:00") in text
+    assert "- #7 Queue not empty (étape B, majeure), enregistrée par Frank Claes le sam. 16 janv. 2027 09:50" in text
+    phase_lines = text.split("Étapes par phase")[1].splitlines()
+    assert phase_lines[2].split() == ["Phase", "Planifiée", "Bloquée", "En", "retard", "Terminée"]
+    assert '<html lang="fr">' in message.get_body(("html",)).get_content()
+    (attachment,) = list(message.iter_attachments())
+    book = openpyxl.load_workbook(io.BytesIO(attachment.get_content()))
+    assert book.sheetnames == ["Étapes", "Anomalies", "Exécution"]
+    steps = book["Étapes"]
+    header = [c.value for c in steps[1]]
+    assert header[:5] == ["ID", "Libellé", "Phase", "État", "Exécutant"]
+    rows = {r[0]: dict(zip(header, r)) for r in steps.iter_rows(min_row=2, values_only=True)}
+    assert rows["B"]["État"] == "En retard" and rows["B"]["Anomalies"] == "#7 majeure ouverte: Queue not empty"
+    run = {r[0]: r[1] for r in book["Exécution"].iter_rows(values_only=True)}
+    assert run["Retard estimé"] == "oui" and run["Étapes En retard"] == 1 and run["Fuseau horaire"] == "Europe/Brussels"
+
+
+def test_weekly_report_dag_writes_one_email_per_manager_language(tmp_path, monkeypatch):
+    from transition.weekly_report import build_weekly_report_dag
+
+    plan = french_plan(tmp_path, cutover_managers=["dave", "bob", "alice"])
+    dag = build_weekly_report_dag(plan, "0 8 * * 1", ["dave@example.com", "bob@example.com", "alice@example.com"])
+    callable_ = dag.get_task("send_weekly_report").python_callable
+    assert callable_.keywords["by_language"] == {"fr": ["dave@example.com", "alice@example.com"], "en": ["bob@example.com"]}
 
 
 # -- human-in-the-loop -----------------------------------------------------------------------------

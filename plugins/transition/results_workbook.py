@@ -9,7 +9,9 @@ Sheets:
   duration in hours (from the first start to the last end of the phase's steps), with a bar chart;
 * **Run**: the run itself: plan, dry run, Airflow ids, state, planned and forecast end, counts.
 
-Times are written in the plan's time zone (Excel has none; the Run sheet says which).
+Times are written in the plan's time zone (Excel has none; the Run sheet says which). Titles, state
+names and severities are in the current language (:mod:`transition.i18n`: ``transition report
+--lang``, the weekly report's reader).
 """
 
 from __future__ import annotations
@@ -26,7 +28,9 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
+from transition.i18n import N_, _
 from transition.results_data import DryRunComparison, RunResults, StepResult
+from transition.states import state_name
 
 _HEADER_FONT = Font(bold=True, color="FFFFFF")
 _HEADER_FILL = PatternFill("solid", fgColor="1F4E78")
@@ -40,29 +44,39 @@ STATE_FILLS = {
     "Open": "9DC3E6", "Late": "FF7C80", "Terminated": "A9D18E", "Skipped": "EDEDED", "Failed": "C00000",
 }
 
-STEP_COLUMNS = [  # title, width
-    ("ID", 12), ("Label", 40), ("Phase", 8), ("State", 12), ("Owner", 12), ("Owner name", 20), ("Team", 16),
-    ("Planned start", 17), ("Planned end", 17), ("Planned duration", 10), ("Actual start", 17), ("Actual end", 17),
-    ("Actual duration", 10), ("Started by", 12), ("Closed by", 12), ("Comment", 30), ("Transfers", 30),
-    ("Defects", 36), ("Open defects", 8), ("Link", 30),
+STEP_COLUMNS = [  # title (English, translated when written), width
+    (N_("ID"), 12), (N_("Label"), 40), (N_("Phase"), 8), (N_("State"), 12), (N_("Owner"), 12), (N_("Owner name"), 20),
+    (N_("Team"), 16), (N_("Planned start"), 17), (N_("Planned end"), 17), (N_("Planned duration"), 10),
+    (N_("Actual start"), 17), (N_("Actual end"), 17), (N_("Actual duration"), 10), (N_("Started by"), 12),
+    (N_("Closed by"), 12), (N_("Comment"), 30), (N_("Transfers"), 30), (N_("Defects"), 36), (N_("Open defects"), 8),
+    (N_("Link"), 30),
 ]
 DEFECT_COLUMNS = [
-    ("ID", 6), ("Step", 12), ("Title", 40), ("Severity", 10), ("Status", 10), ("Description", 50),
-    ("Recorded by", 12), ("Recorded at", 17), ("Resolved by", 12), ("Resolved at", 17),
+    (N_("ID"), 6), (N_("Step"), 12), (N_("Title"), 40), (N_("Severity"), 10), (N_("Status"), 10),
+    (N_("Description"), 50), (N_("Recorded by"), 12), (N_("Recorded at"), 17), (N_("Resolved by"), 12),
+    (N_("Resolved at"), 17),
 ]
+SEVERITIES = {"blocking": N_("blocking"), "major": N_("major"), "minor": N_("minor")}  # as step_api's
+STATUSES = {"open": N_("open"), "resolved": N_("resolved")}
+
+
+def _word(words: dict[str, str], value: str | None) -> str | None:
+    """A severity or status in the current language (as it is when unknown)."""
+    return _(words[value]) if value in words else value
 COMPARISON_TITLE_ROW, COMPARISON_HEADER_ROW = 1, 3
 
 
 def results_workbook(results: RunResults, comparison: Sequence[DryRunComparison] | None = None) -> Workbook:
     book = Workbook()
     steps = book.active
-    steps.title = "Steps"
+    steps.title = _("Steps")
     _steps_sheet(steps, results)
-    _defects_sheet(book.create_sheet("Defects"), results)
+    _defects_sheet(book.create_sheet(_("Defects")), results)
     if comparison:
-        _comparison_sheet(book.create_sheet("Comparison"), results.plan, comparison)
-    _run_sheet(book.create_sheet("Run"), results, comparison)
-    book.properties.title = f"Results of {results.plan} {results.dry_run} ({results.run_id})"
+        _comparison_sheet(book.create_sheet(_("Comparison")), results.plan, comparison)
+    _run_sheet(book.create_sheet(_("Run")), results, comparison)
+    book.properties.title = _("Results of {plan} {dry_run} ({run})").format(
+        plan=results.plan, dry_run=results.dry_run, run=results.run_id)
     book.properties.creator = "transition report"
     return book
 
@@ -91,7 +105,7 @@ def _duration(start: dt.datetime | None, end: dt.datetime | None) -> dt.timedelt
 
 def _header(sheet: Worksheet, row: int, columns: Sequence[tuple[str, int]], first_column: int = 1) -> None:
     for offset, (title, width) in enumerate(columns):
-        cell = sheet.cell(row=row, column=first_column + offset, value=title)
+        cell = sheet.cell(row=row, column=first_column + offset, value=_(title))
         cell.font, cell.fill = _HEADER_FONT, _HEADER_FILL
         cell.alignment = Alignment(wrap_text=True, vertical="top")
         sheet.column_dimensions[get_column_letter(first_column + offset)].width = width
@@ -111,7 +125,7 @@ def transfers_text(step: StepResult) -> str:
 
 
 def defects_text(step: StepResult) -> str:
-    return "\n".join(f"#{d.id} {d.severity} {d.status}: {d.title}" for d in step.defects)
+    return "\n".join(f"#{d.id} {_word(SEVERITIES, d.severity)} {_word(STATUSES, d.status)}: {d.title}" for d in step.defects)
 
 
 def _steps_sheet(sheet: Worksheet, results: RunResults) -> None:
@@ -122,7 +136,7 @@ def _steps_sheet(sheet: Worksheet, results: RunResults) -> None:
     state_column = titles.index("State") + 1
     for row, step in enumerate(results.steps, start=2):
         sheet.append([
-            step.id, step.label, step.phase, step.state, step.owner, step.owner_name, step.team,
+            step.id, step.label, step.phase, state_name(step.state), step.owner, step.owner_name, step.team,
             _naive(step.planned_start), _naive(step.planned_end), _duration(step.planned_start, step.planned_end),
             _naive(step.actual_start), _naive(step.actual_end), _duration(step.actual_start, step.actual_end),
             step.started_by, step.closed_by, step.comment or None, transfers_text(step) or None,
@@ -144,7 +158,8 @@ def _defects_sheet(sheet: Worksheet, results: RunResults) -> None:
     _header(sheet, 1, DEFECT_COLUMNS)
     for row, defect in enumerate(results.defects, start=2):
         sheet.append([
-            defect.id, defect.step, defect.title, defect.severity, defect.status, defect.description or None,
+            defect.id, defect.step, defect.title, _word(SEVERITIES, defect.severity), _word(STATUSES, defect.status),
+            defect.description or None,
             defect.created_by or None, _naive(defect.created_at), defect.resolved_by, _naive(defect.resolved_at),
         ])
         _formats(sheet, row, titles, {"Recorded at": DATE_FORMAT, "Resolved at": DATE_FORMAT})
@@ -159,15 +174,16 @@ def _hours(value: dt.timedelta | None) -> float | None:
 def _comparison_sheet(sheet: Worksheet, plan: str, comparison: Sequence[DryRunComparison]) -> None:
     """A table (phase x dry run: planned and actual hours; steps closed) and a clustered bar chart of it."""
     sheet.cell(row=COMPARISON_TITLE_ROW, column=1,
-               value=f"Plan {plan}: the dry runs phase by phase, planned vs actual duration in hours "
-                     "(from the first start to the last end of the phase's steps; an open step counts until now)"
+               value=_("Plan {plan}: the dry runs phase by phase, planned vs actual duration in hours (from the first "
+                       "start to the last end of the phase's steps; an open step counts until now)").format(plan=plan)
                ).font = _TITLE_FONT
     phases = list(dict.fromkeys(p.phase for c in comparison for p in c.phases))
-    columns = [("Phase", 10)]
-    for run in comparison:
-        columns += [(f"{run.dry_run} planned (h)", 12), (f"{run.dry_run} actual (h)", 12)]
+    columns = [(N_("Phase"), 10)]
+    for run in comparison:  # _header translates the titles: these are written already, and "%" is safe
+        columns += [(_("{dry_run} planned (h)").format(dry_run=run.dry_run), 12),
+                    (_("{dry_run} actual (h)").format(dry_run=run.dry_run), 12)]
     chart_columns = len(columns)
-    columns += [(f"{run.dry_run} steps closed", 12) for run in comparison]
+    columns += [(_("{dry_run} steps closed").format(dry_run=run.dry_run), 12) for run in comparison]
     _header(sheet, COMPARISON_HEADER_ROW, columns)
     for row, code in enumerate(phases, start=COMPARISON_HEADER_ROW + 1):
         values: list = [code]
@@ -181,16 +197,16 @@ def _comparison_sheet(sheet: Worksheet, plan: str, comparison: Sequence[DryRunCo
                 cell.number_format = HOURS_FORMAT
     last_row = COMPARISON_HEADER_ROW + len(phases)
     runs_row = last_row + 2
-    sheet.cell(row=runs_row, column=1, value="Runs compared (the latest run of each dry run)").font = Font(bold=True)
-    _header(sheet, runs_row + 1, [("Dry run", 10), ("DAG", 12), ("Run", 12), ("State", 12)])
+    sheet.cell(row=runs_row, column=1, value=_("Runs compared (the latest run of each dry run)")).font = Font(bold=True)
+    _header(sheet, runs_row + 1, [(N_("Dry run"), 10), (N_("DAG"), 12), (N_("Run"), 12), (N_("State"), 12)])
     for offset, run in enumerate(comparison, start=runs_row + 2):
         for column, value in enumerate((run.dry_run, run.dag_id, run.run_id, run.run_state), start=1):
             sheet.cell(row=offset, column=column, value=value)
 
     chart = BarChart()
     chart.type, chart.grouping = "col", "clustered"
-    chart.title = f"{plan}: planned vs actual duration per phase"
-    chart.y_axis.title, chart.x_axis.title = "hours", "phase"
+    chart.title = _("{plan}: planned vs actual duration per phase").format(plan=plan)
+    chart.y_axis.title, chart.x_axis.title = _("hours"), _("phase")
     chart.y_axis.delete = False
     chart.x_axis.delete = False
     data = Reference(sheet, min_col=2, max_col=chart_columns, min_row=COMPARISON_HEADER_ROW, max_row=last_row)
@@ -212,18 +228,18 @@ def _comparison_sheet(sheet: Worksheet, plan: str, comparison: Sequence[DryRunCo
 def _run_sheet(sheet: Worksheet, results: RunResults, comparison: Sequence[DryRunComparison] | None) -> None:
     sheet.column_dimensions["A"].width, sheet.column_dimensions["B"].width = 22, 60
     rows: list[tuple[str, object]] = [
-        ("Plan", results.plan), ("Dry run", results.dry_run), ("DAG", results.dag_id), ("Run", results.run_id),
-        ("Run state", results.run_state), ("Run started", _naive(results.run_start)), ("Run ended", _naive(results.run_end)),
-        ("Planned end", _naive(results.planned_end)), ("Forecast end", _naive(results.forecast_end)),
-        ("Must end by", _naive(results.must_end_by)),
-        ("Forecast late", "yes" if results.forecast_late else "no"),
-        ("Critical path (planned)", " → ".join(results.critical_path) or None),
-        ("Critical path (forecast)", " → ".join(results.forecast_critical_path) or None),
-        ("Report made", _naive(results.now)), ("Times are in", results.timezone),
-        ("Steps", len(results.steps)), ("Defects", len(results.defects)),
-        ("Open defects", sum(1 for d in results.defects if d.status == "open")),
+        (_("Plan"), results.plan), (_("Dry run"), results.dry_run), (_("DAG"), results.dag_id), (_("Run"), results.run_id),
+        (_("Run state"), results.run_state), (_("Run started"), _naive(results.run_start)),
+        (_("Run ended"), _naive(results.run_end)), (_("Planned end"), _naive(results.planned_end)),
+        (_("Forecast end"), _naive(results.forecast_end)), (_("Must end by"), _naive(results.must_end_by)),
+        (_("Forecast late"), _("yes") if results.forecast_late else _("no")),
+        (_("Critical path (planned)"), " → ".join(results.critical_path) or None),
+        (_("Critical path (forecast)"), " → ".join(results.forecast_critical_path) or None),
+        (_("Report made"), _naive(results.now)), (_("Times are in"), results.timezone),
+        (_("Steps"), len(results.steps)), (_("Defects"), len(results.defects)),
+        (_("Open defects"), sum(1 for d in results.defects if d.status == "open")),
     ]
-    rows += [(f"Steps {state}", count) for state, count in results.counts.items() if count]
+    rows += [(_("Steps {state}").format(state=state_name(state)), count) for state, count in results.counts.items() if count]
     for row, (key, value) in enumerate(rows, start=1):
         sheet.cell(row=row, column=1, value=key).font = Font(bold=True)
         cell = sheet.cell(row=row, column=2, value=value)

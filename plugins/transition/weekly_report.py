@@ -8,7 +8,8 @@ read the metadata database), for every running run of the plan's dry runs, and s
 per run (``[Transition-DR1] Weekly report ...``): steps per state and per phase, the Overdue and
 Late steps with their owners, the open defects, the planned and forecast end; with the results
 workbook (:mod:`transition.results_workbook`: every step, the defects, the comparison) attached.
-No running dry run: no e-mail. The DAG is not built when the plan has no cutover manager.
+No running dry run: no e-mail. The DAG is not built when the plan has no cutover manager. The e-mail
+and its workbook go out once per language among the cutover managers, in that language.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from email.message import EmailMessage
 from functools import partial
 from typing import Any
 
+from transition.i18n import _, format_moment, use_language
 from transition.model import Plan, dag_id_for
 
 log = logging.getLogger(__name__)
@@ -39,8 +41,8 @@ def check_cron(value: str | None) -> str | None:
     text = " ".join(str(value).split())
     if text in CRON_PRESETS or (len(text.split()) == 5 and croniter.is_valid(text)):
         return text
-    raise ValueError(f"'{value}' is not a cron expression (five fields: minute hour day month weekday, "
-                     f"e.g. '{DEFAULT_CRON}' for Mondays at 08:00), or null for no weekly report")
+    raise ValueError(_("'{value}' is not a cron expression (five fields: minute hour day month weekday, e.g. "
+                       "'{example}' for Mondays at 08:00), or null for no weekly report").format(value=value, example=DEFAULT_CRON))
 
 
 def weekly_report_dag_id(plan: Plan) -> str:
@@ -100,10 +102,13 @@ def build_weekly_report_dag(plan: Plan, cron: str, recipients: list[str]) -> Any
                 "the user of the connection `transition_api`. Trigger it to send the report now."),
         default_args={"retries": 2, "retry_delay": dt.timedelta(minutes=10)},
     )
+    from transition.alert_mail import managers_by_language
+
     with dag:
         PythonOperator(
             task_id=TASK_ID,
-            python_callable=partial(send_weekly_reports, plan.name, dry_run_dag_ids, recipients),
+            python_callable=partial(send_weekly_reports, plan.name, dry_run_dag_ids, recipients,
+                                    by_language=managers_by_language(plan)),
             owner="transition",
         )
     return dag
@@ -113,8 +118,10 @@ class WeeklyReportError(RuntimeError):
     """The report could not be made; the message says what to set up."""
 
 
-def send_weekly_reports(plan_name: str, dag_ids: Sequence[str], recipients: Sequence[str]) -> list[str]:
-    """The task: one e-mail per running run of the plan's dry runs; returns the subjects sent."""
+def send_weekly_reports(plan_name: str, dag_ids: Sequence[str], recipients: Sequence[str],
+                        by_language: dict[str, list[str]] | None = None) -> list[str]:
+    """The task: one e-mail per running run of the plan's dry runs and language among the recipients
+    (``by_language``: language -> addresses; default all in English); returns the subjects sent."""
     from airflow.sdk import BaseHook, conf
 
     from transition.mail import send
@@ -139,10 +146,13 @@ def send_weekly_reports(plan_name: str, dag_ids: Sequence[str], recipients: Sequ
                     continue  # not in Airflow (yet)
                 for run_id in running:
                     results = run_results(client, dag_id, run_id)
-                    message = weekly_message(results, compare_dry_runs(client, results, dag_ids), recipients, base_url)
-                    send(message)  # a MailError fails the task: it is retried
-                    sent.append(str(message["Subject"]))
-                    log.info("Weekly report sent: %s to %s", message["Subject"], message["To"])
+                    comparison = compare_dry_runs(client, results, dag_ids)
+                    for language, addresses in (by_language or {"en": list(recipients)}).items():
+                        with use_language(language):
+                            message = weekly_message(results, comparison, addresses, base_url)
+                        send(message)  # a MailError fails the task: it is retried
+                        sent.append(str(message["Subject"]))
+                        log.info("Weekly report sent: %s to %s", message["Subject"], message["To"])
     except ApiError as exc:
         raise WeeklyReportError(f"the weekly report of plan {plan_name} could not read the dry runs: {exc}") from None
     if not sent:
@@ -153,17 +163,20 @@ def send_weekly_reports(plan_name: str, dag_ids: Sequence[str], recipients: Sequ
 # -- the e-mail ----------------------------------------------------------------------------------
 
 def _at(moment: dt.datetime | None) -> str:
-    return f"{moment:%a %d %b %Y %H:%M}" if moment else "—"
+    return format_moment(moment) if moment else "—"
 
 
 def weekly_subject(results: Any) -> str:
-    return f"[Transition-{results.dry_run}] Weekly report {results.now:%d %b %Y}"
+    """``[Transition-DR1] Weekly report 18 Jan 2027``, in the current language."""
+    return f"[Transition-{results.dry_run}] " + _("Weekly report {date}").format(date=format_moment(results.now, "day"))
 
 
 def weekly_message(results: Any, comparison: Sequence[Any], recipients: Sequence[str], base_url: str) -> EmailMessage:
-    """The e-mail about one running run (a :class:`~transition.results_data.RunResults`), workbook attached."""
+    """The e-mail about one running run (a :class:`~transition.results_data.RunResults`), workbook attached;
+    in the current language."""
     from transition.mail import compose, render
-    from transition.results_workbook import results_bytes
+    from transition.results_workbook import SEVERITIES, results_bytes
+    from transition.states import state_name
 
     steps = results.steps
     closed = sum(1 for s in steps if s.state in ("Terminated", "Skipped"))
@@ -174,29 +187,42 @@ def weekly_message(results: Any, comparison: Sequence[Any], recipients: Sequence
     def people(step: Any) -> str:
         names = f"{step.owner_name or step.owner} ({step.owner})"
         taken = [t.to_user for t in step.transfers if t.to_user]
-        return names + (f", transferred to {', '.join(results.name_of(t) for t in taken)}" if taken else "")
+        if not taken:
+            return names
+        return _("{people}, transferred to {others}").format(people=names, others=", ".join(results.name_of(t) for t in taken))
 
-    overdue = [(f"{s.id} · {s.label}", people(s), f"planned start {_at(s.planned_start)}") for s in results.in_state("Overdue")]
+    def started(step: Any) -> str:
+        if step.started_by:
+            return _("started {time} by {person}").format(time=_at(step.actual_start), person=results.name_of(step.started_by))
+        return _("started {time}").format(time=_at(step.actual_start))
+
+    overdue = [(f"{s.id} · {s.label}", people(s), _("planned start {time}").format(time=_at(s.planned_start)))
+               for s in results.in_state("Overdue")]
     late = [(f"{s.id} · {s.label}", people(s),
-             f"started {_at(s.actual_start)}" + (f" by {results.name_of(s.started_by)}" if s.started_by else "")
-             + f", planned end {_at(s.planned_end)}") for s in results.in_state("Late")]
+             _("{started}, planned end {time}").format(started=started(s), time=_at(s.planned_end)))
+            for s in results.in_state("Late")]
     open_defects = [
-        (f"#{d.id} {d.title}", d.step, d.severity,
-         f"recorded by {results.name_of(d.created_by) or '—'} on {_at(d.created_at)}" if d.created_at else "")
+        (f"#{d.id} {d.title}", d.step, _(SEVERITIES[d.severity]) if d.severity in SEVERITIES else d.severity,
+         _("recorded by {person} on {time}").format(person=results.name_of(d.created_by) or "—", time=_at(d.created_at))
+         if d.created_at else "")
         for d in results.defects if d.status == "open"
     ]
+    forecast = _at(results.forecast_end)
+    if results.forecast_late:
+        forecast = _("{time} — after the dry run's End").format(time=forecast)
     facts = [
-        ("Run", f"{results.run_id} (started {_at(results.run_start)})"),
-        ("Steps closed", f"{closed} of {len(steps)}"),
-        ("Planned end", _at(results.planned_end)),
-        ("Forecast end", _at(results.forecast_end) + (" — after the dry run's End" if results.forecast_late else "")),
-        ("Must end by", _at(results.must_end_by)),
-        ("Open defects", str(len(open_defects))),
+        (_("Run"), _("{run} (started {time})").format(run=results.run_id, time=_at(results.run_start))),
+        (_("Steps closed"), _("{closed} of {total}").format(closed=closed, total=len(steps))),
+        (_("Planned end"), _at(results.planned_end)),
+        (_("Forecast end"), forecast),
+        (_("Must end by"), _at(results.must_end_by)),
+        (_("Open defects"), str(len(open_defects))),
     ]
     subject = weekly_subject(results)
     values = {
-        "subject": subject, "plan": results.plan, "dry_run": results.dry_run, "facts": facts, "states": states,
-        "counts": [(state, results.counts[state]) for state in states], "by_phase": by_phase, "overdue": overdue,
+        "subject": subject, "plan": results.plan, "dry_run": results.dry_run, "facts": facts,
+        "states": [state_name(state) for state in states],
+        "counts": [(state_name(state), results.counts[state]) for state in states], "by_phase": by_phase, "overdue": overdue,
         "late": late, "open_defects": open_defects, "timezone": results.timezone,
         "link": f"{base_url.rstrip('/')}/transition/recap",
         "compared": [c.dry_run for c in comparison if c.dag_id != results.dag_id],
