@@ -217,6 +217,29 @@ def test_weekly_report_dag_writes_one_email_per_manager_language(tmp_path, monke
     assert callable_.keywords["by_language"] == {"fr": ["dave@example.com", "alice@example.com"], "en": ["bob@example.com"]}
 
 
+def test_calendar_email_and_events_in_the_owners_language(tmp_path):
+    import icalendar
+
+    from transition import calendar_mail
+    from transition.calendar_ics import owner_events
+
+    plan = french_plan(tmp_path, cutover_managers=["dave"])
+    run_id = "manual__2027-01-10T09:00:00+00:00"
+    french = calendar_mail.calendar_message(plan, "DR1", "alice", owner_events(plan, "DR1", "alice", run_id=run_id),
+                                            kind="update", run_id=run_id, sequence=1)
+    english = calendar_mail.calendar_message(plan, "DR1", "bob", owner_events(plan, "DR1", "bob", run_id=run_id),
+                                             kind="invitation", run_id=run_id, sequence=0)
+    assert (french["Subject"], english["Subject"]) == ("[Transition-DR1] Agenda - Mise à jour",
+                                                       "[Transition-DR1] Calendar - Invitation")
+    text = french.get_body(("plain",)).get_content()
+    assert text.startswith("Bonjour Alice Martin,\n\nLe plan du dry run DR1 a changé.")
+    assert "- jeu. 14 janv. 2027 08:00 – 09:00  PP-010 · Freeze billing runs" in text
+    (ics,) = [p for p in french.iter_attachments() if p.get_content_type() == "text/calendar"]
+    event = next(iter(icalendar.Calendar.from_ical(ics.get_payload(decode=True)).walk("VEVENT")))
+    assert str(event["DESCRIPTION"]).startswith("Étape PP-010 · Freeze billing runs — dry run DR1 du plan resa\nPhase : PP")
+    assert "Hello Bob Peeters," in english.get_body(("plain",)).get_content()
+
+
 # -- human-in-the-loop -----------------------------------------------------------------------------
 
 def test_hitl_body_and_form_in_the_owners_language(tmp_path):

@@ -32,6 +32,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from transition.cell_values import format_duration
+from transition.i18n import _, format_moment, ngettext, use_language
 from transition.model import Actor, Plan
 
 PRODID = "-//airflow-transition//Transition plan//EN"
@@ -75,30 +76,35 @@ def organizer(plan: Plan) -> Actor | None:
 
 
 def _when(moment: dt.datetime) -> str:
-    return f"{moment:%a %d %b %Y %H:%M} ({moment.tzname()})"
+    return f"{format_moment(moment)} ({moment.tzname()})"
 
 
 def _description(plan: Plan, dry_run: str, step_id: str, link: str | None) -> str:
+    """The event's description, in the step's owner's language (the calendar is theirs)."""
     step = plan.steps[step_id]
-    scheduled = plan.schedules[dry_run].steps[step_id]
-    environment = plan.environments.get(step.environment or "")
-    lines = [
-        f"Step {step.id} · {step.label} — dry run {dry_run} of plan {plan.name}",
-        f"Phase: {step.phase} — {plan.phases.get(step.phase, '')}",
-    ]
-    if step.environment:
-        lines.append(f"Environment: {environment.code} — {environment.name}" if environment else f"Environment: {step.environment}")
-    lines.append(f"Planned: {_when(scheduled.planned_start)} to {_when(scheduled.planned_end)} "
-                 f"(duration {format_duration(step.duration)}; times in {plan.timezone})")
-    if scheduled.upstream:
-        lines.append("Waits for: " + ", ".join(f"{u} · {plan.steps[u].label}" for u in scheduled.upstream))
-    if step.description.strip():
-        lines += ["", "What to do:", step.description.strip()]
-    if link:
-        lines += ["", f"Start and close the step in Airflow (Required Actions): {link}"]
-    else:
-        lines += ["", "The link to the step comes with the invitation of the run."]
-    return "\n".join(lines)
+    with use_language(plan.actors[step.owner].language):
+        scheduled = plan.schedules[dry_run].steps[step_id]
+        environment = plan.environments.get(step.environment or "")
+        lines = [
+            _("Step {step} · {label} — dry run {dry_run} of plan {plan}").format(
+                step=step.id, label=step.label, dry_run=dry_run, plan=plan.name),
+            _("Phase: {phase}").format(phase=f"{step.phase} — {plan.phases.get(step.phase, '')}"),
+        ]
+        if step.environment:
+            lines.append(_("Environment: {environment}").format(
+                environment=f"{environment.code} — {environment.name}" if environment else step.environment))
+        lines.append(_("Planned: {start} to {end} (duration {duration}; times in {timezone})").format(
+            start=_when(scheduled.planned_start), end=_when(scheduled.planned_end),
+            duration=format_duration(step.duration), timezone=plan.timezone))
+        if scheduled.upstream:
+            lines.append(_("Waits for: {steps}").format(steps=", ".join(f"{u} · {plan.steps[u].label}" for u in scheduled.upstream)))
+        if step.description.strip():
+            lines += ["", _("What to do:"), step.description.strip()]
+        if link:
+            lines += ["", _("Start and close the step in Airflow (Required Actions): {link}").format(link=link)]
+        else:
+            lines += ["", _("The link to the step comes with the invitation of the run.")]
+        return "\n".join(lines)
 
 
 def run_events(
@@ -240,17 +246,18 @@ def calendar_command(args: argparse.Namespace) -> int:
     plan = result.plan
     dry_run = {name.casefold(): name for name in plan.schedules}.get(args.dry_run.casefold())
     if dry_run is None:
-        raise UsageError(f"unknown dry run '{args.dry_run}' (dry runs: {', '.join(plan.schedules)})")
+        raise UsageError(_("unknown dry run '{name}' (dry runs: {names})").format(name=args.dry_run, names=", ".join(plan.schedules)))
     owner = args.owner if args.owner in plan.actors else {a.casefold(): a for a in plan.actors}.get(args.owner.casefold())
     if owner is None:
-        raise UsageError(f"unknown owner '{args.owner}': no such actor in the Actors sheet")
+        raise UsageError(_("unknown owner '{owner}': no such actor in the Actors sheet").format(owner=args.owner))
     events = owner_events(plan, dry_run, owner, run_id=args.run,
                           base_url=os.environ.get("AIRFLOW__API__BASE_URL") or DEFAULT_BASE_URL)
     if not events:
         owned = [s for s in plan.schedules[dry_run].steps if plan.steps[s].owner == owner]
-        why = (f"none of the {len(owned)} steps of {owner} in dry run {dry_run} has a planned time "
-               "(they start when their prerequisites are closed)" if owned else f"{owner} owns no step in dry run {dry_run}")
-        raise UsageError(f"nothing to put in a calendar: {why}")
+        why = (_("none of the {count} steps of {owner} in dry run {dry_run} has a planned time (they start when their "
+                 "prerequisites are closed)").format(count=len(owned), owner=owner, dry_run=dry_run) if owned
+               else _("{owner} owns no step in dry run {dry_run}").format(owner=owner, dry_run=dry_run))
+        raise UsageError(_("nothing to put in a calendar: {why}").format(why=why))
     data = calendar_bytes(plan, owner, events)
     if args.out == "-":
         import sys
@@ -261,7 +268,8 @@ def calendar_command(args: argparse.Namespace) -> int:
     try:
         path.write_bytes(data)
     except OSError as exc:
-        raise UsageError(f"cannot write '{path}': {exc.strerror or exc}") from None
-    print(f"Wrote {path} ({len(events)} event{'s' if len(events) != 1 else ''} of {owner} in dry run {dry_run}, "
-          f"times in {plan.timezone})")
+        raise UsageError(_("cannot write '{path}': {reason}").format(path=path, reason=exc.strerror or exc)) from None
+    print(ngettext("Wrote {path} ({count} event of {owner} in dry run {dry_run}, times in {timezone})",
+                   "Wrote {path} ({count} events of {owner} in dry run {dry_run}, times in {timezone})", len(events)).format(
+        path=path, count=len(events), owner=owner, dry_run=dry_run, timezone=plan.timezone))
     return 0

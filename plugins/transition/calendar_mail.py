@@ -45,6 +45,7 @@ from transition.calendar_ics import (
     ics_filename,
     run_events,
 )
+from transition.i18n import _, format_moment, use_language
 from transition.mail import MailError, compose, render, send
 from transition.model import Plan
 from transition.ready_mail import record_mail_failure
@@ -53,11 +54,13 @@ from transition.sent_ledger import SentLedger
 log = logging.getLogger(__name__)
 
 LEDGER_ENTRY = "calendar"
-SUBJECTS = {"invitation": "Invitation", "update": "Update", "removed": "Removed steps", "cancelled": "Cancelled"}
 
 
 def calendar_subject(dry_run: str, kind: str) -> str:
-    return f"[Transition-{dry_run}] Calendar - {SUBJECTS[kind]}"
+    """``[Transition-DR1] Calendar - Invitation`` (``Update``, ``Removed steps``, ``Cancelled``), in the current language."""
+    what = {"invitation": _("Invitation"), "update": _("Update"), "removed": _("Removed steps"),
+            "cancelled": _("Cancelled")}[kind]
+    return f"[Transition-{dry_run}] " + _("Calendar - {what}").format(what=what)
 
 
 def _when(event: CalendarEvent, zone: zoneinfo.ZoneInfo) -> str:
@@ -65,31 +68,33 @@ def _when(event: CalendarEvent, zone: zoneinfo.ZoneInfo) -> str:
         return ""
     start = event.start.astimezone(zone)
     if event.end is None:
-        return f"{start:%a %d %b %Y %H:%M}"
+        return format_moment(start)
     end = event.end.astimezone(zone)
-    return f"{start:%a %d %b %Y %H:%M} – " + (f"{end:%H:%M}" if end.date() == start.date() else f"{end:%a %d %b %Y %H:%M}")
+    return f"{format_moment(start)} – " + (f"{end:%H:%M}" if end.date() == start.date() else format_moment(end))
 
 
 def calendar_message(
     plan: Plan, dry_run: str, owner: str, events: list[CalendarEvent], *, kind: str, run_id: str,
     sequence: int, stamp: dt.datetime | None = None,
 ) -> EmailMessage:
-    """The e-mail of ``kind`` (invitation, update, removed, cancelled) with its .ics attached."""
+    """The e-mail of ``kind`` (invitation, update, removed, cancelled) with its .ics attached, in the
+    owner's language."""
     method = CANCEL if kind in ("removed", "cancelled") else REQUEST
     ics = calendar_bytes(plan, owner, events, method=method, sequence=sequence, stamp=stamp)
     actor = plan.actors[owner]
     zone = zoneinfo.ZoneInfo(plan.timezone)
-    rows = [{"when": _when(e, zone), "step": e.step_id,
-             "label": plan.steps[e.step_id].label if e.step_id in plan.steps else "", "link": e.url}
-            for e in events]
-    untimed = []
-    if method == REQUEST:
-        untimed = [f"{s.step_id} · {plan.steps[s.step_id].label}" for s in plan.schedules[dry_run].steps.values()
-                   if s.planned_start is None and plan.steps[s.step_id].owner == owner]
-    subject = calendar_subject(dry_run, kind)
-    filename = ics_filename(plan, dry_run, owner)
-    text, html = render("calendar", subject=subject, kind=kind, owner=actor, dry_run=dry_run, plan=plan.name,
-                        rows=rows, untimed=untimed, filename=filename, timezone=plan.timezone, run_id=run_id)
+    with use_language(actor.language):
+        rows = [{"when": _when(e, zone), "step": e.step_id,
+                 "label": plan.steps[e.step_id].label if e.step_id in plan.steps else "", "link": e.url}
+                for e in events]
+        untimed = []
+        if method == REQUEST:
+            untimed = [f"{s.step_id} · {plan.steps[s.step_id].label}" for s in plan.schedules[dry_run].steps.values()
+                       if s.planned_start is None and plan.steps[s.step_id].owner == owner]
+        subject = calendar_subject(dry_run, kind)
+        filename = ics_filename(plan, dry_run, owner)
+        text, html = render("calendar", subject=subject, kind=kind, owner=actor, dry_run=dry_run, plan=plan.name,
+                            rows=rows, untimed=untimed, filename=filename, timezone=plan.timezone, run_id=run_id)
     message = compose(subject=subject, to=[actor.email], text=text, html=html,
                       headers={"X-Transition-Calendar": f"{plan.dag_id(dry_run)}/{owner}"})
     message.add_attachment(ics, maintype="text", subtype="calendar", filename=filename,
