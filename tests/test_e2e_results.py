@@ -84,6 +84,7 @@ def wait_for_state(server: AirflowServer, dag_id: str, run_id: str, step: str, s
 
 def report(server: AirflowServer, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
     clean = {k: v for k, v in os.environ.items() if not k.startswith("TRANSITION_API_")}
+    clean["TRANSITION_CONFIG"] = server.env["TRANSITION_CONFIG"]  # the test plan's: its language (English)
     return subprocess.run([TRANSITION, "report", *args], capture_output=True, text=True, timeout=120,
                           env={**clean, **(env or {})})
 

@@ -265,6 +265,9 @@ def test_every_dag_task_asks_in_its_owners_language(tmp_path, monkeypatch):
     dag = build_dag(plan, "DR1")
     assert {t.task_id: t.language for t in dag.tasks if t.task_id != "_watch"} == {
         "PP-010": "fr", "PP-020": "en", "CO-100": "en", "CO-110": "fr", "HO-010": "fr"}
+    assert "* **D-day**: Saturday 16 January 2027" in dag.doc_md  # the plan's language: en
+    french = build_dag(french_plan(tmp_path, language="fr"), "DR1")
+    assert "* **Jour J**: samedi 16 janvier 2027" in french.doc_md and "Déclenchez ce DAG" in french.doc_md
 
 
 # -- the recap page --------------------------------------------------------------------------------

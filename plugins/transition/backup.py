@@ -17,6 +17,7 @@ from pathlib import Path
 from sqlalchemy.engine import make_url
 
 from transition.errors import ProblemsError, Problem
+from transition.i18n import _
 
 
 class BackupError(ProblemsError):
@@ -39,20 +40,20 @@ def backup(out: Path, url: str | None = None) -> str:
     if parsed.get_backend_name() == "sqlite":
         source = Path(parsed.database or "")
         if not source.is_file():
-            raise _fail(str(source), "no SQLite database there")
+            raise _fail(str(source), _("no SQLite database there"))
         out.parent.mkdir(parents=True, exist_ok=True)
         with sqlite3.connect(source) as src, sqlite3.connect(out) as dst:
             src.backup(dst)
-        return f"SQLite database {source} copied to {out}"
+        return _("SQLite database {source} copied to {out}").format(source=source, out=out)
     if parsed.get_backend_name() == "postgresql":
         _run(["pg_dump", "--format=custom", "--no-owner", f"--file={out}", _libpq(url)], "pg_dump")
-        return f"PostgreSQL database {parsed.database} on {parsed.host} dumped to {out}"
-    raise _fail(url, f"backups of {parsed.get_backend_name()} databases are not supported (SQLite, PostgreSQL)")
+        return _("PostgreSQL database {database} on {host} dumped to {out}").format(database=parsed.database, host=parsed.host, out=out)
+    raise _fail(url, _("backups of {kind} databases are not supported (SQLite, PostgreSQL)").format(kind=parsed.get_backend_name()))
 
 
 def restore(source: Path, url: str | None = None) -> str:
     if not source.is_file():
-        raise _fail(str(source), "backup file not found")
+        raise _fail(str(source), _("backup file not found"))
     url = url or configured_url()
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
@@ -60,11 +61,12 @@ def restore(source: Path, url: str | None = None) -> str:
         target.parent.mkdir(parents=True, exist_ok=True)
         with sqlite3.connect(source) as src, sqlite3.connect(target) as dst:
             src.backup(dst)
-        return f"{source} restored into SQLite database {target}"
+        return _("{source} restored into SQLite database {target}").format(source=source, target=target)
     if parsed.get_backend_name() == "postgresql":
         _run(["pg_restore", "--clean", "--if-exists", "--no-owner", f"--dbname={_libpq(url)}", str(source)], "pg_restore")
-        return f"{source} restored into PostgreSQL database {parsed.database} on {parsed.host}"
-    raise _fail(url, f"restores of {parsed.get_backend_name()} databases are not supported (SQLite, PostgreSQL)")
+        return _("{source} restored into PostgreSQL database {database} on {host}").format(
+            source=source, database=parsed.database, host=parsed.host)
+    raise _fail(url, _("restores of {kind} databases are not supported (SQLite, PostgreSQL)").format(kind=parsed.get_backend_name()))
 
 
 def _libpq(url: str) -> str:
@@ -73,7 +75,7 @@ def _libpq(url: str) -> str:
 
 def _run(command: list[str], tool: str) -> None:
     if shutil.which(tool) is None:
-        raise _fail(tool, f"{tool} is not installed (Debian package postgresql-client)")
+        raise _fail(tool, _("{tool} is not installed (Debian package postgresql-client)").format(tool=tool))
     done = subprocess.run(command, capture_output=True, text=True, timeout=3600)
     if done.returncode != 0:
-        raise _fail(tool, f"failed: {done.stderr.strip()[-500:]}")
+        raise _fail(tool, _("failed: {reason}").format(reason=done.stderr.strip()[-500:]))

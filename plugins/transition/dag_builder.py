@@ -13,6 +13,7 @@ from airflow.sdk import DAG
 from transition.alert_mail import announce_late, announce_mail_failures, announce_overdue
 from transition.calendar_mail import announce_calendar, update_calendar
 from transition.deadline_mail import dry_run_deadline
+from transition.i18n import _, format_moment, use_language
 from transition.model import Plan
 from transition.ready_mail import announce_ready
 from transition.step_operator import StepOperator
@@ -25,27 +26,33 @@ START_DATE = dt.datetime(2020, 1, 1, tzinfo=dt.timezone.utc)  # runs are trigger
 
 
 def plan_doc(plan: Plan, dry_run: str) -> str:
+    """The DAG's documentation in Airflow's UI, in the plan's language."""
     schedule = plan.schedules[dry_run]
     phases = Counter(plan.steps[s].phase for s in schedule.steps)
     first, last = schedule.planned_window
     end = schedule.dry_run.end
-    lines = [
-        f"## {plan.name} — dry run {dry_run}",
-        "",
-        f"* **D-day**: {schedule.dry_run.d_day:%A %d %B %Y}",
-        f"* **Planned window**: {first:%Y-%m-%d %H:%M} → {last:%Y-%m-%d %H:%M}" if first and last else
-        "* **Planned window**: no step has a planned start",
-        f"* **Must end by**: {end:%Y-%m-%d %H:%M}" if end else "* **Must end by**: not set",
-        f"* **Steps**: {len(schedule.steps)} — "
-        + ", ".join(f"{code} {plan.phases[code]}: {phases[code]}" for code in plan.phases if phases[code]),
-        f"* **Workbook**: `{Path(plan.source.workbook).name}` (version `{plan.source.workbook_sha256[:12]}`, "
-        f"compiled {plan.source.compiled_at:%Y-%m-%d %H:%M} UTC)",
-        f"* **Times** are in {plan.timezone}; planned times come from the workbook's D-day, "
-        "not from the run's logical date.",
-        "",
-        "Trigger this DAG to start the dry run. Each task is a step-action: it waits for its prerequisites, "
-        "then for its planned start, then asks its owner to **Start** and **Close** it (Required Actions).",
-    ]
+    with use_language(plan.language):
+        window = (_("{first} → {last}").format(first=f"{first:%Y-%m-%d %H:%M}", last=f"{last:%Y-%m-%d %H:%M}")
+                  if first and last else _("no step has a planned start"))
+        steps = f"{len(schedule.steps)} — " + ", ".join(
+            f"{code} {plan.phases[code]}: {phases[code]}" for code in plan.phases if phases[code])
+        workbook = _("`{name}` (version `{version}`, compiled {time} UTC)").format(
+            name=Path(plan.source.workbook).name, version=plan.source.workbook_sha256[:12],
+            time=f"{plan.source.compiled_at:%Y-%m-%d %H:%M}")
+        lines = [
+            "## " + _("{plan} — dry run {dry_run}").format(plan=plan.name, dry_run=dry_run),
+            "",
+            "* **" + _("D-day") + "**: " + format_moment(schedule.dry_run.d_day, "long_date"),
+            "* **" + _("Planned window") + "**: " + window,
+            "* **" + _("Must end by") + "**: " + (f"{end:%Y-%m-%d %H:%M}" if end else _("not set")),
+            "* **" + _("Steps") + "**: " + steps,
+            "* **" + _("Workbook") + "**: " + workbook,
+            "* " + _("**Times** are in {timezone}; planned times come from the workbook's D-day, not from the run's "
+                     "logical date.").format(timezone=plan.timezone),
+            "",
+            _("Trigger this DAG to start the dry run. Each task is a step-action: it waits for its prerequisites, "
+              "then for its planned start, then asks its owner to **Start** and **Close** it (Required Actions)."),
+        ]
     return "\n".join(lines)
 
 

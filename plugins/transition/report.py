@@ -28,13 +28,15 @@ def add_report_parser(commands: argparse._SubParsersAction) -> None:
 
 def report_command(args: argparse.Namespace) -> int:
     from transition.cli import EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE
+    from transition.i18n import _, ngettext
+    from transition.states import state_name
     from transition.results_data import ApiClient, ApiError, ApiRefused, Credentials, NotFound, compare_dry_runs, run_results, split_run
     from transition.results_workbook import write_results
 
     out = Path(args.out)
     try:
         if out.suffix.lower() != ".xlsx":
-            raise ValueError(f"'{args.out}': the output must be an .xlsx file")
+            raise ValueError(_("'{path}': the output must be an .xlsx file").format(path=args.out))
         dag_id, run_id = split_run(args.run)
         credentials = Credentials.from_options(args.url, args.user, args.password)
     except ValueError as exc:
@@ -53,10 +55,14 @@ def report_command(args: argparse.Namespace) -> int:
     try:
         write_results(out, results, comparison)
     except OSError as exc:
-        print(f"transition: cannot write '{args.out}': {exc.strerror or exc}", file=sys.stderr)
+        print("transition: " + _("cannot write '{path}': {reason}").format(path=args.out, reason=exc.strerror or exc),
+              file=sys.stderr)
         return EXIT_PROBLEMS
-    counts = ", ".join(f"{n} {state}" for state, n in results.counts.items() if n)
-    print(f"Wrote {out}: dry run {results.dry_run}, run {results.run_id} ({results.run_state}); "
-          f"{len(results.steps)} steps ({counts}), {len(results.defects)} defect{'s' if len(results.defects) != 1 else ''}; "
-          f"compared with {len(comparison) - 1} other dry run{'s' if len(comparison) != 2 else ''}")
+    counts = ", ".join(f"{n} {state_name(state)}" for state, n in results.counts.items() if n)
+    defects = ngettext("{count} defect", "{count} defects", len(results.defects)).format(count=len(results.defects))
+    others = ngettext("compared with {count} other dry run", "compared with {count} other dry runs",
+                      len(comparison) - 1).format(count=len(comparison) - 1)
+    print(_("Wrote {path}: dry run {dry_run}, run {run} ({state}); {steps} steps ({counts}), {defects}; {others}").format(
+        path=out, dry_run=results.dry_run, run=results.run_id, state=results.run_state, steps=len(results.steps),
+        counts=counts, defects=defects, others=others))
     return EXIT_OK
