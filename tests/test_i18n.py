@@ -253,6 +253,8 @@ def test_hitl_body_and_form_in_the_owners_language(tmp_path):
     assert "Appuyez sur **Start** quand vous commencez cette étape." in french
     assert "| **Attend** | CO-100 · Switch market gateway |" in french
     assert "| **Planned start** |" in english and "Press **Start** when you begin this step." in english
+    assert "(pas avant J-2 08:00)" in body(plan, "DR1", plan.schedules["DR1"].steps["PP-010"])  # alice's; D is J
+    assert "(not before D+0 22:00)" in english
     assert subject(plan, "CO-110") == "CO-110 · Smoke test gateway"  # no words to translate
     assert form("fr")["comment"]["schema"]["title"] == "Commentaire"
     assert form("en")["comment"]["schema"]["title"] == "Comment"

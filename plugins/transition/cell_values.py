@@ -11,7 +11,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
-from transition.i18n import _
+from transition.i18n import _, pgettext
 
 CellValue = str | int | float | bool | dt.datetime | dt.date | dt.time | dt.timedelta | None
 
@@ -138,6 +138,10 @@ class RelativeStart:
     def __str__(self) -> str:
         sign = "-" if self.days < 0 else "+"
         return f"D{sign}{abs(self.days)} {self.time.strftime('%H:%M')}"
+
+    def text(self) -> str:
+        """As :meth:`__str__`, with D-day's letter of the current language (``J-3 08:00`` in French)."""
+        return pgettext("the letter of D-day in a start like D-3 08:00", "D") + str(self)[1:]
 
     def local_datetime(self, d_day: dt.date) -> dt.datetime:
         """The naive local wall-clock datetime in a dry run whose D-day is ``d_day``."""

@@ -156,7 +156,7 @@ def _schedule_warnings(builder: PlanBuilder, schedules: dict[str, DryRunPlan], s
                     "step '{step}' is planned to start at {start}, before these steps it waits for are planned to end: "
                     "{steps}; it will start late",
                     len(late),
-                ).format(step=step_id, start=step.start, steps=names),
+                ).format(step=step_id, start=step.start.text(), steps=names),
                 "warning",
             )
         )

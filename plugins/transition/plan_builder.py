@@ -388,7 +388,7 @@ class PlanBuilder:
                     sheet.cell("start", number),
                     _("start '{start}' is {time} in dry run {dry_run}, a time that does not exist "
                       "in {zone} (clocks go forward); choose another time").format(
-                        start=start, time=f"{local:%Y-%m-%d %H:%M}", dry_run=name, zone=self.zone.key),
+                        start=start.text(), time=f"{local:%Y-%m-%d %H:%M}", dry_run=name, zone=self.zone.key),
                 )
                 continue
             if ambiguous:
@@ -396,7 +396,7 @@ class PlanBuilder:
                     sheet.cell("start", number),
                     _("start '{start}' is {time} in dry run {dry_run}, which happens twice in "
                       "{zone} (clocks go back); the first one is used").format(
-                        start=start, time=f"{local:%Y-%m-%d %H:%M}", dry_run=name, zone=self.zone.key),
+                        start=start.text(), time=f"{local:%Y-%m-%d %H:%M}", dry_run=name, zone=self.zone.key),
                 )
 
     def _check_prerequisites(self, sheet: RawSheet) -> None:

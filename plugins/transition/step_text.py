@@ -57,7 +57,7 @@ def body(plan: Plan, dry_run: str, scheduled: ScheduledStep) -> str:
         prerequisites = ", ".join(f"{p} · {plan.steps[p].label}" for p in scheduled.upstream) or _("none")
         start = when(scheduled.planned_start)
         if step.start:
-            start = _("{start} (not before {relative})").format(start=start, relative=step.start)
+            start = _("{start} (not before {relative})").format(start=start, relative=step.start.text())
         rows = [
             (_("Dry run"), d_day(plan, dry_run)),
             (_("Phase"), f"{step.phase} — {plan.phases.get(step.phase, '')}"),
