@@ -10,6 +10,7 @@ refuses a stranger in the stranger's language.
 from __future__ import annotations
 
 import datetime as dt
+import shutil
 import time
 import zoneinfo
 
@@ -20,6 +21,8 @@ from conftest import write_config, write_xlsx
 from smtp_server import SmtpServer
 from transition.plan_store import load_plan
 from transition.standalone import airflow_users
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 
 pytestmark = pytest.mark.e2e
 DAG_ID = "lang_dr1"
@@ -78,11 +81,15 @@ def test_each_owner_reads_their_language(tmp_path):
             assert "### What to do" in bodies["B"]["body"] and bodies["B"]["params"]["comment"]["schema"]["title"] == "Comment"
             assert bodies["A"]["options"] == bodies["B"]["options"] == ["Start", "Close"]  # the REST API's values
 
-            # The recap page: the user's language, or ?lang=.
+            # The recap page: the user's language, or ?lang=; its script writes in it too (chromium).
             with server.client("alice") as alice, server.client("bob") as bob:
                 assert "Légende" in alice.get("/transition/recap").text
                 assert 'aria-label="Legend"' in bob.get("/transition/recap").text
                 assert '<html lang="en">' in alice.get("/transition/recap", params={"lang": "en"}).text
+            counts, status = recap_in_a_browser(server, "alice")
+            assert counts == "Planifiée 1 Prête 2 3 affichées sur 3" and status.startswith("Mis à jour à "), (counts, status)
+            counts, status = recap_in_a_browser(server, "bob")
+            assert counts == "Planned 1 Ready 2 3 shown of 3" and status.startswith("Updated "), (counts, status)
 
             # A transfer to bob: the e-mail is in bob's language. carol may not act on B: refused in French.
             with server.client("alice") as alice:
@@ -127,3 +134,21 @@ def asked(server: AirflowServer, run_id: str, steps: set[str], timeout: float = 
 def body(message, kind: str) -> str:
     """A part of an e-mail as text, with the SMTP line ends made Python's."""
     return message.get_body((kind,)).get_content().replace("\r\n", "\n")
+
+
+def recap_in_a_browser(server: AirflowServer, user: str) -> tuple[str, str]:
+    """The recap page's counts and its status line, as ``user`` sees them in chromium."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
+        try:
+            page = browser.new_page()
+            page.context.add_cookies([{"name": "_token", "value": server.token(user), "url": server.base_url}])
+            assert page.goto(f"{server.base_url}/transition/recap").status == 200
+            page.wait_for_function("document.querySelectorAll('#rows tr').length === 3", timeout=30_000)
+            page.wait_for_function("!document.getElementById('status').innerText.startsWith('Chargement')"
+                                   " && !document.getElementById('status').innerText.startsWith('Loading')")
+            return " ".join(page.inner_text("#counts").split()), page.inner_text("#status")
+        finally:
+            browser.close()
