@@ -17,9 +17,8 @@ import openpyxl
 import pytest
 
 from conftest import base_sheets, write_config, write_xlsx
-from transition.results_data import (
-    Credentials, DryRunComparison, phase_results, run_results_from_json, split_run,
-)
+from transition.api_client import Credentials
+from transition.results_data import phase_results, run_results_from_json, split_run
 from transition.results_workbook import results_bytes, write_results
 
 TRANSITION = shutil.which("transition", path=str(Path(sys.executable).parent))
@@ -235,7 +234,7 @@ def test_the_connection_of_the_weekly_report():
 
     from airflow.sdk import Connection
 
-    from transition.results_data import connection_json
+    from transition.api_client import connection_json
 
     data = json.loads(connection_json("http://127.0.0.1:8081", "transition_report", "pw"))
     connection = Connection(conn_id="transition_api", **data)

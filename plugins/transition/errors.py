@@ -79,3 +79,21 @@ class PlanInvalid(ProblemsError):
 
 class UsageError(TransitionError):
     """A command was called the wrong way (CLI exit code 2)."""
+
+
+# -- Airflow's REST API (transition report, the weekly report) --------------------------------
+
+class ApiError(TransitionError):
+    """Airflow did not give the data; the message says why, in a line."""
+
+
+class ApiUnreachable(ApiError):
+    """No answer from Airflow at that address (not running, wrong URL, network)."""
+
+
+class ApiRefused(ApiError):
+    """Airflow refused the user: wrong user name or password, or a user who may not read the runs."""
+
+
+class NotFound(ApiError):
+    """No such DAG, run, or dry run of the plan."""

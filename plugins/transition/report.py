@@ -30,7 +30,9 @@ def report_command(args: argparse.Namespace) -> int:
     from transition.cli import EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE
     from transition.i18n import _, ngettext
     from transition.states import state_name
-    from transition.results_data import ApiClient, ApiError, ApiRefused, Credentials, NotFound, compare_dry_runs, run_results, split_run
+    from transition.api_client import ApiClient, Credentials
+    from transition.errors import ApiError, ApiRefused, NotFound
+    from transition.results_data import compare_dry_runs, run_results, split_run
     from transition.results_workbook import write_results
 
     out = Path(args.out)

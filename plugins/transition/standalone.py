@@ -14,10 +14,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+from transition.api_client import REPORT_USER, connection_json
 from transition.config import REPO_ROOT, resolve_config_path
 from transition.model import Plan
 from transition.plan_store import load_plan
-from transition.results_data import REPORT_USER, connection_json
 
 ADMIN = "admin"
 

@@ -125,7 +125,9 @@ def send_weekly_reports(plan_name: str, dag_ids: Sequence[str], recipients: Sequ
     from airflow.sdk import BaseHook, conf
 
     from transition.mail import send
-    from transition.results_data import API_CONN_ID, ApiClient, ApiError, Credentials, NotFound, compare_dry_runs, run_results, running_run_ids
+    from transition.api_client import API_CONN_ID, ApiClient, Credentials
+    from transition.errors import ApiError, NotFound
+    from transition.results_data import compare_dry_runs, run_results, running_run_ids
 
     try:
         connection = BaseHook.get_connection(API_CONN_ID)
