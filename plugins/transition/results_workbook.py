@@ -30,7 +30,7 @@ from openpyxl.worksheet.worksheet import Worksheet
 
 from transition.i18n import N_, _
 from transition.results_data import DryRunComparison, RunResults, StepResult
-from transition.states import state_name
+from transition.states import STATE_COLOURS, state_name
 
 _HEADER_FONT = Font(bold=True, color="FFFFFF")
 _HEADER_FILL = PatternFill("solid", fgColor="1F4E78")
@@ -38,11 +38,8 @@ _TITLE_FONT = Font(bold=True, size=13)
 DATE_FORMAT = "yyyy-mm-dd hh:mm"
 DURATION_FORMAT = "[h]:mm"
 HOURS_FORMAT = "0.00"
-# The recap page's colours (transition.step_api.STATE_COLOURS), without importing the api-server side.
-STATE_FILLS = {
-    "Planned": "D9D9D9", "Locked": "B4C7E7", "Overdue": "F4B183", "Idle": "FFF2CC", "Ready": "FFD966",
-    "Open": "9DC3E6", "Late": "FF7C80", "Terminated": "A9D18E", "Skipped": "EDEDED", "Failed": "C00000",
-}
+# The recap page's colours, as Excel writes them.
+STATE_FILLS = {state: (background[1:].upper(), text[1:].upper()) for state, (background, text) in STATE_COLOURS.items()}
 
 STEP_COLUMNS = [  # title (English, translated when written), width
     (N_("ID"), 12), (N_("Label"), 40), (N_("Phase"), 8), (N_("State"), 12), (N_("Owner"), 12), (N_("Owner name"), 20),
@@ -143,12 +140,11 @@ def _steps_sheet(sheet: Worksheet, results: RunResults) -> None:
             defects_text(step) or None, len(step.open_defects), step.link or None,
         ])
         _formats(sheet, row, titles, formats)
-        colour = STATE_FILLS.get(step.state)
-        if colour:
+        if step.state in STATE_FILLS:
+            background, text = STATE_FILLS[step.state]
             cell = sheet.cell(row=row, column=state_column)
-            cell.fill = PatternFill("solid", fgColor=colour)
-            if step.state == "Failed":
-                cell.font = Font(color="FFFFFF")
+            cell.fill = PatternFill("solid", fgColor=background)
+            cell.font = Font(color=text)
     sheet.freeze_panes = "B2"
     sheet.auto_filter.ref = f"A1:{get_column_letter(len(titles))}{max(1, len(results.steps)) + 1}"
 

@@ -28,6 +28,13 @@ from transition.i18n import pgettext
 from transition.model import ScheduledStep
 
 UTC = dt.timezone.utc
+# Each state's colour (background, text), on the recap page and in the results workbook.
+STATE_COLOURS = {
+    "Planned": ("#d9d9d9", "#1b1b1b"), "Locked": ("#b4c7e7", "#1b1b1b"), "Overdue": ("#f4b183", "#1b1b1b"),
+    "Idle": ("#fff2cc", "#1b1b1b"), "Ready": ("#ffd966", "#1b1b1b"), "Open": ("#9dc3e6", "#1b1b1b"),
+    "Late": ("#ff7c80", "#1b1b1b"), "Terminated": ("#a9d18e", "#1b1b1b"), "Skipped": ("#ededed", "#555555"),
+    "Failed": ("#c00000", "#ffffff"),
+}
 DONE_STATES = frozenset({"success", "skipped"})
 
 

@@ -270,12 +270,6 @@ def _json(row: dict | None) -> dict | None:
 
 # -- The recap: where every step of a dry run stands ---------------------------------------------
 
-STATE_COLOURS = {
-    "Planned": ("#d9d9d9", "#1b1b1b"), "Locked": ("#b4c7e7", "#1b1b1b"), "Overdue": ("#f4b183", "#1b1b1b"),
-    "Idle": ("#fff2cc", "#1b1b1b"), "Ready": ("#ffd966", "#1b1b1b"), "Open": ("#9dc3e6", "#1b1b1b"),
-    "Late": ("#ff7c80", "#1b1b1b"), "Terminated": ("#a9d18e", "#1b1b1b"), "Skipped": ("#ededed", "#555555"),
-    "Failed": ("#c00000", "#ffffff"),
-}
 STATE_MEANINGS = {  # the recap's legend (translated when shown)
     "Planned": N_("prerequisites not done, start far away"),
     "Locked": N_("prerequisites not done, start within the lock window"),
@@ -333,7 +327,7 @@ def recap(user: GetUserDep, lang: str | None = None) -> HTMLResponse:
     """The recap page (its data comes from the JSON endpoints above, with the user's Airflow login),
     in ``?lang=`` if given, else the user's language."""
     from transition.mail import template_environment
-    from transition.states import state_name
+    from transition.states import STATE_COLOURS, state_name
 
     with use_language(lang if lang in languages() else _language(user)) as language:
         plan = _plan_or_404()
