@@ -261,9 +261,14 @@ class AirflowServer:
                 time.sleep(1)
         raise TimeoutError(f"run {run_id} did not end in {timeout} s:\n{self.tail()}")
 
-    def trigger(self, dag_id: str) -> str:
+    def trigger(self, dag_id: str, timeout: float = 60) -> str:
         with self.client("admin") as admin:
-            assert admin.patch(f"/api/v2/dags/{dag_id}", json={"is_paused": False}).status_code == 200
+            # Unpause; a DAG that has just appeared can be refused for a moment (e.g. while the
+            # dag-processor writes it again): try again, for a bounded time, and say what came back.
+            deadline = time.monotonic() + timeout
+            while (unpaused := admin.patch(f"/api/v2/dags/{dag_id}", json={"is_paused": False})).status_code != 200:
+                assert time.monotonic() < deadline, f"unpausing {dag_id}: {unpaused.status_code} {unpaused.text[:500]}"
+                time.sleep(2)
             answer = admin.post(f"/api/v2/dags/{dag_id}/dagRuns", json={"logical_date": None})
             assert answer.status_code == 200, answer.text
             return answer.json()["dag_run_id"]

@@ -192,6 +192,11 @@ def test_results_workbook_and_weekly_report(tmp_path):
             assert not (tmp_path / "x.xlsx").exists()
 
             # -- the weekly report, run once ------------------------------------------------------
+            # It has not run by itself (its first run is the next cron time, not the latest past one).
+            with server.client("admin") as admin:
+                assert admin.get(f"/api/v2/dags/{WEEKLY}/dagRuns").json()["total_entries"] == 0
+                next_run = admin.get(f"/api/v2/dags/{WEEKLY}").json()["next_dagrun_run_after"]
+            assert dt.datetime.fromisoformat(next_run) > dt.datetime.now(dt.timezone.utc), next_run
             weekly_run = server.trigger(WEEKLY)
             assert server.wait_for_run(WEEKLY, weekly_run, timeout=240) == "success", server.tail()
             mail = wait_for_mail(smtp, "[Transition-DR2] Weekly report ")

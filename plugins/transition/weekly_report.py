@@ -85,13 +85,12 @@ def build_weekly_report_dag(plan: Plan, cron: str, recipients: list[str]) -> Any
     from airflow.providers.standard.operators.python import PythonOperator
     from airflow.sdk import DAG, CronTriggerTimetable
 
-    from transition.dag_builder import START_DATE
-
     dry_run_dag_ids = [plan.dag_id(d) for d in plan.schedules]
     dag = DAG(
         dag_id=weekly_report_dag_id(plan),
         schedule=CronTriggerTimetable(cron, timezone=plan.timezone),
-        start_date=START_DATE,
+        # No start_date: with one, Airflow runs the latest past cron time as soon as the DAG appears
+        # (a "weekly" report on a Wednesday); without, the first run is the next cron time.
         catchup=False,
         max_active_runs=1,
         is_paused_upon_creation=False,  # configured in config.yaml: it runs without a click
