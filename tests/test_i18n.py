@@ -24,6 +24,7 @@ import pytest
 from conftest import base_sheets, compile_sheets, write_config, write_xlsx
 from transition import catalogues
 from transition.i18n import _, format_moment, languages, normalise, translator, use_language
+from transition.watch_operator import WATCH_LABEL
 
 TRANSITION = shutil.which("transition", path=str(Path(sys.executable).parent))
 
@@ -143,7 +144,7 @@ def test_late_overdue_transfer_and_failure_emails(tmp_path, monkeypatch):
     sent = []
     monkeypatch.setattr(alert_mail, "send", sent.append)
     failures = [{"step": "CO-100", "mail": "ready", "to": "carol@example.com", "at": "2027-01-16T21:00:00+00:00",
-                 "error": "refused"}, {"step": "(overdue alert)", "mail": "overdue", "to": "x@example.com",
+                 "error": "refused"}, {"step": WATCH_LABEL, "mail": "overdue", "to": "x@example.com",
                                        "at": "2027-01-16T21:05:00+00:00", "error": "refused"}]
     assert announce_mail_failures(plan, "DR1", {}, failures) is True
     assert [(m["Subject"], m["To"]) for m in sent] == [
@@ -152,7 +153,7 @@ def test_late_overdue_transfer_and_failure_emails(tmp_path, monkeypatch):
     ]
     french = sent[0].get_body(("plain",)).get_content()
     assert "- CO-100 : e-mail « étape prête » à carol@example.com" in french
-    assert "- (alerte d'étape bloquée) : e-mail « étape bloquée »" in french
+    assert "- (veille du dry run : alerte d'étape bloquée ou agenda) : e-mail « étape bloquée »" in french
     assert "- CO-100: ready e-mail to carol@example.com" in sent[1].get_body(("plain",)).get_content()
 
 

@@ -137,6 +137,8 @@ def announce_overdue(plan: Plan, dry_run: str, context: Any, step_id: str, holdi
 def announce_mail_failures(plan: Plan, dry_run: str, context: Any, failures: list[dict]) -> bool:
     """Tell the cutover managers which e-mails could not be sent (one e-mail per language among
     them); True once that went out."""
+    from transition.watch_operator import WATCH_LABEL  # runs in the watch's task only
+
     groups = managers_by_language(plan)
     if not groups:
         return True  # nobody to tell: the failures stay in the steps' XCom and logs
@@ -147,7 +149,7 @@ def announce_mail_failures(plan: Plan, dry_run: str, context: Any, failures: lis
                 "{count} e-mail could not be sent", "{count} e-mails could not be sent", len(failures)
             ).format(count=len(failures))
             shown = [{**f, "mail": mail_kind(f.get("mail", "")),
-                      "step": _("(overdue alert)") if f.get("step") == "(overdue alert)" else f.get("step")}
+                      "step": _("(run watch: Overdue alert or calendar)") if f.get("step") == WATCH_LABEL else f.get("step")}
                      for f in failures]
             text, html = render("mail_failures", subject=subject, plan=plan.name, dry_run=dry_run, failures=shown)
             messages.append(compose(subject=subject, to=recipients, text=text, html=html))

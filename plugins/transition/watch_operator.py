@@ -25,6 +25,7 @@ from airflow.sdk import BaseOperator, timezone
 from transition.sent_ledger import SentLedger, forget_run
 
 WATCH_TASK_ID = "_watch"
+WATCH_LABEL = "(run watch)"  # stands for the watch's own e-mails (Overdue alerts, calendar) in failure summaries
 DONE = {"success", "skipped"}
 FINISHED = DONE | {"failed", "upstream_failed", "removed"}
 # While steps are open the watch looks again this often (e-mail failures, the end of the run): the
@@ -124,10 +125,10 @@ class RunWatchOperator(BaseOperator):
             if state in FINISHED:
                 checked.add(step)  # a finished step sends no more e-mails
         ledger.refresh()  # the Overdue alerts just sent may have written failures to it
-        for failure in ledger.get("mail_failures", []):  # the watch's own (Overdue alerts)
+        for failure in ledger.get("mail_failures", []):  # the watch's own (Overdue alerts, calendar)
             key = f"{ti.task_id}|{failure.get('mail')}|{failure.get('at')}"
             if key not in reported:
-                new.append({"step": "(overdue alert)", "key": key, **failure})
+                new.append({"step": WATCH_LABEL, "key": key, **failure})
         ti.xcom_push(key="failures_checked", value=sorted(checked))
         if not new:
             return False
