@@ -35,6 +35,7 @@ test: install $(CHROMIUM)
 bench: install
 	$(PY) bench/parse.py --write BENCHMARKS.md
 	$(PY) bench/read.py --write BENCHMARKS.md
+	$(PY) bench/dryrun.py --write BENCHMARKS.md
 
 sample-plan: install
 	$(PY) plan/build_sample_plan.py
