@@ -15,19 +15,22 @@ answers each request (``Start``, then ``Close``) ``--answer-delay`` seconds afte
   as Airflow records it) to the step asking its owner (its HITL request's creation time);
 * **run time** from the trigger to the last step's success, against the critical-path floor:
   the steps on the longest chain × the simulated owner's answer time per step (2 × delay);
-* **worker slots busy while steps wait for people**: once half the steps are closed the owners
-  pause until the work already answered has drained (at most ``--hold`` seconds; the pause is
-  taken off the run time), sampling once a second the task processes (``airflow worker --``, one
-  per busy worker slot) and the task instances ``running``/``queued``/``scheduled``, with the
-  steps waiting (``awaiting_input``); the same is sampled every 2 s over the whole run;
+* **worker slots busy while steps wait for people**: once a third of the steps are closed and 6
+  wait at once (or two thirds are closed), the owners pause until the work they already answered
+  has drained and 3 s more (at most ``--hold`` seconds; the pause is taken off the run time),
+  sampling once a second the task processes (``airflow worker --``, one per busy worker slot), the
+  task instances ``running``/``queued``/``scheduled`` and the steps waiting (``awaiting_input``);
+  the same is sampled every 2 s over the whole run;
 * **scheduler CPU seconds and peak RSS** (the scheduler's own process: its CPU during the run,
-  ``VmHWM``), and the CPU of every Airflow process together;
-* **failed tries** (retries, e.g. from the answer race).
+  ``VmHWM``), and the CPU of every Airflow process, per component;
+* **failed tries** (retries, e.g. from the answer race), and answers Airflow refused (HTTP 5xx).
 
-Usage::
+About 15 minutes per configuration at 500 steps on 2 cores (the longest chain, 63 steps, sets
+the pace). ``--set AIRFLOW__SECTION__KEY=VALUE`` tries a setting on top of
+``transition.standalone.airflow_environment`` (before/after comparisons). Usage::
 
     .venv/bin/python bench/dryrun.py [--steps 500] [--config standalone|postgres-celery|both]
-                                     [--answer-delay 3] [--write BENCHMARKS.md]
+                                     [--answer-delay 3] [--set ...] [--write BENCHMARKS.md]
 """
 
 from __future__ import annotations
@@ -65,7 +68,8 @@ STATES = ("scheduled", "queued", "running", "awaiting_input", "deferred", "up_fo
           "upstream_failed")
 TASK_PROCESS = re.compile(r"^airflow worker -- [0-9a-f]{8}-")  # a task running (task_runner's process title)
 DB_ERROR = re.compile(r"(?:sqlite3|sqlalchemy\.exc|psycopg2(?:\.errors)?)\.\w+(?:Error|Exception)\b[^\n]*")
-WATCH_RECHECK_SECONDS = "60"  # the production default (the tests use 5 s)
+WATCH_RECHECK_SECONDS = "60"
+HOLD_WHEN_WAITING = 6  # the owners pause when this many steps wait at once (a third of the run done)  # the production default (the tests use 5 s)
 
 
 # -- the plan -----------------------------------------------------------------------------------------
@@ -268,7 +272,7 @@ def play(server: AirflowServer, plan: Any, dry_run: str, *, delay: float, poll: 
     run_url = f"/api/v2/dags/{dag_id}/dagRuns/{run_id}"
     deadline = time.monotonic() + timeout
     next_sample = 0.0
-    polls = failed_reads = 0
+    polls = failed_reads = open_requests = 0
     state = "running"
     while time.monotonic() < deadline and polls < timeout / poll * 2:
         polls += 1
@@ -285,21 +289,23 @@ def play(server: AirflowServer, plan: Any, dry_run: str, *, delay: float, poll: 
                 samples.append(counts)
                 if holding:
                     hold_samples.append(counts)
-                    drained = [c for c in hold_samples if not busy(c)]
-                    if len(drained) >= 3 or time.time() - hold_window[0] >= hold:
+                    drained = len(hold_samples) >= 3 and not any(busy(c) for c in hold_samples[-3:])
+                    if drained or time.time() - hold_window[0] >= hold:
                         hold_window.append(time.time())
                 if counts["failed"] or counts["upstream_failed"]:
                     state = "failed"
                     break
                 if counts["success"] >= len(steps) and all_done(admin, run_url, steps):
                     break
-        if not hold_window and closed >= len(steps) // 2 and hold > 0:
+        if not hold_window and hold > 0 and (closed >= len(steps) // 3 and open_requests >= HOLD_WHEN_WAITING
+                                             or closed >= 2 * len(steps) // 3):
             hold_window.append(time.time())
         holding = len(hold_window) == 1
         asking = get_json(admin, f"{run_url}/hitlDetails", response_received=False, state="awaiting_input", limit=100)
         if asking is None:
             failed_reads += 1
             asking = {"hitl_details": []}
+        open_requests = len(asking["hitl_details"])
         for detail in asking["hitl_details"]:
             step = detail["task_instance"]["task_id"]
             first_asked.setdefault(step, stamp(detail["created_at"]))
@@ -415,10 +421,13 @@ def summarise(*, schedule: Any, steps: set[str], instances: dict, details: dict,
         "run_seconds": last_done - triggered_at - hold_length,
         "floor_seconds": chain * 2 * delay,
         "hold_seconds": hold_length,
-        "hold_waiting": min((s["awaiting_input"] for s in drained or hold_samples), default=0),
+        "hold_waiting": hold_samples[-1]["awaiting_input"] if hold_samples else 0,
         "hold_busy_processes": min((s["task_processes"] for s in hold_samples), default=-1),
         "hold_running": min((s["running"] + s["queued"] + s["scheduled"] for s in hold_samples), default=-1),
         "hold_drained_after": drained[0]["at"] - hold_window[0] if drained else float("nan"),
+        "hold_busy_end": hold_samples[-1]["task_processes"] if hold_samples else -1,
+        "hold_running_end": (hold_samples[-1]["running"] + hold_samples[-1]["queued"] + hold_samples[-1]["scheduled"]
+                             if hold_samples else -1),
         "max_waiting": max((s["awaiting_input"] for s in samples), default=0),
         "max_busy_processes": max((s["task_processes"] for s in samples), default=0),
         "median_busy_processes": statistics.median(s["task_processes"] for s in samples) if samples else 0,
@@ -490,9 +499,10 @@ def table(results: list[dict], args: argparse.Namespace, load: tuple[float, floa
     row("**run time**, trigger → last step done (s)", lambda r: f"**{r['run_seconds']:.0f}**")
     row(f"critical-path floor: chain × 2 answers × {args.answer_delay:g} s (s)", lambda r: f"{r['floor_seconds']:.0f}")
     row("run time / floor", lambda r: f"{r['run_seconds'] / r['floor_seconds']:.2f}x" if r["floor_seconds"] else "—")
-    row("**worker slots busy while steps wait**: owners paused half-way, steps waiting / busy task processes "
-        "/ task instances running, queued or scheduled (fewest seen; the pause drained in … s)",
-        lambda r: f"{r['hold_waiting']} / **{r['hold_busy_processes']}** / {r['hold_running']} "
+    row("**worker slots busy while steps wait**: owners paused, steps waiting / busy task processes "
+        "/ task instances running, queued or scheduled (at the end of the pause, 3 s after the answered work drained "
+        "in … s)",
+        lambda r: f"{r['hold_waiting']} / **{r['hold_busy_end']}** / {r['hold_running_end']} "
         f"({r['hold_drained_after']:.0f} s)")
     row("over the run: most steps waiting at once / busy task processes, median and max (slots)",
         lambda r: f"{r['max_waiting']} / {r['median_busy_processes']:g}, {r['max_busy_processes']} ({r['parallelism']})")
@@ -518,7 +528,7 @@ def main() -> None:
                         help="seconds a simulated owner takes to answer a request it has seen")
     parser.add_argument("--poll", type=float, default=0.5, help="seconds between the owners' looks")
     parser.add_argument("--hold", type=float, default=60.0,
-                        help="longest pause of the owners half-way (s), 0 for none")
+                        help="longest pause of the owners (s), 0 for none")
     parser.add_argument("--timeout", type=float, default=2400, help="per configuration (s)")
     parser.add_argument("--set", action="append", default=[], metavar="AIRFLOW__SECTION__KEY=VALUE",
                         help="an Airflow setting on top of transition.standalone's, to try a change")
