@@ -20,7 +20,7 @@ from typing import Any
 
 import httpx
 
-from transition.standalone import airflow_environment, ensure_passwords
+from transition.standalone import airflow_environment, ensure_passwords, prepare_sqlite
 
 
 def free_port() -> int:
@@ -71,6 +71,7 @@ class AirflowServer:
         self.components: dict[str, subprocess.Popen] = {}  # component -> process (leader of its own group)
         self.log_path = home / "standalone.log"
         self._tokens: dict[str, str] = {}
+        self.last_health: Any = None  # what /api/v2/monitor/health last answered, for failure messages
 
     # -- life cycle ---------------------------------------------------------------------------
     @property
@@ -92,6 +93,7 @@ class AirflowServer:
         if self.flavour == "standalone":
             if prepare is not None:
                 prepare()
+            prepare_sqlite(self.home)  # as `transition standalone` does
             with self.log_path.open("ab") as log:
                 self.process = subprocess.Popen(
                     [airflow, "standalone"], env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
@@ -141,10 +143,11 @@ class AirflowServer:
                 raise RuntimeError(f"airflow {', '.join(exited)} exited early:\n{self.tail()}")
             try:
                 health = httpx.get(f"{self.base_url}/api/v2/monitor/health", timeout=5).json()
+                self.last_health = health
                 if all(health.get(part, {}).get("status") == "healthy" for part in ("metadatabase", "scheduler")):
                     return self
-            except (httpx.HTTPError, ValueError):
-                pass
+            except (httpx.HTTPError, ValueError) as error:
+                self.last_health = f"{type(error).__name__}: {error}"
             time.sleep(1)
         self.stop()
         raise TimeoutError(f"Airflow did not become healthy in {timeout} s:\n{self.tail()}")
@@ -200,15 +203,28 @@ class AirflowServer:
         self.stop()
         self.cleanup()
 
-    def tail(self, lines: int = 60) -> str:
-        """The end of Airflow's log (of each component's log, in the production flavour)."""
+    def tail(self, lines: int = 25) -> str:
+        """The end of each component's log: its own file in the production flavour, its lines of
+        ``airflow standalone``'s log (``component | …``) otherwise, so a chatty component cannot
+        hide what a silent one said last."""
         paths = [self.log_path] + sorted(self.home.glob("*.log")) if self.flavour != "standalone" else [self.log_path]
-        parts = []
+        parts = [f"--- last health answer: {self.last_health}"]
         for path in dict.fromkeys(paths):
             try:
-                parts.append(f"--- {path.name}\n" + "\n".join(path.read_text(errors="replace").splitlines()[-lines:]))
+                text = path.read_text(errors="replace").splitlines()
             except OSError:
                 parts.append(f"--- {path.name}: (no log)")
+                continue
+            if self.flavour != "standalone":
+                parts.append(f"--- {path.name}\n" + "\n".join(text[-lines:]))
+                continue
+            by_component: dict[str, list[str]] = {}
+            for line in text:
+                prefix, bar, _ = line.partition(" | ")
+                name = prefix.strip() if bar and len(prefix.strip()) <= 20 and " " not in prefix.strip() else "(other)"
+                by_component.setdefault(name, []).append(line)
+            for name, component_lines in by_component.items():
+                parts.append(f"--- {path.name}, {name}\n" + "\n".join(component_lines[-lines:]))
         return "\n".join(parts)
 
     # -- REST -----------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ import json
 import os
 import secrets
 import shutil
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -20,6 +21,27 @@ from transition.model import Plan
 from transition.plan_store import load_plan
 
 ADMIN = "admin"
+# How long a SQLite connection waits for another's write to end before "database is locked"
+# (pysqlite's default is 5 s, which concurrent answers on a busy machine exceed).
+SQLITE_BUSY_TIMEOUT_SECONDS = 30
+
+
+def sqlite_path(home: Path) -> Path:
+    """The embedded default's database (SQLite), in Airflow's home."""
+    return home / "airflow.db"
+
+
+def prepare_sqlite(home: Path) -> None:
+    """Put the embedded default's database in write-ahead-log mode (kept in the file once set).
+
+    With SQLite's default (rollback journal), one writer locks out every reader: the scheduler,
+    the dag-processor, the triggerer and the api-server then refuse each other with "database is
+    locked". In WAL mode readers and the one writer go on side by side. Call it before Airflow starts.
+    """
+    path = sqlite_path(home)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with sqlite3.connect(path, timeout=SQLITE_BUSY_TIMEOUT_SECONDS) as connection:
+        connection.execute("PRAGMA journal_mode=WAL")
 
 
 def airflow_users(plan: Plan | None) -> dict[str, str]:
@@ -63,6 +85,9 @@ def airflow_environment(
         "AIRFLOW__CORE__DAGS_FOLDER": str(REPO_ROOT / "dags"),
         "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPO_ROOT / "plugins"),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        # The embedded default: SQLite, waiting for a busy database rather than failing at once
+        # (see prepare_sqlite). PostgreSQL deployments set their own connection.
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{sqlite_path(home)}?timeout={SQLITE_BUSY_TIMEOUT_SECONDS}",
         "AIRFLOW__CORE__PARALLELISM": "8",
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": ",".join(f"{u}:{r}" for u, r in users.items()),
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(home / "passwords.json"),
@@ -114,7 +139,9 @@ def main(argv: list[str] | None = None) -> int:
     loaded = load_plan(config_path)
     users = {**airflow_users(loaded.plan), REPORT_USER: "viewer"}  # the weekly report reads the runs as REPORT_USER
     passwords = ensure_passwords(home / "passwords.json", users)
-    env = airflow_environment(home, args.port, config_path, users=users)
+    # A database of the user's own (e.g. PostgreSQL) wins over the embedded default.
+    own = {key: os.environ[key] for key in ("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN",) if key in os.environ}
+    env = airflow_environment(home, args.port, config_path, users=users, extra=own)
     if "AIRFLOW_CONN_TRANSITION_API" not in os.environ:
         env["AIRFLOW_CONN_TRANSITION_API"] = connection_json(f"http://127.0.0.1:{args.port}", REPORT_USER, passwords[REPORT_USER])
     bin_dir = str(Path(sys.executable).parent)
@@ -134,5 +161,7 @@ def main(argv: list[str] | None = None) -> int:
           + ", ".join(f"{u} / {passwords[u]}" for u in list(users)[1:4]))
     print(f"All passwords: {home / 'passwords.json'}")
     sys.stdout.flush()
+    if env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].startswith("sqlite"):
+        prepare_sqlite(home)
     os.execve(airflow, [airflow, "standalone"], {**os.environ, **env})
     return 0  # not reached
