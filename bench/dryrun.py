@@ -73,11 +73,16 @@ HOLD_WHEN_WAITING = 6  # the owners pause when this many steps wait at once (a t
 
 
 # -- the plan -----------------------------------------------------------------------------------------
-def write_plan(folder: Path, steps: int, seed: int) -> Any:
-    """A sample plan with no Start times and every End days ahead; its config; the compiled plan."""
+def write_plan(folder: Path, steps: int, seed: int, chain: int = 0) -> Any:
+    """A sample plan with no Start times and every End days ahead; its config; the compiled plan.
+    ``chain``: the first steps of the workbook are made a chain (each with the one before as its
+    only prerequisite; bench/handover.py walks it)."""
     data = sample_plan(steps, seed)
-    for row in data["steps"]:
+    for index, row in enumerate(data["steps"]):
         row["start"] = ""
+        if index < chain:
+            row["prerequisites"] = data["steps"][index - 1]["id"] if index else ""
+            row["dry_runs"] = "ALL"
     today = dt.date.today()
     for dry_run in data["dry_runs"]:
         dry_run["d_day"] = today

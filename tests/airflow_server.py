@@ -20,7 +20,7 @@ from typing import Any
 
 import httpx
 
-from transition.standalone import airflow_environment, ensure_passwords, prepare_sqlite
+from transition.standalone import airflow_environment, compile_bytecode, ensure_passwords, prepare_sqlite
 
 
 def free_port() -> int:
@@ -90,6 +90,7 @@ class AirflowServer:
         airflow = shutil.which("airflow", path=env["PATH"])
         assert airflow, "airflow is not installed in the test environment"
         self.home.mkdir(parents=True, exist_ok=True)
+        compile_bytecode()  # as `transition standalone` does
         if self.flavour == "standalone":
             if prepare is not None:
                 prepare()

@@ -43,6 +43,15 @@ def test_airflow_services_share_the_mounts_settings_and_order():
     assert SERVICES["airflow-worker"]["command"] == "celery worker"
 
 
+def test_the_tuning_of_make_run_is_the_compose_files():
+    """Scheduler and worker settings chosen for people waiting on each other (transition.standalone)."""
+    from transition.standalone import TUNING
+
+    for name in AIRFLOW + ["airflow-init"]:
+        env = SERVICES[name]["environment"]
+        assert {key: env.get(key) for key in TUNING} == TUNING, name
+
+
 def test_mounted_folders_exist_and_the_plan_path_is_inside_them():
     for folder in ("dags", "plugins", "plan", "include"):
         assert (REPO_ROOT / folder).is_dir()

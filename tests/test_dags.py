@@ -85,3 +85,23 @@ def test_parsing_context_builds_only_the_asked_dag(plan_env):
     write_xlsx(plan_env / "plan.xlsx", base_sheets())
     assert list(registered_dags("resa_live")) == ["resa_live"]
     assert registered_dags("someone_else") == {}
+
+
+def test_a_worker_builds_only_the_task_it_runs(plan_env):
+    """Airflow's parsing context in a worker names the DAG and the task: the DAG then holds that
+    task only, the same as in the full DAG (what the task runner reads), and no documentation."""
+    from transition.airflow_dags import registered_dags
+    from transition.watch_operator import WATCH_TASK_ID
+
+    write_xlsx(plan_env / "plan.xlsx", base_sheets())
+    full = registered_dags("resa_live")["resa_live"]
+    step = next(t for t in full.task_ids if t != WATCH_TASK_ID and full.get_task(t).upstream_task_ids)
+    for task_id in (step, WATCH_TASK_ID):
+        alone = registered_dags("resa_live", task_id)["resa_live"]
+        assert alone.task_ids == [task_id]
+        assert alone.doc_md is None and full.doc_md
+        mine, theirs = alone.get_task(task_id), full.get_task(task_id)
+        assert type(mine) is type(theirs)
+        for attribute in ("subject", "assigned_users", "planned_start", "retries", "owner", "upstream", "starts"):
+            assert getattr(mine, attribute, None) == getattr(theirs, attribute, None), attribute
+    assert registered_dags(None, step).keys() == registered_dags().keys()  # no DAG named: everything

@@ -18,7 +18,7 @@ from transition.model import Plan
 from transition.ready_mail import announce_ready
 from transition.step_operator import StepOperator
 from transition.step_text import body, subject
-from transition.watch_operator import RECHECK, RunWatchOperator
+from transition.watch_operator import RECHECK, WATCH_TASK_ID, RunWatchOperator
 
 RECHECK_ENV = "TRANSITION_WATCH_RECHECK_SECONDS"  # how often the run's watch looks again while steps are open
 
@@ -62,7 +62,11 @@ def assigned_users(plan: Plan, step_id: str) -> list[dict[str, str]]:
     return [{"id": a, "name": plan.actors[a].name} for a in dict.fromkeys(people) if a in plan.actors]
 
 
-def build_dag(plan: Plan, dry_run: str) -> DAG:
+def build_dag(plan: Plan, dry_run: str, only_task_id: str | None = None) -> DAG:
+    """The dry run's DAG. With ``only_task_id`` (a worker about to run that task), a DAG holding
+    just that task, with no documentation: all the task runner reads of it. Building the other
+    tasks and the edges would cost every Start and Close a good part of a second on a big plan
+    (bench/handover.py). What a task needs of its neighbours comes from the plan, not the DAG."""
     schedule = plan.schedules[dry_run]
     dag = DAG(
         dag_id=plan.dag_id(dry_run),
@@ -72,7 +76,7 @@ def build_dag(plan: Plan, dry_run: str) -> DAG:
         max_active_runs=1,
         max_active_tasks=max(16, len(schedule.steps)),
         tags=["transition", plan.name, dry_run],
-        doc_md=plan_doc(plan, dry_run),
+        doc_md=plan_doc(plan, dry_run) if only_task_id is None else None,
         description=f"Transition plan {plan.name}, dry run {dry_run} (D-day {schedule.dry_run.d_day})",
         # A failed try asks again (see step_operator: the answer race); people see the same request.
         default_args={"retries": 3, "retry_delay": dt.timedelta(seconds=2)},
@@ -81,6 +85,8 @@ def build_dag(plan: Plan, dry_run: str) -> DAG:
     tasks: dict[str, StepOperator] = {}
     with dag:
         for step_id, scheduled in schedule.steps.items():
+            if only_task_id is not None and step_id != only_task_id:
+                continue
             tasks[step_id] = StepOperator(
                 task_id=step_id,
                 subject=subject(plan, step_id),
@@ -94,26 +100,28 @@ def build_dag(plan: Plan, dry_run: str) -> DAG:
                 owner=plan.steps[step_id].owner,
             )
         for step_id, scheduled in schedule.steps.items():
-            if scheduled.upstream:
+            if scheduled.upstream and only_task_id is None:
                 tasks[step_id].set_upstream([tasks[u] for u in scheduled.upstream])
-        RunWatchOperator(
-            starts={s.step_id: s.not_before for s in schedule.steps.values() if s.not_before is not None},
-            upstream={s.step_id: s.upstream for s in schedule.steps.values()},
-            on_overdue=partial(announce_overdue, plan, dry_run),
-            on_failures=partial(announce_mail_failures, plan, dry_run),
-            on_start=partial(announce_calendar, plan, dry_run),
-            on_wake=partial(update_calendar, plan, dry_run),
-            recheck=dt.timedelta(seconds=float(os.environ.get(RECHECK_ENV, RECHECK.total_seconds()))),
-            owner="transition",
-        )
+        if only_task_id is None or only_task_id == WATCH_TASK_ID:
+            RunWatchOperator(
+                starts={s.step_id: s.not_before for s in schedule.steps.values() if s.not_before is not None},
+                upstream={s.step_id: s.upstream for s in schedule.steps.values()},
+                on_overdue=partial(announce_overdue, plan, dry_run),
+                on_failures=partial(announce_mail_failures, plan, dry_run),
+                on_start=partial(announce_calendar, plan, dry_run),
+                on_wake=partial(update_calendar, plan, dry_run),
+                recheck=dt.timedelta(seconds=float(os.environ.get(RECHECK_ENV, RECHECK.total_seconds()))),
+                owner="transition",
+            )
     return dag
 
 
-def build_dags(plan: Plan, only_dag_id: str | None = None) -> dict[str, DAG]:
-    """Every dry run's DAG, or only ``only_dag_id`` (a worker running one task needs one DAG)."""
+def build_dags(plan: Plan, only_dag_id: str | None = None, only_task_id: str | None = None) -> dict[str, DAG]:
+    """Every dry run's DAG, or only ``only_dag_id`` (a worker running one task needs one DAG, and of
+    it, ``only_task_id``)."""
     dags: dict[str, DAG] = {}
     for dry_run in plan.schedules:
         dag_id = plan.dag_id(dry_run)
         if only_dag_id is None or only_dag_id == dag_id:
-            dags[dag_id] = build_dag(plan, dry_run)
+            dags[dag_id] = build_dag(plan, dry_run, only_task_id if only_dag_id else None)
     return dags

@@ -6,6 +6,7 @@ end-to-end tests start Airflow with it too, so what is tested is what users run.
 
 from __future__ import annotations
 
+import compileall
 import json
 import os
 import secrets
@@ -24,6 +25,33 @@ ADMIN = "admin"
 # How long a SQLite connection waits for another's write to end before "database is locked"
 # (pysqlite's default is 5 s, which concurrent answers on a busy machine exceed).
 SQLITE_BUSY_TIMEOUT_SECONDS = 30
+
+
+# Settings for people waiting on each other; docker-compose.yaml has the same (tests/test_compose.py).
+TUNING = {
+    # The supervisor notices a parked task's exit within a second (default 5 s), which narrows the
+    # window in which a quick answer races the executor's report (see step_operator).
+    "AIRFLOW__WORKERS__MIN_HEARTBEAT_INTERVAL": "1",
+    # A workbook edit shows within seconds, not minutes.
+    "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "10",
+    "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "5",
+    # After a loop that changed nothing the scheduler sleeps this long (default 1 s) before looking
+    # again. A handover (a step closed, its dependent asking) waits for two of its loops: with a
+    # 0.25 s sleep the median handover on a 500-step plan went from 4.0 s to 2.7 s, at the price of
+    # the scheduler's CPU while a run is open (40% to 68% of a core with nobody answering: each
+    # loop re-checks every waiting task of the run). BENCHMARKS.md, bench/handover.py.
+    "AIRFLOW__SCHEDULER__SCHEDULER_IDLE_SLEEP_TIME": "0.25",
+}
+
+
+def compile_bytecode() -> None:
+    """Write the bytecode of the plan's code (``plugins/``, ``dags/``) where it is missing or stale.
+
+    Every task Airflow runs is a new process that imports this code; with no bytecode cached (e.g.
+    ``PYTHONDONTWRITEBYTECODE`` set, as on some machines and images) each of them compiled it from
+    source again: a fifth of a Start's or a Close's time in the worker (bench/handover.py)."""
+    for folder in (REPO_ROOT / "plugins", REPO_ROOT / "dags"):
+        compileall.compile_dir(folder, quiet=2, workers=1)
 
 
 def sqlite_path(home: Path) -> Path:
@@ -100,12 +128,7 @@ def airflow_environment(
         "AIRFLOW__API__WORKERS": "1",
         "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(log_server_ports[0]),
         "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(log_server_ports[1]),
-        # The supervisor notices a parked task's exit within a second (default 5 s), which narrows the
-        # window in which a quick answer races the executor's report (see step_operator).
-        "AIRFLOW__WORKERS__MIN_HEARTBEAT_INTERVAL": "1",
-        # A workbook edit shows within seconds, not minutes.
-        "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "10",
-        "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "5",
+        **TUNING,
         "AIRFLOW__SCHEDULER__MIN_FILE_PROCESS_INTERVAL": "5",
     }
     env.update(extra or {})
@@ -163,5 +186,6 @@ def main(argv: list[str] | None = None) -> int:
     sys.stdout.flush()
     if env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].startswith("sqlite"):
         prepare_sqlite(home)
+    compile_bytecode()
     os.execve(airflow, [airflow, "standalone"], {**os.environ, **env})
     return 0  # not reached
