@@ -22,9 +22,6 @@ from transition.model import Plan
 from transition.plan_store import load_plan
 
 ADMIN = "admin"
-# How long a SQLite connection waits for another's write to end before "database is locked"
-# (pysqlite's default is 5 s, which concurrent answers on a busy machine exceed).
-SQLITE_BUSY_TIMEOUT_SECONDS = 30
 
 
 # Settings for people waiting on each other; docker-compose.yaml has the same (tests/test_compose.py).
@@ -68,7 +65,7 @@ def prepare_sqlite(home: Path) -> None:
     """
     path = sqlite_path(home)
     path.parent.mkdir(parents=True, exist_ok=True)
-    with sqlite3.connect(path, timeout=SQLITE_BUSY_TIMEOUT_SECONDS) as connection:
+    with sqlite3.connect(path, timeout=30) as connection:
         connection.execute("PRAGMA journal_mode=WAL")
 
 
@@ -113,9 +110,12 @@ def airflow_environment(
         "AIRFLOW__CORE__DAGS_FOLDER": str(REPO_ROOT / "dags"),
         "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPO_ROOT / "plugins"),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        # The embedded default: SQLite, waiting for a busy database rather than failing at once
-        # (see prepare_sqlite). PostgreSQL deployments set their own connection.
-        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{sqlite_path(home)}?timeout={SQLITE_BUSY_TIMEOUT_SECONDS}",
+        # The embedded default: SQLite, in WAL mode (see prepare_sqlite). Its busy timeout stays
+        # pysqlite's 5 s: a longer wait outlasts the workers' own timeout on the Execution API
+        # (`[workers] execution_api_timeout`, 5 s), and a task whose report timed out while the
+        # api-server still wrote it fails its try (measured: with 30 s, a 500-step dry run crawled,
+        # its tasks' reports timing out). PostgreSQL deployments set their own connection.
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{sqlite_path(home)}",
         "AIRFLOW__CORE__PARALLELISM": "8",
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": ",".join(f"{u}:{r}" for u, r in users.items()),
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(home / "passwords.json"),
