@@ -19,7 +19,6 @@ nothing. ``bench/dryrun.py`` is the whole-run measurement recorded in BENCHMARKS
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import contextlib
 import statistics
 import sys
@@ -34,16 +33,12 @@ HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE), str(HERE.parent / "tests")]
 
 from airflow_server import AirflowServer  # noqa: E402
-from dryrun import root_pids, scheduler_process, write_plan  # noqa: E402
+from dryrun import root_pids, scheduler_process, stamp, write_plan  # noqa: E402
 from smtp_server import SmtpServer  # noqa: E402
 from transition.standalone import airflow_users  # noqa: E402
 
 MARKS = ("closed queued", "closed done", "dependent scheduled", "dependent queued", "dependent started",
          "dependent asking")
-
-
-def stamp(text: str | None) -> float | None:
-    return dt.datetime.fromisoformat(text).timestamp() if text else None
 
 
 def ti(client: httpx.Client, run_url: str, step: str) -> dict:

@@ -82,11 +82,10 @@ def build_dag(plan: Plan, dry_run: str, only_task_id: str | None = None) -> DAG:
         default_args={"retries": 3, "retry_delay": dt.timedelta(seconds=2)},
         deadline=dry_run_deadline(plan, dry_run),
     )
+    steps = {s: x for s, x in schedule.steps.items() if only_task_id in (None, s)}
     tasks: dict[str, StepOperator] = {}
     with dag:
-        for step_id, scheduled in schedule.steps.items():
-            if only_task_id is not None and step_id != only_task_id:
-                continue
+        for step_id, scheduled in steps.items():
             tasks[step_id] = StepOperator(
                 task_id=step_id,
                 subject=subject(plan, step_id),
@@ -99,9 +98,10 @@ def build_dag(plan: Plan, dry_run: str, only_task_id: str | None = None) -> DAG:
                 language=plan.actors[plan.steps[step_id].owner].language,
                 owner=plan.steps[step_id].owner,
             )
-        for step_id, scheduled in schedule.steps.items():
-            if scheduled.upstream and only_task_id is None:
-                tasks[step_id].set_upstream([tasks[u] for u in scheduled.upstream])
+        if only_task_id is None:
+            for step_id, scheduled in steps.items():
+                if scheduled.upstream:
+                    tasks[step_id].set_upstream([tasks[u] for u in scheduled.upstream])
         if only_task_id is None or only_task_id == WATCH_TASK_ID:
             RunWatchOperator(
                 starts={s.step_id: s.not_before for s in schedule.steps.values() if s.not_before is not None},
