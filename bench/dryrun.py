@@ -36,6 +36,7 @@ the pace). ``--set AIRFLOW__SECTION__KEY=VALUE`` tries a setting on top of
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import os
 import platform
@@ -192,6 +193,37 @@ def cpu_by_component(roots: list[int]) -> dict[str, float]:
     return totals
 
 
+def component_roots(roots: list[int]) -> dict[int, str]:
+    """The main process of each Airflow component (not the tasks): a process whose title names a
+    component its parent's title does not. A component that dies is not restarted by ``airflow
+    standalone``, and its CPU then moves to its parent's account: the benchmark says so."""
+    processes = tree(roots)
+    kinds = {p.pid: next((k for needle, k in COMPONENT_TITLES if needle in title(p)), None) for p in processes}
+    found: dict[int, str] = {}
+    for process in processes:
+        kind = kinds[process.pid]
+        try:
+            parent_kind = kinds.get(process.ppid())
+        except psutil.Error:
+            continue
+        if kind not in (None, "tasks") and kind != parent_kind:
+            found[process.pid] = kind
+    return found
+
+
+def stopped(components: dict[int, str]) -> list[str]:
+    """Which of these components' processes are gone (or zombies)."""
+    gone = []
+    for pid, kind in components.items():
+        try:
+            if psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:
+                continue
+        except psutil.Error:
+            pass
+        gone.append(kind)
+    return sorted(gone)
+
+
 def own_cpu(process: psutil.Process) -> float:
     times = process.cpu_times()
     return times.user + times.system
@@ -272,6 +304,7 @@ def play(server: AirflowServer, plan: Any, dry_run: str, *, delay: float, poll: 
 
     cpu_tree_before, scheduler_cpu_before = cpu_of_tree(root), own_cpu(scheduler)
     components_before = cpu_by_component(root)
+    component_processes = component_roots(root)
     triggered_at = time.time()
     run_id = server.trigger(dag_id)
     run_url = f"/api/v2/dags/{dag_id}/dagRuns/{run_id}"
@@ -344,6 +377,7 @@ def play(server: AirflowServer, plan: Any, dry_run: str, *, delay: float, poll: 
     cpu_tree = cpu_of_tree(root) - cpu_tree_before
     components_after = cpu_by_component(root)
     components = {k: components_after[k] - components_before[k] for k in COMPONENTS}
+    components_stopped = stopped(component_processes)
     scheduler_rss = peak_rss_mb(scheduler)
     # The run itself ends when its watch next looks (every WATCH_RECHECK_SECONDS).
     run_state = admin.get(run_url).json()["state"]
@@ -362,7 +396,7 @@ def play(server: AirflowServer, plan: Any, dry_run: str, *, delay: float, poll: 
     log_errors = list(dict.fromkeys(found.group(0)[:200] for found in DB_ERROR.finditer(log_text)))[:8]
     # The answer race (README, known limitations): the executor's late report of a parked try.
     race_in_logs = log_text.count("but the task instance's state attribute is")
-    return summarise(components=components, failed_reads=failed_reads, log_errors=log_errors,
+    return summarise(components=components, components_stopped=components_stopped, failed_reads=failed_reads, log_errors=log_errors,
                      race_in_logs=race_in_logs,
                      locked_in_logs=log_text.count("database is locked"),
         schedule=schedule, steps=steps, instances=instances, details=details, first_asked=first_asked,
@@ -394,7 +428,8 @@ def summarise(*, schedule: Any, steps: set[str], instances: dict, details: dict,
               start_answered_at: dict, close_asked_seen: dict, samples: list, hold_samples: list,
               hold_window: list[float], triggered_at: float, ended_at: float, delay: float, run_state: str,
               answer_errors: list, scheduler_cpu: float, cpu_tree: float, scheduler_rss: float,
-              run_ended: float | None, components: dict[str, float], locked_in_logs: int,
+              run_ended: float | None, components: dict[str, float], components_stopped: list[str],
+              locked_in_logs: int,
               failed_reads: int, log_errors: list[str], race_in_logs: int) -> dict:
     closed_at = {s: stamp(d["responded_at"]) for s, d in details.items() if s in steps and d["response_received"]}
     ended = {s: stamp(t["end_date"]) for s, t in instances.items() if s in steps and t["state"] == "success"}
@@ -440,16 +475,20 @@ def summarise(*, schedule: Any, steps: set[str], instances: dict, details: dict,
         "failed_tries": failed_tries, "failed_tries_steps": failed_tries_by_step[:10],
         "answer_errors": answer_errors[:10], "answer_error_count": len(answer_errors),
         "scheduler_cpu": scheduler_cpu, "scheduler_rss": scheduler_rss, "cpu_tree": cpu_tree,
-        "wall_seconds": ended_at - triggered_at, "components": components, "locked_in_logs": locked_in_logs,
+        "wall_seconds": ended_at - triggered_at, "components": components,
+        "components_stopped": components_stopped, "locked_in_logs": locked_in_logs,
         "failed_reads": failed_reads, "log_errors": log_errors, "race_in_logs": race_in_logs,
         "run_end_after_last": run_ended - last_done if run_ended else float("nan"),
     }
 
 
 def measure(flavour: str, steps: int, seed: int, dry_run: str, delay: float, poll: float, hold: float,
-            timeout: float, settings: dict[str, str]) -> dict:
-    with tempfile.TemporaryDirectory(prefix=f"dryrun-{flavour}-") as tmp:
+            timeout: float, settings: dict[str, str], keep: bool = False) -> dict:
+    kept = contextlib.nullcontext(tempfile.mkdtemp(prefix=f"dryrun-{flavour}-")) if keep else None
+    with kept or tempfile.TemporaryDirectory(prefix=f"dryrun-{flavour}-") as tmp:
         folder = Path(tmp)
+        if keep:
+            print(f"[{flavour}] work folder (kept): {folder}", flush=True)
         plan = write_plan(folder, steps, seed)
         smtp = SmtpServer().start()
         try:
@@ -517,6 +556,8 @@ def table(results: list[dict], args: argparse.Namespace, load: tuple[float, floa
         "in Airflow's logs)", lambda r: f"{r['answer_error_count']} / {r['failed_reads']} ({r['locked_in_logs']})")
     row("scheduler: CPU during the run (s) / peak RSS (MB)", lambda r: f"{r['scheduler_cpu']:.0f} / {r['scheduler_rss']:.0f}")
     row("all Airflow processes: CPU during the run (s)", lambda r: f"{r['cpu_tree']:.0f}")
+    row("Airflow components that stopped during the run (not restarted by `airflow standalone`; "
+        "their CPU then counts as \"other\")", lambda r: ", ".join(r["components_stopped"]) or "none")
     row("… by component: scheduler / dag-processor / triggerer / api-server / celery worker / "
         "tasks (executor workers, supervisors, task processes) (s)", lambda r: " / ".join(
             f"{r['components'][k]:.0f}" for k in COMPONENTS if k != "other"))
@@ -538,12 +579,13 @@ def main() -> None:
     parser.add_argument("--set", action="append", default=[], metavar="AIRFLOW__SECTION__KEY=VALUE",
                         help="an Airflow setting on top of transition.standalone's, to try a change")
     parser.add_argument("--write", type=Path)
+    parser.add_argument("--keep", action="store_true", help="keep each work folder (Airflow's logs) and say where")
     args = parser.parse_args()
     settings = dict(item.split("=", 1) for item in args.set)
     load = os.getloadavg()
     flavours = list(FLAVOURS) if args.config == "both" else [args.config]
     results = [measure(f, args.steps, args.seed, args.dry_run, args.answer_delay, args.poll, args.hold, args.timeout,
-                       settings) for f in flavours]
+                       settings, args.keep) for f in flavours]
     text = table(results, args, load)
     print(text)
     if args.write:

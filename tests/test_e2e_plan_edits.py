@@ -47,6 +47,10 @@ def test_label_change_and_added_step_during_a_run(tmp_path):
         edited[2][1] = "Migrate the EAN register (v2)"
         write_plan(tmp_path, edited)
         with server.client("admin") as admin:
+            # What "Reparse Dag" on the DAG's page does (otherwise the next periodic parse, within 30 s).
+            file_token = admin.get(f"/api/v2/dags/{DAG_ID}/details").json()["file_token"]
+            reparse = admin.put(f"/api/v2/parseDagFile/{file_token}")
+            assert reparse.status_code == 201, reparse.text
             deadline = time.monotonic() + 120
             while time.monotonic() < deadline:
                 tasks = {t["task_id"] for t in admin.get(f"/api/v2/dags/{DAG_ID}/tasks").json()["tasks"]}

@@ -29,9 +29,12 @@ TUNING = {
     # The supervisor notices a parked task's exit within a second (default 5 s), which narrows the
     # window in which a quick answer races the executor's report (see step_operator).
     "AIRFLOW__WORKERS__MIN_HEARTBEAT_INTERVAL": "1",
-    # A workbook edit shows within seconds, not minutes.
+    # New DAG files are seen within 10 s (default 5 min). The plan's two files are parsed again
+    # every 30 s (Airflow's default): a workbook edit shows within half a minute, or at once with
+    # "Reparse Dag" on the DAG's page. Each parse of a 500-step plan costs about a second of CPU;
+    # every 5 s, that was a sixth of a core taken from the steps (BENCHMARKS.md).
     "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "10",
-    "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "5",
+    "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "30",
     # After a loop that changed nothing the scheduler sleeps this long (default 1 s) before looking
     # again. A handover (a step closed, its dependent asking) waits for two of its loops: with a
     # 0.25 s sleep the median handover on a 500-step plan went from 4.0 s to 2.7 s, at the price of
@@ -129,7 +132,6 @@ def airflow_environment(
         "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(log_server_ports[0]),
         "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(log_server_ports[1]),
         **TUNING,
-        "AIRFLOW__SCHEDULER__MIN_FILE_PROCESS_INTERVAL": "5",
     }
     env.update(extra or {})
     return env
