@@ -318,6 +318,9 @@ def play(server: AirflowServer, plan: Any, dry_run: str, *, delay: float, poll: 
         holding = len(hold_window) == 1
         if now >= next_sample:
             next_sample = now + (1.0 if holding else 2.0)
+            if {"scheduler", "api-server"} & set(stopped(component_processes)):
+                state = "stalled"  # nothing moves any more: say so now rather than at the timeout
+                break
             counts = state_counts(admin, run_url)
             if counts is None:
                 failed_reads += 1
@@ -382,7 +385,7 @@ def play(server: AirflowServer, plan: Any, dry_run: str, *, delay: float, poll: 
     # The run itself ends when its watch next looks (every WATCH_RECHECK_SECONDS).
     run_state = admin.get(run_url).json()["state"]
     end_by = time.monotonic() + float(WATCH_RECHECK_SECONDS) + 90
-    while state != "failed" and run_state not in ("success", "failed") and time.monotonic() < end_by:
+    while state == "running" and run_state not in ("success", "failed") and time.monotonic() < end_by:
         time.sleep(2)
         run_state = admin.get(run_url).json()["state"]
     run_ended = stamp(admin.get(run_url).json().get("end_date"))
@@ -402,7 +405,7 @@ def play(server: AirflowServer, plan: Any, dry_run: str, *, delay: float, poll: 
         schedule=schedule, steps=steps, instances=instances, details=details, first_asked=first_asked,
         start_answered_at=start_answered_at, close_asked_seen=close_asked_seen, samples=samples,
         hold_samples=hold_samples, hold_window=hold_window, triggered_at=triggered_at, ended_at=ended_at,
-        delay=delay, run_state=run_state if state != "failed" else "failed", answer_errors=answer_errors,
+        delay=delay, run_state=run_state if state == "running" else state, answer_errors=answer_errors,
         scheduler_cpu=scheduler_cpu, cpu_tree=cpu_tree, scheduler_rss=scheduler_rss, run_ended=run_ended,
     )
 

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from transition.api_client import REPORT_USER, connection_json
 from transition.config import REPO_ROOT, resolve_config_path
+from transition.keep_running import keep_running
 from transition.model import Plan
 from transition.plan_store import load_plan
 
@@ -137,17 +138,21 @@ def airflow_environment(
     return env
 
 
-def catch_mail(maildir: Path, port: int) -> str:
-    """Start a local SMTP server that keeps every e-mail in ``maildir``; its Airflow connection."""
+def catch_mail(maildir: Path, port: int) -> tuple[str, subprocess.Popen]:
+    """Start a local SMTP server that keeps every e-mail in ``maildir``; its Airflow connection, and it."""
     for part in ("tmp", "new", "cur"):
         (maildir / part).mkdir(parents=True, exist_ok=True)
-    subprocess.Popen(
+    catcher = subprocess.Popen(
         [sys.executable, "-m", "aiosmtpd", "-n", "-l", f"127.0.0.1:{port}", "-c", "aiosmtpd.handlers.Mailbox",
          str(maildir)],
         stdin=subprocess.DEVNULL,
     )
     return json.dumps({"conn_type": "smtp", "host": "127.0.0.1", "port": port,
-                       "extra": {"disable_ssl": True, "disable_tls": True, "from_email": "transition@localhost"}})
+                       "extra": {"disable_ssl": True, "disable_tls": True, "from_email": "transition@localhost"}}), catcher
+
+
+OWN_SETTINGS = ("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT",
+                "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -164,8 +169,8 @@ def main(argv: list[str] | None = None) -> int:
     loaded = load_plan(config_path)
     users = {**airflow_users(loaded.plan), REPORT_USER: "viewer"}  # the weekly report reads the runs as REPORT_USER
     passwords = ensure_passwords(home / "passwords.json", users)
-    # A database of the user's own (e.g. PostgreSQL) wins over the embedded default.
-    own = {key: os.environ[key] for key in ("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN",) if key in os.environ}
+    # A database of the user's own (e.g. PostgreSQL), or log server ports, win over the defaults.
+    own = {key: os.environ[key] for key in OWN_SETTINGS if key in os.environ}
     env = airflow_environment(home, args.port, config_path, users=users, extra=own)
     if "AIRFLOW_CONN_TRANSITION_API" not in os.environ:
         env["AIRFLOW_CONN_TRANSITION_API"] = connection_json(f"http://127.0.0.1:{args.port}", REPORT_USER, passwords[REPORT_USER])
@@ -175,8 +180,9 @@ def main(argv: list[str] | None = None) -> int:
     if airflow is None:
         print("transition: the 'airflow' command is not installed in this environment", file=sys.stderr)
         return 2
+    catcher = None
     if "AIRFLOW_CONN_SMTP_DEFAULT" not in os.environ:
-        env["AIRFLOW_CONN_SMTP_DEFAULT"] = catch_mail(home / "mail", args.mail_port)
+        env["AIRFLOW_CONN_SMTP_DEFAULT"], catcher = catch_mail(home / "mail", args.mail_port)
         print(f"E-mails are caught in {home / 'mail'} (a Maildir: new/ holds one file per e-mail); "
               "set AIRFLOW_CONN_SMTP_DEFAULT to use a real mail server")
     for problem in loaded.problems:
@@ -189,5 +195,9 @@ def main(argv: list[str] | None = None) -> int:
     if env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].startswith("sqlite"):
         prepare_sqlite(home)
     compile_bytecode()
-    os.execve(airflow, [airflow, "standalone"], {**os.environ, **env})
-    return 0  # not reached
+    try:
+        return keep_running([airflow, "standalone"], {**os.environ, **env})
+    finally:
+        if catcher is not None:
+            catcher.terminate()
+            catcher.wait(timeout=10)
