@@ -51,7 +51,11 @@ def components_of(process: psutil.Process) -> dict[str, int]:
 
 def watch(child: subprocess.Popen, *, check_every: float = CHECK_EVERY) -> str | None:
     """Wait until ``child`` exits (None) or one of the components it started is gone (its name)."""
-    process = psutil.Process(child.pid)
+    try:
+        process = psutil.Process(child.pid)
+    except psutil.NoSuchProcess:  # exited at once
+        child.wait()
+        return None
     seen: set[str] = set()
     missing_once: set[str] = set()
     while child.poll() is None:
