@@ -399,7 +399,8 @@ def play(server: AirflowServer, plan: Any, dry_run: str, *, delay: float, poll: 
     log_errors = list(dict.fromkeys(found.group(0)[:200] for found in DB_ERROR.finditer(log_text)))[:8]
     # The answer race (README, known limitations): the executor's late report of a parked try.
     race_in_logs = log_text.count("but the task instance's state attribute is")
-    return summarise(components=components, components_stopped=components_stopped, failed_reads=failed_reads, log_errors=log_errors,
+    return summarise(components=components, components_stopped=components_stopped, failed_reads=failed_reads,
+                     log_errors=log_errors,
                      race_in_logs=race_in_logs,
                      locked_in_logs=log_text.count("database is locked"),
         schedule=schedule, steps=steps, instances=instances, details=details, first_asked=first_asked,
