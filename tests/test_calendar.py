@@ -299,6 +299,30 @@ def test_invitations_then_updates_then_cancellation(tmp_path, outbox):
     assert summary(sent)[0] == ("alice@example.com", "Invitation", "REQUEST", ["PP-010"], {4})
 
 
+def test_a_message_that_cannot_be_built_is_a_failure_not_a_delivery(tmp_path, outbox, monkeypatch):
+    """One owner's e-mail failing to build (as a line break in a header did) is recorded as failed for that
+    owner, never as delivered, and the other owners still get theirs; it is built again at the next wake."""
+    sent, failures, _smtp = outbox
+    plan = compiled(tmp_path, base_sheets())
+    build = calendar_mail.calendar_message
+
+    def carol_fails(plan, dry_run, owner, *args, **kwargs):
+        if owner == "carol":
+            raise ValueError("Header values may not contain linefeed or carriage return characters")
+        return build(plan, dry_run, owner, *args, **kwargs)
+
+    monkeypatch.setattr(calendar_mail, "calendar_message", carol_fails)
+    assert calendar_mail.sync_calendar(plan, "DR1", {"ti": FakeTI()}) == 3
+    assert [m["To"] for m in sent] == ["alice@example.com", "bob@example.com", "dave@example.com"]
+    assert failures == [("calendar", "carol@example.com")]
+    state = FakeLedger.store["watch"]["calendar"]
+    assert "carol" not in state["owners"] and "carol" in state["failed"]
+    monkeypatch.setattr(calendar_mail, "calendar_message", build)
+    sent.clear()
+    assert calendar_mail.sync_calendar(plan, "DR1", {"ti": FakeTI()}) == 1
+    assert summary(sent) == [("carol@example.com", "Invitation", "REQUEST", ["CO-100"], {0})]
+
+
 def test_hooks_never_raise(tmp_path, outbox, monkeypatch):
     plan = compiled(tmp_path, base_sheets())
     monkeypatch.setattr(calendar_mail, "run_events", lambda *a, **k: 1 / 0)

@@ -44,3 +44,54 @@ def test_owner_copies_leader_and_head_once(tmp_path):
     assert (message["To"], message["Cc"]) == ("alice@example.com", "carol@example.com, dave@example.com")
     # alice reads French (her Language in the Actors sheet)
     assert "Aucun : cette étape n'attend que son heure de début prévue." in message.get_body(("html",)).get_content()
+
+
+class Ledger:
+    """The task's sent-ledger as stored (JSON), without the Airflow Variables a task's supervisor gives."""
+
+    store: dict[str, dict] = {}
+
+    def __init__(self, dag_id, run_id, task_id) -> None:
+        self.key = f"{dag_id}/{run_id}/{task_id}"
+
+    def get(self, what, default=None):
+        return self.store.setdefault(self.key, {}).get(what, default)
+
+    def mark(self, what, value):
+        import json
+
+        self.store.setdefault(self.key, {})[what] = json.loads(json.dumps(value))
+
+
+class TI:
+    dag_id, run_id, task_id = "resa_dr1", "r", "CO-100"
+
+    def __init__(self) -> None:
+        self.xcom: dict = {}
+
+    def xcom_push(self, key, value):
+        self.xcom[key] = value
+
+    def xcom_pull(self, task_ids=None, key=None):
+        return self.xcom.get(key)
+
+
+def test_a_ready_email_that_cannot_be_built_is_recorded_as_failed(tmp_path, monkeypatch):
+    """Not only a refused send: a message that could not even be built is a failure the cutover
+    managers hear of (the run's watch reads ``mail_failures``), not something quietly dropped."""
+    from transition import ready_mail
+
+    Ledger.store = {}
+    monkeypatch.setattr(ready_mail, "SentLedger", Ledger)
+
+    def unbuildable(*args, **kwargs):
+        raise ValueError("Header values may not contain linefeed or carriage return characters")
+
+    monkeypatch.setattr(ready_mail, "ready_message", unbuildable)
+    plan = plan_with(tmp_path, base_sheets())
+    ti = TI()
+    ready_mail.announce_ready(plan, "DR1", plan.schedules["DR1"].steps["CO-100"], {"ti": ti})  # does not raise
+    failures = ti.xcom["mail_failures"]
+    assert [(f["mail"], f["to"]) for f in failures] == [("ready", "carol@example.com")]
+    assert failures[0]["error"].startswith("ValueError: Header values may not contain")
+    assert Ledger.store["resa_dr1/r/CO-100"]["mail_failures"] == failures

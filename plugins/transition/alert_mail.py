@@ -15,12 +15,13 @@ import datetime as dt
 import logging
 import zoneinfo
 from email.message import EmailMessage
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from functools import partial
 from typing import Any
 
 from transition.cell_values import format_duration
 from transition.i18n import _, format_moment, ngettext, pgettext, use_language
-from transition.mail import MailError, compose, render, send
+from transition.mail import MailError, compose, failure_reason, render, send
 from transition.model import Actor, Plan, ScheduledStep
 from transition.ready_mail import record_mail_failure, required_actions_link, step_subject
 
@@ -103,12 +104,17 @@ def alert_message(
         )
 
 
-def _send_alert(message: EmailMessage, ti: Any, step_id: str, kind: str) -> None:
+def _send_alert(build: Callable[[], EmailMessage], ti: Any, step_id: str, kind: str, to: str) -> None:
+    """Build and send; one that fails either way is recorded as a failure (the watch tells the managers)."""
+    message = None
     try:
+        message = build()
         send(message)
-    except MailError as exc:
+    except Exception as exc:
+        if not isinstance(exc, MailError):
+            log.exception("The %s e-mail of %s could not be built", kind, step_id)
         log.warning("The %s e-mail of %s could not be sent (%s); the step goes on", kind, step_id, exc)
-        record_mail_failure(ti, kind, message["To"], str(exc))
+        record_mail_failure(ti, kind, str(message["To"]) if message is not None else to, failure_reason(exc))
         return
     log.info("%s e-mail sent: %s to %s (cc %s)", kind, message["Subject"], message["To"], message.get("Cc", "nobody"))
 
@@ -119,9 +125,9 @@ def announce_late(plan: Plan, dry_run: str, scheduled: ScheduledStep, context: A
     ti = context["ti"]
     ready = ti.xcom_pull(task_ids=ti.task_id, key="ready") or {}
     late_at = dt.datetime.fromisoformat(ready["at"]) + plan.steps[scheduled.step_id].duration if ready.get("at") else None
-    message = alert_message(plan, dry_run, scheduled, kind="late", dag_id=ti.dag_id, run_id=ti.run_id,
-                            base_url=conf.get("api", "base_url", fallback="http://localhost:8080"), late_at=late_at)
-    _send_alert(message, ti, scheduled.step_id, "late")
+    build = partial(alert_message, plan, dry_run, scheduled, kind="late", dag_id=ti.dag_id, run_id=ti.run_id,
+                    base_url=conf.get("api", "base_url", fallback="http://localhost:8080"), late_at=late_at)
+    _send_alert(build, ti, scheduled.step_id, "late", _owner_email(plan, scheduled.step_id))
 
 
 def announce_overdue(plan: Plan, dry_run: str, context: Any, step_id: str, holding: list[str]) -> None:
@@ -129,9 +135,15 @@ def announce_overdue(plan: Plan, dry_run: str, context: Any, step_id: str, holdi
 
     ti = context["ti"]
     scheduled = plan.schedules[dry_run].steps[step_id]
-    message = alert_message(plan, dry_run, scheduled, kind="overdue", dag_id=ti.dag_id, run_id=ti.run_id,
-                            base_url=conf.get("api", "base_url", fallback="http://localhost:8080"), holding=holding)
-    _send_alert(message, ti, step_id, "overdue")
+    build = partial(alert_message, plan, dry_run, scheduled, kind="overdue", dag_id=ti.dag_id, run_id=ti.run_id,
+                    base_url=conf.get("api", "base_url", fallback="http://localhost:8080"), holding=holding)
+    _send_alert(build, ti, step_id, "overdue", _owner_email(plan, step_id))
+
+
+def _owner_email(plan: Plan, step_id: str) -> str:
+    step = plan.steps.get(step_id)
+    owner = plan.actors.get(step.owner) if step else None
+    return owner.email if owner else "?"
 
 
 def announce_mail_failures(plan: Plan, dry_run: str, context: Any, failures: list[dict]) -> bool:

@@ -46,7 +46,7 @@ from transition.calendar_ics import (
     run_events,
 )
 from transition.i18n import _, format_moment, use_language
-from transition.mail import MailError, compose, render, send
+from transition.mail import MailError, attach, compose, failure_reason, render, send
 from transition.model import Plan
 from transition.ready_mail import record_mail_failure
 from transition.sent_ledger import SentLedger
@@ -97,8 +97,8 @@ def calendar_message(
                             rows=rows, untimed=untimed, filename=filename, timezone=plan.timezone, run_id=run_id)
     message = compose(subject=subject, to=[actor.email], text=text, html=html,
                       headers={"X-Transition-Calendar": f"{plan.dag_id(dry_run)}/{owner}"})
-    message.add_attachment(ics, maintype="text", subtype="calendar", filename=filename,
-                           params={"method": method, "charset": "UTF-8"})
+    attach(message, ics, maintype="text", subtype="calendar", filename=filename,
+           params={"method": method, "charset": "UTF-8"})
     return message
 
 
@@ -154,23 +154,25 @@ def sync_calendar(plan: Plan, dry_run: str, context: Any) -> int:
         now_steps = [e.step_id for e in events]
         gone = [s for s in (delivered or {}).get("steps", []) if s not in now_steps]
         messages = []
-        if events:
-            messages.append(calendar_message(plan, dry_run, owner, events, kind="update" if delivered else "invitation",
-                                             run_id=ti.run_id, sequence=state["sequence"]))
-        if gone:
-            messages.append(calendar_message(plan, dry_run, owner, _gone_events(plan, dry_run, ti.run_id, gone),
-                                             kind="removed", run_id=ti.run_id, sequence=state["sequence"]))
-        try:
+        try:  # built here too: one that cannot be built is a failure for this owner, not for the others
+            if events:
+                messages.append(calendar_message(plan, dry_run, owner, events, kind="update" if delivered else "invitation",
+                                                 run_id=ti.run_id, sequence=state["sequence"]))
+            if gone:
+                messages.append(calendar_message(plan, dry_run, owner, _gone_events(plan, dry_run, ti.run_id, gone),
+                                                 kind="removed", run_id=ti.run_id, sequence=state["sequence"]))
             for message in messages:
                 send(message)
                 sent += 1
-        except MailError as exc:
+        except Exception as exc:  # never marked delivered: tried again at the next wake
+            if not isinstance(exc, MailError):
+                log.exception("The calendar e-mail to %s could not be built", owner)
             log.warning("The calendar e-mail to %s could not be sent (%s); tried again later", owner, exc)
             if not retry:  # recorded once per owner and version of their events
-                record_mail_failure(ti, "calendar", plan.actors[owner].email, str(exc))
+                record_mail_failure(ti, "calendar", plan.actors[owner].email, failure_reason(exc))
             state["failed"][owner] = hashes.get(owner, "")
             ledger.mark(LEDGER_ENTRY, state)
-            if retry:
+            if retry and isinstance(exc, MailError):
                 break  # e-mail still fails: the other retries wait for the next wake
             continue
         if events:
@@ -215,11 +217,11 @@ def cancel_calendar(plan: Plan, dry_run: str, run_id: str, state_raw: Any) -> tu
     for owner, delivered in state["owners"].items():
         if owner not in plan.actors or not delivered.get("steps"):
             continue
-        message = calendar_message(plan, dry_run, owner, _gone_events(plan, dry_run, run_id, list(delivered["steps"])),
-                                   kind="cancelled", run_id=run_id, sequence=sequence)
         try:
+            message = calendar_message(plan, dry_run, owner, _gone_events(plan, dry_run, run_id, list(delivered["steps"])),
+                                       kind="cancelled", run_id=run_id, sequence=sequence)
             send(message)
-        except MailError as exc:
+        except Exception as exc:  # noqa: BLE001 - not built or not sent: not counted, the others still go
             log.warning("The calendar cancellation to %s could not be sent: %s", owner, exc)
             continue
         sent += 1

@@ -17,7 +17,7 @@ from urllib.parse import quote
 from airflow.sdk import AsyncCallback, DeadlineAlert, DeadlineReference
 
 from transition.i18n import _, format_moment, use_language
-from transition.mail import compose, render, send
+from transition.mail import MailError, compose, failure_reason, render, send
 from transition.model import Plan
 
 log = logging.getLogger(__name__)
@@ -57,11 +57,20 @@ async def notify_dry_run_late(
     run_id, dag_id = str(dag_run.get("dag_run_id", "?")), str(dag_run.get("dag_id", ""))
     base_url = conf.get("api", "base_url", fallback="http://localhost:8080").rstrip("/")
     link = f"{base_url}/dags/{quote(dag_id, safe='')}/runs/{quote(run_id, safe='')}"
+    failures = []
     for language, group in (languages or {"en": {"to": recipients, "end": end}}).items():
-        with use_language(language):
-            subject = f"[Transition-{dry_run}] " + _("Dry run still running after its end ({end})").format(end=group["end"])
-            text, html = render("deadline", subject=subject, plan=plan, dry_run=dry_run, end=group["end"], run_id=run_id,
-                                link=link)
-        message = compose(subject=subject, to=group["to"], text=text, html=html)
-        await asyncio.to_thread(send, message)
+        try:  # one language's e-mail failing does not keep the others from going
+            with use_language(language):
+                subject = f"[Transition-{dry_run}] " + _("Dry run still running after its end ({end})").format(end=group["end"])
+                text, html = render("deadline", subject=subject, plan=plan, dry_run=dry_run, end=group["end"],
+                                    run_id=run_id, link=link)
+            message = compose(subject=subject, to=group["to"], text=text, html=html)
+            await asyncio.to_thread(send, message)
+        except Exception as exc:  # noqa: BLE001 - reported below, as the callback's failure
+            log.warning("The deadline e-mail of %s %s to %s could not be sent: %s", plan, dry_run,
+                        ", ".join(group["to"]), failure_reason(exc))
+            failures.append(failure_reason(exc))
+            continue
         log.info("Deadline e-mail sent for %s %s to %s", plan, dry_run, ", ".join(group["to"]))
+    if failures:  # Airflow records the callback as failed: not sent is never shown as sent
+        raise MailError("; ".join(failures)[:300])

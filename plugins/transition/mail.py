@@ -1,9 +1,15 @@
 """E-mails: templates from ``include/templates`` (HTML escaped), text + HTML, sent through Airflow's
 SMTP connection (``smtp_default``, the SMTP provider's hook: host, port, TLS, login, from address).
+
+Headers are set here only (:func:`compose`, :func:`attach`, :func:`send`), each value through
+:func:`header_text`: a dry-run name, step label or defect title with a line break of any kind (CR,
+LF, U+0085, U+2028, U+2029, ...) would make Python refuse the header (``ValueError``), or, written
+as is, start a header of its own. Bodies stay as written (the HTML one escaped by its templates).
 """
 
 from __future__ import annotations
 
+import re
 from email.message import EmailMessage
 from email.utils import formataddr, make_msgid
 from functools import lru_cache
@@ -24,6 +30,15 @@ DEFAULT_FROM = "transition@localhost"
 
 class MailError(TransitionError):
     """An e-mail could not be sent; the message says why, in a line."""
+
+
+# Control characters (CR, LF, tab, ...), DEL, and what Python's str.splitlines also breaks on.
+_NOT_IN_A_HEADER = re.compile("[\x00-\x1f\x7f\x85\u2028\u2029]+")
+
+
+def header_text(value: object) -> str:
+    """``value`` on one line, as a header may hold it: line breaks and control characters become a space."""
+    return _NOT_IN_A_HEADER.sub(" ", str(value)).strip()
 
 
 @lru_cache(maxsize=1)
@@ -66,19 +81,26 @@ def markdown_html(text: str) -> Markup:
 def compose(
     *, subject: str, to: Iterable[str], cc: Iterable[str] = (), text: str, html: str, headers: dict[str, str] | None = None
 ) -> EmailMessage:
-    to_list = list(dict.fromkeys(a for a in to if a))
-    cc_list = [a for a in dict.fromkeys(cc) if a and a not in to_list]
+    to_list = list(dict.fromkeys(header_text(a) for a in to if a))
+    cc_list = [a for a in dict.fromkeys(header_text(a) for a in cc if a) if a and a not in to_list]
     message = EmailMessage()
-    message["Subject"] = subject
-    message["To"] = ", ".join(to_list)
+    message["Subject"] = header_text(subject)
+    message["To"] = ", ".join(a for a in to_list if a)
     if cc_list:
         message["Cc"] = ", ".join(cc_list)
     message["Message-ID"] = make_msgid(domain="transition.local")
     for key, value in (headers or {}).items():
-        message[key] = value
+        message[key] = header_text(value)
     message.set_content(text)
     message.add_alternative(html, subtype="html")
     return message
+
+
+def attach(message: EmailMessage, data: bytes, *, maintype: str, subtype: str, filename: str,
+           params: dict[str, str] | None = None) -> None:
+    """Attach a file; its name (and parameters) made safe for the Content-Disposition header."""
+    message.add_attachment(data, maintype=maintype, subtype=subtype, filename=header_text(filename),
+                           params={key: header_text(value) for key, value in (params or {}).items()})
 
 
 def send(message: EmailMessage, conn_id: str = SMTP_CONN_ID) -> None:
@@ -93,5 +115,12 @@ def send(message: EmailMessage, conn_id: str = SMTP_CONN_ID) -> None:
             # it goes through the client the hook connected (TLS, login and retries are the hook's).
             hook._smtp_client.send_message(message)  # noqa: SLF001
     except Exception as exc:  # connection refused, timeouts, SMTP errors, missing connection
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise MailError(f"{type(exc).__name__}: {reason}"[:300]) from None
+        raise MailError(failure_reason(exc)) from None
+
+
+def failure_reason(exc: BaseException) -> str:
+    """Why an e-mail could not be built or sent, in a line (a :class:`MailError` says it already)."""
+    if isinstance(exc, MailError):
+        return str(exc)
+    reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return f"{type(exc).__name__}: {reason}"[:300]

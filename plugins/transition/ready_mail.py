@@ -17,7 +17,7 @@ from typing import Any
 from urllib.parse import quote
 
 from transition.i18n import _, format_moment, use_language
-from transition.mail import MailError, compose, markdown_html, render, send
+from transition.mail import MailError, compose, failure_reason, markdown_html, render, send
 from transition.model import Actor, Plan, ScheduledStep
 from transition.sent_ledger import SentLedger
 from transition.step_text import d_day, planned_end, when
@@ -133,8 +133,10 @@ def announce_ready(plan: Plan, dry_run: str, scheduled: ScheduledStep, context: 
             base_url=conf.get("api", "base_url", fallback="http://localhost:8080"), closed=closed,
         )
         send(message)
-    except MailError as exc:
+    except Exception as exc:  # not sent (MailError) or not even built: a failure the managers hear of
+        if not isinstance(exc, MailError):
+            log.exception("The Ready e-mail of %s could not be built", scheduled.step_id)
         log.warning("The Ready e-mail of %s could not be sent (%s); the step goes on without it", scheduled.step_id, exc)
-        record_mail_failure(ti, "ready", plan.actors[plan.steps[scheduled.step_id].owner].email, str(exc))
+        record_mail_failure(ti, "ready", plan.actors[plan.steps[scheduled.step_id].owner].email, failure_reason(exc))
         return
     log.info("Ready e-mail sent: %s to %s (cc %s)", message["Subject"], message["To"], message.get("Cc", "nobody"))

@@ -175,7 +175,7 @@ def weekly_subject(results: Any) -> str:
 def weekly_message(results: Any, comparison: Sequence[Any], recipients: Sequence[str], base_url: str) -> EmailMessage:
     """The e-mail about one running run (a :class:`~transition.results_data.RunResults`), workbook attached;
     in the current language."""
-    from transition.mail import compose, render
+    from transition.mail import attach, compose, render
     from transition.results_workbook import SEVERITIES, results_bytes
     from transition.states import state_name
 
@@ -232,6 +232,6 @@ def weekly_message(results: Any, comparison: Sequence[Any], recipients: Sequence
     message = compose(subject=subject, to=list(recipients), text=text, html=html,
                       headers={"X-Transition-Run": f"{results.dag_id}/{results.run_id}"})
     maintype, subtype = XLSX.split("/")
-    message.add_attachment(results_bytes(results, comparison), maintype=maintype, subtype=subtype,
-                           filename=f"{results.plan}-{results.dry_run}-results-{results.now:%Y-%m-%d}.xlsx")
+    attach(message, results_bytes(results, comparison), maintype=maintype, subtype=subtype,
+           filename=f"{results.plan}-{results.dry_run}-results-{results.now:%Y-%m-%d}.xlsx")
     return message
