@@ -1,7 +1,8 @@
 """Airflow plugin of the transition-plan runner (the package itself is ``plugins/transition``).
 
 Adds to Airflow's api-server: the ``/transition`` REST endpoints (transfers, defects), the step
-guard (who may set a step's state, no closing over a blocking defect) and a listener that sends
+guard (deny by default: who may change what on the plan's DAGs, by any route; see
+``transition.route_rules``), the plugin's tables' migrations (at start) and a listener that sends
 calendar cancellations when a person cancels a dry run. Every Airflow process loads plugins, so the
 web parts are imported only when the api-server asks for them.
 """
@@ -22,7 +23,14 @@ class TransitionPlugin(AirflowPlugin):
 
     @property
     def fastapi_apps(self):  # type: ignore[override]
+        # Read by the api-server once, at start: the plugin's tables are brought up to date first.
+        from airflow import settings
+
+        from transition.records_schema import ensure_migrated
         from transition.step_api import app
+
+        if settings.engine is not None:
+            ensure_migrated(settings.engine)
 
         return [{"app": app, "url_prefix": "/transition", "name": "Transition plan"}]
 

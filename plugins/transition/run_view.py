@@ -33,10 +33,8 @@ def dag_runs(session: Any, dag_id: str, limit: int = 50) -> list[dict[str, Any]]
 
 
 def _when(value: Any, zone: zoneinfo.ZoneInfo) -> str | None:
-    if value is None:
-        return None
-    moment = dt.datetime.fromisoformat(value) if isinstance(value, str) else value
-    return moment.astimezone(zone).isoformat()
+    moment = _parse(value)
+    return moment.astimezone(zone).isoformat() if moment is not None else None
 
 
 def run_steps(session: Any, plan: Plan, dry_run: str, run_id: str, base_url: str, now: dt.datetime | None = None) -> dict[str, Any]:
@@ -58,11 +56,13 @@ def run_steps(session: Any, plan: Plan, dry_run: str, run_id: str, base_url: str
             XComModel.dag_id == dag_id, XComModel.run_id == run_id, XComModel.key.in_(XCOM_KEYS)
         )
     ):
-        xcoms[(row.task_id, row.key)] = XComModel.deserialize_value(row)
+        value = XComModel.deserialize_value(row)
+        xcoms[(row.task_id, row.key)] = value if isinstance(value, dict) else {}  # what the step wrote, or nothing
     task_states = {task_id: _state(ti) for task_id, ti in instances.items()}
     defects: dict[str, list[dict]] = {}
     for defect in records.defects_of_run(session, dag_id, run_id):
         defects.setdefault(defect["task_id"], []).append(defect)
+    forced = {f["task_id"]: f for f in records.forced_closes_of_run(session, dag_id, run_id)}
     transferred: dict[str, list[str]] = {}
     for transfer in records.transfers_of_run(session, dag_id, run_id):
         transferred.setdefault(transfer["task_id"], []).append(transfer["to_user"])
@@ -97,7 +97,8 @@ def run_steps(session: Any, plan: Plan, dry_run: str, run_id: str, base_url: str
             "actual_end": _when(closed.get("at") or (ti.end_date if ti is not None and facts.task_state == "success" else None), zone),
             "started_by": started.get("by"),
             "closed_by": closed.get("by"),
-            "comment": closed.get("comment") or "",
+            "comment": str(closed.get("comment") or ""),
+            "forced_close": _forced(forced.get(step_id), zone),
             "defects": [{"id": d["id"], "title": d["title"], "severity": d["severity"], "status": d["status"]} for d in step_defects],
             "open_defects": sum(1 for d in step_defects if d["status"] == "open"),
             "link": required_actions_link(base_url, dag_id, run_id, step_id),
@@ -136,12 +137,26 @@ def run_steps(session: Any, plan: Plan, dry_run: str, run_id: str, base_url: str
     }
 
 
+def _forced(row: dict[str, Any] | None, zone: zoneinfo.ZoneInfo) -> dict[str, Any] | None:
+    """A cutover manager's forced close of the step: who, when, why it was forced, the reason given."""
+    if row is None:
+        return None
+    return {"by": row["forced_by"], "at": _when(row["forced_at"], zone), "reason": row["reason"],
+            "state_before": row["state_before"], "why": row["why_forced"]}
+
+
 def _state(ti: Any) -> str | None:
     state = ti.state
     return str(getattr(state, "value", state)) if state is not None else None
 
 
 def _parse(value: Any) -> dt.datetime | None:
-    if not value:
+    """A moment a step recorded (ISO text), or None when there is none or it is not one."""
+    if isinstance(value, dt.datetime):
+        return value
+    if not value or not isinstance(value, str):
         return None
-    return dt.datetime.fromisoformat(value) if isinstance(value, str) else value
+    try:
+        return dt.datetime.fromisoformat(value)
+    except ValueError:
+        return None

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import uuid
 import zoneinfo
 from typing import Any, Literal
 
@@ -31,6 +32,7 @@ from airflow.api_fastapi.core_api.security import GetUserDep, requires_access_da
 
 from transition import records
 from transition.alert_mail import by_language, notice_message
+from transition.guard_facts import actor_id, is_admin
 from transition.i18n import N_, _, languages, normalise, use_language
 from transition.mail import MailError, send
 from transition.permissions import StepRef, allowed_people, find_step, refusal
@@ -46,8 +48,10 @@ app = FastAPI(title="Transition plan", description="Transfers and defects of tra
 async def _unexpected(request: Any, exc: Exception) -> Any:
     from fastapi.responses import JSONResponse
 
-    log.exception("Unexpected error in %s %s", request.method, request.url.path)
-    return JSONResponse({"detail": f"internal error: {type(exc).__name__}: {exc}"}, status_code=500)
+    incident = uuid.uuid4().hex[:12]
+    log.exception("Unexpected error %s in %s %s", incident, request.method, request.url.path)
+    # The exception's text stays in the api-server's log: it may show internals to a caller.
+    return JSONResponse({"detail": f"internal error (incident {incident}, in the api-server log)"}, status_code=500)
 
 
 class TransferBody(BaseModel):
@@ -69,7 +73,7 @@ def _language(user: Any, plan: Any = None) -> str:
         plan = current_plan()
     if plan is None:
         return normalise(None)
-    actor = plan.actors.get(str(user.get_id()))
+    actor = plan.actors.get(actor_id(user))
     return actor.language if actor is not None else plan.language
 
 
@@ -103,12 +107,12 @@ def _actionable(session: Any, dag_id: str, run_id: str, step_id: str, user: Any,
     ti = _task_instance(session, dag_id, run_id, step_id)
     _require_allowed(session, ref, dag_id, run_id, user)
     _require_ready_or_open(ti, ref, action)
-    return ref, ti, str(user.get_id())
+    return ref, ti, actor_id(user)
 
 
 def _require_allowed(session: Any, ref: StepRef, dag_id: str, run_id: str, user: Any) -> list[str]:
     people = allowed_people(ref, records.transferees(session, dag_id, run_id, ref.step_id))
-    if str(user.get_id()) not in people:
+    if actor_id(user) not in people:
         raise HTTPException(403, refusal(ref))
     return people
 
@@ -236,18 +240,25 @@ def _record_defect(dag_id: str, run_id: str, step_id: str, body: DefectBody, ses
 @app.post("/api/dags/{dag_id}/runs/{run_id}/defects/{defect_id}/resolve",
           dependencies=[Depends(requires_access_dag("GET"))])
 def resolve(dag_id: str, run_id: str, defect_id: int, session: SessionDep, user: GetUserDep) -> dict:
-    row = records.defect(session, defect_id)
+    """A defect is resolved by whoever recorded it or a cutover manager, never by the people it blocks
+    (unless they recorded it); once resolved, who resolved it stays."""
+    who = actor_id(user)
     with use_language(_language(user)):
-        if row is None or row["dag_id"] != dag_id or row["run_id"] != run_id:
+        row = records.defect(session, defect_id, dag_id, run_id)
+        if row is None:
             raise HTTPException(404, _("no defect #{number} in this run").format(number=defect_id))
         ref = _step(dag_id, row["task_id"])
-        _require_allowed(session, ref, dag_id, run_id, user)
-    records.resolve_defect(session, defect_id, str(user.get_id()))
+        if who != row["created_by"] and who not in ref.plan.cutover_managers and not is_admin(user):
+            raise HTTPException(403, _("Defect #{number} is resolved by whoever recorded it ({person}) or a cutover "
+                                       "manager.").format(number=defect_id, person=row["created_by"]))
+        if not records.resolve_defect(session, defect_id, who):
+            raise HTTPException(409, _("Defect #{number} was already resolved by {person}.").format(
+                number=defect_id, person=row["resolved_by"]))
     ti = _task_instance(session, dag_id, run_id, row["task_id"])
     with use_language(ref.plan.language):
-        note = _("Defect #{number} resolved by {person}").format(number=defect_id, person=user.get_id())
-    _append_note(ti, note, str(user.get_id()))
-    return {"defect": _json(records.defect(session, defect_id))}
+        note = _("Defect #{number} resolved by {person}").format(number=defect_id, person=who)
+    _append_note(ti, note, who)
+    return {"defect": _json(records.defect(session, defect_id, dag_id, run_id))}
 
 
 @app.get("/api/dags/{dag_id}/runs/{run_id}/defects", dependencies=[Depends(requires_access_dag("GET"))])
@@ -347,7 +358,7 @@ def recap(user: GetUserDep, lang: str | None = None) -> HTMLResponse:
             "could_not_load": _("Could not load: {reason}"),
         }
         page = template_environment().get_template("recap.html.j2").render(
-            plan=plan.name, prefix="/transition", user=str(user.get_id()), user_json=_js(str(user.get_id())),
+            plan=plan.name, prefix="/transition", user=actor_id(user), user_json=_js(actor_id(user)),
             texts_json=_js(texts), lang=language,
             dags=[(plan.dag_id(d), _("{dry_run} (D-day {date})").format(dry_run=d, date=plan.dry_runs[d].d_day))
                   for d in plan.schedules],

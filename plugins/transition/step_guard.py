@@ -1,34 +1,58 @@
-"""A root middleware of Airflow's api-server that applies the plan's rules to Airflow's own endpoints.
+"""A root middleware of Airflow's api-server that applies the plan's rules on every route into it.
 
-Airflow checks a human-in-the-loop answer against the request's assigned users (kept up to date by
-transfers), but lets anyone with DAG edit rights set a task's state or note. For the steps of a
-transition plan this guard adds, before Airflow handles the request:
+For each request that could change something (POST, PUT, PATCH, DELETE) it finds the route the way
+Airflow will (Starlette's own matching, under any root path, percent-decoding included), reads the
+body the way Airflow will, and asks :mod:`transition.route_rules` whether the request touches the
+plan and, if so, whether this user may make it. The user is resolved by Airflow's own ``get_user``
+(first ``Authorization`` header, then the session cookie). What cannot be decided is refused:
+an unknown user, a body that is not JSON on a plan route, a failure of the guard itself.
 
-* setting a step's state or note (``PATCH .../taskInstances/{step}``, e.g. "mark success"): only the
-  people allowed on the step (owner, whoever it was transferred to, team leader, department head,
-  cutover managers); the bulk form only for cutover managers and admins;
-* closing a step (HITL answer ``Close``, or state ``success``) while it has an open blocking
-  defect: refused with 409 and the defects listed.
-
-Requests it does not concern pass through untouched.
+Left to others: the worker's Execution API (``/execution``: task tokens only), logins (``/auth``),
+the plugin's own endpoints (``/transition``: they check the same rules), and reads.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import re
+from collections.abc import Awaitable, Callable
 from typing import Any
-from urllib.parse import unquote
+from urllib.parse import parse_qs
 
 import anyio
+from starlette.routing import Match, Mount
+
+from transition.route_rules import CHANGING, Call, Rule, Verdict, Who, decide, parse_json, touches_plan
 
 log = logging.getLogger(__name__)
+PASS_THROUGH = ("/execution", "/auth", "/transition", "/static")
 
-_PREFIX = r"^/api/v2/dags/(?P<dag>[^/]+)/dagRuns/(?P<run>[^/]+)/taskInstances"
-HITL = re.compile(_PREFIX + r"/(?P<task>[^/]+)/(?P<map>-?\d+)/hitlDetails/?$")
-ONE_TASK = re.compile(_PREFIX + r"/(?P<task>[^/]+)(?:/(?P<map>-?\d+))?/?$")
-BULK = re.compile(_PREFIX + r"/?$")
+
+def resolve_route(app: Any, scope: dict) -> tuple[str, dict[str, str]] | None:
+    """The route Airflow's app will run for ``scope`` (declared path with mount prefixes) and its path
+    parameters, or None when no route matches the path and method (Airflow answers 404/405)."""
+    routes = app.router.routes
+    child_scope = dict(scope)
+    prefix = ""
+    params: dict[str, str] = {}
+    for _depth in range(8):
+        for route in routes:
+            match, child = route.matches(child_scope)
+            if match is not Match.FULL:
+                continue
+            params.update(child.get("path_params", {}))
+            if isinstance(route, Mount):
+                inner = getattr(route.app, "routes", None) or getattr(getattr(route.app, "router", None), "routes", None)
+                if not inner or (prefix + route.path).startswith(PASS_THROUGH):
+                    return prefix + route.path + "/{path}", params
+                prefix += route.path
+                child_scope.update(child)
+                routes = inner
+                break
+            return prefix + route.path, {k: str(v) for k, v in params.items()}
+        else:
+            return None
+    return None
 
 
 class StepGuard:
@@ -36,115 +60,93 @@ class StepGuard:
         self.app = app
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
-        if scope.get("type") != "http" or scope.get("method") != "PATCH":
-            await self.app(scope, receive, send)
-            return
-        path = scope.get("path", "")
-        match = HITL.match(path) or ONE_TASK.match(path) or BULK.match(path)
-        groups = {k: unquote(v) for k, v in match.groupdict().items() if v is not None} if match else {}
-        if match is None or groups.get("task") == "dry_run":
+        if scope.get("type") != "http" or scope.get("method", "").upper() not in CHANGING:
             await self.app(scope, receive, send)
             return
         body = await _read_body(receive)
-        kind = "hitl" if match.re is HITL else "one" if match.re is ONE_TASK else "bulk"
         try:
-            verdict = await self._verdict(scope, kind, groups, body)
-        except Exception:  # the guard must never take the API down; Airflow's own checks still apply
-            log.exception("The transition step guard failed; letting Airflow decide")
-            verdict = None
-        if verdict is not None:
-            await _respond(send, *verdict)
+            verdict, after = await self._judge(scope, body)
+        except _Refusal as refusal:
+            verdict, after = Verdict(refusal.status, refusal.detail), None
+        except Exception:  # fail closed: a request the guard could not judge does not reach Airflow
+            log.exception("The transition step guard failed on %s %s; refusing", scope.get("method"), scope.get("path"))
+            verdict, after = Verdict(503, "The transition plan's guard could not check this request; nothing was "
+                                          "changed. Try again, or ask the administrator to read the api-server log."), None
+        if verdict.status is not None:
+            await _respond(send, verdict.status, verdict.message)
             return
-        await self.app(scope, _replay(body, receive), send)
+        if after is None:
+            await self.app(scope, _replay(body, receive), send)
+            return
+        status: list[int] = []
 
-    async def _verdict(self, scope: dict, kind: str, groups: dict[str, str], body: bytes) -> tuple[int, str] | None:
-        from transition.permissions import is_plan_dag
+        async def watch(message: dict) -> None:
+            if message["type"] == "http.response.start":
+                status.append(int(message["status"]))
+            await send(message)
 
-        dag_id = groups["dag"]
-        if not await anyio.to_thread.run_sync(is_plan_dag, dag_id):
-            return None
-        try:
-            payload = json.loads(body or b"{}")
-        except ValueError:
-            return None  # Airflow answers a malformed body itself
+        await self.app(scope, _replay(body, receive), watch)
+        if status and 200 <= status[0] < 300:
+            try:
+                await anyio.to_thread.run_sync(after)
+            except Exception:
+                log.exception("Recording what the transition step guard let through failed")
+
+    async def _judge(self, scope: dict, body: bytes) -> tuple[Verdict, Callable[[], None] | None]:
+        from transition import guard_facts
+
+        app = scope.get("app")
+        found = resolve_route(app, scope) if app is not None else None
+        if found is None:
+            return Verdict(None), None  # Airflow answers 404 or 405: nothing changes
+        route, params = found
+        if route.startswith(PASS_THROUGH):
+            return Verdict(None), None
+        query = parse_qs(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)
+        call = Call(scope["method"].upper(), route, params, query, parse_json(body))
+        facts = guard_facts.DatabaseFacts()
+        if not await anyio.to_thread.run_sync(touches_plan, call, facts):
+            return Verdict(None), None
         user = await _user(scope)
-        if user is None:
-            return None  # Airflow answers 401
-        return await anyio.to_thread.run_sync(_decide, kind, groups, payload, str(user.get_id()), _is_admin(user))
+        who = Who(guard_facts.actor_id(user), await anyio.to_thread.run_sync(facts.is_manager, user))
+        verdict = await anyio.to_thread.run_sync(_decide_in_language, call, who, facts)
+        after = None
+        if verdict.status is None and verdict.add_assignee:
+            await anyio.to_thread.run_sync(guard_facts.add_assignee, call, user)
+        if verdict.status is None and verdict.forced_close is not None:
+            after = await anyio.to_thread.run_sync(guard_facts.forced_close_recorder, call, who, verdict.forced_close, facts)
+        return verdict, after
 
 
-def _decide(kind: str, groups: dict[str, str], payload: Any, user_id: str, is_admin: bool) -> tuple[int, str] | None:
+def _decide_in_language(call: Call, who: Who, facts: Any) -> Verdict:
+    from transition import guard_facts
     from transition.i18n import use_language
-    from transition.permissions import current_plan
 
-    plan = current_plan()
-    if plan is None:
-        return None
-    actor = plan.actors.get(user_id)
-    with use_language(actor.language if actor is not None else plan.language):  # the refusals, in the user's
-        return _rule(kind, groups, payload, user_id, is_admin, plan)
+    with use_language(facts.language_of(who.actor)):  # the refusals, in the user's language
+        return decide(call, who, facts, guard_facts.parse_with_airflow_model)
 
 
-def _rule(kind: str, groups: dict[str, str], payload: Any, user_id: str, is_admin: bool, plan: Any) -> tuple[int, str] | None:
-    from airflow.utils.session import create_session
-
-    from transition import records
-    from transition.i18n import _
-    from transition.permissions import allowed_people, find_step, refusal
-
-    dag_id, run_id = groups["dag"], groups["run"]
-    if kind == "bulk":
-        if is_admin or user_id in plan.cutover_managers:
-            return None
-        return 403, _("Changing several steps at once is for the cutover managers; change steps one by one.")
-    step_id = groups["task"]
-    ref = find_step(dag_id, step_id, plan)
-    if ref is None:
-        return None  # the run's watch, or a task the plan no longer has: Airflow's rules apply
-    closing = (
-        kind == "hitl" and "Close" in (payload.get("chosen_options") or [])
-    ) or (kind == "one" and payload.get("new_state") == "success")
-    with create_session() as session:
-        if kind == "one" and not is_admin:
-            people = allowed_people(ref, records.transferees(session, dag_id, run_id, step_id))
-            if user_id not in people:
-                return 403, refusal(ref)
-        if closing:
-            blocking = records.open_blocking_defects(session, dag_id, run_id, step_id)
-            if blocking:
-                listed = "; ".join(f"#{d['id']} {d['title']}" for d in blocking)
-                return 409, _("Step {step} cannot be closed while it has an open blocking defect: {defects}. Resolve it "
-                              "first.").format(step=step_id, defects=listed)
-    return None
+class _Refusal(Exception):
+    def __init__(self, status: int, detail: str) -> None:
+        super().__init__(detail)
+        self.status, self.detail = status, detail
 
 
 async def _user(scope: dict) -> Any:
-    from airflow.api_fastapi.app import get_auth_manager
-    from airflow.api_fastapi.auth.managers.base_auth_manager import COOKIE_NAME_JWT_TOKEN
+    """The user exactly as Airflow resolves it for its routes (``get_user``), or a refusal."""
+    from fastapi import HTTPException
+    from starlette.requests import Request
 
-    headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
-    token = None
-    authorization = headers.get("authorization", "")
-    if authorization.lower().startswith("bearer "):
-        token = authorization[7:].strip()
-    elif "cookie" in headers:
-        for part in headers["cookie"].split(";"):
-            name, _, value = part.strip().partition("=")
-            if name == COOKIE_NAME_JWT_TOKEN:
-                token = value
-    if not token:
-        return None
+    from airflow.api_fastapi.core_api.security import bearer_scheme, get_user
+
+    request = Request(scope)
     try:
-        return await get_auth_manager().get_user_from_token(token)
-    except Exception:
-        return None
+        return await get_user(request, None, await bearer_scheme(request))
+    except HTTPException as exc:
+        raise _Refusal(exc.status_code, str(exc.detail)) from None
 
 
-def _is_admin(user: Any) -> bool:
-    return str(getattr(user, "role", "") or "").lower() == "admin"
-
-
-async def _read_body(receive: Any) -> bytes:
+async def _read_body(receive: Callable[[], Awaitable[dict]]) -> bytes:
     chunks = []
     while True:
         message = await receive()
@@ -174,3 +176,6 @@ async def _respond(send: Any, status: int, detail: str) -> None:
     await send({"type": "http.response.start", "status": status,
                 "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode())]})
     await send({"type": "http.response.body", "body": payload})
+
+
+__all__ = ["StepGuard", "resolve_route", "Rule"]

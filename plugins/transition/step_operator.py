@@ -167,7 +167,9 @@ class StepOperator(BaseOperator):
         choice = (event.get("chosen_options") or [None])[0]
         who = (event.get("responded_by_user") or {}).get("id")
         at = event.get("responded_at")
-        comment = ((event.get("params_input") or {}).get("comment") or "").strip()
+        params_input = event.get("params_input")
+        comment = (params_input or {}).get("comment") if isinstance(params_input, dict) else None
+        comment = comment.strip() if isinstance(comment, str) else "" if comment is None else str(comment)
         record = {"by": who, "at": at.isoformat() if isinstance(at, dt.datetime) else at, "comment": comment}
         ti = context["ti"]
         if stage == STAGE_START and choice == START:

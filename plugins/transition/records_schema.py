@@ -1,0 +1,164 @@
+"""The plugin's own tables in Airflow's metadata database, and their ordered migrations.
+
+A table ``transition_schema`` holds the schema's version; :func:`migrate` applies the migrations the
+database has not had yet, in order, in one transaction under a lock (PostgreSQL: an advisory lock;
+SQLite: its write lock, taken by the first statement), so two api-server workers starting together
+apply each migration once. It runs at api-server start and, once per process, before the first use.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+log = logging.getLogger(__name__)
+
+METADATA = sa.MetaData()
+ADVISORY_LOCK_KEY = 0x7472616E  # "tran": any constant the plugin alone uses
+
+schema_version = sa.Table(
+    "transition_schema", METADATA,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("version", sa.Integer, nullable=False),
+)
+
+transfers = sa.Table(
+    "transition_transfer", METADATA,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("dag_id", sa.String(250), nullable=False),
+    sa.Column("run_id", sa.String(250), nullable=False),
+    sa.Column("task_id", sa.String(250), nullable=False),
+    sa.Column("from_user", sa.String(250), nullable=False),
+    sa.Column("to_user", sa.String(250), nullable=False),
+    sa.Column("message", sa.Text, nullable=False, default=""),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("mail_error", sa.Text, nullable=True),
+    # The run instance (Airflow's dag_run.id): a run deleted and triggered again under the same
+    # run id is another instance and inherits nothing. Added by migration 2.
+    sa.Column("run_key", sa.Integer, nullable=True),
+    sa.Index("transition_transfer_step", "dag_id", "run_id", "task_id"),
+)
+
+defects = sa.Table(
+    "transition_defect", METADATA,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("dag_id", sa.String(250), nullable=False),
+    sa.Column("run_id", sa.String(250), nullable=False),
+    sa.Column("task_id", sa.String(250), nullable=False),
+    sa.Column("title", sa.String(500), nullable=False),
+    sa.Column("severity", sa.String(20), nullable=False),
+    sa.Column("description", sa.Text, nullable=False, default=""),
+    sa.Column("status", sa.String(20), nullable=False, default="open"),
+    sa.Column("created_by", sa.String(250), nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("resolved_by", sa.String(250), nullable=True),
+    sa.Column("resolved_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("mail_error", sa.Text, nullable=True),
+    sa.Column("run_key", sa.Integer, nullable=True),  # migration 2
+    sa.Index("transition_defect_run", "dag_id", "run_id"),
+)
+
+forced_closes = sa.Table(
+    "transition_forced_close", METADATA,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("dag_id", sa.String(250), nullable=False),
+    sa.Column("run_id", sa.String(250), nullable=False),
+    sa.Column("run_key", sa.Integer, nullable=True),
+    sa.Column("task_id", sa.String(250), nullable=False),
+    sa.Column("forced_by", sa.String(250), nullable=False),
+    sa.Column("forced_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("state_before", sa.String(40), nullable=True),
+    sa.Column("why_forced", sa.Text, nullable=False, default=""),
+    sa.Index("transition_forced_close_run", "dag_id", "run_id"),
+)
+
+
+# -- migrations: append only; never edit one that has shipped ----------------------------------------
+
+def _v1_tables_of_release_0_1(conn: Connection) -> None:
+    """The two tables as the first release created them (``create_all`` on first use), if absent."""
+    v1 = sa.MetaData()
+    sa.Table(
+        "transition_transfer", v1,
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("dag_id", sa.String(250), nullable=False), sa.Column("run_id", sa.String(250), nullable=False),
+        sa.Column("task_id", sa.String(250), nullable=False), sa.Column("from_user", sa.String(250), nullable=False),
+        sa.Column("to_user", sa.String(250), nullable=False), sa.Column("message", sa.Text, nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False), sa.Column("mail_error", sa.Text),
+        sa.Index("transition_transfer_step", "dag_id", "run_id", "task_id"),
+    )
+    sa.Table(
+        "transition_defect", v1,
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("dag_id", sa.String(250), nullable=False), sa.Column("run_id", sa.String(250), nullable=False),
+        sa.Column("task_id", sa.String(250), nullable=False), sa.Column("title", sa.String(500), nullable=False),
+        sa.Column("severity", sa.String(20), nullable=False), sa.Column("description", sa.Text, nullable=False),
+        sa.Column("status", sa.String(20), nullable=False), sa.Column("created_by", sa.String(250), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("resolved_by", sa.String(250)), sa.Column("resolved_at", sa.DateTime(timezone=True)),
+        sa.Column("mail_error", sa.Text),
+        sa.Index("transition_defect_run", "dag_id", "run_id"),
+    )
+    v1.create_all(conn, checkfirst=True)
+
+
+def _v2_run_instances_and_forced_closes(conn: Connection) -> None:
+    """Records belong to a run instance (``run_key`` = dag_run.id); forced closes are recorded."""
+    for table in ("transition_transfer", "transition_defect"):
+        conn.execute(sa.text(f"ALTER TABLE {table} ADD COLUMN run_key INTEGER"))
+        # Records written before: they belong to the run that has their run id now, if any.
+        conn.execute(sa.text(
+            f"UPDATE {table} SET run_key = (SELECT dag_run.id FROM dag_run WHERE dag_run.dag_id = {table}.dag_id "
+            f"AND dag_run.run_id = {table}.run_id)"
+        ))
+        conn.execute(sa.text(f"CREATE INDEX {table}_run_key ON {table} (run_key, task_id)"))
+    forced_closes.create(conn)
+
+
+MIGRATIONS: list[Callable[[Connection], None]] = [_v1_tables_of_release_0_1, _v2_run_instances_and_forced_closes]
+LATEST = len(MIGRATIONS)
+
+_done: set[str] = set()
+_done_lock = threading.Lock()
+
+
+def migrate(engine: Engine) -> int:
+    """Bring the plugin's tables to the latest version; returns the number of migrations applied."""
+    applied = 0
+    with engine.begin() as conn:
+        schema_version.create(conn, checkfirst=True)
+        if conn.dialect.name == "postgresql":
+            conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": ADVISORY_LOCK_KEY})
+        else:  # SQLite: the first write takes the database's write lock until the commit
+            conn.execute(sa.update(schema_version).where(schema_version.c.id == 1).values(version=schema_version.c.version))
+        version = conn.scalar(sa.select(schema_version.c.version).where(schema_version.c.id == 1))
+        if version is None:
+            conn.execute(sa.insert(schema_version).values(id=1, version=0))
+            version = 0
+        if version > LATEST:
+            raise RuntimeError(
+                f"the database's transition tables are at version {version}, newer than this plugin's {LATEST}: "
+                "upgrade the plugin"
+            )
+        for number in range(version + 1, LATEST + 1):
+            log.info("Transition tables: applying migration %d (%s)", number, MIGRATIONS[number - 1].__name__)
+            MIGRATIONS[number - 1](conn)
+            conn.execute(sa.update(schema_version).where(schema_version.c.id == 1).values(version=number))
+            applied += 1
+    return applied
+
+
+def ensure_migrated(engine: Engine) -> None:
+    """:func:`migrate`, once per process and database."""
+    key = engine.url.render_as_string(hide_password=True)
+    if key in _done:
+        return
+    with _done_lock:
+        if key not in _done:
+            migrate(engine)
+            _done.add(key)
