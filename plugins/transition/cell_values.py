@@ -7,6 +7,7 @@ current language (:mod:`transition.i18n`); the caller adds the cell's location.
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -41,6 +42,37 @@ def normalise_key(text: str) -> str:
     return "".join(ch for ch in decomposed.casefold() if ch.isalnum() and not unicodedata.combining(ch))
 
 
+# ---------------------------------------------------------------------------------------------
+# Control characters: refused in IDs and names (they break e-mail headers, task ids, calendars)
+
+CONTROL_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp"})  # line breaks, tabs, U+2028/9, U+0085, bidi marks
+_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def first_control_character(text: str) -> str | None:
+    """The first line break, tab or other invisible control character of ``text`` (None: none)."""
+    if text.isprintable():  # the usual case, in C: printable text has none of them
+        return None
+    return next((ch for ch in text if unicodedata.category(ch) in CONTROL_CATEGORIES), None)
+
+
+def describe_character(ch: str) -> str:
+    """``U+2028 LINE SEPARATOR``; ``U+000A`` for the controls, which have no name."""
+    name = unicodedata.name(ch, "")
+    return f"U+{ord(ch):04X}" + (f" {name}" if name else "")
+
+
+def visible(text: str) -> str:
+    """``text`` with its control characters written as escapes (``\\n``, ``\\u2028``): safe in a message."""
+    if text.isprintable():
+        return text
+    return "".join(
+        _ESCAPES.get(ch) or (f"\\u{ord(ch):04x}" if ord(ch) <= 0xFFFF else f"\\U{ord(ch):08x}")
+        if unicodedata.category(ch) in CONTROL_CATEGORIES else ch
+        for ch in text
+    )
+
+
 _LIST_SEPARATORS = re.compile(r"[,;\s]+")
 
 
@@ -57,6 +89,9 @@ _DURATION_PART = re.compile(r"(\d+(?:[.,]\d+)?)\s*(min|mn|d|j|h|m)?", re.IGNOREC
 _CLOCK_DURATION = re.compile(r"^(\d{1,3}):(\d{2})(?::(\d{2}))?$")
 
 
+MAX_DURATION = dt.timedelta(days=366)  # a step longer than a year is a typing error, and overflows dates
+
+
 def _duration_help() -> str:
     return _("write it like 45m, 2h, 1h30, 1d, 01:30 or a number of minutes")
 
@@ -70,9 +105,11 @@ def parse_duration(value: CellValue) -> dt.timedelta:
     elif isinstance(value, bool) or isinstance(value, (dt.date, dt.datetime)):
         raise ValueError(_("duration '{value}' is a date, not a duration; {help}").format(value=as_text(value), help=_duration_help()))
     elif isinstance(value, (int, float)):
-        result = dt.timedelta(minutes=float(value))
+        result = _minutes(float(value), as_text(value))
     else:
         result = _parse_duration_text(as_text(value))
+    if result > MAX_DURATION:
+        raise ValueError(_too_long(as_text(value)))
     if result < dt.timedelta(0):
         raise ValueError(_("duration '{value}' is negative; {help}").format(value=as_text(value), help=_duration_help()))
     return result
@@ -100,6 +137,20 @@ def _parse_duration_text(text: str) -> dt.timedelta:
             unit = "m"
         minutes += number * _DURATION_UNITS[unit]
         previous_unit = unit
+    return _minutes(minutes, text)
+
+
+def _too_long(text: str) -> str:
+    return _("duration '{value}' is longer than {days} days; {help}").format(
+        value=visible(text), days=MAX_DURATION.days, help=_duration_help())
+
+
+def _minutes(minutes: float, text: str) -> dt.timedelta:
+    """A duration of ``minutes``; a ValueError (not an overflow) for one too long or not a number."""
+    if math.isnan(minutes):
+        raise ValueError(_("cannot read duration '{value}'; {help}").format(value=visible(text), help=_duration_help()))
+    if abs(minutes) > MAX_DURATION.total_seconds() / 60:
+        raise ValueError(_too_long(text))
     return dt.timedelta(minutes=minutes)
 
 
@@ -171,7 +222,22 @@ def parse_start(value: CellValue) -> RelativeStart:
 # ---------------------------------------------------------------------------------------------
 # Dates
 
+FIRST_YEAR, LAST_YEAR = 1900, 2199  # a D-day or End outside these is a typing error, and overflows schedules
+
+
+def _in_range(day: dt.date, value: CellValue) -> None:
+    if not FIRST_YEAR <= day.year <= LAST_YEAR:
+        raise ValueError(_("date '{value}' is out of range; use a date between {first} and {last}").format(
+            value=visible(as_text(value)), first=FIRST_YEAR, last=LAST_YEAR))
+
+
 def parse_date(value: CellValue) -> dt.date:
+    day = _parse_date(value)
+    _in_range(day, value)
+    return day
+
+
+def _parse_date(value: CellValue) -> dt.date:
     if isinstance(value, dt.datetime):
         return value.date()
     if isinstance(value, dt.date):
@@ -182,11 +248,17 @@ def parse_date(value: CellValue) -> dt.date:
             return dt.datetime.strptime(text, fmt).date()
         except ValueError:
             continue
-    raise ValueError(_("cannot read date '{value}'; use an Excel date or 2027-03-14 or 14/03/2027").format(value=text))
+    raise ValueError(_("cannot read date '{value}'; use an Excel date or 2027-03-14 or 14/03/2027").format(value=visible(text)))
 
 
 def parse_local_datetime(value: CellValue) -> dt.datetime:
     """A naive local datetime from a typed cell or text (a bare date means midnight)."""
+    moment = _parse_local_datetime(value)
+    _in_range(moment.date(), value)
+    return moment
+
+
+def _parse_local_datetime(value: CellValue) -> dt.datetime:
     if isinstance(value, dt.datetime):
         return value.replace(tzinfo=None)
     if isinstance(value, dt.date):
@@ -198,7 +270,7 @@ def parse_local_datetime(value: CellValue) -> dt.datetime:
             return dt.datetime.strptime(text, fmt)
         except ValueError:
             continue
-    return dt.datetime.combine(parse_date(text), dt.time())
+    return dt.datetime.combine(_parse_date(text), dt.time())
 
 
 _EMAIL = re.compile(r"^[^@\s,;<>]+@[^@\s,;<>]+\.[A-Za-z]{2,}$")

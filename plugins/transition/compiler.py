@@ -20,10 +20,11 @@ from transition.model import DryRunPlan, Plan, PlanSource
 from transition.plan_builder import PlanBuilder
 from transition.schedule import schedule_dry_run
 from transition.sheet_specs import sheet_specs
+from transition.workbook_limits import MAX_WORKBOOK_BYTES, open_workbook_file, too_big_message
 from transition.workbook_reader import read_workbook, sheet_ref
 
 # Bump when the compiled form or the validation rules change: old cache entries are then ignored.
-COMPILER_VERSION = "1"
+COMPILER_VERSION = "2"  # 2: limits, control characters
 
 
 @dataclass
@@ -37,13 +38,21 @@ class CompileResult:
 
 
 def content_key(config: PlanConfig) -> tuple[str, str]:
-    """(key, workbook sha256): what the compiled plan depends on."""
-    try:
-        workbook_hash = hashlib.sha256(config.workbook_path.read_bytes()).hexdigest()
-    except OSError as exc:
-        reason = _("workbook not found") if isinstance(exc, FileNotFoundError) else _("cannot read the workbook: {reason}").format(
-            reason=exc.strerror)
-        raise WorkbookError([Problem(str(config.workbook_path), reason)]) from None
+    """(key, workbook sha256): what the compiled plan depends on.
+
+    The workbook must be a regular file under the size limit (:mod:`transition.workbook_limits`),
+    checked on the open file before a byte is read: ``workbook: /dev/zero`` is refused, not read.
+    """
+    location = str(config.workbook_path)
+    digest = hashlib.sha256()
+    with open_workbook_file(config.workbook_path, location) as handle:
+        read = 0
+        while chunk := handle.read(1024 * 1024):
+            read += len(chunk)
+            if read > MAX_WORKBOOK_BYTES:  # it grew since it was checked
+                raise WorkbookError([Problem(location, too_big_message(read))])
+            digest.update(chunk)
+    workbook_hash = digest.hexdigest()
     # repr and fsencode: a file name need not be valid UTF-8
     config_bytes = config.source.read_bytes() if config.source else repr(config.model_dump()).encode("utf-8", "backslashreplace")
     key = hashlib.sha256(

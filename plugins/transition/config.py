@@ -7,6 +7,7 @@ repository. A bare ``.xlsx`` given instead of a configuration is read with the d
 from __future__ import annotations
 
 import datetime as dt
+import math
 import os
 import re
 import zoneinfo
@@ -16,7 +17,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from transition.cell_values import parse_duration
+from transition.cell_values import describe_character, first_control_character, parse_duration, visible
 from transition.errors import ConfigError, Problem
 from transition.i18n import _, languages
 from transition.sheet_specs import known_fields
@@ -24,6 +25,10 @@ from transition.sheet_specs import known_fields
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_CONFIG_PATH = REPO_ROOT / "plan" / "config.yaml"
 CONFIG_ENV = "TRANSITION_CONFIG"
+
+# Ranges of the numeric settings (a number past them is a typing error, and overflows dates).
+MAX_LOCK_WINDOW_DAYS = 365
+MAX_CONFIG_BYTES = 1024 * 1024  # a configuration is a few hundred bytes
 
 DEFAULT_PHASES: dict[str, str] = {
     "PP": "Preparation",
@@ -37,9 +42,18 @@ DEFAULT_PHASES: dict[str, str] = {
 
 class Phase(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
-    code: str
-    name: str
+    code: str = Field(min_length=1, max_length=50)
+    name: str = Field(max_length=200)
     conditional: bool = False  # only executed if the go/no-go says so (fallback)
+
+    @field_validator("code", "name")
+    @classmethod
+    def _one_line(cls, value: str) -> str:
+        character = first_control_character(value)
+        if character is not None:
+            raise ValueError(_("'{value}' holds a line break, tab or other invisible character ({character}); "
+                               "write it on one line").format(value=visible(value), character=describe_character(character)))
+        return value
 
 
 class SheetOverride(BaseModel):
@@ -63,7 +77,7 @@ class PlanConfig(BaseModel):
             Phase(code=c, name=n, conditional=(c == "FB-RB")) for c, n in DEFAULT_PHASES.items()
         ]
     )
-    lock_window_days: float = Field(default=5, ge=0)
+    lock_window_days: float = 5
     default_duration: str = "30m"
     cutover_managers: list[str] = Field(default_factory=list)
     weekly_report: str | None = "0 8 * * 1"  # cron of the weekly report e-mail, in the plan's time zone; null: none
@@ -80,6 +94,14 @@ class PlanConfig(BaseModel):
             zoneinfo.ZoneInfo(value)
         except (zoneinfo.ZoneInfoNotFoundError, ValueError):
             raise ValueError(_("unknown time zone '{zone}' (use an IANA name like Europe/Brussels)").format(zone=value)) from None
+        return value
+
+    @field_validator("lock_window_days")
+    @classmethod
+    def _lock_window_in_range(cls, value: float) -> float:
+        if not (math.isfinite(value) and 0 <= value <= MAX_LOCK_WINDOW_DAYS):
+            raise ValueError(_("{value} is out of range; use a number of days from 0 to {most}").format(
+                value=f"{value:g}", most=MAX_LOCK_WINDOW_DAYS))
         return value
 
     @field_validator("language")
@@ -166,6 +188,9 @@ def load_config(argument: str | os.PathLike[str] | None = None) -> PlanConfig:
     location = str(path)
     if not path.is_file():
         raise ConfigError([Problem(location, _("configuration file not found"))])
+    if path.stat().st_size > MAX_CONFIG_BYTES:
+        raise ConfigError([Problem(location, _("refused: the file is larger than {most} KB; a configuration is a few "
+                                               "lines of YAML").format(most=MAX_CONFIG_BYTES // 1024))])
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError as exc:
@@ -186,8 +211,8 @@ def load_config(argument: str | os.PathLike[str] | None = None) -> PlanConfig:
 
 
 def _problem_from_pydantic(location: str, error: Any) -> Problem:
-    key = ".".join(str(part) for part in error["loc"])
-    message = str(error["msg"]).removeprefix("Value error, ")
+    key = visible(".".join(str(part) for part in error["loc"]))
+    message = visible(str(error["msg"]).removeprefix("Value error, "))
     if error["type"] == "missing":
         message = _("missing setting")
     elif error["type"] == "extra_forbidden":

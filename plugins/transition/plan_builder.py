@@ -15,6 +15,8 @@ from collections.abc import Iterable
 from transition.cell_values import (
     RelativeStart,
     as_text,
+    describe_character,
+    first_control_character,
     is_blank,
     is_valid_email,
     normalise_key,
@@ -23,6 +25,7 @@ from transition.cell_values import (
     parse_local_datetime,
     parse_start,
     split_ids,
+    visible,
 )
 from transition.config import PlanConfig
 from transition.errors import Problem
@@ -74,6 +77,17 @@ def _either(choices: Iterable[str]) -> str:
     return _("{some} or {last}").format(some=", ".join(items[:-1]), last=items[-1])
 
 
+# The Actors sheet's names and IDs besides the actor's own ID (checked for control characters).
+_ACTOR_NAMES = {
+    "name": lambda: _("name"),
+    "email": lambda: _("e-mail address"),
+    "team": lambda: _("team"),
+    "team_leader": lambda: _("team leader"),
+    "department_head": lambda: _("department head"),
+    "language": lambda: _("language"),
+}
+
+
 class PlanBuilder:
     """Builds the entities of a plan from a read workbook; ``problems`` holds what went wrong."""
 
@@ -93,10 +107,24 @@ class PlanBuilder:
 
     # -- helpers ---------------------------------------------------------------------------
     def error(self, location: str, message: str) -> None:
-        self.problems.append(Problem(location, message))
+        self.problems.append(Problem(location, visible(message)))  # a cell's line break stays out of the report
 
     def warn(self, location: str, message: str) -> None:
-        self.problems.append(Problem(location, message, "warning"))
+        self.problems.append(Problem(location, visible(message), "warning"))
+
+    def plain(self, location: str, what: str, text: str) -> bool:
+        """True when an ID or name is one line of plain text; else False and a problem.
+
+        Line breaks, tabs, U+2028/U+2029/U+0085 and other control or format characters (Unicode Cc, Cf,
+        Zl, Zp) are refused in IDs and names: they end up in task ids, e-mail headers and calendars.
+        Free text (descriptions) keeps them."""
+        character = first_control_character(text)
+        if character is None:
+            return True
+        self.error(location, _("{what} '{value}' holds a line break, tab or other invisible character ({character}); "
+                               "IDs and names must be one line of plain text: retype the cell").format(
+            what=what, value=text, character=describe_character(character)))
+        return False
 
     # -- the whole pass ----------------------------------------------------------------------
     def build(self) -> None:
@@ -121,6 +149,9 @@ class PlanBuilder:
             if not code:
                 self.error(where, _("missing environment code"))
                 continue
+            if not self.plain(where, _("environment code"), code):
+                continue
+            self.plain(sheet.cell("name", row.number), _("environment name"), as_text(row.values.get("name")))
             if code in first_row:
                 self.error(where, _("duplicate environment code '{code}' (first used in row {row})").format(code=code, row=first_row[code]))
                 continue
@@ -139,6 +170,8 @@ class PlanBuilder:
             if not actor_id:
                 self.error(where, _("missing actor ID (the person's login)"))
                 continue
+            if not self.plain(where, _("actor ID"), actor_id):
+                continue
             if not ACTOR_ID.match(actor_id):
                 self.error(where, _("actor ID '{actor}' may only hold letters, digits, '.', '_', '-' and '@'").format(actor=actor_id))
                 continue
@@ -148,6 +181,8 @@ class PlanBuilder:
             first_row[actor_id] = row.number
             fields = {k: as_text(row.values.get(k)) for k in
                       ("name", "email", "team", "team_leader", "department_head", "language")}
+            for key, what in _ACTOR_NAMES.items():  # reported; the actor is kept so its steps are not reported too
+                self.plain(sheet.cell(key, row.number), what(), fields[key])
             if not fields["name"]:
                 self.error(sheet.cell("name", row.number), _("missing name for actor '{actor}'").format(actor=actor_id))
             if not fields["email"]:
@@ -188,6 +223,8 @@ class PlanBuilder:
             if not name:
                 self.error(where, _("missing dry-run name"))
                 continue
+            if not self.plain(where, _("dry-run name"), name):
+                continue
             if name.upper() == ALL:
                 self.error(where, _("'{all}' cannot name a dry run: in the Steps sheet it means every dry run").format(all=ALL))
                 continue
@@ -205,7 +242,7 @@ class PlanBuilder:
             d_day = self._parse(sheet, "d_day", row.number, row.values.get("d_day"), parse_date, required=_("missing D-day"))
             end = self._dry_run_end(sheet, row.number, row.values.get("end"), name, d_day)
             environment = as_text(row.values.get("environment")) or None
-            if environment:
+            if environment and self.plain(sheet.cell("environment", row.number), _("environment code"), environment):
                 self._check_environment(sheet.cell("environment", row.number), environment)
             if d_day is not None:
                 self.dry_runs[name] = DryRun(name, d_day, end, environment)
@@ -272,6 +309,8 @@ class PlanBuilder:
             if not step_id:
                 self.error(where_id, _("missing step ID"))
                 continue
+            if not self.plain(where_id, _("step ID"), step_id):
+                continue
             if not STEP_ID.match(step_id):
                 self.error(where_id, _("step ID '{step}' may only hold letters, digits, '-', '_' and '.'").format(step=step_id))
                 continue
@@ -291,7 +330,9 @@ class PlanBuilder:
             ok = True
 
             label = as_text(v.get("label"))
-            if not label:
+            if label and not self.plain(sheet.cell("label", row.number), _("label"), label):
+                ok = False
+            elif not label:
                 self.error(sheet.cell("label", row.number), _("missing label for step '{step}'").format(step=step_id))
                 ok = False
             elif len(label) > MAX_LABEL_LENGTH:
@@ -319,7 +360,9 @@ class PlanBuilder:
             ok = ok and dry_runs is not None
 
             owner = as_text(v.get("owner"))
-            if not owner:
+            if owner and not self.plain(sheet.cell("owner", row.number), _("owner"), owner):
+                ok = False
+            elif not owner:
                 self.error(sheet.cell("owner", row.number), _("missing owner (an actor ID from the Actors sheet)"))
                 ok = False
             elif owner not in self.actors:
@@ -328,7 +371,8 @@ class PlanBuilder:
                 ok = False
 
             environment = as_text(v.get("environment")) or None
-            if environment and not self._check_environment(sheet.cell("environment", row.number), environment):
+            if environment and not (self.plain(sheet.cell("environment", row.number), _("environment code"), environment)
+                                    and self._check_environment(sheet.cell("environment", row.number), environment)):
                 ok = False
 
             start = self._parse(sheet, "start", row.number, v.get("start"), parse_start)
