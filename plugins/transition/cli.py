@@ -59,6 +59,8 @@ def build_parser() -> argparse.ArgumentParser:
     backup.add_argument("out", help="the backup file to write")
     restore = commands.add_parser("restore", help="put a backup back into Airflow's metadata database (Airflow stopped)")
     restore.add_argument("source", help="the backup file to read")
+    restore.add_argument("--force", action="store_true",
+                         help="restore even though Airflow seems to run on the database (recent heartbeats)")
 
     users = commands.add_parser("users", help="the Airflow users of the plan's actors (Simple auth manager setting)")
     users.add_argument("plan", nargs="?")
@@ -207,7 +209,7 @@ def _backup(args: argparse.Namespace) -> int:
 def _restore(args: argparse.Namespace) -> int:
     from transition.backup import restore
 
-    print(restore(Path(args.source)))
+    print(restore(Path(args.source), force=args.force))
     return EXIT_OK
 
 

@@ -21,6 +21,7 @@ from transition.config import REPO_ROOT, resolve_config_path
 from transition.keep_running import keep_running
 from transition.model import Plan
 from transition.plan_store import load_plan
+from transition.secret_files import write_secret
 
 ADMIN = "admin"
 
@@ -85,16 +86,15 @@ def airflow_users(plan: Plan | None) -> dict[str, str]:
 
 
 def ensure_passwords(path: Path, users: dict[str, str]) -> dict[str, str]:
-    """Keep existing passwords, generate one for each new user; the file Airflow reads."""
+    """Keep existing passwords, generate one for each new user; the file Airflow reads, written 0600
+    from its first byte and replaced atomically (:func:`transition.secret_files.write_secret`)."""
     try:
         passwords: dict[str, str] = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         passwords = {}
     for user in users:
         passwords.setdefault(user, secrets.token_urlsafe(9))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(passwords, indent=2), encoding="utf-8")
-    path.chmod(0o600)
+    write_secret(path, json.dumps(passwords, indent=2))
     return passwords
 
 
