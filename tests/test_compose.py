@@ -78,3 +78,37 @@ def test_the_image_is_airflow_3_3_2_with_the_readers():
     for package in ("openpyxl", "python-calamine"):
         line = next(l for l in wanted.splitlines() if l.startswith(package + "=="))
         assert line in pinned.splitlines(), f"{line} differs from requirements.txt"
+
+
+def test_the_mail_catcher_is_published_on_this_machine_only():
+    """Caught e-mails hold links, names and plans: not for the whole network. Nothing else but Airflow's
+    UI is published; PostgreSQL and Redis are reached inside the compose network only."""
+    for name, service in SERVICES.items():
+        for port in service.get("ports", []):
+            if name == "airflow-apiserver":
+                continue  # the UI people use
+            assert str(port).startswith("127.0.0.1:"), (name, port)
+    assert SERVICES["mailpit"]["ports"] == ["127.0.0.1:8025:8025"]
+    assert "ports" not in SERVICES["postgres"] and "ports" not in SERVICES["redis"]
+
+
+def test_the_generated_passwords_file_is_private(tmp_path):
+    """airflow-init's own script, run for real (as root it also chowns) with /opt/airflow in a temporary
+    folder and a umask that would leave new files world-readable: the file is 0600, its folder 0700."""
+    import os
+    import stat
+    import subprocess
+
+    script = SERVICES["airflow-init"]["command"][1]
+    lines = [line for line in script.splitlines() if not line.startswith("exec ")]
+    text = "\n".join(lines).replace("/opt/airflow", str(tmp_path)).replace("${AIRFLOW_UID:-50000}", str(os.getuid()))
+    done = subprocess.run(["bash", "-ec", "umask 022\n" + text], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    passwords = tmp_path / "passwords" / "passwords.json"
+    assert passwords.read_text().strip() == "{}"
+    assert stat.S_IMODE(passwords.stat().st_mode) == 0o600
+    assert stat.S_IMODE(passwords.parent.stat().st_mode) == 0o700
+    passwords.write_text('{"admin": "kept"}')
+    passwords.chmod(0o644)  # left readable by an older compose file: made private again, content kept
+    assert subprocess.run(["bash", "-ec", "umask 022\n" + text], timeout=60).returncode == 0
+    assert passwords.read_text() == '{"admin": "kept"}' and stat.S_IMODE(passwords.stat().st_mode) == 0o600
