@@ -4,11 +4,16 @@ Layout of the cache folder (``$TRANSITION_CACHE_DIR``, else ``.compiled/<config 
 configuration file)::
 
     plan-<key>.json     the compiled plan for that workbook + configuration content
-    errors-<key>.json   the problems found in that content (the plan was invalid)
+    errors-<key>.json   the problems found in that content (the plan was invalid, or could not be read)
     last-good.json      a copy of the newest valid compiled plan
 
 A DAG file calls :func:`load_plan`: when nothing changed it reads one JSON file and never opens
-Excel; when the workbook becomes invalid it gets the last good plan *and* the problems.
+Excel, nor starts anything; when the workbook becomes invalid it gets the last good plan *and* the
+problems. A changed workbook is compiled in a child process with memory and time limits
+(:mod:`transition.isolated_compile`): a workbook that kills the child is a problem, cached like the
+others, so the next parse is as quick as any cache hit. Only a timeout or a child that could not
+start is tried again, after :data:`RETRY_TRANSIENT_SECONDS`, since it may be the machine's load and
+not the file.
 """
 
 from __future__ import annotations
@@ -16,18 +21,21 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from transition.compiler import compile_plan, content_key
+from transition.compiler import content_key
 from transition.config import PlanConfig, config_language, load_config, resolve_config_path
 from transition.errors import ConfigError, Problem, WorkbookError, errors_only
-from transition.i18n import use_language
+from transition.i18n import current_language, use_language
+from transition.isolated_compile import compile_in_child
 from transition.model import Plan
-from transition.plan_json import plan_from_json, plan_to_json
+from transition.plan_json import plan_from_json
 
 CACHE_ENV = "TRANSITION_CACHE_DIR"
 KEEP_ENTRIES = 4  # cache entries kept besides last-good.json
+RETRY_TRANSIENT_SECONDS = 600  # a compile that timed out is tried again after this long
 
 
 @dataclass
@@ -76,24 +84,32 @@ def _load_for_key(config: PlanConfig, cache: Path, key: str, workbook_sha256: st
         except (KeyError, ValueError, TypeError):
             pass  # an entry from another version: compile again
     cached_errors = _read_json(errors_file)
-    if cached_errors is not None:
-        return LoadedPlan(_read_last_good(cache), [Problem.from_json(p) for p in cached_errors["problems"]], True)
+    if cached_errors is not None and time.time() < cached_errors.get("retry_after", float("inf")):
+        try:
+            return LoadedPlan(_read_last_good(cache), [Problem.from_json(p) for p in cached_errors["problems"]], True)
+        except (KeyError, ValueError, TypeError):
+            pass
 
-    try:
-        result = compile_plan(config, key, workbook_sha256)
-    except WorkbookError as exc:
-        _write_json(errors_file, {"problems": [p.to_json() for p in exc.problems]})
-        return LoadedPlan(_read_last_good(cache), exc.problems)
-    problems_json = [p.to_json() for p in result.problems]
-    if result.plan is None:
-        _write_json(errors_file, {"problems": problems_json})
+    config_path = config.source or config.workbook_path
+    child = compile_in_child(config_path, current_language(), config.workbook_path.name)
+    if child.key is not None and child.key != key:  # the file changed while it was read: file it under what was read
+        plan_file, errors_file = cache / f"plan-{child.key}.json", cache / f"errors-{child.key}.json"
+    problems = child.problems
+    if child.plan is None:
+        entry: dict = {"problems": [p.to_json() for p in problems]}
+        if child.transient:
+            entry["retry_after"] = time.time() + RETRY_TRANSIENT_SECONDS
+        _write_json(errors_file, entry)
         _prune(cache)
-        return LoadedPlan(_read_last_good(cache), result.problems)
-    entry = {"plan": plan_to_json(result.plan), "problems": problems_json}
-    _write_json(plan_file, entry)
-    _write_json(cache / "last-good.json", entry)
+        return LoadedPlan(_read_last_good(cache), problems)
+    try:
+        plan = plan_from_json(child.plan)
+    except (KeyError, ValueError, TypeError):
+        return LoadedPlan(_read_last_good(cache), problems)
+    _write_bytes(plan_file, child.entry)  # the child's JSON as it is: no second encoding
+    _write_bytes(cache / "last-good.json", child.entry)
     _prune(cache)
-    return LoadedPlan(result.plan, result.problems)
+    return LoadedPlan(plan, problems)
 
 
 def _read_last_good(cache: Path) -> Plan | None:
@@ -115,12 +131,16 @@ def _read_json(path: Path) -> dict | None:
 
 
 def _write_json(path: Path, data: dict) -> None:
+    _write_bytes(path, json.dumps(data, separators=(",", ":")).encode("ascii"))  # ASCII: any file name
+
+
+def _write_bytes(path: Path, data: bytes) -> None:
     """Atomic write: readers see the old file or the new one, never half of it."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
-            json.dump(data, out, separators=(",", ":"))  # ASCII: also for file names that are not UTF-8
+        with os.fdopen(handle, "wb") as out:
+            out.write(data)
         os.replace(temporary, path)
     except OSError:
         pass  # a read-only deployment still works, it only compiles on every parse
