@@ -34,7 +34,7 @@ PASSWORD = "s3cr:et\\pa ss@word"  # a colon and a backslash: escaped in .pgpass;
 
 
 def run_cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
-    return subprocess.run([TRANSITION, *args], capture_output=True, text=True, env={**os.environ, **env}, timeout=300)
+    return subprocess.run([TRANSITION, *args, "--lang", "en"], capture_output=True, text=True, env={**os.environ, **env}, timeout=300)
 
 
 # -- messages -------------------------------------------------------------------------------------
@@ -43,6 +43,16 @@ def test_mask_url():
     assert mask_url("postgresql+psycopg2://airflow:hunter2@db:5432/airflow") == "postgresql+psycopg2://airflow:***@db:5432/airflow"
     assert mask_url("mysql://u:p%40ss@h/db?password=other&x=1") == "mysql://u:***@h/db?password=***&x=1"
     assert mask_url("sqlite:////tmp/airflow.db") == "sqlite:////tmp/airflow.db"
+    assert mask_url("postgresql://u:p@ss@h/db") == "postgresql://u:***@h/db"  # an "@" left unquoted
+
+
+def test_a_database_that_cannot_be_checked_is_said_in_a_line(tmp_path):
+    source = tmp_path / "in.dump"
+    source.write_bytes(b"x")
+    with pytest.raises(BackupError) as caught:
+        restore(source, "postgresql+psycopg2://nobody:hunter2@127.0.0.1:5432/no_such_database_here")
+    message = caught.value.render()
+    assert "could not check whether Airflow runs on this database" in message and "hunter2" not in message
 
 
 @pytest.mark.parametrize("command", ["backup", "restore"])

@@ -53,7 +53,7 @@ def _fail(where: str, message: str) -> BackupError:
     return BackupError([Problem(where, message)])
 
 
-_PASSWORD_IN_URL = re.compile(r"(://[^/@:]*:)[^@/]*@")
+_PASSWORD_IN_URL = re.compile(r"(://[^/@:]*:)[^/]*@")  # up to the last "@": a password may hold one
 _PASSWORD_IN_QUERY = re.compile(r"([?&]password=)[^&]*", re.IGNORECASE)
 
 
@@ -112,7 +112,12 @@ def restore(source: Path, url: str | None = None, *, force: bool = False) -> str
 
 
 def _refuse_while_running(url: str) -> None:
-    live = live_components(url)
+    try:
+        live = live_components(url)
+    except Exception as exc:  # noqa: BLE001 - e.g. the database is not there, or refuses us
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise _fail(mask_url(url), _("could not check whether Airflow runs on this database: {reason}").format(
+            reason=mask_url(reason))) from None
     if live:
         components = ", ".join(_("{component} on {host} ({seconds} s ago)").format(
             component=c.component, host=c.hostname or "?", seconds=c.seconds_ago) for c in live)
