@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 PORT ?= 8080
 export TRANSITION_CONFIG ?= $(CURDIR)/plan/config.yaml
 
-.PHONY: install run validate test bench sample-plan messages clean
+.PHONY: install run validate test bench sample-plan messages clean fuzz
 
 install: $(STAMP)
 
@@ -31,6 +31,11 @@ $(CHROMIUM):
 
 test: install $(CHROMIUM)
 	$(PY) -m pytest
+
+# A longer fuzz run of the workbook reader than `make test` does (FUZZ_EXAMPLES examples per property).
+FUZZ_EXAMPLES ?= 2000
+fuzz: install
+	TRANSITION_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(PY) -m pytest tests/test_reader_fuzz.py -p no:cacheprovider
 
 bench: install
 	$(PY) bench/parse.py --write BENCHMARKS.md

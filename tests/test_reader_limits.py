@@ -259,3 +259,20 @@ def test_parse_duration_raises_only_value_errors(value):
 
     with pytest.raises(ValueError):
         parse_duration(value)
+
+
+def test_a_sheet_whose_compressed_data_is_damaged_is_a_problem(tmp_path):
+    """Found by the fuzzer: zlib's own error while the sheet is scanned."""
+    path = write_xlsx(tmp_path / "plan.xlsx", base_sheets())
+    with zipfile.ZipFile(path) as archive:
+        info = archive.getinfo("xl/worksheets/sheet1.xml")
+    data = bytearray(path.read_bytes())
+    start = info.header_offset + 30 + len(info.filename.encode()) + len(info.extra)
+    data[start + info.compress_size // 3] ^= 0xFF
+    path.write_bytes(bytes(data))
+    outcome = None
+    try:
+        outcome = compile_plan(load_config(path))
+    except WorkbookError as refused:
+        outcome = refused
+    assert outcome.problems and outcome.problems[0].location.startswith(("Steps", "plan.xlsx"))

@@ -30,7 +30,7 @@ from transition.cell_values import (
 from transition.config import PlanConfig
 from transition.errors import Problem
 from transition.graph import find_cycles
-from transition.i18n import _, format_count, languages
+from transition.i18n import _, format_count, languages, pgettext
 from transition.model import Actor, DryRun, Environment, Step, dag_id_for
 from transition.schedule import NonExistentLocalTime, localize
 from transition.workbook_reader import RawSheet, RawWorkbook
@@ -79,12 +79,12 @@ def _either(choices: Iterable[str]) -> str:
 
 # The Actors sheet's names and IDs besides the actor's own ID (checked for control characters).
 _ACTOR_NAMES = {
-    "name": lambda: _("name"),
-    "email": lambda: _("e-mail address"),
-    "team": lambda: _("team"),
-    "team_leader": lambda: _("team leader"),
-    "department_head": lambda: _("department head"),
-    "language": lambda: _("language"),
+    "name": lambda: pgettext("what a cell holds", "name"),
+    "email": lambda: pgettext("what a cell holds", "e-mail address"),
+    "team": lambda: pgettext("what a cell holds", "team"),
+    "team_leader": lambda: pgettext("what a cell holds", "team leader"),
+    "department_head": lambda: pgettext("what a cell holds", "department head"),
+    "language": lambda: pgettext("what a cell holds", "language"),
 }
 
 
@@ -149,9 +149,9 @@ class PlanBuilder:
             if not code:
                 self.error(where, _("missing environment code"))
                 continue
-            if not self.plain(where, _("environment code"), code):
+            if not self.plain(where, pgettext("what a cell holds", "environment code"), code):
                 continue
-            self.plain(sheet.cell("name", row.number), _("environment name"), as_text(row.values.get("name")))
+            self.plain(sheet.cell("name", row.number), pgettext("what a cell holds", "environment name"), as_text(row.values.get("name")))
             if code in first_row:
                 self.error(where, _("duplicate environment code '{code}' (first used in row {row})").format(code=code, row=first_row[code]))
                 continue
@@ -170,7 +170,7 @@ class PlanBuilder:
             if not actor_id:
                 self.error(where, _("missing actor ID (the person's login)"))
                 continue
-            if not self.plain(where, _("actor ID"), actor_id):
+            if not self.plain(where, pgettext("what a cell holds", "actor ID"), actor_id):
                 continue
             if not ACTOR_ID.match(actor_id):
                 self.error(where, _("actor ID '{actor}' may only hold letters, digits, '.', '_', '-' and '@'").format(actor=actor_id))
@@ -223,7 +223,7 @@ class PlanBuilder:
             if not name:
                 self.error(where, _("missing dry-run name"))
                 continue
-            if not self.plain(where, _("dry-run name"), name):
+            if not self.plain(where, pgettext("what a cell holds", "dry-run name"), name):
                 continue
             if name.upper() == ALL:
                 self.error(where, _("'{all}' cannot name a dry run: in the Steps sheet it means every dry run").format(all=ALL))
@@ -242,7 +242,7 @@ class PlanBuilder:
             d_day = self._parse(sheet, "d_day", row.number, row.values.get("d_day"), parse_date, required=_("missing D-day"))
             end = self._dry_run_end(sheet, row.number, row.values.get("end"), name, d_day)
             environment = as_text(row.values.get("environment")) or None
-            if environment and self.plain(sheet.cell("environment", row.number), _("environment code"), environment):
+            if environment and self.plain(sheet.cell("environment", row.number), pgettext("what a cell holds", "environment code"), environment):
                 self._check_environment(sheet.cell("environment", row.number), environment)
             if d_day is not None:
                 self.dry_runs[name] = DryRun(name, d_day, end, environment)
@@ -309,7 +309,7 @@ class PlanBuilder:
             if not step_id:
                 self.error(where_id, _("missing step ID"))
                 continue
-            if not self.plain(where_id, _("step ID"), step_id):
+            if not self.plain(where_id, pgettext("what a cell holds", "step ID"), step_id):
                 continue
             if not STEP_ID.match(step_id):
                 self.error(where_id, _("step ID '{step}' may only hold letters, digits, '-', '_' and '.'").format(step=step_id))
@@ -330,7 +330,7 @@ class PlanBuilder:
             ok = True
 
             label = as_text(v.get("label"))
-            if label and not self.plain(sheet.cell("label", row.number), _("label"), label):
+            if label and not self.plain(sheet.cell("label", row.number), pgettext("what a cell holds", "label"), label):
                 ok = False
             elif not label:
                 self.error(sheet.cell("label", row.number), _("missing label for step '{step}'").format(step=step_id))
@@ -360,7 +360,7 @@ class PlanBuilder:
             ok = ok and dry_runs is not None
 
             owner = as_text(v.get("owner"))
-            if owner and not self.plain(sheet.cell("owner", row.number), _("owner"), owner):
+            if owner and not self.plain(sheet.cell("owner", row.number), pgettext("what a cell holds", "owner"), owner):
                 ok = False
             elif not owner:
                 self.error(sheet.cell("owner", row.number), _("missing owner (an actor ID from the Actors sheet)"))
@@ -371,7 +371,7 @@ class PlanBuilder:
                 ok = False
 
             environment = as_text(v.get("environment")) or None
-            if environment and not (self.plain(sheet.cell("environment", row.number), _("environment code"), environment)
+            if environment and not (self.plain(sheet.cell("environment", row.number), pgettext("what a cell holds", "environment code"), environment)
                                     and self._check_environment(sheet.cell("environment", row.number), environment)):
                 ok = False
 

@@ -16,6 +16,7 @@ import html
 import posixpath
 import re
 import zipfile
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,8 +42,8 @@ HEADER_SEARCH_ROWS = 10
 MAX_UNPACKED_BYTES = 400 * 1024 * 1024
 MAX_PACKING_RATIO = 200
 MAX_INDEX_BYTES = 4 * 1024 * 1024  # xl/workbook.xml and its relationships: a few KB in a plan
-_ZIP_ERRORS = (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError, RuntimeError,
-               NotImplementedError, KeyError)
+_ZIP_ERRORS = (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, OSError, ValueError, EOFError, RuntimeError,
+               NotImplementedError, KeyError)  # what a damaged zip raises while read (zlib: a corrupt stream)
 
 
 def column_letter(index: int) -> str:
