@@ -276,3 +276,15 @@ def test_a_sheet_whose_compressed_data_is_damaged_is_a_problem(tmp_path):
     except WorkbookError as refused:
         outcome = refused
     assert outcome.problems and outcome.problems[0].location.startswith(("Steps", "plan.xlsx"))
+
+
+def test_the_dag_import_error_names_the_far_cell(plan_dir, monkeypatch):
+    from airflow.dag_processing.dagbag import DagBag
+
+    from transition.config import REPO_ROOT
+
+    rewrite_sheet(write_xlsx(plan_dir / "plan.xlsx", base_sheets()), "Steps", far_cell)
+    monkeypatch.setenv("TRANSITION_CONFIG", str(plan_dir / "config.yaml"))
+    bag = DagBag(dag_folder=str(REPO_ROOT / "dags" / "transition_plan_problems.py"), safe_mode=False)
+    [error] = bag.import_errors.values()
+    assert "Steps!XFD1048576: refused: this cell is too far down or right" in error
