@@ -102,7 +102,9 @@ def test_backup_and_restore_a_half_run_dry_run(tmp_path, flavour):
             run_url = f"/api/v2/dags/{DAG_ID}/dagRuns/{run_id}"
             assert frank.patch(f"{run_url}/taskInstances/B/-1/hitlDetails", json={"chosen_options": ["Close"]}).status_code == 409
             defect_id = frank.get(f"{plugin}/defects").json()["defects"][0]["id"]
-            assert frank.post(f"{plugin}/defects/{defect_id}/resolve").status_code == 200
+            assert frank.post(f"{plugin}/defects/{defect_id}/resolve").status_code == 403  # it blocks him
+        with second.client("bob") as bob:
+            assert bob.post(f"{plugin}/defects/{defect_id}/resolve").status_code == 200  # its recorder
         assert second.answer_when_asked("frank", DAG_ID, run_id, "B", "Close").status_code == 200
         assert second.answer_when_asked("alice", DAG_ID, run_id, "C", "Close").status_code == 200
         assert second.wait_for_run(DAG_ID, run_id) == "success"

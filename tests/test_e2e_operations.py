@@ -129,7 +129,9 @@ def test_who_may_act_transfer_and_blocking_defect(tmp_path):
             listed = mia.get(f"{plugin}/defects").json()
             assert [(d["task_id"], d["severity"], d["status"]) for d in listed["defects"]] == [("A", "blocking", "open")]
             assert eve.post(f"{plugin}/defects/{defect_id}/resolve").status_code == 403
-            assert frank.post(f"{plugin}/defects/{defect_id}/resolve").status_code == 200
+            # The person the defect blocks may not resolve it; whoever recorded it may.
+            assert frank.post(f"{plugin}/defects/{defect_id}/resolve").status_code == 403
+            assert carol.post(f"{plugin}/defects/{defect_id}/resolve").status_code == 200
             closed = frank.patch(f"{run_url}/taskInstances/A/-1/hitlDetails", json={"chosen_options": ["Close"]})
             assert closed.status_code == 200, closed.text
 

@@ -331,3 +331,64 @@ def test_the_readme_rights_table_names_every_rule():
         assert f"`{method} {short}`" in table, (method, short)
     for rule in Rule:
         assert rule.value in table, rule
+
+
+def call_guard(app: Any, method: str, path: str, body: bytes, headers: list[tuple[bytes, bytes]]) -> tuple[int, bool]:
+    """The real middleware on a raw ASGI request; what it answered, and whether Airflow was reached."""
+    import anyio
+
+    from transition.step_guard import StepGuard
+
+    reached: list[bool] = []
+    answered: list[int] = []
+
+    async def airflow(scope: dict, receive: Any, send: Any) -> None:
+        reached.append(True)
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"{}"})
+
+    async def receive() -> dict:
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    async def send(message: dict) -> None:
+        if message["type"] == "http.response.start":
+            answered.append(message["status"])
+
+    scope = {"type": "http", "method": method, "path": path, "raw_path": path.encode(), "root_path": "",
+             "query_string": b"", "headers": headers, "app": app}
+    anyio.run(StepGuard(airflow), scope, receive, send)
+    return answered[0], bool(reached)
+
+
+def test_the_guard_fails_closed(airflow_app, monkeypatch):
+    """A guard that cannot read its facts refuses changes (503) and Airflow never sees them; reads pass."""
+    from transition import guard_facts
+
+    class Broken:
+        def __init__(self) -> None:
+            raise RuntimeError("the database is gone")
+
+    monkeypatch.setattr(guard_facts, "DatabaseFacts", Broken)
+    path = ti_paths(PLAN_DAG, STEP)[0]
+    assert call_guard(airflow_app, "PATCH", path, b'{"new_state": "success"}', []) == (503, False)
+    assert call_guard(airflow_app, "GET", path, b"", []) == (200, True)
+
+
+def test_a_request_without_a_user_is_refused_before_airflow(airflow_app, monkeypatch):
+    from transition import guard_facts
+
+    class PlanOnly(TableFacts):
+        def language_of(self, actor: str) -> str:
+            return "en"
+
+        def is_manager(self, user: Any) -> bool:
+            return False
+
+    monkeypatch.setattr(guard_facts, "DatabaseFacts", PlanOnly)
+    path = ti_paths(PLAN_DAG, STEP)[0]
+    assert call_guard(airflow_app, "PATCH", path, b'{"new_state": "success"}', []) == (401, False)
+    forged = [(b"authorization", b"Bearer not.a.token")]
+    status, reached = call_guard(airflow_app, "PATCH", path, b'{"new_state": "success"}', forged)
+    assert status in (401, 403) and not reached
+    other = f"/api/v2/dags/{OTHER_DAG}/dagRuns/r/taskInstances/t"
+    assert call_guard(airflow_app, "PATCH", other, b'{"new_state": "success"}', []) == (200, True)

@@ -137,6 +137,29 @@ def add_assignee(call: Call, user: Any) -> None:
             detail.assignees = [*detail.assignees, {"id": user_id, "name": actor_id(user)}]
 
 
+def add_transferees(ti_id: str) -> None:
+    """After a step (re)wrote its request: the people it was transferred to in this run are assignees."""
+    from airflow.models.hitl import HITLDetail
+    from airflow.models.taskinstance import TaskInstance
+    from airflow.utils.session import create_session
+
+    import uuid
+
+    plan = current_plan()
+    with create_session() as session:
+        ti = session.scalar(sa.select(TaskInstance).where(TaskInstance.id == uuid.UUID(ti_id)))
+        if ti is None or plan is None or find_step(ti.dag_id, ti.task_id, plan) is None:
+            return
+        people = records.transferees(session, ti.dag_id, ti.run_id, ti.task_id)
+        detail = session.scalar(sa.select(HITLDetail).where(HITLDetail.ti_id == ti.id))
+        if not people or detail is None or not detail.assignees:
+            return
+        known = {a.get("id") for a in detail.assignees}
+        added = [{"id": p, "name": plan.actors[p].name if p in plan.actors else p} for p in people if p not in known]
+        if added:
+            detail.assignees = [*detail.assignees, *added]
+
+
 def forced_close_recorder(call: Call, who: Who, why: str, facts: DatabaseFacts) -> Callable[[], None]:
     """What records a cutover manager's forced close once Airflow has accepted it."""
     reason = ""

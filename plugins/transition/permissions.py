@@ -7,9 +7,9 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from transition.i18n import _
 from transition.model import Plan
 from transition.plan_store import load_plan
+from transition.route_rules import not_allowed
 
 PLAN_TTL_SECONDS = 5.0
 
@@ -60,7 +60,4 @@ def allowed_people(ref: StepRef, transferees: Iterable[str] = ()) -> list[str]:
 
 def refusal(ref: StepRef) -> str:
     """Why someone may not act on a step, in the current language."""
-    return _(
-        "You may not act on step {step}: only its owner, whoever it was transferred to, the owner's "
-        "team leader and department head, and the cutover managers may."
-    ).format(step=ref.step_id)
+    return not_allowed(ref.step_id)

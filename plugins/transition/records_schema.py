@@ -131,10 +131,10 @@ def migrate(engine: Engine) -> int:
     """Bring the plugin's tables to the latest version; returns the number of migrations applied."""
     applied = 0
     with engine.begin() as conn:
-        schema_version.create(conn, checkfirst=True)
         if conn.dialect.name == "postgresql":
             conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": ADVISORY_LOCK_KEY})
-        else:  # SQLite: the first write takes the database's write lock until the commit
+        conn.execute(sa.text("CREATE TABLE IF NOT EXISTS transition_schema (id INTEGER PRIMARY KEY, version INTEGER NOT NULL)"))
+        if conn.dialect.name != "postgresql":  # SQLite: the first write takes its write lock until the commit
             conn.execute(sa.update(schema_version).where(schema_version.c.id == 1).values(version=schema_version.c.version))
         version = conn.scalar(sa.select(schema_version.c.version).where(schema_version.c.id == 1))
         if version is None:

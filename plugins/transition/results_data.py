@@ -53,6 +53,14 @@ class Transfer:
     created_at: dt.datetime | None = None
 
 
+def forced_text(forced: Any) -> str:
+    """A forced close in one line: ``mia, 2027-01-16T23:10+01:00 (it was deferred, not asking): reason``."""
+    if not isinstance(forced, dict):
+        return ""
+    why = f" ({forced['why']})" if forced.get("why") else ""
+    return f"{forced.get('by', '')}, {forced.get('at', '')}{why}: {forced.get('reason', '')}"
+
+
 @dataclass(frozen=True)
 class StepResult:
     id: str
@@ -69,6 +77,7 @@ class StepResult:
     started_by: str | None = None
     closed_by: str | None = None
     comment: str = ""
+    forced_close: str = ""  # a cutover manager closed it outside the rules: who, when, why, the reason
     transfers: tuple[Transfer, ...] = ()
     defects: tuple[Defect, ...] = ()
     link: str = ""
@@ -189,6 +198,7 @@ def run_results_from_json(
             planned_start=local(s.get("planned_start")), planned_end=local(s.get("planned_end")),
             actual_start=local(s.get("actual_start")), actual_end=local(s.get("actual_end")),
             started_by=s.get("started_by"), closed_by=s.get("closed_by"), comment=str(s.get("comment") or ""),
+            forced_close=forced_text(s.get("forced_close")),
             transfers=tuple(t for t in all_transfers if t.step == s["id"])
             or tuple(Transfer(0, str(s["id"]), "", to) for to in s.get("transferred_to", [])),
             defects=tuple(d for d in all_defects if d.step == s["id"]), link=str(s.get("link") or ""),

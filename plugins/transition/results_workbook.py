@@ -49,7 +49,7 @@ STEP_COLUMNS = [  # title (English, translated when written), width
     (N_("ID"), 12), (N_("Label"), 40), (N_("Phase"), 8), (N_("State"), 12), (N_("Owner"), 12), (N_("Owner name"), 20),
     (N_("Team"), 16), (N_("Planned start"), 17), (N_("Planned end"), 17), (N_("Planned duration"), 10),
     (N_("Actual start"), 17), (N_("Actual end"), 17), (N_("Actual duration"), 10), (N_("Started by"), 12),
-    (N_("Closed by"), 12), (N_("Comment"), 30), (N_("Transfers"), 30), (N_("Defects"), 36), (N_("Open defects"), 8),
+    (N_("Closed by"), 12), (N_("Comment"), 30), (N_("Forced close"), 30), (N_("Transfers"), 30), (N_("Defects"), 36), (N_("Open defects"), 8),
     (N_("Link"), 30),
 ]
 DEFECT_COLUMNS = [
@@ -140,7 +140,7 @@ def _steps_sheet(sheet: Worksheet, results: RunResults) -> None:
             step.id, step.label, step.phase, state_name(step.state), step.owner, step.owner_name, step.team,
             _naive(step.planned_start), _naive(step.planned_end), _duration(step.planned_start, step.planned_end),
             _naive(step.actual_start), _naive(step.actual_end), _duration(step.actual_start, step.actual_end),
-            step.started_by, step.closed_by, step.comment or None, transfers_text(step) or None,
+            step.started_by, step.closed_by, step.comment or None, step.forced_close or None, transfers_text(step) or None,
             defects_text(step) or None, len(step.open_defects), step.link or None,
         ])
         _formats(sheet, row, titles, formats)

@@ -174,7 +174,7 @@ def decide(call: Call, who: Who, facts: Facts, parse: Callable[[Rule, Any], Any]
 def _answer(call: Call, who: Who, people: list[str], facts: Facts, parse: Callable[[Rule, Any], Any]) -> Verdict:
     dag_id, run_id, step_id = call.params["dag_id"], call.params["dag_run_id"], call.params["task_id"]
     if who.actor not in people and not who.manager:
-        return Verdict(403, _not_allowed(step_id))
+        return Verdict(403, not_allowed(step_id))
     try:
         chosen = list(parse(Rule.ANSWER, call.body).chosen_options)
     except ValueError as exc:
@@ -187,7 +187,7 @@ def _answer(call: Call, who: Who, people: list[str], facts: Facts, parse: Callab
 def _mark(call: Call, who: Who, people: list[str], facts: Facts, parse: Callable[[Rule, Any], Any]) -> Verdict:
     dag_id, run_id, step_id = call.params["dag_id"], call.params["dag_run_id"], call.params["task_id"]
     if who.actor not in people and not who.manager:
-        return Verdict(403, _not_allowed(step_id))
+        return Verdict(403, not_allowed(step_id))
     try:
         body = parse(Rule.MARK_STEP, call.body)
     except ValueError as exc:
@@ -238,7 +238,8 @@ def _managers_only() -> Verdict:
     return Verdict(403, _("This change to the transition plan's DAGs is for the cutover managers: ask one of them."))
 
 
-def _not_allowed(step_id: str) -> str:
+def not_allowed(step_id: str) -> str:
+    """Why someone may not act on a step, in the current language."""
     return _("You may not act on step {step}: only its owner, whoever it was transferred to, the owner's team leader "
              "and department head, and the cutover managers may.").format(step=step_id)
 

@@ -99,7 +99,8 @@ def run_steps(session: Any, plan: Plan, dry_run: str, run_id: str, base_url: str
             "closed_by": closed.get("by"),
             "comment": str(closed.get("comment") or ""),
             "forced_close": _forced(forced.get(step_id), zone),
-            "defects": [{"id": d["id"], "title": d["title"], "severity": d["severity"], "status": d["status"]} for d in step_defects],
+            "defects": [{"id": d["id"], "title": d["title"], "severity": d["severity"], "status": d["status"],
+                         "created_by": d["created_by"]} for d in step_defects],
             "open_defects": sum(1 for d in step_defects if d["status"] == "open"),
             "link": required_actions_link(base_url, dag_id, run_id, step_id),
         })

@@ -355,7 +355,7 @@ def recap(user: GetUserDep, lang: str | None = None) -> HTMLResponse:
             "open_defect": _("(open)"), "resolve": _("Resolve"), "required_action": _("Required action"),
             "transfer": _("Transfer"), "defect": _("Defect"), "transfer_title": _("Transfer step {step}"),
             "defect_title": _("Record a defect on step {step}"), "refused": _("Refused: {reason}"),
-            "could_not_load": _("Could not load: {reason}"),
+            "could_not_load": _("Could not load: {reason}"), "forced_close": _("forced closed by {person}"),
         }
         page = template_environment().get_template("recap.html.j2").render(
             plan=plan.name, prefix="/transition", user=actor_id(user), user_json=_js(actor_id(user)),

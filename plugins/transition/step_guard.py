@@ -13,19 +13,23 @@ the plugin's own endpoints (``/transition``: they check the same rules), and rea
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
+import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import parse_qs
 
 import anyio
+from starlette._utils import get_route_path
 from starlette.routing import Match, Mount
 
 from transition.route_rules import CHANGING, Call, Rule, Verdict, Who, decide, parse_json, touches_plan
 
 log = logging.getLogger(__name__)
 PASS_THROUGH = ("/execution", "/auth", "/transition", "/static")
+REASK = re.compile(r"^/execution/hitlDetails/([0-9a-fA-F-]{32,36})/?$")  # a task writing its request
 
 
 def resolve_route(app: Any, scope: dict) -> tuple[str, dict[str, str]] | None:
@@ -101,7 +105,12 @@ class StepGuard:
             return Verdict(None), None  # Airflow answers 404 or 405: nothing changes
         route, params = found
         if route.startswith(PASS_THROUGH):
-            return Verdict(None), None
+            asked = REASK.match(get_route_path(scope)) if scope["method"].upper() == "POST" else None
+            if asked is None:
+                return Verdict(None), None
+            # A step asks again (a new try): once Airflow has the request, the people it was
+            # transferred to are added back to it, so they keep the right to answer.
+            return Verdict(None), functools.partial(guard_facts.add_transferees, asked.group(1))
         query = parse_qs(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)
         call = Call(scope["method"].upper(), route, params, query, parse_json(body))
         facts = guard_facts.DatabaseFacts()
