@@ -48,7 +48,7 @@ sample-plan: install
 # The gettext catalogues (plugins/transition/locale): extract the messages of the code and the
 # templates, update every language's .po, compile the .mo files. Then translate what is new.
 messages: install
-	$(PY) -m transition.catalogues
+	$(PY) -m transition.cli.catalogues
 
 clean:
 	rm -rf $(VENV) .airflow plan/.compiled tests/artifacts

@@ -27,7 +27,7 @@ answers each request (``Start``, then ``Close``) ``--answer-delay`` seconds afte
 
 About 15 minutes per configuration at 500 steps on 2 cores (the longest chain, 63 steps, sets
 the pace). ``--set AIRFLOW__SECTION__KEY=VALUE`` tries a setting on top of
-``transition.standalone.airflow_environment`` (before/after comparisons). Usage::
+``transition.cli.standalone.airflow_environment`` (before/after comparisons). Usage::
 
     .venv/bin/python bench/dryrun.py [--steps 500] [--config standalone|postgres-celery|both]
                                      [--answer-delay 3] [--set ...] [--write BENCHMARKS.md]
@@ -59,10 +59,10 @@ from airflow_server import FLAVOURS, AirflowServer  # noqa: E402  (tests/, the e
 from parse import commit, write_section  # noqa: E402  (same folder)
 from smtp_server import SmtpServer  # noqa: E402
 
-from transition.plan_store import load_plan  # noqa: E402
-from transition.sample_generator import sample_plan  # noqa: E402
-from transition.standalone import airflow_users  # noqa: E402
-from transition.workbook_writer import write_plan_workbook  # noqa: E402
+from transition.store.plan_store import load_plan  # noqa: E402
+from transition.workbook.sample import sample_plan  # noqa: E402
+from transition.cli.standalone import airflow_users  # noqa: E402
+from transition.workbook.writer import write_plan_workbook  # noqa: E402
 
 LABELS = {"standalone": "standalone (SQLite, LocalExecutor)", "postgres-celery": "PostgreSQL + Celery + Redis"}
 STATES = ("scheduled", "queued", "running", "awaiting_input", "deferred", "up_for_retry", "success", "failed",
@@ -581,7 +581,7 @@ def main() -> None:
                         help="longest pause of the owners (s), 0 for none")
     parser.add_argument("--timeout", type=float, default=2400, help="per configuration (s)")
     parser.add_argument("--set", action="append", default=[], metavar="AIRFLOW__SECTION__KEY=VALUE",
-                        help="an Airflow setting on top of transition.standalone's, to try a change")
+                        help="an Airflow setting on top of transition.cli.standalone's, to try a change")
     parser.add_argument("--write", type=Path)
     parser.add_argument("--keep", action="store_true", help="keep each work folder (Airflow's logs) and say where")
     args = parser.parse_args()

@@ -12,7 +12,7 @@ code). The chain is walked alone, so nothing else competes. Usage::
 
     .venv/bin/python bench/handover.py --steps 500 --handovers 15 [--set AIRFLOW__SECTION__KEY=VALUE ...]
 
-``--set`` tries an Airflow setting on top of ``transition.standalone``'s. Prints a table; writes
+``--set`` tries an Airflow setting on top of ``transition.cli.standalone``'s. Prints a table; writes
 nothing. ``bench/dryrun.py`` is the whole-run measurement recorded in BENCHMARKS.md.
 """
 
@@ -35,7 +35,7 @@ sys.path[:0] = [str(HERE), str(HERE.parent / "tests")]
 from airflow_server import AirflowServer  # noqa: E402
 from dryrun import root_pids, scheduler_process, stamp, write_plan  # noqa: E402
 from smtp_server import SmtpServer  # noqa: E402
-from transition.standalone import airflow_users  # noqa: E402
+from transition.cli.standalone import airflow_users  # noqa: E402
 
 MARKS = ("closed queued", "closed done", "dependent scheduled", "dependent queued", "dependent started",
          "dependent asking")

@@ -46,7 +46,7 @@ PROBE = r"""
 import json, os, resource, runpy, sys, time
 import airflow.sdk  # imports are not what we measure
 from airflow.providers.standard.operators.hitl import HITLOperator
-import transition.dag_builder, transition.plan_store
+import transition.runner.dag_builder, transition.store.plan_store
 mode, target = sys.argv[1], sys.argv[2]
 if mode == "dag-factory":
     import dagfactory  # its import is not measured either, like Airflow's and ours
@@ -137,9 +137,9 @@ def run_probe(mode: str, target: Path, env: dict[str, str]) -> dict:
 
 
 def prepare(size: int, folder: Path) -> tuple[Path, Path, dict[str, str]]:
-    from transition.plan_store import load_plan
-    from transition.sample_generator import write_sample
-    from transition.step_text import body, subject
+    from transition.store.plan_store import load_plan
+    from transition.workbook.sample import write_sample
+    from transition.notifications.request_text import body, subject
 
     write_sample(folder / "plan.xlsx", size, seed=1)
     (folder / "config.yaml").write_text("name: bench\nworkbook: plan.xlsx\n", encoding="utf-8")

@@ -56,7 +56,7 @@ def run(reader: str, path: Path) -> dict:
 
 
 def measure(sizes: list[int], rounds: int) -> list[dict]:
-    from transition.sample_generator import write_sample
+    from transition.workbook.sample import write_sample
 
     results = []
     for size in sizes:

@@ -6,7 +6,7 @@ parsing context).
 
 from airflow.sdk import get_parsing_context
 
-from transition.airflow_dags import registered_dags
+from transition.runner.dag_files import registered_dags
 
 parsing = get_parsing_context()
 globals().update(registered_dags(parsing.dag_id, parsing.task_id))

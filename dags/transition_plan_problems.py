@@ -3,6 +3,6 @@
 While the workbook is invalid, the DAGs of the last good plan stay live (transition_plan.py).
 """
 
-from transition.airflow_dags import raise_plan_problems
+from transition.runner.dag_files import raise_plan_problems
 
 raise_plan_problems()

@@ -21,10 +21,10 @@ from pathlib import Path
 from typing import Any
 
 try:
-    from transition.workbook_writer import write_plan_workbook
+    from transition.workbook.writer import write_plan_workbook
 except ImportError:  # run without the package installed: use the checkout's plugins folder
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "plugins"))
-    from transition.workbook_writer import write_plan_workbook
+    from transition.workbook.writer import write_plan_workbook
 
 DEFAULT_OUT = Path(__file__).resolve().parent / "transition_plan.xlsx"
 

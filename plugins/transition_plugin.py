@@ -2,14 +2,14 @@
 
 Adds to Airflow's api-server: the ``/transition`` REST endpoints (transfers, defects), the step
 guard (deny by default: who may change what on the plan's DAGs, by any route; see
-``transition.route_rules``), the plugin's tables' migrations (at start) and a listener that sends
+``transition.web.route_rules``), the plugin's tables' migrations (at start) and a listener that sends
 calendar cancellations when a person cancels a dry run. Every Airflow process loads plugins, so the
 web parts are imported only when the api-server asks for them.
 """
 
 from airflow.plugins_manager import AirflowPlugin
 
-from transition import calendar_listener
+from transition.runner import calendar_listener
 
 
 class TransitionPlugin(AirflowPlugin):
@@ -26,8 +26,8 @@ class TransitionPlugin(AirflowPlugin):
         # Read by the api-server once, at start: the plugin's tables are brought up to date first.
         from airflow import settings
 
-        from transition.records_schema import ensure_migrated
-        from transition.step_api import app
+        from transition.runs.records_schema import ensure_migrated
+        from transition.web.step_api import app
 
         if settings.engine is not None:
             ensure_migrated(settings.engine)
@@ -36,6 +36,6 @@ class TransitionPlugin(AirflowPlugin):
 
     @property
     def fastapi_root_middlewares(self):  # type: ignore[override]
-        from transition.step_guard import StepGuard
+        from transition.web.step_guard import StepGuard
 
         return [{"middleware": StepGuard, "name": "Transition step guard"}]

@@ -1,6 +1,6 @@
 """A real Airflow (``airflow standalone``: api-server, scheduler, dag-processor, triggerer) for tests.
 
-Started with the same settings as ``make run`` (:func:`transition.standalone.airflow_environment`),
+Started with the same settings as ``make run`` (:func:`transition.cli.standalone.airflow_environment`),
 on free ports of 127.0.0.1, in its own process group; stopped by that group's id. Every wait is
 bounded in time.
 """
@@ -20,7 +20,7 @@ from typing import Any
 
 import httpx
 
-from transition.standalone import airflow_environment, compile_bytecode, ensure_passwords, prepare_sqlite
+from transition.cli.standalone import airflow_environment, compile_bytecode, ensure_passwords, prepare_sqlite
 
 
 def free_port() -> int:

@@ -85,8 +85,8 @@ def plan_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 def compile_sheets(folder: Path, workbook_sheets: Sheets, **settings: Any):
     """Write the workbook and a configuration in ``folder`` and compile them (a CompileResult)."""
-    from transition.compiler import compile_plan
-    from transition.config import load_config
+    from transition.plan.compiler import compile_plan
+    from transition.plan.config import load_config
 
     write_xlsx(folder / "plan.xlsx", workbook_sheets)
     write_config(folder / "config.yaml", "plan.xlsx", **settings)

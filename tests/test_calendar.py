@@ -17,8 +17,8 @@ import icalendar
 import pytest
 
 from conftest import base_sheets, compile_sheets, write_config, write_xlsx
-from transition import calendar_mail
-from transition.calendar_ics import calendar_bytes, event_uid, fingerprint, owner_events, run_events, run_key
+from transition.notifications import calendar_mail
+from transition.notifications.calendar_ics import calendar_bytes, event_uid, fingerprint, owner_events, run_events, run_key
 
 UTC = dt.timezone.utc
 BRUSSELS = zoneinfo.ZoneInfo("Europe/Brussels")

@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-from transition.cell_values import format_duration, normalise_key, parse_duration, parse_start, split_ids
+from transition.workbook.cells import format_duration, normalise_key, parse_duration, parse_start, split_ids
 
 M = dt.timedelta(minutes=1)
 

@@ -6,7 +6,7 @@ import re
 
 import yaml
 
-from transition.config import REPO_ROOT
+from transition.plan.config import REPO_ROOT
 
 COMPOSE = yaml.safe_load((REPO_ROOT / "docker-compose.yaml").read_text(encoding="utf-8"))
 SERVICES = COMPOSE["services"]
@@ -44,8 +44,8 @@ def test_airflow_services_share_the_mounts_settings_and_order():
 
 
 def test_the_tuning_of_make_run_is_the_compose_files():
-    """Scheduler and worker settings chosen for people waiting on each other (transition.standalone)."""
-    from transition.standalone import TUNING
+    """Scheduler and worker settings chosen for people waiting on each other (transition.cli.standalone)."""
+    from transition.cli.standalone import TUNING
 
     for name in AIRFLOW + ["airflow-init"]:
         env = SERVICES[name]["environment"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from transition.config import CONFIG_ENV, DEFAULT_CONFIG_PATH, load_config, resolve_config_path
+from transition.plan.config import CONFIG_ENV, DEFAULT_CONFIG_PATH, load_config, resolve_config_path
 from transition.errors import ConfigError
 
 

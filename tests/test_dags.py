@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from conftest import base_sheets, write_config, write_xlsx
-from transition.config import REPO_ROOT
+from transition.plan.config import REPO_ROOT
 
 os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
 os.environ.setdefault("AIRFLOW__CORE__DAGBAG_IMPORT_ERROR_TRACEBACKS", "False")
@@ -80,7 +80,7 @@ def test_a_broken_workbook_keeps_the_last_good_dags_and_shows_the_problems(plan_
 
 
 def test_parsing_context_builds_only_the_asked_dag(plan_env):
-    from transition.airflow_dags import registered_dags
+    from transition.runner.dag_files import registered_dags
 
     write_xlsx(plan_env / "plan.xlsx", base_sheets())
     assert list(registered_dags("resa_live")) == ["resa_live"]
@@ -90,8 +90,8 @@ def test_parsing_context_builds_only_the_asked_dag(plan_env):
 def test_a_worker_builds_only_the_task_it_runs(plan_env):
     """Airflow's parsing context in a worker names the DAG and the task: the DAG then holds that
     task only, the same as in the full DAG (what the task runner reads), and no documentation."""
-    from transition.airflow_dags import registered_dags
-    from transition.watch_operator import WATCH_TASK_ID
+    from transition.runner.dag_files import registered_dags
+    from transition.runner.watch_operator import WATCH_TASK_ID
 
     write_xlsx(plan_env / "plan.xlsx", base_sheets())
     full = registered_dags("resa_live")["resa_live"]

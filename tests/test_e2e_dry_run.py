@@ -17,8 +17,8 @@ import pytest
 
 from airflow_server import FLAVOURS, AirflowServer, dump
 from conftest import write_config, write_xlsx
-from transition.standalone import airflow_users
-from transition.plan_store import load_plan
+from transition.cli.standalone import airflow_users
+from transition.store.plan_store import load_plan
 
 pytestmark = pytest.mark.e2e
 

@@ -19,8 +19,8 @@ import pytest
 from airflow_server import AirflowServer
 from conftest import write_config, write_xlsx
 from smtp_server import SmtpServer
-from transition.plan_store import load_plan
-from transition.standalone import airflow_users
+from transition.store.plan_store import load_plan
+from transition.cli.standalone import airflow_users
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 

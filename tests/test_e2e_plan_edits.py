@@ -15,8 +15,8 @@ import pytest
 
 from airflow_server import AirflowServer
 from conftest import write_config, write_xlsx
-from transition.plan_store import load_plan
-from transition.standalone import airflow_users
+from transition.store.plan_store import load_plan
+from transition.cli.standalone import airflow_users
 
 pytestmark = pytest.mark.e2e
 DAG_ID = "edit_dr1"

@@ -25,9 +25,9 @@ import pytest
 from airflow_server import AirflowServer
 from conftest import write_config, write_xlsx
 from smtp_server import SmtpServer
-from transition.plan_store import load_plan
-from transition.api_client import REPORT_USER, connection_json
-from transition.standalone import airflow_users
+from transition.store.plan_store import load_plan
+from transition.results.api_client import REPORT_USER, connection_json
+from transition.cli.standalone import airflow_users
 
 pytestmark = pytest.mark.e2e
 ZONE = zoneinfo.ZoneInfo("Europe/Brussels")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from conftest import base_sheets, compile_sheets
-from transition.forecast import Progress, planned_origin, reckon
+from transition.plan.forecast import Progress, planned_origin, reckon
 
 H = dt.timedelta(hours=1)
 

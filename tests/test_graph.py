@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from transition.graph import find_cycles, project, topological_order
+from transition.plan.graph import find_cycles, project, topological_order
 
 
 def test_projection_skips_a_removed_step_whose_prerequisites_are_removed_too():

@@ -10,11 +10,11 @@ import zipfile
 import pytest
 
 from conftest import base_sheets, compile_sheets, write_config, write_xlsx
-from transition.cell_values import as_text
-from transition.config import load_config
-from transition.compiler import compile_plan
+from transition.workbook.cells import as_text
+from transition.plan.config import load_config
+from transition.plan.compiler import compile_plan
 from transition.errors import WorkbookError
-from transition.plan_store import load_plan
+from transition.store.plan_store import load_plan
 
 TRANSITION = os.path.join(os.path.dirname(sys.executable), "transition")
 
@@ -87,8 +87,8 @@ def test_a_20_mb_workbook_validates_and_builds_its_dags(tmp_path, monkeypatch):
 
     from airflow.dag_processing.dagbag import DagBag
 
-    from transition.config import REPO_ROOT
-    from transition.step_text import body
+    from transition.plan.config import REPO_ROOT
+    from transition.notifications.request_text import body
 
     letters = random.Random(20).choices
     sheets = base_sheets()

@@ -22,9 +22,9 @@ import openpyxl
 import pytest
 
 from conftest import base_sheets, compile_sheets, write_config, write_xlsx
-from transition import catalogues
+from transition.cli import catalogues
 from transition.i18n import _, format_moment, languages, normalise, translator, use_language
-from transition.watch_operator import WATCH_LABEL
+from transition.runner.watch_operator import WATCH_LABEL
 
 TRANSITION = shutil.which("transition", path=str(Path(sys.executable).parent))
 
@@ -103,7 +103,7 @@ def test_languages_and_their_formats():
 # -- e-mails ---------------------------------------------------------------------------------------
 
 def test_ready_email_in_the_owners_language(tmp_path):
-    from transition.ready_mail import ready_message
+    from transition.notifications.ready_mail import ready_message
 
     plan = french_plan(tmp_path)
     french = ready_message(plan, "DR1", plan.schedules["DR1"].steps["PP-010"], dag_id="resa_dr1", run_id="r",
@@ -124,8 +124,8 @@ def test_ready_email_in_the_owners_language(tmp_path):
 
 
 def test_late_overdue_transfer_and_failure_emails(tmp_path, monkeypatch):
-    from transition import alert_mail
-    from transition.alert_mail import alert_message, announce_mail_failures
+    from transition.notifications import alert_mail
+    from transition.notifications.alert_mail import alert_message, announce_mail_failures
 
     plan = french_plan(tmp_path, cutover_managers=["dave", "bob"])  # dave reads French, bob English
     schedule = plan.schedules["DR1"].steps
@@ -158,7 +158,7 @@ def test_late_overdue_transfer_and_failure_emails(tmp_path, monkeypatch):
 
 
 def test_deadline_email_per_manager_language(tmp_path, monkeypatch):
-    from transition import deadline_mail
+    from transition.notifications import deadline_mail
 
     plan = french_plan(tmp_path, cutover_managers=["dave", "bob"])
     alert = deadline_mail.dry_run_deadline(plan, "DR1")
@@ -180,8 +180,8 @@ def test_deadline_email_per_manager_language(tmp_path, monkeypatch):
 
 def test_weekly_report_and_results_workbook_in_french():
     from test_results_workbook import DEFECTS, RUN, TRANSFERS, recap
-    from transition.results_data import run_results_from_json
-    from transition.weekly_report import weekly_message
+    from transition.results.data import run_results_from_json
+    from transition.results.weekly_report import weekly_message
 
     results = run_results_from_json(recap(), RUN, DEFECTS, TRANSFERS)
     with use_language("fr"):
@@ -210,7 +210,7 @@ def test_weekly_report_and_results_workbook_in_french():
 
 
 def test_weekly_report_dag_writes_one_email_per_manager_language(tmp_path, monkeypatch):
-    from transition.weekly_report import build_weekly_report_dag
+    from transition.results.weekly_report import build_weekly_report_dag
 
     plan = french_plan(tmp_path, cutover_managers=["dave", "bob", "alice"])
     dag = build_weekly_report_dag(plan, "0 8 * * 1", ["dave@example.com", "bob@example.com", "alice@example.com"])
@@ -221,8 +221,8 @@ def test_weekly_report_dag_writes_one_email_per_manager_language(tmp_path, monke
 def test_calendar_email_and_events_in_the_owners_language(tmp_path):
     import icalendar
 
-    from transition import calendar_mail
-    from transition.calendar_ics import owner_events
+    from transition.notifications import calendar_mail
+    from transition.notifications.calendar_ics import owner_events
 
     plan = french_plan(tmp_path, cutover_managers=["dave"])
     run_id = "manual__2027-01-10T09:00:00+00:00"
@@ -244,8 +244,8 @@ def test_calendar_email_and_events_in_the_owners_language(tmp_path):
 # -- human-in-the-loop -----------------------------------------------------------------------------
 
 def test_hitl_body_and_form_in_the_owners_language(tmp_path):
-    from transition.step_operator import form
-    from transition.step_text import body, subject
+    from transition.runner.step_operator import form
+    from transition.notifications.request_text import body, subject
 
     plan = french_plan(tmp_path)
     french = body(plan, "DR1", plan.schedules["DR1"].steps["CO-110"])  # alice
@@ -262,7 +262,7 @@ def test_hitl_body_and_form_in_the_owners_language(tmp_path):
 
 
 def test_every_dag_task_asks_in_its_owners_language(tmp_path, monkeypatch):
-    from transition.dag_builder import build_dag
+    from transition.runner.dag_builder import build_dag
 
     plan = french_plan(tmp_path)
     dag = build_dag(plan, "DR1")
@@ -284,7 +284,8 @@ class _User:
 
 
 def test_recap_page_in_the_users_language(tmp_path, monkeypatch):
-    from transition import permissions, step_api
+    from transition.web import permissions
+    from transition.web import step_api
 
     plan = french_plan(tmp_path)
     monkeypatch.setattr(permissions, "current_plan", lambda: plan)
@@ -322,7 +323,7 @@ def test_validator_messages_in_the_plans_language(tmp_path):
 
 
 def test_the_dag_files_show_problems_in_the_plans_language(tmp_path, monkeypatch):
-    from transition.plan_store import load_plan
+    from transition.store.plan_store import load_plan
 
     monkeypatch.setenv("TRANSITION_CACHE_DIR", str(tmp_path / "cache"))
     sheets = base_sheets()
@@ -374,7 +375,7 @@ def test_template_instructions_in_lang(tmp_path):
 
 
 def test_config_language_must_have_a_catalogue(tmp_path):
-    from transition.config import load_config
+    from transition.plan.config import load_config
     from transition.errors import ConfigError
 
     write_xlsx(tmp_path / "plan.xlsx", base_sheets())
@@ -384,7 +385,7 @@ def test_config_language_must_have_a_catalogue(tmp_path):
 
 
 def test_catalogue_tool_check_passes():
-    done = subprocess.run([sys.executable, "-m", "transition.catalogues", "--check"], capture_output=True, text=True,
+    done = subprocess.run([sys.executable, "-m", "transition.cli.catalogues", "--check"], capture_output=True, text=True,
                           timeout=120)
     assert done.returncode == 0, done.stdout + done.stderr
     assert done.stdout.endswith("translated in en, fr\n")

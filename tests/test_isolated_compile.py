@@ -6,7 +6,7 @@ import json
 import zipfile
 
 from conftest import base_sheets, write_xlsx
-from transition.plan_store import load_plan
+from transition.store.plan_store import load_plan
 
 
 def widen(path, cell: str = "GR50000") -> None:

@@ -17,13 +17,13 @@ import pytest
 
 from conftest import base_sheets, compile_sheets
 from smtp_server import SmtpServer
-from transition.alert_mail import notice_message
-from transition.calendar_ics import calendar_bytes, owner_events
-from transition.calendar_mail import calendar_message
-from transition.mail import compose, header_text, send
-from transition.ready_mail import ready_message
-from transition.results_data import run_results_from_json
-from transition.weekly_report import weekly_message
+from transition.notifications.alert_mail import notice_message
+from transition.notifications.calendar_ics import calendar_bytes, owner_events
+from transition.notifications.calendar_mail import calendar_message
+from transition.notifications.mail import compose, header_text, send
+from transition.notifications.ready_mail import ready_message
+from transition.results.data import run_results_from_json
+from transition.results.weekly_report import weekly_message
 
 BREAKS = ["\n", "\r", "\r\n", "\u2028", "\u2029", "\x85", "\x0b", "\x1c"]
 INJECTION = "Bcc: eve@evil.example"

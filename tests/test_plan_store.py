@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 
 from conftest import base_sheets, write_xlsx
-from transition.plan_json import plan_from_json, plan_to_json
-from transition.plan_store import load_plan
+from transition.plan.serial import plan_from_json, plan_to_json
+from transition.store.plan_store import load_plan
 
 
 def test_second_load_comes_from_the_cache_and_equals_the_first(plan_dir):

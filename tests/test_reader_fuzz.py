@@ -22,10 +22,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conftest import base_sheets, write_config, write_xlsx
-from transition.compiler import CompileResult, compile_plan
-from transition.config import load_config
+from transition.plan.compiler import CompileResult, compile_plan
+from transition.plan.config import load_config
 from transition.errors import WorkbookError
-from transition.plan_store import load_plan
+from transition.store.plan_store import load_plan
 
 EXAMPLES = int(os.environ.get("TRANSITION_FUZZ_EXAMPLES", "25"))
 FUZZ = settings(max_examples=EXAMPLES, deadline=None, database=None,

@@ -13,11 +13,11 @@ from pathlib import Path
 import pytest
 
 from conftest import base_sheets, compile_sheets, write_config, write_xlsx
-from transition.compiler import compile_plan
-from transition.config import load_config
+from transition.plan.compiler import compile_plan
+from transition.plan.config import load_config
 from transition.errors import ConfigError, WorkbookError
-from transition.plan_store import load_plan
-from transition.workbook_limits import MAX_COLUMNS, MAX_ROWS
+from transition.store.plan_store import load_plan
+from transition.workbook.limits import MAX_COLUMNS, MAX_ROWS
 
 TRANSITION = os.path.join(os.path.dirname(sys.executable), "transition")
 
@@ -143,7 +143,7 @@ def test_a_workbook_that_is_not_a_regular_file_is_refused_unread(tmp_path, plan_
 
 
 def test_a_workbook_over_the_size_limit_is_refused_unread(plan_dir, monkeypatch):
-    import transition.workbook_limits as limits
+    import transition.workbook.limits as limits
 
     write_xlsx(plan_dir / "plan.xlsx", base_sheets())
     monkeypatch.setattr(limits, "MAX_WORKBOOK_BYTES", 1024)  # a real file, a small limit: same code path
@@ -255,7 +255,7 @@ def test_a_d_day_far_in_the_future_is_a_problem_not_an_overflow(tmp_path):
 
 @pytest.mark.parametrize("value", [float("inf"), float("-inf"), float("nan"), 1e300, "1" * 5000 + "m"])
 def test_parse_duration_raises_only_value_errors(value):
-    from transition.cell_values import parse_duration
+    from transition.workbook.cells import parse_duration
 
     with pytest.raises(ValueError):
         parse_duration(value)
@@ -281,7 +281,7 @@ def test_a_sheet_whose_compressed_data_is_damaged_is_a_problem(tmp_path):
 def test_the_dag_import_error_names_the_far_cell(plan_dir, monkeypatch):
     from airflow.dag_processing.dagbag import DagBag
 
-    from transition.config import REPO_ROOT
+    from transition.plan.config import REPO_ROOT
 
     rewrite_sheet(write_xlsx(plan_dir / "plan.xlsx", base_sheets()), "Steps", far_cell)
     monkeypatch.setenv("TRANSITION_CONFIG", str(plan_dir / "config.yaml"))

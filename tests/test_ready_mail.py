@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from conftest import base_sheets, compile_sheets
-from transition.ready_mail import ready_message
+from transition.notifications.ready_mail import ready_message
 
 
 def plan_with(tmp_path, sheets):
@@ -79,7 +79,7 @@ class TI:
 def test_a_ready_email_that_cannot_be_built_is_recorded_as_failed(tmp_path, monkeypatch):
     """Not only a refused send: a message that could not even be built is a failure the cutover
     managers hear of (the run's watch reads ``mail_failures``), not something quietly dropped."""
-    from transition import ready_mail
+    from transition.notifications import ready_mail
 
     Ledger.store = {}
     monkeypatch.setattr(ready_mail, "SentLedger", Ledger)

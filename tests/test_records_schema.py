@@ -11,7 +11,7 @@ import uuid
 import pytest
 import sqlalchemy as sa
 
-from transition.records_schema import LATEST, migrate
+from transition.runs.records_schema import LATEST, migrate
 
 POSTGRES = "postgresql+psycopg2://postgres@127.0.0.1:5432"
 

@@ -18,9 +18,9 @@ import openpyxl
 import pytest
 
 from conftest import base_sheets, write_config, write_xlsx
-from transition.api_client import Credentials
-from transition.results_data import phase_results, run_results_from_json, split_run
-from transition.results_workbook import results_bytes, write_results
+from transition.results.api_client import Credentials
+from transition.results.data import phase_results, run_results_from_json, split_run
+from transition.results.workbook import results_bytes, write_results
 
 TRANSITION = shutil.which("transition", path=str(Path(sys.executable).parent))
 
@@ -127,7 +127,7 @@ def test_the_results_workbook(tmp_path, results, comparison):
     state_cell = steps.cell(row=2, column=header.index("State") + 1)
     assert state_cell.fill.fgColor.rgb.endswith("A9D18E")  # Terminated: green, as on the recap page
     assert steps.cell(row=2, column=header.index("Actual start") + 1).number_format == "yyyy-mm-dd hh:mm"
-    assert steps.freeze_panes == "B2" and steps.auto_filter.ref == "A1:T5"
+    assert steps.freeze_panes == "B2" and steps.auto_filter.ref == "A1:U5"
 
     defects = list(book["Defects"].iter_rows(values_only=True))
     assert defects[0][:5] == ("ID", "Step", "Title", "Severity", "Status")
@@ -182,7 +182,7 @@ def test_without_a_comparison_and_without_steps(tmp_path):
 
 
 def test_the_weekly_report_email(results, comparison):
-    from transition.weekly_report import weekly_message
+    from transition.results.weekly_report import weekly_message
 
     message = weekly_message(results, comparison, ["mia@example.com", "tom@example.com"], "http://airflow:8080/")
     assert message["Subject"] == "[Transition-DR1] Weekly report 16 Jan 2027"
@@ -208,7 +208,7 @@ def test_the_weekly_report_email(results, comparison):
 
 
 def test_html_in_the_plan_is_escaped_in_the_email():
-    from transition.weekly_report import weekly_message
+    from transition.results.weekly_report import weekly_message
 
     overdue = dict(step("X", "CO", "Overdue", "eve", None, None), label="<script>x()</script>")
     hostile = run_results_from_json(recap(steps=[overdue]))
@@ -235,7 +235,7 @@ def test_the_connection_of_the_weekly_report():
 
     from airflow.sdk import Connection
 
-    from transition.api_client import connection_json
+    from transition.results.api_client import connection_json
 
     data = json.loads(connection_json("http://127.0.0.1:8081", "transition_report", "pw"))
     connection = Connection(conn_id="transition_api", **data)
@@ -278,7 +278,7 @@ def test_report_command_errors_without_a_traceback(tmp_path):
 # -- configuration and DAG ----------------------------------------------------------------------
 
 def test_weekly_report_setting(tmp_path):
-    from transition.config import load_config
+    from transition.plan.config import load_config
     from transition.errors import ConfigError
 
     write_xlsx(tmp_path / "plan.xlsx", base_sheets())
@@ -292,7 +292,7 @@ def test_weekly_report_setting(tmp_path):
 
 
 def test_the_weekly_report_dag(tmp_path, monkeypatch):
-    from transition.airflow_dags import registered_dags
+    from transition.runner.dag_files import registered_dags
 
     monkeypatch.setenv("TRANSITION_CONFIG", str(tmp_path / "config.yaml"))
     monkeypatch.setenv("TRANSITION_CACHE_DIR", str(tmp_path / "cache"))
@@ -375,7 +375,7 @@ def test_text_over_excels_limit_is_cut_with_a_visible_mark(tmp_path):
 
 def test_the_limit_counts_as_excel_does_and_the_mark_is_translated():
     from transition.i18n import use_language
-    from transition.sheet_text import EXCEL_CELL_LIMIT, cell_text
+    from transition.workbook.text_cells import EXCEL_CELL_LIMIT, cell_text
 
     assert cell_text("y" * EXCEL_CELL_LIMIT) == "y" * EXCEL_CELL_LIMIT  # at the limit: as it is
     emoji = cell_text("😀" * 20_000)  # 40,000 UTF-16 units: Excel counts each emoji twice

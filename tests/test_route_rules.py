@@ -20,9 +20,9 @@ from urllib.parse import quote, unquote
 
 import pytest
 
-from transition.guard_facts import parse_with_airflow_model
-from transition.route_rules import CHANGING, INVALID, RULES, Call, Rule, Verdict, Who, decide, parse_json, touches_plan
-from transition.step_guard import PASS_THROUGH, resolve_route
+from transition.web.guard_facts import parse_with_airflow_model
+from transition.web.route_rules import CHANGING, INVALID, RULES, Call, Rule, Verdict, Who, decide, parse_json, touches_plan
+from transition.web.step_guard import PASS_THROUGH, resolve_route
 
 PLAN_DAG, OTHER_DAG, RUN = "resa_dr1", "nightly_etl", "manual__2027-01-16T08:00:00+00:00"
 STEP, WATCH = "CO-100", "_watch"
@@ -337,7 +337,7 @@ def call_guard(app: Any, method: str, path: str, body: bytes, headers: list[tupl
     """The real middleware on a raw ASGI request; what it answered, and whether Airflow was reached."""
     import anyio
 
-    from transition.step_guard import StepGuard
+    from transition.web.step_guard import StepGuard
 
     reached: list[bool] = []
     answered: list[int] = []
@@ -362,7 +362,7 @@ def call_guard(app: Any, method: str, path: str, body: bytes, headers: list[tupl
 
 def test_the_guard_fails_closed(airflow_app, monkeypatch):
     """A guard that cannot read its facts refuses changes (503) and Airflow never sees them; reads pass."""
-    from transition import guard_facts
+    from transition.web import guard_facts
 
     class Broken:
         def __init__(self) -> None:
@@ -375,7 +375,7 @@ def test_the_guard_fails_closed(airflow_app, monkeypatch):
 
 
 def test_a_request_without_a_user_is_refused_before_airflow(airflow_app, monkeypatch):
-    from transition import guard_facts
+    from transition.web import guard_facts
 
     class PlanOnly(TableFacts):
         def language_of(self, actor: str) -> str:

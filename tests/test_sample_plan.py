@@ -7,8 +7,8 @@ import sys
 
 import openpyxl
 
-from transition.compiler import compile_plan
-from transition.config import REPO_ROOT, load_config
+from transition.plan.compiler import compile_plan
+from transition.plan.config import REPO_ROOT, load_config
 
 
 def cells(path) -> dict[str, list[list]]:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from sqlalchemy.engine import make_url
 
-from transition.standalone import airflow_environment, prepare_sqlite, sqlite_path
+from transition.cli.standalone import airflow_environment, prepare_sqlite, sqlite_path
 
 
 def test_prepare_sqlite_sets_write_ahead_log_and_keeps_data(tmp_path: Path):

@@ -7,8 +7,8 @@ import zoneinfo
 
 import pytest
 
-from transition.model import ScheduledStep
-from transition.states import State, StepFacts, prerequisites_done, step_state
+from transition.plan.model import ScheduledStep
+from transition.runs.states import State, StepFacts, prerequisites_done, step_state
 
 BRUSSELS = zoneinfo.ZoneInfo("Europe/Brussels")
 LOCK = dt.timedelta(days=5)

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from conftest import base_sheets, compile_sheets, write_config
-from transition.compiler import compile_plan
-from transition.config import load_config
+from transition.plan.compiler import compile_plan
+from transition.plan.config import load_config
 from transition.errors import WorkbookError
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Iterable, Literal
+from transition.i18n import _
 
 Severity = Literal["error", "warning"]
 
@@ -22,7 +23,6 @@ class Problem:
     severity: Severity = "error"
 
     def __str__(self) -> str:
-        from transition.i18n import _
 
         prefix = _("warning: ") if self.severity == "warning" else ""
         return f"{self.location}: {prefix}{self.message}"

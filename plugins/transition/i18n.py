@@ -21,7 +21,7 @@ from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 
-LOCALE_DIR = Path(__file__).resolve().parent / "locale"
+from transition.locations import LOCALE_DIR
 DOMAIN = "transition"
 SOURCE_LANGUAGE = "en"  # the language of the message ids
 

@@ -1,0 +1,204 @@
+"""Airflow settings for running a plan, and ``transition standalone`` (what ``make run`` starts).
+
+:func:`airflow_environment` is the one place that says how Airflow is configured for a plan; the
+end-to-end tests start Airflow with it too, so what is tested is what users run.
+"""
+
+from __future__ import annotations
+
+import compileall
+import json
+import os
+import secrets
+import shutil
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+from transition.results.api_client import REPORT_USER, connection_json
+from transition.locations import REPO_ROOT
+from transition.plan.config import resolve_config_path
+from transition.cli.keep_running import keep_running
+from transition.plan.model import Plan
+from transition.store.plan_store import load_plan
+from transition.cli.secret_files import write_secret
+
+ADMIN = "admin"
+
+
+# Settings for people waiting on each other; docker-compose.yaml has the same (tests/test_compose.py).
+TUNING = {
+    # The supervisor notices a parked task's exit within a second (default 5 s), which narrows the
+    # window in which a quick answer races the executor's report (see step_operator).
+    "AIRFLOW__WORKERS__MIN_HEARTBEAT_INTERVAL": "1",
+    # New DAG files are seen within 10 s (default 5 min). The plan's two files are parsed again
+    # every 30 s (Airflow's default): a workbook edit shows within half a minute, or at once with
+    # "Reparse Dag" on the DAG's page. Each parse of a 500-step plan costs about a second of CPU;
+    # every 5 s, that was a sixth of a core taken from the steps (BENCHMARKS.md).
+    "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "10",
+    "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "30",
+    # After a loop that changed nothing the scheduler sleeps this long (default 1 s) before looking
+    # again. A handover (a step closed, its dependent asking) waits for two of its loops: with a
+    # 0.25 s sleep the median handover on a 500-step plan went from 4.0 s to 2.7 s, at the price of
+    # the scheduler's CPU while a run is open (40% to 68% of a core with nobody answering: each
+    # loop re-checks every waiting task of the run). BENCHMARKS.md, bench/handover.py.
+    "AIRFLOW__SCHEDULER__SCHEDULER_IDLE_SLEEP_TIME": "0.25",
+}
+
+
+def compile_bytecode() -> None:
+    """Write the bytecode of the plan's code (``plugins/``, ``dags/``) where it is missing or stale.
+
+    Every task Airflow runs is a new process that imports this code; with no bytecode cached (e.g.
+    ``PYTHONDONTWRITEBYTECODE`` set, as on some machines and images) each of them compiled it from
+    source again: a fifth of a Start's or a Close's time in the worker (bench/handover.py)."""
+    for folder in (REPO_ROOT / "plugins", REPO_ROOT / "dags"):
+        compileall.compile_dir(folder, quiet=2, workers=1)
+
+
+def sqlite_path(home: Path) -> Path:
+    """The embedded default's database (SQLite), in Airflow's home."""
+    return home / "airflow.db"
+
+
+def prepare_sqlite(home: Path) -> None:
+    """Put the embedded default's database in write-ahead-log mode (kept in the file once set).
+
+    With SQLite's default (rollback journal), one writer locks out every reader: the scheduler,
+    the dag-processor, the triggerer and the api-server then refuse each other with "database is
+    locked". In WAL mode readers and the one writer go on side by side. Call it before Airflow starts.
+    """
+    path = sqlite_path(home)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with sqlite3.connect(path, timeout=30) as connection:
+        connection.execute("PRAGMA journal_mode=WAL")
+
+
+def airflow_users(plan: Plan | None) -> dict[str, str]:
+    """Airflow users (Simple auth manager) from the Actors sheet: login -> role."""
+    users = {ADMIN: "admin"}
+    if plan is not None:
+        for actor_id in plan.actors:
+            users.setdefault(actor_id, "user")
+        for manager in plan.cutover_managers:
+            users[manager] = "admin"
+    return users
+
+
+def ensure_passwords(path: Path, users: dict[str, str]) -> dict[str, str]:
+    """Keep existing passwords, generate one for each new user; the file Airflow reads, written 0600
+    from its first byte and replaced atomically (:func:`transition.cli.secret_files.write_secret`)."""
+    try:
+        passwords: dict[str, str] = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        passwords = {}
+    for user in users:
+        passwords.setdefault(user, secrets.token_urlsafe(9))
+    write_secret(path, json.dumps(passwords, indent=2))
+    return passwords
+
+
+def airflow_environment(
+    home: Path,
+    port: int,
+    config_path: Path,
+    *,
+    users: dict[str, str],
+    log_server_ports: tuple[int, int] = (8793, 8794),
+    extra: dict[str, str] | None = None,
+) -> dict[str, str]:
+    base_url = f"http://127.0.0.1:{port}"
+    env = {
+        "AIRFLOW_HOME": str(home),
+        "TRANSITION_CONFIG": str(config_path),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(REPO_ROOT / "dags"),
+        "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPO_ROOT / "plugins"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        # The embedded default: SQLite, in WAL mode (see prepare_sqlite). Its busy timeout stays
+        # pysqlite's 5 s: a longer wait outlasts the workers' own timeout on the Execution API
+        # (`[workers] execution_api_timeout`, 5 s), and a task whose report timed out while the
+        # api-server still wrote it fails its try (measured: with 30 s, a 500-step dry run crawled,
+        # its tasks' reports timing out). PostgreSQL deployments set their own connection.
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{sqlite_path(home)}",
+        "AIRFLOW__CORE__PARALLELISM": "8",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": ",".join(f"{u}:{r}" for u, r in users.items()),
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(home / "passwords.json"),
+        # The validator's words, not a traceback, as the problems file's import error.
+        "AIRFLOW__CORE__DAGBAG_IMPORT_ERROR_TRACEBACKS": "False",
+        "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{base_url}/execution/",
+        "AIRFLOW__API__HOST": "127.0.0.1",
+        "AIRFLOW__API__PORT": str(port),
+        "AIRFLOW__API__BASE_URL": base_url,
+        "AIRFLOW__API__WORKERS": "1",
+        "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(log_server_ports[0]),
+        "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(log_server_ports[1]),
+        **TUNING,
+    }
+    env.update(extra or {})
+    return env
+
+
+def catch_mail(maildir: Path, port: int) -> tuple[str, subprocess.Popen]:
+    """Start a local SMTP server that keeps every e-mail in ``maildir``; its Airflow connection, and it."""
+    for part in ("tmp", "new", "cur"):
+        (maildir / part).mkdir(parents=True, exist_ok=True)
+    catcher = subprocess.Popen(
+        [sys.executable, "-m", "aiosmtpd", "-n", "-l", f"127.0.0.1:{port}", "-c", "aiosmtpd.handlers.Mailbox",
+         str(maildir)],
+        stdin=subprocess.DEVNULL,
+    )
+    return json.dumps({"conn_type": "smtp", "host": "127.0.0.1", "port": port,
+                       "extra": {"disable_ssl": True, "disable_tls": True, "from_email": "transition@localhost"}}), catcher
+
+
+OWN_SETTINGS = ("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT",
+                "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``transition standalone [--home DIR] [--port N]``: Airflow with the configured plan, on SQLite."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="transition standalone")
+    parser.add_argument("--home", default=str(REPO_ROOT / ".airflow"))
+    parser.add_argument("--port", type=int, default=8080)
+    parser.add_argument("--mail-port", type=int, default=8025, help="local mail catcher (when no SMTP connection is set)")
+    args = parser.parse_args(argv)
+    home = Path(args.home).resolve()
+    config_path = resolve_config_path().resolve()
+    loaded = load_plan(config_path)
+    users = {**airflow_users(loaded.plan), REPORT_USER: "viewer"}  # the weekly report reads the runs as REPORT_USER
+    passwords = ensure_passwords(home / "passwords.json", users)
+    # A database of the user's own (e.g. PostgreSQL), or log server ports, win over the defaults.
+    own = {key: os.environ[key] for key in OWN_SETTINGS if key in os.environ}
+    env = airflow_environment(home, args.port, config_path, users=users, extra=own)
+    if "AIRFLOW_CONN_TRANSITION_API" not in os.environ:
+        env["AIRFLOW_CONN_TRANSITION_API"] = connection_json(f"http://127.0.0.1:{args.port}", REPORT_USER, passwords[REPORT_USER])
+    bin_dir = str(Path(sys.executable).parent)
+    env["PATH"] = bin_dir + os.pathsep + os.environ.get("PATH", "")
+    airflow = shutil.which("airflow", path=env["PATH"])
+    if airflow is None:
+        print("transition: the 'airflow' command is not installed in this environment", file=sys.stderr)
+        return 2
+    catcher = None
+    if "AIRFLOW_CONN_SMTP_DEFAULT" not in os.environ:
+        env["AIRFLOW_CONN_SMTP_DEFAULT"], catcher = catch_mail(home / "mail", args.mail_port)
+        print(f"E-mails are caught in {home / 'mail'} (a Maildir: new/ holds one file per e-mail); "
+              "set AIRFLOW_CONN_SMTP_DEFAULT to use a real mail server")
+    for problem in loaded.problems:
+        print(problem, file=sys.stderr)
+    print(f"Airflow for plan '{loaded.plan.name if loaded.plan else '?'}' at http://127.0.0.1:{args.port}")
+    print(f"Log in as '{ADMIN}' (password {passwords[ADMIN]}) or as any actor of the workbook, e.g. "
+          + ", ".join(f"{u} / {passwords[u]}" for u in list(users)[1:4]))
+    print(f"All passwords: {home / 'passwords.json'}")
+    sys.stdout.flush()
+    if env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].startswith("sqlite"):
+        prepare_sqlite(home)
+    compile_bytecode()
+    try:
+        return keep_running([airflow, "standalone"], {**os.environ, **env})
+    finally:
+        if catcher is not None:
+            catcher.terminate()
+            catcher.wait(timeout=10)

@@ -1,0 +1,275 @@
+"""Calendar invitations: the iCalendar (.ics) file of one owner in one dry run.
+
+One event per step the owner has in the dry run with a planned start (steps without one start when
+their prerequisites close, so they have no time to put in a calendar): planned start to planned end
+(start + duration, in elapsed time), ``[Transition-DR1] CO-120 - label``, the step's description and,
+when the run is known, the link to its Required Actions page.
+
+* **UID**: ``<step>.<dry run>.<plan>.<run key>@transition`` (the run key is a short hash of the run
+  id; without a run, e.g. ``transition calendar`` without ``--run``, it is left out). The same step
+  of the same run always has the same UID, so an update or a cancellation replaces the event.
+* **SEQUENCE**: given by the caller, higher for each update (see ``calendar_mail``).
+* **Times** carry the plan's time zone (``DTSTART;TZID=Europe/Brussels:...``) with its VTIMEZONE.
+  A time in the second pass of the hour repeated when clocks go back cannot be written as local
+  time (RFC 5545 reads a repeated local time as its first occurrence), so such a time is written in
+  UTC (``...Z``): the instant is always right.
+* **ORGANIZER** is the first cutover manager, **ATTENDEE** the owner (RSVP=FALSE: nobody reads
+  replies).
+
+Pure functions of the compiled plan; ``icalendar`` is imported only when a file is written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import hashlib
+import json
+import os
+import re
+import zoneinfo
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from transition.workbook.cells import format_duration
+from transition.i18n import _, format_moment, ngettext, use_language
+from transition.plan.model import Actor, Plan
+from transition.notifications.ready_mail import required_actions_link
+from transition.plan.compiler import compile_plan
+from transition.plan.config import load_config
+from transition.errors import PlanInvalid, UsageError
+
+PRODID = "-//airflow-transition//Transition plan//EN"
+REQUEST, CANCEL = "REQUEST", "CANCEL"
+UTC = dt.timezone.utc
+DEFAULT_BASE_URL = "http://localhost:8080"
+
+
+@dataclass(frozen=True)
+class CalendarEvent:
+    """One step as a calendar event (times are aware, in the plan's zone; None when unknown)."""
+
+    uid: str
+    step_id: str
+    summary: str
+    description: str = ""
+    start: dt.datetime | None = None
+    end: dt.datetime | None = None
+    url: str | None = None
+
+
+def run_key(run_id: str) -> str:
+    return hashlib.sha256(run_id.encode()).hexdigest()[:10]
+
+
+def _uid_part(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]", "_", text)
+
+
+def event_uid(plan_name: str, dry_run: str, step_id: str, run_id: str | None = None) -> str:
+    parts = [step_id, dry_run, plan_name] + ([run_key(run_id)] if run_id else [])
+    return ".".join(_uid_part(p) for p in parts) + "@transition"
+
+
+def event_summary(dry_run: str, step_id: str, label: str | None) -> str:
+    return f"[Transition-{dry_run}] {step_id}" + (f" - {label}" if label else "")
+
+
+def organizer(plan: Plan) -> Actor | None:
+    return next((plan.actors[m] for m in plan.cutover_managers if m in plan.actors), None)
+
+
+def _when(moment: dt.datetime) -> str:
+    return f"{format_moment(moment)} ({moment.tzname()})"
+
+
+def _description(plan: Plan, dry_run: str, step_id: str, link: str | None) -> str:
+    """The event's description, in the step's owner's language (the calendar is theirs)."""
+    step = plan.steps[step_id]
+    with use_language(plan.actors[step.owner].language):
+        scheduled = plan.schedules[dry_run].steps[step_id]
+        environment = plan.environments.get(step.environment or "")
+        lines = [
+            _("Step {step} · {label} — dry run {dry_run} of plan {plan}").format(
+                step=step.id, label=step.label, dry_run=dry_run, plan=plan.name),
+            _("Phase: {phase}").format(phase=f"{step.phase} — {plan.phases.get(step.phase, '')}"),
+        ]
+        if step.environment:
+            lines.append(_("Environment: {environment}").format(
+                environment=f"{environment.code} — {environment.name}" if environment else step.environment))
+        lines.append(_("Planned: {start} to {end} (duration {duration}; times in {timezone})").format(
+            start=_when(scheduled.planned_start), end=_when(scheduled.planned_end),
+            duration=format_duration(step.duration), timezone=plan.timezone))
+        if scheduled.upstream:
+            lines.append(_("Waits for: {steps}").format(steps=", ".join(f"{u} · {plan.steps[u].label}" for u in scheduled.upstream)))
+        if step.description.strip():
+            lines += ["", _("What to do:"), step.description.strip()]
+        if link:
+            lines += ["", _("Start and close the step in Airflow (Required Actions): {link}").format(link=link)]
+        else:
+            lines += ["", _("The link to the step comes with the invitation of the run.")]
+        return "\n".join(lines)
+
+
+def run_events(
+    plan: Plan, dry_run: str, *, run_id: str | None = None, base_url: str | None = None
+) -> dict[str, list[CalendarEvent]]:
+    """Every owner's events in ``dry_run`` (their steps with a planned start, in plan order), by owner."""
+
+    events: dict[str, list[CalendarEvent]] = {}
+    for scheduled in plan.schedules[dry_run].steps.values():
+        step = plan.steps[scheduled.step_id]
+        if scheduled.planned_start is None or scheduled.planned_end is None:
+            continue
+        link = (required_actions_link(base_url or DEFAULT_BASE_URL, plan.dag_id(dry_run), run_id, step.id)
+                if run_id else None)
+        events.setdefault(step.owner, []).append(CalendarEvent(
+            uid=event_uid(plan.name, dry_run, step.id, run_id),
+            step_id=step.id,
+            summary=event_summary(dry_run, step.id, step.label),
+            description=_description(plan, dry_run, step.id, link),
+            start=scheduled.planned_start,
+            end=scheduled.planned_end,
+            url=link,
+        ))
+    return events
+
+
+def owner_events(
+    plan: Plan, dry_run: str, owner: str, *, run_id: str | None = None, base_url: str | None = None
+) -> list[CalendarEvent]:
+    """The events of ``owner`` in ``dry_run``."""
+    return run_events(plan, dry_run, run_id=run_id, base_url=base_url).get(owner, [])
+
+
+def fingerprint(events: list[CalendarEvent]) -> str:
+    """What an owner's calendar says (not when it was written): equal fingerprints, nothing to update."""
+    def plain(event: CalendarEvent) -> dict:
+        values = asdict(event)
+        for key in ("start", "end"):
+            values[key] = values[key].astimezone(UTC).isoformat() if values[key] else None
+        return values
+
+    text = json.dumps([plain(e) for e in events], sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+def _in_repeated_hour(moment: dt.datetime) -> bool:
+    """True for the second pass of a wall-clock time that happens twice (clocks going back)."""
+    return moment.fold == 1 and moment.replace(fold=0).utcoffset() != moment.utcoffset()
+
+
+def _ical_time(moment: dt.datetime, zone: zoneinfo.ZoneInfo) -> dt.datetime:
+    local = moment.astimezone(zone)
+    return local.astimezone(UTC) if _in_repeated_hour(local) else local
+
+
+def _address(actor: Actor, **params: str):
+    from icalendar import vCalAddress
+
+    address = vCalAddress(f"mailto:{actor.email}")
+    address.params["CN"] = actor.name
+    for key, value in params.items():
+        address.params[key.replace("_", "-").upper()] = value
+    return address
+
+
+def calendar_bytes(
+    plan: Plan, owner: str, events: list[CalendarEvent], *, method: str = REQUEST, sequence: int = 0,
+    stamp: dt.datetime | None = None,
+) -> bytes:
+    """The .ics file (``METHOD:REQUEST`` or ``CANCEL``) of ``events``, all of them ``owner``'s."""
+    from icalendar import Calendar, Event
+
+    if method not in (REQUEST, CANCEL):
+        raise ValueError(f"method must be {REQUEST} or {CANCEL}, not {method!r}")
+    if not events:
+        raise ValueError("a calendar needs at least one event")
+    zone = zoneinfo.ZoneInfo(plan.timezone)
+    stamp = (stamp or dt.datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
+    calendar = Calendar()
+    calendar.add("prodid", PRODID)
+    calendar.add("version", "2.0")
+    calendar.add("calscale", "GREGORIAN")
+    calendar.add("method", method)
+    manager, attendee = organizer(plan), plan.actors.get(owner)
+    for item in events:
+        event = Event()
+        event.add("uid", item.uid)
+        event.add("dtstamp", stamp)
+        event.add("sequence", sequence)
+        event.add("summary", item.summary)
+        if item.start is not None:
+            event.add("dtstart", _ical_time(item.start, zone))
+        if item.end is not None:
+            event.add("dtend", _ical_time(item.end, zone))
+        if item.description:
+            event.add("description", item.description)
+        if item.url:
+            event.add("url", item.url)
+        event.add("status", "CANCELLED" if method == CANCEL else "CONFIRMED")
+        event.add("transp", "OPAQUE")
+        if manager is not None:
+            event.add("organizer", _address(manager, role="CHAIR"))
+        if attendee is not None:
+            event.add("attendee", _address(attendee, role="REQ-PARTICIPANT", partstat="NEEDS-ACTION",
+                                           rsvp="FALSE", cutype="INDIVIDUAL"))
+        calendar.add_component(event)
+    moments = [m for e in events for m in (e.start, e.end) if m is not None]
+    if moments:  # a VTIMEZONE covering the events (not 1970-2038: much shorter)
+        calendar.add_missing_timezones(first_date=min(moments).date() - dt.timedelta(days=1),
+                                       last_date=max(moments).date() + dt.timedelta(days=2))
+    return calendar.to_ical()
+
+
+def ics_filename(plan: Plan, dry_run: str, owner: str) -> str:
+    return f"{plan.dag_id(dry_run)}_{_uid_part(owner)}.ics"
+
+
+# -- transition calendar ----------------------------------------------------------------------
+
+def add_calendar_parser(commands) -> None:
+    """``transition calendar [PLAN] --dry-run DR1 --owner ID [--out FILE] [--run RUN_ID]``."""
+    calendar = commands.add_parser("calendar", help="the calendar invitation (.ics) of one owner in one dry run")
+    calendar.add_argument("plan", nargs="?")
+    calendar.add_argument("--dry-run", required=True, help="dry-run name, e.g. DR1")
+    calendar.add_argument("--owner", required=True, help="actor ID of the steps' owner")
+    calendar.add_argument("--out", help="the .ics file to write (default: <dag id>_<owner>.ics; '-' for standard output)")
+    calendar.add_argument("--run", help="an Airflow run id of the dry run: the same UIDs and links as its e-mail")
+
+
+def calendar_command(args: argparse.Namespace) -> int:
+
+    result = compile_plan(load_config(args.plan))
+    if result.plan is None:
+        raise PlanInvalid(result.problems)
+    plan = result.plan
+    dry_run = {name.casefold(): name for name in plan.schedules}.get(args.dry_run.casefold())
+    if dry_run is None:
+        raise UsageError(_("unknown dry run '{name}' (dry runs: {names})").format(name=args.dry_run, names=", ".join(plan.schedules)))
+    owner = args.owner if args.owner in plan.actors else {a.casefold(): a for a in plan.actors}.get(args.owner.casefold())
+    if owner is None:
+        raise UsageError(_("unknown owner '{owner}': no such actor in the Actors sheet").format(owner=args.owner))
+    events = owner_events(plan, dry_run, owner, run_id=args.run,
+                          base_url=os.environ.get("AIRFLOW__API__BASE_URL") or DEFAULT_BASE_URL)
+    if not events:
+        owned = [s for s in plan.schedules[dry_run].steps if plan.steps[s].owner == owner]
+        why = (_("none of the {count} steps of {owner} in dry run {dry_run} has a planned time (they start when their "
+                 "prerequisites are closed)").format(count=len(owned), owner=owner, dry_run=dry_run) if owned
+               else _("{owner} owns no step in dry run {dry_run}").format(owner=owner, dry_run=dry_run))
+        raise UsageError(_("nothing to put in a calendar: {why}").format(why=why))
+    data = calendar_bytes(plan, owner, events)
+    if args.out == "-":
+        import sys
+
+        sys.stdout.buffer.write(data)
+        return 0
+    path = Path(args.out or ics_filename(plan, dry_run, owner))
+    try:
+        path.write_bytes(data)
+    except OSError as exc:
+        raise UsageError(_("cannot write '{path}': {reason}").format(path=path, reason=exc.strerror or exc)) from None
+    print(ngettext("Wrote {path} ({count} event of {owner} in dry run {dry_run}, times in {timezone})",
+                   "Wrote {path} ({count} events of {owner} in dry run {dry_run}, times in {timezone})", len(events)).format(
+        path=path, count=len(events), owner=owner, dry_run=dry_run, timezone=plan.timezone))
+    return 0

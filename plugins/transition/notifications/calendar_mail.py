@@ -1,0 +1,228 @@
+"""Calendar invitations by e-mail: one e-mail per owner and run, the owner's events in an .ics file.
+
+* **Invitation**: when a dry run starts, the run's watch (``_watch``, its ``on_start`` hook) sends each
+  owner of a step with a planned time one e-mail, ``[Transition-DR1] Calendar - Invitation``, with
+  the .ics file of ``calendar_ics`` attached (``text/calendar; method=REQUEST``), SEQUENCE 0.
+* **Update**: the watch wakes every minute while steps are open and runs the latest plan; on each
+  wake (``on_wake``) it compares each owner's events with what it last sent them (a fingerprint per
+  owner, in the watch's sent-ledger). When they differ, the owner gets ``Calendar - Update``: the
+  events as they are now, same UIDs, a higher SEQUENCE; and, if some steps are no longer theirs (or
+  no longer timed), ``Calendar - Removed steps`` (``METHOD:CANCEL`` for those UIDs).
+* **Cancellation**: when a person marks the run failed, ``calendar_listener`` calls
+  :func:`cancel_calendar` in the api-server: every owner invited gets ``Calendar - Cancelled``
+  (``METHOD:CANCEL``, same UIDs, a higher SEQUENCE).
+
+E-mails never stop the run. A failed invitation or update is recorded once on the watch
+(``ready_mail.record_mail_failure``, so the cutover managers hear of it) and tried again on later
+wakes, one owner per wake while e-mail keeps failing.
+
+The sent-ledger entry ``calendar`` of the watch::
+
+    {"sequence": 1, "version": "<fingerprint of every owner's events>",
+     "owners": {"alice": {"hash": "<fingerprint>", "steps": ["PP-010", "CO-110"]}, ...},
+     "failed": {"bob": "<fingerprint that could not be sent>"}}
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import logging
+import zoneinfo
+from email.message import EmailMessage
+from typing import Any
+
+from transition.notifications.calendar_ics import (
+    CANCEL,
+    DEFAULT_BASE_URL,
+    REQUEST,
+    CalendarEvent,
+    calendar_bytes,
+    event_summary,
+    event_uid,
+    fingerprint,
+    ics_filename,
+    run_events,
+)
+from transition.i18n import _, format_moment, use_language
+from transition.notifications.mail import MailError, attach, compose, failure_reason, render, send
+from transition.plan.model import Plan
+from transition.notifications.ready_mail import record_mail_failure
+from transition.notifications.sent_ledger import SentLedger
+
+log = logging.getLogger(__name__)
+
+LEDGER_ENTRY = "calendar"
+
+
+def calendar_subject(dry_run: str, kind: str) -> str:
+    """``[Transition-DR1] Calendar - Invitation`` (``Update``, ``Removed steps``, ``Cancelled``), in the current language."""
+    what = {"invitation": _("Invitation"), "update": _("Update"), "removed": _("Removed steps"),
+            "cancelled": _("Cancelled")}[kind]
+    return f"[Transition-{dry_run}] " + _("Calendar - {what}").format(what=what)
+
+
+def _when(event: CalendarEvent, zone: zoneinfo.ZoneInfo) -> str:
+    if event.start is None:
+        return ""
+    start = event.start.astimezone(zone)
+    if event.end is None:
+        return format_moment(start)
+    end = event.end.astimezone(zone)
+    return f"{format_moment(start)} – " + (f"{end:%H:%M}" if end.date() == start.date() else format_moment(end))
+
+
+def calendar_message(
+    plan: Plan, dry_run: str, owner: str, events: list[CalendarEvent], *, kind: str, run_id: str,
+    sequence: int, stamp: dt.datetime | None = None,
+) -> EmailMessage:
+    """The e-mail of ``kind`` (invitation, update, removed, cancelled) with its .ics attached, in the
+    owner's language."""
+    method = CANCEL if kind in ("removed", "cancelled") else REQUEST
+    ics = calendar_bytes(plan, owner, events, method=method, sequence=sequence, stamp=stamp)
+    actor = plan.actors[owner]
+    zone = zoneinfo.ZoneInfo(plan.timezone)
+    with use_language(actor.language):
+        rows = [{"when": _when(e, zone), "step": e.step_id,
+                 "label": plan.steps[e.step_id].label if e.step_id in plan.steps else "", "link": e.url}
+                for e in events]
+        untimed = []
+        if method == REQUEST:
+            untimed = [f"{s.step_id} · {plan.steps[s.step_id].label}" for s in plan.schedules[dry_run].steps.values()
+                       if s.planned_start is None and plan.steps[s.step_id].owner == owner]
+        subject = calendar_subject(dry_run, kind)
+        filename = ics_filename(plan, dry_run, owner)
+        text, html = render("calendar", subject=subject, kind=kind, owner=actor, dry_run=dry_run, plan=plan.name,
+                            rows=rows, untimed=untimed, filename=filename, timezone=plan.timezone, run_id=run_id)
+    message = compose(subject=subject, to=[actor.email], text=text, html=html,
+                      headers={"X-Transition-Calendar": f"{plan.dag_id(dry_run)}/{owner}"})
+    attach(message, ics, maintype="text", subtype="calendar", filename=filename,
+           params={"method": method, "charset": "UTF-8"})
+    return message
+
+
+def _gone_events(plan: Plan, dry_run: str, run_id: str, steps: list[str]) -> list[CalendarEvent]:
+    """Events to cancel, by step: UID and summary, and the planned times when the plan still has them."""
+    schedule = plan.schedules.get(dry_run)
+    events = []
+    for step_id in steps:
+        scheduled = schedule.steps.get(step_id) if schedule else None
+        step = plan.steps.get(step_id)
+        events.append(CalendarEvent(
+            uid=event_uid(plan.name, dry_run, step_id, run_id), step_id=step_id,
+            summary=event_summary(dry_run, step_id, step.label if step else None),
+            start=scheduled.planned_start if scheduled else None, end=scheduled.planned_end if scheduled else None,
+        ))
+    return events
+
+
+def _state(raw: Any) -> dict[str, Any]:
+    raw = raw if isinstance(raw, dict) else {}
+    return {"sequence": int(raw.get("sequence", 0)), "version": raw.get("version"),
+            "owners": dict(raw.get("owners") or {}), "failed": dict(raw.get("failed") or {})}
+
+
+def sync_calendar(plan: Plan, dry_run: str, context: Any) -> int:
+    """Send each owner whatever their calendar lacks (invitation, update, removed steps); how many e-mails."""
+    from airflow.sdk import conf
+
+    ti = context["ti"]
+    base_url = conf.get("api", "base_url", fallback=DEFAULT_BASE_URL)
+    ledger = SentLedger.of(context)
+    state = _state(ledger.get(LEDGER_ENTRY))
+    current = run_events(plan, dry_run, run_id=ti.run_id, base_url=base_url)
+    hashes = {o: fingerprint(events) for o, events in current.items()}
+    todo = [o for o in dict.fromkeys([*current, *state["owners"]])
+            if hashes.get(o) != state["owners"].get(o, {}).get("hash") and o in plan.actors]
+    if not todo:
+        return 0
+    version = hashlib.sha256(json.dumps(sorted(hashes.items())).encode()).hexdigest()[:32]
+    if version != state["version"]:
+        if any(o in state["owners"] for o in todo):  # events people have change: a higher SEQUENCE
+            state["sequence"] += 1
+        state["version"] = version
+        ledger.mark(LEDGER_ENTRY, state)
+    # Owners not yet tried with these events first; then those whose e-mail failed, while it works.
+    fresh = [o for o in todo if state["failed"].get(o) != hashes.get(o, "")]
+    retries = [o for o in todo if o not in fresh]
+    sent = 0
+    for owner in fresh + retries:
+        retry = owner in retries
+        delivered = state["owners"].get(owner)
+        events = current.get(owner, [])
+        now_steps = [e.step_id for e in events]
+        gone = [s for s in (delivered or {}).get("steps", []) if s not in now_steps]
+        messages = []
+        try:  # built here too: one that cannot be built is a failure for this owner, not for the others
+            if events:
+                messages.append(calendar_message(plan, dry_run, owner, events, kind="update" if delivered else "invitation",
+                                                 run_id=ti.run_id, sequence=state["sequence"]))
+            if gone:
+                messages.append(calendar_message(plan, dry_run, owner, _gone_events(plan, dry_run, ti.run_id, gone),
+                                                 kind="removed", run_id=ti.run_id, sequence=state["sequence"]))
+            for message in messages:
+                send(message)
+                sent += 1
+        except Exception as exc:  # never marked delivered: tried again at the next wake
+            if not isinstance(exc, MailError):
+                log.exception("The calendar e-mail to %s could not be built", owner)
+            log.warning("The calendar e-mail to %s could not be sent (%s); tried again later", owner, exc)
+            if not retry:  # recorded once per owner and version of their events
+                record_mail_failure(ti, "calendar", plan.actors[owner].email, failure_reason(exc))
+            state["failed"][owner] = hashes.get(owner, "")
+            ledger.mark(LEDGER_ENTRY, state)
+            if retry and isinstance(exc, MailError):
+                break  # e-mail still fails: the other retries wait for the next wake
+            continue
+        if events:
+            state["owners"][owner] = {"hash": hashes[owner], "steps": now_steps}
+        else:
+            state["owners"].pop(owner, None)
+        state["failed"].pop(owner, None)
+        ledger.mark(LEDGER_ENTRY, state)
+        log.info("Calendar e-mail%s sent to %s: %s (SEQUENCE %d)", "s" if len(messages) > 1 else "", owner,
+                 ", ".join(str(m["Subject"]) for m in messages), state["sequence"])
+    return sent
+
+
+def announce_calendar(plan: Plan, dry_run: str, context: Any) -> None:
+    """The run's start (the watch's ``on_start``): every owner's invitation; never raises."""
+    try:
+        sent = sync_calendar(plan, dry_run, context)
+        log.info("Calendar invitations of dry run %s: %d e-mails sent", dry_run, sent)
+    except Exception:  # noqa: BLE001 - invitations never stop the run
+        log.exception("Calendar invitations of dry run %s failed; the run goes on", dry_run)
+
+
+def update_calendar(plan: Plan, dry_run: str, context: Any) -> None:
+    """Each wake of the watch (``on_wake``): updates for owners whose events changed; never raises."""
+    try:
+        sent = sync_calendar(plan, dry_run, context)
+        if sent:
+            log.info("Calendar updates of dry run %s: %d e-mails sent", dry_run, sent)
+    except Exception:  # noqa: BLE001
+        log.exception("Calendar updates of dry run %s failed; the run goes on", dry_run)
+
+
+def cancel_calendar(plan: Plan, dry_run: str, run_id: str, state_raw: Any) -> tuple[int, dict[str, Any]]:
+    """``Calendar - Cancelled`` to every owner the run's watch invited (``state_raw``: its ledger entry).
+
+    Returns how many e-mails went out and the entry to keep: no owner left, and a SEQUENCE above the
+    cancellation's, so that a run brought back to life (its tasks cleared) invites everyone again.
+    """
+    state = _state(state_raw)
+    sequence = state["sequence"] + 1
+    sent = 0
+    for owner, delivered in state["owners"].items():
+        if owner not in plan.actors or not delivered.get("steps"):
+            continue
+        try:
+            message = calendar_message(plan, dry_run, owner, _gone_events(plan, dry_run, run_id, list(delivered["steps"])),
+                                       kind="cancelled", run_id=run_id, sequence=sequence)
+            send(message)
+        except Exception as exc:  # noqa: BLE001 - not built or not sent: not counted, the others still go
+            log.warning("The calendar cancellation to %s could not be sent: %s", owner, exc)
+            continue
+        sent += 1
+    return sent, {"sequence": sequence + 1, "version": None, "owners": {}, "failed": {}}

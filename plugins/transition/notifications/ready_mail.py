@@ -1,0 +1,142 @@
+"""The "Ready" e-mail: sent by a step's task when it first asks its owner to start it.
+
+To the owner, copied to the owner's team leader and department head, in the owner's language. Subject
+``[Transition-DR1] CO-120 - Execution`` (``Exécution`` in French); text and HTML; a link to the
+step's Required Actions page.
+When the e-mail cannot be sent the step still moves on: the failure is logged on the step and kept
+in its XCom ``mail_failures``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import zoneinfo
+from email.message import EmailMessage
+from typing import Any
+from urllib.parse import quote
+
+from transition.i18n import _, format_moment, use_language
+from transition.notifications.mail import MailError, compose, failure_reason, markdown_html, render, send
+from transition.plan.model import Actor, Plan, ScheduledStep
+from transition.notifications.sent_ledger import SentLedger
+from transition.notifications.request_text import d_day, planned_end, when
+
+log = logging.getLogger(__name__)
+
+
+def required_actions_link(base_url: str, dag_id: str, run_id: str, task_id: str) -> str:
+    return (
+        f"{base_url.rstrip('/')}/dags/{quote(dag_id, safe='')}/runs/{quote(run_id, safe='')}"
+        f"/tasks/{quote(task_id, safe='')}/required_actions?map_index=-1"
+    )
+
+
+def step_subject(dry_run: str, step_id: str, what: str) -> str:
+    """``[Transition-DR1] CO-120 - <what>``: the shape of every e-mail about one step."""
+    return f"[Transition-{dry_run}] {step_id} - {what}"
+
+
+def ready_subject(dry_run: str, step_id: str) -> str:
+    """``[Transition-DR1] CO-120 - Execution`` in the current language."""
+    return step_subject(dry_run, step_id, _("Execution"))
+
+
+def _person(actor: Actor | None) -> str:
+    return f"{actor.name} <{actor.email}>" if actor else "—"
+
+
+def ready_message(
+    plan: Plan, dry_run: str, scheduled: ScheduledStep, *, dag_id: str, run_id: str, base_url: str,
+    closed: list[str],
+) -> EmailMessage:
+    step = plan.steps[scheduled.step_id]
+    owner = plan.actors[step.owner]
+    leader = plan.actors.get(owner.team_leader or "")
+    head = plan.actors.get(owner.department_head or "")
+    environment = plan.environments.get(step.environment or "")
+    with use_language(owner.language):  # ``closed`` comes written in it too (announce_ready)
+        facts = [
+            (_("Step"), f"{step.id} · {step.label}"),
+            (_("Dry run"), d_day(plan, dry_run)),
+            (_("Phase"), f"{step.phase} — {plan.phases.get(step.phase, '')}"),
+            (_("Environment"), f"{environment.code} — {environment.name}" if environment else (step.environment or "—")),
+            (_("Planned start"), when(scheduled.planned_start)),
+            (_("Planned end"), planned_end(scheduled, step.duration)),
+            (_("Owner"), _person(owner)),
+            (_("Team leader"), _person(leader)),
+            (_("Department head"), _person(head)),
+        ] + list(step.extra.items())
+        subject = ready_subject(dry_run, step.id)
+        values = {
+            "subject": subject, "step": step, "owner": owner, "dry_run": dry_run, "scheduled": scheduled,
+            "facts": facts, "closed": closed, "timezone": plan.timezone,
+            "link": required_actions_link(base_url, dag_id, run_id, step.id),
+            "description_html": markdown_html(step.description or _("_No instructions in the plan._")),
+        }
+        text, html = render("ready", **values)
+    cc = [a.email for a in (leader, head) if a is not None and a.id != owner.id]
+    return compose(subject=subject, to=[owner.email], cc=cc, text=text, html=html,
+                   headers={"X-Transition-Step": f"{dag_id}/{step.id}"})
+
+
+def closed_prerequisites(plan: Plan, scheduled: ScheduledStep, ti: Any) -> list[str]:
+    """"CO-100 · Label, closed by Alice at Sat 16 Jan 22:41" for each upstream step (from their
+    XCom), in the current language."""
+    lines = []
+    for upstream in scheduled.upstream:
+        record = ti.xcom_pull(task_ids=upstream, key="closed") or {}
+        who = plan.actors.get(record.get("by") or "")
+        label = f"{upstream} · {plan.steps[upstream].label}"
+        if record:
+            by = who.name if who else (record.get("by") or _("someone"))
+            at = record.get("at")
+            if at:
+                lines.append(_("{step}, closed by {person} at {time}").format(step=label, person=by, time=_short_time(at, plan)))
+            else:
+                lines.append(_("{step}, closed by {person}").format(step=label, person=by))
+        else:
+            lines.append(_("{step}, marked done in Airflow").format(step=label))
+    return lines
+
+
+def _short_time(value: str, plan: Plan) -> str:
+    try:
+        moment = dt.datetime.fromisoformat(value).astimezone(zoneinfo.ZoneInfo(plan.timezone))
+    except (TypeError, ValueError):
+        return str(value)
+    return format_moment(moment, "short")
+
+
+def record_mail_failure(ti: Any, mail: str, to: str, error: str) -> None:
+    """Keep a failed e-mail on the task that tried (XCom ``mail_failures``), for the run's watch.
+
+    Also in the task's sent-ledger: a new try clears the XCom and puts them back from there.
+    """
+    ledger = SentLedger(ti.dag_id, ti.run_id, ti.task_id)
+    failures = ledger.get("mail_failures", [])
+    failures.append({"mail": mail, "to": to, "error": error, "at": dt.datetime.now(dt.timezone.utc).isoformat()})
+    ledger.mark("mail_failures", failures)
+    ti.xcom_push(key="mail_failures", value=failures)
+
+
+def announce_ready(plan: Plan, dry_run: str, scheduled: ScheduledStep, context: Any) -> None:
+    """Build and send the Ready e-mail from a running task; never raises."""
+    from airflow.sdk import conf
+
+    ti = context["ti"]
+    try:
+        with use_language(plan.actors[plan.steps[scheduled.step_id].owner].language):
+            closed = closed_prerequisites(plan, scheduled, ti)
+        message = ready_message(
+            plan, dry_run, scheduled, dag_id=ti.dag_id, run_id=ti.run_id,
+            base_url=conf.get("api", "base_url", fallback="http://localhost:8080"), closed=closed,
+        )
+        send(message)
+    except Exception as exc:  # not sent (MailError) or not even built: a failure the managers hear of
+        if not isinstance(exc, MailError):
+            log.exception("The Ready e-mail of %s could not be built", scheduled.step_id)
+        log.warning("The Ready e-mail of %s could not be sent (%s); the step goes on without it", scheduled.step_id, exc)
+        record_mail_failure(ti, "ready", plan.actors[plan.steps[scheduled.step_id].owner].email, failure_reason(exc))
+        return
+    log.info("Ready e-mail sent: %s to %s (cc %s)", message["Subject"], message["To"], message.get("Cc", "nobody"))

@@ -1,0 +1,77 @@
+"""What a step's owner reads: the HITL subject and its Markdown body (in the owner's language)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from transition.workbook.cells import format_duration
+from transition.i18n import _, format_moment, use_language
+from transition.plan.model import Actor, Plan, ScheduledStep
+
+
+def how_to() -> str:
+    return _(
+        "1. Press **Start** when you begin this step.\n"
+        "2. Press **Close** when it is done: the steps waiting for it then move on."
+    )
+
+
+def subject(plan: Plan, step_id: str) -> str:
+    return f"{step_id} · {plan.steps[step_id].label}"
+
+
+def _cell(text: str) -> str:
+    """Text safe inside a Markdown table cell."""
+    return text.replace("|", "\\|").replace("\n", " ").strip() or "—"
+
+
+def when(moment: dt.datetime | None) -> str:
+    """A planned time in the current language, or what an unanchored step waits for."""
+    return format_moment(moment) if moment else _("as soon as the prerequisites are closed")
+
+
+def d_day(plan: Plan, dry_run: str) -> str:
+    """``DR1 (D-day Sat 16 Jan 2027)`` in the current language."""
+    return _("{dry_run} (D-day {date})").format(dry_run=dry_run, date=format_moment(plan.dry_runs[dry_run].d_day, "date"))
+
+
+def planned_end(scheduled: ScheduledStep, duration: dt.timedelta) -> str:
+    if scheduled.planned_end:
+        return _("{end} (duration {duration})").format(end=when(scheduled.planned_end), duration=format_duration(duration))
+    return _("{duration} after it starts").format(duration=format_duration(duration))
+
+
+def _person(actor: Actor | None) -> str:
+    if actor is None:
+        return "—"
+    team = f", {actor.team}" if actor.team else ""
+    return f"{actor.name} ({actor.email}{team})"
+
+
+def body(plan: Plan, dry_run: str, scheduled: ScheduledStep) -> str:
+    step = plan.steps[scheduled.step_id]
+    owner = plan.actors[step.owner]
+    with use_language(owner.language):
+        environment = plan.environments.get(step.environment or "")
+        env_text = f"{environment.code} — {environment.name}" if environment else (step.environment or "—")
+        prerequisites = ", ".join(f"{p} · {plan.steps[p].label}" for p in scheduled.upstream) or _("none")
+        start = when(scheduled.planned_start)
+        if step.start:
+            start = _("{start} (not before {relative})").format(start=start, relative=step.start.text())
+        rows = [
+            (_("Dry run"), d_day(plan, dry_run)),
+            (_("Phase"), f"{step.phase} — {plan.phases.get(step.phase, '')}"),
+            (_("Planned start"), start),
+            (_("Planned end"), planned_end(scheduled, step.duration)),
+            (_("Environment"), env_text),
+            (_("Owner"), _person(owner)),
+            (_("Team leader"), _person(plan.actors.get(owner.team_leader or ""))),
+            (_("Department head"), _person(plan.actors.get(owner.department_head or ""))),
+            (_("Waits for"), prerequisites),
+        ]
+        rows += [(key, value) for key, value in step.extra.items()]
+        table = "| | |\n|---|---|\n" + "\n".join(f"| **{_cell(k)}** | {_cell(v)} |" for k, v in rows)
+        description = step.description.strip() or _("_No instructions in the plan._")
+        what, how = _("What to do"), _("How")  # not inside an f-string: the extractor would not see them
+        times = _("Times are in {timezone}.").format(timezone=plan.timezone)
+        return f"{table}\n\n### {what}\n\n{description}\n\n### {how}\n\n{how_to()}\n\n{times}"

@@ -1,0 +1,8 @@
+"""The plan: its configuration, its model, validation, graph, schedule, forecast and compiler.
+
+Owns: ``config.yaml`` (``config``, ``cron``), the validated plan (``model``), rows to entities with
+every problem and its cell (``validation``), prerequisites and dry-run projection (``graph``),
+planned times (``schedule``), critical path and forecast (``forecast``), workbook + configuration to
+plan (``compiler``) and its JSON form (``serial``). Imports the workbook layer, errors and i18n:
+no Airflow.
+"""

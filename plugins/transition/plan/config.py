@@ -1,0 +1,233 @@
+"""The plan's configuration (``plan/config.yaml``): validated, with messages that say where.
+
+Which file: the argument given, else ``$TRANSITION_CONFIG``, else ``plan/config.yaml`` of the
+repository. A bare ``.xlsx`` given instead of a configuration is read with the defaults.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import os
+import re
+import zoneinfo
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from transition.workbook.cells import describe_character, first_control_character, parse_duration, visible
+from transition.errors import ConfigError, Problem
+from transition.i18n import _, languages
+from transition.workbook.sheets import known_fields
+
+from transition.locations import REPO_ROOT
+from transition.plan.cron import check_cron
+DEFAULT_CONFIG_PATH = REPO_ROOT / "plan" / "config.yaml"
+CONFIG_ENV = "TRANSITION_CONFIG"
+
+# Ranges of the numeric settings (a number past them is a typing error, and overflows dates).
+MAX_LOCK_WINDOW_DAYS = 365
+MAX_CONFIG_BYTES = 1024 * 1024  # a configuration is a few hundred bytes
+
+DEFAULT_PHASES: dict[str, str] = {
+    "PP": "Preparation",
+    "AC": "Controlled stop",
+    "CO": "Cut over",
+    "DC": "Controlled start",
+    "HO": "Hand over",
+    "FB-RB": "Fallback / roll back",
+}
+
+
+class Phase(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    code: str = Field(min_length=1, max_length=50)
+    name: str = Field(max_length=200)
+    conditional: bool = False  # only executed if the go/no-go says so (fallback)
+
+    @field_validator("code", "name")
+    @classmethod
+    def _one_line(cls, value: str) -> str:
+        character = first_control_character(value)
+        if character is not None:
+            raise ValueError(_("'{value}' holds a line break, tab or other invisible character ({character}); "
+                               "write it on one line").format(value=visible(value), character=describe_character(character)))
+        return value
+
+
+class SheetOverride(BaseModel):
+    """Sheet name, header row and extra column aliases for one sheet."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str | None = None
+    header_row: int | None = Field(default=None, ge=1, le=1000)
+    columns: dict[str, list[str]] = Field(default_factory=dict)
+
+
+class PlanConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(pattern=r"^[A-Za-z][A-Za-z0-9_-]{0,49}$")
+    workbook: Path
+    timezone: str = "Europe/Brussels"
+    language: str = "en"  # a language with a catalogue (transition.i18n): en, fr
+    phases: list[Phase] = Field(
+        default_factory=lambda: [
+            Phase(code=c, name=n, conditional=(c == "FB-RB")) for c, n in DEFAULT_PHASES.items()
+        ]
+    )
+    lock_window_days: float = 5
+    default_duration: str = "30m"
+    cutover_managers: list[str] = Field(default_factory=list)
+    weekly_report: str | None = "0 8 * * 1"  # cron of the weekly report e-mail, in the plan's time zone; null: none
+    sheets: dict[Literal["steps", "actors", "dry_runs", "environments"], SheetOverride] = Field(
+        default_factory=dict
+    )
+    # Where the configuration was read from; set by load_config, not by the file.
+    source: Path | None = Field(default=None, exclude=True)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            zoneinfo.ZoneInfo(value)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            raise ValueError(_("unknown time zone '{zone}' (use an IANA name like Europe/Brussels)").format(zone=value)) from None
+        return value
+
+    @field_validator("lock_window_days")
+    @classmethod
+    def _lock_window_in_range(cls, value: float) -> float:
+        if not (math.isfinite(value) and 0 <= value <= MAX_LOCK_WINDOW_DAYS):
+            raise ValueError(_("{value} is out of range; use a number of days from 0 to {most}").format(
+                value=f"{value:g}", most=MAX_LOCK_WINDOW_DAYS))
+        return value
+
+    @field_validator("language")
+    @classmethod
+    def _known_language(cls, value: str) -> str:
+        if value not in languages():
+            raise ValueError(_("unknown language '{language}' (use {languages})").format(
+                language=value, languages=", ".join(languages())))
+        return value
+
+    @field_validator("default_duration")
+    @classmethod
+    def _readable_duration(cls, value: str) -> str:
+        parse_duration(value)
+        return value
+
+    @field_validator("weekly_report")
+    @classmethod
+    def _readable_cron(cls, value: str | None) -> str | None:
+
+        return check_cron(value)
+
+    @field_validator("phases", mode="before")
+    @classmethod
+    def _phases_shorthand(cls, value: Any) -> Any:
+        """Accept ``[PP, AC]`` or ``{PP: Preparation}`` as well as full phase mappings."""
+        if isinstance(value, dict):
+            return [{"code": k, "name": v} if isinstance(v, str) else {"code": k, **v} for k, v in value.items()]
+        if isinstance(value, list):
+            return [{"code": v, "name": DEFAULT_PHASES.get(v, v)} if isinstance(v, str) else v for v in value]
+        return value
+
+    @model_validator(mode="after")
+    def _check_consistency(self) -> "PlanConfig":
+        codes = [p.code for p in self.phases]
+        duplicates = sorted({c for c in codes if codes.count(c) > 1})
+        if duplicates:
+            raise ValueError(_("phases listed twice: {codes}").format(codes=", ".join(duplicates)))
+        if not self.phases:
+            raise ValueError(_("at least one phase is needed"))
+        for key, override in self.sheets.items():
+            unknown = sorted(set(override.columns) - known_fields(key))
+            if unknown:
+                raise ValueError(
+                    _("sheets.{sheet}.columns: unknown column key(s) {keys}; known: {known}").format(
+                        sheet=key, keys=", ".join(unknown), known=", ".join(sorted(known_fields(key))))
+                )
+        return self
+
+    @property
+    def zone(self) -> zoneinfo.ZoneInfo:
+        return zoneinfo.ZoneInfo(self.timezone)
+
+    @property
+    def default_duration_delta(self) -> dt.timedelta:
+        return parse_duration(self.default_duration)
+
+    @property
+    def workbook_path(self) -> Path:
+        base = self.source.parent if self.source else Path.cwd()
+        return (base / self.workbook).resolve()
+
+    @property
+    def phase_codes(self) -> list[str]:
+        return [p.code for p in self.phases]
+
+
+def resolve_config_path(argument: str | os.PathLike[str] | None = None) -> Path:
+    if argument:
+        return Path(argument)
+    from_env = os.environ.get(CONFIG_ENV)
+    return Path(from_env) if from_env else DEFAULT_CONFIG_PATH
+
+
+def load_config(argument: str | os.PathLike[str] | None = None) -> PlanConfig:
+    """Load and validate a configuration file, or wrap a bare workbook in the defaults."""
+    path = resolve_config_path(argument)
+    if path.suffix.lower() in (".xlsx", ".xlsm"):
+        name = re.sub(r"[^A-Za-z0-9_-]", "_", path.stem) or "plan"
+        if not name[0].isalpha():
+            name = f"plan_{name}"
+        return PlanConfig(name=name[:50], workbook=path.resolve(), source=None)
+    location = str(path)
+    if not path.is_file():
+        raise ConfigError([Problem(location, _("configuration file not found"))])
+    if path.stat().st_size > MAX_CONFIG_BYTES:
+        raise ConfigError([Problem(location, _("refused: the file is larger than {most} KB; a configuration is a few "
+                                               "lines of YAML").format(most=MAX_CONFIG_BYTES // 1024))])
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{location}:{mark.line + 1}" if mark else location
+        reason = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError([Problem(where, _("not valid YAML: {reason}").format(reason=reason))]) from None
+    except UnicodeDecodeError:
+        raise ConfigError([Problem(location, _("not UTF-8 text"))]) from None
+    if not isinstance(raw, dict):
+        raise ConfigError([Problem(location, _("expected a mapping of settings (name: ..., workbook: ...)"))])
+    try:
+        config = PlanConfig.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError([_problem_from_pydantic(location, error) for error in exc.errors()]) from None
+    config.source = path.resolve()
+    return config
+
+
+def _problem_from_pydantic(location: str, error: Any) -> Problem:
+    key = visible(".".join(str(part) for part in error["loc"]))
+    message = visible(str(error["msg"]).removeprefix("Value error, "))
+    if error["type"] == "missing":
+        message = _("missing setting")
+    elif error["type"] == "extra_forbidden":
+        message = _("unknown setting (check its spelling)")
+    return Problem(f"{location}: {key}" if key else location, message)
+
+
+def config_language(argument: str | os.PathLike[str] | None = None) -> str | None:
+    """The plan's default language as its configuration says, without checking the rest (None: not said)."""
+    path = resolve_config_path(argument)
+    if path.suffix.lower() in (".xlsx", ".xlsm"):
+        return None
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return None
+    language = raw.get("language") if isinstance(raw, dict) else None
+    return language if isinstance(language, str) and language in languages() else None

@@ -1,0 +1,120 @@
+"""The validated plan: steps, actors, dry runs, environments, and one projected graph per dry run."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass, field
+
+from transition.workbook.cells import RelativeStart
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    id: str
+    name: str
+    email: str
+    team: str = ""
+    team_leader: str | None = None
+    department_head: str | None = None
+    language: str = "en"
+
+
+@dataclass(frozen=True, slots=True)
+class Environment:
+    code: str
+    name: str = ""
+    description: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class DryRun:
+    name: str
+    d_day: dt.date
+    end: dt.datetime | None = None  # aware, in the plan's time zone
+    environment: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    id: str
+    label: str
+    phase: str
+    dry_runs: tuple[str, ...]  # resolved names; ALL already expanded
+    prerequisites: tuple[str, ...]
+    owner: str
+    start: RelativeStart | None = None
+    duration: dt.timedelta = dt.timedelta(minutes=30)
+    environment: str | None = None
+    description: str = ""
+    extra: dict[str, str] = field(default_factory=dict)
+    row: int = 0  # row in the Steps sheet
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduledStep:
+    """A step in one dry run: its upstream steps after projection and its planned times."""
+
+    step_id: str
+    upstream: tuple[str, ...]
+    not_before: dt.datetime | None  # from the Start column, aware
+    planned_start: dt.datetime | None  # max(not_before, upstream planned ends); None if nothing anchors it
+    planned_end: dt.datetime | None
+
+
+@dataclass(frozen=True)
+class DryRunPlan:
+    dry_run: DryRun
+    steps: dict[str, ScheduledStep]  # in plan (workbook) order
+
+    def edges(self) -> list[tuple[str, str]]:
+        return [(up, s.step_id) for s in self.steps.values() for up in s.upstream]
+
+    @property
+    def planned_window(self) -> tuple[dt.datetime | None, dt.datetime | None]:
+        starts = [s.planned_start for s in self.steps.values() if s.planned_start]
+        ends = [s.planned_end for s in self.steps.values() if s.planned_end]
+        return (min(starts) if starts else None, max(ends) if ends else None)
+
+
+@dataclass(frozen=True)
+class PlanSource:
+    workbook: str
+    workbook_sha256: str
+    config: str | None
+    key: str  # content key of workbook + configuration + compiler version
+    compiled_at: dt.datetime
+
+
+@dataclass(frozen=True)
+class Plan:
+    name: str
+    timezone: str
+    language: str
+    phases: dict[str, str]  # code -> name, in order
+    lock_window: dt.timedelta
+    cutover_managers: tuple[str, ...]
+    steps: dict[str, Step]
+    actors: dict[str, Actor]
+    dry_runs: dict[str, DryRun]
+    environments: dict[str, Environment]
+    schedules: dict[str, DryRunPlan]
+    source: PlanSource
+    warnings: tuple[str, ...] = ()
+
+    def dag_id(self, dry_run: str) -> str:
+        return dag_id_for(self.name, dry_run)
+
+    def dry_run_of(self, dag_id: str) -> str | None:
+        """The dry run whose DAG has this id, if any."""
+        return next((d for d in self.schedules if self.dag_id(d) == dag_id), None)
+
+    def responsible_people(self, step_id: str) -> list[str]:
+        """Owner, team leader and department head of a step, without repeats."""
+        owner = self.actors[self.steps[step_id].owner]
+        people = [owner.id, owner.team_leader, owner.department_head]
+        return list(dict.fromkeys(p for p in people if p))
+
+
+def dag_id_for(plan_name: str, dry_run: str) -> str:
+    return re.sub(r"[^a-z0-9_]", "_", f"{plan_name}_{dry_run}".lower())

@@ -1,0 +1,132 @@
+"""The compiled plan's serialisable form (JSON), and back.
+
+Datetimes are stored as ISO strings with their UTC offset and brought back into the plan's zone.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import zoneinfo
+from typing import Any
+
+from transition.workbook.cells import RelativeStart
+from transition.plan.model import Actor, DryRun, DryRunPlan, Environment, Plan, PlanSource, ScheduledStep, Step
+
+FORMAT_VERSION = 1
+
+
+def _iso(value: dt.datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def plan_to_json(plan: Plan) -> dict[str, Any]:
+    return {
+        "format": FORMAT_VERSION,
+        "name": plan.name,
+        "timezone": plan.timezone,
+        "language": plan.language,
+        "phases": plan.phases,
+        "lock_window_s": plan.lock_window.total_seconds(),
+        "cutover_managers": list(plan.cutover_managers),
+        "source": {
+            "workbook": plan.source.workbook,
+            "workbook_sha256": plan.source.workbook_sha256,
+            "config": plan.source.config,
+            "key": plan.source.key,
+            "compiled_at": plan.source.compiled_at.isoformat(),
+        },
+        "warnings": list(plan.warnings),
+        "environments": [[e.code, e.name, e.description] for e in plan.environments.values()],
+        "actors": [
+            [a.id, a.name, a.email, a.team, a.team_leader, a.department_head, a.language]
+            for a in plan.actors.values()
+        ],
+        "dry_runs": [
+            [d.name, d.d_day.isoformat(), _iso(d.end), d.environment] for d in plan.dry_runs.values()
+        ],
+        "steps": [
+            {
+                "id": s.id,
+                "label": s.label,
+                "phase": s.phase,
+                "dry_runs": list(s.dry_runs),
+                "prerequisites": list(s.prerequisites),
+                "owner": s.owner,
+                "start": [s.start.days, s.start.time.strftime("%H:%M")] if s.start else None,
+                "duration_s": s.duration.total_seconds(),
+                "environment": s.environment,
+                "description": s.description,
+                "extra": s.extra,
+                "row": s.row,
+            }
+            for s in plan.steps.values()
+        ],
+        "schedules": {
+            name: [
+                [s.step_id, list(s.upstream), _iso(s.not_before), _iso(s.planned_start), _iso(s.planned_end)]
+                for s in schedule.steps.values()
+            ]
+            for name, schedule in plan.schedules.items()
+        },
+    }
+
+
+def plan_from_json(data: dict[str, Any]) -> Plan:
+    if data.get("format") != FORMAT_VERSION:
+        raise ValueError(f"compiled plan format {data.get('format')!r}, expected {FORMAT_VERSION}")
+    zone = zoneinfo.ZoneInfo(data["timezone"])
+
+    def when(text: str | None) -> dt.datetime | None:
+        return dt.datetime.fromisoformat(text).astimezone(zone) if text else None
+
+    dry_runs = {
+        row[0]: DryRun(row[0], dt.date.fromisoformat(row[1]), when(row[2]), row[3]) for row in data["dry_runs"]
+    }
+    steps: dict[str, Step] = {}
+    for s in data["steps"]:
+        start = s["start"]
+        steps[s["id"]] = Step(
+            id=s["id"],
+            label=s["label"],
+            phase=s["phase"],
+            dry_runs=tuple(s["dry_runs"]),
+            prerequisites=tuple(s["prerequisites"]),
+            owner=s["owner"],
+            start=RelativeStart(start[0], dt.time.fromisoformat(start[1])) if start else None,
+            duration=dt.timedelta(seconds=s["duration_s"]),
+            environment=s["environment"],
+            description=s["description"],
+            extra=s["extra"],
+            row=s["row"],
+        )
+    source = data["source"]
+    return Plan(
+        name=data["name"],
+        timezone=data["timezone"],
+        language=data["language"],
+        phases=data["phases"],
+        lock_window=dt.timedelta(seconds=data["lock_window_s"]),
+        cutover_managers=tuple(data["cutover_managers"]),
+        steps=steps,
+        actors={row[0]: Actor(*row) for row in data["actors"]},
+        dry_runs=dry_runs,
+        environments={row[0]: Environment(*row) for row in data["environments"]},
+        schedules={
+            name: DryRunPlan(
+                dry_runs[name],
+                {
+                    row[0]: ScheduledStep(row[0], tuple(row[1]), when(row[2]), when(row[3]), when(row[4]))
+                    for row in rows
+                },
+            )
+            for name, rows in data["schedules"].items()
+        },
+        source=PlanSource(
+            workbook=source["workbook"],
+            workbook_sha256=source["workbook_sha256"],
+            config=source["config"],
+            key=source["key"],
+            compiled_at=dt.datetime.fromisoformat(source["compiled_at"]),
+        ),
+        warnings=tuple(data["warnings"]),
+    )

@@ -1,0 +1,73 @@
+"""Calendar cancellations when a person cancels a dry run (marks its Airflow run "failed").
+
+What Airflow 3.3 offers, read in its source (``api_fastapi/core_api/services/public/dag_run.py``,
+``models/dagrun.py``):
+
+* a DAG's ``on_failure_callback`` runs in the dag-processor, on a request of the scheduler, only when
+  the *scheduler* finds the run failed; a run marked failed through the REST API or the UI (both
+  ``PATCH .../dagRuns/{run}``) gets no DAG callback;
+* that PATCH kills the run's running and deferred tasks (the watch among them) and skips the others,
+  so no task of the run is left to notice;
+* but it calls the listeners' ``on_dag_run_failed(dag_run, msg)`` in the api-server, with
+  ``msg = "Dag Run's state was manually set to `failed`."``; the scheduler calls the same hook for
+  runs that fail by themselves (a step that failed), with another message.
+
+So this listener (registered by ``plugins/transition_plugin.py``) acts on manual marking
+only: a run that failed by itself may be cleared and go on. It reads what the run's watch sent (its
+sent-ledger), e-mails the cancellations in a thread of its own (the PATCH answers at once), and
+leaves the ledger so that a run brought back by clearing its tasks invites everyone again.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from typing import Any
+
+from airflow.listeners import hookimpl
+
+log = logging.getLogger(__name__)
+MANUAL = "manually set"
+
+
+@hookimpl
+def on_dag_run_failed(dag_run: Any, msg: str) -> None:
+    if MANUAL not in (msg or ""):
+        return
+    dag_id, run_id = str(dag_run.dag_id), str(dag_run.run_id)
+    threading.Thread(target=cancel_run_calendar, args=(dag_id, run_id), name="transition-calendar-cancel",
+                     daemon=True).start()
+
+
+def cancel_run_calendar(dag_id: str, run_id: str) -> int:
+    """Send the cancellations of a run (api-server side); never raises; how many e-mails went out."""
+    try:
+        # Deferred: every Airflow process loads this listener with the plugin; only the api-server
+        # ever runs it, so the e-mail and plan modules are imported here, when it does.
+        from airflow.models.variable import Variable
+
+        from transition.notifications.calendar_mail import LEDGER_ENTRY, cancel_calendar
+        from transition.notifications.sent_ledger import ledger_key
+        from transition.runner.watch_operator import WATCH_TASK_ID
+        from transition.store.plan_store import load_plan
+
+        plan = load_plan().plan
+        dry_run = plan.dry_run_of(dag_id) if plan is not None else None
+        if dry_run is None:
+            return 0  # not a dry run of the plan (or no plan): nothing of ours
+        key = ledger_key(dag_id, run_id, WATCH_TASK_ID)
+        raw = Variable.get(key, default_var=None)
+        entries = json.loads(raw) if raw else {}
+        if not entries.get(LEDGER_ENTRY):
+            log.info("Run %s of %s was cancelled; nobody had a calendar invitation", run_id, dag_id)
+            return 0
+        sent, kept = cancel_calendar(plan, dry_run, run_id, entries[LEDGER_ENTRY])
+        entries[LEDGER_ENTRY] = kept
+        Variable.set(key, json.dumps(entries, sort_keys=True),
+                     description="transition: what this task of a running dry run has already told people")
+        log.info("Run %s of %s was cancelled: %d calendar cancellations sent", run_id, dag_id, sent)
+        return sent
+    except Exception:  # noqa: BLE001 - a listener must never break the api-server's request
+        log.exception("Calendar cancellations of run %s of %s failed", run_id, dag_id)
+        return 0

@@ -1,0 +1,127 @@
+"""The compiled plan -> one Airflow DAG per dry run, one :class:`StepOperator` per step-action."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from collections import Counter
+from functools import partial
+from pathlib import Path
+
+from airflow.sdk import DAG
+
+from transition.notifications.alert_mail import announce_late, announce_mail_failures, announce_overdue
+from transition.notifications.calendar_mail import announce_calendar, update_calendar
+from transition.notifications.deadline_mail import dry_run_deadline
+from transition.i18n import _, format_moment, use_language
+from transition.plan.model import Plan
+from transition.notifications.ready_mail import announce_ready
+from transition.runner.step_operator import StepOperator
+from transition.notifications.request_text import body, subject
+from transition.runner.watch_operator import RECHECK, WATCH_TASK_ID, RunWatchOperator
+
+RECHECK_ENV = "TRANSITION_WATCH_RECHECK_SECONDS"  # how often the run's watch looks again while steps are open
+
+START_DATE = dt.datetime(2020, 1, 1, tzinfo=dt.timezone.utc)  # runs are triggered by hand
+
+
+def plan_doc(plan: Plan, dry_run: str) -> str:
+    """The DAG's documentation in Airflow's UI, in the plan's language."""
+    schedule = plan.schedules[dry_run]
+    phases = Counter(plan.steps[s].phase for s in schedule.steps)
+    first, last = schedule.planned_window
+    end = schedule.dry_run.end
+    with use_language(plan.language):
+        window = (_("{first} → {last}").format(first=f"{first:%Y-%m-%d %H:%M}", last=f"{last:%Y-%m-%d %H:%M}")
+                  if first and last else _("no step has a planned start"))
+        steps = f"{len(schedule.steps)} — " + ", ".join(
+            f"{code} {plan.phases[code]}: {phases[code]}" for code in plan.phases if phases[code])
+        workbook = _("`{name}` (version `{version}`, compiled {time} UTC)").format(
+            name=Path(plan.source.workbook).name, version=plan.source.workbook_sha256[:12],
+            time=f"{plan.source.compiled_at:%Y-%m-%d %H:%M}")
+        lines = [
+            "## " + _("{plan} — dry run {dry_run}").format(plan=plan.name, dry_run=dry_run),
+            "",
+            "* **" + _("D-day") + "**: " + format_moment(schedule.dry_run.d_day, "long_date"),
+            "* **" + _("Planned window") + "**: " + window,
+            "* **" + _("Must end by") + "**: " + (f"{end:%Y-%m-%d %H:%M}" if end else _("not set")),
+            "* **" + _("Steps") + "**: " + steps,
+            "* **" + _("Workbook") + "**: " + workbook,
+            "* " + _("**Times** are in {timezone}; planned times come from the workbook's D-day, not from the run's "
+                     "logical date.").format(timezone=plan.timezone),
+            "",
+            _("Trigger this DAG to start the dry run. Each task is a step-action: it waits for its prerequisites, "
+              "then for its planned start, then asks its owner to **Start** and **Close** it (Required Actions)."),
+        ]
+    return "\n".join(lines)
+
+
+def assigned_users(plan: Plan, step_id: str) -> list[dict[str, str]]:
+    """Owner, team leader, department head and the cutover managers (Airflow user = actor ID)."""
+    people = plan.responsible_people(step_id) + [m for m in plan.cutover_managers]
+    return [{"id": a, "name": plan.actors[a].name} for a in dict.fromkeys(people) if a in plan.actors]
+
+
+def build_dag(plan: Plan, dry_run: str, only_task_id: str | None = None) -> DAG:
+    """The dry run's DAG. With ``only_task_id`` (a worker about to run that task), a DAG holding
+    just that task, with no documentation: all the task runner reads of it. Building the other
+    tasks and the edges would cost every Start and Close a good part of a second on a big plan
+    (bench/handover.py). What a task needs of its neighbours comes from the plan, not the DAG."""
+    schedule = plan.schedules[dry_run]
+    dag = DAG(
+        dag_id=plan.dag_id(dry_run),
+        schedule=None,
+        start_date=START_DATE,
+        catchup=False,
+        max_active_runs=1,
+        max_active_tasks=max(16, len(schedule.steps)),
+        tags=["transition", plan.name, dry_run],
+        doc_md=plan_doc(plan, dry_run) if only_task_id is None else None,
+        description=f"Transition plan {plan.name}, dry run {dry_run} (D-day {schedule.dry_run.d_day})",
+        # A failed try asks again (see step_operator: the answer race); people see the same request.
+        default_args={"retries": 3, "retry_delay": dt.timedelta(seconds=2)},
+        deadline=dry_run_deadline(plan, dry_run),
+    )
+    steps = {s: x for s, x in schedule.steps.items() if only_task_id in (None, s)}
+    tasks: dict[str, StepOperator] = {}
+    with dag:
+        for step_id, scheduled in steps.items():
+            tasks[step_id] = StepOperator(
+                task_id=step_id,
+                subject=subject(plan, step_id),
+                body=partial(body, plan, dry_run, scheduled),
+                planned_start=scheduled.not_before,
+                assigned_users=assigned_users(plan, step_id),
+                on_ready=partial(announce_ready, plan, dry_run, scheduled),
+                late_after=plan.steps[step_id].duration,
+                on_late=partial(announce_late, plan, dry_run, scheduled),
+                language=plan.actors[plan.steps[step_id].owner].language,
+                owner=plan.steps[step_id].owner,
+            )
+        if only_task_id is None:
+            for step_id, scheduled in steps.items():
+                if scheduled.upstream:
+                    tasks[step_id].set_upstream([tasks[u] for u in scheduled.upstream])
+        if only_task_id is None or only_task_id == WATCH_TASK_ID:
+            RunWatchOperator(
+                starts={s.step_id: s.not_before for s in schedule.steps.values() if s.not_before is not None},
+                upstream={s.step_id: s.upstream for s in schedule.steps.values()},
+                on_overdue=partial(announce_overdue, plan, dry_run),
+                on_failures=partial(announce_mail_failures, plan, dry_run),
+                on_start=partial(announce_calendar, plan, dry_run),
+                on_wake=partial(update_calendar, plan, dry_run),
+                recheck=dt.timedelta(seconds=float(os.environ.get(RECHECK_ENV, RECHECK.total_seconds()))),
+                owner="transition",
+            )
+    return dag
+
+
+def build_dags(plan: Plan, only_dag_id: str | None = None, only_task_id: str | None = None) -> dict[str, DAG]:
+    """Every dry run's DAG, or only ``only_dag_id`` (a worker running one task needs one DAG, and of
+    it, ``only_task_id``)."""
+    dags: dict[str, DAG] = {}
+    for dry_run in plan.schedules:
+        dag_id = plan.dag_id(dry_run)
+        if only_dag_id is None or only_dag_id == dag_id:
+            dags[dag_id] = build_dag(plan, dry_run, only_task_id if only_dag_id else None)
+    return dags

@@ -1,0 +1,188 @@
+"""One step-action as one Airflow task: wait for the planned start, then Start, then Close.
+
+Stages, all inside one task instance:
+
+1. ``execute``: if the planned start is still ahead, defer to a ``DateTimeTrigger`` (no worker slot
+   held, the triggerer waits);
+2. ask the people allowed on the step through Airflow's human-in-the-loop request (task state
+   ``awaiting_input``, answered on the Required Actions page or with the REST API): **Start**;
+3. once started, park again for **Close**; then the task succeeds and its dependents move on.
+
+Airflow keeps one HITL request per task instance: subject, body, options and assigned users are
+those of the first request, and parking again only clears the last answer. So the menu is fixed
+(``Start``, ``Close``) and the operator checks which answer the current stage accepts; a wrong one
+re-asks the same stage. The stage travels in ``TaskAwaitingInput(kwargs=...)``.
+
+**Close** is also accepted while the step waits for Start (it was done without saying so first).
+Besides being what people do, this makes the task robust to an Airflow 3.3 race: an answer given
+within a second or two of the task parking can reach the scheduler before the executor's late
+report of the parking, and the try fails. The task then retries (``retries`` in the DAG), asks
+again, and a second Close ends it; nothing said before is lost from the HITL history.
+
+Marking the task "success" in the UI also closes the step (Airflow's own manual completion).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from typing import Any
+
+from airflow.providers.standard.triggers.temporal import DateTimeTrigger
+from airflow.sdk import BaseOperator, Param, timezone
+from airflow.sdk.exceptions import TaskAwaitingInput
+from airflow.sdk.execution_time.hitl import upsert_hitl_detail
+
+from transition.i18n import _, use_language
+from transition.notifications.sent_ledger import SentLedger
+
+START = "Start"
+CLOSE = "Close"
+OPTIONS = [START, CLOSE]
+STAGE_START, STAGE_CLOSE = "start", "close"
+
+
+def form(language: str | None = None) -> dict[str, Any]:
+    """The request's form field (the Required Actions page), in ``language``; back in params_input."""
+    with use_language(language):
+        return {
+            "comment": Param(
+                "", type=["null", "string"], title=_("Comment"),
+                description=_("Optional: what was done, a reference, a problem met. Kept with the step."),
+            ).serialize(),
+        }
+
+
+PARAMS = form("en")
+
+
+class StepOperator(BaseOperator):
+    """A human task: wait until ``planned_start``, then ask ``assigned_users`` to start and close it."""
+
+    ui_color = "#fde9b8"
+    ui_fgcolor = "#3b2f00"
+
+    def __init__(
+        self,
+        *,
+        subject: str,
+        body: str | Callable[[], str],
+        planned_start: dt.datetime | None,
+        assigned_users: list[dict[str, str]],
+        on_ready: Callable[[Any], None] | None = None,
+        late_after: dt.timedelta | None = None,
+        on_late: Callable[[Any], None] | None = None,
+        language: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.subject = subject
+        self._body = body  # text, or a function that writes it: only the task that runs needs it
+        self.planned_start = planned_start
+        self.assigned_users = assigned_users
+        self._on_ready = on_ready  # e.g. the Ready e-mail; called once when the step first asks
+        # Late: still open ``late_after`` (the step's duration) after it could start; ``on_late`` once.
+        self.late_after = late_after
+        self._on_late = on_late
+        self.language = language  # of the request's form (the body comes written)
+
+    @property
+    def body(self) -> str:
+        return self._body() if callable(self._body) else self._body
+
+    # -- stage 1: the planned start -------------------------------------------------------------
+    def execute(self, context: Any) -> None:
+        if self.planned_start is not None and self.planned_start > timezone.utcnow():
+            self.log.info("Waiting for the planned start %s (no worker slot held)", self.planned_start.isoformat())
+            self.defer(trigger=DateTimeTrigger(moment=self.planned_start), method_name="planned_start_reached")
+        self._ready(context)
+
+    def planned_start_reached(self, context: Any, event: Any = None) -> None:
+        self._ready(context)
+
+    def _ready(self, context: Any) -> None:
+        """Prerequisites closed, planned start reached: tell the people (once per run), then ask them."""
+        ledger = SentLedger.of(context)
+        first_ready = ledger.get("ready")
+        ready_at = first_ready or timezone.utcnow().isoformat()
+        context["ti"].xcom_push(key="ready", value={"at": ready_at})
+        if failures := ledger.get("mail_failures"):  # a new try starts with no XCom: keep them for the watch
+            context["ti"].xcom_push(key="mail_failures", value=failures)
+        if first_ready is None:  # a retry (see the module's docstring) does not tell people again
+            self._notify(self._on_ready, context, "that the step is ready")
+            ledger.mark("ready", ready_at)
+        self._ask(context, STAGE_START)
+
+    def _notify(self, callback: Callable[[Any], None] | None, context: Any, what: str) -> None:
+        if callback is None:
+            return
+        try:
+            callback(context)
+        except Exception:  # a notification never stops the step
+            self.log.exception("Telling people %s failed; the step goes on", what)
+
+    def _ask_to_close(self, context: Any) -> None:
+        """Park for Close; with a timeout at the moment the step becomes Late, if not yet said."""
+        ledger = SentLedger.of(context)
+        ready_at = ledger.get("ready")
+        if self.late_after is None or not ready_at or ledger.get("late"):
+            self._ask(context, STAGE_CLOSE)
+        late_at = dt.datetime.fromisoformat(ready_at) + self.late_after
+        remaining = late_at - timezone.utcnow()
+        if remaining <= dt.timedelta(0):
+            self._late(context)
+            self._ask(context, STAGE_CLOSE)
+        self._ask(context, STAGE_CLOSE, timeout=remaining)
+
+    def _late(self, context: Any) -> None:
+        ledger = SentLedger.of(context)
+        late_at = ledger.get("late")
+        context["ti"].xcom_push(key="late", value={"at": late_at or timezone.utcnow().isoformat()})
+        if late_at is None:  # once per step and run, whatever retries come
+            self._notify(self._on_late, context, "that the step is late")
+            ledger.mark("late", timezone.utcnow().isoformat())
+
+    # -- stages 2 and 3: people -----------------------------------------------------------------
+    def _ask(self, context: Any, stage: str, timeout: dt.timedelta | None = None) -> None:
+        upsert_hitl_detail(
+            ti_id=context["task_instance"].id,
+            options=OPTIONS,
+            subject=self.subject,
+            body=self.body,
+            defaults=None,
+            multiple=False,
+            params=form(self.language),
+            assigned_users=self.assigned_users,
+        )
+        self.log.info("Asking %s to %s the step", ", ".join(u["id"] for u in self.assigned_users), stage)
+        raise TaskAwaitingInput(method_name="answered", kwargs={"stage": stage}, timeout=timeout)
+
+    def answered(self, context: Any, stage: str, event: dict[str, Any]) -> dict[str, Any] | None:
+        if event.get("error_type") == "timeout" and stage == STAGE_CLOSE:
+            self.log.info("%s is still open at its planned end: it is Late", self.task_id)
+            self._late(context)
+            self._ask(context, STAGE_CLOSE)
+        if "error" in event:
+            raise RuntimeError(f"the step was not answered: {event['error']}")
+        choice = (event.get("chosen_options") or [None])[0]
+        who = (event.get("responded_by_user") or {}).get("id")
+        at = event.get("responded_at")
+        params_input = event.get("params_input")
+        comment = (params_input or {}).get("comment") if isinstance(params_input, dict) else None
+        comment = comment.strip() if isinstance(comment, str) else "" if comment is None else str(comment)
+        record = {"by": who, "at": at.isoformat() if isinstance(at, dt.datetime) else at, "comment": comment}
+        ti = context["ti"]
+        if stage == STAGE_START and choice == START:
+            self.log.info("Started by %s", who)
+            ti.xcom_push(key="started", value=record)
+            self._ask_to_close(context)
+        if choice == CLOSE:
+            if stage == STAGE_START:
+                self.log.info("Closed by %s without a Start first", who)
+                ti.xcom_push(key="started", value=record)
+            self.log.info("Closed by %s", who)
+            ti.xcom_push(key="closed", value=record)
+            return {"closed_by": who}
+        self.log.warning("'%s' was chosen by %s while the step is already started; asking again", choice, who)
+        self._ask_to_close(context)
+        return None  # not reached: _ask parks the task

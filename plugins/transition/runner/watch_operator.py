@@ -1,0 +1,144 @@
+"""The run's watch: one task per dry-run DAG that notices Overdue steps, and e-mail failures.
+
+A step's own task cannot see that it is Overdue: until its prerequisites are closed it does not run.
+So each DAG has one more task, ``_watch``, outside the plan's graph. It sleeps deferred (no worker
+slot held) until the next planned start, then checks which steps whose start has come still wait
+for prerequisites, and calls ``on_overdue`` once per step. What it has said is kept in its
+sent-ledger (an Airflow Variable, see ``sent_ledger``), written after each alert: it survives
+deferrals, restarts of every Airflow component and new tries of the watch, so no alert is sent twice.
+
+It also gathers the e-mails that steps could not send (their XCom ``mail_failures``) and, once
+``on_failures`` succeeds (mail works again), stops reporting them. When the run starts it calls
+``on_start`` once (e.g. calendar invitations), and ``on_wake`` each time it looks (it runs the latest
+plan: e.g. calendar updates). It ends when every step has, and then deletes the run's sent-ledgers.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from airflow.providers.standard.triggers.temporal import DateTimeTrigger
+from airflow.sdk import BaseOperator, timezone
+
+from transition.notifications.sent_ledger import SentLedger, forget_run
+
+WATCH_TASK_ID = "_watch"
+WATCH_LABEL = "(run watch)"  # stands for the watch's own e-mails (Overdue alerts, calendar) in failure summaries
+DONE = {"success", "skipped"}
+FINISHED = DONE | {"failed", "upstream_failed", "removed"}
+# While steps are open the watch looks again this often (e-mail failures, the end of the run): the
+# run ends at most this long after its last step.
+RECHECK = dt.timedelta(minutes=1)
+
+
+class RunWatchOperator(BaseOperator):
+    ui_color = "#e8eef7"
+
+    def __init__(
+        self,
+        *,
+        starts: Mapping[str, dt.datetime],
+        upstream: Mapping[str, tuple[str, ...]],
+        on_overdue: Callable[[Any, str, list[str]], None],
+        on_failures: Callable[[Any, list[dict]], bool] | None = None,
+        on_start: Callable[[Any], None] | None = None,
+        on_wake: Callable[[Any], None] | None = None,
+        recheck: dt.timedelta = RECHECK,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(task_id=WATCH_TASK_ID, **kwargs)
+        self.starts = dict(starts)  # step -> not-before time (steps with a Start only)
+        self.upstream = dict(upstream)  # step -> upstream steps (all steps of the run)
+        self._on_overdue = on_overdue
+        self._on_failures = on_failures
+        self._on_start = on_start
+        self._on_wake = on_wake
+        self.recheck = recheck
+
+    def execute(self, context: Any) -> None:
+        self._watch(context)
+
+    def woken(self, context: Any, event: Any = None) -> None:
+        self._watch(context)
+
+    def _watch(self, context: Any) -> None:
+        from airflow.sdk.execution_time.task_runner import RuntimeTaskInstance
+
+        ti = context["ti"]
+        ledger = SentLedger.of(context)
+        if self._on_start is not None and not ledger.get("started"):
+            try:
+                self._on_start(context)
+            except Exception:
+                self.log.exception("The start-of-run notice failed; the run goes on")
+            ledger.mark("started", timezone.utcnow().isoformat())
+        if self._on_wake is not None:
+            try:
+                self._on_wake(context)
+            except Exception:
+                self.log.exception("The watch's wake-up hook failed; the run goes on")
+        now = timezone.utcnow()
+        states: dict[str, Any] = RuntimeTaskInstance.get_task_states(dag_id=ti.dag_id, run_ids=[ti.run_id]).get(ti.run_id, {})
+        said = set(ledger.get("overdue", []))
+        for step, start in sorted(self.starts.items(), key=lambda item: item[1]):
+            if step in said or start > now:
+                continue
+            holding = [u for u in self.upstream[step] if states.get(u) not in DONE]
+            if holding:
+                self.log.info("%s is Overdue: its start %s has come, it waits for %s", step, start, ", ".join(holding))
+                try:
+                    self._on_overdue(context, step, holding)
+                except Exception:
+                    self.log.exception("The Overdue alert of %s failed", step)
+            said.add(step)  # a step is Overdue at its start or never: decided once
+            ledger.mark("overdue", sorted(said))
+        ti.xcom_push(key="overdue", value=sorted(said))
+        pending_failures = self._report_failures(context, states, ledger)
+
+        if all(states.get(step) in FINISHED for step in self.upstream):
+            gone = forget_run(ti.dag_id, ti.run_id)
+            self.log.info("Every step of the run has finished; the watch ends (%d sent-ledgers deleted)", gone)
+            return
+        upcoming = [start for step, start in self.starts.items() if step not in said and start > now]
+        wake = min(upcoming) if upcoming else now + self.recheck
+        if pending_failures or any(states.get(s) not in FINISHED and states.get(s) is not None for s in self.upstream):
+            wake = min(wake, now + self.recheck)
+        self.defer(trigger=DateTimeTrigger(moment=wake), method_name="woken")
+
+    def _report_failures(self, context: Any, states: Mapping[str, Any], ledger: SentLedger) -> bool:
+        """Tell the cutover managers about e-mails that could not be sent; True if some still wait."""
+        if self._on_failures is None:
+            return False
+        ti = context["ti"]
+        reported = set(ledger.get("failures_reported", []))
+        checked = set(ti.xcom_pull(task_ids=ti.task_id, key="failures_checked") or [])
+        new: list[dict] = []
+        for step, state in states.items():
+            if step == ti.task_id or state is None or step in checked or step not in self.upstream:
+                continue
+            for failure in ti.xcom_pull(task_ids=step, key="mail_failures") or []:
+                key = f"{step}|{failure.get('mail')}|{failure.get('at')}"
+                if key not in reported:
+                    new.append({"step": step, "key": key, **failure})
+            if state in FINISHED:
+                checked.add(step)  # a finished step sends no more e-mails
+        ledger.refresh()  # the Overdue alerts just sent may have written failures to it
+        for failure in ledger.get("mail_failures", []):  # the watch's own (Overdue alerts, calendar)
+            key = f"{ti.task_id}|{failure.get('mail')}|{failure.get('at')}"
+            if key not in reported:
+                new.append({"step": WATCH_LABEL, "key": key, **failure})
+        ti.xcom_push(key="failures_checked", value=sorted(checked))
+        if not new:
+            return False
+        try:
+            delivered = self._on_failures(context, new)
+        except Exception:
+            self.log.exception("Telling the cutover managers about failed e-mails failed")
+            delivered = False
+        if delivered:
+            reported.update(f["key"] for f in new)
+            ledger.mark("failures_reported", sorted(reported))
+            return False
+        return True

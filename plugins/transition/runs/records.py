@@ -1,0 +1,118 @@
+"""Transfers, defects and forced closes, kept in Airflow's metadata database (tables ``transition_*``).
+
+Every record belongs to one run instance: Airflow's ``dag_run.id`` (``run_key``), so a run deleted
+and triggered again under the same run id starts with none. The tables and their migrations are in
+:mod:`transition.runs.records_schema`. Only the api-server touches them (the plugin's endpoints and guard).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from transition.runs.records_schema import defects, ensure_migrated, forced_closes, transfers
+
+SEVERITIES = ("blocking", "major", "minor")
+__all__ = ["SEVERITIES", "defects", "forced_closes", "transfers"]
+
+
+def ensure_tables(session: Session) -> None:
+    ensure_migrated(session.get_bind())
+
+
+def now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+def _rows(result: Any) -> list[dict[str, Any]]:
+    return [dict(row._mapping) for row in result]
+
+
+def run_key(session: Session, dag_id: str, run_id: str) -> int | None:
+    """The run instance: Airflow's ``dag_run.id`` of the run that has this id now (None: no such run)."""
+    from airflow.models.dagrun import DagRun
+
+    return session.scalar(sa.select(DagRun.id).where(DagRun.dag_id == dag_id, DagRun.run_id == run_id))
+
+
+def _of_run(table: sa.Table, session: Session, dag_id: str, run_id: str) -> Any:
+    ensure_tables(session)
+    key = run_key(session, dag_id, run_id)
+    return sa.and_(table.c.dag_id == dag_id, table.c.run_id == run_id,
+                   table.c.run_key == key if key is not None else sa.false())
+
+
+def transferees(session: Session, dag_id: str, run_id: str, task_id: str) -> list[str]:
+    query = sa.select(transfers.c.to_user).where(
+        _of_run(transfers, session, dag_id, run_id), transfers.c.task_id == task_id
+    ).order_by(transfers.c.id)
+    return list(dict.fromkeys(session.scalars(query)))
+
+
+def _insert(session: Session, table: sa.Table, **values: Any) -> dict[str, Any]:
+    ensure_tables(session)
+    values["run_key"] = run_key(session, values["dag_id"], values["run_id"])
+    new_id = session.execute(sa.insert(table).values(**values)).inserted_primary_key[0]
+    return {"id": new_id, **values}
+
+
+def add_transfer(session: Session, **values: Any) -> dict[str, Any]:
+    values.setdefault("created_at", now())
+    return _insert(session, transfers, **values)
+
+
+def set_mail_error(session: Session, table: sa.Table, row_id: int, error: str | None) -> None:
+    session.execute(sa.update(table).where(table.c.id == row_id).values(mail_error=error))
+
+
+def add_defect(session: Session, **values: Any) -> dict[str, Any]:
+    values.setdefault("created_at", now())
+    values.setdefault("status", "open")
+    return _insert(session, defects, **values)
+
+
+def defect(session: Session, defect_id: int, dag_id: str, run_id: str) -> dict[str, Any] | None:
+    """Defect ``defect_id`` if it belongs to this run instance."""
+    query = sa.select(defects).where(defects.c.id == defect_id, _of_run(defects, session, dag_id, run_id))
+    rows = _rows(session.execute(query))
+    return rows[0] if rows else None
+
+
+def resolve_defect(session: Session, defect_id: int, user: str) -> bool:
+    """Mark an open defect resolved; False if it was resolved already (who resolved it stays)."""
+    result = session.execute(
+        sa.update(defects).where(defects.c.id == defect_id, defects.c.status == "open")
+        .values(status="resolved", resolved_by=user, resolved_at=now())
+    )
+    return bool(result.rowcount)
+
+
+def defects_of_run(session: Session, dag_id: str, run_id: str) -> list[dict[str, Any]]:
+    query = sa.select(defects).where(_of_run(defects, session, dag_id, run_id)).order_by(defects.c.id)
+    return _rows(session.execute(query))
+
+
+def open_blocking_defects(session: Session, dag_id: str, run_id: str, task_id: str) -> list[dict[str, Any]]:
+    query = sa.select(defects).where(
+        _of_run(defects, session, dag_id, run_id), defects.c.task_id == task_id,
+        defects.c.severity == "blocking", defects.c.status == "open",
+    )
+    return _rows(session.execute(query))
+
+
+def transfers_of_run(session: Session, dag_id: str, run_id: str) -> list[dict[str, Any]]:
+    query = sa.select(transfers).where(_of_run(transfers, session, dag_id, run_id)).order_by(transfers.c.id)
+    return _rows(session.execute(query))
+
+
+def add_forced_close(session: Session, **values: Any) -> dict[str, Any]:
+    values.setdefault("forced_at", now())
+    return _insert(session, forced_closes, **values)
+
+
+def forced_closes_of_run(session: Session, dag_id: str, run_id: str) -> list[dict[str, Any]]:
+    query = sa.select(forced_closes).where(_of_run(forced_closes, session, dag_id, run_id)).order_by(forced_closes.c.id)
+    return _rows(session.execute(query))

@@ -1,0 +1,163 @@
+"""Where every step of a dry run stands: the data behind the recap page and its JSON (api-server side).
+
+Reads Airflow's metadata database (task instances, the steps' XCom ``ready``/``started``/``closed``)
+and the plugin's records (defects, transfers); states come from :mod:`transition.runs.states`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import zoneinfo
+from collections import Counter
+from typing import Any
+
+import sqlalchemy as sa
+
+from transition.runs import records
+from transition.plan.forecast import Progress, planned_origin, reckon
+from transition.plan.model import Plan
+from transition.notifications.ready_mail import required_actions_link
+from transition.runs.states import State, StepFacts, prerequisites_done, step_state
+
+XCOM_KEYS = ("ready", "started", "closed")
+
+
+def dag_runs(session: Any, dag_id: str, limit: int = 50) -> list[dict[str, Any]]:
+    from airflow.models.dagrun import DagRun
+
+    runs = session.scalars(
+        sa.select(DagRun).where(DagRun.dag_id == dag_id).order_by(DagRun.run_after.desc()).limit(limit)
+    ).all()
+    return [{"run_id": r.run_id, "state": str(getattr(r.state, "value", r.state)),
+             "start_date": r.start_date.isoformat() if r.start_date else None} for r in runs]
+
+
+def _when(value: Any, zone: zoneinfo.ZoneInfo) -> str | None:
+    moment = _parse(value)
+    return moment.astimezone(zone).isoformat() if moment is not None else None
+
+
+def run_steps(session: Any, plan: Plan, dry_run: str, run_id: str, base_url: str, now: dt.datetime | None = None) -> dict[str, Any]:
+    from airflow.models.taskinstance import TaskInstance
+    from airflow.models.xcom import XComModel
+
+    dag_id = plan.dag_id(dry_run)
+    zone = zoneinfo.ZoneInfo(plan.timezone)
+    now = now or dt.datetime.now(dt.timezone.utc)
+    schedule = plan.schedules[dry_run]
+    instances = {
+        ti.task_id: ti for ti in session.scalars(
+            sa.select(TaskInstance).where(TaskInstance.dag_id == dag_id, TaskInstance.run_id == run_id)
+        )
+    }
+    xcoms: dict[tuple[str, str], Any] = {}
+    for row in session.execute(
+        sa.select(XComModel.task_id, XComModel.key, XComModel.value).where(
+            XComModel.dag_id == dag_id, XComModel.run_id == run_id, XComModel.key.in_(XCOM_KEYS)
+        )
+    ):
+        value = XComModel.deserialize_value(row)
+        xcoms[(row.task_id, row.key)] = value if isinstance(value, dict) else {}  # what the step wrote, or nothing
+    task_states = {task_id: _state(ti) for task_id, ti in instances.items()}
+    defects: dict[str, list[dict]] = {}
+    for defect in records.defects_of_run(session, dag_id, run_id):
+        defects.setdefault(defect["task_id"], []).append(defect)
+    forced = {f["task_id"]: f for f in records.forced_closes_of_run(session, dag_id, run_id)}
+    transferred: dict[str, list[str]] = {}
+    for transfer in records.transfers_of_run(session, dag_id, run_id):
+        transferred.setdefault(transfer["task_id"], []).append(transfer["to_user"])
+
+    steps = []
+    for step_id, scheduled in schedule.steps.items():
+        step = plan.steps[step_id]
+        owner = plan.actors[step.owner]
+        ready, started, closed = (xcoms.get((step_id, key)) or {} for key in XCOM_KEYS)
+        facts = StepFacts(
+            task_state=task_states.get(step_id),
+            prerequisites_done=prerequisites_done(scheduled, task_states),
+            ready_at=_parse(ready.get("at")),
+            started_at=_parse(started.get("at")),
+        )
+        state = step_state(scheduled, step.duration, facts, now, plan.lock_window)
+        ti = instances.get(step_id)
+        step_defects = defects.get(step_id, [])
+        steps.append({
+            "id": step_id,
+            "label": step.label,
+            "phase": step.phase,
+            "state": state.value,
+            "owner": owner.id,
+            "owner_name": owner.name,
+            "team": owner.team,
+            "responsible": list(dict.fromkeys(plan.responsible_people(step_id) + transferred.get(step_id, []))),
+            "transferred_to": transferred.get(step_id, []),
+            "planned_start": _when(scheduled.planned_start, zone),
+            "planned_end": _when(scheduled.planned_end, zone),
+            "actual_start": _when(started.get("at"), zone),
+            "actual_end": _when(closed.get("at") or (ti.end_date if ti is not None and facts.task_state == "success" else None), zone),
+            "started_by": started.get("by"),
+            "closed_by": closed.get("by"),
+            "comment": str(closed.get("comment") or ""),
+            "forced_close": _forced(forced.get(step_id), zone),
+            "defects": [{"id": d["id"], "title": d["title"], "severity": d["severity"], "status": d["status"],
+                         "created_by": d["created_by"]} for d in step_defects],
+            "open_defects": sum(1 for d in step_defects if d["status"] == "open"),
+            "link": required_actions_link(base_url, dag_id, run_id, step_id),
+        })
+    progress = {
+        s["id"]: Progress(done=s["state"] in ("Terminated", "Skipped"), started_at=_parse(s["actual_start"]),
+                          ended_at=_parse(s["actual_end"]))
+        for s in steps
+    }
+    planned = reckon(schedule, plan.steps, planned_origin(schedule))
+    forecast = reckon(schedule, plan.steps, now, progress)
+    end_by = schedule.dry_run.end
+    by_state = Counter(s["state"] for s in steps)
+    by_phase: dict[str, Counter] = {code: Counter() for code in plan.phases}
+    for s in steps:
+        by_phase[s["phase"]][s["state"]] += 1
+    return {
+        "plan": plan.name,
+        "dry_run": dry_run,
+        "dag_id": dag_id,
+        "run_id": run_id,
+        "timezone": plan.timezone,
+        "now": now.astimezone(zone).isoformat(),
+        "states": [state.value for state in State],
+        "cutover_managers": list(plan.cutover_managers),
+        "actors": {a.id: a.name for a in plan.actors.values()},
+        "counts": {state.value: by_state.get(state.value, 0) for state in State},
+        "planned_end": _when(planned.end, zone),
+        "critical_path": planned.critical_path,
+        "forecast_end": _when(forecast.end, zone),
+        "forecast_critical_path": forecast.critical_path,
+        "must_end_by": _when(end_by, zone),
+        "forecast_late": bool(end_by and forecast.end and forecast.end > end_by),
+        "counts_by_phase": {phase: {s.value: c.get(s.value, 0) for s in State} for phase, c in by_phase.items() if sum(c.values())},
+        "steps": steps,
+    }
+
+
+def _forced(row: dict[str, Any] | None, zone: zoneinfo.ZoneInfo) -> dict[str, Any] | None:
+    """A cutover manager's forced close of the step: who, when, why it was forced, the reason given."""
+    if row is None:
+        return None
+    return {"by": row["forced_by"], "at": _when(row["forced_at"], zone), "reason": row["reason"],
+            "state_before": row["state_before"], "why": row["why_forced"]}
+
+
+def _state(ti: Any) -> str | None:
+    state = ti.state
+    return str(getattr(state, "value", state)) if state is not None else None
+
+
+def _parse(value: Any) -> dt.datetime | None:
+    """A moment a step recorded (ISO text), or None when there is none or it is not one."""
+    if isinstance(value, dt.datetime):
+        return value
+    if not value or not isinstance(value, str):
+        return None
+    try:
+        return dt.datetime.fromisoformat(value)
+    except ValueError:
+        return None

@@ -1,0 +1,104 @@
+"""The state of a step in a dry run (DOMAIN.md, "States of a step-action"), from what Airflow knows.
+
+| state      | when                                                                          |
+|------------|-------------------------------------------------------------------------------|
+| Planned    | prerequisites not done; planned start more than the lock window away, or none |
+| Locked     | prerequisites not done; planned start within the lock window                  |
+| Overdue    | prerequisites not done; planned start reached                                 |
+| Idle       | prerequisites done; its Start (not-before time) not reached                   |
+| Ready      | prerequisites done, Start reached: waiting for the owner to start it          |
+| Open       | started, not closed                                                           |
+| Late       | started, still open its duration after it became ready                        |
+| Terminated | closed (Close, or the task marked success)                                    |
+| Skipped    | not executed in this run                                                      |
+| Failed     | Airflow failed the task (not a plan state: someone must look at it)           |
+
+The planned start is the compiled plan's (the Start column, or the end of the prerequisites as
+planned); Idle waits only for the Start column, as the task does. All comparisons are made on
+absolute time, so DST days count their real 23 or 25 hours.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from enum import Enum
+
+from transition.i18n import pgettext
+from transition.plan.model import ScheduledStep
+
+UTC = dt.timezone.utc
+# Each state's colour (background, text), on the recap page and in the results workbook.
+STATE_COLOURS = {
+    "Planned": ("#d9d9d9", "#1b1b1b"), "Locked": ("#b4c7e7", "#1b1b1b"), "Overdue": ("#f4b183", "#1b1b1b"),
+    "Idle": ("#fff2cc", "#1b1b1b"), "Ready": ("#ffd966", "#1b1b1b"), "Open": ("#9dc3e6", "#1b1b1b"),
+    "Late": ("#ff7c80", "#1b1b1b"), "Terminated": ("#a9d18e", "#1b1b1b"), "Skipped": ("#ededed", "#555555"),
+    "Failed": ("#c00000", "#ffffff"),
+}
+DONE_STATES = frozenset({"success", "skipped"})
+
+
+class State(str, Enum):
+    PLANNED = "Planned"
+    LOCKED = "Locked"
+    OVERDUE = "Overdue"
+    IDLE = "Idle"
+    READY = "Ready"
+    OPEN = "Open"
+    LATE = "Late"
+    TERMINATED = "Terminated"
+    SKIPPED = "Skipped"
+    FAILED = "Failed"
+
+
+def state_name(state: str) -> str:
+    """A state's name in the current language (``Overdue`` -> ``Bloquée``); the values stay English ids."""
+    names = {
+        "Planned": pgettext("state", "Planned"), "Locked": pgettext("state", "Locked"),
+        "Overdue": pgettext("state", "Overdue"), "Idle": pgettext("state", "Idle"),
+        "Ready": pgettext("state", "Ready"), "Open": pgettext("state", "Open"), "Late": pgettext("state", "Late"),
+        "Terminated": pgettext("state", "Terminated"), "Skipped": pgettext("state", "Skipped"),
+        "Failed": pgettext("state", "Failed"),
+    }
+    value = getattr(state, "value", state)
+    return names.get(value, value)
+
+
+@dataclass(frozen=True)
+class StepFacts:
+    """What Airflow knows of one step in one run."""
+
+    task_state: str | None  # the task instance's state (None: not scheduled yet)
+    prerequisites_done: bool  # every upstream task succeeded or was skipped
+    ready_at: dt.datetime | None = None  # when the step first asked (XCom "ready")
+    started_at: dt.datetime | None = None  # when Start was answered (XCom "started")
+
+
+def step_state(
+    scheduled: ScheduledStep, duration: dt.timedelta, facts: StepFacts, now: dt.datetime, lock_window: dt.timedelta
+) -> State:
+    if facts.task_state == "success":
+        return State.TERMINATED
+    if facts.task_state == "skipped":
+        return State.SKIPPED
+    if facts.task_state in ("failed", "upstream_failed"):
+        return State.FAILED
+    now = now.astimezone(UTC)
+    if facts.started_at is not None:
+        became_ready = (facts.ready_at or facts.started_at).astimezone(UTC)
+        return State.LATE if now >= became_ready + duration else State.OPEN
+    if not facts.prerequisites_done:
+        planned = scheduled.planned_start
+        if planned is None:
+            return State.PLANNED
+        remaining = planned.astimezone(UTC) - now
+        if remaining <= dt.timedelta(0):
+            return State.OVERDUE
+        return State.LOCKED if remaining <= lock_window else State.PLANNED
+    if scheduled.not_before is not None and now < scheduled.not_before.astimezone(UTC):
+        return State.IDLE
+    return State.READY
+
+
+def prerequisites_done(scheduled: ScheduledStep, task_states: dict[str, str | None]) -> bool:
+    return all(task_states.get(u) in DONE_STATES for u in scheduled.upstream)

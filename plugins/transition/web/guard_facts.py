@@ -1,0 +1,178 @@
+"""What the step guard reads and writes in Airflow's database (api-server side).
+
+The facts a verdict needs (the plan's DAGs, who may act on a step now, the task's state, open
+blocking defects), the user's identity in the plan's terms (any auth manager: the login is the
+actor ID, the Airflow user id may be a number as with FAB), and the two writes the guard makes:
+adding an allowed person to a step's request, and recording a cutover manager's forced close.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import sqlalchemy as sa
+
+from transition.runs import records
+from transition.plan.model import Plan
+from transition.web.permissions import allowed_people, current_plan, find_step
+from transition.web.route_rules import Call, Rule, Who
+from transition.results.weekly_report import weekly_report_dag_id
+
+ADMIN_ROLES = frozenset({"admin"})
+
+
+def actor_id(user: Any) -> str:
+    """The login of an Airflow user: the plan's actor ID (Simple and FAB auth managers both keep it in
+    ``username``; FAB's ``get_id()`` is a number)."""
+    return str(getattr(user, "username", None) or user.get_id())
+
+
+def is_admin(user: Any) -> bool:
+    """An Airflow admin: the Simple auth manager's role ``admin``, FAB's role ``Admin``."""
+    role = getattr(user, "role", None)
+    if isinstance(role, str) and role.lower() in ADMIN_ROLES:
+        return True
+    names = {str(getattr(r, "name", r)).lower() for r in (getattr(user, "roles", None) or [])}
+    return bool(names & ADMIN_ROLES)
+
+
+def plan_dag_ids(plan: Plan) -> frozenset[str]:
+
+    return frozenset([plan.dag_id(d) for d in plan.schedules] + [weekly_report_dag_id(plan)])
+
+
+class DatabaseFacts:
+    """:class:`transition.web.route_rules.Facts` from the plan and Airflow's metadata database."""
+
+    def __init__(self) -> None:
+        self.plan = current_plan()
+
+    def plan_dags(self) -> frozenset[str]:
+        return plan_dag_ids(self.plan) if self.plan is not None else frozenset()
+
+    def language_of(self, actor: str) -> str | None:
+        if self.plan is None:
+            return None
+        person = self.plan.actors.get(actor)
+        return person.language if person is not None else self.plan.language
+
+    def is_manager(self, user: Any) -> bool:
+        return is_admin(user) or (self.plan is not None and actor_id(user) in self.plan.cutover_managers)
+
+    def backfill_dag(self, backfill_id: str) -> str | None:
+        from airflow.models.backfill import Backfill
+        from airflow.utils.session import create_session
+
+        if not backfill_id.strip().lstrip("-").isdigit():
+            return None
+        with create_session() as session:
+            return session.scalar(sa.select(Backfill.dag_id).where(Backfill.id == int(backfill_id)))
+
+    def allowed_people(self, dag_id: str, run_id: str, step_id: str) -> list[str] | None:
+        from airflow.utils.session import create_session
+
+        ref = find_step(dag_id, step_id, self.plan)
+        if ref is None:
+            return None
+        with create_session() as session:
+            return allowed_people(ref, records.transferees(session, dag_id, run_id, step_id))
+
+    def task_state(self, dag_id: str, run_id: str, step_id: str) -> str | None:
+        from airflow.models.taskinstance import TaskInstance
+        from airflow.utils.session import create_session
+
+        with create_session() as session:
+            state = session.scalar(sa.select(TaskInstance.state).where(
+                TaskInstance.dag_id == dag_id, TaskInstance.run_id == run_id, TaskInstance.task_id == step_id,
+                TaskInstance.map_index == -1))
+        return str(getattr(state, "value", state)) if state is not None else None
+
+    def blocking_defects(self, dag_id: str, run_id: str, step_id: str) -> list[dict[str, Any]]:
+        from airflow.utils.session import create_session
+
+        with create_session() as session:
+            return records.open_blocking_defects(session, dag_id, run_id, step_id)
+
+
+def parse_with_airflow_model(rule: Rule, body: Any) -> Any:
+    """The body as Airflow's route will read it (its own pydantic model); ValueError if it would not."""
+    from pydantic import ValidationError
+
+    from airflow.api_fastapi.core_api.datamodels.hitl import UpdateHITLDetailPayload
+    from airflow.api_fastapi.core_api.datamodels.task_instances import ClearTaskInstancesBody, PatchTaskInstanceBody
+
+    model: Any = {Rule.ANSWER: UpdateHITLDetailPayload, Rule.MARK_STEP: PatchTaskInstanceBody,
+                  Rule.CLEAR: ClearTaskInstancesBody}[rule]
+    if rule is Rule.CLEAR:  # every clear body of Airflow has ``dry_run``, true by default
+        if not isinstance(body, dict) and body is not None:
+            raise ValueError("not an object")
+        from pydantic import BaseModel
+
+        class _Preview(BaseModel):
+            dry_run: bool = True
+
+        model = _Preview
+    try:
+        return model.model_validate(body)
+    except ValidationError as exc:
+        raise ValueError(str(exc)) from None
+
+
+def add_assignee(call: Call, user: Any) -> None:
+    """Make sure Airflow lets an allowed person answer: their Airflow user id among the request's
+    assigned users (a transferee after a retry; FAB's numeric ids)."""
+    from airflow.models.hitl import HITLDetail
+    from airflow.models.taskinstance import TaskInstance
+    from airflow.utils.session import create_session
+
+    user_id = str(user.get_id())
+    with create_session() as session:
+        detail = session.scalar(sa.select(HITLDetail).join(TaskInstance, TaskInstance.id == HITLDetail.ti_id).where(
+            TaskInstance.dag_id == call.params["dag_id"], TaskInstance.run_id == call.params["dag_run_id"],
+            TaskInstance.task_id == call.params["task_id"], TaskInstance.map_index == -1))
+        if detail is None or not detail.assignees:
+            return
+        if all(a.get("id") != user_id for a in detail.assignees):
+            detail.assignees = [*detail.assignees, {"id": user_id, "name": actor_id(user)}]
+
+
+def add_transferees(ti_id: str) -> None:
+    """After a step (re)wrote its request: the people it was transferred to in this run are assignees."""
+    from airflow.models.hitl import HITLDetail
+    from airflow.models.taskinstance import TaskInstance
+    from airflow.utils.session import create_session
+
+    import uuid
+
+    plan = current_plan()
+    with create_session() as session:
+        ti = session.scalar(sa.select(TaskInstance).where(TaskInstance.id == uuid.UUID(ti_id)))
+        if ti is None or plan is None or find_step(ti.dag_id, ti.task_id, plan) is None:
+            return
+        people = records.transferees(session, ti.dag_id, ti.run_id, ti.task_id)
+        detail = session.scalar(sa.select(HITLDetail).where(HITLDetail.ti_id == ti.id))
+        if not people or detail is None or not detail.assignees:
+            return
+        known = {a.get("id") for a in detail.assignees}
+        added = [{"id": p, "name": plan.actors[p].name if p in plan.actors else p} for p in people if p not in known]
+        if added:
+            detail.assignees = [*detail.assignees, *added]
+
+
+def forced_close_recorder(call: Call, who: Who, why: str, facts: DatabaseFacts) -> Callable[[], None]:
+    """What records a cutover manager's forced close once Airflow has accepted it."""
+    reason = ""
+    if isinstance(call.body, dict):
+        reason = str(call.body.get("note") or "").strip()
+    dag_id, run_id, step_id = call.params["dag_id"], call.params["dag_run_id"], call.params["task_id"]
+    state_before = facts.task_state(dag_id, run_id, step_id)
+
+    def record() -> None:
+        from airflow.utils.session import create_session
+
+        with create_session() as session:
+            records.add_forced_close(session, dag_id=dag_id, run_id=run_id, task_id=step_id, forced_by=who.actor,
+                                     reason=reason, state_before=state_before, why_forced=why)
+
+    return record

@@ -1,0 +1,260 @@
+"""Who may change what on a plan's DAGs through Airflow's API: the rights table and the verdict.
+
+Deny by default: a request that would change something (POST, PUT, PATCH, DELETE) and touches a
+DAG of the plan (by its URL, by ``~`` and the entities in its body, by a pattern, by a backfill of
+it) or the plan's own Variables (``transition.*``) is refused unless it is one of the forms below
+for a person allowed on it. Cutover managers and Airflow admins may do everything (a close they
+force is recorded). The table is in the README; ``tests/test_route_rules.py`` keeps both true.
+
+This module decides; :mod:`transition.web.step_guard` finds the route exactly as Airflow does, the user
+exactly as Airflow does, and the facts (task state, transfers, defects) in the database.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import re
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from transition.i18n import _
+
+TI = "/api/v2/dags/{dag_id}/dagRuns/{dag_run_id}/taskInstances"
+VARIABLE_PREFIX = "transition."
+INVALID = object()  # a body that is not JSON
+
+
+class Rule(enum.Enum):
+    ANSWER = "answer a step's request"
+    MARK_STEP = "mark one step success, or write its note"
+    CLEAR = "clear (a preview with dry_run true changes nothing)"
+    READ_ONLY = "read only (a list or a preview through POST/PATCH)"
+    PERSONAL = "the user's own favourites"
+    MANAGERS = "anything else"
+
+
+# (method, route as Airflow declares it) -> rule; a route not named here is MANAGERS when it
+# touches the plan.
+RULES: dict[tuple[str, str], Rule] = {
+    ("PATCH", TI + "/{task_id}/{map_index}/hitlDetails"): Rule.ANSWER,
+    ("PATCH", TI + "/{task_id}"): Rule.MARK_STEP,
+    ("PATCH", TI + "/{task_id}/{map_index}"): Rule.MARK_STEP,
+    ("PATCH", TI + "/{task_id}/dry_run"): Rule.READ_ONLY,
+    ("PATCH", TI + "/{task_id}/{map_index}/dry_run"): Rule.READ_ONLY,
+    ("PATCH", "/api/v2/dags/{dag_id}/dagRuns/{dag_run_id}/taskGroupInstances/{group_id}/dry_run"): Rule.READ_ONLY,
+    ("POST", TI + "/list"): Rule.READ_ONLY,
+    ("POST", "/api/v2/dags/{dag_id}/dagRuns/list"): Rule.READ_ONLY,
+    ("POST", "/api/v2/backfills/dry_run"): Rule.READ_ONLY,
+    ("POST", "/api/v2/dags/{dag_id}/clearTaskInstances"): Rule.CLEAR,
+    ("POST", "/api/v2/dags/{dag_id}/dagRuns/{dag_run_id}/clear"): Rule.CLEAR,
+    ("POST", "/api/v2/dags/{dag_id}/clearDagRuns"): Rule.CLEAR,
+    ("POST", "/api/v2/dags/{dag_id}/clearPartitions"): Rule.CLEAR,
+    ("POST", "/api/v2/dags/{dag_id}/favorite"): Rule.PERSONAL,
+    ("POST", "/api/v2/dags/{dag_id}/unfavorite"): Rule.PERSONAL,
+}
+CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+INCLUDE_FLAGS = ("include_upstream", "include_downstream", "include_future", "include_past")
+ASKING = "awaiting_input"
+
+
+@dataclass(frozen=True)
+class Call:
+    """A request as Airflow routes it: the route's declared path and its (decoded) parameters."""
+
+    method: str
+    route: str
+    params: Mapping[str, str]
+    query: Mapping[str, Sequence[str]] = field(default_factory=dict)
+    body: Any = None  # the parsed JSON body, None when empty, INVALID when not JSON
+
+
+@dataclass(frozen=True)
+class Who:
+    actor: str  # the login (the actor ID)
+    manager: bool  # a cutover manager of the plan, or an Airflow admin
+
+
+class Facts(Protocol):
+    """What the verdict needs to know of the plan and the run (read from the database)."""
+
+    def plan_dags(self) -> frozenset[str]: ...
+    def backfill_dag(self, backfill_id: str) -> str | None: ...
+    def allowed_people(self, dag_id: str, run_id: str, step_id: str) -> list[str] | None: ...  # None: no such step
+    def task_state(self, dag_id: str, run_id: str, step_id: str) -> str | None: ...
+    def blocking_defects(self, dag_id: str, run_id: str, step_id: str) -> list[dict[str, Any]]: ...
+
+
+@dataclass(frozen=True)
+class Verdict:
+    status: int | None  # None: let Airflow handle it
+    message: str = ""
+    forced_close: str | None = None  # a manager's close outside the rules: why it is forced
+    add_assignee: bool = False  # an allowed person answering: make sure Airflow lets them
+
+
+ALLOW = Verdict(None)
+
+
+def _strings(value: Any) -> Iterator[tuple[str, str]]:
+    """Every (key, string) pair in a JSON value, at any depth (lists keep their parent's key)."""
+    stack: list[tuple[str, Any]] = [("", value)]
+    while stack:
+        key, item = stack.pop()
+        if isinstance(item, str):
+            yield key, item
+        elif isinstance(item, dict):
+            stack.extend((str(k), v) for k, v in item.items())
+            stack.extend(("", k) for k in item if isinstance(k, str))
+        elif isinstance(item, list):
+            stack.extend((key, v) for v in item)
+
+
+def _pattern_matches(pattern: str, dag_ids: frozenset[str]) -> bool:
+    """Airflow's ``*_pattern``: case-insensitive ILIKE '%term%', ``|`` for OR, ``~`` for all."""
+    for term in pattern.split("|"):
+        if term.strip() == "~" or term == "":
+            return True
+        regex = "".join(".*" if c == "%" else "." if c == "_" else re.escape(c) for c in term)
+        if any(re.search(regex, d, re.IGNORECASE | re.DOTALL) for d in dag_ids):
+            return True
+    return False
+
+
+def touches_plan(call: Call, facts: Facts) -> bool:
+    """Whether the request could change a plan DAG, its runs and steps, or the plan's Variables."""
+    plan = facts.plan_dags()
+    if call.route.startswith("/api/v2/variables"):
+        key = call.params.get("variable_key", "")
+        return key.startswith(VARIABLE_PREFIX) or call.body is INVALID or any(
+            s.startswith(VARIABLE_PREFIX) for _k, s in _strings(call.body))
+    if not plan:
+        return False
+    dag_id = call.params.get("dag_id")
+    if dag_id in plan:
+        return True
+    if call.body is INVALID and (dag_id == "~" or dag_id is None):
+        return True
+    if any("dag" in key.lower() and value in plan for key, value in _strings(call.body)):
+        return True
+    if call.route == "/api/v2/dags" and call.method == "PATCH":  # pause/unpause by pattern
+        patterns = list(call.query.get("dag_id_pattern", []))
+        return not patterns or any(_pattern_matches(p, plan) for p in patterns)
+    if "backfill_id" in call.params:
+        return facts.backfill_dag(call.params["backfill_id"]) in plan
+    return False
+
+
+def decide(call: Call, who: Who, facts: Facts, parse: Callable[[Rule, Any], Any]) -> Verdict:
+    """The verdict on a request that touches the plan. ``parse(rule, body)`` reads the body with
+    Airflow's own model for that route (raising ValueError when Airflow would refuse it)."""
+    rule = RULES.get((call.method, call.route), Rule.MANAGERS)
+    if rule in (Rule.READ_ONLY, Rule.PERSONAL):
+        return ALLOW
+    if rule is Rule.CLEAR:
+        if who.manager:
+            return ALLOW
+        try:
+            preview = parse(rule, call.body).dry_run is True
+        except ValueError:
+            preview = False
+        return ALLOW if preview else _managers_only()
+    if rule is Rule.MANAGERS:
+        return ALLOW if who.manager else _managers_only()
+    dag_id, run_id, step_id = call.params["dag_id"], call.params["dag_run_id"], call.params["task_id"]
+    people = facts.allowed_people(dag_id, run_id, step_id)
+    if people is None:  # the run's watch, or a task the plan no longer has
+        return ALLOW if who.manager else _managers_only()
+    if rule is Rule.ANSWER:
+        return _answer(call, who, people, facts, parse)
+    return _mark(call, who, people, facts, parse)
+
+
+def _answer(call: Call, who: Who, people: list[str], facts: Facts, parse: Callable[[Rule, Any], Any]) -> Verdict:
+    dag_id, run_id, step_id = call.params["dag_id"], call.params["dag_run_id"], call.params["task_id"]
+    if who.actor not in people and not who.manager:
+        return Verdict(403, not_allowed(step_id))
+    try:
+        chosen = list(parse(Rule.ANSWER, call.body).chosen_options)
+    except ValueError as exc:
+        return Verdict(422, _("The answer is not in the form Airflow reads: {error}").format(error=_first_line(exc)))
+    if "Close" in chosen and (blocking := facts.blocking_defects(dag_id, run_id, step_id)):
+        return Verdict(409, _blocked(step_id, blocking))
+    return Verdict(None, add_assignee=True)
+
+
+def _mark(call: Call, who: Who, people: list[str], facts: Facts, parse: Callable[[Rule, Any], Any]) -> Verdict:
+    dag_id, run_id, step_id = call.params["dag_id"], call.params["dag_run_id"], call.params["task_id"]
+    if who.actor not in people and not who.manager:
+        return Verdict(403, not_allowed(step_id))
+    try:
+        body = parse(Rule.MARK_STEP, call.body)
+    except ValueError as exc:
+        return Verdict(422, _("The change is not in the form Airflow reads: {error}").format(error=_first_line(exc)))
+    new_state = getattr(body.new_state, "value", body.new_state)
+    flags = [flag for flag in INCLUDE_FLAGS if getattr(body, flag)]
+    if who.manager:
+        if new_state != "success":
+            return ALLOW
+        state = facts.task_state(dag_id, run_id, step_id)
+        blocking = facts.blocking_defects(dag_id, run_id, step_id)
+        if state == ASKING and not blocking and not flags:
+            return ALLOW
+        why = []
+        if state != ASKING:
+            why.append(_("it was {state}, not asking").format(state=state or _("not started")))
+        if blocking:
+            why.append(_blocked(step_id, blocking))
+        if flags:
+            why.append(_("with {flags}").format(flags=", ".join(flags)))
+        if not (body.note or "").strip():
+            return Verdict(400, _("Closing step {step} now is a forced close ({why}): give the reason in the note.")
+                           .format(step=step_id, why="; ".join(why)))
+        return Verdict(None, forced_close="; ".join(why))
+    if flags:
+        return Verdict(403, _("Steps are marked one at a time: {flags} would change other steps too, which is for the "
+                              "cutover managers.").format(flags=", ".join(flags)))
+    if new_state is None:
+        return ALLOW  # a note
+    if new_state != "success":
+        return Verdict(403, _("Only the cutover managers may set step {step} to '{state}'.").format(
+            step=step_id, state=new_state))
+    state = facts.task_state(dag_id, run_id, step_id)
+    if state != ASKING:
+        return Verdict(409, _("Step {step} can be closed while it is Ready or Open (asking for Start or Close); it is "
+                              "{state}. A cutover manager may force it, with a reason.").format(
+            step=step_id, state=state or _("not started")))
+    if blocking := facts.blocking_defects(dag_id, run_id, step_id):
+        return Verdict(409, _blocked(step_id, blocking))
+    return ALLOW
+
+
+def _first_line(exc: Exception) -> str:
+    return str(exc).strip().splitlines()[0][:300] if str(exc).strip() else type(exc).__name__
+
+
+def _managers_only() -> Verdict:
+    return Verdict(403, _("This change to the transition plan's DAGs is for the cutover managers: ask one of them."))
+
+
+def not_allowed(step_id: str) -> str:
+    """Why someone may not act on a step, in the current language."""
+    return _("You may not act on step {step}: only its owner, whoever it was transferred to, the owner's team leader "
+             "and department head, and the cutover managers may.").format(step=step_id)
+
+
+def _blocked(step_id: str, blocking: list[dict[str, Any]]) -> str:
+    listed = "; ".join(f"#{d['id']} {d['title']}" for d in blocking)
+    return _("Step {step} cannot be closed while it has an open blocking defect: {defects}. Resolve it first.").format(
+        step=step_id, defects=listed)
+
+
+def parse_json(body: bytes) -> Any:
+    """The body as Starlette reads it (``json.loads`` of the bytes), None if empty, INVALID if not JSON."""
+    if not body.strip():
+        return None
+    try:
+        return json.loads(body)
+    except ValueError:
+        return INVALID

@@ -1,0 +1,189 @@
+"""A root middleware of Airflow's api-server that applies the plan's rules on every route into it.
+
+For each request that could change something (POST, PUT, PATCH, DELETE) it finds the route the way
+Airflow will (Starlette's own matching, under any root path, percent-decoding included), reads the
+body the way Airflow will, and asks :mod:`transition.web.route_rules` whether the request touches the
+plan and, if so, whether this user may make it. The user is resolved by Airflow's own ``get_user``
+(first ``Authorization`` header, then the session cookie). What cannot be decided is refused:
+an unknown user, a body that is not JSON on a plan route, a failure of the guard itself.
+
+Left to others: the worker's Execution API (``/execution``: task tokens only), logins (``/auth``),
+the plugin's own endpoints (``/transition``: they check the same rules), and reads.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import re
+from collections.abc import Awaitable, Callable
+from typing import Any
+from urllib.parse import parse_qs
+
+import anyio
+from starlette._utils import get_route_path
+from starlette.routing import Match, Mount
+
+from transition.web.route_rules import CHANGING, Call, Rule, Verdict, Who, decide, parse_json, touches_plan
+from transition.web import guard_facts
+from transition.i18n import use_language
+
+log = logging.getLogger(__name__)
+PASS_THROUGH = ("/execution", "/auth", "/transition", "/static")
+REASK = re.compile(r"^/execution/hitlDetails/([0-9a-fA-F-]{32,36})/?$")  # a task writing its request
+
+
+def resolve_route(app: Any, scope: dict) -> tuple[str, dict[str, str]] | None:
+    """The route Airflow's app will run for ``scope`` (declared path with mount prefixes) and its path
+    parameters, or None when no route matches the path and method (Airflow answers 404/405)."""
+    routes = app.router.routes
+    child_scope = dict(scope)
+    prefix = ""
+    params: dict[str, str] = {}
+    for _depth in range(8):
+        for route in routes:
+            match, child = route.matches(child_scope)
+            if match is not Match.FULL:
+                continue
+            params.update(child.get("path_params", {}))
+            if isinstance(route, Mount):
+                inner = getattr(route.app, "routes", None) or getattr(getattr(route.app, "router", None), "routes", None)
+                if not inner or (prefix + route.path).startswith(PASS_THROUGH):
+                    return prefix + route.path + "/{path}", params
+                prefix += route.path
+                child_scope.update(child)
+                routes = inner
+                break
+            return prefix + route.path, {k: str(v) for k, v in params.items()}
+        else:
+            return None
+    return None
+
+
+class StepGuard:
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope.get("type") != "http" or scope.get("method", "").upper() not in CHANGING:
+            await self.app(scope, receive, send)
+            return
+        body = await _read_body(receive)
+        try:
+            verdict, after = await self._judge(scope, body)
+        except _Refusal as refusal:
+            verdict, after = Verdict(refusal.status, refusal.detail), None
+        except Exception:  # fail closed: a request the guard could not judge does not reach Airflow
+            log.exception("The transition step guard failed on %s %s; refusing", scope.get("method"), scope.get("path"))
+            verdict, after = Verdict(503, "The transition plan's guard could not check this request; nothing was "
+                                          "changed. Try again, or ask the administrator to read the api-server log."), None
+        if verdict.status is not None:
+            await _respond(send, verdict.status, verdict.message)
+            return
+        if after is None:
+            await self.app(scope, _replay(body, receive), send)
+            return
+        status: list[int] = []
+
+        async def watch(message: dict) -> None:
+            if message["type"] == "http.response.start":
+                status.append(int(message["status"]))
+            await send(message)
+
+        await self.app(scope, _replay(body, receive), watch)
+        if status and 200 <= status[0] < 300:
+            try:
+                await anyio.to_thread.run_sync(after)
+            except Exception:
+                log.exception("Recording what the transition step guard let through failed")
+
+    async def _judge(self, scope: dict, body: bytes) -> tuple[Verdict, Callable[[], None] | None]:
+
+        app = scope.get("app")
+        found = resolve_route(app, scope) if app is not None else None
+        if found is None:
+            return Verdict(None), None  # Airflow answers 404 or 405: nothing changes
+        route, params = found
+        if route.startswith(PASS_THROUGH):
+            asked = REASK.match(get_route_path(scope)) if scope["method"].upper() == "POST" else None
+            if asked is None:
+                return Verdict(None), None
+            # A step asks again (a new try): once Airflow has the request, the people it was
+            # transferred to are added back to it, so they keep the right to answer.
+            return Verdict(None), functools.partial(guard_facts.add_transferees, asked.group(1))
+        query = parse_qs(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)
+        call = Call(scope["method"].upper(), route, params, query, parse_json(body))
+        facts = guard_facts.DatabaseFacts()
+        if not await anyio.to_thread.run_sync(touches_plan, call, facts):
+            return Verdict(None), None
+        user = await _user(scope)
+        who = Who(guard_facts.actor_id(user), await anyio.to_thread.run_sync(facts.is_manager, user))
+        verdict = await anyio.to_thread.run_sync(_decide_in_language, call, who, facts)
+        after = None
+        if verdict.status is None and verdict.add_assignee:
+            await anyio.to_thread.run_sync(guard_facts.add_assignee, call, user)
+        if verdict.status is None and verdict.forced_close is not None:
+            after = await anyio.to_thread.run_sync(guard_facts.forced_close_recorder, call, who, verdict.forced_close, facts)
+        return verdict, after
+
+
+def _decide_in_language(call: Call, who: Who, facts: Any) -> Verdict:
+
+    with use_language(facts.language_of(who.actor)):  # the refusals, in the user's language
+        return decide(call, who, facts, guard_facts.parse_with_airflow_model)
+
+
+class _Refusal(Exception):
+    def __init__(self, status: int, detail: str) -> None:
+        super().__init__(detail)
+        self.status, self.detail = status, detail
+
+
+async def _user(scope: dict) -> Any:
+    """The user exactly as Airflow resolves it for its routes (``get_user``), or a refusal."""
+    from fastapi import HTTPException
+    from starlette.requests import Request
+
+    from airflow.api_fastapi.core_api.security import bearer_scheme, get_user
+
+    request = Request(scope)
+    try:
+        return await get_user(request, None, await bearer_scheme(request))
+    except HTTPException as exc:
+        raise _Refusal(exc.status_code, str(exc.detail)) from None
+
+
+async def _read_body(receive: Callable[[], Awaitable[dict]]) -> bytes:
+    chunks = []
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            break
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body"):
+            break
+    return b"".join(chunks)
+
+
+def _replay(body: bytes, receive: Any) -> Any:
+    sent = False
+
+    async def replay() -> dict:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replay
+
+
+async def _respond(send: Any, status: int, detail: str) -> None:
+    payload = json.dumps({"detail": detail}).encode()
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode())]})
+    await send({"type": "http.response.body", "body": payload})
+
+
+__all__ = ["StepGuard", "resolve_route", "Rule"]
