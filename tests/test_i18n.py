@@ -179,7 +179,7 @@ def test_deadline_email_per_manager_language(tmp_path, monkeypatch):
 
 
 def test_weekly_report_and_results_workbook_in_french():
-    from test_results_workbook import DEFECTS, RUN, TRANSFERS, recap
+    from run_samples import DEFECTS, RUN, TRANSFERS, recap
     from transition.results.data import run_results_from_json
     from transition.results.weekly_report import weekly_message
 

@@ -13,7 +13,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from transition.runs.records_schema import defects, ensure_migrated, forced_closes, transfers
+from transition.runs.records_schema import defects, ensure_migrated, forced_closes, run_instance_key, transfers
 
 SEVERITIES = ("blocking", "major", "minor")
 __all__ = ["SEVERITIES", "defects", "forced_closes", "transfers"]
@@ -31,11 +31,14 @@ def _rows(result: Any) -> list[dict[str, Any]]:
     return [dict(row._mapping) for row in result]
 
 
-def run_key(session: Session, dag_id: str, run_id: str) -> int | None:
-    """The run instance: Airflow's ``dag_run.id`` of the run that has this id now (None: no such run)."""
-    from airflow.models.dagrun import DagRun
+def run_key(session: Session, dag_id: str, run_id: str) -> str | None:
+    """The run instance that has this run id now (None: no such run); see :func:`run_instance_key`."""
+    from airflow.models.dagrun import DagRun  # deferred: the api-server's models, not the CLI's
 
-    return session.scalar(sa.select(DagRun.id).where(DagRun.dag_id == dag_id, DagRun.run_id == run_id))
+    row = session.execute(
+        sa.select(DagRun.id, DagRun.created_at).where(DagRun.dag_id == dag_id, DagRun.run_id == run_id)
+    ).first()
+    return run_instance_key(row[0], row[1]) if row is not None else None
 
 
 def _of_run(table: sa.Table, session: Session, dag_id: str, run_id: str) -> Any:

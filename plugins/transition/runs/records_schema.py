@@ -8,6 +8,7 @@ apply each migration once. It runs at api-server start and, once per process, be
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import threading
 from collections.abc import Callable
@@ -37,9 +38,9 @@ transfers = sa.Table(
     sa.Column("message", sa.Text, nullable=False, default=""),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("mail_error", sa.Text, nullable=True),
-    # The run instance (Airflow's dag_run.id): a run deleted and triggered again under the same
-    # run id is another instance and inherits nothing. Added by migration 2.
-    sa.Column("run_key", sa.Integer, nullable=True),
+    # The run instance (Airflow's dag_run.id and created_at, see records.run_key): a run deleted and
+    # triggered again under the same run id is another instance and inherits nothing. Migration 2.
+    sa.Column("run_key", sa.String(80), nullable=True),
     sa.Index("transition_transfer_step", "dag_id", "run_id", "task_id"),
 )
 
@@ -58,7 +59,7 @@ defects = sa.Table(
     sa.Column("resolved_by", sa.String(250), nullable=True),
     sa.Column("resolved_at", sa.DateTime(timezone=True), nullable=True),
     sa.Column("mail_error", sa.Text, nullable=True),
-    sa.Column("run_key", sa.Integer, nullable=True),  # migration 2
+    sa.Column("run_key", sa.String(80), nullable=True),  # migration 2
     sa.Index("transition_defect_run", "dag_id", "run_id"),
 )
 
@@ -67,7 +68,7 @@ forced_closes = sa.Table(
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("dag_id", sa.String(250), nullable=False),
     sa.Column("run_id", sa.String(250), nullable=False),
-    sa.Column("run_key", sa.Integer, nullable=True),
+    sa.Column("run_key", sa.String(80), nullable=True),
     sa.Column("task_id", sa.String(250), nullable=False),
     sa.Column("forced_by", sa.String(250), nullable=False),
     sa.Column("forced_at", sa.DateTime(timezone=True), nullable=False),
@@ -107,17 +108,36 @@ def _v1_tables_of_release_0_1(conn: Connection) -> None:
     v1.create_all(conn, checkfirst=True)
 
 
+def run_instance_key(run_pk: int, created_at: dt.datetime | None) -> str:
+    """A run instance: Airflow's ``dag_run.id`` with its ``created_at`` (SQLite gives a deleted
+    run's id to the next run it stores, so the id alone does not tell two instances apart)."""
+    stamp = created_at.astimezone(dt.timezone.utc).strftime("%Y%m%dT%H%M%S.%f") if created_at else "-"
+    return f"{run_pk}@{stamp}"
+
+
 def _v2_run_instances_and_forced_closes(conn: Connection) -> None:
-    """Records belong to a run instance (``run_key`` = dag_run.id); forced closes are recorded."""
-    for table in ("transition_transfer", "transition_defect"):
-        conn.execute(sa.text(f"ALTER TABLE {table} ADD COLUMN run_key INTEGER"))
+    """Records belong to a run instance (``run_key``); forced closes are recorded."""
+    runs = sa.table("dag_run", sa.column("id"), sa.column("dag_id"), sa.column("run_id"),
+                    sa.column("created_at", sa.DateTime(timezone=True)))
+    for name in ("transition_transfer", "transition_defect"):
+        conn.execute(sa.text(f"ALTER TABLE {name} ADD COLUMN run_key VARCHAR(80)"))
+        table = sa.table(name, sa.column("id"), sa.column("dag_id"), sa.column("run_id"), sa.column("run_key"))
         # Records written before: they belong to the run that has their run id now, if any.
-        conn.execute(sa.text(
-            f"UPDATE {table} SET run_key = (SELECT dag_run.id FROM dag_run WHERE dag_run.dag_id = {table}.dag_id "
-            f"AND dag_run.run_id = {table}.run_id)"
-        ))
-        conn.execute(sa.text(f"CREATE INDEX {table}_run_key ON {table} (run_key, task_id)"))
+        rows = conn.execute(sa.select(table.c.id, runs.c.id, runs.c.created_at).join(
+            runs, sa.and_(runs.c.dag_id == table.c.dag_id, runs.c.run_id == table.c.run_id))).all()
+        for record_id, run_pk, created_at in rows:
+            conn.execute(sa.update(table).where(table.c.id == record_id).values(
+                run_key=run_instance_key(run_pk, _aware(created_at))))
+        conn.execute(sa.text(f"CREATE INDEX {name}_run_key ON {name} (run_key, task_id)"))
     forced_closes.create(conn)
+
+
+def _aware(value: dt.datetime | str | None) -> dt.datetime | None:
+    if isinstance(value, str):  # SQLite hands back text
+        value = dt.datetime.fromisoformat(value)
+    if value is not None and value.tzinfo is None:
+        value = value.replace(tzinfo=dt.timezone.utc)
+    return value
 
 
 MIGRATIONS: list[Callable[[Connection], None]] = [_v1_tables_of_release_0_1, _v2_run_instances_and_forced_closes]

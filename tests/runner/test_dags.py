@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from conftest import base_sheets, write_config, write_xlsx
-from transition.plan.config import REPO_ROOT
+from transition.locations import REPO_ROOT
 
 os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
 os.environ.setdefault("AIRFLOW__CORE__DAGBAG_IMPORT_ERROR_TRACEBACKS", "False")

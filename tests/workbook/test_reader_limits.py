@@ -281,7 +281,7 @@ def test_a_sheet_whose_compressed_data_is_damaged_is_a_problem(tmp_path):
 def test_the_dag_import_error_names_the_far_cell(plan_dir, monkeypatch):
     from airflow.dag_processing.dagbag import DagBag
 
-    from transition.plan.config import REPO_ROOT
+    from transition.locations import REPO_ROOT
 
     rewrite_sheet(write_xlsx(plan_dir / "plan.xlsx", base_sheets()), "Steps", far_cell)
     monkeypatch.setenv("TRANSITION_CONFIG", str(plan_dir / "config.yaml"))

@@ -87,7 +87,7 @@ def test_a_20_mb_workbook_validates_and_builds_its_dags(tmp_path, monkeypatch):
 
     from airflow.dag_processing.dagbag import DagBag
 
-    from transition.plan.config import REPO_ROOT
+    from transition.locations import REPO_ROOT
     from transition.notifications.request_text import body
 
     letters = random.Random(20).choices

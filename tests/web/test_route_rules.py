@@ -324,7 +324,7 @@ def test_every_changing_route_of_airflow_is_judged(airflow_app):
 
 
 def test_the_readme_rights_table_names_every_rule():
-    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
     table = readme[readme.index("<!-- rights table -->"):readme.index("<!-- end of rights table -->")]
     for (method, route), rule in RULES.items():
         short = route.replace("/api/v2", "").replace("/dags/{dag_id}/dagRuns/{dag_run_id}/taskInstances", "…/taskInstances")

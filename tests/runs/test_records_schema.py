@@ -19,8 +19,10 @@ POSTGRES = "postgresql+psycopg2://postgres@127.0.0.1:5432"
 def dag_runs(engine: sa.Engine) -> None:
     """Airflow's ``dag_run`` as far as the migrations read it (the rest is Airflow's)."""
     with engine.begin() as conn:
-        conn.execute(sa.text("CREATE TABLE dag_run (id INTEGER PRIMARY KEY, dag_id VARCHAR(250), run_id VARCHAR(250))"))
-        conn.execute(sa.text("INSERT INTO dag_run (id, dag_id, run_id) VALUES (41, 'resa_dr1', 'manual__1')"))
+        conn.execute(sa.text("CREATE TABLE dag_run (id INTEGER PRIMARY KEY, dag_id VARCHAR(250), run_id VARCHAR(250), "
+                             "created_at TIMESTAMP WITH TIME ZONE)"))
+        conn.execute(sa.text("INSERT INTO dag_run (id, dag_id, run_id, created_at) VALUES "
+                             "(41, 'resa_dr1', 'manual__1', '2027-01-16 07:59:00.123456+00:00')"))
 
 
 def first_release_tables(engine: sa.Engine) -> None:
@@ -86,7 +88,7 @@ def test_from_the_first_releases_tables_records_are_kept_and_given_their_run(eng
     with engine.connect() as conn:
         transfer = conn.execute(sa.text("SELECT to_user, run_key FROM transition_transfer")).one()
         defect = conn.execute(sa.text("SELECT title, run_key FROM transition_defect")).one()
-    assert tuple(transfer) == ("frank", 41)  # its run exists: it belongs to that instance
+    assert tuple(transfer) == ("frank", "41@20270116T075900.123456")  # its run exists: it belongs to it
     assert tuple(defect) == ("t", None)  # its run is gone: it belongs to no run that exists
 
 
@@ -119,3 +121,12 @@ def test_workers_starting_together_apply_each_migration_once(engine):
         worker.join(timeout=120)
     assert not errors, errors
     assert sorted(applied) == [0, 0, 0, LATEST]
+
+
+def test_a_run_instance_is_its_id_and_its_creation():
+    from transition.runs.records_schema import run_instance_key
+
+    created = dt.datetime(2027, 1, 16, 8, 0, 0, 5, tzinfo=dt.timezone.utc)
+    assert run_instance_key(7, created) == "7@20270116T080000.000005"
+    # SQLite gives a deleted run's id to the next run: its creation tells them apart
+    assert run_instance_key(7, created) != run_instance_key(7, created + dt.timedelta(microseconds=1))

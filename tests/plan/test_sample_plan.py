@@ -8,7 +8,8 @@ import sys
 import openpyxl
 
 from transition.plan.compiler import compile_plan
-from transition.plan.config import REPO_ROOT, load_config
+from transition.locations import REPO_ROOT
+from transition.plan.config import load_config
 
 
 def cells(path) -> dict[str, list[list]]:

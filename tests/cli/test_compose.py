@@ -6,7 +6,7 @@ import re
 
 import yaml
 
-from transition.plan.config import REPO_ROOT
+from transition.locations import REPO_ROOT
 
 COMPOSE = yaml.safe_load((REPO_ROOT / "docker-compose.yaml").read_text(encoding="utf-8"))
 SERVICES = COMPOSE["services"]
