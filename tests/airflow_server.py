@@ -268,6 +268,15 @@ class AirflowServer:
                 time.sleep(0.5)
         raise TimeoutError(f"{step} did not ask for an answer in {timeout} s:\n{self.tail()}")
 
+    def wait_for_state(self, dag_id: str, run_id: str, task_id: str, state: str, timeout: float = 180) -> None:
+        with self.client("admin") as admin:
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline:
+                if admin.get(f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}").json().get("state") == state:
+                    return
+                time.sleep(0.5)
+        raise TimeoutError(f"{task_id} did not reach {state} in {timeout} s:\n{self.tail()}")
+
     def wait_for_run(self, dag_id: str, run_id: str, timeout: float = 180) -> str:
         with self.client("admin") as admin:
             deadline = time.monotonic() + timeout

@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterable
 from functools import partial
 from typing import Any
 
+from transition.vocabulary import DEFAULT_BASE_URL, subject_prefix
 from transition.workbook.cells import format_duration
 from transition.i18n import _, format_moment, ngettext, pgettext, use_language
 from transition.notifications.mail import MailError, compose, failure_reason, render, send
@@ -127,7 +128,7 @@ def announce_late(plan: Plan, dry_run: str, scheduled: ScheduledStep, context: A
     ready = ti.xcom_pull(task_ids=ti.task_id, key="ready") or {}
     late_at = dt.datetime.fromisoformat(ready["at"]) + plan.steps[scheduled.step_id].duration if ready.get("at") else None
     build = partial(alert_message, plan, dry_run, scheduled, kind="late", dag_id=ti.dag_id, run_id=ti.run_id,
-                    base_url=conf.get("api", "base_url", fallback="http://localhost:8080"), late_at=late_at)
+                    base_url=conf.get("api", "base_url", fallback=DEFAULT_BASE_URL), late_at=late_at)
     _send_alert(build, ti, scheduled.step_id, "late", _owner_email(plan, scheduled.step_id))
 
 
@@ -137,7 +138,7 @@ def announce_overdue(plan: Plan, dry_run: str, context: Any, step_id: str, holdi
     ti = context["ti"]
     scheduled = plan.schedules[dry_run].steps[step_id]
     build = partial(alert_message, plan, dry_run, scheduled, kind="overdue", dag_id=ti.dag_id, run_id=ti.run_id,
-                    base_url=conf.get("api", "base_url", fallback="http://localhost:8080"), holding=holding)
+                    base_url=conf.get("api", "base_url", fallback=DEFAULT_BASE_URL), holding=holding)
     _send_alert(build, ti, step_id, "overdue", _owner_email(plan, step_id))
 
 
@@ -157,7 +158,7 @@ def announce_mail_failures(plan: Plan, dry_run: str, context: Any, failures: lis
     messages = []
     for language, recipients in groups.items():
         with use_language(language):
-            subject = "[Transition-{dry_run}] ".format(dry_run=dry_run) + ngettext(
+            subject = subject_prefix(dry_run) + ngettext(
                 "{count} e-mail could not be sent", "{count} e-mails could not be sent", len(failures)
             ).format(count=len(failures))
             shown = [{**f, "mail": mail_kind(f.get("mail", "")),

@@ -31,6 +31,7 @@ import zoneinfo
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from transition.vocabulary import DEFAULT_BASE_URL, subject_prefix
 from transition.workbook.cells import format_duration
 from transition.i18n import _, format_moment, ngettext, use_language
 from transition.plan.model import Actor, Plan
@@ -42,7 +43,6 @@ from transition.errors import PlanInvalid, UsageError
 PRODID = "-//airflow-transition//Transition plan//EN"
 REQUEST, CANCEL = "REQUEST", "CANCEL"
 UTC = dt.timezone.utc
-DEFAULT_BASE_URL = "http://localhost:8080"
 
 
 @dataclass(frozen=True)
@@ -72,7 +72,7 @@ def event_uid(plan_name: str, dry_run: str, step_id: str, run_id: str | None = N
 
 
 def event_summary(dry_run: str, step_id: str, label: str | None) -> str:
-    return f"[Transition-{dry_run}] {step_id}" + (f" - {label}" if label else "")
+    return f"{subject_prefix(dry_run)}{step_id}" + (f" - {label}" if label else "")
 
 
 def organizer(plan: Plan) -> Actor | None:

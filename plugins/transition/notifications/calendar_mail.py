@@ -33,9 +33,9 @@ import zoneinfo
 from email.message import EmailMessage
 from typing import Any
 
+from transition.vocabulary import DEFAULT_BASE_URL, subject_prefix
 from transition.notifications.calendar_ics import (
     CANCEL,
-    DEFAULT_BASE_URL,
     REQUEST,
     CalendarEvent,
     calendar_bytes,
@@ -60,7 +60,7 @@ def calendar_subject(dry_run: str, kind: str) -> str:
     """``[Transition-DR1] Calendar - Invitation`` (``Update``, ``Removed steps``, ``Cancelled``), in the current language."""
     what = {"invitation": _("Invitation"), "update": _("Update"), "removed": _("Removed steps"),
             "cancelled": _("Cancelled")}[kind]
-    return f"[Transition-{dry_run}] " + _("Calendar - {what}").format(what=what)
+    return subject_prefix(dry_run) + _("Calendar - {what}").format(what=what)
 
 
 def _when(event: CalendarEvent, zone: zoneinfo.ZoneInfo) -> str:

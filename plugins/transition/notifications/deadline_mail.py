@@ -16,6 +16,7 @@ from urllib.parse import quote
 
 from airflow.sdk import AsyncCallback, DeadlineAlert, DeadlineReference
 
+from transition.vocabulary import DEFAULT_BASE_URL, subject_prefix
 from transition.i18n import _, format_moment, use_language
 from transition.notifications.mail import MailError, compose, failure_reason, render, send
 from transition.plan.model import Plan
@@ -55,13 +56,13 @@ async def notify_dry_run_late(
 
     dag_run = (context or {}).get("dag_run") or {}  # Airflow passes the run as its REST (JSON) form
     run_id, dag_id = str(dag_run.get("dag_run_id", "?")), str(dag_run.get("dag_id", ""))
-    base_url = conf.get("api", "base_url", fallback="http://localhost:8080").rstrip("/")
+    base_url = conf.get("api", "base_url", fallback=DEFAULT_BASE_URL).rstrip("/")
     link = f"{base_url}/dags/{quote(dag_id, safe='')}/runs/{quote(run_id, safe='')}"
     failures = []
     for language, group in (languages or {"en": {"to": recipients, "end": end}}).items():
         try:  # one language's e-mail failing does not keep the others from going
             with use_language(language):
-                subject = f"[Transition-{dry_run}] " + _("Dry run still running after its end ({end})").format(end=group["end"])
+                subject = subject_prefix(dry_run) + _("Dry run still running after its end ({end})").format(end=group["end"])
                 text, html = render("deadline", subject=subject, plan=plan, dry_run=dry_run, end=group["end"],
                                     run_id=run_id, link=link)
             message = compose(subject=subject, to=group["to"], text=text, html=html)

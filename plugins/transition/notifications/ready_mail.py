@@ -16,6 +16,7 @@ from email.message import EmailMessage
 from typing import Any
 from urllib.parse import quote
 
+from transition.vocabulary import subject_prefix
 from transition.i18n import _, format_moment, use_language
 from transition.notifications.mail import MailError, compose, failure_reason, markdown_html, render, send
 from transition.plan.model import Actor, Plan, ScheduledStep
@@ -34,7 +35,7 @@ def required_actions_link(base_url: str, dag_id: str, run_id: str, task_id: str)
 
 def step_subject(dry_run: str, step_id: str, what: str) -> str:
     """``[Transition-DR1] CO-120 - <what>``: the shape of every e-mail about one step."""
-    return f"[Transition-{dry_run}] {step_id} - {what}"
+    return f"{subject_prefix(dry_run)}{step_id} - {what}"
 
 
 def ready_subject(dry_run: str, step_id: str) -> str:

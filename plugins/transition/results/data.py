@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
+from transition.runs.views import RunView
+from transition.vocabulary import DefectStatus
 from transition.results.api_client import ApiClient
 from transition.errors import ApiError, NotFound
 
@@ -92,7 +94,7 @@ class StepResult:
 
     @property
     def open_defects(self) -> tuple[Defect, ...]:
-        return tuple(d for d in self.defects if d.status == "open")
+        return tuple(d for d in self.defects if d.status == DefectStatus.OPEN.value)
 
 
 @dataclass(frozen=True)
@@ -172,7 +174,7 @@ def transfer_from_json(row: Mapping[str, Any], zone: Any = None) -> Transfer:
 
 
 def run_results_from_json(
-    recap: Mapping[str, Any], run: Mapping[str, Any] | None = None,
+    recap: RunView | Mapping[str, Any], run: Mapping[str, Any] | None = None,
     defects: Iterable[Mapping[str, Any]] = (), transfers: Iterable[Mapping[str, Any]] = (),
 ) -> RunResults:
     """A run's results from the plugin's recap JSON (``.../steps``), Airflow's run, and the records."""

@@ -21,6 +21,7 @@ from email.message import EmailMessage
 from functools import partial
 from typing import Any
 
+from transition.vocabulary import DefectStatus, subject_prefix
 from transition.i18n import _, format_moment, use_language
 from transition.plan.model import Plan, dag_id_for
 from transition.plan.config import load_config
@@ -158,7 +159,7 @@ def _at(moment: dt.datetime | None) -> str:
 
 def weekly_subject(results: Any) -> str:
     """``[Transition-DR1] Weekly report 18 Jan 2027``, in the current language."""
-    return f"[Transition-{results.dry_run}] " + _("Weekly report {date}").format(date=format_moment(results.now, "day"))
+    return subject_prefix(results.dry_run) + _("Weekly report {date}").format(date=format_moment(results.now, "day"))
 
 
 def weekly_message(results: Any, comparison: Sequence[Any], recipients: Sequence[str], base_url: str) -> EmailMessage:
@@ -192,7 +193,7 @@ def weekly_message(results: Any, comparison: Sequence[Any], recipients: Sequence
         (f"#{d.id} {d.title}", d.step, _(SEVERITIES[d.severity]) if d.severity in SEVERITIES else d.severity,
          _("recorded by {person} on {time}").format(person=results.name_of(d.created_by) or "—", time=_at(d.created_at))
          if d.created_at else "")
-        for d in results.defects if d.status == "open"
+        for d in results.defects if d.status == DefectStatus.OPEN.value
     ]
     forecast = _at(results.forecast_end)
     if results.forecast_late:

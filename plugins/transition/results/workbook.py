@@ -31,6 +31,8 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
+from transition.vocabulary import DefectStatus
+from transition.vocabulary import SEVERITY_NAMES, STATUS_NAMES
 from transition.i18n import N_, _
 from transition.results.data import DryRunComparison, RunResults, StepResult
 from transition.workbook.text_cells import cell_text, put, put_row
@@ -57,8 +59,7 @@ DEFECT_COLUMNS = [
     (N_("Description"), 50), (N_("Recorded by"), 12), (N_("Recorded at"), 17), (N_("Resolved by"), 12),
     (N_("Resolved at"), 17),
 ]
-SEVERITIES = {"blocking": N_("blocking"), "major": N_("major"), "minor": N_("minor")}  # as step_api's
-STATUSES = {"open": N_("open"), "resolved": N_("resolved")}
+SEVERITIES, STATUSES = SEVERITY_NAMES, STATUS_NAMES
 
 
 def _word(words: dict[str, str], value: str | None) -> str | None:
@@ -237,7 +238,7 @@ def _run_sheet(sheet: Worksheet, results: RunResults, comparison: Sequence[DryRu
         (_("Critical path (forecast)"), " → ".join(results.forecast_critical_path) or None),
         (_("Report made"), _naive(results.now)), (_("Times are in"), results.timezone),
         (_("Steps"), len(results.steps)), (_("Defects"), len(results.defects)),
-        (_("Open defects"), sum(1 for d in results.defects if d.status == "open")),
+        (_("Open defects"), sum(1 for d in results.defects if d.status == DefectStatus.OPEN.value)),
     ]
     rows += [(_("Steps {state}").format(state=state_name(state)), count) for state, count in results.counts.items() if count]
     for row, (key, value) in enumerate(rows, start=1):

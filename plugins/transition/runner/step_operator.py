@@ -34,12 +34,14 @@ from airflow.sdk.exceptions import TaskAwaitingInput
 from airflow.sdk.execution_time.hitl import upsert_hitl_detail
 
 from transition.i18n import _, use_language
+from transition.vocabulary import Option, Stage
 from transition.notifications.sent_ledger import SentLedger
 
-START = "Start"
-CLOSE = "Close"
+# The request's buttons and stages, named in transition.vocabulary; these values are stored by
+# Airflow with parked tasks (options, and kwargs={"stage": ...}): they never change.
+START, CLOSE = Option.START.value, Option.CLOSE.value
 OPTIONS = [START, CLOSE]
-STAGE_START, STAGE_CLOSE = "start", "close"
+STAGE_START, STAGE_CLOSE = Stage.START.value, Stage.CLOSE.value
 
 
 def form(language: str | None = None) -> dict[str, Any]:

@@ -13,9 +13,10 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from transition.vocabulary import DefectStatus, Severity
 from transition.runs.records_schema import defects, ensure_migrated, forced_closes, run_instance_key, transfers
 
-SEVERITIES = ("blocking", "major", "minor")
+SEVERITIES = tuple(s.value for s in Severity)
 __all__ = ["SEVERITIES", "defects", "forced_closes", "transfers"]
 
 
@@ -73,7 +74,7 @@ def set_mail_error(session: Session, table: sa.Table, row_id: int, error: str | 
 
 def add_defect(session: Session, **values: Any) -> dict[str, Any]:
     values.setdefault("created_at", now())
-    values.setdefault("status", "open")
+    values.setdefault("status", DefectStatus.OPEN.value)
     return _insert(session, defects, **values)
 
 
@@ -87,8 +88,8 @@ def defect(session: Session, defect_id: int, dag_id: str, run_id: str) -> dict[s
 def resolve_defect(session: Session, defect_id: int, user: str) -> bool:
     """Mark an open defect resolved; False if it was resolved already (who resolved it stays)."""
     result = session.execute(
-        sa.update(defects).where(defects.c.id == defect_id, defects.c.status == "open")
-        .values(status="resolved", resolved_by=user, resolved_at=now())
+        sa.update(defects).where(defects.c.id == defect_id, defects.c.status == DefectStatus.OPEN.value)
+        .values(status=DefectStatus.RESOLVED.value, resolved_by=user, resolved_at=now())
     )
     return bool(result.rowcount)
 
@@ -101,7 +102,7 @@ def defects_of_run(session: Session, dag_id: str, run_id: str) -> list[dict[str,
 def open_blocking_defects(session: Session, dag_id: str, run_id: str, task_id: str) -> list[dict[str, Any]]:
     query = sa.select(defects).where(
         _of_run(defects, session, dag_id, run_id), defects.c.task_id == task_id,
-        defects.c.severity == "blocking", defects.c.status == "open",
+        defects.c.severity == Severity.BLOCKING.value, defects.c.status == DefectStatus.OPEN.value,
     )
     return _rows(session.execute(query))
 

@@ -13,10 +13,12 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from transition.vocabulary import DefectStatus
 from transition.runs import records
 from transition.plan.forecast import Progress, planned_origin, reckon
 from transition.plan.model import Plan
 from transition.notifications.ready_mail import required_actions_link
+from transition.runs.views import ForcedCloseView, RunView, StepView
 from transition.runs.states import State, StepFacts, prerequisites_done, step_state
 
 XCOM_KEYS = ("ready", "started", "closed")
@@ -37,7 +39,7 @@ def _when(value: Any, zone: zoneinfo.ZoneInfo) -> str | None:
     return moment.astimezone(zone).isoformat() if moment is not None else None
 
 
-def run_steps(session: Any, plan: Plan, dry_run: str, run_id: str, base_url: str, now: dt.datetime | None = None) -> dict[str, Any]:
+def run_steps(session: Any, plan: Plan, dry_run: str, run_id: str, base_url: str, now: dt.datetime | None = None) -> RunView:
     from airflow.models.taskinstance import TaskInstance
     from airflow.models.xcom import XComModel
 
@@ -67,7 +69,7 @@ def run_steps(session: Any, plan: Plan, dry_run: str, run_id: str, base_url: str
     for transfer in records.transfers_of_run(session, dag_id, run_id):
         transferred.setdefault(transfer["task_id"], []).append(transfer["to_user"])
 
-    steps = []
+    steps: list[StepView] = []
     for step_id, scheduled in schedule.steps.items():
         step = plan.steps[step_id]
         owner = plan.actors[step.owner]
@@ -101,7 +103,7 @@ def run_steps(session: Any, plan: Plan, dry_run: str, run_id: str, base_url: str
             "forced_close": _forced(forced.get(step_id), zone),
             "defects": [{"id": d["id"], "title": d["title"], "severity": d["severity"], "status": d["status"],
                          "created_by": d["created_by"]} for d in step_defects],
-            "open_defects": sum(1 for d in step_defects if d["status"] == "open"),
+            "open_defects": sum(1 for d in step_defects if d["status"] == DefectStatus.OPEN.value),
             "link": required_actions_link(base_url, dag_id, run_id, step_id),
         })
     progress = {
@@ -138,7 +140,7 @@ def run_steps(session: Any, plan: Plan, dry_run: str, run_id: str, base_url: str
     }
 
 
-def _forced(row: dict[str, Any] | None, zone: zoneinfo.ZoneInfo) -> dict[str, Any] | None:
+def _forced(row: dict[str, Any] | None, zone: zoneinfo.ZoneInfo) -> ForcedCloseView | None:
     """A cutover manager's forced close of the step: who, when, why it was forced, the reason given."""
     if row is None:
         return None

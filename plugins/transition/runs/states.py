@@ -22,9 +22,9 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from enum import Enum
 
 from transition.i18n import pgettext
+from transition.vocabulary import State
 from transition.plan.model import ScheduledStep
 
 UTC = dt.timezone.utc
@@ -36,19 +36,6 @@ STATE_COLOURS = {
     "Failed": ("#c00000", "#ffffff"),
 }
 DONE_STATES = frozenset({"success", "skipped"})
-
-
-class State(str, Enum):
-    PLANNED = "Planned"
-    LOCKED = "Locked"
-    OVERDUE = "Overdue"
-    IDLE = "Idle"
-    READY = "Ready"
-    OPEN = "Open"
-    LATE = "Late"
-    TERMINATED = "Terminated"
-    SKIPPED = "Skipped"
-    FAILED = "Failed"
 
 
 def state_name(state: str) -> str:

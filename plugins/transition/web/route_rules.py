@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from transition.i18n import _
+from transition.vocabulary import Option
 
 TI = "/api/v2/dags/{dag_id}/dagRuns/{dag_run_id}/taskInstances"
 VARIABLE_PREFIX = "transition."
@@ -179,7 +180,7 @@ def _answer(call: Call, who: Who, people: list[str], facts: Facts, parse: Callab
         chosen = list(parse(Rule.ANSWER, call.body).chosen_options)
     except ValueError as exc:
         return Verdict(422, _("The answer is not in the form Airflow reads: {error}").format(error=_first_line(exc)))
-    if "Close" in chosen and (blocking := facts.blocking_defects(dag_id, run_id, step_id)):
+    if Option.CLOSE.value in chosen and (blocking := facts.blocking_defects(dag_id, run_id, step_id)):
         return Verdict(409, _blocked(step_id, blocking))
     return Verdict(None, add_assignee=True)
 

@@ -30,9 +30,11 @@ from pydantic import BaseModel, Field
 from airflow.api_fastapi.common.db.common import SessionDep
 from airflow.api_fastapi.core_api.security import GetUserDep, requires_access_dag
 
+from transition.vocabulary import DEFAULT_BASE_URL
 from transition.runs import records
 from transition.notifications.alert_mail import by_language, notice_message
 from transition.web.guard_facts import actor_id, is_admin
+from transition.vocabulary import SEVERITY_NAMES, STATUS_NAMES, Severity
 from transition.i18n import N_, _, languages, normalise, use_language
 from transition.notifications.mail import MailError, send
 from transition.web.permissions import StepRef, allowed_people, find_step, refusal
@@ -66,7 +68,7 @@ class TransferBody(BaseModel):
 
 class DefectBody(BaseModel):
     title: str = Field(min_length=1, max_length=500)
-    severity: Literal["blocking", "major", "minor"]
+    severity: Severity
     description: str = Field(default="", max_length=10_000)
 
 
@@ -151,7 +153,7 @@ def _mail(message: Any) -> str | None:
 def _base_url() -> str:
     from airflow.configuration import conf
 
-    return conf.get("api", "base_url", fallback="http://localhost:8080")
+    return conf.get("api", "base_url", fallback=DEFAULT_BASE_URL)
 
 
 @app.post("/api/dags/{dag_id}/runs/{run_id}/steps/{step_id}/transfer",
@@ -209,14 +211,14 @@ def _record_defect(dag_id: str, run_id: str, step_id: str, body: DefectBody, ses
     ref, ti, who = _actionable(session, dag_id, run_id, step_id, user, NO_DEFECT_YET)
     plan = ref.plan
     row = records.add_defect(session, dag_id=dag_id, run_id=run_id, task_id=step_id, title=body.title,
-                             severity=body.severity, description=body.description, created_by=who)
+                             severity=body.severity.value, description=body.description, created_by=who)
     with use_language(plan.language):
         note = _("Defect #{number} ({severity}) by {person}: {title}").format(
-            number=row["id"], severity=_(SEVERITIES[body.severity]), person=who, title=body.title)
+            number=row["id"], severity=_(SEVERITY_NAMES[body.severity.value]), person=who, title=body.title)
     _append_note(ti, note, who)
     session.flush()
     mail = "not needed"
-    if body.severity == "blocking":
+    if body.severity is Severity.BLOCKING:
         owner = plan.actors[plan.steps[step_id].owner]
         # To the cutover managers, one e-mail per language among them (the owner copied on the first).
         groups = by_language(plan.actors.get(m) for m in plan.cutover_managers) or {owner.language: [owner]}
@@ -229,7 +231,7 @@ def _record_defect(dag_id: str, run_id: str, step_id: str, body: DefectBody, ses
                                "resolved.").format(step=step_id),
                     to=[a.email for a in people], cc=[owner.email] if number == 0 else [], dag_id=dag_id, run_id=run_id,
                     base_url=_base_url(),
-                    facts=[(_("Defect"), f"#{row['id']} {body.title}"), (_("Severity"), _(SEVERITIES[body.severity])),
+                    facts=[(_("Defect"), f"#{row['id']} {body.title}"), (_("Severity"), _(SEVERITY_NAMES[body.severity.value])),
                            (_("Recorded by"), plan.actors[who].name if who in plan.actors else who),
                            (_("Description"), body.description or "—")],
                 )
@@ -293,7 +295,6 @@ STATE_MEANINGS = {  # the recap's legend (translated when shown)
     "Late": N_("open past its planned end"), "Terminated": N_("closed"), "Skipped": N_("not executed in this run"),
     "Failed": N_("failed in Airflow: look at it"),
 }
-SEVERITIES = {"blocking": N_("blocking"), "major": N_("major"), "minor": N_("minor")}
 
 
 def _plan_or_404() -> Any:
@@ -344,8 +345,8 @@ def recap(user: GetUserDep, lang: str | None = None) -> HTMLResponse:
         owners = sorted({(s.owner, plan.actors[s.owner].name) for s in plan.steps.values()}, key=lambda o: o[1])
         texts = {
             "states": {state: state_name(state) for state in STATE_COLOURS},
-            "severities": {key: _(name) for key, name in SEVERITIES.items()},
-            "statuses": {"open": _("open"), "resolved": _("resolved")},
+            "severities": {key: _(name) for key, name in SEVERITY_NAMES.items()},
+            "statuses": {key: _(name) for key, name in STATUS_NAMES.items()},
             "no_run": _("No run of this dry run yet: trigger its DAG to start it."),
             "updated": _("Updated {time} ({timezone}); refreshes every {seconds} s."),
             "shown": _("{shown} shown of {total}"),

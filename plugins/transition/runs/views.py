@@ -1,0 +1,67 @@
+"""The run view's shape: what ``/transition/api/.../steps`` answers, the recap page draws, and the
+results workbook and the weekly report read back through the REST API. One typed structure, so a
+field renamed in one place is a type error in the others."""
+
+from __future__ import annotations
+
+from typing import TypedDict
+
+
+class DefectView(TypedDict):
+    id: int
+    title: str
+    severity: str  # transition.vocabulary.Severity
+    status: str  # transition.vocabulary.DefectStatus
+    created_by: str
+
+
+class ForcedCloseView(TypedDict):
+    by: str
+    at: str | None
+    reason: str
+    state_before: str | None
+    why: str
+
+
+class StepView(TypedDict):
+    id: str
+    label: str
+    phase: str
+    state: str  # transition.vocabulary.State
+    owner: str
+    owner_name: str
+    team: str
+    responsible: list[str]
+    transferred_to: list[str]
+    planned_start: str | None  # ISO 8601, the plan's time zone
+    planned_end: str | None
+    actual_start: str | None
+    actual_end: str | None
+    started_by: str | None
+    closed_by: str | None
+    comment: str
+    forced_close: ForcedCloseView | None
+    defects: list[DefectView]
+    open_defects: int
+    link: str
+
+
+class RunView(TypedDict):
+    plan: str
+    dry_run: str
+    dag_id: str
+    run_id: str
+    timezone: str
+    now: str
+    states: list[str]
+    cutover_managers: list[str]
+    actors: dict[str, str]
+    counts: dict[str, int]
+    planned_end: str | None
+    critical_path: list[str]
+    forecast_end: str | None
+    forecast_critical_path: list[str]
+    must_end_by: str | None
+    forecast_late: bool
+    counts_by_phase: dict[str, dict[str, int]]
+    steps: list[StepView]

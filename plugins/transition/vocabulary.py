@@ -1,0 +1,61 @@
+"""The project's shared words, named once: states, severities, defect statuses, the step's options
+and stages, the e-mail subject prefix, the default link base. English ids; what people read is
+translated where it is shown (``N_`` marks the names for the catalogues)."""
+
+from __future__ import annotations
+
+from enum import Enum
+
+from transition.i18n import N_
+
+DEFAULT_BASE_URL = "http://localhost:8080"  # links when Airflow's [api] base_url is not set
+
+
+class State(str, Enum):
+    """A step's state in a dry run (DOMAIN.md), and Failed when Airflow failed the task."""
+
+    PLANNED = "Planned"
+    LOCKED = "Locked"
+    OVERDUE = "Overdue"
+    IDLE = "Idle"
+    READY = "Ready"
+    OPEN = "Open"
+    LATE = "Late"
+    TERMINATED = "Terminated"
+    SKIPPED = "Skipped"
+    FAILED = "Failed"
+
+
+class Severity(str, Enum):
+    BLOCKING = "blocking"  # the step cannot be closed until it is resolved
+    MAJOR = "major"
+    MINOR = "minor"
+
+
+class DefectStatus(str, Enum):
+    OPEN = "open"
+    RESOLVED = "resolved"
+
+
+class Option(str, Enum):
+    """The buttons of a step's request (Airflow human-in-the-loop options)."""
+
+    START = "Start"
+    CLOSE = "Close"
+
+
+class Stage(str, Enum):
+    """What a step's request waits for; travels in ``TaskAwaitingInput(kwargs={"stage": ...})``."""
+
+    START = "start"
+    CLOSE = "close"
+
+
+SEVERITY_NAMES = {Severity.BLOCKING.value: N_("blocking"), Severity.MAJOR.value: N_("major"),
+                  Severity.MINOR.value: N_("minor")}
+STATUS_NAMES = {DefectStatus.OPEN.value: N_("open"), DefectStatus.RESOLVED.value: N_("resolved")}
+
+
+def subject_prefix(dry_run: str) -> str:
+    """``[Transition-DR1] ``: how every e-mail subject of a dry run begins."""
+    return f"[Transition-{dry_run}] "

@@ -1,0 +1,90 @@
+"""A dry run started on the flat package (before the layers) finishes on the layered one.
+
+Airflow keeps, per run, what it stores by import path: the Deadline Alert's callback
+(``transition.deadline_mail.notify_dry_run_late`` before the layers), the operators' resume method
+names and their kwargs (``answered``, ``{"stage": ...}``). The same Airflow home runs first the code of
+the last commit before the layers (``git archive``), then this checkout's.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import os
+import subprocess
+import tarfile
+import zoneinfo
+from pathlib import Path
+
+import pytest
+
+from airflow_server import AirflowServer
+from conftest import write_config, write_xlsx
+from transition.cli.standalone import airflow_users
+from transition.locations import REPO_ROOT
+from transition.store.plan_store import load_plan
+
+pytestmark = pytest.mark.e2e
+BEFORE_LAYERS = "0efacdb9cc9ee44a4566d5137c22beaae47ee8d1"  # the last commit of the flat package
+DAG_ID = "upgrade_dr1"
+
+
+def old_tree(into: Path) -> Path:
+    """The repository's files at the last commit before the layers (needs the git history)."""
+    archive = subprocess.run(["git", "-C", str(REPO_ROOT), "archive", "--format=tar", BEFORE_LAYERS,
+                              "plugins", "dags", "include"], capture_output=True, timeout=120)
+    assert archive.returncode == 0, f"the git history is needed for this test: {archive.stderr.decode()}"
+    with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
+        tar.extractall(into, filter="data")
+    assert (into / "plugins" / "transition" / "step_operator.py").exists()
+    return into
+
+
+def write_plan(folder: Path) -> None:
+    zone = zoneinfo.ZoneInfo("Europe/Brussels")
+    today = dt.datetime.now(zone).date()
+    end = dt.datetime.now(zone).replace(tzinfo=None) + dt.timedelta(days=2)
+    write_xlsx(folder / "plan.xlsx", {
+        "Steps": [["ID", "Label", "Phase", "Dry runs", "Prerequisites", "Owner", "Duration"],
+                  ["A", "Stop the market gateway", "AC", "ALL", "", "alice", "2h"],
+                  ["B", "Back up the databases", "AC", "ALL", "A", "alice", "2h"]],
+        "Actors": [["ID", "Name", "Email"], ["alice", "Alice Martin", "alice@example.com"],
+                   ["mia", "Mia Renard", "mia@example.com"]],
+        "DryRuns": [["Name", "D-day", "End"], ["DR1", today, end]],
+    })
+    write_config(folder / "config.yaml", "plan.xlsx", name="upgrade", cutover_managers=["mia"], weekly_report=None)
+
+
+def test_a_run_started_before_the_layers_finishes_after(tmp_path):
+    old = old_tree(tmp_path / "old")
+    write_plan(tmp_path)
+    users = airflow_users(load_plan(tmp_path / "config.yaml").plan)
+    home = tmp_path / "airflow"
+    before = AirflowServer(home, tmp_path / "config.yaml", users)
+    before.env.update({  # the flat package's code, DAG files and templates
+        "AIRFLOW__CORE__DAGS_FOLDER": str(old / "dags"), "AIRFLOW__CORE__PLUGINS_FOLDER": str(old / "plugins"),
+        "PYTHONPATH": os.pathsep.join([str(old / "plugins"), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep),
+    })
+    with before:
+        before.wait_for_dag(DAG_ID)
+        run_id = before.trigger(DAG_ID)
+        assert before.answer_when_asked("alice", DAG_ID, run_id, "A", "Start").status_code == 200
+        # A parks again for Close: a resume stored by the old code, with its stage in kwargs
+        before.wait_for_state(DAG_ID, run_id, "A", "awaiting_input")
+    import sqlite3
+
+    with sqlite3.connect(home / "airflow.db") as db:
+        callbacks = [str(row) for row in db.execute("SELECT * FROM callback")]
+    assert any("transition.deadline_mail.notify_dry_run_late" in str(c) for c in callbacks), callbacks
+
+    after = AirflowServer(home, tmp_path / "config.yaml", users)  # this checkout, same database
+    with after:
+        assert after.answer_when_asked("alice", DAG_ID, run_id, "A", "Close").status_code == 200
+        assert after.answer_when_asked("alice", DAG_ID, run_id, "B", "Close").status_code == 200
+        assert after.wait_for_run(DAG_ID, run_id) == "success"
+    from airflow.utils.module_loading import import_string
+
+    # What the triggerer would import when the stored deadline fires: the same callback
+    from transition.notifications.deadline_mail import notify_dry_run_late
+
+    assert import_string("transition.deadline_mail.notify_dry_run_late") is notify_dry_run_late
