@@ -9,6 +9,7 @@ the last commit before the layers (``git archive``), then this checkout's.
 from __future__ import annotations
 
 import datetime as dt
+import importlib
 import io
 import os
 import subprocess
@@ -82,9 +83,8 @@ def test_a_run_started_before_the_layers_finishes_after(tmp_path):
         assert after.answer_when_asked("alice", DAG_ID, run_id, "A", "Close").status_code == 200
         assert after.answer_when_asked("alice", DAG_ID, run_id, "B", "Close").status_code == 200
         assert after.wait_for_run(DAG_ID, run_id) == "success"
-    from airflow.utils.module_loading import import_string
-
-    # What the triggerer would import when the stored deadline fires: the same callback
+    # What the triggerer imports when the stored deadline fires: the same callback
     from transition.notifications.deadline_mail import notify_dry_run_late
 
-    assert import_string("transition.deadline_mail.notify_dry_run_late") is notify_dry_run_late
+    module, _, name = "transition.deadline_mail.notify_dry_run_late".rpartition(".")
+    assert getattr(importlib.import_module(module), name) is notify_dry_run_late
