@@ -32,10 +32,13 @@ $(CHROMIUM):
 test: install $(CHROMIUM)
 	$(PY) -m pytest
 
-# A longer fuzz run of the workbook reader than `make test` does (FUZZ_EXAMPLES examples per property).
+# A longer fuzz run than `make test` does: the workbook reader (FUZZ_EXAMPLES examples per property), then
+# the plugin's REST API on a real Airflow (API_FUZZ_EXAMPLES per operation and identity; schemathesis).
 FUZZ_EXAMPLES ?= 2000
+API_FUZZ_EXAMPLES ?= 1000
 fuzz: install
 	TRANSITION_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(PY) -m pytest tests/test_reader_fuzz.py -p no:cacheprovider
+	TRANSITION_API_FUZZ_EXAMPLES=$(API_FUZZ_EXAMPLES) $(PY) -m pytest tests/security/test_api_fuzz.py -p no:cacheprovider
 
 bench: install
 	$(PY) bench/parse.py --write BENCHMARKS.md

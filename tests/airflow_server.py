@@ -41,13 +41,19 @@ class AirflowServer:
     dropped after) and the CeleryExecutor on Redis (a queue of the test's own, removed after)."""
 
     def __init__(self, home: Path, config_path: Path, users: dict[str, str], extra_env: dict[str, str] | None = None,
-                 flavour: str = "standalone", queue: str | None = None):
+                 flavour: str = "standalone", queue: str | None = None, fab_users: dict[str, str] | None = None):
+        """``fab_users`` (login -> FAB role, e.g. ``User``, ``Admin``): with the FAB auth manager
+        (``AIRFLOW__CORE__AUTH_MANAGER`` in ``extra_env``; production flavour only, standalone forces
+        the Simple one), these users are made with ``airflow users create`` once the database is
+        migrated, with passwords kept in ``passwords`` as the Simple auth manager's are."""
         assert flavour in FLAVOURS
+        assert not fab_users or flavour == "postgres-celery", "airflow standalone always uses the Simple auth manager"
         self.flavour = flavour
         self.home = home
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
-        self.passwords = ensure_passwords(home / "passwords.json", users)
+        self.fab_users = dict(fab_users or {})
+        self.passwords = ensure_passwords(home / "passwords.json", {**users, **self.fab_users})
         self.env = airflow_environment(
             home, self.port, config_path, users=users, log_server_ports=(free_port(), free_port()), extra=extra_env
         )
@@ -109,10 +115,22 @@ class AirflowServer:
                 migrated = subprocess.run([airflow, "db", "migrate"], env=env, stdout=log, stderr=subprocess.STDOUT,
                                           stdin=subprocess.DEVNULL, timeout=300)
             assert migrated.returncode == 0, f"airflow db migrate failed:\n{self.tail()}"
+            self._create_fab_users()
             for component in COMPONENTS:
                 self.start_component(component)
             self.process = self.components["scheduler"]
         return self.wait_healthy(timeout)
+
+    def _create_fab_users(self) -> None:
+        """``airflow users create`` for each of ``fab_users`` (the FAB tables come with ``db migrate``)."""
+        airflow = shutil.which("airflow", path=self.process_env["PATH"])
+        for login, role in self.fab_users.items():
+            with self.log_path.open("ab") as log:
+                made = subprocess.run(
+                    [airflow, "users", "create", "--username", login, "--password", self.passwords[login],
+                     "--role", role, "--email", f"{login}@example.com", "--firstname", login, "--lastname", "FAB"],
+                    env=self.process_env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, timeout=120)
+            assert made.returncode == 0, f"airflow users create {login} failed:\n{self.tail()}"
 
     def start_component(self, component: str) -> subprocess.Popen:
         """Start one component of the production flavour in a process group of its own."""

@@ -58,6 +58,15 @@ def form(language: str | None = None) -> dict[str, Any]:
 PARAMS = form("en")
 
 
+def responder_login(user: Any) -> str | None:
+    """Who answered, as the plan names people (the login = the actor ID). Airflow records the
+    responder's user id and ``get_name()``: with the Simple auth manager both are the login; with
+    FAB the id is a number (``ab_user.id``) and the name is the login (``username``)."""
+    if not isinstance(user, dict):
+        return None
+    return user.get("name") or user.get("id")
+
+
 class StepOperator(BaseOperator):
     """A human task: wait until ``planned_start``, then ask ``assigned_users`` to start and close it."""
 
@@ -167,7 +176,7 @@ class StepOperator(BaseOperator):
         if "error" in event:
             raise RuntimeError(f"the step was not answered: {event['error']}")
         choice = (event.get("chosen_options") or [None])[0]
-        who = (event.get("responded_by_user") or {}).get("id")
+        who = responder_login(event.get("responded_by_user"))
         at = event.get("responded_at")
         params_input = event.get("params_input")
         comment = (params_input or {}).get("comment") if isinstance(params_input, dict) else None

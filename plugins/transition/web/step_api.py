@@ -23,9 +23,11 @@ import zoneinfo
 from typing import Any, Literal
 
 import sqlalchemy as sa
-from fastapi import Depends, FastAPI, HTTPException
-from fastapi.responses import HTMLResponse
-from pydantic import BaseModel, Field
+from fastapi import Depends, FastAPI, HTTPException, Path, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse
+from pydantic import BaseModel, Field, field_validator
 
 from airflow.api_fastapi.common.db.common import SessionDep
 from airflow.api_fastapi.core_api.security import GetUserDep, requires_access_dag
@@ -48,28 +50,83 @@ log = logging.getLogger(__name__)
 NOTE_LIMIT = 1000  # Airflow's task-instance note length
 ACTIONABLE = {"scheduled", "queued", "running", "deferred", "awaiting_input", "up_for_retry"}
 
-app = FastAPI(title="Transition plan", description="Transfers and defects of transition-plan steps.")
+# Hostile input (issue 14; found by tests/security/test_api_fuzz.py) gets a 4xx with a message, never a 500:
+# an identifier in the path with a control character (PostgreSQL refuses a NUL in a query), a defect
+# number beyond the database's integer, text that is not Unicode (a lone surrogate, echoed by the 422).
+CONTROL = "".join(map(chr, range(0x20))) + "\x7f"
+DEFECT_ID_MAX = 2**31 - 1  # the ``id`` column is a 32-bit INTEGER on PostgreSQL
+
+
+class ProblemBody(BaseModel):
+    detail: str = Field(description="what was refused, in the user's language")
+
+
+def _problems(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """The refusals a route gives, in its OpenAPI: always JSON ``{"detail": "..."}``, also beside HTML."""
+    meanings = {400: "refused input", 401: "not logged in to Airflow", 403: "not allowed (or a token Airflow refuses)",
+                404: "no such plan DAG, run, step or defect", 409: "not in this state"}
+    return {code: {"description": meanings[code], "content": {"application/json": {"schema": ProblemBody.model_json_schema()}}}
+            for code in codes}
+
+
+def _no_control_in_path(request: Request) -> None:
+    """Identifiers in the path (DAG, run, step) never hold control characters: refuse them at once."""
+    for value in request.path_params.values():
+        bad = next((c for c in value if c in CONTROL), None) if isinstance(value, str) else None
+        if bad is not None:
+            raise HTTPException(400, _("the address holds a control character (U+{code:04X}): no DAG, run or step of "
+                                       "the plan has one").format(code=ord(bad)))
+
+
+app = FastAPI(title="Transition plan", description="Transfers and defects of transition-plan steps.",
+              dependencies=[Depends(_no_control_in_path)])
+
+
+class _AsciiJSONResponse(JSONResponse):
+    """JSON as ASCII: a lone surrogate echoed back from the request is escaped, not an encoding error."""
+
+    def render(self, content: Any) -> bytes:
+        import json
+
+        return json.dumps(content, ensure_ascii=True, allow_nan=False, separators=(",", ":")).encode("ascii")
+
+
+@app.exception_handler(RequestValidationError)
+async def _invalid(request: Any, exc: RequestValidationError) -> Any:
+    """FastAPI's 422 (``{"detail": [errors]}``), also when the refused input is not valid Unicode."""
+    return _AsciiJSONResponse({"detail": jsonable_encoder(exc.errors())}, status_code=422)
 
 
 @app.exception_handler(Exception)
 async def _unexpected(request: Any, exc: Exception) -> Any:
-    from fastapi.responses import JSONResponse
-
     incident = uuid.uuid4().hex[:12]
     log.exception("Unexpected error %s in %s %s", incident, request.method, request.url.path)
     # The exception's text stays in the api-server's log: it may show internals to a caller.
     return JSONResponse({"detail": f"internal error (incident {incident}, in the api-server log)"}, status_code=500)
 
 
+def _storable(value: str) -> str:
+    """Free text is kept in the database (PostgreSQL refuses NUL) and sent in e-mails: no control
+    characters but tab and line breaks."""
+    bad = next((c for c in value if c in CONTROL and c not in "\t\n\r"), None)
+    if bad is not None:
+        raise ValueError(_("contains the control character U+{code:04X}; remove it").format(code=ord(bad)))
+    return value
+
+
 class TransferBody(BaseModel):
-    to: str = Field(min_length=1, description="the actor ID of the person who takes the step over")
+    to: str = Field(min_length=1, max_length=250, description="the actor ID of the person who takes the step over")
     message: str = Field(default="", max_length=2000)
+
+    _text = field_validator("to", "message")(_storable)
 
 
 class DefectBody(BaseModel):
     title: str = Field(min_length=1, max_length=500)
     severity: Severity
     description: str = Field(default="", max_length=10_000)
+
+    _text = field_validator("title", "description")(_storable)
 
 
 def _language(user: Any, plan: Any = None) -> str:
@@ -157,7 +214,7 @@ def _base_url() -> str:
 
 
 @app.post("/api/dags/{dag_id}/runs/{run_id}/steps/{step_id}/transfer",
-          dependencies=[Depends(requires_access_dag("GET"))])
+          dependencies=[Depends(requires_access_dag("GET"))], responses=_problems(400, 401, 403, 404, 409))
 def transfer(dag_id: str, run_id: str, step_id: str, body: TransferBody, session: SessionDep, user: GetUserDep) -> dict:
     with use_language(_language(user)):
         return _transfer(dag_id, run_id, step_id, body, session, user)
@@ -201,7 +258,7 @@ def _transfer(dag_id: str, run_id: str, step_id: str, body: TransferBody, sessio
 
 
 @app.post("/api/dags/{dag_id}/runs/{run_id}/steps/{step_id}/defects", status_code=201,
-          dependencies=[Depends(requires_access_dag("GET"))])
+          dependencies=[Depends(requires_access_dag("GET"))], responses=_problems(400, 401, 403, 404, 409))
 def record_defect(dag_id: str, run_id: str, step_id: str, body: DefectBody, session: SessionDep, user: GetUserDep) -> dict:
     with use_language(_language(user)):
         return _record_defect(dag_id, run_id, step_id, body, session, user)
@@ -244,8 +301,9 @@ def _record_defect(dag_id: str, run_id: str, step_id: str, body: DefectBody, ses
 
 
 @app.post("/api/dags/{dag_id}/runs/{run_id}/defects/{defect_id}/resolve",
-          dependencies=[Depends(requires_access_dag("GET"))])
-def resolve(dag_id: str, run_id: str, defect_id: int, session: SessionDep, user: GetUserDep) -> dict:
+          dependencies=[Depends(requires_access_dag("GET"))], responses=_problems(400, 401, 403, 404, 409))
+def resolve(dag_id: str, run_id: str, session: SessionDep, user: GetUserDep,
+            defect_id: int = Path(ge=1, le=DEFECT_ID_MAX, description="the defect's number")) -> dict:
     """A defect is resolved by whoever recorded it or a cutover manager, never by the people it blocks
     (unless they recorded it); once resolved, who resolved it stays."""
     who = actor_id(user)
@@ -267,13 +325,15 @@ def resolve(dag_id: str, run_id: str, defect_id: int, session: SessionDep, user:
     return {"defect": _json(records.defect(session, defect_id, dag_id, run_id))}
 
 
-@app.get("/api/dags/{dag_id}/runs/{run_id}/defects", dependencies=[Depends(requires_access_dag("GET"))])
+@app.get("/api/dags/{dag_id}/runs/{run_id}/defects", dependencies=[Depends(requires_access_dag("GET"))],
+         responses=_problems(400, 401, 403, 404))
 def list_defects(dag_id: str, run_id: str, session: SessionDep) -> dict:
     rows = records.defects_of_run(session, dag_id, run_id)
     return {"defects": [_json(r) for r in rows], "total_entries": len(rows)}
 
 
-@app.get("/api/dags/{dag_id}/runs/{run_id}/transfers", dependencies=[Depends(requires_access_dag("GET"))])
+@app.get("/api/dags/{dag_id}/runs/{run_id}/transfers", dependencies=[Depends(requires_access_dag("GET"))],
+         responses=_problems(400, 401, 403, 404))
 def list_transfers(dag_id: str, run_id: str, session: SessionDep) -> dict:
     rows = records.transfers_of_run(session, dag_id, run_id)
     return {"transfers": [_json(r) for r in rows], "total_entries": len(rows)}
@@ -312,7 +372,8 @@ def _dry_run_of(plan: Any, dag_id: str) -> str:
     raise HTTPException(404, _("'{dag}' is not a dry run of plan {plan}").format(dag=dag_id, plan=plan.name))
 
 
-@app.get("/api/dags/{dag_id}/runs", dependencies=[Depends(requires_access_dag("GET"))])
+@app.get("/api/dags/{dag_id}/runs", dependencies=[Depends(requires_access_dag("GET"))],
+         responses=_problems(400, 401, 403, 404))
 def list_runs(dag_id: str, session: SessionDep, user: GetUserDep) -> dict:
 
     with use_language(_language(user)):
@@ -320,7 +381,8 @@ def list_runs(dag_id: str, session: SessionDep, user: GetUserDep) -> dict:
     return {"runs": dag_runs(session, dag_id)}
 
 
-@app.get("/api/dags/{dag_id}/runs/{run_id}/steps", dependencies=[Depends(requires_access_dag("GET"))])
+@app.get("/api/dags/{dag_id}/runs/{run_id}/steps", dependencies=[Depends(requires_access_dag("GET"))],
+         responses=_problems(400, 401, 403, 404))
 def list_steps(dag_id: str, run_id: str, session: SessionDep, user: GetUserDep) -> dict:
 
     with use_language(_language(user)):
@@ -335,7 +397,7 @@ def _js(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False).replace("<", "\\u003c")
 
 
-@app.get("/recap", response_class=HTMLResponse)
+@app.get("/recap", response_class=HTMLResponse, responses=_problems(401, 403, 404))
 def recap(user: GetUserDep, lang: str | None = None) -> HTMLResponse:
     """The recap page (its data comes from the JSON endpoints above, with the user's Airflow login),
     in ``?lang=`` if given, else the user's language."""
