@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 PORT ?= 8080
 export TRANSITION_CONFIG ?= $(CURDIR)/plan/config.yaml
 
-.PHONY: install run validate test bench sample-plan messages clean fuzz
+.PHONY: install run validate test lint bench sample-plan messages clean fuzz
 
 install: $(STAMP)
 
@@ -29,7 +29,13 @@ CHROMIUM := /usr/bin/chromium
 $(CHROMIUM):
 	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
 
-test: install $(CHROMIUM)
+# Style and types: ruff (lint and format, line length 100) and mypy on the package (pyproject.toml).
+lint: install
+	$(VENV)/bin/ruff check plugins tests bench dags plan
+	$(VENV)/bin/ruff format --check plugins tests bench dags plan
+	$(VENV)/bin/mypy
+
+test: install $(CHROMIUM) lint
 	$(PY) -m pytest
 
 # A longer fuzz run than `make test` does: the workbook reader (FUZZ_EXAMPLES examples per property), then
@@ -37,7 +43,7 @@ test: install $(CHROMIUM)
 FUZZ_EXAMPLES ?= 2000
 API_FUZZ_EXAMPLES ?= 1000
 fuzz: install
-	TRANSITION_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(PY) -m pytest tests/test_reader_fuzz.py -p no:cacheprovider
+	TRANSITION_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(PY) -m pytest tests/workbook/test_reader_fuzz.py -p no:cacheprovider
 	TRANSITION_API_FUZZ_EXAMPLES=$(API_FUZZ_EXAMPLES) $(PY) -m pytest tests/security/test_api_fuzz.py -p no:cacheprovider
 
 bench: install

@@ -55,20 +55,35 @@ BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
 sys.path.insert(0, str(REPO / "tests"))
 sys.path.insert(0, str(BENCH))
-from airflow_server import FLAVOURS, AirflowServer  # noqa: E402  (tests/, the e2e tests' Airflow)
-from parse import commit, write_section  # noqa: E402  (same folder)
-from smtp_server import SmtpServer  # noqa: E402
+from airflow_server import FLAVOURS, AirflowServer
+from parse import commit, write_section
+from smtp_server import SmtpServer
+from transition.cli.standalone import airflow_users
+from transition.store.plan_store import load_plan
+from transition.workbook.sample import sample_plan
+from transition.workbook.writer import write_plan_workbook
 
-from transition.store.plan_store import load_plan  # noqa: E402
-from transition.workbook.sample import sample_plan  # noqa: E402
-from transition.cli.standalone import airflow_users  # noqa: E402
-from transition.workbook.writer import write_plan_workbook  # noqa: E402
-
-LABELS = {"standalone": "standalone (SQLite, LocalExecutor)", "postgres-celery": "PostgreSQL + Celery + Redis"}
-STATES = ("scheduled", "queued", "running", "awaiting_input", "deferred", "up_for_retry", "success", "failed",
-          "upstream_failed")
-TASK_PROCESS = re.compile(r"^airflow worker -- [0-9a-f]{8}-")  # a task running (task_runner's process title)
-DB_ERROR = re.compile(r"(?:sqlite3|sqlalchemy\.exc|psycopg2(?:\.errors)?)\.\w+(?:Error|Exception)\b[^\n]*")
+LABELS = {
+    "standalone": "standalone (SQLite, LocalExecutor)",
+    "postgres-celery": "PostgreSQL + Celery + Redis",
+}
+STATES = (
+    "scheduled",
+    "queued",
+    "running",
+    "awaiting_input",
+    "deferred",
+    "up_for_retry",
+    "success",
+    "failed",
+    "upstream_failed",
+)
+TASK_PROCESS = re.compile(
+    r"^airflow worker -- [0-9a-f]{8}-"
+)  # a task running (task_runner's process title)
+DB_ERROR = re.compile(
+    r"(?:sqlite3|sqlalchemy\.exc|psycopg2(?:\.errors)?)\.\w+(?:Error|Exception)\b[^\n]*"
+)
 WATCH_RECHECK_SECONDS = "60"
 HOLD_WHEN_WAITING = 6  # the owners pause when this many steps wait at once (a third of the run done)  # the production default (the tests use 5 s)
 
@@ -159,11 +174,24 @@ def cpu_of_tree(roots: list[int]) -> float:
 
 
 COMPONENT_TITLES = [  # (what a process title contains, the component it counts for), first match wins
-    ("airflow worker -- ", "tasks"), ("supervisor", "tasks"), ("scheduler", "scheduler"),
-    ("dag-processor", "dag-processor"), ("triggerer", "triggerer"), ("api_server", "api-server"),
-    ("api-server", "api-server"), ("celery", "celery worker"),
+    ("airflow worker -- ", "tasks"),
+    ("supervisor", "tasks"),
+    ("scheduler", "scheduler"),
+    ("dag-processor", "dag-processor"),
+    ("triggerer", "triggerer"),
+    ("api_server", "api-server"),
+    ("api-server", "api-server"),
+    ("celery", "celery worker"),
 ]
-COMPONENTS = ("scheduler", "dag-processor", "triggerer", "api-server", "celery worker", "tasks", "other")
+COMPONENTS = (
+    "scheduler",
+    "dag-processor",
+    "triggerer",
+    "api-server",
+    "celery worker",
+    "tasks",
+    "other",
+)
 
 
 def cpu_by_component(roots: list[int]) -> dict[str, float]:
@@ -198,7 +226,10 @@ def component_roots(roots: list[int]) -> dict[int, str]:
     component its parent's title does not. A component that dies is not restarted by ``airflow
     standalone``, and its CPU then moves to its parent's account: the benchmark says so."""
     processes = tree(roots)
-    kinds = {p.pid: next((k for needle, k in COMPONENT_TITLES if needle in title(p)), None) for p in processes}
+    kinds = {
+        p.pid: next((k for needle, k in COMPONENT_TITLES if needle in title(p)), None)
+        for p in processes
+    }
     found: dict[int, str] = {}
     for process in processes:
         kind = kinds[process.pid]
@@ -248,7 +279,7 @@ def stamp(text: str | None) -> float | None:
 def paged(client: httpx.Client, url: str, key: str, **params: Any) -> list[dict]:
     items: list[dict] = []
     while True:
-        for attempt in range(10):
+        for _attempt in range(10):
             page = get_json(client, url, **params, limit=100, offset=len(items))
             if page is not None:
                 break
@@ -280,8 +311,16 @@ def state_counts(admin: httpx.Client, run_url: str) -> dict[str, int] | None:
     return counts
 
 
-def play(server: AirflowServer, plan: Any, dry_run: str, *, delay: float, poll: float, hold: float,
-         timeout: float) -> dict:
+def play(
+    server: AirflowServer,
+    plan: Any,
+    dry_run: str,
+    *,
+    delay: float,
+    poll: float,
+    hold: float,
+    timeout: float,
+) -> dict:
     """Trigger the dry run, answer every request as its owner, and collect what happened."""
     dag_id = plan.dag_id(dry_run)
     schedule = plan.schedules[dry_run]
@@ -293,7 +332,9 @@ def play(server: AirflowServer, plan: Any, dry_run: str, *, delay: float, poll: 
     people: dict[str, httpx.Client] = {}
     answered: dict[str, list[str]] = {s: [] for s in steps}
     first_asked: dict[str, float] = {}  # server time of the first request (first try)
-    seen_at: dict[tuple[str, int], float] = {}  # (step, answers so far) -> when the owner saw the request
+    seen_at: dict[
+        tuple[str, int], float
+    ] = {}  # (step, answers so far) -> when the owner saw the request
     start_answered_at: dict[str, float] = {}
     close_asked_seen: dict[str, float] = {}
     answer_errors: list[str] = []
@@ -338,11 +379,24 @@ def play(server: AirflowServer, plan: Any, dry_run: str, *, delay: float, poll: 
                     break
                 if counts["success"] >= len(steps) and all_done(admin, run_url, steps):
                     break
-        if not hold_window and hold > 0 and (closed >= len(steps) // 3 and open_requests >= HOLD_WHEN_WAITING
-                                             or closed >= 2 * len(steps) // 3):
+        if (
+            not hold_window
+            and hold > 0
+            and (
+                closed >= len(steps) // 3
+                and open_requests >= HOLD_WHEN_WAITING
+                or closed >= 2 * len(steps) // 3
+            )
+        ):
             hold_window.append(time.time())
         holding = len(hold_window) == 1
-        asking = get_json(admin, f"{run_url}/hitlDetails", response_received=False, state="awaiting_input", limit=100)
+        asking = get_json(
+            admin,
+            f"{run_url}/hitlDetails",
+            response_received=False,
+            state="awaiting_input",
+            limit=100,
+        )
         if asking is None:
             failed_reads += 1
             asking = {"hitl_details": []}
@@ -361,8 +415,10 @@ def play(server: AirflowServer, plan: Any, dry_run: str, *, delay: float, poll: 
             if owner not in people:
                 people[owner] = server.client(owner)
             try:
-                answer = people[owner].patch(f"{run_url}/taskInstances/{step}/-1/hitlDetails",
-                                             json={"chosen_options": [option], "params_input": {}})
+                answer = people[owner].patch(
+                    f"{run_url}/taskInstances/{step}/-1/hitlDetails",
+                    json={"chosen_options": [option], "params_input": {}},
+                )
             except httpx.HTTPError as error:
                 answer_errors.append(f"{step} {option}: {error!r}")
                 continue
@@ -385,39 +441,70 @@ def play(server: AirflowServer, plan: Any, dry_run: str, *, delay: float, poll: 
     # The run itself ends when its watch next looks (every WATCH_RECHECK_SECONDS).
     run_state = admin.get(run_url).json()["state"]
     end_by = time.monotonic() + float(WATCH_RECHECK_SECONDS) + 90
-    while state == "running" and run_state not in ("success", "failed") and time.monotonic() < end_by:
+    while (
+        state == "running" and run_state not in ("success", "failed") and time.monotonic() < end_by
+    ):
         time.sleep(2)
         run_state = admin.get(run_url).json()["state"]
     run_ended = stamp(admin.get(run_url).json().get("end_date"))
     for client in (*people.values(),):
         client.close()
 
-    instances = {t["task_id"]: t for t in paged(admin, f"{run_url}/taskInstances", "task_instances")}
-    details = {d["task_instance"]["task_id"]: d for d in paged(admin, f"{run_url}/hitlDetails", "hitl_details")}
+    instances = {
+        t["task_id"]: t for t in paged(admin, f"{run_url}/taskInstances", "task_instances")
+    }
+    details = {
+        d["task_instance"]["task_id"]: d
+        for d in paged(admin, f"{run_url}/hitlDetails", "hitl_details")
+    }
     admin.close()
     log_text = "\n".join(path.read_text(errors="replace") for path in server.home.glob("*.log"))
-    log_errors = list(dict.fromkeys(found.group(0)[:200] for found in DB_ERROR.finditer(log_text)))[:8]
+    log_errors = list(dict.fromkeys(found.group(0)[:200] for found in DB_ERROR.finditer(log_text)))[
+        :8
+    ]
     # The answer race (README, known limitations): the executor's late report of a parked try.
     race_in_logs = log_text.count("but the task instance's state attribute is")
-    return summarise(components=components, components_stopped=components_stopped, failed_reads=failed_reads,
-                     log_errors=log_errors,
-                     race_in_logs=race_in_logs,
-                     locked_in_logs=log_text.count("database is locked"),
-        schedule=schedule, steps=steps, instances=instances, details=details, first_asked=first_asked,
-        start_answered_at=start_answered_at, close_asked_seen=close_asked_seen, samples=samples,
-        hold_samples=hold_samples, hold_window=hold_window, triggered_at=triggered_at, ended_at=ended_at,
-        delay=delay, run_state=run_state if state == "running" else state, answer_errors=answer_errors,
-        scheduler_cpu=scheduler_cpu, cpu_tree=cpu_tree, scheduler_rss=scheduler_rss, run_ended=run_ended,
+    return summarise(
+        components=components,
+        components_stopped=components_stopped,
+        failed_reads=failed_reads,
+        log_errors=log_errors,
+        race_in_logs=race_in_logs,
+        locked_in_logs=log_text.count("database is locked"),
+        schedule=schedule,
+        steps=steps,
+        instances=instances,
+        details=details,
+        first_asked=first_asked,
+        start_answered_at=start_answered_at,
+        close_asked_seen=close_asked_seen,
+        samples=samples,
+        hold_samples=hold_samples,
+        hold_window=hold_window,
+        triggered_at=triggered_at,
+        ended_at=ended_at,
+        delay=delay,
+        run_state=run_state if state == "running" else state,
+        answer_errors=answer_errors,
+        scheduler_cpu=scheduler_cpu,
+        cpu_tree=cpu_tree,
+        scheduler_rss=scheduler_rss,
+        run_ended=run_ended,
     )
 
 
 def all_done(admin: httpx.Client, run_url: str, steps: set[str]) -> bool:
-    done = {t["task_id"] for t in paged(admin, f"{run_url}/taskInstances", "task_instances", state="success")}
+    done = {
+        t["task_id"]
+        for t in paged(admin, f"{run_url}/taskInstances", "task_instances", state="success")
+    }
     return steps <= done
 
 
 def busy(counts: dict) -> bool:
-    return bool(counts["task_processes"] or counts["running"] or counts["queued"] or counts["scheduled"])
+    return bool(
+        counts["task_processes"] or counts["running"] or counts["queued"] or counts["scheduled"]
+    )
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -428,15 +515,44 @@ def percentile(values: list[float], share: float) -> float:
     return ordered[index]
 
 
-def summarise(*, schedule: Any, steps: set[str], instances: dict, details: dict, first_asked: dict,
-              start_answered_at: dict, close_asked_seen: dict, samples: list, hold_samples: list,
-              hold_window: list[float], triggered_at: float, ended_at: float, delay: float, run_state: str,
-              answer_errors: list, scheduler_cpu: float, cpu_tree: float, scheduler_rss: float,
-              run_ended: float | None, components: dict[str, float], components_stopped: list[str],
-              locked_in_logs: int,
-              failed_reads: int, log_errors: list[str], race_in_logs: int) -> dict:
-    closed_at = {s: stamp(d["responded_at"]) for s, d in details.items() if s in steps and d["response_received"]}
-    ended = {s: stamp(t["end_date"]) for s, t in instances.items() if s in steps and t["state"] == "success"}
+def summarise(
+    *,
+    schedule: Any,
+    steps: set[str],
+    instances: dict,
+    details: dict,
+    first_asked: dict,
+    start_answered_at: dict,
+    close_asked_seen: dict,
+    samples: list,
+    hold_samples: list,
+    hold_window: list[float],
+    triggered_at: float,
+    ended_at: float,
+    delay: float,
+    run_state: str,
+    answer_errors: list,
+    scheduler_cpu: float,
+    cpu_tree: float,
+    scheduler_rss: float,
+    run_ended: float | None,
+    components: dict[str, float],
+    components_stopped: list[str],
+    locked_in_logs: int,
+    failed_reads: int,
+    log_errors: list[str],
+    race_in_logs: int,
+) -> dict:
+    closed_at = {
+        s: stamp(d["responded_at"])
+        for s, d in details.items()
+        if s in steps and d["response_received"]
+    }
+    ended = {
+        s: stamp(t["end_date"])
+        for s, t in instances.items()
+        if s in steps and t["state"] == "success"
+    }
     handover, finishing, asking = [], [], []
     for step in steps:
         upstream = schedule.steps[step].upstream
@@ -447,18 +563,29 @@ def summarise(*, schedule: Any, steps: set[str], instances: dict, details: dict,
         if ended.get(last):
             finishing.append(ended[last] - closed_at[last])
             asking.append(first_asked[step] - ended[last])
-    restart = [close_asked_seen[s] - start_answered_at[s] for s in close_asked_seen if s in start_answered_at]
+    restart = [
+        close_asked_seen[s] - start_answered_at[s]
+        for s in close_asked_seen
+        if s in start_answered_at
+    ]
     hold_length = hold_window[1] - hold_window[0] if len(hold_window) == 2 else 0.0
     drained = [c for c in hold_samples if not busy(c)]
     last_done = max(ended.values(), default=ended_at)
     chain = longest_chain({s: schedule.steps[s].upstream for s in steps})
-    failed_tries = sum(max(0, int(t.get("try_number") or 1) - 1) for s, t in instances.items() if s in steps)
-    failed_tries_by_step = sorted(s for s, t in instances.items() if s in steps and int(t.get("try_number") or 1) > 1)
+    failed_tries = sum(
+        max(0, int(t.get("try_number") or 1) - 1) for s, t in instances.items() if s in steps
+    )
+    failed_tries_by_step = sorted(
+        s for s, t in instances.items() if s in steps and int(t.get("try_number") or 1) > 1
+    )
     return {
-        "steps": len(steps), "chain": chain, "run_state": run_state,
+        "steps": len(steps),
+        "chain": chain,
+        "run_state": run_state,
         "done": sum(1 for s in steps if s in ended),
         "handover_median": statistics.median(handover) if handover else float("nan"),
-        "handover_p95": percentile(handover, 0.95), "handover_count": len(handover),
+        "handover_p95": percentile(handover, 0.95),
+        "handover_count": len(handover),
         "finishing_median": statistics.median(finishing) if finishing else float("nan"),
         "asking_median": statistics.median(asking) if asking else float("nan"),
         "restart_median": statistics.median(restart) if restart else float("nan"),
@@ -467,27 +594,52 @@ def summarise(*, schedule: Any, steps: set[str], instances: dict, details: dict,
         "hold_seconds": hold_length,
         "hold_waiting": hold_samples[-1]["awaiting_input"] if hold_samples else 0,
         "hold_busy_processes": min((s["task_processes"] for s in hold_samples), default=-1),
-        "hold_running": min((s["running"] + s["queued"] + s["scheduled"] for s in hold_samples), default=-1),
+        "hold_running": min(
+            (s["running"] + s["queued"] + s["scheduled"] for s in hold_samples), default=-1
+        ),
         "hold_drained_after": drained[0]["at"] - hold_window[0] if drained else float("nan"),
         "hold_busy_end": hold_samples[-1]["task_processes"] if hold_samples else -1,
-        "hold_running_end": (hold_samples[-1]["running"] + hold_samples[-1]["queued"] + hold_samples[-1]["scheduled"]
-                             if hold_samples else -1),
+        "hold_running_end": (
+            hold_samples[-1]["running"] + hold_samples[-1]["queued"] + hold_samples[-1]["scheduled"]
+            if hold_samples
+            else -1
+        ),
         "max_waiting": max((s["awaiting_input"] for s in samples), default=0),
         "max_busy_processes": max((s["task_processes"] for s in samples), default=0),
-        "median_busy_processes": statistics.median(s["task_processes"] for s in samples) if samples else 0,
+        "median_busy_processes": statistics.median(s["task_processes"] for s in samples)
+        if samples
+        else 0,
         "max_deferred": max((s["deferred"] for s in samples), default=0),
-        "failed_tries": failed_tries, "failed_tries_steps": failed_tries_by_step[:10],
-        "answer_errors": answer_errors[:10], "answer_error_count": len(answer_errors),
-        "scheduler_cpu": scheduler_cpu, "scheduler_rss": scheduler_rss, "cpu_tree": cpu_tree,
-        "wall_seconds": ended_at - triggered_at, "components": components,
-        "components_stopped": components_stopped, "locked_in_logs": locked_in_logs,
-        "failed_reads": failed_reads, "log_errors": log_errors, "race_in_logs": race_in_logs,
+        "failed_tries": failed_tries,
+        "failed_tries_steps": failed_tries_by_step[:10],
+        "answer_errors": answer_errors[:10],
+        "answer_error_count": len(answer_errors),
+        "scheduler_cpu": scheduler_cpu,
+        "scheduler_rss": scheduler_rss,
+        "cpu_tree": cpu_tree,
+        "wall_seconds": ended_at - triggered_at,
+        "components": components,
+        "components_stopped": components_stopped,
+        "locked_in_logs": locked_in_logs,
+        "failed_reads": failed_reads,
+        "log_errors": log_errors,
+        "race_in_logs": race_in_logs,
         "run_end_after_last": run_ended - last_done if run_ended else float("nan"),
     }
 
 
-def measure(flavour: str, steps: int, seed: int, dry_run: str, delay: float, poll: float, hold: float,
-            timeout: float, settings: dict[str, str], keep: bool = False) -> dict:
+def measure(
+    flavour: str,
+    steps: int,
+    seed: int,
+    dry_run: str,
+    delay: float,
+    poll: float,
+    hold: float,
+    timeout: float,
+    settings: dict[str, str],
+    keep: bool = False,
+) -> dict:
     kept = contextlib.nullcontext(tempfile.mkdtemp(prefix=f"dryrun-{flavour}-")) if keep else None
     with kept or tempfile.TemporaryDirectory(prefix=f"dryrun-{flavour}-") as tmp:
         folder = Path(tmp)
@@ -496,16 +648,31 @@ def measure(flavour: str, steps: int, seed: int, dry_run: str, delay: float, pol
         plan = write_plan(folder, steps, seed)
         smtp = SmtpServer().start()
         try:
-            server = AirflowServer(folder / "airflow", folder / "config.yaml", airflow_users(plan), flavour=flavour,
-                                   extra_env={"AIRFLOW_CONN_SMTP_DEFAULT": smtp.airflow_connection(),
-                                              "TRANSITION_WATCH_RECHECK_SECONDS": WATCH_RECHECK_SECONDS, **settings})
+            server = AirflowServer(
+                folder / "airflow",
+                folder / "config.yaml",
+                airflow_users(plan),
+                flavour=flavour,
+                extra_env={
+                    "AIRFLOW_CONN_SMTP_DEFAULT": smtp.airflow_connection(),
+                    "TRANSITION_WATCH_RECHECK_SECONDS": WATCH_RECHECK_SECONDS,
+                    **settings,
+                },
+            )
             started = time.monotonic()
             with server:
-                print(f"[{flavour}] Airflow up in {time.monotonic() - started:.0f} s; "
-                      f"running {plan.dag_id(dry_run)}", flush=True)
-                result = play(server, plan, dry_run, delay=delay, poll=poll, hold=hold, timeout=timeout)
-                result["parallelism"] = int(server.env.get("AIRFLOW__CELERY__WORKER_CONCURRENCY")
-                                            or server.env["AIRFLOW__CORE__PARALLELISM"])
+                print(
+                    f"[{flavour}] Airflow up in {time.monotonic() - started:.0f} s; "
+                    f"running {plan.dag_id(dry_run)}",
+                    flush=True,
+                )
+                result = play(
+                    server, plan, dry_run, delay=delay, poll=poll, hold=hold, timeout=timeout
+                )
+                result["parallelism"] = int(
+                    server.env.get("AIRFLOW__CELERY__WORKER_CONCURRENCY")
+                    or server.env["AIRFLOW__CORE__PARALLELISM"]
+                )
         finally:
             smtp.stop()
         result["mails"] = len(smtp.messages)
@@ -517,14 +684,19 @@ def measure(flavour: str, steps: int, seed: int, dry_run: str, delay: float, pol
 # -- the report -----------------------------------------------------------------------------------------
 def machine() -> str:
     memory = psutil.virtual_memory().total / 2**30
-    return (f"{psutil.cpu_count()} cores, {memory:.0f} GiB RAM, Linux {platform.release()}, "
-            f"Python {platform.python_version()}")
+    return (
+        f"{psutil.cpu_count()} cores, {memory:.0f} GiB RAM, Linux {platform.release()}, "
+        f"Python {platform.python_version()}"
+    )
 
 
 def table(results: list[dict], args: argparse.Namespace, load: tuple[float, float, float]) -> str:
-    command = (f".venv/bin/python bench/dryrun.py --steps {args.steps} --config {args.config} "
-               f"--answer-delay {args.answer_delay:g}" + "".join(f" --set {s}" for s in args.set)
-               + " --write BENCHMARKS.md")
+    command = (
+        f".venv/bin/python bench/dryrun.py --steps {args.steps} --config {args.config} "
+        f"--answer-delay {args.answer_delay:g}"
+        + "".join(f" --set {s}" for s in args.set)
+        + " --write BENCHMARKS.md"
+    )
     head = "| | " + " | ".join(LABELS[r["flavour"]] for r in results) + " |"
     lines = [
         f"Measured {dt.date.today():%Y-%m-%d} at commit {commit()} on {machine()}; load average {load[0]:.1f} "
@@ -538,58 +710,124 @@ def table(results: list[dict], args: argparse.Namespace, load: tuple[float, floa
         lines.append(f"| {name} | " + " | ".join(value(r) for r in results) + " |")
 
     row("steps in the dry run / on the longest chain", lambda r: f"{r['steps']:,} / {r['chain']}")
-    row("steps done; e-mails sent; the run ended", lambda r: f"{r['done']:,}; {r['mails']:,}; {r['run_state']}, "
-        f"{r['run_end_after_last']:.0f} s after its last step (the watch looks every {WATCH_RECHECK_SECONDS} s)")
-    row("**handover latency**, median / p95 (s)", lambda r: f"**{r['handover_median']:.1f}** / {r['handover_p95']:.1f}")
-    row("… of which the closed step's task finishing (median s)", lambda r: f"{r['finishing_median']:.1f}")
-    row("… of which the dependent being scheduled, started and asking (median s)", lambda r: f"{r['asking_median']:.1f}")
-    row("Start answer → Close asked (median s, seen by the owner)", lambda r: f"{r['restart_median']:.1f}")
+    row(
+        "steps done; e-mails sent; the run ended",
+        lambda r: f"{r['done']:,}; {r['mails']:,}; {r['run_state']}, "
+        f"{r['run_end_after_last']:.0f} s after its last step (the watch looks every {WATCH_RECHECK_SECONDS} s)",
+    )
+    row(
+        "**handover latency**, median / p95 (s)",
+        lambda r: f"**{r['handover_median']:.1f}** / {r['handover_p95']:.1f}",
+    )
+    row(
+        "… of which the closed step's task finishing (median s)",
+        lambda r: f"{r['finishing_median']:.1f}",
+    )
+    row(
+        "… of which the dependent being scheduled, started and asking (median s)",
+        lambda r: f"{r['asking_median']:.1f}",
+    )
+    row(
+        "Start answer → Close asked (median s, seen by the owner)",
+        lambda r: f"{r['restart_median']:.1f}",
+    )
     row("**run time**, trigger → last step done (s)", lambda r: f"**{r['run_seconds']:.0f}**")
-    row(f"critical-path floor: chain × 2 answers × {args.answer_delay:g} s (s)", lambda r: f"{r['floor_seconds']:.0f}")
-    row("run time / floor", lambda r: f"{r['run_seconds'] / r['floor_seconds']:.2f}x" if r["floor_seconds"] else "—")
-    row("**worker slots busy while steps wait**: owners paused, steps waiting / busy task processes "
+    row(
+        f"critical-path floor: chain × 2 answers × {args.answer_delay:g} s (s)",
+        lambda r: f"{r['floor_seconds']:.0f}",
+    )
+    row(
+        "run time / floor",
+        lambda r: f"{r['run_seconds'] / r['floor_seconds']:.2f}x" if r["floor_seconds"] else "—",
+    )
+    row(
+        "**worker slots busy while steps wait**: owners paused, steps waiting / busy task processes "
         "/ task instances running, queued or scheduled (at the end of the pause, 3 s after the answered work drained "
         "in … s)",
         lambda r: f"{r['hold_waiting']} / **{r['hold_busy_end']}** / {r['hold_running_end']} "
-        f"({r['hold_drained_after']:.0f} s)")
-    row("over the run: most steps waiting at once / busy task processes, median and max (slots)",
-        lambda r: f"{r['max_waiting']} / {r['median_busy_processes']:g}, {r['max_busy_processes']} ({r['parallelism']})")
-    row("failed tries (of them, the scheduler's \"executor reported … finished with state\" in its log: "
-        "the answer race)", lambda r: f"{r['failed_tries']} ({r['race_in_logs']})")
-    row("answers refused (HTTP 5xx) and given again / owners' reads that failed (\"database is locked\" "
-        "in Airflow's logs)", lambda r: f"{r['answer_error_count']} / {r['failed_reads']} ({r['locked_in_logs']})")
-    row("scheduler: CPU during the run (s) / peak RSS (MB)", lambda r: f"{r['scheduler_cpu']:.0f} / {r['scheduler_rss']:.0f}")
+        f"({r['hold_drained_after']:.0f} s)",
+    )
+    row(
+        "over the run: most steps waiting at once / busy task processes, median and max (slots)",
+        lambda r: f"{r['max_waiting']} / {r['median_busy_processes']:g}, {r['max_busy_processes']} ({r['parallelism']})",
+    )
+    row(
+        'failed tries (of them, the scheduler\'s "executor reported … finished with state" in its log: '
+        "the answer race)",
+        lambda r: f"{r['failed_tries']} ({r['race_in_logs']})",
+    )
+    row(
+        'answers refused (HTTP 5xx) and given again / owners\' reads that failed ("database is locked" '
+        "in Airflow's logs)",
+        lambda r: f"{r['answer_error_count']} / {r['failed_reads']} ({r['locked_in_logs']})",
+    )
+    row(
+        "scheduler: CPU during the run (s) / peak RSS (MB)",
+        lambda r: f"{r['scheduler_cpu']:.0f} / {r['scheduler_rss']:.0f}",
+    )
     row("all Airflow processes: CPU during the run (s)", lambda r: f"{r['cpu_tree']:.0f}")
-    row("Airflow components that stopped during the run (not restarted by `airflow standalone`; "
-        "their CPU then counts as \"other\")", lambda r: ", ".join(r["components_stopped"]) or "none")
-    row("… by component: scheduler / dag-processor / triggerer / api-server / celery worker / "
-        "tasks (executor workers, supervisors, task processes) (s)", lambda r: " / ".join(
-            f"{r['components'][k]:.0f}" for k in COMPONENTS if k != "other"))
+    row(
+        "Airflow components that stopped during the run (not restarted by `airflow standalone`; "
+        'their CPU then counts as "other")',
+        lambda r: ", ".join(r["components_stopped"]) or "none",
+    )
+    row(
+        "… by component: scheduler / dag-processor / triggerer / api-server / celery worker / "
+        "tasks (executor workers, supervisors, task processes) (s)",
+        lambda r: " / ".join(f"{r['components'][k]:.0f}" for k in COMPONENTS if k != "other"),
+    )
     return "\n".join(lines)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--steps", type=int, default=500)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--config", choices=[*FLAVOURS, "both"], default="both")
     parser.add_argument("--dry-run", default="LIVE", help="the sample plan's LIVE holds every step")
-    parser.add_argument("--answer-delay", type=float, default=3.0,
-                        help="seconds a simulated owner takes to answer a request it has seen")
+    parser.add_argument(
+        "--answer-delay",
+        type=float,
+        default=3.0,
+        help="seconds a simulated owner takes to answer a request it has seen",
+    )
     parser.add_argument("--poll", type=float, default=0.5, help="seconds between the owners' looks")
-    parser.add_argument("--hold", type=float, default=60.0,
-                        help="longest pause of the owners (s), 0 for none")
+    parser.add_argument(
+        "--hold", type=float, default=60.0, help="longest pause of the owners (s), 0 for none"
+    )
     parser.add_argument("--timeout", type=float, default=2400, help="per configuration (s)")
-    parser.add_argument("--set", action="append", default=[], metavar="AIRFLOW__SECTION__KEY=VALUE",
-                        help="an Airflow setting on top of transition.cli.standalone's, to try a change")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="AIRFLOW__SECTION__KEY=VALUE",
+        help="an Airflow setting on top of transition.cli.standalone's, to try a change",
+    )
     parser.add_argument("--write", type=Path)
-    parser.add_argument("--keep", action="store_true", help="keep each work folder (Airflow's logs) and say where")
+    parser.add_argument(
+        "--keep", action="store_true", help="keep each work folder (Airflow's logs) and say where"
+    )
     args = parser.parse_args()
     settings = dict(item.split("=", 1) for item in args.set)
     load = os.getloadavg()
     flavours = list(FLAVOURS) if args.config == "both" else [args.config]
-    results = [measure(f, args.steps, args.seed, args.dry_run, args.answer_delay, args.poll, args.hold, args.timeout,
-                       settings, args.keep) for f in flavours]
+    results = [
+        measure(
+            f,
+            args.steps,
+            args.seed,
+            args.dry_run,
+            args.answer_delay,
+            args.poll,
+            args.hold,
+            args.timeout,
+            settings,
+            args.keep,
+        )
+        for f in flavours
+    ]
     text = table(results, args, load)
     print(text)
     if args.write:

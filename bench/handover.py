@@ -32,13 +32,19 @@ import httpx
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE), str(HERE.parent / "tests")]
 
-from airflow_server import AirflowServer  # noqa: E402
-from dryrun import root_pids, scheduler_process, stamp, write_plan  # noqa: E402
-from smtp_server import SmtpServer  # noqa: E402
-from transition.cli.standalone import airflow_users  # noqa: E402
+from airflow_server import AirflowServer
+from dryrun import root_pids, scheduler_process, stamp, write_plan
+from smtp_server import SmtpServer
+from transition.cli.standalone import airflow_users
 
-MARKS = ("closed queued", "closed done", "dependent scheduled", "dependent queued", "dependent started",
-         "dependent asking")
+MARKS = (
+    "closed queued",
+    "closed done",
+    "dependent scheduled",
+    "dependent queued",
+    "dependent started",
+    "dependent asking",
+)
 
 
 def ti(client: httpx.Client, run_url: str, step: str) -> dict:
@@ -66,7 +72,9 @@ def wait(predicate: Any, timeout: float, what: str) -> None:
 
 def answer(client: httpx.Client, run_url: str, step: str, option: str) -> None:
     for _ in range(20):  # SQLite may refuse under load: give the answer again
-        response = client.patch(f"{run_url}/taskInstances/{step}/-1/hitlDetails", json={"chosen_options": [option]})
+        response = client.patch(
+            f"{run_url}/taskInstances/{step}/-1/hitlDetails", json={"chosen_options": [option]}
+        )
         if response.status_code == 200:
             return
         time.sleep(0.5)
@@ -77,11 +85,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--steps", type=int, default=500)
     parser.add_argument("--handovers", type=int, default=15)
-    parser.add_argument("--settle", type=float, default=2.0, help="seconds between a request and its answer")
+    parser.add_argument(
+        "--settle", type=float, default=2.0, help="seconds between a request and its answer"
+    )
     parser.add_argument("--set", action="append", default=[], metavar="AIRFLOW__SECTION__KEY=VALUE")
-    parser.add_argument("--idle", type=float, default=30.0,
-                        help="seconds, after the chain, with the run open and nobody answering: the scheduler's CPU")
-    parser.add_argument("--keep", action="store_true", help="keep the work folder (Airflow's logs) and say where")
+    parser.add_argument(
+        "--idle",
+        type=float,
+        default=30.0,
+        help="seconds, after the chain, with the run open and nobody answering: the scheduler's CPU",
+    )
+    parser.add_argument(
+        "--keep", action="store_true", help="keep the work folder (Airflow's logs) and say where"
+    )
     args = parser.parse_args()
     keep = contextlib.nullcontext(tempfile.mkdtemp(prefix="handover-")) if args.keep else None
     with keep or tempfile.TemporaryDirectory(prefix="handover-") as folder_name:
@@ -98,7 +114,9 @@ def main() -> None:
         smtp = SmtpServer().start()
         extra = {"AIRFLOW_CONN_SMTP_DEFAULT": smtp.airflow_connection()}
         extra.update(dict(item.split("=", 1) for item in args.set))
-        server = AirflowServer(folder / "airflow", folder / "config.yaml", airflow_users(plan), extra_env=extra)
+        server = AirflowServer(
+            folder / "airflow", folder / "config.yaml", airflow_users(plan), extra_env=extra
+        )
         rows: list[dict[str, float]] = []
         try:
             with server:
@@ -109,14 +127,22 @@ def main() -> None:
                 clients = {o: server.client(o) for o in owners}
                 for step, dependent in zip(chain, chain[1:]):
                     owner = clients[plan.steps[step].owner]
-                    wait(lambda: asked(admin, run_url, step), 120, f"{step} asked to start")
+                    wait(
+                        lambda step=step: asked(admin, run_url, step), 120, f"{step} asked to start"
+                    )
                     time.sleep(args.settle)
                     answer(owner, run_url, step, "Start")
                     time.sleep(0.5)
-                    wait(lambda: asked(admin, run_url, step), 120, f"{step} asked to close")
+                    wait(
+                        lambda step=step: asked(admin, run_url, step), 120, f"{step} asked to close"
+                    )
                     time.sleep(args.settle)
                     answer(owner, run_url, step, "Close")
-                    wait(lambda: asked(admin, run_url, dependent), 120, f"{dependent} asked to start")
+                    wait(
+                        lambda dependent=dependent: asked(admin, run_url, dependent),
+                        120,
+                        f"{dependent} asked to start",
+                    )
                     closed, following = ti(admin, run_url, step), ti(admin, run_url, dependent)
                     answered = stamp(request(admin, run_url, step)["responded_at"])
                     moments = {
@@ -127,12 +153,21 @@ def main() -> None:
                         "dependent started": stamp(following["start_date"]),
                         "dependent asking": stamp(request(admin, run_url, dependent)["created_at"]),
                     }
-                    seen = {k: v - answered for k, v in moments.items() if v is not None and answered is not None}
+                    seen = {
+                        k: v - answered
+                        for k, v in moments.items()
+                        if v is not None and answered is not None
+                    }
                     if closed["try_number"] > 1 or following["try_number"] > 1:
                         print(f"(a retry: tries {closed['try_number']}, {following['try_number']})")
                     rows.append(seen)
-                    print(f"{step} → {dependent}: " + ", ".join(f"{k} {v:.2f}" for k, v in sorted(seen.items(), key=lambda kv: kv[1])),
-                          flush=True)
+                    print(
+                        f"{step} → {dependent}: "
+                        + ", ".join(
+                            f"{k} {v:.2f}" for k, v in sorted(seen.items(), key=lambda kv: kv[1])
+                        ),
+                        flush=True,
+                    )
                 scheduler = scheduler_process(root_pids(server))
                 before = sum(scheduler.cpu_times()[:2])
                 time.sleep(args.idle)
@@ -144,13 +179,17 @@ def main() -> None:
             server.stop()
             smtp.stop()
     keys = list(MARKS)
-    print(f"\nmedians over {len(rows)} handovers (s after the Close answer; settings {args.set or 'as make run'}):")
+    print(
+        f"\nmedians over {len(rows)} handovers (s after the Close answer; settings {args.set or 'as make run'}):"
+    )
     for key in keys:
         values = [r[key] for r in rows if key in r]
         if values:
             print(f"  {key:24s} {statistics.median(values):6.2f}  (seen in {len(values)})")
-    print(f"scheduler CPU while the run is open and nobody answers: {idle_cpu:.0%} of a core "
-          f"({len(schedule.steps)} steps in the run, {args.idle:g} s)")
+    print(
+        f"scheduler CPU while the run is open and nobody answers: {idle_cpu:.0%} of a core "
+        f"({len(schedule.steps)} steps in the run, {args.idle:g} s)"
+    )
 
 
 if __name__ == "__main__":

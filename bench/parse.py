@@ -38,8 +38,13 @@ DAGFACTORY_VERSION = "1.1.0"
 # What dag-factory imports besides Airflow (its declared requirements, and pendulum which it imports
 # without declaring it): distribution name -> module. Airflow brings them all today; any missing one is
 # installed next to dag-factory, never into the venv.
-DAGFACTORY_DEPENDENCIES = {"packaging": "packaging", "pathspec": "pathspec", "PyYAML": "yaml", "typer": "typer",
-                           "pendulum": "pendulum"}
+DAGFACTORY_DEPENDENCIES = {
+    "packaging": "packaging",
+    "pathspec": "pathspec",
+    "PyYAML": "yaml",
+    "typer": "typer",
+    "pendulum": "pendulum",
+}
 HITL_OPERATOR = "airflow.providers.standard.operators.hitl.HITLOperator"
 
 PROBE = r"""
@@ -86,14 +91,33 @@ print(json.dumps({"seconds": elapsed, "dags": len(dags), "tasks": tasks,
 def ensure_dagfactory() -> Path:
     """dag-factory {DAGFACTORY_VERSION} in ``bench/.dagfactory`` (installed on first use), not in the venv."""
     marker = DAGFACTORY_DIR / f"dag_factory-{DAGFACTORY_VERSION}.dist-info"
-    pip = [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-deps",
-           "--target", str(DAGFACTORY_DIR)]
+    pip = [
+        sys.executable,
+        "-m",
+        "pip",
+        "install",
+        "--quiet",
+        "--disable-pip-version-check",
+        "--no-deps",
+        "--target",
+        str(DAGFACTORY_DIR),
+    ]
     if not marker.is_dir():
-        print(f"Installing dag-factory {DAGFACTORY_VERSION} into {DAGFACTORY_DIR} (not into the venv)", flush=True)
+        print(
+            f"Installing dag-factory {DAGFACTORY_VERSION} into {DAGFACTORY_DIR} (not into the venv)",
+            flush=True,
+        )
         subprocess.run([*pip, f"dag-factory=={DAGFACTORY_VERSION}"], check=True, timeout=600)
-    missing = [name for name, module in DAGFACTORY_DEPENDENCIES.items()
-               if subprocess.run([sys.executable, "-c", f"import {module}"], env=dagfactory_env(os.environ),
-                                 capture_output=True).returncode != 0]
+    missing = [
+        name
+        for name, module in DAGFACTORY_DEPENDENCIES.items()
+        if subprocess.run(
+            [sys.executable, "-c", f"import {module}"],
+            env=dagfactory_env(os.environ),
+            capture_output=True,
+        ).returncode
+        != 0
+    ]
     if missing:
         subprocess.run([*pip, *missing], check=True, timeout=600)
     return DAGFACTORY_DIR
@@ -102,8 +126,13 @@ def ensure_dagfactory() -> Path:
 def dagfactory_env(env: dict[str, str] | os._Environ) -> dict[str, str]:
     """The environment of a dag-factory process: its folder on PYTHONPATH, no telemetry sent."""
     path = os.pathsep.join(p for p in (str(DAGFACTORY_DIR), env.get("PYTHONPATH", "")) if p)
-    return {**env, "PYTHONPATH": path, "AIRFLOW__DAG_FACTORY__ENABLE_TELEMETRY": "False", "DO_NOT_TRACK": "1",
-            "SCARF_NO_ANALYTICS": "true"}
+    return {
+        **env,
+        "PYTHONPATH": path,
+        "AIRFLOW__DAG_FACTORY__ENABLE_TELEMETRY": "False",
+        "DO_NOT_TRACK": "1",
+        "SCARF_NO_ANALYTICS": "true",
+    }
 
 
 def write_dagfactory_yaml(floor: dict[str, list], path: Path) -> Path:
@@ -112,40 +141,62 @@ def write_dagfactory_yaml(floor: dict[str, list], path: Path) -> Path:
 
     config: dict = {"default": {"start_date": "2020-01-01", "catchup": False}}
     for dag_id, tasks in floor.items():
-        config[dag_id] = {"tasks": {
-            task_id: {"operator": HITL_OPERATOR, "subject": subject, "body": body, "options": ["Start", "Close"],
-                      **({"dependencies": list(upstream)} if upstream else {})}
-            for task_id, subject, body, upstream in tasks
-        }}
+        config[dag_id] = {
+            "tasks": {
+                task_id: {
+                    "operator": HITL_OPERATOR,
+                    "subject": subject,
+                    "body": body,
+                    "options": ["Start", "Close"],
+                    **({"dependencies": list(upstream)} if upstream else {}),
+                }
+                for task_id, subject, body, upstream in tasks
+            }
+        }
+
     class Dumper(getattr(yaml, "CSafeDumper", yaml.SafeDumper)):
         """Multi-line text (the bodies) as literal blocks (``|``), as a person writes them."""
 
     def text(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
-        return dumper.represent_scalar("tag:yaml.org,2002:str", value, style="|" if "\n" in value else None)
+        return dumper.represent_scalar(
+            "tag:yaml.org,2002:str", value, style="|" if "\n" in value else None
+        )
 
     Dumper.add_representer(str, text)
-    path.write_text(yaml.dump(config, Dumper=Dumper, allow_unicode=True, sort_keys=False, width=120), encoding="utf-8")
+    path.write_text(
+        yaml.dump(config, Dumper=Dumper, allow_unicode=True, sort_keys=False, width=120),
+        encoding="utf-8",
+    )
     return path
 
 
 def run_probe(mode: str, target: Path, env: dict[str, str]) -> dict:
-    done = subprocess.run([sys.executable, "-c", PROBE, mode, str(target)], capture_output=True, text=True,
-                          env=env, timeout=600)
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE, mode, str(target)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+    )
     if done.returncode != 0:
         raise RuntimeError(done.stderr[-3000:])
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def prepare(size: int, folder: Path) -> tuple[Path, Path, dict[str, str]]:
+    from transition.notifications.request_text import body, subject
     from transition.store.plan_store import load_plan
     from transition.workbook.sample import write_sample
-    from transition.notifications.request_text import body, subject
 
     write_sample(folder / "plan.xlsx", size, seed=1)
     (folder / "config.yaml").write_text("name: bench\nworkbook: plan.xlsx\n", encoding="utf-8")
     (folder / "dagfactory").mkdir()
-    env = {**os.environ, "TRANSITION_CONFIG": str(folder / "config.yaml"),
-           "TRANSITION_CACHE_DIR": str(folder / "cache"), "AIRFLOW__CORE__LOAD_EXAMPLES": "False"}
+    env = {
+        **os.environ,
+        "TRANSITION_CONFIG": str(folder / "config.yaml"),
+        "TRANSITION_CACHE_DIR": str(folder / "cache"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+    }
     os.environ.update({k: env[k] for k in ("TRANSITION_CONFIG", "TRANSITION_CACHE_DIR")})
     plan = load_plan(folder / "config.yaml").plan
     assert plan is not None
@@ -182,24 +233,38 @@ def measure(sizes: list[int], rounds: int) -> list[dict]:
                         item.unlink()
                 first_runs.append(run_probe("ours", ours_file, env))
             # Ours has one task per DAG more than the others: the run's watch (_watch).
-            assert ours_runs[0]["tasks"] - ours_runs[0]["dags"] == floor_runs[0]["tasks"] == factory_runs[0]["tasks"], (
-                ours_runs[0], floor_runs[0], factory_runs[0])
+            assert (
+                ours_runs[0]["tasks"] - ours_runs[0]["dags"]
+                == floor_runs[0]["tasks"]
+                == factory_runs[0]["tasks"]
+            ), (ours_runs[0], floor_runs[0], factory_runs[0])
             assert ours_runs[0]["dags"] == floor_runs[0]["dags"] == factory_runs[0]["dags"]
             median = lambda runs, key="seconds": statistics.median(r[key] for r in runs)  # noqa: E731
-            results.append({
-                "steps": size, "tasks": floor_runs[0]["tasks"], "dags": ours_runs[0]["dags"],
-                "floor_s": median(floor_runs), "ours_s": median(ours_runs),
-                "ratio": median(ours_runs) / median(floor_runs), "first_s": median(first_runs),
-                "floor_mb": median(floor_runs, "max_rss_mb"), "ours_mb": median(ours_runs, "max_rss_mb"),
-                "factory_s": median(factory_runs), "factory_ratio": median(factory_runs) / median(ours_runs),
-                "factory_mb": median(factory_runs, "max_rss_mb"), "yaml_kib": yaml_file.stat().st_size / 1024,
-            })
+            results.append(
+                {
+                    "steps": size,
+                    "tasks": floor_runs[0]["tasks"],
+                    "dags": ours_runs[0]["dags"],
+                    "floor_s": median(floor_runs),
+                    "ours_s": median(ours_runs),
+                    "ratio": median(ours_runs) / median(floor_runs),
+                    "first_s": median(first_runs),
+                    "floor_mb": median(floor_runs, "max_rss_mb"),
+                    "ours_mb": median(ours_runs, "max_rss_mb"),
+                    "factory_s": median(factory_runs),
+                    "factory_ratio": median(factory_runs) / median(ours_runs),
+                    "factory_mb": median(factory_runs, "max_rss_mb"),
+                    "yaml_kib": yaml_file.stat().st_size / 1024,
+                }
+            )
             print(results[-1], flush=True)
     return results
 
 
 def commit() -> str:
-    done = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
+    done = subprocess.run(
+        ["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"], capture_output=True, text=True
+    )
     return done.stdout.strip() or "?"
 
 
@@ -233,7 +298,7 @@ def write_section(path: Path, name: str, content: str) -> None:
     text = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n"
     block = f"{begin}\n{content}\n{end}"
     if begin in text:
-        text = text[: text.index(begin)] + block + text[text.index(end) + len(end):]
+        text = text[: text.index(begin)] + block + text[text.index(end) + len(end) :]
     else:
         text = text.rstrip() + f"\n\n{block}\n"
     path.write_text(text, encoding="utf-8")
@@ -241,7 +306,9 @@ def write_section(path: Path, name: str, content: str) -> None:
 
 def bench_main(doc: str, section: str, sizes: str, measure, table) -> None:
     """The command line every benchmark here shares: sizes, rounds, and the BENCHMARKS.md section."""
-    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=doc, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--sizes", default=sizes)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--write", type=Path)

@@ -17,7 +17,7 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from parse import bench_main  # noqa: E402  (same folder)
+from parse import bench_main
 
 READERS = {
     "openpyxl": """
@@ -48,8 +48,12 @@ print(json.dumps({"seconds": time.perf_counter() - started, "rows": len(rows),
 
 
 def run(reader: str, path: Path) -> dict:
-    done = subprocess.run([sys.executable, "-c", PROBE, str(path), READERS[reader]], capture_output=True, text=True,
-                          timeout=900)
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE, str(path), READERS[reader]],
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     if done.returncode != 0:
         raise RuntimeError(done.stderr[-2000:])
     return json.loads(done.stdout)
@@ -70,7 +74,11 @@ def measure(sizes: list[int], rounds: int) -> list[dict]:
             row = {"steps": size, "kib": path.stat().st_size // 1024}
             for name, runs in timings.items():
                 seconds = statistics.median(r["seconds"] for r in runs)
-                row[name] = (seconds, seconds / base, statistics.median(r["max_rss_mb"] for r in runs))
+                row[name] = (
+                    seconds,
+                    seconds / base,
+                    statistics.median(r["max_rss_mb"] for r in runs),
+                )
             results.append(row)
             print(row, flush=True)
     return results

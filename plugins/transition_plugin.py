@@ -16,13 +16,18 @@ class TransitionPlugin(AirflowPlugin):
     name = "transition"
     # The recap page, in Airflow's navigation (shown inside Airflow's UI).
     external_views = [
-        {"name": "Transition recap", "href": "/transition/recap", "destination": "nav", "url_route": "transition-recap"}
+        {
+            "name": "Transition recap",
+            "href": "/transition/recap",
+            "destination": "nav",
+            "url_route": "transition-recap",
+        }
     ]
 
     listeners = [calendar_listener]
 
     @property
-    def fastapi_apps(self):  # type: ignore[override]
+    def fastapi_apps(self):  # type: ignore[override]  # a property: Airflow reads a list attribute
         # Read by the api-server once, at start: the plugin's tables are brought up to date first.
         from airflow import settings
 
@@ -35,7 +40,7 @@ class TransitionPlugin(AirflowPlugin):
         return [{"app": app, "url_prefix": "/transition", "name": "Transition plan"}]
 
     @property
-    def fastapi_root_middlewares(self):  # type: ignore[override]
+    def fastapi_root_middlewares(self):  # type: ignore[override]  # a property, loaded lazily
         from transition.web.step_guard import StepGuard
 
         return [{"middleware": StepGuard, "name": "Transition step guard"}]

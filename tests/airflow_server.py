@@ -20,7 +20,12 @@ from typing import Any
 
 import httpx
 
-from transition.cli.standalone import airflow_environment, compile_bytecode, ensure_passwords, prepare_sqlite
+from transition.cli.standalone import (
+    airflow_environment,
+    compile_bytecode,
+    ensure_passwords,
+    prepare_sqlite,
+)
 
 
 def free_port() -> int:
@@ -40,14 +45,24 @@ class AirflowServer:
     ``postgres-celery``: each component on its own, PostgreSQL (a database made for the test and
     dropped after) and the CeleryExecutor on Redis (a queue of the test's own, removed after)."""
 
-    def __init__(self, home: Path, config_path: Path, users: dict[str, str], extra_env: dict[str, str] | None = None,
-                 flavour: str = "standalone", queue: str | None = None, fab_users: dict[str, str] | None = None):
+    def __init__(
+        self,
+        home: Path,
+        config_path: Path,
+        users: dict[str, str],
+        extra_env: dict[str, str] | None = None,
+        flavour: str = "standalone",
+        queue: str | None = None,
+        fab_users: dict[str, str] | None = None,
+    ):
         """``fab_users`` (login -> FAB role, e.g. ``User``, ``Admin``): with the FAB auth manager
         (``AIRFLOW__CORE__AUTH_MANAGER`` in ``extra_env``; production flavour only, standalone forces
         the Simple one), these users are made with ``airflow users create`` once the database is
         migrated, with passwords kept in ``passwords`` as the Simple auth manager's are."""
         assert flavour in FLAVOURS
-        assert not fab_users or flavour == "postgres-celery", "airflow standalone always uses the Simple auth manager"
+        assert not fab_users or flavour == "postgres-celery", (
+            "airflow standalone always uses the Simple auth manager"
+        )
         self.flavour = flavour
         self.home = home
         self.port = free_port()
@@ -55,29 +70,47 @@ class AirflowServer:
         self.fab_users = dict(fab_users or {})
         self.passwords = ensure_passwords(home / "passwords.json", {**users, **self.fab_users})
         self.env = airflow_environment(
-            home, self.port, config_path, users=users, log_server_ports=(free_port(), free_port()), extra=extra_env
+            home,
+            self.port,
+            config_path,
+            users=users,
+            log_server_ports=(free_port(), free_port()),
+            extra=extra_env,
         )
         self.env["TRANSITION_CACHE_DIR"] = str(home / "compiled")
-        self.env.setdefault("TRANSITION_WATCH_RECHECK_SECONDS", "5")  # runs end soon after their last step
+        self.env.setdefault(
+            "TRANSITION_WATCH_RECHECK_SECONDS", "5"
+        )  # runs end soon after their last step
         self.database = self.queue = None
         if flavour == "postgres-celery":
             suffix = f"{os.getpid()}_{free_port()}"
             # A given queue: task instances restored from another deployment keep the queue they had.
-            self.database, self.queue = f"transition_test_{suffix}", queue or f"transition_test_{suffix}"
-            self.env.update({
-                "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"{POSTGRES}/{self.database}",
-                "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor",
-                "AIRFLOW__CELERY__BROKER_URL": REDIS,
-                "AIRFLOW__CELERY__RESULT_BACKEND": f"db+postgresql+psycopg2://postgres@127.0.0.1:5432/{self.database}",
-                "AIRFLOW__CELERY__WORKER_CONCURRENCY": "8",
-                "AIRFLOW__OPERATORS__DEFAULT_QUEUE": self.queue,
-                "AIRFLOW__API__PORT": str(self.port),
-            })
-        self.process: subprocess.Popen | None = None  # the scheduler (production) or airflow standalone
-        self.components: dict[str, subprocess.Popen] = {}  # component -> process (leader of its own group)
+            self.database, self.queue = (
+                f"transition_test_{suffix}",
+                queue or f"transition_test_{suffix}",
+            )
+            self.env.update(
+                {
+                    "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"{POSTGRES}/{self.database}",
+                    "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor",
+                    "AIRFLOW__CELERY__BROKER_URL": REDIS,
+                    "AIRFLOW__CELERY__RESULT_BACKEND": f"db+postgresql+psycopg2://postgres@127.0.0.1:5432/{self.database}",
+                    "AIRFLOW__CELERY__WORKER_CONCURRENCY": "8",
+                    "AIRFLOW__OPERATORS__DEFAULT_QUEUE": self.queue,
+                    "AIRFLOW__API__PORT": str(self.port),
+                }
+            )
+        self.process: subprocess.Popen | None = (
+            None  # the scheduler (production) or airflow standalone
+        )
+        self.components: dict[
+            str, subprocess.Popen
+        ] = {}  # component -> process (leader of its own group)
         self.log_path = home / "standalone.log"
         self._tokens: dict[str, str] = {}
-        self.last_health: Any = None  # what /api/v2/monitor/health last answered, for failure messages
+        self.last_health: Any = (
+            None  # what /api/v2/monitor/health last answered, for failure messages
+        )
 
     # -- life cycle ---------------------------------------------------------------------------
     @property
@@ -88,9 +121,11 @@ class AirflowServer:
     def run_cli(self, *args: str) -> subprocess.CompletedProcess:
         """``transition ARGS`` with this Airflow's settings (its database)."""
         transition = shutil.which("transition", path=self.process_env["PATH"])
-        return subprocess.run([transition, *args], env=self.process_env, capture_output=True, text=True, timeout=600)
+        return subprocess.run(
+            [transition, *args], env=self.process_env, capture_output=True, text=True, timeout=600
+        )
 
-    def start(self, timeout: float = 240, prepare: Any = None) -> "AirflowServer":
+    def start(self, timeout: float = 240, prepare: Any = None) -> AirflowServer:
         """Start; ``prepare()`` runs once the (empty) database exists, before Airflow touches it."""
         env = self.process_env
         airflow = shutil.which("airflow", path=env["PATH"])
@@ -103,7 +138,11 @@ class AirflowServer:
             prepare_sqlite(self.home)  # as `transition standalone` does
             with self.log_path.open("ab") as log:
                 self.process = subprocess.Popen(
-                    [airflow, "standalone"], env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                    [airflow, "standalone"],
+                    env=env,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
                     stdin=subprocess.DEVNULL,
                 )
             self.components = {"standalone": self.process}
@@ -112,8 +151,14 @@ class AirflowServer:
             if prepare is not None:
                 prepare()
             with self.log_path.open("ab") as log:
-                migrated = subprocess.run([airflow, "db", "migrate"], env=env, stdout=log, stderr=subprocess.STDOUT,
-                                          stdin=subprocess.DEVNULL, timeout=300)
+                migrated = subprocess.run(
+                    [airflow, "db", "migrate"],
+                    env=env,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    stdin=subprocess.DEVNULL,
+                    timeout=300,
+                )
             assert migrated.returncode == 0, f"airflow db migrate failed:\n{self.tail()}"
             self._create_fab_users()
             for component in COMPONENTS:
@@ -127,19 +172,45 @@ class AirflowServer:
         for login, role in self.fab_users.items():
             with self.log_path.open("ab") as log:
                 made = subprocess.run(
-                    [airflow, "users", "create", "--username", login, "--password", self.passwords[login],
-                     "--role", role, "--email", f"{login}@example.com", "--firstname", login, "--lastname", "FAB"],
-                    env=self.process_env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, timeout=120)
+                    [
+                        airflow,
+                        "users",
+                        "create",
+                        "--username",
+                        login,
+                        "--password",
+                        self.passwords[login],
+                        "--role",
+                        role,
+                        "--email",
+                        f"{login}@example.com",
+                        "--firstname",
+                        login,
+                        "--lastname",
+                        "FAB",
+                    ],
+                    env=self.process_env,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    stdin=subprocess.DEVNULL,
+                    timeout=120,
+                )
             assert made.returncode == 0, f"airflow users create {login} failed:\n{self.tail()}"
 
     def start_component(self, component: str) -> subprocess.Popen:
         """Start one component of the production flavour in a process group of its own."""
         assert self.flavour == "postgres-celery" and component in COMPONENTS
         airflow = shutil.which("airflow", path=self.process_env["PATH"])
-        command = [airflow, *component.split()] + (["--queues", self.queue] if component == "celery worker" else [])
+        command = [airflow, *component.split()] + (
+            ["--queues", self.queue] if component == "celery worker" else []
+        )
         with (self.home / f"{component.replace(' ', '-')}.log").open("ab") as log:
             self.components[component] = subprocess.Popen(
-                command, env=self.process_env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                command,
+                env=self.process_env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
                 stdin=subprocess.DEVNULL,
             )
         return self.components[component]
@@ -153,17 +224,22 @@ class AirflowServer:
             pass
         process.wait(timeout=30)
 
-    def wait_healthy(self, timeout: float = 240) -> "AirflowServer":
+    def wait_healthy(self, timeout: float = 240) -> AirflowServer:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            exited = [name for name, process in self.components.items() if process.poll() is not None]
+            exited = [
+                name for name, process in self.components.items() if process.poll() is not None
+            ]
             if exited:
                 self.stop()
                 raise RuntimeError(f"airflow {', '.join(exited)} exited early:\n{self.tail()}")
             try:
                 health = httpx.get(f"{self.base_url}/api/v2/monitor/health", timeout=5).json()
                 self.last_health = health
-                if all(health.get(part, {}).get("status") == "healthy" for part in ("metadatabase", "scheduler")):
+                if all(
+                    health.get(part, {}).get("status") == "healthy"
+                    for part in ("metadatabase", "scheduler")
+                ):
                     return self
             except (httpx.HTTPError, ValueError) as error:
                 self.last_health = f"{type(error).__name__}: {error}"
@@ -195,9 +271,21 @@ class AirflowServer:
     def cleanup(self) -> None:
         """Drop what the production flavour made: its database and its queue."""
         if self.database:
-            subprocess.run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-q", "-c",
-                            f'DROP DATABASE IF EXISTS "{self.database}" WITH (FORCE)'], check=False, timeout=60,
-                           capture_output=True)
+            subprocess.run(
+                [
+                    "psql",
+                    "-h",
+                    "127.0.0.1",
+                    "-U",
+                    "postgres",
+                    "-q",
+                    "-c",
+                    f'DROP DATABASE IF EXISTS "{self.database}" WITH (FORCE)',
+                ],
+                check=False,
+                timeout=60,
+                capture_output=True,
+            )
         if self.queue:
             import redis
 
@@ -206,11 +294,24 @@ class AirflowServer:
                 client.delete(key)
 
     def _create_database(self) -> None:
-        done = subprocess.run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-q", "-c",
-                               f'CREATE DATABASE "{self.database}"'], capture_output=True, text=True, timeout=60)
+        done = subprocess.run(
+            [
+                "psql",
+                "-h",
+                "127.0.0.1",
+                "-U",
+                "postgres",
+                "-q",
+                "-c",
+                f'CREATE DATABASE "{self.database}"',
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert done.returncode == 0, f"PostgreSQL at 127.0.0.1:5432 is needed: {done.stderr}"
 
-    def __enter__(self) -> "AirflowServer":
+    def __enter__(self) -> AirflowServer:
         try:
             return self.start()
         except BaseException:
@@ -226,7 +327,11 @@ class AirflowServer:
         """The end of each component's log: its own file in the production flavour, its lines of
         ``airflow standalone``'s log (``component | …``) otherwise, so a chatty component cannot
         hide what a silent one said last."""
-        paths = [self.log_path] + sorted(self.home.glob("*.log")) if self.flavour != "standalone" else [self.log_path]
+        paths = (
+            [self.log_path] + sorted(self.home.glob("*.log"))
+            if self.flavour != "standalone"
+            else [self.log_path]
+        )
         parts = [f"--- last health answer: {self.last_health}"]
         for path in dict.fromkeys(paths):
             try:
@@ -240,7 +345,11 @@ class AirflowServer:
             by_component: dict[str, list[str]] = {}
             for line in text:
                 prefix, bar, _ = line.partition(" | ")
-                name = prefix.strip() if bar and len(prefix.strip()) <= 20 and " " not in prefix.strip() else "(other)"
+                name = (
+                    prefix.strip()
+                    if bar and len(prefix.strip()) <= 20 and " " not in prefix.strip()
+                    else "(other)"
+                )
                 by_component.setdefault(name, []).append(line)
             for name, component_lines in by_component.items():
                 parts.append(f"--- {path.name}, {name}\n" + "\n".join(component_lines[-lines:]))
@@ -250,14 +359,20 @@ class AirflowServer:
     def token(self, user: str) -> str:
         if user not in self._tokens:
             answer = httpx.post(
-                f"{self.base_url}/auth/token", json={"username": user, "password": self.passwords[user]}, timeout=10
+                f"{self.base_url}/auth/token",
+                json={"username": user, "password": self.passwords[user]},
+                timeout=10,
             )
             answer.raise_for_status()
             self._tokens[user] = answer.json()["access_token"]
         return self._tokens[user]
 
     def client(self, user: str) -> httpx.Client:
-        return httpx.Client(base_url=self.base_url, headers={"Authorization": f"Bearer {self.token(user)}"}, timeout=20)
+        return httpx.Client(
+            base_url=self.base_url,
+            headers={"Authorization": f"Bearer {self.token(user)}"},
+            timeout=20,
+        )
 
     def wait_for_dag(self, dag_id: str, timeout: float = 180) -> dict:
         with self.client("admin") as admin:
@@ -269,8 +384,17 @@ class AirflowServer:
                 time.sleep(1)
         raise TimeoutError(f"DAG {dag_id} did not appear in {timeout} s:\n{self.tail()}")
 
-    def answer_when_asked(self, user: str, dag_id: str, run_id: str, step: str, option: str,
-                          params: dict | None = None, delay: float = 3.0, timeout: float = 180) -> httpx.Response:
+    def answer_when_asked(
+        self,
+        user: str,
+        dag_id: str,
+        run_id: str,
+        step: str,
+        option: str,
+        params: dict | None = None,
+        delay: float = 3.0,
+        timeout: float = 180,
+    ) -> httpx.Response:
         """Wait until ``step`` waits for an answer, let ``delay`` seconds pass (a person is not
         instant; see the answer race in step_operator.py), then answer as ``user``."""
         run_url = f"/api/v2/dags/{dag_id}/dagRuns/{run_id}"
@@ -278,19 +402,34 @@ class AirflowServer:
             deadline = time.monotonic() + timeout
             while time.monotonic() < deadline:
                 instance = admin.get(f"{run_url}/taskInstances/{step}").json()
-                details = admin.get(f"{run_url}/hitlDetails", params={"task_id": step}).json()["hitl_details"]
-                if instance.get("state") == "awaiting_input" and details and not details[0]["response_received"]:
+                details = admin.get(f"{run_url}/hitlDetails", params={"task_id": step}).json()[
+                    "hitl_details"
+                ]
+                if (
+                    instance.get("state") == "awaiting_input"
+                    and details
+                    and not details[0]["response_received"]
+                ):
                     time.sleep(delay)
-                    return person.patch(f"{run_url}/taskInstances/{step}/-1/hitlDetails",
-                                        json={"chosen_options": [option], "params_input": params or {}})
+                    return person.patch(
+                        f"{run_url}/taskInstances/{step}/-1/hitlDetails",
+                        json={"chosen_options": [option], "params_input": params or {}},
+                    )
                 time.sleep(0.5)
         raise TimeoutError(f"{step} did not ask for an answer in {timeout} s:\n{self.tail()}")
 
-    def wait_for_state(self, dag_id: str, run_id: str, task_id: str, state: str, timeout: float = 180) -> None:
+    def wait_for_state(
+        self, dag_id: str, run_id: str, task_id: str, state: str, timeout: float = 180
+    ) -> None:
         with self.client("admin") as admin:
             deadline = time.monotonic() + timeout
             while time.monotonic() < deadline:
-                if admin.get(f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}").json().get("state") == state:
+                if (
+                    admin.get(f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}")
+                    .json()
+                    .get("state")
+                    == state
+                ):
                     return
                 time.sleep(0.5)
         raise TimeoutError(f"{task_id} did not reach {state} in {timeout} s:\n{self.tail()}")
@@ -310,8 +449,12 @@ class AirflowServer:
             # Unpause; a DAG that has just appeared can be refused for a moment (e.g. while the
             # dag-processor writes it again): try again, for a bounded time, and say what came back.
             deadline = time.monotonic() + timeout
-            while (unpaused := admin.patch(f"/api/v2/dags/{dag_id}", json={"is_paused": False})).status_code != 200:
-                assert time.monotonic() < deadline, f"unpausing {dag_id}: {unpaused.status_code} {unpaused.text[:500]}"
+            while (
+                unpaused := admin.patch(f"/api/v2/dags/{dag_id}", json={"is_paused": False})
+            ).status_code != 200:
+                assert time.monotonic() < deadline, (
+                    f"unpausing {dag_id}: {unpaused.status_code} {unpaused.text[:500]}"
+                )
                 time.sleep(2)
             answer = admin.post(f"/api/v2/dags/{dag_id}/dagRuns", json={"logical_date": None})
             assert answer.status_code == 200, answer.text

@@ -18,17 +18,49 @@ os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
 
 Sheets = dict[str, list[list[Any]]]
 
-STEPS_HEADER = ["ID", "Label", "Phase", "Dry runs", "Prerequisites", "Start", "Duration", "Owner",
-                "Environment", "Description"]
+STEPS_HEADER = [
+    "ID",
+    "Label",
+    "Phase",
+    "Dry runs",
+    "Prerequisites",
+    "Start",
+    "Duration",
+    "Owner",
+    "Environment",
+    "Description",
+]
 # Column letters of the Steps header above: A ID, B Label, C Phase, D Dry runs, E Prerequisites,
 # F Start, G Duration, H Owner, I Environment, J Description.
 
 BASE_SHEETS: Sheets = {
     "Steps": [
         STEPS_HEADER,
-        ["PP-010", "Freeze billing runs", "PP", "ALL", "", "D-2 08:00", "1h", "alice", "ACC", "Stop the billing batch."],
+        [
+            "PP-010",
+            "Freeze billing runs",
+            "PP",
+            "ALL",
+            "",
+            "D-2 08:00",
+            "1h",
+            "alice",
+            "ACC",
+            "Stop the billing batch.",
+        ],
         ["PP-020", "Export EAN register", "PP", "DR1, LIVE", "PP-010", "", "2h", "bob", "", ""],
-        ["CO-100", "Switch market gateway", "CO", "ALL", "PP-020", "D+0 22:00", "45m", "carol", "PRD", ""],
+        [
+            "CO-100",
+            "Switch market gateway",
+            "CO",
+            "ALL",
+            "PP-020",
+            "D+0 22:00",
+            "45m",
+            "carol",
+            "PRD",
+            "",
+        ],
         ["CO-110", "Smoke test gateway", "CO", "ALL", "CO-100", "", "30m", "alice", "", ""],
         ["HO-010", "Sign off", "HO", "ALL", "CO-110", "D+1 09:00", "15m", "dave", "", ""],
     ],

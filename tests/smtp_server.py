@@ -19,7 +19,7 @@ class _Keep:
         self.messages: list[EmailMessage] = []
         self.lock = threading.Lock()
 
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd's name)
+    async def handle_DATA(self, server, session, envelope):
         message = email.message_from_bytes(envelope.original_content, policy=email.policy.default)
         message["X-Envelope-To"] = ", ".join(envelope.rcpt_tos)
         with self.lock:
@@ -33,7 +33,7 @@ class SmtpServer:
         self._keep = _Keep()
         self._controller: Controller | None = None
 
-    def start(self) -> "SmtpServer":
+    def start(self) -> SmtpServer:
         self._controller = Controller(self._keep, hostname="127.0.0.1", port=self.port)
         self._controller.start()
         return self
@@ -55,12 +55,23 @@ class SmtpServer:
                 if message["Subject"] == subject:
                     return message
             time.sleep(0.5)
-        raise TimeoutError(f"no e-mail '{subject}' in {timeout} s; received: {[m['Subject'] for m in self.messages]}")
+        raise TimeoutError(
+            f"no e-mail '{subject}' in {timeout} s; received: {[m['Subject'] for m in self.messages]}"
+        )
 
     def airflow_connection(self) -> str:
         """``AIRFLOW_CONN_SMTP_DEFAULT`` for this server: no TLS, no login, a short timeout."""
-        return json.dumps({
-            "conn_type": "smtp", "host": "127.0.0.1", "port": self.port,
-            "extra": {"disable_ssl": True, "disable_tls": True, "from_email": "cutover@example.com",
-                      "timeout": 5, "retry_limit": 0},
-        })
+        return json.dumps(
+            {
+                "conn_type": "smtp",
+                "host": "127.0.0.1",
+                "port": self.port,
+                "extra": {
+                    "disable_ssl": True,
+                    "disable_tls": True,
+                    "from_email": "cutover@example.com",
+                    "timeout": 5,
+                    "retry_limit": 0,
+                },
+            }
+        )

@@ -38,11 +38,16 @@ def french_plan(tmp_path, **settings):
 
 # -- the catalogues --------------------------------------------------------------------------------
 
+
 def test_every_message_is_translated_in_every_language():
     template = catalogues.extract()
     assert len(template) > 200
     assert {"en", "fr"} <= set(catalogues.catalogue_languages())
-    found = [p for language in catalogues.catalogue_languages() for p in catalogues.problems(template, language)]
+    found = [
+        p
+        for language in catalogues.catalogue_languages()
+        for p in catalogues.problems(template, language)
+    ]
     assert found == [], "run `make messages` and translate:\n" + "\n".join(found)
 
 
@@ -80,8 +85,10 @@ def test_no_message_hides_in_an_f_string():
         with path.open("rb") as handle:
             for token in tokenize.tokenize(handle.readline):
                 prefix = token.string.split('"')[0].split("'")[0].lower()
-                if token.type == tokenize.STRING and "f" in prefix and any(
-                    call in token.string for call in ("_(", "gettext(")
+                if (
+                    token.type == tokenize.STRING
+                    and "f" in prefix
+                    and any(call in token.string for call in ("_(", "gettext("))
                 ):
                     hidden.append(f"{path.name}:{token.start[0]}")
     assert hidden == []
@@ -89,7 +96,14 @@ def test_no_message_hides_in_an_f_string():
 
 def test_languages_and_their_formats():
     assert languages() == ("en", "fr")
-    assert [normalise(x) for x in ("FR", "fr_BE", "fr-BE", "nl", "", None)] == ["fr", "fr", "fr", "en", "en", "en"]
+    assert [normalise(x) for x in ("FR", "fr_BE", "fr-BE", "nl", "", None)] == [
+        "fr",
+        "fr",
+        "fr",
+        "en",
+        "en",
+        "en",
+    ]
     moment = dt.datetime(2027, 1, 16, 22, 0)
     assert format_moment(moment) == f"{moment:%a %d %b %Y %H:%M}" == "Sat 16 Jan 2027 22:00"
     with use_language("fr"):
@@ -97,29 +111,62 @@ def test_languages_and_their_formats():
         assert format_moment(moment.date(), "date") == "sam. 16 janv. 2027"
         assert _("Execution") == "Exécution"
     assert _("Execution") == "Execution"
-    assert translator("fr").ngettext("{count} problem", "{count} problems", 2) == "{count} problèmes"
+    assert (
+        translator("fr").ngettext("{count} problem", "{count} problems", 2) == "{count} problèmes"
+    )
 
 
 # -- e-mails ---------------------------------------------------------------------------------------
+
 
 def test_ready_email_in_the_owners_language(tmp_path):
     from transition.notifications.ready_mail import ready_message
 
     plan = french_plan(tmp_path)
-    french = ready_message(plan, "DR1", plan.schedules["DR1"].steps["PP-010"], dag_id="resa_dr1", run_id="r",
-                           base_url="http://x", closed=[])  # alice: fr
-    english = ready_message(plan, "DR1", plan.schedules["DR1"].steps["PP-020"], dag_id="resa_dr1", run_id="r",
-                            base_url="http://x", closed=["PP-010 · Freeze billing runs, closed by Alice Martin"])  # bob: en
+    french = ready_message(
+        plan,
+        "DR1",
+        plan.schedules["DR1"].steps["PP-010"],
+        dag_id="resa_dr1",
+        run_id="r",
+        base_url="http://x",
+        closed=[],
+    )  # alice: fr
+    english = ready_message(
+        plan,
+        "DR1",
+        plan.schedules["DR1"].steps["PP-020"],
+        dag_id="resa_dr1",
+        run_id="r",
+        base_url="http://x",
+        closed=["PP-010 · Freeze billing runs, closed by Alice Martin"],
+    )  # bob: en
     assert french["Subject"] == "[Transition-DR1] PP-010 - Exécution"
     assert english["Subject"] == "[Transition-DR1] PP-020 - Execution"
     text, html = french.get_body(("plain",)).get_content(), french.get_body(("html",)).get_content()
-    assert text.startswith("Bonjour Alice Martin,\n\nL'étape PP-010 · Freeze billing runs du dry run DR1 est prête")
+    assert text.startswith(
+        "Bonjour Alice Martin,\n\nL'étape PP-010 · Freeze billing runs du dry run DR1 est prête"
+    )
     assert "Début prévu:" in text and "jeu. 14 janv. 2027 08:00" in text and "(durée 1h)" in text
-    assert "À faire\n-------\nStop the billing batch." in text and "Les heures sont en Europe/Brussels." in text
-    assert '<html lang="fr">' in html and "Ouvrir l'étape dans Airflow" in html and "Chef de département" in html
+    assert (
+        "À faire\n-------\nStop the billing batch." in text
+        and "Les heures sont en Europe/Brussels." in text
+    )
+    assert (
+        '<html lang="fr">' in html
+        and "Ouvrir l'étape dans Airflow" in html
+        and "Chef de département" in html
+    )
     assert "Hello" not in text + html and "Planned" not in text + html
-    text, html = english.get_body(("plain",)).get_content(), english.get_body(("html",)).get_content()
-    assert text.startswith("Hello Bob Peeters,") and "Planned start:" in text and '<html lang="en">' in html
+    text, html = (
+        english.get_body(("plain",)).get_content(),
+        english.get_body(("html",)).get_content(),
+    )
+    assert (
+        text.startswith("Hello Bob Peeters,")
+        and "Planned start:" in text
+        and '<html lang="en">' in html
+    )
     assert "Bonjour" not in text + html
 
 
@@ -129,23 +176,55 @@ def test_late_overdue_transfer_and_failure_emails(tmp_path, monkeypatch):
 
     plan = french_plan(tmp_path, cutover_managers=["dave", "bob"])  # dave reads French, bob English
     schedule = plan.schedules["DR1"].steps
-    late = alert_message(plan, "DR1", schedule["CO-110"], kind="late", dag_id="d", run_id="r", base_url="http://x",
-                         late_at=dt.datetime(2027, 1, 16, 22, 0, tzinfo=dt.timezone.utc))  # alice: fr
+    late = alert_message(
+        plan,
+        "DR1",
+        schedule["CO-110"],
+        kind="late",
+        dag_id="d",
+        run_id="r",
+        base_url="http://x",
+        late_at=dt.datetime(2027, 1, 16, 22, 0, tzinfo=dt.UTC),
+    )  # alice: fr
     assert late["Subject"] == "[Transition-DR1] CO-110 - En retard"
     text = late.get_body(("plain",)).get_content()
-    assert text.startswith("L'étape CO-110 devait être clôturée pour le sam. 16 janv. 23:00 (durée 30m)")
+    assert text.startswith(
+        "L'étape CO-110 devait être clôturée pour le sam. 16 janv. 23:00 (durée 30m)"
+    )
     assert "Exécutant:" in text and "Ouvrir l'étape dans Airflow :" in text
-    overdue = alert_message(plan, "DR1", schedule["CO-100"], kind="overdue", dag_id="d", run_id="r",
-                            base_url="http://x", holding=["PP-020"])  # carol: the plan's default, en
+    overdue = alert_message(
+        plan,
+        "DR1",
+        schedule["CO-100"],
+        kind="overdue",
+        dag_id="d",
+        run_id="r",
+        base_url="http://x",
+        holding=["PP-020"],
+    )  # carol: the plan's default, en
     assert overdue["Subject"] == "[Transition-DR1] CO-100 - Overdue"
     assert "should have started at Sat 16 Jan 22:00 but is still waiting for 1 prerequisite." in (
-        overdue.get_body(("plain",)).get_content())
+        overdue.get_body(("plain",)).get_content()
+    )
 
     sent = []
     monkeypatch.setattr(alert_mail, "send", sent.append)
-    failures = [{"step": "CO-100", "mail": "ready", "to": "carol@example.com", "at": "2027-01-16T21:00:00+00:00",
-                 "error": "refused"}, {"step": WATCH_LABEL, "mail": "overdue", "to": "x@example.com",
-                                       "at": "2027-01-16T21:05:00+00:00", "error": "refused"}]
+    failures = [
+        {
+            "step": "CO-100",
+            "mail": "ready",
+            "to": "carol@example.com",
+            "at": "2027-01-16T21:00:00+00:00",
+            "error": "refused",
+        },
+        {
+            "step": WATCH_LABEL,
+            "mail": "overdue",
+            "to": "x@example.com",
+            "at": "2027-01-16T21:05:00+00:00",
+            "error": "refused",
+        },
+    ]
     assert announce_mail_failures(plan, "DR1", {}, failures) is True
     assert [(m["Subject"], m["To"]) for m in sent] == [
         ("[Transition-DR1] 2 e-mails n'ont pas pu être envoyés", "dave@example.com"),
@@ -153,8 +232,13 @@ def test_late_overdue_transfer_and_failure_emails(tmp_path, monkeypatch):
     ]
     french = sent[0].get_body(("plain",)).get_content()
     assert "- CO-100 : e-mail « étape prête » à carol@example.com" in french
-    assert "- (veille du dry run : alerte d'étape bloquée ou agenda) : e-mail « étape bloquée »" in french
-    assert "- CO-100: ready e-mail to carol@example.com" in sent[1].get_body(("plain",)).get_content()
+    assert (
+        "- (veille du dry run : alerte d'étape bloquée ou agenda) : e-mail « étape bloquée »"
+        in french
+    )
+    assert (
+        "- CO-100: ready e-mail to carol@example.com" in sent[1].get_body(("plain",)).get_content()
+    )
 
 
 def test_deadline_email_per_manager_language(tmp_path, monkeypatch):
@@ -170,12 +254,19 @@ def test_deadline_email_per_manager_language(tmp_path, monkeypatch):
     sent = []
     monkeypatch.setattr(deadline_mail, "send", sent.append)
     monkeypatch.setenv("AIRFLOW__API__BASE_URL", "http://airflow.example.com")
-    asyncio.run(deadline_mail.notify_dry_run_late(**kwargs, context={"dag_run": {"dag_id": "resa_dr1", "dag_run_id": "r1"}}))
+    asyncio.run(
+        deadline_mail.notify_dry_run_late(
+            **kwargs, context={"dag_run": {"dag_id": "resa_dr1", "dag_run_id": "r1"}}
+        )
+    )
     assert [m["Subject"] for m in sent] == [
         "[Transition-DR1] Dry run toujours en cours après sa fin (mar. 19 janv. 2027 18:00 (Europe/Brussels))",
         "[Transition-DR1] Dry run still running after its end (Tue 19 Jan 2027 18:00 (Europe/Brussels))",
     ]
-    assert "Vous recevez cet e-mail en tant que responsable de la bascule" in sent[0].get_body(("plain",)).get_content()
+    assert (
+        "Vous recevez cet e-mail en tant que responsable de la bascule"
+        in sent[0].get_body(("plain",)).get_content()
+    )
 
 
 def test_weekly_report_and_results_workbook_in_french():
@@ -191,9 +282,14 @@ def test_weekly_report_and_results_workbook_in_french():
     assert text.startswith("Rapport hebdomadaire du dry run DR1 du plan resa.")
     assert "\nÉtapes clôturées:    1 sur 4\n" in text  # the labels aligned on the longest
     assert "\nFin estimée:         sam. 16 janv. 2027 13:30 — après la fin du dry run\n" in text
-    assert ("- B · Label of B — Bob X (bob), transférée à Frank Claes; démarrée le sam. 16 janv. 2027 09:40 par "
-            "Frank Claes, fin prévue le sam. 16 janv. 2027 11:00") in text
-    assert "- #7 Queue not empty (étape B, majeure), enregistrée par Frank Claes le sam. 16 janv. 2027 09:50" in text
+    assert (
+        "- B · Label of B — Bob X (bob), transférée à Frank Claes; démarrée le sam. 16 janv. 2027 09:40 par "
+        "Frank Claes, fin prévue le sam. 16 janv. 2027 11:00"
+    ) in text
+    assert (
+        "- #7 Queue not empty (étape B, majeure), enregistrée par Frank Claes le sam. 16 janv. 2027 09:50"
+        in text
+    )
     phase_lines = text.split("Étapes par phase")[1].splitlines()
     assert phase_lines[2].split() == ["Phase", "Planifiée", "Bloquée", "En", "retard", "Terminée"]
     assert '<html lang="fr">' in message.get_body(("html",)).get_content()
@@ -204,18 +300,30 @@ def test_weekly_report_and_results_workbook_in_french():
     header = [c.value for c in steps[1]]
     assert header[:5] == ["ID", "Libellé", "Phase", "État", "Exécutant"]
     rows = {r[0]: dict(zip(header, r)) for r in steps.iter_rows(min_row=2, values_only=True)}
-    assert rows["B"]["État"] == "En retard" and rows["B"]["Anomalies"] == "#7 majeure ouverte: Queue not empty"
+    assert (
+        rows["B"]["État"] == "En retard"
+        and rows["B"]["Anomalies"] == "#7 majeure ouverte: Queue not empty"
+    )
     run = {r[0]: r[1] for r in book["Exécution"].iter_rows(values_only=True)}
-    assert run["Retard estimé"] == "oui" and run["Étapes En retard"] == 1 and run["Fuseau horaire"] == "Europe/Brussels"
+    assert (
+        run["Retard estimé"] == "oui"
+        and run["Étapes En retard"] == 1
+        and run["Fuseau horaire"] == "Europe/Brussels"
+    )
 
 
 def test_weekly_report_dag_writes_one_email_per_manager_language(tmp_path, monkeypatch):
     from transition.results.weekly_report import build_weekly_report_dag
 
     plan = french_plan(tmp_path, cutover_managers=["dave", "bob", "alice"])
-    dag = build_weekly_report_dag(plan, "0 8 * * 1", ["dave@example.com", "bob@example.com", "alice@example.com"])
+    dag = build_weekly_report_dag(
+        plan, "0 8 * * 1", ["dave@example.com", "bob@example.com", "alice@example.com"]
+    )
     callable_ = dag.get_task("send_weekly_report").python_callable
-    assert callable_.keywords["by_language"] == {"fr": ["dave@example.com", "alice@example.com"], "en": ["bob@example.com"]}
+    assert callable_.keywords["by_language"] == {
+        "fr": ["dave@example.com", "alice@example.com"],
+        "en": ["bob@example.com"],
+    }
 
 
 def test_calendar_email_and_events_in_the_owners_language(tmp_path):
@@ -226,26 +334,45 @@ def test_calendar_email_and_events_in_the_owners_language(tmp_path):
 
     plan = french_plan(tmp_path, cutover_managers=["dave"])
     run_id = "manual__2027-01-10T09:00:00+00:00"
-    french = calendar_mail.calendar_message(plan, "DR1", "alice", owner_events(plan, "DR1", "alice", run_id=run_id),
-                                            kind="update", run_id=run_id, sequence=1)
-    english = calendar_mail.calendar_message(plan, "DR1", "bob", owner_events(plan, "DR1", "bob", run_id=run_id),
-                                             kind="invitation", run_id=run_id, sequence=0)
-    assert (french["Subject"], english["Subject"]) == ("[Transition-DR1] Agenda - Mise à jour",
-                                                       "[Transition-DR1] Calendar - Invitation")
+    french = calendar_mail.calendar_message(
+        plan,
+        "DR1",
+        "alice",
+        owner_events(plan, "DR1", "alice", run_id=run_id),
+        kind="update",
+        run_id=run_id,
+        sequence=1,
+    )
+    english = calendar_mail.calendar_message(
+        plan,
+        "DR1",
+        "bob",
+        owner_events(plan, "DR1", "bob", run_id=run_id),
+        kind="invitation",
+        run_id=run_id,
+        sequence=0,
+    )
+    assert (french["Subject"], english["Subject"]) == (
+        "[Transition-DR1] Agenda - Mise à jour",
+        "[Transition-DR1] Calendar - Invitation",
+    )
     text = french.get_body(("plain",)).get_content()
     assert text.startswith("Bonjour Alice Martin,\n\nLe plan du dry run DR1 a changé.")
     assert "- jeu. 14 janv. 2027 08:00 – 09:00  PP-010 · Freeze billing runs" in text
     (ics,) = [p for p in french.iter_attachments() if p.get_content_type() == "text/calendar"]
     event = next(iter(icalendar.Calendar.from_ical(ics.get_payload(decode=True)).walk("VEVENT")))
-    assert str(event["DESCRIPTION"]).startswith("Étape PP-010 · Freeze billing runs — dry run DR1 du plan resa\nPhase : PP")
+    assert str(event["DESCRIPTION"]).startswith(
+        "Étape PP-010 · Freeze billing runs — dry run DR1 du plan resa\nPhase : PP"
+    )
     assert "Hello Bob Peeters," in english.get_body(("plain",)).get_content()
 
 
 # -- human-in-the-loop -----------------------------------------------------------------------------
 
+
 def test_hitl_body_and_form_in_the_owners_language(tmp_path):
-    from transition.runner.step_operator import form
     from transition.notifications.request_text import body, subject
+    from transition.runner.step_operator import form
 
     plan = french_plan(tmp_path)
     french = body(plan, "DR1", plan.schedules["DR1"].steps["CO-110"])  # alice
@@ -253,8 +380,13 @@ def test_hitl_body_and_form_in_the_owners_language(tmp_path):
     assert "| **Début prévu** |" in french and "### À faire" in french and "### Comment" in french
     assert "Appuyez sur **Start** quand vous commencez cette étape." in french
     assert "| **Attend** | CO-100 · Switch market gateway |" in french
-    assert "| **Planned start** |" in english and "Press **Start** when you begin this step." in english
-    assert "(pas avant J-2 08:00)" in body(plan, "DR1", plan.schedules["DR1"].steps["PP-010"])  # alice's; D is J
+    assert (
+        "| **Planned start** |" in english
+        and "Press **Start** when you begin this step." in english
+    )
+    assert "(pas avant J-2 08:00)" in body(
+        plan, "DR1", plan.schedules["DR1"].steps["PP-010"]
+    )  # alice's; D is J
     assert "(not before D+0 22:00)" in english
     assert subject(plan, "CO-110") == "CO-110 · Smoke test gateway"  # no words to translate
     assert form("fr")["comment"]["schema"]["title"] == "Commentaire"
@@ -267,13 +399,22 @@ def test_every_dag_task_asks_in_its_owners_language(tmp_path, monkeypatch):
     plan = french_plan(tmp_path)
     dag = build_dag(plan, "DR1")
     assert {t.task_id: t.language for t in dag.tasks if t.task_id != "_watch"} == {
-        "PP-010": "fr", "PP-020": "en", "CO-100": "en", "CO-110": "fr", "HO-010": "fr"}
+        "PP-010": "fr",
+        "PP-020": "en",
+        "CO-100": "en",
+        "CO-110": "fr",
+        "HO-010": "fr",
+    }
     assert "* **D-day**: Saturday 16 January 2027" in dag.doc_md  # the plan's language: en
     french = build_dag(french_plan(tmp_path, language="fr"), "DR1")
-    assert "* **Jour J**: samedi 16 janvier 2027" in french.doc_md and "Déclenchez ce DAG" in french.doc_md
+    assert (
+        "* **Jour J**: samedi 16 janvier 2027" in french.doc_md
+        and "Déclenchez ce DAG" in french.doc_md
+    )
 
 
 # -- the recap page --------------------------------------------------------------------------------
+
 
 class _User:
     def __init__(self, name: str) -> None:
@@ -284,8 +425,7 @@ class _User:
 
 
 def test_recap_page_in_the_users_language(tmp_path, monkeypatch):
-    from transition.web import permissions
-    from transition.web import step_api
+    from transition.web import permissions, step_api
 
     plan = french_plan(tmp_path)
     monkeypatch.setattr(permissions, "current_plan", lambda: plan)
@@ -295,12 +435,18 @@ def test_recap_page_in_the_users_language(tmp_path, monkeypatch):
     assert '<option value="Overdue">Bloquée</option>' in french
     assert '"no_run": "Pas encore d\'exécution de ce dry run' in french
     english = step_api.recap(_User("bob")).body.decode()
-    assert '<html lang="en">' in english and "Overdue: start reached, prerequisites not done" in english
+    assert (
+        '<html lang="en">' in english
+        and "Overdue: start reached, prerequisites not done" in english
+    )
     assert '<html lang="en">' in step_api.recap(_User("alice"), lang="en").body.decode()  # ?lang=en
-    assert '<html lang="en">' in step_api.recap(_User("admin")).body.decode()  # not an actor: the plan's default
+    assert (
+        '<html lang="en">' in step_api.recap(_User("admin")).body.decode()
+    )  # not an actor: the plan's default
 
 
 # -- the validator and the command line ------------------------------------------------------------
+
 
 def test_validator_messages_in_the_plans_language(tmp_path):
     sheets = base_sheets()
@@ -331,14 +477,17 @@ def test_the_dag_files_show_problems_in_the_plans_language(tmp_path, monkeypatch
     write_xlsx(tmp_path / "plan.xlsx", sheets)
     loaded = load_plan(write_config(tmp_path / "config.yaml", "plan.xlsx", language="fr"))
     assert [str(p) for p in loaded.errors] == ["Steps!H4: exécutant 'nobody' inconnu"]
-    assert [str(p) for p in load_plan(write_config(tmp_path / "config.yaml", "plan.xlsx")).errors] == [
-        "Steps!H4: unknown owner 'nobody'"]
+    assert [
+        str(p) for p in load_plan(write_config(tmp_path / "config.yaml", "plan.xlsx")).errors
+    ] == ["Steps!H4: unknown owner 'nobody'"]
 
 
 def run(*args: str, **env: str) -> subprocess.CompletedProcess:
     assert TRANSITION, "the transition console script is not installed in this venv"
     environment = {k: v for k, v in os.environ.items() if k != "TRANSITION_CONFIG"} | env
-    return subprocess.run([TRANSITION, *args], capture_output=True, text=True, timeout=120, env=environment)
+    return subprocess.run(
+        [TRANSITION, *args], capture_output=True, text=True, timeout=120, env=environment
+    )
 
 
 def test_cli_follows_lang_else_the_plans_default(tmp_path):
@@ -348,44 +497,72 @@ def test_cli_follows_lang_else_the_plans_default(tmp_path):
     french_config = write_config(tmp_path / "config.yaml", "plan.xlsx", language="fr")
     done = run("validate", str(french_config))
     assert done.returncode == 1
-    assert done.stderr.splitlines() == ["Le plan a 1 problème :", "Steps!H4: exécutant 'nobody' inconnu"]
+    assert done.stderr.splitlines() == [
+        "Le plan a 1 problème :",
+        "Steps!H4: exécutant 'nobody' inconnu",
+    ]
     done = run("validate", str(french_config), "--lang", "en")
-    assert done.stderr.splitlines() == ["The plan has 1 problem:", "Steps!H4: unknown owner 'nobody'"]
+    assert done.stderr.splitlines() == [
+        "The plan has 1 problem:",
+        "Steps!H4: unknown owner 'nobody'",
+    ]
     write_xlsx(tmp_path / "plan.xlsx", base_sheets())
     done = run("validate", str(french_config))
-    assert done.returncode == 0 and done.stdout.startswith("Le plan 'resa' (plan.xlsx) est valide : 5 étapes-actions")
+    assert done.returncode == 0 and done.stdout.startswith(
+        "Le plan 'resa' (plan.xlsx) est valide : 5 étapes-actions"
+    )
     assert run("validate", str(french_config), "--lang", "nl").returncode == 2
 
 
 def test_template_instructions_in_lang(tmp_path):
-    for language, first, sheet in (("fr", "Plan de transition : comment remplir ce classeur", "Instructions"),
-                                   ("en", "Transition plan: how to fill in this workbook", "Instructions")):
+    for language, first, sheet in (
+        ("fr", "Plan de transition : comment remplir ce classeur", "Instructions"),
+        ("en", "Transition plan: how to fill in this workbook", "Instructions"),
+    ):
         out = tmp_path / f"blank-{language}.xlsx"
         done = run("template", str(out), "--lang", language)
         assert done.returncode == 0, done.stderr
         book = openpyxl.load_workbook(out)
         lines = [row[0].value for row in book[sheet].iter_rows()]
         assert lines[0] == first
-        assert book.sheetnames[1:] == ["Steps", "Actors", "DryRuns", "Environments"]  # the contract's names
-    french = [row[0].value for row in openpyxl.load_workbook(tmp_path / "blank-fr.xlsx")["Instructions"].iter_rows()]
+        assert book.sheetnames[1:] == [
+            "Steps",
+            "Actors",
+            "DryRuns",
+            "Environments",
+        ]  # the contract's names
+    french = [
+        row[0].value
+        for row in openpyxl.load_workbook(tmp_path / "blank-fr.xlsx")["Instructions"].iter_rows()
+    ]
     assert any("CO = Bascule" in line for line in french)
-    validations = openpyxl.load_workbook(tmp_path / "blank-fr.xlsx")["Steps"].data_validations.dataValidation
+    validations = openpyxl.load_workbook(tmp_path / "blank-fr.xlsx")[
+        "Steps"
+    ].data_validations.dataValidation
     assert {v.prompt for v in validations if v.prompt} == {
-        "Un ou plusieurs dry runs, séparés par des virgules, ou ALL", "Un ID d'acteur de la feuille Actors"}
+        "Un ou plusieurs dry runs, séparés par des virgules, ou ALL",
+        "Un ID d'acteur de la feuille Actors",
+    }
 
 
 def test_config_language_must_have_a_catalogue(tmp_path):
-    from transition.plan.config import load_config
     from transition.errors import ConfigError
+    from transition.plan.config import load_config
 
     write_xlsx(tmp_path / "plan.xlsx", base_sheets())
     with pytest.raises(ConfigError) as error:
         load_config(write_config(tmp_path / "config.yaml", "plan.xlsx", language="nl"))
-    assert str(error.value.problems[0]).endswith("config.yaml: language: unknown language 'nl' (use en, fr)")
+    assert str(error.value.problems[0]).endswith(
+        "config.yaml: language: unknown language 'nl' (use en, fr)"
+    )
 
 
 def test_catalogue_tool_check_passes():
-    done = subprocess.run([sys.executable, "-m", "transition.cli.catalogues", "--check"], capture_output=True, text=True,
-                          timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-m", "transition.cli.catalogues", "--check"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     assert done.stdout.endswith("translated in en, fr\n")

@@ -7,8 +7,10 @@ lists of problems so that every problem is reported at once.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable, Literal
+from typing import Literal
+
 from transition.i18n import _
 
 Severity = Literal["error", "warning"]
@@ -23,7 +25,6 @@ class Problem:
     severity: Severity = "error"
 
     def __str__(self) -> str:
-
         prefix = _("warning: ") if self.severity == "warning" else ""
         return f"{self.location}: {prefix}{self.message}"
 
@@ -31,8 +32,8 @@ class Problem:
         return {"location": self.location, "message": self.message, "severity": self.severity}
 
     @classmethod
-    def from_json(cls, data: dict[str, str]) -> "Problem":
-        return cls(data["location"], data["message"], data.get("severity", "error"))  # type: ignore[arg-type]
+    def from_json(cls, data: dict[str, str]) -> Problem:
+        return cls(data["location"], data["message"], data.get("severity", "error"))  # type: ignore[arg-type]  # JSON we wrote
 
 
 def errors_only(problems: Iterable[Problem]) -> list[Problem]:
@@ -82,6 +83,7 @@ class UsageError(TransitionError):
 
 
 # -- Airflow's REST API (transition report, the weekly report) --------------------------------
+
 
 class ApiError(TransitionError):
     """Airflow did not give the data; the message says why, in a line."""

@@ -18,14 +18,16 @@ import datetime as dt
 import gettext
 from collections.abc import Iterator
 from contextlib import contextmanager
-from functools import lru_cache
-from pathlib import Path
+from functools import cache, lru_cache
 
 from transition.locations import LOCALE_DIR
+
 DOMAIN = "transition"
 SOURCE_LANGUAGE = "en"  # the language of the message ids
 
-_current: contextvars.ContextVar[str] = contextvars.ContextVar("transition_language", default=SOURCE_LANGUAGE)
+_current: contextvars.ContextVar[str] = contextvars.ContextVar(
+    "transition_language", default=SOURCE_LANGUAGE
+)
 
 # Date and time patterns (CLDR, as Babel formats them); in English they print as strftime's
 # "%a %d %b %Y %H:%M" and friends did.
@@ -51,7 +53,7 @@ def normalise(language: str | None) -> str:
     return code if code in languages() else SOURCE_LANGUAGE
 
 
-@lru_cache(maxsize=None)
+@cache
 def translator(language: str) -> gettext.NullTranslations:
     """The catalogue of a language (a ``NullTranslations``, i.e. the English ids, when there is none)."""
     return gettext.translation(DOMAIN, LOCALE_DIR, [normalise(language)], fallback=True)

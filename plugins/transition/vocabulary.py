@@ -51,8 +51,11 @@ class Stage(str, Enum):
     CLOSE = "close"
 
 
-SEVERITY_NAMES = {Severity.BLOCKING.value: N_("blocking"), Severity.MAJOR.value: N_("major"),
-                  Severity.MINOR.value: N_("minor")}
+SEVERITY_NAMES = {
+    Severity.BLOCKING.value: N_("blocking"),
+    Severity.MAJOR.value: N_("major"),
+    Severity.MINOR.value: N_("minor"),
+}
 STATUS_NAMES = {DefectStatus.OPEN.value: N_("open"), DefectStatus.RESOLVED.value: N_("resolved")}
 
 

@@ -54,7 +54,10 @@ def test_validate_a_bad_plan_lists_problems_without_a_traceback(tmp_path):
 
 @pytest.mark.parametrize(
     "content, expected",
-    [(b"PK\x03\x04 not really a zip", "cannot be opened as an Excel workbook"), (None, "workbook not found")],
+    [
+        (b"PK\x03\x04 not really a zip", "cannot be opened as an Excel workbook"),
+        (None, "workbook not found"),
+    ],
 )
 def test_validate_unreadable_workbooks(tmp_path, content, expected):
     if content is not None:
@@ -81,7 +84,13 @@ def test_graph_json_after_projection(tmp_path):
     sheets = base_sheets()
     sheets["DryRuns"].append(["DR2", "2027-03-13", "", ""])
     write_xlsx(tmp_path / "plan.xlsx", sheets)
-    done = run("graph", str(write_config(tmp_path / "config.yaml", "plan.xlsx")), "--dry-run", "dr2", "--json")
+    done = run(
+        "graph",
+        str(write_config(tmp_path / "config.yaml", "plan.xlsx")),
+        "--dry-run",
+        "dr2",
+        "--json",
+    )
     assert done.returncode == 0, done.stderr
     document = json.loads(done.stdout)
     assert document["dry_run"] == "DR2" and document["dag_id"] == "resa_dr2"
@@ -96,8 +105,18 @@ def test_template_is_a_workbook_in_the_contract(tmp_path):
     book = openpyxl.load_workbook(tmp_path / "blank.xlsx")
     assert book.sheetnames == ["Instructions", "Steps", "Actors", "DryRuns", "Environments"]
     steps = book["Steps"]
-    assert [c.value for c in steps[1]] == ["ID", "Label", "Phase", "Dry runs", "Prerequisites", "Start",
-                                         "Duration", "Owner", "Environment", "Description"]
+    assert [c.value for c in steps[1]] == [
+        "ID",
+        "Label",
+        "Phase",
+        "Dry runs",
+        "Prerequisites",
+        "Start",
+        "Duration",
+        "Owner",
+        "Environment",
+        "Description",
+    ]
     assert steps.freeze_panes == "A2"
     assert steps.column_dimensions["J"].width > steps.column_dimensions["C"].width
     lists = {str(v.sqref): v.formula1 for v in steps.data_validations.dataValidation}
@@ -106,7 +125,10 @@ def test_template_is_a_workbook_in_the_contract(tmp_path):
     assert lists["D2:D2000"] == "DryRuns!$A$2:$A$2000"
     assert lists["I2:I2000"] == "Environments!$A$2:$A$2000"
     # Filled in by hand (here: by the test), the template validates.
-    sheets = {name: [[c.value for c in row] for row in book[name].iter_rows()] for name in book.sheetnames[1:]}
+    sheets = {
+        name: [[c.value for c in row] for row in book[name].iter_rows()]
+        for name in book.sheetnames[1:]
+    }
     for name, rows in base_sheets().items():
         sheets[name] = [sheets[name][0]] + rows[1:]
     write_xlsx(tmp_path / "filled.xlsx", sheets)
@@ -122,7 +144,9 @@ def test_sample_is_valid_deterministic_and_has_dry_run_subsets_and_a_fallback(tm
     assert done.returncode == 0, done.stderr
     rows = read(tmp_path / "a.xlsx")[1:]
     assert len(rows) == 300
-    assert [r[2] for r in rows] == sorted((r[2] for r in rows), key=["PP", "AC", "CO", "DC", "HO", "FB-RB"].index)
+    assert [r[2] for r in rows] == sorted(
+        (r[2] for r in rows), key=["PP", "AC", "CO", "DC", "HO", "FB-RB"].index
+    )
     assert {r[3] for r in rows} >= {"ALL", "DR2, LIVE"}
     assert "warning" not in done.stdout
     assert run("sample", "--steps", "0", str(tmp_path / "c.xlsx")).returncode == 2
@@ -130,7 +154,9 @@ def test_sample_is_valid_deterministic_and_has_dry_run_subsets_and_a_fallback(tm
 
 def test_users_for_the_simple_auth_manager(tmp_path):
     write_xlsx(tmp_path / "plan.xlsx", base_sheets())
-    done = run("users", str(write_config(tmp_path / "config.yaml", "plan.xlsx", cutover_managers=["dave"])))
+    done = run(
+        "users", str(write_config(tmp_path / "config.yaml", "plan.xlsx", cutover_managers=["dave"]))
+    )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == (
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS=admin:admin,alice:user,bob:user,carol:user,dave:admin"

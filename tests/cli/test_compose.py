@@ -10,7 +10,13 @@ from transition.locations import REPO_ROOT
 
 COMPOSE = yaml.safe_load((REPO_ROOT / "docker-compose.yaml").read_text(encoding="utf-8"))
 SERVICES = COMPOSE["services"]
-AIRFLOW = ["airflow-apiserver", "airflow-scheduler", "airflow-dag-processor", "airflow-worker", "airflow-triggerer"]
+AIRFLOW = [
+    "airflow-apiserver",
+    "airflow-scheduler",
+    "airflow-dag-processor",
+    "airflow-worker",
+    "airflow-triggerer",
+]
 
 
 def test_every_service_of_the_official_file_and_a_mail_catcher():
@@ -29,17 +35,27 @@ def test_airflow_services_share_the_mounts_settings_and_order():
     for name in AIRFLOW + ["airflow-init"]:
         service = SERVICES[name]
         mounts = {m.split(":")[1] for m in service["volumes"]}
-        assert {"/opt/airflow/dags", "/opt/airflow/plugins", "/opt/airflow/plan", "/opt/airflow/include"} <= mounts, name
+        assert {
+            "/opt/airflow/dags",
+            "/opt/airflow/plugins",
+            "/opt/airflow/plan",
+            "/opt/airflow/include",
+        } <= mounts, name
         env = service["environment"]
         assert env["AIRFLOW__CORE__EXECUTOR"] == "CeleryExecutor"
         assert env["TRANSITION_CONFIG"].startswith("${TRANSITION_CONFIG")
         assert env["AIRFLOW__CORE__DAGBAG_IMPORT_ERROR_TRACEBACKS"] == "false"
-        assert env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].startswith("postgresql+psycopg2://airflow:${POSTGRES_PASSWORD}@postgres/")
+        assert env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].startswith(
+            "postgresql+psycopg2://airflow:${POSTGRES_PASSWORD}@postgres/"
+        )
         assert service["env_file"] == [".env"]
         assert service["depends_on"]["postgres"]["condition"] == "service_healthy"
         assert service["depends_on"]["redis"]["condition"] == "service_healthy"
         if name != "airflow-init":
-            assert service["depends_on"]["airflow-init"]["condition"] == "service_completed_successfully"
+            assert (
+                service["depends_on"]["airflow-init"]["condition"]
+                == "service_completed_successfully"
+            )
     assert SERVICES["airflow-worker"]["command"] == "celery worker"
 
 
@@ -64,8 +80,14 @@ def test_secrets_come_from_env_and_the_example_names_them_all():
     used = set(re.findall(r"\$\{([A-Z_]+)", text))
     declared = set(re.findall(r"^([A-Z_]+)=", example, re.MULTILINE))
     assert used <= declared | {"HOSTNAME"}, used - declared
-    for secret in ("AIRFLOW__CORE__FERNET_KEY", "AIRFLOW__API_AUTH__JWT_SECRET", "POSTGRES_PASSWORD"):
-        assert re.search(rf"^{secret}=$", example, re.MULTILINE), f"{secret} must be empty in .env.example"
+    for secret in (
+        "AIRFLOW__CORE__FERNET_KEY",
+        "AIRFLOW__API_AUTH__JWT_SECRET",
+        "POSTGRES_PASSWORD",
+    ):
+        assert re.search(rf"^{secret}=$", example, re.MULTILINE), (
+            f"{secret} must be empty in .env.example"
+        )
     assert "password" not in text.lower().replace("postgres_password", "").replace("passwords", "")
     assert ".env" in (REPO_ROOT / ".gitignore").read_text().split()
 
@@ -76,7 +98,7 @@ def test_the_image_is_airflow_3_3_2_with_the_readers():
     wanted = (REPO_ROOT / "requirements-image.txt").read_text()
     pinned = (REPO_ROOT / "requirements.txt").read_text()
     for package in ("openpyxl", "python-calamine"):
-        line = next(l for l in wanted.splitlines() if l.startswith(package + "=="))
+        line = next(w for w in wanted.splitlines() if w.startswith(package + "=="))
         assert line in pinned.splitlines(), f"{line} differs from requirements.txt"
 
 
@@ -101,14 +123,25 @@ def test_the_generated_passwords_file_is_private(tmp_path):
 
     script = SERVICES["airflow-init"]["command"][1]
     lines = [line for line in script.splitlines() if not line.startswith("exec ")]
-    text = "\n".join(lines).replace("/opt/airflow", str(tmp_path)).replace("${AIRFLOW_UID:-50000}", str(os.getuid()))
-    done = subprocess.run(["bash", "-ec", "umask 022\n" + text], capture_output=True, text=True, timeout=60)
+    text = (
+        "\n".join(lines)
+        .replace("/opt/airflow", str(tmp_path))
+        .replace("${AIRFLOW_UID:-50000}", str(os.getuid()))
+    )
+    done = subprocess.run(
+        ["bash", "-ec", "umask 022\n" + text], capture_output=True, text=True, timeout=60
+    )
     assert done.returncode == 0, done.stderr
     passwords = tmp_path / "passwords" / "passwords.json"
     assert passwords.read_text().strip() == "{}"
     assert stat.S_IMODE(passwords.stat().st_mode) == 0o600
     assert stat.S_IMODE(passwords.parent.stat().st_mode) == 0o700
     passwords.write_text('{"admin": "kept"}')
-    passwords.chmod(0o644)  # left readable by an older compose file: made private again, content kept
+    passwords.chmod(
+        0o644
+    )  # left readable by an older compose file: made private again, content kept
     assert subprocess.run(["bash", "-ec", "umask 022\n" + text], timeout=60).returncode == 0
-    assert passwords.read_text() == '{"admin": "kept"}' and stat.S_IMODE(passwords.stat().st_mode) == 0o600
+    assert (
+        passwords.read_text() == '{"admin": "kept"}'
+        and stat.S_IMODE(passwords.stat().st_mode) == 0o600
+    )

@@ -41,11 +41,18 @@ def test_the_embedded_default_is_sqlite_in_airflows_home(tmp_path: Path):
     env = airflow_environment(tmp_path, 8080, tmp_path / "config.yaml", users={"admin": "admin"})
     url = make_url(env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"])
     assert url.get_backend_name() == "sqlite" and Path(url.database) == sqlite_path(tmp_path)
-    assert not url.query  # pysqlite's 5 s busy timeout: a longer one outlasts the workers' API timeout
+    assert (
+        not url.query
+    )  # pysqlite's 5 s busy timeout: a longer one outlasts the workers' API timeout
 
 
 def test_a_database_of_ones_own_wins(tmp_path: Path):
     own = "postgresql+psycopg2://postgres@127.0.0.1:5432/cutover"
-    env = airflow_environment(tmp_path, 8080, tmp_path / "config.yaml", users={"admin": "admin"},
-                              extra={"AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": own})
+    env = airflow_environment(
+        tmp_path,
+        8080,
+        tmp_path / "config.yaml",
+        users={"admin": "admin"},
+        extra={"AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": own},
+    )
     assert env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] == own

@@ -16,8 +16,8 @@ import pytest
 
 from airflow_server import FLAVOURS, AirflowServer
 from conftest import write_config, write_xlsx
-from transition.store.plan_store import load_plan
 from transition.cli.standalone import airflow_users
+from transition.store.plan_store import load_plan
 
 pytestmark = pytest.mark.e2e
 DAG_ID = "bk_dr1"
@@ -25,22 +25,25 @@ DAG_ID = "bk_dr1"
 
 def write_plan(folder):
     today = dt.datetime.now(zoneinfo.ZoneInfo("Europe/Brussels")).date()
-    write_xlsx(folder / "plan.xlsx", {
-        "Steps": [
-            ["ID", "Label", "Phase", "Dry runs", "Prerequisites", "Owner", "Duration"],
-            ["A", "Freeze billing", "AC", "ALL", "", "alice", "2h"],
-            ["B", "Migrate EAN register", "CO", "ALL", "A", "bob", "2h"],
-            ["C", "Smoke tests", "DC", "ALL", "B", "alice", "2h"],
-        ],
-        "Actors": [
-            ["ID", "Name", "Email", "Team", "Team leader", "Department head"],
-            ["alice", "Alice Martin", "alice@example.com", "Billing", "carol", ""],
-            ["bob", "Bob Peeters", "bob@example.com", "Market", "carol", ""],
-            ["carol", "Carol Dubois", "carol@example.com", "Market", "", ""],
-            ["frank", "Frank Claes", "frank@example.com", "Market", "carol", ""],
-        ],
-        "DryRuns": [["Name", "D-day"], ["DR1", today]],
-    })
+    write_xlsx(
+        folder / "plan.xlsx",
+        {
+            "Steps": [
+                ["ID", "Label", "Phase", "Dry runs", "Prerequisites", "Owner", "Duration"],
+                ["A", "Freeze billing", "AC", "ALL", "", "alice", "2h"],
+                ["B", "Migrate EAN register", "CO", "ALL", "A", "bob", "2h"],
+                ["C", "Smoke tests", "DC", "ALL", "B", "alice", "2h"],
+            ],
+            "Actors": [
+                ["ID", "Name", "Email", "Team", "Team leader", "Department head"],
+                ["alice", "Alice Martin", "alice@example.com", "Billing", "carol", ""],
+                ["bob", "Bob Peeters", "bob@example.com", "Market", "carol", ""],
+                ["carol", "Carol Dubois", "carol@example.com", "Market", "", ""],
+                ["frank", "Frank Claes", "frank@example.com", "Market", "carol", ""],
+            ],
+            "DryRuns": [["Name", "D-day"], ["DR1", today]],
+        },
+    )
     write_config(folder / "config.yaml", "plan.xlsx", name="bk")
 
 
@@ -54,11 +57,22 @@ def snapshot(server: AirflowServer, run_id: str) -> dict:
             # The run's watch wakes every few seconds: its state is a matter of timing, not of history.
             "states": {t["task_id"]: t["state"] for t in instances if t["task_id"] != "_watch"},
             "notes": {t["task_id"]: t["note"] for t in instances},
-            "asked": {d["task_instance"]["task_id"]: ([u["id"] for u in d["assigned_users"]], d["response_received"])
-                      for d in details},
+            "asked": {
+                d["task_instance"]["task_id"]: (
+                    [u["id"] for u in d["assigned_users"]],
+                    d["response_received"],
+                )
+                for d in details
+            },
             "closed": admin.get(f"{run_url}/taskInstances/A/xcomEntries/closed").json()["value"],
-            "defects": [(d["task_id"], d["title"], d["status"]) for d in admin.get(f"{plugin}/defects").json()["defects"]],
-            "transfers": [(t["task_id"], t["from_user"], t["to_user"]) for t in admin.get(f"{plugin}/transfers").json()["transfers"]],
+            "defects": [
+                (d["task_id"], d["title"], d["status"])
+                for d in admin.get(f"{plugin}/defects").json()["defects"]
+            ],
+            "transfers": [
+                (t["task_id"], t["from_user"], t["to_user"])
+                for t in admin.get(f"{plugin}/transfers").json()["transfers"]
+            ],
         }
 
 
@@ -71,21 +85,37 @@ def test_backup_and_restore_a_half_run_dry_run(tmp_path, flavour):
     with first:
         first.wait_for_dag(DAG_ID)
         run_id = first.trigger(DAG_ID)
-        assert first.answer_when_asked("alice", DAG_ID, run_id, "A", "Close", params={"comment": "frozen"}).status_code == 200
+        assert (
+            first.answer_when_asked(
+                "alice", DAG_ID, run_id, "A", "Close", params={"comment": "frozen"}
+            ).status_code
+            == 200
+        )
         assert first.answer_when_asked("bob", DAG_ID, run_id, "B", "Start").status_code == 200
         plugin = f"/transition/api/dags/{DAG_ID}/runs/{run_id}"
         with first.client("bob") as bob:
-            assert bob.post(f"{plugin}/steps/B/transfer", json={"to": "frank", "message": "yours"}).status_code == 200
-            defect = bob.post(f"{plugin}/steps/B/defects", json={"title": "Counts differ", "severity": "blocking"})
+            assert (
+                bob.post(
+                    f"{plugin}/steps/B/transfer", json={"to": "frank", "message": "yours"}
+                ).status_code
+                == 200
+            )
+            defect = bob.post(
+                f"{plugin}/steps/B/defects", json={"title": "Counts differ", "severity": "blocking"}
+            )
             assert defect.status_code == 201
         time.sleep(4)  # let B park again for Close
         before = snapshot(first, run_id)
         done = first.run_cli("backup", str(backup_file))
         assert done.returncode == 0, done.stderr
     assert before["states"]["A"] == "success" and before["closed"]["comment"] == "frozen"
-    assert before["defects"] == [("B", "Counts differ", "open")] and before["transfers"] == [("B", "bob", "frank")]
+    assert before["defects"] == [("B", "Counts differ", "open")] and before["transfers"] == [
+        ("B", "bob", "frank")
+    ]
 
-    second = AirflowServer(tmp_path / "second", tmp_path / "config.yaml", users, flavour=flavour, queue=first.queue)
+    second = AirflowServer(
+        tmp_path / "second", tmp_path / "config.yaml", users, flavour=flavour, queue=first.queue
+    )
 
     def restore() -> None:
         done = second.run_cli("restore", str(backup_file))
@@ -100,11 +130,20 @@ def test_backup_and_restore_a_half_run_dry_run(tmp_path, flavour):
         plugin = f"/transition/api/dags/{DAG_ID}/runs/{run_id}"
         with second.client("frank") as frank:
             run_url = f"/api/v2/dags/{DAG_ID}/dagRuns/{run_id}"
-            assert frank.patch(f"{run_url}/taskInstances/B/-1/hitlDetails", json={"chosen_options": ["Close"]}).status_code == 409
+            assert (
+                frank.patch(
+                    f"{run_url}/taskInstances/B/-1/hitlDetails", json={"chosen_options": ["Close"]}
+                ).status_code
+                == 409
+            )
             defect_id = frank.get(f"{plugin}/defects").json()["defects"][0]["id"]
-            assert frank.post(f"{plugin}/defects/{defect_id}/resolve").status_code == 403  # it blocks him
+            assert (
+                frank.post(f"{plugin}/defects/{defect_id}/resolve").status_code == 403
+            )  # it blocks him
         with second.client("bob") as bob:
-            assert bob.post(f"{plugin}/defects/{defect_id}/resolve").status_code == 200  # its recorder
+            assert (
+                bob.post(f"{plugin}/defects/{defect_id}/resolve").status_code == 200
+            )  # its recorder
         assert second.answer_when_asked("frank", DAG_ID, run_id, "B", "Close").status_code == 200
         assert second.answer_when_asked("alice", DAG_ID, run_id, "C", "Close").status_code == 200
         assert second.wait_for_run(DAG_ID, run_id) == "success"

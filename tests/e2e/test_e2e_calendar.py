@@ -20,16 +20,18 @@ import pytest
 from airflow_server import AirflowServer
 from conftest import write_config, write_xlsx
 from smtp_server import SmtpServer
+from transition.cli.standalone import airflow_users
 from transition.notifications.calendar_ics import run_key
 from transition.store.plan_store import load_plan
-from transition.cli.standalone import airflow_users
 
 pytestmark = pytest.mark.e2e
 ZONE = zoneinfo.ZoneInfo("Europe/Brussels")
-UTC = dt.timezone.utc
+UTC = dt.UTC
 DAG_ID = "cal_dr1"
-INVITATION, UPDATE, REMOVED, CANCELLED = (f"[Transition-DR1] Calendar - {k}" for k in
-                                          ("Invitation", "Update", "Removed steps", "Cancelled"))
+INVITATION, UPDATE, REMOVED, CANCELLED = (
+    f"[Transition-DR1] Calendar - {k}"
+    for k in ("Invitation", "Update", "Removed steps", "Cancelled")
+)
 
 
 def last_sunday(year: int, month: int) -> dt.date:
@@ -46,8 +48,28 @@ def next_dst_change(today: dt.date) -> dt.date:
 def write_plan(folder, d_day: dt.date, *, c_start="D+0 09:00", b_owner="bob"):
     sheets = {
         "Steps": [
-            ["ID", "Label", "Phase", "Dry runs", "Prerequisites", "Owner", "Description", "Start", "Duration"],
-            ["A", "Stop <billing> & co", "AC", "ALL", "", "alice", "Run **stop.sh**.", "D+0 01:30", "2h"],
+            [
+                "ID",
+                "Label",
+                "Phase",
+                "Dry runs",
+                "Prerequisites",
+                "Owner",
+                "Description",
+                "Start",
+                "Duration",
+            ],
+            [
+                "A",
+                "Stop <billing> & co",
+                "AC",
+                "ALL",
+                "",
+                "alice",
+                "Run **stop.sh**.",
+                "D+0 01:30",
+                "2h",
+            ],
             ["B", "Export EAN register", "CO", "ALL", "A", b_owner, "", "", "1h"],
             ["C", "Switch gateway", "CO", "ALL", "B", "alice", "", c_start, "30m"],
             ["N", "Notify the market", "CO", "ALL", "", "carol", "", "", "15m"],  # no planned time
@@ -73,8 +95,10 @@ def wait_mail(smtp: SmtpServer, subject: str, to: str, timeout: float = 180):
             if message["Subject"] == subject and message["To"] == to:
                 return message
         time.sleep(0.5)
-    raise TimeoutError(f"no '{subject}' to {to} in {timeout} s; received: "
-                       f"{[(m['Subject'], m['To']) for m in smtp.messages]}")
+    raise TimeoutError(
+        f"no '{subject}' to {to} in {timeout} s; received: "
+        f"{[(m['Subject'], m['To']) for m in smtp.messages]}"
+    )
 
 
 def ics(message) -> tuple[str, bytes, icalendar.Calendar]:
@@ -98,8 +122,12 @@ def test_invitations_updates_and_cancellation(tmp_path):
     write_config(tmp_path / "config.yaml", "plan.xlsx", name="cal", cutover_managers=["dave"])
     plan = load_plan(tmp_path / "config.yaml").plan
     smtp = SmtpServer().start()
-    server = AirflowServer(tmp_path / "airflow", tmp_path / "config.yaml", airflow_users(plan),
-                           extra_env={"AIRFLOW_CONN_SMTP_DEFAULT": smtp.airflow_connection()})
+    server = AirflowServer(
+        tmp_path / "airflow",
+        tmp_path / "config.yaml",
+        airflow_users(plan),
+        extra_env={"AIRFLOW_CONN_SMTP_DEFAULT": smtp.airflow_connection()},
+    )
     try:
         with server:
             server.wait_for_dag(DAG_ID)
@@ -113,7 +141,9 @@ def test_invitations_updates_and_cancellation(tmp_path):
             a, c = events(calendar)["A"], events(calendar)["C"]
             assert set(events(calendar)) == {"A", "C"} and str(a["UID"]) == uid["A"]
             a_start = dt.datetime.combine(d_day, dt.time(1, 30), tzinfo=ZONE)  # before the change
-            a_end = utc(a_start) + dt.timedelta(hours=2)  # elapsed: 04:30 in March, 02:30 (again) in October
+            a_end = utc(a_start) + dt.timedelta(
+                hours=2
+            )  # elapsed: 04:30 in March, 02:30 (again) in October
             assert (utc(a.start), utc(a.end)) == (utc(a_start), a_end)
             assert f"DTSTART;TZID=Europe/Brussels:{d_day:%Y%m%d}T013000".encode() in raw
             assert str(a["SUMMARY"]) == "[Transition-DR1] A - Stop <billing> & co"
@@ -134,9 +164,13 @@ def test_invitations_updates_and_cancellation(tmp_path):
             update = wait_mail(smtp, UPDATE, "alice@example.com")
             method, _, calendar = ics(update)
             assert method == "REQUEST" and set(events(calendar)) == {"A", "B", "C"}
-            assert {str(e["UID"]) for e in calendar.walk("VEVENT")} == set(uid.values())  # same UIDs
+            assert {str(e["UID"]) for e in calendar.walk("VEVENT")} == set(
+                uid.values()
+            )  # same UIDs
             assert {int(e["SEQUENCE"]) for e in calendar.walk("VEVENT")} == {1}
-            assert utc(events(calendar)["C"].start) == utc(dt.datetime.combine(d_day, dt.time(10, 0), tzinfo=ZONE))
+            assert utc(events(calendar)["C"].start) == utc(
+                dt.datetime.combine(d_day, dt.time(10, 0), tzinfo=ZONE)
+            )
             removed = wait_mail(smtp, REMOVED, "bob@example.com")
             method, _, calendar = ics(removed)
             assert method == "CANCEL" and str(calendar["METHOD"]) == "CANCEL"
@@ -145,7 +179,9 @@ def test_invitations_updates_and_cancellation(tmp_path):
 
             # -- a person cancels the run (marks it failed) --------------------------------------
             with server.client("dave") as dave:
-                answer = dave.patch(f"/api/v2/dags/{DAG_ID}/dagRuns/{run_id}", json={"state": "failed"})
+                answer = dave.patch(
+                    f"/api/v2/dags/{DAG_ID}/dagRuns/{run_id}", json={"state": "failed"}
+                )
             assert answer.status_code == 200, answer.text
             cancelled = wait_mail(smtp, CANCELLED, "alice@example.com", timeout=60)
             method, _, calendar = ics(cancelled)
@@ -155,10 +191,19 @@ def test_invitations_updates_and_cancellation(tmp_path):
             assert "was cancelled" in cancelled.get_body(("plain",)).get_content()
 
             time.sleep(5)  # nothing else comes
-            sent = [(str(m["Subject"]), str(m["To"])) for m in smtp.messages if " Calendar - " in str(m["Subject"])]
-            assert sorted(sent) == sorted([
-                (INVITATION, "alice@example.com"), (INVITATION, "bob@example.com"),
-                (UPDATE, "alice@example.com"), (REMOVED, "bob@example.com"), (CANCELLED, "alice@example.com"),
-            ]), sent  # once each; carol (no timed step) and dave get none
+            sent = [
+                (str(m["Subject"]), str(m["To"]))
+                for m in smtp.messages
+                if " Calendar - " in str(m["Subject"])
+            ]
+            assert sorted(sent) == sorted(
+                [
+                    (INVITATION, "alice@example.com"),
+                    (INVITATION, "bob@example.com"),
+                    (UPDATE, "alice@example.com"),
+                    (REMOVED, "bob@example.com"),
+                    (CANCELLED, "alice@example.com"),
+                ]
+            ), sent  # once each; carol (no timed step) and dave get none
     finally:
         smtp.stop()

@@ -22,8 +22,8 @@ import pytest
 from airflow_server import AirflowServer
 from conftest import write_config, write_xlsx
 from smtp_server import SmtpServer
-from transition.store.plan_store import load_plan
 from transition.cli.standalone import airflow_users
+from transition.store.plan_store import load_plan
 
 pytestmark = pytest.mark.e2e
 ZONE = zoneinfo.ZoneInfo("Europe/Brussels")
@@ -35,7 +35,10 @@ def write_plan(folder, t_start: dt.datetime) -> None:
     today = dt.datetime.now(ZONE)
     t_text = f"D{(t_start.date() - today.date()).days:+d} {t_start:%H:%M}"
     steps = [["ID", "Label", "Phase", "Dry runs", "Prerequisites", "Owner", "Start", "Duration"]]
-    steps += [[f"P{n:02d}", f"Parallel step {n}", "CO", "CROWD", "", owner, "", "1h"] for n, owner in enumerate(OWNERS, 1)]
+    steps += [
+        [f"P{n:02d}", f"Parallel step {n}", "CO", "CROWD", "", owner, "", "1h"]
+        for n, owner in enumerate(OWNERS, 1)
+    ]
     steps += [
         ["A", "Stop the batch", "PP", "FAULT", "", "alice", "", "1h"],
         ["B", "Export the register", "PP", "FAULT", "A", "bob", "", "1h"],
@@ -43,18 +46,27 @@ def write_plan(folder, t_start: dt.datetime) -> None:
         ["T", "Timed check", "CO", "FAULT", "", "alice", t_text, "1h"],
         ["D", "Sign off", "HO", "FAULT", "C, T", "dave", "", "1h"],
     ]
-    actors = [["ID", "Name", "Email", "Team", "Team leader", "Department head"],
-              ["alice", "Alice Martin", "alice@example.com", "Billing", "carol", "dave"],
-              ["bob", "Bob Peeters", "bob@example.com", "Market", "carol", "dave"],
-              ["carol", "Carol Dubois", "carol@example.com", "Market", "carol", "dave"],
-              ["dave", "Dave Lambert", "dave@example.com", "Direction", "", ""]]
+    actors = [
+        ["ID", "Name", "Email", "Team", "Team leader", "Department head"],
+        ["alice", "Alice Martin", "alice@example.com", "Billing", "carol", "dave"],
+        ["bob", "Bob Peeters", "bob@example.com", "Market", "carol", "dave"],
+        ["carol", "Carol Dubois", "carol@example.com", "Market", "carol", "dave"],
+        ["dave", "Dave Lambert", "dave@example.com", "Direction", "", ""],
+    ]
     actors += [[o, f"Owner {o[-2:]}", f"{o}@example.com", "Crowd", "carol", "dave"] for o in OWNERS]
     end = (today + dt.timedelta(days=1)).replace(tzinfo=None, microsecond=0)
-    write_xlsx(folder / "plan.xlsx", {
-        "Steps": steps,
-        "Actors": actors,
-        "DryRuns": [["Name", "D-day", "End"], ["CROWD", today.date(), end], ["FAULT", today.date(), end]],
-    })
+    write_xlsx(
+        folder / "plan.xlsx",
+        {
+            "Steps": steps,
+            "Actors": actors,
+            "DryRuns": [
+                ["Name", "D-day", "End"],
+                ["CROWD", today.date(), end],
+                ["FAULT", today.date(), end],
+            ],
+        },
+    )
     write_config(folder / "config.yaml", "plan.xlsx", name="faults", cutover_managers=["dave"])
 
 
@@ -63,12 +75,19 @@ def airflow(tmp_path_factory):
     folder = tmp_path_factory.mktemp("faults")
     now = dt.datetime.now(ZONE)
     # T's planned start: a whole minute at least 3 minutes ahead (after the triggerer's crash below).
-    t_start = (now + dt.timedelta(minutes=3)).replace(second=0, microsecond=0) + dt.timedelta(minutes=1)
+    t_start = (now + dt.timedelta(minutes=3)).replace(second=0, microsecond=0) + dt.timedelta(
+        minutes=1
+    )
     write_plan(folder, t_start)
     plan = load_plan(folder / "config.yaml").plan
     smtp = SmtpServer().start()
-    server = AirflowServer(folder / "airflow", folder / "config.yaml", airflow_users(plan), flavour="postgres-celery",
-                           extra_env={"AIRFLOW_CONN_SMTP_DEFAULT": smtp.airflow_connection()})
+    server = AirflowServer(
+        folder / "airflow",
+        folder / "config.yaml",
+        airflow_users(plan),
+        flavour="postgres-celery",
+        extra_env={"AIRFLOW_CONN_SMTP_DEFAULT": smtp.airflow_connection()},
+    )
     try:
         with server:
             server.wait_for_dag(CROWD)
@@ -89,27 +108,43 @@ def test_fifty_owners_answer_at_once(airflow):
     def answer(step: str, owner: str, option: str) -> None:
         time.sleep(3)  # a person reads the request first (see the answer race in step_operator.py)
         with server.client(owner) as person:
-            response = person.patch(f"{run_url}/taskInstances/{step}/-1/hitlDetails",
-                                    json={"chosen_options": [option], "params_input": {"comment": f"{option} by {owner}"}})
+            response = person.patch(
+                f"{run_url}/taskInstances/{step}/-1/hitlDetails",
+                json={
+                    "chosen_options": [option],
+                    "params_input": {"comment": f"{option} by {owner}"},
+                },
+            )
         with lock:
             answers.append((step, option, response.status_code))
 
     owner_of = {f"P{n:02d}": owner for n, owner in enumerate(OWNERS, 1)}
     for owner in OWNERS:
         server.token(owner)  # log in before the rush
-    pending: dict[str, float] = {}  # step -> when its answer was sent (do not answer twice in a row)
+    pending: dict[
+        str, float
+    ] = {}  # step -> when its answer was sent (do not answer twice in a row)
     with server.client("admin") as admin, ThreadPoolExecutor(max_workers=len(OWNERS)) as people:
         deadline = time.monotonic() + 420
         while time.monotonic() < deadline:
             run = admin.get(run_url).json()
             if run["state"] != "running":
                 break
-            waiting = admin.get(f"{run_url}/hitlDetails", params={"limit": 100, "response_received": False}).json()
-            instances = {t["task_id"]: t["state"] for t in
-                         admin.get(f"{run_url}/taskInstances", params={"limit": 100}).json()["task_instances"]}
+            waiting = admin.get(
+                f"{run_url}/hitlDetails", params={"limit": 100, "response_received": False}
+            ).json()
+            instances = {
+                t["task_id"]: t["state"]
+                for t in admin.get(f"{run_url}/taskInstances", params={"limit": 100}).json()[
+                    "task_instances"
+                ]
+            }
             for detail in waiting["hitl_details"]:
                 step = detail["task_instance"]["task_id"]
-                if instances.get(step) != "awaiting_input" or time.monotonic() - pending.get(step, -1e9) < 20:
+                if (
+                    instances.get(step) != "awaiting_input"
+                    or time.monotonic() - pending.get(step, -1e9) < 20
+                ):
                     continue
                 option = "Start" if given[step] == 0 else "Close"
                 given[step] += 1
@@ -121,15 +156,22 @@ def test_fifty_owners_answer_at_once(airflow):
     with server.client("admin") as admin:
         for step, owner in owner_of.items():
             base = f"{run_url}/taskInstances/{step}/xcomEntries"
-            started, closed = admin.get(f"{base}/started").json()["value"], admin.get(f"{base}/closed").json()["value"]
+            started, closed = (
+                admin.get(f"{base}/started").json()["value"],
+                admin.get(f"{base}/closed").json()["value"],
+            )
             assert (started["by"], closed["by"]) == (owner, owner), step
             assert closed["comment"] == f"Close by {owner}", step
-    ready = Counter(m["Subject"] for m in smtp.messages if str(m["Subject"]).endswith("- Execution"))
+    ready = Counter(
+        m["Subject"] for m in smtp.messages if str(m["Subject"]).endswith("- Execution")
+    )
     assert sorted(ready) == sorted(f"[Transition-CROWD] {s} - Execution" for s in owner_of)
     assert set(ready.values()) == {1}, "each Ready e-mail once"
 
 
-def wait_state(server: AirflowServer, run_id: str, step: str, states: set[str], timeout: float = 240) -> str:
+def wait_state(
+    server: AirflowServer, run_id: str, step: str, states: set[str], timeout: float = 240
+) -> str:
     url = f"/api/v2/dags/{FAULT}/dagRuns/{run_id}/taskInstances/{step}"
     deadline = time.monotonic() + timeout
     state = None
@@ -147,8 +189,10 @@ def wait_state(server: AirflowServer, run_id: str, step: str, states: set[str], 
 
 def answer_now(server: AirflowServer, user: str, run_id: str, step: str, option: str) -> None:
     with server.client(user) as person:
-        response = person.patch(f"/api/v2/dags/{FAULT}/dagRuns/{run_id}/taskInstances/{step}/-1/hitlDetails",
-                                json={"chosen_options": [option], "params_input": {"comment": f"{option} {step}"}})
+        response = person.patch(
+            f"/api/v2/dags/{FAULT}/dagRuns/{run_id}/taskInstances/{step}/-1/hitlDetails",
+            json={"chosen_options": [option], "params_input": {"comment": f"{option} {step}"}},
+        )
     assert response.status_code == 200, response.text
 
 
@@ -185,17 +229,33 @@ def test_kill_minus_nine_triggerer_scheduler_api_server(airflow):
 
     # T's planned start comes; then D.
     for step, user in (("T", "alice"), ("D", "dave")):
-        answered = server.answer_when_asked(user, FAULT, run_id, step, "Close", params={"comment": f"Close {step}"},
-                                            timeout=300)
+        answered = server.answer_when_asked(
+            user, FAULT, run_id, step, "Close", params={"comment": f"Close {step}"}, timeout=300
+        )
         assert answered.status_code == 200, answered.text
     assert server.wait_for_run(FAULT, run_id, timeout=240) == "success", server.tail()
 
     with server.client("admin") as admin:
-        for step, user in (("A", "alice"), ("B", "bob"), ("C", "carol"), ("T", "alice"), ("D", "dave")):
-            closed = admin.get(f"/api/v2/dags/{FAULT}/dagRuns/{run_id}/taskInstances/{step}/xcomEntries/closed")
+        for step, user in (
+            ("A", "alice"),
+            ("B", "bob"),
+            ("C", "carol"),
+            ("T", "alice"),
+            ("D", "dave"),
+        ):
+            closed = admin.get(
+                f"/api/v2/dags/{FAULT}/dagRuns/{run_id}/taskInstances/{step}/xcomEntries/closed"
+            )
             assert closed.status_code == 200, (step, closed.text)
-            assert (closed.json()["value"]["by"], closed.json()["value"]["comment"]) == (user, f"Close {step}")
-    sent = Counter((str(m["Subject"]), str(m["To"])) for m in smtp.messages if str(m["Subject"]).startswith("[Transition-FAULT]"))
+            assert (closed.json()["value"]["by"], closed.json()["value"]["comment"]) == (
+                user,
+                f"Close {step}",
+            )
+    sent = Counter(
+        (str(m["Subject"]), str(m["To"]))
+        for m in smtp.messages
+        if str(m["Subject"]).startswith("[Transition-FAULT]")
+    )
     assert set(sent.values()) == {1}, f"an e-mail was sent twice: {sent}"
     ready = sorted(subject for subject, _ in sent if subject.endswith("- Execution"))
     assert ready == sorted(f"[Transition-FAULT] {s} - Execution" for s in "ABCTD"), sent

@@ -33,7 +33,10 @@ def healthy(port: int) -> bool:
         health = httpx.get(f"http://127.0.0.1:{port}/api/v2/monitor/health", timeout=5).json()
     except (httpx.HTTPError, ValueError):
         return False
-    return all(health.get(part, {}).get("status") == "healthy" for part in ("metadatabase", "scheduler", "triggerer"))
+    return all(
+        health.get(part, {}).get("status") == "healthy"
+        for part in ("metadatabase", "scheduler", "triggerer")
+    )
 
 
 def standalone_components(supervisor: psutil.Process) -> dict[str, int]:
@@ -50,40 +53,73 @@ def wait_until(predicate, timeout: float, what: str, log: Path) -> None:
         if predicate():
             return
         time.sleep(1)
-    raise AssertionError(f"{what} within {timeout:.0f} s; last lines:\n" + "\n".join(log.read_text(errors="replace").splitlines()[-40:]))
+    raise AssertionError(
+        f"{what} within {timeout:.0f} s; last lines:\n"
+        + "\n".join(log.read_text(errors="replace").splitlines()[-40:])
+    )
 
 
 def test_a_stopped_component_brings_airflow_back(tmp_path):
-    write_xlsx(tmp_path / "plan.xlsx", {
-        "Steps": [["ID", "Label", "Phase", "Dry runs", "Prerequisites", "Owner"], ["A", "Freeze billing", "AC", "ALL", "", "alice"]],
-        "Actors": [["ID", "Name", "Email"], ["alice", "Alice Martin", "alice@example.com"]],
-        "DryRuns": [["Name", "D-day"], ["DR1", "2030-01-07"]],
-    })
+    write_xlsx(
+        tmp_path / "plan.xlsx",
+        {
+            "Steps": [
+                ["ID", "Label", "Phase", "Dry runs", "Prerequisites", "Owner"],
+                ["A", "Freeze billing", "AC", "ALL", "", "alice"],
+            ],
+            "Actors": [["ID", "Name", "Email"], ["alice", "Alice Martin", "alice@example.com"]],
+            "DryRuns": [["Name", "D-day"], ["DR1", "2030-01-07"]],
+        },
+    )
     write_config(tmp_path / "config.yaml", "plan.xlsx", name="keep")
     port = free_port()
-    env = {**os.environ, "TRANSITION_CONFIG": str(tmp_path / "config.yaml"),
-           "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
-           "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(free_port())}
+    env = {
+        **os.environ,
+        "TRANSITION_CONFIG": str(tmp_path / "config.yaml"),
+        "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
+        "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(free_port()),
+    }
     log = tmp_path / "standalone.log"
     with log.open("wb") as out:
         process = subprocess.Popen(
-            [TRANSITION, "standalone", "--home", str(tmp_path / "airflow"), "--port", str(port),
-             "--mail-port", str(free_port())],
-            env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
+            [
+                TRANSITION,
+                "standalone",
+                "--home",
+                str(tmp_path / "airflow"),
+                "--port",
+                str(port),
+                "--mail-port",
+                str(free_port()),
+            ],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
         )
     supervisor = psutil.Process(process.pid)
     try:
-        wait_until(lambda: healthy(port) and "dag-processor" in standalone_components(supervisor), 240,
-                   "Airflow was not healthy", log)
+        wait_until(
+            lambda: healthy(port) and "dag-processor" in standalone_components(supervisor),
+            240,
+            "Airflow was not healthy",
+            log,
+        )
         before = standalone_components(supervisor)
         os.kill(before["dag-processor"], signal.SIGKILL)
 
         def back() -> bool:
             now = standalone_components(supervisor)
-            return (now.get("dag-processor") not in (None, before["dag-processor"])
-                    and now.get("scheduler") not in (None, before["scheduler"]) and healthy(port))
+            return (
+                now.get("dag-processor") not in (None, before["dag-processor"])
+                and now.get("scheduler") not in (None, before["scheduler"])
+                and healthy(port)
+            )
 
-        wait_until(back, 300, "Airflow did not come back with a new dag-processor and scheduler", log)
+        wait_until(
+            back, 300, "Airflow did not come back with a new dag-processor and scheduler", log
+        )
         assert "Airflow's dag-processor stopped" in log.read_text(errors="replace")
         assert process.poll() is None
 

@@ -16,8 +16,8 @@ import pytest
 from airflow_server import AirflowServer
 from conftest import write_config, write_xlsx
 from smtp_server import SmtpServer
-from transition.store.plan_store import load_plan
 from transition.cli.standalone import airflow_users
+from transition.store.plan_store import load_plan
 
 pytestmark = pytest.mark.e2e
 ZONE = zoneinfo.ZoneInfo("Europe/Brussels")
@@ -27,27 +27,55 @@ DAG_ID = "mail_dr1"
 def write_plan(folder):
     today = dt.datetime.now(ZONE)
     # W's planned start: the first whole minute at least 75 s ahead (Start has minute precision).
-    w_start = (today + dt.timedelta(seconds=75)).replace(second=0, microsecond=0) + dt.timedelta(minutes=1)
+    w_start = (today + dt.timedelta(seconds=75)).replace(second=0, microsecond=0) + dt.timedelta(
+        minutes=1
+    )
     w_start_text = f"D{(w_start.date() - today.date()).days:+d} {w_start:%H:%M}"
-    write_xlsx(folder / "plan.xlsx", {
-        "Steps": [
-            ["ID", "Label", "Phase", "Dry runs", "Prerequisites", "Owner", "Description", "Start", "Duration"],
-            ["A", "Freeze <billing> & co", "PP", "ALL", "", "alice", "Run **freeze.sh**, then <script>x()</script>.", "", "1h"],
-            ["B", "Export EAN register", "PP", "ALL", "A", "bob", "Export it.", "", "1h"],
-            ["C", "Switch gateway", "CO", "ALL", "B", "carol", "", "", "1h"],
-            ["L", "Long data load", "CO", "ALL", "", "bob", "", "", "1m"],
-            ["W", "Check the load", "CO", "ALL", "L", "alice", "", w_start_text, "1h"],
-        ],
-        "Actors": [
-            ["ID", "Name", "Email", "Team", "Team leader", "Department head"],
-            ["alice", "Alice Martin", "alice@example.com", "Billing", "carol", "dave"],
-            ["bob", "Bob Peeters", "bob@example.com", "Market", "carol", "dave"],
-            ["carol", "Carol Dubois", "carol@example.com", "Market", "carol", "dave"],
-            ["dave", "Dave Lambert", "dave@example.com", "Direction", "", ""],
-        ],
-        # The run's End is already past: its Deadline Alert fires as soon as the run starts.
-        "DryRuns": [["Name", "D-day", "End"], ["DR1", today.date(), (today - dt.timedelta(hours=1)).replace(tzinfo=None)]],
-    })
+    write_xlsx(
+        folder / "plan.xlsx",
+        {
+            "Steps": [
+                [
+                    "ID",
+                    "Label",
+                    "Phase",
+                    "Dry runs",
+                    "Prerequisites",
+                    "Owner",
+                    "Description",
+                    "Start",
+                    "Duration",
+                ],
+                [
+                    "A",
+                    "Freeze <billing> & co",
+                    "PP",
+                    "ALL",
+                    "",
+                    "alice",
+                    "Run **freeze.sh**, then <script>x()</script>.",
+                    "",
+                    "1h",
+                ],
+                ["B", "Export EAN register", "PP", "ALL", "A", "bob", "Export it.", "", "1h"],
+                ["C", "Switch gateway", "CO", "ALL", "B", "carol", "", "", "1h"],
+                ["L", "Long data load", "CO", "ALL", "", "bob", "", "", "1m"],
+                ["W", "Check the load", "CO", "ALL", "L", "alice", "", w_start_text, "1h"],
+            ],
+            "Actors": [
+                ["ID", "Name", "Email", "Team", "Team leader", "Department head"],
+                ["alice", "Alice Martin", "alice@example.com", "Billing", "carol", "dave"],
+                ["bob", "Bob Peeters", "bob@example.com", "Market", "carol", "dave"],
+                ["carol", "Carol Dubois", "carol@example.com", "Market", "carol", "dave"],
+                ["dave", "Dave Lambert", "dave@example.com", "Direction", "", ""],
+            ],
+            # The run's End is already past: its Deadline Alert fires as soon as the run starts.
+            "DryRuns": [
+                ["Name", "D-day", "End"],
+                ["DR1", today.date(), (today - dt.timedelta(hours=1)).replace(tzinfo=None)],
+            ],
+        },
+    )
     write_config(folder / "config.yaml", "plan.xlsx", name="mail", cutover_managers=["dave"])
 
 
@@ -55,46 +83,75 @@ def test_ready_and_deadline_mails_and_a_dead_smtp_server(tmp_path):
     write_plan(tmp_path)
     plan = load_plan(tmp_path / "config.yaml").plan
     smtp = SmtpServer().start()
-    server = AirflowServer(tmp_path / "airflow", tmp_path / "config.yaml", airflow_users(plan),
-                           extra_env={"AIRFLOW_CONN_SMTP_DEFAULT": smtp.airflow_connection(),
-                                      "TRANSITION_WATCH_RECHECK_SECONDS": "10"})
+    server = AirflowServer(
+        tmp_path / "airflow",
+        tmp_path / "config.yaml",
+        airflow_users(plan),
+        extra_env={
+            "AIRFLOW_CONN_SMTP_DEFAULT": smtp.airflow_connection(),
+            "TRANSITION_WATCH_RECHECK_SECONDS": "10",
+        },
+    )
     try:
         with server:
             server.wait_for_dag(DAG_ID)
             run_id = server.trigger(DAG_ID)
 
             ready_a = smtp.wait_for("[Transition-DR1] A - Execution")
-            assert (ready_a["To"], ready_a["Cc"]) == ("alice@example.com", "carol@example.com, dave@example.com")
+            assert (ready_a["To"], ready_a["Cc"]) == (
+                "alice@example.com",
+                "carol@example.com, dave@example.com",
+            )
             html = ready_a.get_body(("html",)).get_content()
             text = ready_a.get_body(("plain",)).get_content()
             assert "Freeze &lt;billing&gt; &amp; co" in html and "<billing>" not in html
             assert "&lt;script&gt;" in html and "<strong>freeze.sh</strong>" in html
             link = next(w for w in text.split() if w.startswith(server.base_url))
             path = urlsplit(link).path.split("/")
-            assert path[1:3] == ["dags", DAG_ID] and unquote(path[4]) == run_id and path[5:] == ["tasks", "A", "required_actions"]
+            assert (
+                path[1:3] == ["dags", DAG_ID]
+                and unquote(path[4]) == run_id
+                and path[5:] == ["tasks", "A", "required_actions"]
+            )
             with server.client("alice") as alice:
                 page = alice.get(link)
             assert page.status_code == 200 and "<html" in page.text.lower()
 
             late = smtp_wait_any(smtp, "[Transition-DR1] Dry run still running")[0]
-            assert late["To"] == "dave@example.com" and run_id in late.get_body(("plain",)).get_content()
+            assert (
+                late["To"] == "dave@example.com"
+                and run_id in late.get_body(("plain",)).get_content()
+            )
 
             # L is started and left open past its 1-minute duration: Late. W's start comes while L is
             # still open: Overdue, to W's owner and to L's owner, copied to the cutover manager.
             assert server.answer_when_asked("bob", DAG_ID, run_id, "L", "Start").status_code == 200
             late_l = smtp.wait_for("[Transition-DR1] L - Late", timeout=150)
-            assert (late_l["To"], late_l["Cc"]) == ("bob@example.com", "carol@example.com, dave@example.com")
+            assert (late_l["To"], late_l["Cc"]) == (
+                "bob@example.com",
+                "carol@example.com, dave@example.com",
+            )
             assert "was due to be closed by" in late_l.get_body(("plain",)).get_content()
             overdue_w = smtp.wait_for("[Transition-DR1] W - Overdue", timeout=150)
-            assert (overdue_w["To"], overdue_w["Cc"]) == ("alice@example.com, bob@example.com", "dave@example.com")
-            assert "L · Long data load (Bob Peeters)" in overdue_w.get_body(("plain",)).get_content()
+            assert (overdue_w["To"], overdue_w["Cc"]) == (
+                "alice@example.com, bob@example.com",
+                "dave@example.com",
+            )
+            assert (
+                "L · Long data load (Bob Peeters)" in overdue_w.get_body(("plain",)).get_content()
+            )
             # Airflow restarts (scheduler, triggerer, api-server): nothing is said twice. The restart
             # comes while the watch sleeps (deferred): a watch killed while it runs is only picked up
             # after Airflow's heartbeat timeout, as a new try (README, "Known limitations").
             with server.client("admin") as admin:
                 deadline = time.monotonic() + 60
                 while time.monotonic() < deadline:
-                    if admin.get(f"/api/v2/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances/_watch").json()["state"] == "deferred":
+                    if (
+                        admin.get(
+                            f"/api/v2/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances/_watch"
+                        ).json()["state"]
+                        == "deferred"
+                    ):
                         break
                     time.sleep(0.3)
             server.stop()
@@ -105,25 +162,50 @@ def test_ready_and_deadline_mails_and_a_dead_smtp_server(tmp_path):
             # A new try of the watch and of L (what a task killed while it runs gets; here by clearing
             # them): their XComs are gone, what they said is not (sent-ledger): nothing said twice.
             with server.client("admin") as admin:
-                variables = admin.get("/api/v2/variables", params={"variable_key_prefix_pattern": "transition.sent/"}).json()
-                assert {v["key"].rsplit("/", 1)[1] for v in variables["variables"]} >= {"_watch", "A", "L"}
-                cleared = admin.post(f"/api/v2/dags/{DAG_ID}/clearTaskInstances", json={
-                    "dag_run_id": run_id, "task_ids": ["_watch", "L"], "dry_run": False, "only_failed": False})
+                variables = admin.get(
+                    "/api/v2/variables", params={"variable_key_prefix_pattern": "transition.sent/"}
+                ).json()
+                assert {v["key"].rsplit("/", 1)[1] for v in variables["variables"]} >= {
+                    "_watch",
+                    "A",
+                    "L",
+                }
+                cleared = admin.post(
+                    f"/api/v2/dags/{DAG_ID}/clearTaskInstances",
+                    json={
+                        "dag_run_id": run_id,
+                        "task_ids": ["_watch", "L"],
+                        "dry_run": False,
+                        "only_failed": False,
+                    },
+                )
                 assert cleared.status_code == 200, cleared.text
                 assert {t["task_id"] for t in cleared.json()["task_instances"]} == {"_watch", "L"}
             wait_for_try(server, run_id, "L", 2)
             wait_for_try(server, run_id, "_watch", 2)
             time.sleep(20)  # the watch's new try looks at least once (every 10 s here)
             subjects = [m["Subject"] for m in smtp.messages]
-            assert [subjects.count(f"[Transition-DR1] {s}") for s in ("L - Execution", "L - Late", "W - Overdue")] == [1, 1, 1]
+            assert [
+                subjects.count(f"[Transition-DR1] {s}")
+                for s in ("L - Execution", "L - Late", "W - Overdue")
+            ] == [1, 1, 1]
             assert server.answer_when_asked("bob", DAG_ID, run_id, "L", "Close").status_code == 200
-            assert server.answer_when_asked("alice", DAG_ID, run_id, "W", "Close").status_code == 200
+            assert (
+                server.answer_when_asked("alice", DAG_ID, run_id, "W", "Close").status_code == 200
+            )
 
-            assert server.answer_when_asked("alice", DAG_ID, run_id, "A", "Start").status_code == 200
-            closed = server.answer_when_asked("alice", DAG_ID, run_id, "A", "Close", params={"comment": "Frozen at 22:10 <ok>"})
+            assert (
+                server.answer_when_asked("alice", DAG_ID, run_id, "A", "Start").status_code == 200
+            )
+            closed = server.answer_when_asked(
+                "alice", DAG_ID, run_id, "A", "Close", params={"comment": "Frozen at 22:10 <ok>"}
+            )
             assert closed.status_code == 200, closed.text
             ready_b = smtp.wait_for("[Transition-DR1] B - Execution")
-            assert "A · Freeze <billing> & co, closed by Alice Martin at" in ready_b.get_body(("plain",)).get_content()
+            assert (
+                "A · Freeze <billing> & co, closed by Alice Martin at"
+                in ready_b.get_body(("plain",)).get_content()
+            )
 
             smtp.stop()  # the mail server dies: the dry run goes on
             assert server.answer_when_asked("bob", DAG_ID, run_id, "B", "Close").status_code == 200
@@ -131,14 +213,22 @@ def test_ready_and_deadline_mails_and_a_dead_smtp_server(tmp_path):
             smtp.start()  # mail works again: the cutover manager hears what was not sent
             summary = smtp_wait_any(smtp, "[Transition-DR1] 1 e-mail could not be sent")[0]
             assert summary["To"] == "dave@example.com"
-            assert "C: ready e-mail to carol@example.com" in summary.get_body(("plain",)).get_content()
-            assert server.answer_when_asked("carol", DAG_ID, run_id, "C", "Close").status_code == 200
+            assert (
+                "C: ready e-mail to carol@example.com" in summary.get_body(("plain",)).get_content()
+            )
+            assert (
+                server.answer_when_asked("carol", DAG_ID, run_id, "C", "Close").status_code == 200
+            )
             assert server.wait_for_run(DAG_ID, run_id) == "success"
             subjects = [m["Subject"] for m in smtp.messages]
             assert len(subjects) == len(set(subjects)), subjects  # every e-mail once
             with server.client("admin") as admin:
-                failures = admin.get(f"/api/v2/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances/C/xcomEntries/mail_failures")
-                closed_a = admin.get(f"/api/v2/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances/A/xcomEntries/closed")
+                failures = admin.get(
+                    f"/api/v2/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances/C/xcomEntries/mail_failures"
+                )
+                closed_a = admin.get(
+                    f"/api/v2/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances/A/xcomEntries/closed"
+                )
             assert failures.status_code == 200, failures.text
             assert closed_a.json()["value"]["by"] == "alice"
             assert closed_a.json()["value"]["comment"] == "Frozen at 22:10 <ok>"
@@ -147,7 +237,9 @@ def test_ready_and_deadline_mails_and_a_dead_smtp_server(tmp_path):
             assert "Connection" in recorded[0]["error"] or "refused" in recorded[0]["error"].lower()
             # The run is over: the watch has deleted the run's sent-ledgers.
             with server.client("admin") as admin:
-                left = admin.get("/api/v2/variables", params={"variable_key_prefix_pattern": "transition.sent/"}).json()
+                left = admin.get(
+                    "/api/v2/variables", params={"variable_key_prefix_pattern": "transition.sent/"}
+                ).json()
             assert left["total_entries"] == 0, left
     finally:
         smtp.stop()
@@ -165,14 +257,20 @@ def wait_for_xcom(server: AirflowServer, run_id: str, step: str, key: str, timeo
     raise TimeoutError(f"no XCom {key} on {step} after {timeout} s")
 
 
-def wait_for_try(server: AirflowServer, run_id: str, step: str, try_number: int, timeout: float = 90) -> None:
+def wait_for_try(
+    server: AirflowServer, run_id: str, step: str, try_number: int, timeout: float = 90
+) -> None:
     """Wait until ``step`` runs (or waits) in try ``try_number``."""
     url = f"/api/v2/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances/{step}"
     deadline = time.monotonic() + timeout
     with server.client("admin") as admin:
         while time.monotonic() < deadline:
             ti = admin.get(url).json()
-            if ti["try_number"] >= try_number and ti["state"] in ("deferred", "awaiting_input", "running"):
+            if ti["try_number"] >= try_number and ti["state"] in (
+                "deferred",
+                "awaiting_input",
+                "running",
+            ):
                 return
             time.sleep(0.5)
     raise TimeoutError(f"{step} is not in try {try_number} after {timeout} s: {ti}")
@@ -185,4 +283,6 @@ def smtp_wait_any(smtp: SmtpServer, prefix: str, timeout: float = 120):
         if found:
             return found
         time.sleep(0.5)
-    raise TimeoutError(f"no e-mail starting with '{prefix}'; received: {[m['Subject'] for m in smtp.messages]}")
+    raise TimeoutError(
+        f"no e-mail starting with '{prefix}'; received: {[m['Subject'] for m in smtp.messages]}"
+    )

@@ -16,8 +16,8 @@ import pytest
 from airflow_server import AirflowServer
 from conftest import write_config, write_xlsx
 from smtp_server import SmtpServer
-from transition.store.plan_store import load_plan
 from transition.cli.standalone import airflow_users
+from transition.store.plan_store import load_plan
 
 pytestmark = pytest.mark.e2e
 DAG_ID = "ops_dr1"
@@ -25,24 +25,27 @@ DAG_ID = "ops_dr1"
 
 def write_plan(folder):
     today = dt.datetime.now(zoneinfo.ZoneInfo("Europe/Brussels")).date()
-    write_xlsx(folder / "plan.xlsx", {
-        "Steps": [
-            ["ID", "Label", "Phase", "Dry runs", "Prerequisites", "Owner", "Duration"],
-            ["A", "Stop the market gateway", "AC", "ALL", "", "alice", "2h"],
-            ["B", "Back up the databases", "AC", "ALL", "A", "bob", "2h"],
-        ],
-        "Actors": [
-            ["ID", "Name", "Email", "Team", "Team leader", "Department head"],
-            ["alice", "Alice Martin", "alice@example.com", "Market", "carol", "dave"],
-            ["bob", "Bob Peeters", "bob@example.com", "Infra", "carol", "dave"],
-            ["carol", "Carol Dubois", "carol@example.com", "Market", "", "dave"],
-            ["dave", "Dave Lambert", "dave@example.com", "Direction", "", ""],
-            ["frank", "Frank Claes", "frank@example.com", "Market", "carol", "dave"],
-            ["eve", "Eve Stranger", "eve@example.com", "Other", "", ""],
-            ["mia", "Mia Renard", "mia@example.com", "Transition office", "", ""],
-        ],
-        "DryRuns": [["Name", "D-day"], ["DR1", today]],
-    })
+    write_xlsx(
+        folder / "plan.xlsx",
+        {
+            "Steps": [
+                ["ID", "Label", "Phase", "Dry runs", "Prerequisites", "Owner", "Duration"],
+                ["A", "Stop the market gateway", "AC", "ALL", "", "alice", "2h"],
+                ["B", "Back up the databases", "AC", "ALL", "A", "bob", "2h"],
+            ],
+            "Actors": [
+                ["ID", "Name", "Email", "Team", "Team leader", "Department head"],
+                ["alice", "Alice Martin", "alice@example.com", "Market", "carol", "dave"],
+                ["bob", "Bob Peeters", "bob@example.com", "Infra", "carol", "dave"],
+                ["carol", "Carol Dubois", "carol@example.com", "Market", "", "dave"],
+                ["dave", "Dave Lambert", "dave@example.com", "Direction", "", ""],
+                ["frank", "Frank Claes", "frank@example.com", "Market", "carol", "dave"],
+                ["eve", "Eve Stranger", "eve@example.com", "Other", "", ""],
+                ["mia", "Mia Renard", "mia@example.com", "Transition office", "", ""],
+            ],
+            "DryRuns": [["Name", "D-day"], ["DR1", today]],
+        },
+    )
     write_config(folder / "config.yaml", "plan.xlsx", name="ops", cutover_managers=["mia"])
 
 
@@ -50,7 +53,9 @@ def wait_until_asked(server: AirflowServer, run_url: str, step: str, timeout: fl
     with server.client("admin") as admin:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            details = admin.get(f"{run_url}/hitlDetails", params={"task_id": step}).json()["hitl_details"]
+            details = admin.get(f"{run_url}/hitlDetails", params={"task_id": step}).json()[
+                "hitl_details"
+            ]
             if details and not details[0]["response_received"]:
                 return
             time.sleep(0.5)
@@ -61,8 +66,12 @@ def test_who_may_act_transfer_and_blocking_defect(tmp_path):
     write_plan(tmp_path)
     plan = load_plan(tmp_path / "config.yaml").plan
     smtp = SmtpServer().start()
-    server = AirflowServer(tmp_path / "airflow", tmp_path / "config.yaml", airflow_users(plan),
-                           extra_env={"AIRFLOW_CONN_SMTP_DEFAULT": smtp.airflow_connection()})
+    server = AirflowServer(
+        tmp_path / "airflow",
+        tmp_path / "config.yaml",
+        airflow_users(plan),
+        extra_env={"AIRFLOW_CONN_SMTP_DEFAULT": smtp.airflow_connection()},
+    )
     try:
         with server:
             server.wait_for_dag(DAG_ID)
@@ -70,22 +79,45 @@ def test_who_may_act_transfer_and_blocking_defect(tmp_path):
             run_url = f"/api/v2/dags/{DAG_ID}/dagRuns/{run_id}"
             plugin = f"/transition/api/dags/{DAG_ID}/runs/{run_id}"
             wait_until_asked(server, run_url, "A")
-            eve, alice, carol, frank, mia = (server.client(u) for u in ("eve", "alice", "carol", "frank", "mia"))
+            eve, alice, carol, frank, mia = (
+                server.client(u) for u in ("eve", "alice", "carol", "frank", "mia")
+            )
 
             # A stranger may do nothing on the step.
-            refused = eve.post(f"{plugin}/steps/A/transfer", json={"to": "eve", "message": "mine now"})
+            refused = eve.post(
+                f"{plugin}/steps/A/transfer", json={"to": "eve", "message": "mine now"}
+            )
             assert refused.status_code == 403 and "only its owner" in refused.json()["detail"]
-            assert eve.patch(f"{run_url}/taskInstances/A/-1/hitlDetails", json={"chosen_options": ["Start"]}).status_code == 403
+            assert (
+                eve.patch(
+                    f"{run_url}/taskInstances/A/-1/hitlDetails", json={"chosen_options": ["Start"]}
+                ).status_code
+                == 403
+            )
             marked = eve.patch(f"{run_url}/taskInstances/A", json={"new_state": "success"})
-            assert marked.status_code == 403 and "You may not act on step A" in marked.json()["detail"]
-            assert eve.post(f"{plugin}/steps/A/defects", json={"title": "x", "severity": "minor"}).status_code == 403
+            assert (
+                marked.status_code == 403 and "You may not act on step A" in marked.json()["detail"]
+            )
+            assert (
+                eve.post(
+                    f"{plugin}/steps/A/defects", json={"title": "x", "severity": "minor"}
+                ).status_code
+                == 403
+            )
             zed = alice.post(f"{plugin}/steps/A/transfer", json={"to": "zed"})
             assert zed.status_code == 400, zed.text
-            not_ready = server.client("bob").post(f"{plugin}/steps/B/transfer", json={"to": "frank"})
-            assert not_ready.status_code == 409 and "once it is Ready or Open" in not_ready.json()["detail"]
+            not_ready = server.client("bob").post(
+                f"{plugin}/steps/B/transfer", json={"to": "frank"}
+            )
+            assert (
+                not_ready.status_code == 409
+                and "once it is Ready or Open" in not_ready.json()["detail"]
+            )
 
             # The owner hands the step over; the new person is told and may act.
-            transfer = alice.post(f"{plugin}/steps/A/transfer", json={"to": "frank", "message": "On leave <today>"})
+            transfer = alice.post(
+                f"{plugin}/steps/A/transfer", json={"to": "frank", "message": "On leave <today>"}
+            )
             assert transfer.status_code == 200, transfer.text
             assert transfer.json()["mail"] == "sent"
             handed = smtp.wait_for("[Transition-DR1] A - Transfer")
@@ -97,42 +129,74 @@ def test_who_may_act_transfer_and_blocking_defect(tmp_path):
             note = server.client("admin").get(f"{run_url}/taskInstances/A").json()["note"]
             assert "Transferred by alice to frank" in note and "On leave <today>" in note
             time.sleep(3)  # a person is not instant (the answer race in step_operator.py)
-            assert frank.patch(f"{run_url}/taskInstances/A/-1/hitlDetails", json={"chosen_options": ["Start"]}).status_code == 200
+            assert (
+                frank.patch(
+                    f"{run_url}/taskInstances/A/-1/hitlDetails", json={"chosen_options": ["Start"]}
+                ).status_code
+                == 200
+            )
             assert eve.post(f"{plugin}/steps/A/transfer", json={"to": "eve"}).status_code == 403
 
             # A blocking defect: the cutover manager is told, and the step cannot be closed.
             wait_until_asked(server, run_url, "A")
-            recorded = carol.post(f"{plugin}/steps/A/defects",
-                                  json={"title": "Gateway queue not empty", "severity": "blocking",
-                                        "description": "12 messages left"})
+            recorded = carol.post(
+                f"{plugin}/steps/A/defects",
+                json={
+                    "title": "Gateway queue not empty",
+                    "severity": "blocking",
+                    "description": "12 messages left",
+                },
+            )
             assert recorded.status_code == 201, recorded.text
             defect_id = recorded.json()["defect"]["id"]
             alert = smtp.wait_for("[Transition-DR1] A - Blocking defect: Gateway queue not empty")
             assert (alert["To"], alert["Cc"]) == ("mia@example.com", "alice@example.com")
             assert "12 messages left" in alert.get_body(("plain",)).get_content()
             time.sleep(3)
-            blocked = frank.patch(f"{run_url}/taskInstances/A/-1/hitlDetails", json={"chosen_options": ["Close"]})
-            assert blocked.status_code == 409 and "#%d Gateway queue not empty" % defect_id in blocked.json()["detail"]
-            assert alice.patch(f"{run_url}/taskInstances/A", json={"new_state": "success"}).status_code == 409
+            blocked = frank.patch(
+                f"{run_url}/taskInstances/A/-1/hitlDetails", json={"chosen_options": ["Close"]}
+            )
+            assert (
+                blocked.status_code == 409
+                and f"#{defect_id} Gateway queue not empty" in blocked.json()["detail"]
+            )
+            assert (
+                alice.patch(f"{run_url}/taskInstances/A", json={"new_state": "success"}).status_code
+                == 409
+            )
             recap = mia.get(f"{plugin}/steps").json()
-            states = {s["id"]: (s["state"], s["open_defects"], s["transferred_to"]) for s in recap["steps"]}
+            states = {
+                s["id"]: (s["state"], s["open_defects"], s["transferred_to"])
+                for s in recap["steps"]
+            }
             assert states == {"A": ("Open", 1, ["frank"]), "B": ("Planned", 0, [])}
             assert recap["counts"]["Open"] == 1 and recap["counts"]["Planned"] == 1
-            assert recap["forecast_critical_path"] == ["A", "B"] and recap["critical_path"] == ["A", "B"]
+            assert recap["forecast_critical_path"] == ["A", "B"] and recap["critical_path"] == [
+                "A",
+                "B",
+            ]
             assert recap["forecast_end"] > recap["now"] and recap["must_end_by"] is None
             page = eve.get("/transition/recap")
-            assert page.status_code == 200 and "Transition plan" in page.text and '"eve"' in page.text
+            assert (
+                page.status_code == 200 and "Transition plan" in page.text and '"eve"' in page.text
+            )
             import httpx
 
-            assert httpx.get(f"{server.base_url}{plugin}/steps").status_code == 401  # not logged in: no data
+            assert (
+                httpx.get(f"{server.base_url}{plugin}/steps").status_code == 401
+            )  # not logged in: no data
             assert httpx.get(f"{server.base_url}/transition/recap").status_code == 401
             listed = mia.get(f"{plugin}/defects").json()
-            assert [(d["task_id"], d["severity"], d["status"]) for d in listed["defects"]] == [("A", "blocking", "open")]
+            assert [(d["task_id"], d["severity"], d["status"]) for d in listed["defects"]] == [
+                ("A", "blocking", "open")
+            ]
             assert eve.post(f"{plugin}/defects/{defect_id}/resolve").status_code == 403
             # The person the defect blocks may not resolve it; whoever recorded it may.
             assert frank.post(f"{plugin}/defects/{defect_id}/resolve").status_code == 403
             assert carol.post(f"{plugin}/defects/{defect_id}/resolve").status_code == 200
-            closed = frank.patch(f"{run_url}/taskInstances/A/-1/hitlDetails", json={"chosen_options": ["Close"]})
+            closed = frank.patch(
+                f"{run_url}/taskInstances/A/-1/hitlDetails", json={"chosen_options": ["Close"]}
+            )
             assert closed.status_code == 200, closed.text
 
             assert server.answer_when_asked("bob", DAG_ID, run_id, "B", "Close").status_code == 200

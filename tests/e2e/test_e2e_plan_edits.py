@@ -15,30 +15,42 @@ import pytest
 
 from airflow_server import AirflowServer
 from conftest import write_config, write_xlsx
-from transition.store.plan_store import load_plan
 from transition.cli.standalone import airflow_users
+from transition.store.plan_store import load_plan
 
 pytestmark = pytest.mark.e2e
 DAG_ID = "edit_dr1"
-ACTORS = [["ID", "Name", "Email"], ["alice", "Alice Martin", "alice@example.com"], ["bob", "Bob Peeters", "bob@example.com"]]
+ACTORS = [
+    ["ID", "Name", "Email"],
+    ["alice", "Alice Martin", "alice@example.com"],
+    ["bob", "Bob Peeters", "bob@example.com"],
+]
 
 
 def steps(*extra):
-    return [["ID", "Label", "Phase", "Dry runs", "Prerequisites", "Owner"],
-            ["A", "Freeze billing", "AC", "ALL", "", "alice"],
-            ["B", "Migrate EAN register", "CO", "ALL", "A", "bob"], *extra]
+    return [
+        ["ID", "Label", "Phase", "Dry runs", "Prerequisites", "Owner"],
+        ["A", "Freeze billing", "AC", "ALL", "", "alice"],
+        ["B", "Migrate EAN register", "CO", "ALL", "A", "bob"],
+        *extra,
+    ]
 
 
 def write_plan(folder, step_rows):
     today = dt.datetime.now(zoneinfo.ZoneInfo("Europe/Brussels")).date()
-    write_xlsx(folder / "plan.xlsx", {"Steps": step_rows, "Actors": ACTORS, "DryRuns": [["Name", "D-day"], ["DR1", today]]})
+    write_xlsx(
+        folder / "plan.xlsx",
+        {"Steps": step_rows, "Actors": ACTORS, "DryRuns": [["Name", "D-day"], ["DR1", today]]},
+    )
 
 
 def test_label_change_and_added_step_during_a_run(tmp_path):
     write_plan(tmp_path, steps())
     write_config(tmp_path / "config.yaml", "plan.xlsx", name="edit")
     plan = load_plan(tmp_path / "config.yaml").plan
-    with AirflowServer(tmp_path / "airflow", tmp_path / "config.yaml", airflow_users(plan)) as server:
+    with AirflowServer(
+        tmp_path / "airflow", tmp_path / "config.yaml", airflow_users(plan)
+    ) as server:
         server.wait_for_dag(DAG_ID)
         run_id = server.trigger(DAG_ID)
         assert server.answer_when_asked("alice", DAG_ID, run_id, "A", "Start").status_code == 200
@@ -53,13 +65,16 @@ def test_label_change_and_added_step_during_a_run(tmp_path):
             assert reparse.status_code == 201, reparse.text
             deadline = time.monotonic() + 120
             while time.monotonic() < deadline:
-                tasks = {t["task_id"] for t in admin.get(f"/api/v2/dags/{DAG_ID}/tasks").json()["tasks"]}
+                tasks = {
+                    t["task_id"] for t in admin.get(f"/api/v2/dags/{DAG_ID}/tasks").json()["tasks"]
+                }
                 if "C" in tasks:
                     break
                 time.sleep(2)
             assert "C" in tasks, server.tail()
-            a_subject = admin.get(f"/api/v2/dags/{DAG_ID}/dagRuns/{run_id}/hitlDetails",
-                                  params={"task_id": "A"}).json()["hitl_details"][0]["subject"]
+            a_subject = admin.get(
+                f"/api/v2/dags/{DAG_ID}/dagRuns/{run_id}/hitlDetails", params={"task_id": "A"}
+            ).json()["hitl_details"][0]["subject"]
         assert a_subject == "A · Freeze billing"  # asked before the edit: unchanged
 
         assert server.answer_when_asked("alice", DAG_ID, run_id, "A", "Close").status_code == 200
@@ -67,7 +82,9 @@ def test_label_change_and_added_step_during_a_run(tmp_path):
         assert server.answer_when_asked("alice", DAG_ID, run_id, "C", "Close").status_code == 200
         assert server.wait_for_run(DAG_ID, run_id) == "success"
         with server.client("admin") as admin:
-            details = admin.get(f"/api/v2/dags/{DAG_ID}/dagRuns/{run_id}/hitlDetails").json()["hitl_details"]
+            details = admin.get(f"/api/v2/dags/{DAG_ID}/dagRuns/{run_id}/hitlDetails").json()[
+                "hitl_details"
+            ]
         subjects = {d["task_instance"]["task_id"]: d["subject"] for d in details}
         assert subjects["B"] == "B · Migrate the EAN register (v2)"
         assert subjects["C"] == "C · Check the register"

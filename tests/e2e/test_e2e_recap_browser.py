@@ -18,8 +18,8 @@ import pytest
 
 from airflow_server import AirflowServer
 from conftest import write_config, write_xlsx
-from transition.store.plan_store import load_plan
 from transition.cli.standalone import airflow_users
+from transition.store.plan_store import load_plan
 
 pytestmark = pytest.mark.e2e
 DAG_ID = "recap_dr1"
@@ -29,22 +29,25 @@ CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 
 def write_plan(folder: Path) -> None:
     today = dt.datetime.now(zoneinfo.ZoneInfo("Europe/Brussels")).date()
-    write_xlsx(folder / "plan.xlsx", {
-        "Steps": [
-            ["ID", "Label", "Phase", "Dry runs", "Prerequisites", "Start", "Duration", "Owner"],
-            ["A", "Stop the <market> gateway", "AC", "ALL", "", "", "2h", "alice"],
-            ["B", "Back up the databases", "AC", "ALL", "A", "D+1 08:00", "2h", "bob"],
-            ["C", "Load MIG 6 code lists", "CO", "ALL", "", "D+10 08:00", "1h", "alice"],
-            ["D", "Announce the freeze", "PP", "ALL", "", "", "15m", "bob"],
-            ["E", "Export the EAN register", "PP", "ALL", "A", "", "1h", "alice"],
-        ],
-        "Actors": [
-            ["ID", "Name", "Email", "Team", "Team leader", "Department head"],
-            ["alice", "Alice Martin", "alice@example.com", "Market", "", ""],
-            ["bob", "Bob Peeters", "bob@example.com", "Infra", "", ""],
-        ],
-        "DryRuns": [["Name", "D-day"], ["DR1", today]],
-    })
+    write_xlsx(
+        folder / "plan.xlsx",
+        {
+            "Steps": [
+                ["ID", "Label", "Phase", "Dry runs", "Prerequisites", "Start", "Duration", "Owner"],
+                ["A", "Stop the <market> gateway", "AC", "ALL", "", "", "2h", "alice"],
+                ["B", "Back up the databases", "AC", "ALL", "A", "D+1 08:00", "2h", "bob"],
+                ["C", "Load MIG 6 code lists", "CO", "ALL", "", "D+10 08:00", "1h", "alice"],
+                ["D", "Announce the freeze", "PP", "ALL", "", "", "15m", "bob"],
+                ["E", "Export the EAN register", "PP", "ALL", "A", "", "1h", "alice"],
+            ],
+            "Actors": [
+                ["ID", "Name", "Email", "Team", "Team leader", "Department head"],
+                ["alice", "Alice Martin", "alice@example.com", "Market", "", ""],
+                ["bob", "Bob Peeters", "bob@example.com", "Infra", "", ""],
+            ],
+            "DryRuns": [["Name", "D-day"], ["DR1", today]],
+        },
+    )
     write_config(folder / "config.yaml", "plan.xlsx", name="recap")
 
 
@@ -54,7 +57,9 @@ def test_recap_page_in_a_browser(tmp_path):
     assert Path(CHROMIUM).exists(), "Debian's chromium is needed (make test installs it)"
     write_plan(tmp_path)
     plan = load_plan(tmp_path / "config.yaml").plan
-    with AirflowServer(tmp_path / "airflow", tmp_path / "config.yaml", airflow_users(plan)) as server:
+    with AirflowServer(
+        tmp_path / "airflow", tmp_path / "config.yaml", airflow_users(plan)
+    ) as server:
         server.wait_for_dag(DAG_ID)
         run_id = server.trigger(DAG_ID)
         assert server.answer_when_asked("alice", DAG_ID, run_id, "A", "Start").status_code == 200
@@ -74,50 +79,88 @@ def test_recap_page_in_a_browser(tmp_path):
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(
                 executable_path=CHROMIUM,
-                args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                      "--disable-sync", "--no-first-run", "--disable-quic"],
+                args=[
+                    "--no-sandbox",
+                    "--disable-gpu",
+                    "--disable-background-networking",
+                    "--disable-component-update",
+                    "--disable-sync",
+                    "--no-first-run",
+                    "--disable-quic",
+                ],
             )
             try:
                 page = browser.new_page(viewport={"width": 1400, "height": 700})
                 # Not logged in: the page gives no data.
                 assert page.goto(f"{server.base_url}/transition/recap").status == 401
-                page.context.add_cookies([{"name": "_token", "value": server.token("alice"), "url": server.base_url}])
+                page.context.add_cookies(
+                    [{"name": "_token", "value": server.token("alice"), "url": server.base_url}]
+                )
                 assert page.goto(f"{server.base_url}/transition/recap").status == 200
-                page.wait_for_function("document.querySelectorAll('#rows tr').length === 5", timeout=30_000)
-                rows = page.eval_on_selector_all("#rows tr", "rows => rows.map(r => [r.dataset.step, r.dataset.state])")
+                page.wait_for_function(
+                    "document.querySelectorAll('#rows tr').length === 5", timeout=30_000
+                )
+                rows = page.eval_on_selector_all(
+                    "#rows tr", "rows => rows.map(r => [r.dataset.step, r.dataset.state])"
+                )
                 assert dict(rows) == expected
-                assert "Stop the <market> gateway" in page.inner_text("#rows")  # shown as text, not HTML
+                assert "Stop the <market> gateway" in page.inner_text(
+                    "#rows"
+                )  # shown as text, not HTML
                 assert page.inner_text("#counts").startswith("Planned 1")
-                assert "Critical path (forecast): C · as planned: C" in page.inner_text("#timeline")  # C starts D+10
+                assert "Critical path (forecast): C · as planned: C" in page.inner_text(
+                    "#timeline"
+                )  # C starts D+10
                 page.click("details summary")
-                phases = page.eval_on_selector_all("#phases tr", "rows => rows.map(r => r.innerText.split('\\t'))")
+                phases = page.eval_on_selector_all(
+                    "#phases tr", "rows => rows.map(r => r.innerText.split('\\t'))"
+                )
                 assert phases[0] == ["Phase", "Planned", "Locked", "Idle", "Open", "Terminated"]
-                assert phases[1:] == [["PP", "1", "", "", "", "1"], ["AC", "", "1", "", "1", ""], ["CO", "", "", "1", "", ""]]
+                assert phases[1:] == [
+                    ["PP", "1", "", "", "", "1"],
+                    ["AC", "", "1", "", "1", ""],
+                    ["CO", "", "", "1", "", ""],
+                ]
                 page.screenshot(path=str(ARTIFACTS / "recap.png"), full_page=True)
                 page.select_option("#f-state", "Open")
-                assert page.eval_on_selector_all("#rows tr", "rows => rows.map(r => r.dataset.step)") == ["A"]
+                assert page.eval_on_selector_all(
+                    "#rows tr", "rows => rows.map(r => r.dataset.step)"
+                ) == ["A"]
                 page.select_option("#f-state", "")
                 page.check("#f-mine")  # alice's steps: A, C, E
-                assert page.eval_on_selector_all("#rows tr", "rows => rows.map(r => r.dataset.step)") == ["A", "C", "E"]
+                assert page.eval_on_selector_all(
+                    "#rows tr", "rows => rows.map(r => r.dataset.step)"
+                ) == ["A", "C", "E"]
                 link = page.get_attribute("#rows tr[data-step='A'] a", "href")
-                assert link.endswith("/tasks/A/required_actions?map_index=-1") and f"/dags/{DAG_ID}/runs/" in link
+                assert (
+                    link.endswith("/tasks/A/required_actions?map_index=-1")
+                    and f"/dags/{DAG_ID}/runs/" in link
+                )
                 page.uncheck("#f-mine")
-                assert page.locator("#rows tr[data-step='B'] button").count() == 0  # B is not Ready or Open
+                assert (
+                    page.locator("#rows tr[data-step='B'] button").count() == 0
+                )  # B is not Ready or Open
 
                 # Record a blocking defect on A from the page, then resolve it, then hand A to Bob.
                 page.click("#rows tr[data-step='A'] button[data-act='defect']")
                 page.fill("input[name='title']", "Queue <stuck>")
                 page.select_option("select[name='severity']", "blocking")
                 page.click("#act-send")
-                page.wait_for_function("document.querySelector(\"#rows tr[data-step='A']\").innerText.includes('(open)')")
+                page.wait_for_function(
+                    "document.querySelector(\"#rows tr[data-step='A']\").innerText.includes('(open)')"
+                )
                 assert "Queue <stuck> (open)" in page.inner_text("#rows tr[data-step='A']")
                 page.click("#rows tr[data-step='A'] button[data-resolve]")
-                page.wait_for_function("!document.querySelector(\"#rows tr[data-step='A']\").innerText.includes('(open)')")
+                page.wait_for_function(
+                    "!document.querySelector(\"#rows tr[data-step='A']\").innerText.includes('(open)')"
+                )
                 page.click("#rows tr[data-step='A'] button[data-act='transfer']")
                 page.select_option("#act-to", "bob")
                 page.fill("textarea[name='message']", "Please finish it")
                 page.click("#act-send")
-                page.wait_for_function("document.querySelector(\"#rows tr[data-step='A']\").innerText.includes('→ bob')")
+                page.wait_for_function(
+                    "document.querySelector(\"#rows tr[data-step='A']\").innerText.includes('→ bob')"
+                )
                 page.screenshot(path=str(ARTIFACTS / "recap-after-actions.png"), full_page=True)
 
                 # The step's link opens Airflow's Required Actions page of that step, with its request.

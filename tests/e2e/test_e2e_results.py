@@ -25,9 +25,9 @@ import pytest
 from airflow_server import AirflowServer
 from conftest import write_config, write_xlsx
 from smtp_server import SmtpServer
-from transition.store.plan_store import load_plan
-from transition.results.api_client import REPORT_USER, connection_json
 from transition.cli.standalone import airflow_users
+from transition.results.api_client import REPORT_USER, connection_json
+from transition.store.plan_store import load_plan
 
 pytestmark = pytest.mark.e2e
 ZONE = zoneinfo.ZoneInfo("Europe/Brussels")
@@ -37,41 +37,50 @@ TRANSITION = shutil.which("transition", path=str(Path(sys.executable).parent))
 
 def write_plan(folder: Path) -> None:
     today = dt.datetime.now(ZONE).date()
-    write_xlsx(folder / "plan.xlsx", {
-        "Steps": [
-            ["ID", "Label", "Phase", "Dry runs", "Prerequisites", "Start", "Duration", "Owner"],
-            # Planned the day before D-day: in both runs every planned start has passed.
-            ["A", "Stop the market gateway", "AC", "ALL", "", "D-1 08:00", "1h", "alice"],
-            ["B", "Back up the databases", "AC", "ALL", "A", "", "1m", "bob"],
-            ["C", "Switch the gateway", "CO", "ALL", "B", "", "30m", "carol"],
-            ["D", "Hand over", "HO", "ALL", "C", "", "15m", "alice"],
-        ],
-        "Actors": [
-            ["ID", "Name", "Email", "Team", "Team leader", "Department head"],
-            ["alice", "Alice Martin", "alice@example.com", "Market", "carol", "dave"],
-            ["bob", "Bob Peeters", "bob@example.com", "Infra", "carol", "dave"],
-            ["carol", "Carol Dubois", "carol@example.com", "Market", "", "dave"],
-            ["dave", "Dave Lambert", "dave@example.com", "Direction", "", ""],
-            ["frank", "Frank Claes", "frank@example.com", "Infra", "carol", "dave"],
-            ["mia", "Mia Renard", "mia@example.com", "Transition office", "", ""],
-        ],
-        "DryRuns": [["Name", "D-day"], ["DR1", today - dt.timedelta(days=7)], ["DR2", today]],
-    })
+    write_xlsx(
+        folder / "plan.xlsx",
+        {
+            "Steps": [
+                ["ID", "Label", "Phase", "Dry runs", "Prerequisites", "Start", "Duration", "Owner"],
+                # Planned the day before D-day: in both runs every planned start has passed.
+                ["A", "Stop the market gateway", "AC", "ALL", "", "D-1 08:00", "1h", "alice"],
+                ["B", "Back up the databases", "AC", "ALL", "A", "", "1m", "bob"],
+                ["C", "Switch the gateway", "CO", "ALL", "B", "", "30m", "carol"],
+                ["D", "Hand over", "HO", "ALL", "C", "", "15m", "alice"],
+            ],
+            "Actors": [
+                ["ID", "Name", "Email", "Team", "Team leader", "Department head"],
+                ["alice", "Alice Martin", "alice@example.com", "Market", "carol", "dave"],
+                ["bob", "Bob Peeters", "bob@example.com", "Infra", "carol", "dave"],
+                ["carol", "Carol Dubois", "carol@example.com", "Market", "", "dave"],
+                ["dave", "Dave Lambert", "dave@example.com", "Direction", "", ""],
+                ["frank", "Frank Claes", "frank@example.com", "Infra", "carol", "dave"],
+                ["mia", "Mia Renard", "mia@example.com", "Transition office", "", ""],
+            ],
+            "DryRuns": [["Name", "D-day"], ["DR1", today - dt.timedelta(days=7)], ["DR2", today]],
+        },
+    )
     write_config(folder / "config.yaml", "plan.xlsx", name="rep", cutover_managers=["mia"])
 
 
-def wait_until_asked(server: AirflowServer, dag_id: str, run_id: str, step: str, timeout: float = 180) -> None:
+def wait_until_asked(
+    server: AirflowServer, dag_id: str, run_id: str, step: str, timeout: float = 180
+) -> None:
     with server.client("admin") as admin:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            details = admin.get(f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/hitlDetails", params={"task_id": step}).json()
+            details = admin.get(
+                f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/hitlDetails", params={"task_id": step}
+            ).json()
             if details["hitl_details"] and not details["hitl_details"][0]["response_received"]:
                 return
             time.sleep(0.5)
     raise TimeoutError(f"{step} never asked:\n{server.tail()}")
 
 
-def wait_for_state(server: AirflowServer, dag_id: str, run_id: str, step: str, state: str, timeout: float = 180) -> dict:
+def wait_for_state(
+    server: AirflowServer, dag_id: str, run_id: str, step: str, state: str, timeout: float = 180
+) -> dict:
     with server.client("mia") as mia:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -82,11 +91,20 @@ def wait_for_state(server: AirflowServer, dag_id: str, run_id: str, step: str, s
     raise TimeoutError(f"{step} never became {state}")
 
 
-def report(server: AirflowServer, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+def report(
+    server: AirflowServer, *args: str, env: dict | None = None
+) -> subprocess.CompletedProcess:
     clean = {k: v for k, v in os.environ.items() if not k.startswith("TRANSITION_API_")}
-    clean["TRANSITION_CONFIG"] = server.env["TRANSITION_CONFIG"]  # the test plan's: its language (English)
-    return subprocess.run([TRANSITION, "report", *args], capture_output=True, text=True, timeout=120,
-                          env={**clean, **(env or {})})
+    clean["TRANSITION_CONFIG"] = server.env[
+        "TRANSITION_CONFIG"
+    ]  # the test plan's: its language (English)
+    return subprocess.run(
+        [TRANSITION, "report", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**clean, **(env or {})},
+    )
 
 
 def wait_for_mail(smtp: SmtpServer, prefix: str, timeout: float = 120):
@@ -96,17 +114,25 @@ def wait_for_mail(smtp: SmtpServer, prefix: str, timeout: float = 120):
         if found:
             return found[0]
         time.sleep(0.5)
-    raise TimeoutError(f"no e-mail '{prefix}...'; received: {[m['Subject'] for m in smtp.messages]}")
+    raise TimeoutError(
+        f"no e-mail '{prefix}...'; received: {[m['Subject'] for m in smtp.messages]}"
+    )
 
 
 def test_results_workbook_and_weekly_report(tmp_path):
     write_plan(tmp_path)
     plan = load_plan(tmp_path / "config.yaml").plan
     smtp = SmtpServer().start()
-    server = AirflowServer(tmp_path / "airflow", tmp_path / "config.yaml", {**airflow_users(plan), REPORT_USER: "viewer"},
-                           extra_env={"AIRFLOW_CONN_SMTP_DEFAULT": smtp.airflow_connection()})
+    server = AirflowServer(
+        tmp_path / "airflow",
+        tmp_path / "config.yaml",
+        {**airflow_users(plan), REPORT_USER: "viewer"},
+        extra_env={"AIRFLOW_CONN_SMTP_DEFAULT": smtp.airflow_connection()},
+    )
     # As `transition standalone` does: the weekly report reads Airflow as the service user.
-    server.env["AIRFLOW_CONN_TRANSITION_API"] = connection_json(server.base_url, REPORT_USER, server.passwords[REPORT_USER])
+    server.env["AIRFLOW_CONN_TRANSITION_API"] = connection_json(
+        server.base_url, REPORT_USER, server.passwords[REPORT_USER]
+    )
     try:
         with server:
             for dag_id in (DR1, DR2, WEEKLY):
@@ -117,14 +143,27 @@ def test_results_workbook_and_weekly_report(tmp_path):
             # given a defect and started by the new person, then left open past its minute: Late.
             assert server.answer_when_asked("alice", DR1, run1, "A", "Close").status_code == 200
             assert server.answer_when_asked("alice", DR2, run2, "A", "Start").status_code == 200
-            closed = server.answer_when_asked("alice", DR2, run2, "A", "Close", params={"comment": "Gateway stopped"})
+            closed = server.answer_when_asked(
+                "alice", DR2, run2, "A", "Close", params={"comment": "Gateway stopped"}
+            )
             assert closed.status_code == 200, closed.text
             wait_until_asked(server, DR2, run2, "B")
             plugin = f"/transition/api/dags/{DR2}/runs/{run2}"
             with server.client("bob") as bob, server.client("frank") as frank:
-                assert bob.post(f"{plugin}/steps/B/transfer", json={"to": "frank", "message": "On leave"}).status_code == 200
-                defect = frank.post(f"{plugin}/steps/B/defects",
-                                    json={"title": "Backup slower than planned", "severity": "major", "description": "40 min"})
+                assert (
+                    bob.post(
+                        f"{plugin}/steps/B/transfer", json={"to": "frank", "message": "On leave"}
+                    ).status_code
+                    == 200
+                )
+                defect = frank.post(
+                    f"{plugin}/steps/B/defects",
+                    json={
+                        "title": "Backup slower than planned",
+                        "severity": "major",
+                        "description": "40 min",
+                    },
+                )
                 assert defect.status_code == 201, defect.text
             assert server.answer_when_asked("frank", DR2, run2, "B", "Start").status_code == 200
             wait_for_state(server, DR2, run2, "B", "Late")
@@ -132,18 +171,43 @@ def test_results_workbook_and_weekly_report(tmp_path):
 
             # -- transition report ---------------------------------------------------------------
             out = tmp_path / "results.xlsx"
-            done = report(server, "--run", f"{DR2}/{run2}", "--out", str(out), "--user", "mia",
-                          env={"TRANSITION_API_URL": server.base_url, "TRANSITION_API_PASSWORD": server.passwords["mia"]})
+            done = report(
+                server,
+                "--run",
+                f"{DR2}/{run2}",
+                "--out",
+                str(out),
+                "--user",
+                "mia",
+                env={
+                    "TRANSITION_API_URL": server.base_url,
+                    "TRANSITION_API_PASSWORD": server.passwords["mia"],
+                },
+            )
             assert done.returncode == 0, done.stderr
-            assert done.stdout.startswith(f"Wrote {out}: dry run DR2, run {run2} (running); 4 steps (2 Overdue, 1 Late, "
-                                          "1 Terminated), 1 defect; compared with 1 other dry run")
+            assert done.stdout.startswith(
+                f"Wrote {out}: dry run DR2, run {run2} (running); 4 steps (2 Overdue, 1 Late, "
+                "1 Terminated), 1 defect; compared with 1 other dry run"
+            )
             book = openpyxl.load_workbook(out)
             assert book.sheetnames == ["Steps", "Defects", "Comparison", "Run"]
             header = [c.value for c in book["Steps"][1]]
-            rows = {r[0]: dict(zip(header, r)) for r in book["Steps"].iter_rows(min_row=2, values_only=True)}
-            assert {k: r["State"] for k, r in rows.items()} == {"A": "Terminated", "B": "Late", "C": "Overdue", "D": "Overdue"}
+            rows = {
+                r[0]: dict(zip(header, r))
+                for r in book["Steps"].iter_rows(min_row=2, values_only=True)
+            }
+            assert {k: r["State"] for k, r in rows.items()} == {
+                "A": "Terminated",
+                "B": "Late",
+                "C": "Overdue",
+                "D": "Overdue",
+            }
             a, b = rows["A"], rows["B"]
-            assert (a["Started by"], a["Closed by"], a["Comment"]) == ("alice", "alice", "Gateway stopped")
+            assert (a["Started by"], a["Closed by"], a["Comment"]) == (
+                "alice",
+                "alice",
+                "Gateway stopped",
+            )
             now = dt.datetime.now(ZONE).replace(tzinfo=None)
             assert now - dt.timedelta(minutes=15) < a["Actual start"] <= a["Actual end"] < now
             assert a["Actual duration"] == a["Actual end"] - a["Actual start"]
@@ -152,41 +216,88 @@ def test_results_workbook_and_weekly_report(tmp_path):
             assert a["Planned start"] == dt.datetime.combine(yesterday, dt.time(8, 0))
             assert (b["Started by"], b["Closed by"], b["Actual end"]) == ("frank", None, None)
             assert b["Transfers"] == "bob → frank: On leave"
-            assert b["Defects"] == "#1 major open: Backup slower than planned" and b["Open defects"] == 1
-            assert rows["C"]["Owner"] == "carol" and rows["C"]["Planned start"] == dt.datetime.combine(yesterday, dt.time(9, 1))
+            assert (
+                b["Defects"] == "#1 major open: Backup slower than planned"
+                and b["Open defects"] == 1
+            )
+            assert rows["C"]["Owner"] == "carol" and rows["C"][
+                "Planned start"
+            ] == dt.datetime.combine(yesterday, dt.time(9, 1))
             defects = list(book["Defects"].iter_rows(min_row=2, values_only=True))
-            assert [d[:7] for d in defects] == [(1, "B", "Backup slower than planned", "major", "open", "40 min", "frank")]
+            assert [d[:7] for d in defects] == [
+                (1, "B", "Backup slower than planned", "major", "open", "40 min", "frank")
+            ]
             comparison = book["Comparison"]
-            assert [c.value for c in comparison[3]][:5] == ["Phase", "DR1 planned (h)", "DR1 actual (h)", "DR2 planned (h)",
-                                                             "DR2 actual (h)"]
+            assert [c.value for c in comparison[3]][:5] == [
+                "Phase",
+                "DR1 planned (h)",
+                "DR1 actual (h)",
+                "DR2 planned (h)",
+                "DR2 actual (h)",
+            ]
             table = {r[0]: r for r in comparison.iter_rows(min_row=4, max_row=6, values_only=True)}
             assert list(table) == ["AC", "CO", "HO"]
-            assert table["AC"][1] == table["AC"][3] == pytest.approx(61 / 60)  # A 1 h + B 1 min, planned
+            assert (
+                table["AC"][1] == table["AC"][3] == pytest.approx(61 / 60)
+            )  # A 1 h + B 1 min, planned
             # DR1: A closed at once (B not started); DR2: from A's start until now (B is open).
             assert table["AC"][2] == 0 and 30 / 3600 < table["AC"][4] < 0.25
             assert table["CO"][2] is None and table["CO"][3] == 0.5
             assert (table["AC"][5], table["AC"][6]) == ("1/2", "1/2")
-            compared = [r[:2] for r in comparison.iter_rows(min_row=10, max_row=11, values_only=True)]
+            compared = [
+                r[:2] for r in comparison.iter_rows(min_row=10, max_row=11, values_only=True)
+            ]
             assert compared == [("DR1", DR1), ("DR2", DR2)]
             import zipfile
 
             with zipfile.ZipFile(out) as archive:
-                assert [n for n in archive.namelist() if n.startswith("xl/charts/")] == ["xl/charts/chart1.xml"]
+                assert [n for n in archive.namelist() if n.startswith("xl/charts/")] == [
+                    "xl/charts/chart1.xml"
+                ]
 
             # Wrong run, wrong DAG, wrong password: said in words, exit 2, no traceback, no file.
             # (--password=...: a generated password may begin with "-")
-            base = ["--url", server.base_url, "--user", "mia", f"--password={server.passwords['mia']}"]
-            wrong_run = report(server, "--run", f"{DR2}/nope", "--out", str(tmp_path / "x.xlsx"), *base)
+            base = [
+                "--url",
+                server.base_url,
+                "--user",
+                "mia",
+                f"--password={server.passwords['mia']}",
+            ]
+            wrong_run = report(
+                server, "--run", f"{DR2}/nope", "--out", str(tmp_path / "x.xlsx"), *base
+            )
             assert wrong_run.returncode == 2
-            assert wrong_run.stderr.strip() == f"transition: no run 'nope' of DAG '{DR2}' (latest runs: {run2})"
-            wrong_dag = report(server, "--run", f"rep_dr9/{run2}", "--out", str(tmp_path / "x.xlsx"), *base)
+            assert (
+                wrong_run.stderr.strip()
+                == f"transition: no run 'nope' of DAG '{DR2}' (latest runs: {run2})"
+            )
+            wrong_dag = report(
+                server, "--run", f"rep_dr9/{run2}", "--out", str(tmp_path / "x.xlsx"), *base
+            )
             assert wrong_dag.returncode == 2
-            assert wrong_dag.stderr.strip() == f"transition: no DAG 'rep_dr9' in Airflow at {server.base_url}"
-            wrong_password = report(server, "--run", f"{DR2}/{run2}", "--out", str(tmp_path / "x.xlsx"),
-                                    "--url", server.base_url, "--user", "mia", "--password", "wrong")
+            assert (
+                wrong_dag.stderr.strip()
+                == f"transition: no DAG 'rep_dr9' in Airflow at {server.base_url}"
+            )
+            wrong_password = report(
+                server,
+                "--run",
+                f"{DR2}/{run2}",
+                "--out",
+                str(tmp_path / "x.xlsx"),
+                "--url",
+                server.base_url,
+                "--user",
+                "mia",
+                "--password",
+                "wrong",
+            )
             assert wrong_password.returncode == 2
-            assert wrong_password.stderr.startswith(f"transition: Airflow at {server.base_url} refused user 'mia': "
-                                                    "wrong user name or password")
+            assert wrong_password.stderr.startswith(
+                f"transition: Airflow at {server.base_url} refused user 'mia': "
+                "wrong user name or password"
+            )
             for failed in (wrong_run, wrong_dag, wrong_password):
                 assert "Traceback" not in failed.stderr
             assert not (tmp_path / "x.xlsx").exists()
@@ -196,33 +307,63 @@ def test_results_workbook_and_weekly_report(tmp_path):
             with server.client("admin") as admin:
                 assert admin.get(f"/api/v2/dags/{WEEKLY}/dagRuns").json()["total_entries"] == 0
                 next_run = admin.get(f"/api/v2/dags/{WEEKLY}").json()["next_dagrun_run_after"]
-            assert dt.datetime.fromisoformat(next_run) > dt.datetime.now(dt.timezone.utc), next_run
+            assert dt.datetime.fromisoformat(next_run) > dt.datetime.now(dt.UTC), next_run
             weekly_run = server.trigger(WEEKLY)
             assert server.wait_for_run(WEEKLY, weekly_run, timeout=240) == "success", server.tail()
             mail = wait_for_mail(smtp, "[Transition-DR2] Weekly report ")
             assert mail["To"] == "mia@example.com" and mail["X-Transition-Run"] == f"{DR2}/{run2}"
             text = mail.get_body(("plain",)).get_content().replace("\r\n", "\n")
             assert "Weekly report of dry run DR2 of plan rep." in text
-            assert "Steps closed:  1 of 4" in text and "Open defects:  1" in text and "Forecast end:  " in text, text
+            assert (
+                "Steps closed:  1 of 4" in text
+                and "Open defects:  1" in text
+                and "Forecast end:  " in text
+            ), text
             assert "- C · Switch the gateway — Carol Dubois (carol); planned start" in text
             assert "- D · Hand over — Alice Martin (alice); planned start" in text
-            assert "- B · Back up the databases — Bob Peeters (bob), transferred to Frank Claes; started" in text
+            assert (
+                "- B · Back up the databases — Bob Peeters (bob), transferred to Frank Claes; started"
+                in text
+            )
             assert "by Frank Claes" in text
-            assert "- #1 Backup slower than planned (step B, major), recorded by Frank Claes on" in text
-            assert "compares it with DR1 phase by phase" in text and f"{server.base_url}/transition/recap" in text
+            assert (
+                "- #1 Backup slower than planned (step B, major), recorded by Frank Claes on"
+                in text
+            )
+            assert (
+                "compares it with DR1 phase by phase" in text
+                and f"{server.base_url}/transition/recap" in text
+            )
             (attachment,) = list(mail.iter_attachments())
             assert attachment.get_filename().startswith("rep-DR2-results-")
             attached = openpyxl.load_workbook(io.BytesIO(attachment.get_content()))
             assert attached.sheetnames == ["Steps", "Defects", "Comparison", "Run"]
-            assert [r[0] for r in attached["Steps"].iter_rows(min_row=2, values_only=True)] == ["A", "B", "C", "D"]
-            assert [r[2] for r in attached["Defects"].iter_rows(min_row=2, values_only=True)] == ["Backup slower than planned"]
-            other = wait_for_mail(smtp, "[Transition-DR1] Weekly report ")  # one e-mail per running dry run
+            assert [r[0] for r in attached["Steps"].iter_rows(min_row=2, values_only=True)] == [
+                "A",
+                "B",
+                "C",
+                "D",
+            ]
+            assert [r[2] for r in attached["Defects"].iter_rows(min_row=2, values_only=True)] == [
+                "Backup slower than planned"
+            ]
+            other = wait_for_mail(
+                smtp, "[Transition-DR1] Weekly report "
+            )  # one e-mail per running dry run
             assert "Steps closed:  1 of 4" in other.get_body(("plain",)).get_content()
-            not_a_dry_run = report(server, "--run", f"{WEEKLY}/{weekly_run}", "--out", str(tmp_path / "x.xlsx"), *base)
+            not_a_dry_run = report(
+                server, "--run", f"{WEEKLY}/{weekly_run}", "--out", str(tmp_path / "x.xlsx"), *base
+            )
             assert not_a_dry_run.returncode == 2, not_a_dry_run.stderr
-            assert not_a_dry_run.stderr.startswith(f"transition: '{WEEKLY}' is not a dry run of the transition plan")
+            assert not_a_dry_run.stderr.startswith(
+                f"transition: '{WEEKLY}' is not a dry run of the transition plan"
+            )
             with server.client("admin") as admin:
-                sent = admin.get(f"/api/v2/dags/{WEEKLY}/dagRuns/{weekly_run}/taskInstances/send_weekly_report/xcomEntries/return_value")
-            assert sent.status_code == 200 and sorted(sent.json()["value"]) == sorted([mail["Subject"], other["Subject"]])
+                sent = admin.get(
+                    f"/api/v2/dags/{WEEKLY}/dagRuns/{weekly_run}/taskInstances/send_weekly_report/xcomEntries/return_value"
+                )
+            assert sent.status_code == 200 and sorted(sent.json()["value"]) == sorted(
+                [mail["Subject"], other["Subject"]]
+            )
     finally:
         smtp.stop()

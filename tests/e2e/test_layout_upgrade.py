@@ -32,9 +32,24 @@ DAG_ID = "upgrade_dr1"
 
 def old_tree(into: Path) -> Path:
     """The repository's files at the last commit before the layers (needs the git history)."""
-    archive = subprocess.run(["git", "-C", str(REPO_ROOT), "archive", "--format=tar", BEFORE_LAYERS,
-                              "plugins", "dags", "include"], capture_output=True, timeout=120)
-    assert archive.returncode == 0, f"the git history is needed for this test: {archive.stderr.decode()}"
+    archive = subprocess.run(
+        [
+            "git",
+            "-C",
+            str(REPO_ROOT),
+            "archive",
+            "--format=tar",
+            BEFORE_LAYERS,
+            "plugins",
+            "dags",
+            "include",
+        ],
+        capture_output=True,
+        timeout=120,
+    )
+    assert archive.returncode == 0, (
+        f"the git history is needed for this test: {archive.stderr.decode()}"
+    )
     with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
         tar.extractall(into, filter="data")
     assert (into / "plugins" / "transition" / "step_operator.py").exists()
@@ -45,15 +60,29 @@ def write_plan(folder: Path) -> None:
     zone = zoneinfo.ZoneInfo("Europe/Brussels")
     today = dt.datetime.now(zone).date()
     end = dt.datetime.now(zone).replace(tzinfo=None) + dt.timedelta(days=2)
-    write_xlsx(folder / "plan.xlsx", {
-        "Steps": [["ID", "Label", "Phase", "Dry runs", "Prerequisites", "Owner", "Duration"],
-                  ["A", "Stop the market gateway", "AC", "ALL", "", "alice", "2h"],
-                  ["B", "Back up the databases", "AC", "ALL", "A", "alice", "2h"]],
-        "Actors": [["ID", "Name", "Email"], ["alice", "Alice Martin", "alice@example.com"],
-                   ["mia", "Mia Renard", "mia@example.com"]],
-        "DryRuns": [["Name", "D-day", "End"], ["DR1", today, end]],
-    })
-    write_config(folder / "config.yaml", "plan.xlsx", name="upgrade", cutover_managers=["mia"], weekly_report=None)
+    write_xlsx(
+        folder / "plan.xlsx",
+        {
+            "Steps": [
+                ["ID", "Label", "Phase", "Dry runs", "Prerequisites", "Owner", "Duration"],
+                ["A", "Stop the market gateway", "AC", "ALL", "", "alice", "2h"],
+                ["B", "Back up the databases", "AC", "ALL", "A", "alice", "2h"],
+            ],
+            "Actors": [
+                ["ID", "Name", "Email"],
+                ["alice", "Alice Martin", "alice@example.com"],
+                ["mia", "Mia Renard", "mia@example.com"],
+            ],
+            "DryRuns": [["Name", "D-day", "End"], ["DR1", today, end]],
+        },
+    )
+    write_config(
+        folder / "config.yaml",
+        "plan.xlsx",
+        name="upgrade",
+        cutover_managers=["mia"],
+        weekly_report=None,
+    )
 
 
 def test_a_run_started_before_the_layers_finishes_after(tmp_path):
@@ -62,10 +91,15 @@ def test_a_run_started_before_the_layers_finishes_after(tmp_path):
     users = airflow_users(load_plan(tmp_path / "config.yaml").plan)
     home = tmp_path / "airflow"
     before = AirflowServer(home, tmp_path / "config.yaml", users)
-    before.env.update({  # the flat package's code, DAG files and templates
-        "AIRFLOW__CORE__DAGS_FOLDER": str(old / "dags"), "AIRFLOW__CORE__PLUGINS_FOLDER": str(old / "plugins"),
-        "PYTHONPATH": os.pathsep.join([str(old / "plugins"), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep),
-    })
+    before.env.update(
+        {  # the flat package's code, DAG files and templates
+            "AIRFLOW__CORE__DAGS_FOLDER": str(old / "dags"),
+            "AIRFLOW__CORE__PLUGINS_FOLDER": str(old / "plugins"),
+            "PYTHONPATH": os.pathsep.join(
+                [str(old / "plugins"), os.environ.get("PYTHONPATH", "")]
+            ).rstrip(os.pathsep),
+        }
+    )
     with before:
         before.wait_for_dag(DAG_ID)
         run_id = before.trigger(DAG_ID)
@@ -76,7 +110,9 @@ def test_a_run_started_before_the_layers_finishes_after(tmp_path):
 
     with sqlite3.connect(home / "airflow.db") as db:
         callbacks = [str(row) for row in db.execute("SELECT * FROM callback")]
-    assert any("transition.deadline_mail.notify_dry_run_late" in str(c) for c in callbacks), callbacks
+    assert any("transition.deadline_mail.notify_dry_run_late" in str(c) for c in callbacks), (
+        callbacks
+    )
 
     after = AirflowServer(home, tmp_path / "config.yaml", users)  # this checkout, same database
     with after:

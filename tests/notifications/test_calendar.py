@@ -18,9 +18,16 @@ import pytest
 
 from conftest import base_sheets, compile_sheets, write_config, write_xlsx
 from transition.notifications import calendar_mail
-from transition.notifications.calendar_ics import calendar_bytes, event_uid, fingerprint, owner_events, run_events, run_key
+from transition.notifications.calendar_ics import (
+    calendar_bytes,
+    event_uid,
+    fingerprint,
+    owner_events,
+    run_events,
+    run_key,
+)
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 BRUSSELS = zoneinfo.ZoneInfo("Europe/Brussels")
 RUN_ID = "manual__2027-01-10T09:00:00+00:00"
 TRANSITION = shutil.which("transition", path=str(Path(sys.executable).parent))
@@ -49,10 +56,14 @@ def utc(moment: dt.datetime) -> dt.datetime:
 
 def test_one_event_per_timed_step_of_the_owner(tmp_path):
     sheets = base_sheets()
-    sheets["Steps"].append(["PP-030", "Untimed check", "PP", "ALL", "", "", "30m", "alice", "", ""])  # no start, no prerequisite
+    sheets["Steps"].append(
+        ["PP-030", "Untimed check", "PP", "ALL", "", "", "30m", "alice", "", ""]
+    )  # no start, no prerequisite
     plan = compiled(tmp_path, sheets)
     assert list(run_events(plan, "DR1")) == ["alice", "bob", "carol", "dave"]
-    events = owner_events(plan, "DR1", "alice", run_id=RUN_ID, base_url="https://airflow.example.com/")
+    events = owner_events(
+        plan, "DR1", "alice", run_id=RUN_ID, base_url="https://airflow.example.com/"
+    )
     assert [e.step_id for e in events] == ["PP-010", "CO-110"]  # PP-030 has no planned time
 
     calendar = parse(calendar_bytes(plan, "alice", events, sequence=0))
@@ -66,18 +77,25 @@ def test_one_event_per_timed_step_of_the_owner(tmp_path):
     assert freeze.end == dt.datetime(2027, 1, 14, 9, 0, tzinfo=BRUSSELS)
     assert freeze["DTSTART"].params["TZID"] == "Europe/Brussels"
     assert int(freeze["SEQUENCE"]) == 0 and str(freeze["STATUS"]) == "CONFIRMED"
-    assert str(freeze["ORGANIZER"]) == "mailto:dave@example.com" and freeze["ORGANIZER"].params["CN"] == "Dave Lambert"
+    assert (
+        str(freeze["ORGANIZER"]) == "mailto:dave@example.com"
+        and freeze["ORGANIZER"].params["CN"] == "Dave Lambert"
+    )
     attendee = freeze["ATTENDEE"]
     assert str(attendee) == "mailto:alice@example.com" and attendee.params["CN"] == "Alice Martin"
     assert attendee.params["RSVP"] == "FALSE"
-    link = ("https://airflow.example.com/dags/resa_dr1/runs/manual__2027-01-10T09%3A00%3A00%2B00%3A00"
-            "/tasks/PP-010/required_actions?map_index=-1")
+    link = (
+        "https://airflow.example.com/dags/resa_dr1/runs/manual__2027-01-10T09%3A00%3A00%2B00%3A00"
+        "/tasks/PP-010/required_actions?map_index=-1"
+    )
     assert str(freeze["URL"]) == link
     description = str(freeze["DESCRIPTION"])
     assert "Stop the billing batch." in description and link in description
     assert "Environment: ACC — Acceptance" in description
     smoke = by_uid[f"CO-110.DR1.resa.{run_key(RUN_ID)}@transition"]
-    assert utc(smoke.start) == dt.datetime(2027, 1, 16, 21, 45, tzinfo=UTC)  # after CO-100 (22:00 + 45m)
+    assert utc(smoke.start) == dt.datetime(
+        2027, 1, 16, 21, 45, tzinfo=UTC
+    )  # after CO-100 (22:00 + 45m)
     assert "Waits for: CO-100 · Switch market gateway" in str(smoke["DESCRIPTION"])
     assert [tz.tz_name for tz in calendar.timezones] == ["Europe/Brussels"]
 
@@ -89,7 +107,9 @@ def test_uids_without_a_run_and_per_dry_run(tmp_path):
     assert [e.uid for e in dr1] == ["CO-100.DR1.resa@transition"]
     assert [e.uid for e in live] == ["CO-100.LIVE.resa@transition"]
     assert dr1[0].url is None and "Required Actions" not in dr1[0].description
-    assert event_uid("resa", "DR1", "CO-100", "run-1") != event_uid("resa", "DR1", "CO-100", "run-2")
+    assert event_uid("resa", "DR1", "CO-100", "run-1") != event_uid(
+        "resa", "DR1", "CO-100", "run-2"
+    )
 
 
 def test_spring_forward(tmp_path):
@@ -104,10 +124,17 @@ def test_spring_forward(tmp_path):
     event = events_of(parse(raw))["CO-100.DR1.resa@transition"]
     assert utc(event.start) == dt.datetime(2027, 3, 28, 0, 30, tzinfo=UTC)
     assert utc(event.end) == dt.datetime(2027, 3, 28, 2, 30, tzinfo=UTC)
-    assert utc(event.end) - utc(event.start) == dt.timedelta(hours=2)  # elapsed (Python subtracts wall clocks in one zone)
+    assert utc(event.end) - utc(event.start) == dt.timedelta(
+        hours=2
+    )  # elapsed (Python subtracts wall clocks in one zone)
     # CO-110 (alice) follows at 04:30 CEST for 30 minutes.
-    smoke = events_of(parse(calendar_bytes(plan, "alice", owner_events(plan, "DR1", "alice"))))["CO-110.DR1.resa@transition"]
-    assert (utc(smoke.start), utc(smoke.end)) == (dt.datetime(2027, 3, 28, 2, 30, tzinfo=UTC), dt.datetime(2027, 3, 28, 3, 0, tzinfo=UTC))
+    smoke = events_of(parse(calendar_bytes(plan, "alice", owner_events(plan, "DR1", "alice"))))[
+        "CO-110.DR1.resa@transition"
+    ]
+    assert (utc(smoke.start), utc(smoke.end)) == (
+        dt.datetime(2027, 3, 28, 2, 30, tzinfo=UTC),
+        dt.datetime(2027, 3, 28, 3, 0, tzinfo=UTC),
+    )
     assert smoke.start.utcoffset() == dt.timedelta(hours=2)  # CEST
     timezone = parse(raw).timezones[0]
     assert timezone.tz_name == "Europe/Brussels"
@@ -119,7 +146,10 @@ def test_fall_back_end_in_the_repeated_hour(tmp_path):
     cannot be local time (iCalendar reads a repeated local time as its first pass): it is in UTC."""
     sheets = base_sheets()
     sheets["DryRuns"][1][1:3] = [dt.date(2027, 10, 31), dt.datetime(2027, 11, 1, 18, 0)]
-    sheets["Steps"][3][5:7] = ["D+0 01:30", "2h"]  # CO-100: 01:30 CEST + 2 h = 02:30 CET (second pass)
+    sheets["Steps"][3][5:7] = [
+        "D+0 01:30",
+        "2h",
+    ]  # CO-100: 01:30 CEST + 2 h = 02:30 CET (second pass)
     sheets["Steps"][4][6] = "1h"  # CO-110 (alice): 02:30 CET to 03:30 CET
     plan = compiled(tmp_path, sheets)
     raw = calendar_bytes(plan, "carol", owner_events(plan, "DR1", "carol"))
@@ -129,8 +159,12 @@ def test_fall_back_end_in_the_repeated_hour(tmp_path):
     assert utc(event.start) == dt.datetime(2027, 10, 30, 23, 30, tzinfo=UTC)
     assert utc(event.end) == dt.datetime(2027, 10, 31, 1, 30, tzinfo=UTC)
     assert utc(event.end) - utc(event.start) == dt.timedelta(hours=2)
-    smoke = events_of(parse(calendar_bytes(plan, "alice", owner_events(plan, "DR1", "alice"))))["CO-110.DR1.resa@transition"]
-    assert utc(smoke.start) == dt.datetime(2027, 10, 31, 1, 30, tzinfo=UTC)  # the second 02:30, in UTC
+    smoke = events_of(parse(calendar_bytes(plan, "alice", owner_events(plan, "DR1", "alice"))))[
+        "CO-110.DR1.resa@transition"
+    ]
+    assert utc(smoke.start) == dt.datetime(
+        2027, 10, 31, 1, 30, tzinfo=UTC
+    )  # the second 02:30, in UTC
     assert utc(smoke.end) == dt.datetime(2027, 10, 31, 2, 30, tzinfo=UTC)  # 03:30 CET, local again
     assert smoke["DTEND"].params["TZID"] == "Europe/Brussels"
 
@@ -153,13 +187,20 @@ def test_fingerprint_follows_what_the_calendar_says(tmp_path):
     assert before == fingerprint(owner_events(plan, "DR1", "alice", run_id=RUN_ID))
     sheets = base_sheets()
     sheets["Steps"][1][1] = "Freeze all billing runs"
-    assert fingerprint(owner_events(compiled(tmp_path, sheets), "DR1", "alice", run_id=RUN_ID)) != before
+    assert (
+        fingerprint(owner_events(compiled(tmp_path, sheets), "DR1", "alice", run_id=RUN_ID))
+        != before
+    )
     sheets = base_sheets()
     sheets["Steps"][1][5] = "D-2 09:00"
-    assert fingerprint(owner_events(compiled(tmp_path, sheets), "DR1", "alice", run_id=RUN_ID)) != before
+    assert (
+        fingerprint(owner_events(compiled(tmp_path, sheets), "DR1", "alice", run_id=RUN_ID))
+        != before
+    )
 
 
 # -- the e-mails ------------------------------------------------------------------------------
+
 
 def attachment(message) -> tuple[str, icalendar.Calendar, str]:
     parts = [p for p in message.iter_attachments() if p.get_content_type() == "text/calendar"]
@@ -174,7 +215,9 @@ def test_invitation_message(tmp_path):
     sheets["Steps"].append(["PP-030", "Untimed check", "PP", "ALL", "", "", "30m", "alice", "", ""])
     plan = compiled(tmp_path, sheets)
     events = owner_events(plan, "DR1", "alice", run_id=RUN_ID, base_url="http://af")
-    message = calendar_mail.calendar_message(plan, "DR1", "alice", events, kind="invitation", run_id=RUN_ID, sequence=0)
+    message = calendar_mail.calendar_message(
+        plan, "DR1", "alice", events, kind="invitation", run_id=RUN_ID, sequence=0
+    )
     assert message["Subject"] == "[Transition-DR1] Calendar - Invitation"
     assert message["To"] == "alice@example.com" and message["Cc"] is None
     method, calendar, filename = attachment(message)
@@ -223,7 +266,11 @@ def outbox(monkeypatch):
 
     monkeypatch.setattr(calendar_mail, "send", fake_send)
     monkeypatch.setattr(calendar_mail, "SentLedger", FakeLedger)
-    monkeypatch.setattr(calendar_mail, "record_mail_failure", lambda ti, mail, to, error: failures.append((mail, to)))
+    monkeypatch.setattr(
+        calendar_mail,
+        "record_mail_failure",
+        lambda ti, mail, to, error: failures.append((mail, to)),
+    )
     return sent, failures, state
 
 
@@ -231,9 +278,15 @@ def summary(messages):
     rows = []
     for m in messages:
         method, calendar, _ = attachment(m)
-        rows.append((m["To"], str(m["Subject"]).rsplit(" - ", 1)[1], method,
-                     sorted(str(e["UID"]).split(".")[0] for e in calendar.walk("VEVENT")),
-                     {int(e["SEQUENCE"]) for e in calendar.walk("VEVENT")}))
+        rows.append(
+            (
+                m["To"],
+                str(m["Subject"]).rsplit(" - ", 1)[1],
+                method,
+                sorted(str(e["UID"]).split(".")[0] for e in calendar.walk("VEVENT")),
+                {int(e["SEQUENCE"]) for e in calendar.walk("VEVENT")},
+            )
+        )
     return rows
 
 
@@ -277,13 +330,17 @@ def test_invitations_then_updates_then_cancellation(tmp_path, outbox):
     assert failures == [("calendar", "bob@example.com"), ("calendar", "carol@example.com")]
     smtp["down"] = False
     assert calendar_mail.sync_calendar(plan, "DR1", context) == 2
-    assert summary(sent) == [("bob@example.com", "Update", "REQUEST", ["CO-110", "PP-020"], {2}),
-                             ("carol@example.com", "Update", "REQUEST", ["CO-100"], {2})]
+    assert summary(sent) == [
+        ("bob@example.com", "Update", "REQUEST", ["CO-110", "PP-020"], {2}),
+        ("carol@example.com", "Update", "REQUEST", ["CO-100"], {2}),
+    ]
     assert calendar_mail.sync_calendar(plan, "DR1", context) == 0
 
     # The run is cancelled: every owner invited gets a cancellation of what they have.
     sent.clear()
-    count, kept = calendar_mail.cancel_calendar(plan, "DR1", RUN_ID, FakeLedger.store["watch"]["calendar"])
+    count, kept = calendar_mail.cancel_calendar(
+        plan, "DR1", RUN_ID, FakeLedger.store["watch"]["calendar"]
+    )
     assert count == 4
     assert summary(sent) == [
         ("alice@example.com", "Cancelled", "CANCEL", ["PP-010"], {3}),
@@ -332,6 +389,7 @@ def test_hooks_never_raise(tmp_path, outbox, monkeypatch):
 
 # -- transition calendar ----------------------------------------------------------------------
 
+
 def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
     assert TRANSITION, "the transition console script is not installed in this venv"
     return subprocess.run([TRANSITION, *args], capture_output=True, text=True, timeout=120, cwd=cwd)
@@ -346,12 +404,26 @@ def plan_config(tmp_path) -> Path:
 def test_cli_writes_the_owners_file(plan_config, tmp_path):
     done = run("calendar", str(plan_config), "--dry-run", "dr1", "--owner", "alice", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == "Wrote resa_dr1_alice.ics (2 events of alice in dry run DR1, times in Europe/Brussels)"
+    assert (
+        done.stdout.strip()
+        == "Wrote resa_dr1_alice.ics (2 events of alice in dry run DR1, times in Europe/Brussels)"
+    )
     calendar = parse((tmp_path / "resa_dr1_alice.ics").read_bytes())
     assert set(events_of(calendar)) == {"PP-010.DR1.resa@transition", "CO-110.DR1.resa@transition"}
 
     out = tmp_path / "run.ics"
-    done = run("calendar", str(plan_config), "--dry-run", "DR1", "--owner", "alice", "--out", str(out), "--run", RUN_ID)
+    done = run(
+        "calendar",
+        str(plan_config),
+        "--dry-run",
+        "DR1",
+        "--owner",
+        "alice",
+        "--out",
+        str(out),
+        "--run",
+        RUN_ID,
+    )
     assert done.returncode == 0, done.stderr
     event = events_of(parse(out.read_bytes()))[f"PP-010.DR1.resa.{run_key(RUN_ID)}@transition"]
     assert "/tasks/PP-010/required_actions" in str(event["URL"])
@@ -360,11 +432,20 @@ def test_cli_writes_the_owners_file(plan_config, tmp_path):
     assert done.returncode == 0 and done.stdout.startswith("BEGIN:VCALENDAR")
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--dry-run", "DR9", "--owner", "alice"], "transition: unknown dry run 'DR9' (dry runs: DR1, LIVE)"),
-    (["--dry-run", "DR1", "--owner", "zoe"], "transition: unknown owner 'zoe': no such actor in the Actors sheet"),
-    (["--dry-run", "LIVE", "--owner", "bob"], None),  # bob has PP-020 in LIVE: fine
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (
+            ["--dry-run", "DR9", "--owner", "alice"],
+            "transition: unknown dry run 'DR9' (dry runs: DR1, LIVE)",
+        ),
+        (
+            ["--dry-run", "DR1", "--owner", "zoe"],
+            "transition: unknown owner 'zoe': no such actor in the Actors sheet",
+        ),
+        (["--dry-run", "LIVE", "--owner", "bob"], None),  # bob has PP-020 in LIVE: fine
+    ],
+)
 def test_cli_errors(plan_config, tmp_path, args, message):
     done = run("calendar", str(plan_config), *args, cwd=tmp_path)
     if message is None:

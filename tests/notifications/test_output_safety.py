@@ -1,5 +1,5 @@
 """What we write from people's text cannot be turned against its reader (issue 14): e-mail headers,
-the .ics attachment and the HTML body. The results workbook's cells: tests/test_results_workbook.py.
+the .ics attachment and the HTML body. The results workbook's cells: tests/results/test_results_workbook.py.
 
 E-mails go through a real SMTP server (aiosmtpd, tests/smtp_server.py) and are read back as received.
 """
@@ -27,7 +27,9 @@ from transition.results.weekly_report import weekly_message
 
 BREAKS = ["\n", "\r", "\r\n", "\u2028", "\u2029", "\x85", "\x0b", "\x1c"]
 INJECTION = "Bcc: eve@evil.example"
-ICS_INJECTION = "Freeze\r\nEND:VEVENT\r\nBEGIN:VEVENT\r\nUID:evil@evil\r\nSUMMARY:<script>alert(1)</script>"
+ICS_INJECTION = (
+    "Freeze\r\nEND:VEVENT\r\nBEGIN:VEVENT\r\nUID:evil@evil\r\nSUMMARY:<script>alert(1)</script>"
+)
 
 
 @pytest.fixture
@@ -38,7 +40,9 @@ def smtp(monkeypatch):
     server.stop()
 
 
-def received(server: SmtpServer, count: int, timeout: float = 30) -> list[email.message.EmailMessage]:
+def received(
+    server: SmtpServer, count: int, timeout: float = 30
+) -> list[email.message.EmailMessage]:
     deadline = time.monotonic() + timeout
     while len(server.messages) < count and time.monotonic() < deadline:
         time.sleep(0.1)
@@ -46,21 +50,33 @@ def received(server: SmtpServer, count: int, timeout: float = 30) -> list[email.
     return server.messages
 
 
-def plan_with(tmp_path, *, label: str | None = None, description: str | None = None, name: str | None = None):
+def plan_with(
+    tmp_path, *, label: str | None = None, description: str | None = None, name: str | None = None
+):
     """The base plan, then people's text put in as is (whatever the workbook reader accepts or not)."""
     result = compile_sheets(tmp_path, base_sheets(), cutover_managers=["dave"])
     assert result.plan is not None, result.problems
     plan = result.plan
     step = plan.steps["PP-010"]
-    steps = {**plan.steps, "PP-010": dataclasses.replace(step, label=label or step.label,
-                                                          description=description or step.description)}
-    actors = {**plan.actors, "alice": dataclasses.replace(plan.actors["alice"], name=name or plan.actors["alice"].name)}
+    steps = {
+        **plan.steps,
+        "PP-010": dataclasses.replace(
+            step, label=label or step.label, description=description or step.description
+        ),
+    }
+    actors = {
+        **plan.actors,
+        "alice": dataclasses.replace(plan.actors["alice"], name=name or plan.actors["alice"].name),
+    }
     return dataclasses.replace(plan, steps=steps, actors=actors)
 
 
 def test_header_text_folds_every_kind_of_line_break():
     for line_break in BREAKS:
-        assert header_text(f"[Transition-DR1{line_break}{INJECTION}] CO-1") == f"[Transition-DR1 {INJECTION}] CO-1"
+        assert (
+            header_text(f"[Transition-DR1{line_break}{INJECTION}] CO-1")
+            == f"[Transition-DR1 {INJECTION}] CO-1"
+        )
     assert header_text("a\r\n\r\n\tb ") == "a b"
 
 
@@ -68,8 +84,10 @@ def test_headers_with_line_breaks_go_out_as_one_line_and_inject_nothing(smtp):
     for line_break in BREAKS:
         message = compose(
             subject=f"[Transition-DR{line_break}{INJECTION}] CO-100{line_break}X-Injected: yes",
-            to=["alice@example.com"], cc=[f"bob@example.com{line_break}{INJECTION}"],
-            text=f"line one{line_break}line two", html="<p>x</p>",
+            to=["alice@example.com"],
+            cc=[f"bob@example.com{line_break}{INJECTION}"],
+            text=f"line one{line_break}line two",
+            html="<p>x</p>",
             headers={"X-Transition-Step": f"resa_dr1/CO-100{line_break}X-Injected: yes"},
         )
         send(message)
@@ -79,7 +97,10 @@ def test_headers_with_line_breaks_go_out_as_one_line_and_inject_nothing(smtp):
         assert message["X-Injected"] is None and message["Bcc"] is None
         assert message["X-Transition-Step"] == "resa_dr1/CO-100 X-Injected: yes"
         # nobody but the two addressed got it (the envelope), and eve is no address of its own
-        assert sorted(message["X-Envelope-To"].split(", ")) == ["alice@example.com", "bob@example.com"], line_break
+        assert sorted(message["X-Envelope-To"].split(", ")) == [
+            "alice@example.com",
+            "bob@example.com",
+        ], line_break
         body = message.get_body(("plain",)).get_content()
         assert "line one" in body and "line two" in body  # bodies stay as written
 
@@ -88,39 +109,68 @@ def test_a_blocking_defect_titled_with_a_line_break_is_sent(tmp_path, smtp):
     """The title goes into the subject (step_api's blocking-defect e-mail): it was a ValueError, a 500."""
     plan = plan_with(tmp_path)
     title = f"Gateway down\u2028{INJECTION}"
-    message = notice_message(plan, "DR1", "CO-100", what=f"Blocking defect: {title}", headline="h",
-                             to=["dave@example.com"], cc=[], dag_id="resa_dr1", run_id="r", base_url="http://af",
-                             facts=[("Defect", f"#1 {title}")])
+    message = notice_message(
+        plan,
+        "DR1",
+        "CO-100",
+        what=f"Blocking defect: {title}",
+        headline="h",
+        to=["dave@example.com"],
+        cc=[],
+        dag_id="resa_dr1",
+        run_id="r",
+        base_url="http://af",
+        facts=[("Defect", f"#1 {title}")],
+    )
     send(message)
     got = received(smtp, 1)[0]
-    assert got["Subject"].strip() == f"[Transition-DR1] CO-100 - Blocking defect: Gateway down {INJECTION}"
+    assert (
+        got["Subject"].strip()
+        == f"[Transition-DR1] CO-100 - Blocking defect: Gateway down {INJECTION}"
+    )
     assert got["Bcc"] is None and got["X-Envelope-To"] == "dave@example.com"
     assert f"#1 {title}" in got.get_body(("plain",)).get_content()
 
 
 def test_html_bodies_escape_peoples_text(tmp_path):
-    plan = plan_with(tmp_path, label="<script>alert('label')</script>",
-                     description="<img src=x onerror=alert(1)> and <script>alert('d')</script>")
-    message = ready_message(plan, "DR1", plan.schedules["DR1"].steps["PP-010"], dag_id="resa_dr1", run_id="r",
-                            base_url="http://af", closed=[])
+    plan = plan_with(
+        tmp_path,
+        label="<script>alert('label')</script>",
+        description="<img src=x onerror=alert(1)> and <script>alert('d')</script>",
+    )
+    message = ready_message(
+        plan,
+        "DR1",
+        plan.schedules["DR1"].steps["PP-010"],
+        dag_id="resa_dr1",
+        run_id="r",
+        base_url="http://af",
+        closed=[],
+    )
     html = message.get_body(("html",)).get_content()
     assert "<script>" not in html and "<img" not in html
     assert "&lt;script&gt;alert(&#39;label&#39;)&lt;/script&gt;" in html and "&lt;img src=x" in html
 
 
 def test_the_ics_keeps_line_breaks_and_markup_inside_its_values(tmp_path):
-    plan = plan_with(tmp_path, label=ICS_INJECTION, description=ICS_INJECTION, name='Alice\r\nBEGIN:VEVENT;X="a"')
+    plan = plan_with(
+        tmp_path, label=ICS_INJECTION, description=ICS_INJECTION, name='Alice\r\nBEGIN:VEVENT;X="a"'
+    )
     events = owner_events(plan, "DR1", "alice", run_id="r", base_url="http://af")
     data = calendar_bytes(plan, "alice", events)
     lines = data.decode().split("\r\n")
     assert lines.count("BEGIN:VEVENT") == len(events) == 2 and lines.count("END:VEVENT") == 2
-    assert not any(line.startswith("UID:evil") or line.startswith("SUMMARY:<script>") for line in lines)
+    assert not any(line.startswith(("UID:evil", "SUMMARY:<script>")) for line in lines)
     calendar = icalendar.Calendar.from_ical(data)
     parsed = list(calendar.walk("VEVENT"))
     assert [str(e["UID"]) for e in parsed] == [e.uid for e in events]
     first = parsed[0]
-    assert str(first["SUMMARY"]) == "[Transition-DR1] PP-010 - " + ICS_INJECTION.replace("\r\n", "\n")
-    assert first["ATTENDEE"].params["CN"].startswith("Alice") and "BEGIN" not in str(first["ATTENDEE"])
+    assert str(first["SUMMARY"]) == "[Transition-DR1] PP-010 - " + ICS_INJECTION.replace(
+        "\r\n", "\n"
+    )
+    assert first["ATTENDEE"].params["CN"].startswith("Alice") and "BEGIN" not in str(
+        first["ATTENDEE"]
+    )
 
 
 def test_the_calendar_e_mail_with_a_hostile_label_arrives_with_its_events_intact(tmp_path, smtp):
@@ -130,18 +180,41 @@ def test_the_calendar_e_mail_with_a_hostile_label_arrives_with_its_events_intact
     got = received(smtp, 1)[0]
     part = next(p for p in got.iter_attachments() if p.get_content_type() == "text/calendar")
     assert "\n" not in part.get_filename() and got["Bcc"] is None
-    assert len(list(icalendar.Calendar.from_ical(part.get_payload(decode=True)).walk("VEVENT"))) == 2
+    assert (
+        len(list(icalendar.Calendar.from_ical(part.get_payload(decode=True)).walk("VEVENT"))) == 2
+    )
 
 
 def test_the_weekly_report_of_a_hostile_run(smtp):
-    recap = {"plan": "resa", "dry_run": f"DR1\u2028{INJECTION}", "dag_id": "resa_dr1", "run_id": "manual__1",
-             "timezone": "Europe/Brussels", "now": "2027-01-16T12:00:00+01:00", "counts": {"Open": 1},
-             "steps": [{"id": "A", "label": '=HYPERLINK("http://evil.example","click")', "phase": "AC", "state": "Open",
-                        "owner": "alice", "owner_name": "Alice", "comment": "+1", "defects": [], "transferred_to": []}]}
+    recap = {
+        "plan": "resa",
+        "dry_run": f"DR1\u2028{INJECTION}",
+        "dag_id": "resa_dr1",
+        "run_id": "manual__1",
+        "timezone": "Europe/Brussels",
+        "now": "2027-01-16T12:00:00+01:00",
+        "counts": {"Open": 1},
+        "steps": [
+            {
+                "id": "A",
+                "label": '=HYPERLINK("http://evil.example","click")',
+                "phase": "AC",
+                "state": "Open",
+                "owner": "alice",
+                "owner_name": "Alice",
+                "comment": "+1",
+                "defects": [],
+                "transferred_to": [],
+            }
+        ],
+    }
     results = run_results_from_json(recap, {"dag_run_id": "manual__1", "state": "running"})
     send(weekly_message(results, [], ["dave@example.com"], "http://af"))
     got = received(smtp, 1)[0]
-    assert got["Subject"].strip().startswith(f"[Transition-DR1 {INJECTION}] Weekly report") and got["Bcc"] is None
+    assert (
+        got["Subject"].strip().startswith(f"[Transition-DR1 {INJECTION}] Weekly report")
+        and got["Bcc"] is None
+    )
     part = next(got.iter_attachments())
     assert "\n" not in part.get_filename() and "\u2028" not in part.get_filename()
     import io

@@ -18,19 +18,29 @@ def test_ready_message(tmp_path):
     sheets["Steps"][3][9] = "1. Stop the *gateway*\n2. <script>alert('x')</script> switch"
     plan = plan_with(tmp_path, sheets)
     message = ready_message(
-        plan, "DR1", plan.schedules["DR1"].steps["CO-100"], dag_id="resa_dr1",
-        run_id="manual__2027-01-16T21:00:00+00:00", base_url="https://airflow.example.com/",
+        plan,
+        "DR1",
+        plan.schedules["DR1"].steps["CO-100"],
+        dag_id="resa_dr1",
+        run_id="manual__2027-01-16T21:00:00+00:00",
+        base_url="https://airflow.example.com/",
         closed=["PP-020 · Export EAN register, closed by Bob Peeters at Sat 16 Jan 21:40"],
     )
     assert message["Subject"] == "[Transition-DR1] CO-100 - Execution"
     assert message["To"] == "carol@example.com"
-    assert message["Cc"] == "dave@example.com"  # carol leads her own team; dave heads the department
+    assert (
+        message["Cc"] == "dave@example.com"
+    )  # carol leads her own team; dave heads the department
     text = message.get_body(("plain",)).get_content()
     html = message.get_body(("html",)).get_content()
-    link = ("https://airflow.example.com/dags/resa_dr1/runs/manual__2027-01-16T21%3A00%3A00%2B00%3A00"
-            "/tasks/CO-100/required_actions?map_index=-1")
+    link = (
+        "https://airflow.example.com/dags/resa_dr1/runs/manual__2027-01-16T21%3A00%3A00%2B00%3A00"
+        "/tasks/CO-100/required_actions?map_index=-1"
+    )
     assert link in text and f'href="{link}"' in html
-    assert "Switch &lt;b&gt;market&lt;/b&gt; gateway &amp; co" in html and "<b>market</b>" not in html
+    assert (
+        "Switch &lt;b&gt;market&lt;/b&gt; gateway &amp; co" in html and "<b>market</b>" not in html
+    )
     assert "<script>" not in html and "&lt;script&gt;" in html and "<em>gateway</em>" in html
     assert "Sat 16 Jan 2027 22:00" in text and "PRD — Production" in text
     assert "closed by Bob Peeters at Sat 16 Jan 21:40" in text and "closed by Bob Peeters" in html
@@ -39,11 +49,24 @@ def test_ready_message(tmp_path):
 
 def test_owner_copies_leader_and_head_once(tmp_path):
     plan = plan_with(tmp_path, base_sheets())
-    message = ready_message(plan, "DR1", plan.schedules["DR1"].steps["PP-010"], dag_id="d", run_id="r",
-                            base_url="http://x", closed=[])
-    assert (message["To"], message["Cc"]) == ("alice@example.com", "carol@example.com, dave@example.com")
+    message = ready_message(
+        plan,
+        "DR1",
+        plan.schedules["DR1"].steps["PP-010"],
+        dag_id="d",
+        run_id="r",
+        base_url="http://x",
+        closed=[],
+    )
+    assert (message["To"], message["Cc"]) == (
+        "alice@example.com",
+        "carol@example.com, dave@example.com",
+    )
     # alice reads French (her Language in the Actors sheet)
-    assert "Aucun : cette étape n'attend que son heure de début prévue." in message.get_body(("html",)).get_content()
+    assert (
+        "Aucun : cette étape n'attend que son heure de début prévue."
+        in message.get_body(("html",)).get_content()
+    )
 
 
 class Ledger:
@@ -90,7 +113,9 @@ def test_a_ready_email_that_cannot_be_built_is_recorded_as_failed(tmp_path, monk
     monkeypatch.setattr(ready_mail, "ready_message", unbuildable)
     plan = plan_with(tmp_path, base_sheets())
     ti = TI()
-    ready_mail.announce_ready(plan, "DR1", plan.schedules["DR1"].steps["CO-100"], {"ti": ti})  # does not raise
+    ready_mail.announce_ready(
+        plan, "DR1", plan.schedules["DR1"].steps["CO-100"], {"ti": ti}
+    )  # does not raise
     failures = ti.xcom["mail_failures"]
     assert [(f["mail"], f["to"]) for f in failures] == [("ready", "carol@example.com")]
     assert failures[0]["error"].startswith("ValueError: Header values may not contain")

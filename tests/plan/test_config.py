@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from transition.plan.config import CONFIG_ENV, DEFAULT_CONFIG_PATH, load_config, resolve_config_path
 from transition.errors import ConfigError
+from transition.plan.config import CONFIG_ENV, DEFAULT_CONFIG_PATH, load_config, resolve_config_path
 
 
 def messages(path) -> list[str]:
@@ -24,7 +24,9 @@ def test_defaults(tmp_path):
 
 
 def test_phase_shorthands(tmp_path):
-    (tmp_path / "c.yaml").write_text("name: resa\nworkbook: p.xlsx\nphases: {PREP: Préparation, GO: Bascule}\n")
+    (tmp_path / "c.yaml").write_text(
+        "name: resa\nworkbook: p.xlsx\nphases: {PREP: Préparation, GO: Bascule}\n"
+    )
     assert load_config(tmp_path / "c.yaml").phase_codes == ["PREP", "GO"]
 
 
@@ -35,20 +37,31 @@ def test_every_bad_setting_is_named(tmp_path):
     found = messages(tmp_path / "c.yaml")
     where = str(tmp_path / "c.yaml")
     assert f"{where}: name: String should match pattern '^[A-Za-z][A-Za-z0-9_-]{{0,49}}$'" in found
-    assert f"{where}: timezone: unknown time zone 'Mars/Olympus' (use an IANA name like Europe/Brussels)" in found
-    assert any(m.startswith(f"{where}: default_duration: cannot read duration 'forever'") for m in found)
+    assert (
+        f"{where}: timezone: unknown time zone 'Mars/Olympus' (use an IANA name like Europe/Brussels)"
+        in found
+    )
+    assert any(
+        m.startswith(f"{where}: default_duration: cannot read duration 'forever'") for m in found
+    )
     assert f"{where}: lock_window: unknown setting (check its spelling)" in found
 
 
 def test_missing_settings_and_files(tmp_path):
     (tmp_path / "c.yaml").write_text("timezone: UTC\n")
-    assert messages(tmp_path / "c.yaml") == [f"{tmp_path / 'c.yaml'}: name: missing setting",
-                                             f"{tmp_path / 'c.yaml'}: workbook: missing setting"]
-    assert messages(tmp_path / "nope.yaml") == [f"{tmp_path / 'nope.yaml'}: configuration file not found"]
+    assert messages(tmp_path / "c.yaml") == [
+        f"{tmp_path / 'c.yaml'}: name: missing setting",
+        f"{tmp_path / 'c.yaml'}: workbook: missing setting",
+    ]
+    assert messages(tmp_path / "nope.yaml") == [
+        f"{tmp_path / 'nope.yaml'}: configuration file not found"
+    ]
 
 
 def test_unknown_column_key_in_sheet_overrides(tmp_path):
-    (tmp_path / "c.yaml").write_text("name: r\nworkbook: p.xlsx\nsheets: {steps: {columns: {owners: [Resp]}}}\n")
+    (tmp_path / "c.yaml").write_text(
+        "name: r\nworkbook: p.xlsx\nsheets: {steps: {columns: {owners: [Resp]}}}\n"
+    )
     assert "unknown column key(s) owners" in messages(tmp_path / "c.yaml")[0]
 
 

@@ -21,8 +21,16 @@ def plan_of(tmp_path, rows):
 def diamond(tmp_path):
     # S (D+0 08:00, 1h) -> A (3h) -> J (1h);  S -> B (1h) -> J;  C (D+0 13:00, 30m) -> J
     row = lambda i, pre, start, dur: [i, f"Step {i}", "CO", "DR1", pre, start, dur, "alice", "", ""]  # noqa: E731
-    return plan_of(tmp_path, [row("S", "", "D+0 08:00", "1h"), row("A", "S", "", "3h"), row("B", "S", "", "1h"),
-                              row("C", "", "D+0 13:00", "30m"), row("J", "A, B, C", "", "1h")])
+    return plan_of(
+        tmp_path,
+        [
+            row("S", "", "D+0 08:00", "1h"),
+            row("A", "S", "", "3h"),
+            row("B", "S", "", "1h"),
+            row("C", "", "D+0 13:00", "30m"),
+            row("J", "A, B, C", "", "1h"),
+        ],
+    )
 
 
 def test_planned_critical_path_and_end(tmp_path):
@@ -37,8 +45,13 @@ def test_planned_critical_path_and_end(tmp_path):
 def test_without_c_the_long_branch_is_critical(tmp_path):
     plan = diamond(tmp_path)
     schedule = plan.schedules["DR1"]
-    late_c = {"C": Progress(done=True, started_at=dt.datetime(2027, 1, 16, 6, 0, tzinfo=dt.timezone.utc),
-                            ended_at=dt.datetime(2027, 1, 16, 6, 30, tzinfo=dt.timezone.utc))}
+    late_c = {
+        "C": Progress(
+            done=True,
+            started_at=dt.datetime(2027, 1, 16, 6, 0, tzinfo=dt.UTC),
+            ended_at=dt.datetime(2027, 1, 16, 6, 30, tzinfo=dt.UTC),
+        )
+    }
     timeline = reckon(schedule, plan.steps, planned_origin(schedule), late_c)
     assert timeline.critical_path == ["S", "A", "J"]
     assert timeline.end - timeline.starts["S"] == 5 * H
@@ -47,10 +60,12 @@ def test_without_c_the_long_branch_is_critical(tmp_path):
 def test_forecast_from_now_with_progress(tmp_path):
     plan = diamond(tmp_path)
     schedule = plan.schedules["DR1"]
-    utc = dt.timezone.utc
+    utc = dt.UTC
     now = dt.datetime(2027, 1, 16, 11, 0, tzinfo=utc)  # 12:00 in Brussels
     progress = {
-        "S": Progress(done=True, started_at=now - 3 * H, ended_at=now - 1 * H),  # closed an hour late
+        "S": Progress(
+            done=True, started_at=now - 3 * H, ended_at=now - 1 * H
+        ),  # closed an hour late
         "A": Progress(started_at=now - 0.5 * H),  # 3 h from 10:30 UTC: ends 13:30 UTC
         "C": Progress(done=True, started_at=now - 4 * H, ended_at=now - 3 * H),
     }
@@ -64,6 +79,6 @@ def test_forecast_from_now_with_progress(tmp_path):
 def test_an_open_step_past_its_duration_ends_no_earlier_than_now(tmp_path):
     plan = diamond(tmp_path)
     schedule = plan.schedules["DR1"]
-    now = dt.datetime(2027, 1, 16, 20, 0, tzinfo=dt.timezone.utc)
+    now = dt.datetime(2027, 1, 16, 20, 0, tzinfo=dt.UTC)
     timeline = reckon(schedule, plan.steps, now, {"J": Progress(started_at=now - 5 * H)})
     assert timeline.ends["J"] == now

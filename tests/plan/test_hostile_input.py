@@ -10,11 +10,11 @@ import zipfile
 import pytest
 
 from conftest import base_sheets, compile_sheets, write_config, write_xlsx
-from transition.workbook.cells import as_text
-from transition.plan.config import load_config
-from transition.plan.compiler import compile_plan
 from transition.errors import WorkbookError
+from transition.plan.compiler import compile_plan
+from transition.plan.config import load_config
 from transition.store.plan_store import load_plan
+from transition.workbook.cells import as_text
 
 TRANSITION = os.path.join(os.path.dirname(sys.executable), "transition")
 
@@ -37,7 +37,9 @@ def test_script_and_html_in_cells_stay_text(tmp_path):
     sheets["Steps"][1][1] = "<script>alert(1)</script> Freeze"
     sheets["Steps"][1][9] = "<img src=x onerror=alert(1)> **bold**"
     result = compile_sheets(tmp_path, sheets)
-    assert result.plan.steps["PP-010"].label == "<script>alert(1)</script> Freeze"  # kept as written, escaped when shown
+    assert (
+        result.plan.steps["PP-010"].label == "<script>alert(1)</script> Freeze"
+    )  # kept as written, escaped when shown
 
 
 def test_a_huge_label_is_an_error_and_a_huge_description_is_kept(tmp_path):
@@ -95,12 +97,27 @@ def test_a_20_mb_workbook_validates_and_builds_its_dags(tmp_path, monkeypatch):
     for n in range(1_100):
         prerequisite = f"BIG-{n - 1:04d}" if n else "PP-010"
         text = "".join(letters(string.ascii_letters + string.digits + " <>&", k=32_000))
-        sheets["Steps"].append([f"BIG-{n:04d}", f"Bulk step {n} <b>", "CO", "ALL", prerequisite, "", "5m", "bob", "", text])
+        sheets["Steps"].append(
+            [
+                f"BIG-{n:04d}",
+                f"Bulk step {n} <b>",
+                "CO",
+                "ALL",
+                prerequisite,
+                "",
+                "5m",
+                "bob",
+                "",
+                text,
+            ]
+        )
     path = write_xlsx(tmp_path / "plan.xlsx", sheets)
     assert 20 * 1024 * 1024 <= path.stat().st_size <= 40 * 1024 * 1024, path.stat().st_size
     write_config(tmp_path / "config.yaml", "plan.xlsx", cutover_managers=["dave"])
 
-    done = subprocess.run([TRANSITION, "validate", str(tmp_path / "config.yaml")], capture_output=True, timeout=300)
+    done = subprocess.run(
+        [TRANSITION, "validate", str(tmp_path / "config.yaml")], capture_output=True, timeout=300
+    )
     assert done.returncode == 0 and b"Traceback" not in done.stderr, done.stderr[-2000:]
     assert b"1,105 step" in done.stdout or b"1105 step" in done.stdout, done.stdout
 

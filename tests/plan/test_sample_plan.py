@@ -7,14 +7,16 @@ import sys
 
 import openpyxl
 
-from transition.plan.compiler import compile_plan
 from transition.locations import REPO_ROOT
+from transition.plan.compiler import compile_plan
 from transition.plan.config import load_config
 
 
 def cells(path) -> dict[str, list[list]]:
     book = openpyxl.load_workbook(path)
-    return {name: [[c.value for c in row] for row in book[name].iter_rows()] for name in book.sheetnames}
+    return {
+        name: [[c.value for c in row] for row in book[name].iter_rows()] for name in book.sheetnames
+    }
 
 
 def test_sample_plan_is_valid_and_realistic():
@@ -31,6 +33,10 @@ def test_sample_plan_is_valid_and_realistic():
 
 def test_generator_writes_the_committed_workbook(tmp_path):
     out = tmp_path / "plan.xlsx"
-    subprocess.run([sys.executable, str(REPO_ROOT / "plan" / "build_sample_plan.py"), str(out)], check=True,
-                   capture_output=True, timeout=120)
+    subprocess.run(
+        [sys.executable, str(REPO_ROOT / "plan" / "build_sample_plan.py"), str(out)],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
     assert cells(out) == cells(REPO_ROOT / "plan" / "transition_plan.xlsx")

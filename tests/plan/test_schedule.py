@@ -30,7 +30,11 @@ def test_projection_in_a_dry_run_without_the_middle_step(tmp_path):
     dr2 = plan.schedules["DR2"].steps
     assert "PP-020" not in dr2  # DR1 and LIVE only
     assert dr2["CO-100"].upstream == ("PP-010",)
-    assert plan.schedules["DR2"].edges() == [("PP-010", "CO-100"), ("CO-100", "CO-110"), ("CO-110", "HO-010")]
+    assert plan.schedules["DR2"].edges() == [
+        ("PP-010", "CO-100"),
+        ("CO-100", "CO-110"),
+        ("CO-110", "HO-010"),
+    ]
 
 
 def test_same_wall_clock_time_across_summer_time(tmp_path):

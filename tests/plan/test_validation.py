@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from conftest import base_sheets, compile_sheets, write_config
+from transition.errors import WorkbookError
 from transition.plan.compiler import compile_plan
 from transition.plan.config import load_config
-from transition.errors import WorkbookError
 
 
 def check(tmp_path: Path, workbook_sheets, **settings) -> tuple[list[str], list[str], object]:
@@ -35,7 +35,9 @@ def test_missing_sheet_lists_the_sheets_found(tmp_path):
     del sheets["Steps"]
     errors, _, plan = check(tmp_path, sheets)
     assert plan is None
-    assert errors == ["plan.xlsx: missing sheet 'Steps' (also accepted: 'Etapes'); sheets found: Actors, DryRuns, Environments"]
+    assert errors == [
+        "plan.xlsx: missing sheet 'Steps' (also accepted: 'Etapes'); sheets found: Actors, DryRuns, Environments"
+    ]
 
 
 def test_missing_column_lists_the_headers_found(tmp_path):
@@ -52,11 +54,30 @@ def test_missing_column_lists_the_headers_found(tmp_path):
 def test_french_names_accents_case_and_punctuation_are_accepted(tmp_path):
     sheets = base_sheets()
     sheets["Etapes"] = sheets.pop("Steps")
-    sheets["Etapes"][0] = ["identifiant", "LIBELLE", "phase", "Dry-run", "Pré requis", "Date d’exécution",
-                           "durée", "Responsable", "environnement", "Instructions", "Ticket Jira"]
+    sheets["Etapes"][0] = [
+        "identifiant",
+        "LIBELLE",
+        "phase",
+        "Dry-run",
+        "Pré requis",
+        "Date d’exécution",
+        "durée",
+        "Responsable",
+        "environnement",
+        "Instructions",
+        "Ticket Jira",
+    ]
     sheets["Etapes"][1].append("JIRA-1")
     sheets["Executants"] = sheets.pop("Actors")
-    sheets["Executants"][0] = ["ID", "Nom", "E-mail", "Équipe", "Chef d'équipe", "Chef de département", "Langue"]
+    sheets["Executants"][0] = [
+        "ID",
+        "Nom",
+        "E-mail",
+        "Équipe",
+        "Chef d'équipe",
+        "Chef de département",
+        "Langue",
+    ]
     sheets["Dates"] = sheets.pop("DryRuns")
     sheets["Dates"][0] = ["Nom", "Jour J", "Fin", "Environnement"]
     sheets["Environnements"] = sheets.pop("Environments")
@@ -93,7 +114,9 @@ def test_reserved_id(tmp_path):
     sheets = base_sheets()
     sheets["Steps"][5][0] = "_watch"
     errors, _, _ = check(tmp_path, sheets)
-    assert errors == ["Steps!A6: step ID '_watch' is reserved (it names the run's watch task); choose another"]
+    assert errors == [
+        "Steps!A6: step ID '_watch' is reserved (it names the run's watch task); choose another"
+    ]
 
 
 def test_numeric_id_reads_as_text(tmp_path):
@@ -157,13 +180,16 @@ def test_missing_required_values(tmp_path):
     sheets["Steps"][3][7] = " "
     sheets["Steps"][4][0] = None
     errors, _, _ = check(tmp_path, sheets)
-    assert errors == [
-        "Steps!B2: missing label for step 'PP-010'",
-        "Steps!D3: no dry run given (name dry runs from the DryRuns sheet, or ALL)",
-        "Steps!H4: missing owner (an actor ID from the Actors sheet)",
-        "Steps!A5: missing step ID",
-        "Steps!E6: unknown prerequisite 'CO-110' (did you mean 'CO-100'?)",  # the row above lost its ID
-    ]
+    assert (
+        errors
+        == [
+            "Steps!B2: missing label for step 'PP-010'",
+            "Steps!D3: no dry run given (name dry runs from the DryRuns sheet, or ALL)",
+            "Steps!H4: missing owner (an actor ID from the Actors sheet)",
+            "Steps!A5: missing step ID",
+            "Steps!E6: unknown prerequisite 'CO-110' (did you mean 'CO-100'?)",  # the row above lost its ID
+        ]
+    )
 
 
 def test_unparseable_start_and_duration(tmp_path):
@@ -200,7 +226,10 @@ def test_ambiguous_autumn_time_is_a_warning(tmp_path):
     sheets["Steps"][5][5] = None
     errors, warnings, plan = check(tmp_path, sheets)
     assert errors == []
-    assert "Steps!F4: warning: start 'D+0 02:30' is 2027-10-31 02:30 in dry run LIVE, which happens twice" in warnings[0]
+    assert (
+        "Steps!F4: warning: start 'D+0 02:30' is 2027-10-31 02:30 in dry run LIVE, which happens twice"
+        in warnings[0]
+    )
     assert plan.schedules["LIVE"].steps["CO-100"].not_before.utcoffset() == dt.timedelta(hours=2)
 
 
@@ -251,7 +280,10 @@ def test_every_problem_is_reported_in_one_pass(tmp_path):
     sheets["Actors"][4][2] = "not-an-email"
     errors, _, _ = check(tmp_path, sheets)
     assert len(errors) == 6
-    assert any(e.startswith("Steps!F4: start 'D+0 02:30' is 2027-03-28 02:30 in dry run LIVE") for e in errors)
+    assert any(
+        e.startswith("Steps!F4: start 'D+0 02:30' is 2027-03-28 02:30 in dry run LIVE")
+        for e in errors
+    )
 
 
 def test_start_before_prerequisite_ends_is_a_warning_not_an_error(tmp_path):
@@ -295,7 +327,9 @@ def test_typed_and_text_cells(tmp_path):
     sheets["DryRuns"][1][2] = "2027-01-19 18:00"
     errors, _, plan = check(tmp_path, sheets)
     assert errors == []
-    assert {plan.steps[s].duration for s in ("PP-010", "PP-020", "CO-100", "CO-110")} == {dt.timedelta(minutes=90)}
+    assert {plan.steps[s].duration for s in ("PP-010", "PP-020", "CO-100", "CO-110")} == {
+        dt.timedelta(minutes=90)
+    }
     assert plan.dry_runs["DR1"].d_day == dt.date(2027, 1, 16)
 
 
@@ -305,7 +339,9 @@ def test_config_overrides_sheet_name_header_row_and_aliases(tmp_path):
     steps[0][7] = "Resp."
     sheets["Plan"] = [["(title row)"], ["(notes)"]] + steps
     errors, _, plan = check(
-        tmp_path, sheets, sheets={"steps": {"name": "Plan", "header_row": 3, "columns": {"owner": ["Resp."]}}}
+        tmp_path,
+        sheets,
+        sheets={"steps": {"name": "Plan", "header_row": 3, "columns": {"owner": ["Resp."]}}},
     )
     assert errors == [] and plan.steps["PP-010"].row == 4
 

@@ -10,8 +10,8 @@ import datetime as dt
 import io
 import shutil
 import subprocess
-import zipfile
 import sys
+import zipfile
 from pathlib import Path
 
 import openpyxl
@@ -37,16 +37,25 @@ def comparison(results):
     for s in earlier["steps"]:  # DR0 was finished, slower in AC
         s["state"] = "Terminated"
         if s["planned_start"]:
-            s["actual_start"], s["actual_end"] = s["planned_start"], s["planned_end"].replace("11:", "13:")
-    return sorted([phase_results(results), phase_results(run_results_from_json(earlier))],
-                  key=lambda c: c.first_planned_start)
+            s["actual_start"], s["actual_end"] = (
+                s["planned_start"],
+                s["planned_end"].replace("11:", "13:"),
+            )
+    return sorted(
+        [phase_results(results), phase_results(run_results_from_json(earlier))],
+        key=lambda c: c.first_planned_start,
+    )
 
 
 def test_data_from_the_plugins_json(results):
     assert (results.plan, results.dry_run, results.run_state) == ("resa", "DR1", "running")
-    assert results.run_start == dt.datetime(2027, 1, 16, 8, 0, tzinfo=results.now.tzinfo)  # in the plan's zone
+    assert results.run_start == dt.datetime(
+        2027, 1, 16, 8, 0, tzinfo=results.now.tzinfo
+    )  # in the plan's zone
     a, b, c, d = results.steps
-    assert a.actual_duration == dt.timedelta(hours=1, minutes=30) and a.planned_duration == dt.timedelta(hours=1)
+    assert a.actual_duration == dt.timedelta(
+        hours=1, minutes=30
+    ) and a.planned_duration == dt.timedelta(hours=1)
     assert b.actual_duration is None and [t.to_user for t in b.transfers] == ["frank"]
     assert [x.id for x in b.open_defects] == [7] and b.defects[0].description == "12 messages"
     assert d.planned_duration is None
@@ -58,7 +67,9 @@ def test_data_from_the_plugins_json(results):
 def test_phase_results_span_first_start_to_last_end(results):
     phases = {p.phase: p for p in phase_results(results).phases}
     assert phases["AC"].planned == dt.timedelta(hours=3)  # 08:00 -> 11:00
-    assert phases["AC"].actual == dt.timedelta(hours=3, minutes=55)  # 08:05 -> now, 12:00 (B started, open)
+    assert phases["AC"].actual == dt.timedelta(
+        hours=3, minutes=55
+    )  # 08:05 -> now, 12:00 (B started, open)
     assert (phases["AC"].closed, phases["AC"].steps, phases["AC"].finished) == (1, 2, False)
     assert phases["CO"].actual is None and phases["HO"].planned is None
 
@@ -74,41 +85,80 @@ def test_the_results_workbook(tmp_path, results, comparison):
     rows = {r[0]: dict(zip(header, r)) for r in steps.iter_rows(min_row=2, values_only=True)}
     assert list(rows) == ["A", "B", "C", "D"]
     a, b = rows["A"], rows["B"]
-    assert a["Actual start"] == dt.datetime(2027, 1, 16, 8, 5) and a["Actual end"] == dt.datetime(2027, 1, 16, 9, 35)
+    assert a["Actual start"] == dt.datetime(2027, 1, 16, 8, 5) and a["Actual end"] == dt.datetime(
+        2027, 1, 16, 9, 35
+    )
     assert a["Planned start"] == dt.datetime(2027, 1, 16, 8, 0)
     assert a["Actual duration"] == dt.timedelta(hours=1, minutes=30)
     assert a["Planned duration"] == dt.timedelta(hours=1)
-    assert (a["Started by"], a["Closed by"], a["Comment"], a["State"]) == ("alice", "carol", "done <ok>", "Terminated")
-    assert (b["State"], b["Started by"], b["Closed by"], b["Actual end"]) == ("Late", "frank", None, None)
+    assert (a["Started by"], a["Closed by"], a["Comment"], a["State"]) == (
+        "alice",
+        "carol",
+        "done <ok>",
+        "Terminated",
+    )
+    assert (b["State"], b["Started by"], b["Closed by"], b["Actual end"]) == (
+        "Late",
+        "frank",
+        None,
+        None,
+    )
     assert b["Transfers"] == "bob → frank: On leave"
     assert b["Defects"] == "#7 major open: Queue not empty" and b["Open defects"] == 1
     assert rows["D"]["Planned start"] is None and rows["C"]["State"] == "Overdue"
     state_cell = steps.cell(row=2, column=header.index("State") + 1)
     assert state_cell.fill.fgColor.rgb.endswith("A9D18E")  # Terminated: green, as on the recap page
-    assert steps.cell(row=2, column=header.index("Actual start") + 1).number_format == "yyyy-mm-dd hh:mm"
+    assert (
+        steps.cell(row=2, column=header.index("Actual start") + 1).number_format
+        == "yyyy-mm-dd hh:mm"
+    )
     assert steps.freeze_panes == "B2" and steps.auto_filter.ref == "A1:U5"
 
     defects = list(book["Defects"].iter_rows(values_only=True))
     assert defects[0][:5] == ("ID", "Step", "Title", "Severity", "Status")
-    assert defects[1][:8] == (7, "B", "Queue not empty", "major", "open", "12 messages", "frank",
-                              dt.datetime(2027, 1, 16, 9, 50))
+    assert defects[1][:8] == (
+        7,
+        "B",
+        "Queue not empty",
+        "major",
+        "open",
+        "12 messages",
+        "frank",
+        dt.datetime(2027, 1, 16, 9, 50),
+    )
 
     sheet = book["Comparison"]
     table = [list(r) for r in sheet.iter_rows(min_row=3, max_row=6, values_only=True)]
-    assert table[0][:7] == ["Phase", "DR0 planned (h)", "DR0 actual (h)", "DR1 planned (h)", "DR1 actual (h)",
-                            "DR0 steps closed", "DR1 steps closed"]
+    assert table[0][:7] == [
+        "Phase",
+        "DR0 planned (h)",
+        "DR0 actual (h)",
+        "DR1 planned (h)",
+        "DR1 actual (h)",
+        "DR0 steps closed",
+        "DR1 steps closed",
+    ]
     assert table[1][:7] == ["AC", 3, 5, 3, pytest.approx(3 + 55 / 60), "2/2", "1/2"]
     assert sheet["E4"].number_format == "0.00"
     assert table[2][:7] == ["CO", 0.5, 2.5, 0.5, None, "1/1", "0/1"]
     assert table[3][:7] == ["HO", None, None, None, None, "1/1", "0/1"]
     assert "planned vs actual" in sheet["A1"].value
     assert sheet["A8"].value == "Runs compared (the latest run of each dry run)"
-    runs = [r for r in sheet.iter_rows(min_row=9, max_row=11, values_only=True)]
-    assert runs[0][:4] == ("Dry run", "DAG", "Run", "State") and runs[2][:4] == ("DR1", "resa_dr1", "manual__1", "running")
+    runs = list(sheet.iter_rows(min_row=9, max_row=11, values_only=True))
+    assert runs[0][:4] == ("Dry run", "DAG", "Run", "State") and runs[2][:4] == (
+        "DR1",
+        "resa_dr1",
+        "manual__1",
+        "running",
+    )
 
     run = {r[0]: r[1] for r in book["Run"].iter_rows(values_only=True)}
     assert run["Forecast end"] == dt.datetime(2027, 1, 16, 13, 30) and run["Forecast late"] == "yes"
-    assert run["Times are in"] == "Europe/Brussels" and run["Steps Late"] == 1 and run["Open defects"] == 1
+    assert (
+        run["Times are in"] == "Europe/Brussels"
+        and run["Steps Late"] == 1
+        and run["Open defects"] == 1
+    )
 
 
 def test_the_comparison_chart(tmp_path, results, comparison):
@@ -125,10 +175,17 @@ def test_the_comparison_chart(tmp_path, results, comparison):
 
     ns = {"c": "http://schemas.openxmlformats.org/drawingml/2006/chart"}
     bar = ET.fromstring(xml).find("c:chart/c:plotArea/c:barChart", ns)
-    assert bar.find("c:barDir", ns).get("val") == "col" and bar.find("c:grouping", ns).get("val") == "clustered"
+    assert (
+        bar.find("c:barDir", ns).get("val") == "col"
+        and bar.find("c:grouping", ns).get("val") == "clustered"
+    )
     series = bar.findall("c:ser", ns)  # DR0 planned, DR0 actual, DR1 planned, DR1 actual
-    assert [s.find("c:tx/c:strRef/c:f", ns).text for s in series] == [f"'Comparison'!{c}3" for c in "BCDE"]
-    assert [s.find("c:val/c:numRef/c:f", ns).text for s in series] == [f"'Comparison'!${c}$4:${c}$6" for c in "BCDE"]
+    assert [s.find("c:tx/c:strRef/c:f", ns).text for s in series] == [
+        f"'Comparison'!{c}3" for c in "BCDE"
+    ]
+    assert [s.find("c:val/c:numRef/c:f", ns).text for s in series] == [
+        f"'Comparison'!${c}$4:${c}$6" for c in "BCDE"
+    ]
     assert {s.find("c:cat/c:strRef/c:f", ns).text for s in series} == {"'Comparison'!$A$4:$A$6"}
     assert "drawing" in drawing_rels  # on the Comparison sheet (the third)
 
@@ -143,17 +200,27 @@ def test_without_a_comparison_and_without_steps(tmp_path):
 def test_the_weekly_report_email(results, comparison):
     from transition.results.weekly_report import weekly_message
 
-    message = weekly_message(results, comparison, ["mia@example.com", "tom@example.com"], "http://airflow:8080/")
+    message = weekly_message(
+        results, comparison, ["mia@example.com", "tom@example.com"], "http://airflow:8080/"
+    )
     assert message["Subject"] == "[Transition-DR1] Weekly report 16 Jan 2027"
     assert message["To"] == "mia@example.com, tom@example.com"
     text = message.get_body(("plain",)).get_content()
     assert "Steps closed:  1 of 4" in text
     assert "Forecast end:  Sat 16 Jan 2027 13:30 — after the dry run's End" in text
     assert "- C · Label of C — Carol X (carol); planned start Sat 16 Jan 2027 11:00" in text
-    assert ("- B · Label of B — Bob X (bob), transferred to Frank Claes; started Sat 16 Jan 2027 09:40 by Frank Claes, "
-            "planned end Sat 16 Jan 2027 11:00") in text
-    assert "- #7 Queue not empty (step B, major), recorded by Frank Claes on Sat 16 Jan 2027 09:50" in text
-    assert "compares it with DR0 phase by phase" in text and "http://airflow:8080/transition/recap" in text
+    assert (
+        "- B · Label of B — Bob X (bob), transferred to Frank Claes; started Sat 16 Jan 2027 09:40 by Frank Claes, "
+        "planned end Sat 16 Jan 2027 11:00"
+    ) in text
+    assert (
+        "- #7 Queue not empty (step B, major), recorded by Frank Claes on Sat 16 Jan 2027 09:50"
+        in text
+    )
+    assert (
+        "compares it with DR0 phase by phase" in text
+        and "http://airflow:8080/transition/recap" in text
+    )
     phase_lines = text.split("Steps per phase")[1].splitlines()
     assert phase_lines[2].split() == ["Phase", "Planned", "Overdue", "Late", "Terminated"]
     assert phase_lines[3].split() == ["AC", "0", "0", "1", "1"]
@@ -163,7 +230,12 @@ def test_the_weekly_report_email(results, comparison):
     assert attachment.get_filename() == "resa-DR1-results-2027-01-16.xlsx"
     book = openpyxl.load_workbook(io.BytesIO(attachment.get_content()))
     assert book.sheetnames == ["Steps", "Defects", "Comparison", "Run"]
-    assert [r[0] for r in book["Steps"].iter_rows(min_row=2, values_only=True)] == ["A", "B", "C", "D"]
+    assert [r[0] for r in book["Steps"].iter_rows(min_row=2, values_only=True)] == [
+        "A",
+        "B",
+        "C",
+        "D",
+    ]
 
 
 def test_html_in_the_plan_is_escaped_in_the_email():
@@ -171,17 +243,28 @@ def test_html_in_the_plan_is_escaped_in_the_email():
 
     overdue = dict(step("X", "CO", "Overdue", "eve", None, None), label="<script>x()</script>")
     hostile = run_results_from_json(recap(steps=[overdue]))
-    html = weekly_message(hostile, [], ["m@example.com"], "http://a").get_body(("html",)).get_content()
+    html = (
+        weekly_message(hostile, [], ["m@example.com"], "http://a").get_body(("html",)).get_content()
+    )
     assert "<script>" not in html and "&lt;script&gt;" in html
 
 
 def test_credentials_and_run_ids():
-    assert split_run("resa_dr1/manual__2027-01-16T08:00:00+00:00") == ("resa_dr1", "manual__2027-01-16T08:00:00+00:00")
+    assert split_run("resa_dr1/manual__2027-01-16T08:00:00+00:00") == (
+        "resa_dr1",
+        "manual__2027-01-16T08:00:00+00:00",
+    )
     with pytest.raises(ValueError, match="DAG_ID/RUN_ID"):
         split_run("resa_dr1")
-    env = {"TRANSITION_API_URL": "http://h:1/", "TRANSITION_API_USER": "u", "TRANSITION_API_PASSWORD": "p"}
+    env = {
+        "TRANSITION_API_URL": "http://h:1/",
+        "TRANSITION_API_USER": "u",
+        "TRANSITION_API_PASSWORD": "p",
+    }
     assert Credentials.from_options(None, None, None, env) == Credentials("http://h:1", "u", "p")
-    assert Credentials.from_options("https://x", "v", "q", env) == Credentials("https://x", "v", "q")
+    assert Credentials.from_options("https://x", "v", "q", env) == Credentials(
+        "https://x", "v", "q"
+    )
     assert Credentials.from_options(None, "v", "q", {}).url == "http://127.0.0.1:8080"
     with pytest.raises(ValueError, match=r"--password or \$TRANSITION_API_PASSWORD"):
         Credentials.from_options(None, "v", None, {})
@@ -198,18 +281,34 @@ def test_the_connection_of_the_weekly_report():
 
     data = json.loads(connection_json("http://127.0.0.1:8081", "transition_report", "pw"))
     connection = Connection(conn_id="transition_api", **data)
-    assert Credentials.from_connection(connection) == Credentials("http://127.0.0.1:8081", "transition_report", "pw")
-    full = Connection(conn_id="transition_api", conn_type="http", host="https://airflow.example.com", login="u", password="p")
+    assert Credentials.from_connection(connection) == Credentials(
+        "http://127.0.0.1:8081", "transition_report", "pw"
+    )
+    full = Connection(
+        conn_id="transition_api",
+        conn_type="http",
+        host="https://airflow.example.com",
+        login="u",
+        password="p",
+    )
     assert Credentials.from_connection(full).url == "https://airflow.example.com"
     with pytest.raises(ValueError, match="needs a host, a login"):
-        Credentials.from_connection(Connection(conn_id="transition_api", conn_type="http", host="h"))
+        Credentials.from_connection(
+            Connection(conn_id="transition_api", conn_type="http", host="h")
+        )
 
 
 def run_cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
     import os
 
     clean = {k: v for k, v in os.environ.items() if not k.startswith("TRANSITION_API_")}
-    return subprocess.run([TRANSITION, *args], capture_output=True, text=True, timeout=60, env={**clean, **(env or {})})
+    return subprocess.run(
+        [TRANSITION, *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**clean, **(env or {})},
+    )
 
 
 def test_report_command_errors_without_a_traceback(tmp_path):
@@ -217,37 +316,92 @@ def test_report_command_errors_without_a_traceback(tmp_path):
 
     out = str(tmp_path / "r.xlsx")
     dead = f"http://127.0.0.1:{free_port()}"
-    unreachable = run_cli("report", "--run", "resa_dr1/manual__1", "--out", out, "--url", dead, "--user", "u", "--password", "p")
+    unreachable = run_cli(
+        "report",
+        "--run",
+        "resa_dr1/manual__1",
+        "--out",
+        out,
+        "--url",
+        dead,
+        "--user",
+        "u",
+        "--password",
+        "p",
+    )
     assert unreachable.returncode == 1
     assert unreachable.stderr.startswith(f"transition: cannot reach Airflow at {dead} (")
     assert "Traceback" not in unreachable.stderr and not Path(out).exists()
-    from_env = run_cli("report", "--run", "resa_dr1/manual__1", "--out", out,
-                       env={"TRANSITION_API_URL": dead, "TRANSITION_API_USER": "u", "TRANSITION_API_PASSWORD": "p"})
+    from_env = run_cli(
+        "report",
+        "--run",
+        "resa_dr1/manual__1",
+        "--out",
+        out,
+        env={
+            "TRANSITION_API_URL": dead,
+            "TRANSITION_API_USER": "u",
+            "TRANSITION_API_PASSWORD": "p",
+        },
+    )
     assert from_env.returncode == 1 and dead in from_env.stderr
     no_user = run_cli("report", "--run", "resa_dr1/manual__1", "--out", out, "--url", dead)
     assert no_user.returncode == 2
-    assert no_user.stderr.strip() == ("transition: an Airflow user is needed to read the run: give --user or "
-                                      "$TRANSITION_API_USER and --password or $TRANSITION_API_PASSWORD")
+    assert no_user.stderr.strip() == (
+        "transition: an Airflow user is needed to read the run: give --user or "
+        "$TRANSITION_API_USER and --password or $TRANSITION_API_PASSWORD"
+    )
     bad_run = run_cli("report", "--run", "resa_dr1", "--out", out, "--user", "u", "--password", "p")
     assert bad_run.returncode == 2 and "give the run as DAG_ID/RUN_ID" in bad_run.stderr
-    assert run_cli("report", "--run", "a/b", "--out", str(tmp_path / "r.csv"), "--user", "u", "--password", "p").returncode == 2
+    assert (
+        run_cli(
+            "report",
+            "--run",
+            "a/b",
+            "--out",
+            str(tmp_path / "r.csv"),
+            "--user",
+            "u",
+            "--password",
+            "p",
+        ).returncode
+        == 2
+    )
     assert run_cli("report", "--out", out).returncode == 2  # --run is required (argparse)
 
 
 # -- configuration and DAG ----------------------------------------------------------------------
 
+
 def test_weekly_report_setting(tmp_path):
-    from transition.plan.config import load_config
     from transition.errors import ConfigError
+    from transition.plan.config import load_config
 
     write_xlsx(tmp_path / "plan.xlsx", base_sheets())
     assert load_config(write_config(tmp_path / "c.yaml", "plan.xlsx")).weekly_report == "0 8 * * 1"
-    assert load_config(write_config(tmp_path / "c.yaml", "plan.xlsx", weekly_report="30 17 * * 5")).weekly_report == "30 17 * * 5"
-    assert load_config(write_config(tmp_path / "c.yaml", "plan.xlsx", weekly_report=None)).weekly_report is None
-    assert load_config(write_config(tmp_path / "c.yaml", "plan.xlsx", weekly_report="@weekly")).weekly_report == "@weekly"
+    assert (
+        load_config(
+            write_config(tmp_path / "c.yaml", "plan.xlsx", weekly_report="30 17 * * 5")
+        ).weekly_report
+        == "30 17 * * 5"
+    )
+    assert (
+        load_config(
+            write_config(tmp_path / "c.yaml", "plan.xlsx", weekly_report=None)
+        ).weekly_report
+        is None
+    )
+    assert (
+        load_config(
+            write_config(tmp_path / "c.yaml", "plan.xlsx", weekly_report="@weekly")
+        ).weekly_report
+        == "@weekly"
+    )
     with pytest.raises(ConfigError) as error:
         load_config(write_config(tmp_path / "c.yaml", "plan.xlsx", weekly_report="every monday"))
-    assert str(error.value.problems[0]).startswith(f"{tmp_path / 'c.yaml'}: weekly_report: 'every monday' is not a cron expression")
+    assert str(error.value.problems[0]).startswith(
+        f"{tmp_path / 'c.yaml'}: weekly_report: 'every monday' is not a cron expression"
+    )
 
 
 def test_the_weekly_report_dag(tmp_path, monkeypatch):
@@ -256,16 +410,23 @@ def test_the_weekly_report_dag(tmp_path, monkeypatch):
     monkeypatch.setenv("TRANSITION_CONFIG", str(tmp_path / "config.yaml"))
     monkeypatch.setenv("TRANSITION_CACHE_DIR", str(tmp_path / "cache"))
     write_xlsx(tmp_path / "plan.xlsx", base_sheets())
-    write_config(tmp_path / "config.yaml", "plan.xlsx", cutover_managers=["dave"], weekly_report="0 7 * * 1")
+    write_config(
+        tmp_path / "config.yaml", "plan.xlsx", cutover_managers=["dave"], weekly_report="0 7 * * 1"
+    )
     dags = registered_dags()
     assert sorted(dags) == ["resa_dr1", "resa_live", "resa_weekly_report"]
     weekly = dags["resa_weekly_report"]
     assert weekly.task_ids == ["send_weekly_report"] and weekly.is_paused_upon_creation is False
-    assert weekly.timetable.expression == "0 7 * * 1" and str(weekly.timetable.timezone) == "Europe/Brussels"
+    assert (
+        weekly.timetable.expression == "0 7 * * 1"
+        and str(weekly.timetable.timezone) == "Europe/Brussels"
+    )
     assert "dave@example.com" in weekly.doc_md
     assert list(registered_dags("resa_weekly_report")) == ["resa_weekly_report"]
     assert list(registered_dags("resa_dr1")) == ["resa_dr1"]
-    write_config(tmp_path / "config.yaml", "plan.xlsx", cutover_managers=["dave"], weekly_report=None)
+    write_config(
+        tmp_path / "config.yaml", "plan.xlsx", cutover_managers=["dave"], weekly_report=None
+    )
     assert "resa_weekly_report" not in registered_dags()
     write_config(tmp_path / "config.yaml", "plan.xlsx")  # no cutover manager: nobody to tell
     assert "resa_weekly_report" not in registered_dags()
@@ -288,10 +449,22 @@ HOSTILE = {
 def hostile_results():
     document = recap(run_id="=1+1")
     a, b = document["steps"][:2]
-    a["label"], a["comment"], a["owner_name"] = HOSTILE["formula"], HOSTILE["plus"], HOSTILE["error"]
+    a["label"], a["comment"], a["owner_name"] = (
+        HOSTILE["formula"],
+        HOSTILE["plus"],
+        HOSTILE["error"],
+    )
     b["label"], b["team"] = HOSTILE["control"], HOSTILE["at"]
-    defects = [{**DEFECTS[0], "title": HOSTILE["minus"], "description": "x" * 40_000 + "THE END"},
-               {**DEFECTS[0], "id": 8, "title": HOSTILE["tab"], "description": HOSTILE["cr"], "created_by": HOSTILE["formula"]}]
+    defects = [
+        {**DEFECTS[0], "title": HOSTILE["minus"], "description": "x" * 40_000 + "THE END"},
+        {
+            **DEFECTS[0],
+            "id": 8,
+            "title": HOSTILE["tab"],
+            "description": HOSTILE["cr"],
+            "created_by": HOSTILE["formula"],
+        },
+    ]
     transfers = [{**TRANSFERS[0], "message": HOSTILE["formula"]}]
     return run_results_from_json(document, {**RUN, "dag_run_id": "=1+1"}, defects, transfers)
 
@@ -299,27 +472,42 @@ def hostile_results():
 def test_peoples_text_is_written_as_text_never_as_a_formula(tmp_path, comparison):
     path = write_results(tmp_path / "results.xlsx", hostile_results(), comparison)
     with zipfile.ZipFile(path) as archive:  # the file itself: not one formula in any sheet
-        sheets = [archive.read(n).decode() for n in archive.namelist() if n.startswith("xl/worksheets/sheet")]
+        sheets = [
+            archive.read(n).decode()
+            for n in archive.namelist()
+            if n.startswith("xl/worksheets/sheet")
+        ]
     assert sheets and not any("<f>" in xml or "<f " in xml or 't="e"' in xml for xml in sheets)
     book = openpyxl.load_workbook(path)
     for sheet in book.worksheets:
         for row in sheet.iter_rows():
             for cell in row:
-                assert cell.data_type != "f" and cell.data_type != "e", (sheet.title, cell.coordinate, cell.value)
+                assert cell.data_type not in {"f", "e"}, (
+                    sheet.title,
+                    cell.coordinate,
+                    cell.value,
+                )
     steps = book["Steps"]
     header = [c.value for c in steps[1]]
-    label, comment = steps.cell(2, header.index("Label") + 1), steps.cell(2, header.index("Comment") + 1)
+    label, comment = (
+        steps.cell(2, header.index("Label") + 1),
+        steps.cell(2, header.index("Comment") + 1),
+    )
     assert (label.value, label.data_type, label.quotePrefix) == (HOSTILE["formula"], "s", True)
     assert (comment.value, comment.data_type, comment.quotePrefix) == (HOSTILE["plus"], "s", True)
     owner_name = steps.cell(2, header.index("Owner name") + 1)
     assert (owner_name.value, owner_name.data_type) == ("#N/A", "s")
     assert steps.cell(3, header.index("Label") + 1).value == "bell\ufffd and\ufffd escape\ufffd"
     assert steps.cell(3, header.index("Team") + 1).quotePrefix
-    assert steps.cell(3, header.index("Transfers") + 1).value == "bob → frank: " + HOSTILE["formula"]
+    assert (
+        steps.cell(3, header.index("Transfers") + 1).value == "bob → frank: " + HOSTILE["formula"]
+    )
     defects = book["Defects"]
     assert defects["C2"].value == HOSTILE["minus"] and defects["C2"].quotePrefix
     assert defects["C3"].value == HOSTILE["tab"] and defects["C3"].quotePrefix
-    assert defects["F3"].value == "\n=1+1" and defects["F3"].quotePrefix  # XML reads a lone CR as a line feed
+    assert (
+        defects["F3"].value == "\n=1+1" and defects["F3"].quotePrefix
+    )  # XML reads a lone CR as a line feed
     assert defects["G3"].value == HOSTILE["formula"] and defects["G3"].data_type == "s"
     run = {r[0]: r[1] for r in book["Run"].iter_rows(values_only=True)}
     assert run["Run"] == "=1+1"
@@ -338,6 +526,8 @@ def test_the_limit_counts_as_excel_does_and_the_mark_is_translated():
 
     assert cell_text("y" * EXCEL_CELL_LIMIT) == "y" * EXCEL_CELL_LIMIT  # at the limit: as it is
     emoji = cell_text("😀" * 20_000)  # 40,000 UTF-16 units: Excel counts each emoji twice
-    assert len(emoji.encode("utf-16-le")) // 2 <= EXCEL_CELL_LIMIT and emoji.endswith("[cut: 20,000 characters]")
+    assert len(emoji.encode("utf-16-le")) // 2 <= EXCEL_CELL_LIMIT and emoji.endswith(
+        "[cut: 20,000 characters]"
+    )
     with use_language("fr"):
         assert cell_text("z" * 40_000).endswith("[coupé : 40\u202f000 caractères]")

@@ -42,7 +42,11 @@ def test_one_dag_per_dry_run_with_projected_edges(plan_env):
     assert edges == [("CO-100", "CO-110"), ("CO-110", "HO-010"), ("PP-010", "CO-100")]
     dr1 = bag.dags["resa_dr1"]
     assert sorted((u, t.task_id) for t in dr1.tasks for u in t.upstream_task_ids) == [
-        ("CO-100", "CO-110"), ("CO-110", "HO-010"), ("PP-010", "PP-020"), ("PP-020", "CO-100")]
+        ("CO-100", "CO-110"),
+        ("CO-110", "HO-010"),
+        ("PP-010", "PP-020"),
+        ("PP-020", "CO-100"),
+    ]
     assert set(dr1.tags) == {"transition", "resa", "DR1"}
 
 
@@ -53,11 +57,20 @@ def test_tasks_carry_what_the_owner_needs(plan_env):
     assert task.subject == "CO-100 · Switch market gateway"
     assert task.planned_start.isoformat() == "2027-01-16T22:00:00+01:00"
     assert dag.get_task("PP-020").planned_start is None
-    assert [u["id"] for u in task.assigned_users] == ["carol", "dave"]  # owner = own team leader; dave heads and manages
+    assert [u["id"] for u in task.assigned_users] == [
+        "carol",
+        "dave",
+    ]  # owner = own team leader; dave heads and manages
     assert [u["id"] for u in dag.get_task("PP-020").assigned_users] == ["bob", "carol", "dave"]
     assert task.owner == "carol"
-    for expected in ("PRD — Production", "Sat 16 Jan 2027 22:00", "Carol Dubois (carol@example.com, Market)",
-                     "| **Department head** | Dave Lambert", "PP-020 · Export EAN register", "Press **Start**"):
+    for expected in (
+        "PRD — Production",
+        "Sat 16 Jan 2027 22:00",
+        "Carol Dubois (carol@example.com, Market)",
+        "| **Department head** | Dave Lambert",
+        "PP-020 · Export EAN register",
+        "Press **Start**",
+    ):
         assert expected in task.body
     assert "2027" in dag.doc_md and "**Steps**: 5" in dag.doc_md
 
@@ -72,9 +85,11 @@ def test_a_broken_workbook_keeps_the_last_good_dags_and_shows_the_problems(plan_
     bag = dagbag()
     assert sorted(bag.dag_ids) == ["resa_dr1", "resa_live", "resa_weekly_report"]
     assert "CO-200" not in bag.dags["resa_dr1"].task_ids  # still the last good plan
-    (path, message), = bag.import_errors.items()
+    ((path, message),) = bag.import_errors.items()
     assert path.endswith("transition_plan_problems.py")
-    assert message.splitlines()[0].startswith("The transition plan has 1 problem. The DAGs of the last good plan")
+    assert message.splitlines()[0].startswith(
+        "The transition plan has 1 problem. The DAGs of the last good plan"
+    )
     assert message.splitlines()[1] == "Steps!H4: unknown owner 'nobody'"
     assert "Traceback" not in message
 
@@ -95,13 +110,25 @@ def test_a_worker_builds_only_the_task_it_runs(plan_env):
 
     write_xlsx(plan_env / "plan.xlsx", base_sheets())
     full = registered_dags("resa_live")["resa_live"]
-    step = next(t for t in full.task_ids if t != WATCH_TASK_ID and full.get_task(t).upstream_task_ids)
+    step = next(
+        t for t in full.task_ids if t != WATCH_TASK_ID and full.get_task(t).upstream_task_ids
+    )
     for task_id in (step, WATCH_TASK_ID):
         alone = registered_dags("resa_live", task_id)["resa_live"]
         assert alone.task_ids == [task_id]
         assert alone.doc_md is None and full.doc_md
         mine, theirs = alone.get_task(task_id), full.get_task(task_id)
         assert type(mine) is type(theirs)
-        for attribute in ("subject", "assigned_users", "planned_start", "retries", "owner", "upstream", "starts"):
+        for attribute in (
+            "subject",
+            "assigned_users",
+            "planned_start",
+            "retries",
+            "owner",
+            "upstream",
+            "starts",
+        ):
             assert getattr(mine, attribute, None) == getattr(theirs, attribute, None), attribute
-    assert registered_dags(None, step).keys() == registered_dags().keys()  # no DAG named: everything
+    assert (
+        registered_dags(None, step).keys() == registered_dags().keys()
+    )  # no DAG named: everything

@@ -19,34 +19,84 @@ POSTGRES = "postgresql+psycopg2://postgres@127.0.0.1:5432"
 def dag_runs(engine: sa.Engine) -> None:
     """Airflow's ``dag_run`` as far as the migrations read it (the rest is Airflow's)."""
     with engine.begin() as conn:
-        conn.execute(sa.text("CREATE TABLE dag_run (id INTEGER PRIMARY KEY, dag_id VARCHAR(250), run_id VARCHAR(250), "
-                             "created_at TIMESTAMP WITH TIME ZONE)"))
-        conn.execute(sa.text("INSERT INTO dag_run (id, dag_id, run_id, created_at) VALUES "
-                             "(41, 'resa_dr1', 'manual__1', '2027-01-16 07:59:00.123456+00:00')"))
+        conn.execute(
+            sa.text(
+                "CREATE TABLE dag_run (id INTEGER PRIMARY KEY, dag_id VARCHAR(250), run_id VARCHAR(250), "
+                "created_at TIMESTAMP WITH TIME ZONE)"
+            )
+        )
+        conn.execute(
+            sa.text(
+                "INSERT INTO dag_run (id, dag_id, run_id, created_at) VALUES "
+                "(41, 'resa_dr1', 'manual__1', '2027-01-16 07:59:00.123456+00:00')"
+            )
+        )
 
 
 def first_release_tables(engine: sa.Engine) -> None:
     """What release 0.1 left: its two tables made by ``create_all``, no version table, a record in each."""
     old = sa.MetaData()
-    transfer = sa.Table("transition_transfer", old, sa.Column("id", sa.Integer, primary_key=True),
-                        *(sa.Column(c, sa.String(250), nullable=False) for c in
-                          ("dag_id", "run_id", "task_id", "from_user", "to_user")),
-                        sa.Column("message", sa.Text, nullable=False),
-                        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-                        sa.Column("mail_error", sa.Text))
-    defect = sa.Table("transition_defect", old, sa.Column("id", sa.Integer, primary_key=True),
-                      *(sa.Column(c, sa.String(250), nullable=False) for c in
-                        ("dag_id", "run_id", "task_id", "title", "severity", "description", "status", "created_by")),
-                      sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-                      sa.Column("resolved_by", sa.String(250)), sa.Column("resolved_at", sa.DateTime(timezone=True)),
-                      sa.Column("mail_error", sa.Text))
+    transfer = sa.Table(
+        "transition_transfer",
+        old,
+        sa.Column("id", sa.Integer, primary_key=True),
+        *(
+            sa.Column(c, sa.String(250), nullable=False)
+            for c in ("dag_id", "run_id", "task_id", "from_user", "to_user")
+        ),
+        sa.Column("message", sa.Text, nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("mail_error", sa.Text),
+    )
+    defect = sa.Table(
+        "transition_defect",
+        old,
+        sa.Column("id", sa.Integer, primary_key=True),
+        *(
+            sa.Column(c, sa.String(250), nullable=False)
+            for c in (
+                "dag_id",
+                "run_id",
+                "task_id",
+                "title",
+                "severity",
+                "description",
+                "status",
+                "created_by",
+            )
+        ),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("resolved_by", sa.String(250)),
+        sa.Column("resolved_at", sa.DateTime(timezone=True)),
+        sa.Column("mail_error", sa.Text),
+    )
     old.create_all(engine)
-    now = dt.datetime(2027, 1, 16, 8, tzinfo=dt.timezone.utc)
+    now = dt.datetime(2027, 1, 16, 8, tzinfo=dt.UTC)
     with engine.begin() as conn:
-        conn.execute(transfer.insert().values(dag_id="resa_dr1", run_id="manual__1", task_id="A", from_user="alice",
-                                              to_user="frank", message="", created_at=now))
-        conn.execute(defect.insert().values(dag_id="resa_dr1", run_id="gone", task_id="A", title="t", severity="blocking",
-                                            description="", status="open", created_by="alice", created_at=now))
+        conn.execute(
+            transfer.insert().values(
+                dag_id="resa_dr1",
+                run_id="manual__1",
+                task_id="A",
+                from_user="alice",
+                to_user="frank",
+                message="",
+                created_at=now,
+            )
+        )
+        conn.execute(
+            defect.insert().values(
+                dag_id="resa_dr1",
+                run_id="gone",
+                task_id="A",
+                title="t",
+                severity="blocking",
+                description="",
+                status="open",
+                created_by="alice",
+                created_at=now,
+            )
+        )
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -55,16 +105,32 @@ def engine(request, tmp_path):
         yield sa.create_engine(f"sqlite:///{tmp_path / 'airflow.db'}")
         return
     name = f"transition_schema_{uuid.uuid4().hex[:10]}"
-    made = subprocess.run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-q", "-c", f'CREATE DATABASE "{name}"'],
-                          capture_output=True, text=True, timeout=60)
+    made = subprocess.run(
+        ["psql", "-h", "127.0.0.1", "-U", "postgres", "-q", "-c", f'CREATE DATABASE "{name}"'],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert made.returncode == 0, f"PostgreSQL at 127.0.0.1:5432 is needed: {made.stderr}"
     engine = sa.create_engine(f"{POSTGRES}/{name}")
     try:
         yield engine
     finally:
         engine.dispose()
-        subprocess.run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-q", "-c", f'DROP DATABASE "{name}" WITH (FORCE)'],
-                       capture_output=True, timeout=60)
+        subprocess.run(
+            [
+                "psql",
+                "-h",
+                "127.0.0.1",
+                "-U",
+                "postgres",
+                "-q",
+                "-c",
+                f'DROP DATABASE "{name}" WITH (FORCE)',
+            ],
+            capture_output=True,
+            timeout=60,
+        )
 
 
 def columns(engine: sa.Engine, table: str) -> set[str]:
@@ -75,7 +141,9 @@ def test_from_an_empty_database(engine):
     dag_runs(engine)
     assert migrate(engine) == LATEST
     assert migrate(engine) == 0  # a second start changes nothing
-    assert {"run_key"} <= columns(engine, "transition_transfer") & columns(engine, "transition_defect")
+    assert {"run_key"} <= columns(engine, "transition_transfer") & columns(
+        engine, "transition_defect"
+    )
     assert {"forced_by", "reason", "why_forced"} <= columns(engine, "transition_forced_close")
     with engine.connect() as conn:
         assert conn.scalar(sa.text("SELECT version FROM transition_schema")) == LATEST
@@ -88,7 +156,10 @@ def test_from_the_first_releases_tables_records_are_kept_and_given_their_run(eng
     with engine.connect() as conn:
         transfer = conn.execute(sa.text("SELECT to_user, run_key FROM transition_transfer")).one()
         defect = conn.execute(sa.text("SELECT title, run_key FROM transition_defect")).one()
-    assert tuple(transfer) == ("frank", "41@20270116T075900.123456")  # its run exists: it belongs to it
+    assert tuple(transfer) == (
+        "frank",
+        "41@20270116T075900.123456",
+    )  # its run exists: it belongs to it
     assert tuple(defect) == ("t", None)  # its run is gone: it belongs to no run that exists
 
 
@@ -111,7 +182,7 @@ def test_workers_starting_together_apply_each_migration_once(engine):
     def start() -> None:
         try:
             applied.append(migrate(engine))
-        except BaseException as error:  # noqa: BLE001 - reported below
+        except BaseException as error:
             errors.append(error)
 
     workers = [threading.Thread(target=start) for _ in range(4)]
@@ -126,7 +197,9 @@ def test_workers_starting_together_apply_each_migration_once(engine):
 def test_a_run_instance_is_its_id_and_its_creation():
     from transition.runs.records_schema import run_instance_key
 
-    created = dt.datetime(2027, 1, 16, 8, 0, 0, 5, tzinfo=dt.timezone.utc)
+    created = dt.datetime(2027, 1, 16, 8, 0, 0, 5, tzinfo=dt.UTC)
     assert run_instance_key(7, created) == "7@20270116T080000.000005"
     # SQLite gives a deleted run's id to the next run: its creation tells them apart
-    assert run_instance_key(7, created) != run_instance_key(7, created + dt.timedelta(microseconds=1))
+    assert run_instance_key(7, created) != run_instance_key(
+        7, created + dt.timedelta(microseconds=1)
+    )

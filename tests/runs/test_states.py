@@ -28,9 +28,15 @@ def step(not_before: str | None = "2027-01-16 22:00", planned: str | None = None
 
 WAITING = StepFacts(task_state=None, prerequisites_done=False)
 DEFERRED = StepFacts(task_state="deferred", prerequisites_done=True)
-ASKING = StepFacts(task_state="awaiting_input", prerequisites_done=True, ready_at=at("2027-01-16 22:00"))
-STARTED = StepFacts(task_state="awaiting_input", prerequisites_done=True, ready_at=at("2027-01-16 22:00"),
-                    started_at=at("2027-01-16 22:05"))
+ASKING = StepFacts(
+    task_state="awaiting_input", prerequisites_done=True, ready_at=at("2027-01-16 22:00")
+)
+STARTED = StepFacts(
+    task_state="awaiting_input",
+    prerequisites_done=True,
+    ready_at=at("2027-01-16 22:00"),
+    started_at=at("2027-01-16 22:05"),
+)
 
 
 @pytest.mark.parametrize(
@@ -41,16 +47,36 @@ STARTED = StepFacts(task_state="awaiting_input", prerequisites_done=True, ready_
         (step(), WAITING, "2027-01-11 22:00", State.LOCKED),  # exactly 5 days: inside the window
         (step(), WAITING, "2027-01-16 21:59", State.LOCKED),
         (step(), WAITING, "2027-01-16 22:00", State.OVERDUE),
-        (step(not_before=None, planned="2027-01-16 23:00"), WAITING, "2027-01-16 23:00", State.OVERDUE),
-        (step(not_before=None), WAITING, "2030-01-01 00:00", State.PLANNED),  # no planned start at all
+        (
+            step(not_before=None, planned="2027-01-16 23:00"),
+            WAITING,
+            "2027-01-16 23:00",
+            State.OVERDUE,
+        ),
+        (
+            step(not_before=None),
+            WAITING,
+            "2030-01-01 00:00",
+            State.PLANNED,
+        ),  # no planned start at all
         # Prerequisites done: Idle until the Start column, then Ready (whatever the forecast said).
         (step(), DEFERRED, "2027-01-16 21:59", State.IDLE),
         (step(), ASKING, "2027-01-16 22:00", State.READY),
-        (step(not_before=None, planned="2027-01-17 03:00"), ASKING, "2027-01-16 20:00", State.READY),
+        (
+            step(not_before=None, planned="2027-01-17 03:00"),
+            ASKING,
+            "2027-01-16 20:00",
+            State.READY,
+        ),
         # Started: Open, then Late its duration (1 h) after it became ready.
         (step(), STARTED, "2027-01-16 22:59", State.OPEN),
         (step(), STARTED, "2027-01-16 23:00", State.LATE),
-        (step(), StepFacts("running", True, None, at("2027-01-16 22:30")), "2027-01-16 23:29", State.OPEN),
+        (
+            step(),
+            StepFacts("running", True, None, at("2027-01-16 22:30")),
+            "2027-01-16 23:29",
+            State.OPEN,
+        ),
         # Closed, skipped, failed.
         (step(), StepFacts("success", True), "2027-01-16 21:00", State.TERMINATED),
         (step(), StepFacts("skipped", False), "2027-01-20 00:00", State.SKIPPED),
@@ -80,7 +106,7 @@ def test_late_counts_real_hours_across_fall_back():
 
 
 def test_now_in_another_zone_is_the_same_moment():
-    utc_now = at("2027-01-16 22:00").astimezone(dt.timezone.utc)
+    utc_now = at("2027-01-16 22:00").astimezone(dt.UTC)
     assert step_state(step(), HOUR, WAITING, utc_now, LOCK) == State.OVERDUE
 
 

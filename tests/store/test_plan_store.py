@@ -25,7 +25,11 @@ def test_json_round_trip_keeps_times_in_the_plan_zone(plan_dir):
     plan = load_plan(plan_dir / "config.yaml").plan
     again = plan_from_json(json.loads(json.dumps(plan_to_json(plan))))
     assert again.schedules["DR1"].steps["CO-100"] == plan.schedules["DR1"].steps["CO-100"]
-    assert again.steps == plan.steps and again.actors == plan.actors and again.dry_runs == plan.dry_runs
+    assert (
+        again.steps == plan.steps
+        and again.actors == plan.actors
+        and again.dry_runs == plan.dry_runs
+    )
     assert str(again.schedules["DR1"].steps["CO-100"].planned_start.tzinfo) == "Europe/Brussels"
 
 
@@ -41,7 +45,9 @@ def test_broken_workbook_keeps_the_last_good_plan_and_reports_the_problems(plan_
         assert loaded.is_stale
         assert [str(p) for p in loaded.errors] == ["Steps!E3: unknown prerequisite 'PP-999'"]
         assert loaded.plan is not None and list(loaded.plan.steps) == list(good.steps)
-    write_xlsx(plan_dir / "plan.xlsx", broken | {"Steps": base_sheets()["Steps"] + [broken["Steps"][-1]]})
+    write_xlsx(
+        plan_dir / "plan.xlsx", broken | {"Steps": base_sheets()["Steps"] + [broken["Steps"][-1]]}
+    )
     fixed = load_plan(plan_dir / "config.yaml")
     assert not fixed.is_stale and "CO-120" in fixed.plan.steps
 

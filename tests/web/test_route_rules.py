@@ -21,7 +21,17 @@ from urllib.parse import quote, unquote
 import pytest
 
 from transition.web.guard_facts import parse_with_airflow_model
-from transition.web.route_rules import CHANGING, INVALID, RULES, Call, Rule, Verdict, Who, decide, parse_json, touches_plan
+from transition.web.route_rules import (
+    CHANGING,
+    RULES,
+    Call,
+    Rule,
+    Verdict,
+    Who,
+    decide,
+    parse_json,
+    touches_plan,
+)
 from transition.web.step_guard import PASS_THROUGH, resolve_route
 
 PLAN_DAG, OTHER_DAG, RUN = "resa_dr1", "nightly_etl", "manual__2027-01-16T08:00:00+00:00"
@@ -59,11 +69,26 @@ class TableFacts:
         return [{"id": 3, "title": "Queue not empty"}] if self.blocking else []
 
 
-def verdict(app: Any, method: str, path: str, body: bytes, who: Who, facts: TableFacts, root_path: str = "",
-            query: str = "") -> Verdict:
+def verdict(
+    app: Any,
+    method: str,
+    path: str,
+    body: bytes,
+    who: Who,
+    facts: TableFacts,
+    root_path: str = "",
+    query: str = "",
+) -> Verdict:
     """What the guard decides, from a raw request: Airflow's route matching, then the rules."""
-    scope = {"type": "http", "method": method, "path": root_path + unquote(path), "root_path": root_path,
-             "raw_path": (root_path + path).encode(), "query_string": query.encode(), "headers": []}
+    scope = {
+        "type": "http",
+        "method": method,
+        "path": root_path + unquote(path),
+        "root_path": root_path,
+        "raw_path": (root_path + path).encode(),
+        "query_string": query.encode(),
+        "headers": [],
+    }
     found = resolve_route(app, scope)
     if found is None or found[0].startswith(PASS_THROUGH):
         return Verdict(None)
@@ -78,9 +103,20 @@ def verdict(app: Any, method: str, path: str, body: bytes, who: Who, facts: Tabl
 
 # -- the reference rule, written from the README's table, over meanings ------------------------------
 
-def reference(kind: str, who: str, *, dag: str = PLAN_DAG, step: str = STEP, state: str = "awaiting_input",
-              blocking: bool = False, option: str = "Start", new_state: str | None = "success", note: str = "",
-              flags: tuple[str, ...] = ()) -> int | None:
+
+def reference(
+    kind: str,
+    who: str,
+    *,
+    dag: str = PLAN_DAG,
+    step: str = STEP,
+    state: str = "awaiting_input",
+    blocking: bool = False,
+    option: str = "Start",
+    new_state: str | None = "success",
+    note: str = "",
+    flags: tuple[str, ...] = (),
+) -> int | None:
     if dag != PLAN_DAG:
         return None
     manager = who in ("mia", "admin")
@@ -110,48 +146,77 @@ def reference(kind: str, who: str, *, dag: str = PLAN_DAG, step: str = STEP, sta
     return None
 
 
-WHO = {name: Who(name, name in ("mia", "admin")) for name in ("eve", "carol", "frank", "mia", "admin")}
-SITUATIONS = [TableFacts(), TableFacts(blocking=True), TableFacts(state="deferred"), TableFacts(state="success"),
-              TableFacts(state=None)]
+WHO = {
+    name: Who(name, name in ("mia", "admin")) for name in ("eve", "carol", "frank", "mia", "admin")
+}
+SITUATIONS = [
+    TableFacts(),
+    TableFacts(blocking=True),
+    TableFacts(state="deferred"),
+    TableFacts(state="success"),
+    TableFacts(state=None),
+]
 
 
 def ti_paths(dag: str, step: str, suffix: str = "") -> list[str]:
     """One task instance's URL, in the forms Airflow reads alike."""
     encoded_step = "".join(f"%{b:02X}" for b in step.encode())
     base = f"/api/v2/dags/{{dag}}/dagRuns/{quote(RUN, safe='')}/taskInstances/{{step}}"
-    paths = [base.format(dag=dag, step=step), base.format(dag=dag, step=encoded_step),
-             base.format(dag=quote(dag, safe=""), step=step).replace("resa", "%72esa")]
+    paths = [
+        base.format(dag=dag, step=step),
+        base.format(dag=dag, step=encoded_step),
+        base.format(dag=quote(dag, safe=""), step=step).replace("resa", "%72esa"),
+    ]
     if suffix:
         return [p + suffix for p in paths]
     return paths + [p + m for p in paths for m in ("/-1", "/-1.0", "/%20-1", "/+-1", "/-01")]
 
 
 def mark_bodies(new_state: str | None, note: str, flags: tuple[str, ...]) -> list[bytes]:
-    state_forms = [new_state] if new_state is None else [new_state, new_state.upper(), new_state.capitalize()]
+    state_forms = (
+        [new_state] if new_state is None else [new_state, new_state.upper(), new_state.capitalize()]
+    )
     bodies = []
     for form in state_forms:
         data: dict[str, Any] = {"note": note} if note else {}
         if form is not None:
             data["new_state"] = form
-        data.update({flag: True for flag in flags})
+        data.update(dict.fromkeys(flags, True))
         text = json.dumps(data)
-        bodies += [text.encode(), text.encode("utf-16"), text.replace("new_state", "new\\u005fstate").encode()]
-        if form is not None:  # the same key twice: the last one counts, for Airflow and for the guard
+        bodies += [
+            text.encode(),
+            text.encode("utf-16"),
+            text.replace("new_state", "new\\u005fstate").encode(),
+        ]
+        if (
+            form is not None
+        ):  # the same key twice: the last one counts, for Airflow and for the guard
             bodies.append(('{"new_state": "failed", ' + text[1:]).encode())
     return bodies
 
 
-@pytest.mark.parametrize("facts", SITUATIONS, ids=lambda f: f"{f.state}{'-blocking' if f.blocking else ''}")
+@pytest.mark.parametrize(
+    "facts", SITUATIONS, ids=lambda f: f"{f.state}{'-blocking' if f.blocking else ''}"
+)
 def test_mark_success_and_notes_in_every_form_get_the_reference_verdict(airflow_app, facts):
     checked = 0
     for who, new_state, note, flags in itertools.product(
-        WHO, ["success", None, "failed", "skipped"], ["", "done by hand"],
+        WHO,
+        ["success", None, "failed", "skipped"],
+        ["", "done by hand"],
         [(), ("include_downstream",), ("include_upstream", "include_past"), ("include_future",)],
     ):
         if new_state is None and not note:
             continue
-        expected = reference("mark", who, state=facts.state, blocking=facts.blocking, new_state=new_state,
-                             note=note, flags=flags)
+        expected = reference(
+            "mark",
+            who,
+            state=facts.state,
+            blocking=facts.blocking,
+            new_state=new_state,
+            note=note,
+            flags=flags,
+        )
         for path in ti_paths(PLAN_DAG, STEP):
             for body in mark_bodies(new_state, note, flags):
                 got = verdict(airflow_app, "PATCH", path, body, WHO[who], facts).status
@@ -164,67 +229,142 @@ def test_mark_success_and_notes_in_every_form_get_the_reference_verdict(airflow_
 def test_answers_in_every_form_get_the_reference_verdict(airflow_app, facts):
     for who, option in itertools.product(WHO, ["Start", "Close"]):
         expected = reference("answer", who, blocking=facts.blocking, option=option)
-        for path in [p for p in ti_paths(PLAN_DAG, STEP) if re.search(r"/(-1|-1\.0|%20-1|\+-1|-01)$", p)]:
-            for body in (json.dumps({"chosen_options": [option]}).encode(),
-                         json.dumps({"chosen_options": [option], "params_input": {"comment": 5}}).encode("utf-16")):
-                got = verdict(airflow_app, "PATCH", path + "/hitlDetails", body, WHO[who], facts).status
+        for path in [
+            p for p in ti_paths(PLAN_DAG, STEP) if re.search(r"/(-1|-1\.0|%20-1|\+-1|-01)$", p)
+        ]:
+            for body in (
+                json.dumps({"chosen_options": [option]}).encode(),
+                json.dumps({"chosen_options": [option], "params_input": {"comment": 5}}).encode(
+                    "utf-16"
+                ),
+            ):
+                got = verdict(
+                    airflow_app, "PATCH", path + "/hitlDetails", body, WHO[who], facts
+                ).status
                 assert got == expected, (who, path, body, got, expected)
 
 
 def test_the_runs_watch_and_unknown_tasks_are_the_managers(airflow_app):
-    for who in WHO:
+    for who, person in WHO.items():
         for path in ti_paths(PLAN_DAG, WATCH):
-            got = verdict(airflow_app, "PATCH", path, b'{"new_state": "success"}', WHO[who], TableFacts()).status
+            got = verdict(
+                airflow_app, "PATCH", path, b'{"new_state": "success"}', person, TableFacts()
+            ).status
             assert got == reference("mark", who, step=WATCH)
 
 
 def bulk_bodies(dag: str) -> list[bytes]:
     entity = {"task_id": STEP, "dag_id": dag, "dag_run_id": RUN, "new_state": "success"}
-    return [json.dumps({"actions": [{"action": "update", "entities": [entity]}]}).encode(),
-            json.dumps({"actions": [{"action": "delete", "entities": [entity]}]}).encode("utf-16")]
+    return [
+        json.dumps({"actions": [{"action": "update", "entities": [entity]}]}).encode(),
+        json.dumps({"actions": [{"action": "delete", "entities": [entity]}]}).encode("utf-16"),
+    ]
 
 
 # Changes of other kinds, each as (method, path, body, query); the DAG is substituted.
 OTHER_CHANGES = [
-    ("PATCH", "/api/v2/dags/{dag}/dagRuns/{run}/taskInstances", None, ""),  # bulk, bodies from bulk_bodies
+    (
+        "PATCH",
+        "/api/v2/dags/{dag}/dagRuns/{run}/taskInstances",
+        None,
+        "",
+    ),  # bulk, bodies from bulk_bodies
     ("PATCH", "/api/v2/dags/~/dagRuns/~/taskInstances", None, ""),
     ("PATCH", "/api/v2/dags/{dag}/dagRuns/{run}", b'{"state": "success"}', ""),
     ("PATCH", "/api/v2/dags/{dag}/dagRuns/{run}", b'{"note": "x"}', ""),
     ("DELETE", "/api/v2/dags/{dag}/dagRuns/{run}", b"", ""),
     ("POST", "/api/v2/dags/{dag}/dagRuns", b'{"logical_date": null}', ""),
     ("POST", "/api/v2/dags/{dag}/dagRuns/{run}/clear", b'{"dry_run": false}', ""),
-    ("POST", "/api/v2/dags/{dag}/clearTaskInstances", b'{"dry_run": false, "task_ids": ["CO-100"]}', ""),
+    (
+        "POST",
+        "/api/v2/dags/{dag}/clearTaskInstances",
+        b'{"dry_run": false, "task_ids": ["CO-100"]}',
+        "",
+    ),
     ("POST", "/api/v2/dags/{dag}/clearTaskInstances", b'{"dry_run": "false"}', ""),
     ("POST", "/api/v2/dags/{dag}/clearDagRuns", b'{"dry_run": 0}', ""),
     ("DELETE", "/api/v2/dags/{dag}/dagRuns/{run}/taskInstances/CO-100", b"", ""),
-    ("POST", "/api/v2/dags/{dag}/dagRuns/{run}/taskInstances/CO-100/xcomEntries", b'{"key": "closed", "value": "x"}', ""),
-    ("PATCH", "/api/v2/dags/{dag}/dagRuns/{run}/taskInstances/CO-100/xcomEntries/closed", b'{"value": "x"}', ""),
-    ("DELETE", "/api/v2/dags/{dag}/dagRuns/{run}/taskInstances/CO-100/xcomEntries/started", b"", ""),
-    ("PUT", "/api/v2/dags/{dag}/dagRuns/{run}/taskInstances/CO-100/state-store/k", b'{"value": 1}', ""),
+    (
+        "POST",
+        "/api/v2/dags/{dag}/dagRuns/{run}/taskInstances/CO-100/xcomEntries",
+        b'{"key": "closed", "value": "x"}',
+        "",
+    ),
+    (
+        "PATCH",
+        "/api/v2/dags/{dag}/dagRuns/{run}/taskInstances/CO-100/xcomEntries/closed",
+        b'{"value": "x"}',
+        "",
+    ),
+    (
+        "DELETE",
+        "/api/v2/dags/{dag}/dagRuns/{run}/taskInstances/CO-100/xcomEntries/started",
+        b"",
+        "",
+    ),
+    (
+        "PUT",
+        "/api/v2/dags/{dag}/dagRuns/{run}/taskInstances/CO-100/state-store/k",
+        b'{"value": 1}',
+        "",
+    ),
     ("PATCH", "/api/v2/dags/{dag}", b'{"is_paused": false}', ""),
     ("DELETE", "/api/v2/dags/{dag}", b"", ""),
     ("PATCH", "/api/v2/dags/{dag}/dagRuns", b'{"actions": []}', ""),
-    ("PATCH", "/api/v2/dags/{dag}/dagRuns/{run}/taskGroupInstances/g", b'{"new_state": "success"}', ""),
+    (
+        "PATCH",
+        "/api/v2/dags/{dag}/dagRuns/{run}/taskGroupInstances/g",
+        b'{"new_state": "success"}',
+        "",
+    ),
     ("POST", "/api/v2/backfills", None, ""),  # body names the DAG
     ("PATCH", "/api/v2/dags", b'{"is_paused": false}', "dag_id_pattern={pattern}"),
 ]
 
 
-@pytest.mark.parametrize("method,path,body,query", OTHER_CHANGES, ids=lambda v: v if isinstance(v, str) else None)
+@pytest.mark.parametrize(
+    "method,path,body,query", OTHER_CHANGES, ids=lambda v: v if isinstance(v, str) else None
+)
 def test_every_other_change_to_a_plan_dag_is_the_managers(airflow_app, method, path, body, query):
     for dag, who in itertools.product([PLAN_DAG, OTHER_DAG], WHO):
         url = path.format(dag=dag, run=quote(RUN, safe=""))
-        bodies = bulk_bodies(dag) if body is None and "taskInstances" in path else (
-            [json.dumps({"dag_id": dag, "from_date": "2027-01-01T00:00:00Z", "to_date": "2027-01-02T00:00:00Z"}).encode()]
-            if body is None else [body])
-        patterns = [dag, dag.upper()[2:6], "%_dr%", "~", f"zzz|{dag[:4]}"] if "{pattern}" in query else [""]
+        bodies = (
+            bulk_bodies(dag)
+            if body is None and "taskInstances" in path
+            else (
+                [
+                    json.dumps(
+                        {
+                            "dag_id": dag,
+                            "from_date": "2027-01-01T00:00:00Z",
+                            "to_date": "2027-01-02T00:00:00Z",
+                        }
+                    ).encode()
+                ]
+                if body is None
+                else [body]
+            )
+        )
+        patterns = (
+            [dag, dag.upper()[2:6], "%_dr%", "~", f"zzz|{dag[:4]}"]
+            if "{pattern}" in query
+            else [""]
+        )
         for payload, pattern in itertools.product(bodies, patterns):
             q = query.format(pattern=quote(pattern))
             got = verdict(airflow_app, method, url, payload, WHO[who], TableFacts(), query=q).status
             touches = dag == PLAN_DAG or (path.startswith("/api/v2/dags/~") and dag == PLAN_DAG)
             if "{pattern}" in query:
-                touches = bool(re.search(pattern.replace("%", ".*").replace("_", ".").split("|")[-1], PLAN_DAG, re.I)) \
+                touches = (
+                    bool(
+                        re.search(
+                            pattern.replace("%", ".*").replace("_", ".").split("|")[-1],
+                            PLAN_DAG,
+                            re.I,
+                        )
+                    )
                     or pattern == "~"
+                )
             expected = reference("other", who, dag=PLAN_DAG if touches else OTHER_DAG)
             assert got == expected, (method, url, payload, q, who, got, expected)
 
@@ -236,44 +376,111 @@ def test_previews_and_lists_change_nothing_and_are_anyones(airflow_app):
         ("POST", f"/api/v2/dags/{PLAN_DAG}/clearTaskInstances", b'{"dry_run": true}'),
         ("POST", f"/api/v2/dags/{PLAN_DAG}/clearTaskInstances", b"{}"),
         ("POST", f"/api/v2/dags/{PLAN_DAG}/dagRuns/{run}/clear", b'{"dry_run": true}'),
-        ("PATCH", f"/api/v2/dags/{PLAN_DAG}/dagRuns/{run}/taskInstances/{STEP}/dry_run", b'{"new_state": "success"}'),
+        (
+            "PATCH",
+            f"/api/v2/dags/{PLAN_DAG}/dagRuns/{run}/taskInstances/{STEP}/dry_run",
+            b'{"new_state": "success"}',
+        ),
         ("POST", "/api/v2/dags/~/dagRuns/list", b'{"dag_ids": ["resa_dr1"]}'),
         ("POST", "/api/v2/dags/~/dagRuns/~/taskInstances/list", b'{"dag_ids": ["resa_dr1"]}'),
         ("POST", f"/api/v2/dags/{PLAN_DAG}/favorite", b""),
     ]:
-        assert verdict(airflow_app, method, path, body, eve, TableFacts()).status is None, (method, path)
+        assert verdict(airflow_app, method, path, body, eve, TableFacts()).status is None, (
+            method,
+            path,
+        )
 
 
 def test_the_plans_variables_and_backfills_are_the_managers(airflow_app):
     eve, mia = WHO["eve"], WHO["mia"]
     for method, path, body in [
-        ("POST", "/api/v2/variables", b'{"key": "transition.sent/resa_dr1/r/CO-100", "value": "{}"}'),
-        ("PATCH", "/api/v2/variables/transition.sent%2Fresa_dr1%2Fr%2FCO-100", b'{"key": "transition.sent/x", "value": "{}"}'),
+        (
+            "POST",
+            "/api/v2/variables",
+            b'{"key": "transition.sent/resa_dr1/r/CO-100", "value": "{}"}',
+        ),
+        (
+            "PATCH",
+            "/api/v2/variables/transition.sent%2Fresa_dr1%2Fr%2FCO-100",
+            b'{"key": "transition.sent/x", "value": "{}"}',
+        ),
         ("DELETE", "/api/v2/variables/transition.sent/resa_dr1/r/CO-100", b""),
-        ("PATCH", "/api/v2/variables", b'{"actions": [{"action": "delete", "entities": ["transition.sent/a/b/c"]}]}'),
+        (
+            "PATCH",
+            "/api/v2/variables",
+            b'{"actions": [{"action": "delete", "entities": ["transition.sent/a/b/c"]}]}',
+        ),
         ("PUT", "/api/v2/backfills/7/cancel", b""),
         ("PUT", "/api/v2/backfills/7/pause", b""),
     ]:
-        assert verdict(airflow_app, method, path, body, eve, TableFacts()).status == 403, (method, path)
-        assert verdict(airflow_app, method, path, body, mia, TableFacts()).status is None, (method, path)
-    assert verdict(airflow_app, "POST", "/api/v2/variables", b'{"key": "mine", "value": "1"}', eve, TableFacts()).status is None
-    assert verdict(airflow_app, "PUT", "/api/v2/backfills/8/cancel", b"", eve, TableFacts()).status is None
+        assert verdict(airflow_app, method, path, body, eve, TableFacts()).status == 403, (
+            method,
+            path,
+        )
+        assert verdict(airflow_app, method, path, body, mia, TableFacts()).status is None, (
+            method,
+            path,
+        )
+    assert (
+        verdict(
+            airflow_app,
+            "POST",
+            "/api/v2/variables",
+            b'{"key": "mine", "value": "1"}',
+            eve,
+            TableFacts(),
+        ).status
+        is None
+    )
+    assert (
+        verdict(airflow_app, "PUT", "/api/v2/backfills/8/cancel", b"", eve, TableFacts()).status
+        is None
+    )
 
 
 def test_a_body_that_is_not_json_on_a_wildcard_route_is_refused(airflow_app):
-    got = verdict(airflow_app, "PATCH", "/api/v2/dags/~/dagRuns/~/taskInstances", b"{not json", WHO["eve"], TableFacts())
+    got = verdict(
+        airflow_app,
+        "PATCH",
+        "/api/v2/dags/~/dagRuns/~/taskInstances",
+        b"{not json",
+        WHO["eve"],
+        TableFacts(),
+    )
     assert got.status == 403
-    got = verdict(airflow_app, "PATCH", ti_paths(PLAN_DAG, STEP)[0], b"{not json", WHO["carol"], TableFacts())
+    got = verdict(
+        airflow_app, "PATCH", ti_paths(PLAN_DAG, STEP)[0], b"{not json", WHO["carol"], TableFacts()
+    )
     assert got.status == 422
 
 
 def test_under_a_root_path_the_same_verdicts(airflow_app):
     for root in ("/airflow", "/a/b"):
         for path in ti_paths(PLAN_DAG, STEP)[:3]:
-            assert verdict(airflow_app, "PATCH", path, b'{"new_state": "success"}', WHO["eve"], TableFacts(),
-                           root_path=root).status == 403
-            assert verdict(airflow_app, "PATCH", path, b'{"new_state": "success"}', WHO["carol"], TableFacts(),
-                           root_path=root).status is None
+            assert (
+                verdict(
+                    airflow_app,
+                    "PATCH",
+                    path,
+                    b'{"new_state": "success"}',
+                    WHO["eve"],
+                    TableFacts(),
+                    root_path=root,
+                ).status
+                == 403
+            )
+            assert (
+                verdict(
+                    airflow_app,
+                    "PATCH",
+                    path,
+                    b'{"new_state": "success"}',
+                    WHO["carol"],
+                    TableFacts(),
+                    root_path=root,
+                ).status
+                is None
+            )
 
 
 def test_random_forms_of_random_meanings(airflow_app):
@@ -287,13 +494,28 @@ def test_random_forms_of_random_meanings(airflow_app):
         note = rng.choice(["", "reason"])
         if new_state is None and not note:
             note = "n"
-        flags = tuple(f for f in ("include_upstream", "include_downstream", "include_future", "include_past")
-                      if rng.random() < 0.15)
+        flags = tuple(
+            f
+            for f in ("include_upstream", "include_downstream", "include_future", "include_past")
+            if rng.random() < 0.15
+        )
         path = rng.choice(ti_paths(PLAN_DAG, step))
         body = rng.choice(mark_bodies(new_state, note, flags))
-        expected = reference("mark", who, step=step, state=facts.state, blocking=facts.blocking,
-                             new_state=new_state, note=note, flags=flags)
-        assert verdict(airflow_app, "PATCH", path, body, WHO[who], facts).status == expected, (who, path, body)
+        expected = reference(
+            "mark",
+            who,
+            step=step,
+            state=facts.state,
+            blocking=facts.blocking,
+            new_state=new_state,
+            note=note,
+            flags=flags,
+        )
+        assert verdict(airflow_app, "PATCH", path, body, WHO[who], facts).status == expected, (
+            who,
+            path,
+            body,
+        )
 
 
 def test_every_changing_route_of_airflow_is_judged(airflow_app):
@@ -306,7 +528,9 @@ def test_every_changing_route_of_airflow_is_judged(airflow_app):
     def walk(routes: list, prefix: str = "") -> None:
         for route in routes:
             if isinstance(route, Mount):
-                if not (prefix + route.path).startswith(PASS_THROUGH) and getattr(route.app, "routes", None):
+                if not (prefix + route.path).startswith(PASS_THROUGH) and getattr(
+                    route.app, "routes", None
+                ):
                     walk(route.app.routes, prefix + route.path)
                 continue
             for method in (getattr(route, "methods", None) or set()) & CHANGING:
@@ -317,23 +541,35 @@ def test_every_changing_route_of_airflow_is_judged(airflow_app):
     dag_routes = {r for r in found if "{dag_id}" in r[1]}
     assert len(dag_routes) >= 30
     for method, route in dag_routes - set(RULES):  # each of these is the managers' on a plan DAG
-        params = {name: {"dag_id": PLAN_DAG}.get(name, "x") for name in re.findall(r"{(\w+)(?::\w+)?}", route)}
+        params = {
+            name: {"dag_id": PLAN_DAG}.get(name, "x")
+            for name in re.findall(r"{(\w+)(?::\w+)?}", route)
+        }
         call = Call(method, route, params, {}, {})
         assert touches_plan(call, TableFacts())
-        assert decide(call, WHO["carol"], TableFacts(), parse_with_airflow_model).status == 403, (method, route)
+        assert decide(call, WHO["carol"], TableFacts(), parse_with_airflow_model).status == 403, (
+            method,
+            route,
+        )
 
 
 def test_the_readme_rights_table_names_every_rule():
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
-    table = readme[readme.index("<!-- rights table -->"):readme.index("<!-- end of rights table -->")]
-    for (method, route), rule in RULES.items():
-        short = route.replace("/api/v2", "").replace("/dags/{dag_id}/dagRuns/{dag_run_id}/taskInstances", "…/taskInstances")
+    table = readme[
+        readme.index("<!-- rights table -->") : readme.index("<!-- end of rights table -->")
+    ]
+    for method, route in RULES:
+        short = route.replace("/api/v2", "").replace(
+            "/dags/{dag_id}/dagRuns/{dag_run_id}/taskInstances", "…/taskInstances"
+        )
         assert f"`{method} {short}`" in table, (method, short)
     for rule in Rule:
         assert rule.value in table, rule
 
 
-def call_guard(app: Any, method: str, path: str, body: bytes, headers: list[tuple[bytes, bytes]]) -> tuple[int, bool]:
+def call_guard(
+    app: Any, method: str, path: str, body: bytes, headers: list[tuple[bytes, bytes]]
+) -> tuple[int, bool]:
     """The real middleware on a raw ASGI request; what it answered, and whether Airflow was reached."""
     import anyio
 
@@ -354,8 +590,16 @@ def call_guard(app: Any, method: str, path: str, body: bytes, headers: list[tupl
         if message["type"] == "http.response.start":
             answered.append(message["status"])
 
-    scope = {"type": "http", "method": method, "path": path, "raw_path": path.encode(), "root_path": "",
-             "query_string": b"", "headers": headers, "app": app}
+    scope = {
+        "type": "http",
+        "method": method,
+        "path": path,
+        "raw_path": path.encode(),
+        "root_path": "",
+        "query_string": b"",
+        "headers": headers,
+        "app": app,
+    }
     anyio.run(StepGuard(airflow), scope, receive, send)
     return answered[0], bool(reached)
 

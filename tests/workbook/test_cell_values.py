@@ -6,16 +6,35 @@ import datetime as dt
 
 import pytest
 
-from transition.workbook.cells import format_duration, normalise_key, parse_duration, parse_start, split_ids
+from transition.workbook.cells import (
+    format_duration,
+    normalise_key,
+    parse_duration,
+    parse_start,
+    split_ids,
+)
 
 M = dt.timedelta(minutes=1)
 
 
 @pytest.mark.parametrize(
     "text, minutes",
-    [("45m", 45), ("2h", 120), ("1h30", 90), ("1d", 1440), ("01:30", 90), (90, 90), (2.5, 2.5),
-     ("1h 30m", 90), ("90 min", 90), ("2j", 2880), ("1d2h", 1560), (dt.time(0, 45), 45),
-     (dt.timedelta(hours=3), 180), ("0m", 0)],
+    [
+        ("45m", 45),
+        ("2h", 120),
+        ("1h30", 90),
+        ("1d", 1440),
+        ("01:30", 90),
+        (90, 90),
+        (2.5, 2.5),
+        ("1h 30m", 90),
+        ("90 min", 90),
+        ("2j", 2880),
+        ("1d2h", 1560),
+        (dt.time(0, 45), 45),
+        (dt.timedelta(hours=3), 180),
+        ("0m", 0),
+    ],
 )
 def test_durations(text, minutes):
     assert parse_duration(text) == minutes * M
@@ -29,8 +48,15 @@ def test_bad_durations(text):
 
 @pytest.mark.parametrize(
     "text, days, hour, minute",
-    [("D-3 08:00", -3, 8, 0), ("D+0 22:30", 0, 22, 30), ("D+1", 1, 0, 0), ("J-1 8h", -1, 8, 0),
-     ("d +2 07h15", 2, 7, 15), ("D", 0, 0, 0), ("J+10 23:59", 10, 23, 59)],
+    [
+        ("D-3 08:00", -3, 8, 0),
+        ("D+0 22:30", 0, 22, 30),
+        ("D+1", 1, 0, 0),
+        ("J-1 8h", -1, 8, 0),
+        ("d +2 07h15", 2, 7, 15),
+        ("D", 0, 0, 0),
+        ("J+10 23:59", 10, 23, 59),
+    ],
 )
 def test_starts(text, days, hour, minute):
     start = parse_start(text)
@@ -48,7 +74,9 @@ def test_start_text_round_trip():
 
 
 def test_header_normalisation():
-    assert normalise_key("Date d'exécution") == normalise_key("DATE D EXECUTION") == "datedexecution"
+    assert (
+        normalise_key("Date d'exécution") == normalise_key("DATE D EXECUTION") == "datedexecution"
+    )
     assert normalise_key("Chef d’équipe") == "chefdequipe"
 
 

@@ -22,29 +22,62 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conftest import base_sheets, write_config, write_xlsx
+from transition.errors import WorkbookError
 from transition.plan.compiler import CompileResult, compile_plan
 from transition.plan.config import load_config
-from transition.errors import WorkbookError
 from transition.store.plan_store import load_plan
 
 EXAMPLES = int(os.environ.get("TRANSITION_FUZZ_EXAMPLES", "25"))
-FUZZ = settings(max_examples=EXAMPLES, deadline=None, database=None,
-                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
-                                       HealthCheck.function_scoped_fixture])
+FUZZ = settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    database=None,
+    suppress_health_check=[
+        HealthCheck.too_slow,
+        HealthCheck.data_too_large,
+        HealthCheck.function_scoped_fixture,
+    ],
+)
 SHEETS = ["Steps", "Actors", "DryRuns", "Environments"]
 _ILLEGAL = re.compile(r"[\000-\010\013\014\016-\037]")  # what openpyxl (and XML) cannot hold
 
-texts = st.text(st.characters(blacklist_categories=("Cs",)), max_size=60).map(lambda t: _ILLEGAL.sub("", t))
+texts = st.text(st.characters(blacklist_categories=("Cs",)), max_size=60).map(
+    lambda t: _ILLEGAL.sub("", t)
+)
 cell_values = st.one_of(
-    st.none(), texts, st.booleans(),
+    st.none(),
+    texts,
+    st.booleans(),
     st.integers(min_value=-(2**53), max_value=2**53),
     st.floats(allow_nan=False, allow_infinity=False),
-    st.dates(min_value=dt.date(1900, 3, 1)), st.datetimes(min_value=dt.datetime(1900, 3, 1)),
-    st.times(), st.timedeltas(min_value=dt.timedelta(0), max_value=dt.timedelta(days=9000)),
-    st.sampled_from(["D-3 08:00", "D+0 22:30", "J+1", "1h30", "ALL", "DR1, LIVE", "PP-010", "alice", "=1+1",
-                     "FB-RB", "gate", "2027-03-28 02:30", "\u2028", "a\nb", "x" * 400]),
+    st.dates(min_value=dt.date(1900, 3, 1)),
+    st.datetimes(min_value=dt.datetime(1900, 3, 1)),
+    st.times(),
+    st.timedeltas(min_value=dt.timedelta(0), max_value=dt.timedelta(days=9000)),
+    st.sampled_from(
+        [
+            "D-3 08:00",
+            "D+0 22:30",
+            "J+1",
+            "1h30",
+            "ALL",
+            "DR1, LIVE",
+            "PP-010",
+            "alice",
+            "=1+1",
+            "FB-RB",
+            "gate",
+            "2027-03-28 02:30",
+            "\u2028",
+            "a\nb",
+            "x" * 400,
+        ]
+    ),
 )
-edits = st.lists(st.tuples(st.sampled_from(SHEETS), st.integers(0, 12), st.integers(0, 14), cell_values), max_size=25)
+edits = st.lists(
+    st.tuples(st.sampled_from(SHEETS), st.integers(0, 12), st.integers(0, 14), cell_values),
+    max_size=25,
+)
 
 
 def compiles_or_problems(path: Path) -> CompileResult | WorkbookError:
@@ -80,7 +113,11 @@ def test_random_cells_compile_or_give_problems(tmp_path_factory, edit_list):
 
 
 @FUZZ
-@given(edit_list=edits, cut=st.floats(0, 1), flips=st.lists(st.tuples(st.floats(0, 1), st.integers(0, 255)), max_size=8))
+@given(
+    edit_list=edits,
+    cut=st.floats(0, 1),
+    flips=st.lists(st.tuples(st.floats(0, 1), st.integers(0, 255)), max_size=8),
+)
 def test_truncated_and_corrupt_files_give_problems(tmp_path_factory, edit_list, cut, flips):
     data = bytearray(workbook_bytes(edit_list))
     for where, byte in flips:
@@ -91,13 +128,24 @@ def test_truncated_and_corrupt_files_give_problems(tmp_path_factory, edit_list, 
     compiles_or_problems(path)
 
 
-xml_changes = st.lists(st.one_of(
-    st.tuples(st.just("dimension"), st.sampled_from(["A1:XFD1048576", "A1", "A1:GR50000", "", "ZZZZ9", "B2:A1"])),
-    st.tuples(st.just("no-dimension"), st.just("")),
-    st.tuples(st.just("far"), st.sampled_from(["XFD1048576", "GR50000", "GS1", "A50001", "A0", "$A$1", "1A", "AAAA1"])),
-    st.tuples(st.just("no-positions"), st.just("")),
-    st.tuples(st.just("bare-cells"), st.integers(0, 400).map(str)),
-), max_size=4)
+xml_changes = st.lists(
+    st.one_of(
+        st.tuples(
+            st.just("dimension"),
+            st.sampled_from(["A1:XFD1048576", "A1", "A1:GR50000", "", "ZZZZ9", "B2:A1"]),
+        ),
+        st.tuples(st.just("no-dimension"), st.just("")),
+        st.tuples(
+            st.just("far"),
+            st.sampled_from(
+                ["XFD1048576", "GR50000", "GS1", "A50001", "A0", "$A$1", "1A", "AAAA1"]
+            ),
+        ),
+        st.tuples(st.just("no-positions"), st.just("")),
+        st.tuples(st.just("bare-cells"), st.integers(0, 400).map(str)),
+    ),
+    max_size=4,
+)
 
 
 def change_xml(xml: bytes, change: tuple[str, str]) -> bytes:
@@ -112,17 +160,24 @@ def change_xml(xml: bytes, change: tuple[str, str]) -> bytes:
         return xml.replace(b"</sheetData>", cell + b"</sheetData>")
     if kind == "no-positions":
         return re.sub(rb' r="[A-Z0-9$]+"', b"", xml)
-    return xml.replace(b"</sheetData>", b"<row>" + b"<c><v>1</v></c>" * int(value) + b"</row></sheetData>")
+    return xml.replace(
+        b"</sheetData>", b"<row>" + b"<c><v>1</v></c>" * int(value) + b"</row></sheetData>"
+    )
 
 
 @FUZZ
 @given(sheet=st.integers(1, 4), changes=xml_changes, extra_sheets=st.integers(0, 210))
-def test_dimensions_far_cells_and_many_sheets_give_problems(tmp_path_factory, sheet, changes, extra_sheets):
+def test_dimensions_far_cells_and_many_sheets_give_problems(
+    tmp_path_factory, sheet, changes, extra_sheets
+):
     sheets = base_sheets() | {f"S{n}": [["x"]] for n in range(extra_sheets)}
     source = tmp_path_factory.mktemp("fuzz") / "source.xlsx"
     write_xlsx(source, sheets)
     path = source.with_name("plan.xlsx")
-    with zipfile.ZipFile(source) as original, zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as target:
+    with (
+        zipfile.ZipFile(source) as original,
+        zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as target,
+    ):
         for info in original.infolist():
             data = original.read(info.filename)
             if info.filename == f"xl/worksheets/sheet{sheet}.xml":
@@ -130,14 +185,24 @@ def test_dimensions_far_cells_and_many_sheets_give_problems(tmp_path_factory, sh
                     data = change_xml(data, change)
             target.writestr(info, data)
     outcome = compiles_or_problems(path)
-    far = [value for kind, value in changes if kind == "far" and value in ("XFD1048576", "GS1", "A50001")]
-    if far and not any(kind == "no-positions" for kind, _value in changes):  # a cell past the limits: refused
+    far = [
+        value
+        for kind, value in changes
+        if kind == "far" and value in ("XFD1048576", "GS1", "A50001")
+    ]
+    if far and not any(
+        kind == "no-positions" for kind, _value in changes
+    ):  # a cell past the limits: refused
         problems = outcome.problems
         assert any("refused" in p.message for p in problems), [str(p) for p in problems]
 
 
-@settings(max_examples=max(3, EXAMPLES // 8), deadline=None, database=None,
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=max(3, EXAMPLES // 8),
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
 @given(edit_list=edits, cut=st.floats(0, 1))
 def test_through_the_isolated_reader_problems_come_back(tmp_path_factory, edit_list, cut):
     """The path Airflow takes (a child process): a plan, or problems; the last good plan kept."""
@@ -148,9 +213,13 @@ def test_through_the_isolated_reader_problems_come_back(tmp_path_factory, edit_l
         write_xlsx(folder / "plan.xlsx", base_sheets())
         assert load_plan(folder / "config.yaml").plan is not None
         data = workbook_bytes(edit_list)
-        (folder / "plan.xlsx").write_bytes(data[: max(0, int(len(data) * cut))] if cut < 0.5 else data)
+        (folder / "plan.xlsx").write_bytes(
+            data[: max(0, int(len(data) * cut))] if cut < 0.5 else data
+        )
         loaded = load_plan(folder / "config.yaml")
         assert loaded.plan is not None  # this one, or the last good one
-        assert not any("could not be read" in p.message for p in loaded.problems), [str(p) for p in loaded.problems]
+        assert not any("could not be read" in p.message for p in loaded.problems), [
+            str(p) for p in loaded.problems
+        ]
     finally:
         os.environ.pop("TRANSITION_CACHE_DIR", None)

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 from conftest import base_sheets, compile_sheets, write_config, write_xlsx
+from transition.errors import ConfigError, WorkbookError
 from transition.plan.compiler import compile_plan
 from transition.plan.config import load_config
-from transition.errors import ConfigError, WorkbookError
 from transition.store.plan_store import load_plan
 from transition.workbook.limits import MAX_COLUMNS, MAX_ROWS
 
@@ -38,8 +38,10 @@ def rewrite_sheet(path: Path, sheet: str, change) -> Path:
 
 def far_cell(xml: bytes) -> bytes:
     """One more cell, at the last row and column Excel has: a 5 KB file whose grid is 17 billion cells."""
-    return xml.replace(b"</sheetData>", b'<row r="1048576"><c r="XFD1048576" t="inlineStr"><is><t>x</t></is></c></row>'
-                                        b"</sheetData>")
+    return xml.replace(
+        b"</sheetData>",
+        b'<row r="1048576"><c r="XFD1048576" t="inlineStr"><is><t>x</t></is></c></row></sheetData>',
+    )
 
 
 def problems_of(path: Path) -> list[str]:
@@ -56,12 +58,15 @@ def test_a_cell_at_xfd1048576_is_refused_with_its_cell_and_no_crash(tmp_path):
     assert [str(p) for p in result.problems if p.location.startswith("Actors")] == [
         f"Actors!XFD1048576: refused: this cell is too far down or right (a plan sheet may have at most "
         f"{MAX_ROWS:,} rows and {MAX_COLUMNS} columns (up to column GR)); delete it, or the rows and columns past "
-        f"your data, and save again"]
+        f"your data, and save again"
+    ]
 
 
 def test_the_cli_says_so_in_a_child_that_survives(tmp_path):
     path = rewrite_sheet(write_xlsx(tmp_path / "plan.xlsx", base_sheets()), "Steps", far_cell)
-    done = subprocess.run([TRANSITION, "validate", str(path)], capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [TRANSITION, "validate", str(path)], capture_output=True, text=True, timeout=120
+    )
     assert done.returncode == 1, done.stderr[-2000:]
     assert "Steps!XFD1048576: refused: this cell is too far down or right" in done.stderr
     assert "Traceback" not in done.stderr
@@ -76,7 +81,8 @@ def test_a_declared_dimension_past_the_limits_is_refused(tmp_path):
     assert [str(p) for p in problems if p.location.startswith("Steps")] == [
         "Steps!XFD1048576: refused: the sheet says it is used down to row 1,048,576 and across to column XFD "
         "(17,179,869,184 cells); a plan sheet may have at most 50,000 rows and 200 columns (up to column GR). "
-        "Delete the rows and columns past your data (select them, Delete) and save again"]
+        "Delete the rows and columns past your data (select them, Delete) and save again"
+    ]
 
 
 @pytest.mark.parametrize("how", ["missing", "lying"])
@@ -94,13 +100,16 @@ def test_a_dimension_missing_or_lying_does_not_hide_far_cells(tmp_path, how):
 def test_cells_without_positions_are_counted_where_they_fall(tmp_path):
     """A cell written without ``r=`` is the one after the previous: 300 of them in a row reach past the
     column limit even though no cell names a far column."""
+
     def change(xml: bytes) -> bytes:
         cells = b"<c><v>1</v></c>" * 300
         return xml.replace(b"</sheetData>", b'<row r="40">' + cells + b"</row></sheetData>")
 
     path = rewrite_sheet(write_xlsx(tmp_path / "plan.xlsx", base_sheets()), "Environments", change)
     problems = compile_plan(load_config(path)).problems
-    assert [p.location for p in problems if p.location.startswith("Environments")] == ["Environments!GS40"]
+    assert [p.location for p in problems if p.location.startswith("Environments")] == [
+        "Environments!GS40"
+    ]
 
 
 def test_cells_far_away_in_a_sheet_the_plan_does_not_read_are_not_its_business(tmp_path):
@@ -121,7 +130,8 @@ def test_many_sheets_are_refused(tmp_path):
     sheets = base_sheets() | {f"S{n}": [["x"]] for n in range(201)}
     path = write_xlsx(tmp_path / "plan.xlsx", sheets)
     assert problems_of(path) == [
-        "plan.xlsx: refused: the workbook has 205 sheets (213 parts); a plan workbook may have at most 200 sheets"]
+        "plan.xlsx: refused: the workbook has 205 sheets (213 parts); a plan workbook may have at most 200 sheets"
+    ]
 
 
 @pytest.mark.parametrize("kind", ["fifo", "folder", "device"])
@@ -136,57 +146,78 @@ def test_a_workbook_that_is_not_a_regular_file_is_refused_unread(tmp_path, plan_
     expected = {"fifo": "a pipe (FIFO)", "folder": "a folder", "device": "a device"}[kind]
     loaded = load_plan(plan_dir / "config.yaml")
     assert [p.message for p in loaded.errors] == [
-        f"refused: this is {expected}, not a workbook file; point to the .xlsx file of the plan"]
-    done = subprocess.run([TRANSITION, "validate", str(plan_dir / "config.yaml")], capture_output=True, text=True,
-                          timeout=60)
+        f"refused: this is {expected}, not a workbook file; point to the .xlsx file of the plan"
+    ]
+    done = subprocess.run(
+        [TRANSITION, "validate", str(plan_dir / "config.yaml")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 1 and expected in done.stderr and "Traceback" not in done.stderr
 
 
 def test_a_workbook_over_the_size_limit_is_refused_unread(plan_dir, monkeypatch):
-    import transition.workbook.limits as limits
+    from transition.workbook import limits
 
     write_xlsx(plan_dir / "plan.xlsx", base_sheets())
-    monkeypatch.setattr(limits, "MAX_WORKBOOK_BYTES", 1024)  # a real file, a small limit: same code path
+    monkeypatch.setattr(
+        limits, "MAX_WORKBOOK_BYTES", 1024
+    )  # a real file, a small limit: same code path
     loaded = load_plan(plan_dir / "config.yaml")
     assert [p.message for p in loaded.errors] == [
         "refused: the file is 1 MB, more than the 0 MB a plan workbook may have; it is not a plan workbook, "
-        "or it holds pictures or data to move elsewhere"]
+        "or it holds pictures or data to move elsewhere"
+    ]
 
 
 def test_a_file_that_is_no_zip_is_refused_in_plain_words(tmp_path):
     (tmp_path / "plan.xlsx").write_bytes(b"\xd0\xcf\x11\xe0 an old .xls file")
     assert problems_of(tmp_path / "plan.xlsx") == [
         "plan.xlsx: cannot be opened as an Excel workbook (.xlsx): it is not an .xlsx file (an .xlsx is a zip "
-        "archive; this one is damaged or in another format); save it in Excel as 'Excel Workbook (*.xlsx)'"]
+        "archive; this one is damaged or in another format); save it in Excel as 'Excel Workbook (*.xlsx)'"
+    ]
 
 
-@pytest.mark.parametrize("value, message", [
-    (".inf", "inf is out of range; use a number of days from 0 to 365"),
-    ("1e9", "1e+09 is out of range; use a number of days from 0 to 365"),
-    ("-1", "-1 is out of range; use a number of days from 0 to 365"),
-    (".nan", "nan is out of range; use a number of days from 0 to 365"),
-])
+@pytest.mark.parametrize(
+    "value, message",
+    [
+        (".inf", "inf is out of range; use a number of days from 0 to 365"),
+        ("1e9", "1e+09 is out of range; use a number of days from 0 to 365"),
+        ("-1", "-1 is out of range; use a number of days from 0 to 365"),
+        (".nan", "nan is out of range; use a number of days from 0 to 365"),
+    ],
+)
 def test_numeric_settings_have_a_range(tmp_path, value, message):
     (tmp_path / "c.yaml").write_text(f"name: resa\nworkbook: p.xlsx\nlock_window_days: {value}\n")
     with pytest.raises(ConfigError) as caught:
         load_config(tmp_path / "c.yaml")
-    assert [str(p) for p in caught.value.problems] == [f"{tmp_path / 'c.yaml'}: lock_window_days: {message}"]
+    assert [str(p) for p in caught.value.problems] == [
+        f"{tmp_path / 'c.yaml'}: lock_window_days: {message}"
+    ]
 
 
 def test_a_default_duration_that_would_overflow_is_a_problem(tmp_path):
-    (tmp_path / "c.yaml").write_text("name: resa\nworkbook: p.xlsx\ndefault_duration: 99999999999999d\n")
+    (tmp_path / "c.yaml").write_text(
+        "name: resa\nworkbook: p.xlsx\ndefault_duration: 99999999999999d\n"
+    )
     with pytest.raises(ConfigError) as caught:
         load_config(tmp_path / "c.yaml")
-    assert "default_duration: duration '99999999999999d' is longer than 366 days" in str(caught.value)
+    assert "default_duration: duration '99999999999999d' is longer than 366 days" in str(
+        caught.value
+    )
 
 
 def test_a_phase_on_two_lines_is_refused(tmp_path):
-    (tmp_path / "c.yaml").write_text('name: resa\nworkbook: p.xlsx\nphases: [{code: "PP", name: "Prep\\u2028aration"}]\n')
+    (tmp_path / "c.yaml").write_text(
+        'name: resa\nworkbook: p.xlsx\nphases: [{code: "PP", name: "Prep\\u2028aration"}]\n'
+    )
     with pytest.raises(ConfigError) as caught:
         load_config(tmp_path / "c.yaml")
     assert [p.message for p in caught.value.problems] == [
         "'Prep\\u2028aration' holds a line break, tab or other invisible character (U+2028 LINE SEPARATOR); "
-        "write it on one line"]
+        "write it on one line"
+    ]
 
 
 def test_a_huge_configuration_file_is_refused_unread(tmp_path):
@@ -196,7 +227,9 @@ def test_a_huge_configuration_file_is_refused_unread(tmp_path):
     assert "refused: the file is larger than 1024 KB" in str(caught.value)
 
 
-@pytest.mark.parametrize("character", ["\n", "\r", "\t", "\u2028", "\u2029", "\x85", "\x7f", "\u202e", "\u200b"])
+@pytest.mark.parametrize(
+    "character", ["\n", "\r", "\t", "\u2028", "\u2029", "\x85", "\x7f", "\u202e", "\u200b"]
+)
 def test_control_characters_in_ids_and_names_are_refused_with_their_cell(tmp_path, character):
     sheets = base_sheets()
     sheets["Steps"][1][1] = f"Freeze{character}billing"  # B2 label
@@ -209,31 +242,48 @@ def test_control_characters_in_ids_and_names_are_refused_with_their_cell(tmp_pat
     sheets["Environments"][2][1] = f"Produc{character}tion"  # B3 environment name
     result = compile_sheets(tmp_path, sheets)
     refused = {p.location for p in result.problems if "invisible character" in p.message}
-    assert refused == {"Steps!B2", "Steps!A4", "Actors!B2", "Actors!C3", "Actors!D4", "DryRuns!A3", "Environments!B3"}
-    assert all(character not in str(p) for p in result.problems)  # the report itself stays one line each
+    assert refused == {
+        "Steps!B2",
+        "Steps!A4",
+        "Actors!B2",
+        "Actors!C3",
+        "Actors!D4",
+        "DryRuns!A3",
+        "Environments!B3",
+    }
+    assert all(
+        character not in str(p) for p in result.problems
+    )  # the report itself stays one line each
 
 
 def test_a_refused_id_names_the_character_in_plain_words(tmp_path):
     sheets = base_sheets()
     sheets["DryRuns"][1][0] = "DR\u20281"
     result = compile_sheets(tmp_path, sheets)
-    assert "DryRuns!A2: dry-run name 'DR\\u20281' holds a line break, tab or other invisible character " \
-           "(U+2028 LINE SEPARATOR); IDs and names must be one line of plain text: retype the cell" in \
-           [str(p) for p in result.problems]
+    assert (
+        "DryRuns!A2: dry-run name 'DR\\u20281' holds a line break, tab or other invisible character "
+        "(U+2028 LINE SEPARATOR); IDs and names must be one line of plain text: retype the cell"
+        in [str(p) for p in result.problems]
+    )
 
 
 def test_free_text_keeps_its_line_breaks(tmp_path):
     sheets = base_sheets()
     sheets["Steps"][1][9] = "Stop the batch.\n\nThen\tcheck\u2028the queue."
     result = compile_sheets(tmp_path, sheets)
-    assert result.problems == [] and result.plan.steps["PP-010"].description == sheets["Steps"][1][9]
+    assert (
+        result.problems == [] and result.plan.steps["PP-010"].description == sheets["Steps"][1][9]
+    )
 
 
-@pytest.mark.parametrize("duration, message", [
-    (1e300, "is longer than 366 days"),
-    ("9" * 400 + "d", "is longer than 366 days"),
-    (527041, "duration '527041' is longer than 366 days"),
-])
+@pytest.mark.parametrize(
+    "duration, message",
+    [
+        (1e300, "is longer than 366 days"),
+        ("9" * 400 + "d", "is longer than 366 days"),
+        (527041, "duration '527041' is longer than 366 days"),
+    ],
+)
 def test_durations_that_would_overflow_are_problems(tmp_path, duration, message):
     sheets = base_sheets()
     sheets["Steps"][1][6] = duration
@@ -249,11 +299,14 @@ def test_a_d_day_far_in_the_future_is_a_problem_not_an_overflow(tmp_path):
     sheets["DryRuns"][1][1] = dt.date(9999, 12, 30)
     sheets["DryRuns"][1][2] = None
     result = compile_sheets(tmp_path, sheets)
-    assert "DryRuns!B2: date '9999-12-30' is out of range; use a date between 1900 and 2199" in \
-           [str(p) for p in result.problems]
+    assert "DryRuns!B2: date '9999-12-30' is out of range; use a date between 1900 and 2199" in [
+        str(p) for p in result.problems
+    ]
 
 
-@pytest.mark.parametrize("value", [float("inf"), float("-inf"), float("nan"), 1e300, "1" * 5000 + "m"])
+@pytest.mark.parametrize(
+    "value", [float("inf"), float("-inf"), float("nan"), 1e300, "1" * 5000 + "m"]
+)
 def test_parse_duration_raises_only_value_errors(value):
     from transition.workbook.cells import parse_duration
 
@@ -285,6 +338,8 @@ def test_the_dag_import_error_names_the_far_cell(plan_dir, monkeypatch):
 
     rewrite_sheet(write_xlsx(plan_dir / "plan.xlsx", base_sheets()), "Steps", far_cell)
     monkeypatch.setenv("TRANSITION_CONFIG", str(plan_dir / "config.yaml"))
-    bag = DagBag(dag_folder=str(REPO_ROOT / "dags" / "transition_plan_problems.py"), safe_mode=False)
+    bag = DagBag(
+        dag_folder=str(REPO_ROOT / "dags" / "transition_plan_problems.py"), safe_mode=False
+    )
     [error] = bag.import_errors.values()
     assert "Steps!XFD1048576: refused: this cell is too far down or right" in error

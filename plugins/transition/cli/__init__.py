@@ -10,6 +10,8 @@ from __future__ import annotations
 
 def main() -> int:
     """``transition.cli:main``, the console script of installs made before the layers (kept working)."""
-    from transition.cli.main import main as run  # deferred: a submodule run with -m loads only itself
+    from transition.cli.main import (
+        main as run,  # deferred: a submodule run with -m loads only itself
+    )
 
     return run()

@@ -18,8 +18,14 @@ from pathlib import Path
 from sqlalchemy import create_engine, inspect, select
 from sqlalchemy.engine import make_url
 
-LIVE_WITHIN = dt.timedelta(minutes=2)  # heartbeats come every 5 s; a scheduler's loop may take longer
-COMPONENTS = {"SchedulerJob": "scheduler", "TriggererJob": "triggerer", "DagProcessorJob": "dag-processor"}
+LIVE_WITHIN = dt.timedelta(
+    minutes=2
+)  # heartbeats come every 5 s; a scheduler's loop may take longer
+COMPONENTS = {
+    "SchedulerJob": "scheduler",
+    "TriggererJob": "triggerer",
+    "DagProcessorJob": "dag-processor",
+}
 
 
 @dataclass(frozen=True)
@@ -37,15 +43,16 @@ def live_components(url: str, now: dt.datetime | None = None) -> list[LiveCompon
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite" and not Path(parsed.database or "").is_file():
         return []  # not there yet: nothing runs on it (and connecting would create it)
-    now = now or dt.datetime.now(dt.timezone.utc)
+    now = now or dt.datetime.now(dt.UTC)
     engine = create_engine(url)
     try:
         with engine.connect() as connection:
             if not inspect(connection).has_table(Job.__tablename__):
                 return []
             rows = connection.execute(
-                select(Job.job_type, Job.hostname, Job.latest_heartbeat)
-                .where(Job.state == JobState.RUNNING, Job.end_date.is_(None))
+                select(Job.job_type, Job.hostname, Job.latest_heartbeat).where(
+                    Job.state == JobState.RUNNING, Job.end_date.is_(None)
+                )
             ).all()
     finally:
         engine.dispose()
@@ -54,8 +61,14 @@ def live_components(url: str, now: dt.datetime | None = None) -> list[LiveCompon
         if heartbeat is None:
             continue
         if heartbeat.tzinfo is None:
-            heartbeat = heartbeat.replace(tzinfo=dt.timezone.utc)  # Airflow writes UTC
+            heartbeat = heartbeat.replace(tzinfo=dt.UTC)  # Airflow writes UTC
         age = now - heartbeat
         if age < LIVE_WITHIN:
-            live.append(LiveComponent(COMPONENTS.get(job_type, job_type), hostname or "", max(0, int(age.total_seconds()))))
+            live.append(
+                LiveComponent(
+                    COMPONENTS.get(str(job_type), str(job_type)),
+                    hostname or "",
+                    max(0, int(age.total_seconds())),
+                )
+            )
     return live

@@ -27,8 +27,8 @@ from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po, write_po
 
 from transition.i18n import DOMAIN, LOCALE_DIR, SOURCE_LANGUAGE
-
 from transition.locations import PACKAGE_DIR, REPO_ROOT, TEMPLATES_DIR
+
 PROJECT = "airflow-transition"
 # The templates' environment trims whitespace in {% trans %} blocks (transition.notifications.mail): so does extraction.
 JINJA_OPTIONS = {"trimmed": "true", "newstyle_gettext": "true"}
@@ -80,9 +80,14 @@ def problems(template: Catalog, language: str) -> list[str]:
     catalog = read_catalogue(path, language)
     found: list[str] = []
     missing = _ids(template) - _ids(catalog)
-    found += [f"{language}: not in the catalogue: {message!r}" for message, _ in sorted(missing, key=str)]
+    found += [
+        f"{language}: not in the catalogue: {message!r}" for message, _ in sorted(missing, key=str)
+    ]
     obsolete = _ids(catalog) - _ids(template)
-    found += [f"{language}: no longer in the code (obsolete): {message!r}" for message, _ in sorted(obsolete, key=str)]
+    found += [
+        f"{language}: no longer in the code (obsolete): {message!r}"
+        for message, _ in sorted(obsolete, key=str)
+    ]
     found += [f"{language}: obsolete entry kept: {key!r}" for key in catalog.obsolete]
     for message in catalog:
         if not message.id:
@@ -91,13 +96,17 @@ def problems(template: Catalog, language: str) -> list[str]:
         strings = _strings(message)
         if message.fuzzy:
             found.append(f"{language}: fuzzy (to check): {ids[0]!r}")
-        if not all(s.strip() for s in strings) or len(strings) < catalog.num_plurals * (len(ids) > 1):
+        if not all(s.strip() for s in strings) or len(strings) < catalog.num_plurals * (
+            len(ids) > 1
+        ):
             found.append(f"{language}: not translated: {ids[0]!r}")
             continue
         wanted = placeholders(ids[-1])
         for string in strings:
             if set(placeholders(string)) != set(wanted):
-                found.append(f"{language}: placeholders {placeholders(string)} instead of {wanted}: {ids[0]!r}")
+                found.append(
+                    f"{language}: placeholders {placeholders(string)} instead of {wanted}: {ids[0]!r}"
+                )
     mo = path.with_suffix(".mo")
     if not mo.is_file():
         found.append(f"{language}: {mo.name} missing (make messages)")
@@ -119,17 +128,28 @@ def update(template: Catalog, language: str) -> Catalog:
         catalog = read_catalogue(path, language)
     else:
         catalog = Catalog(
-            locale=language, project=PROJECT, domain=DOMAIN, charset="utf-8", fuzzy=False, version="1",
+            locale=language,
+            project=PROJECT,
+            domain=DOMAIN,
+            charset="utf-8",
+            fuzzy=False,
+            version="1",
             header_comment=f"# {language} messages of {PROJECT} (make messages keeps this file in step with the code).",
-            copyright_holder=f"{PROJECT} contributors", msgid_bugs_address="", last_translator=f"{PROJECT} contributors",
+            copyright_holder=f"{PROJECT} contributors",
+            msgid_bugs_address="",
+            last_translator=f"{PROJECT} contributors",
             language_team=f"{PROJECT} contributors",
         )
         if language in PLURAL_FORMS:
-            catalog._num_plurals, catalog._plural_expr = PLURAL_FORMS[language]  # noqa: SLF001
+            catalog._num_plurals, catalog._plural_expr = PLURAL_FORMS[language]  # type: ignore[assignment]  # Babel keeps them private, typed None
     # Babel's update shares the template's message objects with the catalogue: give it its own copy,
     # or filling the English catalogue would fill every other language's new messages with English.
-    catalog.update(copy.deepcopy(template), no_fuzzy_matching=True, update_header_comment=False,
-                   update_creation_date=False)
+    catalog.update(
+        copy.deepcopy(template),
+        no_fuzzy_matching=True,
+        update_header_comment=False,
+        update_creation_date=False,
+    )
     catalog.obsolete.clear()
     if language == SOURCE_LANGUAGE:
         for message in catalog:
@@ -154,16 +174,24 @@ def write(catalog: Catalog, language: str) -> None:
     path = po_path(language)
     path.parent.mkdir(parents=True, exist_ok=True)
     out = io.BytesIO()
-    write_po(out, catalog, width=100, include_lineno=False, ignore_obsolete=True, sort_by_file=False)
+    write_po(
+        out, catalog, width=100, include_lineno=False, ignore_obsolete=True, sort_by_file=False
+    )
     path.write_bytes(out.getvalue())
     path.with_suffix(".mo").write_bytes(compiled(catalog))
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m transition.cli.catalogues", description=__doc__.splitlines()[0])
-    parser.add_argument("--check", action="store_true", help="change nothing; exit 1 if a catalogue is out of step")
+    parser = argparse.ArgumentParser(
+        prog="python -m transition.cli.catalogues", description=__doc__.splitlines()[0]
+    )
+    parser.add_argument(
+        "--check", action="store_true", help="change nothing; exit 1 if a catalogue is out of step"
+    )
     parser.add_argument("--pot", type=Path, help="also write the template catalogue to this file")
-    parser.add_argument("--add", metavar="LANG", help="start the catalogue of a new language (e.g. nl)")
+    parser.add_argument(
+        "--add", metavar="LANG", help="start the catalogue of a new language (e.g. nl)"
+    )
     args = parser.parse_args(argv)
     template = extract()
     if args.pot:
@@ -174,14 +202,20 @@ def main(argv: list[str] | None = None) -> int:
         languages = sorted(set(languages) | {args.add})
     if args.check:
         found = [p for language in languages for p in problems(template, language)]
-        print("\n".join(found) if found else f"{len(template)} messages, translated in {', '.join(languages)}")
+        print(
+            "\n".join(found)
+            if found
+            else f"{len(template)} messages, translated in {', '.join(languages)}"
+        )
         return 1 if found else 0
     for language in languages:
         catalog = update(template, language)
         write(catalog, language)
         left = sum(1 for m in catalog if m.id and not _translated(m))
-        print(f"{po_path(language).relative_to(REPO_ROOT)}: {len(catalog)} messages"
-              + (f", {left} to translate" if left else ""))
+        print(
+            f"{po_path(language).relative_to(REPO_ROOT)}: {len(catalog)} messages"
+            + (f", {left} to translate" if left else "")
+        )
     return 0
 
 

@@ -21,8 +21,12 @@ from collections.abc import Callable, Sequence
 import psutil
 
 # What a component's command line holds, and its name in messages.
-COMPONENTS = {"scheduler": "scheduler", "dag-processor": "dag-processor", "triggerer": "triggerer",
-              "api_server": "api-server"}
+COMPONENTS = {
+    "scheduler": "scheduler",
+    "dag-processor": "dag-processor",
+    "triggerer": "triggerer",
+    "api_server": "api-server",
+}
 CHECK_EVERY = 2.0  # seconds between two looks at the components
 STOP_TIMEOUT = 60.0  # seconds Airflow gets to stop its components before they are killed
 MAX_RESTARTS = 5  # within RESTART_WINDOW: then something is wrong that a restart does not mend
@@ -97,14 +101,21 @@ def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
-def keep_running(command: Sequence[str], env: dict[str, str], *, say: Callable[[str], None] | None = None,
-                 check_every: float = CHECK_EVERY) -> int:
+def keep_running(
+    command: Sequence[str],
+    env: dict[str, str],
+    *,
+    say: Callable[[str], None] | None = None,
+    check_every: float = CHECK_EVERY,
+) -> int:
     """Run ``command`` (``airflow standalone``) until it exits by itself or is stopped (Ctrl-C,
     SIGTERM); start it again when one of its components stops. Returns its exit code."""
     say = say or (lambda text: print(f"transition: {text}", file=sys.stderr, flush=True))
     restarts: list[float] = []
     while True:
-        child = subprocess.Popen(list(command), env=env, process_group=0)  # a group of its own: see stop()
+        child = subprocess.Popen(
+            list(command), env=env, process_group=0
+        )  # a group of its own: see stop()
         previous = signal.signal(signal.SIGTERM, _interrupt)
         try:
             gone = watch(child, check_every=check_every)
@@ -118,10 +129,14 @@ def keep_running(command: Sequence[str], env: dict[str, str], *, say: Callable[[
         now = time.monotonic()
         restarts = [at for at in restarts if now - at < RESTART_WINDOW] + [now]
         if len(restarts) > MAX_RESTARTS:
-            say(f"Airflow's {gone} stopped again: {len(restarts) - 1} restarts in {RESTART_WINDOW / 60:.0f} "
-                "minutes; stopping. Its last lines above say why.")
+            say(
+                f"Airflow's {gone} stopped again: {len(restarts) - 1} restarts in {RESTART_WINDOW / 60:.0f} "
+                "minutes; stopping. Its last lines above say why."
+            )
             stop(child)
             return 1
-        say(f"Airflow's {gone} stopped (its last lines above say why); starting Airflow again. Steps "
-            "waiting for people keep their state.")
+        say(
+            f"Airflow's {gone} stopped (its last lines above say why); starting Airflow again. Steps "
+            "waiting for people keep their state."
+        )
         stop(child)

@@ -13,28 +13,27 @@ import signal
 import sys
 import time
 from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
+from typing import NoReturn
 
+from transition.cli.backup import backup, restore
+from transition.cli.exit_codes import EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE
+from transition.cli.report import add_report_parser, report_command
+from transition.cli.standalone import airflow_users
+from transition.cli.standalone import main as standalone_main
+from transition.errors import PlanInvalid, ProblemsError, UsageError, errors_only, warnings_only
+from transition.i18n import _, languages, ngettext, set_language
 from transition.notifications.calendar_ics import add_calendar_parser, calendar_command
 from transition.plan.compiler import compile_plan
 from transition.plan.config import config_language, load_config
-from transition.errors import PlanInvalid, ProblemsError, UsageError, errors_only, warnings_only
-from transition.i18n import _, languages, ngettext, set_language
 from transition.plan.model import Plan
-from transition.cli.report import add_report_parser, report_command
-
-from transition.cli.exit_codes import EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE
-from transition.cli.standalone import main as standalone_main
-from transition.cli.backup import backup
-from transition.cli.backup import restore
-from transition.cli.standalone import airflow_users
-from transition.workbook.template import write_template
 from transition.workbook.sample import write_sample
+from transition.workbook.template import write_template
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # argparse exits 2 on usage errors; keep its words
+    def error(self, message: str) -> NoReturn:  # argparse exits 2 on usage errors; keep its words
         self.print_usage(sys.stderr)
         print(f"{self.prog}: error: {message}", file=sys.stderr)
         raise SystemExit(EXIT_USAGE)
@@ -45,9 +44,15 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     validate = commands.add_parser("validate", help="check a plan and summarise it")
-    validate.add_argument("plan", nargs="?", help="config.yaml or a bare .xlsx (default: $TRANSITION_CONFIG, else plan/config.yaml)")
+    validate.add_argument(
+        "plan",
+        nargs="?",
+        help="config.yaml or a bare .xlsx (default: $TRANSITION_CONFIG, else plan/config.yaml)",
+    )
 
-    graph = commands.add_parser("graph", help="the steps and edges of one dry run, after projection")
+    graph = commands.add_parser(
+        "graph", help="the steps and edges of one dry run, after projection"
+    )
     graph.add_argument("plan", nargs="?")
     graph.add_argument("--dry-run", required=True, help="dry-run name, e.g. DR1")
     graph.add_argument("--json", action="store_true", help="print JSON instead of text")
@@ -61,33 +66,49 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_argument("--steps", type=int, required=True, help="number of step-actions")
     sample.add_argument("--seed", type=int, default=1)
 
-    backup = commands.add_parser("backup", help="copy Airflow's metadata database (every dry run's history)")
+    backup = commands.add_parser(
+        "backup", help="copy Airflow's metadata database (every dry run's history)"
+    )
     backup.add_argument("out", help="the backup file to write")
-    restore = commands.add_parser("restore", help="put a backup back into Airflow's metadata database (Airflow stopped)")
+    restore = commands.add_parser(
+        "restore", help="put a backup back into Airflow's metadata database (Airflow stopped)"
+    )
     restore.add_argument("source", help="the backup file to read")
-    restore.add_argument("--force", action="store_true",
-                         help="restore even though Airflow seems to run on the database (recent heartbeats)")
+    restore.add_argument(
+        "--force",
+        action="store_true",
+        help="restore even though Airflow seems to run on the database (recent heartbeats)",
+    )
 
-    users = commands.add_parser("users", help="the Airflow users of the plan's actors (Simple auth manager setting)")
+    users = commands.add_parser(
+        "users", help="the Airflow users of the plan's actors (Simple auth manager setting)"
+    )
     users.add_argument("plan", nargs="?")
 
     add_report_parser(commands)
     for command in commands.choices.values():  # every command speaks the reader's language
-        if not any("--lang" in action.option_strings for action in command._actions):  # noqa: SLF001
-            command.add_argument("--lang", choices=languages(),
-                                 help="language of the messages (default: the plan's, its configuration's `language`)")
-    commands.add_parser("standalone", help="start Airflow (SQLite) with the configured plan", add_help=False)
+        if not any("--lang" in action.option_strings for action in command._actions):
+            command.add_argument(
+                "--lang",
+                choices=languages(),
+                help="language of the messages (default: the plan's, its configuration's `language`)",
+            )
+    commands.add_parser(
+        "standalone", help="start Airflow (SQLite) with the configured plan", add_help=False
+    )
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # `transition validate | head` ends quietly
-    for stream in (sys.stdout, sys.stderr):  # file names that are not UTF-8 must not crash a message
+    for stream in (
+        sys.stdout,
+        sys.stderr,
+    ):  # file names that are not UTF-8 must not crash a message
         if hasattr(stream, "reconfigure"):
             stream.reconfigure(errors="replace")
     arguments = list(sys.argv[1:] if argv is None else argv)
     if arguments[:1] == ["standalone"]:
-
         return standalone_main(arguments[1:])
     try:
         args = build_parser().parse_args(arguments)
@@ -95,9 +116,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(exit_.code or 0)
     set_language(args.lang or config_language(getattr(args, "plan", None)))
     try:
-        handler = {"validate": _validate, "graph": _graph, "template": _template, "sample": _sample,
-                   "calendar": calendar_command,
-                   "users": _users, "backup": _backup, "restore": _restore, "report": report_command}[args.command]
+        handler = {
+            "validate": _validate,
+            "graph": _graph,
+            "template": _template,
+            "sample": _sample,
+            "calendar": calendar_command,
+            "users": _users,
+            "backup": _backup,
+            "restore": _restore,
+            "report": report_command,
+        }[args.command]
         return handler(args)
     except UsageError as exc:
         print(f"transition: {exc}", file=sys.stderr)
@@ -125,10 +154,17 @@ def _validate(args: argparse.Namespace) -> int:
     plan, problems, seconds = _compile(args.plan)
     errors, warnings = errors_only(problems), warnings_only(problems)
     if errors:
-        count = ngettext("{count} problem", "{count} problems", len(errors)).format(count=len(errors))
+        count = ngettext("{count} problem", "{count} problems", len(errors)).format(
+            count=len(errors)
+        )
         if warnings:
-            also = ngettext("{count} warning", "{count} warnings", len(warnings)).format(count=len(warnings))
-            print(_("The plan has {problems} and {warnings}:").format(problems=count, warnings=also), file=sys.stderr)
+            also = ngettext("{count} warning", "{count} warnings", len(warnings)).format(
+                count=len(warnings)
+            )
+            print(
+                _("The plan has {problems} and {warnings}:").format(problems=count, warnings=also),
+                file=sys.stderr,
+            )
         else:
             print(_("The plan has {problems}:").format(problems=count), file=sys.stderr)
         for problem in errors + warnings:
@@ -150,21 +186,34 @@ def summary(plan: Plan, seconds: float | None = None) -> str:
         first, last = schedule.planned_window
         values = {"name": name, "steps": len(schedule.steps), "d_day": schedule.dry_run.d_day}
         if first and last:
-            runs.append(_("{name} ({steps} steps, D-day {d_day}, planned {first} to {last})").format(
-                **values, first=f"{first:%Y-%m-%d %H:%M}", last=f"{last:%Y-%m-%d %H:%M}"))
+            runs.append(
+                _("{name} ({steps} steps, D-day {d_day}, planned {first} to {last})").format(
+                    **values, first=f"{first:%Y-%m-%d %H:%M}", last=f"{last:%Y-%m-%d %H:%M}"
+                )
+            )
         else:
             runs.append(_("{name} ({steps} steps, D-day {d_day})").format(**values))
     text = _(
         "Plan '{plan}' ({workbook}) is valid: {steps} step-actions ({phases}), {actors} actors in {teams} teams, "
         "{environments} environments, {dry_runs} dry runs: {runs}. Times are in {timezone}."
-    ).format(plan=plan.name, workbook=Path(plan.source.workbook).name, steps=len(plan.steps), phases=phase_text,
-             actors=len(plan.actors), teams=len(teams), environments=len(plan.environments), dry_runs=len(plan.dry_runs),
-             runs="; ".join(runs), timezone=plan.timezone)
+    ).format(
+        plan=plan.name,
+        workbook=Path(plan.source.workbook).name,
+        steps=len(plan.steps),
+        phases=phase_text,
+        actors=len(plan.actors),
+        teams=len(teams),
+        environments=len(plan.environments),
+        dry_runs=len(plan.dry_runs),
+        runs="; ".join(runs),
+        timezone=plan.timezone,
+    )
     if seconds is not None:
         text += " " + _("Checked in {seconds} s.").format(seconds=f"{seconds:.2f}")
     if plan.warnings:
-        text += " " + ngettext("{count} warning below.", "{count} warnings below.", len(plan.warnings)).format(
-            count=len(plan.warnings))
+        text += " " + ngettext(
+            "{count} warning below.", "{count} warnings below.", len(plan.warnings)
+        ).format(count=len(plan.warnings))
     return text
 
 
@@ -173,7 +222,11 @@ def _graph(args: argparse.Namespace) -> int:
     by_key = {name.casefold(): name for name in plan.schedules}
     name = by_key.get(args.dry_run.casefold())
     if name is None:
-        raise UsageError(_("unknown dry run '{name}' (dry runs: {names})").format(name=args.dry_run, names=", ".join(plan.schedules)))
+        raise UsageError(
+            _("unknown dry run '{name}' (dry runs: {names})").format(
+                name=args.dry_run, names=", ".join(plan.schedules)
+            )
+        )
     schedule = plan.schedules[name]
     if args.json:
         document = {
@@ -195,47 +248,55 @@ def _graph(args: argparse.Namespace) -> int:
         }
         print(json.dumps(document, indent=2, ensure_ascii=False))
         return EXIT_OK
-    print(_("{dag}: {steps} steps, {edges} edges").format(dag=plan.dag_id(name), steps=len(schedule.steps),
-                                                           edges=len(schedule.edges())))
+    print(
+        _("{dag}: {steps} steps, {edges} edges").format(
+            dag=plan.dag_id(name), steps=len(schedule.steps), edges=len(schedule.edges())
+        )
+    )
     for s in schedule.steps.values():
         after = " " + _("after {steps}").format(steps=", ".join(s.upstream)) if s.upstream else ""
-        when = " " + _("at {time}").format(time=f"{s.planned_start:%Y-%m-%d %H:%M}") if s.planned_start else ""
+        when = (
+            " " + _("at {time}").format(time=f"{s.planned_start:%Y-%m-%d %H:%M}")
+            if s.planned_start
+            else ""
+        )
         print(f"  {s.step_id}{when}{after}")
     return EXIT_OK
 
 
 def _backup(args: argparse.Namespace) -> int:
-
     print(backup(Path(args.out)))
     return EXIT_OK
 
 
 def _restore(args: argparse.Namespace) -> int:
-
     print(restore(Path(args.source), force=args.force))
     return EXIT_OK
 
 
 def _users(args: argparse.Namespace) -> int:
-
     users = airflow_users(_valid_plan(args.plan))
-    print("AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS=" + ",".join(f"{u}:{r}" for u, r in users.items()))
+    print(
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS=" + ",".join(f"{u}:{r}" for u, r in users.items())
+    )
     return EXIT_OK
 
 
 def _template(args: argparse.Namespace) -> int:
-
     path = write_template(_out_path(args.out))
     print(_("Wrote {path}").format(path=path))
     return EXIT_OK
 
 
 def _sample(args: argparse.Namespace) -> int:
-
     if args.steps < 1:
         raise UsageError(_("--steps must be at least 1"))
     path = write_sample(_out_path(args.out), args.steps, args.seed)
-    print(_("Wrote {path} ({steps} step-actions, seed {seed})").format(path=path, steps=args.steps, seed=args.seed))
+    print(
+        _("Wrote {path} ({steps} step-actions, seed {seed})").format(
+            path=path, steps=args.steps, seed=args.seed
+        )
+    )
     return EXIT_OK
 
 

@@ -15,26 +15,42 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+
 from transition.cli.exit_codes import EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE
-from transition.i18n import _, ngettext
-from transition.runs.states import state_name
-from transition.results.api_client import ApiClient, Credentials
 from transition.errors import ApiError, ApiRefused, NotFound
+from transition.i18n import _, ngettext
+from transition.results.api_client import ApiClient, Credentials
 from transition.results.data import compare_dry_runs, run_results, split_run
 from transition.results.workbook import write_results
+from transition.runs.states import state_name
 
 
 def add_report_parser(commands: argparse._SubParsersAction) -> None:
-    report = commands.add_parser("report", help="a dry run's results workbook (steps, defects, comparison), from Airflow's REST API")
-    report.add_argument("--run", required=True, metavar="DAG_ID/RUN_ID", help="the run, e.g. resa_dr1/manual__2027-01-16T08:00:00+00:00")
+    report = commands.add_parser(
+        "report",
+        help="a dry run's results workbook (steps, defects, comparison), from Airflow's REST API",
+    )
+    report.add_argument(
+        "--run",
+        required=True,
+        metavar="DAG_ID/RUN_ID",
+        help="the run, e.g. resa_dr1/manual__2027-01-16T08:00:00+00:00",
+    )
     report.add_argument("--out", required=True, help="the .xlsx file to write")
-    report.add_argument("--url", help="Airflow's api-server (default: $TRANSITION_API_URL, else http://127.0.0.1:8080)")
-    report.add_argument("--user", help="an Airflow user who may read the dry runs (default: $TRANSITION_API_USER)")
-    report.add_argument("--password", help="its password (default: $TRANSITION_API_PASSWORD, better than the command line)")
+    report.add_argument(
+        "--url",
+        help="Airflow's api-server (default: $TRANSITION_API_URL, else http://127.0.0.1:8080)",
+    )
+    report.add_argument(
+        "--user", help="an Airflow user who may read the dry runs (default: $TRANSITION_API_USER)"
+    )
+    report.add_argument(
+        "--password",
+        help="its password (default: $TRANSITION_API_PASSWORD, better than the command line)",
+    )
 
 
 def report_command(args: argparse.Namespace) -> int:
-
     out = Path(args.out)
     try:
         if out.suffix.lower() != ".xlsx":
@@ -57,14 +73,35 @@ def report_command(args: argparse.Namespace) -> int:
     try:
         write_results(out, results, comparison)
     except OSError as exc:
-        print("transition: " + _("cannot write '{path}': {reason}").format(path=args.out, reason=exc.strerror or exc),
-              file=sys.stderr)
+        print(
+            "transition: "
+            + _("cannot write '{path}': {reason}").format(
+                path=args.out, reason=exc.strerror or exc
+            ),
+            file=sys.stderr,
+        )
         return EXIT_PROBLEMS
     counts = ", ".join(f"{n} {state_name(state)}" for state, n in results.counts.items() if n)
-    defects = ngettext("{count} defect", "{count} defects", len(results.defects)).format(count=len(results.defects))
-    others = ngettext("compared with {count} other dry run", "compared with {count} other dry runs",
-                      len(comparison) - 1).format(count=len(comparison) - 1)
-    print(_("Wrote {path}: dry run {dry_run}, run {run} ({state}); {steps} steps ({counts}), {defects}; {others}").format(
-        path=out, dry_run=results.dry_run, run=results.run_id, state=results.run_state, steps=len(results.steps),
-        counts=counts, defects=defects, others=others))
+    defects = ngettext("{count} defect", "{count} defects", len(results.defects)).format(
+        count=len(results.defects)
+    )
+    others = ngettext(
+        "compared with {count} other dry run",
+        "compared with {count} other dry runs",
+        len(comparison) - 1,
+    ).format(count=len(comparison) - 1)
+    print(
+        _(
+            "Wrote {path}: dry run {dry_run}, run {run} ({state}); {steps} steps ({counts}), {defects}; {others}"
+        ).format(
+            path=out,
+            dry_run=results.dry_run,
+            run=results.run_id,
+            state=results.run_state,
+            steps=len(results.steps),
+            counts=counts,
+            defects=defects,
+            others=others,
+        )
+    )
     return EXIT_OK

@@ -16,18 +16,18 @@ import subprocess
 import sys
 from pathlib import Path
 
-from transition.results.api_client import REPORT_USER, connection_json
+from transition.cli.keep_running import keep_running
+from transition.cli.secret_files import write_secret
 from transition.locations import REPO_ROOT
 from transition.plan.config import resolve_config_path
-from transition.cli.keep_running import keep_running
 from transition.plan.model import Plan
+from transition.results.api_client import REPORT_USER, connection_json
 from transition.store.plan_store import load_plan
-from transition.cli.secret_files import write_secret
 
 ADMIN = "admin"
 
 
-# Settings for people waiting on each other; docker-compose.yaml has the same (tests/test_compose.py).
+# Settings for people waiting on each other; docker-compose.yaml has the same (tests/cli/test_compose.py).
 TUNING = {
     # The supervisor notices a parked task's exit within a second (default 5 s), which narrows the
     # window in which a quick answer races the executor's report (see step_operator).
@@ -144,16 +144,38 @@ def catch_mail(maildir: Path, port: int) -> tuple[str, subprocess.Popen]:
     for part in ("tmp", "new", "cur"):
         (maildir / part).mkdir(parents=True, exist_ok=True)
     catcher = subprocess.Popen(
-        [sys.executable, "-m", "aiosmtpd", "-n", "-l", f"127.0.0.1:{port}", "-c", "aiosmtpd.handlers.Mailbox",
-         str(maildir)],
+        [
+            sys.executable,
+            "-m",
+            "aiosmtpd",
+            "-n",
+            "-l",
+            f"127.0.0.1:{port}",
+            "-c",
+            "aiosmtpd.handlers.Mailbox",
+            str(maildir),
+        ],
         stdin=subprocess.DEVNULL,
     )
-    return json.dumps({"conn_type": "smtp", "host": "127.0.0.1", "port": port,
-                       "extra": {"disable_ssl": True, "disable_tls": True, "from_email": "transition@localhost"}}), catcher
+    return json.dumps(
+        {
+            "conn_type": "smtp",
+            "host": "127.0.0.1",
+            "port": port,
+            "extra": {
+                "disable_ssl": True,
+                "disable_tls": True,
+                "from_email": "transition@localhost",
+            },
+        }
+    ), catcher
 
 
-OWN_SETTINGS = ("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT",
-                "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT")
+OWN_SETTINGS = (
+    "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN",
+    "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT",
+    "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT",
+)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -163,34 +185,53 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="transition standalone")
     parser.add_argument("--home", default=str(REPO_ROOT / ".airflow"))
     parser.add_argument("--port", type=int, default=8080)
-    parser.add_argument("--mail-port", type=int, default=8025, help="local mail catcher (when no SMTP connection is set)")
+    parser.add_argument(
+        "--mail-port",
+        type=int,
+        default=8025,
+        help="local mail catcher (when no SMTP connection is set)",
+    )
     args = parser.parse_args(argv)
     home = Path(args.home).resolve()
     config_path = resolve_config_path().resolve()
     loaded = load_plan(config_path)
-    users = {**airflow_users(loaded.plan), REPORT_USER: "viewer"}  # the weekly report reads the runs as REPORT_USER
+    users = {
+        **airflow_users(loaded.plan),
+        REPORT_USER: "viewer",
+    }  # the weekly report reads the runs as REPORT_USER
     passwords = ensure_passwords(home / "passwords.json", users)
     # A database of the user's own (e.g. PostgreSQL), or log server ports, win over the defaults.
     own = {key: os.environ[key] for key in OWN_SETTINGS if key in os.environ}
     env = airflow_environment(home, args.port, config_path, users=users, extra=own)
     if "AIRFLOW_CONN_TRANSITION_API" not in os.environ:
-        env["AIRFLOW_CONN_TRANSITION_API"] = connection_json(f"http://127.0.0.1:{args.port}", REPORT_USER, passwords[REPORT_USER])
+        env["AIRFLOW_CONN_TRANSITION_API"] = connection_json(
+            f"http://127.0.0.1:{args.port}", REPORT_USER, passwords[REPORT_USER]
+        )
     bin_dir = str(Path(sys.executable).parent)
     env["PATH"] = bin_dir + os.pathsep + os.environ.get("PATH", "")
     airflow = shutil.which("airflow", path=env["PATH"])
     if airflow is None:
-        print("transition: the 'airflow' command is not installed in this environment", file=sys.stderr)
+        print(
+            "transition: the 'airflow' command is not installed in this environment",
+            file=sys.stderr,
+        )
         return 2
     catcher = None
     if "AIRFLOW_CONN_SMTP_DEFAULT" not in os.environ:
         env["AIRFLOW_CONN_SMTP_DEFAULT"], catcher = catch_mail(home / "mail", args.mail_port)
-        print(f"E-mails are caught in {home / 'mail'} (a Maildir: new/ holds one file per e-mail); "
-              "set AIRFLOW_CONN_SMTP_DEFAULT to use a real mail server")
+        print(
+            f"E-mails are caught in {home / 'mail'} (a Maildir: new/ holds one file per e-mail); "
+            "set AIRFLOW_CONN_SMTP_DEFAULT to use a real mail server"
+        )
     for problem in loaded.problems:
         print(problem, file=sys.stderr)
-    print(f"Airflow for plan '{loaded.plan.name if loaded.plan else '?'}' at http://127.0.0.1:{args.port}")
-    print(f"Log in as '{ADMIN}' (password {passwords[ADMIN]}) or as any actor of the workbook, e.g. "
-          + ", ".join(f"{u} / {passwords[u]}" for u in list(users)[1:4]))
+    print(
+        f"Airflow for plan '{loaded.plan.name if loaded.plan else '?'}' at http://127.0.0.1:{args.port}"
+    )
+    print(
+        f"Log in as '{ADMIN}' (password {passwords[ADMIN]}) or as any actor of the workbook, e.g. "
+        + ", ".join(f"{u} / {passwords[u]}" for u in list(users)[1:4])
+    )
     print(f"All passwords: {home / 'passwords.json'}")
     sys.stdout.flush()
     if env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].startswith("sqlite"):

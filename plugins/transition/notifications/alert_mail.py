@@ -14,26 +14,34 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import zoneinfo
+from collections.abc import Callable, Iterable, Sequence
 from email.message import EmailMessage
-from collections.abc import Callable, Iterable
 from functools import partial
 from typing import Any
 
-from transition.vocabulary import DEFAULT_BASE_URL, subject_prefix
-from transition.workbook.cells import format_duration
 from transition.i18n import _, format_moment, ngettext, pgettext, use_language
 from transition.notifications.mail import MailError, compose, failure_reason, render, send
+from transition.notifications.ready_mail import (
+    record_mail_failure,
+    required_actions_link,
+    step_subject,
+)
 from transition.plan.model import Actor, Plan, ScheduledStep
-from transition.notifications.ready_mail import record_mail_failure, required_actions_link, step_subject
 from transition.runner.watch_operator import WATCH_LABEL
+from transition.vocabulary import DEFAULT_BASE_URL, subject_prefix
+from transition.workbook.cells import format_duration
 
 log = logging.getLogger(__name__)
 
 
 def mail_kind(kind: str) -> str:
     """What a kind of e-mail is called in the cutover managers' summary of failed e-mails."""
-    names = {"ready": pgettext("e-mail", "ready"), "late": pgettext("e-mail", "late"),
-             "overdue": pgettext("e-mail", "overdue"), "calendar": pgettext("e-mail", "calendar")}
+    names = {
+        "ready": pgettext("e-mail", "ready"),
+        "late": pgettext("e-mail", "late"),
+        "overdue": pgettext("e-mail", "overdue"),
+        "calendar": pgettext("e-mail", "calendar"),
+    }
     return names.get(kind, kind)
 
 
@@ -57,8 +65,19 @@ def managers_by_language(plan: Plan) -> dict[str, list[str]]:
 
 
 def notice_message(
-    plan: Plan, dry_run: str, step_id: str, *, what: str, headline: str, to: list[str], cc: list[str],
-    dag_id: str, run_id: str, base_url: str, facts: list[tuple[str, str]] = (), holding: list[str] = (),
+    plan: Plan,
+    dry_run: str,
+    step_id: str,
+    *,
+    what: str,
+    headline: str,
+    to: list[str],
+    cc: list[str],
+    dag_id: str,
+    run_id: str,
+    base_url: str,
+    facts: Sequence[tuple[str, str]] = (),
+    holding: Sequence[str] = (),
 ) -> EmailMessage:
     """A short e-mail about one step: ``[Transition-DR1] CO-120 - <what>``, in the current language."""
     step = plan.steps[step_id]
@@ -69,16 +88,38 @@ def notice_message(
     all_facts += list(facts)
     subject = step_subject(dry_run, step.id, what)
     text, html = render(
-        "alert", subject=subject, headline=headline, step=step, owner=plan.actors[step.owner], dry_run=dry_run,
-        facts=all_facts, holding=list(holding), link=required_actions_link(base_url, dag_id, run_id, step.id),
+        "alert",
+        subject=subject,
+        headline=headline,
+        step=step,
+        owner=plan.actors[step.owner],
+        dry_run=dry_run,
+        facts=all_facts,
+        holding=list(holding),
+        link=required_actions_link(base_url, dag_id, run_id, step.id),
         timezone=plan.timezone,
     )
-    return compose(subject=subject, to=to, cc=cc, text=text, html=html, headers={"X-Transition-Step": f"{dag_id}/{step.id}"})
+    return compose(
+        subject=subject,
+        to=to,
+        cc=cc,
+        text=text,
+        html=html,
+        headers={"X-Transition-Step": f"{dag_id}/{step.id}"},
+    )
 
 
 def alert_message(
-    plan: Plan, dry_run: str, scheduled: ScheduledStep, *, kind: str, dag_id: str, run_id: str, base_url: str,
-    holding: list[str] = (), late_at: dt.datetime | None = None,
+    plan: Plan,
+    dry_run: str,
+    scheduled: ScheduledStep,
+    *,
+    kind: str,
+    dag_id: str,
+    run_id: str,
+    base_url: str,
+    holding: Sequence[str] = (),
+    late_at: dt.datetime | None = None,
 ) -> EmailMessage:
     step = plan.steps[scheduled.step_id]
     owner = plan.actors[step.owner]
@@ -88,25 +129,48 @@ def alert_message(
                 "Step {step} should have started at {start} but is still waiting for {count} prerequisite.",
                 "Step {step} should have started at {start} but is still waiting for {count} prerequisites.",
                 len(holding),
-            ).format(step=step.id, start=format_moment(scheduled.not_before, "short"), count=len(holding))
+            ).format(
+                step=step.id,
+                start=format_moment(scheduled.not_before, "short") if scheduled.not_before else "—",
+                count=len(holding),
+            )
             to = [owner.email] + [plan.actors[plan.steps[h].owner].email for h in holding]
             cc = _managers(plan)
         else:
             local = late_at.astimezone(zoneinfo.ZoneInfo(plan.timezone)) if late_at else None
             when = format_moment(local, "short") if local else _("its planned end")
-            headline = _("Step {step} was due to be closed by {time} (duration {duration}) and is still open.").format(
-                step=step.id, time=when, duration=format_duration(step.duration))
+            headline = _(
+                "Step {step} was due to be closed by {time} (duration {duration}) and is still open."
+            ).format(step=step.id, time=when, duration=format_duration(step.duration))
             to = [owner.email]
-            cc = [plan.actors[a].email for a in (owner.team_leader, owner.department_head) if a in plan.actors]
+            cc = [
+                plan.actors[a].email
+                for a in (owner.team_leader, owner.department_head)
+                if a in plan.actors
+            ]
             cc += _managers(plan)
-        holding_lines = [f"{h} · {plan.steps[h].label} ({plan.actors[plan.steps[h].owner].name})" for h in holding]
+        holding_lines = [
+            f"{h} · {plan.steps[h].label} ({plan.actors[plan.steps[h].owner].name})"
+            for h in holding
+        ]
         return notice_message(
-            plan, dry_run, step.id, what=_("Overdue") if kind == "overdue" else _("Late"), headline=headline, to=to,
-            cc=cc, dag_id=dag_id, run_id=run_id, base_url=base_url, holding=holding_lines,
+            plan,
+            dry_run,
+            step.id,
+            what=_("Overdue") if kind == "overdue" else _("Late"),
+            headline=headline,
+            to=to,
+            cc=cc,
+            dag_id=dag_id,
+            run_id=run_id,
+            base_url=base_url,
+            holding=holding_lines,
         )
 
 
-def _send_alert(build: Callable[[], EmailMessage], ti: Any, step_id: str, kind: str, to: str) -> None:
+def _send_alert(
+    build: Callable[[], EmailMessage], ti: Any, step_id: str, kind: str, to: str
+) -> None:
     """Build and send; one that fails either way is recorded as a failure (the watch tells the managers)."""
     message = None
     try:
@@ -115,10 +179,20 @@ def _send_alert(build: Callable[[], EmailMessage], ti: Any, step_id: str, kind: 
     except Exception as exc:
         if not isinstance(exc, MailError):
             log.exception("The %s e-mail of %s could not be built", kind, step_id)
-        log.warning("The %s e-mail of %s could not be sent (%s); the step goes on", kind, step_id, exc)
-        record_mail_failure(ti, kind, str(message["To"]) if message is not None else to, failure_reason(exc))
+        log.warning(
+            "The %s e-mail of %s could not be sent (%s); the step goes on", kind, step_id, exc
+        )
+        record_mail_failure(
+            ti, kind, str(message["To"]) if message is not None else to, failure_reason(exc)
+        )
         return
-    log.info("%s e-mail sent: %s to %s (cc %s)", kind, message["Subject"], message["To"], message.get("Cc", "nobody"))
+    log.info(
+        "%s e-mail sent: %s to %s (cc %s)",
+        kind,
+        message["Subject"],
+        message["To"],
+        message.get("Cc", "nobody"),
+    )
 
 
 def announce_late(plan: Plan, dry_run: str, scheduled: ScheduledStep, context: Any) -> None:
@@ -126,19 +200,43 @@ def announce_late(plan: Plan, dry_run: str, scheduled: ScheduledStep, context: A
 
     ti = context["ti"]
     ready = ti.xcom_pull(task_ids=ti.task_id, key="ready") or {}
-    late_at = dt.datetime.fromisoformat(ready["at"]) + plan.steps[scheduled.step_id].duration if ready.get("at") else None
-    build = partial(alert_message, plan, dry_run, scheduled, kind="late", dag_id=ti.dag_id, run_id=ti.run_id,
-                    base_url=conf.get("api", "base_url", fallback=DEFAULT_BASE_URL), late_at=late_at)
+    late_at = (
+        dt.datetime.fromisoformat(ready["at"]) + plan.steps[scheduled.step_id].duration
+        if ready.get("at")
+        else None
+    )
+    build = partial(
+        alert_message,
+        plan,
+        dry_run,
+        scheduled,
+        kind="late",
+        dag_id=ti.dag_id,
+        run_id=ti.run_id,
+        base_url=conf.get("api", "base_url", fallback=DEFAULT_BASE_URL),
+        late_at=late_at,
+    )
     _send_alert(build, ti, scheduled.step_id, "late", _owner_email(plan, scheduled.step_id))
 
 
-def announce_overdue(plan: Plan, dry_run: str, context: Any, step_id: str, holding: list[str]) -> None:
+def announce_overdue(
+    plan: Plan, dry_run: str, context: Any, step_id: str, holding: list[str]
+) -> None:
     from airflow.sdk import conf
 
     ti = context["ti"]
     scheduled = plan.schedules[dry_run].steps[step_id]
-    build = partial(alert_message, plan, dry_run, scheduled, kind="overdue", dag_id=ti.dag_id, run_id=ti.run_id,
-                    base_url=conf.get("api", "base_url", fallback=DEFAULT_BASE_URL), holding=holding)
+    build = partial(
+        alert_message,
+        plan,
+        dry_run,
+        scheduled,
+        kind="overdue",
+        dag_id=ti.dag_id,
+        run_id=ti.run_id,
+        base_url=conf.get("api", "base_url", fallback=DEFAULT_BASE_URL),
+        holding=holding,
+    )
     _send_alert(build, ti, step_id, "overdue", _owner_email(plan, step_id))
 
 
@@ -159,17 +257,32 @@ def announce_mail_failures(plan: Plan, dry_run: str, context: Any, failures: lis
     for language, recipients in groups.items():
         with use_language(language):
             subject = subject_prefix(dry_run) + ngettext(
-                "{count} e-mail could not be sent", "{count} e-mails could not be sent", len(failures)
+                "{count} e-mail could not be sent",
+                "{count} e-mails could not be sent",
+                len(failures),
             ).format(count=len(failures))
-            shown = [{**f, "mail": mail_kind(f.get("mail", "")),
-                      "step": _("(run watch: Overdue alert or calendar)") if f.get("step") == WATCH_LABEL else f.get("step")}
-                     for f in failures]
-            text, html = render("mail_failures", subject=subject, plan=plan.name, dry_run=dry_run, failures=shown)
+            shown = [
+                {
+                    **f,
+                    "mail": mail_kind(f.get("mail", "")),
+                    "step": _("(run watch: Overdue alert or calendar)")
+                    if f.get("step") == WATCH_LABEL
+                    else f.get("step"),
+                }
+                for f in failures
+            ]
+            text, html = render(
+                "mail_failures", subject=subject, plan=plan.name, dry_run=dry_run, failures=shown
+            )
             messages.append(compose(subject=subject, to=recipients, text=text, html=html))
     try:
         for message in messages:
             send(message)
     except MailError as exc:
-        log.info("E-mail still does not work (%s); the %d failures will be reported later", exc, len(failures))
+        log.info(
+            "E-mail still does not work (%s); the %d failures will be reported later",
+            exc,
+            len(failures),
+        )
         return False
     return True

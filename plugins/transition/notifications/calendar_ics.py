@@ -31,18 +31,18 @@ import zoneinfo
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from transition.vocabulary import DEFAULT_BASE_URL, subject_prefix
-from transition.workbook.cells import format_duration
+from transition.errors import PlanInvalid, UsageError
 from transition.i18n import _, format_moment, ngettext, use_language
-from transition.plan.model import Actor, Plan
 from transition.notifications.ready_mail import required_actions_link
 from transition.plan.compiler import compile_plan
 from transition.plan.config import load_config
-from transition.errors import PlanInvalid, UsageError
+from transition.plan.model import Actor, Plan
+from transition.vocabulary import DEFAULT_BASE_URL, subject_prefix
+from transition.workbook.cells import format_duration
 
 PRODID = "-//airflow-transition//Transition plan//EN"
 REQUEST, CANCEL = "REQUEST", "CANCEL"
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 
 @dataclass(frozen=True)
@@ -79,8 +79,8 @@ def organizer(plan: Plan) -> Actor | None:
     return next((plan.actors[m] for m in plan.cutover_managers if m in plan.actors), None)
 
 
-def _when(moment: dt.datetime) -> str:
-    return f"{format_moment(moment)} ({moment.tzname()})"
+def _when(moment: dt.datetime | None) -> str:
+    return f"{format_moment(moment)} ({moment.tzname()})" if moment is not None else "—"
 
 
 def _description(plan: Plan, dry_run: str, step_id: str, link: str | None) -> str:
@@ -91,21 +91,41 @@ def _description(plan: Plan, dry_run: str, step_id: str, link: str | None) -> st
         environment = plan.environments.get(step.environment or "")
         lines = [
             _("Step {step} · {label} — dry run {dry_run} of plan {plan}").format(
-                step=step.id, label=step.label, dry_run=dry_run, plan=plan.name),
+                step=step.id, label=step.label, dry_run=dry_run, plan=plan.name
+            ),
             _("Phase: {phase}").format(phase=f"{step.phase} — {plan.phases.get(step.phase, '')}"),
         ]
         if step.environment:
-            lines.append(_("Environment: {environment}").format(
-                environment=f"{environment.code} — {environment.name}" if environment else step.environment))
-        lines.append(_("Planned: {start} to {end} (duration {duration}; times in {timezone})").format(
-            start=_when(scheduled.planned_start), end=_when(scheduled.planned_end),
-            duration=format_duration(step.duration), timezone=plan.timezone))
+            lines.append(
+                _("Environment: {environment}").format(
+                    environment=f"{environment.code} — {environment.name}"
+                    if environment
+                    else step.environment
+                )
+            )
+        lines.append(
+            _("Planned: {start} to {end} (duration {duration}; times in {timezone})").format(
+                start=_when(scheduled.planned_start),
+                end=_when(scheduled.planned_end),
+                duration=format_duration(step.duration),
+                timezone=plan.timezone,
+            )
+        )
         if scheduled.upstream:
-            lines.append(_("Waits for: {steps}").format(steps=", ".join(f"{u} · {plan.steps[u].label}" for u in scheduled.upstream)))
+            lines.append(
+                _("Waits for: {steps}").format(
+                    steps=", ".join(f"{u} · {plan.steps[u].label}" for u in scheduled.upstream)
+                )
+            )
         if step.description.strip():
             lines += ["", _("What to do:"), step.description.strip()]
         if link:
-            lines += ["", _("Start and close the step in Airflow (Required Actions): {link}").format(link=link)]
+            lines += [
+                "",
+                _("Start and close the step in Airflow (Required Actions): {link}").format(
+                    link=link
+                ),
+            ]
         else:
             lines += ["", _("The link to the step comes with the invitation of the run.")]
         return "\n".join(lines)
@@ -121,17 +141,24 @@ def run_events(
         step = plan.steps[scheduled.step_id]
         if scheduled.planned_start is None or scheduled.planned_end is None:
             continue
-        link = (required_actions_link(base_url or DEFAULT_BASE_URL, plan.dag_id(dry_run), run_id, step.id)
-                if run_id else None)
-        events.setdefault(step.owner, []).append(CalendarEvent(
-            uid=event_uid(plan.name, dry_run, step.id, run_id),
-            step_id=step.id,
-            summary=event_summary(dry_run, step.id, step.label),
-            description=_description(plan, dry_run, step.id, link),
-            start=scheduled.planned_start,
-            end=scheduled.planned_end,
-            url=link,
-        ))
+        link = (
+            required_actions_link(
+                base_url or DEFAULT_BASE_URL, plan.dag_id(dry_run), run_id, step.id
+            )
+            if run_id
+            else None
+        )
+        events.setdefault(step.owner, []).append(
+            CalendarEvent(
+                uid=event_uid(plan.name, dry_run, step.id, run_id),
+                step_id=step.id,
+                summary=event_summary(dry_run, step.id, step.label),
+                description=_description(plan, dry_run, step.id, link),
+                start=scheduled.planned_start,
+                end=scheduled.planned_end,
+                url=link,
+            )
+        )
     return events
 
 
@@ -144,6 +171,7 @@ def owner_events(
 
 def fingerprint(events: list[CalendarEvent]) -> str:
     """What an owner's calendar says (not when it was written): equal fingerprints, nothing to update."""
+
     def plain(event: CalendarEvent) -> dict:
         values = asdict(event)
         for key in ("start", "end"):
@@ -175,7 +203,12 @@ def _address(actor: Actor, **params: str):
 
 
 def calendar_bytes(
-    plan: Plan, owner: str, events: list[CalendarEvent], *, method: str = REQUEST, sequence: int = 0,
+    plan: Plan,
+    owner: str,
+    events: list[CalendarEvent],
+    *,
+    method: str = REQUEST,
+    sequence: int = 0,
     stamp: dt.datetime | None = None,
 ) -> bytes:
     """The .ics file (``METHOD:REQUEST`` or ``CANCEL``) of ``events``, all of them ``owner``'s."""
@@ -212,13 +245,23 @@ def calendar_bytes(
         if manager is not None:
             event.add("organizer", _address(manager, role="CHAIR"))
         if attendee is not None:
-            event.add("attendee", _address(attendee, role="REQ-PARTICIPANT", partstat="NEEDS-ACTION",
-                                           rsvp="FALSE", cutype="INDIVIDUAL"))
+            event.add(
+                "attendee",
+                _address(
+                    attendee,
+                    role="REQ-PARTICIPANT",
+                    partstat="NEEDS-ACTION",
+                    rsvp="FALSE",
+                    cutype="INDIVIDUAL",
+                ),
+            )
         calendar.add_component(event)
     moments = [m for e in events for m in (e.start, e.end) if m is not None]
     if moments:  # a VTIMEZONE covering the events (not 1970-2038: much shorter)
-        calendar.add_missing_timezones(first_date=min(moments).date() - dt.timedelta(days=1),
-                                       last_date=max(moments).date() + dt.timedelta(days=2))
+        calendar.add_missing_timezones(
+            first_date=min(moments).date() - dt.timedelta(days=1),
+            last_date=max(moments).date() + dt.timedelta(days=2),
+        )
     return calendar.to_ical()
 
 
@@ -228,35 +271,62 @@ def ics_filename(plan: Plan, dry_run: str, owner: str) -> str:
 
 # -- transition calendar ----------------------------------------------------------------------
 
+
 def add_calendar_parser(commands) -> None:
     """``transition calendar [PLAN] --dry-run DR1 --owner ID [--out FILE] [--run RUN_ID]``."""
-    calendar = commands.add_parser("calendar", help="the calendar invitation (.ics) of one owner in one dry run")
+    calendar = commands.add_parser(
+        "calendar", help="the calendar invitation (.ics) of one owner in one dry run"
+    )
     calendar.add_argument("plan", nargs="?")
     calendar.add_argument("--dry-run", required=True, help="dry-run name, e.g. DR1")
     calendar.add_argument("--owner", required=True, help="actor ID of the steps' owner")
-    calendar.add_argument("--out", help="the .ics file to write (default: <dag id>_<owner>.ics; '-' for standard output)")
-    calendar.add_argument("--run", help="an Airflow run id of the dry run: the same UIDs and links as its e-mail")
+    calendar.add_argument(
+        "--out",
+        help="the .ics file to write (default: <dag id>_<owner>.ics; '-' for standard output)",
+    )
+    calendar.add_argument(
+        "--run", help="an Airflow run id of the dry run: the same UIDs and links as its e-mail"
+    )
 
 
 def calendar_command(args: argparse.Namespace) -> int:
-
     result = compile_plan(load_config(args.plan))
     if result.plan is None:
         raise PlanInvalid(result.problems)
     plan = result.plan
     dry_run = {name.casefold(): name for name in plan.schedules}.get(args.dry_run.casefold())
     if dry_run is None:
-        raise UsageError(_("unknown dry run '{name}' (dry runs: {names})").format(name=args.dry_run, names=", ".join(plan.schedules)))
-    owner = args.owner if args.owner in plan.actors else {a.casefold(): a for a in plan.actors}.get(args.owner.casefold())
+        raise UsageError(
+            _("unknown dry run '{name}' (dry runs: {names})").format(
+                name=args.dry_run, names=", ".join(plan.schedules)
+            )
+        )
+    owner = (
+        args.owner
+        if args.owner in plan.actors
+        else {a.casefold(): a for a in plan.actors}.get(args.owner.casefold())
+    )
     if owner is None:
-        raise UsageError(_("unknown owner '{owner}': no such actor in the Actors sheet").format(owner=args.owner))
-    events = owner_events(plan, dry_run, owner, run_id=args.run,
-                          base_url=os.environ.get("AIRFLOW__API__BASE_URL") or DEFAULT_BASE_URL)
+        raise UsageError(
+            _("unknown owner '{owner}': no such actor in the Actors sheet").format(owner=args.owner)
+        )
+    events = owner_events(
+        plan,
+        dry_run,
+        owner,
+        run_id=args.run,
+        base_url=os.environ.get("AIRFLOW__API__BASE_URL") or DEFAULT_BASE_URL,
+    )
     if not events:
         owned = [s for s in plan.schedules[dry_run].steps if plan.steps[s].owner == owner]
-        why = (_("none of the {count} steps of {owner} in dry run {dry_run} has a planned time (they start when their "
-                 "prerequisites are closed)").format(count=len(owned), owner=owner, dry_run=dry_run) if owned
-               else _("{owner} owns no step in dry run {dry_run}").format(owner=owner, dry_run=dry_run))
+        why = (
+            _(
+                "none of the {count} steps of {owner} in dry run {dry_run} has a planned time (they start when their "
+                "prerequisites are closed)"
+            ).format(count=len(owned), owner=owner, dry_run=dry_run)
+            if owned
+            else _("{owner} owns no step in dry run {dry_run}").format(owner=owner, dry_run=dry_run)
+        )
         raise UsageError(_("nothing to put in a calendar: {why}").format(why=why))
     data = calendar_bytes(plan, owner, events)
     if args.out == "-":
@@ -268,8 +338,14 @@ def calendar_command(args: argparse.Namespace) -> int:
     try:
         path.write_bytes(data)
     except OSError as exc:
-        raise UsageError(_("cannot write '{path}': {reason}").format(path=path, reason=exc.strerror or exc)) from None
-    print(ngettext("Wrote {path} ({count} event of {owner} in dry run {dry_run}, times in {timezone})",
-                   "Wrote {path} ({count} events of {owner} in dry run {dry_run}, times in {timezone})", len(events)).format(
-        path=path, count=len(events), owner=owner, dry_run=dry_run, timezone=plan.timezone))
+        raise UsageError(
+            _("cannot write '{path}': {reason}").format(path=path, reason=exc.strerror or exc)
+        ) from None
+    print(
+        ngettext(
+            "Wrote {path} ({count} event of {owner} in dry run {dry_run}, times in {timezone})",
+            "Wrote {path} ({count} events of {owner} in dry run {dry_run}, times in {timezone})",
+            len(events),
+        ).format(path=path, count=len(events), owner=owner, dry_run=dry_run, timezone=plan.timezone)
+    )
     return 0

@@ -33,7 +33,7 @@ import zoneinfo
 from email.message import EmailMessage
 from typing import Any
 
-from transition.vocabulary import DEFAULT_BASE_URL, subject_prefix
+from transition.i18n import _, format_moment, use_language
 from transition.notifications.calendar_ics import (
     CANCEL,
     REQUEST,
@@ -45,11 +45,11 @@ from transition.notifications.calendar_ics import (
     ics_filename,
     run_events,
 )
-from transition.i18n import _, format_moment, use_language
 from transition.notifications.mail import MailError, attach, compose, failure_reason, render, send
-from transition.plan.model import Plan
 from transition.notifications.ready_mail import record_mail_failure
 from transition.notifications.sent_ledger import SentLedger
+from transition.plan.model import Plan
+from transition.vocabulary import DEFAULT_BASE_URL, subject_prefix
 
 log = logging.getLogger(__name__)
 
@@ -58,8 +58,12 @@ LEDGER_ENTRY = "calendar"
 
 def calendar_subject(dry_run: str, kind: str) -> str:
     """``[Transition-DR1] Calendar - Invitation`` (``Update``, ``Removed steps``, ``Cancelled``), in the current language."""
-    what = {"invitation": _("Invitation"), "update": _("Update"), "removed": _("Removed steps"),
-            "cancelled": _("Cancelled")}[kind]
+    what = {
+        "invitation": _("Invitation"),
+        "update": _("Update"),
+        "removed": _("Removed steps"),
+        "cancelled": _("Cancelled"),
+    }[kind]
     return subject_prefix(dry_run) + _("Calendar - {what}").format(what=what)
 
 
@@ -70,12 +74,21 @@ def _when(event: CalendarEvent, zone: zoneinfo.ZoneInfo) -> str:
     if event.end is None:
         return format_moment(start)
     end = event.end.astimezone(zone)
-    return f"{format_moment(start)} – " + (f"{end:%H:%M}" if end.date() == start.date() else format_moment(end))
+    return f"{format_moment(start)} – " + (
+        f"{end:%H:%M}" if end.date() == start.date() else format_moment(end)
+    )
 
 
 def calendar_message(
-    plan: Plan, dry_run: str, owner: str, events: list[CalendarEvent], *, kind: str, run_id: str,
-    sequence: int, stamp: dt.datetime | None = None,
+    plan: Plan,
+    dry_run: str,
+    owner: str,
+    events: list[CalendarEvent],
+    *,
+    kind: str,
+    run_id: str,
+    sequence: int,
+    stamp: dt.datetime | None = None,
 ) -> EmailMessage:
     """The e-mail of ``kind`` (invitation, update, removed, cancelled) with its .ics attached, in the
     owner's language."""
@@ -84,21 +97,52 @@ def calendar_message(
     actor = plan.actors[owner]
     zone = zoneinfo.ZoneInfo(plan.timezone)
     with use_language(actor.language):
-        rows = [{"when": _when(e, zone), "step": e.step_id,
-                 "label": plan.steps[e.step_id].label if e.step_id in plan.steps else "", "link": e.url}
-                for e in events]
+        rows = [
+            {
+                "when": _when(e, zone),
+                "step": e.step_id,
+                "label": plan.steps[e.step_id].label if e.step_id in plan.steps else "",
+                "link": e.url,
+            }
+            for e in events
+        ]
         untimed = []
         if method == REQUEST:
-            untimed = [f"{s.step_id} · {plan.steps[s.step_id].label}" for s in plan.schedules[dry_run].steps.values()
-                       if s.planned_start is None and plan.steps[s.step_id].owner == owner]
+            untimed = [
+                f"{s.step_id} · {plan.steps[s.step_id].label}"
+                for s in plan.schedules[dry_run].steps.values()
+                if s.planned_start is None and plan.steps[s.step_id].owner == owner
+            ]
         subject = calendar_subject(dry_run, kind)
         filename = ics_filename(plan, dry_run, owner)
-        text, html = render("calendar", subject=subject, kind=kind, owner=actor, dry_run=dry_run, plan=plan.name,
-                            rows=rows, untimed=untimed, filename=filename, timezone=plan.timezone, run_id=run_id)
-    message = compose(subject=subject, to=[actor.email], text=text, html=html,
-                      headers={"X-Transition-Calendar": f"{plan.dag_id(dry_run)}/{owner}"})
-    attach(message, ics, maintype="text", subtype="calendar", filename=filename,
-           params={"method": method, "charset": "UTF-8"})
+        text, html = render(
+            "calendar",
+            subject=subject,
+            kind=kind,
+            owner=actor,
+            dry_run=dry_run,
+            plan=plan.name,
+            rows=rows,
+            untimed=untimed,
+            filename=filename,
+            timezone=plan.timezone,
+            run_id=run_id,
+        )
+    message = compose(
+        subject=subject,
+        to=[actor.email],
+        text=text,
+        html=html,
+        headers={"X-Transition-Calendar": f"{plan.dag_id(dry_run)}/{owner}"},
+    )
+    attach(
+        message,
+        ics,
+        maintype="text",
+        subtype="calendar",
+        filename=filename,
+        params={"method": method, "charset": "UTF-8"},
+    )
     return message
 
 
@@ -109,18 +153,26 @@ def _gone_events(plan: Plan, dry_run: str, run_id: str, steps: list[str]) -> lis
     for step_id in steps:
         scheduled = schedule.steps.get(step_id) if schedule else None
         step = plan.steps.get(step_id)
-        events.append(CalendarEvent(
-            uid=event_uid(plan.name, dry_run, step_id, run_id), step_id=step_id,
-            summary=event_summary(dry_run, step_id, step.label if step else None),
-            start=scheduled.planned_start if scheduled else None, end=scheduled.planned_end if scheduled else None,
-        ))
+        events.append(
+            CalendarEvent(
+                uid=event_uid(plan.name, dry_run, step_id, run_id),
+                step_id=step_id,
+                summary=event_summary(dry_run, step_id, step.label if step else None),
+                start=scheduled.planned_start if scheduled else None,
+                end=scheduled.planned_end if scheduled else None,
+            )
+        )
     return events
 
 
 def _state(raw: Any) -> dict[str, Any]:
     raw = raw if isinstance(raw, dict) else {}
-    return {"sequence": int(raw.get("sequence", 0)), "version": raw.get("version"),
-            "owners": dict(raw.get("owners") or {}), "failed": dict(raw.get("failed") or {})}
+    return {
+        "sequence": int(raw.get("sequence", 0)),
+        "version": raw.get("version"),
+        "owners": dict(raw.get("owners") or {}),
+        "failed": dict(raw.get("failed") or {}),
+    }
 
 
 def sync_calendar(plan: Plan, dry_run: str, context: Any) -> int:
@@ -133,8 +185,11 @@ def sync_calendar(plan: Plan, dry_run: str, context: Any) -> int:
     state = _state(ledger.get(LEDGER_ENTRY))
     current = run_events(plan, dry_run, run_id=ti.run_id, base_url=base_url)
     hashes = {o: fingerprint(events) for o, events in current.items()}
-    todo = [o for o in dict.fromkeys([*current, *state["owners"]])
-            if hashes.get(o) != state["owners"].get(o, {}).get("hash") and o in plan.actors]
+    todo = [
+        o
+        for o in dict.fromkeys([*current, *state["owners"]])
+        if hashes.get(o) != state["owners"].get(o, {}).get("hash") and o in plan.actors
+    ]
     if not todo:
         return 0
     version = hashlib.sha256(json.dumps(sorted(hashes.items())).encode()).hexdigest()[:32]
@@ -156,18 +211,38 @@ def sync_calendar(plan: Plan, dry_run: str, context: Any) -> int:
         messages = []
         try:  # built here too: one that cannot be built is a failure for this owner, not for the others
             if events:
-                messages.append(calendar_message(plan, dry_run, owner, events, kind="update" if delivered else "invitation",
-                                                 run_id=ti.run_id, sequence=state["sequence"]))
+                messages.append(
+                    calendar_message(
+                        plan,
+                        dry_run,
+                        owner,
+                        events,
+                        kind="update" if delivered else "invitation",
+                        run_id=ti.run_id,
+                        sequence=state["sequence"],
+                    )
+                )
             if gone:
-                messages.append(calendar_message(plan, dry_run, owner, _gone_events(plan, dry_run, ti.run_id, gone),
-                                                 kind="removed", run_id=ti.run_id, sequence=state["sequence"]))
+                messages.append(
+                    calendar_message(
+                        plan,
+                        dry_run,
+                        owner,
+                        _gone_events(plan, dry_run, ti.run_id, gone),
+                        kind="removed",
+                        run_id=ti.run_id,
+                        sequence=state["sequence"],
+                    )
+                )
             for message in messages:
                 send(message)
                 sent += 1
         except Exception as exc:  # never marked delivered: tried again at the next wake
             if not isinstance(exc, MailError):
                 log.exception("The calendar e-mail to %s could not be built", owner)
-            log.warning("The calendar e-mail to %s could not be sent (%s); tried again later", owner, exc)
+            log.warning(
+                "The calendar e-mail to %s could not be sent (%s); tried again later", owner, exc
+            )
             if not retry:  # recorded once per owner and version of their events
                 record_mail_failure(ti, "calendar", plan.actors[owner].email, failure_reason(exc))
             state["failed"][owner] = hashes.get(owner, "")
@@ -181,8 +256,13 @@ def sync_calendar(plan: Plan, dry_run: str, context: Any) -> int:
             state["owners"].pop(owner, None)
         state["failed"].pop(owner, None)
         ledger.mark(LEDGER_ENTRY, state)
-        log.info("Calendar e-mail%s sent to %s: %s (SEQUENCE %d)", "s" if len(messages) > 1 else "", owner,
-                 ", ".join(str(m["Subject"]) for m in messages), state["sequence"])
+        log.info(
+            "Calendar e-mail%s sent to %s: %s (SEQUENCE %d)",
+            "s" if len(messages) > 1 else "",
+            owner,
+            ", ".join(str(m["Subject"]) for m in messages),
+            state["sequence"],
+        )
     return sent
 
 
@@ -191,7 +271,7 @@ def announce_calendar(plan: Plan, dry_run: str, context: Any) -> None:
     try:
         sent = sync_calendar(plan, dry_run, context)
         log.info("Calendar invitations of dry run %s: %d e-mails sent", dry_run, sent)
-    except Exception:  # noqa: BLE001 - invitations never stop the run
+    except Exception:
         log.exception("Calendar invitations of dry run %s failed; the run goes on", dry_run)
 
 
@@ -201,11 +281,13 @@ def update_calendar(plan: Plan, dry_run: str, context: Any) -> None:
         sent = sync_calendar(plan, dry_run, context)
         if sent:
             log.info("Calendar updates of dry run %s: %d e-mails sent", dry_run, sent)
-    except Exception:  # noqa: BLE001
+    except Exception:
         log.exception("Calendar updates of dry run %s failed; the run goes on", dry_run)
 
 
-def cancel_calendar(plan: Plan, dry_run: str, run_id: str, state_raw: Any) -> tuple[int, dict[str, Any]]:
+def cancel_calendar(
+    plan: Plan, dry_run: str, run_id: str, state_raw: Any
+) -> tuple[int, dict[str, Any]]:
     """``Calendar - Cancelled`` to every owner the run's watch invited (``state_raw``: its ledger entry).
 
     Returns how many e-mails went out and the entry to keep: no owner left, and a SEQUENCE above the
@@ -218,10 +300,17 @@ def cancel_calendar(plan: Plan, dry_run: str, run_id: str, state_raw: Any) -> tu
         if owner not in plan.actors or not delivered.get("steps"):
             continue
         try:
-            message = calendar_message(plan, dry_run, owner, _gone_events(plan, dry_run, run_id, list(delivered["steps"])),
-                                       kind="cancelled", run_id=run_id, sequence=sequence)
+            message = calendar_message(
+                plan,
+                dry_run,
+                owner,
+                _gone_events(plan, dry_run, run_id, list(delivered["steps"])),
+                kind="cancelled",
+                run_id=run_id,
+                sequence=sequence,
+            )
             send(message)
-        except Exception as exc:  # noqa: BLE001 - not built or not sent: not counted, the others still go
+        except Exception as exc:
             log.warning("The calendar cancellation to %s could not be sent: %s", owner, exc)
             continue
         sent += 1

@@ -14,19 +14,19 @@ import logging
 from typing import Any
 from urllib.parse import quote
 
-from airflow.sdk import AsyncCallback, DeadlineAlert, DeadlineReference
+from airflow.sdk.definitions.callback import AsyncCallback
+from airflow.sdk.definitions.deadline import DeadlineAlert, DeadlineReference
 
-from transition.vocabulary import DEFAULT_BASE_URL, subject_prefix
 from transition.i18n import _, format_moment, use_language
+from transition.notifications.alert_mail import managers_by_language
 from transition.notifications.mail import MailError, compose, failure_reason, render, send
 from transition.plan.model import Plan
-from transition.notifications.alert_mail import managers_by_language
+from transition.vocabulary import DEFAULT_BASE_URL, subject_prefix
 
 log = logging.getLogger(__name__)
 
 
 def dry_run_deadline(plan: Plan, dry_run: str) -> DeadlineAlert | None:
-
     end = plan.dry_runs[dry_run].end
     groups = managers_by_language(plan)
     if end is None or not groups:
@@ -40,17 +40,29 @@ def dry_run_deadline(plan: Plan, dry_run: str) -> DeadlineAlert | None:
         interval=dt.timedelta(0),
         callback=AsyncCallback(
             notify_dry_run_late,
-            kwargs={"plan": plan.name, "dry_run": dry_run, "end": next(iter(ends.values())),
-                    "recipients": [e for emails in groups.values() for e in emails],
-                    "languages": {language: {"to": emails, "end": ends[language]} for language, emails in groups.items()}},
+            kwargs={
+                "plan": plan.name,
+                "dry_run": dry_run,
+                "end": next(iter(ends.values())),
+                "recipients": [e for emails in groups.values() for e in emails],
+                "languages": {
+                    language: {"to": emails, "end": ends[language]}
+                    for language, emails in groups.items()
+                },
+            },
         ),
         name=f"{plan.name} {dry_run} end",
     )
 
 
 async def notify_dry_run_late(
-    plan: str, dry_run: str, end: str, recipients: list[str], context: Any = None,
-    languages: dict[str, dict[str, Any]] | None = None, **_kwargs: Any,
+    plan: str,
+    dry_run: str,
+    end: str,
+    recipients: list[str],
+    context: Any = None,
+    languages: dict[str, dict[str, Any]] | None = None,
+    **_kwargs: Any,
 ) -> None:
     from airflow.sdk import conf
 
@@ -62,14 +74,28 @@ async def notify_dry_run_late(
     for language, group in (languages or {"en": {"to": recipients, "end": end}}).items():
         try:  # one language's e-mail failing does not keep the others from going
             with use_language(language):
-                subject = subject_prefix(dry_run) + _("Dry run still running after its end ({end})").format(end=group["end"])
-                text, html = render("deadline", subject=subject, plan=plan, dry_run=dry_run, end=group["end"],
-                                    run_id=run_id, link=link)
+                subject = subject_prefix(dry_run) + _(
+                    "Dry run still running after its end ({end})"
+                ).format(end=group["end"])
+                text, html = render(
+                    "deadline",
+                    subject=subject,
+                    plan=plan,
+                    dry_run=dry_run,
+                    end=group["end"],
+                    run_id=run_id,
+                    link=link,
+                )
             message = compose(subject=subject, to=group["to"], text=text, html=html)
             await asyncio.to_thread(send, message)
-        except Exception as exc:  # noqa: BLE001 - reported below, as the callback's failure
-            log.warning("The deadline e-mail of %s %s to %s could not be sent: %s", plan, dry_run,
-                        ", ".join(group["to"]), failure_reason(exc))
+        except Exception as exc:
+            log.warning(
+                "The deadline e-mail of %s %s to %s could not be sent: %s",
+                plan,
+                dry_run,
+                ", ".join(group["to"]),
+                failure_reason(exc),
+            )
             failures.append(failure_reason(exc))
             continue
         log.info("Deadline e-mail sent for %s %s to %s", plan, dry_run, ", ".join(group["to"]))

@@ -10,19 +10,19 @@ as is, start a header of its own. Bodies stay as written (the HTML one escaped b
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from email.message import EmailMessage
 from email.utils import formataddr, make_msgid
 from functools import lru_cache
-from typing import Any, Iterable
+from typing import Any
 
 import jinja2
 from markdown_it import MarkdownIt
 from markupsafe import Markup
 
-from transition.locations import TEMPLATES_DIR as TEMPLATES
 from transition.errors import TransitionError
 from transition.i18n import _, current_language, format_moment, ngettext, pgettext
-
+from transition.locations import TEMPLATES_DIR as TEMPLATES
 
 SMTP_CONN_ID = "smtp_default"
 DEFAULT_FROM = "transition@localhost"
@@ -47,7 +47,9 @@ def template_environment() -> jinja2.Environment:
     (:func:`transition.i18n.use_language`), ``lang`` is its code, ``when(moment)`` formats a time."""
     environment = jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATES),
-        autoescape=lambda name: bool(name and name.endswith(".html.j2")),  # every HTML template escapes
+        autoescape=lambda name: bool(
+            name and name.endswith(".html.j2")
+        ),  # every HTML template escapes
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
         extensions=["jinja2.ext.i18n"],
@@ -56,7 +58,7 @@ def template_environment() -> jinja2.Environment:
         bytecode_cache=jinja2.FileSystemBytecodeCache(),
     )
     environment.policies["ext.i18n.trimmed"] = True  # as transition.cli.catalogues extracts them
-    environment.install_gettext_callables(_, ngettext, newstyle=True, pgettext=pgettext)  # type: ignore[attr-defined]
+    environment.install_gettext_callables(_, ngettext, newstyle=True, pgettext=pgettext)  # type: ignore[attr-defined]  # added by jinja2.ext.i18n
     environment.globals["when"] = format_moment
     return environment
 
@@ -79,7 +81,13 @@ def markdown_html(text: str) -> Markup:
 
 
 def compose(
-    *, subject: str, to: Iterable[str], cc: Iterable[str] = (), text: str, html: str, headers: dict[str, str] | None = None
+    *,
+    subject: str,
+    to: Iterable[str],
+    cc: Iterable[str] = (),
+    text: str,
+    html: str,
+    headers: dict[str, str] | None = None,
 ) -> EmailMessage:
     to_list = list(dict.fromkeys(header_text(a) for a in to if a))
     cc_list = [a for a in dict.fromkeys(header_text(a) for a in cc if a) if a and a not in to_list]
@@ -96,11 +104,23 @@ def compose(
     return message
 
 
-def attach(message: EmailMessage, data: bytes, *, maintype: str, subtype: str, filename: str,
-           params: dict[str, str] | None = None) -> None:
+def attach(
+    message: EmailMessage,
+    data: bytes,
+    *,
+    maintype: str,
+    subtype: str,
+    filename: str,
+    params: dict[str, str] | None = None,
+) -> None:
     """Attach a file; its name (and parameters) made safe for the Content-Disposition header."""
-    message.add_attachment(data, maintype=maintype, subtype=subtype, filename=header_text(filename),
-                           params={key: header_text(value) for key, value in (params or {}).items()})
+    message.add_attachment(
+        data,
+        maintype=maintype,
+        subtype=subtype,
+        filename=header_text(filename),
+        params={key: header_text(value) for key, value in (params or {}).items()},
+    )
 
 
 def send(message: EmailMessage, conn_id: str = SMTP_CONN_ID) -> None:
@@ -113,7 +133,10 @@ def send(message: EmailMessage, conn_id: str = SMTP_CONN_ID) -> None:
                 message["From"] = formataddr(("Transition plan", hook.from_email or DEFAULT_FROM))
             # The hook's own send builds an HTML-only message; ours has a plain-text part too, so
             # it goes through the client the hook connected (TLS, login and retries are the hook's).
-            hook._smtp_client.send_message(message)  # noqa: SLF001
+            client = hook._smtp_client
+            if client is None:
+                raise MailError("the SMTP connection did not open")
+            client.send_message(message)
     except Exception as exc:  # connection refused, timeouts, SMTP errors, missing connection
         raise MailError(failure_reason(exc)) from None
 

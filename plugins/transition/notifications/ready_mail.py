@@ -16,12 +16,19 @@ from email.message import EmailMessage
 from typing import Any
 from urllib.parse import quote
 
-from transition.vocabulary import subject_prefix
 from transition.i18n import _, format_moment, use_language
-from transition.notifications.mail import MailError, compose, failure_reason, markdown_html, render, send
-from transition.plan.model import Actor, Plan, ScheduledStep
-from transition.notifications.sent_ledger import SentLedger
+from transition.notifications.mail import (
+    MailError,
+    compose,
+    failure_reason,
+    markdown_html,
+    render,
+    send,
+)
 from transition.notifications.request_text import d_day, planned_end, when
+from transition.notifications.sent_ledger import SentLedger
+from transition.plan.model import Actor, Plan, ScheduledStep
+from transition.vocabulary import subject_prefix
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +55,13 @@ def _person(actor: Actor | None) -> str:
 
 
 def ready_message(
-    plan: Plan, dry_run: str, scheduled: ScheduledStep, *, dag_id: str, run_id: str, base_url: str,
+    plan: Plan,
+    dry_run: str,
+    scheduled: ScheduledStep,
+    *,
+    dag_id: str,
+    run_id: str,
+    base_url: str,
     closed: list[str],
 ) -> EmailMessage:
     step = plan.steps[scheduled.step_id]
@@ -61,7 +74,12 @@ def ready_message(
             (_("Step"), f"{step.id} · {step.label}"),
             (_("Dry run"), d_day(plan, dry_run)),
             (_("Phase"), f"{step.phase} — {plan.phases.get(step.phase, '')}"),
-            (_("Environment"), f"{environment.code} — {environment.name}" if environment else (step.environment or "—")),
+            (
+                _("Environment"),
+                f"{environment.code} — {environment.name}"
+                if environment
+                else (step.environment or "—"),
+            ),
             (_("Planned start"), when(scheduled.planned_start)),
             (_("Planned end"), planned_end(scheduled, step.duration)),
             (_("Owner"), _person(owner)),
@@ -70,19 +88,33 @@ def ready_message(
         ] + list(step.extra.items())
         subject = ready_subject(dry_run, step.id)
         values = {
-            "subject": subject, "step": step, "owner": owner, "dry_run": dry_run, "scheduled": scheduled,
-            "facts": facts, "closed": closed, "timezone": plan.timezone,
+            "subject": subject,
+            "step": step,
+            "owner": owner,
+            "dry_run": dry_run,
+            "scheduled": scheduled,
+            "facts": facts,
+            "closed": closed,
+            "timezone": plan.timezone,
             "link": required_actions_link(base_url, dag_id, run_id, step.id),
-            "description_html": markdown_html(step.description or _("_No instructions in the plan._")),
+            "description_html": markdown_html(
+                step.description or _("_No instructions in the plan._")
+            ),
         }
         text, html = render("ready", **values)
     cc = [a.email for a in (leader, head) if a is not None and a.id != owner.id]
-    return compose(subject=subject, to=[owner.email], cc=cc, text=text, html=html,
-                   headers={"X-Transition-Step": f"{dag_id}/{step.id}"})
+    return compose(
+        subject=subject,
+        to=[owner.email],
+        cc=cc,
+        text=text,
+        html=html,
+        headers={"X-Transition-Step": f"{dag_id}/{step.id}"},
+    )
 
 
 def closed_prerequisites(plan: Plan, scheduled: ScheduledStep, ti: Any) -> list[str]:
-    """"CO-100 · Label, closed by Alice at Sat 16 Jan 22:41" for each upstream step (from their
+    """ "CO-100 · Label, closed by Alice at Sat 16 Jan 22:41" for each upstream step (from their
     XCom), in the current language."""
     lines = []
     for upstream in scheduled.upstream:
@@ -93,7 +125,11 @@ def closed_prerequisites(plan: Plan, scheduled: ScheduledStep, ti: Any) -> list[
             by = who.name if who else (record.get("by") or _("someone"))
             at = record.get("at")
             if at:
-                lines.append(_("{step}, closed by {person} at {time}").format(step=label, person=by, time=_short_time(at, plan)))
+                lines.append(
+                    _("{step}, closed by {person} at {time}").format(
+                        step=label, person=by, time=_short_time(at, plan)
+                    )
+                )
             else:
                 lines.append(_("{step}, closed by {person}").format(step=label, person=by))
         else:
@@ -116,7 +152,9 @@ def record_mail_failure(ti: Any, mail: str, to: str, error: str) -> None:
     """
     ledger = SentLedger(ti.dag_id, ti.run_id, ti.task_id)
     failures = ledger.get("mail_failures", [])
-    failures.append({"mail": mail, "to": to, "error": error, "at": dt.datetime.now(dt.timezone.utc).isoformat()})
+    failures.append(
+        {"mail": mail, "to": to, "error": error, "at": dt.datetime.now(dt.UTC).isoformat()}
+    )
     ledger.mark("mail_failures", failures)
     ti.xcom_push(key="mail_failures", value=failures)
 
@@ -130,14 +168,32 @@ def announce_ready(plan: Plan, dry_run: str, scheduled: ScheduledStep, context: 
         with use_language(plan.actors[plan.steps[scheduled.step_id].owner].language):
             closed = closed_prerequisites(plan, scheduled, ti)
         message = ready_message(
-            plan, dry_run, scheduled, dag_id=ti.dag_id, run_id=ti.run_id,
-            base_url=conf.get("api", "base_url", fallback="http://localhost:8080"), closed=closed,
+            plan,
+            dry_run,
+            scheduled,
+            dag_id=ti.dag_id,
+            run_id=ti.run_id,
+            base_url=conf.get("api", "base_url", fallback="http://localhost:8080"),
+            closed=closed,
         )
         send(message)
-    except Exception as exc:  # not sent (MailError) or not even built: a failure the managers hear of
+    except (
+        Exception
+    ) as exc:  # not sent (MailError) or not even built: a failure the managers hear of
         if not isinstance(exc, MailError):
             log.exception("The Ready e-mail of %s could not be built", scheduled.step_id)
-        log.warning("The Ready e-mail of %s could not be sent (%s); the step goes on without it", scheduled.step_id, exc)
-        record_mail_failure(ti, "ready", plan.actors[plan.steps[scheduled.step_id].owner].email, failure_reason(exc))
+        log.warning(
+            "The Ready e-mail of %s could not be sent (%s); the step goes on without it",
+            scheduled.step_id,
+            exc,
+        )
+        record_mail_failure(
+            ti, "ready", plan.actors[plan.steps[scheduled.step_id].owner].email, failure_reason(exc)
+        )
         return
-    log.info("Ready e-mail sent: %s to %s (cc %s)", message["Subject"], message["To"], message.get("Cc", "nobody"))
+    log.info(
+        "Ready e-mail sent: %s to %s (cc %s)",
+        message["Subject"],
+        message["To"],
+        message.get("Cc", "nobody"),
+    )

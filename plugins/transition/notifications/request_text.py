@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 
-from transition.workbook.cells import format_duration
 from transition.i18n import _, format_moment, use_language
 from transition.plan.model import Actor, Plan, ScheduledStep
+from transition.workbook.cells import format_duration
 
 
 def how_to() -> str:
@@ -32,12 +32,16 @@ def when(moment: dt.datetime | None) -> str:
 
 def d_day(plan: Plan, dry_run: str) -> str:
     """``DR1 (D-day Sat 16 Jan 2027)`` in the current language."""
-    return _("{dry_run} (D-day {date})").format(dry_run=dry_run, date=format_moment(plan.dry_runs[dry_run].d_day, "date"))
+    return _("{dry_run} (D-day {date})").format(
+        dry_run=dry_run, date=format_moment(plan.dry_runs[dry_run].d_day, "date")
+    )
 
 
 def planned_end(scheduled: ScheduledStep, duration: dt.timedelta) -> str:
     if scheduled.planned_end:
-        return _("{end} (duration {duration})").format(end=when(scheduled.planned_end), duration=format_duration(duration))
+        return _("{end} (duration {duration})").format(
+            end=when(scheduled.planned_end), duration=format_duration(duration)
+        )
     return _("{duration} after it starts").format(duration=format_duration(duration))
 
 
@@ -53,11 +57,17 @@ def body(plan: Plan, dry_run: str, scheduled: ScheduledStep) -> str:
     owner = plan.actors[step.owner]
     with use_language(owner.language):
         environment = plan.environments.get(step.environment or "")
-        env_text = f"{environment.code} — {environment.name}" if environment else (step.environment or "—")
-        prerequisites = ", ".join(f"{p} · {plan.steps[p].label}" for p in scheduled.upstream) or _("none")
+        env_text = (
+            f"{environment.code} — {environment.name}" if environment else (step.environment or "—")
+        )
+        prerequisites = ", ".join(f"{p} · {plan.steps[p].label}" for p in scheduled.upstream) or _(
+            "none"
+        )
         start = when(scheduled.planned_start)
         if step.start:
-            start = _("{start} (not before {relative})").format(start=start, relative=step.start.text())
+            start = _("{start} (not before {relative})").format(
+                start=start, relative=step.start.text()
+            )
         rows = [
             (_("Dry run"), d_day(plan, dry_run)),
             (_("Phase"), f"{step.phase} — {plan.phases.get(step.phase, '')}"),
@@ -70,8 +80,13 @@ def body(plan: Plan, dry_run: str, scheduled: ScheduledStep) -> str:
             (_("Waits for"), prerequisites),
         ]
         rows += [(key, value) for key, value in step.extra.items()]
-        table = "| | |\n|---|---|\n" + "\n".join(f"| **{_cell(k)}** | {_cell(v)} |" for k, v in rows)
+        table = "| | |\n|---|---|\n" + "\n".join(
+            f"| **{_cell(k)}** | {_cell(v)} |" for k, v in rows
+        )
         description = step.description.strip() or _("_No instructions in the plan._")
-        what, how = _("What to do"), _("How")  # not inside an f-string: the extractor would not see them
+        what, how = (
+            _("What to do"),
+            _("How"),
+        )  # not inside an f-string: the extractor would not see them
         times = _("Times are in {timezone}.").format(timezone=plan.timezone)
         return f"{table}\n\n### {what}\n\n{description}\n\n### {how}\n\n{how_to()}\n\n{times}"

@@ -63,8 +63,11 @@ class SentLedger:
 
         entries = self.refresh()
         entries[what] = value
-        Variable.set(self.key, json.dumps(entries, sort_keys=True),
-                     description="transition: what this task of a running dry run has already told people")
+        Variable.set(
+            self.key,
+            json.dumps(entries, sort_keys=True),
+            description="transition: what this task of a running dry run has already told people",
+        )
 
 
 def forget_run(dag_id: str, run_id: str) -> int:

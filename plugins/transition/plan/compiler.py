@@ -12,16 +12,16 @@ import os
 import re
 from dataclasses import dataclass
 
-from transition.plan.config import PlanConfig
 from transition.errors import Problem, WorkbookError, errors_only
-from transition.plan.graph import project
 from transition.i18n import _, ngettext
+from transition.plan.config import PlanConfig
+from transition.plan.graph import project
 from transition.plan.model import DryRunPlan, Plan, PlanSource
-from transition.plan.validation import PlanBuilder
 from transition.plan.schedule import schedule_dry_run
-from transition.workbook.sheets import sheet_specs
+from transition.plan.validation import PlanBuilder
 from transition.workbook.limits import MAX_WORKBOOK_BYTES, open_workbook_file, too_big_message
 from transition.workbook.reader import read_workbook, sheet_ref
+from transition.workbook.sheets import sheet_specs
 
 # Bump when the compiled form or the validation rules change: old cache entries are then ignored.
 COMPILER_VERSION = "2"  # 2: limits, control characters
@@ -54,14 +54,27 @@ def content_key(config: PlanConfig) -> tuple[str, str]:
             digest.update(chunk)
     workbook_hash = digest.hexdigest()
     # repr and fsencode: a file name need not be valid UTF-8
-    config_bytes = config.source.read_bytes() if config.source else repr(config.model_dump()).encode("utf-8", "backslashreplace")
+    config_bytes = (
+        config.source.read_bytes()
+        if config.source
+        else repr(config.model_dump()).encode("utf-8", "backslashreplace")
+    )
     key = hashlib.sha256(
-        b"\0".join([COMPILER_VERSION.encode(), config_bytes, workbook_hash.encode(), os.fsencode(config.workbook_path)])
+        b"\0".join(
+            [
+                COMPILER_VERSION.encode(),
+                config_bytes,
+                workbook_hash.encode(),
+                os.fsencode(config.workbook_path),
+            ]
+        )
     ).hexdigest()
     return key, workbook_hash
 
 
-def compile_plan(config: PlanConfig, key: str | None = None, workbook_sha256: str | None = None) -> CompileResult:
+def compile_plan(
+    config: PlanConfig, key: str | None = None, workbook_sha256: str | None = None
+) -> CompileResult:
     """Read, validate and schedule; raises WorkbookError only when the file cannot be opened."""
     if key is None or workbook_sha256 is None:
         key, workbook_sha256 = content_key(config)
@@ -78,13 +91,21 @@ def compile_plan(config: PlanConfig, key: str | None = None, workbook_sha256: st
     for name, dry_run in builder.dry_runs.items():
         included = [s.id for s in builder.steps.values() if name in s.dry_runs]
         upstream = project(prerequisites, included)
-        schedules[name] = DryRunPlan(dry_run, schedule_dry_run(dry_run, builder.steps, upstream, config.zone))
+        schedules[name] = DryRunPlan(
+            dry_run, schedule_dry_run(dry_run, builder.steps, upstream, config.zone)
+        )
 
     steps_sheet = sheet_ref(raw.sheets["steps"].name)
     problems.extend(_schedule_warnings(builder, schedules, raw.sheets["steps"]))
     for name, schedule in schedules.items():
         if not schedule.steps:
-            problems.append(Problem(steps_sheet, _("dry run '{name}' has no step-actions").format(name=name), "warning"))
+            problems.append(
+                Problem(
+                    steps_sheet,
+                    _("dry run '{name}' has no step-actions").format(name=name),
+                    "warning",
+                )
+            )
 
     plan = Plan(
         name=config.name,
@@ -103,7 +124,7 @@ def compile_plan(config: PlanConfig, key: str | None = None, workbook_sha256: st
             workbook_sha256=workbook_sha256,
             config=str(config.source) if config.source else None,
             key=key,
-            compiled_at=dt.datetime.now(dt.timezone.utc),
+            compiled_at=dt.datetime.now(dt.UTC),
         ),
         warnings=tuple(str(p) for p in problems if p.severity == "warning"),
     )
@@ -122,9 +143,13 @@ def _reading_order(problem: Problem) -> tuple:
     return (1, match.group("sheet"), int(match.group("row")), len(column), column)
 
 
-def _schedule_warnings(builder: PlanBuilder, schedules: dict[str, DryRunPlan], sheet) -> list[Problem]:
+def _schedule_warnings(
+    builder: PlanBuilder, schedules: dict[str, DryRunPlan], sheet
+) -> list[Problem]:
     """Steps planned to start before a prerequisite is planned to end; steps ending after the run's End."""
-    early: dict[str, dict[str, list[str]]] = {}  # step -> prerequisite -> dry runs where it ends late
+    early: dict[
+        str, dict[str, list[str]]
+    ] = {}  # step -> prerequisite -> dry runs where it ends late
     problems: list[Problem] = []
     for name, schedule in schedules.items():
         for scheduled in schedule.steps.values():
@@ -138,13 +163,20 @@ def _schedule_warnings(builder: PlanBuilder, schedules: dict[str, DryRunPlan], s
         _first, last = schedule.planned_window
         if end is not None and last is not None and last > end:
             latest = max(
-                (s for s in schedule.steps.values() if s.planned_end), key=lambda s: s.planned_end  # type: ignore[arg-type, return-value]
+                (s for s in schedule.steps.values() if s.planned_end),
+                key=lambda s: s.planned_end,  # type: ignore[arg-type, return-value]  # only steps with an end
             )
             problems.append(
                 Problem(
                     builder.raw.sheets["dry_runs"].cell("end", builder.dry_run_rows[name]),
-                    _("dry run '{name}' must end by {end} but step '{step}' is planned to end at {planned_end}").format(
-                        name=name, end=f"{end:%Y-%m-%d %H:%M}", step=latest.step_id, planned_end=f"{latest.planned_end:%Y-%m-%d %H:%M}"),
+                    _(
+                        "dry run '{name}' must end by {end} but step '{step}' is planned to end at {planned_end}"
+                    ).format(
+                        name=name,
+                        end=f"{end:%Y-%m-%d %H:%M}",
+                        step=latest.step_id,
+                        planned_end=f"{latest.planned_end:%Y-%m-%d %H:%M}",
+                    ),
                     "warning",
                 )
             )
@@ -153,7 +185,12 @@ def _schedule_warnings(builder: PlanBuilder, schedules: dict[str, DryRunPlan], s
         step = builder.steps[step_id]
         every_run = len(schedules)
         names = ", ".join(
-            f"'{p}'" + ("" if len(runs) == every_run else " (" + _("in {dry_runs}").format(dry_runs=", ".join(runs)) + ")")
+            f"'{p}'"
+            + (
+                ""
+                if len(runs) == every_run
+                else " (" + _("in {dry_runs}").format(dry_runs=", ".join(runs)) + ")"
+            )
             for p, runs in late.items()
         )
         problems.append(
@@ -165,7 +202,7 @@ def _schedule_warnings(builder: PlanBuilder, schedules: dict[str, DryRunPlan], s
                     "step '{step}' is planned to start at {start}, before these steps it waits for are planned to end: "
                     "{steps}; it will start late",
                     len(late),
-                ).format(step=step_id, start=step.start.text(), steps=names),
+                ).format(step=step_id, start=step.start.text() if step.start else "", steps=names),
                 "warning",
             )
         )

@@ -17,13 +17,18 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from transition.workbook.cells import describe_character, first_control_character, parse_duration, visible
 from transition.errors import ConfigError, Problem
 from transition.i18n import _, languages
-from transition.workbook.sheets import known_fields
-
 from transition.locations import REPO_ROOT
 from transition.plan.cron import check_cron
+from transition.workbook.cells import (
+    describe_character,
+    first_control_character,
+    parse_duration,
+    visible,
+)
+from transition.workbook.sheets import known_fields
+
 DEFAULT_CONFIG_PATH = REPO_ROOT / "plan" / "config.yaml"
 CONFIG_ENV = "TRANSITION_CONFIG"
 
@@ -52,8 +57,12 @@ class Phase(BaseModel):
     def _one_line(cls, value: str) -> str:
         character = first_control_character(value)
         if character is not None:
-            raise ValueError(_("'{value}' holds a line break, tab or other invisible character ({character}); "
-                               "write it on one line").format(value=visible(value), character=describe_character(character)))
+            raise ValueError(
+                _(
+                    "'{value}' holds a line break, tab or other invisible character ({character}); "
+                    "write it on one line"
+                ).format(value=visible(value), character=describe_character(character))
+            )
         return value
 
 
@@ -81,7 +90,9 @@ class PlanConfig(BaseModel):
     lock_window_days: float = 5
     default_duration: str = "30m"
     cutover_managers: list[str] = Field(default_factory=list)
-    weekly_report: str | None = "0 8 * * 1"  # cron of the weekly report e-mail, in the plan's time zone; null: none
+    weekly_report: str | None = (
+        "0 8 * * 1"  # cron of the weekly report e-mail, in the plan's time zone; null: none
+    )
     sheets: dict[Literal["steps", "actors", "dry_runs", "environments"], SheetOverride] = Field(
         default_factory=dict
     )
@@ -94,23 +105,33 @@ class PlanConfig(BaseModel):
         try:
             zoneinfo.ZoneInfo(value)
         except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-            raise ValueError(_("unknown time zone '{zone}' (use an IANA name like Europe/Brussels)").format(zone=value)) from None
+            raise ValueError(
+                _("unknown time zone '{zone}' (use an IANA name like Europe/Brussels)").format(
+                    zone=value
+                )
+            ) from None
         return value
 
     @field_validator("lock_window_days")
     @classmethod
     def _lock_window_in_range(cls, value: float) -> float:
         if not (math.isfinite(value) and 0 <= value <= MAX_LOCK_WINDOW_DAYS):
-            raise ValueError(_("{value} is out of range; use a number of days from 0 to {most}").format(
-                value=f"{value:g}", most=MAX_LOCK_WINDOW_DAYS))
+            raise ValueError(
+                _("{value} is out of range; use a number of days from 0 to {most}").format(
+                    value=f"{value:g}", most=MAX_LOCK_WINDOW_DAYS
+                )
+            )
         return value
 
     @field_validator("language")
     @classmethod
     def _known_language(cls, value: str) -> str:
         if value not in languages():
-            raise ValueError(_("unknown language '{language}' (use {languages})").format(
-                language=value, languages=", ".join(languages())))
+            raise ValueError(
+                _("unknown language '{language}' (use {languages})").format(
+                    language=value, languages=", ".join(languages())
+                )
+            )
         return value
 
     @field_validator("default_duration")
@@ -122,7 +143,6 @@ class PlanConfig(BaseModel):
     @field_validator("weekly_report")
     @classmethod
     def _readable_cron(cls, value: str | None) -> str | None:
-
         return check_cron(value)
 
     @field_validator("phases", mode="before")
@@ -130,13 +150,19 @@ class PlanConfig(BaseModel):
     def _phases_shorthand(cls, value: Any) -> Any:
         """Accept ``[PP, AC]`` or ``{PP: Preparation}`` as well as full phase mappings."""
         if isinstance(value, dict):
-            return [{"code": k, "name": v} if isinstance(v, str) else {"code": k, **v} for k, v in value.items()]
+            return [
+                {"code": k, "name": v} if isinstance(v, str) else {"code": k, **v}
+                for k, v in value.items()
+            ]
         if isinstance(value, list):
-            return [{"code": v, "name": DEFAULT_PHASES.get(v, v)} if isinstance(v, str) else v for v in value]
+            return [
+                {"code": v, "name": DEFAULT_PHASES.get(v, v)} if isinstance(v, str) else v
+                for v in value
+            ]
         return value
 
     @model_validator(mode="after")
-    def _check_consistency(self) -> "PlanConfig":
+    def _check_consistency(self) -> PlanConfig:
         codes = [p.code for p in self.phases]
         duplicates = sorted({c for c in codes if codes.count(c) > 1})
         if duplicates:
@@ -147,8 +173,13 @@ class PlanConfig(BaseModel):
             unknown = sorted(set(override.columns) - known_fields(key))
             if unknown:
                 raise ValueError(
-                    _("sheets.{sheet}.columns: unknown column key(s) {keys}; known: {known}").format(
-                        sheet=key, keys=", ".join(unknown), known=", ".join(sorted(known_fields(key))))
+                    _(
+                        "sheets.{sheet}.columns: unknown column key(s) {keys}; known: {known}"
+                    ).format(
+                        sheet=key,
+                        keys=", ".join(unknown),
+                        known=", ".join(sorted(known_fields(key))),
+                    )
                 )
         return self
 
@@ -189,23 +220,38 @@ def load_config(argument: str | os.PathLike[str] | None = None) -> PlanConfig:
     if not path.is_file():
         raise ConfigError([Problem(location, _("configuration file not found"))])
     if path.stat().st_size > MAX_CONFIG_BYTES:
-        raise ConfigError([Problem(location, _("refused: the file is larger than {most} KB; a configuration is a few "
-                                               "lines of YAML").format(most=MAX_CONFIG_BYTES // 1024))])
+        raise ConfigError(
+            [
+                Problem(
+                    location,
+                    _(
+                        "refused: the file is larger than {most} KB; a configuration is a few "
+                        "lines of YAML"
+                    ).format(most=MAX_CONFIG_BYTES // 1024),
+                )
+            ]
+        )
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{location}:{mark.line + 1}" if mark else location
         reason = getattr(exc, "problem", None) or str(exc)
-        raise ConfigError([Problem(where, _("not valid YAML: {reason}").format(reason=reason))]) from None
+        raise ConfigError(
+            [Problem(where, _("not valid YAML: {reason}").format(reason=reason))]
+        ) from None
     except UnicodeDecodeError:
         raise ConfigError([Problem(location, _("not UTF-8 text"))]) from None
     if not isinstance(raw, dict):
-        raise ConfigError([Problem(location, _("expected a mapping of settings (name: ..., workbook: ...)"))])
+        raise ConfigError(
+            [Problem(location, _("expected a mapping of settings (name: ..., workbook: ...)"))]
+        )
     try:
         config = PlanConfig.model_validate(raw)
     except ValidationError as exc:
-        raise ConfigError([_problem_from_pydantic(location, error) for error in exc.errors()]) from None
+        raise ConfigError(
+            [_problem_from_pydantic(location, error) for error in exc.errors()]
+        ) from None
     config.source = path.resolve()
     return config
 

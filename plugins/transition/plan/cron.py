@@ -17,5 +17,9 @@ def check_cron(value: str | None) -> str | None:
     text = " ".join(str(value).split())
     if text in CRON_PRESETS or (len(text.split()) == 5 and croniter.is_valid(text)):
         return text
-    raise ValueError(_("'{value}' is not a cron expression (five fields: minute hour day month weekday, e.g. "
-                       "'{example}' for Mondays at 08:00), or null for no weekly report").format(value=value, example=DEFAULT_CRON))
+    raise ValueError(
+        _(
+            "'{value}' is not a cron expression (five fields: minute hour day month weekday, e.g. "
+            "'{example}' for Mondays at 08:00), or null for no weekly report"
+        ).format(value=value, example=DEFAULT_CRON)
+    )

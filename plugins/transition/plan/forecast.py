@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from transition.plan.graph import topological_order
 from transition.plan.model import DryRunPlan, Step
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 
 @dataclass(frozen=True)
@@ -41,7 +41,9 @@ class Timeline:
 
 
 def reckon(
-    schedule: DryRunPlan, steps: Mapping[str, Step], origin: dt.datetime,
+    schedule: DryRunPlan,
+    steps: Mapping[str, Step],
+    origin: dt.datetime,
     progress: Mapping[str, Progress] | None = None,
 ) -> Timeline:
     progress = progress or {}
@@ -61,7 +63,11 @@ def reckon(
             continue
         if known.started_at is not None:
             start = known.started_at.astimezone(UTC)
-            starts[step_id], ends[step_id], binding[step_id] = start, max(start + duration, origin), None
+            starts[step_id], ends[step_id], binding[step_id] = (
+                start,
+                max(start + duration, origin),
+                None,
+            )
             continue
         start, cause = origin, None
         if scheduled.not_before is not None and scheduled.not_before.astimezone(UTC) > start:
@@ -75,7 +81,7 @@ def reckon(
     last = max(ends, key=lambda s: (ends[s], s))
     path = [last]
     while binding.get(path[-1]):
-        path.append(binding[path[-1]])  # type: ignore[arg-type]
+        path.append(binding[path[-1]])  # type: ignore[arg-type]  # the path holds no None
     path.reverse()
     return Timeline(starts, ends, ends[last], path)
 

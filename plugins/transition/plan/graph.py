@@ -123,7 +123,11 @@ def project(
             if current in nearest_cache:
                 pending.pop()
                 continue
-            missing = [p for p in prerequisites.get(current, ()) if p not in inside and p not in nearest_cache]
+            missing = [
+                p
+                for p in prerequisites.get(current, ())
+                if p not in inside and p not in nearest_cache
+            ]
             if missing:
                 pending.extend(missing)
                 continue

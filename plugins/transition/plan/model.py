@@ -58,7 +58,9 @@ class ScheduledStep:
     step_id: str
     upstream: tuple[str, ...]
     not_before: dt.datetime | None  # from the Start column, aware
-    planned_start: dt.datetime | None  # max(not_before, upstream planned ends); None if nothing anchors it
+    planned_start: (
+        dt.datetime | None
+    )  # max(not_before, upstream planned ends); None if nothing anchors it
     planned_end: dt.datetime | None
 
 

@@ -6,11 +6,11 @@ import datetime as dt
 import zoneinfo
 from collections.abc import Mapping
 
-from transition.plan.graph import topological_order
 from transition.i18n import _
+from transition.plan.graph import topological_order
 from transition.plan.model import DryRun, ScheduledStep, Step
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 
 class NonExistentLocalTime(ValueError):
@@ -27,7 +27,9 @@ def localize(naive: dt.datetime, zone: zoneinfo.ZoneInfo) -> tuple[dt.datetime, 
     round_trip = aware.astimezone(UTC).astimezone(zone).replace(tzinfo=None)
     if round_trip != naive:
         raise NonExistentLocalTime(
-            _("{time} does not exist in {zone} (clocks go forward)").format(time=f"{naive:%Y-%m-%d %H:%M}", zone=zone.key)
+            _("{time} does not exist in {zone} (clocks go forward)").format(
+                time=f"{naive:%Y-%m-%d %H:%M}", zone=zone.key
+            )
         )
     ambiguous = aware.utcoffset() != naive.replace(tzinfo=zone, fold=1).utcoffset()
     return aware, ambiguous
@@ -54,12 +56,16 @@ def schedule_dry_run(
     scheduled: dict[str, ScheduledStep] = {}
     for step_id in topological_order(upstream):
         step = steps[step_id]
-        not_before = localize(step.start.local_datetime(dry_run.d_day), zone)[0] if step.start else None
+        not_before = (
+            localize(step.start.local_datetime(dry_run.d_day), zone)[0] if step.start else None
+        )
         candidates = [t for t in (ends[u] for u in upstream[step_id]) if t is not None]
         if not_before is not None:
             candidates.append(not_before)
         planned_start = max(candidates) if candidates else None
         planned_end = add_elapsed(planned_start, step.duration, zone) if planned_start else None
         ends[step_id] = planned_end
-        scheduled[step_id] = ScheduledStep(step_id, upstream[step_id], not_before, planned_start, planned_end)
+        scheduled[step_id] = ScheduledStep(
+            step_id, upstream[step_id], not_before, planned_start, planned_end
+        )
     return {step_id: scheduled[step_id] for step_id in upstream}  # back to plan order

@@ -9,8 +9,17 @@ import datetime as dt
 import zoneinfo
 from typing import Any
 
+from transition.plan.model import (
+    Actor,
+    DryRun,
+    DryRunPlan,
+    Environment,
+    Plan,
+    PlanSource,
+    ScheduledStep,
+    Step,
+)
 from transition.workbook.cells import RelativeStart
-from transition.plan.model import Actor, DryRun, DryRunPlan, Environment, Plan, PlanSource, ScheduledStep, Step
 
 FORMAT_VERSION = 1
 
@@ -42,7 +51,8 @@ def plan_to_json(plan: Plan) -> dict[str, Any]:
             for a in plan.actors.values()
         ],
         "dry_runs": [
-            [d.name, d.d_day.isoformat(), _iso(d.end), d.environment] for d in plan.dry_runs.values()
+            [d.name, d.d_day.isoformat(), _iso(d.end), d.environment]
+            for d in plan.dry_runs.values()
         ],
         "steps": [
             {
@@ -63,7 +73,13 @@ def plan_to_json(plan: Plan) -> dict[str, Any]:
         ],
         "schedules": {
             name: [
-                [s.step_id, list(s.upstream), _iso(s.not_before), _iso(s.planned_start), _iso(s.planned_end)]
+                [
+                    s.step_id,
+                    list(s.upstream),
+                    _iso(s.not_before),
+                    _iso(s.planned_start),
+                    _iso(s.planned_end),
+                ]
                 for s in schedule.steps.values()
             ]
             for name, schedule in plan.schedules.items()
@@ -80,7 +96,8 @@ def plan_from_json(data: dict[str, Any]) -> Plan:
         return dt.datetime.fromisoformat(text).astimezone(zone) if text else None
 
     dry_runs = {
-        row[0]: DryRun(row[0], dt.date.fromisoformat(row[1]), when(row[2]), row[3]) for row in data["dry_runs"]
+        row[0]: DryRun(row[0], dt.date.fromisoformat(row[1]), when(row[2]), row[3])
+        for row in data["dry_runs"]
     }
     steps: dict[str, Step] = {}
     for s in data["steps"]:
@@ -115,7 +132,9 @@ def plan_from_json(data: dict[str, Any]) -> Plan:
             name: DryRunPlan(
                 dry_runs[name],
                 {
-                    row[0]: ScheduledStep(row[0], tuple(row[1]), when(row[2]), when(row[3]), when(row[4]))
+                    row[0]: ScheduledStep(
+                        row[0], tuple(row[1]), when(row[2]), when(row[3]), when(row[4])
+                    )
                     for row in rows
                 },
             )

@@ -12,6 +12,12 @@ import difflib
 import re
 from collections.abc import Iterable
 
+from transition.errors import Problem
+from transition.i18n import _, format_count, languages, pgettext
+from transition.plan.config import PlanConfig
+from transition.plan.graph import find_cycles
+from transition.plan.model import Actor, DryRun, Environment, Step, dag_id_for
+from transition.plan.schedule import NonExistentLocalTime, localize
 from transition.workbook.cells import (
     RelativeStart,
     as_text,
@@ -27,22 +33,20 @@ from transition.workbook.cells import (
     split_ids,
     visible,
 )
-from transition.plan.config import PlanConfig
-from transition.errors import Problem
-from transition.plan.graph import find_cycles
-from transition.i18n import _, format_count, languages, pgettext
-from transition.plan.model import Actor, DryRun, Environment, Step, dag_id_for
-from transition.plan.schedule import NonExistentLocalTime, localize
 from transition.workbook.reader import RawSheet, RawWorkbook
 
-WATCH_TASK_ID = "_watch"  # transition.runner.watch_operator.WATCH_TASK_ID (kept here to stay free of Airflow)
+WATCH_TASK_ID = (
+    "_watch"  # transition.runner.watch_operator.WATCH_TASK_ID (kept here to stay free of Airflow)
+)
 STEP_ID = re.compile(r"^[A-Za-z0-9_.-]+$")
 ACTOR_ID = re.compile(r"^[A-Za-z0-9_.@-]+$")
 MAX_ID_LENGTH = 200  # Airflow task ids may have 250 characters; keep room for prefixes
 LANGUAGES = languages()  # those with a catalogue (transition.i18n)
 ALL = "ALL"
 MAX_LABEL_LENGTH = 300
-SUGGESTION_LIMIT = 300  # suggestions cost a scan of the names each; stop offering them after this many
+SUGGESTION_LIMIT = (
+    300  # suggestions cost a scan of the names each; stop offering them after this many
+)
 
 
 class _Suggester:
@@ -66,7 +70,9 @@ def _listing(names: Iterable[str], limit: int = 12) -> str:
     shown = ", ".join(items[:limit])
     if not items:
         return _("none")
-    return shown + (", … (" + _("{count} in all").format(count=len(items)) + ")" if len(items) > limit else "")
+    return shown + (
+        ", … (" + _("{count} in all").format(count=len(items)) + ")" if len(items) > limit else ""
+    )
 
 
 def _either(choices: Iterable[str]) -> str:
@@ -103,11 +109,15 @@ class PlanBuilder:
         self.dry_run_rows: dict[str, int] = {}
         self.steps: dict[str, Step] = {}
         self._step_rows: dict[str, int] = {}
-        self._prerequisites: dict[str, tuple[str, ...]] = {}  # every row with a usable ID, valid or not
+        self._prerequisites: dict[
+            str, tuple[str, ...]
+        ] = {}  # every row with a usable ID, valid or not
 
     # -- helpers ---------------------------------------------------------------------------
     def error(self, location: str, message: str) -> None:
-        self.problems.append(Problem(location, visible(message)))  # a cell's line break stays out of the report
+        self.problems.append(
+            Problem(location, visible(message))
+        )  # a cell's line break stays out of the report
 
     def warn(self, location: str, message: str) -> None:
         self.problems.append(Problem(location, visible(message), "warning"))
@@ -121,9 +131,13 @@ class PlanBuilder:
         character = first_control_character(text)
         if character is None:
             return True
-        self.error(location, _("{what} '{value}' holds a line break, tab or other invisible character ({character}); "
-                               "IDs and names must be one line of plain text: retype the cell").format(
-            what=what, value=text, character=describe_character(character)))
+        self.error(
+            location,
+            _(
+                "{what} '{value}' holds a line break, tab or other invisible character ({character}); "
+                "IDs and names must be one line of plain text: retype the cell"
+            ).format(what=what, value=text, character=describe_character(character)),
+        )
         return False
 
     # -- the whole pass ----------------------------------------------------------------------
@@ -151,9 +165,18 @@ class PlanBuilder:
                 continue
             if not self.plain(where, pgettext("what a cell holds", "environment code"), code):
                 continue
-            self.plain(sheet.cell("name", row.number), pgettext("what a cell holds", "environment name"), as_text(row.values.get("name")))
+            self.plain(
+                sheet.cell("name", row.number),
+                pgettext("what a cell holds", "environment name"),
+                as_text(row.values.get("name")),
+            )
             if code in first_row:
-                self.error(where, _("duplicate environment code '{code}' (first used in row {row})").format(code=code, row=first_row[code]))
+                self.error(
+                    where,
+                    _("duplicate environment code '{code}' (first used in row {row})").format(
+                        code=code, row=first_row[code]
+                    ),
+                )
                 continue
             first_row[code] = row.number
             self.environments[code] = Environment(
@@ -173,38 +196,73 @@ class PlanBuilder:
             if not self.plain(where, pgettext("what a cell holds", "actor ID"), actor_id):
                 continue
             if not ACTOR_ID.match(actor_id):
-                self.error(where, _("actor ID '{actor}' may only hold letters, digits, '.', '_', '-' and '@'").format(actor=actor_id))
+                self.error(
+                    where,
+                    _(
+                        "actor ID '{actor}' may only hold letters, digits, '.', '_', '-' and '@'"
+                    ).format(actor=actor_id),
+                )
                 continue
             if actor_id in first_row:
-                self.error(where, _("duplicate actor ID '{actor}' (first used in row {row})").format(actor=actor_id, row=first_row[actor_id]))
+                self.error(
+                    where,
+                    _("duplicate actor ID '{actor}' (first used in row {row})").format(
+                        actor=actor_id, row=first_row[actor_id]
+                    ),
+                )
                 continue
             first_row[actor_id] = row.number
-            fields = {k: as_text(row.values.get(k)) for k in
-                      ("name", "email", "team", "team_leader", "department_head", "language")}
-            for key, what in _ACTOR_NAMES.items():  # reported; the actor is kept so its steps are not reported too
+            fields = {
+                k: as_text(row.values.get(k))
+                for k in ("name", "email", "team", "team_leader", "department_head", "language")
+            }
+            for (
+                key,
+                what,
+            ) in (
+                _ACTOR_NAMES.items()
+            ):  # reported; the actor is kept so its steps are not reported too
                 self.plain(sheet.cell(key, row.number), what(), fields[key])
             if not fields["name"]:
-                self.error(sheet.cell("name", row.number), _("missing name for actor '{actor}'").format(actor=actor_id))
+                self.error(
+                    sheet.cell("name", row.number),
+                    _("missing name for actor '{actor}'").format(actor=actor_id),
+                )
             if not fields["email"]:
-                self.error(sheet.cell("email", row.number), _("missing e-mail address for actor '{actor}'").format(actor=actor_id))
+                self.error(
+                    sheet.cell("email", row.number),
+                    _("missing e-mail address for actor '{actor}'").format(actor=actor_id),
+                )
             elif not is_valid_email(fields["email"]):
-                self.error(sheet.cell("email", row.number), _("'{email}' is not a valid e-mail address").format(email=fields["email"]))
+                self.error(
+                    sheet.cell("email", row.number),
+                    _("'{email}' is not a valid e-mail address").format(email=fields["email"]),
+                )
             language = fields["language"].lower() or self.config.language
             if language not in LANGUAGES:
                 self.error(
                     sheet.cell("language", row.number),
-                    _("unknown language '{language}' (use {languages})").format(language=fields["language"], languages=_either(LANGUAGES)),
+                    _("unknown language '{language}' (use {languages})").format(
+                        language=fields["language"], languages=_either(LANGUAGES)
+                    ),
                 )
                 language = self.config.language
             fields["language"] = language
             pending.append((row.number, fields))
             self.actors[actor_id] = Actor(
-                actor_id, fields["name"], fields["email"], fields["team"],
-                fields["team_leader"] or None, fields["department_head"] or None, language,
+                actor_id,
+                fields["name"],
+                fields["email"],
+                fields["team"],
+                fields["team_leader"] or None,
+                fields["department_head"] or None,
+                language,
             )
         unknown = {
             "team_leader": lambda: _("unknown team leader '{actor}'{hint}; name an actor ID"),
-            "department_head": lambda: _("unknown department head '{actor}'{hint}; name an actor ID"),
+            "department_head": lambda: _(
+                "unknown department head '{actor}'{hint}; name an actor ID"
+            ),
         }
         for number, fields in pending:
             for key, message in unknown.items():
@@ -226,30 +284,57 @@ class PlanBuilder:
             if not self.plain(where, pgettext("what a cell holds", "dry-run name"), name):
                 continue
             if name.upper() == ALL:
-                self.error(where, _("'{all}' cannot name a dry run: in the Steps sheet it means every dry run").format(all=ALL))
+                self.error(
+                    where,
+                    _(
+                        "'{all}' cannot name a dry run: in the Steps sheet it means every dry run"
+                    ).format(all=ALL),
+                )
                 continue
             if name.casefold() in by_key:
-                self.error(where, _("duplicate dry run '{name}' (first used in row {row})").format(name=name, row=by_key[name.casefold()][1]))
+                self.error(
+                    where,
+                    _("duplicate dry run '{name}' (first used in row {row})").format(
+                        name=name, row=by_key[name.casefold()][1]
+                    ),
+                )
                 continue
             dag_id = dag_id_for(self.config.name, name)
             if dag_id in by_dag_id:
                 other, other_row = by_dag_id[dag_id]
-                self.error(where, _("dry run '{name}' gives the same DAG id '{dag}' as '{other}' (row {row}); rename one").format(
-                    name=name, dag=dag_id, other=other, row=other_row))
+                self.error(
+                    where,
+                    _(
+                        "dry run '{name}' gives the same DAG id '{dag}' as '{other}' (row {row}); rename one"
+                    ).format(name=name, dag=dag_id, other=other, row=other_row),
+                )
                 continue
             by_key[name.casefold()] = (name, row.number)
             by_dag_id[dag_id] = (name, row.number)
-            d_day = self._parse(sheet, "d_day", row.number, row.values.get("d_day"), parse_date, required=_("missing D-day"))
+            d_day = self._parse(
+                sheet,
+                "d_day",
+                row.number,
+                row.values.get("d_day"),
+                parse_date,
+                required=_("missing D-day"),
+            )
             end = self._dry_run_end(sheet, row.number, row.values.get("end"), name, d_day)
             environment = as_text(row.values.get("environment")) or None
-            if environment and self.plain(sheet.cell("environment", row.number), pgettext("what a cell holds", "environment code"), environment):
+            if environment and self.plain(
+                sheet.cell("environment", row.number),
+                pgettext("what a cell holds", "environment code"),
+                environment,
+            ):
                 self._check_environment(sheet.cell("environment", row.number), environment)
             if d_day is not None:
                 self.dry_runs[name] = DryRun(name, d_day, end, environment)
                 self.dry_run_rows[name] = row.number
 
-    def _dry_run_end(self, sheet: RawSheet, number: int, value: object, name: str, d_day: dt.date | None) -> dt.datetime | None:
-        if is_blank(value):  # type: ignore[arg-type]
+    def _dry_run_end(
+        self, sheet: RawSheet, number: int, value: object, name: str, d_day: dt.date | None
+    ) -> dt.datetime | None:
+        if is_blank(value):  # type: ignore[arg-type]  # any cell value
             return None
         where = sheet.cell("end", number)
         local = self._parse(sheet, "end", number, value, parse_local_datetime)
@@ -258,14 +343,25 @@ class PlanBuilder:
         try:
             aware, _ambiguous = localize(local, self.zone)
         except NonExistentLocalTime as exc:
-            self.error(where, _("end of dry run '{name}': {reason}; choose another time").format(name=name, reason=exc))
+            self.error(
+                where,
+                _("end of dry run '{name}': {reason}; choose another time").format(
+                    name=name, reason=exc
+                ),
+            )
             return None
         if d_day is not None and local.date() < d_day:
-            self.warn(where, _("dry run '{name}' ends ({end}) before its D-day ({d_day})").format(
-                name=name, end=f"{local:%Y-%m-%d %H:%M}", d_day=d_day))
+            self.warn(
+                where,
+                _("dry run '{name}' ends ({end}) before its D-day ({d_day})").format(
+                    name=name, end=f"{local:%Y-%m-%d %H:%M}", d_day=d_day
+                ),
+            )
         return aware
 
-    def _parse(self, sheet: RawSheet, field: str, number: int, value, parser, required: str | None = None):
+    def _parse(
+        self, sheet: RawSheet, field: str, number: int, value, parser, required: str | None = None
+    ):
         """``parser(value)``, or None and a problem; an empty cell is one only if ``required`` (its message)."""
         if is_blank(value):
             if required:
@@ -281,10 +377,17 @@ class PlanBuilder:
         if code in self.environments:
             return True
         if not self.environments and "environments" not in self.raw.sheets:
-            self.error(where, _("unknown environment '{code}' (the workbook has no Environments sheet)").format(code=code))
+            self.error(
+                where,
+                _("unknown environment '{code}' (the workbook has no Environments sheet)").format(
+                    code=code
+                ),
+            )
         else:
-            hint = self.suggest.hint(code, self.environments) or " (" + _("environments: {names}").format(
-                names=_listing(self.environments)) + ")"
+            hint = (
+                self.suggest.hint(code, self.environments)
+                or " (" + _("environments: {names}").format(names=_listing(self.environments)) + ")"
+            )
             self.error(where, _("unknown environment '{code}'{hint}").format(code=code, hint=hint))
         return False
 
@@ -293,7 +396,12 @@ class PlanBuilder:
         where = f"{source}: cutover_managers"
         for manager in self.config.cutover_managers:
             if self.actors and manager not in self.actors:
-                self.error(where, _("unknown actor '{actor}'{hint}").format(actor=manager, hint=self.suggest.hint(manager, self.actors)))
+                self.error(
+                    where,
+                    _("unknown actor '{actor}'{hint}").format(
+                        actor=manager, hint=self.suggest.hint(manager, self.actors)
+                    ),
+                )
 
     # -- Steps --------------------------------------------------------------------------------
     def _read_steps(self, sheet: RawSheet) -> None:
@@ -301,7 +409,10 @@ class PlanBuilder:
         dry_run_keys = {name.casefold(): name for name in self.dry_runs}
         default_duration = self.config.default_duration_delta
         if not sheet.rows:
-            self.error(sheet.ref, _("no step-actions below the header row ({row})").format(row=sheet.header_row))
+            self.error(
+                sheet.ref,
+                _("no step-actions below the header row ({row})").format(row=sheet.header_row),
+            )
         for row in sheet.rows:
             v = row.values
             step_id = as_text(v.get("id"))
@@ -312,17 +423,36 @@ class PlanBuilder:
             if not self.plain(where_id, pgettext("what a cell holds", "step ID"), step_id):
                 continue
             if not STEP_ID.match(step_id):
-                self.error(where_id, _("step ID '{step}' may only hold letters, digits, '-', '_' and '.'").format(step=step_id))
+                self.error(
+                    where_id,
+                    _("step ID '{step}' may only hold letters, digits, '-', '_' and '.'").format(
+                        step=step_id
+                    ),
+                )
                 continue
             if step_id == WATCH_TASK_ID:
-                self.error(where_id, _("step ID '{step}' is reserved (it names the run's watch task); choose another").format(step=step_id))
+                self.error(
+                    where_id,
+                    _(
+                        "step ID '{step}' is reserved (it names the run's watch task); choose another"
+                    ).format(step=step_id),
+                )
                 continue
             if len(step_id) > MAX_ID_LENGTH:
-                self.error(where_id, _("step ID is {length} characters long; use at most {most}").format(
-                    length=format_count(len(step_id)), most=MAX_ID_LENGTH))
+                self.error(
+                    where_id,
+                    _("step ID is {length} characters long; use at most {most}").format(
+                        length=format_count(len(step_id)), most=MAX_ID_LENGTH
+                    ),
+                )
                 continue
             if step_id in self._step_rows:
-                self.error(where_id, _("duplicate step ID '{step}' (first used in row {row})").format(step=step_id, row=self._step_rows[step_id]))
+                self.error(
+                    where_id,
+                    _("duplicate step ID '{step}' (first used in row {row})").format(
+                        step=step_id, row=self._step_rows[step_id]
+                    ),
+                )
                 continue
             self._step_rows[step_id] = row.number
             prerequisites = tuple(dict.fromkeys(split_ids(v.get("prerequisites"))))
@@ -330,29 +460,43 @@ class PlanBuilder:
             ok = True
 
             label = as_text(v.get("label"))
-            if label and not self.plain(sheet.cell("label", row.number), pgettext("what a cell holds", "label"), label):
+            if label and not self.plain(
+                sheet.cell("label", row.number), pgettext("what a cell holds", "label"), label
+            ):
                 ok = False
             elif not label:
-                self.error(sheet.cell("label", row.number), _("missing label for step '{step}'").format(step=step_id))
+                self.error(
+                    sheet.cell("label", row.number),
+                    _("missing label for step '{step}'").format(step=step_id),
+                )
                 ok = False
             elif len(label) > MAX_LABEL_LENGTH:
-                self.error(sheet.cell("label", row.number),
-                           _("label of step '{step}' is {length} characters long; a label is a short title "
-                             "(at most {most}): put the rest in Description").format(
-                               step=step_id, length=format_count(len(label)), most=MAX_LABEL_LENGTH))
+                self.error(
+                    sheet.cell("label", row.number),
+                    _(
+                        "label of step '{step}' is {length} characters long; a label is a short title "
+                        "(at most {most}): put the rest in Description"
+                    ).format(step=step_id, length=format_count(len(label)), most=MAX_LABEL_LENGTH),
+                )
                 ok = False
 
             phase_text = as_text(v.get("phase"))
             phase = phases.get(normalise_key(phase_text)) if phase_text else None
             if not phase_text:
-                self.error(sheet.cell("phase", row.number), _("missing phase (phases: {phases})").format(phases=_listing(self.config.phase_codes)))
+                self.error(
+                    sheet.cell("phase", row.number),
+                    _("missing phase (phases: {phases})").format(
+                        phases=_listing(self.config.phase_codes)
+                    ),
+                )
                 ok = False
             elif phase is None:
                 hint = self.suggest.hint(phase_text, self.config.phase_codes)
                 self.error(
                     sheet.cell("phase", row.number),
                     _("unknown phase '{phase}'{hint} (phases: {phases})").format(
-                        phase=phase_text, hint=hint, phases=_listing(self.config.phase_codes)),
+                        phase=phase_text, hint=hint, phases=_listing(self.config.phase_codes)
+                    ),
                 )
                 ok = False
 
@@ -360,19 +504,33 @@ class PlanBuilder:
             ok = ok and dry_runs is not None
 
             owner = as_text(v.get("owner"))
-            if owner and not self.plain(sheet.cell("owner", row.number), pgettext("what a cell holds", "owner"), owner):
+            if owner and not self.plain(
+                sheet.cell("owner", row.number), pgettext("what a cell holds", "owner"), owner
+            ):
                 ok = False
             elif not owner:
-                self.error(sheet.cell("owner", row.number), _("missing owner (an actor ID from the Actors sheet)"))
+                self.error(
+                    sheet.cell("owner", row.number),
+                    _("missing owner (an actor ID from the Actors sheet)"),
+                )
                 ok = False
             elif owner not in self.actors:
                 hint = self.suggest.hint(owner, self.actors)
-                self.error(sheet.cell("owner", row.number), _("unknown owner '{owner}'{hint}").format(owner=owner, hint=hint))
+                self.error(
+                    sheet.cell("owner", row.number),
+                    _("unknown owner '{owner}'{hint}").format(owner=owner, hint=hint),
+                )
                 ok = False
 
             environment = as_text(v.get("environment")) or None
-            if environment and not (self.plain(sheet.cell("environment", row.number), pgettext("what a cell holds", "environment code"), environment)
-                                    and self._check_environment(sheet.cell("environment", row.number), environment)):
+            if environment and not (
+                self.plain(
+                    sheet.cell("environment", row.number),
+                    pgettext("what a cell holds", "environment code"),
+                    environment,
+                )
+                and self._check_environment(sheet.cell("environment", row.number), environment)
+            ):
                 ok = False
 
             start = self._parse(sheet, "start", row.number, v.get("start"), parse_start)
@@ -380,7 +538,9 @@ class PlanBuilder:
                 ok = False
             duration = default_duration
             if not is_blank(v.get("duration")):
-                parsed = self._parse(sheet, "duration", row.number, v.get("duration"), parse_duration)
+                parsed = self._parse(
+                    sheet, "duration", row.number, v.get("duration"), parse_duration
+                )
                 ok = ok and parsed is not None
                 duration = parsed if parsed is not None else duration
 
@@ -402,11 +562,18 @@ class PlanBuilder:
                     row=row.number,
                 )
 
-    def _step_dry_runs(self, sheet: RawSheet, number: int, value, dry_run_keys: dict[str, str]) -> list[str] | None:
+    def _step_dry_runs(
+        self, sheet: RawSheet, number: int, value, dry_run_keys: dict[str, str]
+    ) -> list[str] | None:
         where = sheet.cell("dry_runs", number)
         names = [n for n in re.split(r"[,;\s]+", as_text(value)) if n]
         if not names:
-            self.error(where, _("no dry run given (name dry runs from the DryRuns sheet, or {all})").format(all=ALL))
+            self.error(
+                where,
+                _("no dry run given (name dry runs from the DryRuns sheet, or {all})").format(
+                    all=ALL
+                ),
+            )
             return None
         if any(n.upper() == ALL for n in names):
             return list(self.dry_runs)
@@ -414,15 +581,32 @@ class PlanBuilder:
         for name in names:
             actual = dry_run_keys.get(name.casefold())
             if actual is None:
-                if "dry_runs" in self.raw.sheets:  # a missing DryRuns sheet is reported once, as such
-                    hint = self.suggest.hint(name, self.dry_runs) or " (" + _("dry runs: {names}, or {all}").format(
-                        names=_listing(self.dry_runs), all=ALL) + ")"
-                    self.error(where, _("unknown dry run '{name}'{hint}").format(name=name, hint=hint))
+                if (
+                    "dry_runs" in self.raw.sheets
+                ):  # a missing DryRuns sheet is reported once, as such
+                    hint = (
+                        self.suggest.hint(name, self.dry_runs)
+                        or " ("
+                        + _("dry runs: {names}, or {all}").format(
+                            names=_listing(self.dry_runs), all=ALL
+                        )
+                        + ")"
+                    )
+                    self.error(
+                        where, _("unknown dry run '{name}'{hint}").format(name=name, hint=hint)
+                    )
                 return None
             resolved.append(actual)
         return list(dict.fromkeys(resolved))
 
-    def _check_start_exists(self, sheet: RawSheet, number: int, step_id: str, start: RelativeStart, dry_runs: Iterable[str]) -> None:
+    def _check_start_exists(
+        self,
+        sheet: RawSheet,
+        number: int,
+        step_id: str,
+        start: RelativeStart,
+        dry_runs: Iterable[str],
+    ) -> None:
         for name in dry_runs:
             local = start.local_datetime(self.dry_runs[name].d_day)
             try:
@@ -430,17 +614,29 @@ class PlanBuilder:
             except NonExistentLocalTime:
                 self.error(
                     sheet.cell("start", number),
-                    _("start '{start}' is {time} in dry run {dry_run}, a time that does not exist "
-                      "in {zone} (clocks go forward); choose another time").format(
-                        start=start.text(), time=f"{local:%Y-%m-%d %H:%M}", dry_run=name, zone=self.zone.key),
+                    _(
+                        "start '{start}' is {time} in dry run {dry_run}, a time that does not exist "
+                        "in {zone} (clocks go forward); choose another time"
+                    ).format(
+                        start=start.text(),
+                        time=f"{local:%Y-%m-%d %H:%M}",
+                        dry_run=name,
+                        zone=self.zone.key,
+                    ),
                 )
                 continue
             if ambiguous:
                 self.warn(
                     sheet.cell("start", number),
-                    _("start '{start}' is {time} in dry run {dry_run}, which happens twice in "
-                      "{zone} (clocks go back); the first one is used").format(
-                        start=start.text(), time=f"{local:%Y-%m-%d %H:%M}", dry_run=name, zone=self.zone.key),
+                    _(
+                        "start '{start}' is {time} in dry run {dry_run}, which happens twice in "
+                        "{zone} (clocks go back); the first one is used"
+                    ).format(
+                        start=start.text(),
+                        time=f"{local:%Y-%m-%d %H:%M}",
+                        dry_run=name,
+                        zone=self.zone.key,
+                    ),
                 )
 
     def _check_prerequisites(self, sheet: RawSheet) -> None:
@@ -449,10 +645,18 @@ class PlanBuilder:
             where = sheet.cell("prerequisites", rows[step_id])
             for prereq in prerequisites:
                 if prereq == step_id:
-                    self.error(where, _("step '{step}' cannot be its own prerequisite").format(step=step_id))
+                    self.error(
+                        where,
+                        _("step '{step}' cannot be its own prerequisite").format(step=step_id),
+                    )
                 elif prereq not in rows:
                     hint = self.suggest.hint(prereq, (r for r in rows if r != step_id))
-                    self.error(where, _("unknown prerequisite '{prerequisite}'{hint}").format(prerequisite=prereq, hint=hint))
+                    self.error(
+                        where,
+                        _("unknown prerequisite '{prerequisite}'{hint}").format(
+                            prerequisite=prereq, hint=hint
+                        ),
+                    )
         graph = {
             step_id: [p for p in prerequisites if p in rows and p != step_id]
             for step_id, prerequisites in self._prerequisites.items()
@@ -461,6 +665,8 @@ class PlanBuilder:
             cycle_rows = ", ".join(str(rows[s]) for s in cycle[:-1])
             self.error(
                 sheet.cell("prerequisites", rows[cycle[0]]),
-                _("prerequisite cycle: {path} (rows {rows}); each step waits for the one before it, so none can "
-                  "ever start").format(path=" → ".join(cycle), rows=cycle_rows),
+                _(
+                    "prerequisite cycle: {path} (rows {rows}); each step waits for the one before it, so none can "
+                    "ever start"
+                ).format(path=" → ".join(cycle), rows=cycle_rows),
             )

@@ -14,10 +14,16 @@ from typing import Any
 
 from transition.errors import ApiError, ApiRefused, ApiUnreachable, NotFound
 
-API_URL_ENV, API_USER_ENV, API_PASSWORD_ENV = "TRANSITION_API_URL", "TRANSITION_API_USER", "TRANSITION_API_PASSWORD"
+API_URL_ENV, API_USER_ENV, API_PASSWORD_ENV = (
+    "TRANSITION_API_URL",
+    "TRANSITION_API_USER",
+    "TRANSITION_API_PASSWORD",
+)
 DEFAULT_API_URL = "http://127.0.0.1:8080"  # what `make run` serves
 API_CONN_ID = "transition_api"  # the Airflow connection the weekly report logs in with
-REPORT_USER = "transition_report"  # the service user `transition standalone` makes for it (role viewer)
+REPORT_USER = (
+    "transition_report"  # the service user `transition standalone` makes for it (role viewer)
+)
 PAGE = 100
 MAX_PAGES = 50  # 5,000 DAGs or runs: far more than a plan has
 
@@ -29,22 +35,35 @@ class Credentials:
     password: str = field(repr=False)
 
     @classmethod
-    def from_options(cls, url: str | None, user: str | None, password: str | None,
-                     environ: Mapping[str, str] = os.environ) -> "Credentials":
+    def from_options(
+        cls,
+        url: str | None,
+        user: str | None,
+        password: str | None,
+        environ: Mapping[str, str] = os.environ,
+    ) -> Credentials:
         """Options first, then ``TRANSITION_API_URL/_USER/_PASSWORD``; ValueError says what is missing."""
         url = url or environ.get(API_URL_ENV) or DEFAULT_API_URL
         user = user or environ.get(API_USER_ENV)
         password = password if password is not None else environ.get(API_PASSWORD_ENV)
-        missing = [what for what, value in (("--user or $" + API_USER_ENV, user),
-                                            ("--password or $" + API_PASSWORD_ENV, password)) if not value]
+        missing = [
+            what
+            for what, value in (
+                ("--user or $" + API_USER_ENV, user),
+                ("--password or $" + API_PASSWORD_ENV, password),
+            )
+            if not value
+        ]
         if missing:
-            raise ValueError(f"an Airflow user is needed to read the run: give {' and '.join(missing)}")
+            raise ValueError(
+                f"an Airflow user is needed to read the run: give {' and '.join(missing)}"
+            )
         if not url.startswith(("http://", "https://")):
             raise ValueError(f"'{url}' is not an http(s) URL (e.g. {DEFAULT_API_URL})")
         return cls(url.rstrip("/"), str(user), str(password))
 
     @classmethod
-    def from_connection(cls, connection: Any) -> "Credentials":
+    def from_connection(cls, connection: Any) -> Credentials:
         """From an Airflow connection (type http): host (or a full URL), port, schema (http/https), login, password."""
         host = (connection.host or "").strip().rstrip("/")
         if not host or not connection.login:
@@ -52,7 +71,9 @@ class Credentials:
         if "://" in host:
             from urllib.parse import urlsplit
 
-            url = host if not connection.port or urlsplit(host).port else f"{host}:{connection.port}"
+            url = (
+                host if not connection.port or urlsplit(host).port else f"{host}:{connection.port}"
+            )
         else:
             url = f"{connection.schema or 'http'}://{host}:{connection.port or 8080}"
         return cls(url, connection.login, connection.password or "")
@@ -63,8 +84,16 @@ def connection_json(url: str, user: str, password: str) -> str:
     from urllib.parse import urlsplit
 
     parts = urlsplit(url)
-    return json.dumps({"conn_type": "http", "host": parts.hostname, "port": parts.port or (443 if parts.scheme == "https" else 80),
-                       "schema": parts.scheme, "login": user, "password": password})
+    return json.dumps(
+        {
+            "conn_type": "http",
+            "host": parts.hostname,
+            "port": parts.port or (443 if parts.scheme == "https" else 80),
+            "schema": parts.scheme,
+            "login": user,
+            "password": password,
+        }
+    )
 
 
 class ApiClient:
@@ -77,7 +106,7 @@ class ApiClient:
         self._http = httpx.Client(base_url=credentials.url, timeout=timeout)
         self._token: str | None = None
 
-    def __enter__(self) -> "ApiClient":
+    def __enter__(self) -> ApiClient:
         return self
 
     def __exit__(self, *exc: Any) -> None:
@@ -93,25 +122,40 @@ class ApiClient:
             return self._http.request(method, path, **kwargs)
         except httpx.TransportError as exc:
             reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise ApiUnreachable(f"cannot reach Airflow at {self.credentials.url} ({reason}); is it running, "
-                                 f"and is that its address (--url or ${API_URL_ENV})?") from None
+            raise ApiUnreachable(
+                f"cannot reach Airflow at {self.credentials.url} ({reason}); is it running, "
+                f"and is that its address (--url or ${API_URL_ENV})?"
+            ) from None
 
     def login(self) -> str:
-        answer = self._send("POST", "/auth/token", json={"username": self.credentials.user,
-                                                        "password": self.credentials.password})
+        answer = self._send(
+            "POST",
+            "/auth/token",
+            json={"username": self.credentials.user, "password": self.credentials.password},
+        )
         if answer.status_code in (400, 401, 403):
-            raise ApiRefused(f"Airflow at {self.credentials.url} refused user '{self.credentials.user}': "
-                             f"wrong user name or password (--user/--password or ${API_USER_ENV}/${API_PASSWORD_ENV})")
-        token = _json(answer, self.credentials.url).get("access_token") if answer.status_code < 300 else None
+            raise ApiRefused(
+                f"Airflow at {self.credentials.url} refused user '{self.credentials.user}': "
+                f"wrong user name or password (--user/--password or ${API_USER_ENV}/${API_PASSWORD_ENV})"
+            )
+        token = (
+            _json(answer, self.credentials.url).get("access_token")
+            if answer.status_code < 300
+            else None
+        )
         if not token:
-            raise ApiError(f"{self.credentials.url}/auth/token answered {answer.status_code}: is it Airflow's api-server?")
+            raise ApiError(
+                f"{self.credentials.url}/auth/token answered {answer.status_code}: is it Airflow's api-server?"
+            )
         self._token = token
         return token
 
     def get(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
         for attempt in (1, 2):  # a token that expired meanwhile: log in once more
             token = self._token or self.login()
-            answer = self._send("GET", path, params=params, headers={"Authorization": f"Bearer {token}"})
+            answer = self._send(
+                "GET", path, params=params, headers={"Authorization": f"Bearer {token}"}
+            )
             if answer.status_code == 401 and attempt == 1:
                 self._token = None
                 continue
@@ -119,9 +163,13 @@ class ApiClient:
         if answer.status_code == 404:
             raise NotFound(_detail(answer) or f"{path} not found")
         if answer.status_code in (401, 403):
-            raise ApiRefused(f"user '{self.credentials.user}' may not read {path} ({_detail(answer) or answer.status_code})")
+            raise ApiRefused(
+                f"user '{self.credentials.user}' may not read {path} ({_detail(answer) or answer.status_code})"
+            )
         if answer.status_code >= 300:
-            raise ApiError(f"Airflow answered {answer.status_code} to GET {path}: {_detail(answer) or answer.text[:200]}")
+            raise ApiError(
+                f"Airflow answered {answer.status_code} to GET {path}: {_detail(answer) or answer.text[:200]}"
+            )
         return _json(answer, self.credentials.url)
 
     def pages(self, path: str, key: str, params: Mapping[str, Any] | None = None) -> list[dict]:
@@ -148,4 +196,6 @@ def _json(answer: Any, url: str) -> Any:
     try:
         return answer.json()
     except ValueError:
-        raise ApiError(f"{url} answered something that is not JSON: is it Airflow's api-server?") from None
+        raise ApiError(
+            f"{url} answered something that is not JSON: is it Airflow's api-server?"
+        ) from None

@@ -21,15 +21,16 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
+from transition.errors import ApiError, NotFound
+from transition.results.api_client import ApiClient
 from transition.runs.views import RunView
 from transition.vocabulary import DefectStatus
-from transition.results.api_client import ApiClient
-from transition.errors import ApiError, NotFound
 
 DONE = ("Terminated", "Skipped")
 
 
 # -- what a run holds ----------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Defect:
@@ -79,7 +80,9 @@ class StepResult:
     started_by: str | None = None
     closed_by: str | None = None
     comment: str = ""
-    forced_close: str = ""  # a cutover manager closed it outside the rules: who, when, why, the reason
+    forced_close: str = (
+        ""  # a cutover manager closed it outside the rules: who, when, why, the reason
+    )
     transfers: tuple[Transfer, ...] = ()
     defects: tuple[Defect, ...] = ()
     link: str = ""
@@ -118,7 +121,9 @@ class RunResults:
     critical_path: tuple[str, ...] = ()
     forecast_critical_path: tuple[str, ...] = ()
     counts: Mapping[str, int] = field(default_factory=dict)  # state -> steps, every state
-    counts_by_phase: Mapping[str, Mapping[str, int]] = field(default_factory=dict)  # phase -> state -> steps
+    counts_by_phase: Mapping[str, Mapping[str, int]] = field(
+        default_factory=dict
+    )  # phase -> state -> steps
     actors: Mapping[str, str] = field(default_factory=dict)  # actor ID -> name
 
     @property
@@ -159,23 +164,35 @@ def _in(zone: Any, value: Any) -> dt.datetime | None:
 
 def defect_from_json(row: Mapping[str, Any], zone: Any = None) -> Defect:
     return Defect(
-        id=int(row["id"]), step=str(row.get("task_id", "")), title=str(row.get("title", "")),
-        severity=str(row.get("severity", "")), status=str(row.get("status", "")),
-        description=str(row.get("description") or ""), created_by=str(row.get("created_by") or ""),
-        created_at=_in(zone, row.get("created_at")), resolved_by=row.get("resolved_by"),
+        id=int(row["id"]),
+        step=str(row.get("task_id", "")),
+        title=str(row.get("title", "")),
+        severity=str(row.get("severity", "")),
+        status=str(row.get("status", "")),
+        description=str(row.get("description") or ""),
+        created_by=str(row.get("created_by") or ""),
+        created_at=_in(zone, row.get("created_at")),
+        resolved_by=row.get("resolved_by"),
         resolved_at=_in(zone, row.get("resolved_at")),
     )
 
 
 def transfer_from_json(row: Mapping[str, Any], zone: Any = None) -> Transfer:
-    return Transfer(id=int(row["id"]), step=str(row.get("task_id", "")), from_user=str(row.get("from_user", "")),
-                    to_user=str(row.get("to_user", "")), message=str(row.get("message") or ""),
-                    created_at=_in(zone, row.get("created_at")))
+    return Transfer(
+        id=int(row["id"]),
+        step=str(row.get("task_id", "")),
+        from_user=str(row.get("from_user", "")),
+        to_user=str(row.get("to_user", "")),
+        message=str(row.get("message") or ""),
+        created_at=_in(zone, row.get("created_at")),
+    )
 
 
 def run_results_from_json(
-    recap: RunView | Mapping[str, Any], run: Mapping[str, Any] | None = None,
-    defects: Iterable[Mapping[str, Any]] = (), transfers: Iterable[Mapping[str, Any]] = (),
+    recap: RunView | Mapping[str, Any],
+    run: Mapping[str, Any] | None = None,
+    defects: Iterable[Mapping[str, Any]] = (),
+    transfers: Iterable[Mapping[str, Any]] = (),
 ) -> RunResults:
     """A run's results from the plugin's recap JSON (``.../steps``), Airflow's run, and the records."""
     import zoneinfo
@@ -189,40 +206,68 @@ def run_results_from_json(
     all_transfers = tuple(transfer_from_json(t, zone) for t in transfers)
     if not all_defects:  # the recap alone still names each step's defects
         all_defects = tuple(
-            Defect(id=int(d["id"]), step=str(s["id"]), title=str(d.get("title", "")), severity=str(d.get("severity", "")),
-                   status=str(d.get("status", "")))
-            for s in recap.get("steps", []) for d in s.get("defects", [])
+            Defect(
+                id=int(d["id"]),
+                step=str(s["id"]),
+                title=str(d.get("title", "")),
+                severity=str(d.get("severity", "")),
+                status=str(d.get("status", "")),
+            )
+            for s in recap.get("steps", [])
+            for d in s.get("defects", [])
         )
     steps = tuple(
         StepResult(
-            id=str(s["id"]), label=str(s.get("label", "")), phase=str(s.get("phase", "")), state=str(s.get("state", "")),
-            owner=str(s.get("owner", "")), owner_name=str(s.get("owner_name", "")), team=str(s.get("team") or ""),
-            planned_start=local(s.get("planned_start")), planned_end=local(s.get("planned_end")),
-            actual_start=local(s.get("actual_start")), actual_end=local(s.get("actual_end")),
-            started_by=s.get("started_by"), closed_by=s.get("closed_by"), comment=str(s.get("comment") or ""),
+            id=str(s["id"]),
+            label=str(s.get("label", "")),
+            phase=str(s.get("phase", "")),
+            state=str(s.get("state", "")),
+            owner=str(s.get("owner", "")),
+            owner_name=str(s.get("owner_name", "")),
+            team=str(s.get("team") or ""),
+            planned_start=local(s.get("planned_start")),
+            planned_end=local(s.get("planned_end")),
+            actual_start=local(s.get("actual_start")),
+            actual_end=local(s.get("actual_end")),
+            started_by=s.get("started_by"),
+            closed_by=s.get("closed_by"),
+            comment=str(s.get("comment") or ""),
             forced_close=forced_text(s.get("forced_close")),
             transfers=tuple(t for t in all_transfers if t.step == s["id"])
             or tuple(Transfer(0, str(s["id"]), "", to) for to in s.get("transferred_to", [])),
-            defects=tuple(d for d in all_defects if d.step == s["id"]), link=str(s.get("link") or ""),
+            defects=tuple(d for d in all_defects if d.step == s["id"]),
+            link=str(s.get("link") or ""),
         )
         for s in recap.get("steps", [])
     )
     run = run or {}
     return RunResults(
-        plan=str(recap.get("plan", "")), dry_run=str(recap.get("dry_run", "")), dag_id=str(recap.get("dag_id", "")),
-        run_id=str(recap.get("run_id", "")), run_state=str(run.get("state") or ""), timezone=str(zone),
-        now=local(recap.get("now")) or dt.datetime.now(zone), steps=steps, defects=all_defects, transfers=all_transfers,
-        run_start=local(run.get("start_date")), run_end=local(run.get("end_date")),
-        planned_end=local(recap.get("planned_end")), forecast_end=local(recap.get("forecast_end")),
-        must_end_by=local(recap.get("must_end_by")), forecast_late=bool(recap.get("forecast_late")),
+        plan=str(recap.get("plan", "")),
+        dry_run=str(recap.get("dry_run", "")),
+        dag_id=str(recap.get("dag_id", "")),
+        run_id=str(recap.get("run_id", "")),
+        run_state=str(run.get("state") or ""),
+        timezone=str(zone),
+        now=local(recap.get("now")) or dt.datetime.now(zone),
+        steps=steps,
+        defects=all_defects,
+        transfers=all_transfers,
+        run_start=local(run.get("start_date")),
+        run_end=local(run.get("end_date")),
+        planned_end=local(recap.get("planned_end")),
+        forecast_end=local(recap.get("forecast_end")),
+        must_end_by=local(recap.get("must_end_by")),
+        forecast_late=bool(recap.get("forecast_late")),
         critical_path=tuple(recap.get("critical_path") or ()),
         forecast_critical_path=tuple(recap.get("forecast_critical_path") or ()),
-        counts=dict(recap.get("counts") or {}), counts_by_phase={p: dict(c) for p, c in (recap.get("counts_by_phase") or {}).items()},
+        counts=dict(recap.get("counts") or {}),
+        counts_by_phase={p: dict(c) for p, c in (recap.get("counts_by_phase") or {}).items()},
         actors=dict(recap.get("actors") or {}),
     )
 
 
 # -- reading runs through the API ----------------------------------------------------------------
+
 
 def _q(text: str) -> str:
     return quote(text, safe="")
@@ -232,13 +277,17 @@ def split_run(text: str) -> tuple[str, str]:
     """``DAG_ID/RUN_ID`` -> (dag_id, run_id); ValueError in words otherwise."""
     dag_id, _, run_id = text.partition("/")
     if not dag_id or not run_id:
-        raise ValueError(f"'{text}': give the run as DAG_ID/RUN_ID, e.g. resa_dr1/manual__2027-01-16T08:00:00+00:00")
+        raise ValueError(
+            f"'{text}': give the run as DAG_ID/RUN_ID, e.g. resa_dr1/manual__2027-01-16T08:00:00+00:00"
+        )
     return dag_id, run_id
 
 
 def recent_run_ids(client: ApiClient, dag_id: str, limit: int = 5) -> list[str]:
     try:
-        runs = client.get(f"/api/v2/dags/{_q(dag_id)}/dagRuns", {"order_by": "-run_after", "limit": limit})
+        runs = client.get(
+            f"/api/v2/dags/{_q(dag_id)}/dagRuns", {"order_by": "-run_after", "limit": limit}
+        )
     except ApiError:
         return []
     return [r["dag_run_id"] for r in runs.get("dag_runs", [])]
@@ -268,8 +317,15 @@ def run_results(client: ApiClient, dag_id: str, run_id: str, *, records: bool = 
 
 def dry_run_dags(client: ApiClient, plan: str) -> list[str]:
     """The DAG ids of the plan's dry runs, as Airflow knows them (tags ``transition`` and the plan's name)."""
-    dags = client.pages("/api/v2/dags", "dags", {"tags": ["transition", plan], "tags_match_mode": "all"})
-    return sorted(d["dag_id"] for d in dags if {"transition", plan} <= {t["name"] if isinstance(t, dict) else t for t in d.get("tags", [])})
+    dags = client.pages(
+        "/api/v2/dags", "dags", {"tags": ["transition", plan], "tags_match_mode": "all"}
+    )
+    return sorted(
+        d["dag_id"]
+        for d in dags
+        if {"transition", plan}
+        <= {t["name"] if isinstance(t, dict) else t for t in d.get("tags", [])}
+    )
 
 
 def latest_run_id(client: ApiClient, dag_id: str) -> str | None:
@@ -287,6 +343,7 @@ def running_run_ids(client: ApiClient, dag_id: str) -> list[str]:
 
 
 # -- the comparison of dry runs ------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class PhaseResult:
@@ -322,22 +379,39 @@ def phase_results(results: RunResults) -> DryRunComparison:
     for code in results.phases:
         steps = [s for s in results.steps if s.phase == code]
         planned = _window([s.planned_start for s in steps], [s.planned_end for s in steps])
-        actual = _window([s.actual_start or s.actual_end for s in steps],
-                         [s.actual_end or (results.now if s.actual_start and s.state not in DONE else s.actual_start)
-                          for s in steps])
-        phases.append(PhaseResult(code, len(steps), sum(1 for s in steps if s.state in DONE), planned, actual))
-    return DryRunComparison(results.dry_run, results.dag_id, results.run_id, results.run_state,
-                            results.first_planned_start, tuple(phases))
+        actual = _window(
+            [s.actual_start or s.actual_end for s in steps],
+            [
+                s.actual_end
+                or (results.now if s.actual_start and s.state not in DONE else s.actual_start)
+                for s in steps
+            ],
+        )
+        phases.append(
+            PhaseResult(code, len(steps), sum(1 for s in steps if s.state in DONE), planned, actual)
+        )
+    return DryRunComparison(
+        results.dry_run,
+        results.dag_id,
+        results.run_id,
+        results.run_state,
+        results.first_planned_start,
+        tuple(phases),
+    )
 
 
-def _window(starts: Sequence[dt.datetime | None], ends: Sequence[dt.datetime | None]) -> dt.timedelta | None:
+def _window(
+    starts: Sequence[dt.datetime | None], ends: Sequence[dt.datetime | None]
+) -> dt.timedelta | None:
     known_starts, known_ends = [s for s in starts if s], [e for e in ends if e]
     if not known_starts or not known_ends:
         return None
     return max(known_ends) - min(known_starts)
 
 
-def compare_dry_runs(client: ApiClient, current: RunResults, dag_ids: Sequence[str] | None = None) -> list[DryRunComparison]:
+def compare_dry_runs(
+    client: ApiClient, current: RunResults, dag_ids: Sequence[str] | None = None
+) -> list[DryRunComparison]:
     """The run given, and the latest run of every other dry run of its plan, phase by phase, in D-day order."""
     compared = [phase_results(current)]
     for dag_id in dag_ids if dag_ids is not None else dry_run_dags(client, current.plan):
@@ -346,5 +420,5 @@ def compare_dry_runs(client: ApiClient, current: RunResults, dag_ids: Sequence[s
         run_id = latest_run_id(client, dag_id)
         if run_id is not None:
             compared.append(phase_results(run_results(client, dag_id, run_id, records=False)))
-    far = dt.datetime.max.replace(tzinfo=dt.timezone.utc)
+    far = dt.datetime.max.replace(tzinfo=dt.UTC)
     return sorted(compared, key=lambda c: (c.first_planned_start or far, c.dry_run))

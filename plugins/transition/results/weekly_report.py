@@ -21,20 +21,18 @@ from email.message import EmailMessage
 from functools import partial
 from typing import Any
 
-from transition.vocabulary import DefectStatus, subject_prefix
+from transition.errors import ApiError, ConfigError, NotFound
 from transition.i18n import _, format_moment, use_language
-from transition.plan.model import Plan, dag_id_for
+from transition.notifications.alert_mail import managers_by_language
+from transition.notifications.mail import attach, compose, render, send
 from transition.plan.config import load_config
 from transition.plan.cron import DEFAULT_CRON
-from transition.errors import ConfigError
-from transition.notifications.alert_mail import managers_by_language
-from transition.notifications.mail import send
+from transition.plan.model import Plan, dag_id_for
 from transition.results.api_client import API_CONN_ID, ApiClient, Credentials
-from transition.errors import ApiError, NotFound
 from transition.results.data import compare_dry_runs, run_results, running_run_ids
-from transition.notifications.mail import attach, compose, render
 from transition.results.workbook import SEVERITIES, results_bytes
 from transition.runs.states import state_name
+from transition.vocabulary import DefectStatus, subject_prefix
 
 log = logging.getLogger(__name__)
 
@@ -91,17 +89,24 @@ def build_weekly_report_dag(plan: Plan, cron: str, recipients: list[str]) -> Any
         is_paused_upon_creation=False,  # configured in config.yaml: it runs without a click
         tags=["transition-report", plan.name],
         description=f"Transition plan {plan.name}: the weekly report to the cutover managers ({cron}, {plan.timezone})",
-        doc_md=(f"## {plan.name} — weekly report\n\nAt `{cron}` ({plan.timezone}), e-mails {', '.join(recipients)} "
-                "where each running dry run stands, with the results workbook attached. Reads Airflow's REST API as "
-                "the user of the connection `transition_api`. Trigger it to send the report now."),
+        doc_md=(
+            f"## {plan.name} — weekly report\n\nAt `{cron}` ({plan.timezone}), e-mails {', '.join(recipients)} "
+            "where each running dry run stands, with the results workbook attached. Reads Airflow's REST API as "
+            "the user of the connection `transition_api`. Trigger it to send the report now."
+        ),
         default_args={"retries": 2, "retry_delay": dt.timedelta(minutes=10)},
     )
 
     with dag:
         PythonOperator(
             task_id=TASK_ID,
-            python_callable=partial(send_weekly_reports, plan.name, dry_run_dag_ids, recipients,
-                                    by_language=managers_by_language(plan)),
+            python_callable=partial(
+                send_weekly_reports,
+                plan.name,
+                dry_run_dag_ids,
+                recipients,
+                by_language=managers_by_language(plan),
+            ),
             owner="transition",
         )
     return dag
@@ -111,12 +116,15 @@ class WeeklyReportError(RuntimeError):
     """The report could not be made; the message says what to set up."""
 
 
-def send_weekly_reports(plan_name: str, dag_ids: Sequence[str], recipients: Sequence[str],
-                        by_language: dict[str, list[str]] | None = None) -> list[str]:
+def send_weekly_reports(
+    plan_name: str,
+    dag_ids: Sequence[str],
+    recipients: Sequence[str],
+    by_language: dict[str, list[str]] | None = None,
+) -> list[str]:
     """The task: one e-mail per running run of the plan's dry runs and language among the recipients
     (``by_language``: language -> addresses; default all in English); returns the subjects sent."""
     from airflow.sdk import BaseHook, conf
-
 
     try:
         connection = BaseHook.get_connection(API_CONN_ID)
@@ -125,7 +133,8 @@ def send_weekly_reports(plan_name: str, dag_ids: Sequence[str], recipients: Sequ
         raise WeeklyReportError(
             f"the weekly report reads the dry runs through Airflow's REST API and needs the Airflow connection "
             f"'{API_CONN_ID}' (type http: host and port of the api-server, login and password of a user who may "
-            f"read the dry runs): {exc}") from None
+            f"read the dry runs): {exc}"
+        ) from None
     base_url = conf.get("api", "base_url", fallback=credentials.url)
     sent: list[str] = []
     try:
@@ -145,7 +154,9 @@ def send_weekly_reports(plan_name: str, dag_ids: Sequence[str], recipients: Sequ
                         sent.append(str(message["Subject"]))
                         log.info("Weekly report sent: %s to %s", message["Subject"], message["To"])
     except ApiError as exc:
-        raise WeeklyReportError(f"the weekly report of plan {plan_name} could not read the dry runs: {exc}") from None
+        raise WeeklyReportError(
+            f"the weekly report of plan {plan_name} could not read the dry runs: {exc}"
+        ) from None
     if not sent:
         log.info("No dry run of plan %s is running: no weekly report to send", plan_name)
     return sent
@@ -153,53 +164,86 @@ def send_weekly_reports(plan_name: str, dag_ids: Sequence[str], recipients: Sequ
 
 # -- the e-mail ----------------------------------------------------------------------------------
 
+
 def _at(moment: dt.datetime | None) -> str:
     return format_moment(moment) if moment else "—"
 
 
 def weekly_subject(results: Any) -> str:
     """``[Transition-DR1] Weekly report 18 Jan 2027``, in the current language."""
-    return subject_prefix(results.dry_run) + _("Weekly report {date}").format(date=format_moment(results.now, "day"))
+    return subject_prefix(results.dry_run) + _("Weekly report {date}").format(
+        date=format_moment(results.now, "day")
+    )
 
 
-def weekly_message(results: Any, comparison: Sequence[Any], recipients: Sequence[str], base_url: str) -> EmailMessage:
+def weekly_message(
+    results: Any, comparison: Sequence[Any], recipients: Sequence[str], base_url: str
+) -> EmailMessage:
     """The e-mail about one running run (a :class:`~transition.results.data.RunResults`), workbook attached;
     in the current language."""
 
     steps = results.steps
     closed = sum(1 for s in steps if s.state in ("Terminated", "Skipped"))
     states = [state for state, count in results.counts.items() if count]
-    by_phase = [(phase, [results.counts_by_phase.get(phase, {}).get(state, 0) for state in states])
-                for phase in results.phases]
+    by_phase = [
+        (phase, [results.counts_by_phase.get(phase, {}).get(state, 0) for state in states])
+        for phase in results.phases
+    ]
 
     def people(step: Any) -> str:
         names = f"{step.owner_name or step.owner} ({step.owner})"
         taken = [t.to_user for t in step.transfers if t.to_user]
         if not taken:
             return names
-        return _("{people}, transferred to {others}").format(people=names, others=", ".join(results.name_of(t) for t in taken))
+        return _("{people}, transferred to {others}").format(
+            people=names, others=", ".join(results.name_of(t) for t in taken)
+        )
 
     def started(step: Any) -> str:
         if step.started_by:
-            return _("started {time} by {person}").format(time=_at(step.actual_start), person=results.name_of(step.started_by))
+            return _("started {time} by {person}").format(
+                time=_at(step.actual_start), person=results.name_of(step.started_by)
+            )
         return _("started {time}").format(time=_at(step.actual_start))
 
-    overdue = [(f"{s.id} · {s.label}", people(s), _("planned start {time}").format(time=_at(s.planned_start)))
-               for s in results.in_state("Overdue")]
-    late = [(f"{s.id} · {s.label}", people(s),
-             _("{started}, planned end {time}").format(started=started(s), time=_at(s.planned_end)))
-            for s in results.in_state("Late")]
+    overdue = [
+        (
+            f"{s.id} · {s.label}",
+            people(s),
+            _("planned start {time}").format(time=_at(s.planned_start)),
+        )
+        for s in results.in_state("Overdue")
+    ]
+    late = [
+        (
+            f"{s.id} · {s.label}",
+            people(s),
+            _("{started}, planned end {time}").format(started=started(s), time=_at(s.planned_end)),
+        )
+        for s in results.in_state("Late")
+    ]
     open_defects = [
-        (f"#{d.id} {d.title}", d.step, _(SEVERITIES[d.severity]) if d.severity in SEVERITIES else d.severity,
-         _("recorded by {person} on {time}").format(person=results.name_of(d.created_by) or "—", time=_at(d.created_at))
-         if d.created_at else "")
-        for d in results.defects if d.status == DefectStatus.OPEN.value
+        (
+            f"#{d.id} {d.title}",
+            d.step,
+            _(SEVERITIES[d.severity]) if d.severity in SEVERITIES else d.severity,
+            _("recorded by {person} on {time}").format(
+                person=results.name_of(d.created_by) or "—", time=_at(d.created_at)
+            )
+            if d.created_at
+            else "",
+        )
+        for d in results.defects
+        if d.status == DefectStatus.OPEN.value
     ]
     forecast = _at(results.forecast_end)
     if results.forecast_late:
         forecast = _("{time} — after the dry run's End").format(time=forecast)
     facts = [
-        (_("Run"), _("{run} (started {time})").format(run=results.run_id, time=_at(results.run_start))),
+        (
+            _("Run"),
+            _("{run} (started {time})").format(run=results.run_id, time=_at(results.run_start)),
+        ),
         (_("Steps closed"), _("{closed} of {total}").format(closed=closed, total=len(steps))),
         (_("Planned end"), _at(results.planned_end)),
         (_("Forecast end"), forecast),
@@ -208,17 +252,34 @@ def weekly_message(results: Any, comparison: Sequence[Any], recipients: Sequence
     ]
     subject = weekly_subject(results)
     values = {
-        "subject": subject, "plan": results.plan, "dry_run": results.dry_run, "facts": facts,
+        "subject": subject,
+        "plan": results.plan,
+        "dry_run": results.dry_run,
+        "facts": facts,
         "states": [state_name(state) for state in states],
-        "counts": [(state_name(state), results.counts[state]) for state in states], "by_phase": by_phase, "overdue": overdue,
-        "late": late, "open_defects": open_defects, "timezone": results.timezone,
+        "counts": [(state_name(state), results.counts[state]) for state in states],
+        "by_phase": by_phase,
+        "overdue": overdue,
+        "late": late,
+        "open_defects": open_defects,
+        "timezone": results.timezone,
         "link": f"{base_url.rstrip('/')}/transition/recap",
         "compared": [c.dry_run for c in comparison if c.dag_id != results.dag_id],
     }
     text, html = render("weekly_report", **values)
-    message = compose(subject=subject, to=list(recipients), text=text, html=html,
-                      headers={"X-Transition-Run": f"{results.dag_id}/{results.run_id}"})
+    message = compose(
+        subject=subject,
+        to=list(recipients),
+        text=text,
+        html=html,
+        headers={"X-Transition-Run": f"{results.dag_id}/{results.run_id}"},
+    )
     maintype, subtype = XLSX.split("/")
-    attach(message, results_bytes(results, comparison), maintype=maintype, subtype=subtype,
-           filename=f"{results.plan}-{results.dry_run}-results-{results.now:%Y-%m-%d}.xlsx")
+    attach(
+        message,
+        results_bytes(results, comparison),
+        maintype=maintype,
+        subtype=subtype,
+        filename=f"{results.plan}-{results.dry_run}-results-{results.now:%Y-%m-%d}.xlsx",
+    )
     return message

@@ -36,8 +36,12 @@ def on_dag_run_failed(dag_run: Any, msg: str) -> None:
     if MANUAL not in (msg or ""):
         return
     dag_id, run_id = str(dag_run.dag_id), str(dag_run.run_id)
-    threading.Thread(target=cancel_run_calendar, args=(dag_id, run_id), name="transition-calendar-cancel",
-                     daemon=True).start()
+    threading.Thread(
+        target=cancel_run_calendar,
+        args=(dag_id, run_id),
+        name="transition-calendar-cancel",
+        daemon=True,
+    ).start()
 
 
 def cancel_run_calendar(dag_id: str, run_id: str) -> int:
@@ -54,7 +58,7 @@ def cancel_run_calendar(dag_id: str, run_id: str) -> int:
 
         plan = load_plan().plan
         dry_run = plan.dry_run_of(dag_id) if plan is not None else None
-        if dry_run is None:
+        if plan is None or dry_run is None:
             return 0  # not a dry run of the plan (or no plan): nothing of ours
         key = ledger_key(dag_id, run_id, WATCH_TASK_ID)
         raw = Variable.get(key, default_var=None)
@@ -64,10 +68,13 @@ def cancel_run_calendar(dag_id: str, run_id: str) -> int:
             return 0
         sent, kept = cancel_calendar(plan, dry_run, run_id, entries[LEDGER_ENTRY])
         entries[LEDGER_ENTRY] = kept
-        Variable.set(key, json.dumps(entries, sort_keys=True),
-                     description="transition: what this task of a running dry run has already told people")
+        Variable.set(
+            key,
+            json.dumps(entries, sort_keys=True),
+            description="transition: what this task of a running dry run has already told people",
+        )
         log.info("Run %s of %s was cancelled: %d calendar cancellations sent", run_id, dag_id, sent)
         return sent
-    except Exception:  # noqa: BLE001 - a listener must never break the api-server's request
+    except Exception:
         log.exception("Calendar cancellations of run %s of %s failed", run_id, dag_id)
         return 0

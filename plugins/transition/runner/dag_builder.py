@@ -9,20 +9,27 @@ from functools import partial
 from pathlib import Path
 
 from airflow.sdk import DAG
+from airflow.sdk.execution_time.hitl import HITLUser
 
-from transition.notifications.alert_mail import announce_late, announce_mail_failures, announce_overdue
+from transition.i18n import _, format_moment, use_language
+from transition.notifications.alert_mail import (
+    announce_late,
+    announce_mail_failures,
+    announce_overdue,
+)
 from transition.notifications.calendar_mail import announce_calendar, update_calendar
 from transition.notifications.deadline_mail import dry_run_deadline
-from transition.i18n import _, format_moment, use_language
-from transition.plan.model import Plan
 from transition.notifications.ready_mail import announce_ready
-from transition.runner.step_operator import StepOperator
 from transition.notifications.request_text import body, subject
+from transition.plan.model import Plan
+from transition.runner.step_operator import StepOperator
 from transition.runner.watch_operator import RECHECK, WATCH_TASK_ID, RunWatchOperator
 
-RECHECK_ENV = "TRANSITION_WATCH_RECHECK_SECONDS"  # how often the run's watch looks again while steps are open
+RECHECK_ENV = (
+    "TRANSITION_WATCH_RECHECK_SECONDS"  # how often the run's watch looks again while steps are open
+)
 
-START_DATE = dt.datetime(2020, 1, 1, tzinfo=dt.timezone.utc)  # runs are triggered by hand
+START_DATE = dt.datetime(2020, 1, 1, tzinfo=dt.UTC)  # runs are triggered by hand
 
 
 def plan_doc(plan: Plan, dry_run: str) -> str:
@@ -32,13 +39,21 @@ def plan_doc(plan: Plan, dry_run: str) -> str:
     first, last = schedule.planned_window
     end = schedule.dry_run.end
     with use_language(plan.language):
-        window = (_("{first} → {last}").format(first=f"{first:%Y-%m-%d %H:%M}", last=f"{last:%Y-%m-%d %H:%M}")
-                  if first and last else _("no step has a planned start"))
+        window = (
+            _("{first} → {last}").format(
+                first=f"{first:%Y-%m-%d %H:%M}", last=f"{last:%Y-%m-%d %H:%M}"
+            )
+            if first and last
+            else _("no step has a planned start")
+        )
         steps = f"{len(schedule.steps)} — " + ", ".join(
-            f"{code} {plan.phases[code]}: {phases[code]}" for code in plan.phases if phases[code])
+            f"{code} {plan.phases[code]}: {phases[code]}" for code in plan.phases if phases[code]
+        )
         workbook = _("`{name}` (version `{version}`, compiled {time} UTC)").format(
-            name=Path(plan.source.workbook).name, version=plan.source.workbook_sha256[:12],
-            time=f"{plan.source.compiled_at:%Y-%m-%d %H:%M}")
+            name=Path(plan.source.workbook).name,
+            version=plan.source.workbook_sha256[:12],
+            time=f"{plan.source.compiled_at:%Y-%m-%d %H:%M}",
+        )
         lines = [
             "## " + _("{plan} — dry run {dry_run}").format(plan=plan.name, dry_run=dry_run),
             "",
@@ -47,19 +62,26 @@ def plan_doc(plan: Plan, dry_run: str) -> str:
             "* **" + _("Must end by") + "**: " + (f"{end:%Y-%m-%d %H:%M}" if end else _("not set")),
             "* **" + _("Steps") + "**: " + steps,
             "* **" + _("Workbook") + "**: " + workbook,
-            "* " + _("**Times** are in {timezone}; planned times come from the workbook's D-day, not from the run's "
-                     "logical date.").format(timezone=plan.timezone),
+            "* "
+            + _(
+                "**Times** are in {timezone}; planned times come from the workbook's D-day, not from the run's "
+                "logical date."
+            ).format(timezone=plan.timezone),
             "",
-            _("Trigger this DAG to start the dry run. Each task is a step-action: it waits for its prerequisites, "
-              "then for its planned start, then asks its owner to **Start** and **Close** it (Required Actions)."),
+            _(
+                "Trigger this DAG to start the dry run. Each task is a step-action: it waits for its prerequisites, "
+                "then for its planned start, then asks its owner to **Start** and **Close** it (Required Actions)."
+            ),
         ]
     return "\n".join(lines)
 
 
-def assigned_users(plan: Plan, step_id: str) -> list[dict[str, str]]:
+def assigned_users(plan: Plan, step_id: str) -> list[HITLUser]:
     """Owner, team leader, department head and the cutover managers (Airflow user = actor ID)."""
-    people = plan.responsible_people(step_id) + [m for m in plan.cutover_managers]
-    return [{"id": a, "name": plan.actors[a].name} for a in dict.fromkeys(people) if a in plan.actors]
+    people = plan.responsible_people(step_id) + list(plan.cutover_managers)
+    return [
+        {"id": a, "name": plan.actors[a].name} for a in dict.fromkeys(people) if a in plan.actors
+    ]
 
 
 def build_dag(plan: Plan, dry_run: str, only_task_id: str | None = None) -> DAG:
@@ -104,19 +126,27 @@ def build_dag(plan: Plan, dry_run: str, only_task_id: str | None = None) -> DAG:
                     tasks[step_id].set_upstream([tasks[u] for u in scheduled.upstream])
         if only_task_id is None or only_task_id == WATCH_TASK_ID:
             RunWatchOperator(
-                starts={s.step_id: s.not_before for s in schedule.steps.values() if s.not_before is not None},
+                starts={
+                    s.step_id: s.not_before
+                    for s in schedule.steps.values()
+                    if s.not_before is not None
+                },
                 upstream={s.step_id: s.upstream for s in schedule.steps.values()},
                 on_overdue=partial(announce_overdue, plan, dry_run),
                 on_failures=partial(announce_mail_failures, plan, dry_run),
                 on_start=partial(announce_calendar, plan, dry_run),
                 on_wake=partial(update_calendar, plan, dry_run),
-                recheck=dt.timedelta(seconds=float(os.environ.get(RECHECK_ENV, RECHECK.total_seconds()))),
+                recheck=dt.timedelta(
+                    seconds=float(os.environ.get(RECHECK_ENV, RECHECK.total_seconds()))
+                ),
                 owner="transition",
             )
     return dag
 
 
-def build_dags(plan: Plan, only_dag_id: str | None = None, only_task_id: str | None = None) -> dict[str, DAG]:
+def build_dags(
+    plan: Plan, only_dag_id: str | None = None, only_task_id: str | None = None
+) -> dict[str, DAG]:
     """Every dry run's DAG, or only ``only_dag_id`` (a worker running one task needs one DAG, and of
     it, ``only_task_id``)."""
     dags: dict[str, DAG] = {}

@@ -12,19 +12,24 @@ from pathlib import Path
 
 from airflow.sdk import DAG
 
-from transition.runner.dag_builder import build_dags
 from transition.errors import PlanInvalid, errors_only
-from transition.store.plan_store import load_plan
 from transition.results.weekly_report import weekly_report_dags
+from transition.runner.dag_builder import build_dags
+from transition.store.plan_store import load_plan
 
 
-def registered_dags(only_dag_id: str | None = None, only_task_id: str | None = None) -> dict[str, DAG]:
+def registered_dags(
+    only_dag_id: str | None = None, only_task_id: str | None = None
+) -> dict[str, DAG]:
     """The plan's DAGs; a worker about to run one task (Airflow's parsing context) asks for that
     task's DAG only, holding that task only."""
     loaded = load_plan()
     if loaded.plan is None:
         return {}
-    return {**build_dags(loaded.plan, only_dag_id, only_task_id), **weekly_report_dags(loaded.plan, only_dag_id)}
+    return {
+        **build_dags(loaded.plan, only_dag_id, only_task_id),
+        **weekly_report_dags(loaded.plan, only_dag_id),
+    }
 
 
 def raise_plan_problems() -> None:

@@ -26,16 +26,16 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NoReturn
 
 from airflow.providers.standard.triggers.temporal import DateTimeTrigger
 from airflow.sdk import BaseOperator, Param, timezone
 from airflow.sdk.exceptions import TaskAwaitingInput
-from airflow.sdk.execution_time.hitl import upsert_hitl_detail
+from airflow.sdk.execution_time.hitl import HITLUser, upsert_hitl_detail
 
 from transition.i18n import _, use_language
-from transition.vocabulary import Option, Stage
 from transition.notifications.sent_ledger import SentLedger
+from transition.vocabulary import Option, Stage
 
 # The request's buttons and stages, named in transition.vocabulary; these values are stored by
 # Airflow with parked tasks (options, and kwargs={"stage": ...}): they never change.
@@ -49,8 +49,12 @@ def form(language: str | None = None) -> dict[str, Any]:
     with use_language(language):
         return {
             "comment": Param(
-                "", type=["null", "string"], title=_("Comment"),
-                description=_("Optional: what was done, a reference, a problem met. Kept with the step."),
+                "",
+                type=["null", "string"],
+                title=_("Comment"),
+                description=_(
+                    "Optional: what was done, a reference, a problem met. Kept with the step."
+                ),
             ).serialize(),
         }
 
@@ -79,7 +83,7 @@ class StepOperator(BaseOperator):
         subject: str,
         body: str | Callable[[], str],
         planned_start: dt.datetime | None,
-        assigned_users: list[dict[str, str]],
+        assigned_users: list[HITLUser],
         on_ready: Callable[[Any], None] | None = None,
         late_after: dt.timedelta | None = None,
         on_late: Callable[[Any], None] | None = None,
@@ -104,8 +108,14 @@ class StepOperator(BaseOperator):
     # -- stage 1: the planned start -------------------------------------------------------------
     def execute(self, context: Any) -> None:
         if self.planned_start is not None and self.planned_start > timezone.utcnow():
-            self.log.info("Waiting for the planned start %s (no worker slot held)", self.planned_start.isoformat())
-            self.defer(trigger=DateTimeTrigger(moment=self.planned_start), method_name="planned_start_reached")
+            self.log.info(
+                "Waiting for the planned start %s (no worker slot held)",
+                self.planned_start.isoformat(),
+            )
+            self.defer(
+                trigger=DateTimeTrigger(moment=self.planned_start),
+                method_name="planned_start_reached",
+            )
         self._ready(context)
 
     def planned_start_reached(self, context: Any, event: Any = None) -> None:
@@ -117,7 +127,9 @@ class StepOperator(BaseOperator):
         first_ready = ledger.get("ready")
         ready_at = first_ready or timezone.utcnow().isoformat()
         context["ti"].xcom_push(key="ready", value={"at": ready_at})
-        if failures := ledger.get("mail_failures"):  # a new try starts with no XCom: keep them for the watch
+        if failures := ledger.get(
+            "mail_failures"
+        ):  # a new try starts with no XCom: keep them for the watch
             context["ti"].xcom_push(key="mail_failures", value=failures)
         if first_ready is None:  # a retry (see the module's docstring) does not tell people again
             self._notify(self._on_ready, context, "that the step is ready")
@@ -154,7 +166,7 @@ class StepOperator(BaseOperator):
             ledger.mark("late", timezone.utcnow().isoformat())
 
     # -- stages 2 and 3: people -----------------------------------------------------------------
-    def _ask(self, context: Any, stage: str, timeout: dt.timedelta | None = None) -> None:
+    def _ask(self, context: Any, stage: str, timeout: dt.timedelta | None = None) -> NoReturn:
         upsert_hitl_detail(
             ti_id=context["task_instance"].id,
             options=OPTIONS,
@@ -165,7 +177,9 @@ class StepOperator(BaseOperator):
             params=form(self.language),
             assigned_users=self.assigned_users,
         )
-        self.log.info("Asking %s to %s the step", ", ".join(u["id"] for u in self.assigned_users), stage)
+        self.log.info(
+            "Asking %s to %s the step", ", ".join(u["id"] for u in self.assigned_users), stage
+        )
         raise TaskAwaitingInput(method_name="answered", kwargs={"stage": stage}, timeout=timeout)
 
     def answered(self, context: Any, stage: str, event: dict[str, Any]) -> dict[str, Any] | None:
@@ -180,8 +194,14 @@ class StepOperator(BaseOperator):
         at = event.get("responded_at")
         params_input = event.get("params_input")
         comment = (params_input or {}).get("comment") if isinstance(params_input, dict) else None
-        comment = comment.strip() if isinstance(comment, str) else "" if comment is None else str(comment)
-        record = {"by": who, "at": at.isoformat() if isinstance(at, dt.datetime) else at, "comment": comment}
+        comment = (
+            comment.strip() if isinstance(comment, str) else "" if comment is None else str(comment)
+        )
+        record = {
+            "by": who,
+            "at": at.isoformat() if isinstance(at, dt.datetime) else at,
+            "comment": comment,
+        }
         ti = context["ti"]
         if stage == STAGE_START and choice == START:
             self.log.info("Started by %s", who)
@@ -194,6 +214,8 @@ class StepOperator(BaseOperator):
             self.log.info("Closed by %s", who)
             ti.xcom_push(key="closed", value=record)
             return {"closed_by": who}
-        self.log.warning("'%s' was chosen by %s while the step is already started; asking again", choice, who)
+        self.log.warning(
+            "'%s' was chosen by %s while the step is already started; asking again", choice, who
+        )
         self._ask_to_close(context)
         return None  # not reached: _ask parks the task

@@ -80,14 +80,21 @@ class RunWatchOperator(BaseOperator):
             except Exception:
                 self.log.exception("The watch's wake-up hook failed; the run goes on")
         now = timezone.utcnow()
-        states: dict[str, Any] = RuntimeTaskInstance.get_task_states(dag_id=ti.dag_id, run_ids=[ti.run_id]).get(ti.run_id, {})
+        states: dict[str, Any] = RuntimeTaskInstance.get_task_states(
+            dag_id=ti.dag_id, run_ids=[ti.run_id]
+        ).get(ti.run_id, {})
         said = set(ledger.get("overdue", []))
         for step, start in sorted(self.starts.items(), key=lambda item: item[1]):
             if step in said or start > now:
                 continue
             holding = [u for u in self.upstream[step] if states.get(u) not in DONE]
             if holding:
-                self.log.info("%s is Overdue: its start %s has come, it waits for %s", step, start, ", ".join(holding))
+                self.log.info(
+                    "%s is Overdue: its start %s has come, it waits for %s",
+                    step,
+                    start,
+                    ", ".join(holding),
+                )
                 try:
                     self._on_overdue(context, step, holding)
                 except Exception:
@@ -99,11 +106,17 @@ class RunWatchOperator(BaseOperator):
 
         if all(states.get(step) in FINISHED for step in self.upstream):
             gone = forget_run(ti.dag_id, ti.run_id)
-            self.log.info("Every step of the run has finished; the watch ends (%d sent-ledgers deleted)", gone)
+            self.log.info(
+                "Every step of the run has finished; the watch ends (%d sent-ledgers deleted)", gone
+            )
             return
-        upcoming = [start for step, start in self.starts.items() if step not in said and start > now]
+        upcoming = [
+            start for step, start in self.starts.items() if step not in said and start > now
+        ]
         wake = min(upcoming) if upcoming else now + self.recheck
-        if pending_failures or any(states.get(s) not in FINISHED and states.get(s) is not None for s in self.upstream):
+        if pending_failures or any(
+            states.get(s) not in FINISHED and states.get(s) is not None for s in self.upstream
+        ):
             wake = min(wake, now + self.recheck)
         self.defer(trigger=DateTimeTrigger(moment=wake), method_name="woken")
 
@@ -125,7 +138,9 @@ class RunWatchOperator(BaseOperator):
             if state in FINISHED:
                 checked.add(step)  # a finished step sends no more e-mails
         ledger.refresh()  # the Overdue alerts just sent may have written failures to it
-        for failure in ledger.get("mail_failures", []):  # the watch's own (Overdue alerts, calendar)
+        for failure in ledger.get(
+            "mail_failures", []
+        ):  # the watch's own (Overdue alerts, calendar)
             key = f"{ti.task_id}|{failure.get('mail')}|{failure.get('at')}"
             if key not in reported:
                 new.append({"step": WATCH_LABEL, "key": key, **failure})

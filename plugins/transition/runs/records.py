@@ -8,24 +8,31 @@ and triggered again under the same run id starts with none. The tables and their
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session
 
+from transition.runs.records_schema import (
+    defects,
+    ensure_migrated,
+    forced_closes,
+    run_instance_key,
+    transfers,
+)
 from transition.vocabulary import DefectStatus, Severity
-from transition.runs.records_schema import defects, ensure_migrated, forced_closes, run_instance_key, transfers
 
 SEVERITIES = tuple(s.value for s in Severity)
 __all__ = ["SEVERITIES", "defects", "forced_closes", "transfers"]
 
 
 def ensure_tables(session: Session) -> None:
-    ensure_migrated(session.get_bind())
+    ensure_migrated(session.get_bind().engine)
 
 
 def now() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
+    return dt.datetime.now(dt.UTC)
 
 
 def _rows(result: Any) -> list[dict[str, Any]]:
@@ -37,7 +44,9 @@ def run_key(session: Session, dag_id: str, run_id: str) -> str | None:
     from airflow.models.dagrun import DagRun  # deferred: the api-server's models, not the CLI's
 
     row = session.execute(
-        sa.select(DagRun.id, DagRun.created_at).where(DagRun.dag_id == dag_id, DagRun.run_id == run_id)
+        sa.select(DagRun.id, DagRun.created_at).where(
+            DagRun.dag_id == dag_id, DagRun.run_id == run_id
+        )
     ).first()
     return run_instance_key(row[0], row[1]) if row is not None else None
 
@@ -45,22 +54,34 @@ def run_key(session: Session, dag_id: str, run_id: str) -> str | None:
 def _of_run(table: sa.Table, session: Session, dag_id: str, run_id: str) -> Any:
     ensure_tables(session)
     key = run_key(session, dag_id, run_id)
-    return sa.and_(table.c.dag_id == dag_id, table.c.run_id == run_id,
-                   table.c.run_key == key if key is not None else sa.false())
+    return sa.and_(
+        table.c.dag_id == dag_id,
+        table.c.run_id == run_id,
+        table.c.run_key == key if key is not None else sa.false(),
+    )
 
 
 def transferees(session: Session, dag_id: str, run_id: str, task_id: str) -> list[str]:
-    query = sa.select(transfers.c.to_user).where(
-        _of_run(transfers, session, dag_id, run_id), transfers.c.task_id == task_id
-    ).order_by(transfers.c.id)
+    query = (
+        sa.select(transfers.c.to_user)
+        .where(_of_run(transfers, session, dag_id, run_id), transfers.c.task_id == task_id)
+        .order_by(transfers.c.id)
+    )
     return list(dict.fromkeys(session.scalars(query)))
 
 
 def _insert(session: Session, table: sa.Table, **values: Any) -> dict[str, Any]:
     ensure_tables(session)
     values["run_key"] = run_key(session, values["dag_id"], values["run_id"])
-    new_id = session.execute(sa.insert(table).values(**values)).inserted_primary_key[0]
+    new_id = _new_id(session.execute(sa.insert(table).values(**values)))
     return {"id": new_id, **values}
+
+
+def _new_id(result: Any) -> int:
+    """The primary key an insert gave its row."""
+    key = cast(CursorResult, result).inserted_primary_key
+    assert key is not None
+    return int(key[0])
 
 
 def add_transfer(session: Session, **values: Any) -> dict[str, Any]:
@@ -80,7 +101,9 @@ def add_defect(session: Session, **values: Any) -> dict[str, Any]:
 
 def defect(session: Session, defect_id: int, dag_id: str, run_id: str) -> dict[str, Any] | None:
     """Defect ``defect_id`` if it belongs to this run instance."""
-    query = sa.select(defects).where(defects.c.id == defect_id, _of_run(defects, session, dag_id, run_id))
+    query = sa.select(defects).where(
+        defects.c.id == defect_id, _of_run(defects, session, dag_id, run_id)
+    )
     rows = _rows(session.execute(query))
     return rows[0] if rows else None
 
@@ -88,27 +111,38 @@ def defect(session: Session, defect_id: int, dag_id: str, run_id: str) -> dict[s
 def resolve_defect(session: Session, defect_id: int, user: str) -> bool:
     """Mark an open defect resolved; False if it was resolved already (who resolved it stays)."""
     result = session.execute(
-        sa.update(defects).where(defects.c.id == defect_id, defects.c.status == DefectStatus.OPEN.value)
+        sa.update(defects)
+        .where(defects.c.id == defect_id, defects.c.status == DefectStatus.OPEN.value)
         .values(status=DefectStatus.RESOLVED.value, resolved_by=user, resolved_at=now())
     )
-    return bool(result.rowcount)
+    return bool(cast(CursorResult, result).rowcount)
 
 
 def defects_of_run(session: Session, dag_id: str, run_id: str) -> list[dict[str, Any]]:
-    query = sa.select(defects).where(_of_run(defects, session, dag_id, run_id)).order_by(defects.c.id)
+    query = (
+        sa.select(defects).where(_of_run(defects, session, dag_id, run_id)).order_by(defects.c.id)
+    )
     return _rows(session.execute(query))
 
 
-def open_blocking_defects(session: Session, dag_id: str, run_id: str, task_id: str) -> list[dict[str, Any]]:
+def open_blocking_defects(
+    session: Session, dag_id: str, run_id: str, task_id: str
+) -> list[dict[str, Any]]:
     query = sa.select(defects).where(
-        _of_run(defects, session, dag_id, run_id), defects.c.task_id == task_id,
-        defects.c.severity == Severity.BLOCKING.value, defects.c.status == DefectStatus.OPEN.value,
+        _of_run(defects, session, dag_id, run_id),
+        defects.c.task_id == task_id,
+        defects.c.severity == Severity.BLOCKING.value,
+        defects.c.status == DefectStatus.OPEN.value,
     )
     return _rows(session.execute(query))
 
 
 def transfers_of_run(session: Session, dag_id: str, run_id: str) -> list[dict[str, Any]]:
-    query = sa.select(transfers).where(_of_run(transfers, session, dag_id, run_id)).order_by(transfers.c.id)
+    query = (
+        sa.select(transfers)
+        .where(_of_run(transfers, session, dag_id, run_id))
+        .order_by(transfers.c.id)
+    )
     return _rows(session.execute(query))
 
 
@@ -118,5 +152,9 @@ def add_forced_close(session: Session, **values: Any) -> dict[str, Any]:
 
 
 def forced_closes_of_run(session: Session, dag_id: str, run_id: str) -> list[dict[str, Any]]:
-    query = sa.select(forced_closes).where(_of_run(forced_closes, session, dag_id, run_id)).order_by(forced_closes.c.id)
+    query = (
+        sa.select(forced_closes)
+        .where(_of_run(forced_closes, session, dag_id, run_id))
+        .order_by(forced_closes.c.id)
+    )
     return _rows(session.execute(query))

@@ -22,13 +22,15 @@ METADATA = sa.MetaData()
 ADVISORY_LOCK_KEY = 0x7472616E  # "tran": any constant the plugin alone uses
 
 schema_version = sa.Table(
-    "transition_schema", METADATA,
+    "transition_schema",
+    METADATA,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
     sa.Column("version", sa.Integer, nullable=False),
 )
 
 transfers = sa.Table(
-    "transition_transfer", METADATA,
+    "transition_transfer",
+    METADATA,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("dag_id", sa.String(250), nullable=False),
     sa.Column("run_id", sa.String(250), nullable=False),
@@ -45,7 +47,8 @@ transfers = sa.Table(
 )
 
 defects = sa.Table(
-    "transition_defect", METADATA,
+    "transition_defect",
+    METADATA,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("dag_id", sa.String(250), nullable=False),
     sa.Column("run_id", sa.String(250), nullable=False),
@@ -64,7 +67,8 @@ defects = sa.Table(
 )
 
 forced_closes = sa.Table(
-    "transition_forced_close", METADATA,
+    "transition_forced_close",
+    METADATA,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("dag_id", sa.String(250), nullable=False),
     sa.Column("run_id", sa.String(250), nullable=False),
@@ -81,27 +85,39 @@ forced_closes = sa.Table(
 
 # -- migrations: append only; never edit one that has shipped ----------------------------------------
 
+
 def _v1_tables_of_release_0_1(conn: Connection) -> None:
     """The two tables as the first release created them (``create_all`` on first use), if absent."""
     v1 = sa.MetaData()
     sa.Table(
-        "transition_transfer", v1,
+        "transition_transfer",
+        v1,
         sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-        sa.Column("dag_id", sa.String(250), nullable=False), sa.Column("run_id", sa.String(250), nullable=False),
-        sa.Column("task_id", sa.String(250), nullable=False), sa.Column("from_user", sa.String(250), nullable=False),
-        sa.Column("to_user", sa.String(250), nullable=False), sa.Column("message", sa.Text, nullable=False),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False), sa.Column("mail_error", sa.Text),
+        sa.Column("dag_id", sa.String(250), nullable=False),
+        sa.Column("run_id", sa.String(250), nullable=False),
+        sa.Column("task_id", sa.String(250), nullable=False),
+        sa.Column("from_user", sa.String(250), nullable=False),
+        sa.Column("to_user", sa.String(250), nullable=False),
+        sa.Column("message", sa.Text, nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("mail_error", sa.Text),
         sa.Index("transition_transfer_step", "dag_id", "run_id", "task_id"),
     )
     sa.Table(
-        "transition_defect", v1,
+        "transition_defect",
+        v1,
         sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-        sa.Column("dag_id", sa.String(250), nullable=False), sa.Column("run_id", sa.String(250), nullable=False),
-        sa.Column("task_id", sa.String(250), nullable=False), sa.Column("title", sa.String(500), nullable=False),
-        sa.Column("severity", sa.String(20), nullable=False), sa.Column("description", sa.Text, nullable=False),
-        sa.Column("status", sa.String(20), nullable=False), sa.Column("created_by", sa.String(250), nullable=False),
+        sa.Column("dag_id", sa.String(250), nullable=False),
+        sa.Column("run_id", sa.String(250), nullable=False),
+        sa.Column("task_id", sa.String(250), nullable=False),
+        sa.Column("title", sa.String(500), nullable=False),
+        sa.Column("severity", sa.String(20), nullable=False),
+        sa.Column("description", sa.Text, nullable=False),
+        sa.Column("status", sa.String(20), nullable=False),
+        sa.Column("created_by", sa.String(250), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("resolved_by", sa.String(250)), sa.Column("resolved_at", sa.DateTime(timezone=True)),
+        sa.Column("resolved_by", sa.String(250)),
+        sa.Column("resolved_at", sa.DateTime(timezone=True)),
         sa.Column("mail_error", sa.Text),
         sa.Index("transition_defect_run", "dag_id", "run_id"),
     )
@@ -111,23 +127,41 @@ def _v1_tables_of_release_0_1(conn: Connection) -> None:
 def run_instance_key(run_pk: int, created_at: dt.datetime | None) -> str:
     """A run instance: Airflow's ``dag_run.id`` with its ``created_at`` (SQLite gives a deleted
     run's id to the next run it stores, so the id alone does not tell two instances apart)."""
-    stamp = created_at.astimezone(dt.timezone.utc).strftime("%Y%m%dT%H%M%S.%f") if created_at else "-"
+    stamp = created_at.astimezone(dt.UTC).strftime("%Y%m%dT%H%M%S.%f") if created_at else "-"
     return f"{run_pk}@{stamp}"
 
 
 def _v2_run_instances_and_forced_closes(conn: Connection) -> None:
     """Records belong to a run instance (``run_key``); forced closes are recorded."""
-    runs = sa.table("dag_run", sa.column("id"), sa.column("dag_id"), sa.column("run_id"),
-                    sa.column("created_at", sa.DateTime(timezone=True)))
+    runs = sa.table(
+        "dag_run",
+        sa.column("id"),
+        sa.column("dag_id"),
+        sa.column("run_id"),
+        sa.column("created_at", sa.DateTime(timezone=True)),
+    )
     for name in ("transition_transfer", "transition_defect"):
         conn.execute(sa.text(f"ALTER TABLE {name} ADD COLUMN run_key VARCHAR(80)"))
-        table = sa.table(name, sa.column("id"), sa.column("dag_id"), sa.column("run_id"), sa.column("run_key"))
+        table = sa.table(
+            name, sa.column("id"), sa.column("dag_id"), sa.column("run_id"), sa.column("run_key")
+        )
         # Records written before: they belong to the run that has their run id now, if any.
-        rows = conn.execute(sa.select(table.c.id, runs.c.id, runs.c.created_at).join(
-            runs, sa.and_(runs.c.dag_id == table.c.dag_id, runs.c.run_id == table.c.run_id))).all()
-        for record_id, run_pk, created_at in rows:
-            conn.execute(sa.update(table).where(table.c.id == record_id).values(
-                run_key=run_instance_key(run_pk, _aware(created_at))))
+        rows = conn.execute(
+            sa.select(table.c.id, runs.c.id, runs.c.created_at).join(
+                runs, sa.and_(runs.c.dag_id == table.c.dag_id, runs.c.run_id == table.c.run_id)
+            )
+        ).all()
+        for record_id, run_pk, created_at in rows:  # (int, int, datetime or text)
+            assert isinstance(run_pk, int)
+            conn.execute(
+                sa.update(table)
+                .where(table.c.id == record_id)
+                .values(
+                    run_key=run_instance_key(
+                        run_pk, _aware(str(created_at) if created_at else None)
+                    )
+                )
+            )
         conn.execute(sa.text(f"CREATE INDEX {name}_run_key ON {name} (run_key, task_id)"))
     forced_closes.create(conn)
 
@@ -136,11 +170,14 @@ def _aware(value: dt.datetime | str | None) -> dt.datetime | None:
     if isinstance(value, str):  # SQLite hands back text
         value = dt.datetime.fromisoformat(value)
     if value is not None and value.tzinfo is None:
-        value = value.replace(tzinfo=dt.timezone.utc)
+        value = value.replace(tzinfo=dt.UTC)
     return value
 
 
-MIGRATIONS: list[Callable[[Connection], None]] = [_v1_tables_of_release_0_1, _v2_run_instances_and_forced_closes]
+MIGRATIONS: list[Callable[[Connection], None]] = [
+    _v1_tables_of_release_0_1,
+    _v2_run_instances_and_forced_closes,
+]
 LATEST = len(MIGRATIONS)
 
 _done: set[str] = set()
@@ -153,9 +190,19 @@ def migrate(engine: Engine) -> int:
     with engine.begin() as conn:
         if conn.dialect.name == "postgresql":
             conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": ADVISORY_LOCK_KEY})
-        conn.execute(sa.text("CREATE TABLE IF NOT EXISTS transition_schema (id INTEGER PRIMARY KEY, version INTEGER NOT NULL)"))
-        if conn.dialect.name != "postgresql":  # SQLite: the first write takes its write lock until the commit
-            conn.execute(sa.update(schema_version).where(schema_version.c.id == 1).values(version=schema_version.c.version))
+        conn.execute(
+            sa.text(
+                "CREATE TABLE IF NOT EXISTS transition_schema (id INTEGER PRIMARY KEY, version INTEGER NOT NULL)"
+            )
+        )
+        if (
+            conn.dialect.name != "postgresql"
+        ):  # SQLite: the first write takes its write lock until the commit
+            conn.execute(
+                sa.update(schema_version)
+                .where(schema_version.c.id == 1)
+                .values(version=schema_version.c.version)
+            )
         version = conn.scalar(sa.select(schema_version.c.version).where(schema_version.c.id == 1))
         if version is None:
             conn.execute(sa.insert(schema_version).values(id=1, version=0))
@@ -166,9 +213,15 @@ def migrate(engine: Engine) -> int:
                 "upgrade the plugin"
             )
         for number in range(version + 1, LATEST + 1):
-            log.info("Transition tables: applying migration %d (%s)", number, MIGRATIONS[number - 1].__name__)
+            log.info(
+                "Transition tables: applying migration %d (%s)",
+                number,
+                MIGRATIONS[number - 1].__name__,
+            )
             MIGRATIONS[number - 1](conn)
-            conn.execute(sa.update(schema_version).where(schema_version.c.id == 1).values(version=number))
+            conn.execute(
+                sa.update(schema_version).where(schema_version.c.id == 1).values(version=number)
+            )
             applied += 1
     return applied
 

@@ -13,13 +13,13 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from transition.vocabulary import DefectStatus
-from transition.runs import records
+from transition.notifications.ready_mail import required_actions_link
 from transition.plan.forecast import Progress, planned_origin, reckon
 from transition.plan.model import Plan
-from transition.notifications.ready_mail import required_actions_link
-from transition.runs.views import ForcedCloseView, RunView, StepView
+from transition.runs import records
 from transition.runs.states import State, StepFacts, prerequisites_done, step_state
+from transition.runs.views import ForcedCloseView, RunView, StepView
+from transition.vocabulary import DefectStatus
 
 XCOM_KEYS = ("ready", "started", "closed")
 
@@ -28,10 +28,19 @@ def dag_runs(session: Any, dag_id: str, limit: int = 50) -> list[dict[str, Any]]
     from airflow.models.dagrun import DagRun
 
     runs = session.scalars(
-        sa.select(DagRun).where(DagRun.dag_id == dag_id).order_by(DagRun.run_after.desc()).limit(limit)
+        sa.select(DagRun)
+        .where(DagRun.dag_id == dag_id)
+        .order_by(DagRun.run_after.desc())
+        .limit(limit)
     ).all()
-    return [{"run_id": r.run_id, "state": str(getattr(r.state, "value", r.state)),
-             "start_date": r.start_date.isoformat() if r.start_date else None} for r in runs]
+    return [
+        {
+            "run_id": r.run_id,
+            "state": str(getattr(r.state, "value", r.state)),
+            "start_date": r.start_date.isoformat() if r.start_date else None,
+        }
+        for r in runs
+    ]
 
 
 def _when(value: Any, zone: zoneinfo.ZoneInfo) -> str | None:
@@ -39,17 +48,27 @@ def _when(value: Any, zone: zoneinfo.ZoneInfo) -> str | None:
     return moment.astimezone(zone).isoformat() if moment is not None else None
 
 
-def run_steps(session: Any, plan: Plan, dry_run: str, run_id: str, base_url: str, now: dt.datetime | None = None) -> RunView:
+def run_steps(
+    session: Any,
+    plan: Plan,
+    dry_run: str,
+    run_id: str,
+    base_url: str,
+    now: dt.datetime | None = None,
+) -> RunView:
     from airflow.models.taskinstance import TaskInstance
     from airflow.models.xcom import XComModel
 
     dag_id = plan.dag_id(dry_run)
     zone = zoneinfo.ZoneInfo(plan.timezone)
-    now = now or dt.datetime.now(dt.timezone.utc)
+    now = now or dt.datetime.now(dt.UTC)
     schedule = plan.schedules[dry_run]
     instances = {
-        ti.task_id: ti for ti in session.scalars(
-            sa.select(TaskInstance).where(TaskInstance.dag_id == dag_id, TaskInstance.run_id == run_id)
+        ti.task_id: ti
+        for ti in session.scalars(
+            sa.select(TaskInstance).where(
+                TaskInstance.dag_id == dag_id, TaskInstance.run_id == run_id
+            )
         )
     }
     xcoms: dict[tuple[str, str], Any] = {}
@@ -59,7 +78,9 @@ def run_steps(session: Any, plan: Plan, dry_run: str, run_id: str, base_url: str
         )
     ):
         value = XComModel.deserialize_value(row)
-        xcoms[(row.task_id, row.key)] = value if isinstance(value, dict) else {}  # what the step wrote, or nothing
+        xcoms[(row.task_id, row.key)] = (
+            value if isinstance(value, dict) else {}
+        )  # what the step wrote, or nothing
     task_states = {task_id: _state(ti) for task_id, ti in instances.items()}
     defects: dict[str, list[dict]] = {}
     for defect in records.defects_of_run(session, dag_id, run_id):
@@ -83,32 +104,53 @@ def run_steps(session: Any, plan: Plan, dry_run: str, run_id: str, base_url: str
         state = step_state(scheduled, step.duration, facts, now, plan.lock_window)
         ti = instances.get(step_id)
         step_defects = defects.get(step_id, [])
-        steps.append({
-            "id": step_id,
-            "label": step.label,
-            "phase": step.phase,
-            "state": state.value,
-            "owner": owner.id,
-            "owner_name": owner.name,
-            "team": owner.team,
-            "responsible": list(dict.fromkeys(plan.responsible_people(step_id) + transferred.get(step_id, []))),
-            "transferred_to": transferred.get(step_id, []),
-            "planned_start": _when(scheduled.planned_start, zone),
-            "planned_end": _when(scheduled.planned_end, zone),
-            "actual_start": _when(started.get("at"), zone),
-            "actual_end": _when(closed.get("at") or (ti.end_date if ti is not None and facts.task_state == "success" else None), zone),
-            "started_by": started.get("by"),
-            "closed_by": closed.get("by"),
-            "comment": str(closed.get("comment") or ""),
-            "forced_close": _forced(forced.get(step_id), zone),
-            "defects": [{"id": d["id"], "title": d["title"], "severity": d["severity"], "status": d["status"],
-                         "created_by": d["created_by"]} for d in step_defects],
-            "open_defects": sum(1 for d in step_defects if d["status"] == DefectStatus.OPEN.value),
-            "link": required_actions_link(base_url, dag_id, run_id, step_id),
-        })
+        steps.append(
+            {
+                "id": step_id,
+                "label": step.label,
+                "phase": step.phase,
+                "state": state.value,
+                "owner": owner.id,
+                "owner_name": owner.name,
+                "team": owner.team,
+                "responsible": list(
+                    dict.fromkeys(plan.responsible_people(step_id) + transferred.get(step_id, []))
+                ),
+                "transferred_to": transferred.get(step_id, []),
+                "planned_start": _when(scheduled.planned_start, zone),
+                "planned_end": _when(scheduled.planned_end, zone),
+                "actual_start": _when(started.get("at"), zone),
+                "actual_end": _when(
+                    closed.get("at")
+                    or (ti.end_date if ti is not None and facts.task_state == "success" else None),
+                    zone,
+                ),
+                "started_by": started.get("by"),
+                "closed_by": closed.get("by"),
+                "comment": str(closed.get("comment") or ""),
+                "forced_close": _forced(forced.get(step_id), zone),
+                "defects": [
+                    {
+                        "id": d["id"],
+                        "title": d["title"],
+                        "severity": d["severity"],
+                        "status": d["status"],
+                        "created_by": d["created_by"],
+                    }
+                    for d in step_defects
+                ],
+                "open_defects": sum(
+                    1 for d in step_defects if d["status"] == DefectStatus.OPEN.value
+                ),
+                "link": required_actions_link(base_url, dag_id, run_id, step_id),
+            }
+        )
     progress = {
-        s["id"]: Progress(done=s["state"] in ("Terminated", "Skipped"), started_at=_parse(s["actual_start"]),
-                          ended_at=_parse(s["actual_end"]))
+        s["id"]: Progress(
+            done=s["state"] in ("Terminated", "Skipped"),
+            started_at=_parse(s["actual_start"]),
+            ended_at=_parse(s["actual_end"]),
+        )
         for s in steps
     }
     planned = reckon(schedule, plan.steps, planned_origin(schedule))
@@ -135,7 +177,11 @@ def run_steps(session: Any, plan: Plan, dry_run: str, run_id: str, base_url: str
         "forecast_critical_path": forecast.critical_path,
         "must_end_by": _when(end_by, zone),
         "forecast_late": bool(end_by and forecast.end and forecast.end > end_by),
-        "counts_by_phase": {phase: {s.value: c.get(s.value, 0) for s in State} for phase, c in by_phase.items() if sum(c.values())},
+        "counts_by_phase": {
+            phase: {s.value: c.get(s.value, 0) for s in State}
+            for phase, c in by_phase.items()
+            if sum(c.values())
+        },
         "steps": steps,
     }
 
@@ -144,8 +190,13 @@ def _forced(row: dict[str, Any] | None, zone: zoneinfo.ZoneInfo) -> ForcedCloseV
     """A cutover manager's forced close of the step: who, when, why it was forced, the reason given."""
     if row is None:
         return None
-    return {"by": row["forced_by"], "at": _when(row["forced_at"], zone), "reason": row["reason"],
-            "state_before": row["state_before"], "why": row["why_forced"]}
+    return {
+        "by": row["forced_by"],
+        "at": _when(row["forced_at"], zone),
+        "reason": row["reason"],
+        "state_before": row["state_before"],
+        "why": row["why_forced"],
+    }
 
 
 def _state(ti: Any) -> str | None:

@@ -24,15 +24,21 @@ import datetime as dt
 from dataclasses import dataclass
 
 from transition.i18n import pgettext
-from transition.vocabulary import State
 from transition.plan.model import ScheduledStep
+from transition.vocabulary import State
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 # Each state's colour (background, text), on the recap page and in the results workbook.
 STATE_COLOURS = {
-    "Planned": ("#d9d9d9", "#1b1b1b"), "Locked": ("#b4c7e7", "#1b1b1b"), "Overdue": ("#f4b183", "#1b1b1b"),
-    "Idle": ("#fff2cc", "#1b1b1b"), "Ready": ("#ffd966", "#1b1b1b"), "Open": ("#9dc3e6", "#1b1b1b"),
-    "Late": ("#ff7c80", "#1b1b1b"), "Terminated": ("#a9d18e", "#1b1b1b"), "Skipped": ("#ededed", "#555555"),
+    "Planned": ("#d9d9d9", "#1b1b1b"),
+    "Locked": ("#b4c7e7", "#1b1b1b"),
+    "Overdue": ("#f4b183", "#1b1b1b"),
+    "Idle": ("#fff2cc", "#1b1b1b"),
+    "Ready": ("#ffd966", "#1b1b1b"),
+    "Open": ("#9dc3e6", "#1b1b1b"),
+    "Late": ("#ff7c80", "#1b1b1b"),
+    "Terminated": ("#a9d18e", "#1b1b1b"),
+    "Skipped": ("#ededed", "#555555"),
     "Failed": ("#c00000", "#ffffff"),
 }
 DONE_STATES = frozenset({"success", "skipped"})
@@ -41,10 +47,15 @@ DONE_STATES = frozenset({"success", "skipped"})
 def state_name(state: str) -> str:
     """A state's name in the current language (``Overdue`` -> ``Bloquée``); the values stay English ids."""
     names = {
-        "Planned": pgettext("state", "Planned"), "Locked": pgettext("state", "Locked"),
-        "Overdue": pgettext("state", "Overdue"), "Idle": pgettext("state", "Idle"),
-        "Ready": pgettext("state", "Ready"), "Open": pgettext("state", "Open"), "Late": pgettext("state", "Late"),
-        "Terminated": pgettext("state", "Terminated"), "Skipped": pgettext("state", "Skipped"),
+        "Planned": pgettext("state", "Planned"),
+        "Locked": pgettext("state", "Locked"),
+        "Overdue": pgettext("state", "Overdue"),
+        "Idle": pgettext("state", "Idle"),
+        "Ready": pgettext("state", "Ready"),
+        "Open": pgettext("state", "Open"),
+        "Late": pgettext("state", "Late"),
+        "Terminated": pgettext("state", "Terminated"),
+        "Skipped": pgettext("state", "Skipped"),
         "Failed": pgettext("state", "Failed"),
     }
     value = getattr(state, "value", state)
@@ -62,7 +73,11 @@ class StepFacts:
 
 
 def step_state(
-    scheduled: ScheduledStep, duration: dt.timedelta, facts: StepFacts, now: dt.datetime, lock_window: dt.timedelta
+    scheduled: ScheduledStep,
+    duration: dt.timedelta,
+    facts: StepFacts,
+    now: dt.datetime,
+    lock_window: dt.timedelta,
 ) -> State:
     if facts.task_state == "success":
         return State.TERMINATED

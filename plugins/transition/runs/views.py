@@ -4,7 +4,7 @@ field renamed in one place is a type error in the others."""
 
 from __future__ import annotations
 
-from typing import TypedDict
+from typing_extensions import TypedDict  # pydantic (FastAPI) reads these on Python 3.11
 
 
 class DefectView(TypedDict):

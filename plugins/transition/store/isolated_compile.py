@@ -30,18 +30,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from transition.errors import Problem
-from transition.i18n import _, format_count
+from transition.errors import Problem, ProblemsError
+from transition.i18n import _, format_count, use_language
+from transition.locations import PLUGINS_DIR as PACKAGE_ROOT  # the folder holding the package
+from transition.plan.compiler import compile_plan, content_key
+from transition.plan.config import load_config
+from transition.plan.serial import plan_to_json
+from transition.workbook.cells import visible
 
 MEMORY_MB = 2048  # a 20 MB workbook of 1,100 steps with 32,000-character descriptions compiles in about 500 MB
 TIMEOUT_SECONDS = 20.0  # a 5,000-step plan compiles in well under a second
-from transition.locations import PLUGINS_DIR as PACKAGE_ROOT  # the folder holding the transition package
-from transition.workbook.cells import visible
-from transition.plan.compiler import compile_plan, content_key
-from transition.plan.config import load_config
-from transition.errors import ProblemsError
-from transition.i18n import use_language
-from transition.plan.serial import plan_to_json
 
 
 @dataclass
@@ -51,8 +49,12 @@ class ChildResult:
     key: str | None
     plan: dict[str, Any] | None
     problems: list[Problem] = field(default_factory=list)
-    transient: bool = False  # timed out or could not start: worth trying again later, unlike a crash
-    entry: bytes = b""  # ``{"plan": ..., "problems": [...]}`` as the child wrote it: the cache entry, as is
+    transient: bool = (
+        False  # timed out or could not start: worth trying again later, unlike a crash
+    )
+    entry: bytes = (
+        b""  # ``{"plan": ..., "problems": [...]}`` as the child wrote it: the cache entry, as is
+    )
 
 
 def memory_limit_mb() -> int:
@@ -74,25 +76,66 @@ def _positive(text: str | None, default: float) -> Any:
 def compile_in_child(config_path: Path, language: str, location: str) -> ChildResult:
     """Compile ``config_path`` in a fresh interpreter under memory and time limits."""
     environment = dict(os.environ)
-    environment["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PACKAGE_ROOT), environment.get("PYTHONPATH")]))
-    command = [sys.executable, "-P", "-m", "transition.store.isolated_compile", os.fsdecode(config_path), language]
+    environment["PYTHONPATH"] = os.pathsep.join(
+        filter(None, [str(PACKAGE_ROOT), environment.get("PYTHONPATH")])
+    )
+    command = [
+        sys.executable,
+        "-P",
+        "-m",
+        "transition.store.isolated_compile",
+        os.fsdecode(config_path),
+        language,
+    ]
     timeout = timeout_seconds()
     try:
-        done = subprocess.run(command, stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout,
-                              env=environment, close_fds=True, check=False)
+        done = subprocess.run(
+            command,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            timeout=timeout,
+            env=environment,
+            close_fds=True,
+            check=False,
+        )
     except subprocess.TimeoutExpired:
-        return ChildResult(None, None, [_unreadable(location, _(
-            "reading it took more than {seconds} s, far longer than a plan; it is damaged or far bigger than a plan"
-        ).format(seconds=f"{timeout:g}"))], transient=True)
+        return ChildResult(
+            None,
+            None,
+            [
+                _unreadable(
+                    location,
+                    _(
+                        "reading it took more than {seconds} s, far longer than a plan; it is damaged or far bigger than a plan"
+                    ).format(seconds=f"{timeout:g}"),
+                )
+            ],
+            transient=True,
+        )
     except OSError as exc:
-        return ChildResult(None, None, [_unreadable(location, _("no process could be started to read it ({reason})").format(
-            reason=exc.strerror or type(exc).__name__))], transient=True)
+        return ChildResult(
+            None,
+            None,
+            [
+                _unreadable(
+                    location,
+                    _("no process could be started to read it ({reason})").format(
+                        reason=exc.strerror or type(exc).__name__
+                    ),
+                )
+            ],
+            transient=True,
+        )
     if done.returncode == 0:
         key, _newline, entry = done.stdout.partition(b"\n")
         try:
             data = json.loads(entry)
-            return ChildResult(key.decode("ascii") or None, data["plan"], [Problem.from_json(p) for p in data["problems"]],
-                               entry=entry)
+            return ChildResult(
+                key.decode("ascii") or None,
+                data["plan"],
+                [Problem.from_json(p) for p in data["problems"]],
+                entry=entry,
+            )
         except (ValueError, KeyError, TypeError):
             pass  # reported below, with what the child said
     return ChildResult(None, None, [_unreadable(location, _death(done.returncode, done.stderr))])
@@ -105,12 +148,21 @@ def _death(returncode: int, stderr: bytes) -> str:
         except ValueError:
             name = f"signal {-returncode}"
         if -returncode == signal.SIGXCPU:
-            return _("reading it took more than {seconds} s of processor time, far longer than a plan; it is damaged or "
-                     "far bigger than a plan").format(seconds=f"{timeout_seconds():g}")
-        return _("the reader stopped ({signal}), most likely out of memory (it may use {memory} MB); the file is damaged "
-                 "or far bigger than a plan").format(signal=name, memory=format_count(memory_limit_mb()))
-    last = next((line for line in reversed(stderr.decode("utf-8", "replace").splitlines()) if line.strip()), "")
-    return _("the reader stopped (exit code {code}): {reason}").format(code=returncode, reason=_one_line(last) or "-")
+            return _(
+                "reading it took more than {seconds} s of processor time, far longer than a plan; it is damaged or "
+                "far bigger than a plan"
+            ).format(seconds=f"{timeout_seconds():g}")
+        return _(
+            "the reader stopped ({signal}), most likely out of memory (it may use {memory} MB); the file is damaged "
+            "or far bigger than a plan"
+        ).format(signal=name, memory=format_count(memory_limit_mb()))
+    last = next(
+        (line for line in reversed(stderr.decode("utf-8", "replace").splitlines()) if line.strip()),
+        "",
+    )
+    return _("the reader stopped (exit code {code}): {reason}").format(
+        code=returncode, reason=_one_line(last) or "-"
+    )
 
 
 def _unreadable(location: str, reason: str) -> Problem:
@@ -118,11 +170,11 @@ def _unreadable(location: str, reason: str) -> Problem:
 
 
 def _one_line(text: str) -> str:
-
     return visible(text.strip())[:300]
 
 
 # -- the child -----------------------------------------------------------------------------------
+
 
 def _limit_self() -> None:
     import resource
@@ -150,23 +202,48 @@ def child_main(argv: list[str]) -> int:
             location = config.workbook_path.name
             key, workbook_sha256 = content_key(config)
             result = compile_plan(config, key, workbook_sha256)
-            output = {"key": key, "plan": plan_to_json(result.plan) if result.plan is not None else None,
-                      "problems": [p.to_json() for p in result.problems]}
+            output = {
+                "key": key,
+                "plan": plan_to_json(result.plan) if result.plan is not None else None,
+                "problems": [p.to_json() for p in result.problems],
+            }
         except ProblemsError as exc:
             output = {"key": None, "plan": None, "problems": [p.to_json() for p in exc.problems]}
         except MemoryError:
-            output = {"key": None, "plan": None, "problems": [_unreadable(location, _(
-                "it needs more than {memory} MB of memory, far more than a plan; it is damaged or far bigger than a plan"
-            ).format(memory=format_count(memory_limit_mb()))).to_json()]}
+            output = {
+                "key": None,
+                "plan": None,
+                "problems": [
+                    _unreadable(
+                        location,
+                        _(
+                            "it needs more than {memory} MB of memory, far more than a plan; it is damaged or far bigger than a plan"
+                        ).format(memory=format_count(memory_limit_mb())),
+                    ).to_json()
+                ],
+            }
         except RecursionError as exc:
-            output = {"key": None, "plan": None, "problems": [_unreadable(location, _one_line(repr(exc))).to_json()]}
-        except BaseException as exc:  # a bug, a reader's error or panic we did not foresee: a problem, not a crash
+            output = {
+                "key": None,
+                "plan": None,
+                "problems": [_unreadable(location, _one_line(repr(exc))).to_json()],
+            }
+        except (
+            BaseException
+        ) as exc:  # a bug, a reader's error or panic we did not foresee: a problem, not a crash
             if isinstance(exc, (KeyboardInterrupt, SystemExit)):
                 raise
-            output = {"key": None, "plan": None, "problems": [_unreadable(
-                location, _one_line(f"{type(exc).__name__}: {exc}")).to_json()]}
+            output = {
+                "key": None,
+                "plan": None,
+                "problems": [
+                    _unreadable(location, _one_line(f"{type(exc).__name__}: {exc}")).to_json()
+                ],
+            }
         key = output.pop("key") or ""
-        text = json.dumps(output, separators=(",", ":"))  # ASCII: also for file names that are not UTF-8
+        text = json.dumps(
+            output, separators=(",", ":")
+        )  # ASCII: also for file names that are not UTF-8
     sys.stdout.write(key + "\n" + text)
     sys.stdout.flush()
     return 0

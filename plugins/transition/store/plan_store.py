@@ -25,13 +25,13 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from transition.plan.compiler import content_key
-from transition.plan.config import PlanConfig, config_language, load_config, resolve_config_path
 from transition.errors import ConfigError, Problem, WorkbookError, errors_only
 from transition.i18n import current_language, use_language
-from transition.store.isolated_compile import compile_in_child
+from transition.plan.compiler import content_key
+from transition.plan.config import PlanConfig, config_language, load_config, resolve_config_path
 from transition.plan.model import Plan
 from transition.plan.serial import plan_from_json
+from transition.store.isolated_compile import compile_in_child
 
 CACHE_ENV = "TRANSITION_CACHE_DIR"
 KEEP_ENTRIES = 4  # cache entries kept besides last-good.json
@@ -80,20 +80,33 @@ def _load_for_key(config: PlanConfig, cache: Path, key: str, workbook_sha256: st
     cached = _read_json(plan_file)
     if cached is not None:
         try:
-            return LoadedPlan(plan_from_json(cached["plan"]), [Problem.from_json(p) for p in cached["problems"]], True)
+            return LoadedPlan(
+                plan_from_json(cached["plan"]),
+                [Problem.from_json(p) for p in cached["problems"]],
+                True,
+            )
         except (KeyError, ValueError, TypeError):
             pass  # an entry from another version: compile again
     cached_errors = _read_json(errors_file)
     if cached_errors is not None and time.time() < cached_errors.get("retry_after", float("inf")):
         try:
-            return LoadedPlan(_read_last_good(cache), [Problem.from_json(p) for p in cached_errors["problems"]], True)
+            return LoadedPlan(
+                _read_last_good(cache),
+                [Problem.from_json(p) for p in cached_errors["problems"]],
+                True,
+            )
         except (KeyError, ValueError, TypeError):
             pass
 
     config_path = config.source or config.workbook_path
     child = compile_in_child(config_path, current_language(), config.workbook_path.name)
-    if child.key is not None and child.key != key:  # the file changed while it was read: file it under what was read
-        plan_file, errors_file = cache / f"plan-{child.key}.json", cache / f"errors-{child.key}.json"
+    if (
+        child.key is not None and child.key != key
+    ):  # the file changed while it was read: file it under what was read
+        plan_file, errors_file = (
+            cache / f"plan-{child.key}.json",
+            cache / f"errors-{child.key}.json",
+        )
     problems = child.problems
     if child.plan is None:
         entry: dict = {"problems": [p.to_json() for p in problems]}
@@ -131,7 +144,9 @@ def _read_json(path: Path) -> dict | None:
 
 
 def _write_json(path: Path, data: dict) -> None:
-    _write_bytes(path, json.dumps(data, separators=(",", ":")).encode("ascii"))  # ASCII: any file name
+    _write_bytes(
+        path, json.dumps(data, separators=(",", ":")).encode("ascii")
+    )  # ASCII: any file name
 
 
 def _write_bytes(path: Path, data: bytes) -> None:
@@ -153,6 +168,10 @@ def _prune(cache: Path) -> None:
         except OSError:
             return 0.0
 
-    entries = sorted((p for p in cache.glob("*-*.json") if p.name != "last-good.json"), key=modified, reverse=True)
+    entries = sorted(
+        (p for p in cache.glob("*-*.json") if p.name != "last-good.json"),
+        key=modified,
+        reverse=True,
+    )
     for stale in entries[KEEP_ENTRIES:]:
         stale.unlink(missing_ok=True)

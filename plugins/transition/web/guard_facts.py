@@ -13,11 +13,11 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from transition.runs import records
 from transition.plan.model import Plan
+from transition.results.weekly_report import weekly_report_dag_id
+from transition.runs import records
 from transition.web.permissions import allowed_people, current_plan, find_step
 from transition.web.route_rules import Call, Rule, Who
-from transition.results.weekly_report import weekly_report_dag_id
 
 ADMIN_ROLES = frozenset({"admin"})
 
@@ -38,7 +38,6 @@ def is_admin(user: Any) -> bool:
 
 
 def plan_dag_ids(plan: Plan) -> frozenset[str]:
-
     return frozenset([plan.dag_id(d) for d in plan.schedules] + [weekly_report_dag_id(plan)])
 
 
@@ -58,7 +57,9 @@ class DatabaseFacts:
         return person.language if person is not None else self.plan.language
 
     def is_manager(self, user: Any) -> bool:
-        return is_admin(user) or (self.plan is not None and actor_id(user) in self.plan.cutover_managers)
+        return is_admin(user) or (
+            self.plan is not None and actor_id(user) in self.plan.cutover_managers
+        )
 
     def backfill_dag(self, backfill_id: str) -> str | None:
         from airflow.models.backfill import Backfill
@@ -83,9 +84,14 @@ class DatabaseFacts:
         from airflow.utils.session import create_session
 
         with create_session() as session:
-            state = session.scalar(sa.select(TaskInstance.state).where(
-                TaskInstance.dag_id == dag_id, TaskInstance.run_id == run_id, TaskInstance.task_id == step_id,
-                TaskInstance.map_index == -1))
+            state = session.scalar(
+                sa.select(TaskInstance.state).where(
+                    TaskInstance.dag_id == dag_id,
+                    TaskInstance.run_id == run_id,
+                    TaskInstance.task_id == step_id,
+                    TaskInstance.map_index == -1,
+                )
+            )
         return str(getattr(state, "value", state)) if state is not None else None
 
     def blocking_defects(self, dag_id: str, run_id: str, step_id: str) -> list[dict[str, Any]]:
@@ -97,13 +103,18 @@ class DatabaseFacts:
 
 def parse_with_airflow_model(rule: Rule, body: Any) -> Any:
     """The body as Airflow's route will read it (its own pydantic model); ValueError if it would not."""
+    from airflow.api_fastapi.core_api.datamodels.hitl import UpdateHITLDetailPayload
+    from airflow.api_fastapi.core_api.datamodels.task_instances import (
+        ClearTaskInstancesBody,
+        PatchTaskInstanceBody,
+    )
     from pydantic import ValidationError
 
-    from airflow.api_fastapi.core_api.datamodels.hitl import UpdateHITLDetailPayload
-    from airflow.api_fastapi.core_api.datamodels.task_instances import ClearTaskInstancesBody, PatchTaskInstanceBody
-
-    model: Any = {Rule.ANSWER: UpdateHITLDetailPayload, Rule.MARK_STEP: PatchTaskInstanceBody,
-                  Rule.CLEAR: ClearTaskInstancesBody}[rule]
+    model: Any = {
+        Rule.ANSWER: UpdateHITLDetailPayload,
+        Rule.MARK_STEP: PatchTaskInstanceBody,
+        Rule.CLEAR: ClearTaskInstancesBody,
+    }[rule]
     if rule is Rule.CLEAR:  # every clear body of Airflow has ``dry_run``, true by default
         if not isinstance(body, dict) and body is not None:
             raise ValueError("not an object")
@@ -128,9 +139,16 @@ def add_assignee(call: Call, user: Any) -> None:
 
     user_id = str(user.get_id())
     with create_session() as session:
-        detail = session.scalar(sa.select(HITLDetail).join(TaskInstance, TaskInstance.id == HITLDetail.ti_id).where(
-            TaskInstance.dag_id == call.params["dag_id"], TaskInstance.run_id == call.params["dag_run_id"],
-            TaskInstance.task_id == call.params["task_id"], TaskInstance.map_index == -1))
+        detail = session.scalar(
+            sa.select(HITLDetail)
+            .join(TaskInstance, TaskInstance.id == HITLDetail.ti_id)
+            .where(
+                TaskInstance.dag_id == call.params["dag_id"],
+                TaskInstance.run_id == call.params["dag_run_id"],
+                TaskInstance.task_id == call.params["task_id"],
+                TaskInstance.map_index == -1,
+            )
+        )
         if detail is None or not detail.assignees:
             return
         if all(a.get("id") != user_id for a in detail.assignees):
@@ -139,11 +157,11 @@ def add_assignee(call: Call, user: Any) -> None:
 
 def add_transferees(ti_id: str) -> None:
     """After a step (re)wrote its request: the people it was transferred to in this run are assignees."""
+    import uuid
+
     from airflow.models.hitl import HITLDetail
     from airflow.models.taskinstance import TaskInstance
     from airflow.utils.session import create_session
-
-    import uuid
 
     plan = current_plan()
     with create_session() as session:
@@ -155,24 +173,42 @@ def add_transferees(ti_id: str) -> None:
         if not people or detail is None or not detail.assignees:
             return
         known = {a.get("id") for a in detail.assignees}
-        added = [{"id": p, "name": plan.actors[p].name if p in plan.actors else p} for p in people if p not in known]
+        added = [
+            {"id": p, "name": plan.actors[p].name if p in plan.actors else p}
+            for p in people
+            if p not in known
+        ]
         if added:
             detail.assignees = [*detail.assignees, *added]
 
 
-def forced_close_recorder(call: Call, who: Who, why: str, facts: DatabaseFacts) -> Callable[[], None]:
+def forced_close_recorder(
+    call: Call, who: Who, why: str, facts: DatabaseFacts
+) -> Callable[[], None]:
     """What records a cutover manager's forced close once Airflow has accepted it."""
     reason = ""
     if isinstance(call.body, dict):
         reason = str(call.body.get("note") or "").strip()
-    dag_id, run_id, step_id = call.params["dag_id"], call.params["dag_run_id"], call.params["task_id"]
+    dag_id, run_id, step_id = (
+        call.params["dag_id"],
+        call.params["dag_run_id"],
+        call.params["task_id"],
+    )
     state_before = facts.task_state(dag_id, run_id, step_id)
 
     def record() -> None:
         from airflow.utils.session import create_session
 
         with create_session() as session:
-            records.add_forced_close(session, dag_id=dag_id, run_id=run_id, task_id=step_id, forced_by=who.actor,
-                                     reason=reason, state_before=state_before, why_forced=why)
+            records.add_forced_close(
+                session,
+                dag_id=dag_id,
+                run_id=run_id,
+                task_id=step_id,
+                forced_by=who.actor,
+                reason=reason,
+                state_before=state_before,
+                why_forced=why,
+            )
 
     return record

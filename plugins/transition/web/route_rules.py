@@ -4,7 +4,7 @@ Deny by default: a request that would change something (POST, PUT, PATCH, DELETE
 DAG of the plan (by its URL, by ``~`` and the entities in its body, by a pattern, by a backfill of
 it) or the plan's own Variables (``transition.*``) is refused unless it is one of the forms below
 for a person allowed on it. Cutover managers and Airflow admins may do everything (a close they
-force is recorded). The table is in the README; ``tests/test_route_rules.py`` keeps both true.
+force is recorded). The table is in the README; ``tests/web/test_route_rules.py`` keeps both true.
 
 This module decides; :mod:`transition.web.step_guard` finds the route exactly as Airflow does, the user
 exactly as Airflow does, and the facts (task state, transfers, defects) in the database.
@@ -44,7 +44,10 @@ RULES: dict[tuple[str, str], Rule] = {
     ("PATCH", TI + "/{task_id}/{map_index}"): Rule.MARK_STEP,
     ("PATCH", TI + "/{task_id}/dry_run"): Rule.READ_ONLY,
     ("PATCH", TI + "/{task_id}/{map_index}/dry_run"): Rule.READ_ONLY,
-    ("PATCH", "/api/v2/dags/{dag_id}/dagRuns/{dag_run_id}/taskGroupInstances/{group_id}/dry_run"): Rule.READ_ONLY,
+    (
+        "PATCH",
+        "/api/v2/dags/{dag_id}/dagRuns/{dag_run_id}/taskGroupInstances/{group_id}/dry_run",
+    ): Rule.READ_ONLY,
     ("POST", TI + "/list"): Rule.READ_ONLY,
     ("POST", "/api/v2/dags/{dag_id}/dagRuns/list"): Rule.READ_ONLY,
     ("POST", "/api/v2/backfills/dry_run"): Rule.READ_ONLY,
@@ -82,7 +85,9 @@ class Facts(Protocol):
 
     def plan_dags(self) -> frozenset[str]: ...
     def backfill_dag(self, backfill_id: str) -> str | None: ...
-    def allowed_people(self, dag_id: str, run_id: str, step_id: str) -> list[str] | None: ...  # None: no such step
+    def allowed_people(
+        self, dag_id: str, run_id: str, step_id: str
+    ) -> list[str] | None: ...  # None: no such step
     def task_state(self, dag_id: str, run_id: str, step_id: str) -> str | None: ...
     def blocking_defects(self, dag_id: str, run_id: str, step_id: str) -> list[dict[str, Any]]: ...
 
@@ -128,8 +133,11 @@ def touches_plan(call: Call, facts: Facts) -> bool:
     plan = facts.plan_dags()
     if call.route.startswith("/api/v2/variables"):
         key = call.params.get("variable_key", "")
-        return key.startswith(VARIABLE_PREFIX) or call.body is INVALID or any(
-            s.startswith(VARIABLE_PREFIX) for _k, s in _strings(call.body))
+        return (
+            key.startswith(VARIABLE_PREFIX)
+            or call.body is INVALID
+            or any(s.startswith(VARIABLE_PREFIX) for _k, s in _strings(call.body))
+        )
     if not plan:
         return False
     dag_id = call.params.get("dag_id")
@@ -163,7 +171,11 @@ def decide(call: Call, who: Who, facts: Facts, parse: Callable[[Rule, Any], Any]
         return ALLOW if preview else _managers_only()
     if rule is Rule.MANAGERS:
         return ALLOW if who.manager else _managers_only()
-    dag_id, run_id, step_id = call.params["dag_id"], call.params["dag_run_id"], call.params["task_id"]
+    dag_id, run_id, step_id = (
+        call.params["dag_id"],
+        call.params["dag_run_id"],
+        call.params["task_id"],
+    )
     people = facts.allowed_people(dag_id, run_id, step_id)
     if people is None:  # the run's watch, or a task the plan no longer has
         return ALLOW if who.manager else _managers_only()
@@ -172,27 +184,51 @@ def decide(call: Call, who: Who, facts: Facts, parse: Callable[[Rule, Any], Any]
     return _mark(call, who, people, facts, parse)
 
 
-def _answer(call: Call, who: Who, people: list[str], facts: Facts, parse: Callable[[Rule, Any], Any]) -> Verdict:
-    dag_id, run_id, step_id = call.params["dag_id"], call.params["dag_run_id"], call.params["task_id"]
+def _answer(
+    call: Call, who: Who, people: list[str], facts: Facts, parse: Callable[[Rule, Any], Any]
+) -> Verdict:
+    dag_id, run_id, step_id = (
+        call.params["dag_id"],
+        call.params["dag_run_id"],
+        call.params["task_id"],
+    )
     if who.actor not in people and not who.manager:
         return Verdict(403, not_allowed(step_id))
     try:
         chosen = list(parse(Rule.ANSWER, call.body).chosen_options)
     except ValueError as exc:
-        return Verdict(422, _("The answer is not in the form Airflow reads: {error}").format(error=_first_line(exc)))
-    if Option.CLOSE.value in chosen and (blocking := facts.blocking_defects(dag_id, run_id, step_id)):
+        return Verdict(
+            422,
+            _("The answer is not in the form Airflow reads: {error}").format(
+                error=_first_line(exc)
+            ),
+        )
+    if Option.CLOSE.value in chosen and (
+        blocking := facts.blocking_defects(dag_id, run_id, step_id)
+    ):
         return Verdict(409, _blocked(step_id, blocking))
     return Verdict(None, add_assignee=True)
 
 
-def _mark(call: Call, who: Who, people: list[str], facts: Facts, parse: Callable[[Rule, Any], Any]) -> Verdict:
-    dag_id, run_id, step_id = call.params["dag_id"], call.params["dag_run_id"], call.params["task_id"]
+def _mark(
+    call: Call, who: Who, people: list[str], facts: Facts, parse: Callable[[Rule, Any], Any]
+) -> Verdict:
+    dag_id, run_id, step_id = (
+        call.params["dag_id"],
+        call.params["dag_run_id"],
+        call.params["task_id"],
+    )
     if who.actor not in people and not who.manager:
         return Verdict(403, not_allowed(step_id))
     try:
         body = parse(Rule.MARK_STEP, call.body)
     except ValueError as exc:
-        return Verdict(422, _("The change is not in the form Airflow reads: {error}").format(error=_first_line(exc)))
+        return Verdict(
+            422,
+            _("The change is not in the form Airflow reads: {error}").format(
+                error=_first_line(exc)
+            ),
+        )
     new_state = getattr(body.new_state, "value", body.new_state)
     flags = [flag for flag in INCLUDE_FLAGS if getattr(body, flag)]
     if who.manager:
@@ -210,22 +246,39 @@ def _mark(call: Call, who: Who, people: list[str], facts: Facts, parse: Callable
         if flags:
             why.append(_("with {flags}").format(flags=", ".join(flags)))
         if not (body.note or "").strip():
-            return Verdict(400, _("Closing step {step} now is a forced close ({why}): give the reason in the note.")
-                           .format(step=step_id, why="; ".join(why)))
+            return Verdict(
+                400,
+                _(
+                    "Closing step {step} now is a forced close ({why}): give the reason in the note."
+                ).format(step=step_id, why="; ".join(why)),
+            )
         return Verdict(None, forced_close="; ".join(why))
     if flags:
-        return Verdict(403, _("Steps are marked one at a time: {flags} would change other steps too, which is for the "
-                              "cutover managers.").format(flags=", ".join(flags)))
+        return Verdict(
+            403,
+            _(
+                "Steps are marked one at a time: {flags} would change other steps too, which is for the "
+                "cutover managers."
+            ).format(flags=", ".join(flags)),
+        )
     if new_state is None:
         return ALLOW  # a note
     if new_state != "success":
-        return Verdict(403, _("Only the cutover managers may set step {step} to '{state}'.").format(
-            step=step_id, state=new_state))
+        return Verdict(
+            403,
+            _("Only the cutover managers may set step {step} to '{state}'.").format(
+                step=step_id, state=new_state
+            ),
+        )
     state = facts.task_state(dag_id, run_id, step_id)
     if state != ASKING:
-        return Verdict(409, _("Step {step} can be closed while it is Ready or Open (asking for Start or Close); it is "
-                              "{state}. A cutover manager may force it, with a reason.").format(
-            step=step_id, state=state or _("not started")))
+        return Verdict(
+            409,
+            _(
+                "Step {step} can be closed while it is Ready or Open (asking for Start or Close); it is "
+                "{state}. A cutover manager may force it, with a reason."
+            ).format(step=step_id, state=state or _("not started")),
+        )
     if blocking := facts.blocking_defects(dag_id, run_id, step_id):
         return Verdict(409, _blocked(step_id, blocking))
     return ALLOW
@@ -236,19 +289,27 @@ def _first_line(exc: Exception) -> str:
 
 
 def _managers_only() -> Verdict:
-    return Verdict(403, _("This change to the transition plan's DAGs is for the cutover managers: ask one of them."))
+    return Verdict(
+        403,
+        _(
+            "This change to the transition plan's DAGs is for the cutover managers: ask one of them."
+        ),
+    )
 
 
 def not_allowed(step_id: str) -> str:
     """Why someone may not act on a step, in the current language."""
-    return _("You may not act on step {step}: only its owner, whoever it was transferred to, the owner's team leader "
-             "and department head, and the cutover managers may.").format(step=step_id)
+    return _(
+        "You may not act on step {step}: only its owner, whoever it was transferred to, the owner's team leader "
+        "and department head, and the cutover managers may."
+    ).format(step=step_id)
 
 
 def _blocked(step_id: str, blocking: list[dict[str, Any]]) -> str:
     listed = "; ".join(f"#{d['id']} {d['title']}" for d in blocking)
-    return _("Step {step} cannot be closed while it has an open blocking defect: {defects}. Resolve it first.").format(
-        step=step_id, defects=listed)
+    return _(
+        "Step {step} cannot be closed while it has an open blocking defect: {defects}. Resolve it first."
+    ).format(step=step_id, defects=listed)
 
 
 def parse_json(body: bytes) -> Any:

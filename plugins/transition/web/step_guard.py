@@ -25,13 +25,24 @@ import anyio
 from starlette._utils import get_route_path
 from starlette.routing import Match, Mount
 
-from transition.web.route_rules import CHANGING, Call, Rule, Verdict, Who, decide, parse_json, touches_plan
-from transition.web import guard_facts
 from transition.i18n import use_language
+from transition.web import guard_facts
+from transition.web.route_rules import (
+    CHANGING,
+    Call,
+    Rule,
+    Verdict,
+    Who,
+    decide,
+    parse_json,
+    touches_plan,
+)
 
 log = logging.getLogger(__name__)
 PASS_THROUGH = ("/execution", "/auth", "/transition", "/static")
-REASK = re.compile(r"^/execution/hitlDetails/([0-9a-fA-F-]{32,36})/?$")  # a task writing its request
+REASK = re.compile(
+    r"^/execution/hitlDetails/([0-9a-fA-F-]{32,36})/?$"
+)  # a task writing its request
 
 
 def resolve_route(app: Any, scope: dict) -> tuple[str, dict[str, str]] | None:
@@ -48,7 +59,9 @@ def resolve_route(app: Any, scope: dict) -> tuple[str, dict[str, str]] | None:
                 continue
             params.update(child.get("path_params", {}))
             if isinstance(route, Mount):
-                inner = getattr(route.app, "routes", None) or getattr(getattr(route.app, "router", None), "routes", None)
+                inner = getattr(route.app, "routes", None) or getattr(
+                    getattr(route.app, "router", None), "routes", None
+                )
                 if not inner or (prefix + route.path).startswith(PASS_THROUGH):
                     return prefix + route.path + "/{path}", params
                 prefix += route.path
@@ -75,9 +88,19 @@ class StepGuard:
         except _Refusal as refusal:
             verdict, after = Verdict(refusal.status, refusal.detail), None
         except Exception:  # fail closed: a request the guard could not judge does not reach Airflow
-            log.exception("The transition step guard failed on %s %s; refusing", scope.get("method"), scope.get("path"))
-            verdict, after = Verdict(503, "The transition plan's guard could not check this request; nothing was "
-                                          "changed. Try again, or ask the administrator to read the api-server log."), None
+            log.exception(
+                "The transition step guard failed on %s %s; refusing",
+                scope.get("method"),
+                scope.get("path"),
+            )
+            verdict, after = (
+                Verdict(
+                    503,
+                    "The transition plan's guard could not check this request; nothing was "
+                    "changed. Try again, or ask the administrator to read the api-server log.",
+                ),
+                None,
+            )
         if verdict.status is not None:
             await _respond(send, verdict.status, verdict.message)
             return
@@ -99,14 +122,15 @@ class StepGuard:
                 log.exception("Recording what the transition step guard let through failed")
 
     async def _judge(self, scope: dict, body: bytes) -> tuple[Verdict, Callable[[], None] | None]:
-
         app = scope.get("app")
         found = resolve_route(app, scope) if app is not None else None
         if found is None:
             return Verdict(None), None  # Airflow answers 404 or 405: nothing changes
         route, params = found
         if route.startswith(PASS_THROUGH):
-            asked = REASK.match(get_route_path(scope)) if scope["method"].upper() == "POST" else None
+            asked = (
+                REASK.match(get_route_path(scope)) if scope["method"].upper() == "POST" else None
+            )
             if asked is None:
                 return Verdict(None), None
             # A step asks again (a new try): once Airflow has the request, the people it was
@@ -118,18 +142,21 @@ class StepGuard:
         if not await anyio.to_thread.run_sync(touches_plan, call, facts):
             return Verdict(None), None
         user = await _user(scope)
-        who = Who(guard_facts.actor_id(user), await anyio.to_thread.run_sync(facts.is_manager, user))
+        who = Who(
+            guard_facts.actor_id(user), await anyio.to_thread.run_sync(facts.is_manager, user)
+        )
         verdict = await anyio.to_thread.run_sync(_decide_in_language, call, who, facts)
         after = None
         if verdict.status is None and verdict.add_assignee:
             await anyio.to_thread.run_sync(guard_facts.add_assignee, call, user)
         if verdict.status is None and verdict.forced_close is not None:
-            after = await anyio.to_thread.run_sync(guard_facts.forced_close_recorder, call, who, verdict.forced_close, facts)
+            after = await anyio.to_thread.run_sync(
+                guard_facts.forced_close_recorder, call, who, verdict.forced_close, facts
+            )
         return verdict, after
 
 
 def _decide_in_language(call: Call, who: Who, facts: Any) -> Verdict:
-
     with use_language(facts.language_of(who.actor)):  # the refusals, in the user's language
         return decide(call, who, facts, guard_facts.parse_with_airflow_model)
 
@@ -142,10 +169,9 @@ class _Refusal(Exception):
 
 async def _user(scope: dict) -> Any:
     """The user exactly as Airflow resolves it for its routes (``get_user``), or a refusal."""
+    from airflow.api_fastapi.core_api.security import bearer_scheme, get_user
     from fastapi import HTTPException
     from starlette.requests import Request
-
-    from airflow.api_fastapi.core_api.security import bearer_scheme, get_user
 
     request = Request(scope)
     try:
@@ -181,8 +207,16 @@ def _replay(body: bytes, receive: Any) -> Any:
 
 async def _respond(send: Any, status: int, detail: str) -> None:
     payload = json.dumps({"detail": detail}).encode()
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode())]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(payload)).encode()),
+            ],
+        }
+    )
     await send({"type": "http.response.body", "body": payload})
 
 

@@ -39,13 +39,17 @@ def as_text(value: CellValue) -> str:
 def normalise_key(text: str) -> str:
     """Lower case, without accents, spaces or punctuation: ``Date d'exécution`` -> ``datedexecution``."""
     decomposed = unicodedata.normalize("NFKD", text)
-    return "".join(ch for ch in decomposed.casefold() if ch.isalnum() and not unicodedata.combining(ch))
+    return "".join(
+        ch for ch in decomposed.casefold() if ch.isalnum() and not unicodedata.combining(ch)
+    )
 
 
 # ---------------------------------------------------------------------------------------------
 # Control characters: refused in IDs and names (they break e-mail headers, task ids, calendars)
 
-CONTROL_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp"})  # line breaks, tabs, U+2028/9, U+0085, bidi marks
+CONTROL_CATEGORIES = frozenset(
+    {"Cc", "Cf", "Zl", "Zp"}
+)  # line breaks, tabs, U+2028/9, U+0085, bidi marks
 _ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
 
@@ -68,7 +72,8 @@ def visible(text: str) -> str:
         return text
     return "".join(
         _ESCAPES.get(ch) or (f"\\u{ord(ch):04x}" if ord(ch) <= 0xFFFF else f"\\U{ord(ch):08x}")
-        if unicodedata.category(ch) in CONTROL_CATEGORIES else ch
+        if unicodedata.category(ch) in CONTROL_CATEGORIES
+        else ch
         for ch in text
     )
 
@@ -89,7 +94,9 @@ _DURATION_PART = re.compile(r"(\d+(?:[.,]\d+)?)\s*(min|mn|d|j|h|m)?", re.IGNOREC
 _CLOCK_DURATION = re.compile(r"^(\d{1,3}):(\d{2})(?::(\d{2}))?$")
 
 
-MAX_DURATION = dt.timedelta(days=366)  # a step longer than a year is a typing error, and overflows dates
+MAX_DURATION = dt.timedelta(
+    days=366
+)  # a step longer than a year is a typing error, and overflows dates
 
 
 def _duration_help() -> str:
@@ -102,8 +109,12 @@ def parse_duration(value: CellValue) -> dt.timedelta:
         result = value
     elif isinstance(value, dt.time):
         result = dt.timedelta(hours=value.hour, minutes=value.minute, seconds=value.second)
-    elif isinstance(value, bool) or isinstance(value, (dt.date, dt.datetime)):
-        raise ValueError(_("duration '{value}' is a date, not a duration; {help}").format(value=as_text(value), help=_duration_help()))
+    elif isinstance(value, (bool, dt.date, dt.datetime)):
+        raise ValueError(
+            _("duration '{value}' is a date, not a duration; {help}").format(
+                value=as_text(value), help=_duration_help()
+            )
+        )
     elif isinstance(value, (int, float)):
         result = _minutes(float(value), as_text(value))
     else:
@@ -111,7 +122,11 @@ def parse_duration(value: CellValue) -> dt.timedelta:
     if result > MAX_DURATION:
         raise ValueError(_too_long(as_text(value)))
     if result < dt.timedelta(0):
-        raise ValueError(_("duration '{value}' is negative; {help}").format(value=as_text(value), help=_duration_help()))
+        raise ValueError(
+            _("duration '{value}' is negative; {help}").format(
+                value=as_text(value), help=_duration_help()
+            )
+        )
     return result
 
 
@@ -124,7 +139,9 @@ def _parse_duration_text(text: str) -> dt.timedelta:
     parts = list(_DURATION_PART.finditer(compact))
     leftover = _DURATION_PART.sub("", compact).replace(" ", "")
     if not parts or leftover:
-        raise ValueError(_("cannot read duration '{value}'; {help}").format(value=text, help=_duration_help()))
+        raise ValueError(
+            _("cannot read duration '{value}'; {help}").format(value=text, help=_duration_help())
+        )
     minutes = 0.0
     previous_unit: str | None = None
     for part in parts:
@@ -132,8 +149,12 @@ def _parse_duration_text(text: str) -> dt.timedelta:
         unit = (part.group(2) or "").lower()
         if not unit:
             # "1h30": a bare number after hours means minutes; a lone number is minutes.
-            if previous_unit not in (None, "h") :
-                raise ValueError(_("cannot read duration '{value}'; {help}").format(value=text, help=_duration_help()))
+            if previous_unit not in (None, "h"):
+                raise ValueError(
+                    _("cannot read duration '{value}'; {help}").format(
+                        value=text, help=_duration_help()
+                    )
+                )
             unit = "m"
         minutes += number * _DURATION_UNITS[unit]
         previous_unit = unit
@@ -142,13 +163,18 @@ def _parse_duration_text(text: str) -> dt.timedelta:
 
 def _too_long(text: str) -> str:
     return _("duration '{value}' is longer than {days} days; {help}").format(
-        value=visible(text), days=MAX_DURATION.days, help=_duration_help())
+        value=visible(text), days=MAX_DURATION.days, help=_duration_help()
+    )
 
 
 def _minutes(minutes: float, text: str) -> dt.timedelta:
     """A duration of ``minutes``; a ValueError (not an overflow) for one too long or not a number."""
     if math.isnan(minutes):
-        raise ValueError(_("cannot read duration '{value}'; {help}").format(value=visible(text), help=_duration_help()))
+        raise ValueError(
+            _("cannot read duration '{value}'; {help}").format(
+                value=visible(text), help=_duration_help()
+            )
+        )
     if abs(minutes) > MAX_DURATION.total_seconds() / 60:
         raise ValueError(_too_long(text))
     return dt.timedelta(minutes=minutes)
@@ -202,33 +228,48 @@ class RelativeStart:
 def parse_start(value: CellValue) -> RelativeStart:
     if isinstance(value, (dt.datetime, dt.date)):
         raise ValueError(
-            _("start '{value}' is a calendar date; dry runs have different D-days, so {help}").format(
-                value=as_text(value), help=_start_help())
+            _(
+                "start '{value}' is a calendar date; dry runs have different D-days, so {help}"
+            ).format(value=as_text(value), help=_start_help())
         )
     if isinstance(value, dt.time):
-        raise ValueError(_("start '{value}' has no day; {help}").format(value=as_text(value), help=_start_help()))
+        raise ValueError(
+            _("start '{value}' has no day; {help}").format(value=as_text(value), help=_start_help())
+        )
     text = as_text(value)
     match = _START.match(text)
     if not match:
-        raise ValueError(_("cannot read start '{value}'; {help}").format(value=text, help=_start_help()))
+        raise ValueError(
+            _("cannot read start '{value}'; {help}").format(value=text, help=_start_help())
+        )
     sign, days, hour, minute = match.groups()
     offset = int(days or 0) * (-1 if sign == "-" else 1)
     hour_value, minute_value = int(hour or 0), int(minute or 0)
     if hour_value > 23 or minute_value > 59:
-        raise ValueError(_("start '{value}' has no such time of day; {help}").format(value=text, help=_start_help()))
+        raise ValueError(
+            _("start '{value}' has no such time of day; {help}").format(
+                value=text, help=_start_help()
+            )
+        )
     return RelativeStart(offset, dt.time(hour_value, minute_value))
 
 
 # ---------------------------------------------------------------------------------------------
 # Dates
 
-FIRST_YEAR, LAST_YEAR = 1900, 2199  # a D-day or End outside these is a typing error, and overflows schedules
+FIRST_YEAR, LAST_YEAR = (
+    1900,
+    2199,
+)  # a D-day or End outside these is a typing error, and overflows schedules
 
 
 def _in_range(day: dt.date, value: CellValue) -> None:
     if not FIRST_YEAR <= day.year <= LAST_YEAR:
-        raise ValueError(_("date '{value}' is out of range; use a date between {first} and {last}").format(
-            value=visible(as_text(value)), first=FIRST_YEAR, last=LAST_YEAR))
+        raise ValueError(
+            _("date '{value}' is out of range; use a date between {first} and {last}").format(
+                value=visible(as_text(value)), first=FIRST_YEAR, last=LAST_YEAR
+            )
+        )
 
 
 def parse_date(value: CellValue) -> dt.date:
@@ -248,7 +289,11 @@ def _parse_date(value: CellValue) -> dt.date:
             return dt.datetime.strptime(text, fmt).date()
         except ValueError:
             continue
-    raise ValueError(_("cannot read date '{value}'; use an Excel date or 2027-03-14 or 14/03/2027").format(value=visible(text)))
+    raise ValueError(
+        _("cannot read date '{value}'; use an Excel date or 2027-03-14 or 14/03/2027").format(
+            value=visible(text)
+        )
+    )
 
 
 def parse_local_datetime(value: CellValue) -> dt.datetime:
@@ -264,8 +309,15 @@ def _parse_local_datetime(value: CellValue) -> dt.datetime:
     if isinstance(value, dt.date):
         return dt.datetime.combine(value, dt.time())
     text = as_text(value)
-    for fmt in ("%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S",
-                "%d/%m/%Y %H:%M", "%d-%m-%Y %H:%M", "%d.%m.%Y %H:%M"):
+    for fmt in (
+        "%Y-%m-%d %H:%M",
+        "%Y-%m-%d %H:%M:%S",
+        "%Y-%m-%dT%H:%M",
+        "%Y-%m-%dT%H:%M:%S",
+        "%d/%m/%Y %H:%M",
+        "%d-%m-%Y %H:%M",
+        "%d.%m.%Y %H:%M",
+    ):
         try:
             return dt.datetime.strptime(text, fmt)
         except ValueError:

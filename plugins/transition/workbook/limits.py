@@ -68,6 +68,7 @@ def column_letters(number: int) -> str:
 
 # -- the file ------------------------------------------------------------------------------------
 
+
 def open_workbook_file(path: Path, location: str) -> BinaryIO:
     """Open ``path`` for reading if it is a regular file under the size limit, else WorkbookError.
 
@@ -81,8 +82,16 @@ def open_workbook_file(path: Path, location: str) -> BinaryIO:
     except OSError as exc:
         if stat.S_ISDIR(_mode(path)):
             raise WorkbookError([Problem(location, _not_a_file_message(_mode(path)))]) from None
-        raise WorkbookError([Problem(location, _("cannot read the workbook: {reason}").format(
-            reason=exc.strerror or type(exc).__name__))]) from None
+        raise WorkbookError(
+            [
+                Problem(
+                    location,
+                    _("cannot read the workbook: {reason}").format(
+                        reason=exc.strerror or type(exc).__name__
+                    ),
+                )
+            ]
+        ) from None
     try:
         info = os.fstat(descriptor)
         if not stat.S_ISREG(info.st_mode):
@@ -97,9 +106,13 @@ def open_workbook_file(path: Path, location: str) -> BinaryIO:
 
 
 def too_big_message(size: int) -> str:
-    return _("refused: the file is {size} MB, more than the {most} MB a plan workbook may have; it is not a plan "
-             "workbook, or it holds pictures or data to move elsewhere").format(
-        size=format_count(-(-size // (1024 * 1024))), most=format_count(MAX_WORKBOOK_BYTES // (1024 * 1024)))
+    return _(
+        "refused: the file is {size} MB, more than the {most} MB a plan workbook may have; it is not a plan "
+        "workbook, or it holds pictures or data to move elsewhere"
+    ).format(
+        size=format_count(-(-size // (1024 * 1024))),
+        most=format_count(MAX_WORKBOOK_BYTES // (1024 * 1024)),
+    )
 
 
 def _mode(path: Path) -> int:
@@ -120,10 +133,13 @@ def _not_a_file_message(mode: int) -> str:
         kind = _("a socket")
     else:
         kind = _("not a regular file")
-    return _("refused: this is {kind}, not a workbook file; point to the .xlsx file of the plan").format(kind=kind)
+    return _(
+        "refused: this is {kind}, not a workbook file; point to the .xlsx file of the plan"
+    ).format(kind=kind)
 
 
 # -- the sheets ------------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class SheetExtent:
@@ -139,11 +155,26 @@ class SheetExtent:
 def count_sheets(archive: zipfile.ZipFile, location: str) -> None:
     """Refuse a workbook with far more parts or sheets than any plan."""
     members = archive.infolist()
-    sheets = sum(1 for m in members if re.match(r"xl/(worksheets|chartsheets|dialogsheets|macrosheets)/[^/]+\.xml$", m.filename))
+    sheets = sum(
+        1
+        for m in members
+        if re.match(r"xl/(worksheets|chartsheets|dialogsheets|macrosheets)/[^/]+\.xml$", m.filename)
+    )
     if len(members) > MAX_ZIP_MEMBERS or sheets > MAX_SHEETS:
-        raise WorkbookError([Problem(location, _(
-            "refused: the workbook has {sheets} sheets ({parts} parts); a plan workbook may have at most {most} sheets"
-        ).format(sheets=format_count(sheets), parts=format_count(len(members)), most=format_count(MAX_SHEETS)))])
+        raise WorkbookError(
+            [
+                Problem(
+                    location,
+                    _(
+                        "refused: the workbook has {sheets} sheets ({parts} parts); a plan workbook may have at most {most} sheets"
+                    ).format(
+                        sheets=format_count(sheets),
+                        parts=format_count(len(members)),
+                        most=format_count(MAX_SHEETS),
+                    ),
+                )
+            ]
+        )
 
 
 def scan_sheet(archive: zipfile.ZipFile, member: str) -> SheetExtent:
@@ -159,12 +190,16 @@ def scan_sheet(archive: zipfile.ZipFile, member: str) -> SheetExtent:
             else:
                 cut = data.rfind(b"<")  # a tag may straddle two chunks: keep it for the next
                 if cut <= 0:
-                    cut = len(data) if len(data) > 16 * CHUNK_BYTES else 0  # no '<' for long: nothing to find
+                    cut = (
+                        len(data) if len(data) > 16 * CHUNK_BYTES else 0
+                    )  # no '<' for long: nothing to find
             state.scan(data, cut)
             tail = data[cut:]
             if not chunk:
                 break
-    return SheetExtent(state.declared_rows, state.declared_columns, state.max_row, state.max_column, state.far)
+    return SheetExtent(
+        state.declared_rows, state.declared_columns, state.max_row, state.max_column, state.far
+    )
 
 
 class _ScanState:
@@ -197,8 +232,11 @@ class _ScanState:
         self.max_row, self.max_column = max(self.max_row, *rows), max(self.max_column, *columns)
         self.row, self.column = int(cells[-1][1]), column_number(cells[-1][0].decode())
         if not self.far and (self.max_row > MAX_ROWS or self.max_column > MAX_COLUMNS):
-            self.far = next(f"{c.decode()}{int(r)}" for c, r in cells
-                            if int(r) > MAX_ROWS or column_number(c.decode()) > MAX_COLUMNS)
+            self.far = next(
+                f"{c.decode()}{int(r)}"
+                for c, r in cells
+                if int(r) > MAX_ROWS or column_number(c.decode()) > MAX_COLUMNS
+            )
 
     def _walk(self, data: bytes, end: int) -> None:
         for match in _TAG.finditer(data, 0, end):
@@ -206,13 +244,18 @@ class _ScanState:
             position = _R_ATTRIBUTE.search(attributes)
             value = position.group(2).strip() if position else None
             if name == b"row":
-                self.row = _row_number(value, self.row)  # a row without cells (a height, a style) costs nothing
+                self.row = _row_number(
+                    value, self.row
+                )  # a row without cells (a height, a style) costs nothing
                 self.column = 0
                 continue
             if self.row == 0:
                 self.row = 1  # a cell before any row: calamine puts it in the first
             self.row, self.column = _cell_position(value, self.row, self.column)
-            self.max_row, self.max_column = max(self.max_row, self.row), max(self.max_column, self.column)
+            self.max_row, self.max_column = (
+                max(self.max_row, self.row),
+                max(self.max_column, self.column),
+            )
             if not self.far and (self.row > MAX_ROWS or self.column > MAX_COLUMNS):
                 self.far = f"{column_letters(max(self.column, 1))}{self.row}"
 
@@ -247,17 +290,33 @@ def _cell_position(value: bytes | None, row: int, column: int) -> tuple[int, int
 
 def extent_problem(sheet_location: str, extent: SheetExtent) -> Problem | None:
     """The refusal of a sheet past the limits, in words saying which cell and what to do; None if within."""
-    limits = _("a plan sheet may have at most {rows} rows and {columns} columns (up to column {last})").format(
-        rows=format_count(MAX_ROWS), columns=format_count(MAX_COLUMNS), last=column_letters(MAX_COLUMNS))
+    limits = _(
+        "a plan sheet may have at most {rows} rows and {columns} columns (up to column {last})"
+    ).format(
+        rows=format_count(MAX_ROWS),
+        columns=format_count(MAX_COLUMNS),
+        last=column_letters(MAX_COLUMNS),
+    )
     if extent.declared_rows > MAX_ROWS or extent.declared_columns > MAX_COLUMNS:
         corner = f"{column_letters(extent.declared_columns)}{extent.declared_rows}"
-        return Problem(f"{sheet_location}!{corner}", _(
-            "refused: the sheet says it is used down to row {rows} and across to column {column} ({cells} cells); "
-            "{limits}. Delete the rows and columns past your data (select them, Delete) and save again").format(
-            rows=format_count(extent.declared_rows), column=column_letters(extent.declared_columns),
-            cells=format_count(extent.declared_rows * extent.declared_columns), limits=limits))
+        return Problem(
+            f"{sheet_location}!{corner}",
+            _(
+                "refused: the sheet says it is used down to row {rows} and across to column {column} ({cells} cells); "
+                "{limits}. Delete the rows and columns past your data (select them, Delete) and save again"
+            ).format(
+                rows=format_count(extent.declared_rows),
+                column=column_letters(extent.declared_columns),
+                cells=format_count(extent.declared_rows * extent.declared_columns),
+                limits=limits,
+            ),
+        )
     if extent.far_cell:
-        return Problem(f"{sheet_location}!{extent.far_cell}", _(
-            "refused: this cell is too far down or right ({limits}); "
-            "delete it, or the rows and columns past your data, and save again").format(limits=limits))
+        return Problem(
+            f"{sheet_location}!{extent.far_cell}",
+            _(
+                "refused: this cell is too far down or right ({limits}); "
+                "delete it, or the rows and columns past your data, and save again"
+            ).format(limits=limits),
+        )
     return None

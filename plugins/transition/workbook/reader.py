@@ -24,10 +24,9 @@ from typing import BinaryIO
 
 import python_calamine
 
-from transition.workbook.cells import CellValue, as_text, is_blank, normalise_key
 from transition.errors import Problem, WorkbookError
 from transition.i18n import _, format_count
-from transition.workbook.sheets import SheetSpec
+from transition.workbook.cells import CellValue, as_text, is_blank, normalise_key
 from transition.workbook.limits import (
     MAX_ROWS,
     SheetExtent,
@@ -36,14 +35,24 @@ from transition.workbook.limits import (
     open_workbook_file,
     scan_sheet,
 )
+from transition.workbook.sheets import SheetSpec
 
 HEADER_SEARCH_ROWS = 10
 # A real plan of 20,000 steps unpacks to about 15 MB: far past these is a broken or hostile file.
 MAX_UNPACKED_BYTES = 400 * 1024 * 1024
 MAX_PACKING_RATIO = 200
 MAX_INDEX_BYTES = 4 * 1024 * 1024  # xl/workbook.xml and its relationships: a few KB in a plan
-_ZIP_ERRORS = (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, OSError, ValueError, EOFError, RuntimeError,
-               NotImplementedError, KeyError)  # what a damaged zip raises while read (zlib: a corrupt stream)
+_ZIP_ERRORS = (
+    zipfile.BadZipFile,
+    zipfile.LargeZipFile,
+    zlib.error,
+    OSError,
+    ValueError,
+    EOFError,
+    RuntimeError,
+    NotImplementedError,
+    KeyError,
+)  # what a damaged zip raises while read (zlib: a corrupt stream)
 
 
 def column_letter(index: int) -> str:
@@ -111,7 +120,9 @@ def read_workbook(path: Path, specs: dict[str, SheetSpec]) -> tuple[RawWorkbook,
     limits of :mod:`transition.workbook.limits` (checked before anything is unpacked).
     """
     location = path.name
-    with open_workbook_file(path, location) as handle:  # a file object: the name need not be valid UTF-8
+    with open_workbook_file(
+        path, location
+    ) as handle:  # a file object: the name need not be valid UTF-8
         with _open_zip(handle, location) as archive:
             _refuse_bombs(archive, location)
             count_sheets(archive, location)
@@ -120,38 +131,65 @@ def read_workbook(path: Path, specs: dict[str, SheetSpec]) -> tuple[RawWorkbook,
             try:
                 book = python_calamine.CalamineWorkbook.from_filelike(handle)
                 names = list(book.sheet_names)
-            except BaseException as exc:  # calamine raises several error types (a Rust panic is a BaseException)
+            except (
+                BaseException
+            ) as exc:  # calamine raises several error types (a Rust panic is a BaseException)
                 _reraise_interrupts(exc)
                 raise WorkbookError([Problem(location, _cannot_open(_short(exc)))]) from None
             return _read_sheets(book, names, archive, parts, specs, path)
 
 
-def _read_sheets(book: python_calamine.CalamineWorkbook, names: list[str], archive: zipfile.ZipFile,
-                 parts: dict[str, str], specs: dict[str, SheetSpec], path: Path) -> tuple[RawWorkbook, list[Problem]]:
+def _read_sheets(
+    book: python_calamine.CalamineWorkbook,
+    names: list[str],
+    archive: zipfile.ZipFile,
+    parts: dict[str, str],
+    specs: dict[str, SheetSpec],
+    path: Path,
+) -> tuple[RawWorkbook, list[Problem]]:
     problems: list[Problem] = []
     sheets: dict[str, RawSheet] = {}
     by_key = {normalise_key(n): n for n in names}
     for spec in specs.values():
-        actual = next((by_key[normalise_key(n)] for n in spec.names if normalise_key(n) in by_key), None)
+        actual = next(
+            (by_key[normalise_key(n)] for n in spec.names if normalise_key(n) in by_key), None
+        )
         if actual is None:
             if spec.required:
-                also = " (" + _("also accepted: {names}").format(names=", ".join(repr(n) for n in spec.names[1:])) + ")" \
-                    if len(spec.names) > 1 else ""
-                problems.append(Problem(path.name, _("missing sheet '{sheet}'{also}; sheets found: {names}").format(
-                    sheet=spec.title, also=also, names=", ".join(names) or _("none"))))
+                also = (
+                    " ("
+                    + _("also accepted: {names}").format(
+                        names=", ".join(repr(n) for n in spec.names[1:])
+                    )
+                    + ")"
+                    if len(spec.names) > 1
+                    else ""
+                )
+                problems.append(
+                    Problem(
+                        path.name,
+                        _("missing sheet '{sheet}'{also}; sheets found: {names}").format(
+                            sheet=spec.title, also=also, names=", ".join(names) or _("none")
+                        ),
+                    )
+                )
             continue
         refusal = _check_extent(archive, parts, actual)
         if refusal is not None:
             problems.append(refusal)
             continue
         try:
-            sheet, sheet_problems = _read_sheet(spec, actual, _sheet_rows(book.get_sheet_by_name(actual)))
+            sheet, sheet_problems = _read_sheet(
+                spec, actual, _sheet_rows(book.get_sheet_by_name(actual))
+            )
         except _SheetTooLong as too_long:
             problems.append(too_long.problem)
             continue
         except BaseException as exc:
             _reraise_interrupts(exc)
-            problems.append(Problem(sheet_ref(actual), _("cannot be read: {reason}").format(reason=_short(exc))))
+            problems.append(
+                Problem(sheet_ref(actual), _("cannot be read: {reason}").format(reason=_short(exc)))
+            )
             continue
         problems.extend(sheet_problems)
         if sheet is not None:
@@ -168,8 +206,10 @@ def _open_zip(handle: BinaryIO, location: str) -> zipfile.ZipFile:
     try:
         return zipfile.ZipFile(handle)
     except zipfile.BadZipFile:
-        reason = _("it is not an .xlsx file (an .xlsx is a zip archive; this one is damaged or in another format); "
-                   "save it in Excel as 'Excel Workbook (*.xlsx)'")
+        reason = _(
+            "it is not an .xlsx file (an .xlsx is a zip archive; this one is damaged or in another format); "
+            "save it in Excel as 'Excel Workbook (*.xlsx)'"
+        )
     except _ZIP_ERRORS as exc:
         reason = _short(exc)
     raise WorkbookError([Problem(location, _cannot_open(reason))])
@@ -180,12 +220,23 @@ def _refuse_bombs(archive: zipfile.ZipFile, location: str) -> None:
     members = archive.infolist()
     unpacked = sum(m.file_size for m in members)
     packed = max(1, sum(m.compress_size for m in members))
-    if unpacked > MAX_UNPACKED_BYTES or (unpacked > 50 * 1024 * 1024 and unpacked / packed > MAX_PACKING_RATIO):
-        raise WorkbookError([Problem(
-            location,
-            _("refused: the file would unpack to {unpacked} MB (from {packed} KB), far more than a plan; it is damaged "
-              "or not a plan workbook").format(unpacked=format_count(unpacked // (1024 * 1024)), packed=format_count(packed // 1024)),
-        )])
+    if unpacked > MAX_UNPACKED_BYTES or (
+        unpacked > 50 * 1024 * 1024 and unpacked / packed > MAX_PACKING_RATIO
+    ):
+        raise WorkbookError(
+            [
+                Problem(
+                    location,
+                    _(
+                        "refused: the file would unpack to {unpacked} MB (from {packed} KB), far more than a plan; it is damaged "
+                        "or not a plan workbook"
+                    ).format(
+                        unpacked=format_count(unpacked // (1024 * 1024)),
+                        packed=format_count(packed // 1024),
+                    ),
+                )
+            ]
+        )
 
 
 _SHEET = re.compile(r"<(?:[A-Za-z_][\w.-]*:)?sheet\b([^>]*)>")
@@ -202,9 +253,13 @@ def sheet_parts(archive: zipfile.ZipFile) -> dict[str, str]:
         return {}
     targets: dict[str, str] = {}
     for match in _RELATIONSHIP.finditer(rels):
-        attributes = {k.split(":")[-1]: html.unescape(v) for k, _q, v in _ATTRIBUTE.findall(match.group(1))}
+        attributes = {
+            k.split(":")[-1]: html.unescape(v) for k, _q, v in _ATTRIBUTE.findall(match.group(1))
+        }
         target = attributes.get("Target", "")
-        targets[attributes.get("Id", "")] = target.lstrip("/") if target.startswith("/") else posixpath.normpath("xl/" + target)
+        targets[attributes.get("Id", "")] = (
+            target.lstrip("/") if target.startswith("/") else posixpath.normpath("xl/" + target)
+        )
     parts: dict[str, str] = {}
     for match in _SHEET.finditer(book):
         pairs = _ATTRIBUTE.findall(match.group(1))
@@ -220,18 +275,27 @@ def _small_member(archive: zipfile.ZipFile, name: str) -> str:
         return stream.read(MAX_INDEX_BYTES).decode("utf-8", "replace")
 
 
-def _check_extent(archive: zipfile.ZipFile, parts: dict[str, str], sheet_name: str) -> Problem | None:
+def _check_extent(
+    archive: zipfile.ZipFile, parts: dict[str, str], sheet_name: str
+) -> Problem | None:
     """The sheet's refusal when its cells reach past the limits (streamed, before calamine builds its grid).
 
     When the sheet's part cannot be told from the workbook's index, every worksheet part is checked."""
     known = parts.get(sheet_name)
-    members = [known] if known in archive.NameToInfo else [
-        m for m in archive.namelist() if m.startswith("xl/worksheets/") and m.endswith(".xml")]
+    members = (
+        [known]
+        if known in archive.NameToInfo
+        else [
+            m for m in archive.namelist() if m.startswith("xl/worksheets/") and m.endswith(".xml")
+        ]
+    )
     for member in members:
         try:
             extent = scan_sheet(archive, member)
         except _ZIP_ERRORS as exc:
-            return Problem(sheet_ref(sheet_name), _("cannot be read: {reason}").format(reason=_short(exc)))
+            return Problem(
+                sheet_ref(sheet_name), _("cannot be read: {reason}").format(reason=_short(exc))
+            )
         refusal = extent_problem(sheet_ref(sheet_name), extent)
         if refusal is not None:
             return refusal
@@ -251,12 +315,16 @@ def _sheet_rows(sheet: python_calamine.CalamineSheet) -> Iterator[list[CellValue
     padding: list[CellValue] = [None] * sheet.start[1]
     for index, cells in enumerate(sheet.iter_rows()):
         if index >= MAX_ROWS:  # the scan before refuses such a sheet: this is the backstop
-            problem = extent_problem(sheet_ref(sheet.name), SheetExtent(0, 0, index + 1, 1, f"A{index + 1}"))
+            problem = extent_problem(
+                sheet_ref(sheet.name), SheetExtent(0, 0, index + 1, 1, f"A{index + 1}")
+            )
             raise _SheetTooLong(problem or Problem(sheet_ref(sheet.name), "too many rows"))
-        yield padding + cells if padding else cells
+        yield [*padding, *cells] if padding else list(cells)
 
 
-def _read_sheet(spec: SheetSpec, name: str, rows: Iterator[list[CellValue]]) -> tuple[RawSheet | None, list[Problem]]:
+def _read_sheet(
+    spec: SheetSpec, name: str, rows: Iterator[list[CellValue]]
+) -> tuple[RawSheet | None, list[Problem]]:
     ref = sheet_ref(name)
     alias_to_field = {normalise_key(a): c.field for c in spec.columns for a in c.aliases}
     required = {c.field for c in spec.columns if c.required}
@@ -283,8 +351,11 @@ def _read_sheet(spec: SheetSpec, name: str, rows: Iterator[list[CellValue]]) -> 
             problems.append(
                 Problem(
                     f"{ref}!{column_letter(index)}{header_index + 1}",
-                    _("column '{column}' repeats column {first} ('{header}'); remove or rename one of them").format(
-                        column=text, first=first, header=as_text(headers[columns[field_name]])),
+                    _(
+                        "column '{column}' repeats column {first} ('{header}'); remove or rename one of them"
+                    ).format(
+                        column=text, first=first, header=as_text(headers[columns[field_name]])
+                    ),
                 )
             )
         else:
@@ -293,24 +364,37 @@ def _read_sheet(spec: SheetSpec, name: str, rows: Iterator[list[CellValue]]) -> 
     if missing:
         found = ", ".join(as_text(h) for h in headers if as_text(h)) or _("none")
         for column in missing:
-            also = " (" + _("also accepted: {names}").format(names=", ".join(column.aliases[1:])) + ")" \
-                if len(column.aliases) > 1 else ""
-            problems.append(Problem(ref, _("missing column '{column}'{also}; headers found in row {row}: {found}").format(
-                column=column.title, also=also, row=header_index + 1, found=found)))
+            also = (
+                " (" + _("also accepted: {names}").format(names=", ".join(column.aliases[1:])) + ")"
+                if len(column.aliases) > 1
+                else ""
+            )
+            problems.append(
+                Problem(
+                    ref,
+                    _(
+                        "missing column '{column}'{also}; headers found in row {row}: {found}"
+                    ).format(column=column.title, also=also, row=header_index + 1, found=found),
+                )
+            )
         return None, problems
 
     sheet = RawSheet(spec.key, name, header_index + 1, columns, extras)
-    below = head[header_index + 1:]
+    below = head[header_index + 1 :]
     for offset, cells in enumerate(_chain(below, rows), start=header_index + 2):
         if all(is_blank(v) for v in cells):
             continue
         values = {f: _cell(cells, i) for f, i in columns.items()}
-        extra_values = {h: _cell(cells, i) for h, i in extras.items() if not is_blank(_cell(cells, i))}
+        extra_values = {
+            h: _cell(cells, i) for h, i in extras.items() if not is_blank(_cell(cells, i))
+        }
         sheet.rows.append(RawRow(offset, values, extra_values))
     return sheet, problems
 
 
-def _chain(first: list[list[CellValue]], rest: Iterator[list[CellValue]]) -> Iterator[list[CellValue]]:
+def _chain(
+    first: list[list[CellValue]], rest: Iterator[list[CellValue]]
+) -> Iterator[list[CellValue]]:
     yield from first
     yield from rest
 

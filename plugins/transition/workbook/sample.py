@@ -14,10 +14,23 @@ from pathlib import Path
 from transition.workbook.writer import write_plan_workbook
 
 TEAMS = {
-    "market": "Market Systems", "billing": "Billing", "meter": "Metering", "gis": "GIS & Grid Data",
-    "infra": "Infrastructure", "dba": "Databases", "ops": "Operations Control", "test": "Test Factory",
+    "market": "Market Systems",
+    "billing": "Billing",
+    "meter": "Metering",
+    "gis": "GIS & Grid Data",
+    "infra": "Infrastructure",
+    "dba": "Databases",
+    "ops": "Operations Control",
+    "test": "Test Factory",
 }
-PHASE_SHARE = [("PP", 0.30), ("AC", 0.15), ("CO", 0.25), ("DC", 0.15), ("HO", 0.08), ("FB-RB", 0.07)]
+PHASE_SHARE = [
+    ("PP", 0.30),
+    ("AC", 0.15),
+    ("CO", 0.25),
+    ("DC", 0.15),
+    ("HO", 0.08),
+    ("FB-RB", 0.07),
+]
 PHASE_FIRST_DAY = {"PP": -10, "AC": -1, "CO": 0, "DC": 1, "HO": 2, "FB-RB": 1}  # relative to D-day
 VERBS = {
     "PP": ["Prepare", "Check", "Export", "Archive", "Announce", "Reconcile", "Back up"],
@@ -28,16 +41,31 @@ VERBS = {
     "FB-RB": ["Restore", "Roll back", "Re-enable", "Revert"],
 }
 OBJECTS = [
-    "billing run", "EAN register", "market gateway", "meter reading import", "grid access point table",
-    "MIG 6 message queue", "customer master data", "supplier switch backlog", "UMIG 4 interfaces",
-    "allocation engine", "settlement batch", "connection contracts", "metering configuration",
-    "invoice archive", "central market system link", "reporting datamart", "job scheduler",
+    "billing run",
+    "EAN register",
+    "market gateway",
+    "meter reading import",
+    "grid access point table",
+    "MIG 6 message queue",
+    "customer master data",
+    "supplier switch backlog",
+    "UMIG 4 interfaces",
+    "allocation engine",
+    "settlement batch",
+    "connection contracts",
+    "metering configuration",
+    "invoice archive",
+    "central market system link",
+    "reporting datamart",
+    "job scheduler",
 ]
 DRY_RUNS = ["DR1", "DR2", "DR3", "LIVE"]
 ENVIRONMENTS = [("ACC", "Acceptance"), ("PRE", "Pre-production"), ("PRD", "Production")]
 
 
-def sample_plan(steps: int, seed: int = 1, first_d_day: dt.date = dt.date(2027, 2, 6)) -> dict[str, list[dict]]:
+def sample_plan(
+    steps: int, seed: int = 1, first_d_day: dt.date = dt.date(2027, 2, 6)
+) -> dict[str, list[dict]]:
     rng = random.Random(seed)
     actors = _actors(max(8, min(60, steps // 20 + 8)), rng)
     owners = [a["id"] for a in actors if a["team_leader"] != a["id"]]
@@ -64,7 +92,9 @@ def sample_plan(steps: int, seed: int = 1, first_d_day: dt.date = dt.date(2027, 
                 "dry_runs": _dry_runs(phase, rng),
                 "prerequisites": ", ".join(prereqs),
                 "start": start_text,
-                "duration": f"{minutes}m" if minutes < 60 else f"{minutes // 60}h{minutes % 60 or ''}",
+                "duration": f"{minutes}m"
+                if minutes < 60
+                else f"{minutes // 60}h{minutes % 60 or ''}",
                 "owner": rng.choice(owners),
                 "environment": "" if rng.random() < 0.3 else rng.choice(ENVIRONMENTS)[0],
                 "description": f"{verb} the {what} as described in runbook section {rng.randint(1, 40)}.{rng.randint(1, 9)}.",
@@ -78,18 +108,28 @@ def sample_plan(steps: int, seed: int = 1, first_d_day: dt.date = dt.date(2027, 
         {
             "name": name,
             "d_day": first_d_day + dt.timedelta(weeks=6 * k),
-            "end": dt.datetime.combine(first_d_day + dt.timedelta(weeks=6 * k, days=4), dt.time(18, 0)),
+            "end": dt.datetime.combine(
+                first_d_day + dt.timedelta(weeks=6 * k, days=4), dt.time(18, 0)
+            ),
             "environment": "PRD" if name == "LIVE" else "PRE" if k == 2 else "ACC",
         }
         for k, name in enumerate(DRY_RUNS)
     ]
-    environments = [{"code": c, "name": n, "description": f"{n} environment"} for c, n in ENVIRONMENTS]
+    environments = [
+        {"code": c, "name": n, "description": f"{n} environment"} for c, n in ENVIRONMENTS
+    ]
     return {"steps": rows, "actors": actors, "dry_runs": dry_runs, "environments": environments}
 
 
 def write_sample(path: Path, steps: int, seed: int = 1) -> Path:
     data = sample_plan(steps, seed)
-    return write_plan_workbook(path, **data)
+    return write_plan_workbook(
+        path,
+        steps=data["steps"],
+        actors=data["actors"],
+        dry_runs=data["dry_runs"],
+        environments=data["environments"],
+    )
 
 
 def _phase_counts(total: int) -> list[tuple[str, int]]:
@@ -100,7 +140,12 @@ def _phase_counts(total: int) -> list[tuple[str, int]]:
 
 
 def _prerequisites(
-    phase: str, phase_ids: list[str], rows: list[dict], go_no_go: str | None, window: int, rng: random.Random
+    phase: str,
+    phase_ids: list[str],
+    rows: list[dict],
+    go_no_go: str | None,
+    window: int,
+    rng: random.Random,
 ) -> list[str]:
     if phase == "FB-RB" and not phase_ids and go_no_go:
         return [go_no_go]
@@ -136,11 +181,49 @@ def _start(phase: str, ready: int, rng: random.Random) -> tuple[str, int]:
 
 
 def _actors(count: int, rng: random.Random) -> list[dict]:
-    first = ["Amélie", "Bruno", "Chloé", "David", "Emma", "François", "Gilles", "Hélène", "Inès", "Jan",
-             "Koen", "Laura", "Marc", "Nathalie", "Olivier", "Pauline", "Quentin", "Rita", "Sophie", "Thomas"]
-    last = ["Dubois", "Peeters", "Lambert", "Janssens", "Maes", "Dupont", "Claes", "Renard", "Willems", "Simon"]
-    head = {"id": "dhead", "name": "Denise Head", "email": "denise.head@example.com", "team": "Direction",
-            "team_leader": "", "department_head": "", "language": "fr"}
+    first = [
+        "Amélie",
+        "Bruno",
+        "Chloé",
+        "David",
+        "Emma",
+        "François",
+        "Gilles",
+        "Hélène",
+        "Inès",
+        "Jan",
+        "Koen",
+        "Laura",
+        "Marc",
+        "Nathalie",
+        "Olivier",
+        "Pauline",
+        "Quentin",
+        "Rita",
+        "Sophie",
+        "Thomas",
+    ]
+    last = [
+        "Dubois",
+        "Peeters",
+        "Lambert",
+        "Janssens",
+        "Maes",
+        "Dupont",
+        "Claes",
+        "Renard",
+        "Willems",
+        "Simon",
+    ]
+    head = {
+        "id": "dhead",
+        "name": "Denise Head",
+        "email": "denise.head@example.com",
+        "team": "Direction",
+        "team_leader": "",
+        "department_head": "",
+        "language": "fr",
+    }
     actors = [head]
     teams = list(TEAMS.values())
     leaders: dict[str, str] = {}
@@ -149,13 +232,15 @@ def _actors(count: int, rng: random.Random) -> list[dict]:
         name = f"{first[k % len(first)]} {last[(k * 7) % len(last)]}"
         actor_id = f"u{k:03d}"
         leader = leaders.setdefault(team, actor_id)
-        actors.append({
-            "id": actor_id,
-            "name": name,
-            "email": f"{actor_id}@example.com",
-            "team": team,
-            "team_leader": leader,
-            "department_head": "dhead",
-            "language": "fr" if rng.random() < 0.6 else "en",
-        })
+        actors.append(
+            {
+                "id": actor_id,
+                "name": name,
+                "email": f"{actor_id}@example.com",
+                "team": team,
+                "team_leader": leader,
+                "department_head": "dhead",
+                "language": "fr" if rng.random() < 0.6 else "en",
+            }
+        )
     return actors

@@ -8,15 +8,18 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from typing import Protocol
+from typing import Any, Protocol
 
 
 class SheetOverride(Protocol):
     """What ``config.yaml`` may change of one sheet (``transition.plan.config.SheetOverride``)."""
 
-    name: str | None
-    header_row: int | None
-    columns: Mapping[str, list[str]]
+    @property
+    def name(self) -> str | None: ...
+    @property
+    def header_row(self) -> int | None: ...
+    @property
+    def columns(self) -> Mapping[str, list[str]]: ...
 
 
 @dataclass(frozen=True)
@@ -102,14 +105,15 @@ ENVIRONMENTS = SheetSpec(
 DEFAULT_SPECS: tuple[SheetSpec, ...] = (STEPS, ACTORS, DRY_RUNS, ENVIRONMENTS)
 
 
-def sheet_specs(overrides: Mapping[str, SheetOverride] | None = None) -> dict[str, SheetSpec]:
+def sheet_specs(overrides: Mapping[Any, SheetOverride] | None = None) -> dict[str, SheetSpec]:
     """The sheet specs with the configuration's extra names, aliases and header rows applied."""
     specs: dict[str, SheetSpec] = {}
     for spec in DEFAULT_SPECS:
         override = (overrides or {}).get(spec.key)
         if override is not None:
             columns = tuple(
-                replace(c, aliases=tuple(override.columns.get(c.field, ())) + c.aliases) for c in spec.columns
+                replace(c, aliases=tuple(override.columns.get(c.field, ())) + c.aliases)
+                for c in spec.columns
             )
             names = ((override.name,) if override.name else ()) + spec.names
             spec = replace(spec, names=names, columns=columns, header_row=override.header_row)
@@ -120,4 +124,3 @@ def sheet_specs(overrides: Mapping[str, SheetOverride] | None = None) -> dict[st
 def known_fields(key: str) -> set[str]:
     spec = next(s for s in DEFAULT_SPECS if s.key == key)
     return {c.field for c in spec.columns}
-

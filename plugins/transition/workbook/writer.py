@@ -25,9 +25,25 @@ Row = Mapping[str, Any]
 _HEADER_FONT = Font(bold=True, color="FFFFFF")
 _HEADER_FILL = PatternFill("solid", fgColor="1F4E78")
 _WIDTHS = {
-    "id": 14, "label": 42, "phase": 9, "dry_runs": 16, "prerequisites": 22, "start": 13, "duration": 10,
-    "owner": 14, "environment": 13, "description": 70, "name": 26, "email": 32, "team": 18,
-    "team_leader": 14, "department_head": 18, "language": 10, "d_day": 13, "end": 18, "code": 12,
+    "id": 14,
+    "label": 42,
+    "phase": 9,
+    "dry_runs": 16,
+    "prerequisites": 22,
+    "start": 13,
+    "duration": 10,
+    "owner": 14,
+    "environment": 13,
+    "description": 70,
+    "name": 26,
+    "email": 32,
+    "team": 18,
+    "team_leader": 14,
+    "department_head": 18,
+    "language": 10,
+    "d_day": 13,
+    "end": 18,
+    "code": 12,
 }
 LIST_ROWS = 2000  # rows covered by drop-down lists in a template
 
@@ -98,7 +114,9 @@ def _drop_downs(steps: Worksheet, dry_runs: Worksheet, phases: Sequence[str]) ->
     for name, formula, strict in lists:
         validation = DataValidation(type="list", formula1=formula, allow_blank=True)
         validation.showErrorMessage = strict
-        validation.error = _("Choose a value from the list ({column})").format(column=STEPS.column(name).title)
+        validation.error = _("Choose a value from the list ({column})").format(
+            column=STEPS.column(name).title
+        )
         validation.prompt = {
             "dry_runs": _("One or more dry runs, separated by commas, or ALL"),
             "owner": _("An actor ID from the Actors sheet"),
