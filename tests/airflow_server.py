@@ -418,6 +418,19 @@ class AirflowServer:
                 time.sleep(0.5)
         raise TimeoutError(f"{step} did not ask for an answer in {timeout} s:\n{self.tail()}")
 
+    def wait_until_asked(self, dag_id: str, run_id: str, step: str, timeout: float = 180) -> None:
+        """Until ``step``'s request waits for an answer (bounded)."""
+        with self.client("admin") as admin:
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline:
+                details = admin.get(
+                    f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/hitlDetails", params={"task_id": step}
+                ).json()["hitl_details"]
+                if details and not details[0]["response_received"]:
+                    return
+                time.sleep(0.5)
+        raise TimeoutError(f"{step} never asked:\n{self.tail()}")
+
     def wait_for_state(
         self, dag_id: str, run_id: str, task_id: str, state: str, timeout: float = 180
     ) -> None:

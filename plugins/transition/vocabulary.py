@@ -12,7 +12,7 @@ DEFAULT_BASE_URL = "http://localhost:8080"  # links when Airflow's [api] base_ur
 
 
 class State(str, Enum):
-    """A step's state in a dry run (DOMAIN.md), and Failed when Airflow failed the task."""
+    """A step's state in a dry run (the README's state table), and Failed when Airflow failed the task."""
 
     PLANNED = "Planned"
     LOCKED = "Locked"

@@ -49,19 +49,6 @@ def write_plan(folder):
     write_config(folder / "config.yaml", "plan.xlsx", name="ops", cutover_managers=["mia"])
 
 
-def wait_until_asked(server: AirflowServer, run_url: str, step: str, timeout: float = 120) -> None:
-    with server.client("admin") as admin:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            details = admin.get(f"{run_url}/hitlDetails", params={"task_id": step}).json()[
-                "hitl_details"
-            ]
-            if details and not details[0]["response_received"]:
-                return
-            time.sleep(0.5)
-    raise TimeoutError(f"{step} never asked")
-
-
 def test_who_may_act_transfer_and_blocking_defect(tmp_path):
     write_plan(tmp_path)
     plan = load_plan(tmp_path / "config.yaml").plan
@@ -78,7 +65,7 @@ def test_who_may_act_transfer_and_blocking_defect(tmp_path):
             run_id = server.trigger(DAG_ID)
             run_url = f"/api/v2/dags/{DAG_ID}/dagRuns/{run_id}"
             plugin = f"/transition/api/dags/{DAG_ID}/runs/{run_id}"
-            wait_until_asked(server, run_url, "A")
+            server.wait_until_asked(DAG_ID, run_id, "A")
             eve, alice, carol, frank, mia = (
                 server.client(u) for u in ("eve", "alice", "carol", "frank", "mia")
             )
@@ -138,7 +125,7 @@ def test_who_may_act_transfer_and_blocking_defect(tmp_path):
             assert eve.post(f"{plugin}/steps/A/transfer", json={"to": "eve"}).status_code == 403
 
             # A blocking defect: the cutover manager is told, and the step cannot be closed.
-            wait_until_asked(server, run_url, "A")
+            server.wait_until_asked(DAG_ID, run_id, "A")
             recorded = carol.post(
                 f"{plugin}/steps/A/defects",
                 json={

@@ -63,21 +63,6 @@ def write_plan(folder: Path) -> None:
     write_config(folder / "config.yaml", "plan.xlsx", name="rep", cutover_managers=["mia"])
 
 
-def wait_until_asked(
-    server: AirflowServer, dag_id: str, run_id: str, step: str, timeout: float = 180
-) -> None:
-    with server.client("admin") as admin:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            details = admin.get(
-                f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/hitlDetails", params={"task_id": step}
-            ).json()
-            if details["hitl_details"] and not details["hitl_details"][0]["response_received"]:
-                return
-            time.sleep(0.5)
-    raise TimeoutError(f"{step} never asked:\n{server.tail()}")
-
-
 def wait_for_state(
     server: AirflowServer, dag_id: str, run_id: str, step: str, state: str, timeout: float = 180
 ) -> dict:
@@ -147,7 +132,7 @@ def test_results_workbook_and_weekly_report(tmp_path):
                 "alice", DR2, run2, "A", "Close", params={"comment": "Gateway stopped"}
             )
             assert closed.status_code == 200, closed.text
-            wait_until_asked(server, DR2, run2, "B")
+            server.wait_until_asked(DR2, run2, "B")
             plugin = f"/transition/api/dags/{DR2}/runs/{run2}"
             with server.client("bob") as bob, server.client("frank") as frank:
                 assert (

@@ -45,8 +45,8 @@ def mail_kind(kind: str) -> str:
     return names.get(kind, kind)
 
 
-def _managers(plan: Plan) -> list[str]:
-    return [plan.actors[m].email for m in plan.cutover_managers if m in plan.actors]
+def _managers(plan: Plan) -> list[str]:  # the cutover managers' addresses
+    return [a.email for a in plan.manager_actors()]
 
 
 def by_language(actors: Iterable[Actor | None]) -> dict[str, list[Actor]]:
@@ -60,7 +60,7 @@ def by_language(actors: Iterable[Actor | None]) -> dict[str, list[Actor]]:
 
 def managers_by_language(plan: Plan) -> dict[str, list[str]]:
     """The cutover managers' e-mail addresses per language."""
-    managers = by_language(plan.actors.get(m) for m in plan.cutover_managers)
+    managers = by_language(plan.manager_actors())
     return {language: [a.email for a in people] for language, people in managers.items()}
 
 

@@ -76,7 +76,7 @@ def event_summary(dry_run: str, step_id: str, label: str | None) -> str:
 
 
 def organizer(plan: Plan) -> Actor | None:
-    return next((plan.actors[m] for m in plan.cutover_managers if m in plan.actors), None)
+    return next(iter(plan.manager_actors()), None)
 
 
 def _when(moment: dt.datetime | None) -> str:

@@ -111,6 +111,10 @@ class Plan:
         """The dry run whose DAG has this id, if any."""
         return next((d for d in self.schedules if self.dag_id(d) == dag_id), None)
 
+    def manager_actors(self) -> list[Actor]:
+        """The cutover managers who are actors of the plan, in the configuration's order."""
+        return [self.actors[m] for m in self.cutover_managers if m in self.actors]
+
     def responsible_people(self, step_id: str) -> list[str]:
         """Owner, team leader and department head of a step, without repeats."""
         owner = self.actors[self.steps[step_id].owner]

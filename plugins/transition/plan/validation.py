@@ -33,7 +33,7 @@ from transition.workbook.cells import (
     split_ids,
     visible,
 )
-from transition.workbook.reader import RawSheet, RawWorkbook
+from transition.workbook.reader import RawRow, RawSheet, RawWorkbook
 
 WATCH_TASK_ID = (
     "_watch"  # transition.runner.watch_operator.WATCH_TASK_ID (kept here to stay free of Airflow)
@@ -405,162 +405,156 @@ class PlanBuilder:
 
     # -- Steps --------------------------------------------------------------------------------
     def _read_steps(self, sheet: RawSheet) -> None:
+        """Every row of the Steps sheet: a :class:`Step`, or its problems (all of them, in one pass)."""
         phases = {normalise_key(code): code for code in self.config.phase_codes}
         dry_run_keys = {name.casefold(): name for name in self.dry_runs}
-        default_duration = self.config.default_duration_delta
         if not sheet.rows:
             self.error(
                 sheet.ref,
                 _("no step-actions below the header row ({row})").format(row=sheet.header_row),
             )
         for row in sheet.rows:
+            step_id = self._step_id(sheet, row)
+            if step_id is None:
+                continue
             v = row.values
-            step_id = as_text(v.get("id"))
-            where_id = sheet.cell("id", row.number)
-            if not step_id:
-                self.error(where_id, _("missing step ID"))
-                continue
-            if not self.plain(where_id, pgettext("what a cell holds", "step ID"), step_id):
-                continue
-            if not STEP_ID.match(step_id):
-                self.error(
-                    where_id,
-                    _("step ID '{step}' may only hold letters, digits, '-', '_' and '.'").format(
-                        step=step_id
-                    ),
-                )
-                continue
-            if step_id == WATCH_TASK_ID:
-                self.error(
-                    where_id,
-                    _(
-                        "step ID '{step}' is reserved (it names the run's watch task); choose another"
-                    ).format(step=step_id),
-                )
-                continue
-            if len(step_id) > MAX_ID_LENGTH:
-                self.error(
-                    where_id,
-                    _("step ID is {length} characters long; use at most {most}").format(
-                        length=format_count(len(step_id)), most=MAX_ID_LENGTH
-                    ),
-                )
-                continue
-            if step_id in self._step_rows:
-                self.error(
-                    where_id,
-                    _("duplicate step ID '{step}' (first used in row {row})").format(
-                        step=step_id, row=self._step_rows[step_id]
-                    ),
-                )
-                continue
             self._step_rows[step_id] = row.number
             prerequisites = tuple(dict.fromkeys(split_ids(v.get("prerequisites"))))
             self._prerequisites[step_id] = prerequisites
-            ok = True
-
-            label = as_text(v.get("label"))
-            if label and not self.plain(
-                sheet.cell("label", row.number), pgettext("what a cell holds", "label"), label
-            ):
-                ok = False
-            elif not label:
-                self.error(
-                    sheet.cell("label", row.number),
-                    _("missing label for step '{step}'").format(step=step_id),
-                )
-                ok = False
-            elif len(label) > MAX_LABEL_LENGTH:
-                self.error(
-                    sheet.cell("label", row.number),
-                    _(
-                        "label of step '{step}' is {length} characters long; a label is a short title "
-                        "(at most {most}): put the rest in Description"
-                    ).format(step=step_id, length=format_count(len(label)), most=MAX_LABEL_LENGTH),
-                )
-                ok = False
-
-            phase_text = as_text(v.get("phase"))
-            phase = phases.get(normalise_key(phase_text)) if phase_text else None
-            if not phase_text:
-                self.error(
-                    sheet.cell("phase", row.number),
-                    _("missing phase (phases: {phases})").format(
-                        phases=_listing(self.config.phase_codes)
-                    ),
-                )
-                ok = False
-            elif phase is None:
-                hint = self.suggest.hint(phase_text, self.config.phase_codes)
-                self.error(
-                    sheet.cell("phase", row.number),
-                    _("unknown phase '{phase}'{hint} (phases: {phases})").format(
-                        phase=phase_text, hint=hint, phases=_listing(self.config.phase_codes)
-                    ),
-                )
-                ok = False
-
+            label = self._step_label(sheet, row.number, step_id, as_text(v.get("label")))
+            phase = self._step_phase(sheet, row.number, as_text(v.get("phase")), phases)
             dry_runs = self._step_dry_runs(sheet, row.number, v.get("dry_runs"), dry_run_keys)
-            ok = ok and dry_runs is not None
-
-            owner = as_text(v.get("owner"))
-            if owner and not self.plain(
-                sheet.cell("owner", row.number), pgettext("what a cell holds", "owner"), owner
-            ):
-                ok = False
-            elif not owner:
-                self.error(
-                    sheet.cell("owner", row.number),
-                    _("missing owner (an actor ID from the Actors sheet)"),
-                )
-                ok = False
-            elif owner not in self.actors:
-                hint = self.suggest.hint(owner, self.actors)
-                self.error(
-                    sheet.cell("owner", row.number),
-                    _("unknown owner '{owner}'{hint}").format(owner=owner, hint=hint),
-                )
-                ok = False
-
+            owner = self._step_owner(sheet, row.number, as_text(v.get("owner")))
             environment = as_text(v.get("environment")) or None
-            if environment and not (
-                self.plain(
-                    sheet.cell("environment", row.number),
-                    pgettext("what a cell holds", "environment code"),
-                    environment,
-                )
-                and self._check_environment(sheet.cell("environment", row.number), environment)
-            ):
-                ok = False
-
+            environment_ok = environment is None or self._step_environment(
+                sheet, row.number, environment
+            )
             start = self._parse(sheet, "start", row.number, v.get("start"), parse_start)
-            if not is_blank(v.get("start")) and start is None:
-                ok = False
-            duration = default_duration
+            start_ok = is_blank(v.get("start")) or start is not None
+            duration: dt.timedelta | None = self.config.default_duration_delta
             if not is_blank(v.get("duration")):
-                parsed = self._parse(
+                duration = self._parse(
                     sheet, "duration", row.number, v.get("duration"), parse_duration
                 )
-                ok = ok and parsed is not None
-                duration = parsed if parsed is not None else duration
-
             if start is not None:  # also on rows with other problems: every problem in one pass
                 self._check_start_exists(sheet, row.number, step_id, start, dry_runs or ())
-            if ok:
-                self.steps[step_id] = Step(
-                    id=step_id,
-                    label=label,
-                    phase=phase or "",
-                    dry_runs=tuple(dry_runs or ()),
-                    prerequisites=prerequisites,
-                    owner=owner,
-                    start=start,
-                    duration=duration,
-                    environment=environment,
-                    description=as_text(v.get("description")),
-                    extra={k: as_text(x) for k, x in row.extras.items()},
-                    row=row.number,
-                )
+            if (
+                label is None
+                or phase is None
+                or dry_runs is None
+                or owner is None
+                or not environment_ok
+                or not start_ok
+                or duration is None
+            ):
+                continue
+            self.steps[step_id] = Step(
+                id=step_id,
+                label=label,
+                phase=phase,
+                dry_runs=tuple(dry_runs),
+                prerequisites=prerequisites,
+                owner=owner,
+                start=start,
+                duration=duration,
+                environment=environment,
+                description=as_text(v.get("description")),
+                extra={k: as_text(x) for k, x in row.extras.items()},
+                row=row.number,
+            )
+
+    def _step_id(self, sheet: RawSheet, row: RawRow) -> str | None:
+        """The row's step ID, or None with the reason recorded (missing, not plain, a character a
+        task id cannot hold, reserved, too long, a duplicate)."""
+        step_id = as_text(row.values.get("id"))
+        where = sheet.cell("id", row.number)
+        if not step_id:
+            self.error(where, _("missing step ID"))
+            return None
+        if not self.plain(where, pgettext("what a cell holds", "step ID"), step_id):
+            return None
+        if not STEP_ID.match(step_id):
+            problem = _("step ID '{step}' may only hold letters, digits, '-', '_' and '.'")
+        elif step_id == WATCH_TASK_ID:
+            problem = _(
+                "step ID '{step}' is reserved (it names the run's watch task); choose another"
+            )
+        elif len(step_id) > MAX_ID_LENGTH:
+            problem = _("step ID is {length} characters long; use at most {most}")
+        elif step_id in self._step_rows:
+            problem = _("duplicate step ID '{step}' (first used in row {row})")
+        else:
+            return step_id
+        self.error(
+            where,
+            problem.format(
+                step=step_id,
+                length=format_count(len(step_id)),
+                most=MAX_ID_LENGTH,
+                row=self._step_rows.get(step_id),
+            ),
+        )
+        return None
+
+    def _step_label(self, sheet: RawSheet, number: int, step_id: str, label: str) -> str | None:
+        where = sheet.cell("label", number)
+        if label and not self.plain(where, pgettext("what a cell holds", "label"), label):
+            return None
+        if not label:
+            self.error(where, _("missing label for step '{step}'").format(step=step_id))
+            return None
+        if len(label) > MAX_LABEL_LENGTH:
+            self.error(
+                where,
+                _(
+                    "label of step '{step}' is {length} characters long; a label is a short title "
+                    "(at most {most}): put the rest in Description"
+                ).format(step=step_id, length=format_count(len(label)), most=MAX_LABEL_LENGTH),
+            )
+            return None
+        return label
+
+    def _step_phase(
+        self, sheet: RawSheet, number: int, text: str, phases: dict[str, str]
+    ) -> str | None:
+        where = sheet.cell("phase", number)
+        if not text:
+            self.error(
+                where,
+                _("missing phase (phases: {phases})").format(
+                    phases=_listing(self.config.phase_codes)
+                ),
+            )
+            return None
+        phase = phases.get(normalise_key(text))
+        if phase is None:
+            hint = self.suggest.hint(text, self.config.phase_codes)
+            self.error(
+                where,
+                _("unknown phase '{phase}'{hint} (phases: {phases})").format(
+                    phase=text, hint=hint, phases=_listing(self.config.phase_codes)
+                ),
+            )
+        return phase
+
+    def _step_owner(self, sheet: RawSheet, number: int, owner: str) -> str | None:
+        where = sheet.cell("owner", number)
+        if owner and not self.plain(where, pgettext("what a cell holds", "owner"), owner):
+            return None
+        if not owner:
+            self.error(where, _("missing owner (an actor ID from the Actors sheet)"))
+            return None
+        if owner not in self.actors:
+            hint = self.suggest.hint(owner, self.actors)
+            self.error(where, _("unknown owner '{owner}'{hint}").format(owner=owner, hint=hint))
+            return None
+        return owner
+
+    def _step_environment(self, sheet: RawSheet, number: int, environment: str) -> bool:
+        where = sheet.cell("environment", number)
+        return self.plain(
+            where, pgettext("what a cell holds", "environment code"), environment
+        ) and self._check_environment(where, environment)
 
     def _step_dry_runs(
         self, sheet: RawSheet, number: int, value, dry_run_keys: dict[str, str]

@@ -71,7 +71,7 @@ def weekly_report_dags(plan: Plan, only_dag_id: str | None = None) -> dict[str, 
 
 
 def manager_emails(plan: Plan) -> list[str]:
-    return [plan.actors[m].email for m in plan.cutover_managers if m in plan.actors]
+    return [a.email for a in plan.manager_actors()]
 
 
 def build_weekly_report_dag(plan: Plan, cron: str, recipients: list[str]) -> Any:

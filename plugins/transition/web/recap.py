@@ -1,0 +1,101 @@
+"""The recap page: every step of a dry run with its state in colour, filters and actions.
+
+``GET /transition/recap`` (Airflow's menu: *Transition recap*), in ``?lang=`` or the user's language;
+its data comes from :mod:`run_api`'s JSON with the user's own Airflow login.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from airflow.api_fastapi.core_api.security import GetUserDep
+from fastapi.responses import HTMLResponse
+
+from transition.i18n import N_, _, languages, use_language
+from transition.notifications.mail import template_environment
+from transition.runs.states import STATE_COLOURS, state_name
+from transition.vocabulary import SEVERITY_NAMES, STATUS_NAMES
+from transition.web.app import app, plan_or_404, problems, user_language
+from transition.web.guard_facts import actor_id
+
+STATE_MEANINGS = {  # the recap's legend (translated when shown)
+    "Planned": N_("prerequisites not done, start far away"),
+    "Locked": N_("prerequisites not done, start within the lock window"),
+    "Overdue": N_("start reached, prerequisites not done"),
+    "Idle": N_("prerequisites done, start not reached"),
+    "Ready": N_("waiting for its owner to start it"),
+    "Open": N_("started, not closed"),
+    "Late": N_("open past its planned end"),
+    "Terminated": N_("closed"),
+    "Skipped": N_("not executed in this run"),
+    "Failed": N_("failed in Airflow: look at it"),
+}
+
+
+def _js(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False).replace("<", "\\u003c")
+
+
+@app.get("/recap", response_class=HTMLResponse, responses=problems(401, 403, 404))
+def recap(user: GetUserDep, lang: str | None = None) -> HTMLResponse:
+    """The recap page (its data comes from the JSON endpoints above, with the user's Airflow login),
+    in ``?lang=`` if given, else the user's language."""
+
+    with use_language(lang if lang in languages() else user_language(user)) as language:
+        plan = plan_or_404()
+        owners = sorted(
+            {(s.owner, plan.actors[s.owner].name) for s in plan.steps.values()}, key=lambda o: o[1]
+        )
+        texts = {
+            "states": {state: state_name(state) for state in STATE_COLOURS},
+            "severities": {key: _(name) for key, name in SEVERITY_NAMES.items()},
+            "statuses": {key: _(name) for key, name in STATUS_NAMES.items()},
+            "no_run": _("No run of this dry run yet: trigger its DAG to start it."),
+            "updated": _("Updated {time} ({timezone}); refreshes every {seconds} s."),
+            "shown": _("{shown} shown of {total}"),
+            "planned_end": _("Planned end"),
+            "forecast_end": _("forecast end"),
+            "must_end_by": _("must end by"),
+            "critical_path": _("Critical path (forecast)"),
+            "as_planned": _("as planned"),
+            "phase": _("Phase"),
+            "open_defect": _("(open)"),
+            "resolve": _("Resolve"),
+            "required_action": _("Required action"),
+            "transfer": _("Transfer"),
+            "defect": _("Defect"),
+            "transfer_title": _("Transfer step {step}"),
+            "defect_title": _("Record a defect on step {step}"),
+            "refused": _("Refused: {reason}"),
+            "could_not_load": _("Could not load: {reason}"),
+            "forced_close": _("forced closed by {person}"),
+        }
+        page = (
+            template_environment()
+            .get_template("recap.html.j2")
+            .render(
+                plan=plan.name,
+                prefix="/transition",
+                user=actor_id(user),
+                user_json=_js(actor_id(user)),
+                texts_json=_js(texts),
+                lang=language,
+                dags=[
+                    (
+                        plan.dag_id(d),
+                        _("{dry_run} (D-day {date})").format(
+                            dry_run=d, date=plan.dry_runs[d].d_day
+                        ),
+                    )
+                    for d in plan.schedules
+                ],
+                phases=list(plan.phases),
+                teams=sorted({a.team for a in plan.actors.values() if a.team}),
+                owners=owners,
+                colours=STATE_COLOURS,
+                state_names=texts["states"],
+                legend=[(state, _(meaning)) for state, meaning in STATE_MEANINGS.items()],
+            )
+        )
+    return HTMLResponse(page)

@@ -1,0 +1,329 @@
+"""Acting on a step through the plugin: transfer it, record a defect, resolve a defect.
+
+* ``POST /transition/api/dags/{dag_id}/runs/{run_id}/steps/{step_id}/transfer``  ``{"to", "message"}``
+* ``POST /transition/api/dags/{dag_id}/runs/{run_id}/steps/{step_id}/defects``   ``{"title", "severity", "description"}``
+* ``POST /transition/api/dags/{dag_id}/runs/{run_id}/defects/{defect_id}/resolve``
+
+Only the people allowed on a step may transfer it or record a defect on it (403 otherwise), while it
+is Ready or Open. A transfer adds the new person to the step's human-in-the-loop request (so Airflow
+lets them answer), is written in the task's note, and e-mails them. A blocking defect e-mails the
+cutover managers and keeps the step from being closed until it is resolved (see
+:mod:`transition.web.step_guard`), by whoever recorded it or a cutover manager. Answers are in the
+user's language; the e-mails in their recipients' (:mod:`transition.notifications.notices`); notes
+in the plan's.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import zoneinfo
+from typing import Any
+
+import sqlalchemy as sa
+from airflow.api_fastapi.common.db.common import SessionDep
+from airflow.api_fastapi.core_api.security import GetUserDep, requires_access_dag
+from fastapi import Depends, HTTPException, Path
+from pydantic import BaseModel, Field, field_validator
+
+from transition.i18n import N_, _, use_language
+from transition.notifications.mail import MailError, send
+from transition.notifications.notices import blocking_defect_notices, transfer_notice
+from transition.runs import records
+from transition.vocabulary import SEVERITY_NAMES, Severity
+from transition.web.app import (
+    CONTROL,
+    DEFECT_ID_MAX,
+    app,
+    as_json,
+    base_url,
+    problems,
+    step_or_404,
+    user_language,
+)
+from transition.web.guard_facts import actor_id, is_admin
+from transition.web.permissions import StepRef, allowed_people, refusal
+
+log = logging.getLogger(__name__)
+NOTE_LIMIT = 1000  # Airflow's task-instance note length
+ACTIONABLE = {"scheduled", "queued", "running", "deferred", "awaiting_input", "up_for_retry"}
+
+
+def _storable(value: str) -> str:
+    """Free text is kept in the database (PostgreSQL refuses NUL) and sent in e-mails: no control
+    characters but tab and line breaks."""
+    bad = next((c for c in value if c in CONTROL and c not in "\t\n\r"), None)
+    if bad is not None:
+        raise ValueError(
+            _("contains the control character U+{code:04X}; remove it").format(code=ord(bad))
+        )
+    return value
+
+
+class TransferBody(BaseModel):
+    to: str = Field(
+        min_length=1,
+        max_length=250,
+        description="the actor ID of the person who takes the step over",
+    )
+    message: str = Field(default="", max_length=2000)
+
+    _text = field_validator("to", "message")(_storable)
+
+
+class DefectBody(BaseModel):
+    title: str = Field(min_length=1, max_length=500)
+    severity: Severity
+    description: str = Field(default="", max_length=10_000)
+
+    _text = field_validator("title", "description")(_storable)
+
+
+def _task_instance(session: Any, dag_id: str, run_id: str, step_id: str) -> Any:
+    from airflow.models.taskinstance import TaskInstance  # deferred: the api-server's models
+    from sqlalchemy.orm import joinedload
+
+    ti = session.scalar(
+        sa.select(TaskInstance)
+        .where(
+            TaskInstance.dag_id == dag_id,
+            TaskInstance.run_id == run_id,
+            TaskInstance.task_id == step_id,
+            TaskInstance.map_index == -1,
+        )
+        .options(joinedload(TaskInstance.hitl_detail), joinedload(TaskInstance.task_instance_note))
+    )
+    if ti is None:
+        raise HTTPException(
+            404,
+            _("no run '{run}' of step '{step}' in DAG '{dag}'").format(
+                run=run_id, step=step_id, dag=dag_id
+            ),
+        )
+    return ti
+
+
+def _actionable(
+    session: Any, dag_id: str, run_id: str, step_id: str, user: Any, action: str
+) -> tuple[StepRef, Any, str]:
+    """The step, its task instance and the user's id, if the user may act on a Ready or Open step."""
+    ref = step_or_404(dag_id, step_id)
+    ti = _task_instance(session, dag_id, run_id, step_id)
+    _require_allowed(session, ref, dag_id, run_id, user)
+    _require_ready_or_open(ti, ref, action)
+    return ref, ti, actor_id(user)
+
+
+def _require_allowed(session: Any, ref: StepRef, dag_id: str, run_id: str, user: Any) -> list[str]:
+    people = allowed_people(ref, records.transferees(session, dag_id, run_id, ref.step_id))
+    if actor_id(user) not in people:
+        raise HTTPException(403, refusal(ref))
+    return people
+
+
+def _require_ready_or_open(ti: Any, ref: StepRef, action: str) -> None:
+    state = (
+        str(ti.state.value if hasattr(ti.state, "value") else ti.state)
+        if ti.state
+        else _("not started")
+    )
+    if state not in ACTIONABLE or ti.hitl_detail is None:
+        raise HTTPException(409, _(action).format(step=ref.step_id, state=state))
+
+
+def _append_note(ti: Any, line: str, user_id: str) -> None:
+    old = ti.note or ""
+    text = (old + "\n" + line).strip() if old else line
+    if len(text) > NOTE_LIMIT:
+        text = "…" + text[-(NOTE_LIMIT - 1) :]
+    if ti.task_instance_note is None:
+        ti.note = (text, user_id)
+    else:
+        ti.task_instance_note.content = text
+        ti.task_instance_note.user_id = user_id
+
+
+def _mail(message: Any) -> str | None:
+    try:
+        send(message)
+    except MailError as exc:
+        log.warning("E-mail '%s' could not be sent: %s", message["Subject"], exc)
+        return str(exc)
+    return None
+
+
+@app.post(
+    "/api/dags/{dag_id}/runs/{run_id}/steps/{step_id}/transfer",
+    dependencies=[Depends(requires_access_dag("GET"))],
+    responses=problems(400, 401, 403, 404, 409),
+)
+def transfer(
+    dag_id: str,
+    run_id: str,
+    step_id: str,
+    body: TransferBody,
+    session: SessionDep,
+    user: GetUserDep,
+) -> dict:
+    with use_language(user_language(user)):
+        return _transfer(dag_id, run_id, step_id, body, session, user)
+
+
+# The answer when a step cannot be transferred, or given a defect, in its state.
+NOT_TRANSFERABLE = N_(
+    "step {step} can be transferred once it is Ready or Open (asking for Start or Close); it is {state}"
+)
+NO_DEFECT_YET = N_(
+    "step {step} can be given a defect once it is Ready or Open (asking for Start or Close); it is {state}"
+)
+
+
+def _transfer(
+    dag_id: str, run_id: str, step_id: str, body: TransferBody, session: Any, user: Any
+) -> dict:
+    ref, ti, who = _actionable(session, dag_id, run_id, step_id, user, NOT_TRANSFERABLE)
+    plan = ref.plan
+    target = plan.actors.get(body.to)
+    if target is None:
+        raise HTTPException(
+            400,
+            _("unknown actor '{actor}': name an actor ID from the Actors sheet").format(
+                actor=body.to
+            ),
+        )
+    row = records.add_transfer(
+        session,
+        dag_id=dag_id,
+        run_id=run_id,
+        task_id=step_id,
+        from_user=who,
+        to_user=target.id,
+        message=body.message,
+    )
+    assignees = list(ti.hitl_detail.assignees or [])
+    if all(a.get("id") != target.id for a in assignees):
+        ti.hitl_detail.assignees = assignees + [{"id": target.id, "name": target.name}]
+    when = dt.datetime.now(zoneinfo.ZoneInfo(plan.timezone))
+    with use_language(plan.language):
+        note = _("Transferred by {giver} to {person} on {time}").format(
+            giver=who, person=target.id, time=f"{when:%Y-%m-%d %H:%M}"
+        )
+    _append_note(ti, f"{note}: {body.message}" if body.message else note, who)
+    session.flush()
+    message = transfer_notice(
+        plan,
+        ref.dry_run,
+        step_id,
+        giver_id=who,
+        target=target,
+        text=body.message,
+        dag_id=dag_id,
+        run_id=run_id,
+        base_url=base_url(),
+    )
+    error = _mail(message)
+    records.set_mail_error(session, records.transfers, row["id"], error)
+    return {
+        "transfer": {**row, "created_at": row["created_at"].isoformat()},
+        "mail": "sent" if error is None else f"failed: {error}",
+    }
+
+
+@app.post(
+    "/api/dags/{dag_id}/runs/{run_id}/steps/{step_id}/defects",
+    status_code=201,
+    dependencies=[Depends(requires_access_dag("GET"))],
+    responses=problems(400, 401, 403, 404, 409),
+)
+def record_defect(
+    dag_id: str, run_id: str, step_id: str, body: DefectBody, session: SessionDep, user: GetUserDep
+) -> dict:
+    with use_language(user_language(user)):
+        return _record_defect(dag_id, run_id, step_id, body, session, user)
+
+
+def _record_defect(
+    dag_id: str, run_id: str, step_id: str, body: DefectBody, session: Any, user: Any
+) -> dict:
+    ref, ti, who = _actionable(session, dag_id, run_id, step_id, user, NO_DEFECT_YET)
+    plan = ref.plan
+    row = records.add_defect(
+        session,
+        dag_id=dag_id,
+        run_id=run_id,
+        task_id=step_id,
+        title=body.title,
+        severity=body.severity.value,
+        description=body.description,
+        created_by=who,
+    )
+    with use_language(plan.language):
+        note = _("Defect #{number} ({severity}) by {person}: {title}").format(
+            number=row["id"],
+            severity=_(SEVERITY_NAMES[body.severity.value]),
+            person=who,
+            title=body.title,
+        )
+    _append_note(ti, note, who)
+    session.flush()
+    mail = "not needed"
+    if body.severity is Severity.BLOCKING:
+        errors = []
+        for message in blocking_defect_notices(
+            plan,
+            ref.dry_run,
+            step_id,
+            defect=row,
+            recorder=who,
+            dag_id=dag_id,
+            run_id=run_id,
+            base_url=base_url(),
+        ):
+            if (error := _mail(message)) is not None:
+                errors.append(error)
+        error = "; ".join(errors) or None
+        records.set_mail_error(session, records.defects, row["id"], error)
+        mail = "sent" if error is None else f"failed: {error}"
+    return {"defect": as_json(row), "mail": mail}
+
+
+@app.post(
+    "/api/dags/{dag_id}/runs/{run_id}/defects/{defect_id}/resolve",
+    dependencies=[Depends(requires_access_dag("GET"))],
+    responses=problems(400, 401, 403, 404, 409),
+)
+def resolve(
+    dag_id: str,
+    run_id: str,
+    session: SessionDep,
+    user: GetUserDep,
+    defect_id: int = Path(ge=1, le=DEFECT_ID_MAX, description="the defect's number"),
+) -> dict:
+    """A defect is resolved by whoever recorded it or a cutover manager, never by the people it blocks
+    (unless they recorded it); once resolved, who resolved it stays."""
+    who = actor_id(user)
+    with use_language(user_language(user)):
+        row = records.defect(session, defect_id, dag_id, run_id)
+        if row is None:
+            raise HTTPException(404, _("no defect #{number} in this run").format(number=defect_id))
+        ref = step_or_404(dag_id, row["task_id"])
+        if who != row["created_by"] and who not in ref.plan.cutover_managers and not is_admin(user):
+            raise HTTPException(
+                403,
+                _(
+                    "Defect #{number} is resolved by whoever recorded it ({person}) or a cutover "
+                    "manager."
+                ).format(number=defect_id, person=row["created_by"]),
+            )
+        if not records.resolve_defect(session, defect_id, who):
+            raise HTTPException(
+                409,
+                _("Defect #{number} was already resolved by {person}.").format(
+                    number=defect_id, person=row["resolved_by"]
+                ),
+            )
+    ti = _task_instance(session, dag_id, run_id, row["task_id"])
+    with use_language(ref.plan.language):
+        note = _("Defect #{number} resolved by {person}").format(number=defect_id, person=who)
+    _append_note(ti, note, who)
+    return {"defect": as_json(records.defect(session, defect_id, dag_id, run_id))}
