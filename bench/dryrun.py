@@ -45,6 +45,7 @@ import statistics
 import sys
 import tempfile
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -311,6 +312,141 @@ def state_counts(admin: httpx.Client, run_url: str) -> dict[str, int] | None:
     return counts
 
 
+@dataclass
+class Answers:
+    """What the simulated owners did and saw during a run (the owners answer as people would)."""
+
+    steps: set[str]
+    answered: dict[str, list[str]] = field(default_factory=dict)
+    first_asked: dict[str, float] = field(default_factory=dict)  # server time of the first request
+    seen_at: dict[tuple[str, int], float] = field(default_factory=dict)  # (step, answers) -> seen
+    start_answered_at: dict[str, float] = field(default_factory=dict)
+    close_asked_seen: dict[str, float] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)
+    closed: int = 0
+    open_requests: int = 0
+    failed_reads: int = 0
+
+    def __post_init__(self) -> None:
+        self.answered = {s: [] for s in self.steps}
+
+
+@dataclass
+class Samples:
+    """The run's task states every second or two, and the owners' pause (``hold``)."""
+
+    taken: list[dict] = field(default_factory=list)
+    while_holding: list[dict] = field(default_factory=list)
+    hold_window: list[float] = field(default_factory=list)  # [start, end] of the owners' pause
+
+    @property
+    def holding(self) -> bool:
+        return len(self.hold_window) == 1
+
+
+def take_sample(
+    admin: httpx.Client,
+    run_url: str,
+    root: list[int],
+    samples: Samples,
+    answers: Answers,
+    hold: float,
+) -> str | None:
+    """One sample of the run; the run's end state when it has ended (or stalled), else None."""
+    counts = state_counts(admin, run_url)
+    if counts is None:
+        answers.failed_reads += 1
+        return None
+    counts["task_processes"] = busy_task_processes(root)
+    counts["at"] = time.time()
+    samples.taken.append(counts)
+    if samples.holding:
+        samples.while_holding.append(counts)
+        recent = samples.while_holding[-3:]
+        drained = len(samples.while_holding) >= 3 and not any(busy(c) for c in recent)
+        if drained or time.time() - samples.hold_window[0] >= hold:
+            samples.hold_window.append(time.time())
+    if counts["failed"] or counts["upstream_failed"]:
+        return "failed"
+    if counts["success"] >= len(answers.steps) and all_done(admin, run_url, answers.steps):
+        return "done"
+    return None
+
+
+def answer_requests(
+    server: AirflowServer,
+    plan: Any,
+    admin: httpx.Client,
+    run_url: str,
+    people: dict[str, httpx.Client],
+    answers: Answers,
+    *,
+    delay: float,
+    holding: bool,
+) -> None:
+    """Each step asking for an answer: its owner answers Start, then Close, ``delay`` s after seeing it."""
+    asking = get_json(
+        admin, f"{run_url}/hitlDetails", response_received=False, state="awaiting_input", limit=100
+    )
+    if asking is None:
+        answers.failed_reads += 1
+        asking = {"hitl_details": []}
+    answers.open_requests = len(asking["hitl_details"])
+    for detail in asking["hitl_details"]:
+        step = detail["task_instance"]["task_id"]
+        answers.first_asked.setdefault(step, stamp(detail["created_at"]))
+        seen = answers.seen_at.setdefault((step, len(answers.answered[step])), time.time())
+        if answers.answered[step] == ["Start"]:
+            answers.close_asked_seen.setdefault(step, seen)
+        if holding or time.time() - seen < delay:
+            continue
+        option = "Close" if "Start" in answers.answered[step] else "Start"
+        owner = plan.steps[step].owner
+        if owner not in people:
+            people[owner] = server.client(owner)
+        try:
+            answer = people[owner].patch(
+                f"{run_url}/taskInstances/{step}/-1/hitlDetails",
+                json={"chosen_options": [option], "params_input": {}},
+            )
+        except httpx.HTTPError as error:
+            answers.errors.append(f"{step} {option}: {error!r}")
+            continue
+        if answer.status_code != 200:
+            answers.errors.append(f"{step} {option}: {answer.status_code} {answer.text[:120]}")
+            continue
+        answers.answered[step].append(option)
+        if option == "Start":
+            answers.start_answered_at[step] = time.time()
+        else:
+            answers.closed += 1
+
+
+def should_hold(samples: Samples, answers: Answers, hold: float) -> bool:
+    """Pause the owners once a third of the steps are closed and enough wait, or two thirds are
+    closed: the worker-slot check reads the counts while nobody answers."""
+    total = len(answers.steps)
+    return (
+        not samples.hold_window
+        and hold > 0
+        and (
+            answers.closed >= total // 3
+            and answers.open_requests >= HOLD_WHEN_WAITING
+            or answers.closed >= 2 * total // 3
+        )
+    )
+
+
+def wait_for_run_end(admin: httpx.Client, run_url: str) -> str:
+    """The run itself ends when its watch next looks (every WATCH_RECHECK_SECONDS)."""
+    run_state = admin.get(run_url).json()["state"]
+    end_by = time.monotonic() + float(WATCH_RECHECK_SECONDS) + 90
+    while run_state not in ("success", "failed") and time.monotonic() < end_by:
+        time.sleep(2)
+        run_state = admin.get(run_url).json()["state"]
+    return run_state
+
+
 def play(
     server: AirflowServer,
     plan: Any,
@@ -324,24 +460,13 @@ def play(
     """Trigger the dry run, answer every request as its owner, and collect what happened."""
     dag_id = plan.dag_id(dry_run)
     schedule = plan.schedules[dry_run]
-    steps = set(schedule.steps)
     server.wait_for_dag(dag_id, timeout=300)
     root = root_pids(server)
     scheduler = scheduler_process(root)
     admin = server.client("admin")
     people: dict[str, httpx.Client] = {}
-    answered: dict[str, list[str]] = {s: [] for s in steps}
-    first_asked: dict[str, float] = {}  # server time of the first request (first try)
-    seen_at: dict[
-        tuple[str, int], float
-    ] = {}  # (step, answers so far) -> when the owner saw the request
-    start_answered_at: dict[str, float] = {}
-    close_asked_seen: dict[str, float] = {}
-    answer_errors: list[str] = []
-    samples: list[dict] = []
-    hold_samples: list[dict] = []
-    closed = 0
-    hold_window: list[float] = []  # [start, end] of the owners' pause
+    answers = Answers(set(schedule.steps))
+    samples = Samples()
 
     cpu_tree_before, scheduler_cpu_before = cpu_of_tree(root), own_cpu(scheduler)
     components_before = cpu_by_component(root)
@@ -351,85 +476,25 @@ def play(
     run_url = f"/api/v2/dags/{dag_id}/dagRuns/{run_id}"
     deadline = time.monotonic() + timeout
     next_sample = 0.0
-    polls = failed_reads = open_requests = 0
+    polls = 0
     state = "running"
     while time.monotonic() < deadline and polls < timeout / poll * 2:
         polls += 1
         now = time.monotonic()
-        holding = len(hold_window) == 1
         if now >= next_sample:
-            next_sample = now + (1.0 if holding else 2.0)
+            next_sample = now + (1.0 if samples.holding else 2.0)
             if {"scheduler", "api-server"} & set(stopped(component_processes)):
                 state = "stalled"  # nothing moves any more: say so now rather than at the timeout
                 break
-            counts = state_counts(admin, run_url)
-            if counts is None:
-                failed_reads += 1
-            else:
-                counts["task_processes"] = busy_task_processes(root)
-                counts["at"] = time.time()
-                samples.append(counts)
-                if holding:
-                    hold_samples.append(counts)
-                    drained = len(hold_samples) >= 3 and not any(busy(c) for c in hold_samples[-3:])
-                    if drained or time.time() - hold_window[0] >= hold:
-                        hold_window.append(time.time())
-                if counts["failed"] or counts["upstream_failed"]:
-                    state = "failed"
-                    break
-                if counts["success"] >= len(steps) and all_done(admin, run_url, steps):
-                    break
-        if (
-            not hold_window
-            and hold > 0
-            and (
-                closed >= len(steps) // 3
-                and open_requests >= HOLD_WHEN_WAITING
-                or closed >= 2 * len(steps) // 3
-            )
-        ):
-            hold_window.append(time.time())
-        holding = len(hold_window) == 1
-        asking = get_json(
-            admin,
-            f"{run_url}/hitlDetails",
-            response_received=False,
-            state="awaiting_input",
-            limit=100,
+            ended = take_sample(admin, run_url, root, samples, answers, hold)
+            if ended is not None:
+                state = "failed" if ended == "failed" else state
+                break
+        if should_hold(samples, answers, hold):
+            samples.hold_window.append(time.time())
+        answer_requests(
+            server, plan, admin, run_url, people, answers, delay=delay, holding=samples.holding
         )
-        if asking is None:
-            failed_reads += 1
-            asking = {"hitl_details": []}
-        open_requests = len(asking["hitl_details"])
-        for detail in asking["hitl_details"]:
-            step = detail["task_instance"]["task_id"]
-            first_asked.setdefault(step, stamp(detail["created_at"]))
-            key = (step, len(answered[step]))
-            seen = seen_at.setdefault(key, time.time())
-            if answered[step] == ["Start"]:
-                close_asked_seen.setdefault(step, seen)
-            if holding or time.time() - seen < delay:
-                continue
-            option = "Close" if "Start" in answered[step] else "Start"
-            owner = plan.steps[step].owner
-            if owner not in people:
-                people[owner] = server.client(owner)
-            try:
-                answer = people[owner].patch(
-                    f"{run_url}/taskInstances/{step}/-1/hitlDetails",
-                    json={"chosen_options": [option], "params_input": {}},
-                )
-            except httpx.HTTPError as error:
-                answer_errors.append(f"{step} {option}: {error!r}")
-                continue
-            if answer.status_code != 200:
-                answer_errors.append(f"{step} {option}: {answer.status_code} {answer.text[:120]}")
-                continue
-            answered[step].append(option)
-            if option == "Start":
-                start_answered_at[step] = time.time()
-            else:
-                closed += 1
         time.sleep(poll)
     ended_at = time.time()
     scheduler_cpu = own_cpu(scheduler) - scheduler_cpu_before
@@ -438,16 +503,9 @@ def play(
     components = {k: components_after[k] - components_before[k] for k in COMPONENTS}
     components_stopped = stopped(component_processes)
     scheduler_rss = peak_rss_mb(scheduler)
-    # The run itself ends when its watch next looks (every WATCH_RECHECK_SECONDS).
-    run_state = admin.get(run_url).json()["state"]
-    end_by = time.monotonic() + float(WATCH_RECHECK_SECONDS) + 90
-    while (
-        state == "running" and run_state not in ("success", "failed") and time.monotonic() < end_by
-    ):
-        time.sleep(2)
-        run_state = admin.get(run_url).json()["state"]
+    run_state = wait_for_run_end(admin, run_url) if state == "running" else state
     run_ended = stamp(admin.get(run_url).json().get("end_date"))
-    for client in (*people.values(),):
+    for client in people.values():
         client.close()
 
     instances = {
@@ -467,25 +525,25 @@ def play(
     return summarise(
         components=components,
         components_stopped=components_stopped,
-        failed_reads=failed_reads,
+        failed_reads=answers.failed_reads,
         log_errors=log_errors,
         race_in_logs=race_in_logs,
         locked_in_logs=log_text.count("database is locked"),
         schedule=schedule,
-        steps=steps,
+        steps=answers.steps,
         instances=instances,
         details=details,
-        first_asked=first_asked,
-        start_answered_at=start_answered_at,
-        close_asked_seen=close_asked_seen,
-        samples=samples,
-        hold_samples=hold_samples,
-        hold_window=hold_window,
+        first_asked=answers.first_asked,
+        start_answered_at=answers.start_answered_at,
+        close_asked_seen=answers.close_asked_seen,
+        samples=samples.taken,
+        hold_samples=samples.while_holding,
+        hold_window=samples.hold_window,
         triggered_at=triggered_at,
         ended_at=ended_at,
         delay=delay,
-        run_state=run_state if state == "running" else state,
-        answer_errors=answer_errors,
+        run_state=run_state,
+        answer_errors=answers.errors,
         scheduler_cpu=scheduler_cpu,
         cpu_tree=cpu_tree,
         scheduler_rss=scheduler_rss,

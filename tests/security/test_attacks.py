@@ -534,10 +534,15 @@ def test_a_transferee_keeps_the_right_to_answer_after_a_retry(airflow):
             a["id"] for a in detail[0]["assigned_users"]
         }  # asked again with the current people
         time.sleep(1.5)
+        # A comment that is not text (Airflow's form is not the only client) closes the step too.
         answer = frank.patch(
-            f"{run_url(run_id)}/taskInstances/E/-1/hitlDetails", json={"chosen_options": ["Close"]}
+            f"{run_url(run_id)}/taskInstances/E/-1/hitlDetails",
+            json={"chosen_options": ["Close"], "params_input": {"comment": 12345}},
         )
         assert answer.status_code == 200, answer.text
+        server.wait_for_state(DAG, run_id, "E", "success")
+        closed = mia.get(f"{run_url(run_id)}/taskInstances/E/xcomEntries/closed").json()["value"]
+        assert (closed["by"], closed["comment"]) == ("frank", "12345")
     end_run(server, run_id)
 
 
