@@ -98,6 +98,7 @@ def N_(message: str) -> str:  # noqa: N802 (gettext's name)
 
 def format_count(number: int) -> str:
     """A count with the language's grouping: ``20,000`` in English, ``20 000`` in French."""
+    # deferred: Babel's locale data, only when a moment or a count is written
     from babel.numbers import format_decimal
 
     return format_decimal(number, locale=_current.get())
@@ -108,6 +109,7 @@ def format_moment(moment: dt.datetime | dt.date, pattern: str = "datetime") -> s
 
     An aware datetime is shown in its own time zone.
     """
+    # deferred: Babel's locale data, only when a moment or a count is written
     from babel.dates import format_date, format_datetime
 
     cldr = DATE_PATTERNS.get(pattern, pattern)

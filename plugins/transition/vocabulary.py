@@ -9,6 +9,8 @@ from enum import Enum
 from transition.i18n import N_
 
 DEFAULT_BASE_URL = "http://localhost:8080"  # links when Airflow's [api] base_url is not set
+WATCH_TASK_ID = "_watch"  # the run's watch task in every dry-run DAG: no step may take this ID
+WATCH_LABEL = "(run watch)"  # stands for the watch's own e-mails (Overdue alerts, calendar) in failure summaries
 
 
 class State(str, Enum):

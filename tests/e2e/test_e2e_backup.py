@@ -113,8 +113,19 @@ def test_backup_and_restore_a_half_run_dry_run(tmp_path, flavour):
         ("B", "bob", "frank")
     ]
 
+    # A backup of a live Airflow can hold a task that was running (the run's watch wakes every few
+    # seconds): on the restored database no process runs it any more, and Airflow finds it after
+    # its task heartbeat timeout (5 minutes by default) and tries it again. Sooner here.
     second = AirflowServer(
-        tmp_path / "second", tmp_path / "config.yaml", users, flavour=flavour, queue=first.queue
+        tmp_path / "second",
+        tmp_path / "config.yaml",
+        users,
+        flavour=flavour,
+        queue=first.queue,
+        extra_env={
+            "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": "20",
+            "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT_DETECTION_INTERVAL": "5",
+        },
     )
 
     def restore() -> None:

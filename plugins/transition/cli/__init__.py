@@ -10,6 +10,7 @@ from __future__ import annotations
 
 def main() -> int:
     """``transition.cli:main``, the console script of installs made before the layers (kept working)."""
+    # deferred: a submodule run with -m loads only itself
     from transition.cli.main import (
         main as run,  # deferred: a submodule run with -m loads only itself
     )

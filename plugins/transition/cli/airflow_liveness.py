@@ -37,6 +37,7 @@ class LiveComponent:
 
 def live_components(url: str, now: dt.datetime | None = None) -> list[LiveComponent]:
     """The Airflow components with a recent heartbeat in the database at ``url`` (none: not running)."""
+    # deferred: Airflow's models, only when a restore checks its database
     from airflow.jobs.job import Job
     from airflow.utils.state import JobState
 

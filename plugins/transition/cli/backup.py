@@ -40,6 +40,7 @@ class BackupError(ProblemsError):
 
 def configured_url() -> str:
     try:
+        # deferred: Airflow's configuration, only for the commands that need the database
         from airflow.configuration import conf
 
         return conf.get("database", "sql_alchemy_conn")

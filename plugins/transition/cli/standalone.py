@@ -6,6 +6,7 @@ end-to-end tests start Airflow with it too, so what is tested is what users run.
 
 from __future__ import annotations
 
+import argparse
 import compileall
 import json
 import os
@@ -180,7 +181,6 @@ OWN_SETTINGS = (
 
 def main(argv: list[str] | None = None) -> int:
     """``transition standalone [--home DIR] [--port N]``: Airflow with the configured plan, on SQLite."""
-    import argparse
 
     parser = argparse.ArgumentParser(prog="transition standalone")
     parser.add_argument("--home", default=str(REPO_ROOT / ".airflow"))

@@ -6,7 +6,7 @@
   owner's team leader and department head and to the cutover managers.
 
 Each is written in the language of the step's owner (the recipient in To); e-mails to the cutover
-managers alone go out once per language among them (:func:`by_language`).
+managers alone go out once per language among them (:func:`transition.notifications.addressing.by_language`).
 """
 
 from __future__ import annotations
@@ -14,21 +14,23 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import zoneinfo
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from email.message import EmailMessage
 from functools import partial
 from typing import Any
 
 from transition.i18n import _, format_moment, ngettext, pgettext, use_language
-from transition.notifications.mail import MailError, compose, failure_reason, render, send
-from transition.notifications.ready_mail import (
-    record_mail_failure,
+from transition.notifications.addressing import (
+    airflow_base_url,
+    manager_emails,
+    managers_by_language,
     required_actions_link,
     step_subject,
 )
-from transition.plan.model import Actor, Plan, ScheduledStep
-from transition.runner.watch_operator import WATCH_LABEL
-from transition.vocabulary import DEFAULT_BASE_URL, subject_prefix
+from transition.notifications.mail import MailError, compose, failure_reason, render, send
+from transition.notifications.ready_mail import record_mail_failure
+from transition.plan.model import Plan, ScheduledStep
+from transition.vocabulary import WATCH_LABEL, subject_prefix
 from transition.workbook.cells import format_duration
 
 log = logging.getLogger(__name__)
@@ -43,25 +45,6 @@ def mail_kind(kind: str) -> str:
         "calendar": pgettext("e-mail", "calendar"),
     }
     return names.get(kind, kind)
-
-
-def _managers(plan: Plan) -> list[str]:  # the cutover managers' addresses
-    return [a.email for a in plan.manager_actors()]
-
-
-def by_language(actors: Iterable[Actor | None]) -> dict[str, list[Actor]]:
-    """People grouped by their language, languages in the order their first person comes."""
-    groups: dict[str, list[Actor]] = {}
-    for actor in actors:
-        if actor is not None and all(a.id != actor.id for a in groups.get(actor.language, [])):
-            groups.setdefault(actor.language, []).append(actor)
-    return groups
-
-
-def managers_by_language(plan: Plan) -> dict[str, list[str]]:
-    """The cutover managers' e-mail addresses per language."""
-    managers = by_language(plan.manager_actors())
-    return {language: [a.email for a in people] for language, people in managers.items()}
 
 
 def notice_message(
@@ -135,7 +118,7 @@ def alert_message(
                 count=len(holding),
             )
             to = [owner.email] + [plan.actors[plan.steps[h].owner].email for h in holding]
-            cc = _managers(plan)
+            cc = manager_emails(plan)
         else:
             local = late_at.astimezone(zoneinfo.ZoneInfo(plan.timezone)) if late_at else None
             when = format_moment(local, "short") if local else _("its planned end")
@@ -148,7 +131,7 @@ def alert_message(
                 for a in (owner.team_leader, owner.department_head)
                 if a in plan.actors
             ]
-            cc += _managers(plan)
+            cc += manager_emails(plan)
         holding_lines = [
             f"{h} · {plan.steps[h].label} ({plan.actors[plan.steps[h].owner].name})"
             for h in holding
@@ -196,7 +179,7 @@ def _send_alert(
 
 
 def announce_late(plan: Plan, dry_run: str, scheduled: ScheduledStep, context: Any) -> None:
-    from airflow.sdk import conf
+    # deferred: Airflow's configuration, read when an e-mail is sent
 
     ti = context["ti"]
     ready = ti.xcom_pull(task_ids=ti.task_id, key="ready") or {}
@@ -213,7 +196,7 @@ def announce_late(plan: Plan, dry_run: str, scheduled: ScheduledStep, context: A
         kind="late",
         dag_id=ti.dag_id,
         run_id=ti.run_id,
-        base_url=conf.get("api", "base_url", fallback=DEFAULT_BASE_URL),
+        base_url=airflow_base_url(),
         late_at=late_at,
     )
     _send_alert(build, ti, scheduled.step_id, "late", _owner_email(plan, scheduled.step_id))
@@ -222,7 +205,7 @@ def announce_late(plan: Plan, dry_run: str, scheduled: ScheduledStep, context: A
 def announce_overdue(
     plan: Plan, dry_run: str, context: Any, step_id: str, holding: list[str]
 ) -> None:
-    from airflow.sdk import conf
+    # deferred: Airflow's configuration, read when an e-mail is sent
 
     ti = context["ti"]
     scheduled = plan.schedules[dry_run].steps[step_id]
@@ -234,7 +217,7 @@ def announce_overdue(
         kind="overdue",
         dag_id=ti.dag_id,
         run_id=ti.run_id,
-        base_url=conf.get("api", "base_url", fallback=DEFAULT_BASE_URL),
+        base_url=airflow_base_url(),
         holding=holding,
     )
     _send_alert(build, ti, step_id, "overdue", _owner_email(plan, step_id))

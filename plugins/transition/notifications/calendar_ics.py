@@ -27,13 +27,16 @@ import hashlib
 import json
 import os
 import re
+import sys
 import zoneinfo
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from icalendar import Calendar, Event, vCalAddress
+
 from transition.errors import PlanInvalid, UsageError
 from transition.i18n import _, format_moment, ngettext, use_language
-from transition.notifications.ready_mail import required_actions_link
+from transition.notifications.addressing import required_actions_link
 from transition.plan.compiler import compile_plan
 from transition.plan.config import load_config
 from transition.plan.model import Actor, Plan
@@ -193,8 +196,6 @@ def _ical_time(moment: dt.datetime, zone: zoneinfo.ZoneInfo) -> dt.datetime:
 
 
 def _address(actor: Actor, **params: str):
-    from icalendar import vCalAddress
-
     address = vCalAddress(f"mailto:{actor.email}")
     address.params["CN"] = actor.name
     for key, value in params.items():
@@ -212,7 +213,6 @@ def calendar_bytes(
     stamp: dt.datetime | None = None,
 ) -> bytes:
     """The .ics file (``METHOD:REQUEST`` or ``CANCEL``) of ``events``, all of them ``owner``'s."""
-    from icalendar import Calendar, Event
 
     if method not in (REQUEST, CANCEL):
         raise ValueError(f"method must be {REQUEST} or {CANCEL}, not {method!r}")
@@ -330,8 +330,6 @@ def calendar_command(args: argparse.Namespace) -> int:
         raise UsageError(_("nothing to put in a calendar: {why}").format(why=why))
     data = calendar_bytes(plan, owner, events)
     if args.out == "-":
-        import sys
-
         sys.stdout.buffer.write(data)
         return 0
     path = Path(args.out or ics_filename(plan, dry_run, owner))

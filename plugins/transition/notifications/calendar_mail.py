@@ -34,6 +34,7 @@ from email.message import EmailMessage
 from typing import Any
 
 from transition.i18n import _, format_moment, use_language
+from transition.notifications.addressing import airflow_base_url
 from transition.notifications.calendar_ics import (
     CANCEL,
     REQUEST,
@@ -49,7 +50,7 @@ from transition.notifications.mail import MailError, attach, compose, failure_re
 from transition.notifications.ready_mail import record_mail_failure
 from transition.notifications.sent_ledger import SentLedger
 from transition.plan.model import Plan
-from transition.vocabulary import DEFAULT_BASE_URL, subject_prefix
+from transition.vocabulary import subject_prefix
 
 log = logging.getLogger(__name__)
 
@@ -177,10 +178,10 @@ def _state(raw: Any) -> dict[str, Any]:
 
 def sync_calendar(plan: Plan, dry_run: str, context: Any) -> int:
     """Send each owner whatever their calendar lacks (invitation, update, removed steps); how many e-mails."""
-    from airflow.sdk import conf
+    # deferred: Airflow's configuration, read when an e-mail is sent
 
     ti = context["ti"]
-    base_url = conf.get("api", "base_url", fallback=DEFAULT_BASE_URL)
+    base_url = airflow_base_url()
     ledger = SentLedger.of(context)
     state = _state(ledger.get(LEDGER_ENTRY))
     current = run_events(plan, dry_run, run_id=ti.run_id, base_url=base_url)

@@ -18,10 +18,10 @@ from airflow.sdk.definitions.callback import AsyncCallback
 from airflow.sdk.definitions.deadline import DeadlineAlert, DeadlineReference
 
 from transition.i18n import _, format_moment, use_language
-from transition.notifications.alert_mail import managers_by_language
+from transition.notifications.addressing import airflow_base_url, managers_by_language
 from transition.notifications.mail import MailError, compose, failure_reason, render, send
 from transition.plan.model import Plan
-from transition.vocabulary import DEFAULT_BASE_URL, subject_prefix
+from transition.vocabulary import subject_prefix
 
 log = logging.getLogger(__name__)
 
@@ -64,11 +64,11 @@ async def notify_dry_run_late(
     languages: dict[str, dict[str, Any]] | None = None,
     **_kwargs: Any,
 ) -> None:
-    from airflow.sdk import conf
+    # deferred: Airflow's configuration, read when the callback runs
 
     dag_run = (context or {}).get("dag_run") or {}  # Airflow passes the run as its REST (JSON) form
     run_id, dag_id = str(dag_run.get("dag_run_id", "?")), str(dag_run.get("dag_id", ""))
-    base_url = conf.get("api", "base_url", fallback=DEFAULT_BASE_URL).rstrip("/")
+    base_url = airflow_base_url().rstrip("/")
     link = f"{base_url}/dags/{quote(dag_id, safe='')}/runs/{quote(run_id, safe='')}"
     failures = []
     for language, group in (languages or {"en": {"to": recipients, "end": end}}).items():

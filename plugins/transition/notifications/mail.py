@@ -125,6 +125,7 @@ def attach(
 
 def send(message: EmailMessage, conn_id: str = SMTP_CONN_ID) -> None:
     """Send through the Airflow SMTP connection; raises :class:`MailError` with a one-line reason."""
+    # deferred: the SMTP provider, only in the process that sends
     from airflow.providers.smtp.hooks.smtp import SmtpHook
 
     try:

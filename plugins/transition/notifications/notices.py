@@ -11,7 +11,8 @@ from email.message import EmailMessage
 from typing import Any
 
 from transition.i18n import _, use_language
-from transition.notifications.alert_mail import by_language, notice_message
+from transition.notifications.addressing import by_language
+from transition.notifications.alert_mail import notice_message
 from transition.plan.model import Actor, Plan
 from transition.vocabulary import SEVERITY_NAMES
 

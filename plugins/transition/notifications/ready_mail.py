@@ -14,9 +14,13 @@ import logging
 import zoneinfo
 from email.message import EmailMessage
 from typing import Any
-from urllib.parse import quote
 
 from transition.i18n import _, format_moment, use_language
+from transition.notifications.addressing import (
+    airflow_base_url,
+    required_actions_link,
+    step_subject,
+)
 from transition.notifications.mail import (
     MailError,
     compose,
@@ -28,21 +32,8 @@ from transition.notifications.mail import (
 from transition.notifications.request_text import d_day, planned_end, when
 from transition.notifications.sent_ledger import SentLedger
 from transition.plan.model import Actor, Plan, ScheduledStep
-from transition.vocabulary import subject_prefix
 
 log = logging.getLogger(__name__)
-
-
-def required_actions_link(base_url: str, dag_id: str, run_id: str, task_id: str) -> str:
-    return (
-        f"{base_url.rstrip('/')}/dags/{quote(dag_id, safe='')}/runs/{quote(run_id, safe='')}"
-        f"/tasks/{quote(task_id, safe='')}/required_actions?map_index=-1"
-    )
-
-
-def step_subject(dry_run: str, step_id: str, what: str) -> str:
-    """``[Transition-DR1] CO-120 - <what>``: the shape of every e-mail about one step."""
-    return f"{subject_prefix(dry_run)}{step_id} - {what}"
 
 
 def ready_subject(dry_run: str, step_id: str) -> str:
@@ -161,7 +152,7 @@ def record_mail_failure(ti: Any, mail: str, to: str, error: str) -> None:
 
 def announce_ready(plan: Plan, dry_run: str, scheduled: ScheduledStep, context: Any) -> None:
     """Build and send the Ready e-mail from a running task; never raises."""
-    from airflow.sdk import conf
+    # deferred: Airflow's configuration, read when an e-mail is sent
 
     ti = context["ti"]
     try:
@@ -173,7 +164,7 @@ def announce_ready(plan: Plan, dry_run: str, scheduled: ScheduledStep, context: 
             scheduled,
             dag_id=ti.dag_id,
             run_id=ti.run_id,
-            base_url=conf.get("api", "base_url", fallback="http://localhost:8080"),
+            base_url=airflow_base_url(),
             closed=closed,
         )
         send(message)

@@ -47,6 +47,7 @@ class SentLedger:
         return cls(ti.dag_id, ti.run_id, ti.task_id)
 
     def refresh(self) -> dict[str, Any]:
+        # deferred: Airflow's Variables, only inside a running task
         from airflow.sdk import Variable
 
         raw = Variable.get(self.key, default=None)
@@ -59,6 +60,7 @@ class SentLedger:
 
     def mark(self, what: str, value: Any) -> None:
         """Write one entry; read first, so that another ledger object of the same task loses nothing."""
+        # deferred: Airflow's Variables, only inside a running task
         from airflow.sdk import Variable
 
         entries = self.refresh()
@@ -72,6 +74,7 @@ class SentLedger:
 
 def forget_run(dag_id: str, run_id: str) -> int:
     """Delete the ledger of a finished run; returns how many Variables went."""
+    # deferred: Airflow's Variables, only inside a running task
     from airflow.sdk import Variable
 
     keys = list(Variable.keys(prefix=run_prefix(dag_id, run_id)))

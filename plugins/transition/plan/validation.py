@@ -18,6 +18,7 @@ from transition.plan.config import PlanConfig
 from transition.plan.graph import find_cycles
 from transition.plan.model import Actor, DryRun, Environment, Step, dag_id_for
 from transition.plan.schedule import NonExistentLocalTime, localize
+from transition.vocabulary import WATCH_TASK_ID
 from transition.workbook.cells import (
     RelativeStart,
     as_text,
@@ -35,9 +36,6 @@ from transition.workbook.cells import (
 )
 from transition.workbook.reader import RawRow, RawSheet, RawWorkbook
 
-WATCH_TASK_ID = (
-    "_watch"  # transition.runner.watch_operator.WATCH_TASK_ID (kept here to stay free of Airflow)
-)
 STEP_ID = re.compile(r"^[A-Za-z0-9_.-]+$")
 ACTOR_ID = re.compile(r"^[A-Za-z0-9_.@-]+$")
 MAX_ID_LENGTH = 200  # Airflow task ids may have 250 characters; keep room for prefixes

@@ -69,6 +69,7 @@ class Credentials:
         if not host or not connection.login:
             raise ValueError(f"the connection '{API_CONN_ID}' needs a host, a login and a password")
         if "://" in host:
+            # deferred: only when the REST API is called (the CLI's other commands start faster)
             from urllib.parse import urlsplit
 
             url = (
@@ -81,6 +82,7 @@ class Credentials:
 
 def connection_json(url: str, user: str, password: str) -> str:
     """``AIRFLOW_CONN_TRANSITION_API`` for an api-server at ``url`` (what ``transition standalone`` sets)."""
+    # deferred: only when the REST API is called (the CLI's other commands start faster)
     from urllib.parse import urlsplit
 
     parts = urlsplit(url)
@@ -100,6 +102,7 @@ class ApiClient:
     """GET JSON from Airflow's api-server as one user (a token from ``POST /auth/token``)."""
 
     def __init__(self, credentials: Credentials, timeout: float = 30) -> None:
+        # deferred: only when the REST API is called (the CLI's other commands start faster)
         import httpx
 
         self.credentials = credentials
@@ -116,6 +119,7 @@ class ApiClient:
         self._http.close()
 
     def _send(self, method: str, path: str, **kwargs: Any) -> Any:
+        # deferred: only when the REST API is called (the CLI's other commands start faster)
         import httpx
 
         try:

@@ -16,6 +16,7 @@ Everything comes back as frozen dataclasses; times are aware, in the plan's time
 from __future__ import annotations
 
 import datetime as dt
+import zoneinfo
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -195,7 +196,6 @@ def run_results_from_json(
     transfers: Iterable[Mapping[str, Any]] = (),
 ) -> RunResults:
     """A run's results from the plugin's recap JSON (``.../steps``), Airflow's run, and the records."""
-    import zoneinfo
 
     zone = zoneinfo.ZoneInfo(str(recap.get("timezone") or "UTC"))
 

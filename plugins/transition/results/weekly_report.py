@@ -23,7 +23,11 @@ from typing import Any
 
 from transition.errors import ApiError, ConfigError, NotFound
 from transition.i18n import _, format_moment, use_language
-from transition.notifications.alert_mail import managers_by_language
+from transition.notifications.addressing import (
+    airflow_base_url,
+    manager_emails,
+    managers_by_language,
+)
 from transition.notifications.mail import attach, compose, render, send
 from transition.plan.config import load_config
 from transition.plan.cron import DEFAULT_CRON
@@ -70,11 +74,8 @@ def weekly_report_dags(plan: Plan, only_dag_id: str | None = None) -> dict[str, 
     return {dag_id: build_weekly_report_dag(plan, cron, recipients)}
 
 
-def manager_emails(plan: Plan) -> list[str]:
-    return [a.email for a in plan.manager_actors()]
-
-
 def build_weekly_report_dag(plan: Plan, cron: str, recipients: list[str]) -> Any:
+    # deferred: Airflow's DAG classes and connections, only where the report's DAG is built or runs
     from airflow.providers.standard.operators.python import PythonOperator
     from airflow.sdk import DAG, CronTriggerTimetable
 
@@ -124,7 +125,8 @@ def send_weekly_reports(
 ) -> list[str]:
     """The task: one e-mail per running run of the plan's dry runs and language among the recipients
     (``by_language``: language -> addresses; default all in English); returns the subjects sent."""
-    from airflow.sdk import BaseHook, conf
+    # deferred: Airflow's DAG classes and connections, only where the report's DAG is built or runs
+    from airflow.sdk import BaseHook
 
     try:
         connection = BaseHook.get_connection(API_CONN_ID)
@@ -135,7 +137,7 @@ def send_weekly_reports(
             f"'{API_CONN_ID}' (type http: host and port of the api-server, login and password of a user who may "
             f"read the dry runs): {exc}"
         ) from None
-    base_url = conf.get("api", "base_url", fallback=credentials.url)
+    base_url = airflow_base_url(fallback=credentials.url)
     sent: list[str] = []
     try:
         with ApiClient(credentials) as client:

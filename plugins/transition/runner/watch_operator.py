@@ -23,9 +23,8 @@ from airflow.providers.standard.triggers.temporal import DateTimeTrigger
 from airflow.sdk import BaseOperator, timezone
 
 from transition.notifications.sent_ledger import SentLedger, forget_run
+from transition.vocabulary import WATCH_LABEL, WATCH_TASK_ID
 
-WATCH_TASK_ID = "_watch"
-WATCH_LABEL = "(run watch)"  # stands for the watch's own e-mails (Overdue alerts, calendar) in failure summaries
 DONE = {"success", "skipped"}
 FINISHED = DONE | {"failed", "upstream_failed", "removed"}
 # While steps are open the watch looks again this often (e-mail failures, the end of the run): the
@@ -64,6 +63,7 @@ class RunWatchOperator(BaseOperator):
         self._watch(context)
 
     def _watch(self, context: Any) -> None:
+        # deferred: Airflow's task runner, only inside a running task
         from airflow.sdk.execution_time.task_runner import RuntimeTaskInstance
 
         ti = context["ti"]

@@ -12,8 +12,11 @@ from collections import Counter
 from typing import Any
 
 import sqlalchemy as sa
+from airflow.models.dagrun import DagRun
+from airflow.models.taskinstance import TaskInstance
+from airflow.models.xcom import XComModel
 
-from transition.notifications.ready_mail import required_actions_link
+from transition.notifications.addressing import required_actions_link
 from transition.plan.forecast import Progress, planned_origin, reckon
 from transition.plan.model import Plan
 from transition.runs import records
@@ -25,8 +28,6 @@ XCOM_KEYS = ("ready", "started", "closed")
 
 
 def dag_runs(session: Any, dag_id: str, limit: int = 50) -> list[dict[str, Any]]:
-    from airflow.models.dagrun import DagRun
-
     runs = session.scalars(
         sa.select(DagRun)
         .where(DagRun.dag_id == dag_id)
@@ -56,9 +57,6 @@ def run_steps(
     base_url: str,
     now: dt.datetime | None = None,
 ) -> RunView:
-    from airflow.models.taskinstance import TaskInstance
-    from airflow.models.xcom import XComModel
-
     dag_id = plan.dag_id(dry_run)
     zone = zoneinfo.ZoneInfo(plan.timezone)
     now = now or dt.datetime.now(dt.UTC)

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import signal
 import subprocess
 import sys
@@ -177,8 +178,6 @@ def _one_line(text: str) -> str:
 
 
 def _limit_self() -> None:
-    import resource
-
     memory = memory_limit_mb() * 1024 * 1024
     cpu = int(timeout_seconds()) + 5
     for which, value in ((resource.RLIMIT_AS, memory), (resource.RLIMIT_CPU, cpu)):

@@ -8,10 +8,21 @@ adding an allowed person to a step's request, and recording a cutover manager's 
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from typing import Any
 
 import sqlalchemy as sa
+from airflow.api_fastapi.core_api.datamodels.hitl import UpdateHITLDetailPayload
+from airflow.api_fastapi.core_api.datamodels.task_instances import (
+    ClearTaskInstancesBody,
+    PatchTaskInstanceBody,
+)
+from airflow.models.backfill import Backfill
+from airflow.models.hitl import HITLDetail
+from airflow.models.taskinstance import TaskInstance
+from airflow.utils.session import create_session
+from pydantic import BaseModel, ValidationError
 
 from transition.plan.model import Plan
 from transition.results.weekly_report import weekly_report_dag_id
@@ -62,17 +73,12 @@ class DatabaseFacts:
         )
 
     def backfill_dag(self, backfill_id: str) -> str | None:
-        from airflow.models.backfill import Backfill
-        from airflow.utils.session import create_session
-
         if not backfill_id.strip().lstrip("-").isdigit():
             return None
         with create_session() as session:
             return session.scalar(sa.select(Backfill.dag_id).where(Backfill.id == int(backfill_id)))
 
     def allowed_people(self, dag_id: str, run_id: str, step_id: str) -> list[str] | None:
-        from airflow.utils.session import create_session
-
         ref = find_step(dag_id, step_id, self.plan)
         if ref is None:
             return None
@@ -80,9 +86,6 @@ class DatabaseFacts:
             return allowed_people(ref, records.transferees(session, dag_id, run_id, step_id))
 
     def task_state(self, dag_id: str, run_id: str, step_id: str) -> str | None:
-        from airflow.models.taskinstance import TaskInstance
-        from airflow.utils.session import create_session
-
         with create_session() as session:
             state = session.scalar(
                 sa.select(TaskInstance.state).where(
@@ -95,20 +98,12 @@ class DatabaseFacts:
         return str(getattr(state, "value", state)) if state is not None else None
 
     def blocking_defects(self, dag_id: str, run_id: str, step_id: str) -> list[dict[str, Any]]:
-        from airflow.utils.session import create_session
-
         with create_session() as session:
             return records.open_blocking_defects(session, dag_id, run_id, step_id)
 
 
 def parse_with_airflow_model(rule: Rule, body: Any) -> Any:
     """The body as Airflow's route will read it (its own pydantic model); ValueError if it would not."""
-    from airflow.api_fastapi.core_api.datamodels.hitl import UpdateHITLDetailPayload
-    from airflow.api_fastapi.core_api.datamodels.task_instances import (
-        ClearTaskInstancesBody,
-        PatchTaskInstanceBody,
-    )
-    from pydantic import ValidationError
 
     model: Any = {
         Rule.ANSWER: UpdateHITLDetailPayload,
@@ -118,7 +113,6 @@ def parse_with_airflow_model(rule: Rule, body: Any) -> Any:
     if rule is Rule.CLEAR:  # every clear body of Airflow has ``dry_run``, true by default
         if not isinstance(body, dict) and body is not None:
             raise ValueError("not an object")
-        from pydantic import BaseModel
 
         class _Preview(BaseModel):
             dry_run: bool = True
@@ -133,9 +127,6 @@ def parse_with_airflow_model(rule: Rule, body: Any) -> Any:
 def add_assignee(call: Call, user: Any) -> None:
     """Make sure Airflow lets an allowed person answer: their Airflow user id among the request's
     assigned users (a transferee after a retry; FAB's numeric ids)."""
-    from airflow.models.hitl import HITLDetail
-    from airflow.models.taskinstance import TaskInstance
-    from airflow.utils.session import create_session
 
     user_id = str(user.get_id())
     with create_session() as session:
@@ -157,11 +148,6 @@ def add_assignee(call: Call, user: Any) -> None:
 
 def add_transferees(ti_id: str) -> None:
     """After a step (re)wrote its request: the people it was transferred to in this run are assignees."""
-    import uuid
-
-    from airflow.models.hitl import HITLDetail
-    from airflow.models.taskinstance import TaskInstance
-    from airflow.utils.session import create_session
 
     plan = current_plan()
     with create_session() as session:
@@ -197,8 +183,6 @@ def forced_close_recorder(
     state_before = facts.task_state(dag_id, run_id, step_id)
 
     def record() -> None:
-        from airflow.utils.session import create_session
-
         with create_session() as session:
             records.add_forced_close(
                 session,

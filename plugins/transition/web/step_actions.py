@@ -23,8 +23,10 @@ from typing import Any
 import sqlalchemy as sa
 from airflow.api_fastapi.common.db.common import SessionDep
 from airflow.api_fastapi.core_api.security import GetUserDep, requires_access_dag
+from airflow.models.taskinstance import TaskInstance
 from fastapi import Depends, HTTPException, Path
 from pydantic import BaseModel, Field, field_validator
+from sqlalchemy.orm import joinedload
 
 from transition.i18n import N_, _, use_language
 from transition.notifications.mail import MailError, send
@@ -80,9 +82,6 @@ class DefectBody(BaseModel):
 
 
 def _task_instance(session: Any, dag_id: str, run_id: str, step_id: str) -> Any:
-    from airflow.models.taskinstance import TaskInstance  # deferred: the api-server's models
-    from sqlalchemy.orm import joinedload
-
     ti = session.scalar(
         sa.select(TaskInstance)
         .where(

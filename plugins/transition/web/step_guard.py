@@ -22,7 +22,10 @@ from typing import Any
 from urllib.parse import parse_qs
 
 import anyio
+from airflow.api_fastapi.core_api.security import bearer_scheme, get_user
+from fastapi import HTTPException
 from starlette._utils import get_route_path
+from starlette.requests import Request
 from starlette.routing import Match, Mount
 
 from transition.i18n import use_language
@@ -169,9 +172,6 @@ class _Refusal(Exception):
 
 async def _user(scope: dict) -> Any:
     """The user exactly as Airflow resolves it for its routes (``get_user``), or a refusal."""
-    from airflow.api_fastapi.core_api.security import bearer_scheme, get_user
-    from fastapi import HTTPException
-    from starlette.requests import Request
 
     request = Request(scope)
     try:
