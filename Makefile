@@ -60,4 +60,4 @@ messages: install
 	$(PY) -m transition.cli.catalogues
 
 clean:
-	rm -rf $(VENV) .airflow plan/.compiled tests/artifacts
+	rm -rf $(VENV) .airflow plan/.compiled tests/e2e/artifacts
