@@ -15,13 +15,17 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import httpx
 
+from smtp_server import SmtpServer
 from transition.cli.standalone import (
     airflow_environment,
+    airflow_users,
     compile_bytecode,
     ensure_passwords,
     prepare_sqlite,
@@ -480,3 +484,21 @@ class AirflowServer:
 
 def dump(value: Any) -> str:
     return json.dumps(value, indent=1, default=str)[:4000]
+
+
+@contextmanager
+def airflow_with_mail(
+    folder: Path, plan: Any, **options: Any
+) -> Iterator[tuple[AirflowServer, SmtpServer]]:
+    """A real Airflow for ``folder/config.yaml`` (users from the plan's actors, home in
+    ``folder/airflow``) sending its e-mails to a real SMTP server of its own; both stopped after."""
+    smtp = SmtpServer().start()
+    extra = {"AIRFLOW_CONN_SMTP_DEFAULT": smtp.airflow_connection(), **options.pop("extra_env", {})}
+    server = AirflowServer(
+        folder / "airflow", folder / "config.yaml", airflow_users(plan), extra_env=extra, **options
+    )
+    try:
+        with server:
+            yield server, smtp
+    finally:
+        smtp.stop()

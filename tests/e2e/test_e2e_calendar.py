@@ -17,10 +17,9 @@ from urllib.parse import quote
 import icalendar
 import pytest
 
-from airflow_server import AirflowServer
+from airflow_server import airflow_with_mail
 from conftest import write_config, write_xlsx
 from smtp_server import SmtpServer
-from transition.cli.standalone import airflow_users
 from transition.notifications.calendar_ics import run_key
 from transition.store.plan_store import load_plan
 
@@ -121,89 +120,75 @@ def test_invitations_updates_and_cancellation(tmp_path):
     write_plan(tmp_path, d_day)
     write_config(tmp_path / "config.yaml", "plan.xlsx", name="cal", cutover_managers=["dave"])
     plan = load_plan(tmp_path / "config.yaml").plan
-    smtp = SmtpServer().start()
-    server = AirflowServer(
-        tmp_path / "airflow",
-        tmp_path / "config.yaml",
-        airflow_users(plan),
-        extra_env={"AIRFLOW_CONN_SMTP_DEFAULT": smtp.airflow_connection()},
-    )
-    try:
-        with server:
-            server.wait_for_dag(DAG_ID)
-            run_id = server.trigger(DAG_ID)
-            uid = {s: f"{s}.DR1.cal.{run_key(run_id)}@transition" for s in "ABC"}
+    with airflow_with_mail(tmp_path, plan) as (server, smtp):
+        server.wait_for_dag(DAG_ID)
+        run_id = server.trigger(DAG_ID)
+        uid = {s: f"{s}.DR1.cal.{run_key(run_id)}@transition" for s in "ABC"}
 
-            # -- the run starts: one invitation per owner of a timed step ----------------------
-            alice = wait_mail(smtp, INVITATION, "alice@example.com")
-            method, raw, calendar = ics(alice)
-            assert method == "REQUEST" and str(calendar["METHOD"]) == "REQUEST"
-            a, c = events(calendar)["A"], events(calendar)["C"]
-            assert set(events(calendar)) == {"A", "C"} and str(a["UID"]) == uid["A"]
-            a_start = dt.datetime.combine(d_day, dt.time(1, 30), tzinfo=ZONE)  # before the change
-            a_end = utc(a_start) + dt.timedelta(
-                hours=2
-            )  # elapsed: 04:30 in March, 02:30 (again) in October
-            assert (utc(a.start), utc(a.end)) == (utc(a_start), a_end)
-            assert f"DTSTART;TZID=Europe/Brussels:{d_day:%Y%m%d}T013000".encode() in raw
-            assert str(a["SUMMARY"]) == "[Transition-DR1] A - Stop <billing> & co"
-            assert int(a["SEQUENCE"]) == 0 and str(a["ORGANIZER"]) == "mailto:dave@example.com"
-            assert str(a["ATTENDEE"]) == "mailto:alice@example.com"
-            link = f"{server.base_url}/dags/{DAG_ID}/runs/{quote(run_id, safe='')}/tasks/A/required_actions?map_index=-1"
-            assert str(a["URL"]) == link and link in str(a["DESCRIPTION"])
-            assert utc(c.start) == utc(dt.datetime.combine(d_day, dt.time(9, 0), tzinfo=ZONE))
-            html = alice.get_body(("html",)).get_content()
-            assert "Stop &lt;billing&gt; &amp; co" in html and "<billing>" not in html
+        # -- the run starts: one invitation per owner of a timed step ----------------------
+        alice = wait_mail(smtp, INVITATION, "alice@example.com")
+        method, raw, calendar = ics(alice)
+        assert method == "REQUEST" and str(calendar["METHOD"]) == "REQUEST"
+        a, c = events(calendar)["A"], events(calendar)["C"]
+        assert set(events(calendar)) == {"A", "C"} and str(a["UID"]) == uid["A"]
+        a_start = dt.datetime.combine(d_day, dt.time(1, 30), tzinfo=ZONE)  # before the change
+        a_end = utc(a_start) + dt.timedelta(
+            hours=2
+        )  # elapsed: 04:30 in March, 02:30 (again) in October
+        assert (utc(a.start), utc(a.end)) == (utc(a_start), a_end)
+        assert f"DTSTART;TZID=Europe/Brussels:{d_day:%Y%m%d}T013000".encode() in raw
+        assert str(a["SUMMARY"]) == "[Transition-DR1] A - Stop <billing> & co"
+        assert int(a["SEQUENCE"]) == 0 and str(a["ORGANIZER"]) == "mailto:dave@example.com"
+        assert str(a["ATTENDEE"]) == "mailto:alice@example.com"
+        link = f"{server.base_url}/dags/{DAG_ID}/runs/{quote(run_id, safe='')}/tasks/A/required_actions?map_index=-1"
+        assert str(a["URL"]) == link and link in str(a["DESCRIPTION"])
+        assert utc(c.start) == utc(dt.datetime.combine(d_day, dt.time(9, 0), tzinfo=ZONE))
+        html = alice.get_body(("html",)).get_content()
+        assert "Stop &lt;billing&gt; &amp; co" in html and "<billing>" not in html
 
-            bob = wait_mail(smtp, INVITATION, "bob@example.com")
-            b = events(ics(bob)[2])["B"]
-            assert (utc(b.start), utc(b.end)) == (a_end, a_end + dt.timedelta(hours=1))  # after A
+        bob = wait_mail(smtp, INVITATION, "bob@example.com")
+        b = events(ics(bob)[2])["B"]
+        assert (utc(b.start), utc(b.end)) == (a_end, a_end + dt.timedelta(hours=1))  # after A
 
-            # -- the workbook changes during the run: C an hour later, B goes to alice ----------
-            write_plan(tmp_path, d_day, c_start="D+0 10:00", b_owner="alice")
-            update = wait_mail(smtp, UPDATE, "alice@example.com")
-            method, _, calendar = ics(update)
-            assert method == "REQUEST" and set(events(calendar)) == {"A", "B", "C"}
-            assert {str(e["UID"]) for e in calendar.walk("VEVENT")} == set(
-                uid.values()
-            )  # same UIDs
-            assert {int(e["SEQUENCE"]) for e in calendar.walk("VEVENT")} == {1}
-            assert utc(events(calendar)["C"].start) == utc(
-                dt.datetime.combine(d_day, dt.time(10, 0), tzinfo=ZONE)
-            )
-            removed = wait_mail(smtp, REMOVED, "bob@example.com")
-            method, _, calendar = ics(removed)
-            assert method == "CANCEL" and str(calendar["METHOD"]) == "CANCEL"
-            assert [str(e["UID"]) for e in calendar.walk("VEVENT")] == [uid["B"]]
-            assert int(events(calendar)["B"]["SEQUENCE"]) == 1
+        # -- the workbook changes during the run: C an hour later, B goes to alice ----------
+        write_plan(tmp_path, d_day, c_start="D+0 10:00", b_owner="alice")
+        update = wait_mail(smtp, UPDATE, "alice@example.com")
+        method, _, calendar = ics(update)
+        assert method == "REQUEST" and set(events(calendar)) == {"A", "B", "C"}
+        assert {str(e["UID"]) for e in calendar.walk("VEVENT")} == set(uid.values())  # same UIDs
+        assert {int(e["SEQUENCE"]) for e in calendar.walk("VEVENT")} == {1}
+        assert utc(events(calendar)["C"].start) == utc(
+            dt.datetime.combine(d_day, dt.time(10, 0), tzinfo=ZONE)
+        )
+        removed = wait_mail(smtp, REMOVED, "bob@example.com")
+        method, _, calendar = ics(removed)
+        assert method == "CANCEL" and str(calendar["METHOD"]) == "CANCEL"
+        assert [str(e["UID"]) for e in calendar.walk("VEVENT")] == [uid["B"]]
+        assert int(events(calendar)["B"]["SEQUENCE"]) == 1
 
-            # -- a person cancels the run (marks it failed) --------------------------------------
-            with server.client("dave") as dave:
-                answer = dave.patch(
-                    f"/api/v2/dags/{DAG_ID}/dagRuns/{run_id}", json={"state": "failed"}
-                )
-            assert answer.status_code == 200, answer.text
-            cancelled = wait_mail(smtp, CANCELLED, "alice@example.com", timeout=60)
-            method, _, calendar = ics(cancelled)
-            assert method == "CANCEL" and set(events(calendar)) == {"A", "B", "C"}
-            assert {str(e["STATUS"]) for e in calendar.walk("VEVENT")} == {"CANCELLED"}
-            assert {int(e["SEQUENCE"]) for e in calendar.walk("VEVENT")} == {2}
-            assert "was cancelled" in cancelled.get_body(("plain",)).get_content()
+        # -- a person cancels the run (marks it failed) --------------------------------------
+        with server.client("dave") as dave:
+            answer = dave.patch(f"/api/v2/dags/{DAG_ID}/dagRuns/{run_id}", json={"state": "failed"})
+        assert answer.status_code == 200, answer.text
+        cancelled = wait_mail(smtp, CANCELLED, "alice@example.com", timeout=60)
+        method, _, calendar = ics(cancelled)
+        assert method == "CANCEL" and set(events(calendar)) == {"A", "B", "C"}
+        assert {str(e["STATUS"]) for e in calendar.walk("VEVENT")} == {"CANCELLED"}
+        assert {int(e["SEQUENCE"]) for e in calendar.walk("VEVENT")} == {2}
+        assert "was cancelled" in cancelled.get_body(("plain",)).get_content()
 
-            time.sleep(5)  # nothing else comes
-            sent = [
-                (str(m["Subject"]), str(m["To"]))
-                for m in smtp.messages
-                if " Calendar - " in str(m["Subject"])
+        time.sleep(5)  # nothing else comes
+        sent = [
+            (str(m["Subject"]), str(m["To"]))
+            for m in smtp.messages
+            if " Calendar - " in str(m["Subject"])
+        ]
+        assert sorted(sent) == sorted(
+            [
+                (INVITATION, "alice@example.com"),
+                (INVITATION, "bob@example.com"),
+                (UPDATE, "alice@example.com"),
+                (REMOVED, "bob@example.com"),
+                (CANCELLED, "alice@example.com"),
             ]
-            assert sorted(sent) == sorted(
-                [
-                    (INVITATION, "alice@example.com"),
-                    (INVITATION, "bob@example.com"),
-                    (UPDATE, "alice@example.com"),
-                    (REMOVED, "bob@example.com"),
-                    (CANCELLED, "alice@example.com"),
-                ]
-            ), sent  # once each; carol (no timed step) and dave get none
-    finally:
-        smtp.stop()
+        ), sent  # once each; carol (no timed step) and dave get none

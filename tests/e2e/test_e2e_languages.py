@@ -16,10 +16,8 @@ import zoneinfo
 
 import pytest
 
-from airflow_server import AirflowServer
+from airflow_server import AirflowServer, airflow_with_mail
 from conftest import write_config, write_xlsx
-from smtp_server import SmtpServer
-from transition.cli.standalone import airflow_users
 from transition.store.plan_store import load_plan
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -85,117 +83,98 @@ def test_each_owner_reads_their_language(tmp_path):
         "bob": "en",
         "carol": "fr",
     }
-    smtp = SmtpServer().start()
-    server = AirflowServer(
-        tmp_path / "airflow",
-        tmp_path / "config.yaml",
-        airflow_users(plan),
-        extra_env={"AIRFLOW_CONN_SMTP_DEFAULT": smtp.airflow_connection()},
-    )
-    try:
-        with server:
-            server.wait_for_dag(DAG_ID)
-            run_id = server.trigger(DAG_ID)
+    with airflow_with_mail(tmp_path, plan) as (server, smtp):
+        server.wait_for_dag(DAG_ID)
+        run_id = server.trigger(DAG_ID)
 
-            # The Ready e-mails, read from the SMTP server.
-            french = smtp.wait_for("[Transition-DR1] A - Exécution")
-            english = smtp.wait_for("[Transition-DR1] B - Execution")
-            assert (french["To"], english["To"]) == ("alice@example.com", "bob@example.com")
-            text, html = body(french, "plain"), body(french, "html")
-            assert text.startswith(
-                "Bonjour Alice Martin,\n\nL'étape A · Geler la facturation du dry run DR1 est prête : "
-                "ses prérequis sont clôturés."
-            )
-            assert (
-                "À faire\n-------\nLancer **freeze.sh**." in text
-                and "Les heures sont en Europe/Brussels." in text
-            )
-            assert '<html lang="fr">' in html and "Ouvrir l'étape dans Airflow" in html
-            assert "<strong>freeze.sh</strong>" in html and "Hello" not in text + html
-            text, html = body(english, "plain"), body(english, "html")
-            assert text.startswith(
-                "Hello Bob Peeters,\n\nStep B · Export the EAN register of dry run DR1 is ready: "
-            )
-            assert '<html lang="en">' in html and "Bonjour" not in text + html
+        # The Ready e-mails, read from the SMTP server.
+        french = smtp.wait_for("[Transition-DR1] A - Exécution")
+        english = smtp.wait_for("[Transition-DR1] B - Execution")
+        assert (french["To"], english["To"]) == ("alice@example.com", "bob@example.com")
+        text, html = body(french, "plain"), body(french, "html")
+        assert text.startswith(
+            "Bonjour Alice Martin,\n\nL'étape A · Geler la facturation du dry run DR1 est prête : "
+            "ses prérequis sont clôturés."
+        )
+        assert (
+            "À faire\n-------\nLancer **freeze.sh**." in text
+            and "Les heures sont en Europe/Brussels." in text
+        )
+        assert '<html lang="fr">' in html and "Ouvrir l'étape dans Airflow" in html
+        assert "<strong>freeze.sh</strong>" in html and "Hello" not in text + html
+        text, html = body(english, "plain"), body(english, "html")
+        assert text.startswith(
+            "Hello Bob Peeters,\n\nStep B · Export the EAN register of dry run DR1 is ready: "
+        )
+        assert '<html lang="en">' in html and "Bonjour" not in text + html
 
-            # The requests on the Required Actions page: the owner's language.
-            bodies = asked(server, run_id, {"A", "B"})
-            assert (
-                "### À faire" in bodies["A"]["body"]
-                and "Appuyez sur **Start**" in bodies["A"]["body"]
-            )
-            assert bodies["A"]["params"]["comment"]["schema"]["title"] == "Commentaire"
-            assert (
-                "### What to do" in bodies["B"]["body"]
-                and bodies["B"]["params"]["comment"]["schema"]["title"] == "Comment"
-            )
-            assert (
-                bodies["A"]["options"] == bodies["B"]["options"] == ["Start", "Close"]
-            )  # the REST API's values
+        # The requests on the Required Actions page: the owner's language.
+        bodies = asked(server, run_id, {"A", "B"})
+        assert (
+            "### À faire" in bodies["A"]["body"] and "Appuyez sur **Start**" in bodies["A"]["body"]
+        )
+        assert bodies["A"]["params"]["comment"]["schema"]["title"] == "Commentaire"
+        assert (
+            "### What to do" in bodies["B"]["body"]
+            and bodies["B"]["params"]["comment"]["schema"]["title"] == "Comment"
+        )
+        assert (
+            bodies["A"]["options"] == bodies["B"]["options"] == ["Start", "Close"]
+        )  # the REST API's values
 
-            # The recap page: the user's language, or ?lang=; its script writes in it too (chromium).
-            with server.client("alice") as alice, server.client("bob") as bob:
-                assert "Légende" in alice.get("/transition/recap").text
-                assert 'aria-label="Legend"' in bob.get("/transition/recap").text
-                assert (
-                    '<html lang="en">' in alice.get("/transition/recap", params={"lang": "en"}).text
-                )
-            counts, status = recap_in_a_browser(server, "alice")
-            assert counts == "Planifiée 1 Prête 2 3 affichées sur 3" and status.startswith(
-                "Mis à jour à "
-            ), (counts, status)
-            counts, status = recap_in_a_browser(server, "bob")
-            assert counts == "Planned 1 Ready 2 3 shown of 3" and status.startswith("Updated "), (
-                counts,
-                status,
-            )
+        # The recap page: the user's language, or ?lang=; its script writes in it too (chromium).
+        with server.client("alice") as alice, server.client("bob") as bob:
+            assert "Légende" in alice.get("/transition/recap").text
+            assert 'aria-label="Legend"' in bob.get("/transition/recap").text
+            assert '<html lang="en">' in alice.get("/transition/recap", params={"lang": "en"}).text
+        counts, status = recap_in_a_browser(server, "alice")
+        assert counts == "Planifiée 1 Prête 2 3 affichées sur 3" and status.startswith(
+            "Mis à jour à "
+        ), (counts, status)
+        counts, status = recap_in_a_browser(server, "bob")
+        assert counts == "Planned 1 Ready 2 3 shown of 3" and status.startswith("Updated "), (
+            counts,
+            status,
+        )
 
-            # A transfer to bob: the e-mail is in bob's language. carol may not act on B: refused in French.
-            with server.client("alice") as alice:
-                handed = alice.post(
-                    f"/transition/api/dags/{DAG_ID}/runs/{run_id}/steps/A/transfer",
-                    json={"to": "bob", "message": "En congé"},
-                )
-            assert handed.status_code == 200, handed.text
-            transfer = smtp.wait_for("[Transition-DR1] A - Transfer")
-            assert transfer["To"] == "bob@example.com"
-            assert "Alice Martin hands step A · Geler la facturation over to you." in body(
-                transfer, "plain"
+        # A transfer to bob: the e-mail is in bob's language. carol may not act on B: refused in French.
+        with server.client("alice") as alice:
+            handed = alice.post(
+                f"/transition/api/dags/{DAG_ID}/runs/{run_id}/steps/A/transfer",
+                json={"to": "bob", "message": "En congé"},
             )
-            with server.client("carol") as carol:
-                refused = carol.post(
-                    f"/transition/api/dags/{DAG_ID}/runs/{run_id}/steps/B/transfer",
-                    json={"to": "carol"},
-                )
-            assert refused.status_code == 403
-            assert refused.json()["detail"].startswith("Vous ne pouvez pas agir sur l'étape B")
+        assert handed.status_code == 200, handed.text
+        transfer = smtp.wait_for("[Transition-DR1] A - Transfer")
+        assert transfer["To"] == "bob@example.com"
+        assert "Alice Martin hands step A · Geler la facturation over to you." in body(
+            transfer, "plain"
+        )
+        with server.client("carol") as carol:
+            refused = carol.post(
+                f"/transition/api/dags/{DAG_ID}/runs/{run_id}/steps/B/transfer",
+                json={"to": "carol"},
+            )
+        assert refused.status_code == 403
+        assert refused.json()["detail"].startswith("Vous ne pouvez pas agir sur l'étape B")
 
-            # C (carol: the plan's French) is Ready once A is closed.
-            assert (
-                server.answer_when_asked("alice", DAG_ID, run_id, "A", "Close").status_code == 200
-            )
-            ready_c = smtp.wait_for("[Transition-DR1] C - Exécution")
-            assert "- A · Geler la facturation, clôturée par Alice Martin le " in body(
-                ready_c, "plain"
-            )
-            assert server.answer_when_asked("bob", DAG_ID, run_id, "B", "Close").status_code == 200
-            assert (
-                server.answer_when_asked("carol", DAG_ID, run_id, "C", "Close").status_code == 200
-            )
-            assert server.wait_for_run(DAG_ID, run_id) == "success"
-            subjects = sorted(
-                str(m["Subject"]) for m in smtp.messages if " Calendar - " not in str(m["Subject"])
-            )
-            assert subjects == sorted(
-                [
-                    "[Transition-DR1] A - Exécution",
-                    "[Transition-DR1] B - Execution",
-                    "[Transition-DR1] A - Transfer",
-                    "[Transition-DR1] C - Exécution",
-                ]
-            ), subjects
-    finally:
-        smtp.stop()
+        # C (carol: the plan's French) is Ready once A is closed.
+        assert server.answer_when_asked("alice", DAG_ID, run_id, "A", "Close").status_code == 200
+        ready_c = smtp.wait_for("[Transition-DR1] C - Exécution")
+        assert "- A · Geler la facturation, clôturée par Alice Martin le " in body(ready_c, "plain")
+        assert server.answer_when_asked("bob", DAG_ID, run_id, "B", "Close").status_code == 200
+        assert server.answer_when_asked("carol", DAG_ID, run_id, "C", "Close").status_code == 200
+        assert server.wait_for_run(DAG_ID, run_id) == "success"
+        subjects = sorted(
+            str(m["Subject"]) for m in smtp.messages if " Calendar - " not in str(m["Subject"])
+        )
+        assert subjects == sorted(
+            [
+                "[Transition-DR1] A - Exécution",
+                "[Transition-DR1] B - Execution",
+                "[Transition-DR1] A - Transfer",
+                "[Transition-DR1] C - Exécution",
+            ]
+        ), subjects
 
 
 def asked(

@@ -13,10 +13,8 @@ import zoneinfo
 
 import pytest
 
-from airflow_server import AirflowServer
+from airflow_server import airflow_with_mail
 from conftest import write_config, write_xlsx
-from smtp_server import SmtpServer
-from transition.cli.standalone import airflow_users
 from transition.store.plan_store import load_plan
 
 pytestmark = pytest.mark.e2e
@@ -52,144 +50,125 @@ def write_plan(folder):
 def test_who_may_act_transfer_and_blocking_defect(tmp_path):
     write_plan(tmp_path)
     plan = load_plan(tmp_path / "config.yaml").plan
-    smtp = SmtpServer().start()
-    server = AirflowServer(
-        tmp_path / "airflow",
-        tmp_path / "config.yaml",
-        airflow_users(plan),
-        extra_env={"AIRFLOW_CONN_SMTP_DEFAULT": smtp.airflow_connection()},
-    )
-    try:
-        with server:
-            server.wait_for_dag(DAG_ID)
-            run_id = server.trigger(DAG_ID)
-            run_url = f"/api/v2/dags/{DAG_ID}/dagRuns/{run_id}"
-            plugin = f"/transition/api/dags/{DAG_ID}/runs/{run_id}"
-            server.wait_until_asked(DAG_ID, run_id, "A")
-            eve, alice, carol, frank, mia = (
-                server.client(u) for u in ("eve", "alice", "carol", "frank", "mia")
-            )
+    with airflow_with_mail(tmp_path, plan) as (server, smtp):
+        server.wait_for_dag(DAG_ID)
+        run_id = server.trigger(DAG_ID)
+        run_url = f"/api/v2/dags/{DAG_ID}/dagRuns/{run_id}"
+        plugin = f"/transition/api/dags/{DAG_ID}/runs/{run_id}"
+        server.wait_until_asked(DAG_ID, run_id, "A")
+        eve, alice, carol, frank, mia = (
+            server.client(u) for u in ("eve", "alice", "carol", "frank", "mia")
+        )
 
-            # A stranger may do nothing on the step.
-            refused = eve.post(
-                f"{plugin}/steps/A/transfer", json={"to": "eve", "message": "mine now"}
-            )
-            assert refused.status_code == 403 and "only its owner" in refused.json()["detail"]
-            assert (
-                eve.patch(
-                    f"{run_url}/taskInstances/A/-1/hitlDetails", json={"chosen_options": ["Start"]}
-                ).status_code
-                == 403
-            )
-            marked = eve.patch(f"{run_url}/taskInstances/A", json={"new_state": "success"})
-            assert (
-                marked.status_code == 403 and "You may not act on step A" in marked.json()["detail"]
-            )
-            assert (
-                eve.post(
-                    f"{plugin}/steps/A/defects", json={"title": "x", "severity": "minor"}
-                ).status_code
-                == 403
-            )
-            zed = alice.post(f"{plugin}/steps/A/transfer", json={"to": "zed"})
-            assert zed.status_code == 400, zed.text
-            not_ready = server.client("bob").post(
-                f"{plugin}/steps/B/transfer", json={"to": "frank"}
-            )
-            assert (
-                not_ready.status_code == 409
-                and "once it is Ready or Open" in not_ready.json()["detail"]
-            )
+        # A stranger may do nothing on the step.
+        refused = eve.post(f"{plugin}/steps/A/transfer", json={"to": "eve", "message": "mine now"})
+        assert refused.status_code == 403 and "only its owner" in refused.json()["detail"]
+        assert (
+            eve.patch(
+                f"{run_url}/taskInstances/A/-1/hitlDetails", json={"chosen_options": ["Start"]}
+            ).status_code
+            == 403
+        )
+        marked = eve.patch(f"{run_url}/taskInstances/A", json={"new_state": "success"})
+        assert marked.status_code == 403 and "You may not act on step A" in marked.json()["detail"]
+        assert (
+            eve.post(
+                f"{plugin}/steps/A/defects", json={"title": "x", "severity": "minor"}
+            ).status_code
+            == 403
+        )
+        zed = alice.post(f"{plugin}/steps/A/transfer", json={"to": "zed"})
+        assert zed.status_code == 400, zed.text
+        not_ready = server.client("bob").post(f"{plugin}/steps/B/transfer", json={"to": "frank"})
+        assert (
+            not_ready.status_code == 409
+            and "once it is Ready or Open" in not_ready.json()["detail"]
+        )
 
-            # The owner hands the step over; the new person is told and may act.
-            transfer = alice.post(
-                f"{plugin}/steps/A/transfer", json={"to": "frank", "message": "On leave <today>"}
-            )
-            assert transfer.status_code == 200, transfer.text
-            assert transfer.json()["mail"] == "sent"
-            handed = smtp.wait_for("[Transition-DR1] A - Transfer")
-            assert (handed["To"], handed["Cc"]) == ("frank@example.com", "alice@example.com")
-            text = handed.get_body(("plain",)).get_content()
-            assert "Alice Martin hands step A · Stop the market gateway over to you." in text
-            assert "On leave <today>" in text and f"/dags/{DAG_ID}/runs/" in text
-            assert "On leave &lt;today&gt;" in handed.get_body(("html",)).get_content()
-            note = server.client("admin").get(f"{run_url}/taskInstances/A").json()["note"]
-            assert "Transferred by alice to frank" in note and "On leave <today>" in note
-            time.sleep(3)  # a person is not instant (the answer race in step_operator.py)
-            assert (
-                frank.patch(
-                    f"{run_url}/taskInstances/A/-1/hitlDetails", json={"chosen_options": ["Start"]}
-                ).status_code
-                == 200
-            )
-            assert eve.post(f"{plugin}/steps/A/transfer", json={"to": "eve"}).status_code == 403
+        # The owner hands the step over; the new person is told and may act.
+        transfer = alice.post(
+            f"{plugin}/steps/A/transfer", json={"to": "frank", "message": "On leave <today>"}
+        )
+        assert transfer.status_code == 200, transfer.text
+        assert transfer.json()["mail"] == "sent"
+        handed = smtp.wait_for("[Transition-DR1] A - Transfer")
+        assert (handed["To"], handed["Cc"]) == ("frank@example.com", "alice@example.com")
+        text = handed.get_body(("plain",)).get_content()
+        assert "Alice Martin hands step A · Stop the market gateway over to you." in text
+        assert "On leave <today>" in text and f"/dags/{DAG_ID}/runs/" in text
+        assert "On leave &lt;today&gt;" in handed.get_body(("html",)).get_content()
+        note = server.client("admin").get(f"{run_url}/taskInstances/A").json()["note"]
+        assert "Transferred by alice to frank" in note and "On leave <today>" in note
+        time.sleep(3)  # a person is not instant (the answer race in step_operator.py)
+        assert (
+            frank.patch(
+                f"{run_url}/taskInstances/A/-1/hitlDetails", json={"chosen_options": ["Start"]}
+            ).status_code
+            == 200
+        )
+        assert eve.post(f"{plugin}/steps/A/transfer", json={"to": "eve"}).status_code == 403
 
-            # A blocking defect: the cutover manager is told, and the step cannot be closed.
-            server.wait_until_asked(DAG_ID, run_id, "A")
-            recorded = carol.post(
-                f"{plugin}/steps/A/defects",
-                json={
-                    "title": "Gateway queue not empty",
-                    "severity": "blocking",
-                    "description": "12 messages left",
-                },
-            )
-            assert recorded.status_code == 201, recorded.text
-            defect_id = recorded.json()["defect"]["id"]
-            alert = smtp.wait_for("[Transition-DR1] A - Blocking defect: Gateway queue not empty")
-            assert (alert["To"], alert["Cc"]) == ("mia@example.com", "alice@example.com")
-            assert "12 messages left" in alert.get_body(("plain",)).get_content()
-            time.sleep(3)
-            blocked = frank.patch(
-                f"{run_url}/taskInstances/A/-1/hitlDetails", json={"chosen_options": ["Close"]}
-            )
-            assert (
-                blocked.status_code == 409
-                and f"#{defect_id} Gateway queue not empty" in blocked.json()["detail"]
-            )
-            assert (
-                alice.patch(f"{run_url}/taskInstances/A", json={"new_state": "success"}).status_code
-                == 409
-            )
-            recap = mia.get(f"{plugin}/steps").json()
-            states = {
-                s["id"]: (s["state"], s["open_defects"], s["transferred_to"])
-                for s in recap["steps"]
-            }
-            assert states == {"A": ("Open", 1, ["frank"]), "B": ("Planned", 0, [])}
-            assert recap["counts"]["Open"] == 1 and recap["counts"]["Planned"] == 1
-            assert recap["forecast_critical_path"] == ["A", "B"] and recap["critical_path"] == [
-                "A",
-                "B",
-            ]
-            assert recap["forecast_end"] > recap["now"] and recap["must_end_by"] is None
-            page = eve.get("/transition/recap")
-            assert (
-                page.status_code == 200 and "Transition plan" in page.text and '"eve"' in page.text
-            )
-            import httpx
+        # A blocking defect: the cutover manager is told, and the step cannot be closed.
+        server.wait_until_asked(DAG_ID, run_id, "A")
+        recorded = carol.post(
+            f"{plugin}/steps/A/defects",
+            json={
+                "title": "Gateway queue not empty",
+                "severity": "blocking",
+                "description": "12 messages left",
+            },
+        )
+        assert recorded.status_code == 201, recorded.text
+        defect_id = recorded.json()["defect"]["id"]
+        alert = smtp.wait_for("[Transition-DR1] A - Blocking defect: Gateway queue not empty")
+        assert (alert["To"], alert["Cc"]) == ("mia@example.com", "alice@example.com")
+        assert "12 messages left" in alert.get_body(("plain",)).get_content()
+        time.sleep(3)
+        blocked = frank.patch(
+            f"{run_url}/taskInstances/A/-1/hitlDetails", json={"chosen_options": ["Close"]}
+        )
+        assert (
+            blocked.status_code == 409
+            and f"#{defect_id} Gateway queue not empty" in blocked.json()["detail"]
+        )
+        assert (
+            alice.patch(f"{run_url}/taskInstances/A", json={"new_state": "success"}).status_code
+            == 409
+        )
+        recap = mia.get(f"{plugin}/steps").json()
+        states = {
+            s["id"]: (s["state"], s["open_defects"], s["transferred_to"]) for s in recap["steps"]
+        }
+        assert states == {"A": ("Open", 1, ["frank"]), "B": ("Planned", 0, [])}
+        assert recap["counts"]["Open"] == 1 and recap["counts"]["Planned"] == 1
+        assert recap["forecast_critical_path"] == ["A", "B"] and recap["critical_path"] == [
+            "A",
+            "B",
+        ]
+        assert recap["forecast_end"] > recap["now"] and recap["must_end_by"] is None
+        page = eve.get("/transition/recap")
+        assert page.status_code == 200 and "Transition plan" in page.text and '"eve"' in page.text
+        import httpx
 
-            assert (
-                httpx.get(f"{server.base_url}{plugin}/steps").status_code == 401
-            )  # not logged in: no data
-            assert httpx.get(f"{server.base_url}/transition/recap").status_code == 401
-            listed = mia.get(f"{plugin}/defects").json()
-            assert [(d["task_id"], d["severity"], d["status"]) for d in listed["defects"]] == [
-                ("A", "blocking", "open")
-            ]
-            assert eve.post(f"{plugin}/defects/{defect_id}/resolve").status_code == 403
-            # The person the defect blocks may not resolve it; whoever recorded it may.
-            assert frank.post(f"{plugin}/defects/{defect_id}/resolve").status_code == 403
-            assert carol.post(f"{plugin}/defects/{defect_id}/resolve").status_code == 200
-            closed = frank.patch(
-                f"{run_url}/taskInstances/A/-1/hitlDetails", json={"chosen_options": ["Close"]}
-            )
-            assert closed.status_code == 200, closed.text
+        assert (
+            httpx.get(f"{server.base_url}{plugin}/steps").status_code == 401
+        )  # not logged in: no data
+        assert httpx.get(f"{server.base_url}/transition/recap").status_code == 401
+        listed = mia.get(f"{plugin}/defects").json()
+        assert [(d["task_id"], d["severity"], d["status"]) for d in listed["defects"]] == [
+            ("A", "blocking", "open")
+        ]
+        assert eve.post(f"{plugin}/defects/{defect_id}/resolve").status_code == 403
+        # The person the defect blocks may not resolve it; whoever recorded it may.
+        assert frank.post(f"{plugin}/defects/{defect_id}/resolve").status_code == 403
+        assert carol.post(f"{plugin}/defects/{defect_id}/resolve").status_code == 200
+        closed = frank.patch(
+            f"{run_url}/taskInstances/A/-1/hitlDetails", json={"chosen_options": ["Close"]}
+        )
+        assert closed.status_code == 200, closed.text
 
-            assert server.answer_when_asked("bob", DAG_ID, run_id, "B", "Close").status_code == 200
-            assert server.wait_for_run(DAG_ID, run_id) == "success"
-            assert mia.get(f"{plugin}/defects").json()["defects"][0]["status"] == "resolved"
-            transfers = mia.get(f"{plugin}/transfers").json()["transfers"]
-            assert [(t["from_user"], t["to_user"]) for t in transfers] == [("alice", "frank")]
-    finally:
-        smtp.stop()
+        assert server.answer_when_asked("bob", DAG_ID, run_id, "B", "Close").status_code == 200
+        assert server.wait_for_run(DAG_ID, run_id) == "success"
+        assert mia.get(f"{plugin}/defects").json()["defects"][0]["status"] == "resolved"
+        transfers = mia.get(f"{plugin}/transfers").json()["transfers"]
+        assert [(t["from_user"], t["to_user"]) for t in transfers] == [("alice", "frank")]
