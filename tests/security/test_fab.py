@@ -20,6 +20,7 @@ from urllib.parse import quote
 
 import httpx
 import pytest
+from people import ACTORS
 
 from airflow_server import AirflowServer
 from conftest import write_config, write_xlsx
@@ -55,16 +56,7 @@ def write_plan(folder) -> None:
                 ["F", "Back up the databases", "AC", "ALL", "", "bob", "2h"],
                 ["G", "Check the backups", "AC", "ALL", "F", "bob", "2h"],
             ],
-            "Actors": [
-                ["ID", "Name", "Email", "Team", "Team leader", "Department head", "Language"],
-                ["alice", "Alice Martin", "alice@example.com", "Market", "carol", "dave", "en"],
-                ["bob", "Bob Peeters", "bob@example.com", "Infra", "carol", "dave", "en"],
-                ["carol", "Carol Dubois", "carol@example.com", "Market", "", "dave", "en"],
-                ["dave", "Dave Lambert", "dave@example.com", "Direction", "", "", "en"],
-                ["frank", "Frank Claes", "frank@example.com", "Market", "carol", "dave", "en"],
-                ["eve", "Eve Stranger", "eve@example.com", "Other", "", "", "fr"],
-                ["mia", "Mia Renard", "mia@example.com", "Transition office", "", "", "en"],
-            ],
+            "Actors": ACTORS,
             "DryRuns": [["Name", "D-day"], ["DR1", today], ["DR2", today + dt.timedelta(days=30)]],
         },
     )
