@@ -11,7 +11,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -22,6 +21,7 @@ from typing import Any
 
 import httpx
 
+from ports import free_port
 from smtp_server import SmtpServer
 from transition.cli.standalone import (
     airflow_environment,
@@ -30,13 +30,6 @@ from transition.cli.standalone import (
     ensure_passwords,
     prepare_sqlite,
 )
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
 
 POSTGRES = "postgresql+psycopg2://postgres@127.0.0.1:5432"
 REDIS = "redis://127.0.0.1:6379/7"

@@ -11,7 +11,7 @@ from email.message import EmailMessage
 
 from aiosmtpd.controller import Controller
 
-from airflow_server import free_port
+from ports import free_port
 
 
 class _Keep:
