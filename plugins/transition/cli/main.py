@@ -28,8 +28,8 @@ from transition.notifications.calendar_ics import add_calendar_parser, calendar_
 from transition.plan.compiler import compile_plan
 from transition.plan.config import config_language, load_config
 from transition.plan.model import Plan
+from transition.plan.template import write_template
 from transition.workbook.sample import write_sample
-from transition.workbook.template import write_template
 
 
 class _Parser(argparse.ArgumentParser):
