@@ -175,8 +175,8 @@ class AirflowServer:
                         "create",
                         "--username",
                         login,
-                        "--password",
-                        self.passwords[login],
+                        # one argument: a generated password may begin with "-" (argparse)
+                        f"--password={self.passwords[login]}",
                         "--role",
                         role,
                         "--email",
