@@ -15,7 +15,6 @@ from typing import Any
 import sqlalchemy as sa
 from airflow.api_fastapi.core_api.datamodels.hitl import UpdateHITLDetailPayload
 from airflow.api_fastapi.core_api.datamodels.task_instances import (
-    ClearTaskInstancesBody,
     PatchTaskInstanceBody,
 )
 from airflow.models.backfill import Backfill
@@ -102,22 +101,21 @@ class DatabaseFacts:
             return records.open_blocking_defects(session, dag_id, run_id, step_id)
 
 
+class _ClearPreview(BaseModel):
+    """What a clear's verdict needs: every clear body of Airflow has ``dry_run``, true by default."""
+
+    dry_run: bool = True
+
+
 def parse_with_airflow_model(rule: Rule, body: Any) -> Any:
     """The body as Airflow's route will read it (its own pydantic model); ValueError if it would not."""
-
     model: Any = {
         Rule.ANSWER: UpdateHITLDetailPayload,
         Rule.MARK_STEP: PatchTaskInstanceBody,
-        Rule.CLEAR: ClearTaskInstancesBody,
+        Rule.CLEAR: _ClearPreview,
     }[rule]
-    if rule is Rule.CLEAR:  # every clear body of Airflow has ``dry_run``, true by default
-        if not isinstance(body, dict) and body is not None:
-            raise ValueError("not an object")
-
-        class _Preview(BaseModel):
-            dry_run: bool = True
-
-        model = _Preview
+    if rule is Rule.CLEAR and body is not None and not isinstance(body, dict):
+        raise ValueError("not an object")
     try:
         return model.model_validate(body)
     except ValidationError as exc:
