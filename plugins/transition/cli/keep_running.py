@@ -20,6 +20,8 @@ from collections.abc import Callable, Sequence
 
 import psutil
 
+from transition.cli.run_mark import end_marked
+
 # What a component's command line holds, and its name in messages.
 COMPONENTS = {
     "scheduler": "scheduler",
@@ -28,7 +30,11 @@ COMPONENTS = {
     "api_server": "api-server",
 }
 CHECK_EVERY = 2.0  # seconds between two looks at the components
-STOP_TIMEOUT = 60.0  # seconds Airflow gets to stop its components before they are killed
+# Seconds Airflow gets to stop its components before they are killed. Its own shutdown takes over a
+# minute ("Shutting down components"), and LocalExecutor's workers ignore SIGTERM: nothing it would
+# save is lost by cutting it short (what people answered is in the database; a task interrupted
+# is tried again), and a Ctrl-C gives the prompt back within 15 s.
+STOP_TIMEOUT = 8.0
 MAX_RESTARTS = 5  # within RESTART_WINDOW: then something is wrong that a restart does not mend
 RESTART_WINDOW = 600.0
 
@@ -73,19 +79,25 @@ def watch(child: subprocess.Popen, *, check_every: float = CHECK_EVERY) -> str |
     return None
 
 
-def stop(child: subprocess.Popen, *, timeout: float = STOP_TIMEOUT) -> None:
+def stop(
+    child: subprocess.Popen, *, timeout: float = STOP_TIMEOUT, mark: str | None = None
+) -> None:
     """Stop Airflow as Ctrl-C in a terminal does: SIGINT to its process group (``airflow
-    standalone``, its components and what they started); then SIGKILL to what is left."""
+    standalone``, its components and what they started); after ``timeout`` seconds SIGKILL to
+    what is left of the group, and to every process carrying ``mark`` (:mod:`run_mark`: those
+    that left the group or outlived their parent)."""
     signal_group(child.pid, signal.SIGINT)
+    deadline = time.monotonic() + timeout
     try:
         child.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
         pass
-    deadline = time.monotonic() + 10
     while signal_group(child.pid, 0) and time.monotonic() < deadline:  # components still stopping
-        time.sleep(0.5)
+        time.sleep(0.25)
     signal_group(child.pid, signal.SIGKILL)
     child.wait(timeout=30)
+    if mark is not None:
+        end_marked(mark, grace=0.5)
 
 
 def signal_group(group: int, signum: int) -> bool:
@@ -107,23 +119,28 @@ def keep_running(
     *,
     say: Callable[[str], None] | None = None,
     check_every: float = CHECK_EVERY,
+    mark: str | None = None,
 ) -> int:
     """Run ``command`` (``airflow standalone``) until it exits by itself or is stopped (Ctrl-C,
-    SIGTERM); start it again when one of its components stops. Returns its exit code."""
+    SIGTERM, SIGHUP); start it again when one of its components stops. Returns its exit code.
+    ``mark``: the :mod:`run_mark` of the processes to end with it."""
     say = say or (lambda text: print(f"transition: {text}", file=sys.stderr, flush=True))
     restarts: list[float] = []
     while True:
         child = subprocess.Popen(
             list(command), env=env, process_group=0
         )  # a group of its own: see stop()
-        previous = signal.signal(signal.SIGTERM, _interrupt)
+        previous = {
+            signum: signal.signal(signum, _interrupt) for signum in (signal.SIGTERM, signal.SIGHUP)
+        }
         try:
             gone = watch(child, check_every=check_every)
-        except KeyboardInterrupt:  # Ctrl-C, or SIGTERM: stop Airflow as Ctrl-C would
-            stop(child)
+        except KeyboardInterrupt:  # Ctrl-C, SIGTERM or SIGHUP: stop Airflow as Ctrl-C would
+            stop(child, mark=mark)
             return 130
         finally:
-            signal.signal(signal.SIGTERM, previous)
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
         if gone is None:
             return child.returncode
         now = time.monotonic()
@@ -133,10 +150,10 @@ def keep_running(
                 f"Airflow's {gone} stopped again: {len(restarts) - 1} restarts in {RESTART_WINDOW / 60:.0f} "
                 "minutes; stopping. Its last lines above say why."
             )
-            stop(child)
+            stop(child, mark=mark)
             return 1
         say(
             f"Airflow's {gone} stopped (its last lines above say why); starting Airflow again. Steps "
             "waiting for people keep their state."
         )
-        stop(child)
+        stop(child, mark=mark)

