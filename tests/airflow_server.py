@@ -23,6 +23,7 @@ import httpx
 
 from ports import free_port
 from smtp_server import SmtpServer
+from transition.cli.embedded_database import EmbeddedPostgres
 from transition.cli.standalone import (
     airflow_environment,
     airflow_users,
@@ -33,12 +34,14 @@ from transition.cli.standalone import (
 
 POSTGRES = "postgresql+psycopg2://postgres@127.0.0.1:5432"
 REDIS = "redis://127.0.0.1:6379/7"
-FLAVOURS = ("standalone", "postgres-celery")
+FLAVOURS = ("standalone", "postgres-celery")  # make run's default, and production's
+ALL_FLAVOURS = (*FLAVOURS, "standalone-sqlite")  # and make run --sqlite
 COMPONENTS = ("scheduler", "dag-processor", "triggerer", "api-server", "celery worker")
 
 
 class AirflowServer:
-    """``standalone``: ``airflow standalone`` (SQLite, LocalExecutor), as ``make run``.
+    """``standalone``: ``airflow standalone`` (LocalExecutor) on the embedded PostgreSQL of its home,
+    as ``make run``; ``standalone-sqlite``: the same on SQLite, as ``make run ARGS=--sqlite``.
     ``postgres-celery``: each component on its own, PostgreSQL (a database made for the test and
     dropped after) and the CeleryExecutor on Redis (a queue of the test's own, removed after)."""
 
@@ -56,7 +59,7 @@ class AirflowServer:
         (``AIRFLOW__CORE__AUTH_MANAGER`` in ``extra_env``; production flavour only, standalone forces
         the Simple one), these users are made with ``airflow users create`` once the database is
         migrated, with passwords kept in ``passwords`` as the Simple auth manager's are."""
-        assert flavour in FLAVOURS
+        assert flavour in ALL_FLAVOURS
         assert not fab_users or flavour == "postgres-celery", (
             "airflow standalone always uses the Simple auth manager"
         )
@@ -66,11 +69,14 @@ class AirflowServer:
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.fab_users = dict(fab_users or {})
         self.passwords = ensure_passwords(home / "passwords.json", {**users, **self.fab_users})
+        # make run's embedded PostgreSQL, in this home (started with Airflow, stopped with it)
+        self.embedded = EmbeddedPostgres.in_home(home) if flavour == "standalone" else None
         self.env = airflow_environment(
             home,
             self.port,
             config_path,
             users=users,
+            database_url=self.embedded.url() if self.embedded else None,
             log_server_ports=(free_port(), free_port()),
             extra=extra_env,
         )
@@ -129,10 +135,13 @@ class AirflowServer:
         assert airflow, "airflow is not installed in the test environment"
         self.home.mkdir(parents=True, exist_ok=True)
         compile_bytecode()  # as `transition standalone` does
-        if self.flavour == "standalone":
+        if self.flavour.startswith("standalone"):
+            if self.embedded is not None:
+                self.embedded.start()  # as `transition standalone` does
             if prepare is not None:
                 prepare()
-            prepare_sqlite(self.home)  # as `transition standalone` does
+            if self.embedded is None:
+                prepare_sqlite(self.home)  # as `transition standalone --sqlite` does
             with self.log_path.open("ab") as log:
                 self.process = subprocess.Popen(
                     [airflow, "standalone"],
@@ -264,6 +273,8 @@ class AirflowServer:
                 pass
             process.wait(timeout=10)
         self.components = {}
+        if self.embedded is not None:
+            self.embedded.stop()
 
     def cleanup(self) -> None:
         """Drop what the production flavour made: its database and its queue."""
@@ -326,9 +337,11 @@ class AirflowServer:
         hide what a silent one said last."""
         paths = (
             [self.log_path] + sorted(self.home.glob("*.log"))
-            if self.flavour != "standalone"
+            if not self.flavour.startswith("standalone")
             else [self.log_path]
         )
+        if self.embedded is not None:
+            paths.append(self.embedded.log_path)
         parts = [f"--- last health answer: {self.last_health}"]
         for path in dict.fromkeys(paths):
             try:
@@ -336,7 +349,7 @@ class AirflowServer:
             except OSError:
                 parts.append(f"--- {path.name}: (no log)")
                 continue
-            if self.flavour != "standalone":
+            if not self.flavour.startswith("standalone") or path.name == "postgres.log":
                 parts.append(f"--- {path.name}\n" + "\n".join(text[-lines:]))
                 continue
             by_component: dict[str, list[str]] = {}

@@ -98,7 +98,8 @@ def test_a_run_started_before_the_layers_finishes_after(tmp_path):
     write_plan(tmp_path)
     users = airflow_users(load_plan(tmp_path / "config.yaml").plan)
     home = tmp_path / "airflow"
-    before = AirflowServer(home, tmp_path / "config.yaml", users)
+    # On SQLite (make run --sqlite): the one end-to-end test that keeps it working.
+    before = AirflowServer(home, tmp_path / "config.yaml", users, flavour="standalone-sqlite")
     before.env.update(
         {  # the flat package's code, DAG files and templates
             "AIRFLOW__CORE__DAGS_FOLDER": str(old / "dags"),
@@ -122,7 +123,8 @@ def test_a_run_started_before_the_layers_finishes_after(tmp_path):
         callbacks
     )
 
-    after = AirflowServer(home, tmp_path / "config.yaml", users)  # this checkout, same database
+    # this checkout, same database
+    after = AirflowServer(home, tmp_path / "config.yaml", users, flavour="standalone-sqlite")
     with after:
         assert after.answer_when_asked("alice", DAG_ID, run_id, "A", "Close").status_code == 200
         assert after.answer_when_asked("alice", DAG_ID, run_id, "B", "Close").status_code == 200

@@ -1,0 +1,276 @@
+"""``make run``'s default, as users start it: ``transition standalone`` on the embedded PostgreSQL.
+
+Forty owners answer Start in the same second, then Close in the same second: every answer is
+accepted (no 5xx), every step ends in success, no Airflow component stops. Then the ways it ends:
+SIGTERM (a service manager, a closed terminal), ``kill -9`` of ``transition standalone`` itself
+(its reaper cleans up), and Ctrl-C; after each, no process it started is left (within 20 s; 15 s
+for Ctrl-C) and the next start finds its data and is not blocked by a stale lock.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+import zoneinfo
+from pathlib import Path
+
+import httpx
+import psutil
+import pytest
+
+from airflow_server import AirflowServer
+from conftest import write_config, write_xlsx
+from ports import free_port
+from transition.cli.standalone import airflow_users
+from transition.store.plan_store import load_plan
+
+pytestmark = pytest.mark.e2e
+OWNERS = [f"o{n:02d}" for n in range(1, 41)]
+DAG_ID = "mr_dr1"
+
+
+def write_plan(folder: Path) -> None:
+    today = dt.datetime.now(zoneinfo.ZoneInfo("Europe/Brussels")).date()
+    write_xlsx(
+        folder / "plan.xlsx",
+        {
+            "Steps": [
+                ["ID", "Label", "Phase", "Dry runs", "Prerequisites", "Owner", "Duration"],
+                *[
+                    [f"S{n:02d}", f"Check {owner}", "CO", "ALL", "", owner, "1h"]
+                    for n, owner in enumerate(OWNERS, 1)
+                ],
+            ],
+            "Actors": [
+                ["ID", "Name", "Email", "Team", "Team leader", "Department head"],
+                ["lead", "Lea Lead", "lead@example.com", "Ops", "", ""],
+                *[
+                    [owner, f"Owner {owner}", f"{owner}@example.com", "Ops", "lead", ""]
+                    for owner in OWNERS
+                ],
+            ],
+            "DryRuns": [["Name", "D-day"], ["DR1", today]],
+        },
+    )
+    write_config(folder / "config.yaml", "plan.xlsx", name="mr")
+
+
+class MakeRun:
+    """``transition standalone --home HOME`` in a session of its own (as a terminal runs it)."""
+
+    def __init__(self, server: AirflowServer, log: Path):
+        self.server, self.log = server, log
+        self.process: subprocess.Popen | None = None
+
+    def start(self, timeout: float = 240) -> MakeRun:
+        transition = shutil.which("transition", path=self.server.process_env["PATH"])
+        env = {
+            **os.environ,
+            "TRANSITION_CONFIG": self.server.env["TRANSITION_CONFIG"],
+            **{  # free ports, a cache of the test's own, quick run ends: as AirflowServer does
+                key: self.server.env[key]
+                for key in (
+                    "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT",
+                    "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT",
+                    "TRANSITION_CACHE_DIR",
+                    "TRANSITION_WATCH_RECHECK_SECONDS",
+                )
+            },
+        }
+        env.pop("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", None)
+        with self.log.open("ab") as log:
+            self.process = subprocess.Popen(
+                [
+                    transition,
+                    "standalone",
+                    "--home",
+                    str(self.server.home),
+                    "--port",
+                    str(self.server.port),
+                    "--mail-port",
+                    str(free_port()),
+                ],
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            assert self.process.poll() is None, f"transition standalone exited:\n{self.tail()}"
+            try:
+                health = httpx.get(f"{self.server.base_url}/api/v2/monitor/health", timeout=5)
+                if all(
+                    health.json().get(part, {}).get("status") == "healthy"
+                    for part in ("metadatabase", "scheduler", "triggerer", "dag_processor")
+                ):
+                    return self
+            except (httpx.HTTPError, ValueError):
+                pass
+            time.sleep(1)
+        self.kill()
+        raise TimeoutError(f"make run did not become healthy in {timeout} s:\n{self.tail()}")
+
+    def tail(self, lines: int = 40) -> str:
+        return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+
+    def left_behind(self) -> list[str]:
+        """Processes of this home still alive: Airflow's (its home in their environment), the
+        embedded server's (working in its data folder), the reaper (the data folder in its command)."""
+        home = str(self.server.home)
+        data_dir = str(self.server.home / "postgres")
+        found = []
+        for process in psutil.process_iter(["pid", "name", "cmdline"]):
+            if process.pid == os.getpid():
+                continue
+            try:
+                if process.status() == psutil.STATUS_ZOMBIE:
+                    continue
+                ours = (
+                    process.environ().get("AIRFLOW_HOME") == home
+                    or process.cwd() == data_dir
+                    or data_dir in (process.info["cmdline"] or [])
+                    or home in " ".join(process.info["cmdline"] or [])
+                )
+            except (psutil.Error, OSError):
+                continue
+            if ours:
+                found.append(f"{process.pid} {' '.join(process.info['cmdline'] or [])[:150]}")
+        return found
+
+    def wait_all_gone(self, limit: float) -> float:
+        """Seconds until ``transition standalone`` and everything of this home are gone (asserted
+        within ``limit``)."""
+        started = time.monotonic()
+        deadline = started + limit
+        while time.monotonic() < deadline:
+            if (self.process is None or self.process.poll() is not None) and not self.left_behind():
+                return time.monotonic() - started
+            time.sleep(0.2)
+        left = self.left_behind()
+        self.kill()
+        raise AssertionError(f"after {limit} s still running: {left}\n{self.tail()}")
+
+    def kill(self) -> None:
+        """Test clean-up: SIGKILL to what is left (by process id)."""
+        for line in self.left_behind():
+            try:
+                os.kill(int(line.split()[0]), signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(timeout=10)
+
+
+def asking(server: AirflowServer, run_id: str) -> set[str]:
+    with server.client("admin") as admin:
+        details = admin.get(
+            f"/api/v2/dags/{DAG_ID}/dagRuns/{run_id}/hitlDetails", params={"limit": 100}
+        ).json()["hitl_details"]
+    return {d["task_instance"]["task_id"] for d in details if not d["response_received"]} & {
+        f"S{n:02d}" for n in range(1, 41)
+    }
+
+
+def wait_all_asking(server: AirflowServer, run_id: str, timeout: float = 300) -> None:
+    deadline = time.monotonic() + timeout
+    while len(found := asking(server, run_id)) < len(OWNERS):
+        assert time.monotonic() < deadline, f"only {len(found)} steps ask:\n{server.tail()}"
+        time.sleep(1)
+
+
+def answer_all_at_once(server: AirflowServer, run_id: str, option: str) -> list[int]:
+    """Every owner answers ``option`` on their step, the forty requests let go together."""
+    clients = [server.client(owner) for owner in OWNERS]  # logged in before the start line
+    start_line = threading.Barrier(len(OWNERS), timeout=60)
+    codes: list[int] = [0] * len(OWNERS)
+
+    def answer(index: int) -> None:
+        start_line.wait()
+        try:
+            codes[index] = (
+                clients[index]
+                .patch(
+                    f"/api/v2/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances/S{index + 1:02d}/-1/hitlDetails",
+                    json={"chosen_options": [option], "params_input": {}},
+                    timeout=60,
+                )
+                .status_code
+            )
+        except httpx.HTTPError as error:
+            codes[index] = -1
+            print(f"{OWNERS[index]}: {type(error).__name__}: {error}", file=sys.stderr)
+
+    threads = [threading.Thread(target=answer, args=(i,)) for i in range(len(OWNERS))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    for client in clients:
+        client.close()
+    return codes
+
+
+def test_forty_owners_at_once_then_every_way_make_run_ends(tmp_path):
+    write_plan(tmp_path)
+    users = airflow_users(load_plan(tmp_path / "config.yaml").plan)
+    server = AirflowServer(tmp_path / "airflow", tmp_path / "config.yaml", users)
+    run = MakeRun(server, tmp_path / "make-run.log")
+    try:
+        run.start()
+        assert (server.home / "postgres" / "PG_VERSION").is_file(), "not on the embedded PostgreSQL"
+        server.wait_for_dag(DAG_ID)
+        run_id = server.trigger(DAG_ID)
+        wait_all_asking(server, run_id)
+        time.sleep(3)  # people are not instant (the answer race in step_operator.py)
+        started = answer_all_at_once(server, run_id, "Start")
+        assert started == [200] * len(OWNERS), started
+        wait_all_asking(server, run_id)  # each step asks again, for Close
+        time.sleep(3)
+        closed = answer_all_at_once(server, run_id, "Close")
+        assert closed == [200] * len(OWNERS), closed
+        with server.client("admin") as admin:
+            deadline = time.monotonic() + 300
+            while True:
+                instances = admin.get(
+                    f"/api/v2/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances", params={"limit": 100}
+                ).json()["task_instances"]
+                states = {t["task_id"]: t["state"] for t in instances if t["task_id"] != "_watch"}
+                if list(states.values()) == ["success"] * len(OWNERS):
+                    break
+                assert time.monotonic() < deadline, states
+                time.sleep(2)
+        log = run.log.read_text(errors="replace")
+        assert "stopped (its last lines above say why)" not in log, run.tail()  # no restart
+        assert "stopped again" not in log
+
+        # SIGTERM: everything it started is gone within 20 s, the server too
+        run.process.send_signal(signal.SIGTERM)
+        run.wait_all_gone(20)
+        assert run.process.returncode == 130
+
+        # kill -9 of transition standalone itself: its reaper ends Airflow and the server
+        run.start()
+        with server.client("admin") as admin:  # the data was kept
+            assert admin.get(f"/api/v2/dags/{DAG_ID}/dagRuns/{run_id}").json()["state"] in (
+                "success",
+                "running",
+            )
+        run.process.kill()
+        run.wait_all_gone(20)
+
+        # no stale lock blocks the next start; Ctrl-C (SIGINT to the terminal's process group)
+        # gives the prompt back within 15 s, nothing left
+        run.start()
+        os.killpg(run.process.pid, signal.SIGINT)
+        run.wait_all_gone(15)
+    finally:
+        run.kill()
