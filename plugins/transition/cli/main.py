@@ -19,6 +19,7 @@ from typing import NoReturn
 
 from transition.cli.backup import backup, restore
 from transition.cli.exit_codes import EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE
+from transition.cli.home_database import home_database, is_sqlite_file, migrate_schema
 from transition.cli.report import add_report_parser, report_command
 from transition.cli.standalone import airflow_users
 from transition.cli.standalone import main as standalone_main
@@ -70,6 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
         "backup", help="copy Airflow's metadata database (every dry run's history)"
     )
     backup.add_argument("out", help="the backup file to write")
+    _home_arguments(backup)
     restore = commands.add_parser(
         "restore", help="put a backup back into Airflow's metadata database (Airflow stopped)"
     )
@@ -79,6 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="restore even though Airflow seems to run on the database (recent heartbeats)",
     )
+    _home_arguments(restore)
 
     users = commands.add_parser(
         "users", help="the Airflow users of the plan's actors (Simple auth manager setting)"
@@ -94,7 +97,9 @@ def build_parser() -> argparse.ArgumentParser:
                 help="language of the messages (default: the plan's, its configuration's `language`)",
             )
     commands.add_parser(
-        "standalone", help="start Airflow (SQLite) with the configured plan", add_help=False
+        "standalone",
+        help="start Airflow (embedded PostgreSQL, or --sqlite) with the configured plan",
+        add_help=False,
     )
     return parser
 
@@ -264,13 +269,35 @@ def _graph(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _home_arguments(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--home",
+        help="the database of `make run` in this folder (e.g. .airflow): its embedded PostgreSQL, "
+        "started for the command if Airflow is stopped (default: Airflow's configured database)",
+    )
+    command.add_argument(
+        "--sqlite", action="store_true", help="with --home: its SQLite database (make run --sqlite)"
+    )
+
+
 def _backup(args: argparse.Namespace) -> int:
-    print(backup(Path(args.out)))
+    if args.home is None:
+        print(backup(Path(args.out)))
+        return EXIT_OK
+    with home_database(Path(args.home), sqlite=args.sqlite) as url:
+        print(backup(Path(args.out), url))
     return EXIT_OK
 
 
 def _restore(args: argparse.Namespace) -> int:
-    print(restore(Path(args.source), force=args.force))
+    source = Path(args.source)
+    if args.home is None:
+        print(restore(source, force=args.force))
+        return EXIT_OK
+    with home_database(Path(args.home), sqlite=args.sqlite, create=True) as url:
+        if not args.sqlite and is_sqlite_file(source):  # a SQLite history into the PostgreSQL
+            migrate_schema(url, Path(args.home))
+        print(restore(source, url, force=args.force))
     return EXIT_OK
 
 
