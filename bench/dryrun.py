@@ -3,7 +3,8 @@
 A ``transition sample`` plan (Start times stripped, so nothing waits for the clock; every dry run's
 End days ahead, so no deadline fires) is run on a real Airflow (``tests/airflow_server.py``):
 
-* ``standalone``: ``airflow standalone`` as ``make run`` starts it (SQLite, LocalExecutor);
+* ``standalone``: ``airflow standalone`` as ``make run`` starts it (its embedded PostgreSQL,
+  LocalExecutor); ``standalone-sqlite``: the same on SQLite (``make run ARGS=--sqlite``);
 * ``postgres-celery``: PostgreSQL, the CeleryExecutor on Redis, each component on its own.
 
 E-mails go to a local SMTP catcher. Owners are played through Airflow's REST API: a polling loop
@@ -29,7 +30,7 @@ About 15 minutes per configuration at 500 steps on 2 cores (the longest chain, 6
 the pace). ``--set AIRFLOW__SECTION__KEY=VALUE`` tries a setting on top of
 ``transition.cli.standalone.airflow_environment`` (before/after comparisons). Usage::
 
-    .venv/bin/python bench/dryrun.py [--steps 500] [--config standalone|postgres-celery|both]
+    .venv/bin/python bench/dryrun.py [--steps 500] [--config standalone|standalone-sqlite|postgres-celery|both|all]
                                      [--answer-delay 3] [--set ...] [--write BENCHMARKS.md]
 """
 
@@ -56,7 +57,7 @@ BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
 sys.path.insert(0, str(REPO / "tests"))
 sys.path.insert(0, str(BENCH))
-from airflow_server import FLAVOURS, AirflowServer
+from airflow_server import ALL_FLAVOURS, FLAVOURS, AirflowServer
 from parse import commit, write_section
 from smtp_server import SmtpServer
 from transition.cli.standalone import airflow_users
@@ -65,7 +66,8 @@ from transition.workbook.sample import sample_plan
 from transition.workbook.writer import write_plan_workbook
 
 LABELS = {
-    "standalone": "standalone (SQLite, LocalExecutor)",
+    "standalone": "make run (embedded PostgreSQL, LocalExecutor)",
+    "standalone-sqlite": "make run --sqlite (SQLite, LocalExecutor)",
     "postgres-celery": "PostgreSQL + Celery + Redis",
 }
 STATES = (
@@ -254,6 +256,48 @@ def stopped(components: dict[int, str]) -> list[str]:
             pass
         gone.append(kind)
     return sorted(gone)
+
+
+def database_processes(server: AirflowServer) -> list[psutil.Process]:
+    """The embedded PostgreSQL's processes (``standalone``): the postmaster and its children."""
+    pid = server.embedded.running_pid() if server.embedded else None
+    if pid is None:
+        return []
+    try:
+        postmaster = psutil.Process(pid)
+        return [postmaster, *postmaster.children()]
+    except psutil.Error:
+        return []
+
+
+def database_cpu(server: AirflowServer) -> float:
+    """CPU seconds of the embedded PostgreSQL: its live processes, and the sessions it has reaped
+    (counted in the postmaster's children times); NaN when it is not ours to measure."""
+    processes = database_processes(server)
+    if not processes:
+        return float("nan")
+    total = 0.0
+    for process in processes:
+        with contextlib.suppress(psutil.Error):
+            times = process.cpu_times()
+            total += times.user + times.system
+            if process is processes[0]:
+                total += times.children_user + times.children_system
+    return total
+
+
+def database_memory_mb(server: AirflowServer) -> float:
+    """Memory of the embedded PostgreSQL at the end: its processes' own pages (USS) plus its shared
+    memory once (the postmaster's shared pages)."""
+    processes = database_processes(server)
+    if not processes:
+        return float("nan")
+    total = 0
+    for process in processes:
+        with contextlib.suppress(psutil.Error):
+            info = process.memory_full_info()
+            total += info.uss + (info.shared if process is processes[0] else 0)
+    return total / 2**20
 
 
 def own_cpu(process: psutil.Process) -> float:
@@ -469,6 +513,7 @@ def play(
     samples = Samples()
 
     cpu_tree_before, scheduler_cpu_before = cpu_of_tree(root), own_cpu(scheduler)
+    database_cpu_before = database_cpu(server)
     components_before = cpu_by_component(root)
     component_processes = component_roots(root)
     triggered_at = time.time()
@@ -503,6 +548,7 @@ def play(
     components = {k: components_after[k] - components_before[k] for k in COMPONENTS}
     components_stopped = stopped(component_processes)
     scheduler_rss = peak_rss_mb(scheduler)
+    database = (database_cpu(server) - database_cpu_before, database_memory_mb(server))
     run_state = wait_for_run_end(admin, run_url) if state == "running" else state
     run_ended = stamp(admin.get(run_url).json().get("end_date"))
     for client in people.values():
@@ -522,33 +568,37 @@ def play(
     ]
     # The answer race (README, known limitations): the executor's late report of a parked try.
     race_in_logs = log_text.count("but the task instance's state attribute is")
-    return summarise(
-        components=components,
-        components_stopped=components_stopped,
-        failed_reads=answers.failed_reads,
-        log_errors=log_errors,
-        race_in_logs=race_in_logs,
-        locked_in_logs=log_text.count("database is locked"),
-        schedule=schedule,
-        steps=answers.steps,
-        instances=instances,
-        details=details,
-        first_asked=answers.first_asked,
-        start_answered_at=answers.start_answered_at,
-        close_asked_seen=answers.close_asked_seen,
-        samples=samples.taken,
-        hold_samples=samples.while_holding,
-        hold_window=samples.hold_window,
-        triggered_at=triggered_at,
-        ended_at=ended_at,
-        delay=delay,
-        run_state=run_state,
-        answer_errors=answers.errors,
-        scheduler_cpu=scheduler_cpu,
-        cpu_tree=cpu_tree,
-        scheduler_rss=scheduler_rss,
-        run_ended=run_ended,
-    )
+    return {
+        **summarise(
+            components=components,
+            components_stopped=components_stopped,
+            failed_reads=answers.failed_reads,
+            log_errors=log_errors,
+            race_in_logs=race_in_logs,
+            locked_in_logs=log_text.count("database is locked"),
+            schedule=schedule,
+            steps=answers.steps,
+            instances=instances,
+            details=details,
+            first_asked=answers.first_asked,
+            start_answered_at=answers.start_answered_at,
+            close_asked_seen=answers.close_asked_seen,
+            samples=samples.taken,
+            hold_samples=samples.while_holding,
+            hold_window=samples.hold_window,
+            triggered_at=triggered_at,
+            ended_at=ended_at,
+            delay=delay,
+            run_state=run_state,
+            answer_errors=answers.errors,
+            scheduler_cpu=scheduler_cpu,
+            cpu_tree=cpu_tree,
+            scheduler_rss=scheduler_rss,
+            run_ended=run_ended,
+        ),
+        "database_cpu": database[0],
+        "database_mb": database[1],
+    }
 
 
 def all_done(admin: httpx.Client, run_url: str, steps: set[str]) -> bool:
@@ -825,6 +875,12 @@ def table(results: list[dict], args: argparse.Namespace, load: tuple[float, floa
     )
     row("all Airflow processes: CPU during the run (s)", lambda r: f"{r['cpu_tree']:.0f}")
     row(
+        "embedded PostgreSQL: CPU during the run (s) / memory at the end (MB; — : not embedded)",
+        lambda r: "—"
+        if r.get("database_cpu") != r.get("database_cpu")  # NaN
+        else f"{r['database_cpu']:.0f} / {r['database_mb']:.0f}",
+    )
+    row(
         "Airflow components that stopped during the run (not restarted by `airflow standalone`; "
         'their CPU then counts as "other")',
         lambda r: ", ".join(r["components_stopped"]) or "none",
@@ -843,7 +899,7 @@ def main() -> None:
     )
     parser.add_argument("--steps", type=int, default=500)
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--config", choices=[*FLAVOURS, "both"], default="both")
+    parser.add_argument("--config", choices=[*ALL_FLAVOURS, "both", "all"], default="all")
     parser.add_argument("--dry-run", default="LIVE", help="the sample plan's LIVE holds every step")
     parser.add_argument(
         "--answer-delay",
@@ -870,7 +926,7 @@ def main() -> None:
     args = parser.parse_args()
     settings = dict(item.split("=", 1) for item in args.set)
     load = os.getloadavg()
-    flavours = list(FLAVOURS) if args.config == "both" else [args.config]
+    flavours = {"both": list(FLAVOURS), "all": list(ALL_FLAVOURS)}.get(args.config, [args.config])
     results = [
         measure(
             f,
