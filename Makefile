@@ -21,8 +21,11 @@ $(STAMP): requirements.txt pyproject.toml
 validate: install
 	$(VENV)/bin/transition validate $(TRANSITION_CONFIG)
 
+# make run ARGS=--sqlite: Airflow's database in SQLite (.airflow/airflow.db) instead of the
+# embedded PostgreSQL (.airflow/postgres/).
+ARGS ?=
 run: validate
-	$(VENV)/bin/transition standalone --port $(PORT)
+	$(VENV)/bin/transition standalone --port $(PORT) $(ARGS)
 
 # The browser tests drive Debian's chromium (headless); installed here so a fresh machine has it.
 CHROMIUM := /usr/bin/chromium
