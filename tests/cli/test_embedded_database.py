@@ -149,3 +149,15 @@ def test_a_long_home_puts_the_socket_in_a_short_folder(tmp_path):
         assert query(server, "SELECT 1") == [(1,)]
     finally:
         server.stop()
+
+
+def test_it_starts_again_after_a_parent_folder_was_closed(server):
+    """As root the server runs as another user: a parent folder made 0700 since the last start (as
+    pytest and tmp cleaners do) is opened again for passing through, nothing more."""
+    server.start()
+    server.stop()
+    parent = server.data_dir.parent
+    parent.chmod(0o700)
+    server.start()
+    assert query(server, "SELECT 1") == [(1,)]
+    assert parent.stat().st_mode & 0o777 in (0o700, 0o701)  # traversable only when needed

@@ -109,6 +109,11 @@ class EmbeddedPostgres:
                 ),
             )
         owner = _server_user()
+        if (
+            owner is not None
+        ):  # at every start: a parent's mode may have changed since (tmp cleaners)
+            self.data_dir.parent.mkdir(parents=True, exist_ok=True)
+            _let_traverse(self.data_dir.parent)
         if self.running_pid() is not None:
             self.stop()
         self._remove_stale_pid_file()
@@ -254,6 +259,8 @@ class EmbeddedPostgres:
         os.chmod(folder, 0o700)  # only the server's user (and root) may reach the socket
         if owner is not None:
             shutil.chown(folder, owner.pw_uid, owner.pw_gid)
+            if folder.parent != self.data_dir:  # PostgreSQL wants its data folder 0700
+                _let_traverse(folder.parent)
 
     def _create_database(self) -> None:
         # deferred: psycopg2 is only needed once the server runs

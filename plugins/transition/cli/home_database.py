@@ -21,8 +21,6 @@ from transition.cli.standalone import sqlite_path
 from transition.errors import Problem, ProblemsError
 from transition.i18n import _
 
-SQLITE_HEADER = b"SQLite format 3\x00"
-
 
 class HomeDatabaseError(ProblemsError):
     """The home holds no database of ``make run``, or it could not be prepared."""
@@ -56,14 +54,6 @@ def home_database(home: Path, *, sqlite: bool, create: bool = False) -> Iterator
     finally:
         if not running:
             server.stop()
-
-
-def is_sqlite_file(path: Path) -> bool:
-    try:
-        with path.open("rb") as file:
-            return file.read(len(SQLITE_HEADER)) == SQLITE_HEADER
-    except OSError:
-        return False
 
 
 def migrate_schema(url: str, home: Path) -> None:

@@ -17,9 +17,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn
 
-from transition.cli.backup import backup, restore
+from transition.cli.backup import backup, is_sqlite_file, restore
 from transition.cli.exit_codes import EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE
-from transition.cli.home_database import home_database, is_sqlite_file, migrate_schema
+from transition.cli.home_database import home_database, migrate_schema
 from transition.cli.report import add_report_parser, report_command
 from transition.cli.standalone import airflow_users
 from transition.cli.standalone import main as standalone_main
