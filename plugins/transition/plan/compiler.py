@@ -24,7 +24,7 @@ from transition.workbook.reader import read_workbook, sheet_ref
 from transition.workbook.sheets import sheet_specs
 
 # Bump when the compiled form or the validation rules change: old cache entries are then ignored.
-COMPILER_VERSION = "2"  # 2: limits, control characters
+COMPILER_VERSION = "3"  # 2: limits, control characters; 3: gates
 
 
 @dataclass
@@ -127,6 +127,7 @@ def compile_plan(
             compiled_at=dt.datetime.now(dt.UTC),
         ),
         warnings=tuple(str(p) for p in problems if p.severity == "warning"),
+        conditional_phases=tuple(p.code for p in config.phases if p.conditional),
     )
     return CompileResult(plan, problems)
 

@@ -49,6 +49,12 @@ class Step:
     description: str = ""
     extra: dict[str, str] = field(default_factory=dict)
     row: int = 0  # row in the Steps sheet
+    kind: str = "step"  # StepKind: "step", or "gate" (answered Go or No-go)
+    approvals: int = 1  # a gate: distinct Go answers needed (one No-go decides)
+
+    @property
+    def is_gate(self) -> bool:
+        return self.kind == "gate"
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +109,7 @@ class Plan:
     schedules: dict[str, DryRunPlan]
     source: PlanSource
     warnings: tuple[str, ...] = ()
+    conditional_phases: tuple[str, ...] = ()  # run only when a gate says No-go (fallback)
 
     def dag_id(self, dry_run: str) -> str:
         return dag_id_for(self.name, dry_run)

@@ -21,7 +21,7 @@ from transition.plan.model import (
 )
 from transition.workbook.cells import RelativeStart
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: gates (kind, approvals) and conditional phases
 
 
 def _iso(value: dt.datetime | None) -> str | None:
@@ -35,6 +35,7 @@ def plan_to_json(plan: Plan) -> dict[str, Any]:
         "timezone": plan.timezone,
         "language": plan.language,
         "phases": plan.phases,
+        "conditional_phases": list(plan.conditional_phases),
         "lock_window_s": plan.lock_window.total_seconds(),
         "cutover_managers": list(plan.cutover_managers),
         "source": {
@@ -68,6 +69,8 @@ def plan_to_json(plan: Plan) -> dict[str, Any]:
                 "description": s.description,
                 "extra": s.extra,
                 "row": s.row,
+                "kind": s.kind,
+                "approvals": s.approvals,
             }
             for s in plan.steps.values()
         ],
@@ -115,6 +118,8 @@ def plan_from_json(data: dict[str, Any]) -> Plan:
             description=s["description"],
             extra=s["extra"],
             row=s["row"],
+            kind=s["kind"],
+            approvals=s["approvals"],
         )
     source = data["source"]
     return Plan(
@@ -148,4 +153,5 @@ def plan_from_json(data: dict[str, Any]) -> Plan:
             compiled_at=dt.datetime.fromisoformat(source["compiled_at"]),
         ),
         warnings=tuple(data["warnings"]),
+        conditional_phases=tuple(data["conditional_phases"]),
     )

@@ -1,0 +1,84 @@
+"""Go / no-go gates in a dry run: which steps each decision starts and which it skips.
+
+A gate's direct dependents (after the dry run's projection) in a conditional phase (``conditional:
+true`` in ``config.yaml``, FB-RB by default) form its **fallback branch**; its other direct
+dependents its **forward branch**. On Go the fallback branch is skipped, on No-go the forward one;
+Airflow's skip propagation skips what follows a skipped step. A step downstream of both branches of
+a gate (a **join**) runs once either branch is done.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from transition.plan.model import DryRunPlan, Plan
+
+
+@dataclass(frozen=True, slots=True)
+class GateBranches:
+    gate: str
+    forward: tuple[str, ...]  # run on Go, skipped on No-go
+    fallback: tuple[str, ...]  # run on No-go, skipped on Go
+
+
+def downstream_of(schedule: DryRunPlan) -> dict[str, list[str]]:
+    """Each step's direct dependents in the dry run, in plan order."""
+    dependents: dict[str, list[str]] = {s: [] for s in schedule.steps}
+    for step in schedule.steps.values():
+        for up in step.upstream:
+            dependents[up].append(step.step_id)
+    return dependents
+
+
+def descendants(roots: Iterable[str], dependents: Mapping[str, list[str]]) -> set[str]:
+    """``roots`` and every step that follows one of them."""
+    seen: set[str] = set()
+    stack = list(roots)
+    while stack:
+        step = stack.pop()
+        if step not in seen:
+            seen.add(step)
+            stack.extend(dependents.get(step, ()))
+    return seen
+
+
+def gate_branches(plan: Plan, dry_run: str) -> dict[str, GateBranches]:
+    """Every gate of the dry run with its two branches."""
+    schedule = plan.schedules[dry_run]
+    dependents = downstream_of(schedule)
+    conditional = set(plan.conditional_phases)
+    found: dict[str, GateBranches] = {}
+    for step_id in schedule.steps:
+        if not plan.steps[step_id].is_gate:
+            continue
+        direct = dependents[step_id]
+        found[step_id] = GateBranches(
+            step_id,
+            forward=tuple(s for s in direct if plan.steps[s].phase not in conditional),
+            fallback=tuple(s for s in direct if plan.steps[s].phase in conditional),
+        )
+    return found
+
+
+def join_steps(plan: Plan, dry_run: str) -> set[str]:
+    """The steps where the two branches of a gate meet: they follow both branches and wait for at
+    least one of their prerequisites to succeed, none to fail (the others skipped by the decision)."""
+    schedule = plan.schedules[dry_run]
+    dependents = downstream_of(schedule)
+    joins: set[str] = set()
+    for branches in gate_branches(plan, dry_run).values():
+        both = descendants(branches.forward, dependents) & descendants(
+            branches.fallback, dependents
+        )
+        joins |= {s for s in both if not set(schedule.steps[s].upstream) <= both}
+    return joins
+
+
+def led_by_a_gate(plan: Plan, dry_run: str) -> set[str]:
+    """Every step that some gate's decision may skip: the descendants of every gate's branches."""
+    dependents = downstream_of(plan.schedules[dry_run])
+    led: set[str] = set()
+    for branches in gate_branches(plan, dry_run).values():
+        led |= descendants((*branches.forward, *branches.fallback), dependents)
+    return led
