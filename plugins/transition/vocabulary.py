@@ -44,6 +44,8 @@ class Option(str, Enum):
 
     START = "Start"
     CLOSE = "Close"
+    GO = "Go"  # a gate's decision: the forward branch
+    NO_GO = "No-go"  # a gate's decision: the fallback branch
 
 
 class Stage(str, Enum):
@@ -51,6 +53,14 @@ class Stage(str, Enum):
 
     START = "start"
     CLOSE = "close"
+    DECIDE = "decide"  # a gate waits for Go or No-go
+
+
+class Decision(str, Enum):
+    """A gate's decision, as kept with the run (XCom ``decision``)."""
+
+    GO = "go"
+    NO_GO = "no-go"
 
 
 SEVERITY_NAMES = {

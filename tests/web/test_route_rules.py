@@ -52,6 +52,7 @@ class TableFacts:
 
     state: str | None = "awaiting_input"
     blocking: bool = False
+    gate: bool = False  # the step is a go / no-go gate
 
     def plan_dags(self) -> frozenset[str]:
         return frozenset({PLAN_DAG, "resa_live", "resa_weekly_report"})
@@ -67,6 +68,9 @@ class TableFacts:
 
     def blocking_defects(self, dag_id: str, run_id: str, step_id: str) -> list[dict[str, Any]]:
         return [{"id": 3, "title": "Queue not empty"}] if self.blocking else []
+
+    def is_gate(self, dag_id: str, step_id: str) -> bool:
+        return self.gate and step_id == STEP
 
 
 def verdict(
@@ -112,6 +116,7 @@ def reference(
     step: str = STEP,
     state: str = "awaiting_input",
     blocking: bool = False,
+    gate: bool = False,
     option: str = "Start",
     new_state: str | None = "success",
     note: str = "",
@@ -128,8 +133,10 @@ def reference(
     if kind == "answer":
         if not (allowed or manager):
             return 403
-        return 409 if option == "Close" and blocking else None
+        return 409 if option in ("Close", "Go") and blocking else None
     # mark
+    if gate and new_state == "success" and (allowed or manager):
+        return 409  # decided by Go or No-go, never marked: both branches would run
     if manager:
         forced = new_state == "success" and (state != "awaiting_input" or blocking or flags)
         return 400 if forced and not note.strip() else None
@@ -155,6 +162,9 @@ SITUATIONS = [
     TableFacts(state="deferred"),
     TableFacts(state="success"),
     TableFacts(state=None),
+    TableFacts(gate=True),
+    TableFacts(gate=True, blocking=True),
+    TableFacts(gate=True, state="deferred"),
 ]
 
 
@@ -196,7 +206,9 @@ def mark_bodies(new_state: str | None, note: str, flags: tuple[str, ...]) -> lis
 
 
 @pytest.mark.parametrize(
-    "facts", SITUATIONS, ids=lambda f: f"{f.state}{'-blocking' if f.blocking else ''}"
+    "facts",
+    SITUATIONS,
+    ids=lambda f: f"{f.state}{'-blocking' if f.blocking else ''}{'-gate' if f.gate else ''}",
 )
 def test_mark_success_and_notes_in_every_form_get_the_reference_verdict(airflow_app, facts):
     checked = 0
@@ -213,6 +225,7 @@ def test_mark_success_and_notes_in_every_form_get_the_reference_verdict(airflow_
             who,
             state=facts.state,
             blocking=facts.blocking,
+            gate=facts.gate,
             new_state=new_state,
             note=note,
             flags=flags,
@@ -225,9 +238,13 @@ def test_mark_success_and_notes_in_every_form_get_the_reference_verdict(airflow_
     assert checked > 1000
 
 
-@pytest.mark.parametrize("facts", SITUATIONS[:2], ids=["open", "blocking"])
+@pytest.mark.parametrize(
+    "facts",
+    [TableFacts(), TableFacts(blocking=True), TableFacts(gate=True, blocking=True)],
+    ids=["open", "blocking", "gate-blocking"],
+)
 def test_answers_in_every_form_get_the_reference_verdict(airflow_app, facts):
-    for who, option in itertools.product(WHO, ["Start", "Close"]):
+    for who, option in itertools.product(WHO, ["Start", "Close", "Go", "No-go"]):
         expected = reference("answer", who, blocking=facts.blocking, option=option)
         for path in [
             p for p in ti_paths(PLAN_DAG, STEP) if re.search(r"/(-1|-1\.0|%20-1|\+-1|-01)$", p)
@@ -507,6 +524,7 @@ def test_random_forms_of_random_meanings(airflow_app):
             step=step,
             state=facts.state,
             blocking=facts.blocking,
+            gate=facts.gate,
             new_state=new_state,
             note=note,
             flags=flags,

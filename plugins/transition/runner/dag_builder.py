@@ -7,6 +7,7 @@ import os
 from collections import Counter
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 from airflow.sdk import DAG
 from airflow.sdk.execution_time.hitl import HITLUser
@@ -21,7 +22,9 @@ from transition.notifications.calendar_mail import announce_calendar, update_cal
 from transition.notifications.deadline_mail import dry_run_deadline
 from transition.notifications.ready_mail import announce_ready
 from transition.notifications.request_text import body, subject
+from transition.plan.gates import gate_branches, join_steps
 from transition.plan.model import Plan
+from transition.runner.gate_operator import GateOperator
 from transition.runner.step_operator import StepOperator
 from transition.runner.watch_operator import RECHECK, WATCH_TASK_ID, RunWatchOperator
 
@@ -104,21 +107,39 @@ def build_dag(plan: Plan, dry_run: str, only_task_id: str | None = None) -> DAG:
         default_args={"retries": 3, "retry_delay": dt.timedelta(seconds=2)},
         deadline=dry_run_deadline(plan, dry_run),
     )
+    if only_task_id in plan.steps and plan.steps[only_task_id].is_gate:
+        only_task_id = None  # a gate skips its dependents: it needs them in its DAG
     steps = {s: x for s, x in schedule.steps.items() if only_task_id in (None, s)}
+    gates = gate_branches(plan, dry_run)
+    joins = join_steps(plan, dry_run) if only_task_id is None else set()
     tasks: dict[str, StepOperator] = {}
     with dag:
         for step_id, scheduled in steps.items():
+            step = plan.steps[step_id]
+            common: dict[str, Any] = {
+                "task_id": step_id,
+                "subject": subject(plan, step_id),
+                "body": partial(body, plan, dry_run, scheduled),
+                "planned_start": scheduled.not_before,
+                "assigned_users": assigned_users(plan, step_id),
+                "on_ready": partial(announce_ready, plan, dry_run, scheduled),
+                "language": plan.actors[step.owner].language,
+                "owner": step.owner,
+            }
+            if step_id in joins:  # where a gate's branches meet: after either of them
+                common["trigger_rule"] = "none_failed_min_one_success"
+            if step_id in gates:
+                tasks[step_id] = GateOperator(
+                    forward=gates[step_id].forward,
+                    fallback=gates[step_id].fallback,
+                    approvals=step.approvals,
+                    **common,
+                )
+                continue
             tasks[step_id] = StepOperator(
-                task_id=step_id,
-                subject=subject(plan, step_id),
-                body=partial(body, plan, dry_run, scheduled),
-                planned_start=scheduled.not_before,
-                assigned_users=assigned_users(plan, step_id),
-                on_ready=partial(announce_ready, plan, dry_run, scheduled),
-                late_after=plan.steps[step_id].duration,
+                late_after=step.duration,
                 on_late=partial(announce_late, plan, dry_run, scheduled),
-                language=plan.actors[plan.steps[step_id].owner].language,
-                owner=plan.steps[step_id].owner,
+                **common,
             )
         if only_task_id is None:
             for step_id, scheduled in steps.items():

@@ -100,6 +100,10 @@ class DatabaseFacts:
         with create_session() as session:
             return records.open_blocking_defects(session, dag_id, run_id, step_id)
 
+    def is_gate(self, dag_id: str, step_id: str) -> bool:
+        ref = find_step(dag_id, step_id, self.plan)
+        return ref is not None and ref.plan.steps[step_id].is_gate
+
 
 class _ClearPreview(BaseModel):
     """What a clear's verdict needs: every clear body of Airflow has ``dry_run``, true by default."""

@@ -90,6 +90,7 @@ class Facts(Protocol):
     ) -> list[str] | None: ...  # None: no such step
     def task_state(self, dag_id: str, run_id: str, step_id: str) -> str | None: ...
     def blocking_defects(self, dag_id: str, run_id: str, step_id: str) -> list[dict[str, Any]]: ...
+    def is_gate(self, dag_id: str, step_id: str) -> bool: ...  # a go / no-go gate of the plan
 
 
 @dataclass(frozen=True)
@@ -203,9 +204,9 @@ def _answer(
                 error=_first_line(exc)
             ),
         )
-    if Option.CLOSE.value in chosen and (
+    if (Option.CLOSE.value in chosen or Option.GO.value in chosen) and (
         blocking := facts.blocking_defects(dag_id, run_id, step_id)
-    ):
+    ):  # No-go stays open: going back is the safe way
         return Verdict(409, _blocked(step_id, blocking))
     return Verdict(None, add_assignee=True)
 
@@ -231,6 +232,14 @@ def _mark(
         )
     new_state = getattr(body.new_state, "value", body.new_state)
     flags = [flag for flag in INCLUDE_FLAGS if getattr(body, flag)]
+    if new_state == "success" and facts.is_gate(dag_id, step_id):
+        return Verdict(
+            409,
+            _(
+                "Gate {step} is decided by Go or No-go on its request (Required Actions): marked "
+                "success, it would let both of its branches run."
+            ).format(step=step_id),
+        )
     if who.manager:
         if new_state != "success":
             return ALLOW

@@ -1,0 +1,136 @@
+"""A go / no-go gate as one Airflow task: wait for the planned time, then ask for **Go** or **No-go**.
+
+Like a step (:mod:`step_operator`), it defers to its planned start with no worker slot held, tells
+its people once that it is ready, and parks in Airflow's human-in-the-loop request (``awaiting_input``).
+Its answer is a decision:
+
+* **No-go** from any allowed person decides at once: the forward branch is skipped, the fallback
+  branch runs;
+* **Go** counts once per distinct person; when ``approvals`` people have said Go, the fallback
+  branch is skipped and the forward branch runs. Until then the gate asks again (the same request,
+  its last answer cleared); who said Go is kept in the run's ledger, which survives retries.
+
+The skipping is Airflow's own: the gate is a branch operator (``BranchMixIn.do_branch``), and the
+scheduler's skip propagation skips what only follows a skipped step. The decision (Go or No-go, who,
+when, the comments) is pushed to XCom (``decision``) for the recap and the results.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, NoReturn
+
+from airflow.sdk import timezone
+from airflow.sdk.bases.branch import BranchMixIn
+from airflow.sdk.exceptions import TaskAwaitingInput
+from airflow.sdk.execution_time.hitl import upsert_hitl_detail
+
+from transition.notifications.sent_ledger import SentLedger
+from transition.runner.step_operator import StepOperator, form, responder_login
+from transition.vocabulary import Decision, Option, Stage
+
+GO, NO_GO = Option.GO.value, Option.NO_GO.value
+GATE_OPTIONS = [GO, NO_GO]
+STAGE_DECIDE = Stage.DECIDE.value
+
+
+class GateOperator(StepOperator, BranchMixIn):
+    """A decision: ``approvals`` distinct Go answers run ``forward``; one No-go runs ``fallback``."""
+
+    inherits_from_skipmixin = True
+    ui_color = "#d7e8fb"
+    ui_fgcolor = "#0b2a4a"
+
+    def __init__(
+        self,
+        *,
+        forward: tuple[str, ...],
+        fallback: tuple[str, ...],
+        approvals: int = 1,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.forward = tuple(forward)
+        self.fallback = tuple(fallback)
+        self.approvals = max(1, approvals)
+
+    def _ready(self, context: Any) -> None:
+        """Planned time reached: tell the people (once per run), then ask for the decision."""
+        ledger = SentLedger.of(context)
+        first_ready = ledger.get("ready")
+        ready_at = first_ready or timezone.utcnow().isoformat()
+        context["ti"].xcom_push(key="ready", value={"at": ready_at})
+        if first_ready is None:
+            self._notify(self._on_ready, context, "that the gate is ready")
+            ledger.mark("ready", ready_at)
+        self._ask(context, STAGE_DECIDE)
+
+    def _ask(self, context: Any, stage: str, timeout: dt.timedelta | None = None) -> NoReturn:
+        upsert_hitl_detail(
+            ti_id=context["task_instance"].id,
+            options=GATE_OPTIONS,
+            subject=self.subject,
+            body=self.body,
+            defaults=None,
+            multiple=False,
+            params=form(self.language),
+            assigned_users=self.assigned_users,
+        )
+        self.log.info(
+            "Asking %s for Go or No-go (%d Go needed)",
+            ", ".join(u["id"] for u in self.assigned_users),
+            self.approvals,
+        )
+        raise TaskAwaitingInput(method_name="answered", kwargs={"stage": stage}, timeout=timeout)
+
+    def answered(self, context: Any, stage: str, event: dict[str, Any]) -> Any:
+        if "error" in event:
+            raise RuntimeError(f"the gate was not answered: {event['error']}")
+        choice = (event.get("chosen_options") or [None])[0]
+        at = event.get("responded_at")
+        params_input = event.get("params_input")
+        comment = (params_input or {}).get("comment") if isinstance(params_input, dict) else None
+        answer = {
+            "by": responder_login(event.get("responded_by_user")),
+            "at": at.isoformat() if isinstance(at, dt.datetime) else at,
+            "comment": comment.strip() if isinstance(comment, str) else "",
+            "choice": choice,
+        }
+        ledger = SentLedger.of(context)
+        answers: list[dict[str, Any]] = [*ledger.get("answers", []), answer]
+        ledger.mark("answers", answers)
+        if choice == NO_GO:
+            return self._decide(context, Decision.NO_GO, answers, self.fallback)
+        if choice == GO:
+            said_go = list(dict.fromkeys(a["by"] for a in answers if a["choice"] == GO))
+            if len(said_go) >= self.approvals:
+                return self._decide(context, Decision.GO, answers, self.forward)
+            self.log.info("Go from %s: %d of %d", ", ".join(said_go), len(said_go), self.approvals)
+            context["ti"].xcom_push(key="approvals", value=said_go)
+            self._ask(context, STAGE_DECIDE)
+        self.log.warning("'%s' is not an answer to a gate; asking again", choice)
+        self._ask(context, STAGE_DECIDE)
+        return None  # not reached: _ask parks the task
+
+    def _decide(
+        self,
+        context: Any,
+        decision: Decision,
+        answers: list[dict[str, Any]],
+        follow: tuple[str, ...],
+    ) -> Any:
+        last = answers[-1]
+        record = {
+            "decision": decision.value,
+            "by": last["by"],
+            "at": last["at"],
+            "comment": last["comment"],
+            "go": list(dict.fromkeys(a["by"] for a in answers if a["choice"] == GO)),
+            "answers": answers,
+            "skipped_branch": list(self.fallback if decision is Decision.GO else self.forward),
+        }
+        ti = context["ti"]
+        ti.xcom_push(key="decision", value=record)
+        ti.xcom_push(key="closed", value={k: record[k] for k in ("by", "at", "comment")})
+        self.log.info("%s decided by %s: following %s", decision.value, last["by"], list(follow))
+        return self.do_branch(context, list(follow))
