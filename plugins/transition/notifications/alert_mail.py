@@ -43,6 +43,7 @@ def mail_kind(kind: str) -> str:
         "late": pgettext("e-mail", "late"),
         "overdue": pgettext("e-mail", "overdue"),
         "calendar": pgettext("e-mail", "calendar"),
+        "decision": pgettext("e-mail", "decision"),
     }
     return names.get(kind, kind)
 

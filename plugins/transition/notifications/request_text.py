@@ -16,6 +16,19 @@ def how_to() -> str:
     )
 
 
+def gate_how_to(approvals: int) -> str:
+    text = _(
+        "This is a **go / no-go gate**.\n"
+        "1. Press **Go** when the plan may go on: the fallback steps are then skipped.\n"
+        "2. Press **No-go** to go back: the steps ahead are skipped and the fallback starts."
+    )
+    if approvals > 1:
+        text += "\n\n" + _(
+            "Go counts once {count} different people have said it; one No-go decides."
+        ).format(count=approvals)
+    return text
+
+
 def subject(plan: Plan, step_id: str) -> str:
     return f"{step_id} · {plan.steps[step_id].label}"
 
@@ -89,4 +102,5 @@ def body(plan: Plan, dry_run: str, scheduled: ScheduledStep) -> str:
             _("How"),
         )  # not inside an f-string: the extractor would not see them
         times = _("Times are in {timezone}.").format(timezone=plan.timezone)
-        return f"{table}\n\n### {what}\n\n{description}\n\n### {how}\n\n{how_to()}\n\n{times}"
+        steps = gate_how_to(step.approvals) if step.is_gate else how_to()
+        return f"{table}\n\n### {what}\n\n{description}\n\n### {how}\n\n{steps}\n\n{times}"

@@ -20,6 +20,7 @@ from transition.notifications.alert_mail import (
 )
 from transition.notifications.calendar_mail import announce_calendar, update_calendar
 from transition.notifications.deadline_mail import dry_run_deadline
+from transition.notifications.decision_mail import announce_decision
 from transition.notifications.ready_mail import announce_ready
 from transition.notifications.request_text import body, subject
 from transition.plan.gates import gate_branches, join_steps
@@ -133,6 +134,7 @@ def build_dag(plan: Plan, dry_run: str, only_task_id: str | None = None) -> DAG:
                     forward=gates[step_id].forward,
                     fallback=gates[step_id].fallback,
                     approvals=step.approvals,
+                    on_decision=partial(announce_decision, plan, dry_run),
                     **common,
                 )
                 continue

@@ -18,6 +18,7 @@ when, the comments) is pushed to XCom (``decision``) for the recap and the resul
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from typing import Any, NoReturn
 
 from airflow.sdk import timezone
@@ -47,12 +48,15 @@ class GateOperator(StepOperator, BranchMixIn):
         forward: tuple[str, ...],
         fallback: tuple[str, ...],
         approvals: int = 1,
+        on_decision: Callable[..., None] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.forward = tuple(forward)
         self.fallback = tuple(fallback)
         self.approvals = max(1, approvals)
+        # e.g. the decision e-mail: on_decision(context, record, followed, skipped)
+        self._on_decision = on_decision
 
     def _ready(self, context: Any) -> None:
         """Planned time reached: tell the people (once per run), then ask for the decision."""
@@ -132,5 +136,11 @@ class GateOperator(StepOperator, BranchMixIn):
         ti = context["ti"]
         ti.xcom_push(key="decision", value=record)
         ti.xcom_push(key="closed", value={k: record[k] for k in ("by", "at", "comment")})
+        skipped = self.fallback if decision is Decision.GO else self.forward
+        if self._on_decision is not None:
+            on_decision = self._on_decision
+            self._notify(
+                lambda ctx: on_decision(ctx, record, follow, skipped), context, "the decision"
+            )
         self.log.info("%s decided by %s: following %s", decision.value, last["by"], list(follow))
         return self.do_branch(context, list(follow))

@@ -1,0 +1,121 @@
+"""The e-mail of a gate's decision: ``[Transition-LIVE] CO-240 - No-go: fallback starts``.
+
+To the cutover managers and to the owners of every step the decision starts or skips, one e-mail
+per language among them (each reads it in their own). Sent once per gate and run: the gate's ledger
+remembers it across retries.
+"""
+
+from __future__ import annotations
+
+import logging
+from email.message import EmailMessage
+from typing import Any
+
+from transition.i18n import _, use_language
+from transition.notifications.addressing import airflow_base_url, by_language
+from transition.notifications.alert_mail import notice_message
+from transition.notifications.mail import MailError, failure_reason, send
+from transition.notifications.ready_mail import record_mail_failure
+from transition.notifications.sent_ledger import SentLedger
+from transition.plan.gates import descendants, downstream_of
+from transition.plan.model import Actor, Plan
+from transition.vocabulary import Decision
+
+log = logging.getLogger(__name__)
+
+
+def affected_steps(
+    plan: Plan, dry_run: str, followed: tuple[str, ...], skipped: tuple[str, ...]
+) -> tuple[list[str], list[str]]:
+    """The steps a decision starts and those it skips, in plan order (the steps after both
+    branches run either way: in neither list)."""
+    dependents = downstream_of(plan.schedules[dry_run])
+    runs, goes = descendants(followed, dependents), descendants(skipped, dependents)
+    order = list(plan.schedules[dry_run].steps)
+    return [s for s in order if s in runs - goes], [s for s in order if s in goes - runs]
+
+
+def decision_messages(
+    plan: Plan,
+    dry_run: str,
+    gate_id: str,
+    record: dict[str, Any],
+    *,
+    followed: tuple[str, ...],
+    skipped: tuple[str, ...],
+    dag_id: str,
+    run_id: str,
+    base_url: str,
+) -> list[EmailMessage]:
+    starts, skips = affected_steps(plan, dry_run, followed, skipped)
+    people: list[Actor | None] = [*plan.manager_actors()]
+    people += [plan.actors.get(plan.steps[s].owner) for s in (*starts, *skips)]
+    who = plan.actors.get(record.get("by") or "")
+    messages = []
+    for language, readers in by_language(people).items():
+        with use_language(language):
+            if record["decision"] == Decision.GO.value:
+                what = _("Go: the plan goes on")
+                headline = _("Gate {gate} was decided Go by {who}.")
+            else:
+                what = _("No-go: fallback starts")
+                headline = _("Gate {gate} was decided No-go by {who}: the fallback starts.")
+            headline = headline.format(gate=gate_id, who=who.name if who else record.get("by"))
+            listed = [
+                (_("Comment"), record.get("comment") or "—"),
+                (_("Steps it starts"), ", ".join(starts) or _("none")),
+                (_("Steps it skips"), ", ".join(skips) or _("none")),
+            ]
+            if len(record.get("go", [])) > 1:
+                listed.append((_("Go from"), ", ".join(record["go"])))
+            messages.append(
+                notice_message(
+                    plan,
+                    dry_run,
+                    gate_id,
+                    what=what,
+                    headline=headline,
+                    to=[a.email for a in readers],
+                    cc=[],
+                    dag_id=dag_id,
+                    run_id=run_id,
+                    base_url=base_url,
+                    facts=listed,
+                )
+            )
+    return messages
+
+
+def announce_decision(
+    plan: Plan,
+    dry_run: str,
+    context: Any,
+    record: dict[str, Any],
+    followed: tuple[str, ...],
+    skipped: tuple[str, ...],
+) -> None:
+    """Send the decision's e-mails once (the gate's ledger); a failure is recorded for the watch."""
+    ti = context["ti"]
+    ledger = SentLedger.of(context)
+    if ledger.get("decision_mail"):
+        return
+    messages = decision_messages(
+        plan,
+        dry_run,
+        ti.task_id,
+        record,
+        followed=followed,
+        skipped=skipped,
+        dag_id=ti.dag_id,
+        run_id=ti.run_id,
+        base_url=airflow_base_url(),
+    )
+    for message in messages:
+        try:
+            send(message)
+        except MailError as exc:
+            log.warning("The decision e-mail of %s could not be sent (%s)", ti.task_id, exc)
+            record_mail_failure(ti, "decision", str(message["To"]), failure_reason(exc))
+            continue
+        log.info("Decision e-mail sent: %s to %s", message["Subject"], message["To"])
+    ledger.mark("decision_mail", record["decision"])

@@ -1,0 +1,161 @@
+"""Go / no-go gates on a real Airflow: the same plan run twice, once Go and once No-go.
+
+    A (CO) ─► G (gate, 2 Go needed) ─► F1 (CO) ─► F2 (CO) ─┐
+                                   └─► B1 (FB-RB) ─► B2 (FB-RB) ─┴─► J (DC, after either branch)
+
+Go needs two distinct people (the owner's single Go twice does not count twice); the fallback
+branch is then skipped by Airflow and J runs after the forward branch. No-go from one person skips
+the forward branch and runs the fallback, then J. Nobody marks anything by hand; marking the gate
+success (which would run both branches) is refused, also to a cutover manager.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+import zoneinfo
+
+import pytest
+
+from airflow_server import FLAVOURS, AirflowServer, airflow_with_mail
+from conftest import write_config, write_xlsx
+from transition.store.plan_store import load_plan
+
+pytestmark = pytest.mark.e2e
+DAG_ID = "gt_dr1"
+FORWARD, FALLBACK = ("F1", "F2"), ("B1", "B2")
+
+
+def write_plan(folder) -> None:
+    today = dt.datetime.now(zoneinfo.ZoneInfo("Europe/Brussels")).date()
+    write_xlsx(
+        folder / "plan.xlsx",
+        {
+            "Steps": [
+                ["ID", "Label", "Phase", "Dry runs", "Prerequisites", "Owner", "Kind", "Approvals"],
+                ["A", "Freeze billing", "CO", "ALL", "", "alice", "", ""],
+                ["G", "Go / no-go: point of no return", "CO", "ALL", "A", "alice", "gate", 2],
+                ["F1", "Switch DNS", "CO", "ALL", "G", "bob", "", ""],
+                ["F2", "Open the gates", "CO", "ALL", "F1", "bob", "", ""],
+                ["B1", "Restore the old system", "FB-RB", "ALL", "G", "frank", "", ""],
+                ["B2", "Tell the market", "FB-RB", "ALL", "B1", "frank", "", ""],
+                ["J", "Smoke tests", "DC", "ALL", "F2, B2", "alice", "", ""],
+            ],
+            "Actors": [
+                ["ID", "Name", "Email", "Team", "Team leader", "Department head"],
+                ["alice", "Alice Martin", "alice@example.com", "Billing", "carol", ""],
+                ["bob", "Bob Peeters", "bob@example.com", "Market", "carol", ""],
+                ["carol", "Carol Dubois", "carol@example.com", "Market", "", ""],
+                ["frank", "Frank Claes", "frank@example.com", "Market", "carol", ""],
+                ["mia", "Mia Manager", "mia@example.com", "PMO", "", ""],
+            ],
+            "DryRuns": [["Name", "D-day"], ["DR1", today]],
+        },
+    )
+    write_config(folder / "config.yaml", "plan.xlsx", name="gt", cutover_managers=["mia"])
+
+
+def states(server: AirflowServer, run_id: str) -> dict[str, str]:
+    with server.client("admin") as admin:
+        instances = admin.get(
+            f"/api/v2/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances", params={"limit": 100}
+        ).json()["task_instances"]
+    return {t["task_id"]: t["state"] for t in instances if t["task_id"] != "_watch"}
+
+
+def wait_states(server: AirflowServer, run_id: str, wanted: dict[str, str], timeout=180) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        now = states(server, run_id)
+        if all(now.get(step) == state for step, state in wanted.items()):
+            return
+        assert time.monotonic() < deadline, (now, wanted, server.tail())
+        time.sleep(1)
+
+
+def decision(server: AirflowServer, run_id: str) -> dict:
+    with server.client("admin") as admin:
+        return admin.get(
+            f"/api/v2/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances/G/xcomEntries/decision"
+        ).json()["value"]
+
+
+def close(server: AirflowServer, run_id: str, *steps: tuple[str, str]) -> None:
+    for step, who in steps:
+        assert server.answer_when_asked(who, DAG_ID, run_id, step, "Close").status_code == 200
+
+
+@pytest.mark.parametrize("flavour", FLAVOURS)
+def test_a_plan_with_a_gate_runs_both_ways(tmp_path, flavour):
+    write_plan(tmp_path)
+    plan = load_plan(tmp_path / "config.yaml").plan
+    with airflow_with_mail(tmp_path, plan, flavour=flavour) as (server, smtp):
+        server.wait_for_dag(DAG_ID)
+
+        # -- Go, from two distinct people ---------------------------------------------------------
+        run_id = server.trigger(DAG_ID)
+        close(server, run_id, ("A", "alice"))
+        run_url = f"/api/v2/dags/{DAG_ID}/dagRuns/{run_id}"
+        with server.client("mia") as mia:  # not even a cutover manager marks a gate success
+            refused = mia.patch(
+                f"{run_url}/taskInstances/G",
+                json={"new_state": "success", "note": "let's go"},
+            )
+            assert refused.status_code == 409, refused.text
+        answer = server.answer_when_asked(
+            "alice", DAG_ID, run_id, "G", "Go", params={"comment": "all green"}
+        )
+        assert answer.status_code == 200, answer.text
+        server.wait_until_asked(DAG_ID, run_id, "G")  # one Go of two: it asks again
+        assert server.answer_when_asked("alice", DAG_ID, run_id, "G", "Go").status_code == 200
+        server.wait_until_asked(DAG_ID, run_id, "G")  # the same person twice counts once
+        assert states(server, run_id)["G"] == "awaiting_input"
+        assert server.answer_when_asked("carol", DAG_ID, run_id, "G", "Go").status_code == 200
+        wait_states(server, run_id, {"G": "success", "B1": "skipped", "B2": "skipped"})
+        made = decision(server, run_id)
+        assert made["decision"] == "go" and made["go"] == ["alice", "carol"], made
+        assert made["by"] == "carol" and made["skipped_branch"] == ["B1"]
+        mail = smtp.wait_for("[Transition-DR1] G - Go: the plan goes on")
+        assert sorted(mail["To"].split(", ")) == [
+            "bob@example.com",
+            "frank@example.com",
+            "mia@example.com",
+        ]  # the managers, the owners of the steps it starts (F1, F2) and skips (B1, B2)
+        text = mail.get_body(("plain",)).get_content()
+        assert "F1, F2" in text and "B1, B2" in text and "alice, carol" in text, text
+        close(server, run_id, ("F1", "bob"), ("F2", "bob"), ("J", "alice"))
+        assert server.wait_for_run(DAG_ID, run_id) == "success"
+        assert states(server, run_id) == {
+            "A": "success",
+            "G": "success",
+            "F1": "success",
+            "F2": "success",
+            "B1": "skipped",
+            "B2": "skipped",
+            "J": "success",
+        }
+
+        # -- No-go, from one person: the fallback runs ---------------------------------------------
+        run_id = server.trigger(DAG_ID)
+        close(server, run_id, ("A", "alice"))
+        answer = server.answer_when_asked(
+            "carol", DAG_ID, run_id, "G", "No-go", params={"comment": "counts differ"}
+        )
+        assert answer.status_code == 200, answer.text
+        wait_states(server, run_id, {"G": "success", "F1": "skipped", "F2": "skipped"})
+        made = decision(server, run_id)
+        assert made["decision"] == "no-go" and made["by"] == "carol", made
+        assert made["comment"] == "counts differ" and made["skipped_branch"] == ["F1"]
+        mail = smtp.wait_for("[Transition-DR1] G - No-go: fallback starts")
+        assert "counts differ" in mail.get_body(("plain",)).get_content()
+        close(server, run_id, ("B1", "frank"), ("B2", "frank"), ("J", "alice"))
+        assert server.wait_for_run(DAG_ID, run_id) == "success"
+        assert states(server, run_id) == {
+            "A": "success",
+            "G": "success",
+            "F1": "skipped",
+            "F2": "skipped",
+            "B1": "success",
+            "B2": "success",
+            "J": "success",
+        }
