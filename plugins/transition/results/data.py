@@ -87,6 +87,9 @@ class StepResult:
     transfers: tuple[Transfer, ...] = ()
     defects: tuple[Defect, ...] = ()
     link: str = ""
+    kind: str = "step"  # or "gate"
+    decision: Mapping[str, Any] | None = None  # a decided gate: decision, by, at, comment, go
+    skipped_by: str | None = None  # the gate whose decision skipped this step
 
     @property
     def planned_duration(self) -> dt.timedelta | None:
@@ -237,6 +240,9 @@ def run_results_from_json(
             or tuple(Transfer(0, str(s["id"]), "", to) for to in s.get("transferred_to", [])),
             defects=tuple(d for d in all_defects if d.step == s["id"]),
             link=str(s.get("link") or ""),
+            kind=str(s.get("kind") or "step"),
+            decision=s.get("decision") if isinstance(s.get("decision"), dict) else None,
+            skipped_by=s.get("skipped_by"),
         )
         for s in recap.get("steps", [])
     )

@@ -67,6 +67,7 @@ STEP_COLUMNS = [  # title (English, translated when written), width
     (N_("Closed by"), 12),
     (N_("Comment"), 30),
     (N_("Forced close"), 30),
+    (N_("Decision"), 30),
     (N_("Transfers"), 30),
     (N_("Defects"), 36),
     (N_("Open defects"), 8),
@@ -158,6 +159,20 @@ def _formats(sheet: Worksheet, row: int, columns: Sequence[str], formats: dict[s
             sheet.cell(row=row, column=index).number_format = formats[title]
 
 
+def decision_text(step: StepResult) -> str:
+    """A gate's decision (``No-go: carol, 2027-01-16T23:10+01:00: counts differ``), or which
+    gate's decision skipped the step."""
+    if step.decision:
+        decided = step.decision
+        name = _("Go") if decided.get("decision") == "go" else _("No-go")
+        who = ", ".join(decided.get("go") or []) if name == _("Go") else decided.get("by")
+        comment = f": {decided['comment']}" if decided.get("comment") else ""
+        return f"{name}: {who or decided.get('by') or ''}, {decided.get('at') or ''}{comment}"
+    if step.skipped_by:
+        return _("skipped by the decision of gate {gate}").format(gate=step.skipped_by)
+    return ""
+
+
 def transfers_text(step: StepResult) -> str:
     return "\n".join(
         f"{t.from_user} → {t.to_user}" + (f": {t.message}" if t.message else "")
@@ -206,6 +221,7 @@ def _steps_sheet(sheet: Worksheet, results: RunResults) -> None:
                 step.closed_by,
                 step.comment or None,
                 step.forced_close or None,
+                decision_text(step) or None,
                 transfers_text(step) or None,
                 defects_text(step) or None,
                 len(step.open_defects),

@@ -18,13 +18,15 @@ from airflow.models.xcom import XComModel
 
 from transition.notifications.addressing import required_actions_link
 from transition.plan.forecast import Progress, planned_origin, reckon
+from transition.plan.gates import descendants, downstream_of, gate_branches
 from transition.plan.model import Plan
 from transition.runs import records
 from transition.runs.states import State, StepFacts, prerequisites_done, step_state
-from transition.runs.views import ForcedCloseView, RunView, StepView
-from transition.vocabulary import DefectStatus
+from transition.runs.views import DecisionView, ForcedCloseView, RunView, StepView
+from transition.vocabulary import Decision, DefectStatus
 
 XCOM_KEYS = ("ready", "started", "closed")
+DECISION_KEY = "decision"  # a gate's decision (transition.runner.gate_operator)
 
 
 def dag_runs(session: Any, dag_id: str, limit: int = 50) -> list[dict[str, Any]]:
@@ -72,7 +74,9 @@ def run_steps(
     xcoms: dict[tuple[str, str], Any] = {}
     for row in session.execute(
         sa.select(XComModel.task_id, XComModel.key, XComModel.value).where(
-            XComModel.dag_id == dag_id, XComModel.run_id == run_id, XComModel.key.in_(XCOM_KEYS)
+            XComModel.dag_id == dag_id,
+            XComModel.run_id == run_id,
+            XComModel.key.in_((*XCOM_KEYS, DECISION_KEY)),
         )
     ):
         value = XComModel.deserialize_value(row)
@@ -88,6 +92,10 @@ def run_steps(
     for transfer in records.transfers_of_run(session, dag_id, run_id):
         transferred.setdefault(transfer["task_id"], []).append(transfer["to_user"])
 
+    decisions = {
+        task_id: value for (task_id, key), value in xcoms.items() if key == DECISION_KEY and value
+    }
+    skipped_by = skipped_by_decisions(plan, dry_run, decisions)
     steps: list[StepView] = []
     for step_id, scheduled in schedule.steps.items():
         step = plan.steps[step_id]
@@ -141,6 +149,9 @@ def run_steps(
                     1 for d in step_defects if d["status"] == DefectStatus.OPEN.value
                 ),
                 "link": required_actions_link(base_url, dag_id, run_id, step_id),
+                "kind": step.kind,
+                "decision": _decision(decisions.get(step_id), zone),
+                "skipped_by": skipped_by.get(step_id) if state.value == "Skipped" else None,
             }
         )
     progress = {
@@ -181,6 +192,36 @@ def run_steps(
             if sum(c.values())
         },
         "steps": steps,
+    }
+
+
+def skipped_by_decisions(
+    plan: Plan, dry_run: str, decisions: dict[str, dict[str, Any]]
+) -> dict[str, str]:
+    """Step -> the gate whose decision skipped it (what follows only the branch it did not take)."""
+    dependents = downstream_of(plan.schedules[dry_run])
+    branches = gate_branches(plan, dry_run)
+    found: dict[str, str] = {}
+    for gate, record in decisions.items():
+        if gate not in branches:
+            continue
+        went = record.get("decision") == Decision.GO.value
+        taken = branches[gate].forward if went else branches[gate].fallback
+        dropped = branches[gate].fallback if went else branches[gate].forward
+        for step in descendants(dropped, dependents) - descendants(taken, dependents):
+            found.setdefault(step, gate)
+    return found
+
+
+def _decision(record: dict[str, Any] | None, zone: zoneinfo.ZoneInfo) -> DecisionView | None:
+    if not record or record.get("decision") not in {d.value for d in Decision}:
+        return None
+    return {
+        "decision": str(record["decision"]),
+        "by": record.get("by"),
+        "at": _when(record.get("at"), zone),
+        "comment": str(record.get("comment") or ""),
+        "go": [str(who) for who in record.get("go") or []],
     }
 
 

@@ -23,6 +23,14 @@ class ForcedCloseView(TypedDict):
     why: str
 
 
+class DecisionView(TypedDict):
+    decision: str  # transition.vocabulary.Decision: "go" or "no-go"
+    by: str | None
+    at: str | None  # ISO 8601, the plan's time zone
+    comment: str
+    go: list[str]  # who said Go (a gate may need several)
+
+
 class StepView(TypedDict):
     id: str
     label: str
@@ -44,6 +52,9 @@ class StepView(TypedDict):
     defects: list[DefectView]
     open_defects: int
     link: str
+    kind: str  # "step", or "gate" (a go / no-go decision)
+    decision: DecisionView | None  # a decided gate's decision
+    skipped_by: str | None  # the gate whose decision skipped this step
 
 
 class RunView(TypedDict):

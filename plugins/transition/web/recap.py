@@ -70,6 +70,10 @@ def recap(user: GetUserDep, lang: str | None = None) -> HTMLResponse:
             "refused": _("Refused: {reason}"),
             "could_not_load": _("Could not load: {reason}"),
             "forced_close": _("forced closed by {person}"),
+            "gate": _("gate"),
+            "decided_go": _("Go by {people}"),
+            "decided_no_go": _("No-go by {person}"),
+            "skipped_by": _("skipped by the decision of gate {gate}"),
         }
         page = (
             template_environment()
