@@ -80,6 +80,13 @@ def decision(server: AirflowServer, run_id: str) -> dict:
         ).json()["value"]
 
 
+def recap(server: AirflowServer, run_id: str) -> dict[str, dict]:
+    with server.client("carol") as carol:
+        answer = carol.get(f"/transition/api/dags/{DAG_ID}/runs/{run_id}/steps")
+        assert answer.status_code == 200, answer.text
+        return {s["id"]: s for s in answer.json()["steps"]}
+
+
 def close(server: AirflowServer, run_id: str, *steps: tuple[str, str]) -> None:
     for step, who in steps:
         assert server.answer_when_asked(who, DAG_ID, run_id, step, "Close").status_code == 200
@@ -125,6 +132,10 @@ def test_a_plan_with_a_gate_runs_both_ways(tmp_path, flavour):
         assert "F1, F2" in text and "B1, B2" in text and "alice, carol" in text, text
         close(server, run_id, ("F1", "bob"), ("F2", "bob"), ("J", "alice"))
         assert server.wait_for_run(DAG_ID, run_id) == "success"
+        shown = recap(server, run_id)  # the recap's JSON: the gate, its decision, what it skipped
+        assert shown["G"]["kind"] == "gate" and shown["G"]["decision"]["go"] == ["alice", "carol"]
+        assert [shown[s]["skipped_by"] for s in ("B1", "B2", "F1", "J")] == ["G", "G", None, None]
+        assert shown["B1"]["state"] == "Skipped" and shown["J"]["state"] == "Terminated"
         assert states(server, run_id) == {
             "A": "success",
             "G": "success",
@@ -150,6 +161,9 @@ def test_a_plan_with_a_gate_runs_both_ways(tmp_path, flavour):
         assert "counts differ" in mail.get_body(("plain",)).get_content()
         close(server, run_id, ("B1", "frank"), ("B2", "frank"), ("J", "alice"))
         assert server.wait_for_run(DAG_ID, run_id) == "success"
+        shown = recap(server, run_id)
+        assert shown["G"]["decision"]["decision"] == "no-go"
+        assert [shown[s]["skipped_by"] for s in ("F1", "F2", "B1")] == ["G", "G", None]
         assert states(server, run_id) == {
             "A": "success",
             "G": "success",
