@@ -82,3 +82,15 @@ def led_by_a_gate(plan: Plan, dry_run: str) -> set[str]:
     for branches in gate_branches(plan, dry_run).values():
         led |= descendants((*branches.forward, *branches.fallback), dependents)
     return led
+
+
+def branch_only(plan: Plan, dry_run: str, gate: str, decision: str) -> set[str]:
+    """The steps ``decision`` ("go" or "no-go") on ``gate`` skips: what follows only the other branch."""
+    branches = gate_branches(plan, dry_run)[gate]
+    dependents = downstream_of(plan.schedules[dry_run])
+    taken, dropped = (
+        (branches.forward, branches.fallback)
+        if decision == "go"
+        else (branches.fallback, branches.forward)
+    )
+    return descendants(dropped, dependents) - descendants(taken, dependents)

@@ -122,6 +122,7 @@ class RunResults:
     forecast_end: dt.datetime | None = None
     must_end_by: dt.datetime | None = None
     forecast_late: bool = False
+    gates_ahead: tuple[Mapping[str, Any], ...] = ()  # gates not decided yet (RunView.gates_ahead)
     critical_path: tuple[str, ...] = ()
     forecast_critical_path: tuple[str, ...] = ()
     counts: Mapping[str, int] = field(default_factory=dict)  # state -> steps, every state
@@ -264,6 +265,7 @@ def run_results_from_json(
         forecast_end=local(recap.get("forecast_end")),
         must_end_by=local(recap.get("must_end_by")),
         forecast_late=bool(recap.get("forecast_late")),
+        gates_ahead=tuple(g for g in recap.get("gates_ahead") or [] if isinstance(g, dict)),
         critical_path=tuple(recap.get("critical_path") or ()),
         forecast_critical_path=tuple(recap.get("forecast_critical_path") or ()),
         counts=dict(recap.get("counts") or {}),

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import zoneinfo
 from collections.abc import Sequence
 from email.message import EmailMessage
 from functools import partial
@@ -171,6 +172,13 @@ def _at(moment: dt.datetime | None) -> str:
     return format_moment(moment) if moment else "—"
 
 
+def _local(results: Any, value: Any) -> dt.datetime | None:
+    """An ISO time of the run view, in the plan's zone."""
+    if not isinstance(value, str):
+        return None
+    return dt.datetime.fromisoformat(value).astimezone(zoneinfo.ZoneInfo(results.timezone))
+
+
 def weekly_subject(results: Any) -> str:
     """``[Transition-DR1] Weekly report 18 Jan 2027``, in the current language."""
     return subject_prefix(results.dry_run) + _("Weekly report {date}").format(
@@ -251,6 +259,16 @@ def weekly_message(
         (_("Forecast end"), forecast),
         (_("Must end by"), _at(results.must_end_by)),
         (_("Open defects"), str(len(open_defects))),
+    ]
+    facts += [
+        (
+            _("Gate ahead: {gate}").format(gate=f"{g.get('gate')} · {g.get('label', '')}"),
+            _("on Go the run ends {go}; on No-go (backout now) {no_go}").format(
+                go=_at(_local(results, g.get("end_on_go"))),
+                no_go=_at(_local(results, g.get("end_on_no_go"))),
+            ),
+        )
+        for g in results.gates_ahead
     ]
     subject = weekly_subject(results)
     values = {

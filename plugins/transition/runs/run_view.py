@@ -18,11 +18,17 @@ from airflow.models.xcom import XComModel
 
 from transition.notifications.addressing import required_actions_link
 from transition.plan.forecast import Progress, planned_origin, reckon
-from transition.plan.gates import descendants, downstream_of, gate_branches
+from transition.plan.gates import branch_only, descendants, downstream_of, gate_branches
 from transition.plan.model import Plan
 from transition.runs import records
 from transition.runs.states import State, StepFacts, prerequisites_done, step_state
-from transition.runs.views import DecisionView, ForcedCloseView, RunView, StepView
+from transition.runs.views import (
+    DecisionView,
+    ForcedCloseView,
+    GateAheadView,
+    RunView,
+    StepView,
+)
 from transition.vocabulary import Decision, DefectStatus
 
 XCOM_KEYS = ("ready", "started", "closed")
@@ -163,8 +169,40 @@ def run_steps(
         for s in steps
     }
     planned = reckon(schedule, plan.steps, planned_origin(schedule))
-    forecast = reckon(schedule, plan.steps, now, progress)
     end_by = schedule.dry_run.end
+    # Gates not decided yet: the forecast takes Go (the plan goes on); each also says where the run
+    # ends on No-go, the "backout now" time.
+    open_gates = [
+        s["id"]
+        for s in steps
+        if s["kind"] == "gate" and not s["decision"] and s["state"] != "Skipped"
+    ]
+    skipped_on_go = {step for gate in open_gates for step in branch_only(plan, dry_run, gate, "go")}
+    forecast = reckon(schedule, plan.steps, now, _as_done(progress, skipped_on_go))
+    gates_ahead: list[GateAheadView] = []
+    for gate in open_gates:
+        on_go = forecast
+        on_no_go = reckon(
+            schedule,
+            plan.steps,
+            now,
+            _as_done(
+                progress,
+                (skipped_on_go - branch_only(plan, dry_run, gate, "go"))
+                | branch_only(plan, dry_run, gate, "no-go"),
+            ),
+        )
+        gates_ahead.append(
+            {
+                "gate": gate,
+                "label": plan.steps[gate].label,
+                "planned_start": _when(schedule.steps[gate].planned_start, zone),
+                "end_on_go": _when(on_go.end, zone),
+                "end_on_no_go": _when(on_no_go.end, zone),
+                "late_on_go": bool(end_by and on_go.end and on_go.end > end_by),
+                "late_on_no_go": bool(end_by and on_no_go.end and on_no_go.end > end_by),
+            }
+        )
     by_state = Counter(s["state"] for s in steps)
     by_phase: dict[str, Counter] = {code: Counter() for code in plan.phases}
     for s in steps:
@@ -192,7 +230,13 @@ def run_steps(
             if sum(c.values())
         },
         "steps": steps,
+        "gates_ahead": gates_ahead,
     }
+
+
+def _as_done(progress: dict[str, Progress], skipped: set[str]) -> dict[str, Progress]:
+    """``progress`` with the steps a decision would skip counted as done (they take no time)."""
+    return {**progress, **{s: Progress(done=True) for s in skipped if not progress[s].done}}
 
 
 def skipped_by_decisions(

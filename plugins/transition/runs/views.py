@@ -57,6 +57,18 @@ class StepView(TypedDict):
     skipped_by: str | None  # the gate whose decision skipped this step
 
 
+class GateAheadView(TypedDict):
+    """A gate not decided yet, and where the run would end either way (No-go: "backout now")."""
+
+    gate: str
+    label: str
+    planned_start: str | None
+    end_on_go: str | None
+    end_on_no_go: str | None
+    late_on_go: bool  # after the dry run's End
+    late_on_no_go: bool
+
+
 class RunView(TypedDict):
     plan: str
     dry_run: str
@@ -76,3 +88,4 @@ class RunView(TypedDict):
     forecast_late: bool
     counts_by_phase: dict[str, dict[str, int]]
     steps: list[StepView]
+    gates_ahead: list[GateAheadView]

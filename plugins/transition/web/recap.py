@@ -74,6 +74,7 @@ def recap(user: GetUserDep, lang: str | None = None) -> HTMLResponse:
             "decided_go": _("Go by {people}"),
             "decided_no_go": _("No-go by {person}"),
             "skipped_by": _("skipped by the decision of gate {gate}"),
+            "gate_ahead": _("Gate {gate}: on Go the run ends {go}; on No-go (backout now) {no_go}"),
         }
         page = (
             template_environment()
