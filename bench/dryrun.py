@@ -9,7 +9,7 @@ End days ahead, so no deadline fires) is run on a real Airflow (``tests/airflow_
 
 E-mails go to a local SMTP catcher. Owners are played through Airflow's REST API: a polling loop
 answers each request (``Start``, then ``Close``) ``--answer-delay`` seconds after it first sees it
-(people are not instant; an answer within about 2 s of a task parking can fail the try, see
+(a gate is answered Go, and the fallback it skips is not waited for; people are not instant; an answer within about 2 s of a task parking can fail the try, see
 ``plugins/transition/step_operator.py``), logged in as the step's owner. Measured:
 
 * **handover latency**: from the Close answer of a step's last prerequisite (the answer's time,
@@ -61,6 +61,7 @@ from airflow_server import ALL_FLAVOURS, FLAVOURS, AirflowServer
 from parse import commit, write_section
 from smtp_server import SmtpServer
 from transition.cli.standalone import airflow_users
+from transition.plan.gates import branch_only, gate_branches
 from transition.store.plan_store import load_plan
 from transition.workbook.sample import sample_plan
 from transition.workbook.writer import write_plan_workbook
@@ -444,7 +445,10 @@ def answer_requests(
             answers.close_asked_seen.setdefault(step, seen)
         if holding or time.time() - seen < delay:
             continue
-        option = "Close" if "Start" in answers.answered[step] else "Start"
+        if plan.steps[step].is_gate:
+            option = "Go"  # the go / no-go gate: the plan goes on, its fallback is skipped
+        else:
+            option = "Close" if "Start" in answers.answered[step] else "Start"
         owner = plan.steps[step].owner
         if owner not in people:
             people[owner] = server.client(owner)
@@ -509,7 +513,11 @@ def play(
     scheduler = scheduler_process(root)
     admin = server.client("admin")
     people: dict[str, httpx.Client] = {}
-    answers = Answers(set(schedule.steps))
+    # The steps that run: the gates are answered Go, so what follows only their fallback is skipped.
+    skipped = {
+        s for gate in gate_branches(plan, dry_run) for s in branch_only(plan, dry_run, gate, "go")
+    }
+    answers = Answers(set(schedule.steps) - skipped)
     samples = Samples()
 
     cpu_tree_before, scheduler_cpu_before = cpu_of_tree(root), own_cpu(scheduler)

@@ -1,7 +1,8 @@
 """``transition sample --steps N``: a realistic synthetic plan for tests and benchmarks.
 
 Phases follow each other (PP, AC, CO, DC, HO), prerequisites point mostly to recent steps, some
-steps are only rehearsed in some dry runs, and a fallback branch (FB-RB) hangs off a go/no-go step.
+steps are only rehearsed in some dry runs, and the last cut-over step is a go / no-go gate: the first
+controlled-start step follows it on Go, the fallback branch (FB-RB) on No-go.
 The same N and seed always give the same workbook.
 """
 
@@ -99,11 +100,16 @@ def sample_plan(
                 "environment": "" if rng.random() < 0.3 else rng.choice(ENVIRONMENTS)[0],
                 "description": f"{verb} the {what} as described in runbook section {rng.randint(1, 40)}.{rng.randint(1, 9)}.",
             }
+            if go_no_go and not phase_ids and phase in ("DC", "FB-RB"):
+                # The gate's two branches, in every dry run: the controlled start on Go,
+                # the fallback on No-go (the rest of the fallback is rehearsed in DR2 and LIVE).
+                row["prerequisites"] = ", ".join(dict.fromkeys([go_no_go, *prereqs]))
+                row["dry_runs"] = "ALL"
             rows.append(row)
             phase_ids.append(step_id)
             if phase == "CO" and i == count - 1:
                 go_no_go = step_id
-                row["label"] = "Go/no-go decision on the cut over"
+                row.update(label="Go/no-go decision on the cut over", kind="gate", dry_runs="ALL")
     dry_runs = [
         {
             "name": name,
