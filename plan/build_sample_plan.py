@@ -43,6 +43,8 @@ def step(
     environment: str = "",
     runbook: str = "",
     description: str = "",
+    kind: str = "",
+    approvals: int | None = None,
 ) -> Row:
     """One row of the Steps sheet; the phase is the ID's prefix (``FB-`` steps are in ``FB-RB``)."""
     prefix = step_id.split("-")[0]
@@ -57,6 +59,8 @@ def step(
         "owner": owner,
         "environment": environment,
         "description": description,
+        "kind": kind,
+        "approvals": approvals,
         "Runbook ref": runbook,  # an extra column: kept as metadata and shown to the owner
     }
 
@@ -938,6 +942,8 @@ CUT_OVER: list[Row] = [
         start="D+1 08:00",
         duration="1h",
         runbook="TO-RB 3.3",
+        kind="gate",
+        approvals=2,
         description="Decide with the department heads, on the basis of the migration report:\n"
         "- **go**: continue with the controlled start (DC);\n"
         "- **no go**: run the fallback (FB-RB) and restore UMIG 4.",
@@ -951,7 +957,7 @@ FALLBACK: list[Row] = [
         "mlambert",
         after="CO-240",
         duration="15m",
-        dry_runs="DR2, LIVE",
+        dry_runs="ALL",  # the gate's fallback branch, in every dry run
         runbook="TO-RB 9.1",
         description="Announce the no-go on the bridge call and to the Atrias cutover desk; the fallback starts now.",
     ),
