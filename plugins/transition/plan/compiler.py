@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from transition.errors import Problem, WorkbookError, errors_only
 from transition.i18n import _, ngettext
 from transition.plan.config import PlanConfig
+from transition.plan.gate_rules import gate_problems
 from transition.plan.graph import project
 from transition.plan.model import DryRunPlan, Plan, PlanSource
 from transition.plan.schedule import schedule_dry_run
@@ -129,6 +130,12 @@ def compile_plan(
         warnings=tuple(str(p) for p in problems if p.severity == "warning"),
         conditional_phases=tuple(p.code for p in config.phases if p.conditional),
     )
+    # Gates need the projected graphs (and the plan's conditional phases): checked last.
+    gate_errors = gate_problems(plan, raw.sheets["steps"])
+    if gate_errors:
+        problems.extend(gate_errors)
+        problems.sort(key=_reading_order)
+        return CompileResult(None, problems)
     return CompileResult(plan, problems)
 
 

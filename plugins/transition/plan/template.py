@@ -52,6 +52,14 @@ def instructions() -> list[str]:
             "Description: what the owner must do (Markdown). Any extra column is kept and shown to the owner."
         ),
         _(
+            "Kind: step (or empty) for a step-action, gate for a go/no-go decision, answered Go or "
+            "No-go in Airflow by its owner, the owner's team leader or department head, or a cutover "
+            "manager. Approvals (gates only): how many different people must say Go (empty: 1); one "
+            "No-go decides. The steps that name a gate in their Prerequisites are its branches: those "
+            "in FB-RB run only on No-go, the others only on Go. Every FB-RB step must come "
+            "after a gate; a step after both branches runs once either is done."
+        ),
+        _(
             "Actors: ID is the person's login; Team leader and Department head are actor IDs; Language is fr or en "
             "(empty: the plan's default language, used for the e-mails and requests the person receives)."
         ),

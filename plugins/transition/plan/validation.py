@@ -13,7 +13,7 @@ import re
 from collections.abc import Iterable
 
 from transition.errors import Problem
-from transition.i18n import _, format_count, languages, pgettext
+from transition.i18n import _, format_count, languages, ngettext, pgettext
 from transition.plan.config import PlanConfig
 from transition.plan.graph import find_cycles
 from transition.plan.model import Actor, DryRun, Environment, Step, dag_id_for
@@ -45,6 +45,9 @@ MAX_LABEL_LENGTH = 300
 SUGGESTION_LIMIT = (
     300  # suggestions cost a scan of the names each; stop offering them after this many
 )
+# The Kind column's values (compared without case, accents or spaces) and the kind each means.
+KINDS = {"step": "step", "gate": "gate", "etape": "step", "porte": "gate"}
+WHOLE_NUMBER = re.compile(r"^\+?\d+(?:\.0*)?$")  # 2, 2.0, +2
 
 
 class _Suggester:
@@ -436,6 +439,8 @@ class PlanBuilder:
                 )
             if start is not None:  # also on rows with other problems: every problem in one pass
                 self._check_start_exists(sheet, row.number, step_id, start, dry_runs or ())
+            kind = self._step_kind(sheet, row.number, v.get("kind"))
+            approvals = self._step_approvals(sheet, row.number, step_id, kind, owner, v)
             if (
                 label is None
                 or phase is None
@@ -444,6 +449,8 @@ class PlanBuilder:
                 or not environment_ok
                 or not start_ok
                 or duration is None
+                or kind is None
+                or approvals is None
             ):
                 continue
             self.steps[step_id] = Step(
@@ -459,6 +466,8 @@ class PlanBuilder:
                 description=as_text(v.get("description")),
                 extra={k: as_text(x) for k, x in row.extras.items()},
                 row=row.number,
+                kind=kind,
+                approvals=approvals,
             )
 
     def _step_id(self, sheet: RawSheet, row: RawRow) -> str | None:
@@ -553,6 +562,87 @@ class PlanBuilder:
         return self.plain(
             where, pgettext("what a cell holds", "environment code"), environment
         ) and self._check_environment(where, environment)
+
+    def _step_kind(self, sheet: RawSheet, number: int, value: object) -> str | None:
+        """``step`` (also blank) or ``gate``, in English or French; None and an error otherwise."""
+        text = as_text(value)  # type: ignore[arg-type]  # any cell value
+        if not text:
+            return "step"
+        kind = KINDS.get(normalise_key(text))
+        if kind is None:
+            self.error(
+                sheet.cell("kind", number),
+                _(
+                    "unknown kind '{kind}': write step for an ordinary step-action or gate for a "
+                    "go/no-go decision (in French: étape or porte); empty means step"
+                ).format(kind=text),
+            )
+        return kind
+
+    def _step_approvals(
+        self,
+        sheet: RawSheet,
+        number: int,
+        step_id: str,
+        kind: str | None,
+        owner: str | None,
+        values: dict,
+    ) -> int | None:
+        """How many Go answers a gate needs: 1 when blank; None and an error when not a whole
+        number of at least 1, or more than the people who may answer the gate."""
+        value = values.get("approvals")
+        where = sheet.cell("approvals", number)
+        if is_blank(value):
+            return 1
+        text = as_text(value)
+        if kind == "step":
+            self.warn(
+                where,
+                _(
+                    "step '{step}' is not a gate, so its Approvals ({approvals}) is ignored; "
+                    "write gate in Kind if it is a go/no-go decision, or empty the cell"
+                ).format(step=step_id, approvals=text),
+            )
+            return 1
+        if isinstance(value, bool) or not WHOLE_NUMBER.match(text) or int(float(text)) < 1:
+            self.error(
+                where,
+                _(
+                    "Approvals '{approvals}' is not a number of people: write how many different "
+                    "people must say Go (a whole number, 1 or more); empty means 1"
+                ).format(approvals=text),
+            )
+            return None
+        approvals = int(float(text))
+        if kind == "gate" and owner is not None:
+            people = self._gate_people(owner)
+            if approvals > len(people):
+                self.error(
+                    where,
+                    ngettext(
+                        "gate '{step}' needs {approvals} Go answers, but only {count} person may "
+                        "answer it ({people}: its owner, the owner's team leader and department "
+                        "head, and the cutover managers); write at most {count} in Approvals",
+                        "gate '{step}' needs {approvals} Go answers, but only {count} people may "
+                        "answer it ({people}: its owner, the owner's team leader and department "
+                        "head, and the cutover managers); write at most {count} in Approvals",
+                        len(people),
+                    ).format(
+                        step=step_id,
+                        approvals=approvals,
+                        count=len(people),
+                        people=", ".join(people),
+                    ),
+                )
+                return None
+        return approvals
+
+    def _gate_people(self, owner: str) -> list[str]:
+        """Who may answer a gate: its owner, the owner's team leader and department head (when
+        they are actors), and the cutover managers who are actors; without repeats."""
+        actor = self.actors[owner]
+        people = [owner, actor.team_leader, actor.department_head, *self.config.cutover_managers]
+        return list(dict.fromkeys(p for p in people if p and p in self.actors))
 
     def _step_dry_runs(
         self, sheet: RawSheet, number: int, value, dry_run_keys: dict[str, str]

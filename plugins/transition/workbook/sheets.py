@@ -63,6 +63,8 @@ STEPS = SheetSpec(
         ColumnSpec("owner", ("Owner", "Exécutant", "Responsable"), True),
         ColumnSpec("environment", ("Environment", "Environnement")),
         ColumnSpec("description", ("Description", "Instructions")),
+        ColumnSpec("kind", ("Kind", "Type")),  # step (default) or gate (a go/no-go decision)
+        ColumnSpec("approvals", ("Approvals", "Validations")),  # a gate's Go answers needed
     ),
 )
 
