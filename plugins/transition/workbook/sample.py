@@ -81,6 +81,11 @@ def sample_plan(
             number += 1
             step_id = f"{phase.replace('-', '')}-{number:05d}"
             prereqs = _prerequisites(phase, phase_ids, rows, go_no_go, window, rng)
+            # The gate's two branches, in every dry run: the controlled start on Go, the fallback
+            # on No-go (the rest of the fallback is rehearsed in DR2 and LIVE).
+            gate_branch = go_no_go is not None and not phase_ids and phase in ("DC", "FB-RB")
+            if go_no_go is not None and gate_branch:
+                prereqs = list(dict.fromkeys([go_no_go, *prereqs]))
             verb, what = rng.choice(VERBS[phase]), rng.choice(OBJECTS)
             minutes = rng.choice([15, 30, 45, 60, 90, 120, 240])
             ready = max((ends[p] for p in prereqs), default=0)
@@ -100,10 +105,7 @@ def sample_plan(
                 "environment": "" if rng.random() < 0.3 else rng.choice(ENVIRONMENTS)[0],
                 "description": f"{verb} the {what} as described in runbook section {rng.randint(1, 40)}.{rng.randint(1, 9)}.",
             }
-            if go_no_go and not phase_ids and phase in ("DC", "FB-RB"):
-                # The gate's two branches, in every dry run: the controlled start on Go,
-                # the fallback on No-go (the rest of the fallback is rehearsed in DR2 and LIVE).
-                row["prerequisites"] = ", ".join(dict.fromkeys([go_no_go, *prereqs]))
+            if gate_branch:
                 row["dry_runs"] = "ALL"
             rows.append(row)
             phase_ids.append(step_id)
