@@ -112,7 +112,7 @@ def test_the_results_workbook(tmp_path, results, comparison):
         steps.cell(row=2, column=header.index("Actual start") + 1).number_format
         == "yyyy-mm-dd hh:mm"
     )
-    assert steps.freeze_panes == "B2" and steps.auto_filter.ref == "A1:U5"
+    assert steps.freeze_panes == "B2" and steps.auto_filter.ref == "A1:V5"  # 22 columns (Decision)
 
     defects = list(book["Defects"].iter_rows(values_only=True))
     assert defects[0][:5] == ("ID", "Step", "Title", "Severity", "Status")
@@ -531,3 +531,31 @@ def test_the_limit_counts_as_excel_does_and_the_mark_is_translated():
     )
     with use_language("fr"):
         assert cell_text("z" * 40_000).endswith("[coupé : 40\u202f000 caractères]")
+
+
+def test_the_decision_column_says_what_a_gate_decided_and_what_it_skipped():
+    from transition.results.data import StepResult
+    from transition.results.workbook import decision_text
+
+    def step(**fields):
+        return StepResult(
+            id="G",
+            label="Go/no-go",
+            phase="CO",
+            state="Terminated",
+            owner="alice",
+            owner_name="Alice",
+            **fields,
+        )
+
+    went = {"decision": "go", "by": "carol", "at": "2027-01-16T10:00:00+01:00", "comment": "green"}
+    assert (
+        decision_text(step(kind="gate", decision={**went, "go": ["alice", "carol"]}))
+        == "Go: alice, carol, 2027-01-16T10:00:00+01:00: green"
+    )
+    back = {**went, "decision": "no-go", "comment": "", "go": ["alice"]}
+    assert (
+        decision_text(step(kind="gate", decision=back)) == "No-go: carol, 2027-01-16T10:00:00+01:00"
+    )
+    assert decision_text(step(skipped_by="G")) == "skipped by the decision of gate G"
+    assert decision_text(step()) == ""
