@@ -109,6 +109,17 @@ def test_a_plan_with_a_gate_runs_both_ways(tmp_path, flavour):
                 json={"new_state": "success", "note": "let's go"},
             )
             assert refused.status_code == 409, refused.text
+            entity = {
+                "task_id": "G",
+                "dag_id": DAG_ID,
+                "dag_run_id": run_id,
+                "new_state": "success",
+            }
+            for path in (f"{run_url}/taskInstances", "/api/v2/dags/~/dagRuns/~/taskInstances"):
+                bulk = mia.patch(
+                    path, json={"actions": [{"action": "update", "entities": [entity]}]}
+                )
+                assert bulk.status_code == 409, (path, bulk.text)  # nor in bulk
         answer = server.answer_when_asked(
             "alice", DAG_ID, run_id, "G", "Go", params={"comment": "all green"}
         )

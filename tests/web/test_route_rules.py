@@ -654,3 +654,34 @@ def test_a_request_without_a_user_is_refused_before_airflow(airflow_app, monkeyp
     assert status in (401, 403) and not reached
     other = f"/api/v2/dags/{OTHER_DAG}/dagRuns/r/taskInstances/t"
     assert call_guard(airflow_app, "PATCH", other, b'{"new_state": "success"}', []) == (200, True)
+
+
+def test_no_bulk_or_wildcard_form_sets_a_gate_success_not_even_for_a_manager(airflow_app):
+    """A gate is decided by Go or No-go: the bulk task-instance route (also under ``~``, in
+    UTF-16, with its key escaped or its state in capitals) is refused when it would set a gate to
+    success; the same request on an ordinary step, or setting the gate to failed, is the managers'."""
+    entity = {"task_id": STEP, "dag_id": PLAN_DAG, "dag_run_id": RUN, "new_state": "success"}
+    forms = [
+        json.dumps({"actions": [{"action": "update", "entities": [entity]}]}).encode(),
+        json.dumps({"actions": [{"action": "update", "entities": [entity]}]}).encode("utf-16"),
+        json.dumps(
+            {"actions": [{"action": "update", "entities": [{**entity, "new_state": "SUCCESS"}]}]}
+        )
+        .replace("task_id", "task\\u005fid")
+        .encode(),
+    ]
+    paths = [
+        f"/api/v2/dags/{PLAN_DAG}/dagRuns/{quote(RUN, safe='')}/taskInstances",
+        "/api/v2/dags/~/dagRuns/~/taskInstances",
+    ]
+    for path, body in itertools.product(paths, forms):
+        for who, expected in (("mia", 409), ("admin", 409), ("carol", 403), ("eve", 403)):
+            got = verdict(airflow_app, "PATCH", path, body, WHO[who], TableFacts(gate=True))
+            assert got.status == expected, (who, path, body, got)
+        assert verdict(airflow_app, "PATCH", path, body, WHO["mia"], TableFacts()).status is None
+    failed = {**entity, "new_state": "failed"}
+    body = json.dumps({"actions": [{"action": "update", "entities": [failed]}]}).encode()
+    assert (
+        verdict(airflow_app, "PATCH", paths[0], body, WHO["mia"], TableFacts(gate=True)).status
+        is None
+    )

@@ -171,7 +171,11 @@ def decide(call: Call, who: Who, facts: Facts, parse: Callable[[Rule, Any], Any]
             preview = False
         return ALLOW if preview else _managers_only()
     if rule is Rule.MANAGERS:
-        return ALLOW if who.manager else _managers_only()
+        if not who.manager:
+            return _managers_only()
+        if gate := _gate_set_to_success(call, facts):
+            return _gate_not_marked(gate)
+        return ALLOW
     dag_id, run_id, step_id = (
         call.params["dag_id"],
         call.params["dag_run_id"],
@@ -233,13 +237,7 @@ def _mark(
     new_state = getattr(body.new_state, "value", body.new_state)
     flags = [flag for flag in INCLUDE_FLAGS if getattr(body, flag)]
     if new_state == "success" and facts.is_gate(dag_id, step_id):
-        return Verdict(
-            409,
-            _(
-                "Gate {step} is decided by Go or No-go on its request (Required Actions): marked "
-                "success, it would let both of its branches run."
-            ).format(step=step_id),
-        )
+        return _gate_not_marked(step_id)
     if who.manager:
         if new_state != "success":
             return ALLOW
@@ -291,6 +289,31 @@ def _mark(
     if blocking := facts.blocking_defects(dag_id, run_id, step_id):
         return Verdict(409, _blocked(step_id, blocking))
     return ALLOW
+
+
+def _gate_not_marked(step_id: str) -> Verdict:
+    return Verdict(
+        409,
+        _(
+            "Gate {step} is decided by Go or No-go on its request (Required Actions): marked "
+            "success, it would let both of its branches run."
+        ).format(step=step_id),
+    )
+
+
+def _gate_set_to_success(call: Call, facts: Facts) -> str | None:
+    """A gate a bulk or other managers' request would set to success (a gate named with "success"
+    anywhere in the body: refused whole, never guessed at), or None."""
+    if call.body is None or call.body is INVALID:
+        return None
+    strings = list(_strings(call.body))
+    if not any(value.strip().lower() == "success" for _key, value in strings):
+        return None
+    plan = facts.plan_dags()
+    dags = {call.params.get("dag_id", "")} & plan or set(plan)
+    dags |= {value for key, value in strings if "dag" in key.lower() and value in plan}
+    tasks = {value for key, value in strings if "task" in key.lower()}
+    return next((t for d in sorted(dags) for t in sorted(tasks) if facts.is_gate(d, t)), None)
 
 
 def _first_line(exc: Exception) -> str:
