@@ -559,3 +559,37 @@ def test_the_decision_column_says_what_a_gate_decided_and_what_it_skipped():
     )
     assert decision_text(step(skipped_by="G")) == "skipped by the decision of gate G"
     assert decision_text(step()) == ""
+
+
+def test_the_weekly_report_first_runs_at_the_next_cron_time_even_just_after_one(
+    tmp_path, monkeypatch
+):
+    """A plan whose weekly report appears on a Monday at 09:00 (the report is Mondays at 08:00)
+    sends its first report next Monday, not at once for this morning (Airflow's default takes the
+    past time within a tenth of the interval: 16.8 hours for a weekly cron)."""
+    import pendulum
+    from airflow.serialization.decoders import decode_timetable
+    from airflow.serialization.encoders import encode_timetable
+    from airflow.timetables import trigger
+    from airflow.timetables.base import TimeRestriction
+
+    from transition.runner.dag_files import registered_dags
+
+    monkeypatch.setenv("TRANSITION_CONFIG", str(tmp_path / "config.yaml"))
+    monkeypatch.setenv("TRANSITION_CACHE_DIR", str(tmp_path / "cache"))
+    write_xlsx(tmp_path / "plan.xlsx", base_sheets())
+    write_config(tmp_path / "config.yaml", "plan.xlsx", cutover_managers=["dave"])
+    # as the scheduler reads it: the serialized timetable, decoded
+    timetable = decode_timetable(
+        encode_timetable(registered_dags()["resa_weekly_report"].timetable)
+    )
+    for now, first in (
+        ("2026-11-30T09:00:00+01:00", "2026-12-07T08:00:00+01:00"),  # an hour after: next week
+        ("2026-11-29T23:00:00+01:00", "2026-11-30T08:00:00+01:00"),  # the night before: tomorrow
+    ):
+        monkeypatch.setattr(trigger, "utcnow", lambda now=now: pendulum.parse(now).in_tz("UTC"))
+        info = timetable.next_dagrun_info(
+            last_automated_data_interval=None,
+            restriction=TimeRestriction(earliest=None, latest=None, catchup=False),
+        )
+        assert info is not None and info.run_after == pendulum.parse(first), (now, info)

@@ -83,9 +83,13 @@ def build_weekly_report_dag(plan: Plan, cron: str, recipients: list[str]) -> Any
     dry_run_dag_ids = [plan.dag_id(d) for d in plan.schedules]
     dag = DAG(
         dag_id=weekly_report_dag_id(plan),
-        schedule=CronTriggerTimetable(cron, timezone=plan.timezone),
-        # No start_date: with one, Airflow runs the latest past cron time as soon as the DAG appears
-        # (a "weekly" report on a Wednesday); without, the first run is the next cron time.
+        # The first run is the next cron time: no start_date (with one, Airflow runs the latest
+        # past cron time as soon as the DAG appears, a "weekly" report on a Wednesday), and
+        # run_immediately=0 (its default takes the past time within a tenth of the interval:
+        # 16.8 hours for a weekly report, so a plan that appears on Monday at 09:00 reported at once).
+        schedule=CronTriggerTimetable(
+            cron, timezone=plan.timezone, run_immediately=dt.timedelta(0)
+        ),
         catchup=False,
         max_active_runs=1,
         is_paused_upon_creation=False,  # configured in config.yaml: it runs without a click
