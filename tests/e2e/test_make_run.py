@@ -68,6 +68,16 @@ class MakeRun:
     def __init__(self, server: AirflowServer, log: Path):
         self.server, self.log = server, log
         self.process: subprocess.Popen | None = None
+        self.groups: set[int] = set()  # the process groups of what it started
+
+    def note_groups(self) -> None:
+        """Before it is stopped: its processes' groups (a process that sets its title hides its
+        environment, its group still tells)."""
+        for child in psutil.Process(self.process.pid).children(recursive=True):
+            try:
+                self.groups.add(os.getpgid(child.pid))
+            except (psutil.Error, OSError):
+                pass
 
     def start(self, timeout: float = 240) -> MakeRun:
         transition = shutil.which("transition", path=self.server.process_env["PATH"])
@@ -135,7 +145,11 @@ class MakeRun:
                 if process.status() == psutil.STATUS_ZOMBIE:
                     continue
                 ours = (
-                    process.environ().get("AIRFLOW_HOME") == home
+                    (
+                        os.getpgid(process.pid) in self.groups
+                        and "airflow" in " ".join(process.info["cmdline"] or [])
+                    )
+                    or process.environ().get("AIRFLOW_HOME") == home
                     or process.cwd() == data_dir
                     or data_dir in (process.info["cmdline"] or [])
                     or home in " ".join(process.info["cmdline"] or [])
@@ -151,6 +165,7 @@ class MakeRun:
         within ``limit``)."""
         started = time.monotonic()
         deadline = started + limit
+        assert self.groups, "note_groups() before stopping"
         while time.monotonic() < deadline:
             if (self.process is None or self.process.poll() is not None) and not self.left_behind():
                 return time.monotonic() - started
@@ -161,6 +176,8 @@ class MakeRun:
 
     def kill(self) -> None:
         """Test clean-up: SIGKILL to what is left (by process id)."""
+        if self.process is not None and self.process.poll() is None:
+            self.note_groups()
         for line in self.left_behind():
             try:
                 os.kill(int(line.split()[0]), signal.SIGKILL)
@@ -275,6 +292,7 @@ def test_every_way_make_run_ends_leaves_nothing_behind(tmp_path):
         wait_all_asking(server, run_id)
 
         # SIGTERM: everything it started is gone within 20 s, the server too
+        run.note_groups()
         run.process.send_signal(signal.SIGTERM)
         run.wait_all_gone(20)
         assert run.process.returncode == 130
@@ -285,12 +303,14 @@ def test_every_way_make_run_ends_leaves_nothing_behind(tmp_path):
             assert admin.get(f"/api/v2/dags/{DAG_ID}/dagRuns/{run_id}").json()["state"] == (
                 "running"
             )
+        run.note_groups()
         run.process.kill()
         run.wait_all_gone(20)
 
         # no stale lock blocks the next start; Ctrl-C (SIGINT to the terminal's process group)
         # gives the prompt back within 15 s, nothing left
         run.start()
+        run.note_groups()
         os.killpg(run.process.pid, signal.SIGINT)
         run.wait_all_gone(15)
     finally:

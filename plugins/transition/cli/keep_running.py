@@ -20,7 +20,7 @@ from collections.abc import Callable, Sequence
 
 import psutil
 
-from transition.cli.run_mark import end_marked
+from transition.cli.run_mark import end_marked, note_group
 
 # What a component's command line holds, and its name in messages.
 COMPONENTS = {
@@ -130,6 +130,8 @@ def keep_running(
         child = subprocess.Popen(
             list(command), env=env, process_group=0
         )  # a group of its own: see stop()
+        if mark is not None:  # for the reaper, should this process be killed outright
+            note_group(mark, child.pid)
         previous = {
             signum: signal.signal(signum, _interrupt) for signum in (signal.SIGTERM, signal.SIGHUP)
         }

@@ -20,7 +20,7 @@ from pathlib import Path
 import psutil
 
 from transition.cli.embedded_database import EmbeddedPostgres
-from transition.cli.run_mark import end_marked, mail_mark
+from transition.cli.run_mark import end_marked, group_file_for, mail_mark
 
 LOOK_EVERY = 0.5  # seconds
 
@@ -63,6 +63,7 @@ def main(argv: list[str]) -> int:
         wait_for_end(pid, created)
     end_marked(mark)
     end_marked(mail_mark(mark))
+    group_file_for(mark).unlink(missing_ok=True)
     if len(argv) >= 4:
         server = EmbeddedPostgres(Path(argv[2]))
         if server.running_pid() == int(argv[3]):
