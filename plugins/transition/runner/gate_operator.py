@@ -19,15 +19,12 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from typing import Any, NoReturn
+from typing import Any
 
-from airflow.sdk import timezone
 from airflow.sdk.bases.branch import BranchMixIn
-from airflow.sdk.exceptions import TaskAwaitingInput
-from airflow.sdk.execution_time.hitl import upsert_hitl_detail
 
 from transition.notifications.sent_ledger import SentLedger
-from transition.runner.step_operator import StepOperator, form, responder_login
+from transition.runner.step_operator import StepOperator, responder_login
 from transition.vocabulary import Decision, Option, Stage
 
 GO, NO_GO = Option.GO.value, Option.NO_GO.value
@@ -39,6 +36,8 @@ class GateOperator(StepOperator, BranchMixIn):
     """A decision: ``approvals`` distinct Go answers run ``forward``; one No-go runs ``fallback``."""
 
     inherits_from_skipmixin = True
+    options = GATE_OPTIONS
+    first_stage = STAGE_DECIDE
     ui_color = "#d7e8fb"
     ui_fgcolor = "#0b2a4a"
 
@@ -57,35 +56,6 @@ class GateOperator(StepOperator, BranchMixIn):
         self.approvals = max(1, approvals)
         # e.g. the decision e-mail: on_decision(context, record, followed, skipped)
         self._on_decision = on_decision
-
-    def _ready(self, context: Any) -> None:
-        """Planned time reached: tell the people (once per run), then ask for the decision."""
-        ledger = SentLedger.of(context)
-        first_ready = ledger.get("ready")
-        ready_at = first_ready or timezone.utcnow().isoformat()
-        context["ti"].xcom_push(key="ready", value={"at": ready_at})
-        if first_ready is None:
-            self._notify(self._on_ready, context, "that the gate is ready")
-            ledger.mark("ready", ready_at)
-        self._ask(context, STAGE_DECIDE)
-
-    def _ask(self, context: Any, stage: str, timeout: dt.timedelta | None = None) -> NoReturn:
-        upsert_hitl_detail(
-            ti_id=context["task_instance"].id,
-            options=GATE_OPTIONS,
-            subject=self.subject,
-            body=self.body,
-            defaults=None,
-            multiple=False,
-            params=form(self.language),
-            assigned_users=self.assigned_users,
-        )
-        self.log.info(
-            "Asking %s for Go or No-go (%d Go needed)",
-            ", ".join(u["id"] for u in self.assigned_users),
-            self.approvals,
-        )
-        raise TaskAwaitingInput(method_name="answered", kwargs={"stage": stage}, timeout=timeout)
 
     def answered(self, context: Any, stage: str, event: dict[str, Any]) -> Any:
         if "error" in event:

@@ -76,6 +76,8 @@ class StepOperator(BaseOperator):
 
     ui_color = "#fde9b8"
     ui_fgcolor = "#3b2f00"
+    options: list[str] = OPTIONS  # the request's buttons
+    first_stage: str = STAGE_START  # what the request asks for first
 
     def __init__(
         self,
@@ -134,7 +136,7 @@ class StepOperator(BaseOperator):
         if first_ready is None:  # a retry (see the module's docstring) does not tell people again
             self._notify(self._on_ready, context, "that the step is ready")
             ledger.mark("ready", ready_at)
-        self._ask(context, STAGE_START)
+        self._ask(context, self.first_stage)
 
     def _notify(self, callback: Callable[[Any], None] | None, context: Any, what: str) -> None:
         if callback is None:
@@ -169,7 +171,7 @@ class StepOperator(BaseOperator):
     def _ask(self, context: Any, stage: str, timeout: dt.timedelta | None = None) -> NoReturn:
         upsert_hitl_detail(
             ti_id=context["task_instance"].id,
-            options=OPTIONS,
+            options=self.options,
             subject=self.subject,
             body=self.body,
             defaults=None,
