@@ -33,6 +33,7 @@ import pytest
 import sqlalchemy as sa
 
 from transition.cli import backup as backup_module
+from transition.cli.airflow_liveness import live_components
 from transition.cli.backup import (
     BackupError,
     backup,
@@ -705,6 +706,49 @@ def test_the_copy_is_refused_while_airflow_runs_on_the_target(migrated, history)
     assert snapshot(target) == before
     assert "copied into PostgreSQL" in restore(history, target, force=True)
     assert snapshot(target) != before  # the file's history, without that job
+
+
+def test_the_components_of_the_backed_up_airflow_are_ended_in_the_restored_database(
+    migrated, history
+):
+    """A backup of a live Airflow holds its components' running jobs with fresh heartbeats. Kept
+    so, the restored Airflow's scheduler would take them for alive and leave the tasks they had
+    queued or running alone for 5 minutes (seen: a dry run that did not end after a restore)."""
+    _template, target = migrated
+    now = dt.datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+    with sqlite3.connect(history) as conn:
+        for job_type in ("SchedulerJob", "TriggererJob"):
+            conn.execute(
+                "INSERT INTO job (state, job_type, hostname, start_date, latest_heartbeat) "
+                "VALUES ('running', ?, 'airflow-host-1', ?, ?)",
+                (job_type, now, now),
+            )
+        conn.execute(
+            "INSERT INTO job (state, job_type, hostname, start_date, end_date, latest_heartbeat) "
+            "VALUES ('success', 'DagProcessorJob', 'airflow-host-1', ?, ?, ?)",
+            (now, now, now),
+        )
+    assert len(live_components(f"sqlite:///{history}")) == 2  # the file says: they run
+    message = restore(history, target)
+    assert "2 Airflow component(s) of the backed-up Airflow marked as ended" in message
+    assert live_components(target) == []
+    engine = sa.create_engine(target)
+    with engine.connect() as conn:
+        states = conn.execute(
+            sa.text("SELECT job_type, state, end_date IS NOT NULL FROM job ORDER BY job_type")
+        ).all()
+    engine.dispose()
+    assert [tuple(r) for r in states] == [
+        ("DagProcessorJob", "success", True),  # ended before: kept as it was
+        ("SchedulerJob", "failed", True),
+        ("TriggererJob", "failed", True),
+    ]
+    sqlite_target = history.with_name("restored.db")
+    shutil.copyfile(migrated[0], sqlite_target)
+    with sqlite3.connect(history) as conn:
+        conn.execute("UPDATE job SET latest_heartbeat = ? WHERE state = 'running'", (now,))
+    assert "2 Airflow component(s)" in restore(history, f"sqlite:///{sqlite_target}")
+    assert live_components(f"sqlite:///{sqlite_target}") == []
 
 
 def test_a_target_without_airflow_s_tables_is_told_so(embedded, history):

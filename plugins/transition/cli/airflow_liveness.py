@@ -38,8 +38,7 @@ class LiveComponent:
 def live_components(url: str, now: dt.datetime | None = None) -> list[LiveComponent]:
     """The Airflow components with a recent heartbeat in the database at ``url`` (none: not running)."""
     # deferred: Airflow's models, only when a restore checks its database
-    from airflow.jobs.job import Job
-    from airflow.utils.state import JobState
+    from airflow.jobs.job import Job, JobState
 
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite" and not Path(parsed.database or "").is_file():
@@ -73,3 +72,32 @@ def live_components(url: str, now: dt.datetime | None = None) -> list[LiveCompon
                 )
             )
     return live
+
+
+def end_running_jobs(url: str, now: dt.datetime | None = None) -> int:
+    """Mark every ``running`` job of the database at ``url`` as failed; how many there were.
+
+    For a database just restored: its running jobs are those of the Airflow the backup was taken
+    from, and none of those processes runs on it. Left running, their recent heartbeats make the new
+    scheduler think the old one alive, so it leaves the tasks that were queued or running at backup
+    time to it, for ``[scheduler] orphaned_tasks_check_interval`` (5 minutes), and the new triggerer
+    leaves it the deferred ones. Ended, they are reset or adopted at once when the new one starts.
+    """
+    # deferred: Airflow's models, only when a restore ends the old jobs
+    from airflow.jobs.job import Job, JobState
+    from sqlalchemy import update
+
+    now = now or dt.datetime.now(dt.UTC)
+    engine = create_engine(url)
+    try:
+        with engine.begin() as connection:
+            if not inspect(connection).has_table(Job.__tablename__):
+                return 0
+            ended = connection.execute(
+                update(Job)
+                .where(Job.state == JobState.RUNNING)
+                .values(state=JobState.FAILED, end_date=now)
+            )
+            return int(ended.rowcount or 0)
+    finally:
+        engine.dispose()

@@ -36,7 +36,7 @@ from urllib.parse import quote
 
 from sqlalchemy.engine import URL, make_url
 
-from transition.cli.airflow_liveness import LIVE_WITHIN, live_components
+from transition.cli.airflow_liveness import LIVE_WITHIN, end_running_jobs, live_components
 from transition.cli.embedded_database import binaries
 from transition.cli.secret_files import write_secret
 from transition.errors import Problem, ProblemsError
@@ -173,12 +173,12 @@ def restore(source: Path, url: str | None = None, *, force: bool = False) -> str
             src.backup(dst)
         return _("{source} restored into SQLite database {target}").format(
             source=source, target=target
-        )
+        ) + _ended_jobs(url)
     if sqlite_source:  # a SQLite history into PostgreSQL: copied table by table
         # deferred: Airflow's models (seconds to import), only for this copy
         from transition.cli.sqlite_to_postgres import copy_into_postgres
 
-        return copy_into_postgres(source, url)
+        return copy_into_postgres(source, url) + _ended_jobs(url)
     with _libpq(parsed) as (target_url, env, secret):
         pg_restore = tool_for("pg_restore", _server_major("pg_restore", target_url, secret))
         _run(
@@ -196,7 +196,18 @@ def restore(source: Path, url: str | None = None, *, force: bool = False) -> str
         )
     return _("{source} restored into PostgreSQL database {database} on {host}").format(
         source=source, database=parsed.database, host=server_name(parsed)
-    )
+    ) + _ended_jobs(url)
+
+
+def _ended_jobs(url: str) -> str:
+    """End the restored database's running jobs (see ``end_running_jobs``); a sentence, or none."""
+    ended = end_running_jobs(url)
+    if not ended:
+        return ""
+    return " " + _(
+        "{count} Airflow component(s) of the backed-up Airflow marked as ended: the tasks they held "
+        "are taken over as soon as this Airflow starts."
+    ).format(count=ended)
 
 
 def _refuse_while_running(url: str) -> None:
