@@ -41,6 +41,11 @@ class TransitionPlugin(AirflowPlugin):
 
     @property
     def fastapi_root_middlewares(self):  # type: ignore[override]  # a property, loaded lazily
+        from transition.web.session_slots import SessionSlots
         from transition.web.step_guard import StepGuard
 
-        return [{"middleware": StepGuard, "name": "Transition step guard"}]
+        # The last is the outermost: the guard judges first, then the request waits for its slot.
+        return [
+            {"middleware": SessionSlots, "name": "Transition session slots"},
+            {"middleware": StepGuard, "name": "Transition step guard"},
+        ]

@@ -39,13 +39,6 @@ STEP, WATCH = "CO-100", "_watch"
 PEOPLE = ["carol", "frank", "dave", "mia"]  # owner, transferee, department head, cutover manager
 
 
-@pytest.fixture(scope="module")
-def airflow_app() -> Any:
-    from airflow.api_fastapi.app import create_app
-
-    return create_app()
-
-
 @dataclass
 class TableFacts:
     """The facts of one situation (what the database would say)."""

@@ -18,7 +18,7 @@ import json
 import logging
 import re
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import parse_qs
 
 import anyio
@@ -26,10 +26,11 @@ from airflow.api_fastapi.core_api.security import bearer_scheme, get_user
 from fastapi import HTTPException
 from starlette._utils import get_route_path
 from starlette.requests import Request
-from starlette.routing import Match, Mount
+from starlette.routing import Mount
 
 from transition.i18n import use_language
 from transition.web import guard_facts
+from transition.web.route_matching import matched_route
 from transition.web.route_rules import (
     CHANGING,
     Call,
@@ -40,8 +41,10 @@ from transition.web.route_rules import (
     parse_json,
     touches_plan,
 )
+from transition.web.session_slots import GUARD_THREADS
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 PASS_THROUGH = ("/execution", "/auth", "/transition", "/static")
 REASK = re.compile(
     r"^/execution/hitlDetails/([0-9a-fA-F-]{32,36})/?$"
@@ -50,36 +53,27 @@ REASK = re.compile(
 
 def resolve_route(app: Any, scope: dict) -> tuple[str, dict[str, str]] | None:
     """The route Airflow's app will run for ``scope`` (declared path with mount prefixes) and its path
-    parameters, or None when no route matches the path and method (Airflow answers 404/405)."""
-    routes = app.router.routes
-    child_scope = dict(scope)
-    prefix = ""
-    params: dict[str, str] = {}
-    for _depth in range(8):
-        for route in routes:
-            match, child = route.matches(child_scope)
-            if match is not Match.FULL:
-                continue
-            params.update(child.get("path_params", {}))
-            if isinstance(route, Mount):
-                inner = getattr(route.app, "routes", None) or getattr(
-                    getattr(route.app, "router", None), "routes", None
-                )
-                if not inner or (prefix + route.path).startswith(PASS_THROUGH):
-                    return prefix + route.path + "/{path}", params
-                prefix += route.path
-                child_scope.update(child)
-                routes = inner
-                break
-            return prefix + route.path, {k: str(v) for k, v in params.items()}
-        else:
-            return None
-    return None
+    parameters, or None when no route matches the path and method (Airflow answers 404 or 405)."""
+    found = matched_route(app, scope, stop_at=PASS_THROUGH)
+    if found is None:
+        return None
+    route, path, params = found
+    if isinstance(route, Mount):
+        return path + "/{path}", params
+    return path, {k: str(v) for k, v in params.items()}
 
 
 class StepGuard:
     def __init__(self, app: Any) -> None:
         self.app = app
+        self._threads: anyio.CapacityLimiter | None = None  # made in the event loop
+
+    async def _in_thread(self, function: Callable[..., T], *args: Any) -> T:
+        """Run ``function`` in one of the guard's own worker threads: never more than
+        GUARD_THREADS at once, each with at most one database session (see session_slots)."""
+        if self._threads is None:
+            self._threads = anyio.CapacityLimiter(GUARD_THREADS)
+        return await anyio.to_thread.run_sync(function, *args, limiter=self._threads)
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         if scope.get("type") != "http" or scope.get("method", "").upper() not in CHANGING:
@@ -120,7 +114,7 @@ class StepGuard:
         await self.app(scope, _replay(body, receive), watch)
         if status and 200 <= status[0] < 300:
             try:
-                await anyio.to_thread.run_sync(after)
+                await self._in_thread(after)
             except Exception:
                 log.exception("Recording what the transition step guard let through failed")
 
@@ -142,18 +136,16 @@ class StepGuard:
         query = parse_qs(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)
         call = Call(scope["method"].upper(), route, params, query, parse_json(body))
         facts = guard_facts.DatabaseFacts()
-        if not await anyio.to_thread.run_sync(touches_plan, call, facts):
+        if not await self._in_thread(touches_plan, call, facts):
             return Verdict(None), None
         user = await _user(scope)
-        who = Who(
-            guard_facts.actor_id(user), await anyio.to_thread.run_sync(facts.is_manager, user)
-        )
-        verdict = await anyio.to_thread.run_sync(_decide_in_language, call, who, facts)
+        who = Who(guard_facts.actor_id(user), await self._in_thread(facts.is_manager, user))
+        verdict = await self._in_thread(_decide_in_language, call, who, facts)
         after = None
         if verdict.status is None and verdict.add_assignee:
-            await anyio.to_thread.run_sync(guard_facts.add_assignee, call, user)
+            await self._in_thread(guard_facts.add_assignee, call, user)
         if verdict.status is None and verdict.forced_close is not None:
-            after = await anyio.to_thread.run_sync(
+            after = await self._in_thread(
                 guard_facts.forced_close_recorder, call, who, verdict.forced_close, facts
             )
         return verdict, after
