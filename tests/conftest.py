@@ -123,3 +123,11 @@ def compile_sheets(folder: Path, workbook_sheets: Sheets, **settings: Any):
     write_xlsx(folder / "plan.xlsx", workbook_sheets)
     write_config(folder / "config.yaml", "plan.xlsx", **settings)
     return compile_plan(load_config(folder / "config.yaml"))
+
+
+@pytest.fixture(scope="session")
+def airflow_app() -> Any:
+    """Airflow 3.3's real api-server app (its routes, its dependencies), built once."""
+    from airflow.api_fastapi.app import create_app
+
+    return create_app()
