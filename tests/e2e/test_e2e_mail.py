@@ -60,6 +60,7 @@ def write_plan(folder):
                 ["B", "Export EAN register", "PP", "ALL", "A", "bob", "Export it.", "", "1h"],
                 ["C", "Switch gateway", "CO", "ALL", "B", "carol", "", "", "1h"],
                 ["L", "Long data load", "CO", "ALL", "", "bob", "", "", "1m"],
+                ["R", "Reconcile counts", "CO", "ALL", "", "carol", "", "", "1m"],
                 ["W", "Check the load", "CO", "ALL", "L", "alice", "", w_start_text, "1h"],
             ],
             "Actors": [
@@ -132,6 +133,10 @@ def test_ready_and_deadline_mails_and_a_dead_smtp_server(tmp_path):
                 "carol@example.com, dave@example.com",
             )
             assert "was due to be closed by" in late_l.get_body(("plain",)).get_content()
+            # R is Ready and nobody starts it: Late all the same, at the same due time.
+            late_r = smtp.wait_for("[Transition-DR1] R - Late", timeout=150)
+            assert late_r["To"] == "carol@example.com" and "dave@example.com" in late_r["Cc"]
+            assert "was due to be closed by" in late_r.get_body(("plain",)).get_content()
             overdue_w = smtp.wait_for("[Transition-DR1] W - Overdue", timeout=150)
             assert (overdue_w["To"], overdue_w["Cc"]) == (
                 "alice@example.com, bob@example.com",
@@ -158,6 +163,7 @@ def test_ready_and_deadline_mails_and_a_dead_smtp_server(tmp_path):
             server.start()
             time.sleep(20)  # several rounds of the watch (every 10 s here) and of the scheduler
             assert [m["Subject"] for m in smtp.messages].count("[Transition-DR1] L - Late") == 1
+            assert [m["Subject"] for m in smtp.messages].count("[Transition-DR1] R - Late") == 1
             assert [m["Subject"] for m in smtp.messages].count("[Transition-DR1] W - Overdue") == 1
             # A new try of the watch and of L (what a task killed while it runs gets; here by clearing
             # them): their XComs are gone, what they said is not (sent-ledger): nothing said twice.
@@ -218,6 +224,9 @@ def test_ready_and_deadline_mails_and_a_dead_smtp_server(tmp_path):
             )
             assert (
                 server.answer_when_asked("carol", DAG_ID, run_id, "C", "Close").status_code == 200
+            )
+            assert (
+                server.answer_when_asked("carol", DAG_ID, run_id, "R", "Close").status_code == 200
             )
             assert server.wait_for_run(DAG_ID, run_id) == "success"
             subjects = [m["Subject"] for m in smtp.messages]

@@ -8,7 +8,7 @@ import zoneinfo
 import pytest
 
 from transition.plan.model import ScheduledStep
-from transition.runs.states import State, StepFacts, prerequisites_done, step_state
+from transition.runs.states import State, StepFacts, due_at, prerequisites_done, step_state
 
 BRUSSELS = zoneinfo.ZoneInfo("Europe/Brussels")
 LOCK = dt.timedelta(days=5)
@@ -30,6 +30,9 @@ WAITING = StepFacts(task_state=None, prerequisites_done=False)
 DEFERRED = StepFacts(task_state="deferred", prerequisites_done=True)
 ASKING = StepFacts(
     task_state="awaiting_input", prerequisites_done=True, ready_at=at("2027-01-16 22:00")
+)
+READY_LATE = StepFacts(
+    task_state="awaiting_input", prerequisites_done=True, ready_at=at("2027-01-17 10:00")
 )
 STARTED = StepFacts(
     task_state="awaiting_input",
@@ -77,6 +80,26 @@ STARTED = StepFacts(
             "2027-01-16 23:29",
             State.OPEN,
         ),
+        # Ready and nobody starts it: Late at the same due time as a started step.
+        (step(), ASKING, "2027-01-16 22:59", State.READY),
+        (step(), ASKING, "2027-01-16 23:00", State.LATE),
+        # Ready early (planned 03:00-04:00): not Late before its planned end...
+        (
+            step(not_before=None, planned="2027-01-17 03:00"),
+            ASKING,
+            "2027-01-17 03:59",
+            State.READY,
+        ),
+        (step(not_before=None, planned="2027-01-17 03:00"), ASKING, "2027-01-17 04:00", State.LATE),
+        (
+            step(not_before=None, planned="2027-01-17 03:00"),
+            STARTED,
+            "2027-01-17 04:00",
+            State.LATE,
+        ),
+        # ... ready late (at 10:00, planned end 23:00 the day before): its whole hour first.
+        (step(), READY_LATE, "2027-01-17 10:59", State.READY),
+        (step(), READY_LATE, "2027-01-17 11:00", State.LATE),
         # Closed, skipped, failed.
         (step(), StepFacts("success", True), "2027-01-16 21:00", State.TERMINATED),
         (step(), StepFacts("skipped", False), "2027-01-20 00:00", State.SKIPPED),
@@ -116,3 +139,17 @@ def test_prerequisites_done():
     assert not prerequisites_done(scheduled, {"A": "success", "B": "awaiting_input"})
     assert not prerequisites_done(scheduled, {"A": "success"})
     assert prerequisites_done(ScheduledStep("S", (), None, None, None), {})
+
+
+def test_a_gate_is_never_late():
+    """No duration (run_view gives none for a gate): it asks until it is decided."""
+    assert step_state(step(), None, ASKING, at("2027-02-01 00:00"), LOCK) == State.READY
+    assert step_state(step(), None, STARTED, at("2027-02-01 00:00"), LOCK) == State.OPEN
+
+
+def test_the_due_time_is_the_duration_after_ready_and_not_before_the_planned_end():
+    assert due_at(at("2027-01-16 22:00"), HOUR, at("2027-01-16 23:30")) == at("2027-01-16 23:30")
+    assert due_at(at("2027-01-16 22:00"), HOUR, at("2027-01-16 22:30")) == at("2027-01-16 23:00")
+    assert due_at(at("2027-01-16 22:00"), HOUR, None) == at("2027-01-16 23:00")
+    assert due_at(None, HOUR, at("2027-01-16 23:00")) is None  # not ready yet: no due time
+    assert due_at(at("2027-01-16 22:00"), None, at("2027-01-16 23:00")) is None  # a gate

@@ -30,6 +30,7 @@ from transition.notifications.addressing import (
 from transition.notifications.mail import MailError, compose, failure_reason, render, send
 from transition.notifications.ready_mail import record_mail_failure
 from transition.plan.model import Plan, ScheduledStep
+from transition.runs.states import due_at
 from transition.vocabulary import WATCH_LABEL, subject_prefix
 from transition.workbook.cells import format_duration
 
@@ -184,10 +185,10 @@ def announce_late(plan: Plan, dry_run: str, scheduled: ScheduledStep, context: A
 
     ti = context["ti"]
     ready = ti.xcom_pull(task_ids=ti.task_id, key="ready") or {}
-    late_at = (
-        dt.datetime.fromisoformat(ready["at"]) + plan.steps[scheduled.step_id].duration
-        if ready.get("at")
-        else None
+    late_at = due_at(
+        dt.datetime.fromisoformat(ready["at"]) if ready.get("at") else None,
+        plan.steps[scheduled.step_id].duration,
+        scheduled.planned_end,
     )
     build = partial(
         alert_message,

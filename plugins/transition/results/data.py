@@ -76,6 +76,7 @@ class StepResult:
     team: str = ""
     planned_start: dt.datetime | None = None
     planned_end: dt.datetime | None = None
+    due: dt.datetime | None = None  # Late from then on (transition.runs.states.due_at)
     actual_start: dt.datetime | None = None
     actual_end: dt.datetime | None = None
     started_by: str | None = None
@@ -231,6 +232,7 @@ def run_results_from_json(
             team=str(s.get("team") or ""),
             planned_start=local(s.get("planned_start")),
             planned_end=local(s.get("planned_end")),
+            due=local(s.get("due")),
             actual_start=local(s.get("actual_start")),
             actual_end=local(s.get("actual_end")),
             started_by=s.get("started_by"),

@@ -214,6 +214,8 @@ def weekly_message(
         )
 
     def started(step: Any) -> str:
+        if step.actual_start is None:
+            return _("not started")
         if step.started_by:
             return _("started {time} by {person}").format(
                 time=_at(step.actual_start), person=results.name_of(step.started_by)
@@ -232,7 +234,7 @@ def weekly_message(
         (
             f"{s.id} · {s.label}",
             people(s),
-            _("{started}, planned end {time}").format(started=started(s), time=_at(s.planned_end)),
+            _("{started}, due {time}").format(started=started(s), time=_at(s.due or s.planned_end)),
         )
         for s in results.in_state("Late")
     ]

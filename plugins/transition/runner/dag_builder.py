@@ -140,6 +140,7 @@ def build_dag(plan: Plan, dry_run: str, only_task_id: str | None = None) -> DAG:
                 continue
             tasks[step_id] = StepOperator(
                 late_after=step.duration,
+                planned_end=scheduled.planned_end,
                 on_late=partial(announce_late, plan, dry_run, scheduled),
                 **common,
             )

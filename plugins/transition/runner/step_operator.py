@@ -8,6 +8,10 @@ Stages, all inside one task instance:
    ``awaiting_input``, answered on the Required Actions page or with the REST API): **Start**;
 3. once started, park again for **Close**; then the task succeeds and its dependents move on.
 
+While it waits, for Start or for Close, it parks with a timeout at the step's due time
+(:func:`transition.runs.states.due_at`): then it says the step is Late (``on_late``, once per
+step and run) and parks again without one.
+
 Airflow keeps one HITL request per task instance: subject, body, options and assigned users are
 those of the first request, and parking again only clears the last answer. So the menu is fixed
 (``Start``, ``Close``) and the operator checks which answer the current stage accepts; a wrong one
@@ -35,6 +39,7 @@ from airflow.sdk.execution_time.hitl import HITLUser, upsert_hitl_detail
 
 from transition.i18n import _, use_language
 from transition.notifications.sent_ledger import SentLedger
+from transition.runs.states import due_at
 from transition.vocabulary import Option, Stage
 
 # The request's buttons and stages, named in transition.vocabulary; these values are stored by
@@ -88,6 +93,7 @@ class StepOperator(BaseOperator):
         assigned_users: list[HITLUser],
         on_ready: Callable[[Any], None] | None = None,
         late_after: dt.timedelta | None = None,
+        planned_end: dt.datetime | None = None,
         on_late: Callable[[Any], None] | None = None,
         language: str | None = None,
         **kwargs: Any,
@@ -98,8 +104,11 @@ class StepOperator(BaseOperator):
         self.planned_start = planned_start
         self.assigned_users = assigned_users
         self._on_ready = on_ready  # e.g. the Ready e-mail; called once when the step first asks
-        # Late: still open ``late_after`` (the step's duration) after it could start; ``on_late`` once.
+        # Late: not closed by its due time (transition.runs.states.due_at: ``late_after``, the
+        # step's duration, after it became ready, not before ``planned_end``), started or not;
+        # ``on_late`` once.
         self.late_after = late_after
+        self.planned_end = planned_end
         self._on_late = on_late
         self.language = language  # of the request's form (the body comes written)
 
@@ -136,7 +145,7 @@ class StepOperator(BaseOperator):
         if first_ready is None:  # a retry (see the module's docstring) does not tell people again
             self._notify(self._on_ready, context, "that the step is ready")
             ledger.mark("ready", ready_at)
-        self._ask(context, self.first_stage)
+        self._ask_until_late(context, self.first_stage)
 
     def _notify(self, callback: Callable[[Any], None] | None, context: Any, what: str) -> None:
         if callback is None:
@@ -147,17 +156,24 @@ class StepOperator(BaseOperator):
             self.log.exception("Telling people %s failed; the step goes on", what)
 
     def _ask_to_close(self, context: Any) -> None:
-        """Park for Close; with a timeout at the moment the step becomes Late, if not yet said."""
+        self._ask_until_late(context, STAGE_CLOSE)
+
+    def _ask_until_late(self, context: Any, stage: str) -> NoReturn:
+        """Park for ``stage``; with a timeout at the step's due time, if it is not Late yet."""
         ledger = SentLedger.of(context)
         ready_at = ledger.get("ready")
-        if self.late_after is None or not ready_at or ledger.get("late"):
-            self._ask(context, STAGE_CLOSE)
-        late_at = dt.datetime.fromisoformat(ready_at) + self.late_after
+        late_at = due_at(
+            dt.datetime.fromisoformat(ready_at) if ready_at else None,
+            self.late_after,
+            self.planned_end,
+        )
+        if late_at is None or ledger.get("late"):
+            self._ask(context, stage)
         remaining = late_at - timezone.utcnow()
         if remaining <= dt.timedelta(0):
             self._late(context)
-            self._ask(context, STAGE_CLOSE)
-        self._ask(context, STAGE_CLOSE, timeout=remaining)
+            self._ask(context, stage)
+        self._ask(context, stage, timeout=remaining)
 
     def _late(self, context: Any) -> None:
         ledger = SentLedger.of(context)
@@ -185,10 +201,10 @@ class StepOperator(BaseOperator):
         raise TaskAwaitingInput(method_name="answered", kwargs={"stage": stage}, timeout=timeout)
 
     def answered(self, context: Any, stage: str, event: dict[str, Any]) -> dict[str, Any] | None:
-        if event.get("error_type") == "timeout" and stage == STAGE_CLOSE:
-            self.log.info("%s is still open at its planned end: it is Late", self.task_id)
+        if event.get("error_type") == "timeout" and stage in (STAGE_START, STAGE_CLOSE):
+            self.log.info("%s is not closed by its due time: it is Late", self.task_id)
             self._late(context)
-            self._ask(context, STAGE_CLOSE)
+            self._ask(context, stage)
         if "error" in event:
             raise RuntimeError(f"the step was not answered: {event['error']}")
         choice = (event.get("chosen_options") or [None])[0]

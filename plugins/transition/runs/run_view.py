@@ -21,7 +21,7 @@ from transition.plan.forecast import Progress, planned_origin, reckon
 from transition.plan.gates import branch_only, descendants, downstream_of, gate_branches
 from transition.plan.model import Plan
 from transition.runs import records
-from transition.runs.states import State, StepFacts, prerequisites_done, step_state
+from transition.runs.states import State, StepFacts, due_at, prerequisites_done, step_state
 from transition.runs.views import (
     DecisionView,
     ForcedCloseView,
@@ -113,7 +113,8 @@ def run_steps(
             ready_at=_parse(ready.get("at")),
             started_at=_parse(started.get("at")),
         )
-        state = step_state(scheduled, step.duration, facts, now, plan.lock_window)
+        duration = None if step.is_gate else step.duration  # a gate is never Late
+        state = step_state(scheduled, duration, facts, now, plan.lock_window)
         ti = instances.get(step_id)
         step_defects = defects.get(step_id, [])
         steps.append(
@@ -131,6 +132,11 @@ def run_steps(
                 "transferred_to": transferred.get(step_id, []),
                 "planned_start": _when(scheduled.planned_start, zone),
                 "planned_end": _when(scheduled.planned_end, zone),
+                # when it is (or would be) Late, once it became ready (states.due_at)
+                "due": _when(
+                    due_at(facts.ready_at or facts.started_at, duration, scheduled.planned_end),
+                    zone,
+                ),
                 "actual_start": _when(started.get("at"), zone),
                 "actual_end": _when(
                     closed.get("at")

@@ -8,13 +8,18 @@
 | Idle       | prerequisites done; its Start (not-before time) not reached                   |
 | Ready      | prerequisites done, Start reached: waiting for the owner to start it          |
 | Open       | started, not closed                                                           |
-| Late       | started, still open its duration after it became ready                        |
+| Late       | Ready or Open, and not closed by its due time (below)                         |
 | Terminated | closed (Close, or the task marked success)                                    |
 | Skipped    | not executed in this run                                                      |
 | Failed     | Airflow failed the task (not a plan state: someone must look at it)           |
 
 The planned start is the compiled plan's (the Start column, or the end of the prerequisites as
-planned); Idle waits only for the Start column, as the task does. All comparisons are made on
+planned); Idle waits only for the Start column, as the task does. A step's **due time**
+(:func:`due_at`) is its duration after it became Ready, and never before its planned end: a step
+that became Ready early is not Late before the plan needs it; one that became Ready late has its
+whole duration. Late is the same whether the owner started it or not, on the recap, in the
+e-mail (the step's task, :mod:`transition.runner.step_operator`), the weekly report and the
+results workbook. A go / no-go gate is never Late: it asks until it is decided. All comparisons are made on
 absolute time, so DST days count their real 23 or 25 hours.
 """
 
@@ -72,13 +77,27 @@ class StepFacts:
     started_at: dt.datetime | None = None  # when Start was answered (XCom "started")
 
 
+def due_at(
+    ready_at: dt.datetime | None,
+    duration: dt.timedelta | None,
+    planned_end: dt.datetime | None,
+) -> dt.datetime | None:
+    """When a Ready or Open step becomes Late: ``duration`` after it became ready (``ready_at``),
+    not before its ``planned_end``; None: it never does (no duration: a gate)."""
+    if ready_at is None or duration is None:
+        return None
+    due = ready_at.astimezone(UTC) + duration  # real hours, whatever the clocks do
+    return max(due, planned_end.astimezone(UTC)) if planned_end is not None else due
+
+
 def step_state(
     scheduled: ScheduledStep,
-    duration: dt.timedelta,
+    duration: dt.timedelta | None,
     facts: StepFacts,
     now: dt.datetime,
     lock_window: dt.timedelta,
 ) -> State:
+    """The step's state at ``now``; ``duration`` None: it is never Late (a gate)."""
     if facts.task_state == "success":
         return State.TERMINATED
     if facts.task_state == "skipped":
@@ -86,9 +105,10 @@ def step_state(
     if facts.task_state in ("failed", "upstream_failed"):
         return State.FAILED
     now = now.astimezone(UTC)
+    due = due_at(facts.ready_at or facts.started_at, duration, scheduled.planned_end)
+    late = due is not None and now >= due.astimezone(UTC)
     if facts.started_at is not None:
-        became_ready = (facts.ready_at or facts.started_at).astimezone(UTC)
-        return State.LATE if now >= became_ready + duration else State.OPEN
+        return State.LATE if late else State.OPEN
     if not facts.prerequisites_done:
         planned = scheduled.planned_start
         if planned is None:
@@ -99,7 +119,7 @@ def step_state(
         return State.LOCKED if remaining <= lock_window else State.PLANNED
     if scheduled.not_before is not None and now < scheduled.not_before.astimezone(UTC):
         return State.IDLE
-    return State.READY
+    return State.LATE if late else State.READY  # Late: Ready, and nobody started it in time
 
 
 def prerequisites_done(scheduled: ScheduledStep, task_states: dict[str, str | None]) -> bool:

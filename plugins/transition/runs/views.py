@@ -43,6 +43,7 @@ class StepView(TypedDict):
     transferred_to: list[str]
     planned_start: str | None  # ISO 8601, the plan's time zone
     planned_end: str | None
+    due: str | None  # Late from then on, once it became ready (states.due_at)
     actual_start: str | None
     actual_end: str | None
     started_by: str | None

@@ -26,7 +26,9 @@ STATE_MEANINGS = {  # the recap's legend (translated when shown)
     "Idle": N_("prerequisites done, start not reached"),
     "Ready": N_("waiting for its owner to start it"),
     "Open": N_("started, not closed"),
-    "Late": N_("open past its planned end"),
+    "Late": N_(
+        "not closed by its due time: its duration after it became ready, not before its planned end"
+    ),
     "Terminated": N_("closed"),
     "Skipped": N_("not executed in this run"),
     "Failed": N_("failed in Airflow: look at it"),
