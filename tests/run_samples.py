@@ -16,6 +16,7 @@ def step(
         "team": "Market",
         "planned_start": planned_start,
         "planned_end": planned_end,
+        "due": more.get("due"),
         "actual_start": actual_start,
         "actual_end": actual_end,
         "started_by": more.get("started_by"),
@@ -51,6 +52,7 @@ def recap(dry_run="DR1", dag_id="resa_dr1", run_id="manual__1", day="2027-01-16"
             f"{day}T11:00:00+01:00",
             f"{day}T09:40:00+01:00",
             started_by="frank",
+            due=f"{day}T11:15:00+01:00",  # ready at 09:15 (A closed late), 2 h: after its planned end
             transferred_to=["frank"],
             defects=[{"id": 7, "title": "Queue not empty", "severity": "major", "status": "open"}],
         ),

@@ -284,7 +284,7 @@ def test_weekly_report_and_results_workbook_in_french():
     assert "\nFin estimée:         sam. 16 janv. 2027 13:30 — après la fin du dry run\n" in text
     assert (
         "- B · Label of B — Bob X (bob), transférée à Frank Claes; démarrée le sam. 16 janv. 2027 09:40 par "
-        "Frank Claes, fin prévue le sam. 16 janv. 2027 11:00"
+        "Frank Claes, échéance le sam. 16 janv. 2027 11:15"
     ) in text
     assert (
         "- #7 Queue not empty (étape B, majeure), enregistrée par Frank Claes le sam. 16 janv. 2027 09:50"

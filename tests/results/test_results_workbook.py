@@ -211,7 +211,7 @@ def test_the_weekly_report_email(results, comparison):
     assert "- C · Label of C — Carol X (carol); planned start Sat 16 Jan 2027 11:00" in text
     assert (
         "- B · Label of B — Bob X (bob), transferred to Frank Claes; started Sat 16 Jan 2027 09:40 by Frank Claes, "
-        "planned end Sat 16 Jan 2027 11:00"
+        "due Sat 16 Jan 2027 11:15"
     ) in text
     assert (
         "- #7 Queue not empty (step B, major), recorded by Frank Claes on Sat 16 Jan 2027 09:50"
