@@ -1262,6 +1262,14 @@ INSTRUCTIONS: list[str] = [
 ]
 
 
+def sample_mark(dry_runs: list[Row]) -> str:
+    """The workbook's Keywords: it is the sample, with these D-days. ``make run`` dates a copy of it
+    from the day it starts while the D-days are still these (transition.cli.sample_dates)."""
+    return " ".join(
+        ["transition-sample-plan"] + [f"{r['name']}={r['d_day'].isoformat()}" for r in dry_runs]
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     """Write the workbook to OUT (first argument) or to the default path."""
     args = sys.argv[1:] if argv is None else argv
@@ -1273,6 +1281,7 @@ def main(argv: list[str] | None = None) -> int:
         dry_runs=DRY_RUNS,
         environments=ENVIRONMENTS,
         instructions=INSTRUCTIONS,
+        keywords=sample_mark(DRY_RUNS),
     )
     print(
         f"Wrote {path}: {len(STEPS)} step-actions, {len(ACTORS)} actors, {len(DRY_RUNS)} dry runs"

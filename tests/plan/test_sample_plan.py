@@ -40,3 +40,13 @@ def test_generator_writes_the_committed_workbook(tmp_path):
         timeout=120,
     )
     assert cells(out) == cells(REPO_ROOT / "plan" / "transition_plan.xlsx")
+    # its mark: make run dates a copy of it while its D-days are these (tests/cli/test_sample_dates.py)
+    marks = [
+        openpyxl.load_workbook(p).properties.keywords
+        for p in (out, REPO_ROOT / "plan" / "transition_plan.xlsx")
+    ]
+    assert (
+        marks[0]
+        == marks[1]
+        == "transition-sample-plan DR1=2026-10-03 DR2=2027-01-16 DR3=2027-03-13 LIVE=2027-05-08"
+    )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import compileall
+import datetime as dt
 import json
 import os
 import secrets
@@ -22,13 +23,14 @@ from transition.cli.embedded_database import EmbeddedPostgres
 from transition.cli.keep_running import keep_running
 from transition.cli.reaper import start_reaper
 from transition.cli.run_mark import RUN_MARK, end_marked, mail_mark, new_mark
+from transition.cli.sample_dates import plan_to_run, sample_dates_notice
 from transition.cli.secret_files import write_secret
 from transition.errors import TransitionError
 from transition.locations import REPO_ROOT
-from transition.plan.config import resolve_config_path
+from transition.plan.config import load_config, resolve_config_path
 from transition.plan.model import Plan
 from transition.results.api_client import REPORT_USER, connection_json
-from transition.store.plan_store import load_plan
+from transition.store.plan_store import LoadedPlan, load_plan
 
 ADMIN = "admin"
 
@@ -279,9 +281,25 @@ def main(argv: list[str] | None = None) -> int:
     return code
 
 
-def _run_airflow(args: argparse.Namespace, home: Path, database_url: str | None, mark: str) -> int:
-    config_path = resolve_config_path().resolve()
+def choose_plan(config_path: Path, home: Path, now: dt.datetime) -> tuple[Path, LoadedPlan]:
+    """The configuration Airflow runs, and its plan: the sample's copy dated from ``now``
+    (:mod:`transition.cli.sample_dates`, said on the terminal), else ``config_path``'s."""
     loaded = load_plan(config_path)
+    if loaded.plan is None or loaded.is_stale:
+        return config_path, loaded
+    dated = plan_to_run(config_path, load_config(config_path).workbook_path, loaded.plan, home, now)
+    if dated == config_path:
+        return config_path, loaded
+    loaded = load_plan(dated)
+    if loaded.plan is not None:
+        print(sample_dates_notice(loaded.plan, dated.parent))
+    return dated, loaded
+
+
+def _run_airflow(args: argparse.Namespace, home: Path, database_url: str | None, mark: str) -> int:
+    config_path, loaded = choose_plan(
+        resolve_config_path().resolve(), home, dt.datetime.now(dt.UTC)
+    )
     users = {
         **airflow_users(loaded.plan),
         REPORT_USER: "viewer",

@@ -59,10 +59,14 @@ def write_plan_workbook(
     environments: Iterable[Row] = (),
     phases: Sequence[str] = ("PP", "AC", "CO", "DC", "HO", "FB-RB"),
     instructions: Sequence[str] | None = None,
+    keywords: str | None = None,
 ) -> Path:
-    """Write a workbook in the contract, with drop-down lists, and return its path."""
+    """Write a workbook in the contract, with drop-down lists, and return its path. ``keywords``:
+    the file's Keywords property (File > Properties in Excel)."""
     book = Workbook()
     book.remove(book.active)
+    if keywords:
+        book.properties.keywords = keywords
     if instructions:
         _instructions_sheet(book, instructions)
     steps_sheet = _data_sheet(book, STEPS, steps)
