@@ -102,12 +102,15 @@ def test_the_first_dry_run_can_be_triggered_now_without_an_overdue_step(sample, 
             assert ours[name] == theirs[name], name
 
 
-def test_a_restart_keeps_the_dates_until_the_first_dry_run_is_over(sample, tmp_path):
+def test_a_restart_keeps_the_dates_until_the_first_dry_run_is_over(sample, tmp_path, capsys):
     home = tmp_path / "home"
     now = local(2026, 12, 1, 10, 30)
     _config, loaded = choose_plan(sample, home, now)
     assert loaded.plan is not None
     first = loaded.plan.schedules["DR1"].dry_run
+    said = capsys.readouterr().out  # make run says the dates on the terminal
+    assert f"DR1 on {first.d_day:%a %Y-%m-%d} (its first step asks from " in said
+    assert "Trigger resa_dr1 to play DR1 now." in said
     # a week later, DR1 being played: same dates, and the edits made to the sample meanwhile
     book = openpyxl.load_workbook(sample.parent / "transition_plan.xlsx")
     book["Steps"]["B2"] = "Kick-off (moved to the big room)"

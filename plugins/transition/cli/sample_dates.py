@@ -216,9 +216,11 @@ def sample_dates_notice(plan: Plan, folder: Path) -> str:
     names = list(plan.schedules)
     first = plan.schedules[names[0]]
     starts = [s.planned_start for s in first.steps.values() if s.planned_start is not None]
-    opening = f", its first step {min(starts).astimezone(zone):%Y-%m-%d %H:%M}" if starts else ""
-    days = "; ".join(f"{n} {plan.schedules[n].dry_run.d_day:%a %Y-%m-%d}" for n in names)
+    days = [f"{n} on {plan.schedules[n].dry_run.d_day:%a %Y-%m-%d}" for n in names]
+    if starts:
+        days[0] += f" (its first step asks from {min(starts).astimezone(zone):%a %Y-%m-%d %H:%M})"
     return (
-        f"The sample plan's dry runs are dated from today (a copy in {folder}): D-days {days}"
-        f"{opening} ({plan.timezone}). Trigger {plan.dag_id(names[0])} to play {names[0]} now."
+        f"The sample plan's dry runs are dated from today ({plan.timezone}; a copy in {folder}): "
+        + ", ".join(days)
+        + f". Trigger {plan.dag_id(names[0])} to play {names[0]} now."
     )
