@@ -233,7 +233,7 @@ def test_late_overdue_transfer_and_failure_emails(tmp_path, monkeypatch):
     french = sent[0].get_body(("plain",)).get_content()
     assert "- CO-100 : e-mail « étape prête » à carol@example.com" in french
     assert (
-        "- (veille du dry run : alerte d'étape bloquée ou agenda) : e-mail « étape bloquée »"
+        "- (veille du dry run : alerte de début dépassé ou agenda) : e-mail « étape au début dépassé »"
         in french
     )
     assert (
@@ -291,7 +291,15 @@ def test_weekly_report_and_results_workbook_in_french():
         in text
     )
     phase_lines = text.split("Étapes par phase")[1].splitlines()
-    assert phase_lines[2].split() == ["Phase", "Planifiée", "Bloquée", "En", "retard", "Terminée"]
+    assert phase_lines[2].split() == [
+        "Phase",
+        "Planifiée",
+        "Début",
+        "dépassé",
+        "En",
+        "retard",
+        "Terminée",
+    ]
     assert '<html lang="fr">' in message.get_body(("html",)).get_content()
     (attachment,) = list(message.iter_attachments())
     book = openpyxl.load_workbook(io.BytesIO(attachment.get_content()))
@@ -431,8 +439,8 @@ def test_recap_page_in_the_users_language(tmp_path, monkeypatch):
     monkeypatch.setattr(permissions, "current_plan", lambda: plan)
     french = step_api.recap(_User("alice")).body.decode()
     assert '<html lang="fr">' in french and "Légende" in french
-    assert "Bloquée: début atteint, prérequis non terminés" in french  # the legend
-    assert '<option value="Overdue">Bloquée</option>' in french
+    assert "Début dépassé: début atteint, prérequis non terminés" in french  # the legend
+    assert '<option value="Overdue">Début dépassé</option>' in french
     assert '"no_run": "Pas encore d\'exécution de ce dry run' in french
     english = step_api.recap(_User("bob")).body.decode()
     assert (

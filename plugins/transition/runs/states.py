@@ -50,7 +50,7 @@ DONE_STATES = frozenset({"success", "skipped"})
 
 
 def state_name(state: str) -> str:
-    """A state's name in the current language (``Overdue`` -> ``Bloquée``); the values stay English ids."""
+    """A state's name in the current language (``Overdue`` -> ``Début dépassé``); the values stay English ids."""
     names = {
         "Planned": pgettext("state", "Planned"),
         "Locked": pgettext("state", "Locked"),
