@@ -238,7 +238,9 @@ def answer_all_at_once(server: AirflowServer, run_id: str, option: str) -> list[
     return codes
 
 
-def test_forty_owners_answering_at_once_on_make_run(tmp_path):
+def make_run_asking(tmp_path: Path) -> tuple[AirflowServer, MakeRun, str]:
+    """``make run`` on the forty owners' plan (its embedded PostgreSQL), a dry run triggered and
+    every step asking; the caller kills the run."""
     write_plan(tmp_path)
     users = airflow_users(load_plan(tmp_path / "config.yaml").plan)
     server = AirflowServer(tmp_path / "airflow", tmp_path / "config.yaml", users)
@@ -249,6 +251,15 @@ def test_forty_owners_answering_at_once_on_make_run(tmp_path):
         server.wait_for_dag(DAG_ID)
         run_id = server.trigger(DAG_ID)
         wait_all_asking(server, run_id)
+    except BaseException:
+        run.kill()
+        raise
+    return server, run, run_id
+
+
+def test_forty_owners_answering_at_once_on_make_run(tmp_path):
+    server, run, run_id = make_run_asking(tmp_path)
+    try:
         time.sleep(3)  # people are not instant (the answer race in step_operator.py)
         started = answer_all_at_once(server, run_id, "Start")
         assert started == [200] * len(OWNERS), started
@@ -275,17 +286,8 @@ def test_forty_owners_answering_at_once_on_make_run(tmp_path):
 
 
 def test_every_way_make_run_ends_leaves_nothing_behind(tmp_path):
-    write_plan(tmp_path)
-    users = airflow_users(load_plan(tmp_path / "config.yaml").plan)
-    server = AirflowServer(tmp_path / "airflow", tmp_path / "config.yaml", users)
-    run = MakeRun(server, tmp_path / "make-run.log")
+    server, run, run_id = make_run_asking(tmp_path)
     try:
-        run.start()
-        assert (server.home / "postgres" / "PG_VERSION").is_file(), "not on the embedded PostgreSQL"
-        server.wait_for_dag(DAG_ID)
-        run_id = server.trigger(DAG_ID)
-        wait_all_asking(server, run_id)
-
         # SIGTERM: everything it started is gone within 20 s, the server too
         run.note_groups()
         run.process.send_signal(signal.SIGTERM)

@@ -75,9 +75,8 @@ def first_d_day(plan: Plan, dry_run: str, now: dt.datetime) -> dt.date:
     to start at least FIRST_MARGIN after ``now``."""
     schedule = plan.schedules[dry_run]
     zone = ZoneInfo(plan.timezone)
-    midnight = dt.datetime.combine(schedule.dry_run.d_day, dt.time())
-    offsets = [  # wall-clock, from the D-day's midnight
-        step.planned_start.astimezone(zone).replace(tzinfo=None) - midnight
+    offsets = [
+        _after_midnight(step.planned_start, schedule.dry_run.d_day, zone)
         for step in schedule.steps.values()
         if step.upstream and step.planned_start is not None
     ]
@@ -105,12 +104,14 @@ def dated_runs(plan: Plan, now: dt.datetime) -> dict[str, DatedRun]:
         d_day = first + index * SPACING
         end = None
         if run.end is not None:
-            after = run.end.astimezone(zone).replace(tzinfo=None) - dt.datetime.combine(
-                run.d_day, dt.time()
-            )
-            end = dt.datetime.combine(d_day, dt.time()) + after
+            end = dt.datetime.combine(d_day, dt.time()) + _after_midnight(run.end, run.d_day, zone)
         dated[name] = DatedRun(d_day, end)
     return dated
+
+
+def _after_midnight(moment: dt.datetime, day: dt.date, zone: ZoneInfo) -> dt.timedelta:
+    """How far ``moment`` is from ``day``'s midnight on the wall clock of ``zone``."""
+    return moment.astimezone(zone).replace(tzinfo=None) - dt.datetime.combine(day, dt.time())
 
 
 def write_dated_copy(workbook: Path, out: Path, dated: dict[str, DatedRun]) -> None:
