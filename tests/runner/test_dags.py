@@ -132,3 +132,25 @@ def test_a_worker_builds_only_the_task_it_runs(plan_env):
     assert (
         registered_dags(None, step).keys() == registered_dags().keys()
     )  # no DAG named: everything
+
+
+def test_the_watch_judges_overdue_on_the_recaps_planned_start(plan_env):
+    """One Overdue rule: the watch e-mails a step when the planned start the recap shows has come,
+    the Start column's or the one derived from the prerequisites' planned ends (CO-110 has none
+    of its own); a step without prerequisites waits for nothing and is never Overdue."""
+    from transition.runner.dag_files import registered_dags
+    from transition.runner.watch_operator import WATCH_TASK_ID
+    from transition.store.plan_store import load_plan
+
+    write_xlsx(plan_env / "plan.xlsx", base_sheets())
+    watch = registered_dags("resa_dr1")["resa_dr1"].get_task(WATCH_TASK_ID)
+    schedule = load_plan(plan_env / "config.yaml").plan.schedules["DR1"]
+    assert watch.starts == {
+        step_id: scheduled.planned_start
+        for step_id, scheduled in schedule.steps.items()
+        if scheduled.upstream
+    }
+    co_110 = schedule.steps["CO-110"]
+    assert co_110.not_before is None
+    assert watch.starts["CO-110"] == schedule.steps["CO-100"].planned_end
+    assert "PP-010" not in watch.starts

@@ -1,8 +1,9 @@
 """Overdue and Late e-mails (Airflow 2's "SLA miss", per step).
 
-* **Overdue**: a step's planned start has come and its prerequisites are not closed. To its owner
-  and the owners of the open prerequisites holding it back, copied to the cutover managers.
-* **Late**: a step is still open its duration after it became ready. To its owner, copied to the
+* **Overdue**: a step's planned start (its Start, or its prerequisites' planned end: the recap's)
+  has come and its prerequisites are not closed. To its owner and the owners of the open
+  prerequisites holding it back, copied to the cutover managers.
+* **Late**: a step is not closed by its due time (:func:`transition.runs.states.due_at`). To its owner, copied to the
   owner's team leader and department head and to the cutover managers.
 
 Each is written in the language of the step's owner (the recipient in To); e-mails to the cutover
@@ -68,8 +69,8 @@ def notice_message(
     step = plan.steps[step_id]
     scheduled = plan.schedules[dry_run].steps[step_id]
     all_facts = [(_("Phase"), f"{step.phase} — {plan.phases.get(step.phase, '')}")]
-    if scheduled.not_before:
-        all_facts.append((_("Planned start"), format_moment(scheduled.not_before)))
+    if scheduled.planned_start:
+        all_facts.append((_("Planned start"), format_moment(scheduled.planned_start)))
     all_facts += list(facts)
     subject = step_subject(dry_run, step.id, what)
     text, html = render(
@@ -116,7 +117,9 @@ def alert_message(
                 len(holding),
             ).format(
                 step=step.id,
-                start=format_moment(scheduled.not_before, "short") if scheduled.not_before else "—",
+                start=format_moment(scheduled.planned_start, "short")
+                if scheduled.planned_start
+                else "—",
                 count=len(holding),
             )
             to = [owner.email] + [plan.actors[plan.steps[h].owner].email for h in holding]

@@ -150,10 +150,10 @@ def build_dag(plan: Plan, dry_run: str, only_task_id: str | None = None) -> DAG:
                     tasks[step_id].set_upstream([tasks[u] for u in scheduled.upstream])
         if only_task_id is None or only_task_id == WATCH_TASK_ID:
             RunWatchOperator(
-                starts={
-                    s.step_id: s.not_before
+                starts={  # the recap's rule: Overdue once the planned start has come
+                    s.step_id: s.planned_start
                     for s in schedule.steps.values()
-                    if s.not_before is not None
+                    if s.planned_start is not None and s.upstream
                 },
                 upstream={s.step_id: s.upstream for s in schedule.steps.values()},
                 on_overdue=partial(announce_overdue, plan, dry_run),

@@ -2,8 +2,8 @@
 
 A step's own task cannot see that it is Overdue: until its prerequisites are closed it does not run.
 So each DAG has one more task, ``_watch``, outside the plan's graph. It sleeps deferred (no worker
-slot held) until the next planned start, then checks which steps whose start has come still wait
-for prerequisites, and calls ``on_overdue`` once per step. What it has said is kept in its
+slot held) until the next planned start, then checks which steps whose planned start has come still
+wait for prerequisites, and calls ``on_overdue`` once per step. What it has said is kept in its
 sent-ledger (an Airflow Variable, see ``sent_ledger``), written after each alert: it survives
 deferrals, restarts of every Airflow component and new tries of the watch, so no alert is sent twice.
 
@@ -48,7 +48,7 @@ class RunWatchOperator(BaseOperator):
         **kwargs: Any,
     ) -> None:
         super().__init__(task_id=WATCH_TASK_ID, **kwargs)
-        self.starts = dict(starts)  # step -> not-before time (steps with a Start only)
+        self.starts = dict(starts)  # step -> planned start (steps with prerequisites and one)
         self.upstream = dict(upstream)  # step -> upstream steps (all steps of the run)
         self._on_overdue = on_overdue
         self._on_failures = on_failures

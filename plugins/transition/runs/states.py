@@ -20,7 +20,9 @@ that became Ready early is not Late before the plan needs it; one that became Re
 whole duration. Late is the same whether the owner started it or not, on the recap, in the
 e-mail (the step's task, :mod:`transition.runner.step_operator`), the weekly report and the
 results workbook. A go / no-go gate is never Late: it asks until it is decided. All comparisons are made on
-absolute time, so DST days count their real 23 or 25 hours.
+absolute time, so DST days count their real 23 or 25 hours. Overdue is the same everywhere too: the
+run's watch (:mod:`transition.runner.watch_operator`) e-mails it when the planned start above
+comes and prerequisites are still open.
 """
 
 from __future__ import annotations
