@@ -8,6 +8,7 @@ cutover manager and keeps the step from being closed until it is resolved.
 from __future__ import annotations
 
 import datetime as dt
+import re
 import time
 import zoneinfo
 
@@ -108,8 +109,17 @@ def test_who_may_act_transfer_and_blocking_defect(tmp_path):
         )
         assert eve.post(f"{plugin}/steps/A/transfer", json={"to": "eve"}).status_code == 403
 
-        # A blocking defect: the cutover manager is told, and the step cannot be closed.
+        # Who started the step is on its page (the task's note); a second Start says so.
         server.wait_until_asked(DAG_ID, run_id, "A")
+        note = server.client("admin").get(f"{run_url}/taskInstances/A").json()["note"]
+        assert re.search(r"^Start by Frank Claes on .+\d\d:\d\d$", note, re.M), note
+        again = alice.patch(
+            f"{run_url}/taskInstances/A/-1/hitlDetails", json={"chosen_options": ["Start"]}
+        )
+        assert again.status_code == 409, again.text
+        assert again.json()["detail"].startswith("Step A was already started by Frank Claes on ")
+
+        # A blocking defect: the cutover manager is told, and the step cannot be closed.
         recorded = carol.post(
             f"{plugin}/steps/A/defects",
             json={

@@ -9,6 +9,7 @@ keys, duplicate keys, UTF-16, a root path), and the verdict must be the referenc
 
 from __future__ import annotations
 
+import datetime as dt
 import itertools
 import json
 import random
@@ -26,6 +27,7 @@ from transition.web.route_rules import (
     RULES,
     Call,
     Rule,
+    Started,
     Verdict,
     Who,
     decide,
@@ -46,6 +48,7 @@ class TableFacts:
     state: str | None = "awaiting_input"
     blocking: bool = False
     gate: bool = False  # the step is a go / no-go gate
+    was_started: bool = False  # this try of the step was started (it asks for Close)
 
     def plan_dags(self) -> frozenset[str]:
         return frozenset({PLAN_DAG, "resa_live", "resa_weekly_report"})
@@ -64,6 +67,11 @@ class TableFacts:
 
     def is_gate(self, dag_id: str, step_id: str) -> bool:
         return self.gate and step_id == STEP
+
+    def started(self, dag_id: str, run_id: str, step_id: str) -> Started | None:
+        if not self.was_started or step_id != STEP:
+            return None
+        return Started("Carol Dubois", dt.datetime(2027, 1, 16, 22, 5, tzinfo=dt.UTC))
 
 
 def verdict(
@@ -111,6 +119,7 @@ def reference(
     blocking: bool = False,
     gate: bool = False,
     option: str = "Start",
+    started: bool = False,
     new_state: str | None = "success",
     note: str = "",
     flags: tuple[str, ...] = (),
@@ -126,6 +135,8 @@ def reference(
     if kind == "answer":
         if not (allowed or manager):
             return 403
+        if option == "Start" and started:
+            return 409  # a second Start says who started it
         return 409 if option in ("Close", "Go") and blocking else None
     # mark
     if gate and new_state == "success" and (allowed or manager):
@@ -233,12 +244,20 @@ def test_mark_success_and_notes_in_every_form_get_the_reference_verdict(airflow_
 
 @pytest.mark.parametrize(
     "facts",
-    [TableFacts(), TableFacts(blocking=True), TableFacts(gate=True, blocking=True)],
-    ids=["open", "blocking", "gate-blocking"],
+    [
+        TableFacts(),
+        TableFacts(blocking=True),
+        TableFacts(gate=True, blocking=True),
+        TableFacts(was_started=True),
+        TableFacts(was_started=True, blocking=True),
+    ],
+    ids=["open", "blocking", "gate-blocking", "started", "started-blocking"],
 )
 def test_answers_in_every_form_get_the_reference_verdict(airflow_app, facts):
     for who, option in itertools.product(WHO, ["Start", "Close", "Go", "No-go"]):
-        expected = reference("answer", who, blocking=facts.blocking, option=option)
+        expected = reference(
+            "answer", who, blocking=facts.blocking, option=option, started=facts.was_started
+        )
         for path in [
             p for p in ti_paths(PLAN_DAG, STEP) if re.search(r"/(-1|-1\.0|%20-1|\+-1|-01)$", p)
         ]:

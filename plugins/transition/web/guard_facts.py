@@ -2,13 +2,17 @@
 
 The facts a verdict needs (the plan's DAGs, who may act on a step now, the task's state, open
 blocking defects), the user's identity in the plan's terms (any auth manager: the login is the
-actor ID, the Airflow user id may be a number as with FAB), and the two writes the guard makes:
-adding an allowed person to a step's request, and recording a cutover manager's forced close.
+actor ID, the Airflow user id may be a number as with FAB), and the writes the guard makes:
+adding an allowed person to a step's request, recording a cutover manager's forced close, and
+writing each answer Airflow took in the task's note.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import re
 import uuid
+import zoneinfo
 from collections.abc import Callable
 from typing import Any
 
@@ -20,16 +24,22 @@ from airflow.api_fastapi.core_api.datamodels.task_instances import (
 from airflow.models.backfill import Backfill
 from airflow.models.hitl import HITLDetail
 from airflow.models.taskinstance import TaskInstance
+from airflow.models.xcom import XComModel
 from airflow.utils.session import create_session
 from pydantic import BaseModel, ValidationError
+from sqlalchemy.orm import joinedload
 
+from transition.i18n import _, format_moment, use_language
 from transition.plan.model import Plan
 from transition.results.weekly_report import weekly_report_dag_id
 from transition.runs import records
 from transition.web.permissions import allowed_people, current_plan, find_step
-from transition.web.route_rules import Call, Rule, Who
+from transition.web.route_rules import Call, Rule, Started, Who
+from transition.web.task_notes import append_note
 
 ADMIN_ROLES = frozenset({"admin"})
+COMMENT_IN_NOTE = 200  # characters of an answer's comment copied into the task's note
+CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
 
 
 def actor_id(user: Any) -> str:
@@ -103,6 +113,33 @@ class DatabaseFacts:
     def is_gate(self, dag_id: str, step_id: str) -> bool:
         ref = find_step(dag_id, step_id, self.plan)
         return ref is not None and ref.plan.steps[step_id].is_gate
+
+    def started(self, dag_id: str, run_id: str, step_id: str) -> Started | None:
+        """The Start the step's current try recorded (its XCom ``started``; a new try has none)."""
+        with create_session() as session:
+            row = session.execute(
+                sa.select(XComModel.value).where(
+                    XComModel.dag_id == dag_id,
+                    XComModel.run_id == run_id,
+                    XComModel.task_id == step_id,
+                    XComModel.map_index == -1,
+                    XComModel.key == "started",
+                )
+            ).first()
+        value = XComModel.deserialize_value(row) if row is not None else None
+        if not isinstance(value, dict):
+            return None
+        try:
+            at = dt.datetime.fromisoformat(str(value.get("at")))
+        except ValueError:
+            return None
+        if at.tzinfo is None:
+            at = at.replace(tzinfo=dt.UTC)
+        by = str(value.get("by") or "?")
+        if self.plan is not None:
+            at = at.astimezone(zoneinfo.ZoneInfo(self.plan.timezone))
+            by = self.plan.actors[by].name if by in self.plan.actors else by
+        return Started(by=by, at=at)
 
 
 class _ClearPreview(BaseModel):
@@ -198,3 +235,43 @@ def forced_close_recorder(
             )
 
     return record
+
+
+def note_answer(call: Call, user: Any) -> None:
+    """Once Airflow took an answer to a step's request: the task's note says who gave it, when, and
+    their comment ("Start by Alice Martin on Sat 16 Jan 2027 22:05: ..."), in the plan's language.
+    Airflow keeps only a request's last answer, and a step that parks again for Close clears it."""
+    plan = current_plan()
+    try:
+        answer = parse_with_airflow_model(Rule.ANSWER, call.body)
+    except ValueError:
+        return
+    if plan is None or not answer.chosen_options:
+        return
+    login = actor_id(user)
+    comment = (answer.params_input or {}).get("comment")
+    comment = CONTROL.sub(" ", str(comment)).strip() if comment is not None else ""
+    if len(comment) > COMMENT_IN_NOTE:
+        comment = comment[: COMMENT_IN_NOTE - 1] + "…"
+    now = dt.datetime.now(zoneinfo.ZoneInfo(plan.timezone))
+    with use_language(plan.language):
+        line = _("{option} by {person} on {time}").format(
+            option=", ".join(answer.chosen_options),
+            person=plan.actors[login].name if login in plan.actors else login,
+            time=format_moment(now, "short"),
+        )
+    if comment:
+        line += f": {comment}"
+    with create_session() as session:
+        ti = session.scalar(
+            sa.select(TaskInstance)
+            .where(
+                TaskInstance.dag_id == call.params["dag_id"],
+                TaskInstance.run_id == call.params["dag_run_id"],
+                TaskInstance.task_id == call.params["task_id"],
+                TaskInstance.map_index == -1,
+            )
+            .options(joinedload(TaskInstance.task_instance_note))
+        )
+        if ti is not None:
+            append_note(ti, line, str(user.get_id()))

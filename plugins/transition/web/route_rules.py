@@ -12,6 +12,7 @@ exactly as Airflow does, and the facts (task state, transfers, defects) in the d
 
 from __future__ import annotations
 
+import datetime as dt
 import enum
 import json
 import re
@@ -19,7 +20,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from transition.i18n import _
+from transition.i18n import _, format_moment
 from transition.vocabulary import Option
 
 TI = "/api/v2/dags/{dag_id}/dagRuns/{dag_run_id}/taskInstances"
@@ -91,6 +92,17 @@ class Facts(Protocol):
     def task_state(self, dag_id: str, run_id: str, step_id: str) -> str | None: ...
     def blocking_defects(self, dag_id: str, run_id: str, step_id: str) -> list[dict[str, Any]]: ...
     def is_gate(self, dag_id: str, step_id: str) -> bool: ...  # a go / no-go gate of the plan
+    def started(
+        self, dag_id: str, run_id: str, step_id: str
+    ) -> Started | None: ...  # this try's Start, if given
+
+
+@dataclass(frozen=True)
+class Started:
+    """Who started a step (their name) and when (in the plan's time zone)."""
+
+    by: str
+    at: dt.datetime
 
 
 @dataclass(frozen=True)
@@ -99,6 +111,7 @@ class Verdict:
     message: str = ""
     forced_close: str | None = None  # a manager's close outside the rules: why it is forced
     add_assignee: bool = False  # an allowed person answering: make sure Airflow lets them
+    noted: bool = False  # an answer: once Airflow takes it, it is written in the task's note
 
 
 ALLOW = Verdict(None)
@@ -208,11 +221,18 @@ def _answer(
                 error=_first_line(exc)
             ),
         )
+    if Option.START.value in chosen and (started := facts.started(dag_id, run_id, step_id)):
+        return Verdict(
+            409,
+            _(
+                "Step {step} was already started by {person} on {time}: press Close when it is done."
+            ).format(step=step_id, person=started.by, time=format_moment(started.at, "short")),
+        )
     if (Option.CLOSE.value in chosen or Option.GO.value in chosen) and (
         blocking := facts.blocking_defects(dag_id, run_id, step_id)
     ):  # No-go stays open: going back is the safe way
         return Verdict(409, _blocked(step_id, blocking))
-    return Verdict(None, add_assignee=True)
+    return Verdict(None, add_assignee=True, noted=True)
 
 
 def _mark(

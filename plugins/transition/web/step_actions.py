@@ -45,9 +45,9 @@ from transition.web.app import (
 )
 from transition.web.guard_facts import actor_id, is_admin
 from transition.web.permissions import StepRef, allowed_people, refusal
+from transition.web.task_notes import append_note as _append_note
 
 log = logging.getLogger(__name__)
-NOTE_LIMIT = 1000  # Airflow's task-instance note length
 ACTIONABLE = {"scheduled", "queued", "running", "deferred", "awaiting_input", "up_for_retry"}
 
 
@@ -128,18 +128,6 @@ def _require_ready_or_open(ti: Any, ref: StepRef, action: str) -> None:
     )
     if state not in ACTIONABLE or ti.hitl_detail is None:
         raise HTTPException(409, _(action).format(step=ref.step_id, state=state))
-
-
-def _append_note(ti: Any, line: str, user_id: str) -> None:
-    old = ti.note or ""
-    text = (old + "\n" + line).strip() if old else line
-    if len(text) > NOTE_LIMIT:
-        text = "…" + text[-(NOTE_LIMIT - 1) :]
-    if ti.task_instance_note is None:
-        ti.note = (text, user_id)
-    else:
-        ti.task_instance_note.content = text
-        ti.task_instance_note.user_id = user_id
 
 
 def _mail(message: Any) -> str | None:

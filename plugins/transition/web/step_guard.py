@@ -148,6 +148,8 @@ class StepGuard:
             after = await self._in_thread(
                 guard_facts.forced_close_recorder, call, who, verdict.forced_close, facts
             )
+        if verdict.status is None and verdict.noted:
+            after = functools.partial(guard_facts.note_answer, call, user)
         return verdict, after
 
 
