@@ -48,11 +48,12 @@ class SmtpServer:
         with self._keep.lock:
             return list(self._keep.messages)
 
-    def wait_for(self, subject: str, timeout: float = 120) -> EmailMessage:
+    def wait_for(self, subject: str, timeout: float = 120, to: str | None = None) -> EmailMessage:
+        """The first e-mail with ``subject`` (and sent ``to``, if given), waiting up to ``timeout``."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             for message in self.messages:
-                if message["Subject"] == subject:
+                if message["Subject"] == subject and (to is None or message["To"] == to):
                     return message
             time.sleep(0.5)
         raise TimeoutError(

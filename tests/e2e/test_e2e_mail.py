@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import time
 import zoneinfo
-from urllib.parse import unquote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 import pytest
 
@@ -22,6 +22,10 @@ from transition.store.plan_store import load_plan
 pytestmark = pytest.mark.e2e
 ZONE = zoneinfo.ZoneInfo("Europe/Brussels")
 DAG_ID = "mail_dr1"
+
+
+def overdue_mails(smtp: SmtpServer) -> int:
+    return sum(" Overdue: " in str(m["Subject"]) for m in smtp.messages)
 
 
 def write_plan(folder):
@@ -62,6 +66,7 @@ def write_plan(folder):
                 ["L", "Long data load", "CO", "ALL", "", "bob", "", "", "1m"],
                 ["R", "Reconcile counts", "CO", "ALL", "", "carol", "", "", "1m"],
                 ["W", "Check the load", "CO", "ALL", "L", "alice", "", w_start_text, "1h"],
+                ["V", "Verify <the> totals", "CO", "ALL", "L", "carol", "", w_start_text, "1h"],
             ],
             "Actors": [
                 ["ID", "Name", "Email", "Team", "Team leader", "Department head"],
@@ -124,8 +129,7 @@ def test_ready_and_deadline_mails_and_a_dead_smtp_server(tmp_path):
                 and run_id in late.get_body(("plain",)).get_content()
             )
 
-            # L is started and left open past its 1-minute duration: Late. W's start comes while L is
-            # still open: Overdue, to W's owner and to L's owner, copied to the cutover manager.
+            # L is started and left open past its 1-minute duration: Late.
             assert server.answer_when_asked("bob", DAG_ID, run_id, "L", "Start").status_code == 200
             late_l = smtp.wait_for("[Transition-DR1] L - Late", timeout=150)
             assert (late_l["To"], late_l["Cc"]) == (
@@ -137,14 +141,28 @@ def test_ready_and_deadline_mails_and_a_dead_smtp_server(tmp_path):
             late_r = smtp.wait_for("[Transition-DR1] R - Late", timeout=150)
             assert late_r["To"] == "carol@example.com" and "dave@example.com" in late_r["Cc"]
             assert "was due to be closed by" in late_r.get_body(("plain",)).get_content()
-            overdue_w = smtp.wait_for("[Transition-DR1] W - Overdue", timeout=150)
-            assert (overdue_w["To"], overdue_w["Cc"]) == (
-                "alice@example.com, bob@example.com",
-                "dave@example.com",
-            )
+            # W's and V's start come while L is still open: both Overdue in the same check, so one
+            # e-mail per person: each owner theirs, L's owner both, the cutover manager both.
+            both = "[Transition-DR1] 2 steps Overdue: W, V"
+            overdue = {
+                to: smtp.wait_for(subject, timeout=150, to=to)
+                for subject, to in (
+                    ("[Transition-DR1] 1 step Overdue: W", "alice@example.com"),
+                    ("[Transition-DR1] 1 step Overdue: V", "carol@example.com"),
+                    (both, "bob@example.com"),
+                    (both, "dave@example.com"),
+                )
+            }
+            bob_text = overdue["bob@example.com"].get_body(("plain",)).get_content()
+            assert "W · Check the load" in bob_text and "V · Verify <the> totals" in bob_text
+            assert bob_text.count("L · Long data load (Bob Peeters)") == 2
             assert (
-                "L · Long data load (Bob Peeters)" in overdue_w.get_body(("plain",)).get_content()
+                "V · Verify &lt;the&gt; totals"
+                in overdue["bob@example.com"].get_body(("html",)).get_content()
             )
+            alice_text = overdue["alice@example.com"].get_body(("plain",)).get_content()
+            assert "W · Check the load" in alice_text and "V · " not in alice_text
+            assert f"/runs/{quote(run_id, safe='')}/tasks/W/required_actions" in alice_text
             # Airflow restarts (scheduler, triggerer, api-server): nothing is said twice. The restart
             # comes while the watch sleeps (deferred): a watch killed while it runs is only picked up
             # after Airflow's heartbeat timeout, as a new try (README, "Known limitations").
@@ -164,7 +182,7 @@ def test_ready_and_deadline_mails_and_a_dead_smtp_server(tmp_path):
             time.sleep(20)  # several rounds of the watch (every 10 s here) and of the scheduler
             assert [m["Subject"] for m in smtp.messages].count("[Transition-DR1] L - Late") == 1
             assert [m["Subject"] for m in smtp.messages].count("[Transition-DR1] R - Late") == 1
-            assert [m["Subject"] for m in smtp.messages].count("[Transition-DR1] W - Overdue") == 1
+            assert overdue_mails(smtp) == 4
             # A new try of the watch and of L (what a task killed while it runs gets; here by clearing
             # them): their XComs are gone, what they said is not (sent-ledger): nothing said twice.
             with server.client("admin") as admin:
@@ -192,12 +210,15 @@ def test_ready_and_deadline_mails_and_a_dead_smtp_server(tmp_path):
             time.sleep(20)  # the watch's new try looks at least once (every 10 s here)
             subjects = [m["Subject"] for m in smtp.messages]
             assert [
-                subjects.count(f"[Transition-DR1] {s}")
-                for s in ("L - Execution", "L - Late", "W - Overdue")
-            ] == [1, 1, 1]
+                subjects.count(f"[Transition-DR1] {s}") for s in ("L - Execution", "L - Late")
+            ] == [1, 1]
+            assert overdue_mails(smtp) == 4
             assert server.answer_when_asked("bob", DAG_ID, run_id, "L", "Close").status_code == 200
             assert (
                 server.answer_when_asked("alice", DAG_ID, run_id, "W", "Close").status_code == 200
+            )
+            assert (
+                server.answer_when_asked("carol", DAG_ID, run_id, "V", "Close").status_code == 200
             )
 
             assert (
@@ -229,8 +250,8 @@ def test_ready_and_deadline_mails_and_a_dead_smtp_server(tmp_path):
                 server.answer_when_asked("carol", DAG_ID, run_id, "R", "Close").status_code == 200
             )
             assert server.wait_for_run(DAG_ID, run_id) == "success"
-            subjects = [m["Subject"] for m in smtp.messages]
-            assert len(subjects) == len(set(subjects)), subjects  # every e-mail once
+            sent = [(m["Subject"], m["To"]) for m in smtp.messages]
+            assert len(sent) == len(set(sent)), sent  # every e-mail once
             with server.client("admin") as admin:
                 failures = admin.get(
                     f"/api/v2/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances/C/xcomEntries/mail_failures"

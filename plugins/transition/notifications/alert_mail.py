@@ -29,6 +29,7 @@ from transition.notifications.addressing import (
     step_subject,
 )
 from transition.notifications.mail import MailError, compose, failure_reason, render, send
+from transition.notifications.overdue_digest import OverdueStep, digest_message, digest_recipients
 from transition.notifications.ready_mail import record_mail_failure
 from transition.plan.model import Plan, ScheduledStep
 from transition.runs.states import due_at
@@ -208,24 +209,40 @@ def announce_late(plan: Plan, dry_run: str, scheduled: ScheduledStep, context: A
 
 
 def announce_overdue(
-    plan: Plan, dry_run: str, context: Any, step_id: str, holding: list[str]
+    plan: Plan, dry_run: str, context: Any, found: list[tuple[str, list[str]]]
 ) -> None:
-    # deferred: Airflow's configuration, read when an e-mail is sent
-
+    """The steps one check of the run's watch found Overdue (step, the prerequisites holding it):
+    one alone gets its own e-mail; several, one e-mail per person (:mod:`.overdue_digest`)."""
     ti = context["ti"]
-    scheduled = plan.schedules[dry_run].steps[step_id]
-    build = partial(
-        alert_message,
-        plan,
-        dry_run,
-        scheduled,
-        kind="overdue",
-        dag_id=ti.dag_id,
-        run_id=ti.run_id,
-        base_url=airflow_base_url(),
-        holding=holding,
-    )
-    _send_alert(build, ti, step_id, "overdue", _owner_email(plan, step_id))
+    if len(found) == 1:
+        step_id, holding = found[0]
+        scheduled = plan.schedules[dry_run].steps[step_id]
+        build = partial(
+            alert_message,
+            plan,
+            dry_run,
+            scheduled,
+            kind="overdue",
+            dag_id=ti.dag_id,
+            run_id=ti.run_id,
+            base_url=airflow_base_url(),
+            holding=holding,
+        )
+        _send_alert(build, ti, step_id, "overdue", _owner_email(plan, step_id))
+        return
+    items = [OverdueStep(step_id, tuple(holding)) for step_id, holding in found]
+    base_url = airflow_base_url()
+    for group in digest_recipients(plan, items):
+        build = partial(
+            digest_message,
+            plan,
+            dry_run,
+            group,
+            dag_id=ti.dag_id,
+            run_id=ti.run_id,
+            base_url=base_url,
+        )
+        _send_alert(build, ti, ", ".join(s.step_id for s in group.steps), "overdue", group.to[0])
 
 
 def _owner_email(plan: Plan, step_id: str) -> str:

@@ -3,7 +3,8 @@
 A step's own task cannot see that it is Overdue: until its prerequisites are closed it does not run.
 So each DAG has one more task, ``_watch``, outside the plan's graph. It sleeps deferred (no worker
 slot held) until the next planned start, then checks which steps whose planned start has come still
-wait for prerequisites, and calls ``on_overdue`` once per step. What it has said is kept in its
+wait for prerequisites, and calls ``on_overdue`` once per check with the steps it found (step, what holds
+it), each step once. What it has said is kept in its
 sent-ledger (an Airflow Variable, see ``sent_ledger``), written after each alert: it survives
 deferrals, restarts of every Airflow component and new tries of the watch, so no alert is sent twice.
 
@@ -40,7 +41,7 @@ class RunWatchOperator(BaseOperator):
         *,
         starts: Mapping[str, dt.datetime],
         upstream: Mapping[str, tuple[str, ...]],
-        on_overdue: Callable[[Any, str, list[str]], None],
+        on_overdue: Callable[[Any, list[tuple[str, list[str]]]], None],
         on_failures: Callable[[Any, list[dict]], bool] | None = None,
         on_start: Callable[[Any], None] | None = None,
         on_wake: Callable[[Any], None] | None = None,
@@ -84,6 +85,8 @@ class RunWatchOperator(BaseOperator):
             dag_id=ti.dag_id, run_ids=[ti.run_id]
         ).get(ti.run_id, {})
         said = set(ledger.get("overdue", []))
+        found: list[tuple[str, list[str]]] = []
+        decided = set(said)
         for step, start in sorted(self.starts.items(), key=lambda item: item[1]):
             if step in said or start > now:
                 continue
@@ -95,11 +98,15 @@ class RunWatchOperator(BaseOperator):
                     start,
                     ", ".join(holding),
                 )
-                try:
-                    self._on_overdue(context, step, holding)
-                except Exception:
-                    self.log.exception("The Overdue alert of %s failed", step)
-            said.add(step)  # a step is Overdue at its start or never: decided once
+                found.append((step, holding))
+            decided.add(step)  # a step is Overdue at its start or never: decided once
+        if found:
+            try:  # the steps found in one check, together: one e-mail per person
+                self._on_overdue(context, found)
+            except Exception:
+                self.log.exception("The Overdue alert of %s failed", ", ".join(s for s, _ in found))
+        if decided != said:
+            said = decided
             ledger.mark("overdue", sorted(said))
         ti.xcom_push(key="overdue", value=sorted(said))
         pending_failures = self._report_failures(context, states, ledger)
