@@ -108,7 +108,8 @@ def run_json(run_id: str, steps: list[dict], dry_run="DR1") -> dict:
     }
 
 
-# Run 1: most of it measured; J takes 26 h; M left open; N closed straight from Ready.
+# Run 1: most of it measured; J takes 26 h; M left open; N closed straight from Ready (the step
+# operator then records the Close as the Start too, as the e2e test's real run shows).
 RUN_1 = run_json(
     "manual__1",
     [
@@ -120,7 +121,7 @@ RUN_1 = run_json(
         done("J", at(16, 12), at(17, 14)),
         done("K", at(17, 14), at(17, 14, 12, 20)),
         done("M", at(17, 14, 15), None, state="Late"),
-        done("N", None, at(17, 15)),
+        done("N", at(17, 15), at(17, 15)),  # closed from Ready: its Close recorded as its Start
     ],
 )
 # Run 2 of the same dry run: F1 closed without a Start, J still open, K not reached.
@@ -129,7 +130,7 @@ RUN_2 = run_json(
     [
         done("S", at(18, 8), at(18, 9, 4)),
         done("G", None, at(18, 9, 10), kind="gate"),
-        done("F1", None, at(18, 11)),
+        done("F1", None, at(18, 11)),  # marked done in Airflow: no Start recorded
         done("F2", at(18, 11), at(18, 11, 58)),
         done("B1", None, None, state="Skipped"),
         done("J", at(18, 12), None, state="Open"),

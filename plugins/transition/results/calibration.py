@@ -4,8 +4,9 @@ The rules (the README's "Calibrating the next dry run" and the Calibration sheet
 
 * a step's measure in a run is Start → Close (the recap's actual start and end) of a step that was
   started, then closed; several runs: the median of their measures, then :func:`round_duration`;
-* a step closed without a Start (straight from Ready, or marked done in Airflow) has no measure: its
-  Duration is kept, and the sheet says so; likewise a step started and not closed;
+* a step closed without a Start (straight from Ready: its recorded Start is its Close, to the
+  microsecond; or marked done in Airflow: no Start) has no measure: its Duration is kept, and the
+  sheet says so; likewise a step started and not closed;
 * a step that did not run (skipped, not reached, not in the dry runs given) keeps its Duration;
 * a gate (Kind ``gate``) is not calibrated: it has no Start, its time is the wait for a decision.
 """
@@ -104,7 +105,9 @@ def measure(result: StepResult | None) -> Measure:
     if result.state == State.SKIPPED.value:
         return Measure(Outcome.SKIPPED)
     if result.state == State.TERMINATED.value:
-        if result.actual_duration is None:
+        # Closed straight from Ready: the step records its Close as its Start too (same moment);
+        # marked done in Airflow: no Start at all. Either way nothing was measured.
+        if result.actual_duration is None or result.actual_start == result.actual_end:
             return Measure(Outcome.NO_START)
         return Measure(Outcome.MEASURED, max(result.actual_duration, dt.timedelta(0)))
     if result.actual_start is not None:
