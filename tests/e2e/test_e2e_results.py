@@ -265,7 +265,7 @@ def test_results_workbook_and_weekly_report(tmp_path):
             assert calibrated.returncode == 0, calibrated.stderr
             assert calibrated.stdout.strip() == (
                 f"Wrote {tmp_path / 'next.xlsx'} from plan.xlsx: 1 of 4 durations changed; "
-                "1 calibrated, 1 kept without a measure, 2 did not run, 0 gates. "
+                "calibrated: 1, kept without a measure: 1, did not run: 2, gates: 0. "
                 "The plan in it is valid."
             )
             calibrated_book = openpyxl.load_workbook(tmp_path / "next.xlsx")

@@ -220,6 +220,17 @@ def test_each_rule_of_the_calibration(tmp_path):
     assert [s.step.id for s in calibration.changed] == ["S", "F1", "F2", "J", "K"]
 
 
+def test_runs_of_another_plan_are_refused(tmp_path):
+    plan = valid_plan(write_plan(tmp_path))
+    other = run_results_from_json({**RUN_1, "plan": "billing", "dag_id": "billing_dr1"})
+    with pytest.raises(ValueError) as refused:
+        calibrate(plan, [run_results_from_json(RUN_1), other])
+    assert str(refused.value) == (
+        "run billing_dr1/manual__1 is a dry run of plan 'billing', not of 'resa': give runs of the "
+        "plan to calibrate"
+    )
+
+
 def test_the_copy_changes_only_the_durations_and_the_validator_accepts_it(tmp_path):
     config = write_plan(tmp_path)
     source = tmp_path / "plan.xlsx"
@@ -270,7 +281,7 @@ def test_the_calibration_sheet(tmp_path):
     )
     assert sheet["A4"].value == "Runs: DR1 = resa_dr1/manual__1; DR1 (2) = resa_dr1/manual__2"
     assert sheet["A5"].value == (
-        "5 of 10 durations changed; 5 calibrated, 2 kept without a measure, 2 did not run, 1 gates"
+        "5 of 10 durations changed; calibrated: 5, kept without a measure: 2, did not run: 2, gates: 1"
     )
     header = [c.value for c in sheet[7]]
     assert header == [

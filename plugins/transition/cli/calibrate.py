@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 
 from transition.cli.exit_codes import EXIT_OK, EXIT_PROBLEMS
-from transition.cli.report import add_api_arguments
+from transition.cli.report import add_api_arguments, cannot_write
 from transition.errors import (
     ApiError,
     ApiRefused,
@@ -35,7 +35,7 @@ from transition.plan.model import Plan
 from transition.results.api_client import ApiClient, Credentials
 from transition.results.calibration import calibrate
 from transition.results.calibration_workbook import summary, write_calibrated
-from transition.results.data import RunResults, run_results, split_run
+from transition.results.data import run_results, split_run
 from transition.workbook.reader import read_workbook
 from transition.workbook.sheets import sheet_specs
 
@@ -84,20 +84,15 @@ def calibrate_command(args: argparse.Namespace) -> int:
     except ApiError as exc:
         print(f"transition: {exc}", file=sys.stderr)
         return EXIT_PROBLEMS
-    _same_plan(plan, results, config)
-    calibration = calibrate(plan, results)
+    try:
+        calibration = calibrate(plan, results)
+    except ValueError as exc:  # a run of another plan
+        raise UsageError(f"{exc} ({config.source or config.workbook_path})") from None
     raw, _problems = read_workbook(config.workbook_path, sheet_specs(config.sheets))
     try:
         write_calibrated(config.workbook_path, out, raw.sheets["steps"], calibration)
     except OSError as exc:
-        print(
-            "transition: "
-            + _("cannot write '{path}': {reason}").format(
-                path=args.out, reason=exc.strerror or exc
-            ),
-            file=sys.stderr,
-        )
-        return EXIT_PROBLEMS
+        return cannot_write(args.out, exc)
     # What the next dry run reads: checked as `transition validate` would.
     _valid(
         config.model_copy(update={"workbook": out.resolve()}),
@@ -134,19 +129,3 @@ def _valid(config: PlanConfig, headline: str | None = None) -> Plan:
     if result.plan is None:
         raise PlanInvalid(errors_only(result.problems), headline)
     return result.plan
-
-
-def _same_plan(plan: Plan, results: list[RunResults], config: PlanConfig) -> None:
-    for run in results:
-        if run.plan != plan.name:
-            raise UsageError(
-                _(
-                    "run {run} is a dry run of plan '{other}', not of '{plan}' ({config}): give runs "
-                    "of the plan to calibrate"
-                ).format(
-                    run=f"{run.dag_id}/{run.run_id}",
-                    other=run.plan,
-                    plan=plan.name,
-                    config=config.source or config.workbook_path,
-                )
-            )

@@ -55,6 +55,16 @@ def add_api_arguments(command: argparse.ArgumentParser) -> None:
     )
 
 
+def cannot_write(path: str, exc: OSError) -> int:
+    """Say that ``path`` could not be written, and why; the exit code (1)."""
+    reason = exc.strerror or exc
+    print(
+        "transition: " + _("cannot write '{path}': {reason}").format(path=path, reason=reason),
+        file=sys.stderr,
+    )
+    return EXIT_PROBLEMS
+
+
 def report_command(args: argparse.Namespace) -> int:
     out = Path(args.out)
     try:
@@ -78,14 +88,7 @@ def report_command(args: argparse.Namespace) -> int:
     try:
         write_results(out, results, comparison)
     except OSError as exc:
-        print(
-            "transition: "
-            + _("cannot write '{path}': {reason}").format(
-                path=args.out, reason=exc.strerror or exc
-            ),
-            file=sys.stderr,
-        )
-        return EXIT_PROBLEMS
+        return cannot_write(args.out, exc)
     counts = ", ".join(f"{n} {state_name(state)}" for state, n in results.counts.items() if n)
     defects = ngettext("{count} defect", "{count} defects", len(results.defects)).format(
         count=len(results.defects)

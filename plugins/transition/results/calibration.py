@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import Enum
 
+from transition.i18n import _
 from transition.plan.model import Plan, Step
 from transition.results.data import RunResults, StepResult
 from transition.vocabulary import State
@@ -135,7 +136,16 @@ def _median(durations: Sequence[dt.timedelta]) -> dt.timedelta:
 
 
 def calibrate(plan: Plan, runs: Sequence[RunResults]) -> Calibration:
-    """Every step of the plan, in workbook order, with its measures in ``runs`` and its proposed Duration."""
+    """Every step of the plan, in workbook order, with its measures in ``runs`` and its proposed
+    Duration; ValueError for a run of another plan."""
+    for run in runs:
+        if run.plan != plan.name:
+            raise ValueError(
+                _(
+                    "run {run} is a dry run of plan '{other}', not of '{plan}': give runs of the plan "
+                    "to calibrate"
+                ).format(run=f"{run.dag_id}/{run.run_id}", other=run.plan, plan=plan.name)
+            )
     by_run = [{s.id: s for s in run.steps} for run in runs]
     steps = []
     for step in sorted(plan.steps.values(), key=lambda s: s.row):

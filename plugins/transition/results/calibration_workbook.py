@@ -212,11 +212,11 @@ def _calibration_sheet(sheet: Worksheet, calibration: Calibration) -> None:
 
 
 def summary(calibration: Calibration) -> str:
-    """``12 durations changed of 40 steps; 3 kept (no measure), 5 did not run, 1 gate``."""
+    """``12 of 40 durations changed; calibrated: 20, kept without a measure: 3, did not run: 16, gates: 1``."""
     kept = len(calibration.with_verdict(Verdict.NO_START, Verdict.NOT_CLOSED))
     return _(
-        "{changed} of {steps} durations changed; {calibrated} calibrated, {kept} kept without a "
-        "measure, {not_run} did not run, {gates} gates"
+        "{changed} of {steps} durations changed; calibrated: {calibrated}, kept without a measure: "
+        "{kept}, did not run: {not_run}, gates: {gates}"
     ).format(
         changed=len(calibration.changed),
         steps=len(calibration.steps),
