@@ -2,7 +2,8 @@
 
 Two dry runs of a small plan run part way (steps closed, a transfer, a defect, a Late step, Overdue
 steps); ``transition report`` then reads one of them through the REST API and writes the results
-workbook, refusing a wrong run id and a wrong password in words; and the weekly report DAG, run
+workbook, refusing a wrong run id and a wrong password in words; ``transition calibrate`` reads
+both runs and writes the plan's workbook for the next dry run; and the weekly report DAG, run
 once, e-mails the cutover manager one report per running dry run, with the workbook attached,
 reading Airflow as the service user of the connection ``transition_api``.
 """
@@ -77,14 +78,14 @@ def wait_for_state(
 
 
 def report(
-    server: AirflowServer, *args: str, env: dict | None = None
+    server: AirflowServer, *args: str, env: dict | None = None, command: str = "report"
 ) -> subprocess.CompletedProcess:
     clean = {k: v for k, v in os.environ.items() if not k.startswith("TRANSITION_API_")}
     clean["TRANSITION_CONFIG"] = server.env[
         "TRANSITION_CONFIG"
     ]  # the test plan's: its language (English)
     return subprocess.run(
-        [TRANSITION, "report", *args],
+        [TRANSITION, command, *args],
         capture_output=True,
         text=True,
         timeout=120,
@@ -239,6 +240,68 @@ def test_results_workbook_and_weekly_report(tmp_path):
                 assert [n for n in archive.namelist() if n.startswith("xl/charts/")] == [
                     "xl/charts/chart1.xml"
                 ]
+
+            # -- transition calibrate: both runs, the next dry run's workbook -------------------
+            # A: closed without a Start in DR1, started and closed within seconds in DR2; B started
+            # and not closed in DR2, not reached in DR1; C and D did not run.
+            measured = a["Actual duration"]
+            assert measured < dt.timedelta(minutes=2)
+            calibrated = report(
+                server,
+                "--run",
+                f"{DR1}/{run1}",
+                "--run",
+                f"{DR2}/{run2}",
+                "--out",
+                str(tmp_path / "next.xlsx"),
+                "--user",
+                "mia",
+                env={
+                    "TRANSITION_API_URL": server.base_url,
+                    "TRANSITION_API_PASSWORD": server.passwords["mia"],
+                },
+                command="calibrate",
+            )
+            assert calibrated.returncode == 0, calibrated.stderr
+            assert calibrated.stdout.strip() == (
+                f"Wrote {tmp_path / 'next.xlsx'} from plan.xlsx: 1 of 4 durations changed; "
+                "calibrated: 1, kept without a measure: 1, did not run: 2, gates: 0. "
+                "The plan in it is valid."
+            )
+            calibrated_book = openpyxl.load_workbook(tmp_path / "next.xlsx")
+            assert calibrated_book.sheetnames == [
+                *openpyxl.load_workbook(tmp_path / "plan.xlsx").sheetnames,
+                "Calibration",
+            ]
+            durations = [
+                r[6] for r in calibrated_book["Steps"].iter_rows(min_row=2, values_only=True)
+            ]
+            assert durations == ["5m", "1m", "30m", "15m"]  # A: its seconds, rounded up to 5 min
+            sheet = calibrated_book["Calibration"]
+            assert sheet["A4"].value == f"Runs: DR1 = {DR1}/{run1}; DR2 = {DR2}/{run2}"
+            header = [c.value for c in sheet[7]]
+            table = {
+                r[0]: dict(zip(header, r)) for r in sheet.iter_rows(min_row=8, values_only=True)
+            }
+            assert list(table) == ["A", "B", "C", "D"]
+            assert table["A"]["Measured in DR1"] == "closed without a Start"
+            # Start → Close as the recap gives it (the results workbook's is to the second)
+            assert abs(table["A"]["Measured in DR2"] - measured) < dt.timedelta(seconds=1)
+            assert (table["A"]["Proposed duration"], table["A"]["Change (min)"]) == (
+                dt.timedelta(minutes=5),
+                -55,
+            )
+            assert (table["B"]["Measured in DR1"], table["B"]["Measured in DR2"]) == (
+                "not reached",
+                "not closed",
+            )
+            assert [table[k]["Status"] for k in "BCD"] == ["kept", "not run", "not run"]
+            # The validator accepts the copy, as the next dry run will read it
+            copy_config = tmp_path / "next.yaml"
+            write_config(copy_config, "next.xlsx", name="rep", cutover_managers=["mia"])
+            checked = report(server, str(copy_config), command="validate")
+            assert checked.returncode == 0 and "is valid" in checked.stdout, checked.stderr
+            assert load_plan(copy_config).plan.steps["A"].duration == dt.timedelta(minutes=5)
 
             # Wrong run, wrong DAG, wrong password: said in words, exit 2, no traceback, no file.
             # (--password=...: a generated password may begin with "-")

@@ -1,6 +1,6 @@
 """The ``transition`` command and what runs Airflow for a plan: the only layer that parses arguments.
 
-Owns: the subcommands (validate, graph, template, sample, report, backup, restore, calendar,
+Owns: the subcommands (validate, graph, template, sample, report, calibrate, backup, restore, calendar,
 standalone), running ``airflow standalone`` and keeping it running, the gettext catalogues' upkeep.
 May import every other layer; nothing imports it but the console script and the tests.
 """

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from transition.cli.backup import backup, is_sqlite_file, restore
+from transition.cli.calibrate import add_calibrate_parser, calibrate_command
 from transition.cli.exit_codes import EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE
 from transition.cli.home_database import home_database, migrate_schema
 from transition.cli.report import add_report_parser, report_command
@@ -89,6 +90,7 @@ def build_parser() -> argparse.ArgumentParser:
     users.add_argument("plan", nargs="?")
 
     add_report_parser(commands)
+    add_calibrate_parser(commands)
     for command in commands.choices.values():  # every command speaks the reader's language
         if not any("--lang" in action.option_strings for action in command._actions):
             command.add_argument(
@@ -131,6 +133,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "backup": _backup,
             "restore": _restore,
             "report": report_command,
+            "calibrate": calibrate_command,
         }[args.command]
         return handler(args)
     except UsageError as exc:

@@ -37,17 +37,32 @@ def add_report_parser(commands: argparse._SubParsersAction) -> None:
         help="the run, e.g. resa_dr1/manual__2027-01-16T08:00:00+00:00",
     )
     report.add_argument("--out", required=True, help="the .xlsx file to write")
-    report.add_argument(
+    add_api_arguments(report)
+
+
+def add_api_arguments(command: argparse.ArgumentParser) -> None:
+    """``--url``, ``--user``, ``--password``: how a command reads Airflow's REST API."""
+    command.add_argument(
         "--url",
         help="Airflow's api-server (default: $TRANSITION_API_URL, else http://127.0.0.1:8080)",
     )
-    report.add_argument(
+    command.add_argument(
         "--user", help="an Airflow user who may read the dry runs (default: $TRANSITION_API_USER)"
     )
-    report.add_argument(
+    command.add_argument(
         "--password",
         help="its password (default: $TRANSITION_API_PASSWORD, better than the command line)",
     )
+
+
+def cannot_write(path: str, exc: OSError) -> int:
+    """Say that ``path`` could not be written, and why; the exit code (1)."""
+    reason = exc.strerror or exc
+    print(
+        "transition: " + _("cannot write '{path}': {reason}").format(path=path, reason=reason),
+        file=sys.stderr,
+    )
+    return EXIT_PROBLEMS
 
 
 def report_command(args: argparse.Namespace) -> int:
@@ -73,14 +88,7 @@ def report_command(args: argparse.Namespace) -> int:
     try:
         write_results(out, results, comparison)
     except OSError as exc:
-        print(
-            "transition: "
-            + _("cannot write '{path}': {reason}").format(
-                path=args.out, reason=exc.strerror or exc
-            ),
-            file=sys.stderr,
-        )
-        return EXIT_PROBLEMS
+        return cannot_write(args.out, exc)
     counts = ", ".join(f"{n} {state_name(state)}" for state, n in results.counts.items() if n)
     defects = ngettext("{count} defect", "{count} defects", len(results.defects)).format(
         count=len(results.defects)

@@ -130,6 +130,11 @@ def parse_duration(value: CellValue) -> dt.timedelta:
     return result
 
 
+def is_clock_duration(text: str) -> bool:
+    """A duration written as a clock, ``01:30`` (as :func:`parse_duration` reads it)."""
+    return _CLOCK_DURATION.match(text.strip().lower()) is not None
+
+
 def _parse_duration_text(text: str) -> dt.timedelta:
     compact = text.strip().lower()
     clock = _CLOCK_DURATION.match(compact)
