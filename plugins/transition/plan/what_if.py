@@ -25,7 +25,7 @@ class WhatIfError(TransitionError):
 
     def __init__(self, reason: str, message: str) -> None:
         super().__init__(message)
-        self.reason = reason  # "no-step", "done" or "bad-time"
+        self.reason = reason  # "no-step", "no-run", "done" or "bad-time"
         self.message = message
 
 
@@ -119,6 +119,7 @@ def ask(
     else:
         ends_at = before.ends[step_id] + (hypothesis.slip or dt.timedelta(0))
     earliest = max(before.starts[step_id], now)
+    zone = next((s.planned_start.tzinfo for s in schedule.steps.values() if s.planned_start), UTC)
     if ends_at < earliest:
         raise WhatIfError(
             "bad-time",
@@ -127,8 +128,8 @@ def ask(
                 "start)"
             ).format(
                 step=step_id,
-                asked=ends_at.isoformat(timespec="minutes"),
-                earliest=earliest.isoformat(timespec="minutes"),
+                asked=ends_at.astimezone(zone).isoformat(timespec="minutes"),
+                earliest=earliest.astimezone(zone).isoformat(timespec="minutes"),
             ),
         )
     # Its start does not move (its prerequisites do not depend on it): counted as ending at that time.
