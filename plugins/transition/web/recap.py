@@ -114,14 +114,17 @@ def what_if_texts() -> dict[str, str]:
     """The words of the recap's what-if (``recap_what_if.html.j2``), in the current language."""
     return {
         "answer": _(
-            "If {step} ends {ends_at} ({shift} min from its forecast), the run ends {after} "
-            "(forecast now: {before}; {run_shift} min)."
+            "If {step} ends {ends_at} ({shift} from its forecast), the run ends {after} "
+            "(forecast now: {before}; {run_shift})."
         ),
-        "margin_ok": _("{minutes} min before the End ({end})."),
-        "margin_late": _("{minutes} min after the End ({end}): the End is at risk."),
+        "margin_ok": _("{duration} before the End ({end})."),
+        "margin_late": _("{duration} after the End ({end}): the End is at risk."),
+        "days": _("{n} d"),
+        "hours": _("{n} h"),
+        "minutes": _("{n} min"),
         "moved": _("Steps that move:"),
         "moved_line": _(
-            "start {start_before} → {start_after}, end {end_before} → {end_after} ({shift} min)"
+            "start {start_before} → {start_after}, end {end_before} → {end_after} ({shift})"
         ),
         "nothing_moves": _("No other step moves."),
         "gates": _("Gates that move:"),
