@@ -219,6 +219,12 @@ def test_recap_page_in_a_browser(tmp_path):
                         refused = alice.get(what_if, params=params)
                         assert refused.status_code == status, refused.text
                         assert words in refused.json()["detail"]
+                    no_run = alice.get(
+                        f"/transition/api/dags/{DAG_ID}/runs/nope/what-if",
+                        params={"step": "A", "slip": "30"},
+                    )
+                    assert no_run.status_code == 404
+                    assert no_run.json()["detail"] == f"no run 'nope' of DAG '{DAG_ID}'"
                     # Asking changed nothing.
                     after = alice.get(steps_url).json()
                     assert (after["steps"], after["forecast_end"]) == (
