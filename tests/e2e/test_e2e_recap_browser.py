@@ -2,7 +2,9 @@
 
 A run with steps in five states; the page, logged in with the user's Airflow token, must show the
 states the states module computes (the JSON endpoint), filter them, and save a screenshot under
-tests/artifacts/. Without a login there is no data.
+tests/artifacts/. Its what-if form answers "if step A ended then" (steps moved, End at risk, people to
+warn) and refusals in words, as the what-if JSON does, and asking changes nothing. Without a login
+there is no data.
 """
 
 from __future__ import annotations
@@ -45,10 +47,15 @@ def write_plan(folder: Path) -> None:
                 ["alice", "Alice Martin", "alice@example.com", "Market", "", ""],
                 ["bob", "Bob Peeters", "bob@example.com", "Infra", "", ""],
             ],
-            "DryRuns": [["Name", "D-day"], ["DR1", today]],
+            "DryRuns": [["Name", "D-day", "End"], ["DR1", today, end_by(today)]],
         },
     )
     write_config(folder / "config.yaml", "plan.xlsx", name="recap")
+
+
+def end_by(d_day: dt.date) -> dt.datetime:
+    """The dry run's End: D+10 12:00, three hours after C, the last step, ends."""
+    return dt.datetime.combine(d_day + dt.timedelta(days=10), dt.time(12, 0))
 
 
 def test_recap_page_in_a_browser(tmp_path):
@@ -162,6 +169,68 @@ def test_recap_page_in_a_browser(tmp_path):
                     "document.querySelector(\"#rows tr[data-step='A']\").innerText.includes('→ bob')"
                 )
                 page.screenshot(path=str(ARTIFACTS / "recap-after-actions.png"), full_page=True)
+
+                # What if A (open, now Bob's too) ended on D+10 at 13:00? B and E follow it, past the End.
+                with server.client("alice") as alice:
+                    before = alice.get(steps_url).json()
+                d10 = (plan.dry_runs["DR1"].d_day + dt.timedelta(days=10)).isoformat()
+                page.click("#what-if summary")
+                page.select_option("#wi-step", "A")
+                page.fill("#wi-ends-at", f"{d10}T13:00")
+                page.click("#wi-ask")
+                page.wait_for_selector("#wi-warn")
+                assert f"the run ends {d10} 15:00" in page.inner_text("#wi-answer .wi-end")
+                assert "3 h after the End" in page.inner_text("#wi-answer .wi-end")
+                assert page.eval_on_selector_all(
+                    "#wi-moved li", "items => items.map(i => i.dataset.step)"
+                ) == ["B", "E"]
+                d1 = (plan.dry_runs["DR1"].d_day + dt.timedelta(days=1)).isoformat()
+                assert (
+                    f"start {d1} 08:00 → {d10} 13:00, end {d1} 10:00 → {d10} 15:00"
+                    in page.inner_text("#wi-moved li[data-step='B']")
+                )
+                warned = page.eval_on_selector_all(
+                    "#wi-warn li", "items => items.map(i => [i.dataset.person, i.innerText])"
+                )
+                assert warned == [
+                    ["alice", "Alice Martin <alice@example.com> (A, E)"],
+                    ["bob", "Bob Peeters <bob@example.com> (A, B)"],
+                ]
+                page.screenshot(path=str(ARTIFACTS / "recap-what-if.png"), full_page=True)
+                # Ending before now is refused, in words, on the page.
+                page.fill("#wi-ends-at", "")
+                page.fill("#wi-slip", "-600")
+                page.click("#wi-ask")
+                page.wait_for_selector("#wi-answer .wi-refused")
+                assert "step A cannot end at" in page.inner_text("#wi-answer")
+                with server.client("alice") as alice:
+                    what_if = f"/transition/api/dags/{DAG_ID}/runs/{run_id}/what-if"
+                    answer = alice.get(what_if, params={"step": "A", "slip": "30"})
+                    assert answer.status_code == 200, answer.text
+                    assert answer.json()["step_shift_minutes"] == 30
+                    # E follows A; B waits for its Start (D+1 08:00).
+                    assert [m["id"] for m in answer.json()["moved"]] == ["A", "E"]
+                    for params, status, words in [
+                        ({"step": "Z", "slip": "30"}, 404, "no step 'Z' in dry run DR1"),
+                        ({"step": "D", "slip": "30"}, 409, "step D is closed"),
+                        ({"step": "A", "slip": "soon"}, 400, "slip: 'soon'"),
+                        ({"step": "A", "ends_at": "noon"}, 400, "ends_at: 'noon'"),
+                    ]:
+                        refused = alice.get(what_if, params=params)
+                        assert refused.status_code == status, refused.text
+                        assert words in refused.json()["detail"]
+                    no_run = alice.get(
+                        f"/transition/api/dags/{DAG_ID}/runs/nope/what-if",
+                        params={"step": "A", "slip": "30"},
+                    )
+                    assert no_run.status_code == 404
+                    assert no_run.json()["detail"] == f"no run 'nope' of DAG '{DAG_ID}'"
+                    # Asking changed nothing.
+                    after = alice.get(steps_url).json()
+                    assert (after["steps"], after["forecast_end"]) == (
+                        before["steps"],
+                        before["forecast_end"],
+                    )
 
                 # The step's link opens Airflow's Required Actions page of that step, with its request.
                 page.goto(link)

@@ -182,6 +182,7 @@ def api_schema(airflow):
         "GET /api/dags/{dag_id}/runs/{run_id}/transfers",
         "GET /api/dags/{dag_id}/runs",
         "GET /api/dags/{dag_id}/runs/{run_id}/steps",
+        "GET /api/dags/{dag_id}/runs/{run_id}/what-if",
         "GET /recap",
     }
     return operations
@@ -219,7 +220,10 @@ def explicit_case(server: AirflowServer, operation: Any) -> Any:
     )
     return operation.Case(
         path_parameters={n: path[n] for n in names} or None,
-        query={"lang": "fr"} if operation.path == "/recap" else None,
+        query={
+            "/recap": {"lang": "fr"},
+            "/api/dags/{dag_id}/runs/{run_id}/what-if": {"step": "A", "slip": "30"},
+        }.get(operation.path),
         **({"body": body, "media_type": "application/json"} if body is not None else {}),
     )
 

@@ -2,6 +2,7 @@
 
 Owns: a step's state from what Airflow knows (``states``), transfers, defects and forced closes
 kept per run instance (``records``, ``records_schema``: tables and migrations) and where every
-step of a run stands (``run_view``, read by the recap page, its JSON and the results). Imports the
-plan layer, notifications' links, and Airflow's models (api-server side).
+step of a run stands (``run_view``, read by the recap page, its JSON and the results), and what if
+a step of it ended at another time (``what_if_view``). Imports the plan layer, notifications'
+links, and Airflow's models (api-server side).
 """

@@ -166,25 +166,16 @@ def run_steps(
                 "skipped_by": skipped_by.get(step_id) if state.value == "Skipped" else None,
             }
         )
-    progress = {
-        s["id"]: Progress(
-            done=s["state"] in ("Terminated", "Skipped"),
-            started_at=_parse(s["actual_start"]),
-            ended_at=_parse(s["actual_end"]),
-        )
-        for s in steps
-    }
+    progress = progress_of(steps)
     planned = reckon(schedule, plan.steps, planned_origin(schedule))
     end_by = schedule.dry_run.end
     # Gates not decided yet: the forecast takes Go (the plan goes on); each also says where the run
     # ends on No-go, the "backout now" time.
-    open_gates = [
-        s["id"]
-        for s in steps
-        if s["kind"] == "gate" and not s["decision"] and s["state"] != "Skipped"
-    ]
+    open_gates = undecided_gates(steps)
     skipped_on_go = {step for gate in open_gates for step in branch_only(plan, dry_run, gate, "go")}
-    forecast = reckon(schedule, plan.steps, now, _as_done(progress, skipped_on_go))
+    forecast = reckon(
+        schedule, plan.steps, now, progress_on_go(plan, dry_run, progress, open_gates)
+    )
     gates_ahead: list[GateAheadView] = []
     for gate in open_gates:
         on_go = forecast
@@ -238,6 +229,36 @@ def run_steps(
         "steps": steps,
         "gates_ahead": gates_ahead,
     }
+
+
+def progress_of(steps: list[StepView]) -> dict[str, Progress]:
+    """What the forecast knows of each step of a run view: done or not, its actual start and end."""
+    return {
+        s["id"]: Progress(
+            done=s["state"] in ("Terminated", "Skipped"),
+            started_at=_parse(s["actual_start"]),
+            ended_at=_parse(s["actual_end"]),
+        )
+        for s in steps
+    }
+
+
+def undecided_gates(steps: list[StepView]) -> list[str]:
+    """The gates of a run view not decided yet (and not skipped)."""
+    return [
+        s["id"]
+        for s in steps
+        if s["kind"] == "gate" and not s["decision"] and s["state"] != "Skipped"
+    ]
+
+
+def progress_on_go(
+    plan: Plan, dry_run: str, progress: dict[str, Progress], gates: list[str]
+) -> dict[str, Progress]:
+    """``progress`` as the forecast takes it: every gate in ``gates`` says Go (what only No-go
+    runs is skipped, counted as done)."""
+    skipped = {step for gate in gates for step in branch_only(plan, dry_run, gate, "go")}
+    return _as_done(progress, skipped)
 
 
 def _as_done(progress: dict[str, Progress], skipped: set[str]) -> dict[str, Progress]:

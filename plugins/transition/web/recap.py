@@ -87,6 +87,8 @@ def recap(user: GetUserDep, lang: str | None = None) -> HTMLResponse:
                 user=actor_id(user),
                 user_json=_js(actor_id(user)),
                 texts_json=_js(texts),
+                what_if_texts_json=_js(what_if_texts()),
+                timezone=plan.timezone,
                 lang=language,
                 dags=[
                     (
@@ -106,3 +108,27 @@ def recap(user: GetUserDep, lang: str | None = None) -> HTMLResponse:
             )
         )
     return HTMLResponse(page)
+
+
+def what_if_texts() -> dict[str, str]:
+    """The words of the recap's what-if (``recap_what_if.html.j2``), in the current language."""
+    return {
+        "answer": _(
+            "If {step} ends {ends_at} ({shift} from its forecast), the run ends {after} "
+            "(forecast now: {before}; {run_shift})."
+        ),
+        "margin_ok": _("{duration} before the End ({end})."),
+        "margin_late": _("{duration} after the End ({end}): the End is at risk."),
+        "days": _("{n} d"),
+        "hours": _("{n} h"),
+        "minutes": _("{n} min"),
+        "moved": _("Steps that move:"),
+        "moved_line": _(
+            "start {start_before} → {start_after}, end {end_before} → {end_after} ({shift})"
+        ),
+        "nothing_moves": _("No other step moves."),
+        "gates": _("Gates that move:"),
+        "gate_line": _("decision {start_before} → {start_after} (planned {planned})"),
+        "warn": _("People to warn:"),
+        "refused": _("Refused: {reason}"),
+    }

@@ -3,18 +3,27 @@
 * ``GET /transition/api/dags/{dag_id}/runs``: the dry run's runs, newest first
 * ``GET /transition/api/dags/{dag_id}/runs/{run_id}/steps``: the run view (:class:`RunView`)
 * ``GET /transition/api/dags/{dag_id}/runs/{run_id}/defects`` (and ``/transfers``)
+* ``GET /transition/api/dags/{dag_id}/runs/{run_id}/what-if?step=…&ends_at=…`` (or ``&slip=`` minutes):
+  the forecast if that step ended then (:class:`WhatIfView`); changes nothing
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import re
+import zoneinfo
+from typing import Annotated
+
 from airflow.api_fastapi.common.db.common import SessionDep
 from airflow.api_fastapi.core_api.security import GetUserDep, requires_access_dag
-from fastapi import Depends
+from fastapi import Depends, HTTPException, Query
 
-from transition.i18n import use_language
+from transition.i18n import _, use_language
+from transition.plan.what_if import Hypothesis, WhatIfError
 from transition.runs import records
 from transition.runs.run_view import dag_runs, run_steps
 from transition.runs.views import RunView
+from transition.runs.what_if_view import WhatIfView, what_if
 from transition.web.app import (
     app,
     as_json,
@@ -67,3 +76,96 @@ def list_steps(dag_id: str, run_id: str, session: SessionDep, user: GetUserDep) 
         plan = plan_or_404()
         dry_run = dry_run_or_404(plan, dag_id)
     return run_steps(session, plan, dry_run, run_id, base_url())
+
+
+WHAT_IF_RANGE = dt.timedelta(days=366)  # how far from now an end may be asked
+WHAT_IF_STATUS = {"no-step": 404, "no-run": 404, "done": 409, "bad-time": 400}
+
+
+@app.get(
+    "/api/dags/{dag_id}/runs/{run_id}/what-if",
+    dependencies=[Depends(requires_access_dag("GET"))],
+    responses=problems(400, 401, 403, 404, 409),
+)
+def ask_what_if(
+    dag_id: str,
+    run_id: str,
+    session: SessionDep,
+    user: GetUserDep,
+    step: Annotated[str, Query(max_length=200, description="the step asked about")],
+    ends_at: Annotated[
+        str | None,
+        Query(
+            max_length=64,
+            description="when it would end: ISO 8601 (without an offset: the plan's time zone)",
+        ),
+    ] = None,
+    slip: Annotated[
+        str | None,
+        Query(
+            max_length=16,
+            description="or how many minutes after its forecast end (negative: before)",
+        ),
+    ] = None,
+) -> WhatIfView:
+    """If step ``step`` ended at ``ends_at`` (or ``slip`` minutes after its forecast end): the new
+    forecast end, the steps and gates that move and whom to warn. Changes nothing."""
+    with use_language(user_language(user)):
+        plan = plan_or_404()
+        dry_run = dry_run_or_404(plan, dag_id)
+        now = dt.datetime.now(dt.UTC)
+        hypothesis = Hypothesis(step, *end_or_slip(ends_at, slip, plan.timezone, now))
+        try:
+            return what_if(session, plan, dry_run, run_id, hypothesis, base_url(), now)
+        except WhatIfError as refused:
+            raise HTTPException(WHAT_IF_STATUS[refused.reason], _safe(refused.message)) from None
+
+
+def end_or_slip(
+    ends_at: str | None, slip: str | None, timezone: str, now: dt.datetime
+) -> tuple[dt.datetime | None, dt.timedelta | None]:
+    """The query's end (aware; the plan's zone when it has no offset) or slip; 400 in words otherwise."""
+    if (ends_at is None) == (slip is None):
+        raise HTTPException(
+            400,
+            _("give the step's end (ends_at, ISO 8601) or its slip in minutes (slip), not both"),
+        )
+    if slip is not None:
+        if not re.fullmatch(r"[+-]?[0-9]{1,6}", slip.strip()):
+            raise HTTPException(
+                400,
+                _("slip: '{value}' is not a whole number of minutes (like 30 or -15)").format(
+                    value=_safe(slip)
+                ),
+            )
+        delta = dt.timedelta(minutes=int(slip))
+        if abs(delta) > WHAT_IF_RANGE:
+            raise HTTPException(
+                400, _("slip: {value} minutes is more than a year").format(value=int(slip))
+            )
+        return None, delta
+    assert ends_at is not None  # one of the two, checked above
+    try:
+        moment = dt.datetime.fromisoformat(ends_at.strip())
+    except ValueError:
+        moment = None
+    if moment is None or not ends_at.isascii():
+        raise HTTPException(
+            400,
+            _("ends_at: '{value}' is not a date and time (like 2027-01-16T14:30)").format(
+                value=_safe(ends_at)
+            ),
+        )
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=zoneinfo.ZoneInfo(timezone))
+    if abs(moment - now) > WHAT_IF_RANGE:
+        raise HTTPException(
+            400,
+            _("ends_at: {value} is more than a year from now").format(value=_safe(ends_at)),
+        )
+    return moment, None
+
+
+def _safe(text: str) -> str:
+    """``text`` fit to answer in JSON: what is not Unicode (a lone surrogate) escaped."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
