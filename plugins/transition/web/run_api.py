@@ -3,15 +3,18 @@
 * ``GET /transition/api/dags/{dag_id}/runs``: the dry run's runs, newest first
 * ``GET /transition/api/dags/{dag_id}/runs/{run_id}/steps``: the run view (:class:`RunView`)
 * ``GET /transition/api/dags/{dag_id}/runs/{run_id}/defects`` (and ``/transfers``)
+* ``GET /transition/api/dags/{dag_id}/runs/{run_id}/timeline.svg``: the run view on a time axis
+  (:mod:`timeline_svg`), with the recap table's filters as query parameters
 """
 
 from __future__ import annotations
 
 from airflow.api_fastapi.common.db.common import SessionDep
 from airflow.api_fastapi.core_api.security import GetUserDep, requires_access_dag
-from fastapi import Depends
+from fastapi import Depends, Query
+from fastapi.responses import Response
 
-from transition.i18n import use_language
+from transition.i18n import languages, use_language
 from transition.runs import records
 from transition.runs.run_view import dag_runs, run_steps
 from transition.runs.views import RunView
@@ -24,6 +27,16 @@ from transition.web.app import (
     problems,
     user_language,
 )
+from transition.web.guard_facts import actor_id
+from transition.web.timeline_svg import ZOOM_LIMITS, StepFilter, timeline_svg
+
+SVG_TYPE = "image/svg+xml"
+# The picture is the server's text, escaped: a browser opening it alone runs nothing, loads nothing.
+SVG_HEADERS = {
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'",
+    "Cache-Control": "no-store",
+    "X-Content-Type-Options": "nosniff",
+}
 
 
 @app.get(
@@ -67,3 +80,39 @@ def list_steps(dag_id: str, run_id: str, session: SessionDep, user: GetUserDep) 
         plan = plan_or_404()
         dry_run = dry_run_or_404(plan, dag_id)
     return run_steps(session, plan, dry_run, run_id, base_url())
+
+
+@app.get(
+    "/api/dags/{dag_id}/runs/{run_id}/timeline.svg",
+    dependencies=[Depends(requires_access_dag("GET"))],
+    response_class=Response,
+    responses={
+        200: {
+            "description": "the run's steps on a time axis (SVG)",
+            "content": {SVG_TYPE: {"schema": {"type": "string"}}},
+        },
+        **problems(400, 401, 403, 404),
+    },
+)
+def run_timeline(
+    dag_id: str,
+    run_id: str,
+    session: SessionDep,
+    user: GetUserDep,
+    zoom: float = Query(1.0, ge=ZOOM_LIMITS[0], le=ZOOM_LIMITS[1], description="1: 1100 px wide"),
+    state: str = Query("", max_length=40, description="the recap's filters (empty: all)"),
+    phase: str = Query("", max_length=200),
+    team: str = Query("", max_length=200),
+    owner: str = Query("", max_length=200),
+    mine: bool = Query(False, description="only the user's steps"),
+    lang: str | None = Query(None, max_length=10),
+) -> Response:
+    """The recap's timeline: one row per step the filters keep, planned beside actual / forecast."""
+    with use_language(user_language(user)):
+        plan = plan_or_404()
+        dry_run = dry_run_or_404(plan, dag_id)
+    view = run_steps(session, plan, dry_run, run_id, base_url())
+    only = StepFilter(state, phase, team, owner, actor_id(user) if mine else "")
+    with use_language(lang if lang in languages() else user_language(user, plan)):
+        svg = timeline_svg(view, zoom=zoom, only=only)
+    return Response(svg, media_type=SVG_TYPE, headers=SVG_HEADERS)
