@@ -143,6 +143,15 @@ def groups(root: ET.Element, css: str = "step") -> list[ET.Element]:
     return [g for g in root.iter(f"{SVG}g") if css in (g.get("class") or "").split()]
 
 
+def caption(root: ET.Element, kind: str) -> str:
+    (found,) = [t for t in root.iter(f"{SVG}text") if t.get("class") == f"{kind}-caption"]
+    return found.text or ""
+
+
+def labels(root: ET.Element) -> list[ET.Element]:
+    return [t for t in root.iter(f"{SVG}text") if t.get("class") == "label"]
+
+
 def test_one_group_per_step_with_its_bars_in_its_state_colour():
     root = parse(timeline_svg(four_steps()))
     rows = groups(root)
@@ -164,6 +173,16 @@ def test_one_group_per_step_with_its_bars_in_its_state_colour():
     assert [p.get("class") for p in c.iter(f"{SVG}polygon")] == ["planned", "forecast"]
     assert not list(c.iter(f"{SVG}rect"))
     assert not list(d.iter(f"{SVG}rect")) and not list(d.iter(f"{SVG}polygon"))  # nothing known
+    # The labels are in a column of their own (kept in view when the picture scrolls), in order.
+    assert [(t.get("data-step"), t.text) for t in labels(root)] == [
+        ("A", "A Stop the <market> gateway & queues"),
+        ("B", "B Label of B"),
+        ("C", "C Label of C"),
+        ("D", "D Label of D"),
+    ]
+    assert [t.get("y") for t in labels(root)] == [str(HEAD + ROW * i + 14) for i in range(4)]
+    # The page keeps these in view while the picture scrolls; drawn last, over the rows.
+    assert [g.get("class") for g in root if g.tag == f"{SVG}g"][-3:] == ["labels", "head", "corner"]
 
 
 def test_bars_start_and_end_at_their_times_and_the_lines_at_end_and_now():
@@ -192,7 +211,7 @@ def test_bars_start_and_end_at_their_times_and_the_lines_at_end_and_now():
     (now,) = groups(root, "now")
     assert float(end.find(f"{SVG}line").get("x1")) == pytest.approx(x("13:00"), abs=0.1)
     assert float(now.find(f"{SVG}line").get("x1")) == pytest.approx(x("12:00"), abs=0.1)
-    assert "".join(end.find(f"{SVG}text").itertext()) == "End 13:00"
+    assert caption(root, "end") == "End 13:00" and caption(root, "now") == "now 12:00"
     # Another now (the page asks for the picture a little later) moves only the now line.
     later = parse(timeline_svg(four_steps(), now=dt.datetime.fromisoformat(at("12:30"))))
     (now,) = groups(later, "now")
@@ -210,6 +229,7 @@ def test_the_critical_paths_are_marked_on_their_steps():
     }
     a = groups(root)[0]
     assert a.find(f"{SVG}rect[@class='actual']").get("stroke") != "#c00000"
+    assert [t.get("data-step") for t in labels(root) if t.get("fill") == "#c00000"] == ["B", "C"]
 
 
 def test_text_from_the_workbook_is_escaped():
@@ -224,6 +244,12 @@ def test_text_from_the_workbook_is_escaped():
     a = groups(root)[0]
     assert a.get("data-step") == "A<&"
     assert a.find(f"{SVG}title").text.startswith("A<& <script>alert('x')</script> & \"more\"\ufffd")
+    (label, *_) = labels(root)
+    assert label.text == "A<& <script>alert('x')</script> & \"more\"\ufffd"
+    view["steps"][0]["label"] += " and a tail beyond the column"
+    (label, *_) = labels(parse(timeline_svg(view)))
+    assert label.text == "A<& <script>alert('x')</script> & \"more\"\ufffd a…"  # cut
+    assert label.find(f"{SVG}title").text.endswith("beyond the column")  # whole in its tooltip
 
 
 def test_the_axis_counts_hours_on_a_short_run_and_days_on_a_long_one():
@@ -286,8 +312,11 @@ def test_a_zoom_out_of_its_limits_is_refused_with_the_limits():
 def test_in_french():
     with use_language("fr"):
         root = parse(timeline_svg(four_steps()))
-    (now,) = groups(root, "now")
-    assert "".join(now.find(f"{SVG}text").itertext()) == "maintenant 12:00"
+    assert caption(root, "now") == "maintenant 12:00"
+    assert [t.text for t in root.iter(f"{SVG}text") if t.text in ("prévu", "estimé")] == [
+        "prévu",
+        "estimé",
+    ]
 
 
 def view_of_plan(plan: Plan, dry_run: str, now: dt.datetime) -> RunView:

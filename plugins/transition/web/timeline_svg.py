@@ -123,52 +123,54 @@ def _ticks(
     return step, ticks
 
 
-def _axis(scale: _Scale, end: dt.datetime, zone: zoneinfo.ZoneInfo, bottom: float) -> Iterator[str]:
+def _axis(
+    scale: _Scale, end: dt.datetime, zone: zoneinfo.ZoneInfo, bottom: float
+) -> tuple[list[str], list[str]]:
+    """The ticks' lines (behind the bars) and their dates and hours (in the head)."""
     step, ticks = _ticks(scale, end, zone)
+    lines: list[str] = []
+    captions: list[str] = []
     for tick in ticks:
         x = scale.x(tick)
         midnight = tick.hour == 0
-        yield (
+        lines.append(
             f'<line class="tick" x1="{x:.1f}" x2="{x:.1f}" y1="{HEAD - 16}" y2="{bottom:.0f}" '
             f'stroke="{"#bfbfbf" if midnight else "#e6e6e6"}"/>'
         )
         if midnight:  # the whole date when a day is wide, else month and day
             day = f"{tick:%Y-%m-%d}" if step < 24 else f"{tick:%m-%d}"
-            yield f'<text class="day" x="{x + 2:.1f}" y="{HEAD - 18}">{day}</text>'
+            captions.append(f'<text class="day" x="{x + 2:.1f}" y="{HEAD - 18}">{day}</text>')
         if step < 24:
-            yield f'<text class="hour" x="{x + 2:.1f}" y="{HEAD - 4}">{tick:%H:%M}</text>'
+            captions.append(
+                f'<text class="hour" x="{x + 2:.1f}" y="{HEAD - 4}">{tick:%H:%M}</text>'
+            )
+    return lines, captions
 
 
 def _legend() -> Iterator[str]:
-    planned, actual, forecast, critical, gate = (
-        _("planned"),
-        _("actual"),
-        _("forecast"),
-        _("critical path"),
-        _("gate"),
-    )
-    x = 4
-    yield f'<rect x="{x}" y="7" width="22" height="4" fill="{PLANNED_COLOUR}"/>'
-    yield f'<text x="{x + 26}" y="13">{text(planned)}</text>'
-    x += 30 + 7 * len(planned)
+    """What the marks mean, in two lines over the step column (it stays in view there)."""
     colour = STATE_COLOURS["Open"][0]
-    yield f'<rect x="{x}" y="4" width="22" height="9" fill="{colour}" stroke="#595959"/>'
-    yield f'<text x="{x + 26}" y="13">{text(actual)}</text>'
-    x += 30 + 7 * len(actual)
-    yield (
-        f'<rect x="{x}" y="4" width="22" height="9" fill="{colour}" fill-opacity="0.45" '
-        'stroke="#595959" stroke-dasharray="3 2"/>'
-    )
-    yield f'<text x="{x + 26}" y="13">{text(forecast)}</text>'
-    x += 30 + 7 * len(forecast)
-    yield (
-        f'<rect x="{x}" y="4" width="22" height="9" fill="#ffffff" stroke="{CRITICAL_COLOUR}" '
-        'stroke-width="2"/>'
-    )
-    yield f'<text x="{x + 26}" y="13">{text(critical)}</text>'
-    x += 30 + 7 * len(critical)
-    yield f'<polygon points="{_diamond(x + 6, 8.5, 5)}" fill="#ffffff" stroke="#0b2a4a"/>'
-    yield f'<text x="{x + 16}" y="13">{text(gate)}</text>'
+    swatches = [
+        (_("planned"), f'<rect y="5" width="22" height="4" fill="{PLANNED_COLOUR}"/>'),
+        (_("actual"), f'<rect y="2" width="22" height="9" fill="{colour}" stroke="#595959"/>'),
+        (
+            _("forecast"),
+            f'<rect y="2" width="22" height="9" fill="{colour}" fill-opacity="0.45" '
+            'stroke="#595959" stroke-dasharray="3 2"/>',
+        ),
+        (
+            _("critical path"),
+            f'<rect y="2" width="22" height="9" fill="#ffffff" stroke="{CRITICAL_COLOUR}" '
+            'stroke-width="2"/>',
+        ),
+        (_("gate"), f'<polygon points="{_diamond(11, 6.5, 5)}" fill="#ffffff" stroke="#0b2a4a"/>'),
+    ]
+    x, y = 4, 4
+    for index, (name, swatch) in enumerate(swatches):
+        if index == 3:  # the second line
+            x, y = 4, 20
+        yield f'<g transform="translate({x},{y})">{swatch}<text x="26" y="10">{text(name)}</text></g>'
+        x += 34 + 6 * len(name)
 
 
 def _diamond(x: float, y: float, r: float) -> str:
@@ -204,11 +206,6 @@ def _row(
         f'<g class="{classes}" data-step="{text(step["id"])}" data-state="{text(state)}">'
         f"<title>{text(step['id'])} {text(step['label'])} · {text(state_name(state))}</title>"
     )
-    name = f"{step['id']} {step['label']}"
-    shown = name if len(name) <= LABEL_CHARS else name[: LABEL_CHARS - 1] + "…"
-    weight = ' font-weight="bold"' if forecast_critical else ""
-    colour = f' fill="{CRITICAL_COLOUR}"' if forecast_critical else ""
-    yield f'<text class="label" x="4" y="{top + 14:.0f}"{weight}{colour}>{text(shown)}</text>'
     planned_start, planned_end = _moment(step["planned_start"]), _moment(step["planned_end"])
     if planned_start and planned_end:
         tip = _("Planned: {start} → {end}").format(
@@ -275,16 +272,32 @@ def _row(
     yield "</g>"
 
 
-def _line(kind: str, label: str, moment: dt.datetime, scale: _Scale, bottom: float) -> str:
+def _label(step: StepView, top: float, critical: bool) -> str:
+    """The step's ID and label (cut at :data:`LABEL_CHARS`), in the left column."""
+    name = f"{step['id']} {step['label']}"
+    shown = name if len(name) <= LABEL_CHARS else name[: LABEL_CHARS - 1] + "…"
+    marked = f' font-weight="bold" fill="{CRITICAL_COLOUR}"' if critical else ""
+    return (
+        f'<text class="label" data-step="{text(step["id"])}" x="4" y="{top + 14:.0f}"{marked}>'
+        f"{text(shown)}<title>{text(name)}</title></text>"
+    )
+
+
+def _line(
+    kind: str, label: str, moment: dt.datetime, scale: _Scale, bottom: float
+) -> tuple[str, str]:
+    """A vertical line at ``moment`` through the rows, and its caption (in the head)."""
     x = scale.x(moment)
     colour = NOW_COLOUR if kind == "now" else END_COLOUR
     dash = "" if kind == "now" else ' stroke-dasharray="6 3"'
     caption = f"{label} {moment:%H:%M}"
     return (
-        f'<g class="{kind}"><line x1="{x:.1f}" x2="{x:.1f}" y1="{HEAD - 44}" y2="{bottom:.0f}" '
+        f'<g class="{kind}"><line x1="{x:.1f}" x2="{x:.1f}" y1="{HEAD - 16}" y2="{bottom:.0f}" '
         f'stroke="{colour}" stroke-width="2"{dash}/>'
-        f'<text x="{x + 3:.1f}" y="{HEAD - 33}" fill="{colour}" font-weight="bold">'
-        f"{text(caption)}</text><title>{text(label)} {text(_when(moment))}</title></g>"
+        f"<title>{text(label)} {text(_when(moment))}</title></g>",
+        f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{HEAD - 44}" y2="{HEAD}" stroke="{colour}" '
+        f'stroke-width="2"{dash}/><text class="{kind}-caption" x="{x + 3:.1f}" y="{HEAD - 33}" '
+        f'fill="{colour}" font-weight="bold">{text(caption)}</text>',
     )
 
 
@@ -318,15 +331,13 @@ def timeline_svg(
         f'aria-label="{text(title)}" data-zoom="{zoom:g}">',
         f'<rect class="background" width="{width:.0f}" height="{height:.0f}" fill="#ffffff"/>',
     ]
+    stripes = range(1, len(steps), 2)
     parts += [
         f'<rect x="0" y="{HEAD + ROW * i}" width="{width:.0f}" height="{ROW}" fill="#f5f5f5"/>'
-        for i in range(1, len(steps), 2)
+        for i in stripes
     ]
-    parts += _legend()
-    parts += _axis(scale, last, zone, bottom)
-    if not steps:
-        nothing = _("No step to show.")
-        parts.append(f'<text x="4" y="{HEAD + 14}">{text(nothing)}</text>')
+    tick_lines, tick_captions = _axis(scale, last, zone, bottom)
+    parts += tick_lines
     for index, step in enumerate(steps):
         parts += _row(
             step,
@@ -336,9 +347,42 @@ def timeline_svg(
             step["id"] in planned_critical,
             step["id"] in forecast_critical,
         )
+    captions = []
     must_end_by = _moment(view["must_end_by"])
-    if must_end_by is not None:
-        parts.append(_line("end", _("End"), must_end_by.astimezone(zone), scale, bottom))
-    parts.append(_line("now", _("now"), now, scale, bottom))
+    lines = [("end", _("End"), must_end_by.astimezone(zone))] if must_end_by else []
+    for kind, label, moment in [*lines, ("now", _("now"), now)]:
+        line, caption = _line(kind, label, moment, scale, bottom)
+        parts.append(line)
+        captions.append(caption)
+    # The step column and the head are groups of their own: the page keeps them in view while the
+    # picture scrolls (it moves them by the scroll), and they hide what passes under them.
+    parts.append(
+        f'<g class="labels"><rect width="{LABEL_WIDTH - 2}" height="{height:.0f}" fill="#ffffff"/>'
+    )
+    parts += [
+        f'<rect x="0" y="{HEAD + ROW * i}" width="{LABEL_WIDTH - 2}" height="{ROW}" fill="#f5f5f5"/>'
+        for i in stripes
+    ]
+    parts.append(
+        f'<line x1="{LABEL_WIDTH - 2}" x2="{LABEL_WIDTH - 2}" y1="0" y2="{height:.0f}" '
+        'stroke="#bfbfbf"/>'
+    )
+    if not steps:
+        nothing = _("No step to show.")
+        parts.append(f'<text x="4" y="{HEAD + 14}">{text(nothing)}</text>')
+    parts += [
+        _label(step, HEAD + ROW * index, step["id"] in forecast_critical)
+        for index, step in enumerate(steps)
+    ]
+    parts.append("</g>")
+    parts.append(f'<g class="head"><rect width="{width:.0f}" height="{HEAD}" fill="#ffffff"/>')
+    parts += tick_captions
+    parts += captions
+    parts.append(f'<line x1="0" x2="{width:.0f}" y1="{HEAD}" y2="{HEAD}" stroke="#bfbfbf"/></g>')
+    parts.append(
+        f'<g class="corner"><rect width="{LABEL_WIDTH - 2}" height="{HEAD}" fill="#ffffff"/>'
+    )
+    parts += _legend()
+    parts.append("</g>")
     parts.append("</svg>")
     return "".join(parts)
