@@ -181,6 +181,8 @@ def test_one_group_per_step_with_its_bars_in_its_state_colour():
         ("D", "D Label of D"),
     ]
     assert [t.get("y") for t in labels(root)] == [str(HEAD + ROW * i + 14) for i in range(4)]
+    # The page slices the picture by rows to print it: it reads their geometry here.
+    assert (root.get("data-head"), root.get("data-row")) == (str(HEAD), str(ROW))
     # The page keeps these in view while the picture scrolls; drawn last, over the rows.
     assert [g.get("class") for g in root if g.tag == f"{SVG}g"][-3:] == ["labels", "head", "corner"]
 

@@ -328,7 +328,7 @@ def timeline_svg(
         f'<svg xmlns="http://www.w3.org/2000/svg" class="timeline" width="{width:.0f}" '
         f'height="{height:.0f}" viewBox="0 0 {width:.0f} {height:.0f}" '
         'font-family="Arial, Helvetica, sans-serif" font-size="11" role="img" '
-        f'aria-label="{text(title)}" data-zoom="{zoom:g}">',
+        f'aria-label="{text(title)}" data-zoom="{zoom:g}" data-head="{HEAD}" data-row="{ROW}">',
         f'<rect class="background" width="{width:.0f}" height="{height:.0f}" fill="#ffffff"/>',
     ]
     stripes = range(1, len(steps), 2)
