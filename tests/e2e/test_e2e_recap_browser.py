@@ -1,10 +1,11 @@
 """The recap page in a real browser (Debian's chromium, headless) on a real Airflow.
 
 A run with steps in five states; the page, logged in with the user's Airflow token, must show the
-states the states module computes (the JSON endpoint), filter them, and save a screenshot under
-tests/artifacts/. Its what-if form answers "if step A ended then" (steps moved, End at risk, people to
-warn) and refusals in words, as the what-if JSON does, and asking changes nothing. Without a login
-there is no data.
+states the states module computes (the JSON endpoint), filter them, draw them on its timeline (the
+server's SVG: bars in the same states, the critical path marked, filtered like the table, zoomed,
+printed in slices of rows) and save screenshots under tests/artifacts/. Its what-if form answers "if
+step A ended then" (steps moved, End at risk, people to warn) and refusals in words, as the what-if
+JSON does, and asking changes nothing. Without a login there is no data.
 """
 
 from __future__ import annotations
@@ -81,6 +82,14 @@ def test_recap_page_in_a_browser(tmp_path):
                     break
                 time.sleep(1)
         assert shown == expected
+        timeline_url = f"/transition/api/dags/{DAG_ID}/runs/{run_id}/timeline.svg"
+        with server.client("alice") as alice:
+            picture = alice.get(timeline_url, params={"state": "Open"})
+            assert picture.status_code == 200, picture.text
+            assert picture.headers["content-type"].startswith("image/svg+xml")
+            assert "default-src 'none'" in picture.headers["content-security-policy"]
+            assert 'data-step="A"' in picture.text and 'data-step="B"' not in picture.text
+            assert alice.get(timeline_url, params={"zoom": 100}).status_code == 422
 
         ARTIFACTS.mkdir(exist_ok=True)
         with sync_playwright() as playwright:
@@ -129,10 +138,75 @@ def test_recap_page_in_a_browser(tmp_path):
                     ["CO", "", "", "1", "", ""],
                 ]
                 page.screenshot(path=str(ARTIFACTS / "recap.png"), full_page=True)
+
+                # The timeline: one row per step in the table's states, the critical path marked.
+                page.wait_for_function(
+                    "document.querySelectorAll('#gantt-box svg g.step').length === 5",
+                    timeout=30_000,
+                )
+                bars = page.eval_on_selector_all(
+                    "#gantt-box svg g.step", "gs => gs.map(g => [g.dataset.step, g.dataset.state])"
+                )
+                assert dict(bars) == expected
+                assert page.eval_on_selector_all(
+                    "#gantt-box svg g.critical", "gs => gs.map(g => g.dataset.step)"
+                ) == ["C"]
+                assert page.locator("#gantt-box g[data-step='A'] rect.actual").count() == 1  # Open
+                assert page.locator("#gantt-box g[data-step='A'] rect.forecast").count() == 1
+                assert (
+                    page.locator("#gantt-box g[data-step='D'] rect.actual").count() == 1
+                )  # closed
+                assert page.locator("#gantt-box g[data-step='E'] rect.actual").count() == 0
+                assert page.locator("#gantt-box g.now line").count() == 1
+                assert "A Stop the <market> gateway" in page.text_content(
+                    "#gantt-box text.label[data-step='A']"
+                )  # the server's text, escaped: shown as written
+                page.click("#gantt-in")
+                page.wait_for_function(
+                    "document.querySelector('#gantt-box svg').dataset.zoom === '1.5'"
+                )
+                assert page.inner_text("#gantt-status") == "×1.5"
+                page.locator("#gantt").screenshot(path=str(ARTIFACTS / "timeline.png"))
+                for _ in range(4):  # ×7.6: hours apart, around now
+                    page.click("#gantt-in")
+                page.wait_for_function(
+                    "parseFloat(document.querySelector('#gantt-box svg').dataset.zoom) > 7"
+                )
+                page.evaluate(
+                    "() => { const box = document.getElementById('gantt-box');"
+                    " box.scrollLeft = box.querySelector('g.now line').x1.baseVal.value - 500; }"
+                )
+                # Scrolled, the step column stays in view (the page moves it by the scroll).
+                page.wait_for_function(
+                    "Math.abs(document.querySelector(\"#gantt-box text.label[data-step='A']\")"
+                    ".getBoundingClientRect().left - document.getElementById('gantt-box')"
+                    ".getBoundingClientRect().left) < 10"
+                )
+                page.locator("#gantt").screenshot(path=str(ARTIFACTS / "timeline-zoomed.png"))
+                page.click("#gantt-reset")
+                page.wait_for_function(
+                    "document.querySelector('#gantt-box svg').dataset.zoom === '1'"
+                )
+                # Printed, the picture comes in slices of rows (one here) at the page's width.
+                page.evaluate("window.dispatchEvent(new Event('beforeprint'))")
+                page.emulate_media(media="print")
+                assert page.locator("#gantt-print svg").count() == 1
+                assert page.locator("#gantt-print svg g.step").count() == 5
+                assert not page.is_visible("#gantt-box")
+                assert page.evaluate(
+                    "document.querySelector('#gantt-print svg').getBoundingClientRect().right"
+                ) <= page.evaluate("document.documentElement.clientWidth")
+                page.pdf(path=str(ARTIFACTS / "recap.pdf"), landscape=True, print_background=True)
+                page.evaluate("window.dispatchEvent(new Event('afterprint'))")
+                page.emulate_media(media="screen")
                 page.select_option("#f-state", "Open")
                 assert page.eval_on_selector_all(
                     "#rows tr", "rows => rows.map(r => r.dataset.step)"
                 ) == ["A"]
+                page.wait_for_function(  # the timeline shows what the table shows
+                    "[...document.querySelectorAll('#gantt-box svg g.step')]"
+                    ".map(g => g.dataset.step).join() === 'A'"
+                )
                 page.select_option("#f-state", "")
                 page.check("#f-mine")  # alice's steps: A, C, E
                 assert page.eval_on_selector_all(
@@ -239,3 +313,4 @@ def test_recap_page_in_a_browser(tmp_path):
             finally:
                 browser.close()
         assert httpx.get(f"{server.base_url}{steps_url}").status_code == 401
+        assert httpx.get(f"{server.base_url}{timeline_url}").status_code == 401

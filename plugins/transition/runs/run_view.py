@@ -143,6 +143,8 @@ def run_steps(
                     or (ti.end_date if ti is not None and facts.task_state == "success" else None),
                     zone,
                 ),
+                "forecast_start": None,  # set below, once the forecast is reckoned
+                "forecast_end": None,
                 "started_by": started.get("by"),
                 "closed_by": closed.get("by"),
                 "comment": str(closed.get("comment") or ""),
@@ -176,6 +178,10 @@ def run_steps(
     forecast = reckon(
         schedule, plan.steps, now, progress_on_go(plan, dry_run, progress, open_gates)
     )
+    for s in steps:
+        if s["state"] != "Skipped" and s["id"] not in skipped_on_go:
+            s["forecast_start"] = _when(forecast.starts.get(s["id"]), zone)
+            s["forecast_end"] = _when(forecast.ends.get(s["id"]), zone)
     gates_ahead: list[GateAheadView] = []
     for gate in open_gates:
         on_go = forecast

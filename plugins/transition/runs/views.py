@@ -46,6 +46,8 @@ class StepView(TypedDict):
     due: str | None  # Late from then on, once it became ready (states.due_at)
     actual_start: str | None
     actual_end: str | None
+    forecast_start: str | None  # the forecast's (actual times once known); None when skipped
+    forecast_end: str | None
     started_by: str | None
     closed_by: str | None
     comment: str

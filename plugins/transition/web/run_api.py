@@ -5,6 +5,8 @@
 * ``GET /transition/api/dags/{dag_id}/runs/{run_id}/defects`` (and ``/transfers``)
 * ``GET /transition/api/dags/{dag_id}/runs/{run_id}/what-if?step=…&ends_at=…`` (or ``&slip=`` minutes):
   the forecast if that step ended then (:class:`WhatIfView`); changes nothing
+* ``GET /transition/api/dags/{dag_id}/runs/{run_id}/timeline.svg``: the run view on a time axis
+  (:mod:`timeline_svg`), with the recap table's filters as query parameters
 """
 
 from __future__ import annotations
@@ -17,8 +19,9 @@ from typing import Annotated
 from airflow.api_fastapi.common.db.common import SessionDep
 from airflow.api_fastapi.core_api.security import GetUserDep, requires_access_dag
 from fastapi import Depends, HTTPException, Query
+from fastapi.responses import Response
 
-from transition.i18n import _, use_language
+from transition.i18n import _, languages, use_language
 from transition.plan.what_if import Hypothesis, WhatIfError
 from transition.runs import records
 from transition.runs.run_view import dag_runs, run_steps
@@ -33,6 +36,16 @@ from transition.web.app import (
     problems,
     user_language,
 )
+from transition.web.guard_facts import actor_id
+from transition.web.timeline_svg import ZOOM_LIMITS, StepFilter, timeline_svg
+
+SVG_TYPE = "image/svg+xml"
+# The picture is the server's text, escaped: a browser opening it alone runs nothing, loads nothing.
+SVG_HEADERS = {
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'",
+    "Cache-Control": "no-store",
+    "X-Content-Type-Options": "nosniff",
+}
 
 
 @app.get(
@@ -169,3 +182,39 @@ def end_or_slip(
 def _safe(text: str) -> str:
     """``text`` fit to answer in JSON: what is not Unicode (a lone surrogate) escaped."""
     return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+@app.get(
+    "/api/dags/{dag_id}/runs/{run_id}/timeline.svg",
+    dependencies=[Depends(requires_access_dag("GET"))],
+    response_class=Response,
+    responses={
+        200: {
+            "description": "the run's steps on a time axis (SVG)",
+            "content": {SVG_TYPE: {"schema": {"type": "string"}}},
+        },
+        **problems(400, 401, 403, 404),
+    },
+)
+def run_timeline(
+    dag_id: str,
+    run_id: str,
+    session: SessionDep,
+    user: GetUserDep,
+    zoom: float = Query(1.0, ge=ZOOM_LIMITS[0], le=ZOOM_LIMITS[1], description="1: 1100 px wide"),
+    state: str = Query("", max_length=40, description="the recap's filters (empty: all)"),
+    phase: str = Query("", max_length=200),
+    team: str = Query("", max_length=200),
+    owner: str = Query("", max_length=200),
+    mine: bool = Query(False, description="only the user's steps"),
+    lang: str | None = Query(None, max_length=10),
+) -> Response:
+    """The recap's timeline: one row per step the filters keep, planned beside actual / forecast."""
+    with use_language(user_language(user)):
+        plan = plan_or_404()
+        dry_run = dry_run_or_404(plan, dag_id)
+    view = run_steps(session, plan, dry_run, run_id, base_url())
+    only = StepFilter(state, phase, team, owner, actor_id(user) if mine else "")
+    with use_language(lang if lang in languages() else user_language(user, plan)):
+        svg = timeline_svg(view, zoom=zoom, only=only)
+    return Response(svg, media_type=SVG_TYPE, headers=SVG_HEADERS)
