@@ -80,11 +80,13 @@ def test_who_may_act_transfer_and_blocking_defect(tmp_path):
         )
         zed = alice.post(f"{plugin}/steps/A/transfer", json={"to": "zed"})
         assert zed.status_code == 400, zed.text
-        not_ready = server.client("bob").post(f"{plugin}/steps/B/transfer", json={"to": "frank"})
-        assert (
-            not_ready.status_code == 409
-            and "once it is Ready or Open" in not_ready.json()["detail"]
+        # A step not Ready yet may be handed over too: its holder will be told it is Ready.
+        ahead = server.client("bob").post(
+            f"{plugin}/steps/B/transfer", json={"to": "frank", "message": "I am off tomorrow"}
         )
+        assert ahead.status_code == 200, ahead.text
+        ahead_mail = smtp.wait_for("[Transition-DR1] B - Transfer")
+        assert ahead_mail["To"] == "frank@example.com"
 
         # The owner hands the step over; the new person is told and may act.
         transfer = alice.post(
@@ -149,7 +151,7 @@ def test_who_may_act_transfer_and_blocking_defect(tmp_path):
         states = {
             s["id"]: (s["state"], s["open_defects"], s["transferred_to"]) for s in recap["steps"]
         }
-        assert states == {"A": ("Open", 1, ["frank"]), "B": ("Planned", 0, [])}
+        assert states == {"A": ("Open", 1, ["frank"]), "B": ("Planned", 0, ["frank"])}
         assert recap["counts"]["Open"] == 1 and recap["counts"]["Planned"] == 1
         assert recap["forecast_critical_path"] == ["A", "B"] and recap["critical_path"] == [
             "A",
@@ -177,8 +179,17 @@ def test_who_may_act_transfer_and_blocking_defect(tmp_path):
         )
         assert closed.status_code == 200, closed.text
 
-        assert server.answer_when_asked("bob", DAG_ID, run_id, "B", "Close").status_code == 200
+        # B's holder is told it is Ready (its owner copied), and may answer from its first request.
+        ready_b = smtp.wait_for("[Transition-DR1] B - Execution")
+        assert (ready_b["To"], ready_b["Cc"]) == (
+            "frank@example.com",
+            "bob@example.com, carol@example.com, dave@example.com",
+        )
+        assert server.answer_when_asked("frank", DAG_ID, run_id, "B", "Close").status_code == 200
         assert server.wait_for_run(DAG_ID, run_id) == "success"
         assert mia.get(f"{plugin}/defects").json()["defects"][0]["status"] == "resolved"
         transfers = mia.get(f"{plugin}/transfers").json()["transfers"]
-        assert [(t["from_user"], t["to_user"]) for t in transfers] == [("alice", "frank")]
+        assert [(t["task_id"], t["from_user"], t["to_user"]) for t in transfers] == [
+            ("B", "bob", "frank"),
+            ("A", "alice", "frank"),
+        ]

@@ -1,6 +1,7 @@
 """The "Ready" e-mail: sent by a step's task when it first asks its owner to start it.
 
-To the owner, copied to the owner's team leader and department head, in the owner's language. Subject
+To the owner (or to the person the step was transferred to, even before it was Ready: then the
+owner is copied), copied to the owner's team leader and department head, in the reader's language. Subject
 ``[Transition-DR1] CO-120 - Execution`` (``Exécution`` in French); text and HTML; a link to the
 step's Required Actions page.
 When the e-mail cannot be sent the step still moves on: the failure is logged on the step and kept
@@ -31,6 +32,7 @@ from transition.notifications.mail import (
 )
 from transition.notifications.request_text import d_day, planned_end, when
 from transition.notifications.sent_ledger import SentLedger
+from transition.notifications.step_holder import read_holder
 from transition.plan.model import Actor, Plan, ScheduledStep
 
 log = logging.getLogger(__name__)
@@ -54,13 +56,18 @@ def ready_message(
     run_id: str,
     base_url: str,
     closed: list[str],
+    holder: str | None = None,
 ) -> EmailMessage:
+    """To whoever holds the step (``holder``: the person it was transferred to, else its owner),
+    copied to the owner (when it was transferred), team leader and department head, in the
+    reader's language."""
     step = plan.steps[scheduled.step_id]
     owner = plan.actors[step.owner]
+    reader = plan.actors.get(holder or "") or owner
     leader = plan.actors.get(owner.team_leader or "")
     head = plan.actors.get(owner.department_head or "")
     environment = plan.environments.get(step.environment or "")
-    with use_language(owner.language):  # ``closed`` comes written in it too (announce_ready)
+    with use_language(reader.language):  # ``closed`` comes written in it too (announce_ready)
         facts = [
             (_("Step"), f"{step.id} · {step.label}"),
             (_("Dry run"), d_day(plan, dry_run)),
@@ -93,10 +100,10 @@ def ready_message(
             ),
         }
         text, html = render("ready", **values)
-    cc = [a.email for a in (leader, head) if a is not None and a.id != owner.id]
+    cc = [a.email for a in (owner, leader, head) if a is not None and a.id != reader.id]
     return compose(
         subject=subject,
-        to=[owner.email],
+        to=[reader.email],
         cc=cc,
         text=text,
         html=html,
@@ -156,7 +163,9 @@ def announce_ready(plan: Plan, dry_run: str, scheduled: ScheduledStep, context: 
 
     ti = context["ti"]
     try:
-        with use_language(plan.actors[plan.steps[scheduled.step_id].owner].language):
+        holder = read_holder(ti.dag_id, ti.run_id, scheduled.step_id)
+        reader = plan.actors.get(holder or "") or plan.actors[plan.steps[scheduled.step_id].owner]
+        with use_language(reader.language):
             closed = closed_prerequisites(plan, scheduled, ti)
         message = ready_message(
             plan,
@@ -166,6 +175,7 @@ def announce_ready(plan: Plan, dry_run: str, scheduled: ScheduledStep, context: 
             run_id=ti.run_id,
             base_url=airflow_base_url(),
             closed=closed,
+            holder=holder,
         )
         send(message)
     except (

@@ -22,12 +22,16 @@ PREFIX = "transition.sent/"
 MAX_KEY = 250  # Airflow's Variable key column
 
 
-def ledger_key(dag_id: str, run_id: str, task_id: str) -> str:
-    key = f"{PREFIX}{dag_id}/{run_id}/{task_id}"
+def bounded_key(key: str) -> str:
+    """``key`` as an Airflow Variable can hold it: a long one cut, with a digest of the whole."""
     if len(key) <= MAX_KEY:
         return key
     digest = hashlib.sha256(key.encode()).hexdigest()[:16]
     return f"{key[: MAX_KEY - 17]}~{digest}"
+
+
+def ledger_key(dag_id: str, run_id: str, task_id: str) -> str:
+    return bounded_key(f"{PREFIX}{dag_id}/{run_id}/{task_id}")
 
 
 def run_prefix(dag_id: str, run_id: str) -> str:
@@ -72,12 +76,17 @@ class SentLedger:
         )
 
 
-def forget_run(dag_id: str, run_id: str) -> int:
-    """Delete the ledger of a finished run; returns how many Variables went."""
+def forget_run(dag_id: str, run_id: str, *prefixes: str) -> int:
+    """Delete the ledger of a finished run (and its Variables under ``prefixes``); returns how many
+    Variables went."""
     # deferred: Airflow's Variables, only inside a running task
     from airflow.sdk import Variable
 
-    keys = list(Variable.keys(prefix=run_prefix(dag_id, run_id)))
+    keys = [
+        key
+        for prefix in (run_prefix(dag_id, run_id), *prefixes)
+        for key in Variable.keys(prefix=prefix)
+    ]
     for key in keys:
         Variable.delete(key)
     return len(keys)

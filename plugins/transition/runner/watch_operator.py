@@ -24,6 +24,7 @@ from airflow.providers.standard.triggers.temporal import DateTimeTrigger
 from airflow.sdk import BaseOperator, timezone
 
 from transition.notifications.sent_ledger import SentLedger, forget_run
+from transition.notifications.step_holder import run_prefix as holders_prefix
 from transition.vocabulary import WATCH_LABEL, WATCH_TASK_ID
 
 DONE = {"success", "skipped"}
@@ -112,9 +113,10 @@ class RunWatchOperator(BaseOperator):
         pending_failures = self._report_failures(context, states, ledger)
 
         if all(states.get(step) in FINISHED for step in self.upstream):
-            gone = forget_run(ti.dag_id, ti.run_id)
+            gone = forget_run(ti.dag_id, ti.run_id, holders_prefix(ti.dag_id, ti.run_id))
             self.log.info(
-                "Every step of the run has finished; the watch ends (%d sent-ledgers deleted)", gone
+                "Every step of the run has finished; the watch ends (%d sent-ledgers and holders deleted)",
+                gone,
             )
             return
         upcoming = [

@@ -31,6 +31,7 @@ from sqlalchemy.orm import joinedload
 from transition.i18n import N_, _, use_language
 from transition.notifications.mail import MailError, send
 from transition.notifications.notices import blocking_defect_notices, transfer_notice
+from transition.notifications.step_holder import write_holder
 from transition.runs import records
 from transition.vocabulary import SEVERITY_NAMES, Severity
 from transition.web.app import (
@@ -120,6 +121,21 @@ def _require_allowed(session: Any, ref: StepRef, dag_id: str, run_id: str, user:
     return people
 
 
+FINISHED = {"success", "skipped", "failed", "upstream_failed", "removed"}
+
+
+def _require_not_finished(ti: Any, ref: StepRef) -> None:
+    """A step may be handed over until it is closed (or skipped): also before it is Ready."""
+    state = str(ti.state.value if hasattr(ti.state, "value") else ti.state) if ti.state else None
+    if state in FINISHED:
+        raise HTTPException(
+            409,
+            _("step {step} is {state}: it can no longer be transferred").format(
+                step=ref.step_id, state=state
+            ),
+        )
+
+
 def _require_ready_or_open(ti: Any, ref: StepRef, action: str) -> None:
     state = (
         str(ti.state.value if hasattr(ti.state, "value") else ti.state)
@@ -156,10 +172,7 @@ def transfer(
         return _transfer(dag_id, run_id, step_id, body, session, user)
 
 
-# The answer when a step cannot be transferred, or given a defect, in its state.
-NOT_TRANSFERABLE = N_(
-    "step {step} can be transferred once it is Ready or Open (asking for Start or Close); it is {state}"
-)
+# The answer when a step cannot be given a defect in its state.
 NO_DEFECT_YET = N_(
     "step {step} can be given a defect once it is Ready or Open (asking for Start or Close); it is {state}"
 )
@@ -168,7 +181,11 @@ NO_DEFECT_YET = N_(
 def _transfer(
     dag_id: str, run_id: str, step_id: str, body: TransferBody, session: Any, user: Any
 ) -> dict:
-    ref, ti, who = _actionable(session, dag_id, run_id, step_id, user, NOT_TRANSFERABLE)
+    ref = step_or_404(dag_id, step_id)
+    ti = _task_instance(session, dag_id, run_id, step_id)
+    _require_allowed(session, ref, dag_id, run_id, user)
+    _require_not_finished(ti, ref)
+    who = actor_id(user)
     plan = ref.plan
     target = plan.actors.get(body.to)
     if target is None:
@@ -187,9 +204,11 @@ def _transfer(
         to_user=target.id,
         message=body.message,
     )
-    assignees = list(ti.hitl_detail.assignees or [])
-    if all(a.get("id") != target.id for a in assignees):
-        ti.hitl_detail.assignees = assignees + [{"id": target.id, "name": target.name}]
+    write_holder(session, dag_id, run_id, step_id, target.id)  # its task tells them, not the owner
+    if ti.hitl_detail is not None:  # asking now; a later request gets them from the guard
+        assignees = list(ti.hitl_detail.assignees or [])
+        if all(a.get("id") != target.id for a in assignees):
+            ti.hitl_detail.assignees = assignees + [{"id": target.id, "name": target.name}]
     when = dt.datetime.now(zoneinfo.ZoneInfo(plan.timezone))
     with use_language(plan.language):
         note = _("Transferred by {giver} to {person} on {time}").format(
