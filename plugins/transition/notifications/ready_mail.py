@@ -163,7 +163,7 @@ def announce_ready(plan: Plan, dry_run: str, scheduled: ScheduledStep, context: 
 
     ti = context["ti"]
     try:
-        holder = read_holder(ti.dag_id, ti.run_id, scheduled.step_id)
+        holder = read_holder(context)
         reader = plan.actors.get(holder or "") or plan.actors[plan.steps[scheduled.step_id].owner]
         with use_language(reader.language):
             closed = closed_prerequisites(plan, scheduled, ti)

@@ -4,7 +4,10 @@ A transfer is recorded by the api-server (the plugin's tables, which tasks canno
 tasks reach the database only through the Execution API). So the api-server also writes the holder
 in an Airflow Variable, which tasks read through the Task SDK:
 
-    transition.holders/<dag_id>/<run_id>/<task_id>  ->  {"holder": "<actor ID>"}
+    transition.holders/<dag_id>/<run_id>/<task_id>  ->  {"holder": "<actor ID>", "run_after": "..."}
+
+``run_after`` (the run's, set when it was triggered) tells the run instance: a run deleted and
+triggered again under the same id does not inherit the old holder.
 
 A step transferred before it is Ready then tells its holder, not its owner, that it is Ready. Only
 cutover managers may write ``transition.*`` Variables through Airflow's API (the step guard), and the
@@ -13,6 +16,7 @@ run's watch deletes a run's holders with its sent-ledgers when the run ends.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from typing import Any
 
@@ -29,28 +33,47 @@ def run_prefix(dag_id: str, run_id: str) -> str:
     return f"{PREFIX}{dag_id}/{run_id}/"
 
 
+def _instant(value: Any) -> str:
+    return value.isoformat() if isinstance(value, dt.datetime) else str(value)
+
+
+def _same_instant(stored: Any, run_after: Any) -> bool:
+    try:
+        return isinstance(stored, str) and dt.datetime.fromisoformat(stored) == run_after
+    except (TypeError, ValueError):  # not a time, or naive against aware
+        return False
+
+
 def write_holder(session: Any, dag_id: str, run_id: str, task_id: str, actor: str) -> None:
     """On the api-server, in the transfer's own database session."""
-    # deferred: Airflow's ORM Variable, on the api-server only
+    # deferred: Airflow's ORM models, on the api-server only
+    import sqlalchemy as sa
+    from airflow.models.dagrun import DagRun
     from airflow.models.variable import Variable
 
+    run_after = session.scalar(
+        sa.select(DagRun.run_after).where(DagRun.dag_id == dag_id, DagRun.run_id == run_id)
+    )
     Variable.set(
         holder_key(dag_id, run_id, task_id),
-        json.dumps({"holder": actor}),
+        json.dumps({"holder": actor, "run_after": _instant(run_after)}),
         description="transition: whom this step of a running dry run was last transferred to",
         session=session,
     )
 
 
-def read_holder(dag_id: str, run_id: str, task_id: str) -> str | None:
-    """In a running task: the actor ID the step was last transferred to, or None."""
+def read_holder(context: Any) -> str | None:
+    """In a running task: the actor ID its step was last transferred to in this run, or None."""
     # deferred: Airflow's Variables, only inside a running task
     from airflow.sdk import Variable
 
-    raw = Variable.get(holder_key(dag_id, run_id, task_id), default=None)
+    ti, dag_run = context["ti"], context["dag_run"]
+    raw = Variable.get(holder_key(ti.dag_id, ti.run_id, ti.task_id), default=None)
     try:
         value = json.loads(raw) if raw else None
     except ValueError:
         return None
-    holder = value.get("holder") if isinstance(value, dict) else None
+    if not isinstance(value, dict) or not _same_instant(value.get("run_after"), dag_run.run_after):
+        return None  # another run instance's (deleted, triggered again under the same id)
+    holder = value.get("holder")
     return holder if isinstance(holder, str) and holder else None
