@@ -538,6 +538,67 @@ def test_a_transferee_keeps_the_right_to_answer_after_a_retry(airflow):
     end_run(server, run_id)
 
 
+def test_a_cutover_manager_hands_an_absent_persons_steps_over(airflow):
+    """Every step the absent person holds in the run, not closed yet, Ready or to come, goes to the
+    substitute in one request, who may then answer them; only a cutover manager may do it."""
+    server = airflow
+    run_id = server.trigger(DAG)
+    wait_asking(server, run_id, ["A", "C", "D", "E"])
+    plugin = f"/transition/api/dags/{DAG}/runs/{quote(run_id, safe='')}"
+    with (
+        server.client("alice") as alice,
+        server.client("bob") as bob,
+        server.client("frank") as frank,
+        server.client("mia") as mia,
+    ):
+        refused = bob.post(f"{plugin}/substitute", json={"absent": "bob", "substitute": "frank"})
+        assert refused.status_code == 403, refused.text
+        unknown = mia.post(f"{plugin}/substitute", json={"absent": "zed", "substitute": "frank"})
+        assert unknown.status_code == 400 and "zed" in unknown.json()["detail"]
+        closed = alice.patch(
+            f"{run_url(run_id)}/taskInstances/D/-1/hitlDetails", json={"chosen_options": ["Close"]}
+        )
+        assert closed.status_code == 200, closed.text
+        server.wait_for_state(DAG, run_id, "D", "success")
+
+        # alice is away: her open steps go to frank (D is closed: it stays hers).
+        handed = mia.post(
+            f"{plugin}/substitute",
+            json={"absent": "alice", "substitute": "frank", "message": "Alice is ill"},
+        )
+        assert handed.status_code == 200, handed.text
+        assert sorted(handed.json()["steps"]) == ["A", "E"]
+        again = mia.post(f"{plugin}/substitute", json={"absent": "alice", "substitute": "frank"})
+        assert again.status_code == 409, again.text
+        # bob is away too: C asks now, B is still to come (it waits for A).
+        handed = mia.post(f"{plugin}/substitute", json={"absent": "bob", "substitute": "frank"})
+        assert handed.status_code == 200 and sorted(handed.json()["steps"]) == ["B", "C"]
+        steps = {s["id"]: s["transferred_to"] for s in mia.get(f"{plugin}/steps").json()["steps"]}
+        assert steps == {"A": ["frank"], "B": ["frank"], "C": ["frank"], "D": [], "E": ["frank"]}
+        transfers = mia.get(f"{plugin}/transfers").json()["transfers"]
+        assert sorted((t["task_id"], t["from_user"], t["to_user"]) for t in transfers) == [
+            ("A", "mia", "frank"),
+            ("B", "mia", "frank"),
+            ("C", "mia", "frank"),
+            ("E", "mia", "frank"),
+        ]
+        note = mia.get(f"{run_url(run_id)}/taskInstances/A").json()["note"]
+        assert "Handed over by mia from alice to frank" in note and "Alice is ill" in note
+
+        # The substitute answers: frank closes A; B then asks, and frank may answer it too.
+        answer = frank.patch(
+            f"{run_url(run_id)}/taskInstances/A/-1/hitlDetails", json={"chosen_options": ["Close"]}
+        )
+        assert answer.status_code == 200, answer.text
+        wait_asking(server, run_id, ["B"])
+        answer = frank.patch(
+            f"{run_url(run_id)}/taskInstances/B/-1/hitlDetails", json={"chosen_options": ["Close"]}
+        )
+        assert answer.status_code == 200, answer.text
+        server.wait_for_state(DAG, run_id, "B", "success")
+    end_run(server, run_id)
+
+
 def test_a_run_deleted_and_triggered_again_inherits_no_records(airflow):
     server = airflow
     run_id = "sec-rerun"

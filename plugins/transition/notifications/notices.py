@@ -1,4 +1,5 @@
-"""The e-mails of what people do on a step through the plugin: a transfer, a blocking defect.
+"""The e-mails of what people do on a step through the plugin: a transfer, a blocking defect, a
+substitute taking over an absent person's steps.
 
 A transfer goes to the new person, in their language, copied to whoever gave it and the owner; a
 blocking defect to the cutover managers, one e-mail per language among them (the owner copied on
@@ -10,11 +11,12 @@ from __future__ import annotations
 from email.message import EmailMessage
 from typing import Any
 
-from transition.i18n import _, use_language
-from transition.notifications.addressing import by_language
+from transition.i18n import N_, _, use_language
+from transition.notifications.addressing import by_language, required_actions_link
 from transition.notifications.alert_mail import notice_message
+from transition.notifications.mail import compose, render
 from transition.plan.model import Actor, Plan
-from transition.vocabulary import SEVERITY_NAMES
+from transition.vocabulary import SEVERITY_NAMES, subject_prefix
 
 
 def transfer_notice(
@@ -90,4 +92,75 @@ def blocking_defect_notices(
                     ],
                 )
             )
+    return messages
+
+
+def substitution_notices(
+    plan: Plan,
+    dry_run: str,
+    steps: list[str],
+    *,
+    manager_id: str,
+    absent: Actor,
+    substitute: Actor,
+    text: str,
+    dag_id: str,
+    run_id: str,
+    base_url: str,
+) -> list[tuple[str, EmailMessage]]:
+    """("substitute", the e-mail listing the steps they take over) and ("absent", the one telling the
+    absent person who took them over), each in its reader's language."""
+    manager = plan.actors.get(manager_id)
+    manager_name = manager.name if manager else manager_id
+    lines = [
+        {
+            "title": f"{step_id} · {plan.steps[step_id].label}",
+            "link": required_actions_link(base_url, dag_id, run_id, step_id),
+        }
+        for step_id in steps
+    ]
+    messages = []
+    for whom, reader, headline in (
+        (
+            "substitute",
+            substitute,
+            N_("{manager} hands you the steps {absent} held in this dry run ({count})."),
+        ),
+        (
+            "absent",
+            absent,
+            N_("{manager} handed the steps you held in this dry run to {substitute} ({count})."),
+        ),
+    ):
+        with use_language(reader.language):
+            subject = subject_prefix(dry_run) + _("Substitute: {absent} → {substitute}").format(
+                absent=absent.name, substitute=substitute.name
+            )
+            text_html = render(
+                "substitution",
+                subject=subject,
+                headline=_(headline).format(
+                    manager=manager_name,
+                    absent=absent.name,
+                    substitute=substitute.name,
+                    count=len(steps),
+                ),
+                message=text,
+                steps=lines,
+                labels={"message": _("Message"), "open": _("Open the step in Airflow")},
+            )
+        cc = [manager.email] if manager is not None and manager.id != reader.id else []
+        messages.append(
+            (
+                whom,
+                compose(
+                    subject=subject,
+                    to=[reader.email],
+                    cc=cc,
+                    text=text_html[0],
+                    html=text_html[1],
+                    headers={"X-Transition-Steps": f"{dag_id}/{','.join(steps)}"},
+                ),
+            )
+        )
     return messages

@@ -70,6 +70,7 @@ def recap(user: GetUserDep, lang: str | None = None) -> HTMLResponse:
             "transfer_title": _("Transfer step {step}"),
             "defect_title": _("Record a defect on step {step}"),
             "refused": _("Refused: {reason}"),
+            "substituted": _("Handed over: {steps}"),
             "could_not_load": _("Could not load: {reason}"),
             "forced_close": _("forced closed by {person}"),
             "gate": _("gate"),

@@ -7,9 +7,18 @@ routes share, and :mod:`step_actions`, :mod:`run_api`, :mod:`recap` for the rout
 from __future__ import annotations
 
 from transition.web import recap as recap_page
-from transition.web import run_api, step_actions
+from transition.web import run_api, step_actions, substitutes
 from transition.web.app import DEFECT_ID_MAX, app
 from transition.web.step_actions import DefectBody, TransferBody
 
 recap = recap_page.recap
-__all__ = ["DEFECT_ID_MAX", "DefectBody", "TransferBody", "app", "recap", "run_api", "step_actions"]
+__all__ = [
+    "DEFECT_ID_MAX",
+    "DefectBody",
+    "TransferBody",
+    "app",
+    "recap",
+    "run_api",
+    "step_actions",
+    "substitutes",
+]

@@ -1,0 +1,158 @@
+"""A cutover manager replaces an absent person in one action: every step they hold in a run.
+
+* ``POST /transition/api/dags/{dag_id}/runs/{run_id}/substitute``
+  ``{"absent": "bob", "substitute": "frank", "message": "..."}``
+
+Every step of the run that ``absent`` holds now (they own it and it was not transferred, or it was
+last transferred to them) and that is not closed or skipped, Ready, Open or still to come, is
+transferred to ``substitute``, as one transfer each (recorded, written in the task's note, the
+step's holder for its coming e-mails, added to its request if it asks now). The substitute gets one
+e-mail listing the steps, the absent person one saying who took them over. Only the cutover
+managers (and Airflow admins) may do it: 403 otherwise.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import zoneinfo
+from typing import Any
+
+from airflow.api_fastapi.common.db.common import SessionDep
+from airflow.api_fastapi.core_api.security import GetUserDep, requires_access_dag
+from fastapi import Depends, HTTPException
+from pydantic import BaseModel, Field, field_validator
+
+from transition.i18n import _, use_language
+from transition.notifications.notices import substitution_notices
+from transition.notifications.step_holder import write_holder
+from transition.plan.model import Plan
+from transition.runs import records
+from transition.web.app import (
+    app,
+    base_url,
+    dry_run_or_404,
+    plan_or_404,
+    problems,
+    user_language,
+)
+from transition.web.guard_facts import actor_id, is_admin
+from transition.web.step_actions import (
+    FINISHED,
+    _append_note,
+    _mail,
+    _storable,
+    _task_instance,
+)
+
+
+class SubstituteBody(BaseModel):
+    absent: str = Field(min_length=1, max_length=250, description="the actor ID of who is away")
+    substitute: str = Field(
+        min_length=1, max_length=250, description="the actor ID of who takes their steps over"
+    )
+    message: str = Field(default="", max_length=2000)
+
+    _text = field_validator("absent", "substitute", "message")(_storable)
+
+
+def held_steps(plan: Plan, dry_run: str, transfers: list[dict[str, Any]], person: str) -> list[str]:
+    """The steps of ``dry_run`` that ``person`` holds: the last transferee, else the owner."""
+    last: dict[str, str] = {}
+    for transfer in transfers:  # in the order they were made
+        last[transfer["task_id"]] = transfer["to_user"]
+    return [
+        step_id
+        for step_id in plan.schedules[dry_run].steps
+        if last.get(step_id, plan.steps[step_id].owner) == person
+    ]
+
+
+@app.post(
+    "/api/dags/{dag_id}/runs/{run_id}/substitute",
+    dependencies=[Depends(requires_access_dag("GET"))],
+    responses=problems(400, 401, 403, 404, 409),
+)
+def substitute(
+    dag_id: str, run_id: str, body: SubstituteBody, session: SessionDep, user: GetUserDep
+) -> dict:
+    """Hand every step ``absent`` holds in this run, not closed yet, to ``substitute``."""
+    who = actor_id(user)
+    with use_language(user_language(user)):
+        plan = plan_or_404()
+        dry_run = dry_run_or_404(plan, dag_id)
+        if who not in plan.cutover_managers and not is_admin(user):
+            raise HTTPException(403, _("Only the cutover managers may replace a person."))
+        if records.run_key(session, dag_id, run_id) is None:
+            raise HTTPException(404, _("no run '{run}' of '{dag}'").format(run=run_id, dag=dag_id))
+        for field, actor in (("absent", body.absent), ("substitute", body.substitute)):
+            if actor not in plan.actors:
+                raise HTTPException(
+                    400,
+                    _(
+                        "{field}: unknown actor '{actor}': name an actor ID from the Actors sheet"
+                    ).format(field=field, actor=actor),
+                )
+        if body.absent == body.substitute:
+            raise HTTPException(400, _("the absent person and the substitute are the same"))
+        transfers = records.transfers_of_run(session, dag_id, run_id)
+        handed = []
+        for step_id in held_steps(plan, dry_run, transfers, body.absent):
+            ti = _task_instance(session, dag_id, run_id, step_id)
+            state = str(getattr(ti.state, "value", ti.state)) if ti.state else None
+            if state not in FINISHED:
+                handed.append((step_id, ti))
+        if not handed:
+            raise HTTPException(
+                409,
+                _("{person} holds no step of this run that is not closed yet").format(
+                    person=body.absent
+                ),
+            )
+    target = plan.actors[body.substitute]
+    when = dt.datetime.now(zoneinfo.ZoneInfo(plan.timezone))
+    with use_language(plan.language):
+        note = _("Handed over by {manager} from {absent} to {person} on {time}").format(
+            manager=who, absent=body.absent, person=target.id, time=f"{when:%Y-%m-%d %H:%M}"
+        )
+    rows = []
+    for step_id, ti in handed:
+        rows.append(
+            records.add_transfer(
+                session,
+                dag_id=dag_id,
+                run_id=run_id,
+                task_id=step_id,
+                from_user=who,
+                to_user=target.id,
+                message=body.message,
+            )
+        )
+        write_holder(session, dag_id, run_id, step_id, target.id)
+        if ti.hitl_detail is not None:
+            assignees = list(ti.hitl_detail.assignees or [])
+            if all(a.get("id") != target.id for a in assignees):
+                ti.hitl_detail.assignees = assignees + [{"id": target.id, "name": target.name}]
+        _append_note(ti, f"{note}: {body.message}" if body.message else note, who)
+    session.flush()
+    steps = [step_id for step_id, _ti in handed]
+    mails = {}
+    for whom, message in substitution_notices(
+        plan,
+        dry_run,
+        steps,
+        manager_id=who,
+        absent=plan.actors[body.absent],
+        substitute=target,
+        text=body.message,
+        dag_id=dag_id,
+        run_id=run_id,
+        base_url=base_url(),
+    ):
+        error = _mail(message)
+        mails[whom] = "sent" if error is None else f"failed: {error}"
+    told = mails.get("substitute", "sent")
+    for row in rows:
+        records.set_mail_error(
+            session, records.transfers, row["id"], None if told == "sent" else told
+        )
+    return {"steps": steps, "mail": mails}
