@@ -2,20 +2,28 @@
 
 A stranger is refused everywhere (plugin endpoints, Airflow's HITL answer, "mark success"); the
 owner transfers the step, the new person is e-mailed and may then act; a blocking defect e-mails the
-cutover manager and keeps the step from being closed until it is resolved.
+cutover manager and keeps the step from being closed until it is resolved. Once the run is over,
+defects found after the fact: on a closed step and on the run itself, in the recap JSON, the
+results workbook and the weekly report read through the REST API.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import io
 import re
 import time
 import zoneinfo
 
+import openpyxl
 import pytest
 
 from airflow_server import airflow_with_mail
 from conftest import write_config, write_xlsx
+from transition.results.api_client import ApiClient, Credentials
+from transition.results.data import run_results
+from transition.results.weekly_report import weekly_message
+from transition.results.workbook import results_bytes
 from transition.store.plan_store import load_plan
 
 pytestmark = pytest.mark.e2e
@@ -193,3 +201,90 @@ def test_who_may_act_transfer_and_blocking_defect(tmp_path):
             ("B", "bob", "frank"),
             ("A", "alice", "frank"),
         ]
+
+        defects_after_the_fact(server, smtp, run_id)
+
+
+def defects_after_the_fact(server, smtp, run_id: str) -> None:
+    """The run is over: a defect on closed step A, and defects on the run itself."""
+    plugin = f"/transition/api/dags/{DAG_ID}/runs/{run_id}"
+    eve, bob, carol, mia = (server.client(u) for u in ("eve", "bob", "carol", "mia"))
+    sample = {"title": "Gateway log lost", "severity": "blocking", "description": "found at 9:00"}
+
+    # On a closed step: the same people as on an open one; it cannot block the closed step.
+    assert eve.post(f"{plugin}/steps/A/defects", json=sample).status_code == 403
+    late = carol.post(f"{plugin}/steps/A/defects", json=sample)
+    assert late.status_code == 201, late.text
+    assert late.json()["defect"]["after_close"] is True and late.json()["mail"] == "sent"
+    late_id = late.json()["defect"]["id"]
+    told = smtp.wait_for("[Transition-DR1] A - Blocking defect: Gateway log lost")
+    assert told["To"] == "mia@example.com"
+    assert "after it was closed: the step stays closed" in told.get_body(("plain",)).get_content()
+    note = (
+        server.client("admin").get(f"/api/v2/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances/A").json()
+    )
+    assert note["state"] == "success"
+    assert f"Defect #{late_id} (blocking) by carol, after the close" in note["note"]
+
+    # On the run itself: cutover managers and anyone allowed on one of its steps; not a stranger.
+    refused = eve.post(f"{plugin}/defects", json={"title": "x", "severity": "minor"})
+    assert refused.status_code == 403 and "cutover managers" in refused.json()["detail"]
+    missing = mia.post(
+        f"/transition/api/dags/{DAG_ID}/runs/no_such_run/defects",
+        json={"title": "x", "severity": "minor"},
+    )
+    assert missing.status_code == 404 and "no_such_run" in missing.json()["detail"]
+    nul = bob.post(f"{plugin}/defects", json={"title": "a\x00b", "severity": "minor"})
+    assert nul.status_code == 422, nul.text
+    slow = bob.post(
+        f"{plugin}/defects", json={"title": "Network slow all run", "severity": "major"}
+    )
+    assert slow.status_code == 201, slow.text
+    assert (slow.json()["defect"]["task_id"], slow.json()["mail"]) == (None, "not needed")
+    down = mia.post(
+        f"{plugin}/defects",
+        json={"title": "VPN down twice", "severity": "blocking", "description": "10:05, 10:40"},
+    )
+    assert down.status_code == 201, down.text
+    alert = smtp.wait_for("[Transition-DR1] Blocking defect on the run: VPN down twice")
+    assert alert["To"] == "mia@example.com"
+    assert f"run {run_id} of dry run DR1" in alert.get_body(("plain",)).get_content()
+
+    # Resolved like the others: by whoever recorded it or a cutover manager, once.
+    slow_id, down_id = slow.json()["defect"]["id"], down.json()["defect"]["id"]
+    assert eve.post(f"{plugin}/defects/{slow_id}/resolve").status_code == 403
+    assert carol.post(f"{plugin}/defects/{slow_id}/resolve").status_code == 403
+    assert bob.post(f"{plugin}/defects/{slow_id}/resolve").status_code == 200
+    again = mia.post(f"{plugin}/defects/{slow_id}/resolve")
+    assert again.status_code == 409 and "already resolved by bob" in again.json()["detail"]
+
+    recap = mia.get(f"{plugin}/steps").json()
+    a = next(s for s in recap["steps"] if s["id"] == "A")
+    assert (a["state"], a["open_defects"]) == ("Terminated", 1)
+    first = a["defects"][0]["id"]  # the blocking defect of the open step, resolved before
+    assert [(d["id"], d["status"], d["after_close"]) for d in a["defects"]] == [
+        (first, "resolved", False),
+        (late_id, "open", True),
+    ]
+    assert [(d["id"], d["status"]) for d in recap["run_defects"]] == [
+        (slow_id, "resolved"),
+        (down_id, "open"),
+    ]
+
+    # The results workbook and the weekly report, read through the REST API as a cutover manager.
+    credentials = Credentials(server.base_url, "mia", server.passwords["mia"])
+    with ApiClient(credentials) as client:
+        results = run_results(client, DAG_ID, run_id)
+    book = openpyxl.load_workbook(io.BytesIO(results_bytes(results)))
+    rows = list(book["Defects"].iter_rows(min_row=2, values_only=True))
+    assert [(r[0], r[1], r[2], r[4], r[-1]) for r in rows] == [
+        (first, "A", "Gateway queue not empty", "resolved", None),
+        (late_id, "A", "Gateway log lost", "open", "yes"),
+        (slow_id, "(the run)", "Network slow all run", "resolved", None),
+        (down_id, "(the run)", "VPN down twice", "open", None),
+    ]
+    report = weekly_message(results, [], ["mia@example.com"], server.base_url)
+    text = report.get_body(("plain",)).get_content()
+    assert f"#{late_id} Gateway log lost (step A, after its close, blocking)" in text
+    assert f"#{down_id} VPN down twice (on the run, blocking)" in text
+    assert "Network slow all run" not in text  # resolved: not an open defect

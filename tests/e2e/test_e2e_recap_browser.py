@@ -242,6 +242,32 @@ def test_recap_page_in_a_browser(tmp_path):
                 page.wait_for_function(
                     "document.querySelector(\"#rows tr[data-step='A']\").innerText.includes('→ bob')"
                 )
+
+                # Defects after the fact. D is closed and alice is not on it: no button for her;
+                # bob, its owner, records one on it; alice records one on the run from the page.
+                assert page.locator("#rows tr[data-step='D'] button").count() == 0
+                with server.client("bob") as bob:
+                    late = bob.post(
+                        f"/transition/api/dags/{DAG_ID}/runs/{run_id}/steps/D/defects",
+                        json={"title": "Freeze mail bounced", "severity": "minor"},
+                    )
+                assert late.status_code == 201, late.text
+                page.click("#run-defects button[data-act='defect']")
+                assert page.inner_text("#act-title") == "Record a defect on the run as a whole"
+                page.fill("input[name='title']", "Network <slow>")
+                page.click("#act-send")
+                page.wait_for_function(
+                    "document.querySelector('#run-defects').innerText.includes('(open)')"
+                )
+                assert "Network <slow> (open)" in page.inner_text("#run-defects")
+                assert "Freeze mail bounced (open) (after the close)" in page.inner_text(
+                    "#rows tr[data-step='D']"
+                )
+                assert page.locator("#rows tr[data-step='D'] button").count() == 0  # not hers
+                page.click("#run-defects button[data-resolve]")
+                page.wait_for_function(
+                    "!document.querySelector('#run-defects').innerText.includes('(open)')"
+                )
                 page.screenshot(path=str(ARTIFACTS / "recap-after-actions.png"), full_page=True)
 
                 # What if A (open, now Bob's too) ended on D+10 at 13:00? B and E follow it, past the End.

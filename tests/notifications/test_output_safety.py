@@ -132,6 +132,34 @@ def test_a_blocking_defect_titled_with_a_line_break_is_sent(tmp_path, smtp):
     assert f"#1 {title}" in got.get_body(("plain",)).get_content()
 
 
+def test_a_blocking_defect_on_the_run_goes_to_each_manager_in_their_language(tmp_path, smtp):
+    """A defect on the run as a whole (no step): one e-mail per language among the cutover managers,
+    its hostile title one line in the subject and escaped in the HTML."""
+    from transition.notifications.notices import run_defect_notices
+
+    plan = plan_with(tmp_path)
+    plan = dataclasses.replace(plan, cutover_managers=("bob", "dave", "alice"))  # en, fr, fr
+    title = f"<b>Network</b> down\u2028{INJECTION}"
+    defect = {"id": 9, "title": title, "severity": "blocking", "description": "all sites"}
+    for message in run_defect_notices(
+        plan, "DR1", defect=defect, recorder="carol", run_id="manual__1", base_url="http://af/"
+    ):
+        send(message)
+    got = {m["X-Envelope-To"]: m for m in received(smtp, 2)}
+    english, french = got["bob@example.com"], got["dave@example.com, alice@example.com"]
+    assert english["Subject"].strip() == (
+        f"[Transition-DR1] Blocking defect on the run: <b>Network</b> down {INJECTION}"
+    )
+    assert english["Bcc"] is None and english["X-Transition-Run"] == "resa_dr1/manual__1"
+    text = english.get_body(("plain",)).get_content()
+    assert "A blocking defect was recorded on run manual__1 of dry run DR1" in text
+    assert "all sites" in text and "http://af/transition/recap" in text
+    html = english.get_body(("html",)).get_content()
+    assert "<b>Network" not in html and "&lt;b&gt;Network&lt;/b&gt;" in html
+    assert french["Subject"].startswith("[Transition-DR1] Anomalie bloquante sur l")
+    assert "Carol Dubois" in french.get_body(("plain",)).get_content()
+
+
 def test_html_bodies_escape_peoples_text(tmp_path):
     plan = plan_with(
         tmp_path,

@@ -238,6 +238,63 @@ def test_the_weekly_report_email(results, comparison):
     ]
 
 
+def test_defects_after_the_fact_in_the_workbook_and_the_weekly_report(comparison):
+    """A defect recorded on a closed step, and one on the run as a whole (no step): in the Defects
+    sheet, the step's Defects cell, the weekly report's open defects; also from the recap alone."""
+    from transition.results.weekly_report import weekly_message
+
+    later = [
+        {
+            **DEFECTS[0],
+            "id": 8,
+            "task_id": "A",
+            "title": "Gateway log lost",
+            "after_close": True,
+            "created_at": "2027-01-16T10:00:00+00:00",
+        },
+        {
+            **DEFECTS[0],
+            "id": 9,
+            "task_id": None,
+            "title": "Network slow all run",
+            "severity": "blocking",
+        },
+    ]
+    results = run_results_from_json(recap(), RUN, DEFECTS + later, TRANSFERS)
+    assert [(d.id, d.step, d.after_close, d.on_run) for d in results.defects] == [
+        (7, "B", False, False),
+        (8, "A", True, False),
+        (9, "", False, True),
+    ]
+    book = openpyxl.load_workbook(io.BytesIO(results_bytes(results, comparison)))
+    sheet = list(book["Defects"].iter_rows(values_only=True))
+    assert sheet[0][-1] == "After the close"
+    assert [(r[0], r[1], r[2], r[-1]) for r in sheet[1:]] == [
+        (7, "B", "Queue not empty", None),
+        (8, "A", "Gateway log lost", "yes"),
+        (9, "(the run)", "Network slow all run", None),
+    ]
+    header = [c.value for c in book["Steps"][1]]
+    a = dict(zip(header, next(book["Steps"].iter_rows(min_row=2, values_only=True))))
+    assert a["Defects"] == "#8 major open: Gateway log lost (recorded after the close)"
+    text = (
+        weekly_message(results, comparison, ["mia@example.com"], "http://airflow:8080/")
+        .get_body(("plain",))
+        .get_content()
+    )
+    assert "Open defects:  3" in text
+    assert "- #8 Gateway log lost (step A, after its close, major)" in text
+    assert "- #9 Network slow all run (on the run, blocking)" in text
+
+    # The recap alone (no records read): the run's defects come from its run_defects.
+    view = recap()
+    view["run_defects"] = [
+        {"id": 9, "title": "Network", "severity": "minor", "status": "open", "created_by": "mia"}
+    ]
+    alone = run_results_from_json(view)
+    assert [(d.id, d.step, d.created_by) for d in alone.defects] == [(7, "B", ""), (9, "", "mia")]
+
+
 def test_html_in_the_plan_is_escaped_in_the_email():
     from transition.results.weekly_report import weekly_message
 

@@ -145,6 +145,7 @@ def test_from_an_empty_database(engine):
         engine, "transition_defect"
     )
     assert {"forced_by", "reason", "why_forced"} <= columns(engine, "transition_forced_close")
+    assert "after_close" in columns(engine, "transition_defect")
     with engine.connect() as conn:
         assert conn.scalar(sa.text("SELECT version FROM transition_schema")) == LATEST
 
@@ -161,6 +162,34 @@ def test_from_the_first_releases_tables_records_are_kept_and_given_their_run(eng
         "41@20270116T075900.123456",
     )  # its run exists: it belongs to it
     assert tuple(defect) == ("t", None)  # its run is gone: it belongs to no run that exists
+
+
+def test_defects_on_the_run_and_after_close_keep_the_records_before_them(engine):
+    """Migration 3: a defect may have no step (on the run) and says whether its step was closed;
+    the defects recorded before keep their number, their step and their run."""
+    dag_runs(engine)
+    first_release_tables(engine)
+    migrate(engine)
+    with engine.begin() as conn:
+        before = conn.execute(
+            sa.text("SELECT id, task_id, title, run_key, after_close FROM transition_defect")
+        ).one()
+        conn.execute(
+            sa.text(
+                "INSERT INTO transition_defect (dag_id, run_id, task_id, title, severity, "
+                "description, status, created_by, created_at) VALUES ('resa_dr1', 'manual__1', "
+                "NULL, 'Run-wide', 'major', '', 'open', 'mia', '2027-01-16 09:00:00+00:00')"
+            )
+        )
+        run_wide = conn.execute(
+            sa.text("SELECT id, task_id, after_close FROM transition_defect WHERE task_id IS NULL")
+        ).one()
+    assert (before.id, before.task_id, before.title, before.run_key) == (1, "A", "t", None)
+    assert not before.after_close
+    assert run_wide.id == 2 and run_wide.task_id is None and not run_wide.after_close
+    indexes = {i["name"] for i in sa.inspect(engine).get_indexes("transition_defect")}
+    assert "transition_defect_run_key" in indexes  # SQLite's rebuilt table has it again
+    assert "transition_defect_v3" not in sa.inspect(engine).get_table_names()
 
 
 def test_a_database_newer_than_the_plugin_is_refused(engine):

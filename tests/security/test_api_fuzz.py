@@ -177,12 +177,15 @@ def api_schema(airflow):
     assert {op.label for op in operations} >= {
         "POST /api/dags/{dag_id}/runs/{run_id}/steps/{step_id}/transfer",
         "POST /api/dags/{dag_id}/runs/{run_id}/steps/{step_id}/defects",
+        "POST /api/dags/{dag_id}/runs/{run_id}/defects",
         "POST /api/dags/{dag_id}/runs/{run_id}/defects/{defect_id}/resolve",
         "GET /api/dags/{dag_id}/runs/{run_id}/defects",
         "GET /api/dags/{dag_id}/runs/{run_id}/transfers",
         "GET /api/dags/{dag_id}/runs",
         "GET /api/dags/{dag_id}/runs/{run_id}/steps",
         "GET /api/dags/{dag_id}/runs/{run_id}/what-if",
+        "GET /api/dags/{dag_id}/runs/{run_id}/timeline.svg",
+        "POST /api/dags/{dag_id}/runs/{run_id}/substitute",
         "GET /recap",
     }
     return operations
@@ -368,6 +371,7 @@ def test_text_that_is_not_unicode_is_refused_in_words(airflow, body):
     [
         ("/steps/A/defects", {"title": "Queue\x00not empty", "severity": "minor"}),
         ("/steps/A/defects", {"title": "Queue", "severity": "minor", "description": "bell \x07"}),
+        ("/defects", {"title": "Run\x00wide", "severity": "minor"}),  # on the run itself
         ("/steps/A/transfer", {"to": "carol\x00"}),
         ("/steps/A/transfer", {"to": "carol", "message": "escape \x1b[31m"}),
     ],

@@ -615,6 +615,8 @@ def test_a_run_deleted_and_triggered_again_inherits_no_records(airflow):
             f"{plugin}/steps/A/defects", json={"title": "Old defect", "severity": "blocking"}
         )
         assert recorded.status_code == 201
+        on_run = alice.post(f"{plugin}/defects", json={"title": "Old run", "severity": "blocking"})
+        assert on_run.status_code == 201, on_run.text  # on the run itself: no step
         assert alice.post(f"{plugin}/steps/A/transfer", json={"to": "frank"}).status_code == 200
         end_run(server, run_id)  # Airflow deletes only a run that has ended
         deleted = mia.delete(run_url(run_id))

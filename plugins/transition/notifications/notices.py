@@ -1,9 +1,11 @@
-"""The e-mails of what people do on a step through the plugin: a transfer, a blocking defect, a
-substitute taking over an absent person's steps.
+"""The e-mails of what people do through the plugin: a transfer, a blocking defect, a substitute
+taking over an absent person's steps.
 
 A transfer goes to the new person, in their language, copied to whoever gave it and the owner; a
-blocking defect to the cutover managers, one e-mail per language among them (the owner copied on
-the first). Both have the shape of every e-mail about one step (``alert_mail.notice_message``).
+blocking defect on a step (open, or closed already) to the cutover managers, one e-mail per
+language among them (the owner copied on the first). Both have the shape of every e-mail about one
+step (``alert_mail.notice_message``). A blocking defect on the run as a whole goes to the cutover
+managers alone, one e-mail per language among them, with a link to the recap page.
 """
 
 from __future__ import annotations
@@ -62,7 +64,9 @@ def blocking_defect_notices(
     dag_id: str,
     run_id: str,
     base_url: str,
+    after_close: bool = False,
 ) -> list[EmailMessage]:
+    """``after_close``: the step was closed already; the defect is told, it blocks nothing."""
     owner = plan.actors[plan.steps[step_id].owner]
     groups = by_language(plan.manager_actors()) or {owner.language: [owner]}
     recorded_by = plan.actors[recorder].name if recorder in plan.actors else recorder
@@ -75,9 +79,17 @@ def blocking_defect_notices(
                     dry_run,
                     step_id,
                     what=_("Blocking defect: {title}").format(title=defect["title"]),
-                    headline=_(
-                        "A blocking defect was recorded on step {step}: it cannot be closed until "
-                        "the defect is resolved."
+                    headline=(
+                        _(
+                            "A blocking defect was recorded on step {step} after it was closed: "
+                            "the step stays closed; the defect is in the run's results until it "
+                            "is resolved."
+                        )
+                        if after_close
+                        else _(
+                            "A blocking defect was recorded on step {step}: it cannot be closed "
+                            "until the defect is resolved."
+                        )
                     ).format(step=step_id),
                     to=[a.email for a in people],
                     cc=[owner.email] if number == 0 else [],
@@ -161,6 +173,50 @@ def substitution_notices(
                     html=text_html[1],
                     headers={"X-Transition-Steps": f"{dag_id}/{','.join(steps)}"},
                 ),
+            )
+        )
+    return messages
+
+
+def run_defect_notices(
+    plan: Plan,
+    dry_run: str,
+    *,
+    defect: dict[str, Any],
+    recorder: str,
+    run_id: str,
+    base_url: str,
+) -> list[EmailMessage]:
+    """A blocking defect on the run as a whole, to the cutover managers in their languages."""
+    recorded_by = plan.actors[recorder].name if recorder in plan.actors else recorder
+    messages = []
+    for language, people in by_language(plan.manager_actors()).items():
+        with use_language(language):
+            subject = subject_prefix(dry_run) + _("Blocking defect on the run: {title}").format(
+                title=defect["title"]
+            )
+            text, html = render(
+                "run_defect",
+                subject=subject,
+                headline=_(
+                    "A blocking defect was recorded on run {run} of dry run {dry_run}, not on one "
+                    "step."
+                ).format(run=run_id, dry_run=dry_run),
+                facts=[
+                    (_("Defect"), f"#{defect['id']} {defect['title']}"),
+                    (_("Severity"), _(SEVERITY_NAMES[defect["severity"]])),
+                    (_("Recorded by"), recorded_by),
+                    (_("Description"), defect.get("description") or "—"),
+                ],
+                link=f"{base_url.rstrip('/')}/transition/recap",
+            )
+        messages.append(
+            compose(
+                subject=subject,
+                to=[a.email for a in people],
+                text=text,
+                html=html,
+                headers={"X-Transition-Run": f"{plan.dag_id(dry_run)}/{run_id}"},
             )
         )
     return messages

@@ -36,7 +36,7 @@ DONE = ("Terminated", "Skipped")
 @dataclass(frozen=True)
 class Defect:
     id: int
-    step: str
+    step: str  # "": on the run as a whole
     title: str
     severity: str
     status: str
@@ -45,6 +45,11 @@ class Defect:
     created_at: dt.datetime | None = None
     resolved_by: str | None = None
     resolved_at: dt.datetime | None = None
+    after_close: bool = False  # recorded on its step once the step was closed
+
+    @property
+    def on_run(self) -> bool:
+        return not self.step
 
 
 @dataclass(frozen=True)
@@ -171,7 +176,7 @@ def _in(zone: Any, value: Any) -> dt.datetime | None:
 def defect_from_json(row: Mapping[str, Any], zone: Any = None) -> Defect:
     return Defect(
         id=int(row["id"]),
-        step=str(row.get("task_id", "")),
+        step=str(row.get("task_id") or ""),
         title=str(row.get("title", "")),
         severity=str(row.get("severity", "")),
         status=str(row.get("status", "")),
@@ -180,6 +185,7 @@ def defect_from_json(row: Mapping[str, Any], zone: Any = None) -> Defect:
         created_at=_in(zone, row.get("created_at")),
         resolved_by=row.get("resolved_by"),
         resolved_at=_in(zone, row.get("resolved_at")),
+        after_close=bool(row.get("after_close")),
     )
 
 
@@ -209,17 +215,20 @@ def run_results_from_json(
 
     all_defects = tuple(defect_from_json(d, zone) for d in defects)
     all_transfers = tuple(transfer_from_json(t, zone) for t in transfers)
-    if not all_defects:  # the recap alone still names each step's defects
+    if not all_defects:  # the recap alone still names each step's defects, and the run's
+        on_steps = [(str(s["id"]), d) for s in recap.get("steps", []) for d in s.get("defects", [])]
+        on_run = [("", d) for d in recap.get("run_defects", [])]
         all_defects = tuple(
             Defect(
                 id=int(d["id"]),
-                step=str(s["id"]),
+                step=step_id,
                 title=str(d.get("title", "")),
                 severity=str(d.get("severity", "")),
                 status=str(d.get("status", "")),
+                created_by=str(d.get("created_by") or ""),
+                after_close=bool(d.get("after_close")),
             )
-            for s in recap.get("steps", [])
-            for d in s.get("defects", [])
+            for step_id, d in sorted(on_steps + on_run, key=lambda found: int(found[1]["id"]))
         )
     steps = tuple(
         StepResult(

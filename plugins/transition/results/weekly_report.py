@@ -238,10 +238,18 @@ def weekly_message(
         )
         for s in results.in_state("Late")
     ]
+
+    def where(defect: Any) -> str:
+        if defect.on_run:
+            return _("on the run")
+        if defect.after_close:
+            return _("step {step}, after its close").format(step=defect.step)
+        return _("step {step}").format(step=defect.step)
+
     open_defects = [
         (
             f"#{d.id} {d.title}",
-            d.step,
+            where(d),
             _(SEVERITIES[d.severity]) if d.severity in SEVERITIES else d.severity,
             _("recorded by {person} on {time}").format(
                 person=results.name_of(d.created_by) or "—", time=_at(d.created_at)

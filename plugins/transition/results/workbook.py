@@ -84,6 +84,7 @@ DEFECT_COLUMNS = [
     (N_("Recorded at"), 17),
     (N_("Resolved by"), 12),
     (N_("Resolved at"), 17),
+    (N_("After the close"), 10),
 ]
 SEVERITIES, STATUSES = SEVERITY_NAMES, STATUS_NAMES
 
@@ -185,6 +186,7 @@ def transfers_text(step: StepResult) -> str:
 def defects_text(step: StepResult) -> str:
     return "\n".join(
         f"#{d.id} {_word(SEVERITIES, d.severity)} {_word(STATUSES, d.status)}: {d.title}"
+        + (f" ({_('recorded after the close')})" if d.after_close else "")
         for d in step.defects
     )
 
@@ -247,7 +249,7 @@ def _defects_sheet(sheet: Worksheet, results: RunResults) -> None:
             row,
             [
                 defect.id,
-                defect.step,
+                defect.step or _("(the run)"),
                 defect.title,
                 _word(SEVERITIES, defect.severity),
                 _word(STATUSES, defect.status),
@@ -256,6 +258,7 @@ def _defects_sheet(sheet: Worksheet, results: RunResults) -> None:
                 _naive(defect.created_at),
                 defect.resolved_by,
                 _naive(defect.resolved_at),
+                _("yes") if defect.after_close else None,
             ],
         )
         _formats(sheet, row, titles, {"Recorded at": DATE_FORMAT, "Resolved at": DATE_FORMAT})

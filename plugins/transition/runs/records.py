@@ -94,8 +94,12 @@ def set_mail_error(session: Session, table: sa.Table, row_id: int, error: str | 
 
 
 def add_defect(session: Session, **values: Any) -> dict[str, Any]:
+    """A defect on a step (``task_id``; ``after_close`` when the step was closed already) or, with
+    ``task_id`` None, on the run as a whole."""
     values.setdefault("created_at", now())
     values.setdefault("status", DefectStatus.OPEN.value)
+    values.setdefault("after_close", False)
+    values.setdefault("task_id", None)
     return _insert(session, defects, **values)
 
 

@@ -52,7 +52,8 @@ defects = sa.Table(
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("dag_id", sa.String(250), nullable=False),
     sa.Column("run_id", sa.String(250), nullable=False),
-    sa.Column("task_id", sa.String(250), nullable=False),
+    # None: a defect on the run as a whole, not on one step (migration 3)
+    sa.Column("task_id", sa.String(250), nullable=True),
     sa.Column("title", sa.String(500), nullable=False),
     sa.Column("severity", sa.String(20), nullable=False),
     sa.Column("description", sa.Text, nullable=False, default=""),
@@ -63,6 +64,8 @@ defects = sa.Table(
     sa.Column("resolved_at", sa.DateTime(timezone=True), nullable=True),
     sa.Column("mail_error", sa.Text, nullable=True),
     sa.Column("run_key", sa.String(80), nullable=True),  # migration 2
+    # Recorded on a step already closed (migration 3): it cannot block that step any more.
+    sa.Column("after_close", sa.Boolean, nullable=False, default=False),
     sa.Index("transition_defect_run", "dag_id", "run_id"),
 )
 
@@ -174,9 +177,59 @@ def _aware(value: dt.datetime | str | None) -> dt.datetime | None:
     return value
 
 
+def _v3_defects_after_the_fact(conn: Connection) -> None:
+    """A defect may be on the run as a whole (``task_id`` NULL) and recorded on a closed step
+    (``after_close``). SQLite cannot drop a NOT NULL: it gets the table rebuilt, rows and ids kept."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(sa.text("ALTER TABLE transition_defect ALTER COLUMN task_id DROP NOT NULL"))
+        conn.execute(
+            sa.text(
+                "ALTER TABLE transition_defect ADD COLUMN after_close BOOLEAN NOT NULL DEFAULT FALSE"
+            )
+        )
+        return
+    v3 = sa.MetaData()
+    sa.Table(
+        "transition_defect_v3",
+        v3,
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("dag_id", sa.String(250), nullable=False),
+        sa.Column("run_id", sa.String(250), nullable=False),
+        sa.Column("task_id", sa.String(250), nullable=True),
+        sa.Column("title", sa.String(500), nullable=False),
+        sa.Column("severity", sa.String(20), nullable=False),
+        sa.Column("description", sa.Text, nullable=False),
+        sa.Column("status", sa.String(20), nullable=False),
+        sa.Column("created_by", sa.String(250), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("resolved_by", sa.String(250)),
+        sa.Column("resolved_at", sa.DateTime(timezone=True)),
+        sa.Column("mail_error", sa.Text),
+        sa.Column("run_key", sa.String(80)),
+        sa.Column("after_close", sa.Boolean, nullable=False, server_default=sa.false()),
+    )
+    v3.create_all(conn)
+    kept = (
+        "id, dag_id, run_id, task_id, title, severity, description, status, created_by, "
+        "created_at, resolved_by, resolved_at, mail_error, run_key"
+    )
+    conn.execute(
+        sa.text(f"INSERT INTO transition_defect_v3 ({kept}) SELECT {kept} FROM transition_defect")
+    )
+    conn.execute(sa.text("DROP TABLE transition_defect"))
+    conn.execute(sa.text("ALTER TABLE transition_defect_v3 RENAME TO transition_defect"))
+    conn.execute(
+        sa.text("CREATE INDEX transition_defect_run ON transition_defect (dag_id, run_id)")
+    )
+    conn.execute(
+        sa.text("CREATE INDEX transition_defect_run_key ON transition_defect (run_key, task_id)")
+    )
+
+
 MIGRATIONS: list[Callable[[Connection], None]] = [
     _v1_tables_of_release_0_1,
     _v2_run_instances_and_forced_closes,
+    _v3_defects_after_the_fact,
 ]
 LATEST = len(MIGRATIONS)
 

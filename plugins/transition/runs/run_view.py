@@ -24,6 +24,7 @@ from transition.runs import records
 from transition.runs.states import State, StepFacts, due_at, prerequisites_done, step_state
 from transition.runs.views import (
     DecisionView,
+    DefectView,
     ForcedCloseView,
     GateAheadView,
     RunView,
@@ -90,7 +91,7 @@ def run_steps(
             value if isinstance(value, dict) else {}
         )  # what the step wrote, or nothing
     task_states = {task_id: _state(ti) for task_id, ti in instances.items()}
-    defects: dict[str, list[dict]] = {}
+    defects: dict[str | None, list[dict]] = {}  # None: on the run as a whole
     for defect in records.defects_of_run(session, dag_id, run_id):
         defects.setdefault(defect["task_id"], []).append(defect)
     forced = {f["task_id"]: f for f in records.forced_closes_of_run(session, dag_id, run_id)}
@@ -149,16 +150,7 @@ def run_steps(
                 "closed_by": closed.get("by"),
                 "comment": str(closed.get("comment") or ""),
                 "forced_close": _forced(forced.get(step_id), zone),
-                "defects": [
-                    {
-                        "id": d["id"],
-                        "title": d["title"],
-                        "severity": d["severity"],
-                        "status": d["status"],
-                        "created_by": d["created_by"],
-                    }
-                    for d in step_defects
-                ],
+                "defects": [_defect(d) for d in step_defects],
                 "open_defects": sum(
                     1 for d in step_defects if d["status"] == DefectStatus.OPEN.value
                 ),
@@ -233,6 +225,7 @@ def run_steps(
             if sum(c.values())
         },
         "steps": steps,
+        "run_defects": [_defect(d) for d in defects.get(None, [])],
         "gates_ahead": gates_ahead,
     }
 
@@ -265,6 +258,17 @@ def progress_on_go(
     runs is skipped, counted as done)."""
     skipped = {step for gate in gates for step in branch_only(plan, dry_run, gate, "go")}
     return _as_done(progress, skipped)
+
+
+def _defect(row: dict[str, Any]) -> DefectView:
+    return {
+        "id": row["id"],
+        "title": row["title"],
+        "severity": row["severity"],
+        "status": row["status"],
+        "created_by": row["created_by"],
+        "after_close": bool(row.get("after_close")),
+    }
 
 
 def _as_done(progress: dict[str, Progress], skipped: set[str]) -> dict[str, Progress]:

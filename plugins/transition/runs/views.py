@@ -13,6 +13,7 @@ class DefectView(TypedDict):
     severity: str  # transition.vocabulary.Severity
     status: str  # transition.vocabulary.DefectStatus
     created_by: str
+    after_close: bool  # recorded on the step once it was closed: it blocks nothing
 
 
 class ForcedCloseView(TypedDict):
@@ -91,4 +92,5 @@ class RunView(TypedDict):
     forecast_late: bool
     counts_by_phase: dict[str, dict[str, int]]
     steps: list[StepView]
+    run_defects: list[DefectView]  # on the run as a whole, not on one step
     gates_ahead: list[GateAheadView]

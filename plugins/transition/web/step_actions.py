@@ -2,15 +2,21 @@
 
 * ``POST /transition/api/dags/{dag_id}/runs/{run_id}/steps/{step_id}/transfer``  ``{"to", "message"}``
 * ``POST /transition/api/dags/{dag_id}/runs/{run_id}/steps/{step_id}/defects``   ``{"title", "severity", "description"}``
+* ``POST /transition/api/dags/{dag_id}/runs/{run_id}/defects``                  ``{"title", "severity", "description"}``
 * ``POST /transition/api/dags/{dag_id}/runs/{run_id}/defects/{defect_id}/resolve``
 
-Only the people allowed on a step may transfer it or record a defect on it (403 otherwise), while it
-is Ready or Open. A transfer adds the new person to the step's human-in-the-loop request (so Airflow
-lets them answer), is written in the task's note, and e-mails them. A blocking defect e-mails the
-cutover managers and keeps the step from being closed until it is resolved (see
-:mod:`transition.web.step_guard`), by whoever recorded it or a cutover manager. Answers are in the
-user's language; the e-mails in their recipients' (:mod:`transition.notifications.notices`); notes
-in the plan's.
+Only the people allowed on a step may transfer it (while it is Ready or Open) or record a defect on
+it (while it is Ready or Open, or after it was closed) (403 otherwise). A transfer adds the new
+person to the step's human-in-the-loop request (so Airflow lets them answer), is written in the
+task's note, and e-mails them. A blocking defect e-mails the cutover managers and keeps the step
+from being closed until it is resolved (see :mod:`transition.web.step_guard`), by whoever recorded
+it or a cutover manager. A defect recorded after the step was closed (``after_close``) cannot block
+it any more: it is told and shown, and blocks the step again only if it is cleared and asks again.
+
+A defect on the run as a whole (no step) may be recorded by the cutover managers, Airflow admins
+and anyone allowed on a step of the dry run, in any state of the run; it blocks nothing, a blocking
+one e-mails the cutover managers. Answers are in the user's language; the e-mails in their
+recipients' (:mod:`transition.notifications.notices`); notes in the plan's.
 """
 
 from __future__ import annotations
@@ -30,7 +36,11 @@ from sqlalchemy.orm import joinedload
 
 from transition.i18n import N_, _, use_language
 from transition.notifications.mail import MailError, send
-from transition.notifications.notices import blocking_defect_notices, transfer_notice
+from transition.notifications.notices import (
+    blocking_defect_notices,
+    run_defect_notices,
+    transfer_notice,
+)
 from transition.notifications.step_holder import write_holder
 from transition.runs import records
 from transition.vocabulary import SEVERITY_NAMES, Severity
@@ -40,6 +50,8 @@ from transition.web.app import (
     app,
     as_json,
     base_url,
+    dry_run_or_404,
+    plan_or_404,
     problems,
     step_or_404,
     user_language,
@@ -136,14 +148,21 @@ def _require_not_finished(ti: Any, ref: StepRef) -> None:
         )
 
 
+def _state_of(ti: Any) -> str:
+    if not ti.state:
+        return _("not started")
+    return str(ti.state.value if hasattr(ti.state, "value") else ti.state)
+
+
 def _require_ready_or_open(ti: Any, ref: StepRef, action: str) -> None:
-    state = (
-        str(ti.state.value if hasattr(ti.state, "value") else ti.state)
-        if ti.state
-        else _("not started")
-    )
+    state = _state_of(ti)
     if state not in ACTIONABLE or ti.hitl_detail is None:
         raise HTTPException(409, _(action).format(step=ref.step_id, state=state))
+
+
+def _is_closed(ti: Any) -> bool:
+    """Closed: Airflow ran the step to success (Close, "mark success", or a forced close)."""
+    return _state_of(ti) == "success"
 
 
 def _mail(message: Any) -> str | None:
@@ -174,7 +193,8 @@ def transfer(
 
 # The answer when a step cannot be given a defect in its state.
 NO_DEFECT_YET = N_(
-    "step {step} can be given a defect once it is Ready or Open (asking for Start or Close); it is {state}"
+    "step {step} can be given a defect once it is Ready or Open (asking for Start or Close), or "
+    "after it was closed; it is {state}"
 )
 
 
@@ -251,7 +271,14 @@ def record_defect(
 def _record_defect(
     dag_id: str, run_id: str, step_id: str, body: DefectBody, session: Any, user: Any
 ) -> dict:
-    ref, ti, who = _actionable(session, dag_id, run_id, step_id, user, NO_DEFECT_YET)
+    """On a Ready or Open step, or after the fact on a closed one (it cannot block it any more)."""
+    ref = step_or_404(dag_id, step_id)
+    ti = _task_instance(session, dag_id, run_id, step_id)
+    _require_allowed(session, ref, dag_id, run_id, user)
+    after_close = _is_closed(ti)
+    if not after_close:
+        _require_ready_or_open(ti, ref, NO_DEFECT_YET)
+    who = actor_id(user)
     plan = ref.plan
     row = records.add_defect(
         session,
@@ -262,9 +289,14 @@ def _record_defect(
         severity=body.severity.value,
         description=body.description,
         created_by=who,
+        after_close=after_close,
     )
     with use_language(plan.language):
-        note = _("Defect #{number} ({severity}) by {person}: {title}").format(
+        note = (
+            _("Defect #{number} ({severity}) by {person}, after the close: {title}")
+            if after_close
+            else _("Defect #{number} ({severity}) by {person}: {title}")
+        ).format(
             number=row["id"],
             severity=_(SEVERITY_NAMES[body.severity.value]),
             person=who,
@@ -274,22 +306,92 @@ def _record_defect(
     session.flush()
     mail = "not needed"
     if body.severity is Severity.BLOCKING:
-        errors = []
-        for message in blocking_defect_notices(
-            plan,
-            ref.dry_run,
-            step_id,
-            defect=row,
-            recorder=who,
-            dag_id=dag_id,
-            run_id=run_id,
-            base_url=base_url(),
-        ):
-            if (error := _mail(message)) is not None:
-                errors.append(error)
-        error = "; ".join(errors) or None
-        records.set_mail_error(session, records.defects, row["id"], error)
-        mail = "sent" if error is None else f"failed: {error}"
+        mail = _mail_all(
+            session,
+            row["id"],
+            blocking_defect_notices(
+                plan,
+                ref.dry_run,
+                step_id,
+                defect=row,
+                recorder=who,
+                dag_id=dag_id,
+                run_id=run_id,
+                base_url=base_url(),
+                after_close=after_close,
+            ),
+        )
+    return {"defect": as_json(row), "mail": mail}
+
+
+def _mail_all(session: Any, defect_id: int, messages: list[Any]) -> str:
+    """Send a defect's e-mails; what failed is kept with the defect and said in the answer."""
+    errors = [error for message in messages if (error := _mail(message)) is not None]
+    error = "; ".join(errors) or None
+    records.set_mail_error(session, records.defects, defect_id, error)
+    return "sent" if error is None else f"failed: {error}"
+
+
+@app.post(
+    "/api/dags/{dag_id}/runs/{run_id}/defects",
+    status_code=201,
+    dependencies=[Depends(requires_access_dag("GET"))],
+    responses=problems(400, 401, 403, 404),
+)
+def record_run_defect(
+    dag_id: str, run_id: str, body: DefectBody, session: SessionDep, user: GetUserDep
+) -> dict:
+    """A defect on the run as a whole, not on one step, in any state of the run: by the cutover
+    managers, Airflow admins and anyone allowed on a step of the dry run. It blocks nothing; a
+    blocking one e-mails the cutover managers."""
+    with use_language(user_language(user)):
+        return _record_run_defect(dag_id, run_id, body, session, user)
+
+
+def run_people(session: Any, plan: Any, dry_run: str, dag_id: str, run_id: str) -> set[str]:
+    """Who may record a defect on the run: whoever is allowed on one of its steps (with the people
+    steps were transferred to in this run) and the cutover managers."""
+    transferred = [t["to_user"] for t in records.transfers_of_run(session, dag_id, run_id)]
+    people = set(plan.cutover_managers) | set(transferred)
+    for step_id in plan.schedules[dry_run].steps:
+        people.update(plan.responsible_people(step_id))
+    return people
+
+
+def _record_run_defect(dag_id: str, run_id: str, body: DefectBody, session: Any, user: Any) -> dict:
+    plan = plan_or_404()
+    dry_run = dry_run_or_404(plan, dag_id)
+    if records.run_key(session, dag_id, run_id) is None:
+        raise HTTPException(404, _("no run '{run}' of DAG '{dag}'").format(run=run_id, dag=dag_id))
+    who = actor_id(user)
+    if who not in run_people(session, plan, dry_run, dag_id, run_id) and not is_admin(user):
+        raise HTTPException(
+            403,
+            _(
+                "A defect on the run is recorded by the cutover managers and the people allowed "
+                "on one of its steps."
+            ),
+        )
+    row = records.add_defect(
+        session,
+        dag_id=dag_id,
+        run_id=run_id,
+        task_id=None,
+        title=body.title,
+        severity=body.severity.value,
+        description=body.description,
+        created_by=who,
+    )
+    session.flush()
+    mail = "not needed"
+    if body.severity is Severity.BLOCKING:
+        mail = _mail_all(
+            session,
+            row["id"],
+            run_defect_notices(
+                plan, dry_run, defect=row, recorder=who, run_id=run_id, base_url=base_url()
+            ),
+        )
     return {"defect": as_json(row), "mail": mail}
 
 
@@ -312,8 +414,9 @@ def resolve(
         row = records.defect(session, defect_id, dag_id, run_id)
         if row is None:
             raise HTTPException(404, _("no defect #{number} in this run").format(number=defect_id))
-        ref = step_or_404(dag_id, row["task_id"])
-        if who != row["created_by"] and who not in ref.plan.cutover_managers and not is_admin(user):
+        plan = plan_or_404()
+        dry_run_or_404(plan, dag_id)
+        if who != row["created_by"] and who not in plan.cutover_managers and not is_admin(user):
             raise HTTPException(
                 403,
                 _(
@@ -328,8 +431,9 @@ def resolve(
                     number=defect_id, person=row["resolved_by"]
                 ),
             )
-    ti = _task_instance(session, dag_id, run_id, row["task_id"])
-    with use_language(ref.plan.language):
-        note = _("Defect #{number} resolved by {person}").format(number=defect_id, person=who)
-    _append_note(ti, note, who)
+    if row["task_id"] is not None:  # a step's defect: its resolution is in the step's note
+        ti = _task_instance(session, dag_id, run_id, row["task_id"])
+        with use_language(plan.language):
+            note = _("Defect #{number} resolved by {person}").format(number=defect_id, person=who)
+        _append_note(ti, note, who)
     return {"defect": as_json(records.defect(session, defect_id, dag_id, run_id))}
