@@ -13,6 +13,7 @@ import datetime as dt
 import logging
 import zoneinfo
 from email.message import EmailMessage
+from functools import partial
 from typing import Any
 
 from transition.i18n import _, format_moment, use_language
@@ -21,6 +22,7 @@ from transition.notifications.addressing import (
     required_actions_link,
     step_subject,
 )
+from transition.notifications.channels import ChannelMessage, lines_of_facts, tell_channels
 from transition.notifications.mail import (
     MailError,
     compose,
@@ -104,6 +106,29 @@ def ready_message(
     )
 
 
+def ready_channel_message(
+    plan: Plan, dry_run: str, scheduled: ScheduledStep, *, link: str
+) -> ChannelMessage:
+    """The Ready message for the plan's chat channels, in the plan's language."""
+    step = plan.steps[scheduled.step_id]
+    owner = plan.actors[step.owner]
+    with use_language(plan.language):
+        return ChannelMessage(
+            kind="ready",
+            title=ready_subject(dry_run, step.id),
+            lines=(
+                f"{step.id} · {step.label}",
+                *lines_of_facts(
+                    [
+                        (_("Owner"), owner.name),
+                        (_("Planned start"), when(scheduled.planned_start)),
+                    ]
+                ),
+            ),
+            link=link,
+        )
+
+
 def closed_prerequisites(plan: Plan, scheduled: ScheduledStep, ti: Any) -> list[str]:
     """ "CO-100 · Label, closed by Alice at Sat 16 Jan 22:41" for each upstream step (from their
     XCom), in the current language."""
@@ -151,10 +176,24 @@ def record_mail_failure(ti: Any, mail: str, to: str, error: str) -> None:
 
 
 def announce_ready(plan: Plan, dry_run: str, scheduled: ScheduledStep, context: Any) -> None:
-    """Build and send the Ready e-mail from a running task; never raises."""
-    # deferred: Airflow's configuration, read when an e-mail is sent
-
+    """Build and send the Ready e-mail, and post to the plan's channels, from a running task;
+    never raises."""
     ti = context["ti"]
+    _mail_ready(plan, dry_run, scheduled, ti)
+    tell_channels(
+        plan,
+        "ready",
+        lambda: ready_channel_message(
+            plan,
+            dry_run,
+            scheduled,
+            link=required_actions_link(airflow_base_url(), ti.dag_id, ti.run_id, scheduled.step_id),
+        ),
+        partial(record_mail_failure, ti, "ready"),
+    )
+
+
+def _mail_ready(plan: Plan, dry_run: str, scheduled: ScheduledStep, ti: Any) -> None:
     try:
         with use_language(plan.actors[plan.steps[scheduled.step_id].owner].language):
             closed = closed_prerequisites(plan, scheduled, ti)

@@ -1,0 +1,148 @@
+"""Chat channels: the Ready message as a channel reads it, posted by the real Slack notifier and the
+real Apprise provider to a local HTTP receiver; failures returned, never raised."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from conftest import base_sheets, compile_sheets
+from transition.notifications.channels import ChannelMessage, slack_text, tell_channels
+from transition.notifications.ready_mail import ready_channel_message
+from webhook_receiver import WebhookReceiver
+
+LINK = (
+    "https://airflow.example.com/dags/resa_dr1/runs/r1/tasks/CO-100/required_actions?map_index=-1"
+)
+
+
+def plan_with(tmp_path, channels, language="en", label=None):
+    tmp_path.mkdir(exist_ok=True)
+    sheets = base_sheets()
+    if label is not None:
+        sheets["Steps"][3][1] = label
+    result = compile_sheets(tmp_path, sheets, channels=channels, language=language)
+    assert result.plan is not None, result.problems
+    return result.plan
+
+
+def ready(plan) -> ChannelMessage:
+    return ready_channel_message(plan, "DR1", plan.schedules["DR1"].steps["CO-100"], link=LINK)
+
+
+@pytest.fixture
+def receiver():
+    with WebhookReceiver() as running:
+        yield running
+
+
+def test_ready_message_is_in_the_plans_language(tmp_path):
+    # carol owns CO-100 and reads the plan's language; alice (fr) and bob (en) would not change it:
+    # a channel is a shared room.
+    english = ready(plan_with(tmp_path / "en", []))
+    assert english.kind == "ready"
+    assert english.text().split("\n") == [
+        "[Transition-DR1] CO-100 - Execution",
+        "CO-100 · Switch market gateway",
+        "Owner: Carol Dubois",
+        "Planned start: Sat 16 Jan 2027 22:00",
+        LINK,
+    ]
+    french = ready(plan_with(tmp_path / "fr", [], language="fr"))
+    assert french.text().split("\n")[:3] == [
+        "[Transition-DR1] CO-100 - Exécution",
+        "CO-100 · Switch market gateway",
+        "Exécutant : Carol Dubois",
+    ]
+
+
+def test_slack_text_escapes_what_slack_reads_as_markup():
+    message = ChannelMessage(
+        "ready", "[Transition-DR1] A - Execution", ("A · Freeze <b> & co",), LINK
+    )
+    assert slack_text(message) == (
+        f"*[Transition-DR1] A - Execution*\nA · Freeze &lt;b&gt; &amp; co\n{LINK}"
+    )
+    long = ChannelMessage("ready", "t", ("x" * 1000, "two\nlines"))
+    assert [len(line) for line in long.text().split("\n")] == [1, 300, 9]
+
+
+def test_the_slack_notifier_and_apprise_post_the_ready_message(tmp_path, receiver, monkeypatch):
+    monkeypatch.setenv("AIRFLOW_CONN_SLACK_CUTOVER", receiver.slack_connection("/services/T/B/X"))
+    monkeypatch.setenv("AIRFLOW_CONN_TEAMS_CUTOVER", receiver.apprise_connection("/teams"))
+    plan = plan_with(
+        tmp_path,
+        [
+            {"connection": "slack_cutover", "messages": ["ready"]},
+            {"connection": "teams_cutover", "messages": "all"},
+        ],
+        label="Switch <market> gateway & co {{ x }}",
+    )
+    assert tell_channels(plan, "ready", lambda: ready(plan)) == []
+    by_path = {p.path: p for p in receiver.posted}
+    assert set(by_path) == {"/services/T/B/X", "/teams"}
+    slack = by_path["/services/T/B/X"]
+    assert slack.body == {
+        "text": "*[Transition-DR1] CO-100 - Execution*\n"
+        "CO-100 · Switch &lt;market&gt; gateway &amp; co {{ x }}\n"
+        "Owner: Carol Dubois\nPlanned start: Sat 16 Jan 2027 22:00\n" + LINK
+    }
+    teams = by_path["/teams"]
+    assert teams.content_type.startswith("application/json")
+    assert teams.body["title"] == "[Transition-DR1] CO-100 - Execution"
+    assert teams.body["message"] == (
+        "CO-100 · Switch <market> gateway & co {{ x }}\nOwner: Carol Dubois\n"
+        "Planned start: Sat 16 Jan 2027 22:00\n" + LINK
+    )
+
+
+def test_only_the_channels_that_list_the_kind_get_it(tmp_path, receiver, monkeypatch):
+    monkeypatch.setenv("AIRFLOW_CONN_SLACK_CUTOVER", receiver.slack_connection())
+    plan = plan_with(tmp_path, [{"connection": "slack_cutover", "messages": ["late"]}])
+    built = []
+    assert tell_channels(plan, "ready", lambda: built.append(1) or ready(plan)) == []
+    assert built == [] and receiver.posted == []  # not even built: no channel gets it
+
+
+def test_failures_are_returned_and_recorded_never_raised(tmp_path, monkeypatch):
+    with WebhookReceiver(status=500) as refusing, WebhookReceiver() as closed:
+        closed.stop()  # nothing listens on its port any more
+        monkeypatch.setenv("AIRFLOW_CONN_SLACK_REFUSES", refusing.slack_connection())
+        monkeypatch.setenv("AIRFLOW_CONN_APPRISE_CLOSED", closed.apprise_connection())
+        monkeypatch.setenv("AIRFLOW_CONN_NOT_A_CHANNEL", json.dumps({"conn_type": "http"}))
+        plan = plan_with(
+            tmp_path,
+            [
+                {"connection": name, "messages": "all"}
+                for name in ("slack_refuses", "apprise_closed", "not_a_channel", "missing_one")
+            ],
+        )
+        recorded: list[tuple[str, str]] = []
+        failures = tell_channels(plan, "ready", lambda: ready(plan), lambda *f: recorded.append(f))
+        assert len(refusing.posted) == 1  # the Slack notifier posted, and was refused
+    assert failures == recorded
+    reasons = dict(failures)
+    assert list(reasons) == ["slack_refuses", "apprise_closed", "not_a_channel", "missing_one"]
+    assert "Status Code: 500" in reasons["slack_refuses"]
+    assert reasons["apprise_closed"] == (
+        "Apprise could not deliver to connection 'apprise_closed' (its log says why)"
+    )
+    assert reasons["not_a_channel"] == (
+        "connection 'not_a_channel' is of type 'http'; a channel needs a slackwebhook or apprise "
+        "connection"
+    )
+    assert reasons["missing_one"].startswith("no Airflow connection 'missing_one' (")
+
+
+def test_a_message_that_cannot_be_built_is_a_failure_of_each_channel(
+    tmp_path, receiver, monkeypatch
+):
+    monkeypatch.setenv("AIRFLOW_CONN_SLACK_CUTOVER", receiver.slack_connection())
+    plan = plan_with(tmp_path, [{"connection": "slack_cutover", "messages": ["ready"]}])
+
+    def broken() -> ChannelMessage:
+        raise KeyError("CO-999")
+
+    assert tell_channels(plan, "ready", broken) == [("slack_cutover", "KeyError: 'CO-999'")]
+    assert receiver.posted == []
