@@ -3,12 +3,15 @@ real Apprise provider to a local HTTP receiver; failures returned, never raised.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 
 import pytest
 
-from conftest import base_sheets, compile_sheets
+from conftest import STEPS_HEADER, base_sheets, compile_sheets
+from transition.notifications.alert_mail import alert_channel_message
 from transition.notifications.channels import ChannelMessage, slack_text, tell_channels
+from transition.notifications.decision_mail import decision_channel_message
 from transition.notifications.ready_mail import ready_channel_message
 from webhook_receiver import WebhookReceiver
 
@@ -146,3 +149,58 @@ def test_a_message_that_cannot_be_built_is_a_failure_of_each_channel(
 
     assert tell_channels(plan, "ready", broken) == [("slack_cutover", "KeyError: 'CO-999'")]
     assert receiver.posted == []
+
+
+def test_late_overdue_and_decision_messages(tmp_path):
+    plan = plan_with(
+        tmp_path / "alerts", [], language="fr"
+    )  # alice (CO-110's owner) reads French too
+    schedule = plan.schedules["DR1"].steps
+    late = alert_channel_message(
+        plan,
+        "DR1",
+        schedule["CO-110"],
+        kind="late",
+        link=LINK,
+        late_at=dt.datetime(2027, 1, 16, 22, 0, tzinfo=dt.UTC),
+    )
+    assert (late.kind, late.title) == ("late", "[Transition-DR1] CO-110 - En retard")
+    assert late.lines[:2] == (
+        "CO-110 · Smoke test gateway",
+        "L'étape CO-110 devait être clôturée pour le sam. 16 janv. 23:00 (durée 30m) et est "
+        "toujours en cours.",
+    )
+    overdue = alert_channel_message(
+        plan, "DR1", schedule["CO-100"], kind="overdue", link=LINK, holding=["PP-020"]
+    )
+    assert overdue.title == "[Transition-DR1] CO-100 - Début dépassé"
+    assert overdue.lines[-1] == "- PP-020 · Export EAN register (Bob Peeters)"
+
+    sheets = base_sheets()
+    sheets["Steps"][0] = [*STEPS_HEADER, "Kind"]
+    for row in sheets["Steps"][1:]:
+        row.append("step")
+    sheets["Steps"][4][-1] = "gate"  # CO-110 decides: HO-010 after it is its Go branch
+    sheets["Steps"].append(
+        ["FB-010", "Switch back", "FB-RB", "ALL", "CO-110", "", "1h", "carol", "", "", "step"]
+    )
+    result = compile_sheets(tmp_path, sheets)
+    assert result.plan is not None, result.problems
+    decision = decision_channel_message(
+        result.plan,
+        "DR1",
+        "CO-110",
+        {"decision": "no-go", "by": "alice", "comment": "Counts differ"},
+        followed=("FB-010",),
+        skipped=("HO-010",),
+        link=LINK,
+    )
+    assert decision.kind == "decision"
+    assert decision.text().split("\n") == [
+        "[Transition-DR1] CO-110 - No-go: fallback starts",
+        "Gate CO-110 was decided No-go by Alice Martin: the fallback starts.",
+        "Comment: Counts differ",
+        "Steps it starts: FB-010",
+        "Steps it skips: HO-010",
+        LINK,
+    ]
