@@ -76,13 +76,15 @@ class WebhookReceiver:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
-    def wait_for(self, text: str, timeout: float = 120) -> Posted:
-        """The first post whose JSON holds ``text``."""
+    def wait_for(self, text: str, timeout: float = 120, path: str | None = None) -> Posted:
+        """The first post (to ``path``, if given) whose JSON holds ``text``."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             with self._lock:
                 for posted in self.posted:
-                    if text in json.dumps(posted.body, ensure_ascii=False):
+                    if (path is None or posted.path == path) and text in json.dumps(
+                        posted.body, ensure_ascii=False
+                    ):
                         return posted
             time.sleep(0.2)
         raise TimeoutError(f"nothing posted with {text!r} in {timeout} s: {self.posted}")
