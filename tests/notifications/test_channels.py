@@ -12,6 +12,10 @@ from conftest import STEPS_HEADER, base_sheets, compile_sheets
 from transition.notifications.alert_mail import alert_channel_message
 from transition.notifications.channels import ChannelMessage, slack_text, tell_channels
 from transition.notifications.decision_mail import decision_channel_message
+from transition.notifications.notices import (
+    blocking_defect_channel_message,
+    transfer_channel_message,
+)
 from transition.notifications.ready_mail import ready_channel_message
 from webhook_receiver import WebhookReceiver
 
@@ -204,3 +208,29 @@ def test_late_overdue_and_decision_messages(tmp_path):
         "Steps it skips: HO-010",
         LINK,
     ]
+
+
+def test_transfer_and_blocking_defect_messages(tmp_path):
+    plan = plan_with(tmp_path, [], language="fr")
+    transfer = transfer_channel_message(
+        plan, "DR1", "CO-100", giver_id="carol", target=plan.actors["bob"], text="", link=LINK
+    )
+    assert transfer.text().split("\n") == [
+        "[Transition-DR1] CO-100 - Transfert",
+        "Carol Dubois confie l'étape CO-100 · Switch market gateway à Bob Peeters.",
+        LINK,  # no message given: no Message line
+    ]
+    defect = blocking_defect_channel_message(
+        plan,
+        "DR1",
+        "CO-100",
+        defect={"id": 7, "title": "Gateway <down>", "severity": "blocking"},
+        recorder="alice",
+        link=LINK,
+    )
+    assert defect.kind == "defect"
+    assert (
+        defect.text().split("\n")[0]
+        == "[Transition-DR1] CO-100 - Anomalie bloquante : Gateway <down>"
+    )
+    assert defect.lines[1:] == ("Anomalie : #7 Gateway <down>", "Enregistrée par : Alice Martin")
