@@ -9,6 +9,7 @@ import json
 import pytest
 
 from conftest import STEPS_HEADER, base_sheets, compile_sheets
+from smtp_server import SmtpServer
 from transition.notifications.alert_mail import alert_channel_message
 from transition.notifications.channels import ChannelMessage, slack_text, tell_channels
 from transition.notifications.decision_mail import decision_channel_message
@@ -234,3 +235,55 @@ def test_transfer_and_blocking_defect_messages(tmp_path):
         == "[Transition-DR1] CO-100 - Anomalie bloquante : Gateway <down>"
     )
     assert defect.lines[1:] == ("Anomalie : #7 Gateway <down>", "Enregistrée par : Alice Martin")
+
+
+def test_a_channel_that_fails_is_recorded_and_reported_with_the_emails(
+    tmp_path, receiver, monkeypatch
+):
+    """The Ready e-mail goes (a real SMTP server), the Slack channel refuses, the Apprise one gets it:
+    the refusal is kept with the task's failed e-mails and reaches the cutover managers' summary as
+    a channel's message, not an e-mail."""
+    from test_ready_mail import TI, Ledger
+
+    from transition.notifications import ready_mail
+    from transition.notifications.alert_mail import announce_mail_failures
+
+    Ledger.store = {}
+    # The sent-ledger without the Airflow Variables a task's supervisor gives (as test_ready_mail).
+    monkeypatch.setattr(ready_mail, "SentLedger", Ledger)
+    smtp = SmtpServer().start()
+    try:
+        with WebhookReceiver(status=403) as refusing:
+            monkeypatch.setenv("AIRFLOW_CONN_SMTP_DEFAULT", smtp.airflow_connection())
+            monkeypatch.setenv("AIRFLOW_CONN_SLACK_REFUSES", refusing.slack_connection())
+            monkeypatch.setenv("AIRFLOW_CONN_TEAMS_CUTOVER", receiver.apprise_connection())
+            sheets = base_sheets()
+            result = compile_sheets(
+                tmp_path,
+                sheets,
+                cutover_managers=["dave"],
+                channels=[
+                    {"connection": "slack_refuses", "messages": ["ready"]},
+                    {"connection": "teams_cutover", "messages": ["ready"]},
+                ],
+            )
+            plan = result.plan
+            ti = TI()
+            ready_mail.announce_ready(
+                plan, "DR1", plan.schedules["DR1"].steps["CO-100"], {"ti": ti}
+            )
+            smtp.wait_for("[Transition-DR1] CO-100 - Execution", timeout=10)
+            assert [p.body["title"] for p in receiver.posted] == [
+                "[Transition-DR1] CO-100 - Execution"
+            ]
+            failures = ti.xcom["mail_failures"]
+            assert [(f["mail"], f["to"], f.get("channel")) for f in failures] == [
+                ("ready", "slack_refuses", True)
+            ]
+            assert "Status Code: 403" in failures[0]["error"]
+            assert announce_mail_failures(plan, "DR1", {}, [{"step": "CO-100", **failures[0]}])
+            summary = smtp.wait_for("[Transition-DR1] 1 e-mail n'a pas pu être envoyé", timeout=10)
+    finally:
+        smtp.stop()
+    text = summary.get_body(("plain",)).get_content()
+    assert "- CO-100 : message « étape prête » au canal slack_refuses le " in text

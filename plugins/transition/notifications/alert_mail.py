@@ -261,7 +261,7 @@ def announce_late(plan: Plan, dry_run: str, scheduled: ScheduledStep, context: A
             link=required_actions_link(airflow_base_url(), ti.dag_id, ti.run_id, scheduled.step_id),
             late_at=late_at,
         ),
-        partial(record_mail_failure, ti, "late"),
+        partial(record_mail_failure, ti, "late", channel=True),
     )
 
 
@@ -287,7 +287,7 @@ def announce_overdue(
                 link=required_actions_link(base_url, ti.dag_id, ti.run_id, step_id),
                 holding=holding,
             ),
-            partial(record_mail_failure, ti, "overdue"),
+            partial(record_mail_failure, ti, "overdue", channel=True),
         )
 
 

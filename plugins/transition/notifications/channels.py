@@ -28,6 +28,9 @@ log = logging.getLogger(__name__)
 
 SLACK_CONNECTION_TYPE = "slackwebhook"
 APPRISE_CONNECTION_TYPE = "apprise"
+SLACK_TIMEOUT_SECONDS = (
+    10  # a transfer or defect posts from an api-server request: not 30 s (Slack SDK's)
+)
 MAX_LINE_CHARS = 300  # a line of a chat message: a label, a headline; longer ones are cut
 
 
@@ -105,7 +108,11 @@ def _post_to_slack(connection_id: str, message: ChannelMessage) -> None:
     from airflow.providers.slack.notifications.slack_webhook import SlackWebhookNotifier
 
     # notify() posts the text as given: no Jinja rendering of a label that holds "{{".
-    SlackWebhookNotifier(slack_webhook_conn_id=connection_id, text=slack_text(message)).notify({})
+    SlackWebhookNotifier(
+        slack_webhook_conn_id=connection_id,
+        text=slack_text(message),
+        timeout=SLACK_TIMEOUT_SECONDS,
+    ).notify({})
 
 
 def _post_through_apprise(connection_id: str, message: ChannelMessage) -> None:

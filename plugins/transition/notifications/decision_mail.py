@@ -168,6 +168,6 @@ def announce_decision(
             skipped=skipped,
             link=required_actions_link(airflow_base_url(), ti.dag_id, ti.run_id, ti.task_id),
         ),
-        partial(record_mail_failure, ti, "decision"),
+        partial(record_mail_failure, ti, "decision", channel=True),
     )
     ledger.mark("decision_mail", record["decision"])

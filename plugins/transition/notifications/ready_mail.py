@@ -161,16 +161,23 @@ def _short_time(value: str, plan: Plan) -> str:
     return format_moment(moment, "short")
 
 
-def record_mail_failure(ti: Any, mail: str, to: str, error: str) -> None:
-    """Keep a failed e-mail on the task that tried (XCom ``mail_failures``), for the run's watch.
+def record_mail_failure(ti: Any, mail: str, to: str, error: str, *, channel: bool = False) -> None:
+    """Keep a failed e-mail on the task that tried (XCom ``mail_failures``), for the run's watch;
+    ``channel``: a chat channel's message (``to`` is its connection) that could not be posted.
 
     Also in the task's sent-ledger: a new try clears the XCom and puts them back from there.
     """
     ledger = SentLedger(ti.dag_id, ti.run_id, ti.task_id)
     failures = ledger.get("mail_failures", [])
-    failures.append(
-        {"mail": mail, "to": to, "error": error, "at": dt.datetime.now(dt.UTC).isoformat()}
-    )
+    failure: dict[str, str | bool] = {
+        "mail": mail,
+        "to": to,
+        "error": error,
+        "at": dt.datetime.now(dt.UTC).isoformat(),
+    }
+    if channel:
+        failure["channel"] = True
+    failures.append(failure)
     ledger.mark("mail_failures", failures)
     ti.xcom_push(key="mail_failures", value=failures)
 
@@ -189,7 +196,7 @@ def announce_ready(plan: Plan, dry_run: str, scheduled: ScheduledStep, context: 
             scheduled,
             link=required_actions_link(airflow_base_url(), ti.dag_id, ti.run_id, scheduled.step_id),
         ),
-        partial(record_mail_failure, ti, "ready"),
+        partial(record_mail_failure, ti, "ready", channel=True),
     )
 
 
