@@ -74,3 +74,9 @@ STATUS_NAMES = {DefectStatus.OPEN.value: N_("open"), DefectStatus.RESOLVED.value
 def subject_prefix(dry_run: str) -> str:
     """``[Transition-DR1] ``: how every e-mail subject of a dry run begins."""
     return f"[Transition-{dry_run}] "
+
+
+# The messages a chat channel (config.yaml's ``channels``) may be sent: each names a kind of e-mail
+# that also goes, as a short text in the plan's language, to the channels that list it.
+CHANNEL_MESSAGES = ("ready", "late", "overdue", "decision", "transfer", "defect")
+ALL_CHANNEL_MESSAGES = "all"  # ``messages: all``: every kind above

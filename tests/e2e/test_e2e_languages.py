@@ -4,7 +4,9 @@ Three owners: alice reads French (Langue: fr), bob English (Language: en), carol
 gets the plan's (language: fr in config.yaml). Each gets the Ready e-mail of their step in their
 language, with the subject's shape kept; the requests on the Required Actions page are in the owner's
 language; the recap page in the user's; a transfer e-mails the new person in theirs, and the plugin
-refuses a stranger in the stranger's language.
+refuses a stranger in the stranger's language. The plan's chat channels (a Slack webhook connection
+for the Ready messages, an Apprise one for all) get them in the plan's language, posted to a local
+HTTP receiver standing in for the webhooks.
 """
 
 from __future__ import annotations
@@ -13,12 +15,14 @@ import datetime as dt
 import shutil
 import time
 import zoneinfo
+from urllib.parse import quote
 
 import pytest
 
 from airflow_server import AirflowServer, airflow_with_mail
 from conftest import write_config, write_xlsx
 from transition.store.plan_store import load_plan
+from webhook_receiver import WebhookReceiver
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 
@@ -72,7 +76,16 @@ def write_plan(folder):
             "Dates": [["Nom", "Jour J"], ["DR1", today]],
         },
     )
-    write_config(folder / "config.yaml", "plan.xlsx", name="lang", language="fr")
+    write_config(
+        folder / "config.yaml",
+        "plan.xlsx",
+        name="lang",
+        language="fr",
+        channels=[
+            {"connection": "slack_cutover", "messages": ["ready"]},
+            {"connection": "teams_cutover", "messages": "all"},
+        ],
+    )
 
 
 def test_each_owner_reads_their_language(tmp_path):
@@ -83,7 +96,13 @@ def test_each_owner_reads_their_language(tmp_path):
         "bob": "en",
         "carol": "fr",
     }
-    with airflow_with_mail(tmp_path, plan) as (server, smtp):
+    with (
+        WebhookReceiver() as receiver,
+        airflow_with_mail(tmp_path, plan, extra_env=channel_connections(receiver)) as (
+            server,
+            smtp,
+        ),
+    ):
         server.wait_for_dag(DAG_ID)
         run_id = server.trigger(DAG_ID)
 
@@ -107,6 +126,20 @@ def test_each_owner_reads_their_language(tmp_path):
             "Hello Bob Peeters,\n\nStep B · Export the EAN register of dry run DR1 is ready: "
         )
         assert '<html lang="en">' in html and "Bonjour" not in text + html
+
+        # The channels: the Ready messages in the plan's French, bob's too (a channel is a room).
+        link_a = f"{server.base_url}/dags/{DAG_ID}/runs/{quote(run_id, safe='')}/tasks/A/"
+        slack_a = receiver.wait_for("[Transition-DR1] A - Exécution").body["text"].split("\n")
+        assert slack_a[:3] == [
+            "*[Transition-DR1] A - Exécution*",
+            "A · Geler la facturation",
+            "Exécutant : Alice Martin",
+        ]
+        assert slack_a[-1] == link_a + "required_actions?map_index=-1", slack_a
+        assert "*[Transition-DR1] B - Exécution*" in receiver.wait_for("B - Exécution").body["text"]
+        for step in "AB":
+            teams = receiver.wait_for(f"[Transition-DR1] {step} - Exécution", path="/teams")
+            assert teams.body["message"].startswith(f"{step} · "), teams
 
         # The requests on the Required Actions page: the owner's language.
         bodies = asked(server, run_id, {"A", "B"})
@@ -145,6 +178,11 @@ def test_each_owner_reads_their_language(tmp_path):
             )
         assert handed.status_code == 200, handed.text
         transfer = smtp.wait_for("[Transition-DR1] A - Transfer")
+        posted = receiver.wait_for("[Transition-DR1] A - Transfert", path="/teams")
+        assert posted.body["message"].startswith(
+            "Alice Martin confie l'étape A · Geler la facturation à Bob Peeters.\n"
+            "Message : En congé\n"
+        )
         assert transfer["To"] == "bob@example.com"
         assert "Alice Martin hands step A · Geler la facturation over to you." in body(
             transfer, "plain"
@@ -160,6 +198,7 @@ def test_each_owner_reads_their_language(tmp_path):
         # C (carol: the plan's French) is Ready once A is closed.
         assert server.answer_when_asked("alice", DAG_ID, run_id, "A", "Close").status_code == 200
         ready_c = smtp.wait_for("[Transition-DR1] C - Exécution")
+        receiver.wait_for("[Transition-DR1] C - Exécution", path="/teams")
         assert "- A · Geler la facturation, clôturée par Alice Martin le " in body(ready_c, "plain")
         assert server.answer_when_asked("bob", DAG_ID, run_id, "B", "Close").status_code == 200
         assert server.answer_when_asked("carol", DAG_ID, run_id, "C", "Close").status_code == 200
@@ -175,6 +214,24 @@ def test_each_owner_reads_their_language(tmp_path):
                 "[Transition-DR1] C - Exécution",
             ]
         ), subjects
+        # The Slack channel gets the Ready messages only; each message went to each channel once.
+        slack = [
+            p.body["text"].split("\n")[0] for p in receiver.posted if p.path.endswith("/slack")
+        ]
+        assert sorted(slack) == [f"*[Transition-DR1] {s} - Exécution*" for s in "ABC"], slack
+        titles = sorted(p.body["title"] for p in receiver.posted if p.path == "/teams")
+        assert titles == sorted(
+            [f"[Transition-DR1] {s} - Exécution" for s in "ABC"]
+            + ["[Transition-DR1] A - Transfert"]
+        ), titles
+
+
+def channel_connections(receiver: WebhookReceiver) -> dict[str, str]:
+    """The plan's two channels as Airflow connections posting to the local receiver."""
+    return {
+        "AIRFLOW_CONN_SLACK_CUTOVER": receiver.slack_connection("/services/T0/B0/slack"),
+        "AIRFLOW_CONN_TEAMS_CUTOVER": receiver.apprise_connection("/teams"),
+    }
 
 
 def asked(

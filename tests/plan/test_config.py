@@ -76,3 +76,48 @@ def test_which_file(monkeypatch, tmp_path):
 def test_bare_workbook_gets_the_defaults(tmp_path):
     config = load_config(tmp_path / "Plan 2027.xlsx")
     assert config.name == "Plan_2027" and config.source is None
+
+
+def test_channels(tmp_path):
+    (tmp_path / "c.yaml").write_text(
+        "name: resa\nworkbook: p.xlsx\nchannels:\n"
+        "  - {connection: slack_cutover, messages: [ready, late, ready]}\n"
+        "  - {connection: teams_cutover, messages: all}\n"
+        "  - {connection: defects_room, messages: defect}\n"
+    )
+    channels = load_config(tmp_path / "c.yaml").channels
+    assert [(c.connection, c.kinds) for c in channels] == [
+        ("slack_cutover", ("ready", "late")),
+        ("teams_cutover", ("ready", "late", "overdue", "decision", "transfer", "defect")),
+        ("defects_room", ("defect",)),
+    ]
+    (tmp_path / "d.yaml").write_text("name: resa\nworkbook: p.xlsx\n")
+    assert load_config(tmp_path / "d.yaml").channels == []
+
+
+def test_bad_channels_are_named(tmp_path):
+    (tmp_path / "c.yaml").write_text(
+        "name: resa\nworkbook: p.xlsx\nchannels:\n"
+        "  - {connection: slack_cutover, messages: [ready, overdu]}\n"
+        "  - {connection: teams cutover, messages: []}\n"
+        "  - {connection: slack_cutover, messages: everything}\n"
+        "  - {messages: all, room: x}\n"
+    )
+    where = f"{tmp_path / 'c.yaml'}: channels"
+    known = "ready, late, overdue, decision, transfer, defect"
+    assert messages(tmp_path / "c.yaml") == [
+        f"{where}.0.messages: unknown message 'overdu' (did you mean overdue?); known: {known}, or all",
+        f"{where}.1.connection: String should match pattern '^[A-Za-z0-9_.-]{{1,250}}$'",
+        f"{where}.1.messages: list at least one message, or write all ({known})",
+        f"{where}.2.messages: unknown message 'everything'; known: {known}, or all",
+        f"{where}.3.connection: missing setting",
+        f"{where}.3.room: unknown setting (check its spelling)",
+    ]
+    (tmp_path / "d.yaml").write_text(
+        "name: resa\nworkbook: p.xlsx\nchannels:\n"
+        "  - {connection: slack_cutover, messages: [ready]}\n"
+        "  - {connection: slack_cutover, messages: all}\n"
+    )
+    assert messages(tmp_path / "d.yaml") == [
+        f"{tmp_path / 'd.yaml'}: channels: connection(s) listed twice: slack_cutover"
+    ]

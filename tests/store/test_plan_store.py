@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from conftest import base_sheets, write_xlsx
+from conftest import base_sheets, write_config, write_xlsx
 from transition.plan.serial import plan_from_json, plan_to_json
 from transition.store.plan_store import load_plan
 
@@ -71,3 +71,21 @@ def test_no_last_good_plan_yet(plan_dir):
     write_xlsx(plan_dir / "plan.xlsx", broken)
     loaded = load_plan(plan_dir / "config.yaml")
     assert loaded.plan is None and loaded.errors
+
+
+def test_channels_reach_the_compiled_plan_and_its_json(plan_dir):
+    write_xlsx(plan_dir / "plan.xlsx", base_sheets())
+    write_config(
+        plan_dir / "config.yaml",
+        "plan.xlsx",
+        channels=[
+            {"connection": "slack_cutover", "messages": ["ready", "decision"]},
+            {"connection": "teams_cutover", "messages": "all"},
+        ],
+    )
+    plan = load_plan(plan_dir / "config.yaml").plan
+    again = plan_from_json(json.loads(json.dumps(plan_to_json(plan))))
+    assert again.channels == plan.channels
+    assert [c.connection for c in plan.channels_for("ready")] == ["slack_cutover", "teams_cutover"]
+    assert [c.connection for c in plan.channels_for("late")] == ["teams_cutover"]
+    assert plan.channels_for("calendar") == []

@@ -28,6 +28,7 @@ from transition.notifications.addressing import (
     required_actions_link,
     step_subject,
 )
+from transition.notifications.channels import ChannelMessage, lines_of_facts, tell_channels
 from transition.notifications.mail import MailError, compose, failure_reason, render, send
 from transition.notifications.overdue_digest import OverdueStep, digest_message, digest_recipients
 from transition.notifications.ready_mail import record_mail_failure
@@ -96,6 +97,40 @@ def notice_message(
     )
 
 
+def _alert_text(
+    plan: Plan,
+    scheduled: ScheduledStep,
+    kind: str,
+    holding: Sequence[str],
+    late_at: dt.datetime | None,
+) -> tuple[str, str, list[str]]:
+    """What the alert is (``Overdue``, ``Late``), its headline and the steps holding it, in the
+    current language."""
+    step = plan.steps[scheduled.step_id]
+    if kind == "overdue":
+        headline = ngettext(
+            "Step {step} should have started at {start} but is still waiting for {count} prerequisite.",
+            "Step {step} should have started at {start} but is still waiting for {count} prerequisites.",
+            len(holding),
+        ).format(
+            step=step.id,
+            start=format_moment(scheduled.planned_start, "short")
+            if scheduled.planned_start
+            else "—",
+            count=len(holding),
+        )
+    else:
+        local = late_at.astimezone(zoneinfo.ZoneInfo(plan.timezone)) if late_at else None
+        when = format_moment(local, "short") if local else _("its planned end")
+        headline = _(
+            "Step {step} was due to be closed by {time} (duration {duration}) and is still open."
+        ).format(step=step.id, time=when, duration=format_duration(step.duration))
+    holding_lines = [
+        f"{h} · {plan.steps[h].label} ({plan.actors[plan.steps[h].owner].name})" for h in holding
+    ]
+    return (_("Overdue") if kind == "overdue" else _("Late")), headline, holding_lines
+
+
 def alert_message(
     plan: Plan,
     dry_run: str,
@@ -112,25 +147,9 @@ def alert_message(
     owner = plan.actors[step.owner]
     with use_language(owner.language):
         if kind == "overdue":
-            headline = ngettext(
-                "Step {step} should have started at {start} but is still waiting for {count} prerequisite.",
-                "Step {step} should have started at {start} but is still waiting for {count} prerequisites.",
-                len(holding),
-            ).format(
-                step=step.id,
-                start=format_moment(scheduled.planned_start, "short")
-                if scheduled.planned_start
-                else "—",
-                count=len(holding),
-            )
             to = [owner.email] + [plan.actors[plan.steps[h].owner].email for h in holding]
             cc = manager_emails(plan)
         else:
-            local = late_at.astimezone(zoneinfo.ZoneInfo(plan.timezone)) if late_at else None
-            when = format_moment(local, "short") if local else _("its planned end")
-            headline = _(
-                "Step {step} was due to be closed by {time} (duration {duration}) and is still open."
-            ).format(step=step.id, time=when, duration=format_duration(step.duration))
             to = [owner.email]
             cc = [
                 plan.actors[a].email
@@ -138,15 +157,12 @@ def alert_message(
                 if a in plan.actors
             ]
             cc += manager_emails(plan)
-        holding_lines = [
-            f"{h} · {plan.steps[h].label} ({plan.actors[plan.steps[h].owner].name})"
-            for h in holding
-        ]
+        what, headline, holding_lines = _alert_text(plan, scheduled, kind, holding, late_at)
         return notice_message(
             plan,
             dry_run,
             step.id,
-            what=_("Overdue") if kind == "overdue" else _("Late"),
+            what=what,
             headline=headline,
             to=to,
             cc=cc,
@@ -154,6 +170,33 @@ def alert_message(
             run_id=run_id,
             base_url=base_url,
             holding=holding_lines,
+        )
+
+
+def alert_channel_message(
+    plan: Plan,
+    dry_run: str,
+    scheduled: ScheduledStep,
+    *,
+    kind: str,
+    link: str,
+    holding: Sequence[str] = (),
+    late_at: dt.datetime | None = None,
+) -> ChannelMessage:
+    """The Late or Overdue message of one step for the plan's chat channels, in the plan's language."""
+    step = plan.steps[scheduled.step_id]
+    with use_language(plan.language):
+        what, headline, holding_lines = _alert_text(plan, scheduled, kind, holding, late_at)
+        return ChannelMessage(
+            kind=kind,
+            title=step_subject(dry_run, step.id, what),
+            lines=(
+                f"{step.id} · {step.label}",
+                headline,
+                *lines_of_facts([(_("Owner"), plan.actors[step.owner].name)]),
+                *(f"- {line}" for line in holding_lines),
+            ),
+            link=link,
         )
 
 
@@ -206,14 +249,49 @@ def announce_late(plan: Plan, dry_run: str, scheduled: ScheduledStep, context: A
         late_at=late_at,
     )
     _send_alert(build, ti, scheduled.step_id, "late", _owner_email(plan, scheduled.step_id))
+    tell_channels(
+        plan,
+        "late",
+        partial(
+            alert_channel_message,
+            plan,
+            dry_run,
+            scheduled,
+            kind="late",
+            link=required_actions_link(airflow_base_url(), ti.dag_id, ti.run_id, scheduled.step_id),
+            late_at=late_at,
+        ),
+        partial(record_mail_failure, ti, "late", channel=True),
+    )
 
 
 def announce_overdue(
     plan: Plan, dry_run: str, context: Any, found: list[tuple[str, list[str]]]
 ) -> None:
     """The steps one check of the run's watch found Overdue (step, the prerequisites holding it):
-    one alone gets its own e-mail; several, one e-mail per person (:mod:`.overdue_digest`)."""
+    one alone gets its own e-mail; several, one e-mail per person (:mod:`.overdue_digest`). The
+    plan's chat channels get one message per step."""
     ti = context["ti"]
+    _mail_overdue(plan, dry_run, ti, found)
+    base_url = airflow_base_url()
+    for step_id, holding in found:
+        tell_channels(
+            plan,
+            "overdue",
+            partial(
+                alert_channel_message,
+                plan,
+                dry_run,
+                plan.schedules[dry_run].steps[step_id],
+                kind="overdue",
+                link=required_actions_link(base_url, ti.dag_id, ti.run_id, step_id),
+                holding=holding,
+            ),
+            partial(record_mail_failure, ti, "overdue", channel=True),
+        )
+
+
+def _mail_overdue(plan: Plan, dry_run: str, ti: Any, found: list[tuple[str, list[str]]]) -> None:
     if len(found) == 1:
         step_id, holding = found[0]
         scheduled = plan.schedules[dry_run].steps[step_id]

@@ -9,11 +9,18 @@ from __future__ import annotations
 
 import logging
 from email.message import EmailMessage
+from functools import partial
 from typing import Any
 
 from transition.i18n import _, use_language
-from transition.notifications.addressing import airflow_base_url, by_language
+from transition.notifications.addressing import (
+    airflow_base_url,
+    by_language,
+    required_actions_link,
+    step_subject,
+)
 from transition.notifications.alert_mail import notice_message
+from transition.notifications.channels import ChannelMessage, lines_of_facts, tell_channels
 from transition.notifications.mail import MailError, failure_reason, send
 from transition.notifications.ready_mail import record_mail_failure
 from transition.notifications.sent_ledger import SentLedger
@@ -35,6 +42,50 @@ def affected_steps(
     return [s for s in order if s in runs - goes], [s for s in order if s in goes - runs]
 
 
+def _decision_text(
+    plan: Plan, gate_id: str, record: dict[str, Any], starts: list[str], skips: list[str]
+) -> tuple[str, str, list[tuple[str, str]]]:
+    """What the decision is, its headline and its facts, in the current language."""
+    who = plan.actors.get(record.get("by") or "")
+    if record["decision"] == Decision.GO.value:
+        what = _("Go: the plan goes on")
+        headline = _("Gate {gate} was decided Go by {who}.")
+    else:
+        what = _("No-go: fallback starts")
+        headline = _("Gate {gate} was decided No-go by {who}: the fallback starts.")
+    headline = headline.format(gate=gate_id, who=who.name if who else record.get("by"))
+    listed = [
+        (_("Comment"), record.get("comment") or "—"),
+        (_("Steps it starts"), ", ".join(starts) or _("none")),
+        (_("Steps it skips"), ", ".join(skips) or _("none")),
+    ]
+    if len(record.get("go", [])) > 1:
+        listed.append((_("Go from"), ", ".join(record["go"])))
+    return what, headline, listed
+
+
+def decision_channel_message(
+    plan: Plan,
+    dry_run: str,
+    gate_id: str,
+    record: dict[str, Any],
+    *,
+    followed: tuple[str, ...],
+    skipped: tuple[str, ...],
+    link: str,
+) -> ChannelMessage:
+    """The decision's message for the plan's chat channels, in the plan's language."""
+    starts, skips = affected_steps(plan, dry_run, followed, skipped)
+    with use_language(plan.language):
+        what, headline, listed = _decision_text(plan, gate_id, record, starts, skips)
+        return ChannelMessage(
+            kind="decision",
+            title=step_subject(dry_run, gate_id, what),
+            lines=(headline, *lines_of_facts(listed)),
+            link=link,
+        )
+
+
 def decision_messages(
     plan: Plan,
     dry_run: str,
@@ -50,24 +101,10 @@ def decision_messages(
     starts, skips = affected_steps(plan, dry_run, followed, skipped)
     people: list[Actor | None] = [*plan.manager_actors()]
     people += [plan.actors.get(plan.steps[s].owner) for s in (*starts, *skips)]
-    who = plan.actors.get(record.get("by") or "")
     messages = []
     for language, readers in by_language(people).items():
         with use_language(language):
-            if record["decision"] == Decision.GO.value:
-                what = _("Go: the plan goes on")
-                headline = _("Gate {gate} was decided Go by {who}.")
-            else:
-                what = _("No-go: fallback starts")
-                headline = _("Gate {gate} was decided No-go by {who}: the fallback starts.")
-            headline = headline.format(gate=gate_id, who=who.name if who else record.get("by"))
-            listed = [
-                (_("Comment"), record.get("comment") or "—"),
-                (_("Steps it starts"), ", ".join(starts) or _("none")),
-                (_("Steps it skips"), ", ".join(skips) or _("none")),
-            ]
-            if len(record.get("go", [])) > 1:
-                listed.append((_("Go from"), ", ".join(record["go"])))
+            what, headline, listed = _decision_text(plan, gate_id, record, starts, skips)
             messages.append(
                 notice_message(
                     plan,
@@ -118,4 +155,19 @@ def announce_decision(
             record_mail_failure(ti, "decision", str(message["To"]), failure_reason(exc))
             continue
         log.info("Decision e-mail sent: %s to %s", message["Subject"], message["To"])
+    tell_channels(
+        plan,
+        "decision",
+        partial(
+            decision_channel_message,
+            plan,
+            dry_run,
+            ti.task_id,
+            record,
+            followed=followed,
+            skipped=skipped,
+            link=required_actions_link(airflow_base_url(), ti.dag_id, ti.run_id, ti.task_id),
+        ),
+        partial(record_mail_failure, ti, "decision", channel=True),
+    )
     ledger.mark("decision_mail", record["decision"])

@@ -14,8 +14,9 @@ from email.message import EmailMessage
 from typing import Any
 
 from transition.i18n import N_, _, use_language
-from transition.notifications.addressing import by_language, required_actions_link
+from transition.notifications.addressing import by_language, required_actions_link, step_subject
 from transition.notifications.alert_mail import notice_message
+from transition.notifications.channels import ChannelMessage, lines_of_facts
 from transition.notifications.mail import compose, render
 from transition.plan.model import Actor, Plan
 from transition.vocabulary import SEVERITY_NAMES, subject_prefix
@@ -51,6 +52,62 @@ def transfer_notice(
             run_id=run_id,
             base_url=base_url,
             facts=[(_("From"), giver_name), (_("Message"), text or "—")],
+        )
+
+
+def transfer_channel_message(
+    plan: Plan,
+    dry_run: str,
+    step_id: str,
+    *,
+    giver_id: str,
+    target: Actor,
+    text: str,
+    link: str,
+) -> ChannelMessage:
+    """A transfer, for the plan's chat channels, in the plan's language."""
+    giver = plan.actors.get(giver_id)
+    with use_language(plan.language):
+        return ChannelMessage(
+            kind="transfer",
+            title=step_subject(dry_run, step_id, _("Transfer")),
+            lines=(
+                _("{giver} hands step {step} · {label} over to {person}.").format(
+                    giver=giver.name if giver else giver_id,
+                    step=step_id,
+                    label=plan.steps[step_id].label,
+                    person=target.name,
+                ),
+                *lines_of_facts([(_("Message"), text)]),
+            ),
+            link=link,
+        )
+
+
+def blocking_defect_channel_message(
+    plan: Plan, dry_run: str, step_id: str, *, defect: dict[str, Any], recorder: str, link: str
+) -> ChannelMessage:
+    """A blocking defect, for the plan's chat channels, in the plan's language."""
+    recorded_by = plan.actors[recorder].name if recorder in plan.actors else recorder
+    with use_language(plan.language):
+        return ChannelMessage(
+            kind="defect",
+            title=step_subject(
+                dry_run, step_id, _("Blocking defect: {title}").format(title=defect["title"])
+            ),
+            lines=(
+                _(
+                    "A blocking defect was recorded on step {step}: it cannot be closed until "
+                    "the defect is resolved."
+                ).format(step=step_id),
+                *lines_of_facts(
+                    [
+                        (_("Defect"), f"#{defect['id']} {defect['title']}"),
+                        (_("Recorded by"), recorded_by),
+                    ]
+                ),
+            ),
+            link=link,
         )
 
 

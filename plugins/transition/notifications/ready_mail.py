@@ -14,6 +14,7 @@ import datetime as dt
 import logging
 import zoneinfo
 from email.message import EmailMessage
+from functools import partial
 from typing import Any
 
 from transition.i18n import _, format_moment, use_language
@@ -22,6 +23,7 @@ from transition.notifications.addressing import (
     required_actions_link,
     step_subject,
 )
+from transition.notifications.channels import ChannelMessage, lines_of_facts, tell_channels
 from transition.notifications.mail import (
     MailError,
     compose,
@@ -111,6 +113,29 @@ def ready_message(
     )
 
 
+def ready_channel_message(
+    plan: Plan, dry_run: str, scheduled: ScheduledStep, *, link: str
+) -> ChannelMessage:
+    """The Ready message for the plan's chat channels, in the plan's language."""
+    step = plan.steps[scheduled.step_id]
+    owner = plan.actors[step.owner]
+    with use_language(plan.language):
+        return ChannelMessage(
+            kind="ready",
+            title=ready_subject(dry_run, step.id),
+            lines=(
+                f"{step.id} · {step.label}",
+                *lines_of_facts(
+                    [
+                        (_("Owner"), owner.name),
+                        (_("Planned start"), when(scheduled.planned_start)),
+                    ]
+                ),
+            ),
+            link=link,
+        )
+
+
 def closed_prerequisites(plan: Plan, scheduled: ScheduledStep, ti: Any) -> list[str]:
     """ "CO-100 · Label, closed by Alice at Sat 16 Jan 22:41" for each upstream step (from their
     XCom), in the current language."""
@@ -143,27 +168,53 @@ def _short_time(value: str, plan: Plan) -> str:
     return format_moment(moment, "short")
 
 
-def record_mail_failure(ti: Any, mail: str, to: str, error: str) -> None:
-    """Keep a failed e-mail on the task that tried (XCom ``mail_failures``), for the run's watch.
+def record_mail_failure(ti: Any, mail: str, to: str, error: str, *, channel: bool = False) -> None:
+    """Keep a failed e-mail on the task that tried (XCom ``mail_failures``), for the run's watch;
+    ``channel``: a chat channel's message (``to`` is its connection) that could not be posted.
 
     Also in the task's sent-ledger: a new try clears the XCom and puts them back from there.
     """
     ledger = SentLedger(ti.dag_id, ti.run_id, ti.task_id)
     failures = ledger.get("mail_failures", [])
-    failures.append(
-        {"mail": mail, "to": to, "error": error, "at": dt.datetime.now(dt.UTC).isoformat()}
-    )
+    failure: dict[str, str | bool] = {
+        "mail": mail,
+        "to": to,
+        "error": error,
+        "at": dt.datetime.now(dt.UTC).isoformat(),
+    }
+    if channel:
+        failure["channel"] = True
+    failures.append(failure)
     ledger.mark("mail_failures", failures)
     ti.xcom_push(key="mail_failures", value=failures)
 
 
 def announce_ready(plan: Plan, dry_run: str, scheduled: ScheduledStep, context: Any) -> None:
-    """Build and send the Ready e-mail from a running task; never raises."""
-    # deferred: Airflow's configuration, read when an e-mail is sent
+    """Build and send the Ready e-mail, and post to the plan's channels, from a running task;
+    never raises."""
+    ti = context["ti"]
+    _mail_ready(plan, dry_run, scheduled, context)
+    tell_channels(
+        plan,
+        "ready",
+        lambda: ready_channel_message(
+            plan,
+            dry_run,
+            scheduled,
+            link=required_actions_link(airflow_base_url(), ti.dag_id, ti.run_id, scheduled.step_id),
+        ),
+        partial(record_mail_failure, ti, "ready", channel=True),
+    )
 
+
+def _mail_ready(plan: Plan, dry_run: str, scheduled: ScheduledStep, context: Any) -> None:
     ti = context["ti"]
     try:
         holder = read_holder(context)
+    except Exception:  # Airflow's Variables unreachable: the owner is told, as before transfers
+        log.warning("Whom %s was handed to could not be read; telling its owner", ti.task_id)
+        holder = None
+    try:
         reader = plan.actors.get(holder or "") or plan.actors[plan.steps[scheduled.step_id].owner]
         with use_language(reader.language):
             closed = closed_prerequisites(plan, scheduled, ti)

@@ -17,7 +17,7 @@ from transition.i18n import _, ngettext
 from transition.plan.config import PlanConfig
 from transition.plan.gate_rules import gate_problems
 from transition.plan.graph import project
-from transition.plan.model import DryRunPlan, Plan, PlanSource
+from transition.plan.model import Channel, DryRunPlan, Plan, PlanSource
 from transition.plan.schedule import schedule_dry_run
 from transition.plan.validation import PlanBuilder
 from transition.workbook.limits import MAX_WORKBOOK_BYTES, open_workbook_file, too_big_message
@@ -25,7 +25,7 @@ from transition.workbook.reader import read_workbook, sheet_ref
 from transition.workbook.sheets import sheet_specs
 
 # Bump when the compiled form or the validation rules change: old cache entries are then ignored.
-COMPILER_VERSION = "3"  # 2: limits, control characters; 3: gates
+COMPILER_VERSION = "4"  # 2: limits, control characters; 3: gates; 4: channels
 
 
 @dataclass
@@ -115,6 +115,7 @@ def compile_plan(
         phases={p.code: p.name for p in config.phases},
         lock_window=dt.timedelta(days=config.lock_window_days),
         cutover_managers=tuple(config.cutover_managers),
+        channels=tuple(Channel(c.connection, c.kinds) for c in config.channels),
         steps=builder.steps,
         actors=builder.actors,
         dry_runs=builder.dry_runs,

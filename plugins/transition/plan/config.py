@@ -7,6 +7,7 @@ repository. A bare ``.xlsx`` given instead of a configuration is read with the d
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 import math
 import os
 import re
@@ -21,6 +22,7 @@ from transition.errors import ConfigError, Problem
 from transition.i18n import _, languages
 from transition.locations import REPO_ROOT
 from transition.plan.cron import check_cron
+from transition.vocabulary import ALL_CHANNEL_MESSAGES, CHANNEL_MESSAGES
 from transition.workbook.cells import (
     describe_character,
     first_control_character,
@@ -75,6 +77,44 @@ class SheetOverride(BaseModel):
     columns: dict[str, list[str]] = Field(default_factory=dict)
 
 
+class Channel(BaseModel):
+    """A chat channel (Slack, Teams, ...) that also gets some messages: an Airflow connection
+    (``slackwebhook`` or ``apprise``) and the kinds of messages it gets, or ``all``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    connection: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,250}$")
+    messages: list[str] | str
+
+    @field_validator("messages")
+    @classmethod
+    def _known_messages(cls, value: list[str] | str) -> list[str] | str:
+        if value == ALL_CHANNEL_MESSAGES:
+            return value
+        if isinstance(value, str):
+            value = [value]  # one kind written alone
+        if not value:
+            raise ValueError(
+                _("list at least one message, or write all ({known})").format(
+                    known=", ".join(CHANNEL_MESSAGES)
+                )
+            )
+        for kind in value:
+            if kind not in CHANNEL_MESSAGES:
+                close = difflib.get_close_matches(kind, CHANNEL_MESSAGES, n=1, cutoff=0.6)
+                hint = _(" (did you mean {kind}?)").format(kind=close[0]) if close else ""
+                raise ValueError(
+                    _("unknown message '{kind}'{hint}; known: {known}, or all").format(
+                        kind=visible(kind), hint=hint, known=", ".join(CHANNEL_MESSAGES)
+                    )
+                )
+        return list(dict.fromkeys(value))
+
+    @property
+    def kinds(self) -> tuple[str, ...]:
+        """The kinds of messages this channel gets (``all`` written out)."""
+        return CHANNEL_MESSAGES if self.messages == ALL_CHANNEL_MESSAGES else tuple(self.messages)
+
+
 class PlanConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -93,6 +133,7 @@ class PlanConfig(BaseModel):
     weekly_report: str | None = (
         "0 8 * * 1"  # cron of the weekly report e-mail, in the plan's time zone; null: none
     )
+    channels: list[Channel] = Field(default_factory=list)  # chat channels; e-mail is always sent
     sheets: dict[Literal["steps", "actors", "dry_runs", "environments"], SheetOverride] = Field(
         default_factory=dict
     )
@@ -169,6 +210,14 @@ class PlanConfig(BaseModel):
             raise ValueError(_("phases listed twice: {codes}").format(codes=", ".join(duplicates)))
         if not self.phases:
             raise ValueError(_("at least one phase is needed"))
+        connections = [c.connection for c in self.channels]
+        twice = sorted({c for c in connections if connections.count(c) > 1})
+        if twice:
+            raise ValueError(
+                _("channels: connection(s) listed twice: {connections}").format(
+                    connections=", ".join(twice)
+                )
+            )
         for key, override in self.sheets.items():
             unknown = sorted(set(override.columns) - known_fields(key))
             if unknown:

@@ -85,6 +85,15 @@ class DryRunPlan:
         return (min(starts) if starts else None, max(ends) if ends else None)
 
 
+@dataclass(frozen=True, slots=True)
+class Channel:
+    """A chat channel that also gets some messages (config.yaml's ``channels``): an Airflow
+    connection (``slackwebhook`` or ``apprise``) and the kinds of messages it gets."""
+
+    connection: str
+    messages: tuple[str, ...]
+
+
 @dataclass(frozen=True)
 class PlanSource:
     workbook: str
@@ -110,6 +119,11 @@ class Plan:
     source: PlanSource
     warnings: tuple[str, ...] = ()
     conditional_phases: tuple[str, ...] = ()  # run only when a gate says No-go (fallback)
+    channels: tuple[Channel, ...] = ()  # chat channels that also get some messages
+
+    def channels_for(self, kind: str) -> list[Channel]:
+        """The channels that get this kind of message (``ready``, ``late``, ...)."""
+        return [c for c in self.channels if kind in c.messages]
 
     def dag_id(self, dry_run: str) -> str:
         return dag_id_for(self.name, dry_run)

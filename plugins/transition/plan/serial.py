@@ -11,6 +11,7 @@ from typing import Any
 
 from transition.plan.model import (
     Actor,
+    Channel,
     DryRun,
     DryRunPlan,
     Environment,
@@ -38,6 +39,7 @@ def plan_to_json(plan: Plan) -> dict[str, Any]:
         "conditional_phases": list(plan.conditional_phases),
         "lock_window_s": plan.lock_window.total_seconds(),
         "cutover_managers": list(plan.cutover_managers),
+        "channels": [[c.connection, list(c.messages)] for c in plan.channels],
         "source": {
             "workbook": plan.source.workbook,
             "workbook_sha256": plan.source.workbook_sha256,
@@ -129,6 +131,7 @@ def plan_from_json(data: dict[str, Any]) -> Plan:
         phases=data["phases"],
         lock_window=dt.timedelta(seconds=data["lock_window_s"]),
         cutover_managers=tuple(data["cutover_managers"]),
+        channels=tuple(Channel(row[0], tuple(row[1])) for row in data.get("channels", [])),
         steps=steps,
         actors={row[0]: Actor(*row) for row in data["actors"]},
         dry_runs=dry_runs,

@@ -24,6 +24,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import zoneinfo
+from functools import partial
 from typing import Any
 
 import sqlalchemy as sa
@@ -35,10 +36,14 @@ from pydantic import BaseModel, Field, field_validator
 from sqlalchemy.orm import joinedload
 
 from transition.i18n import N_, _, use_language
+from transition.notifications.addressing import required_actions_link
+from transition.notifications.channels import tell_channels
 from transition.notifications.mail import MailError, send
 from transition.notifications.notices import (
+    blocking_defect_channel_message,
     blocking_defect_notices,
     run_defect_notices,
+    transfer_channel_message,
     transfer_notice,
 )
 from transition.notifications.step_holder import write_holder
@@ -249,6 +254,20 @@ def _transfer(
     )
     error = _mail(message)
     records.set_mail_error(session, records.transfers, row["id"], error)
+    tell_channels(  # a channel that fails is logged: the transfer is done all the same
+        plan,
+        "transfer",
+        partial(
+            transfer_channel_message,
+            plan,
+            ref.dry_run,
+            step_id,
+            giver_id=who,
+            target=target,
+            text=body.message,
+            link=required_actions_link(base_url(), dag_id, run_id, step_id),
+        ),
+    )
     return {
         "transfer": {**row, "created_at": row["created_at"].isoformat()},
         "mail": "sent" if error is None else f"failed: {error}",
@@ -319,6 +338,19 @@ def _record_defect(
                 run_id=run_id,
                 base_url=base_url(),
                 after_close=after_close,
+            ),
+        )
+        tell_channels(  # a channel that fails is logged: the defect is recorded all the same
+            plan,
+            "defect",
+            partial(
+                blocking_defect_channel_message,
+                plan,
+                ref.dry_run,
+                step_id,
+                defect=row,
+                recorder=who,
+                link=required_actions_link(base_url(), dag_id, run_id, step_id),
             ),
         )
     return {"defect": as_json(row), "mail": mail}
