@@ -115,6 +115,7 @@ def compile_plan(
         phases={p.code: p.name for p in config.phases},
         lock_window=dt.timedelta(days=config.lock_window_days),
         cutover_managers=tuple(config.cutover_managers),
+        escalation=config.ladder,
         steps=builder.steps,
         actors=builder.actors,
         dry_runs=builder.dry_runs,

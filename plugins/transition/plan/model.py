@@ -6,6 +6,7 @@ import datetime as dt
 import re
 from dataclasses import dataclass, field
 
+from transition.plan.escalation import Ladder
 from transition.workbook.cells import RelativeStart
 
 
@@ -110,6 +111,7 @@ class Plan:
     source: PlanSource
     warnings: tuple[str, ...] = ()
     conditional_phases: tuple[str, ...] = ()  # run only when a gate says No-go (fallback)
+    escalation: Ladder = Ladder()  # reminders of a step nobody starts or closes (config.yaml)
 
     def dag_id(self, dry_run: str) -> str:
         return dag_id_for(self.name, dry_run)
