@@ -10,6 +10,11 @@ through the Task SDK, one per task of a run, written only by that task (no two w
 Each entry is written right after the e-mail it stands for went out. The run's watch deletes the
 run's Variables when the run ends (``forget_run``); a step cleared and run again after that is asked
 again, and told again.
+
+Beside it, ``<task_id>/holders``: the people the step was transferred to in this run, written by the
+api-server on each transfer (:func:`transferees_key`), read by the step's task to remind whoever
+holds the step (the escalation ladder). A task cannot read the plugin's tables, nor its request's
+assignees (Airflow's Execution API does not return them).
 """
 
 from __future__ import annotations
@@ -28,6 +33,21 @@ def ledger_key(dag_id: str, run_id: str, task_id: str) -> str:
         return key
     digest = hashlib.sha256(key.encode()).hexdigest()[:16]
     return f"{key[: MAX_KEY - 17]}~{digest}"
+
+
+def transferees_key(dag_id: str, run_id: str, task_id: str) -> str:
+    """The Variable listing who a step was transferred to in a run (JSON list of actor IDs)."""
+    return ledger_key(dag_id, run_id, f"{task_id}/holders")
+
+
+def read_transferees(dag_id: str, run_id: str, task_id: str) -> list[str]:
+    """Who the step was transferred to in this run, in order (inside a running task)."""
+    # deferred: Airflow's Variables, only inside a running task
+    from airflow.sdk import Variable
+
+    raw = Variable.get(transferees_key(dag_id, run_id, task_id), default=None)
+    people = json.loads(raw) if raw else []
+    return [p for p in people if isinstance(p, str)] if isinstance(people, list) else []
 
 
 def run_prefix(dag_id: str, run_id: str) -> str:

@@ -21,6 +21,7 @@ from transition.notifications.alert_mail import (
 from transition.notifications.calendar_mail import announce_calendar, update_calendar
 from transition.notifications.deadline_mail import dry_run_deadline
 from transition.notifications.decision_mail import announce_decision
+from transition.notifications.escalation_mail import announce_escalation
 from transition.notifications.ready_mail import announce_ready
 from transition.notifications.request_text import body, subject
 from transition.plan.gates import gate_branches, join_steps
@@ -142,6 +143,8 @@ def build_dag(plan: Plan, dry_run: str, only_task_id: str | None = None) -> DAG:
                 late_after=step.duration,
                 planned_end=scheduled.planned_end,
                 on_late=partial(announce_late, plan, dry_run, scheduled),
+                escalation=plan.escalation,
+                on_escalation=partial(announce_escalation, plan, dry_run, step_id),
                 **common,
             )
         if only_task_id is None:

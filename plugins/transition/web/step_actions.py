@@ -16,6 +16,7 @@ in the plan's.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 import zoneinfo
 from typing import Any
@@ -24,6 +25,7 @@ import sqlalchemy as sa
 from airflow.api_fastapi.common.db.common import SessionDep
 from airflow.api_fastapi.core_api.security import GetUserDep, requires_access_dag
 from airflow.models.taskinstance import TaskInstance
+from airflow.models.variable import Variable
 from fastapi import Depends, HTTPException, Path
 from pydantic import BaseModel, Field, field_validator
 from sqlalchemy.orm import joinedload
@@ -31,6 +33,7 @@ from sqlalchemy.orm import joinedload
 from transition.i18n import N_, _, use_language
 from transition.notifications.mail import MailError, send
 from transition.notifications.notices import blocking_defect_notices, transfer_notice
+from transition.notifications.sent_ledger import transferees_key
 from transition.runs import records
 from transition.vocabulary import SEVERITY_NAMES, Severity
 from transition.web.app import (
@@ -190,6 +193,13 @@ def _transfer(
     assignees = list(ti.hitl_detail.assignees or [])
     if all(a.get("id") != target.id for a in assignees):
         ti.hitl_detail.assignees = assignees + [{"id": target.id, "name": target.name}]
+    # The step's task reminds whoever holds the step (the escalation ladder): it reads them here.
+    Variable.set(
+        transferees_key(dag_id, run_id, step_id),
+        json.dumps(records.transferees(session, dag_id, run_id, step_id)),
+        description="transition: who this step of a running dry run was transferred to",
+        session=session,
+    )
     when = dt.datetime.now(zoneinfo.ZoneInfo(plan.timezone))
     with use_language(plan.language):
         note = _("Transferred by {giver} to {person} on {time}").format(
