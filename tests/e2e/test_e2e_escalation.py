@@ -4,7 +4,8 @@ Minute-scale rungs: N is Ready and nobody starts it (not started: 1m, 2m, 3m aft
 over to frank first, so he holds it too); O is started and left open past its 1-minute duration
 (overrun: 0m, 1m, 2m after its due time). Airflow restarts in the middle: each rung arrives once, in
 order, not before its time, to whoever holds the step, then + the team leader, then + the cutover
-manager.
+manager. H follows P (3 minutes, started at once): its owner gets "you're next" once, 2 minutes
+before P's forecast end (heads_up: 2m), while P is still open.
 """
 
 from __future__ import annotations
@@ -34,6 +35,8 @@ def write_plan(folder):
                 ["ID", "Label", "Phase", "Dry runs", "Prerequisites", "Owner", "Duration"],
                 ["N", "Stop the market gateway", "AC", "ALL", "", "alice", "2h"],
                 ["O", "Back up the databases", "AC", "ALL", "", "bob", "1m"],
+                ["P", "Drain the message queues", "AC", "ALL", "", "carol", "3m"],
+                ["H", "Check the queues are empty", "AC", "ALL", "P", "frank", "1h"],
             ],
             "Actors": [
                 ["ID", "Name", "Email", "Team", "Team leader", "Department head"],
@@ -52,7 +55,11 @@ def write_plan(folder):
         "plan.xlsx",
         name="ladder",
         cutover_managers=["mia"],
-        escalation={"not_started": ["1m", "2m", "3m"], "overrun": ["0m", "1m", "2m"]},
+        escalation={
+            "not_started": ["1m", "2m", "3m"],
+            "overrun": ["0m", "1m", "2m"],
+            "heads_up": "2m",
+        },
     )
 
 
@@ -60,10 +67,11 @@ def received(message: EmailMessage) -> float:
     return float(message["X-Received-At"])
 
 
-def ready_at(server: AirflowServer, run_id: str, step: str) -> float:
+def moment(server: AirflowServer, run_id: str, step: str, what: str = "ready") -> float:
+    """When ``step`` became ready, or was started (``what``: the XCom), in seconds."""
     with server.client("admin") as admin:
         value = admin.get(
-            f"/api/v2/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances/{step}/xcomEntries/ready"
+            f"/api/v2/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances/{step}/xcomEntries/{what}"
         ).json()["value"]
     return dt.datetime.fromisoformat(value["at"]).timestamp()
 
@@ -94,6 +102,15 @@ def test_each_rung_arrives_once_in_order_to_the_right_people(tmp_path):
             transfer = alice.post(f"{plugin}/steps/N/transfer", json={"to": "frank"})
         assert transfer.status_code == 200, transfer.text
         assert server.answer_when_asked("bob", DAG_ID, run_id, "O", "Start").status_code == 200
+        assert server.answer_when_asked("carol", DAG_ID, run_id, "P", "Start").status_code == 200
+        heads_up = smtp.wait_for("[Transition-DR1] H - You're next", timeout=150)
+        assert (heads_up["To"], heads_up["Cc"]) == ("frank@example.com", None)
+        text = heads_up.get_body(("plain",)).get_content()
+        assert "Step H should be ready around" in text
+        assert "P · Drain the message queues (Carol Dubois)" in text
+        # P's forecast end is its Start + 3 minutes: the heads-up comes 2 minutes before that.
+        p_started = moment(server, run_id, "P", "started")
+        assert received(heads_up) >= p_started + MINUTE - 1.0
 
         n1 = smtp.wait_for("[Transition-DR1] N - Reminder: not started", timeout=150)
         o1 = smtp.wait_for("[Transition-DR1] O - Reminder: still open", timeout=150)
@@ -125,7 +142,7 @@ def test_each_rung_arrives_once_in_order_to_the_right_people(tmp_path):
         assert "Step O was due to be closed by" in o3.get_body(("plain",)).get_content()
 
         # In order, and never before its time (counted from Ready; O's due time is Ready + 1m).
-        n_ready, o_ready = ready_at(server, run_id, "N"), ready_at(server, run_id, "O")
+        n_ready, o_ready = moment(server, run_id, "N"), moment(server, run_id, "O")
         slack = 1.0  # the clock's resolution between the worker and this test
         for message, earliest in (
             (n1, n_ready + MINUTE),
@@ -142,8 +159,15 @@ def test_each_rung_arrives_once_in_order_to_the_right_people(tmp_path):
 
         time.sleep(15)  # a few more rounds of the scheduler and the watch: nothing said twice
         subjects = [str(m["Subject"]) for m in smtp.messages]
-        ladder = [s for s in subjects if " - Reminder: " in s or " told" in s]
+        ladder = [
+            s
+            for s in subjects
+            if s.startswith(("[Transition-DR1] N - ", "[Transition-DR1] O - "))
+            and (" - Reminder: " in s or " told" in s)
+        ]
         assert sorted(ladder) == sorted(str(m["Subject"]) for m in (n1, n2, n3, o1, o2, o3)), (
             subjects
         )
         assert subjects.count("[Transition-DR1] O - Late") == 1
+        assert subjects.count("[Transition-DR1] H - You're next") == 1
+        assert "[Transition-DR1] H - Execution" not in subjects  # P still open: H never Ready

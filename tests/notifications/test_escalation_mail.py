@@ -9,10 +9,12 @@ from conftest import base_sheets, compile_sheets
 from transition.notifications.escalation_mail import (
     Readers,
     escalation_message,
+    heads_up_message,
     holders,
     readers,
 )
 from transition.plan.escalation import NOT_STARTED, OVERRUN, Rung
+from transition.plan.heads_up import HeadsUp
 
 BASE = "http://airflow.example"
 SINCE = dt.datetime(2027, 1, 16, 21, 0, tzinfo=dt.UTC)  # 22:00 in Brussels
@@ -127,3 +129,20 @@ def test_each_reader_gets_it_in_their_language(tmp_path):
         "[Transition-DR1] CO-110 - Not started: team leader told",
         "carol@example.com",
     )
+
+
+def test_the_heads_up_goes_to_the_owner_in_their_language_with_what_it_waits_for(tmp_path):
+    p = plan(tmp_path)  # CO-110: alice, French
+    message = heads_up_message(
+        p,
+        "DR1",
+        HeadsUp("CO-110", SINCE, ("CO-100",)),
+        dag_id="resa_dr1",
+        run_id="r1",
+        base_url=BASE,
+    )
+    assert (message["To"], message["Cc"]) == ("alice@example.com", None)
+    assert message["Subject"] == "[Transition-DR1] CO-110 - C'est bientôt à vous"
+    text = message.get_body(("plain",)).get_content()
+    assert "L'étape CO-110 devrait être prête vers" in text and "22:00" in text
+    assert "CO-100 · Switch market gateway (Carol Dubois)" in text

@@ -95,8 +95,9 @@ def test_escalation_defaults_and_shorthands(tmp_path):
     assert load_config(path).ladder == Ladder()
     path.write_text(
         "name: resa\nworkbook: p.xlsx\nescalation:\n  not_started: [1m, 2m, 1h]\n  overrun: off\n"
+        "  heads_up: 20m\n"
     )
-    assert load_config(path).ladder == Ladder((MINUTE, 2 * MINUTE, 60 * MINUTE), ())
+    assert load_config(path).ladder == Ladder((MINUTE, 2 * MINUTE, 60 * MINUTE), (), 20 * MINUTE)
     path.write_text("name: resa\nworkbook: p.xlsx\nescalation: {not_started: 10, overrun: []}\n")
     assert load_config(path).ladder == Ladder((10 * MINUTE,), ())
 
@@ -115,6 +116,9 @@ def test_escalation_mistakes_are_named(tmp_path):
         f"{where}: escalation.overrun: 4 delays; the ladder has 3 rungs (whoever holds the "
         "step, then its team leader, then the cutover managers)",
     ]
-    path.write_text("name: resa\nworkbook: p.xlsx\nescalation: {overrun: [soon]}\n")
-    [problem] = messages(path)
-    assert problem.startswith(f"{where}: escalation.overrun: cannot read duration 'soon'")
+    path.write_text(
+        "name: resa\nworkbook: p.xlsx\nescalation: {overrun: [soon], heads_up: later}\n"
+    )
+    found = sorted(messages(path))
+    assert found[0].startswith(f"{where}: escalation.heads_up: cannot read duration 'later'")
+    assert found[1].startswith(f"{where}: escalation.overrun: cannot read duration 'soon'")

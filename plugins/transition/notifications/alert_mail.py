@@ -48,6 +48,7 @@ def mail_kind(kind: str) -> str:
         "calendar": pgettext("e-mail", "calendar"),
         "decision": pgettext("e-mail", "decision"),
         "reminder": pgettext("e-mail", "reminder"),
+        "heads-up": pgettext("e-mail", "heads-up"),
     }
     return names.get(kind, kind)
 

@@ -1,5 +1,6 @@
 """The escalation ladder's e-mails (:mod:`transition.plan.escalation`): a step nobody starts, or
-one still open past its due time.
+one still open past its due time; and the heads-up before a step becomes Ready
+(:mod:`transition.plan.heads_up`), to its owner, in the owner's language.
 
 Rung 1 goes to whoever holds the step (its owner and the people it was transferred to in this
 run); rung 2 copies the owner's team leader; rung 3 the cutover managers too. Each reader gets it
@@ -22,6 +23,7 @@ from transition.notifications.addressing import airflow_base_url, by_language
 from transition.notifications.alert_mail import notice_message, send_alert
 from transition.notifications.sent_ledger import read_transferees
 from transition.plan.escalation import NOT_STARTED, Rung
+from transition.plan.heads_up import HeadsUp
 from transition.plan.model import Actor, Plan
 
 
@@ -139,3 +141,50 @@ def announce_escalation(
             base_url=base_url,
         )
         send_alert(build, ti, step_id, "reminder", group.to[0].email)
+
+
+def heads_up_message(
+    plan: Plan, dry_run: str, heads_up: HeadsUp, *, dag_id: str, run_id: str, base_url: str
+) -> EmailMessage:
+    """ "You're next": to the step's owner, in their language, with what it still waits for."""
+    step = plan.steps[heads_up.step_id]
+    owner = plan.actors[step.owner]
+    local = heads_up.ready_at.astimezone(zoneinfo.ZoneInfo(plan.timezone))
+    with use_language(owner.language):
+        headline = _(
+            "Step {step} should be ready around {time}, from the forecast of the run so far."
+        ).format(step=step.id, time=format_moment(local, "short"))
+        return notice_message(
+            plan,
+            dry_run,
+            step.id,
+            what=_("You're next"),
+            headline=headline,
+            to=[owner.email],
+            cc=[],
+            dag_id=dag_id,
+            run_id=run_id,
+            base_url=base_url,
+            holding=[
+                f"{p} · {plan.steps[p].label} ({plan.actors[plan.steps[p].owner].name})"
+                for p in heads_up.waiting_for
+            ],
+        )
+
+
+def announce_heads_up(plan: Plan, dry_run: str, context: Any, due: list[HeadsUp]) -> None:
+    """Send the heads-ups one check of the run's watch found; a failure is recorded, never raised."""
+    ti = context["ti"]
+    base_url = airflow_base_url()
+    for heads_up in due:
+        build = partial(
+            heads_up_message,
+            plan,
+            dry_run,
+            heads_up,
+            dag_id=ti.dag_id,
+            run_id=ti.run_id,
+            base_url=base_url,
+        )
+        owner = plan.actors[plan.steps[heads_up.step_id].owner]
+        send_alert(build, ti, heads_up.step_id, "heads-up", owner.email)

@@ -103,6 +103,19 @@ class EscalationConfig(BaseModel):
         default_factory=lambda: [_duration_text(d) for d in DEFAULT_NOT_STARTED]
     )
     overrun: list[str] = Field(default_factory=lambda: [_duration_text(d) for d in DEFAULT_OVERRUN])
+    heads_up: str | None = None  # "you're next" this long before the forecast says Ready; off
+
+    @field_validator("heads_up", mode="before")
+    @classmethod
+    def _heads_up_duration(cls, value: Any) -> Any:
+        if value is None or value is False or value == "off":
+            return None
+        text = (
+            str(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else value
+        )
+        if isinstance(text, str):
+            parse_duration(text)
+        return text
 
     @field_validator("not_started", "overrun", mode="before")
     @classmethod
@@ -146,6 +159,7 @@ class EscalationConfig(BaseModel):
         return Ladder(
             tuple(parse_duration(v) for v in self.not_started),
             tuple(parse_duration(v) for v in self.overrun),
+            parse_duration(self.heads_up) if self.heads_up is not None else None,
         )
 
 

@@ -32,6 +32,7 @@ class Ladder:
 
     not_started: tuple[dt.timedelta, ...] = DEFAULT_NOT_STARTED
     overrun: tuple[dt.timedelta, ...] = DEFAULT_OVERRUN
+    heads_up: dt.timedelta | None = None  # "you're next" this long before the forecast Ready
 
 
 NO_LADDER = Ladder((), ())

@@ -42,6 +42,9 @@ def plan_to_json(plan: Plan) -> dict[str, Any]:
         "escalation": {
             "not_started_s": [d.total_seconds() for d in plan.escalation.not_started],
             "overrun_s": [d.total_seconds() for d in plan.escalation.overrun],
+            "heads_up_s": plan.escalation.heads_up.total_seconds()
+            if plan.escalation.heads_up is not None
+            else None,
         },
         "source": {
             "workbook": plan.source.workbook,
@@ -170,4 +173,5 @@ def _ladder(data: dict[str, Any] | None) -> Ladder:
     return Ladder(
         tuple(dt.timedelta(seconds=s) for s in data["not_started_s"]),
         tuple(dt.timedelta(seconds=s) for s in data["overrun_s"]),
+        dt.timedelta(seconds=data["heads_up_s"]) if data.get("heads_up_s") is not None else None,
     )
