@@ -170,4 +170,7 @@ def test_each_rung_arrives_once_in_order_to_the_right_people(tmp_path):
         )
         assert subjects.count("[Transition-DR1] O - Late") == 1
         assert subjects.count("[Transition-DR1] H - You're next") == 1
+        # O, started, may be killed by the restart while it re-parks: its new try asks for Start
+        # again but stays on the overrun ladder (the sent-ledger knows it was started).
+        assert not [s for s in subjects if s.startswith("[Transition-DR1] O - Not started")]
         assert "[Transition-DR1] H - Execution" not in subjects  # P still open: H never Ready

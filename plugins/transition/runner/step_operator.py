@@ -13,7 +13,9 @@ due: the step's due time (:func:`transition.runs.states.due_at`), when it says t
 (``on_late``, once per step and run), and the rungs of the escalation ladder
 (:mod:`transition.plan.escalation`: not started, from Ready, while it waits for Start; overrun, from
 its due time, while it waits for Close), each sent once per step and run (``on_escalation``). Each
-timeout sends what is due and parks again, until nothing is left to wait for.
+timeout sends what is due and parks again, until nothing is left to wait for. A new try of a step
+already started (see below: it asks for Start again) keeps the overrun ladder: the sent-ledger
+knows it was started.
 
 Airflow keeps one HITL request per task instance: subject, body, options and assigned users are
 those of the first request, and parking again only clears the last answer. So the menu is fixed
@@ -176,14 +178,16 @@ class StepOperator(BaseOperator):
         ready_at = dt.datetime.fromisoformat(ready_text) if ready_text else None
         late_at = due_at(ready_at, self.late_after, self.planned_end)
         late_told = bool(ledger.get("late"))
-        ladder = rungs(self.escalation, stage, ready_at, late_at)
+        # A new try of a started step asks for Start again: its reminders stay those of an open step.
+        reminders_for = STAGE_CLOSE if stage == STAGE_START and ledger.get("started") else stage
+        ladder = rungs(self.escalation, reminders_for, ready_at, late_at)
         sent = {r.key for r in ladder if ledger.get(r.key)}
         now = timezone.utcnow()
         if late_at is not None and not late_told and late_at <= now:
             self._late(context)
             late_told = True
         if due_now := passed(ladder, sent, now):
-            self._escalate(context, due_now, ready_at if stage == STAGE_START else late_at)
+            self._escalate(context, due_now, ready_at if reminders_for == STAGE_START else late_at)
             sent |= {r.key for r in due_now}
         moments = [late_at] if late_at is not None and not late_told else []
         if (ahead := next_rung(ladder, sent, now)) is not None:
@@ -253,6 +257,7 @@ class StepOperator(BaseOperator):
         if stage == STAGE_START and choice == START:
             self.log.info("Started by %s", who)
             ti.xcom_push(key="started", value=record)
+            SentLedger.of(context).mark("started", record["at"] or timezone.utcnow().isoformat())
             self._ask_to_close(context)
         if choice == CLOSE:
             if stage == STAGE_START:
