@@ -157,7 +157,7 @@ class StepOperator(BaseOperator):
         if first_ready is None:  # a retry (see the module's docstring) does not tell people again
             self._notify(self._on_ready, context, "that the step is ready")
             ledger.mark("ready", ready_at)
-        self._ask_until_late(context, self.first_stage)
+        self._ask_and_remind(context, self.first_stage)
 
     def _notify(self, callback: Callable[[Any], None] | None, context: Any, what: str) -> None:
         if callback is None:
@@ -168,9 +168,9 @@ class StepOperator(BaseOperator):
             self.log.exception("Telling people %s failed; the step goes on", what)
 
     def _ask_to_close(self, context: Any) -> None:
-        self._ask_until_late(context, STAGE_CLOSE)
+        self._ask_and_remind(context, STAGE_CLOSE)
 
-    def _ask_until_late(self, context: Any, stage: str) -> NoReturn:
+    def _ask_and_remind(self, context: Any, stage: str) -> NoReturn:
         """Send what is due now (Late, a rung of the ladder), then park for ``stage`` with a timeout
         at the next moment something will be due, if any."""
         ledger = SentLedger.of(context)
@@ -237,7 +237,7 @@ class StepOperator(BaseOperator):
     def answered(self, context: Any, stage: str, event: dict[str, Any]) -> dict[str, Any] | None:
         if event.get("error_type") == "timeout" and stage in (STAGE_START, STAGE_CLOSE):
             self.log.info("%s waited until something was due (Late, a reminder)", self.task_id)
-            self._ask_until_late(context, stage)
+            self._ask_and_remind(context, stage)
         if "error" in event:
             raise RuntimeError(f"the step was not answered: {event['error']}")
         choice = (event.get("chosen_options") or [None])[0]
