@@ -22,6 +22,7 @@ class _Keep:
     async def handle_DATA(self, server, session, envelope):
         message = email.message_from_bytes(envelope.original_content, policy=email.policy.default)
         message["X-Envelope-To"] = ", ".join(envelope.rcpt_tos)
+        message["X-Received-At"] = str(time.time())  # when it arrived (seconds since the epoch)
         with self.lock:
             self.messages.append(message)
         return "250 OK"

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 
 from transition.errors import ConfigError
 from transition.plan.config import CONFIG_ENV, DEFAULT_CONFIG_PATH, load_config, resolve_config_path
+from transition.plan.escalation import Ladder
 
 
 def messages(path) -> list[str]:
@@ -121,3 +124,46 @@ def test_bad_channels_are_named(tmp_path):
     assert messages(tmp_path / "d.yaml") == [
         f"{tmp_path / 'd.yaml'}: channels: connection(s) listed twice: slack_cutover"
     ]
+
+
+MINUTE = dt.timedelta(minutes=1)
+
+
+def test_escalation_defaults_and_shorthands(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("name: resa\nworkbook: p.xlsx\n")
+    default = (15 * MINUTE, 30 * MINUTE, 45 * MINUTE)
+    assert load_config(path).ladder == Ladder(default, default)
+    path.write_text("name: resa\nworkbook: p.xlsx\nescalation: off\n")
+    assert load_config(path).ladder == Ladder((), ())
+    path.write_text("name: resa\nworkbook: p.xlsx\nescalation:\n")  # children commented out
+    assert load_config(path).ladder == Ladder()
+    path.write_text(
+        "name: resa\nworkbook: p.xlsx\nescalation:\n  not_started: [1m, 2m, 1h]\n  overrun: off\n"
+        "  heads_up: 20m\n"
+    )
+    assert load_config(path).ladder == Ladder((MINUTE, 2 * MINUTE, 60 * MINUTE), (), 20 * MINUTE)
+    path.write_text("name: resa\nworkbook: p.xlsx\nescalation: {not_started: 10, overrun: []}\n")
+    assert load_config(path).ladder == Ladder((10 * MINUTE,), ())
+
+
+def test_escalation_mistakes_are_named(tmp_path):
+    path = tmp_path / "c.yaml"
+    where = str(path)
+    path.write_text(
+        "name: resa\nworkbook: p.xlsx\nescalation:\n  not_started: [30m, 15m]\n"
+        "  overrun: [1m, 2m, 3m, 4m]\n  managers: 1h\n"
+    )
+    assert sorted(messages(path)) == [
+        f"{where}: escalation.managers: unknown setting (check its spelling)",
+        f"{where}: escalation.not_started: '15m' comes after a longer or equal delay; "
+        "write the delays in ascending order",
+        f"{where}: escalation.overrun: 4 delays; the ladder has 3 rungs (whoever holds the "
+        "step, then its team leader, then the cutover managers)",
+    ]
+    path.write_text(
+        "name: resa\nworkbook: p.xlsx\nescalation: {overrun: [soon], heads_up: later}\n"
+    )
+    found = sorted(messages(path))
+    assert found[0].startswith(f"{where}: escalation.heads_up: cannot read duration 'later'")
+    assert found[1].startswith(f"{where}: escalation.overrun: cannot read duration 'soon'")

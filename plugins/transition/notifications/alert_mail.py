@@ -48,6 +48,8 @@ def mail_kind(kind: str) -> str:
         "overdue": pgettext("e-mail", "overdue"),
         "calendar": pgettext("e-mail", "calendar"),
         "decision": pgettext("e-mail", "decision"),
+        "reminder": pgettext("e-mail", "reminder"),
+        "heads-up": pgettext("e-mail", "heads-up"),
     }
     return names.get(kind, kind)
 
@@ -200,7 +202,7 @@ def alert_channel_message(
         )
 
 
-def _send_alert(
+def send_alert(
     build: Callable[[], EmailMessage], ti: Any, step_id: str, kind: str, to: str
 ) -> None:
     """Build and send; one that fails either way is recorded as a failure (the watch tells the managers)."""
@@ -248,7 +250,7 @@ def announce_late(plan: Plan, dry_run: str, scheduled: ScheduledStep, context: A
         base_url=airflow_base_url(),
         late_at=late_at,
     )
-    _send_alert(build, ti, scheduled.step_id, "late", _owner_email(plan, scheduled.step_id))
+    send_alert(build, ti, scheduled.step_id, "late", _owner_email(plan, scheduled.step_id))
     tell_channels(
         plan,
         "late",
@@ -306,7 +308,7 @@ def _mail_overdue(plan: Plan, dry_run: str, ti: Any, found: list[tuple[str, list
             base_url=airflow_base_url(),
             holding=holding,
         )
-        _send_alert(build, ti, step_id, "overdue", _owner_email(plan, step_id))
+        send_alert(build, ti, step_id, "overdue", _owner_email(plan, step_id))
         return
     items = [OverdueStep(step_id, tuple(holding)) for step_id, holding in found]
     base_url = airflow_base_url()
@@ -320,7 +322,7 @@ def _mail_overdue(plan: Plan, dry_run: str, ti: Any, found: list[tuple[str, list
             run_id=ti.run_id,
             base_url=base_url,
         )
-        _send_alert(build, ti, ", ".join(s.step_id for s in group.steps), "overdue", group.to[0])
+        send_alert(build, ti, ", ".join(s.step_id for s in group.steps), "overdue", group.to[0])
 
 
 def _owner_email(plan: Plan, step_id: str) -> str:

@@ -10,6 +10,8 @@ through the Task SDK, one per task of a run, written only by that task (no two w
 Each entry is written right after the e-mail it stands for went out. The run's watch deletes the
 run's Variables when the run ends (``forget_run``); a step cleared and run again after that is asked
 again, and told again.
+
+Whom a step was transferred to is kept beside it by the api-server (:mod:`.step_holder`).
 """
 
 from __future__ import annotations

@@ -4,12 +4,14 @@ A transfer is recorded by the api-server (the plugin's tables, which tasks canno
 tasks reach the database only through the Execution API). So the api-server also writes the holder
 in an Airflow Variable, which tasks read through the Task SDK:
 
-    transition.holders/<dag_id>/<run_id>/<task_id>  ->  {"holder": "<actor ID>", "run_after": "..."}
+    transition.holders/<dag_id>/<run_id>/<task_id>
+        ->  {"holder": "<actor ID>", "transferees": ["<actor ID>", ...], "run_after": "..."}
 
 ``run_after`` (the run's, set when it was triggered) tells the run instance: a run deleted and
 triggered again under the same id does not inherit the old holder.
 
-A step transferred before it is Ready then tells its holder, not its owner, that it is Ready. Only
+A step transferred before it is Ready then tells its holder, not its owner, that it is Ready; the
+escalation ladder reminds everyone it was transferred to (``transferees``, in order). Only
 cutover managers may write ``transition.*`` Variables through Airflow's API (the step guard), and the
 run's watch deletes a run's holders with its sent-ledgers when the run ends.
 """
@@ -44,8 +46,11 @@ def _same_instant(stored: Any, run_after: Any) -> bool:
         return False
 
 
-def write_holder(session: Any, dag_id: str, run_id: str, task_id: str, actor: str) -> None:
-    """On the api-server, in the transfer's own database session."""
+def write_holder(
+    session: Any, dag_id: str, run_id: str, task_id: str, actor: str, transferees: list[str]
+) -> None:
+    """On the api-server, in the transfer's own database session: ``actor`` holds the step now,
+    ``transferees`` are everyone it was transferred to in this run."""
     # deferred: Airflow's ORM models, on the api-server only
     import sqlalchemy as sa
     from airflow.models.dagrun import DagRun
@@ -56,14 +61,14 @@ def write_holder(session: Any, dag_id: str, run_id: str, task_id: str, actor: st
     )
     Variable.set(
         holder_key(dag_id, run_id, task_id),
-        json.dumps({"holder": actor, "run_after": _instant(run_after)}),
+        json.dumps({"holder": actor, "transferees": transferees, "run_after": _instant(run_after)}),
         description="transition: whom this step of a running dry run was last transferred to",
         session=session,
     )
 
 
-def read_holder(context: Any) -> str | None:
-    """In a running task: the actor ID its step was last transferred to in this run, or None."""
+def _read(context: Any) -> dict[str, Any]:
+    """The step's entry for this run instance (empty: never transferred)."""
     # deferred: Airflow's Variables, only inside a running task
     from airflow.sdk import Variable
 
@@ -72,8 +77,19 @@ def read_holder(context: Any) -> str | None:
     try:
         value = json.loads(raw) if raw else None
     except ValueError:
-        return None
+        return {}
     if not isinstance(value, dict) or not _same_instant(value.get("run_after"), dag_run.run_after):
-        return None  # another run instance's (deleted, triggered again under the same id)
-    holder = value.get("holder")
+        return {}  # another run instance's (deleted, triggered again under the same id)
+    return value
+
+
+def read_holder(context: Any) -> str | None:
+    """In a running task: the actor ID its step was last transferred to in this run, or None."""
+    holder = _read(context).get("holder")
     return holder if isinstance(holder, str) and holder else None
+
+
+def read_transferees(context: Any) -> list[str]:
+    """In a running task: everyone its step was transferred to in this run, in order."""
+    people = _read(context).get("transferees")
+    return [p for p in people if isinstance(p, str)] if isinstance(people, list) else []

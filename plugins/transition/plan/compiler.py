@@ -25,7 +25,7 @@ from transition.workbook.reader import read_workbook, sheet_ref
 from transition.workbook.sheets import sheet_specs
 
 # Bump when the compiled form or the validation rules change: old cache entries are then ignored.
-COMPILER_VERSION = "4"  # 2: limits, control characters; 3: gates; 4: channels
+COMPILER_VERSION = "5"  # 2: limits, control characters; 3: gates; 4: channels; 5: escalation
 
 
 @dataclass
@@ -116,6 +116,7 @@ def compile_plan(
         lock_window=dt.timedelta(days=config.lock_window_days),
         cutover_managers=tuple(config.cutover_managers),
         channels=tuple(Channel(c.connection, c.kinds) for c in config.channels),
+        escalation=config.ladder,
         steps=builder.steps,
         actors=builder.actors,
         dry_runs=builder.dry_runs,

@@ -6,6 +6,7 @@ import datetime as dt
 import re
 from dataclasses import dataclass, field
 
+from transition.plan.escalation import Ladder
 from transition.workbook.cells import RelativeStart
 
 
@@ -124,6 +125,8 @@ class Plan:
     def channels_for(self, kind: str) -> list[Channel]:
         """The channels that get this kind of message (``ready``, ``late``, ...)."""
         return [c for c in self.channels if kind in c.messages]
+
+    escalation: Ladder = Ladder()  # reminders of a step nobody starts or closes (config.yaml)
 
     def dag_id(self, dry_run: str) -> str:
         return dag_id_for(self.name, dry_run)

@@ -9,6 +9,7 @@ import datetime as dt
 import zoneinfo
 from typing import Any
 
+from transition.plan.escalation import Ladder
 from transition.plan.model import (
     Actor,
     Channel,
@@ -40,6 +41,13 @@ def plan_to_json(plan: Plan) -> dict[str, Any]:
         "lock_window_s": plan.lock_window.total_seconds(),
         "cutover_managers": list(plan.cutover_managers),
         "channels": [[c.connection, list(c.messages)] for c in plan.channels],
+        "escalation": {
+            "not_started_s": [d.total_seconds() for d in plan.escalation.not_started],
+            "overrun_s": [d.total_seconds() for d in plan.escalation.overrun],
+            "heads_up_s": plan.escalation.heads_up.total_seconds()
+            if plan.escalation.heads_up is not None
+            else None,
+        },
         "source": {
             "workbook": plan.source.workbook,
             "workbook_sha256": plan.source.workbook_sha256,
@@ -157,4 +165,16 @@ def plan_from_json(data: dict[str, Any]) -> Plan:
         ),
         warnings=tuple(data["warnings"]),
         conditional_phases=tuple(data["conditional_phases"]),
+        escalation=_ladder(data.get("escalation")),
+    )
+
+
+def _ladder(data: dict[str, Any] | None) -> Ladder:
+    """The escalation ladder; a plan compiled before it existed has the defaults."""
+    if data is None:
+        return Ladder()
+    return Ladder(
+        tuple(dt.timedelta(seconds=s) for s in data["not_started_s"]),
+        tuple(dt.timedelta(seconds=s) for s in data["overrun_s"]),
+        dt.timedelta(seconds=data["heads_up_s"]) if data.get("heads_up_s") is not None else None,
     )

@@ -21,9 +21,11 @@ from transition.notifications.alert_mail import (
 from transition.notifications.calendar_mail import announce_calendar, update_calendar
 from transition.notifications.deadline_mail import dry_run_deadline
 from transition.notifications.decision_mail import announce_decision
+from transition.notifications.escalation_mail import announce_escalation, announce_heads_up
 from transition.notifications.ready_mail import announce_ready
 from transition.notifications.request_text import body, subject
 from transition.plan.gates import gate_branches, join_steps
+from transition.plan.heads_up import heads_up_due
 from transition.plan.model import Plan
 from transition.runner.gate_operator import GateOperator
 from transition.runner.step_operator import StepOperator
@@ -142,6 +144,8 @@ def build_dag(plan: Plan, dry_run: str, only_task_id: str | None = None) -> DAG:
                 late_after=step.duration,
                 planned_end=scheduled.planned_end,
                 on_late=partial(announce_late, plan, dry_run, scheduled),
+                escalation=plan.escalation,
+                on_escalation=partial(announce_escalation, plan, dry_run, step_id),
                 **common,
             )
         if only_task_id is None:
@@ -163,6 +167,10 @@ def build_dag(plan: Plan, dry_run: str, only_task_id: str | None = None) -> DAG:
                 recheck=dt.timedelta(
                     seconds=float(os.environ.get(RECHECK_ENV, RECHECK.total_seconds()))
                 ),
+                heads_up_due=partial(heads_up_due, plan, dry_run, plan.escalation.heads_up)
+                if plan.escalation.heads_up is not None
+                else None,
+                on_heads_up=partial(announce_heads_up, plan, dry_run),
                 owner="transition",
             )
     return dag

@@ -8,9 +8,14 @@ Stages, all inside one task instance:
    ``awaiting_input``, answered on the Required Actions page or with the REST API): **Start**;
 3. once started, park again for **Close**; then the task succeeds and its dependents move on.
 
-While it waits, for Start or for Close, it parks with a timeout at the step's due time
-(:func:`transition.runs.states.due_at`): then it says the step is Late (``on_late``, once per
-step and run) and parks again without one.
+While it waits, for Start or for Close, it parks with a timeout at the next moment something is
+due: the step's due time (:func:`transition.runs.states.due_at`), when it says the step is Late
+(``on_late``, once per step and run), and the rungs of the escalation ladder
+(:mod:`transition.plan.escalation`: not started, from Ready, while it waits for Start; overrun, from
+its due time, while it waits for Close), each sent once per step and run (``on_escalation``). Each
+timeout sends what is due and parks again, until nothing is left to wait for. A new try of a step
+already started (see below: it asks for Start again) keeps the overrun ladder: the sent-ledger
+knows it was started.
 
 Airflow keeps one HITL request per task instance: subject, body, options and assigned users are
 those of the first request, and parking again only clears the last answer. So the menu is fixed
@@ -39,6 +44,7 @@ from airflow.sdk.execution_time.hitl import HITLUser, upsert_hitl_detail
 
 from transition.i18n import _, use_language
 from transition.notifications.sent_ledger import SentLedger
+from transition.plan.escalation import NO_LADDER, Ladder, Rung, next_rung, passed, rungs
 from transition.runs.states import due_at
 from transition.vocabulary import Option, Stage
 
@@ -95,6 +101,8 @@ class StepOperator(BaseOperator):
         late_after: dt.timedelta | None = None,
         planned_end: dt.datetime | None = None,
         on_late: Callable[[Any], None] | None = None,
+        escalation: Ladder = NO_LADDER,
+        on_escalation: Callable[[Any, Rung, dt.datetime], None] | None = None,
         language: str | None = None,
         **kwargs: Any,
     ) -> None:
@@ -110,6 +118,10 @@ class StepOperator(BaseOperator):
         self.late_after = late_after
         self.planned_end = planned_end
         self._on_late = on_late
+        # The escalation ladder: ``on_escalation(context, rung, since)`` once per rung (``since``:
+        # when the step became Ready, or was due).
+        self.escalation = escalation
+        self._on_escalation = on_escalation
         self.language = language  # of the request's form (the body comes written)
 
     @property
@@ -145,7 +157,7 @@ class StepOperator(BaseOperator):
         if first_ready is None:  # a retry (see the module's docstring) does not tell people again
             self._notify(self._on_ready, context, "that the step is ready")
             ledger.mark("ready", ready_at)
-        self._ask_until_late(context, self.first_stage)
+        self._ask_and_remind(context, self.first_stage)
 
     def _notify(self, callback: Callable[[Any], None] | None, context: Any, what: str) -> None:
         if callback is None:
@@ -156,24 +168,46 @@ class StepOperator(BaseOperator):
             self.log.exception("Telling people %s failed; the step goes on", what)
 
     def _ask_to_close(self, context: Any) -> None:
-        self._ask_until_late(context, STAGE_CLOSE)
+        self._ask_and_remind(context, STAGE_CLOSE)
 
-    def _ask_until_late(self, context: Any, stage: str) -> NoReturn:
-        """Park for ``stage``; with a timeout at the step's due time, if it is not Late yet."""
+    def _ask_and_remind(self, context: Any, stage: str) -> NoReturn:
+        """Send what is due now (Late, a rung of the ladder), then park for ``stage`` with a timeout
+        at the next moment something will be due, if any."""
         ledger = SentLedger.of(context)
-        ready_at = ledger.get("ready")
-        late_at = due_at(
-            dt.datetime.fromisoformat(ready_at) if ready_at else None,
-            self.late_after,
-            self.planned_end,
-        )
-        if late_at is None or ledger.get("late"):
-            self._ask(context, stage)
-        remaining = late_at - timezone.utcnow()
-        if remaining <= dt.timedelta(0):
+        ready_text = ledger.get("ready")
+        ready_at = dt.datetime.fromisoformat(ready_text) if ready_text else None
+        late_at = due_at(ready_at, self.late_after, self.planned_end)
+        late_told = bool(ledger.get("late"))
+        # A new try of a started step asks for Start again: its reminders stay those of an open step.
+        reminders_for = STAGE_CLOSE if stage == STAGE_START and ledger.get("started") else stage
+        ladder = rungs(self.escalation, reminders_for, ready_at, late_at)
+        sent = {r.key for r in ladder if ledger.get(r.key)}
+        now = timezone.utcnow()
+        if late_at is not None and not late_told and late_at <= now:
             self._late(context)
+            late_told = True
+        if due_now := passed(ladder, sent, now):
+            self._escalate(context, due_now, ready_at if reminders_for == STAGE_START else late_at)
+            sent |= {r.key for r in due_now}
+        moments = [late_at] if late_at is not None and not late_told else []
+        if (ahead := next_rung(ladder, sent, now)) is not None:
+            moments.append(ahead.at)
+        if not moments:
             self._ask(context, stage)
-        self._ask(context, stage, timeout=remaining)
+        self._ask(context, stage, timeout=min(moments) - now)
+
+    def _escalate(self, context: Any, due_now: list[Rung], since: dt.datetime | None) -> None:
+        """Send the highest rung due now; the lower ones due with it count as passed (once)."""
+        rung = due_now[-1]
+        callback = self._on_escalation
+        if callback is not None and since is not None:
+            self.log.info("%s: escalation rung %s is due", self.task_id, rung.key)
+            self._notify(lambda c: callback(c, rung, since), context, f"escalation {rung.key}")
+        ledger = SentLedger.of(context)
+        for passed_rung in due_now:
+            ledger.mark(
+                passed_rung.key, timezone.utcnow().isoformat() if passed_rung is rung else "passed"
+            )
 
     def _late(self, context: Any) -> None:
         ledger = SentLedger.of(context)
@@ -202,9 +236,8 @@ class StepOperator(BaseOperator):
 
     def answered(self, context: Any, stage: str, event: dict[str, Any]) -> dict[str, Any] | None:
         if event.get("error_type") == "timeout" and stage in (STAGE_START, STAGE_CLOSE):
-            self.log.info("%s is not closed by its due time: it is Late", self.task_id)
-            self._late(context)
-            self._ask(context, stage)
+            self.log.info("%s waited until something was due (Late, a reminder)", self.task_id)
+            self._ask_and_remind(context, stage)
         if "error" in event:
             raise RuntimeError(f"the step was not answered: {event['error']}")
         choice = (event.get("chosen_options") or [None])[0]
@@ -224,6 +257,7 @@ class StepOperator(BaseOperator):
         if stage == STAGE_START and choice == START:
             self.log.info("Started by %s", who)
             ti.xcom_push(key="started", value=record)
+            SentLedger.of(context).mark("started", record["at"] or timezone.utcnow().isoformat())
             self._ask_to_close(context)
         if choice == CLOSE:
             if stage == STAGE_START:

@@ -11,7 +11,9 @@ deferrals, restarts of every Airflow component and new tries of the watch, so no
 It also gathers the e-mails that steps could not send (their XCom ``mail_failures``) and, once
 ``on_failures`` succeeds (mail works again), stops reporting them. When the run starts it calls
 ``on_start`` once (e.g. calendar invitations), and ``on_wake`` each time it looks (it runs the latest
-plan: e.g. calendar updates). It ends when every step has, and then deletes the run's sent-ledgers.
+plan: e.g. calendar updates). With ``heads_up_due`` it also tells owners "you're next" shortly before
+the live forecast says their step becomes Ready (:mod:`transition.plan.heads_up`; ``on_heads_up``,
+each step once), waking in time for the next one as the forecast stands. It ends when every step has, and then deletes the run's sent-ledgers.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from airflow.sdk import BaseOperator, timezone
 
 from transition.notifications.sent_ledger import SentLedger, forget_run
 from transition.notifications.step_holder import run_prefix as holders_prefix
+from transition.plan.heads_up import HeadsUp
 from transition.vocabulary import WATCH_LABEL, WATCH_TASK_ID
 
 DONE = {"success", "skipped"}
@@ -47,6 +50,8 @@ class RunWatchOperator(BaseOperator):
         on_start: Callable[[Any], None] | None = None,
         on_wake: Callable[[Any], None] | None = None,
         recheck: dt.timedelta = RECHECK,
+        heads_up_due: Callable[..., tuple[list[HeadsUp], dt.datetime | None]] | None = None,
+        on_heads_up: Callable[[Any, list[HeadsUp]], None] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(task_id=WATCH_TASK_ID, **kwargs)
@@ -57,6 +62,8 @@ class RunWatchOperator(BaseOperator):
         self._on_start = on_start
         self._on_wake = on_wake
         self.recheck = recheck
+        self._heads_up_due = heads_up_due
+        self._on_heads_up = on_heads_up
 
     def execute(self, context: Any) -> None:
         self._watch(context)
@@ -111,6 +118,7 @@ class RunWatchOperator(BaseOperator):
             ledger.mark("overdue", sorted(said))
         ti.xcom_push(key="overdue", value=sorted(said))
         pending_failures = self._report_failures(context, states, ledger)
+        next_heads_up = self._heads_up(context, states, ledger, now)
 
         if all(states.get(step) in FINISHED for step in self.upstream):
             gone = forget_run(ti.dag_id, ti.run_id, holders_prefix(ti.dag_id, ti.run_id))
@@ -122,12 +130,41 @@ class RunWatchOperator(BaseOperator):
         upcoming = [
             start for step, start in self.starts.items() if step not in said and start > now
         ]
+        if next_heads_up is not None:
+            upcoming.append(next_heads_up)
         wake = min(upcoming) if upcoming else now + self.recheck
         if pending_failures or any(
             states.get(s) not in FINISHED and states.get(s) is not None for s in self.upstream
         ):
             wake = min(wake, now + self.recheck)
         self.defer(trigger=DateTimeTrigger(moment=wake), method_name="woken")
+
+    def _heads_up(
+        self, context: Any, states: Mapping[str, Any], ledger: SentLedger, now: dt.datetime
+    ) -> dt.datetime | None:
+        """Tell the owners whose step is forecast Ready soon (once each); the next moment to look."""
+        if self._heads_up_due is None:
+            return None
+        ti = context["ti"]
+        started: dict[str, dt.datetime] = {}
+        for step, state in states.items():
+            if step in self.upstream and state in ("running", "awaiting_input", "up_for_retry"):
+                record = ti.xcom_pull(task_ids=step, key="started")
+                if isinstance(record, dict) and isinstance(record.get("at"), str):
+                    started[step] = dt.datetime.fromisoformat(record["at"])
+        told = set(ledger.get("heads_up", []))
+        due, ahead = self._heads_up_due(states=states, started=started, told=told, now=now)
+        if due:
+            self.log.info("Heads-up: %s", ", ".join(h.step_id for h in due))
+            if self._on_heads_up is not None:
+                try:
+                    self._on_heads_up(context, due)
+                except Exception:
+                    self.log.exception(
+                        "The heads-up of %s failed", ", ".join(h.step_id for h in due)
+                    )
+            ledger.mark("heads_up", sorted(told | {h.step_id for h in due}))
+        return ahead
 
     def _report_failures(self, context: Any, states: Mapping[str, Any], ledger: SentLedger) -> bool:
         """Tell the cutover managers about e-mails that could not be sent; True if some still wait."""

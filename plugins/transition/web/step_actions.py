@@ -229,7 +229,14 @@ def _transfer(
         to_user=target.id,
         message=body.message,
     )
-    write_holder(session, dag_id, run_id, step_id, target.id)  # its task tells them, not the owner
+    write_holder(  # its task tells them, not the owner; and reminds every transferee
+        session,
+        dag_id,
+        run_id,
+        step_id,
+        target.id,
+        records.transferees(session, dag_id, run_id, step_id),
+    )
     if ti.hitl_detail is not None:  # asking now; a later request gets them from the guard
         assignees = list(ti.hitl_detail.assignees or [])
         if all(a.get("id") != target.id for a in assignees):

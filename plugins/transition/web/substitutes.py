@@ -127,7 +127,14 @@ def substitute(
                 message=body.message,
             )
         )
-        write_holder(session, dag_id, run_id, step_id, target.id)
+        write_holder(
+            session,
+            dag_id,
+            run_id,
+            step_id,
+            target.id,
+            records.transferees(session, dag_id, run_id, step_id),
+        )
         if ti.hitl_detail is not None:
             assignees = list(ti.hitl_detail.assignees or [])
             if all(a.get("id") != target.id for a in assignees):

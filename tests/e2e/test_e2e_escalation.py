@@ -1,0 +1,176 @@
+"""The escalation ladder on a real Airflow with a real SMTP server (aiosmtpd).
+
+Minute-scale rungs: N is Ready and nobody starts it (not started: 1m, 2m, 3m after Ready; handed
+over to frank first, so he holds it too); O is started and left open past its 1-minute duration
+(overrun: 0m, 1m, 2m after its due time). Airflow restarts in the middle: each rung arrives once, in
+order, not before its time, to whoever holds the step, then + the team leader, then + the cutover
+manager. H follows P (3 minutes, started at once): its owner gets "you're next" once, 2 minutes
+before P's forecast end (heads_up: 2m), while P is still open.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+import zoneinfo
+from email.message import EmailMessage
+
+import pytest
+
+from airflow_server import AirflowServer, airflow_with_mail
+from conftest import write_config, write_xlsx
+from transition.store.plan_store import load_plan
+
+pytestmark = pytest.mark.e2e
+DAG_ID = "ladder_dr1"
+MINUTE = 60.0
+
+
+def write_plan(folder):
+    today = dt.datetime.now(zoneinfo.ZoneInfo("Europe/Brussels")).date()
+    write_xlsx(
+        folder / "plan.xlsx",
+        {
+            "Steps": [
+                ["ID", "Label", "Phase", "Dry runs", "Prerequisites", "Owner", "Duration"],
+                ["N", "Stop the market gateway", "AC", "ALL", "", "alice", "2h"],
+                ["O", "Back up the databases", "AC", "ALL", "", "bob", "1m"],
+                ["P", "Drain the message queues", "AC", "ALL", "", "carol", "3m"],
+                ["H", "Check the queues are empty", "AC", "ALL", "P", "frank", "1h"],
+            ],
+            "Actors": [
+                ["ID", "Name", "Email", "Team", "Team leader", "Department head"],
+                ["alice", "Alice Martin", "alice@example.com", "Market", "carol", "dave"],
+                ["bob", "Bob Peeters", "bob@example.com", "Infra", "carol", "dave"],
+                ["carol", "Carol Dubois", "carol@example.com", "Market", "", "dave"],
+                ["dave", "Dave Lambert", "dave@example.com", "Direction", "", ""],
+                ["frank", "Frank Claes", "frank@example.com", "Market", "carol", "dave"],
+                ["mia", "Mia Renard", "mia@example.com", "Transition office", "", ""],
+            ],
+            "DryRuns": [["Name", "D-day"], ["DR1", today]],
+        },
+    )
+    write_config(
+        folder / "config.yaml",
+        "plan.xlsx",
+        name="ladder",
+        cutover_managers=["mia"],
+        escalation={
+            "not_started": ["1m", "2m", "3m"],
+            "overrun": ["0m", "1m", "2m"],
+            "heads_up": "2m",
+        },
+    )
+
+
+def received(message: EmailMessage) -> float:
+    return float(message["X-Received-At"])
+
+
+def moment(server: AirflowServer, run_id: str, step: str, what: str = "ready") -> float:
+    """When ``step`` became ready, or was started (``what``: the XCom), in seconds."""
+    with server.client("admin") as admin:
+        value = admin.get(
+            f"/api/v2/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances/{step}/xcomEntries/{what}"
+        ).json()["value"]
+    return dt.datetime.fromisoformat(value["at"]).timestamp()
+
+
+def wait_deferred_watch(server: AirflowServer, run_id: str) -> None:
+    """Until the run's watch sleeps (deferred): a watch killed while it runs is only picked up after
+    Airflow's heartbeat timeout (README, "Known limitations")."""
+    with server.client("admin") as admin:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            url = f"/api/v2/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances/_watch"
+            if admin.get(url).json()["state"] == "deferred":
+                return
+            time.sleep(0.3)
+
+
+def test_each_rung_arrives_once_in_order_to_the_right_people(tmp_path):
+    write_plan(tmp_path)
+    plan = load_plan(tmp_path / "config.yaml").plan
+    with airflow_with_mail(
+        tmp_path, plan, extra_env={"TRANSITION_WATCH_RECHECK_SECONDS": "10"}
+    ) as (server, smtp):
+        server.wait_for_dag(DAG_ID)
+        run_id = server.trigger(DAG_ID)
+        plugin = f"/transition/api/dags/{DAG_ID}/runs/{run_id}"
+        server.wait_until_asked(DAG_ID, run_id, "N")
+        with server.client("alice") as alice:
+            transfer = alice.post(f"{plugin}/steps/N/transfer", json={"to": "frank"})
+        assert transfer.status_code == 200, transfer.text
+        assert server.answer_when_asked("bob", DAG_ID, run_id, "O", "Start").status_code == 200
+        assert server.answer_when_asked("carol", DAG_ID, run_id, "P", "Start").status_code == 200
+        heads_up = smtp.wait_for("[Transition-DR1] H - You're next", timeout=150)
+        assert (heads_up["To"], heads_up["Cc"]) == ("frank@example.com", None)
+        text = heads_up.get_body(("plain",)).get_content()
+        assert "Step H should be ready around" in text
+        assert "P · Drain the message queues (Carol Dubois)" in text
+        # P's forecast end is its Start + 3 minutes: the heads-up comes 2 minutes before that.
+        p_started = moment(server, run_id, "P", "started")
+        assert received(heads_up) >= p_started + MINUTE - 1.0
+
+        n1 = smtp.wait_for("[Transition-DR1] N - Reminder: not started", timeout=150)
+        o1 = smtp.wait_for("[Transition-DR1] O - Reminder: still open", timeout=150)
+        # Airflow restarts between rungs: the parked steps wake at their next rung all the same,
+        # and the ledger keeps what was said.
+        wait_deferred_watch(server, run_id)
+        server.stop()
+        server.start()
+        n2 = smtp.wait_for("[Transition-DR1] N - Not started: team leader told", timeout=150)
+        o2 = smtp.wait_for("[Transition-DR1] O - Still open: team leader told", timeout=150)
+        n3 = smtp.wait_for("[Transition-DR1] N - Not started: cutover managers told", timeout=150)
+        o3 = smtp.wait_for("[Transition-DR1] O - Still open: cutover managers told", timeout=150)
+        late = smtp.wait_for("[Transition-DR1] O - Late", timeout=10)
+
+        # Whoever holds the step (N: alice, and frank it was handed to), then + the team leader,
+        # then + the cutover manager.
+        assert [(m["To"], m["Cc"]) for m in (n1, n2, n3)] == [
+            ("alice@example.com, frank@example.com", None),
+            ("alice@example.com, frank@example.com", "carol@example.com"),
+            ("alice@example.com, frank@example.com", "carol@example.com, mia@example.com"),
+        ]
+        assert [(m["To"], m["Cc"]) for m in (o1, o2, o3)] == [
+            ("bob@example.com", None),
+            ("bob@example.com", "carol@example.com"),
+            ("bob@example.com", "carol@example.com, mia@example.com"),
+        ]
+        text = n1.get_body(("plain",)).get_content()
+        assert "Step N has been ready since" in text and "Alice Martin, Frank Claes" in text
+        assert "Step O was due to be closed by" in o3.get_body(("plain",)).get_content()
+
+        # In order, and never before its time (counted from Ready; O's due time is Ready + 1m).
+        n_ready, o_ready = moment(server, run_id, "N"), moment(server, run_id, "O")
+        slack = 1.0  # the clock's resolution between the worker and this test
+        for message, earliest in (
+            (n1, n_ready + MINUTE),
+            (n2, n_ready + 2 * MINUTE),
+            (n3, n_ready + 3 * MINUTE),
+            (late, o_ready + MINUTE),
+            (o1, o_ready + MINUTE),
+            (o2, o_ready + 2 * MINUTE),
+            (o3, o_ready + 3 * MINUTE),
+        ):
+            assert received(message) >= earliest - slack, (message["Subject"], earliest)
+        assert received(n1) < received(n2) < received(n3)
+        assert received(o1) < received(o2) < received(o3)
+
+        time.sleep(15)  # a few more rounds of the scheduler and the watch: nothing said twice
+        subjects = [str(m["Subject"]) for m in smtp.messages]
+        ladder = [
+            s
+            for s in subjects
+            if s.startswith(("[Transition-DR1] N - ", "[Transition-DR1] O - "))
+            and (" - Reminder: " in s or " told" in s)
+        ]
+        assert sorted(ladder) == sorted(str(m["Subject"]) for m in (n1, n2, n3, o1, o2, o3)), (
+            subjects
+        )
+        assert subjects.count("[Transition-DR1] O - Late") == 1
+        assert subjects.count("[Transition-DR1] H - You're next") == 1
+        # O, started, may be killed by the restart while it re-parks: its new try asks for Start
+        # again but stays on the overrun ladder (the sent-ledger knows it was started).
+        assert not [s for s in subjects if s.startswith("[Transition-DR1] O - Not started")]
+        assert "[Transition-DR1] H - Execution" not in subjects  # P still open: H never Ready
