@@ -14,14 +14,16 @@ from __future__ import annotations
 import datetime as dt
 import re
 import zoneinfo
-from typing import Annotated
+from typing import Annotated, Any
 
 from airflow.api_fastapi.common.db.common import SessionDep
 from airflow.api_fastapi.core_api.security import GetUserDep, requires_access_dag
 from fastapi import Depends, HTTPException, Query
 from fastapi.responses import Response
+from pydantic import TypeAdapter
 
 from transition.i18n import _, languages, use_language
+from transition.plan.model import Plan
 from transition.plan.what_if import Hypothesis, WhatIfError
 from transition.runs import records
 from transition.runs.run_view import dag_runs, run_steps
@@ -37,6 +39,7 @@ from transition.web.app import (
     user_language,
 )
 from transition.web.guard_facts import actor_id
+from transition.web.read_once import read_once
 from transition.web.timeline_svg import ZOOM_LIMITS, StepFilter, timeline_svg
 
 SVG_TYPE = "image/svg+xml"
@@ -46,6 +49,9 @@ SVG_HEADERS = {
     "Cache-Control": "no-store",
     "X-Content-Type-Options": "nosniff",
 }
+RUN_VIEW: TypeAdapter[RunView] = TypeAdapter(
+    RunView
+)  # what FastAPI would check and write the JSON answer with
 
 
 @app.get(
@@ -79,16 +85,33 @@ def list_runs(dag_id: str, session: SessionDep, user: GetUserDep) -> dict:
     return {"runs": dag_runs(session, dag_id)}
 
 
+def current_view(session: Any, plan: Plan, dry_run: str, run_id: str, url: str) -> RunView:
+    """The run view now, shared with whoever reads it at the same moment (:mod:`read_once`): never
+    changed by its readers."""
+    key = ("view", plan.source.key, dry_run, run_id, url)
+    return read_once(key, lambda: run_steps(session, plan, dry_run, run_id, url))
+
+
 @app.get(
     "/api/dags/{dag_id}/runs/{run_id}/steps",
     dependencies=[Depends(requires_access_dag("GET"))],
+    response_model=RunView,
     responses=problems(400, 401, 403, 404),
 )
-def list_steps(dag_id: str, run_id: str, session: SessionDep, user: GetUserDep) -> RunView:
+def list_steps(dag_id: str, run_id: str, session: SessionDep, user: GetUserDep) -> Response:
+    """Where every step of the run stands: the recap's data (:class:`RunView`)."""
+    # Checked and written once for the readers of the moment (read_once), as FastAPI would.
     with use_language(user_language(user)):
         plan = plan_or_404()
         dry_run = dry_run_or_404(plan, dag_id)
-    return run_steps(session, plan, dry_run, run_id, base_url())
+    url = base_url()
+    body = read_once(
+        ("view.json", plan.source.key, dry_run, run_id, url),
+        lambda: RUN_VIEW.dump_json(
+            RUN_VIEW.validate_python(current_view(session, plan, dry_run, run_id, url))
+        ),
+    )
+    return Response(body, media_type="application/json")
 
 
 WHAT_IF_RANGE = dt.timedelta(days=366)  # how far from now an end may be asked
@@ -213,8 +236,13 @@ def run_timeline(
     with use_language(user_language(user)):
         plan = plan_or_404()
         dry_run = dry_run_or_404(plan, dag_id)
-    view = run_steps(session, plan, dry_run, run_id, base_url())
+    url = base_url()
     only = StepFilter(state, phase, team, owner, actor_id(user) if mine else "")
-    with use_language(lang if lang in languages() else user_language(user, plan)):
-        svg = timeline_svg(view, zoom=zoom, only=only)
+    with use_language(lang if lang in languages() else user_language(user, plan)) as language:
+        svg = read_once(
+            ("timeline", plan.source.key, dry_run, run_id, url, only, zoom, language),
+            lambda: timeline_svg(
+                current_view(session, plan, dry_run, run_id, url), zoom=zoom, only=only
+            ),
+        )
     return Response(svg, media_type=SVG_TYPE, headers=SVG_HEADERS)
