@@ -29,6 +29,7 @@ count. About 8 minutes on 2 cores. Usage::
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import statistics
 import sys
@@ -116,6 +117,7 @@ def put_in_motion(
         answer_requests(server, plan, admin, run_url, people, answers, delay=delay, holding=False)
         time.sleep(0.5)
     moving = time.monotonic() - started
+    opened = start_some(server, plan, admin, run_url, people, answers)
     for client in people.values():
         client.close()
     # The owners have stopped: wait until nothing they answered is still running.
@@ -134,9 +136,43 @@ def put_in_motion(
     )
     return run_id, {
         "closed": answers.closed,
+        "opened": opened,
         "moving_seconds": moving,
         "refused": len(answers.errors),
     }
+
+
+def start_some(
+    server: AirflowServer,
+    plan: Any,
+    admin: httpx.Client,
+    run_url: str,
+    people: dict[str, httpx.Client],
+    answers: Answers,
+) -> int:
+    """The owners' last answers: Start (not Close) on every other step asking to be started, so
+    the run read has Open steps beside the Ready ones. How many were started."""
+    asking = get_json(
+        admin, f"{run_url}/hitlDetails", response_received=False, state="awaiting_input", limit=100
+    )
+    to_start = [
+        d["task_instance"]["task_id"]
+        for d in (asking or {}).get("hitl_details", [])
+        if not answers.answered[d["task_instance"]["task_id"]]
+        and not plan.steps[d["task_instance"]["task_id"]].is_gate
+    ][::2]
+    started = 0
+    for step in to_start:
+        owner = plan.steps[step].owner
+        if owner not in people:
+            people[owner] = server.client(owner)
+        with contextlib.suppress(httpx.HTTPError):
+            answer = people[owner].patch(
+                f"{run_url}/taskInstances/{step}/-1/hitlDetails",
+                json={"chosen_options": ["Start"], "params_input": {}},
+            )
+            started += answer.status_code == 200
+    return started
 
 
 # -- reading ----------------------------------------------------------------------------------------
@@ -329,7 +365,7 @@ def table(result: dict, args: argparse.Namespace) -> str:
         "",
         f"The run ({args.dry_run}, {result['steps']} steps) when read: {states} "
         f"({result['motion']['closed']} closed by the simulated owners in "
-        f"{result['motion']['moving_seconds']:.0f} s). Each cell: {args.seconds:g} s of readers "
+        f"{result['motion']['moving_seconds']:.0f} s, then {result['motion']['opened']} started). Each cell: {args.seconds:g} s of readers "
         "asking back to back.",
         "",
         "| endpoint | readers | median (ms) | p95 (ms) | answers / s | median / baseline's | errors | answer (KiB) |",
