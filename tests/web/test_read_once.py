@@ -6,6 +6,7 @@ Its speed with many readers on a real Airflow: bench/recap_read.py (BENCHMARKS.m
 
 from __future__ import annotations
 
+import gzip
 import json
 import threading
 import time
@@ -13,11 +14,12 @@ import time
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from starlette.requests import Request
 
 from transition.runs.views import RunView
 from transition.web import read_once as module
 from transition.web.read_once import read_once
-from transition.web.run_api import RUN_VIEW
+from transition.web.run_api import RUN_VIEW, answer, written
 from transition.web.step_api import app
 
 
@@ -199,3 +201,23 @@ def test_the_openapi_still_declares_the_run_view(path):
     assert answer["content"]["application/json"]["schema"] == {
         "$ref": "#/components/schemas/RunView"
     }
+
+
+def asking(accept: str) -> Request:
+    return Request({"type": "http", "headers": [(b"accept-encoding", accept.encode())]})
+
+
+def test_an_answer_compressed_once_is_what_the_api_server_would_send():
+    body = json.dumps(VIEW).encode() * 20
+    bodies = written(body)
+    packed = answer(
+        asking("gzip, deflate"), bodies, "application/json", {"Cache-Control": "no-store"}
+    )
+    assert gzip.decompress(packed.body) == body
+    assert packed.headers["content-encoding"] == "gzip"  # the api-server's gzip lets it through
+    assert packed.headers["cache-control"] == "no-store"
+    plain = answer(asking("identity"), bodies, "application/json")
+    assert plain.body == body and "content-encoding" not in plain.headers
+    small = written(b"{}")  # under the api-server's minimum: sent as it is, to everyone
+    assert answer(asking("gzip"), small, "application/json").body == b"{}"
+    assert "content-encoding" not in answer(asking("gzip"), small, "application/json").headers

@@ -12,13 +12,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import gzip
 import re
 import zoneinfo
 from typing import Annotated, Any
 
 from airflow.api_fastapi.common.db.common import SessionDep
 from airflow.api_fastapi.core_api.security import GetUserDep, requires_access_dag
-from fastapi import Depends, HTTPException, Query
+from fastapi import Depends, HTTPException, Query, Request
 from fastapi.responses import Response
 from pydantic import TypeAdapter
 
@@ -49,9 +50,29 @@ SVG_HEADERS = {
     "Cache-Control": "no-store",
     "X-Content-Type-Options": "nosniff",
 }
-RUN_VIEW: TypeAdapter[RunView] = TypeAdapter(
-    RunView
-)  # what FastAPI would check and write the JSON answer with
+# What FastAPI would check and write the JSON answer with.
+RUN_VIEW: TypeAdapter[RunView] = TypeAdapter(RunView)
+GZIP_LEVEL, GZIP_MINIMUM = 5, 1024  # as Airflow's api-server compresses (its GZipMiddleware)
+
+
+def written(body: bytes) -> tuple[bytes, bytes]:
+    """An answer's body, and the same compressed once for all who read it (the api-server's gzip
+    passes an answer that says its encoding)."""
+    small = len(body) < GZIP_MINIMUM  # sent as it is, as the api-server would
+    return body, body if small else gzip.compress(body, GZIP_LEVEL, mtime=0)
+
+
+def answer(
+    request: Request,
+    bodies: tuple[bytes, bytes],
+    media_type: str,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    """The compressed body to a client that accepts gzip (as the api-server would send it), else the body."""
+    if bodies[1] is not bodies[0] and "gzip" in request.headers.get("accept-encoding", ""):
+        packed = {**(headers or {}), "Content-Encoding": "gzip", "Vary": "Accept-Encoding"}
+        return Response(bodies[1], media_type=media_type, headers=packed)
+    return Response(bodies[0], media_type=media_type, headers=headers)
 
 
 @app.get(
@@ -98,20 +119,24 @@ def current_view(session: Any, plan: Plan, dry_run: str, run_id: str, url: str) 
     response_model=RunView,
     responses=problems(400, 401, 403, 404),
 )
-def list_steps(dag_id: str, run_id: str, session: SessionDep, user: GetUserDep) -> Response:
+def list_steps(
+    dag_id: str, run_id: str, session: SessionDep, user: GetUserDep, request: Request
+) -> Response:
     """Where every step of the run stands: the recap's data (:class:`RunView`)."""
     # Checked and written once for the readers of the moment (read_once), as FastAPI would.
     with use_language(user_language(user)):
         plan = plan_or_404()
         dry_run = dry_run_or_404(plan, dag_id)
     url = base_url()
-    body = read_once(
+    bodies = read_once(
         ("view.json", plan.source.key, dry_run, run_id, url),
-        lambda: RUN_VIEW.dump_json(
-            RUN_VIEW.validate_python(current_view(session, plan, dry_run, run_id, url))
+        lambda: written(
+            RUN_VIEW.dump_json(
+                RUN_VIEW.validate_python(current_view(session, plan, dry_run, run_id, url))
+            )
         ),
     )
-    return Response(body, media_type="application/json")
+    return answer(request, bodies, "application/json")
 
 
 WHAT_IF_RANGE = dt.timedelta(days=366)  # how far from now an end may be asked
@@ -224,6 +249,7 @@ def run_timeline(
     run_id: str,
     session: SessionDep,
     user: GetUserDep,
+    request: Request,
     zoom: float = Query(1.0, ge=ZOOM_LIMITS[0], le=ZOOM_LIMITS[1], description="1: 1100 px wide"),
     state: str = Query("", max_length=40, description="the recap's filters (empty: all)"),
     phase: str = Query("", max_length=200),
@@ -239,10 +265,12 @@ def run_timeline(
     url = base_url()
     only = StepFilter(state, phase, team, owner, actor_id(user) if mine else "")
     with use_language(lang if lang in languages() else user_language(user, plan)) as language:
-        svg = read_once(
+        bodies = read_once(
             ("timeline", plan.source.key, dry_run, run_id, url, only, zoom, language),
-            lambda: timeline_svg(
-                current_view(session, plan, dry_run, run_id, url), zoom=zoom, only=only
+            lambda: written(
+                timeline_svg(
+                    current_view(session, plan, dry_run, run_id, url), zoom=zoom, only=only
+                ).encode()
             ),
         )
-    return Response(svg, media_type=SVG_TYPE, headers=SVG_HEADERS)
+    return answer(request, bodies, SVG_TYPE, SVG_HEADERS)
