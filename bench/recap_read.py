@@ -5,7 +5,7 @@ ahead) runs on ``make run``'s Airflow (``tests/airflow_server.py``, flavour ``st
 embedded PostgreSQL, LocalExecutor, the api-server's worker count as ``make run`` sets it). The dry
 run is triggered and put in motion: its owners answer through Airflow's REST API as in
 ``bench/dryrun.py`` (``Start``, then ``Close``; a gate Go) until a third of the steps are closed,
-then stop; once the answered work has drained (at most ``--drain`` s), some steps are Open
+then answer Start on every other step asking to be started, and stop; once the answered work has drained (at most ``--drain`` s), some steps are Open
 (started, not closed), some Ready, the rest waiting. Then, for 1, 8 and 32 readers at once (one
 thread each, each logged in as a cutover manager or a step owner, asking again as soon as it has
 its answer), each for ``--seconds`` seconds:
@@ -20,10 +20,11 @@ its answer), each for ``--seconds`` seconds:
 Reported per endpoint and number of readers: median and p95 latency (ms), answers per second,
 errors, and the median's ratio to the baseline's with as many readers (the machine is shared:
 ratios measured in the same run are the honest comparison), with the load average and the CPU
-count. About 8 minutes on 2 cores. Usage::
+count. ``--profile`` also times ``run_steps`` called directly on the run's database and prints its
+profile. About 10 minutes on 2 cores. Usage::
 
     PYTHONPATH=plugins .venv/bin/python bench/recap_read.py [--steps 500] [--readers 1,8,32]
-                                        [--seconds 15] [--write BENCHMARKS.md]
+                                        [--seconds 15] [--profile] [--write BENCHMARKS.md]
 """
 
 from __future__ import annotations
