@@ -7,6 +7,7 @@ when it is not set); the subject prefix is :func:`transition.vocabulary.subject_
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from urllib.parse import quote
 
@@ -22,6 +23,7 @@ def airflow_base_url(fallback: str = DEFAULT_BASE_URL) -> str:
     return str(conf.get("api", "base_url", fallback=fallback))
 
 
+@functools.lru_cache(maxsize=8192)  # the recap asks for every step of a run at each reading
 def required_actions_link(base_url: str, dag_id: str, run_id: str, task_id: str) -> str:
     """The step's Required Actions page in Airflow's UI, where its owner answers."""
     return (

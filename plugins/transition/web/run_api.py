@@ -12,16 +12,19 @@
 from __future__ import annotations
 
 import datetime as dt
+import gzip
 import re
 import zoneinfo
-from typing import Annotated
+from typing import Annotated, Any
 
 from airflow.api_fastapi.common.db.common import SessionDep
 from airflow.api_fastapi.core_api.security import GetUserDep, requires_access_dag
-from fastapi import Depends, HTTPException, Query
+from fastapi import Depends, HTTPException, Query, Request
 from fastapi.responses import Response
+from pydantic import TypeAdapter
 
 from transition.i18n import _, languages, use_language
+from transition.plan.model import Plan
 from transition.plan.what_if import Hypothesis, WhatIfError
 from transition.runs import records
 from transition.runs.run_view import dag_runs, run_steps
@@ -37,6 +40,7 @@ from transition.web.app import (
     user_language,
 )
 from transition.web.guard_facts import actor_id
+from transition.web.read_once import read_once
 from transition.web.timeline_svg import ZOOM_LIMITS, StepFilter, timeline_svg
 
 SVG_TYPE = "image/svg+xml"
@@ -46,6 +50,29 @@ SVG_HEADERS = {
     "Cache-Control": "no-store",
     "X-Content-Type-Options": "nosniff",
 }
+# What FastAPI would check and write the JSON answer with.
+RUN_VIEW: TypeAdapter[RunView] = TypeAdapter(RunView)
+GZIP_LEVEL, GZIP_MINIMUM = 5, 1024  # as Airflow's api-server compresses (its GZipMiddleware)
+
+
+def written(body: bytes) -> tuple[bytes, bytes]:
+    """An answer's body, and the same compressed once for all who read it (the api-server's gzip
+    passes an answer that says its encoding)."""
+    small = len(body) < GZIP_MINIMUM  # sent as it is, as the api-server would
+    return body, body if small else gzip.compress(body, GZIP_LEVEL, mtime=0)
+
+
+def answer(
+    request: Request,
+    bodies: tuple[bytes, bytes],
+    media_type: str,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    """The compressed body to a client that accepts gzip (as the api-server would send it), else the body."""
+    if bodies[1] is not bodies[0] and "gzip" in request.headers.get("accept-encoding", ""):
+        packed = {**(headers or {}), "Content-Encoding": "gzip", "Vary": "Accept-Encoding"}
+        return Response(bodies[1], media_type=media_type, headers=packed)
+    return Response(bodies[0], media_type=media_type, headers=headers)
 
 
 @app.get(
@@ -79,16 +106,37 @@ def list_runs(dag_id: str, session: SessionDep, user: GetUserDep) -> dict:
     return {"runs": dag_runs(session, dag_id)}
 
 
+def current_view(session: Any, plan: Plan, dry_run: str, run_id: str, url: str) -> RunView:
+    """The run view now, shared with whoever reads it at the same moment (:mod:`read_once`): never
+    changed by its readers."""
+    key = ("view", plan.source.key, dry_run, run_id, url)
+    return read_once(key, lambda: run_steps(session, plan, dry_run, run_id, url))
+
+
 @app.get(
     "/api/dags/{dag_id}/runs/{run_id}/steps",
     dependencies=[Depends(requires_access_dag("GET"))],
+    response_model=RunView,
     responses=problems(400, 401, 403, 404),
 )
-def list_steps(dag_id: str, run_id: str, session: SessionDep, user: GetUserDep) -> RunView:
+def list_steps(
+    dag_id: str, run_id: str, session: SessionDep, user: GetUserDep, request: Request
+) -> Response:
+    """Where every step of the run stands: the recap's data (:class:`RunView`)."""
+    # Checked and written once for the readers of the moment (read_once), as FastAPI would.
     with use_language(user_language(user)):
         plan = plan_or_404()
         dry_run = dry_run_or_404(plan, dag_id)
-    return run_steps(session, plan, dry_run, run_id, base_url())
+    url = base_url()
+    bodies = read_once(
+        ("view.json", plan.source.key, dry_run, run_id, url),
+        lambda: written(
+            RUN_VIEW.dump_json(
+                RUN_VIEW.validate_python(current_view(session, plan, dry_run, run_id, url))
+            )
+        ),
+    )
+    return answer(request, bodies, "application/json")
 
 
 WHAT_IF_RANGE = dt.timedelta(days=366)  # how far from now an end may be asked
@@ -201,6 +249,7 @@ def run_timeline(
     run_id: str,
     session: SessionDep,
     user: GetUserDep,
+    request: Request,
     zoom: float = Query(1.0, ge=ZOOM_LIMITS[0], le=ZOOM_LIMITS[1], description="1: 1100 px wide"),
     state: str = Query("", max_length=40, description="the recap's filters (empty: all)"),
     phase: str = Query("", max_length=200),
@@ -213,8 +262,15 @@ def run_timeline(
     with use_language(user_language(user)):
         plan = plan_or_404()
         dry_run = dry_run_or_404(plan, dag_id)
-    view = run_steps(session, plan, dry_run, run_id, base_url())
+    url = base_url()
     only = StepFilter(state, phase, team, owner, actor_id(user) if mine else "")
-    with use_language(lang if lang in languages() else user_language(user, plan)):
-        svg = timeline_svg(view, zoom=zoom, only=only)
-    return Response(svg, media_type=SVG_TYPE, headers=SVG_HEADERS)
+    with use_language(lang if lang in languages() else user_language(user, plan)) as language:
+        bodies = read_once(
+            ("timeline", plan.source.key, dry_run, run_id, url, only, zoom, language),
+            lambda: written(
+                timeline_svg(
+                    current_view(session, plan, dry_run, run_id, url), zoom=zoom, only=only
+                ).encode()
+            ),
+        )
+    return answer(request, bodies, SVG_TYPE, SVG_HEADERS)

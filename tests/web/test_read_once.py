@@ -1,0 +1,223 @@
+"""Readers of the recap at the same moment share one reading that began after they asked, and the
+JSON written once is the one FastAPI would write (same values, same OpenAPI entry).
+
+Its speed with many readers on a real Airflow: bench/recap_read.py (BENCHMARKS.md).
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import threading
+import time
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from starlette.requests import Request
+
+from transition.runs.views import RunView
+from transition.web import read_once as module
+from transition.web.read_once import read_once
+from transition.web.run_api import RUN_VIEW, answer, written
+from transition.web.step_api import app
+
+
+class Source:
+    """A reading that can be held open; counts its readings, each one numbered when it begins."""
+
+    def __init__(self) -> None:
+        self.begun = 0
+        self.release = threading.Event()
+        self.started = threading.Event()
+        self.lock = threading.Lock()
+
+    def read(self) -> tuple[int, float]:
+        with self.lock:
+            self.begun += 1
+            number = self.begun
+        began = time.monotonic()
+        self.started.set()
+        assert self.release.wait(10)
+        return number, began
+
+
+def in_thread(target, results: dict, name: str) -> threading.Thread:
+    def run() -> None:
+        asked = time.monotonic()
+        try:
+            results[name] = (asked, target())
+        except Exception as error:  # the test looks at it
+            results[name] = (asked, error)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return thread
+
+
+def test_one_reader_reads_and_nothing_is_kept():
+    source = Source()
+    source.release.set()
+    assert read_once("k-alone", source.read)[0] == 1
+    assert read_once("k-alone", source.read)[0] == 2  # read again: no answer is kept once given
+    assert not module._running and not module._next
+
+
+def test_readers_during_a_reading_share_the_next_one_which_began_after_they_asked():
+    source = Source()
+    results: dict = {}
+    first = in_thread(lambda: read_once("k-shared", source.read), results, "first")
+    assert source.started.wait(5)
+    late = [
+        in_thread(lambda: read_once("k-shared", source.read), results, f"r{i}") for i in range(6)
+    ]
+    deadline = time.monotonic() + 5
+    while len(module._next) == 0 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    time.sleep(0.2)  # the six have asked
+    source.release.set()
+    for thread in [first, *late]:
+        thread.join(10)
+    assert results["first"][1][0] == 1
+    shared = {results[f"r{i}"][1] for i in range(6)}
+    assert len(shared) == 1  # one reading for the six
+    number, began = shared.pop()
+    assert number == 2 and source.begun == 2
+    assert all(results[f"r{i}"][0] <= began for i in range(6))  # never older than the question
+    assert not module._running and not module._next
+
+
+def test_other_keys_do_not_wait():
+    source, other = Source(), Source()
+    other.release.set()
+    results: dict = {}
+    held = in_thread(lambda: read_once("k-held", source.read), results, "held")
+    assert source.started.wait(5)
+    assert read_once("k-other", other.read)[0] == 1
+    source.release.set()
+    held.join(10)
+
+
+def test_a_failed_reading_fails_its_reader_and_the_others_read_alone():
+    release, started = threading.Event(), threading.Event()
+    calls = []
+
+    def failing() -> str:
+        started.set()
+        assert release.wait(10)
+        raise RuntimeError("database gone")
+
+    def working() -> str:
+        calls.append(1)
+        return "read alone"
+
+    results: dict = {}
+    first = in_thread(lambda: read_once("k-fail", failing), results, "first")
+    assert started.wait(5)
+    second = in_thread(lambda: read_once("k-fail", failing), results, "second")
+    third = in_thread(lambda: read_once("k-fail", working), results, "third")
+    time.sleep(0.2)
+    release.set()
+    for thread in (first, second, third):
+        thread.join(10)
+    assert isinstance(results["first"][1], RuntimeError)
+    assert isinstance(results["second"][1], RuntimeError)  # led the next reading: its own error
+    assert results["third"][1] == "read alone"
+    assert not module._running and not module._next
+
+
+VIEW: RunView = {
+    "plan": "Démo <plan>",
+    "dry_run": "DR1",
+    "dag_id": "demo_dr1",
+    "run_id": "manual__2027-01-16",
+    "timezone": "Europe/Brussels",
+    "now": "2027-01-16T09:00:00+01:00",
+    "states": ["Planned", "Open"],
+    "cutover_managers": ["carol"],
+    "actors": {"alice": "Alice Ünal", "carol": "Carol"},
+    "counts": {"Planned": 1, "Open": 1},
+    "planned_end": "2027-01-16T12:00:00+01:00",
+    "critical_path": ["S", "T"],
+    "forecast_end": None,
+    "forecast_critical_path": [],
+    "must_end_by": None,
+    "forecast_late": False,
+    "counts_by_phase": {"CO": {"Planned": 1, "Open": 1}},
+    "steps": [
+        {
+            "id": step,
+            "label": "Arrêt \u2028 « base » \x01",
+            "phase": "CO",
+            "state": state,
+            "owner": "alice",
+            "owner_name": "Alice Ünal",
+            "team": "",
+            "responsible": ["alice"],
+            "transferred_to": [],
+            "planned_start": "2027-01-16T08:00:00+01:00",
+            "planned_end": "2027-01-16T09:00:00+01:00",
+            "due": None,
+            "actual_start": "2027-01-16T08:05:00+01:00" if state == "Open" else None,
+            "actual_end": None,
+            "forecast_start": None,
+            "forecast_end": None,
+            "started_by": "alice" if state == "Open" else None,
+            "closed_by": None,
+            "comment": "",
+            "forced_close": None,
+            "defects": [
+                {"id": 3, "title": "x", "severity": "minor", "status": "open", "created_by": "a"}
+            ],
+            "open_defects": 1,
+            "link": "http://localhost:8080/dags/demo_dr1/runs/r/tasks/S/required_actions",
+            "kind": "step",
+            "decision": None,
+            "skipped_by": None,
+        }
+        for step, state in (("S", "Open"), ("T", "Planned"))
+    ],
+    "gates_ahead": [],
+}
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # Starlette's TestClient on httpx
+def test_the_json_written_once_is_what_fastapi_would_write():
+    plain = FastAPI()
+
+    @plain.get("/view")
+    def view() -> RunView:
+        return VIEW
+
+    expected = TestClient(plain).get("/view")
+    body = RUN_VIEW.dump_json(RUN_VIEW.validate_python(VIEW))
+    assert json.loads(body) == json.loads(expected.content) == json.loads(json.dumps(VIEW))
+    assert list(json.loads(body)["steps"][0]) == list(json.loads(expected.content)["steps"][0])
+
+
+@pytest.mark.parametrize("path", ["/api/dags/{dag_id}/runs/{run_id}/steps"])
+def test_the_openapi_still_declares_the_run_view(path):
+    answer = app.openapi()["paths"][path]["get"]["responses"]["200"]
+    assert answer["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/RunView"
+    }
+
+
+def asking(accept: str) -> Request:
+    return Request({"type": "http", "headers": [(b"accept-encoding", accept.encode())]})
+
+
+def test_an_answer_compressed_once_is_what_the_api_server_would_send():
+    body = json.dumps(VIEW).encode() * 20
+    bodies = written(body)
+    packed = answer(
+        asking("gzip, deflate"), bodies, "application/json", {"Cache-Control": "no-store"}
+    )
+    assert gzip.decompress(packed.body) == body
+    assert packed.headers["content-encoding"] == "gzip"  # the api-server's gzip lets it through
+    assert packed.headers["cache-control"] == "no-store"
+    plain = answer(asking("identity"), bodies, "application/json")
+    assert plain.body == body and "content-encoding" not in plain.headers
+    small = written(b"{}")  # under the api-server's minimum: sent as it is, to everyone
+    assert answer(asking("gzip"), small, "application/json").body == b"{}"
+    assert "content-encoding" not in answer(asking("gzip"), small, "application/json").headers
