@@ -167,7 +167,14 @@ VIEW: RunView = {
             "comment": "",
             "forced_close": None,
             "defects": [
-                {"id": 3, "title": "x", "severity": "minor", "status": "open", "created_by": "a"}
+                {
+                    "id": 3,
+                    "title": "x",
+                    "severity": "minor",
+                    "status": "open",
+                    "created_by": "a",
+                    "after_close": False,
+                }
             ],
             "open_defects": 1,
             "link": "http://localhost:8080/dags/demo_dr1/runs/r/tasks/S/required_actions",
@@ -178,6 +185,7 @@ VIEW: RunView = {
         for step, state in (("S", "Open"), ("T", "Planned"))
     ],
     "gates_ahead": [],
+    "run_defects": [],
 }
 
 
