@@ -203,6 +203,42 @@ NO_DEFECT_YET = N_(
 )
 
 
+def hand_over(
+    session: Any,
+    ti: Any,
+    dag_id: str,
+    run_id: str,
+    step_id: str,
+    giver: str,
+    target: Any,
+    message: str,
+) -> dict[str, Any]:
+    """One transfer of a step (the transfer route's and a substitute's): recorded, the step's holder
+    for its task's coming e-mails, and among its request's people if it asks now. Returns the row."""
+    row = records.add_transfer(
+        session,
+        dag_id=dag_id,
+        run_id=run_id,
+        task_id=step_id,
+        from_user=giver,
+        to_user=target.id,
+        message=message,
+    )
+    write_holder(  # its task tells them, not the owner; and reminds every transferee
+        session,
+        dag_id,
+        run_id,
+        step_id,
+        target.id,
+        records.transferees(session, dag_id, run_id, step_id),
+    )
+    if ti.hitl_detail is not None:  # asking now; a later request gets them from the guard
+        assignees = list(ti.hitl_detail.assignees or [])
+        if all(a.get("id") != target.id for a in assignees):
+            ti.hitl_detail.assignees = assignees + [{"id": target.id, "name": target.name}]
+    return row
+
+
 def _transfer(
     dag_id: str, run_id: str, step_id: str, body: TransferBody, session: Any, user: Any
 ) -> dict:
@@ -220,27 +256,7 @@ def _transfer(
                 actor=body.to
             ),
         )
-    row = records.add_transfer(
-        session,
-        dag_id=dag_id,
-        run_id=run_id,
-        task_id=step_id,
-        from_user=who,
-        to_user=target.id,
-        message=body.message,
-    )
-    write_holder(  # its task tells them, not the owner; and reminds every transferee
-        session,
-        dag_id,
-        run_id,
-        step_id,
-        target.id,
-        records.transferees(session, dag_id, run_id, step_id),
-    )
-    if ti.hitl_detail is not None:  # asking now; a later request gets them from the guard
-        assignees = list(ti.hitl_detail.assignees or [])
-        if all(a.get("id") != target.id for a in assignees):
-            ti.hitl_detail.assignees = assignees + [{"id": target.id, "name": target.name}]
+    row = hand_over(session, ti, dag_id, run_id, step_id, who, target, body.message)
     when = dt.datetime.now(zoneinfo.ZoneInfo(plan.timezone))
     with use_language(plan.language):
         note = _("Transferred by {giver} to {person} on {time}").format(

@@ -24,7 +24,6 @@ from pydantic import BaseModel, Field, field_validator
 
 from transition.i18n import _, use_language
 from transition.notifications.notices import substitution_notices
-from transition.notifications.step_holder import write_holder
 from transition.plan.model import Plan
 from transition.runs import records
 from transition.web.app import (
@@ -42,6 +41,7 @@ from transition.web.step_actions import (
     _mail,
     _storable,
     _task_instance,
+    hand_over,
 )
 
 
@@ -116,29 +116,7 @@ def substitute(
         )
     rows = []
     for step_id, ti in handed:
-        rows.append(
-            records.add_transfer(
-                session,
-                dag_id=dag_id,
-                run_id=run_id,
-                task_id=step_id,
-                from_user=who,
-                to_user=target.id,
-                message=body.message,
-            )
-        )
-        write_holder(
-            session,
-            dag_id,
-            run_id,
-            step_id,
-            target.id,
-            records.transferees(session, dag_id, run_id, step_id),
-        )
-        if ti.hitl_detail is not None:
-            assignees = list(ti.hitl_detail.assignees or [])
-            if all(a.get("id") != target.id for a in assignees):
-                ti.hitl_detail.assignees = assignees + [{"id": target.id, "name": target.name}]
+        rows.append(hand_over(session, ti, dag_id, run_id, step_id, who, target, body.message))
         _append_note(ti, f"{note}: {body.message}" if body.message else note, who)
     session.flush()
     steps = [step_id for step_id, _ti in handed]
