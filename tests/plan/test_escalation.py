@@ -45,10 +45,14 @@ def test_after_an_outage_only_the_highest_due_rung_goes_and_the_lower_are_passed
     assert next_rung(ladder, {"not_started.3"}, READY) is None
 
 
-def test_no_rungs_without_a_moment_to_count_from_or_for_a_gate():
+def test_a_gate_waiting_for_its_decision_climbs_the_not_started_ladder_from_ready():
+    assert rungs(LADDER, "decide", READY, None) == rungs(LADDER, "start", READY, DUE)
+    assert rungs(LADDER, "decide", None, None) == []
+
+
+def test_no_rungs_without_a_moment_to_count_from():
     assert rungs(LADDER, "start", None, None) == []
     assert rungs(LADDER, "close", READY, None) == []  # no due time: never Late
-    assert rungs(LADDER, "decide", READY, DUE) == []
     assert rungs(Ladder((), ()), "start", READY, DUE) == []
     assert rungs(LADDER, "start", READY, DUE)[0].ladder == NOT_STARTED
 

@@ -154,3 +154,40 @@ def test_the_watch_judges_overdue_on_the_recaps_planned_start(plan_env):
     assert co_110.not_before is None
     assert watch.starts["CO-110"] == schedule.steps["CO-100"].planned_end
     assert "PP-010" not in watch.starts
+
+
+def test_a_gate_climbs_the_not_started_ladder_with_its_own_reminders(plan_env):
+    """A gate nobody decides gets the plan's not-started rungs (config.yaml's ``escalation``), sent
+    by the gate reminder (it says a decision is awaited), not the step's; it is never Late."""
+    from transition.notifications.escalation_mail import announce_escalation
+    from transition.notifications.gate_reminder_mail import announce_gate_reminder
+    from transition.plan.escalation import Ladder
+    from transition.runner.gate_operator import GateOperator
+
+    sheets = base_sheets()
+    steps = sheets["Steps"]
+    steps[0] = [*steps[0], "Kind", "Approvals"]
+    for row in steps[1:]:
+        row.extend([None, None])
+    steps.insert(5, ["G", "Go / no-go", "CO", "ALL", "CO-110", "", "15m", "alice", "", ""])
+    steps[5] += ["gate", 2]
+    steps[6][4] = "G"  # HO-010 after the gate
+    steps.append(["FB-010", "Switch back", "FB-RB", "ALL", "G", "", "1h", "bob"] + [None] * 4)
+    write_xlsx(plan_env / "plan.xlsx", sheets)
+    write_config(
+        plan_env / "config.yaml",
+        "plan.xlsx",
+        cutover_managers=["dave"],
+        escalation={"not_started": ["5m", "10m"], "overrun": "off"},
+    )
+    bag = dagbag()
+    assert bag.import_errors == {}
+    dag = bag.dags["resa_dr1"]
+    gate, step = dag.get_task("G"), dag.get_task("CO-110")
+    minute = dt.timedelta(minutes=1)
+    assert isinstance(gate, GateOperator) and gate.approvals == 2
+    assert gate.escalation == step.escalation == Ladder((5 * minute, 10 * minute), ())
+    assert gate._on_escalation.func is announce_gate_reminder
+    assert gate._on_escalation.args[2] == "G"
+    assert step._on_escalation.func is announce_escalation
+    assert gate.late_after is None and gate._on_late is None  # a gate is never Late

@@ -22,6 +22,7 @@ from typing import Any
 
 PREFIX = "transition.sent/"
 MAX_KEY = 250  # Airflow's Variable key column
+GATE_ANSWERS = "answers"  # a gate's entry: every answer given to it, in order (gate_operator)
 
 
 def bounded_key(key: str) -> str:

@@ -2,7 +2,8 @@
 
 Two ladders of up to three rungs each (``escalation`` in ``config.yaml``):
 
-* **not started**: counted from when the step became Ready, while nobody has started it;
+* **not started**: counted from when the step became Ready, while nobody has started it (a go /
+  no-go gate: while it waits for its decision);
 * **overrun**: counted from the step's due time (:func:`transition.runs.states.due_at`), while it
   is started and not closed (the Late e-mail itself goes at the due time).
 
@@ -56,9 +57,9 @@ def rungs(
     ready_at: dt.datetime | None,
     due: dt.datetime | None,
 ) -> list[Rung]:
-    """The rungs of a step waiting for ``stage`` (Start: not started, from ``ready_at``; Close:
-    overrun, from its ``due`` time); none for another stage or without the moment to count from."""
-    if stage == Stage.START.value and ready_at is not None:
+    """The rungs of a step waiting for ``stage`` (Start, or a gate's decision: not started, from
+    ``ready_at``; Close: overrun, from its ``due`` time); none without the moment to count from."""
+    if stage in (Stage.START.value, Stage.DECIDE.value) and ready_at is not None:
         return [Rung(NOT_STARTED, i + 1, ready_at + d) for i, d in enumerate(ladder.not_started)]
     if stage == Stage.CLOSE.value and due is not None:
         return [Rung(OVERRUN, i + 1, due + d) for i, d in enumerate(ladder.overrun)]

@@ -4,15 +4,17 @@ A gate's direct dependents (after the dry run's projection) in a conditional pha
 true`` in ``config.yaml``, FB-RB by default) form its **fallback branch**; its other direct
 dependents its **forward branch**. On Go the fallback branch is skipped, on No-go the forward one;
 Airflow's skip propagation skips what follows a skipped step. A step downstream of both branches of
-a gate (a **join**) runs once either branch is done.
+a gate (a **join**) runs once either branch is done. Go counts once per person (:func:`said_go`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from transition.plan.model import DryRunPlan, Plan
+from transition.vocabulary import Option
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,3 +96,9 @@ def branch_only(plan: Plan, dry_run: str, gate: str, decision: str) -> set[str]:
         else (branches.fallback, branches.forward)
     )
     return descendants(dropped, dependents) - descendants(taken, dependents)
+
+
+def said_go(answers: Iterable[Mapping[str, Any]]) -> list[str]:
+    """Who has said Go among a gate's ``answers`` (``by``, ``choice``), each person once, in the
+    order they first did."""
+    return list(dict.fromkeys(a["by"] for a in answers if a.get("choice") == Option.GO.value))

@@ -10,6 +10,12 @@ Its answer is a decision:
   branch is skipped and the forward branch runs. Until then the gate asks again (the same request,
   its last answer cleared); who said Go is kept in the run's ledger, which survives retries.
 
+While nobody decides, it climbs the escalation ladder's not-started rungs, counted from when it
+became Ready (``escalation``, ``on_escalation``: :mod:`transition.notifications.gate_reminder_mail`),
+as a step waiting for Start does: it parks with a timeout at the next rung, and the timeout only
+sends the rung and parks again; it never decides. A Go that is not yet enough keeps the rungs going
+where they were (the sent-ledger knows which went).
+
 The skipping is Airflow's own: the gate is a branch operator (``BranchMixIn.do_branch``), and the
 scheduler's skip propagation skips what only follows a skipped step. The decision (Go or No-go, who,
 when, the comments) is pushed to XCom (``decision``) for the recap and the results.
@@ -23,7 +29,8 @@ from typing import Any
 
 from airflow.sdk.bases.branch import BranchMixIn
 
-from transition.notifications.sent_ledger import SentLedger
+from transition.notifications.sent_ledger import GATE_ANSWERS, SentLedger
+from transition.plan.gates import said_go
 from transition.runner.step_operator import StepOperator, responder_login
 from transition.vocabulary import Decision, Option, Stage
 
@@ -58,6 +65,10 @@ class GateOperator(StepOperator, BranchMixIn):
         self._on_decision = on_decision
 
     def answered(self, context: Any, stage: str, event: dict[str, Any]) -> Any:
+        if event.get("error_type") == "timeout" and stage == STAGE_DECIDE:
+            # The timeout is the next rung of the ladder, never an answer: send it, ask again.
+            self.log.info("%s waited until a reminder was due", self.task_id)
+            self._ask_and_remind(context, STAGE_DECIDE)
         if "error" in event:
             raise RuntimeError(f"the gate was not answered: {event['error']}")
         choice = (event.get("chosen_options") or [None])[0]
@@ -71,19 +82,19 @@ class GateOperator(StepOperator, BranchMixIn):
             "choice": choice,
         }
         ledger = SentLedger.of(context)
-        answers: list[dict[str, Any]] = [*ledger.get("answers", []), answer]
-        ledger.mark("answers", answers)
+        answers: list[dict[str, Any]] = [*ledger.get(GATE_ANSWERS, []), answer]
+        ledger.mark(GATE_ANSWERS, answers)
         if choice == NO_GO:
             return self._decide(context, Decision.NO_GO, answers, self.fallback)
         if choice == GO:
-            said_go = list(dict.fromkeys(a["by"] for a in answers if a["choice"] == GO))
-            if len(said_go) >= self.approvals:
+            go = said_go(answers)
+            if len(go) >= self.approvals:
                 return self._decide(context, Decision.GO, answers, self.forward)
-            self.log.info("Go from %s: %d of %d", ", ".join(said_go), len(said_go), self.approvals)
-            context["ti"].xcom_push(key="approvals", value=said_go)
-            self._ask(context, STAGE_DECIDE)
+            self.log.info("Go from %s: %d of %d", ", ".join(go), len(go), self.approvals)
+            context["ti"].xcom_push(key="approvals", value=go)
+            self._ask_and_remind(context, STAGE_DECIDE)
         self.log.warning("'%s' is not an answer to a gate; asking again", choice)
-        self._ask(context, STAGE_DECIDE)
+        self._ask_and_remind(context, STAGE_DECIDE)
         return None  # not reached: _ask parks the task
 
     def _decide(
@@ -99,7 +110,7 @@ class GateOperator(StepOperator, BranchMixIn):
             "by": last["by"],
             "at": last["at"],
             "comment": last["comment"],
-            "go": list(dict.fromkeys(a["by"] for a in answers if a["choice"] == GO)),
+            "go": said_go(answers),
             "answers": answers,
             "skipped_branch": list(self.fallback if decision is Decision.GO else self.forward),
         }

@@ -11,11 +11,11 @@ Stages, all inside one task instance:
 While it waits, for Start or for Close, it parks with a timeout at the next moment something is
 due: the step's due time (:func:`transition.runs.states.due_at`), when it says the step is Late
 (``on_late``, once per step and run), and the rungs of the escalation ladder
-(:mod:`transition.plan.escalation`: not started, from Ready, while it waits for Start; overrun, from
-its due time, while it waits for Close), each sent once per step and run (``on_escalation``). Each
-timeout sends what is due and parks again, until nothing is left to wait for. A new try of a step
-already started (see below: it asks for Start again) keeps the overrun ladder: the sent-ledger
-knows it was started.
+(:mod:`transition.plan.escalation`: not started, from Ready, while it waits for Start, or a gate
+for its decision; overrun, from its due time, while it waits for Close), each sent once per step
+and run (``on_escalation``). Each timeout sends what is due and parks again, until nothing is left
+to wait for. A new try of a step already started (see below: it asks for Start again) keeps the
+overrun ladder: the sent-ledger knows it was started.
 
 Airflow keeps one HITL request per task instance: subject, body, options and assigned users are
 those of the first request, and parking again only clears the last answer. So the menu is fixed
@@ -44,7 +44,15 @@ from airflow.sdk.execution_time.hitl import HITLUser, upsert_hitl_detail
 
 from transition.i18n import _, use_language
 from transition.notifications.sent_ledger import SentLedger
-from transition.plan.escalation import NO_LADDER, Ladder, Rung, next_rung, passed, rungs
+from transition.plan.escalation import (
+    NO_LADDER,
+    NOT_STARTED,
+    Ladder,
+    Rung,
+    next_rung,
+    passed,
+    rungs,
+)
 from transition.runs.states import due_at
 from transition.vocabulary import Option, Stage
 
@@ -187,7 +195,8 @@ class StepOperator(BaseOperator):
             self._late(context)
             late_told = True
         if due_now := passed(ladder, sent, now):
-            self._escalate(context, due_now, ready_at if reminders_for == STAGE_START else late_at)
+            since = ready_at if due_now[-1].ladder == NOT_STARTED else late_at
+            self._escalate(context, due_now, since)
             sent |= {r.key for r in due_now}
         moments = [late_at] if late_at is not None and not late_told else []
         if (ahead := next_rung(ladder, sent, now)) is not None:
