@@ -5,7 +5,11 @@ over to frank first, so he holds it too); O is started and left open past its 1-
 (overrun: 0m, 1m, 2m after its due time). Airflow restarts in the middle: each rung arrives once, in
 order, not before its time, to whoever holds the step, then + the team leader, then + the cutover
 manager. H follows P (3 minutes, started at once): its owner gets "you're next" once, 2 minutes
-before P's forecast end (heads_up: 2m), while P is still open.
+before P's forecast end (heads_up: 2m), while P is still open. G, a go / no-go gate needing two Go,
+climbs the not-started ladder while undecided: rung 1 to its owner, then + the team leader, then +
+the cutover manager; one Go after rung 1 does not restart it (rungs 2 and 3 say one more Go is
+needed, and who said Go); the timeouts never fail the gate; a second Go after rung 3 decides it,
+and the run goes on (F asks, the fallback B is skipped).
 """
 
 from __future__ import annotations
@@ -32,11 +36,15 @@ def write_plan(folder):
         folder / "plan.xlsx",
         {
             "Steps": [
-                ["ID", "Label", "Phase", "Dry runs", "Prerequisites", "Owner", "Duration"],
+                ["ID", "Label", "Phase", "Dry runs", "Prerequisites", "Owner", "Duration"]
+                + ["Kind", "Approvals"],
                 ["N", "Stop the market gateway", "AC", "ALL", "", "alice", "2h"],
                 ["O", "Back up the databases", "AC", "ALL", "", "bob", "1m"],
                 ["P", "Drain the message queues", "AC", "ALL", "", "carol", "3m"],
                 ["H", "Check the queues are empty", "AC", "ALL", "P", "frank", "1h"],
+                ["G", "Go / no-go: open the market", "AC", "ALL", "", "bob", "1h", "gate", 2],
+                ["F", "Open the market", "AC", "ALL", "G", "frank", "1h"],
+                ["B", "Keep the market closed", "FB-RB", "ALL", "G", "alice", "1h"],
             ],
             "Actors": [
                 ["ID", "Name", "Email", "Team", "Team leader", "Department head"],
@@ -114,6 +122,11 @@ def test_each_rung_arrives_once_in_order_to_the_right_people(tmp_path):
 
         n1 = smtp.wait_for("[Transition-DR1] N - Reminder: not started", timeout=150)
         o1 = smtp.wait_for("[Transition-DR1] O - Reminder: still open", timeout=150)
+        g1 = smtp.wait_for("[Transition-DR1] G - Reminder: decision awaited", timeout=150)
+        # One Go of the two G needs, after its rung 1: it asks again, its ladder goes on.
+        assert server.answer_when_asked("bob", DAG_ID, run_id, "G", "Go").status_code == 200
+        server.wait_until_asked(DAG_ID, run_id, "G")
+        server.wait_for_state(DAG_ID, run_id, "G", "awaiting_input")
         # Airflow restarts between rungs: the parked steps wake at their next rung all the same,
         # and the ledger keeps what was said.
         wait_deferred_watch(server, run_id)
@@ -123,6 +136,10 @@ def test_each_rung_arrives_once_in_order_to_the_right_people(tmp_path):
         o2 = smtp.wait_for("[Transition-DR1] O - Still open: team leader told", timeout=150)
         n3 = smtp.wait_for("[Transition-DR1] N - Not started: cutover managers told", timeout=150)
         o3 = smtp.wait_for("[Transition-DR1] O - Still open: cutover managers told", timeout=150)
+        g2 = smtp.wait_for("[Transition-DR1] G - Decision awaited: team leader told", timeout=150)
+        g3 = smtp.wait_for(
+            "[Transition-DR1] G - Decision awaited: cutover managers told", timeout=150
+        )
         late = smtp.wait_for("[Transition-DR1] O - Late", timeout=10)
 
         # Whoever holds the step (N: alice, and frank it was handed to), then + the team leader,
@@ -137,12 +154,26 @@ def test_each_rung_arrives_once_in_order_to_the_right_people(tmp_path):
             ("bob@example.com", "carol@example.com"),
             ("bob@example.com", "carol@example.com, mia@example.com"),
         ]
+        # The gate: its owner, then + the team leader, then + the cutover manager.
+        assert [(m["To"], m["Cc"]) for m in (g1, g2, g3)] == [
+            ("bob@example.com", None),
+            ("bob@example.com", "carol@example.com"),
+            ("bob@example.com", "carol@example.com, mia@example.com"),
+        ]
         text = n1.get_body(("plain",)).get_content()
         assert "Step N has been ready since" in text and "Alice Martin, Frank Claes" in text
+        text = g1.get_body(("plain",)).get_content()
+        assert "Gate G has been waiting for a decision (Go or No-go) since" in text
+        assert "2 more Go are needed before it counts" in text and "nobody yet (0 of 2)" in text
+        for message in (g2, g3):  # after bob's Go
+            text = message.get_body(("plain",)).get_content()
+            assert "1 more Go is needed before it counts" in text, text
+            assert "Bob Peeters (1 of 2)" in text, text
         assert "Step O was due to be closed by" in o3.get_body(("plain",)).get_content()
 
         # In order, and never before its time (counted from Ready; O's due time is Ready + 1m).
         n_ready, o_ready = moment(server, run_id, "N"), moment(server, run_id, "O")
+        g_ready = moment(server, run_id, "G")
         slack = 1.0  # the clock's resolution between the worker and this test
         for message, earliest in (
             (n1, n_ready + MINUTE),
@@ -152,22 +183,45 @@ def test_each_rung_arrives_once_in_order_to_the_right_people(tmp_path):
             (o1, o_ready + MINUTE),
             (o2, o_ready + 2 * MINUTE),
             (o3, o_ready + 3 * MINUTE),
+            (g1, g_ready + MINUTE),
+            (g2, g_ready + 2 * MINUTE),
+            (g3, g_ready + 3 * MINUTE),
         ):
             assert received(message) >= earliest - slack, (message["Subject"], earliest)
         assert received(n1) < received(n2) < received(n3)
         assert received(o1) < received(o2) < received(o3)
+        assert received(g1) < received(g2) < received(g3)
+
+        # The gate can still be decided: a second person's Go, and the run goes on.
+        assert server.answer_when_asked("carol", DAG_ID, run_id, "G", "Go").status_code == 200
+        server.wait_for_state(DAG_ID, run_id, "G", "success")
+        server.wait_for_state(DAG_ID, run_id, "B", "skipped")
+        server.wait_until_asked(DAG_ID, run_id, "F")
+        smtp.wait_for("[Transition-DR1] F - Execution", timeout=60)
+        gate_url = f"/api/v2/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances/G"
+        with server.client("admin") as admin:
+            made = admin.get(f"{gate_url}/xcomEntries/decision").json()["value"]
+            tries = admin.get(gate_url).json()["try_number"]
+            logs = [
+                admin.get(f"{gate_url}/logs/{n}", params={"full_content": True}).text
+                for n in range(1, tries + 1)
+            ]
+        assert made["decision"] == "go" and made["go"] == ["bob", "carol"], made
+        # Its timeouts sent the rungs and parked it again: none failed it (a failed try would
+        # have said so, and retried).
+        assert any("waited until a reminder was due" in log for log in logs), logs
+        assert not any("was not answered" in log for log in logs), logs
 
         time.sleep(15)  # a few more rounds of the scheduler and the watch: nothing said twice
         subjects = [str(m["Subject"]) for m in smtp.messages]
         ladder = [
             s
             for s in subjects
-            if s.startswith(("[Transition-DR1] N - ", "[Transition-DR1] O - "))
+            if s.startswith(tuple(f"[Transition-DR1] {step} - " for step in "NOG"))
             and (" - Reminder: " in s or " told" in s)
         ]
-        assert sorted(ladder) == sorted(str(m["Subject"]) for m in (n1, n2, n3, o1, o2, o3)), (
-            subjects
-        )
+        sent = (n1, n2, n3, o1, o2, o3, g1, g2, g3)
+        assert sorted(ladder) == sorted(str(m["Subject"]) for m in sent), subjects
         assert subjects.count("[Transition-DR1] O - Late") == 1
         assert subjects.count("[Transition-DR1] H - You're next") == 1
         # O, started, may be killed by the restart while it re-parks: its new try asks for Start
