@@ -91,7 +91,7 @@ def _when(moment: dt.datetime | None) -> str:
     return f"{format_moment(moment)} ({moment.tzname()})" if moment is not None else "—"
 
 
-def step_holder(plan: Plan, step_id: str, holders: Mapping[str, str] | None = None) -> str:
+def holder_of(plan: Plan, step_id: str, holders: Mapping[str, str] | None = None) -> str:
     """Who has ``step_id`` in their calendar: its holder when it was transferred to an actor of the
     plan, else its owner."""
     holder = (holders or {}).get(step_id)
@@ -169,7 +169,7 @@ def run_events(
             if run_id
             else None
         )
-        holder = step_holder(plan, step.id, holders)
+        holder = holder_of(plan, step.id, holders)
         events.setdefault(holder, []).append(
             CalendarEvent(
                 uid=event_uid(plan.name, dry_run, step.id, run_id),

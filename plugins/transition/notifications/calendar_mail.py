@@ -50,9 +50,9 @@ from transition.notifications.calendar_ics import (
     event_summary,
     event_uid,
     fingerprint,
+    holder_of,
     ics_filename,
     run_events,
-    step_holder,
 )
 from transition.notifications.mail import MailError, attach, compose, failure_reason, render, send
 from transition.notifications.ready_mail import record_mail_failure
@@ -123,7 +123,7 @@ def calendar_message(
             untimed = [
                 f"{s.step_id} · {plan.steps[s.step_id].label}"
                 for s in plan.schedules[dry_run].steps.values()
-                if s.planned_start is None and step_holder(plan, s.step_id, holders) == owner
+                if s.planned_start is None and holder_of(plan, s.step_id, holders) == owner
             ]
         subject = calendar_subject(dry_run, kind)
         filename = ics_filename(plan, dry_run, owner)
