@@ -365,7 +365,7 @@ def test_calendar_email_and_events_in_the_owners_language(tmp_path):
         "[Transition-DR1] Calendar - Invitation",
     )
     text = french.get_body(("plain",)).get_content()
-    assert text.startswith("Bonjour Alice Martin,\n\nLe plan du dry run DR1 a changé.")
+    assert text.startswith("Bonjour Alice Martin,\n\nVos étapes du dry run DR1 ont changé")
     assert "- jeu. 14 janv. 2027 08:00 – 09:00  PP-010 · Freeze billing runs" in text
     (ics,) = [p for p in french.iter_attachments() if p.get_content_type() == "text/calendar"]
     event = next(iter(icalendar.Calendar.from_ical(ics.get_payload(decode=True)).walk("VEVENT")))

@@ -2,13 +2,15 @@
 
 The run starts: each owner of a timed step gets one invitation whose .ics (parsed with ``icalendar``)
 holds their events, on a DST-change day. The workbook changes during the run: updates (same UIDs, a
-higher SEQUENCE) and a cancellation of the step that changed hands. A person marks the run failed:
-the cancellations.
+higher SEQUENCE) and a cancellation of the step that changed hands. alice is away: a cutover manager
+hands her steps to carol, whose calendar gets them (same UIDs) and alice's loses them. A person
+marks the run failed: the cancellations, to whoever holds the steps.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import time
 import zoneinfo
@@ -21,6 +23,7 @@ from airflow_server import airflow_with_mail
 from conftest import write_config, write_xlsx
 from smtp_server import SmtpServer
 from transition.notifications.calendar_ics import run_key
+from transition.notifications.step_holder import run_holders_key
 from transition.store.plan_store import load_plan
 
 pytestmark = pytest.mark.e2e
@@ -166,15 +169,44 @@ def test_invitations_updates_and_cancellation(tmp_path):
         assert [str(e["UID"]) for e in calendar.walk("VEVENT")] == [uid["B"]]
         assert int(events(calendar)["B"]["SEQUENCE"]) == 1
 
+        # -- alice is away: dave (cutover manager) hands her steps to carol -------------------
+        plugin = f"/transition/api/dags/{DAG_ID}/runs/{quote(run_id, safe='')}"
+        with server.client("dave") as dave:
+            handed = dave.post(
+                f"{plugin}/substitute", json={"absent": "alice", "substitute": "carol"}
+            )
+        assert handed.status_code == 200, handed.text
+        assert sorted(handed.json()["steps"]) == ["A", "B", "C"]
+        with server.client("admin") as admin:  # the run's map the watch reads, one Variable
+            kept = admin.get(f"/api/v2/variables/{quote(run_holders_key(DAG_ID, run_id), safe='')}")
+        assert kept.status_code == 200, kept.text
+        assert json.loads(kept.json()["value"])["steps"] == {
+            "A": "carol",
+            "B": "carol",
+            "C": "carol",
+        }
+        taken = wait_mail(smtp, INVITATION, "carol@example.com")  # carol had no timed step
+        method, _, calendar = ics(taken)
+        assert method == "REQUEST" and str(calendar["METHOD"]) == "REQUEST"
+        assert {str(e["UID"]) for e in calendar.walk("VEVENT")} == set(uid.values())
+        assert {str(e["ATTENDEE"]) for e in calendar.walk("VEVENT")} == {"mailto:carol@example.com"}
+        assert {int(e["SEQUENCE"]) for e in calendar.walk("VEVENT")} == {2}
+        assert "N · Notify the market" in taken.get_body(("plain",)).get_content()  # hers, untimed
+        gone = wait_mail(smtp, REMOVED, "alice@example.com")
+        method, _, calendar = ics(gone)
+        assert method == "CANCEL" and str(calendar["METHOD"]) == "CANCEL"
+        assert {str(e["UID"]) for e in calendar.walk("VEVENT")} == set(uid.values())
+        assert {str(e["STATUS"]) for e in calendar.walk("VEVENT")} == {"CANCELLED"}
+
         # -- a person cancels the run (marks it failed) --------------------------------------
         with server.client("dave") as dave:
             answer = dave.patch(f"/api/v2/dags/{DAG_ID}/dagRuns/{run_id}", json={"state": "failed"})
         assert answer.status_code == 200, answer.text
-        cancelled = wait_mail(smtp, CANCELLED, "alice@example.com", timeout=60)
+        cancelled = wait_mail(smtp, CANCELLED, "carol@example.com", timeout=60)
         method, _, calendar = ics(cancelled)
         assert method == "CANCEL" and set(events(calendar)) == {"A", "B", "C"}
         assert {str(e["STATUS"]) for e in calendar.walk("VEVENT")} == {"CANCELLED"}
-        assert {int(e["SEQUENCE"]) for e in calendar.walk("VEVENT")} == {2}
+        assert {int(e["SEQUENCE"]) for e in calendar.walk("VEVENT")} == {3}
         assert "was cancelled" in cancelled.get_body(("plain",)).get_content()
 
         time.sleep(5)  # nothing else comes
@@ -189,6 +221,8 @@ def test_invitations_updates_and_cancellation(tmp_path):
                 (INVITATION, "bob@example.com"),
                 (UPDATE, "alice@example.com"),
                 (REMOVED, "bob@example.com"),
-                (CANCELLED, "alice@example.com"),
+                (INVITATION, "carol@example.com"),
+                (REMOVED, "alice@example.com"),
+                (CANCELLED, "carol@example.com"),
             ]
-        ), sent  # once each; carol (no timed step) and dave get none
+        ), sent  # once each; dave (no timed step) gets none

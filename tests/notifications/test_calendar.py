@@ -1,12 +1,14 @@
 """Calendar invitations (.ics), read back with a real iCalendar parser (the ``icalendar`` package).
 
 Events per owner, UIDs, SEQUENCE, times in Europe/Brussels across both DST changes, the e-mails
-(invitation, update, removed steps, cancellation) with their attachment, and ``transition calendar``.
+(invitation, update, removed steps, cancellation) with their attachment, the calendar following
+whoever holds a step now (a transfer, a substitute), and ``transition calendar``.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import shutil
 import subprocess
 import sys
@@ -17,7 +19,7 @@ import icalendar
 import pytest
 
 from conftest import base_sheets, compile_sheets, write_config, write_xlsx
-from transition.notifications import calendar_mail
+from transition.notifications import calendar_mail, step_holder
 from transition.notifications.calendar_ics import (
     calendar_bytes,
     event_uid,
@@ -26,6 +28,7 @@ from transition.notifications.calendar_ics import (
     run_events,
     run_key,
 )
+from transition.notifications.step_holder import holders_of, run_holders_key
 
 UTC = dt.UTC
 BRUSSELS = zoneinfo.ZoneInfo("Europe/Brussels")
@@ -257,7 +260,7 @@ class FakeTI:
 def outbox(monkeypatch):
     sent, failures = [], []
     FakeLedger.store = {}
-    state = {"down": False}
+    state: dict = {"down": False, "holders": {}}
 
     def fake_send(message):
         if state["down"]:
@@ -266,6 +269,8 @@ def outbox(monkeypatch):
 
     monkeypatch.setattr(calendar_mail, "send", fake_send)
     monkeypatch.setattr(calendar_mail, "SentLedger", FakeLedger)
+    # the run's holders Variable, as the api-server writes it on a transfer (step_holder)
+    monkeypatch.setattr(calendar_mail, "read_run_holders", lambda context: dict(state["holders"]))
     monkeypatch.setattr(
         calendar_mail,
         "record_mail_failure",
@@ -385,6 +390,114 @@ def test_hooks_never_raise(tmp_path, outbox, monkeypatch):
     monkeypatch.setattr(calendar_mail, "run_events", lambda *a, **k: 1 / 0)
     calendar_mail.announce_calendar(plan, "DR1", {"ti": FakeTI()})
     calendar_mail.update_calendar(plan, "DR1", {"ti": FakeTI()})
+
+
+# -- the calendar follows the holder --------------------------------------------------------
+
+
+def test_a_substitute_gets_the_absent_persons_events_and_they_get_them_removed(tmp_path, outbox):
+    """alice is away: a cutover manager hands her steps to bob. At the next sync bob's calendar gets
+    her events (same UIDs, bob as the attendee, her untimed step in his list) and alice's loses them;
+    once each. A step handed back goes back."""
+    sent, _failures, state = outbox
+    context = {"ti": FakeTI()}
+    sheets = base_sheets()
+    sheets["Steps"].append(["PP-030", "Untimed check", "PP", "ALL", "", "", "30m", "alice", "", ""])
+    plan = compiled(tmp_path, sheets)
+    assert calendar_mail.sync_calendar(plan, "DR1", context) == 4
+    sent.clear()
+
+    state["holders"] = {"PP-010": "bob", "CO-110": "bob", "PP-030": "bob"}
+    assert calendar_mail.sync_calendar(plan, "DR1", context) == 2
+    assert summary(sent) == [
+        ("bob@example.com", "Update", "REQUEST", ["CO-110", "PP-010", "PP-020"], {1}),
+        ("alice@example.com", "Removed steps", "CANCEL", ["CO-110", "PP-010"], {1}),
+    ]
+    by_to = {m["To"]: m for m in sent}
+    _method, calendar, filename = attachment(by_to["bob@example.com"])
+    assert filename == "resa_dr1_bob.ics"
+    uids = {f"{s}.DR1.resa.{run_key(RUN_ID)}@transition" for s in ("PP-010", "CO-110")}
+    bobs = events_of(calendar)
+    assert uids <= set(bobs)  # the same events as alice had: calendars replace, never duplicate
+    assert {str(bobs[u]["ATTENDEE"]) for u in uids} == {"mailto:bob@example.com"}
+    assert "PP-030 · Untimed check" in by_to["bob@example.com"].get_body(("plain",)).get_content()
+    _method, calendar, _ = attachment(by_to["alice@example.com"])
+    assert set(events_of(calendar)) == uids
+    assert {str(e["STATUS"]) for e in calendar.walk("VEVENT")} == {"CANCELLED"}
+    assert calendar_mail.sync_calendar(plan, "DR1", context) == 0  # told once
+    owners = FakeLedger.store["watch"]["calendar"]["owners"]
+    assert "alice" not in owners and owners["bob"]["steps"] == ["PP-010", "PP-020", "CO-110"]
+
+    # CO-110 is handed back to alice: a new invitation for her (she has no event left), an update for bob.
+    sent.clear()
+    state["holders"] = {"PP-010": "bob", "CO-110": "alice"}
+    assert calendar_mail.sync_calendar(plan, "DR1", context) == 3
+    assert sorted(summary(sent)) == [
+        ("alice@example.com", "Invitation", "REQUEST", ["CO-110"], {2}),
+        ("bob@example.com", "Removed steps", "CANCEL", ["CO-110"], {2}),
+        ("bob@example.com", "Update", "REQUEST", ["PP-010", "PP-020"], {2}),
+    ]
+    # The run is cancelled: each gets the cancellation of what they hold.
+    sent.clear()
+    count, _kept = calendar_mail.cancel_calendar(
+        plan, "DR1", RUN_ID, FakeLedger.store["watch"]["calendar"]
+    )
+    assert count == 4 and sorted(summary(sent)) == [
+        ("alice@example.com", "Cancelled", "CANCEL", ["CO-110"], {3}),
+        ("bob@example.com", "Cancelled", "CANCEL", ["PP-010", "PP-020"], {3}),
+        ("carol@example.com", "Cancelled", "CANCEL", ["CO-100"], {3}),
+        ("dave@example.com", "Cancelled", "CANCEL", ["HO-010"], {3}),
+    ]
+
+
+def test_events_are_written_in_the_holders_language(tmp_path):
+    result = compile_sheets(tmp_path, base_sheets(), cutover_managers=["dave"])
+    plan = result.plan
+    assert plan is not None and plan.actors["alice"].language == "fr"
+    assert plan.actors["bob"].language == "en"
+
+    def description(events, owner, step):
+        return next(e.description for e in events[owner] if e.step_id == step)
+
+    french = description(run_events(plan, "DR1"), "alice", "PP-010")
+    english = description(run_events(plan, "DR1", holders={"PP-010": "bob"}), "bob", "PP-010")
+    assert french.startswith("Étape PP-010") and english.startswith("Step PP-010"), (
+        french,
+        english,
+    )
+
+
+def test_holders_group_the_events_and_unknown_ones_are_ignored(tmp_path):
+    plan = compiled(tmp_path, base_sheets())
+    owners = {o: [e.step_id for e in es] for o, es in run_events(plan, "DR1").items()}
+    assert owners == {
+        "alice": ["PP-010", "CO-110"],
+        "bob": ["PP-020"],
+        "carol": ["CO-100"],
+        "dave": ["HO-010"],
+    }
+    held = run_events(plan, "DR1", holders={"PP-010": "carol", "HO-010": "zed", "XX-999": "bob"})
+    assert {o: [e.step_id for e in es] for o, es in held.items()} == {
+        "carol": ["PP-010", "CO-100"],
+        "bob": ["PP-020"],
+        "alice": ["CO-110"],
+        "dave": ["HO-010"],  # zed is no actor (any more): the owner keeps it
+    }
+
+
+def test_the_runs_holders_variable_is_read_for_its_run_instance_only():
+    run_after = dt.datetime(2027, 1, 10, 9, 0, tzinfo=UTC)
+    value = json.dumps({"run_after": run_after.isoformat(), "steps": {"A": "bob", "B": 3, "C": ""}})
+    assert holders_of(value, run_after) == {"A": "bob"}
+    assert holders_of(value, run_after + dt.timedelta(seconds=1)) == {}  # triggered again
+    assert holders_of(None, run_after) == {} and holders_of("", run_after) == {}
+    assert holders_of("{not json", run_after) == {} and holders_of("[1]", run_after) == {}
+    assert holders_of(json.dumps({"run_after": "x", "steps": {}}), run_after) == {}
+    key = run_holders_key("resa_dr1", RUN_ID)
+    assert key.startswith(step_holder.run_prefix("resa_dr1", RUN_ID))  # deleted with the run's
+    assert key.startswith("transition.")  # only the cutover managers may write it through the API
+    long = run_holders_key("d" * 200, "r" * 250)
+    assert len(long) <= 250 and long.startswith("transition.holders/")
 
 
 # -- transition calendar ----------------------------------------------------------------------

@@ -23,6 +23,7 @@ from people import ACTORS
 from airflow_server import AirflowServer
 from conftest import write_config, write_xlsx
 from transition.cli.standalone import airflow_users
+from transition.notifications.step_holder import run_holders_key
 from transition.store.plan_store import load_plan
 
 pytestmark = pytest.mark.e2e
@@ -318,6 +319,15 @@ def test_every_way_around_the_rules_is_refused_and_changes_nothing(airflow):
             "/api/v2/variables",
             [eve],
             {"key": f"transition.sent/{DAG}/{run_id}/A", "value": "{}"},
+            None,
+            {403},
+        ),
+        (
+            "the run's holders (whose calendar a step is in)",
+            "POST",
+            "/api/v2/variables",
+            [eve],
+            {"key": run_holders_key(DAG, run_id), "value": '{"steps": {"A": "eve"}}'},
             None,
             {403},
         ),

@@ -434,6 +434,17 @@ def test_the_plans_variables_and_backfills_are_the_managers(airflow_app):
             b'{"key": "transition.sent/x", "value": "{}"}',
         ),
         ("DELETE", "/api/v2/variables/transition.sent/resa_dr1/r/CO-100", b""),
+        (  # the run's holders, which the calendar follows
+            "POST",
+            "/api/v2/variables",
+            b'{"key": "transition.holders/resa_dr1/r/@steps", "value": "{}"}',
+        ),
+        (
+            "PATCH",
+            "/api/v2/variables/transition.holders%2Fresa_dr1%2Fr%2F%40steps",
+            b'{"key": "transition.holders/resa_dr1/r/@steps", "value": "{}"}',
+        ),
+        ("DELETE", "/api/v2/variables/transition.holders/resa_dr1/r/@steps", b""),
         (
             "PATCH",
             "/api/v2/variables",

@@ -1,5 +1,9 @@
 """Calendar invitations: the iCalendar (.ics) file of one owner in one dry run.
 
+The "owner" of a calendar is whoever holds its steps now: the step's owner in the plan, or in a
+running dry run the person it was last transferred to (a transfer, or a cutover manager's
+substitute for an absent person; ``holders``, from :mod:`.step_holder`).
+
 One event per step the owner has in the dry run with a planned start (steps without one start when
 their prerequisites close, so they have no time to put in a calendar): planned start to planned end
 (start + duration, in elapsed time), ``[Transition-DR1] CO-120 - label``, the step's description and,
@@ -13,8 +17,8 @@ when the run is known, the link to its Required Actions page.
   A time in the second pass of the hour repeated when clocks go back cannot be written as local
   time (RFC 5545 reads a repeated local time as its first occurrence), so such a time is written in
   UTC (``...Z``): the instant is always right.
-* **ORGANIZER** is the first cutover manager, **ATTENDEE** the owner (RSVP=FALSE: nobody reads
-  replies).
+* **ORGANIZER** is the first cutover manager, **ATTENDEE** the owner, i.e. the holder (RSVP=FALSE:
+  nobody reads replies).
 
 Pure functions of the compiled plan; ``icalendar`` is imported only when a file is written.
 """
@@ -29,6 +33,7 @@ import os
 import re
 import sys
 import zoneinfo
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -86,10 +91,17 @@ def _when(moment: dt.datetime | None) -> str:
     return f"{format_moment(moment)} ({moment.tzname()})" if moment is not None else "—"
 
 
-def _description(plan: Plan, dry_run: str, step_id: str, link: str | None) -> str:
-    """The event's description, in the step's owner's language (the calendar is theirs)."""
+def holder_of(plan: Plan, step_id: str, holders: Mapping[str, str] | None = None) -> str:
+    """Who has ``step_id`` in their calendar: its holder when it was transferred to an actor of the
+    plan, else its owner."""
+    holder = (holders or {}).get(step_id)
+    return holder if holder in plan.actors else plan.steps[step_id].owner
+
+
+def _description(plan: Plan, dry_run: str, step_id: str, link: str | None, holder: str) -> str:
+    """The event's description, in the language of ``holder`` (the calendar is theirs)."""
     step = plan.steps[step_id]
-    with use_language(plan.actors[step.owner].language):
+    with use_language(plan.actors[holder].language):
         scheduled = plan.schedules[dry_run].steps[step_id]
         environment = plan.environments.get(step.environment or "")
         lines = [
@@ -135,9 +147,15 @@ def _description(plan: Plan, dry_run: str, step_id: str, link: str | None) -> st
 
 
 def run_events(
-    plan: Plan, dry_run: str, *, run_id: str | None = None, base_url: str | None = None
+    plan: Plan,
+    dry_run: str,
+    *,
+    run_id: str | None = None,
+    base_url: str | None = None,
+    holders: Mapping[str, str] | None = None,
 ) -> dict[str, list[CalendarEvent]]:
-    """Every owner's events in ``dry_run`` (their steps with a planned start, in plan order), by owner."""
+    """Every holder's events in ``dry_run`` (their steps with a planned start, in plan order), by
+    holder: ``holders`` (step -> actor ID) for the steps transferred in the run, else the owner."""
 
     events: dict[str, list[CalendarEvent]] = {}
     for scheduled in plan.schedules[dry_run].steps.values():
@@ -151,12 +169,13 @@ def run_events(
             if run_id
             else None
         )
-        events.setdefault(step.owner, []).append(
+        holder = holder_of(plan, step.id, holders)
+        events.setdefault(holder, []).append(
             CalendarEvent(
                 uid=event_uid(plan.name, dry_run, step.id, run_id),
                 step_id=step.id,
                 summary=event_summary(dry_run, step.id, step.label),
-                description=_description(plan, dry_run, step.id, link),
+                description=_description(plan, dry_run, step.id, link, holder),
                 start=scheduled.planned_start,
                 end=scheduled.planned_end,
                 url=link,

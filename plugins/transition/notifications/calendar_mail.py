@@ -1,5 +1,11 @@
 """Calendar invitations by e-mail: one e-mail per owner and run, the owner's events in an .ics file.
 
+An "owner" here is whoever holds the steps now: a step transferred in the run (to someone, or to a
+substitute for an absent person) is in its holder's calendar, no longer in its owner's. The watch
+reads the run's holders (one Variable, ``step_holder.read_run_holders``) on each sync, so a
+transfer reaches the calendars at the next wake: the new holder gets an invitation (or an update),
+the one before a ``Removed steps`` for the same UIDs.
+
 * **Invitation**: when a dry run starts, the run's watch (``_watch``, its ``on_start`` hook) sends each
   owner of a step with a planned time one e-mail, ``[Transition-DR1] Calendar - Invitation``, with
   the .ics file of ``calendar_ics`` attached (``text/calendar; method=REQUEST``), SEQUENCE 0.
@@ -30,6 +36,7 @@ import hashlib
 import json
 import logging
 import zoneinfo
+from collections.abc import Mapping
 from email.message import EmailMessage
 from typing import Any
 
@@ -43,12 +50,14 @@ from transition.notifications.calendar_ics import (
     event_summary,
     event_uid,
     fingerprint,
+    holder_of,
     ics_filename,
     run_events,
 )
 from transition.notifications.mail import MailError, attach, compose, failure_reason, render, send
 from transition.notifications.ready_mail import record_mail_failure
 from transition.notifications.sent_ledger import SentLedger
+from transition.notifications.step_holder import read_run_holders
 from transition.plan.model import Plan
 from transition.vocabulary import subject_prefix
 
@@ -90,9 +99,11 @@ def calendar_message(
     run_id: str,
     sequence: int,
     stamp: dt.datetime | None = None,
+    holders: Mapping[str, str] | None = None,
 ) -> EmailMessage:
     """The e-mail of ``kind`` (invitation, update, removed, cancelled) with its .ics attached, in the
-    owner's language."""
+    owner's language; its list of untimed steps is of those ``owner`` holds (``holders``: the run's
+    transferred steps)."""
     method = CANCEL if kind in ("removed", "cancelled") else REQUEST
     ics = calendar_bytes(plan, owner, events, method=method, sequence=sequence, stamp=stamp)
     actor = plan.actors[owner]
@@ -112,7 +123,7 @@ def calendar_message(
             untimed = [
                 f"{s.step_id} · {plan.steps[s.step_id].label}"
                 for s in plan.schedules[dry_run].steps.values()
-                if s.planned_start is None and plan.steps[s.step_id].owner == owner
+                if s.planned_start is None and holder_of(plan, s.step_id, holders) == owner
             ]
         subject = calendar_subject(dry_run, kind)
         filename = ics_filename(plan, dry_run, owner)
@@ -177,14 +188,16 @@ def _state(raw: Any) -> dict[str, Any]:
 
 
 def sync_calendar(plan: Plan, dry_run: str, context: Any) -> int:
-    """Send each owner whatever their calendar lacks (invitation, update, removed steps); how many e-mails."""
+    """Send each holder whatever their calendar lacks (invitation, update, removed steps); how many
+    e-mails."""
     # deferred: Airflow's configuration, read when an e-mail is sent
 
     ti = context["ti"]
     base_url = airflow_base_url()
     ledger = SentLedger.of(context)
     state = _state(ledger.get(LEDGER_ENTRY))
-    current = run_events(plan, dry_run, run_id=ti.run_id, base_url=base_url)
+    holders = read_run_holders(context)
+    current = run_events(plan, dry_run, run_id=ti.run_id, base_url=base_url, holders=holders)
     hashes = {o: fingerprint(events) for o, events in current.items()}
     todo = [
         o
@@ -221,6 +234,7 @@ def sync_calendar(plan: Plan, dry_run: str, context: Any) -> int:
                         kind="update" if delivered else "invitation",
                         run_id=ti.run_id,
                         sequence=state["sequence"],
+                        holders=holders,
                     )
                 )
             if gone:

@@ -10,6 +10,18 @@ in an Airflow Variable, which tasks read through the Task SDK:
 ``run_after`` (the run's, set when it was triggered) tells the run instance: a run deleted and
 triggered again under the same id does not inherit the old holder.
 
+Beside them, one Variable per run maps every transferred step to its holder, for the run's watch
+(the calendar follows the holder; reading one Variable per step each minute would be too heavy):
+
+    transition.holders/<dag_id>/<run_id>/@steps
+        ->  {"run_after": "...", "steps": {"<task_id>": "<actor ID>", ...}}
+
+``@`` is never in a task ID, so the key is no step's; it is under the run's prefix, so the watch
+deletes it with the step's Variables. Both are written in the transfer's own database session:
+the run's map is read, changed and written back while its row is locked (an upsert that changes
+nothing takes the row lock, even when the row is new, then the read sees the latest committed
+map), so two transfers at once in one run both stay in it.
+
 A step transferred before it is Ready then tells its holder, not its owner, that it is Ready; the
 escalation ladder reminds everyone it was transferred to (``transferees``, in order). Only
 cutover managers may write ``transition.*`` Variables through Airflow's API (the step guard), and the
@@ -25,6 +37,9 @@ from typing import Any
 from transition.notifications.sent_ledger import bounded_key
 
 PREFIX = "transition.holders/"
+RUN_MAP = "@steps"  # not a task ID (``[\w.-]+``): the run's map, under the run's prefix
+DESCRIPTION = "transition: whom this step of a running dry run was last transferred to"
+RUN_DESCRIPTION = "transition: whom each transferred step of a running dry run is held by now"
 
 
 def holder_key(dag_id: str, run_id: str, task_id: str) -> str:
@@ -33,6 +48,11 @@ def holder_key(dag_id: str, run_id: str, task_id: str) -> str:
 
 def run_prefix(dag_id: str, run_id: str) -> str:
     return f"{PREFIX}{dag_id}/{run_id}/"
+
+
+def run_holders_key(dag_id: str, run_id: str) -> str:
+    """The run's map of holders (step -> actor ID)."""
+    return bounded_key(f"{run_prefix(dag_id, run_id)}{RUN_MAP}")
 
 
 def _instant(value: Any) -> str:
@@ -62,8 +82,74 @@ def write_holder(
     Variable.set(
         holder_key(dag_id, run_id, task_id),
         json.dumps({"holder": actor, "transferees": transferees, "run_after": _instant(run_after)}),
-        description="transition: whom this step of a running dry run was last transferred to",
+        description=DESCRIPTION,
         session=session,
+    )
+    key = run_holders_key(dag_id, run_id)
+    steps = holders_of(_locked_value(session, key), run_after)
+    steps[task_id] = actor
+    Variable.set(
+        key,
+        json.dumps({"run_after": _instant(run_after), "steps": steps}, sort_keys=True),
+        description=RUN_DESCRIPTION,
+        session=session,
+    )
+
+
+def _locked_value(session: Any, key: str) -> str | None:
+    """The Variable's value, its row locked until the session's transaction ends (created empty
+    if it was not there: two first transfers at once must not both start from nothing)."""
+    # deferred: Airflow's ORM models, on the api-server only
+    import sqlalchemy as sa
+    from airflow.models.variable import Variable
+    from airflow.utils.sqlalchemy import build_upsert_stmt, get_dialect_name
+
+    empty = Variable(key=key, val="", description=RUN_DESCRIPTION)
+    session.execute(  # inserts, or changes nothing, and holds the row either way
+        build_upsert_stmt(
+            get_dialect_name(session),
+            Variable,
+            ["key"],
+            {
+                "key": key,
+                "val": empty._val,  # as Airflow stores it (encrypted when a Fernet key is set)
+                "description": RUN_DESCRIPTION,
+                "is_encrypted": empty.is_encrypted,
+            },
+            {"description": RUN_DESCRIPTION},
+        )
+    )
+    row = session.scalar(
+        sa.select(Variable)
+        .where(Variable.key == key)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    return row.val if row is not None else None
+
+
+def holders_of(raw: str | None, run_after: Any) -> dict[str, str]:
+    """The run's map (its Variable's value) for the run instance of ``run_after``: step -> holder."""
+    try:
+        value = json.loads(raw) if raw else None
+    except ValueError:
+        return {}
+    if not isinstance(value, dict) or not _same_instant(value.get("run_after"), run_after):
+        return {}  # none yet, or another run instance's (deleted, triggered again under the same id)
+    steps = value.get("steps")
+    if not isinstance(steps, dict):
+        return {}
+    return {s: a for s, a in steps.items() if isinstance(s, str) and isinstance(a, str) and a}
+
+
+def read_run_holders(context: Any) -> dict[str, str]:
+    """In a running task (the run's watch): every transferred step of its run, and who holds it."""
+    # deferred: Airflow's Variables, only inside a running task
+    from airflow.sdk import Variable
+
+    ti, dag_run = context["ti"], context["dag_run"]
+    return holders_of(
+        Variable.get(run_holders_key(ti.dag_id, ti.run_id), default=None), dag_run.run_after
     )
 
 
