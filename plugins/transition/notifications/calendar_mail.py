@@ -205,12 +205,8 @@ def _tell_calendar_channels(
         tell_channels(
             plan,
             "calendar",
-            partial(
-                calendar_channel_message,
-                plan,
-                dry_run,
-                told,
-                link=run_link(airflow_base_url(), dag_id, run_id),
+            lambda: calendar_channel_message(
+                plan, dry_run, told, link=run_link(airflow_base_url(), dag_id, run_id)
             ),
             on_failure,
         )
