@@ -77,6 +77,25 @@ def subject_prefix(dry_run: str) -> str:
 
 
 # The messages a chat channel (config.yaml's ``channels``) may be sent: each names a kind of e-mail
-# that also goes, as a short text in the plan's language, to the channels that list it.
-CHANNEL_MESSAGES = ("ready", "late", "overdue", "decision", "transfer", "defect")
+# that also goes, as a short text in the plan's language, to the channels that list it:
+# ``ready`` a step is Ready; ``late`` not closed by its due time; ``overdue`` its start has come and
+# its prerequisites are not closed; ``decision`` a gate's Go or No-go; ``transfer`` a step handed to
+# someone; ``defect`` a blocking defect on a step; ``reminder`` a rung of the escalation ladder (a
+# step nobody starts, or still open past its due time); ``heads_up`` "you're next" to an owner;
+# ``end`` the dry run still going at its End; ``calendar`` calendar invitations, updates and
+# cancellations (one message per sending, not per person); ``substitution`` a cutover manager hands
+# an absent person's steps to a substitute.
+CHANNEL_MESSAGES = (
+    "ready",
+    "late",
+    "overdue",
+    "decision",
+    "transfer",
+    "defect",
+    "reminder",
+    "heads_up",
+    "end",
+    "calendar",
+    "substitution",
+)
 ALL_CHANNEL_MESSAGES = "all"  # ``messages: all``: every kind above

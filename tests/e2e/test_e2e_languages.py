@@ -6,7 +6,9 @@ language, with the subject's shape kept; the requests on the Required Actions pa
 language; the recap page in the user's; a transfer e-mails the new person in theirs, and the plugin
 refuses a stranger in the stranger's language. The plan's chat channels (a Slack webhook connection
 for the Ready messages, an Apprise one for all) get them in the plan's language, posted to a local
-HTTP receiver standing in for the webhooks.
+HTTP receiver standing in for the webhooks: the Ready messages, the transfer. A third channel, for
+transfers, refuses: the api-server keeps the failure for the run's watch, which tells the cutover
+manager (dave) once.
 """
 
 from __future__ import annotations
@@ -72,6 +74,7 @@ def write_plan(folder):
                 ["alice", "Alice Martin", "alice@example.com", "Facturation", "", "", "fr"],
                 ["bob", "Bob Peeters", "bob@example.com", "Market", "", "", "en"],
                 ["carol", "Carol Dubois", "carol@example.com", "Market", "", "", ""],
+                ["dave", "Dave Lambert", "dave@example.com", "Direction", "", "", "en"],
             ],
             "Dates": [["Nom", "Jour J"], ["DR1", today]],
         },
@@ -81,9 +84,11 @@ def write_plan(folder):
         "plan.xlsx",
         name="lang",
         language="fr",
+        cutover_managers=["dave"],
         channels=[
             {"connection": "slack_cutover", "messages": ["ready"]},
             {"connection": "teams_cutover", "messages": "all"},
+            {"connection": "broken_cutover", "messages": ["transfer"]},
         ],
     )
 
@@ -95,6 +100,7 @@ def test_each_owner_reads_their_language(tmp_path):
         "alice": "fr",
         "bob": "en",
         "carol": "fr",
+        "dave": "en",
     }
     with (
         WebhookReceiver() as receiver,
@@ -184,6 +190,10 @@ def test_each_owner_reads_their_language(tmp_path):
             "Message : En congé\n"
         )
         assert transfer["To"] == "bob@example.com"
+        # The broken channel's failure reaches the cutover manager through the run's watch.
+        summary = smtp.wait_for("[Transition-DR1] 1 e-mail could not be sent", timeout=60)
+        assert summary["To"] == "dave@example.com"
+        assert "- A: transfer message to channel broken_cutover at " in body(summary, "plain")
         assert "Alice Martin hands step A · Geler la facturation over to you." in body(
             transfer, "plain"
         )
@@ -212,6 +222,7 @@ def test_each_owner_reads_their_language(tmp_path):
                 "[Transition-DR1] B - Execution",
                 "[Transition-DR1] A - Transfer",
                 "[Transition-DR1] C - Exécution",
+                "[Transition-DR1] 1 e-mail could not be sent",  # once
             ]
         ), subjects
         # The Slack channel gets the Ready messages only; each message went to each channel once.
@@ -223,14 +234,18 @@ def test_each_owner_reads_their_language(tmp_path):
         assert titles == sorted(
             [f"[Transition-DR1] {s} - Exécution" for s in "ABC"]
             + ["[Transition-DR1] A - Transfert"]
-        ), titles
+        ), titles  # the steps have no planned time: no calendar invitation, no calendar message
 
 
 def channel_connections(receiver: WebhookReceiver) -> dict[str, str]:
-    """The plan's two channels as Airflow connections posting to the local receiver."""
+    """The plan's channels as Airflow connections: two posting to the local receiver, one to a
+    port nothing listens on any more."""
+    with WebhookReceiver() as gone:
+        closed = gone.apprise_connection("/broken")
     return {
         "AIRFLOW_CONN_SLACK_CUTOVER": receiver.slack_connection("/services/T0/B0/slack"),
         "AIRFLOW_CONN_TEAMS_CUTOVER": receiver.apprise_connection("/teams"),
+        "AIRFLOW_CONN_BROKEN_CUTOVER": closed,
     }
 
 

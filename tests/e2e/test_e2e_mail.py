@@ -1,7 +1,9 @@
 """E-mails of a dry run on a real Airflow with a real SMTP server (aiosmtpd).
 
 Ready e-mails (recipients, subject, link, escaping, the prerequisites just closed), the dry run's
-Deadline Alert to the cutover managers, and a dead SMTP server that does not stop the dry run.
+Deadline Alert to the cutover managers and to a chat channel (posted from Airflow's triggerer to a
+local HTTP receiver standing in for the webhook), and a dead SMTP server that does not stop the dry
+run.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from conftest import write_config, write_xlsx
 from smtp_server import SmtpServer
 from transition.cli.standalone import airflow_users
 from transition.store.plan_store import load_plan
+from webhook_receiver import WebhookReceiver
 
 pytestmark = pytest.mark.e2e
 ZONE = zoneinfo.ZoneInfo("Europe/Brussels")
@@ -82,19 +85,27 @@ def write_plan(folder):
             ],
         },
     )
-    write_config(folder / "config.yaml", "plan.xlsx", name="mail", cutover_managers=["dave"])
+    write_config(
+        folder / "config.yaml",
+        "plan.xlsx",
+        name="mail",
+        cutover_managers=["dave"],
+        channels=[{"connection": "end_room", "messages": ["end"]}],
+    )
 
 
 def test_ready_and_deadline_mails_and_a_dead_smtp_server(tmp_path):
     write_plan(tmp_path)
     plan = load_plan(tmp_path / "config.yaml").plan
     smtp = SmtpServer().start()
+    room = WebhookReceiver().start()
     server = AirflowServer(
         tmp_path / "airflow",
         tmp_path / "config.yaml",
         airflow_users(plan),
         extra_env={
             "AIRFLOW_CONN_SMTP_DEFAULT": smtp.airflow_connection(),
+            "AIRFLOW_CONN_END_ROOM": room.apprise_connection("/end"),
             "TRANSITION_WATCH_RECHECK_SECONDS": "10",
         },
     )
@@ -128,6 +139,14 @@ def test_ready_and_deadline_mails_and_a_dead_smtp_server(tmp_path):
                 late["To"] == "dave@example.com"
                 and run_id in late.get_body(("plain",)).get_content()
             )
+            end = room.wait_for("Dry run still running after its end", path="/end").body
+            assert end["title"] == late["Subject"], (
+                end
+            )  # the e-mail's subject (dave and the plan: en)
+            assert end["message"].split("\n")[1:] == [
+                f"Run: {run_id}",
+                f"{server.base_url}/dags/{DAG_ID}/runs/{quote(run_id, safe='')}",
+            ], end
 
             # L is started and left open past its 1-minute duration: Late.
             assert server.answer_when_asked("bob", DAG_ID, run_id, "L", "Start").status_code == 200
@@ -252,6 +271,7 @@ def test_ready_and_deadline_mails_and_a_dead_smtp_server(tmp_path):
             assert server.wait_for_run(DAG_ID, run_id) == "success"
             sent = [(m["Subject"], m["To"]) for m in smtp.messages]
             assert len(sent) == len(set(sent)), sent  # every e-mail once
+            assert [p.path for p in room.posted] == ["/end"]  # the channel gets the End alone, once
             with server.client("admin") as admin:
                 failures = admin.get(
                     f"/api/v2/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances/C/xcomEntries/mail_failures"
@@ -272,6 +292,7 @@ def test_ready_and_deadline_mails_and_a_dead_smtp_server(tmp_path):
                 ).json()
             assert left["total_entries"] == 0, left
     finally:
+        room.stop()
         smtp.stop()
 
 

@@ -91,7 +91,22 @@ def test_channels(tmp_path):
     channels = load_config(tmp_path / "c.yaml").channels
     assert [(c.connection, c.kinds) for c in channels] == [
         ("slack_cutover", ("ready", "late")),
-        ("teams_cutover", ("ready", "late", "overdue", "decision", "transfer", "defect")),
+        (
+            "teams_cutover",
+            (
+                "ready",
+                "late",
+                "overdue",
+                "decision",
+                "transfer",
+                "defect",
+                "reminder",
+                "heads_up",
+                "end",
+                "calendar",
+                "substitution",
+            ),
+        ),
         ("defects_room", ("defect",)),
     ]
     (tmp_path / "d.yaml").write_text("name: resa\nworkbook: p.xlsx\n")
@@ -107,7 +122,10 @@ def test_bad_channels_are_named(tmp_path):
         "  - {messages: all, room: x}\n"
     )
     where = f"{tmp_path / 'c.yaml'}: channels"
-    known = "ready, late, overdue, decision, transfer, defect"
+    known = (
+        "ready, late, overdue, decision, transfer, defect, reminder, heads_up, end, calendar, "
+        "substitution"
+    )
     assert messages(tmp_path / "c.yaml") == [
         f"{where}.0.messages: unknown message 'overdu' (did you mean overdue?); known: {known}, or all",
         f"{where}.1.connection: String should match pattern '^[A-Za-z0-9_.-]{{1,250}}$'",

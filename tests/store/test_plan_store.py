@@ -88,4 +88,5 @@ def test_channels_reach_the_compiled_plan_and_its_json(plan_dir):
     assert again.channels == plan.channels
     assert [c.connection for c in plan.channels_for("ready")] == ["slack_cutover", "teams_cutover"]
     assert [c.connection for c in plan.channels_for("late")] == ["teams_cutover"]
-    assert plan.channels_for("calendar") == []
+    assert [c.connection for c in plan.channels_for("calendar")] == ["teams_cutover"]
+    assert plan.channels_for("weekly_report") == []  # not a kind a channel gets

@@ -1,4 +1,4 @@
-"""What every e-mail needs, named once: the link to a step, a step e-mail's subject, who gets
+"""What every e-mail needs, named once: the link to a step or a run, a step e-mail's subject, who gets
 the cutover managers' e-mails and in which language, and the base of every link.
 
 The base of links is Airflow's ``[api] base_url`` (:data:`transition.vocabulary.DEFAULT_BASE_URL`
@@ -30,6 +30,11 @@ def required_actions_link(base_url: str, dag_id: str, run_id: str, task_id: str)
         f"{base_url.rstrip('/')}/dags/{quote(dag_id, safe='')}/runs/{quote(run_id, safe='')}"
         f"/tasks/{quote(task_id, safe='')}/required_actions?map_index=-1"
     )
+
+
+def run_link(base_url: str, dag_id: str, run_id: str) -> str:
+    """The run's page in Airflow's UI (its steps, its grid)."""
+    return f"{base_url.rstrip('/')}/dags/{quote(dag_id, safe='')}/runs/{quote(run_id, safe='')}"
 
 
 def step_subject(dry_run: str, step_id: str, what: str) -> str:

@@ -50,6 +50,9 @@ def mail_kind(kind: str) -> str:
         "decision": pgettext("e-mail", "decision"),
         "reminder": pgettext("e-mail", "reminder"),
         "heads-up": pgettext("e-mail", "heads-up"),
+        "transfer": pgettext("e-mail", "transfer"),
+        "defect": pgettext("e-mail", "blocking defect"),
+        "substitution": pgettext("e-mail", "substitution"),
     }
     return names.get(kind, kind)
 

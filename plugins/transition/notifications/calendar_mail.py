@@ -18,6 +18,9 @@ the one before a ``Removed steps`` for the same UIDs.
   :func:`cancel_calendar` in the api-server: every owner invited gets ``Calendar - Cancelled``
   (``METHOD:CANCEL``, same UIDs, a higher SEQUENCE).
 
+The plan's chat channels that list ``calendar`` get one message per sending (not one per person):
+``Calendar - Update``, then a line per kind of e-mail with its people and their steps.
+
 E-mails never stop the run. A failed invitation or update is recorded once on the watch
 (``ready_mail.record_mail_failure``, so the cutover managers hear of it) and tried again on later
 wakes, one owner per wake while e-mail keeps failing.
@@ -36,12 +39,13 @@ import hashlib
 import json
 import logging
 import zoneinfo
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from email.message import EmailMessage
+from functools import partial
 from typing import Any
 
-from transition.i18n import _, format_moment, use_language
-from transition.notifications.addressing import airflow_base_url
+from transition.i18n import _, format_moment, ngettext, use_language
+from transition.notifications.addressing import airflow_base_url, run_link
 from transition.notifications.calendar_ics import (
     CANCEL,
     REQUEST,
@@ -54,6 +58,7 @@ from transition.notifications.calendar_ics import (
     ics_filename,
     run_events,
 )
+from transition.notifications.channels import ChannelMessage, tell_channels
 from transition.notifications.mail import MailError, attach, compose, failure_reason, render, send
 from transition.notifications.ready_mail import record_mail_failure
 from transition.notifications.sent_ledger import SentLedger
@@ -66,15 +71,19 @@ log = logging.getLogger(__name__)
 LEDGER_ENTRY = "calendar"
 
 
-def calendar_subject(dry_run: str, kind: str) -> str:
-    """``[Transition-DR1] Calendar - Invitation`` (``Update``, ``Removed steps``, ``Cancelled``), in the current language."""
-    what = {
+def calendar_kind_name(kind: str) -> str:
+    """``Invitation`` (``Update``, ``Removed steps``, ``Cancelled``), in the current language."""
+    return {
         "invitation": _("Invitation"),
         "update": _("Update"),
         "removed": _("Removed steps"),
         "cancelled": _("Cancelled"),
     }[kind]
-    return subject_prefix(dry_run) + _("Calendar - {what}").format(what=what)
+
+
+def calendar_subject(dry_run: str, kind: str) -> str:
+    """``[Transition-DR1] Calendar - Invitation`` (``Update``, ``Removed steps``, ``Cancelled``), in the current language."""
+    return subject_prefix(dry_run) + _("Calendar - {what}").format(what=calendar_kind_name(kind))
 
 
 def _when(event: CalendarEvent, zone: zoneinfo.ZoneInfo) -> str:
@@ -158,6 +167,61 @@ def calendar_message(
     return message
 
 
+def calendar_channel_message(
+    plan: Plan, dry_run: str, told: list[tuple[str, str, list[str]]], *, link: str
+) -> ChannelMessage:
+    """One sending of calendar e-mails for the plan's chat channels, in the plan's language:
+    ``told`` is (kind, owner, steps) of each e-mail sent; one line per kind, with its people and
+    their steps. The title is the e-mail's subject of the first kind (update before invitation)."""
+    by_kind: dict[str, list[tuple[str, list[str]]]] = {}
+    for kind, owner, steps in told:
+        by_kind.setdefault(kind, []).append((owner, steps))
+    kinds = [k for k in ("update", "invitation", "removed", "cancelled") if k in by_kind]
+    with use_language(plan.language):
+        lines = []
+        for kind in kinds:
+            people = by_kind[kind]
+            lines.append(
+                ngettext(
+                    "{what}, {count} person: {people}",
+                    "{what}, {count} people: {people}",
+                    len(people),
+                ).format(
+                    what=calendar_kind_name(kind),
+                    count=len(people),
+                    people=", ".join(
+                        f"{plan.actors[o].name if o in plan.actors else o} ({', '.join(steps)})"
+                        for o, steps in people
+                    ),
+                )
+            )
+        return ChannelMessage(
+            kind="calendar",
+            title=calendar_subject(dry_run, kinds[0]),
+            lines=tuple(lines),
+            link=link,
+        )
+
+
+def _tell_calendar_channels(
+    plan: Plan,
+    dry_run: str,
+    told: list[tuple[str, str, list[str]]],
+    dag_id: str,
+    run_id: str,
+    on_failure: Callable[[str, str], None] | None = None,
+) -> None:
+    if told:
+        tell_channels(
+            plan,
+            "calendar",
+            lambda: calendar_channel_message(
+                plan, dry_run, told, link=run_link(airflow_base_url(), dag_id, run_id)
+            ),
+            on_failure,
+        )
+
+
 def _gone_events(plan: Plan, dry_run: str, run_id: str, steps: list[str]) -> list[CalendarEvent]:
     """Events to cancel, by step: UID and summary, and the planned times when the plan still has them."""
     schedule = plan.schedules.get(dry_run)
@@ -216,6 +280,7 @@ def sync_calendar(plan: Plan, dry_run: str, context: Any) -> int:
     fresh = [o for o in todo if state["failed"].get(o) != hashes.get(o, "")]
     retries = [o for o in todo if o not in fresh]
     sent = 0
+    told: list[tuple[str, str, list[str]]] = []  # (kind, owner, steps) of each e-mail sent
     for owner in fresh + retries:
         retry = owner in retries
         delivered = state["owners"].get(owner)
@@ -266,6 +331,10 @@ def sync_calendar(plan: Plan, dry_run: str, context: Any) -> int:
                 break  # e-mail still fails: the other retries wait for the next wake
             continue
         if events:
+            told.append(("update" if delivered else "invitation", owner, now_steps))
+        if gone:
+            told.append(("removed", owner, gone))
+        if events:
             state["owners"][owner] = {"hash": hashes[owner], "steps": now_steps}
         else:
             state["owners"].pop(owner, None)
@@ -278,6 +347,14 @@ def sync_calendar(plan: Plan, dry_run: str, context: Any) -> int:
             ", ".join(str(m["Subject"]) for m in messages),
             state["sequence"],
         )
+    _tell_calendar_channels(  # one message for all the e-mails of this sending
+        plan,
+        dry_run,
+        told,
+        ti.dag_id,
+        ti.run_id,
+        partial(record_mail_failure, ti, "calendar", channel=True),
+    )
     return sent
 
 
@@ -311,6 +388,7 @@ def cancel_calendar(
     state = _state(state_raw)
     sequence = state["sequence"] + 1
     sent = 0
+    told: list[tuple[str, str, list[str]]] = []
     for owner, delivered in state["owners"].items():
         if owner not in plan.actors or not delivered.get("steps"):
             continue
@@ -329,4 +407,7 @@ def cancel_calendar(
             log.warning("The calendar cancellation to %s could not be sent: %s", owner, exc)
             continue
         sent += 1
+        told.append(("cancelled", owner, list(delivered["steps"])))
+    # in the api-server, the run's watch stopped: a channel that fails is only logged
+    _tell_calendar_channels(plan, dry_run, told, plan.dag_id(dry_run), run_id)
     return sent, {"sequence": sequence + 1, "version": None, "owners": {}, "failed": {}}

@@ -150,8 +150,20 @@ def tell_channels(
 
     Returns the channels that failed, (connection, reason); ``on_failure(connection, reason)`` is
     called for each (to record it with the e-mails that could not be sent)."""
-    channels = plan.channels_for(kind)
-    if not channels:
+    return post_to_channels(
+        [c.connection for c in plan.channels_for(kind)], kind, build, on_failure
+    )
+
+
+def post_to_channels(
+    connections: Sequence[str],
+    kind: str,
+    build: Callable[[], ChannelMessage],
+    on_failure: Callable[[str, str], None] | None = None,
+) -> list[tuple[str, str]]:
+    """:func:`tell_channels` for channels named by their connections, where no plan is at hand (the
+    dry run's End, in Airflow's triggerer); never raises."""
+    if not connections:
         return []
     try:
         message = build()
@@ -162,29 +174,27 @@ def tell_channels(
     else:
         built = message
     failures = []
-    for channel in channels:
+    for connection in connections:
         try:
             if built is None:
                 raise ChannelError(not_built)
-            post(channel.connection, built)
+            post(connection, built)
         except Exception as exc:  # the provider's errors, HTTP errors, a missing connection
             reason = str(exc) if isinstance(exc, ChannelError) else failure_reason(exc)
             log.warning(
                 "The %s message could not be posted to channel %s (%s); the step goes on",
                 kind,
-                channel.connection,
+                connection,
                 reason,
             )
-            failures.append((channel.connection, reason))
+            failures.append((connection, reason))
             if on_failure is not None:
                 try:
-                    on_failure(channel.connection, reason)
+                    on_failure(connection, reason)
                 except Exception:
-                    log.exception(
-                        "The failure of channel %s could not be recorded", channel.connection
-                    )
+                    log.exception("The failure of channel %s could not be recorded", connection)
             continue
-        log.info("%s message posted to channel %s: %s", kind, channel.connection, built.title)
+        log.info("%s message posted to channel %s: %s", kind, connection, built.title)
     return failures
 
 

@@ -19,8 +19,15 @@ from functools import partial
 from typing import Any
 
 from transition.i18n import _, format_moment, use_language
-from transition.notifications.addressing import airflow_base_url, by_language
+from transition.notifications.addressing import (
+    airflow_base_url,
+    by_language,
+    required_actions_link,
+    step_subject,
+)
 from transition.notifications.alert_mail import notice_message, send_alert
+from transition.notifications.channels import ChannelMessage, lines_of_facts, tell_channels
+from transition.notifications.ready_mail import record_mail_failure
 from transition.notifications.step_holder import read_transferees
 from transition.plan.escalation import NOT_STARTED, Rung
 from transition.plan.heads_up import HeadsUp
@@ -77,6 +84,21 @@ def rung_subject(rung: Rung) -> str:
     return names[rung.level]
 
 
+def rung_headline(plan: Plan, step_id: str, rung: Rung, since: dt.datetime) -> str:
+    """What a rung says, in the current language: since when the step waits, who is told now."""
+    local = since.astimezone(zoneinfo.ZoneInfo(plan.timezone))
+    if rung.ladder == NOT_STARTED:
+        headline = _("Step {step} has been ready since {time} and nobody has started it.")
+    else:
+        headline = _("Step {step} was due to be closed by {time} and is still open.")
+    headline = headline.format(step=step_id, time=format_moment(local, "short"))
+    if rung.level == 2:
+        headline += " " + _("The owner's team leader is told.")
+    elif rung.level >= 3:
+        headline += " " + _("The owner's team leader and the cutover managers are told.")
+    return headline
+
+
 def escalation_message(
     plan: Plan,
     dry_run: str,
@@ -92,29 +114,61 @@ def escalation_message(
 ) -> EmailMessage:
     """One rung's e-mail to one group of readers; ``since``: when the step became Ready (not
     started) or was due (still open)."""
-    local = since.astimezone(zoneinfo.ZoneInfo(plan.timezone))
     with use_language(group.language):
-        if rung.ladder == NOT_STARTED:
-            headline = _("Step {step} has been ready since {time} and nobody has started it.")
-        else:
-            headline = _("Step {step} was due to be closed by {time} and is still open.")
-        headline = headline.format(step=step_id, time=format_moment(local, "short"))
-        if rung.level == 2:
-            headline += " " + _("The owner's team leader is told.")
-        elif rung.level >= 3:
-            headline += " " + _("The owner's team leader and the cutover managers are told.")
         return notice_message(
             plan,
             dry_run,
             step_id,
             what=rung_subject(rung),
-            headline=headline,
+            headline=rung_headline(plan, step_id, rung, since),
             to=[a.email for a in group.to],
             cc=[a.email for a in group.cc],
             dag_id=dag_id,
             run_id=run_id,
             base_url=base_url,
             facts=[(_("Held by"), ", ".join(a.name for a in held_by))],
+        )
+
+
+def escalation_channel_message(
+    plan: Plan,
+    dry_run: str,
+    step_id: str,
+    rung: Rung,
+    *,
+    since: dt.datetime,
+    held_by: Sequence[Actor],
+    link: str,
+) -> ChannelMessage:
+    """One rung for the plan's chat channels, in the plan's language: which rung of how many, who
+    holds the step and who is told from this rung on."""
+    step = plan.steps[step_id]
+    owner = plan.actors[step.owner]
+    delays = plan.escalation.not_started if rung.ladder == NOT_STARTED else plan.escalation.overrun
+    leader = plan.actors.get(owner.team_leader or "") if rung.level >= 2 else None
+    managers = plan.manager_actors() if rung.level >= 3 else []
+    with use_language(plan.language):
+        return ChannelMessage(
+            kind="reminder",
+            title=step_subject(dry_run, step_id, rung_subject(rung)),
+            lines=(
+                f"{step_id} · {step.label}",
+                rung_headline(plan, step_id, rung, since),
+                *lines_of_facts(
+                    [
+                        (
+                            _("Reminder"),
+                            _("{level} of {count}").format(
+                                level=rung.level, count=max(len(delays), rung.level)
+                            ),
+                        ),
+                        (_("Held by"), ", ".join(a.name for a in held_by)),
+                        (_("Team leader told"), leader.name if leader else ""),
+                        (_("Cutover managers told"), ", ".join(a.name for a in managers)),
+                    ]
+                ),
+            ),
+            link=link,
         )
 
 
@@ -141,6 +195,21 @@ def announce_escalation(
             base_url=base_url,
         )
         send_alert(build, ti, step_id, "reminder", group.to[0].email)
+    tell_channels(
+        plan,
+        "reminder",
+        partial(
+            escalation_channel_message,
+            plan,
+            dry_run,
+            step_id,
+            rung,
+            since=since,
+            held_by=held_by,
+            link=required_actions_link(base_url, ti.dag_id, ti.run_id, step_id),
+        ),
+        partial(record_mail_failure, ti, "reminder", channel=True),
+    )
 
 
 def heads_up_message(
@@ -172,6 +241,32 @@ def heads_up_message(
         )
 
 
+def heads_up_channel_message(
+    plan: Plan, dry_run: str, heads_up: HeadsUp, *, link: str
+) -> ChannelMessage:
+    """ "You're next" for the plan's chat channels, in the plan's language: whose step, when the
+    forecast says it becomes Ready, what it still waits for."""
+    step = plan.steps[heads_up.step_id]
+    local = heads_up.ready_at.astimezone(zoneinfo.ZoneInfo(plan.timezone))
+    with use_language(plan.language):
+        return ChannelMessage(
+            kind="heads_up",
+            title=step_subject(dry_run, step.id, _("You're next")),
+            lines=(
+                f"{step.id} · {step.label}",
+                _(
+                    "Step {step} should be ready around {time}, from the forecast of the run so far."
+                ).format(step=step.id, time=format_moment(local, "short")),
+                *lines_of_facts([(_("Owner"), plan.actors[step.owner].name)]),
+                *(
+                    f"- {p} · {plan.steps[p].label} ({plan.actors[plan.steps[p].owner].name})"
+                    for p in heads_up.waiting_for
+                ),
+            ),
+            link=link,
+        )
+
+
 def announce_heads_up(plan: Plan, dry_run: str, context: Any, due: list[HeadsUp]) -> None:
     """Send the heads-ups one check of the run's watch found; a failure is recorded, never raised."""
     ti = context["ti"]
@@ -188,3 +283,15 @@ def announce_heads_up(plan: Plan, dry_run: str, context: Any, due: list[HeadsUp]
         )
         owner = plan.actors[plan.steps[heads_up.step_id].owner]
         send_alert(build, ti, heads_up.step_id, "heads-up", owner.email)
+        tell_channels(
+            plan,
+            "heads_up",
+            partial(
+                heads_up_channel_message,
+                plan,
+                dry_run,
+                heads_up,
+                link=required_actions_link(base_url, ti.dag_id, ti.run_id, heads_up.step_id),
+            ),
+            partial(record_mail_failure, ti, "heads-up", channel=True),
+        )

@@ -20,9 +20,15 @@ from functools import partial
 from typing import Any
 
 from transition.i18n import _, format_moment, ngettext, pgettext, use_language
-from transition.notifications.addressing import airflow_base_url
+from transition.notifications.addressing import (
+    airflow_base_url,
+    required_actions_link,
+    step_subject,
+)
 from transition.notifications.alert_mail import notice_message, send_alert
+from transition.notifications.channels import ChannelMessage, lines_of_facts, tell_channels
 from transition.notifications.escalation_mail import Readers, holders, readers
+from transition.notifications.ready_mail import record_mail_failure
 from transition.notifications.sent_ledger import GATE_ANSWERS, SentLedger
 from transition.notifications.step_holder import read_transferees
 from transition.plan.escalation import Rung
@@ -57,6 +63,46 @@ def _names(plan: Plan, ids: Sequence[str]) -> str:
     return ", ".join(plan.actors[a].name if a in plan.actors else a for a in ids)
 
 
+def gate_reminder_text(
+    plan: Plan,
+    gate_id: str,
+    rung: Rung,
+    *,
+    since: dt.datetime,
+    held_by: Sequence[Actor],
+    go: GoSoFar,
+) -> tuple[str, list[tuple[str, str]]]:
+    """The headline and facts of one rung about an undecided gate, in the current language."""
+    local = since.astimezone(zoneinfo.ZoneInfo(plan.timezone))
+    headline = _("Gate {gate} has been waiting for a decision (Go or No-go) since {time}.").format(
+        gate=gate_id, time=format_moment(local, "short")
+    )
+    facts = [(pgettext("gate", "Held by"), ", ".join(a.name for a in held_by))]
+    if go.approvals > 1:
+        headline += " " + ngettext(
+            "{count} more Go is needed before it counts ({approvals} different people); "
+            "one No-go decides.",
+            "{count} more Go are needed before it counts ({approvals} different people); "
+            "one No-go decides.",
+            go.missing,
+        ).format(count=go.missing, approvals=go.approvals)
+        facts.append(
+            (
+                _("Go so far"),
+                _("{people} ({count} of {approvals})").format(
+                    people=_names(plan, go.said_go) or _("nobody yet"),
+                    count=len(go.said_go),
+                    approvals=go.approvals,
+                ),
+            )
+        )
+    if rung.level == 2:
+        headline += " " + _("The owner's team leader is told.")
+    elif rung.level >= 3:
+        headline += " " + _("The owner's team leader and the cutover managers are told.")
+    return headline, facts
+
+
 def gate_reminder_message(
     plan: Plan,
     dry_run: str,
@@ -73,34 +119,10 @@ def gate_reminder_message(
 ) -> EmailMessage:
     """One rung's e-mail about an undecided gate to one group of readers; ``since``: when the gate
     became Ready."""
-    local = since.astimezone(zoneinfo.ZoneInfo(plan.timezone))
     with use_language(group.language):
-        headline = _(
-            "Gate {gate} has been waiting for a decision (Go or No-go) since {time}."
-        ).format(gate=gate_id, time=format_moment(local, "short"))
-        facts = [(pgettext("gate", "Held by"), ", ".join(a.name for a in held_by))]
-        if go.approvals > 1:
-            headline += " " + ngettext(
-                "{count} more Go is needed before it counts ({approvals} different people); "
-                "one No-go decides.",
-                "{count} more Go are needed before it counts ({approvals} different people); "
-                "one No-go decides.",
-                go.missing,
-            ).format(count=go.missing, approvals=go.approvals)
-            facts.append(
-                (
-                    _("Go so far"),
-                    _("{people} ({count} of {approvals})").format(
-                        people=_names(plan, go.said_go) or _("nobody yet"),
-                        count=len(go.said_go),
-                        approvals=go.approvals,
-                    ),
-                )
-            )
-        if rung.level == 2:
-            headline += " " + _("The owner's team leader is told.")
-        elif rung.level >= 3:
-            headline += " " + _("The owner's team leader and the cutover managers are told.")
+        headline, facts = gate_reminder_text(
+            plan, gate_id, rung, since=since, held_by=held_by, go=go
+        )
         return notice_message(
             plan,
             dry_run,
@@ -113,6 +135,30 @@ def gate_reminder_message(
             run_id=run_id,
             base_url=base_url,
             facts=facts,
+        )
+
+
+def gate_reminder_channel_message(
+    plan: Plan,
+    dry_run: str,
+    gate_id: str,
+    rung: Rung,
+    *,
+    since: dt.datetime,
+    held_by: Sequence[Actor],
+    go: GoSoFar,
+    link: str,
+) -> ChannelMessage:
+    """One rung about an undecided gate for the plan's chat channels, in the plan's language."""
+    with use_language(plan.language):
+        headline, facts = gate_reminder_text(
+            plan, gate_id, rung, since=since, held_by=held_by, go=go
+        )
+        return ChannelMessage(
+            kind="reminder",
+            title=step_subject(dry_run, gate_id, gate_rung_subject(rung)),
+            lines=(f"{gate_id} · {plan.steps[gate_id].label}", headline, *lines_of_facts(facts)),
+            link=link,
         )
 
 
@@ -143,3 +189,19 @@ def announce_gate_reminder(
             base_url=base_url,
         )
         send_alert(build, ti, gate_id, "reminder", group.to[0].email)
+    tell_channels(
+        plan,
+        "reminder",
+        partial(
+            gate_reminder_channel_message,
+            plan,
+            dry_run,
+            gate_id,
+            rung,
+            since=since,
+            held_by=held_by,
+            go=go,
+            link=required_actions_link(base_url, ti.dag_id, ti.run_id, gate_id),
+        ),
+        partial(record_mail_failure, ti, "reminder", channel=True),
+    )

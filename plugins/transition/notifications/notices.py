@@ -5,7 +5,9 @@ A transfer goes to the new person, in their language, copied to whoever gave it 
 blocking defect on a step (open, or closed already) to the cutover managers, one e-mail per
 language among them (the owner copied on the first). Both have the shape of every e-mail about one
 step (``alert_mail.notice_message``). A blocking defect on the run as a whole goes to the cutover
-managers alone, one e-mail per language among them, with a link to the recap page.
+managers alone, one e-mail per language among them, with a link to the recap page. Each has a
+short form for the plan's chat channels (``transfer``, ``defect``, ``substitution``), in the plan's
+language.
 """
 
 from __future__ import annotations
@@ -202,9 +204,7 @@ def substitution_notices(
         ),
     ):
         with use_language(reader.language):
-            subject = subject_prefix(dry_run) + _("Substitute: {absent} → {substitute}").format(
-                absent=absent.name, substitute=substitute.name
-            )
+            subject = substitution_subject(dry_run, absent, substitute)
             text_html = render(
                 "substitution",
                 subject=subject,
@@ -233,6 +233,48 @@ def substitution_notices(
             )
         )
     return messages
+
+
+def substitution_subject(dry_run: str, absent: Actor, substitute: Actor) -> str:
+    """``[Transition-DR1] Substitute: Bob Peeters → Frank Claes``, in the current language."""
+    return subject_prefix(dry_run) + _("Substitute: {absent} → {substitute}").format(
+        absent=absent.name, substitute=substitute.name
+    )
+
+
+def substitution_channel_message(
+    plan: Plan,
+    dry_run: str,
+    steps: list[str],
+    *,
+    manager_id: str,
+    absent: Actor,
+    substitute: Actor,
+    text: str,
+    link: str,
+) -> ChannelMessage:
+    """A substitution, for the plan's chat channels, in the plan's language: who handed whose steps
+    to whom, the steps, the manager's message."""
+    manager = plan.actors.get(manager_id)
+    with use_language(plan.language):
+        return ChannelMessage(
+            kind="substitution",
+            title=substitution_subject(dry_run, absent, substitute),
+            lines=(
+                _(
+                    "{manager} hands the steps {absent} held in this dry run to {substitute} "
+                    "({count})."
+                ).format(
+                    manager=manager.name if manager else manager_id,
+                    absent=absent.name,
+                    substitute=substitute.name,
+                    count=len(steps),
+                ),
+                *(f"- {step_id} · {plan.steps[step_id].label}" for step_id in steps),
+                *lines_of_facts([(_("Message"), text)]),
+            ),
+            link=link,
+        )
 
 
 def run_defect_notices(

@@ -55,11 +55,14 @@ def run_holders_key(dag_id: str, run_id: str) -> str:
     return bounded_key(f"{run_prefix(dag_id, run_id)}{RUN_MAP}")
 
 
-def _instant(value: Any) -> str:
+def run_instant(value: Any) -> str:
+    """A run's ``run_after`` as kept in a Variable."""
     return value.isoformat() if isinstance(value, dt.datetime) else str(value)
 
 
-def _same_instant(stored: Any, run_after: Any) -> bool:
+def same_run(stored: Any, run_after: Any) -> bool:
+    """Whether a Variable's ``run_after`` is this run instance's (not a run deleted and triggered
+    again under the same id)."""
     try:
         return isinstance(stored, str) and dt.datetime.fromisoformat(stored) == run_after
     except (TypeError, ValueError):  # not a time, or naive against aware
@@ -81,7 +84,9 @@ def write_holder(
     )
     Variable.set(
         holder_key(dag_id, run_id, task_id),
-        json.dumps({"holder": actor, "transferees": transferees, "run_after": _instant(run_after)}),
+        json.dumps(
+            {"holder": actor, "transferees": transferees, "run_after": run_instant(run_after)}
+        ),
         description=DESCRIPTION,
         session=session,
     )
@@ -90,7 +95,7 @@ def write_holder(
     steps[task_id] = actor
     Variable.set(
         key,
-        json.dumps({"run_after": _instant(run_after), "steps": steps}, sort_keys=True),
+        json.dumps({"run_after": run_instant(run_after), "steps": steps}, sort_keys=True),
         description=RUN_DESCRIPTION,
         session=session,
     )
@@ -134,7 +139,7 @@ def holders_of(raw: str | None, run_after: Any) -> dict[str, str]:
         value = json.loads(raw) if raw else None
     except ValueError:
         return {}
-    if not isinstance(value, dict) or not _same_instant(value.get("run_after"), run_after):
+    if not isinstance(value, dict) or not same_run(value.get("run_after"), run_after):
         return {}  # none yet, or another run instance's (deleted, triggered again under the same id)
     steps = value.get("steps")
     if not isinstance(steps, dict):
@@ -164,7 +169,7 @@ def _read(context: Any) -> dict[str, Any]:
         value = json.loads(raw) if raw else None
     except ValueError:
         return {}
-    if not isinstance(value, dict) or not _same_instant(value.get("run_after"), dag_run.run_after):
+    if not isinstance(value, dict) or not same_run(value.get("run_after"), dag_run.run_after):
         return {}  # another run instance's (deleted, triggered again under the same id)
     return value
 

@@ -25,7 +25,9 @@ from transition.workbook.reader import read_workbook, sheet_ref
 from transition.workbook.sheets import sheet_specs
 
 # Bump when the compiled form or the validation rules change: old cache entries are then ignored.
-COMPILER_VERSION = "5"  # 2: limits, control characters; 3: gates; 4: channels; 5: escalation
+# 2: limits, control characters; 3: gates; 4: channels; 5: escalation; 6: more channel messages
+# (a channel's ``all`` is written out in the compiled plan)
+COMPILER_VERSION = "6"
 
 
 @dataclass

@@ -8,12 +8,14 @@ it), each step once. What it has said is kept in its
 sent-ledger (an Airflow Variable, see ``sent_ledger``), written after each alert: it survives
 deferrals, restarts of every Airflow component and new tries of the watch, so no alert is sent twice.
 
-It also gathers the e-mails that steps could not send (their XCom ``mail_failures``) and, once
+It also gathers the e-mails that steps could not send (their XCom ``mail_failures``), and the chat
+messages the api-server could not post (:mod:`transition.notifications.server_failures`), and, once
 ``on_failures`` succeeds (mail works again), stops reporting them. When the run starts it calls
 ``on_start`` once (e.g. calendar invitations), and ``on_wake`` each time it looks (it runs the latest
 plan: e.g. calendar updates). With ``heads_up_due`` it also tells owners "you're next" shortly before
 the live forecast says their step becomes Ready (:mod:`transition.plan.heads_up`; ``on_heads_up``,
-each step once), waking in time for the next one as the forecast stands. It ends when every step has, and then deletes the run's sent-ledgers.
+each step once), waking in time for the next one as the forecast stands. It ends when every step
+has, and then deletes the run's sent-ledgers, holders and api-server failures.
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ from airflow.providers.standard.triggers.temporal import DateTimeTrigger
 from airflow.sdk import BaseOperator, timezone
 
 from transition.notifications.sent_ledger import SentLedger, forget_run
+from transition.notifications.server_failures import read_server_failures
+from transition.notifications.server_failures import run_prefix as failures_prefix
 from transition.notifications.step_holder import run_prefix as holders_prefix
 from transition.plan.heads_up import HeadsUp
 from transition.vocabulary import WATCH_LABEL, WATCH_TASK_ID
@@ -121,7 +125,12 @@ class RunWatchOperator(BaseOperator):
         next_heads_up = self._heads_up(context, states, ledger, now)
 
         if all(states.get(step) in FINISHED for step in self.upstream):
-            gone = forget_run(ti.dag_id, ti.run_id, holders_prefix(ti.dag_id, ti.run_id))
+            gone = forget_run(
+                ti.dag_id,
+                ti.run_id,
+                holders_prefix(ti.dag_id, ti.run_id),
+                failures_prefix(ti.dag_id, ti.run_id),
+            )
             self.log.info(
                 "Every step of the run has finished; the watch ends (%d sent-ledgers and holders deleted)",
                 gone,
@@ -190,6 +199,12 @@ class RunWatchOperator(BaseOperator):
             key = f"{ti.task_id}|{failure.get('mail')}|{failure.get('at')}"
             if key not in reported:
                 new.append({"step": WATCH_LABEL, "key": key, **failure})
+        try:  # the api-server's (a transfer's, a defect's, a substitution's channels)
+            server = read_server_failures(ti.dag_id, ti.run_id, context["dag_run"].run_after)
+        except Exception:
+            self.log.exception("The api-server's failed messages could not be read; next time")
+            server = []
+        new += [{**failure, "key": key} for key, failure in server if key not in reported]
         ti.xcom_push(key="failures_checked", value=sorted(checked))
         if not new:
             return False

@@ -46,6 +46,7 @@ from transition.notifications.notices import (
     transfer_channel_message,
     transfer_notice,
 )
+from transition.notifications.server_failures import server_failure_recorder
 from transition.notifications.step_holder import write_holder
 from transition.runs import records
 from transition.vocabulary import SEVERITY_NAMES, Severity
@@ -277,7 +278,7 @@ def _transfer(
     )
     error = _mail(message)
     records.set_mail_error(session, records.transfers, row["id"], error)
-    tell_channels(  # a channel that fails is logged: the transfer is done all the same
+    tell_channels(  # a channel that fails is kept for the run's watch: the transfer is done
         plan,
         "transfer",
         partial(
@@ -290,6 +291,7 @@ def _transfer(
             text=body.message,
             link=required_actions_link(base_url(), dag_id, run_id, step_id),
         ),
+        server_failure_recorder(session, dag_id, run_id, step=step_id, mail="transfer"),
     )
     return {
         "transfer": {**row, "created_at": row["created_at"].isoformat()},
@@ -363,7 +365,7 @@ def _record_defect(
                 after_close=after_close,
             ),
         )
-        tell_channels(  # a channel that fails is logged: the defect is recorded all the same
+        tell_channels(  # a channel that fails is kept for the run's watch: the defect is recorded
             plan,
             "defect",
             partial(
@@ -375,6 +377,7 @@ def _record_defect(
                 recorder=who,
                 link=required_actions_link(base_url(), dag_id, run_id, step_id),
             ),
+            server_failure_recorder(session, dag_id, run_id, step=step_id, mail="defect"),
         )
     return {"defect": as_json(row), "mail": mail}
 

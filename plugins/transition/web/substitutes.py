@@ -7,14 +7,17 @@ Every step of the run that ``absent`` holds now (they own it and it was not tran
 last transferred to them) and that is not closed or skipped, Ready, Open or still to come, is
 transferred to ``substitute``, as one transfer each (recorded, written in the task's note, the
 step's holder for its coming e-mails, added to its request if it asks now). The substitute gets one
-e-mail listing the steps, the absent person one saying who took them over. Only the cutover
-managers (and Airflow admins) may do it: 403 otherwise.
+e-mail listing the steps, the absent person one saying who took them over; the plan's chat channels
+that list ``substitution`` get one message (a channel that fails is kept for the run's watch,
+:mod:`transition.notifications.server_failures`). Only the cutover managers (and Airflow admins)
+may do it: 403 otherwise.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import zoneinfo
+from functools import partial
 from typing import Any
 
 from airflow.api_fastapi.common.db.common import SessionDep
@@ -23,7 +26,10 @@ from fastapi import Depends, HTTPException
 from pydantic import BaseModel, Field, field_validator
 
 from transition.i18n import _, use_language
-from transition.notifications.notices import substitution_notices
+from transition.notifications.addressing import run_link
+from transition.notifications.channels import tell_channels
+from transition.notifications.notices import substitution_channel_message, substitution_notices
+from transition.notifications.server_failures import server_failure_recorder
 from transition.plan.model import Plan
 from transition.runs import records
 from transition.web.app import (
@@ -135,6 +141,24 @@ def substitute(
     ):
         error = _mail(message)
         mails[whom] = "sent" if error is None else f"failed: {error}"
+    tell_channels(  # a channel that fails is kept for the run's watch
+        plan,
+        "substitution",
+        partial(
+            substitution_channel_message,
+            plan,
+            dry_run,
+            steps,
+            manager_id=who,
+            absent=plan.actors[body.absent],
+            substitute=target,
+            text=body.message,
+            link=run_link(base_url(), dag_id, run_id),
+        ),
+        server_failure_recorder(
+            session, dag_id, run_id, step=", ".join(steps), mail="substitution"
+        ),
+    )
     told = mails.get("substitute", "sent")
     for row in rows:
         records.set_mail_error(
