@@ -205,6 +205,25 @@ def test_each_owner_reads_their_language(tmp_path):
         assert refused.status_code == 403
         assert refused.json()["detail"].startswith("Vous ne pouvez pas agir sur l'étape B")
 
+        # A blocking defect on the run itself (dave, a cutover manager): his e-mail in English,
+        # the channel's message in the plan's French.
+        with server.client("dave") as dave:
+            recorded = dave.post(
+                f"/transition/api/dags/{DAG_ID}/runs/{run_id}/defects",
+                json={"title": "VPN coupé", "severity": "blocking"},
+            )
+        assert recorded.status_code == 201, recorded.text
+        assert recorded.json()["mail"] == "sent"
+        run_defect = smtp.wait_for("[Transition-DR1] Blocking defect on the run: VPN coupé")
+        assert run_defect["To"] == "dave@example.com"
+        posted = receiver.wait_for(
+            "[Transition-DR1] Anomalie bloquante sur l'exécution : VPN coupé", path="/teams"
+        )
+        assert posted.body["message"].startswith(
+            f"Une anomalie bloquante a été enregistrée sur l'exécution {run_id} du dry run DR1, "
+            "pas sur une étape.\nAnomalie : #"
+        ), posted.body
+
         # C (carol: the plan's French) is Ready once A is closed.
         assert server.answer_when_asked("alice", DAG_ID, run_id, "A", "Close").status_code == 200
         ready_c = smtp.wait_for("[Transition-DR1] C - Exécution")
@@ -221,6 +240,7 @@ def test_each_owner_reads_their_language(tmp_path):
                 "[Transition-DR1] A - Exécution",
                 "[Transition-DR1] B - Execution",
                 "[Transition-DR1] A - Transfer",
+                "[Transition-DR1] Blocking defect on the run: VPN coupé",
                 "[Transition-DR1] C - Exécution",
                 "[Transition-DR1] 1 e-mail could not be sent",  # once
             ]
@@ -233,7 +253,10 @@ def test_each_owner_reads_their_language(tmp_path):
         titles = sorted(p.body["title"] for p in receiver.posted if p.path == "/teams")
         assert titles == sorted(
             [f"[Transition-DR1] {s} - Exécution" for s in "ABC"]
-            + ["[Transition-DR1] A - Transfert"]
+            + [
+                "[Transition-DR1] A - Transfert",
+                "[Transition-DR1] Anomalie bloquante sur l'exécution : VPN coupé",
+            ]
         ), titles  # the steps have no planned time: no calendar invitation, no calendar message
 
 

@@ -15,6 +15,7 @@ from transition.notifications.channels import ChannelMessage, slack_text, tell_c
 from transition.notifications.decision_mail import decision_channel_message
 from transition.notifications.notices import (
     blocking_defect_channel_message,
+    run_defect_channel_message,
     transfer_channel_message,
 )
 from transition.notifications.ready_mail import ready_channel_message
@@ -235,6 +236,43 @@ def test_transfer_and_blocking_defect_messages(tmp_path):
         == "[Transition-DR1] CO-100 - Anomalie bloquante : Gateway <down>"
     )
     assert defect.lines[1:] == ("Anomalie : #7 Gateway <down>", "Enregistrée par : Alice Martin")
+    assert defect.lines[0] == (
+        "Une anomalie bloquante a été enregistrée sur l'étape CO-100 : elle ne peut pas être "
+        "clôturée tant que l'anomalie n'est pas résolue."
+    )
+    late = blocking_defect_channel_message(
+        plan,
+        "DR1",
+        "CO-100",
+        defect={"id": 8, "title": "Counts", "severity": "blocking"},
+        recorder="alice",
+        link=LINK,
+        after_close=True,
+    )
+    assert late.lines[0] == (
+        "Une anomalie bloquante a été enregistrée sur l'étape CO-100 après sa clôture ; elle ne "
+        "bloque plus rien."
+    )
+
+
+def test_a_blocking_defect_on_the_run_itself(tmp_path):
+    plan = plan_with(tmp_path, [])
+    message = run_defect_channel_message(
+        plan,
+        "DR1",
+        defect={"id": 9, "title": "VPN dropped", "severity": "blocking"},
+        recorder="dave",
+        run_id="manual__1",
+        link=LINK,
+    )
+    assert message.kind == "defect"
+    assert message.text().split("\n") == [
+        "[Transition-DR1] Blocking defect on the run: VPN dropped",
+        "A blocking defect was recorded on run manual__1 of dry run DR1, not on one step.",
+        "Defect: #9 VPN dropped",
+        "Recorded by: Dave Lambert",
+        LINK,
+    ]
 
 
 def test_a_channel_that_fails_is_recorded_and_reported_with_the_emails(

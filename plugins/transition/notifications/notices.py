@@ -87,9 +87,17 @@ def transfer_channel_message(
 
 
 def blocking_defect_channel_message(
-    plan: Plan, dry_run: str, step_id: str, *, defect: dict[str, Any], recorder: str, link: str
+    plan: Plan,
+    dry_run: str,
+    step_id: str,
+    *,
+    defect: dict[str, Any],
+    recorder: str,
+    link: str,
+    after_close: bool = False,
 ) -> ChannelMessage:
-    """A blocking defect, for the plan's chat channels, in the plan's language."""
+    """A blocking defect, for the plan's chat channels, in the plan's language (``after_close``:
+    recorded on a step already closed, which it blocks no more)."""
     recorded_by = plan.actors[recorder].name if recorder in plan.actors else recorder
     with use_language(plan.language):
         return ChannelMessage(
@@ -98,9 +106,16 @@ def blocking_defect_channel_message(
                 dry_run, step_id, _("Blocking defect: {title}").format(title=defect["title"])
             ),
             lines=(
-                _(
-                    "A blocking defect was recorded on step {step}: it cannot be closed until "
-                    "the defect is resolved."
+                (
+                    _(
+                        "A blocking defect was recorded on step {step} after its close; it blocks "
+                        "nothing now."
+                    )
+                    if after_close
+                    else _(
+                        "A blocking defect was recorded on step {step}: it cannot be closed until "
+                        "the defect is resolved."
+                    )
                 ).format(step=step_id),
                 *lines_of_facts(
                     [
@@ -319,3 +334,29 @@ def run_defect_notices(
             )
         )
     return messages
+
+
+def run_defect_channel_message(
+    plan: Plan, dry_run: str, *, defect: dict[str, Any], recorder: str, run_id: str, link: str
+) -> ChannelMessage:
+    """A blocking defect on the run as a whole, for the plan's chat channels, in its language."""
+    recorded_by = plan.actors[recorder].name if recorder in plan.actors else recorder
+    with use_language(plan.language):
+        return ChannelMessage(
+            kind="defect",
+            title=subject_prefix(dry_run)
+            + _("Blocking defect on the run: {title}").format(title=defect["title"]),
+            lines=(
+                _(
+                    "A blocking defect was recorded on run {run} of dry run {dry_run}, not on one "
+                    "step."
+                ).format(run=run_id, dry_run=dry_run),
+                *lines_of_facts(
+                    [
+                        (_("Defect"), f"#{defect['id']} {defect['title']}"),
+                        (_("Recorded by"), recorded_by),
+                    ]
+                ),
+            ),
+            link=link,
+        )

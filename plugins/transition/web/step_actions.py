@@ -36,12 +36,13 @@ from pydantic import BaseModel, Field, field_validator
 from sqlalchemy.orm import joinedload
 
 from transition.i18n import N_, _, use_language
-from transition.notifications.addressing import required_actions_link
+from transition.notifications.addressing import required_actions_link, run_link
 from transition.notifications.channels import tell_channels
 from transition.notifications.mail import MailError, send
 from transition.notifications.notices import (
     blocking_defect_channel_message,
     blocking_defect_notices,
+    run_defect_channel_message,
     run_defect_notices,
     transfer_channel_message,
     transfer_notice,
@@ -376,6 +377,7 @@ def _record_defect(
                 defect=row,
                 recorder=who,
                 link=required_actions_link(base_url(), dag_id, run_id, step_id),
+                after_close=after_close,
             ),
             server_failure_recorder(session, dag_id, run_id, step=step_id, mail="defect"),
         )
@@ -449,6 +451,20 @@ def _record_run_defect(dag_id: str, run_id: str, body: DefectBody, session: Any,
             run_defect_notices(
                 plan, dry_run, defect=row, recorder=who, run_id=run_id, base_url=base_url()
             ),
+        )
+        tell_channels(  # a channel that fails is kept for the run's watch: the defect is recorded
+            plan,
+            "defect",
+            partial(
+                run_defect_channel_message,
+                plan,
+                dry_run,
+                defect=row,
+                recorder=who,
+                run_id=run_id,
+                link=run_link(base_url(), dag_id, run_id),
+            ),
+            server_failure_recorder(session, dag_id, run_id, step=run_id, mail="defect"),
         )
     return {"defect": as_json(row), "mail": mail}
 
