@@ -9,7 +9,8 @@ before P's forecast end (heads_up: 2m), while P is still open. G, a go / no-go g
 climbs the not-started ladder while undecided: rung 1 to its owner, then + the team leader, then +
 the cutover manager; one Go after rung 1 does not restart it (rungs 2 and 3 say one more Go is
 needed, and who said Go); the timeouts never fail the gate; a second Go after rung 3 decides it,
-and the run goes on (F asks, the fallback B is skipped).
+and the run goes on (F asks, the fallback B is skipped). A chat channel (Apprise, posting to a
+local receiver) gets each rung and the heads-up once, titled like the e-mails.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import pytest
 from airflow_server import AirflowServer, airflow_with_mail
 from conftest import write_config, write_xlsx
 from transition.store.plan_store import load_plan
+from webhook_receiver import WebhookReceiver
 
 pytestmark = pytest.mark.e2e
 DAG_ID = "ladder_dr1"
@@ -68,6 +70,7 @@ def write_plan(folder):
             "overrun": ["0m", "1m", "2m"],
             "heads_up": "2m",
         },
+        channels=[{"connection": "teams_cutover", "messages": ["reminder", "heads_up"]}],
     )
 
 
@@ -99,9 +102,17 @@ def wait_deferred_watch(server: AirflowServer, run_id: str) -> None:
 def test_each_rung_arrives_once_in_order_to_the_right_people(tmp_path):
     write_plan(tmp_path)
     plan = load_plan(tmp_path / "config.yaml").plan
-    with airflow_with_mail(
-        tmp_path, plan, extra_env={"TRANSITION_WATCH_RECHECK_SECONDS": "10"}
-    ) as (server, smtp):
+    with (
+        WebhookReceiver() as receiver,
+        airflow_with_mail(
+            tmp_path,
+            plan,
+            extra_env={
+                "TRANSITION_WATCH_RECHECK_SECONDS": "10",
+                "AIRFLOW_CONN_TEAMS_CUTOVER": receiver.apprise_connection("/teams"),
+            },
+        ) as (server, smtp),
+    ):
         server.wait_for_dag(DAG_ID)
         run_id = server.trigger(DAG_ID)
         plugin = f"/transition/api/dags/{DAG_ID}/runs/{run_id}"
@@ -228,3 +239,9 @@ def test_each_rung_arrives_once_in_order_to_the_right_people(tmp_path):
         # again but stays on the overrun ladder (the sent-ledger knows it was started).
         assert not [s for s in subjects if s.startswith("[Transition-DR1] O - Not started")]
         assert "[Transition-DR1] H - Execution" not in subjects  # P still open: H never Ready
+        # The channel got each rung (P's too: started, past its 3 minutes) and the heads-up once,
+        # titled like the e-mails; one message per rung, whatever the number of e-mails.
+        posted = sorted(p.body["title"] for p in receiver.posted if p.path == "/teams")
+        told = {s for s in subjects if " - Reminder: " in s or " told" in s or "You're next" in s}
+        assert posted == sorted(told), (posted, subjects)
+        assert {str(m["Subject"]) for m in sent} < told
