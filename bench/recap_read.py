@@ -17,6 +17,11 @@ its answer), each for ``--seconds`` seconds:
   JSON above, every 30 s; the page alone is cheap, the JSON is what a reader waits for;
 * **timeline**: ``GET .../timeline.svg``, fetched with the JSON when the timeline is open.
 
+Then (``--poll``, 5 s by default) the JSON again with the most readers, each asking about every
+``--poll`` seconds (half to one and a half times it) as pages do (the recap polls every 30 s),
+for at least four polls each. The readers read the bytes sent and do not decompress or parse
+them: they share the server's cores, where a browser does that on its own machine.
+
 Reported per endpoint and number of readers: median and p95 latency (ms), answers per second,
 errors, and the median's ratio to the baseline's with as many readers (the machine is shared:
 ratios measured in the same run are the honest comparison), with the load average and the CPU
@@ -24,14 +29,17 @@ count. ``--profile`` also times ``run_steps`` called directly on the run's datab
 profile. About 10 minutes on 2 cores. Usage::
 
     PYTHONPATH=plugins .venv/bin/python bench/recap_read.py [--steps 500] [--readers 1,8,32]
-                                        [--seconds 15] [--profile] [--write BENCHMARKS.md]
+                                        [--seconds 15] [--poll 5] [--profile]
+                                        [--write BENCHMARKS.md]
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import gzip
 import os
+import random
 import statistics
 import sys
 import tempfile
@@ -186,29 +194,45 @@ def read_for(
     found: list[float],
     errors: list[str],
     sizes: list[int],
+    every: float = 0.0,
 ) -> None:
-    """One reader: ask, and ask again as soon as the answer is in, until ``until``."""
+    """One reader: ask, and ask again as soon as the answer is in (``every`` 0), or about every
+    ``every`` seconds (half to one and a half times it, the first time at a random moment), until
+    ``until``. It reads the bytes sent and does not decompress or parse them: the readers run on
+    the server's cores, a browser does that on its own machine."""
     with httpx.Client(
         base_url=base_url, headers={"Authorization": f"Bearer {token}"}, timeout=60
     ) as client:
+        if every:
+            time.sleep(random.uniform(0, every))
         while time.monotonic() < until:
             began = time.perf_counter()
             try:
-                answer = client.get(url, params=params)
+                with client.stream("GET", url, params=params) as answer:
+                    body = b"".join(answer.iter_raw())
             except httpx.HTTPError as error:
                 errors.append(repr(error)[:120])
                 continue
             took = time.perf_counter() - began
             if answer.status_code != 200:
-                errors.append(f"{answer.status_code} {answer.text[:120]}")
+                errors.append(f"{answer.status_code} {body[:120]!r}")
                 continue
             found.append(took)
-            if len(sizes) < 3:
-                sizes.append(len(answer.content))
+            if len(sizes) < 3:  # the answer's size, decompressed
+                packed = answer.headers.get("content-encoding") == "gzip"
+                sizes.append(len(gzip.decompress(body) if packed else body))
+            if every:
+                time.sleep(max(0.0, every * random.uniform(0.5, 1.5) - took))
 
 
 def measure_cell(
-    server: AirflowServer, tokens: list[str], url: str, params: dict, readers: int, seconds: float
+    server: AirflowServer,
+    tokens: list[str],
+    url: str,
+    params: dict,
+    readers: int,
+    seconds: float,
+    every: float = 0.0,
 ) -> dict:
     found: list[float] = []
     errors: list[str] = []
@@ -226,6 +250,7 @@ def measure_cell(
                 found,
                 errors,
                 sizes,
+                every,
             ),
             daemon=True,
         )
@@ -265,6 +290,7 @@ def read_all(
     run_id: str,
     reader_counts: list[int],
     seconds: float,
+    poll: float = 0.0,
 ) -> dict[tuple[str, int], dict]:
     """Every endpoint with 1, 8, 32… readers at once; the cutover managers and the owners read."""
     people = list(dict.fromkeys([*plan.cutover_managers, *(s.owner for s in plan.steps.values())]))
@@ -281,7 +307,19 @@ def read_all(
             cell["load"] = os.getloadavg()[0]
             results[(name, readers)] = cell
             print(f"{name:>9} × {readers:>2}: {cell}", flush=True)
+    if poll:  # as many readers as the most above, each asking about every `poll` seconds
+        readers = max(reader_counts)
+        url, params = urls["json"]
+        cell = measure_cell(server, tokens, url, params, readers, poll_seconds(seconds, poll), poll)
+        cell["load"] = os.getloadavg()[0]
+        results[("json-poll", readers)] = cell
+        print(f"json-poll × {readers:>2}: {cell}", flush=True)
     return results
+
+
+def poll_seconds(seconds: float, poll: float) -> float:
+    """How long the polling readers read: long enough for each to ask about four times."""
+    return max(seconds, 4 * poll)
 
 
 def profile_run_steps(server: AirflowServer, dry_run: str, run_id: str) -> None:
@@ -334,6 +372,7 @@ def measure(args: argparse.Namespace) -> dict:
                 run_id,
                 [int(n) for n in args.readers.split(",")],
                 args.seconds,
+                args.poll,
             )
             load_after = os.getloadavg()
             if args.profile:
@@ -355,7 +394,8 @@ def table(result: dict, args: argparse.Namespace) -> str:
     cells = result["cells"]
     command = (
         f"PYTHONPATH=plugins .venv/bin/python bench/recap_read.py --steps {args.steps} "
-        f"--readers {args.readers} --seconds {args.seconds:g} --write BENCHMARKS.md"
+        f"--readers {args.readers} --seconds {args.seconds:g} --poll {args.poll:g} "
+        "--write BENCHMARKS.md"
     )
     states = ", ".join(f"{state} {n}" for state, n in result["counts"].items())
     lines = [
@@ -383,6 +423,15 @@ def table(result: dict, args: argparse.Namespace) -> str:
                 f"| {LABELS[name]} | {n} | {median} | {cell['p95_ms']:.0f} | "
                 f"{cell['per_second']:.1f} | {ratio:.1f}x | {cell['errors']} | {cell['kib']:.0f} |"
             )
+    if ("json-poll", max(readers)) in cells:
+        n = max(readers)
+        cell = cells[("json-poll", n)]
+        lines.append(
+            f"| recap JSON, each reader about every {args.poll:g} s (as a page polls; "
+            f"{poll_seconds(args.seconds, args.poll):g} s) | {n} | **{cell['median_ms']:.0f}** | "
+            f"{cell['p95_ms']:.0f} | {cell['per_second']:.1f} | – | {cell['errors']} | "
+            f"{cell['kib']:.0f} |"
+        )
     return "\n".join(lines)
 
 
@@ -395,6 +444,12 @@ def main() -> None:
     parser.add_argument("--dry-run", default="LIVE", help="the sample plan's LIVE holds every step")
     parser.add_argument("--readers", default="1,8,32")
     parser.add_argument("--seconds", type=float, default=15, help="per endpoint and reader count")
+    parser.add_argument(
+        "--poll",
+        type=float,
+        default=5,
+        help="then the JSON with the most readers, each asking about every POLL s (0: not)",
+    )
     parser.add_argument("--answer-delay", type=float, default=2.5)
     parser.add_argument(
         "--motion-timeout", type=float, default=360, help="longest time the owners answer (s)"

@@ -59,3 +59,25 @@ def test_a_run_that_does_not_exist_has_no_key(engine):  # noqa: F811
     with Session(engine) as session:
         assert records.run_key(session, "resa_dr1", "manual__1") == "41@20270116T075900.123456"
         assert records.run_key(session, "resa_dr1", "nope") is None
+
+
+def test_the_records_of_a_run_read_at_once_are_those_read_one_kind_at_a_time(engine):  # noqa: F811
+    dag_runs(engine)
+    run = {"dag_id": "resa_dr1", "run_id": "manual__1"}
+    with Session(engine) as session, session.begin():
+        defect(session, "A", "Queue not empty")
+        defect(session, None, "Network slow")
+        records.add_transfer(session, **run, task_id="A", from_user="alice", to_user="bob")
+        records.add_transfer(session, **run, task_id="B", from_user="carol", to_user="dan")
+        records.add_forced_close(
+            session, **run, task_id="B", forced_by="mia", reason="done by hand", why_forced=""
+        )
+        kept = records.records_of_run(session, "resa_dr1", "manual__1")
+        assert kept.defects == records.defects_of_run(session, "resa_dr1", "manual__1")
+        assert kept.transfers == records.transfers_of_run(session, "resa_dr1", "manual__1")
+        assert kept.forced_closes == records.forced_closes_of_run(session, "resa_dr1", "manual__1")
+        assert [len(rows) for rows in kept] == [2, 1, 2]
+        assert [t["to_user"] for t in kept.transfers] == ["bob", "dan"]  # in the order recorded
+        # Another run, or one that does not exist, has none of them.
+        assert records.records_of_run(session, "resa_dr1", "manual__2") == ([], [], [])
+        assert records.records_of_run(session, "resa_dr1", "nope") == ([], [], [])

@@ -6,11 +6,13 @@ Its speed with many readers on a real Airflow: bench/recap_read.py (BENCHMARKS.m
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 import json
 import threading
 import time
 
+import anyio.to_thread
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
@@ -18,8 +20,9 @@ from starlette.requests import Request
 
 from transition.runs.views import RunView
 from transition.web import read_once as module
-from transition.web.read_once import read_once
+from transition.web.read_once import read_once, read_once_async
 from transition.web.run_api import RUN_VIEW, answer, written
+from transition.web.session_slots import takes_a_session
 from transition.web.step_api import app
 
 
@@ -124,6 +127,73 @@ def test_a_failed_reading_fails_its_reader_and_the_others_read_alone():
     assert isinstance(results["second"][1], RuntimeError)  # led the next reading: its own error
     assert results["third"][1] == "read alone"
     assert not module._running and not module._next
+
+
+async def until(condition, seconds: float = 5) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline
+        await asyncio.sleep(0.01)
+
+
+def test_async_readers_share_the_next_reading_and_wait_without_a_thread():
+    async def scenario() -> None:
+        source = Source()
+        threads = anyio.to_thread.current_default_thread_limiter()
+        first = asyncio.create_task(read_once_async("a-shared", source.read))
+        await until(source.started.is_set)
+        asked = time.monotonic()
+        late = [asyncio.create_task(read_once_async("a-shared", source.read)) for _ in range(6)]
+        await asyncio.sleep(0.2)  # the six have asked, and wait
+        assert threads.borrowed_tokens == 1  # the reading's thread: the six hold none
+        assert len(module._next_async) == 1
+        source.release.set()
+        results = await asyncio.gather(first, *late)
+        assert results[0][0] == 1
+        assert len(set(results[1:])) == 1  # one reading for the six
+        number, began = results[1]
+        assert number == 2 and source.begun == 2 and began >= asked  # never older than the question
+        assert not module._running_async and not module._next_async
+        assert (await read_once_async("a-shared", source.read))[0] == 3  # nothing kept
+
+    asyncio.run(scenario())
+
+
+def test_async_a_failed_reading_fails_its_reader_and_the_others_read_alone():
+    async def scenario() -> None:
+        release, started = threading.Event(), threading.Event()
+
+        def failing() -> str:
+            started.set()
+            assert release.wait(10)
+            raise RuntimeError("database gone")
+
+        first = asyncio.create_task(read_once_async("a-fail", failing))
+        await until(started.is_set)
+        second = asyncio.create_task(read_once_async("a-fail", failing))
+        await asyncio.sleep(0.05)
+        third = asyncio.create_task(read_once_async("a-fail", lambda: "read alone"))
+        await asyncio.sleep(0.1)
+        release.set()
+        results = await asyncio.gather(first, second, third, return_exceptions=True)
+        assert isinstance(results[0], RuntimeError)
+        assert isinstance(results[1], RuntimeError)  # led the next reading: its own error
+        assert results[2] == "read alone"
+        assert not module._running_async and not module._next_async
+
+    asyncio.run(scenario())
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/api/dags/{dag_id}/runs/{run_id}/steps", "/api/dags/{dag_id}/runs/{run_id}/timeline.svg"],
+)
+def test_the_recap_readers_hold_no_session_while_they_wait(path):
+    """Their route takes no database session (the reading opens its own), so the api-server does
+    not let them in a few at a time (session_slots), and they wait in the event loop."""
+    route = next(r for r in app.routes if getattr(r, "path", None) == path)
+    assert not takes_a_session(route)
+    assert asyncio.iscoroutinefunction(route.endpoint)
 
 
 VIEW: RunView = {

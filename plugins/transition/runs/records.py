@@ -8,7 +8,7 @@ and triggered again under the same run id starts with none. The tables and their
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 import sqlalchemy as sa
 from sqlalchemy.engine import CursorResult
@@ -53,7 +53,10 @@ def run_key(session: Session, dag_id: str, run_id: str) -> str | None:
 
 def _of_run(table: sa.Table, session: Session, dag_id: str, run_id: str) -> Any:
     ensure_tables(session)
-    key = run_key(session, dag_id, run_id)
+    return _of_key(table, dag_id, run_id, run_key(session, dag_id, run_id))
+
+
+def _of_key(table: sa.Table, dag_id: str, run_id: str, key: str | None) -> Any:
     return sa.and_(
         table.c.dag_id == dag_id,
         table.c.run_id == run_id,
@@ -153,6 +156,29 @@ def transfers_of_run(session: Session, dag_id: str, run_id: str) -> list[dict[st
 def add_forced_close(session: Session, **values: Any) -> dict[str, Any]:
     values.setdefault("forced_at", now())
     return _insert(session, forced_closes, **values)
+
+
+class RunRecords(NamedTuple):
+    """A run instance's records, each kind in the order recorded."""
+
+    defects: list[dict[str, Any]]
+    forced_closes: list[dict[str, Any]]
+    transfers: list[dict[str, Any]]
+
+
+def records_of_run(session: Session, dag_id: str, run_id: str) -> RunRecords:
+    """The run's defects, forced closes and transfers (as :func:`defects_of_run` and the others),
+    its run instance looked up once: four queries, not six."""
+    ensure_tables(session)
+    key = run_key(session, dag_id, run_id)
+
+    def of(table: sa.Table) -> list[dict[str, Any]]:
+        if key is None:
+            return []  # no such run: nothing of it
+        query = sa.select(table).where(_of_key(table, dag_id, run_id, key)).order_by(table.c.id)
+        return _rows(session.execute(query))
+
+    return RunRecords(of(defects), of(forced_closes), of(transfers))
 
 
 def forced_closes_of_run(session: Session, dag_id: str, run_id: str) -> list[dict[str, Any]]:

@@ -91,12 +91,13 @@ def run_steps(
             value if isinstance(value, dict) else {}
         )  # what the step wrote, or nothing
     task_states = {task_id: _state(ti) for task_id, ti in instances.items()}
+    kept = records.records_of_run(session, dag_id, run_id)
     defects: dict[str | None, list[dict]] = {}  # None: on the run as a whole
-    for defect in records.defects_of_run(session, dag_id, run_id):
+    for defect in kept.defects:
         defects.setdefault(defect["task_id"], []).append(defect)
-    forced = {f["task_id"]: f for f in records.forced_closes_of_run(session, dag_id, run_id)}
+    forced = {f["task_id"]: f for f in kept.forced_closes}
     transferred: dict[str, list[str]] = {}
-    for transfer in records.transfers_of_run(session, dag_id, run_id):
+    for transfer in kept.transfers:
         transferred.setdefault(transfer["task_id"], []).append(transfer["to_user"])
 
     decisions = {

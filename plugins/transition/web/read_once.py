@@ -6,13 +6,23 @@ readers, each would wait for all the others' readings. :func:`read_once` lets th
 for the same ``key`` while a reading is under way wait for the *next* one, which starts once the
 current one ends and serves them all. A reader's answer is thus always read after it asked (what
 it would get alone, as fresh), and a reading is never kept once given: nothing to expire.
+
+:func:`read_once_async` does the same for an ``async`` route: its readers wait in the event loop,
+holding no worker thread and no database connection, and only the reading itself runs in a worker
+thread. With the synchronous :func:`read_once`, each waiting reader held one of the api-server's
+40 worker threads, and its route's database session made it one of the few requests the
+api-server lets in at once (:mod:`session_slots`): with 32 readers, a reading served at most those
+few, and the others waited for the next readings, one after the other.
 """
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections.abc import Callable, Hashable
 from typing import Any, TypeVar
+
+import anyio.to_thread
 
 T = TypeVar("T")
 
@@ -63,3 +73,50 @@ def read_once(key: Hashable, read: Callable[[], T]) -> T:
                 del _running[key]
         reading.done.set()
     return reading.value
+
+
+# read_once_async's readings, per event loop (the api-server has one; tests may run several):
+# (id(loop), key) -> the reading under way, and the one that starts when it ends (not begun).
+# Only the event loop's thread touches them: no lock.
+_running_async: dict[tuple[int, Hashable], asyncio.Future] = {}
+_next_async: dict[tuple[int, Hashable], asyncio.Future] = {}
+
+
+async def read_once_async(key: Hashable, read: Callable[[], T]) -> T:
+    """``read()`` in a worker thread, or the value of a reading of ``key`` that began after this
+    call (shared); a reader waiting for it holds no thread."""
+    loop = asyncio.get_running_loop()
+    slot = (id(loop), key)
+    if slot in _next_async:  # join the next reading: it has not begun, so it starts after we asked
+        shared = _next_async[slot]
+        try:
+            ok, value = await asyncio.wait_for(asyncio.shield(shared), WAIT_SECONDS)
+        except TimeoutError:
+            ok, value = False, None
+        if ok:
+            return value
+        return await anyio.to_thread.run_sync(read)  # the leader failed or hangs: read alone
+    reading: asyncio.Future = loop.create_future()  # (ok, value) once read
+    before = _running_async.get(slot)
+    if before is not None:  # lead the next one, once the one under way ends
+        _next_async[slot] = reading
+    else:
+        _running_async[slot] = reading
+    try:
+        if before is not None:
+            try:
+                await asyncio.wait_for(asyncio.shield(before), WAIT_SECONDS)
+            except TimeoutError:
+                pass
+            finally:
+                if _next_async.get(slot) is reading:
+                    del _next_async[slot]
+            _running_async[slot] = reading
+        value = await anyio.to_thread.run_sync(read)
+        reading.set_result((True, value))
+        return value
+    finally:
+        if not reading.done():  # failed or cancelled: its error is its own, the others read alone
+            reading.set_result((False, None))
+        if _running_async.get(slot) is reading:
+            del _running_async[slot]

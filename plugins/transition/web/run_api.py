@@ -17,13 +17,14 @@ import re
 import zoneinfo
 from typing import Annotated, Any
 
+import anyio.to_thread
 from airflow.api_fastapi.common.db.common import SessionDep
 from airflow.api_fastapi.core_api.security import GetUserDep, requires_access_dag
 from fastapi import Depends, HTTPException, Query, Request
 from fastapi.responses import Response
 from pydantic import TypeAdapter
 
-from transition.i18n import _, languages, use_language
+from transition.i18n import _, languages, normalise, use_language
 from transition.plan.model import Plan
 from transition.plan.what_if import Hypothesis, WhatIfError
 from transition.runs import records
@@ -40,7 +41,7 @@ from transition.web.app import (
     user_language,
 )
 from transition.web.guard_facts import actor_id
-from transition.web.read_once import read_once
+from transition.web.read_once import read_once, read_once_async
 from transition.web.timeline_svg import ZOOM_LIMITS, StepFilter, timeline_svg
 
 SVG_TYPE = "image/svg+xml"
@@ -106,11 +107,29 @@ def list_runs(dag_id: str, session: SessionDep, user: GetUserDep) -> dict:
     return {"runs": dag_runs(session, dag_id)}
 
 
-def current_view(session: Any, plan: Plan, dry_run: str, run_id: str, url: str) -> RunView:
+def read_view(plan: Plan, dry_run: str, run_id: str, url: str) -> RunView:
+    """The run view now, read on a database session of its own: the readers waiting for it hold
+    none (Airflow's ``SessionDep`` would give each its own, and make each of them one of the few
+    requests :mod:`session_slots` lets in at once)."""
+    from airflow.utils.session import create_session  # deferred: the api-server's database
+
+    with create_session(scoped=False) as session:
+        return run_steps(session, plan, dry_run, run_id, url)
+
+
+def current_view(plan: Plan, dry_run: str, run_id: str, url: str) -> RunView:
     """The run view now, shared with whoever reads it at the same moment (:mod:`read_once`): never
     changed by its readers."""
     key = ("view", plan.source.key, dry_run, run_id, url)
-    return read_once(key, lambda: run_steps(session, plan, dry_run, run_id, url))
+    return read_once(key, lambda: read_view(plan, dry_run, run_id, url))
+
+
+def plan_and_dry_run(dag_id: str, user: Any) -> tuple[Plan, str]:
+    """The plan and the dry run of ``dag_id`` (404 in the user's words); run in a worker thread,
+    as the plan may be re-read from its store."""
+    with use_language(user_language(user)):
+        plan = plan_or_404()
+        return plan, dry_run_or_404(plan, dag_id)
 
 
 @app.get(
@@ -119,21 +138,16 @@ def current_view(session: Any, plan: Plan, dry_run: str, run_id: str, url: str) 
     response_model=RunView,
     responses=problems(400, 401, 403, 404),
 )
-def list_steps(
-    dag_id: str, run_id: str, session: SessionDep, user: GetUserDep, request: Request
-) -> Response:
+async def list_steps(dag_id: str, run_id: str, user: GetUserDep, request: Request) -> Response:
     """Where every step of the run stands: the recap's data (:class:`RunView`)."""
-    # Checked and written once for the readers of the moment (read_once), as FastAPI would.
-    with use_language(user_language(user)):
-        plan = plan_or_404()
-        dry_run = dry_run_or_404(plan, dag_id)
+    # Checked and written once for the readers of the moment, as FastAPI would; they wait for it in
+    # the event loop (read_once_async), holding no worker thread and no database connection.
+    plan, dry_run = await anyio.to_thread.run_sync(plan_and_dry_run, dag_id, user)
     url = base_url()
-    bodies = read_once(
+    bodies = await read_once_async(
         ("view.json", plan.source.key, dry_run, run_id, url),
         lambda: written(
-            RUN_VIEW.dump_json(
-                RUN_VIEW.validate_python(current_view(session, plan, dry_run, run_id, url))
-            )
+            RUN_VIEW.dump_json(RUN_VIEW.validate_python(current_view(plan, dry_run, run_id, url)))
         ),
     )
     return answer(request, bodies, "application/json")
@@ -244,10 +258,9 @@ def _safe(text: str) -> str:
         **problems(400, 401, 403, 404),
     },
 )
-def run_timeline(
+async def run_timeline(
     dag_id: str,
     run_id: str,
-    session: SessionDep,
     user: GetUserDep,
     request: Request,
     zoom: float = Query(1.0, ge=ZOOM_LIMITS[0], le=ZOOM_LIMITS[1], description="1: 1100 px wide"),
@@ -259,18 +272,17 @@ def run_timeline(
     lang: str | None = Query(None, max_length=10),
 ) -> Response:
     """The recap's timeline: one row per step the filters keep, planned beside actual / forecast."""
-    with use_language(user_language(user)):
-        plan = plan_or_404()
-        dry_run = dry_run_or_404(plan, dag_id)
+    plan, dry_run = await anyio.to_thread.run_sync(plan_and_dry_run, dag_id, user)
     url = base_url()
     only = StepFilter(state, phase, team, owner, actor_id(user) if mine else "")
-    with use_language(lang if lang in languages() else user_language(user, plan)) as language:
-        bodies = read_once(
-            ("timeline", plan.source.key, dry_run, run_id, url, only, zoom, language),
-            lambda: written(
-                timeline_svg(
-                    current_view(session, plan, dry_run, run_id, url), zoom=zoom, only=only
-                ).encode()
-            ),
-        )
+    language = normalise(lang if lang in languages() else user_language(user, plan))
+
+    def draw() -> tuple[bytes, bytes]:
+        with use_language(language):
+            view = current_view(plan, dry_run, run_id, url)
+            return written(timeline_svg(view, zoom=zoom, only=only).encode())
+
+    bodies = await read_once_async(
+        ("timeline", plan.source.key, dry_run, run_id, url, only, zoom, language), draw
+    )
     return answer(request, bodies, SVG_TYPE, SVG_HEADERS)
