@@ -22,7 +22,7 @@ from transition.runs.views import RunView
 from transition.web import read_once as module
 from transition.web.read_once import read_once, read_once_async
 from transition.web.run_api import RUN_VIEW, answer, written
-from transition.web.session_slots import takes_a_session
+from transition.web.session_slots import READINGS, takes_a_session
 from transition.web.step_api import app
 
 
@@ -179,6 +179,38 @@ def test_async_a_failed_reading_fails_its_reader_and_the_others_read_alone():
         assert isinstance(results[0], RuntimeError)
         assert isinstance(results[1], RuntimeError)  # led the next reading: its own error
         assert results[2] == "read alone"
+        assert not module._running_async and not module._next_async
+
+    asyncio.run(scenario())
+
+
+def test_distinct_questions_read_a_few_at_a_time_and_wait_without_a_thread():
+    """Forty readers naming forty different runs (made-up run ids, timeline filters): at most
+    READINGS readings, each with its own database session, run at once; the others wait in the
+    event loop, holding neither a thread nor a connection."""
+
+    async def scenario() -> None:
+        release = threading.Event()
+        lock = threading.Lock()
+        running = {"now": 0, "most": 0}
+
+        def read() -> str:
+            with lock:
+                running["now"] += 1
+                running["most"] = max(running["most"], running["now"])
+            assert release.wait(10)
+            with lock:
+                running["now"] -= 1
+            return "read"
+
+        threads = anyio.to_thread.current_default_thread_limiter()
+        readers = [asyncio.create_task(read_once_async(("run", n), read)) for n in range(40)]
+        await until(lambda: running["now"] == READINGS)
+        await asyncio.sleep(0.2)  # the other 38 have asked, and wait for a turn
+        assert running["now"] == READINGS and threads.borrowed_tokens == READINGS
+        release.set()
+        assert await asyncio.gather(*readers) == ["read"] * 40
+        assert running["most"] == READINGS
         assert not module._running_async and not module._next_async
 
     asyncio.run(scenario())

@@ -18,6 +18,7 @@ from transition.web import session_slots
 from transition.web.route_matching import matched_route
 from transition.web.session_slots import (
     GUARD_THREADS,
+    READINGS,
     RESERVE,
     SessionSlots,
     pool_capacity,
@@ -61,8 +62,8 @@ def test_the_routes_that_take_a_session_are_read_from_airflows_app(
     assert (found is not None and takes_a_session(found[0])) is takes
 
 
-def test_the_slots_leave_room_for_the_event_loop_and_the_guard():
-    assert slots_for(15) == 15 - RESERVE - GUARD_THREADS  # Airflow's default pool: 9
+def test_the_slots_leave_room_for_the_event_loop_the_guard_and_the_recaps_readings():
+    assert slots_for(15) == 15 - RESERVE - GUARD_THREADS - READINGS  # Airflow's default pool: 7
     assert slots_for(None) is None  # no limit in the pool: none here
     assert slots_for(3) == session_slots.FEWEST_SLOTS
 
@@ -126,7 +127,7 @@ def test_a_burst_runs_a_few_at_a_time_and_session_less_requests_are_not_held(
     answers = [("PATCH", f"{RUN}/taskInstances/S{n:02d}/-1/hitlDetails") for n in range(40)]
     versions = [("GET", "/api/v2/version")] * 20
     most = burst(airflow_app, answers + versions)
-    assert most["session"] == slots_for(15) == 9
+    assert most["session"] == slots_for(15) == 7
     assert most["none"] == 20  # not held back
 
     monkeypatch.setattr(

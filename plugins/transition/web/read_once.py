@@ -12,17 +12,24 @@ holding no worker thread and no database connection, and only the reading itself
 thread. With the synchronous :func:`read_once`, each waiting reader held one of the api-server's
 40 worker threads, and its route's database session made it one of the few requests the
 api-server lets in at once (:mod:`session_slots`): with 32 readers, a reading served at most those
-few, and the others waited for the next readings, one after the other.
+few, and the others waited for the next readings, one after the other. Its readings (one per
+run and kind being read, which a caller names: a run id that does not exist, a timeline filter)
+run at most :data:`~.session_slots.READINGS` at once, each with its own database session: the
+others wait in the event loop, so that no burst of distinct questions can take more of Airflow's
+connection pool than :mod:`session_slots` left for them.
 """
 
 from __future__ import annotations
 
 import asyncio
 import threading
+import weakref
 from collections.abc import Callable, Hashable
 from typing import Any, TypeVar
 
 import anyio.to_thread
+
+from transition.web.session_slots import READINGS
 
 T = TypeVar("T")
 
@@ -77,6 +84,22 @@ def read_once(key: Hashable, read: Callable[[], T]) -> T:
 
 # read_once_async's readings, per event loop (the api-server has one; tests may run several):
 # (id(loop), key) -> the reading under way, and the one that starts when it ends (not begun).
+# The readings' turns, per event loop (the api-server has one per worker; tests run others).
+_turns: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+async def _read_in_turn(loop: asyncio.AbstractEventLoop, read: Callable[[], T]) -> T:
+    """``read()`` in a worker thread once one of the :data:`READINGS` turns is free; waiting for a
+    turn holds no thread."""
+    turns = _turns.get(loop)
+    if turns is None:
+        turns = _turns[loop] = asyncio.Semaphore(READINGS)
+    async with turns:
+        return await anyio.to_thread.run_sync(read)
+
+
 # Only the event loop's thread touches them: no lock.
 _running_async: dict[tuple[int, Hashable], asyncio.Future] = {}
 _next_async: dict[tuple[int, Hashable], asyncio.Future] = {}
@@ -95,7 +118,7 @@ async def read_once_async(key: Hashable, read: Callable[[], T]) -> T:
             ok, value = False, None
         if ok:
             return value
-        return await anyio.to_thread.run_sync(read)  # the leader failed or hangs: read alone
+        return await _read_in_turn(loop, read)  # the leader failed or hangs: read alone
     reading: asyncio.Future = loop.create_future()  # (ok, value) once read
     before = _running_async.get(slot)
     if before is not None:  # lead the next one, once the one under way ends
@@ -112,7 +135,7 @@ async def read_once_async(key: Hashable, read: Callable[[], T]) -> T:
                 if _next_async.get(slot) is reading:
                     del _next_async[slot]
             _running_async[slot] = reading
-        value = await anyio.to_thread.run_sync(read)
+        value = await _read_in_turn(loop, read)
         reading.set_result((True, value))
         return value
     finally:

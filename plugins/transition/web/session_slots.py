@@ -12,9 +12,11 @@ pool's timeout (30 s), again and again. Seen with 40 owners answering in the sam
 idle in transaction.
 
 So the requests whose route takes such a session go in a few at a time, fewer than the pool
-holds: :data:`RESERVE` connections stay free for the event loop's commit, and
+holds: :data:`RESERVE` connections stay free for the event loop's commit,
 :data:`GUARD_THREADS` for the step guard's own short sessions (its threads are limited to as
-many). The others wait their turn without holding anything. A pool without a limit (NullPool,
+many), and :data:`READINGS` for the recap's shared readings (``read_once_async``: its routes take
+no session of Airflow's, each reading opens its own, at most as many at once). The others wait
+their turn without holding anything. A pool without a limit (NullPool,
 ``max_overflow`` -1) lets every request through.
 """
 
@@ -31,6 +33,7 @@ log = logging.getLogger(__name__)
 
 RESERVE = 2  # the event loop's action-log commit, and one more
 GUARD_THREADS = 4  # the step guard's worker threads (step_guard), each with at most one session
+READINGS = 2  # the recap's readings under way at once (read_once_async), each with one session
 FEWEST_SLOTS = 2
 
 
@@ -53,7 +56,7 @@ def slots_for(capacity: int | None) -> int | None:
     """How many requests holding a session may run at once (None: no limit)."""
     if capacity is None:
         return None
-    return max(FEWEST_SLOTS, capacity - RESERVE - GUARD_THREADS)
+    return max(FEWEST_SLOTS, capacity - RESERVE - GUARD_THREADS - READINGS)
 
 
 def takes_a_session(route: Any) -> bool:
