@@ -36,9 +36,24 @@ from transition.vocabulary import WATCH_LABEL, WATCH_TASK_ID
 
 DONE = {"success", "skipped"}
 FINISHED = DONE | {"failed", "upstream_failed", "removed"}
-# While steps are open the watch looks again this often (e-mail failures, the end of the run): the
-# run ends at most this long after its last step.
+# While the run goes on the watch looks again at least this often (e-mail failures, the end of the
+# run): the run ends at most this long after its last step.
 RECHECK = dt.timedelta(minutes=1)
+
+
+def next_wake(
+    now: dt.datetime,
+    upcoming: list[dt.datetime],
+    recheck: dt.timedelta,
+) -> dt.datetime:
+    """When the watch of a run still going looks again: at the next moment something is due
+    (an Overdue start, a heads-up), and at most ``recheck`` from now.
+
+    Always within ``recheck``, also when no step has a state of its own yet: a step whose last
+    prerequisite has just closed has none for a moment, before the scheduler schedules it, and it
+    may then close at once; the watch that slept until the next Overdue start (an hour later, say)
+    would keep the run going that long after its last step."""
+    return min([*upcoming, now + recheck])
 
 
 class RunWatchOperator(BaseOperator):
@@ -121,7 +136,7 @@ class RunWatchOperator(BaseOperator):
             said = decided
             ledger.mark("overdue", sorted(said))
         ti.xcom_push(key="overdue", value=sorted(said))
-        pending_failures = self._report_failures(context, states, ledger)
+        self._report_failures(context, states, ledger)  # those not reported yet: next wake
         next_heads_up = self._heads_up(context, states, ledger, now)
 
         if all(states.get(step) in FINISHED for step in self.upstream):
@@ -141,11 +156,7 @@ class RunWatchOperator(BaseOperator):
         ]
         if next_heads_up is not None:
             upcoming.append(next_heads_up)
-        wake = min(upcoming) if upcoming else now + self.recheck
-        if pending_failures or any(
-            states.get(s) not in FINISHED and states.get(s) is not None for s in self.upstream
-        ):
-            wake = min(wake, now + self.recheck)
+        wake = next_wake(now, upcoming, self.recheck)
         self.defer(trigger=DateTimeTrigger(moment=wake), method_name="woken")
 
     def _heads_up(
