@@ -136,7 +136,7 @@ class RunWatchOperator(BaseOperator):
             said = decided
             ledger.mark("overdue", sorted(said))
         ti.xcom_push(key="overdue", value=sorted(said))
-        self._report_failures(context, states, ledger)  # those not reported yet: next wake
+        self._report_failures(context, states, ledger)
         next_heads_up = self._heads_up(context, states, ledger, now)
 
         if all(states.get(step) in FINISHED for step in self.upstream):
@@ -186,10 +186,11 @@ class RunWatchOperator(BaseOperator):
             ledger.mark("heads_up", sorted(told | {h.step_id for h in due}))
         return ahead
 
-    def _report_failures(self, context: Any, states: Mapping[str, Any], ledger: SentLedger) -> bool:
-        """Tell the cutover managers about e-mails that could not be sent; True if some still wait."""
+    def _report_failures(self, context: Any, states: Mapping[str, Any], ledger: SentLedger) -> None:
+        """Tell the cutover managers about e-mails that could not be sent; those whose summary could
+        not be sent are tried again at the next wake (within the recheck)."""
         if self._on_failures is None:
-            return False
+            return
         ti = context["ti"]
         reported = set(ledger.get("failures_reported", []))
         checked = set(ti.xcom_pull(task_ids=ti.task_id, key="failures_checked") or [])
@@ -218,7 +219,7 @@ class RunWatchOperator(BaseOperator):
         new += [{**failure, "key": key} for key, failure in server if key not in reported]
         ti.xcom_push(key="failures_checked", value=sorted(checked))
         if not new:
-            return False
+            return
         try:
             delivered = self._on_failures(context, new)
         except Exception:
@@ -227,5 +228,3 @@ class RunWatchOperator(BaseOperator):
         if delivered:
             reported.update(f["key"] for f in new)
             ledger.mark("failures_reported", sorted(reported))
-            return False
-        return True
