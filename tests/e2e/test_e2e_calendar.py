@@ -3,7 +3,8 @@
 The run starts: each owner of a timed step gets one invitation whose .ics (parsed with ``icalendar``)
 holds their events, on a DST-change day. The workbook changes during the run: updates (same UIDs, a
 higher SEQUENCE) and a cancellation of the step that changed hands. alice is away: a cutover manager
-hands her steps to carol, whose calendar gets them (same UIDs) and alice's loses them. A person
+hands her steps to carol, whose calendar gets them (same UIDs) and alice's loses them;
+``transition calendar --holders`` writes carol's from Airflow too. A person
 marks the run failed: the cancellations, to whoever holds the steps.
 """
 
@@ -12,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import subprocess
 import time
 import zoneinfo
 from urllib.parse import quote
@@ -197,6 +199,25 @@ def test_invitations_updates_and_cancellation(tmp_path):
         assert method == "CANCEL" and str(calendar["METHOD"]) == "CANCEL"
         assert {str(e["UID"]) for e in calendar.walk("VEVENT")} == set(uid.values())
         assert {str(e["STATUS"]) for e in calendar.walk("VEVENT")} == {"CANCELLED"}
+
+        # -- transition calendar --holders: the file carol was sent, read from Airflow --------
+        def calendar_cli(owner: str, user: str) -> subprocess.CompletedProcess:
+            return server.run_cli(
+                *("calendar", str(tmp_path / "config.yaml"), "--dry-run", "DR1", "--out", "-"),
+                *("--run", run_id, "--holders", "--owner", owner, "--url", server.base_url),
+                *("--user", user, f"--password={server.passwords[user]}"),
+            )
+
+        held = calendar_cli("carol", "dave")
+        assert held.returncode == 0, held.stderr
+        calendar = icalendar.Calendar.from_ical(held.stdout)
+        assert {str(e["UID"]) for e in calendar.walk("VEVENT")} == set(uid.values())
+        assert {str(e["ATTENDEE"]) for e in calendar.walk("VEVENT")} == {"mailto:carol@example.com"}
+        absent = calendar_cli("alice", "dave")  # she holds none of them now
+        assert absent.returncode == 2 and "alice holds no step of run" in absent.stderr, absent
+        refused = calendar_cli("alice", "alice")  # who holds what: the cutover managers' to read
+        assert refused.returncode == 2 and "may not read" in refused.stderr, refused
+        assert "Traceback" not in refused.stderr + absent.stderr
 
         # -- a person cancels the run (marks it failed) --------------------------------------
         with server.client("dave") as dave:

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import shutil
+import socket
 import subprocess
 import sys
 import zoneinfo
@@ -579,4 +581,45 @@ def test_cli_owner_without_timed_steps(tmp_path):
     assert "none of the 1 steps of frank in dry run DR1 has a planned time" in done.stderr
     done = run("calendar", str(config), "--dry-run", "LIVE", "--owner", "frank", cwd=tmp_path)
     assert done.returncode == 2 and "frank owns no step in dry run LIVE" in done.stderr
+    assert not list(tmp_path.glob("*.ics"))
+
+
+def test_cli_holders_needs_a_run_a_user_and_airflow(plan_config, tmp_path):
+    """``--holders`` reads the run's holders from Airflow: without ``--run`` or a user it says what
+    is missing (exit 2); with Airflow not answering it says so (exit 1); never a file, never a
+    traceback. (Read from a real Airflow in tests/e2e/test_e2e_calendar.py.)"""
+    base = ["calendar", str(plan_config), "--dry-run", "DR1", "--owner", "alice", "--holders"]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TRANSITION_API_")}
+    with socket.socket() as closed:  # a port nothing listens on
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    cases = [
+        ([], 2, "transition: --holders needs --run RUN_ID: whose steps are held in which run"),
+        (["--run", RUN_ID], 2, "an Airflow user is needed to read the run: give --user"),
+        (
+            [
+                "--run",
+                RUN_ID,
+                "--user",
+                "dave",
+                "--password",
+                "pw",
+                "--url",
+                f"http://127.0.0.1:{port}",
+            ],
+            1,
+            f"cannot reach Airflow at http://127.0.0.1:{port}",
+        ),
+    ]
+    for extra, code, message in cases:
+        done = subprocess.run(
+            [TRANSITION, *base, *extra],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            cwd=tmp_path,
+            env=env,
+        )
+        assert done.returncode == code and message in done.stderr, (extra, done)
+        assert "Traceback" not in done.stderr + done.stdout
     assert not list(tmp_path.glob("*.ics"))

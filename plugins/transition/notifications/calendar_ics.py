@@ -25,25 +25,18 @@ Pure functions of the compiled plan; ``icalendar`` is imported only when a file 
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 import hashlib
 import json
-import os
 import re
-import sys
 import zoneinfo
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
-from pathlib import Path
 
 from icalendar import Calendar, Event, vCalAddress
 
-from transition.errors import PlanInvalid, UsageError
-from transition.i18n import _, format_moment, ngettext, use_language
+from transition.i18n import _, format_moment, use_language
 from transition.notifications.addressing import required_actions_link
-from transition.plan.compiler import compile_plan
-from transition.plan.config import load_config
 from transition.plan.model import Actor, Plan
 from transition.vocabulary import DEFAULT_BASE_URL, subject_prefix
 from transition.workbook.cells import format_duration
@@ -185,10 +178,18 @@ def run_events(
 
 
 def owner_events(
-    plan: Plan, dry_run: str, owner: str, *, run_id: str | None = None, base_url: str | None = None
+    plan: Plan,
+    dry_run: str,
+    owner: str,
+    *,
+    run_id: str | None = None,
+    base_url: str | None = None,
+    holders: Mapping[str, str] | None = None,
 ) -> list[CalendarEvent]:
-    """The events of ``owner`` in ``dry_run``."""
-    return run_events(plan, dry_run, run_id=run_id, base_url=base_url).get(owner, [])
+    """The events of ``owner`` in ``dry_run``: the steps they hold (``holders``, see run_events)."""
+    return run_events(plan, dry_run, run_id=run_id, base_url=base_url, holders=holders).get(
+        owner, []
+    )
 
 
 def fingerprint(events: list[CalendarEvent]) -> str:
@@ -286,83 +287,3 @@ def calendar_bytes(
 
 def ics_filename(plan: Plan, dry_run: str, owner: str) -> str:
     return f"{plan.dag_id(dry_run)}_{_uid_part(owner)}.ics"
-
-
-# -- transition calendar ----------------------------------------------------------------------
-
-
-def add_calendar_parser(commands) -> None:
-    """``transition calendar [PLAN] --dry-run DR1 --owner ID [--out FILE] [--run RUN_ID]``."""
-    calendar = commands.add_parser(
-        "calendar", help="the calendar invitation (.ics) of one owner in one dry run"
-    )
-    calendar.add_argument("plan", nargs="?")
-    calendar.add_argument("--dry-run", required=True, help="dry-run name, e.g. DR1")
-    calendar.add_argument("--owner", required=True, help="actor ID of the steps' owner")
-    calendar.add_argument(
-        "--out",
-        help="the .ics file to write (default: <dag id>_<owner>.ics; '-' for standard output)",
-    )
-    calendar.add_argument(
-        "--run", help="an Airflow run id of the dry run: the same UIDs and links as its e-mail"
-    )
-
-
-def calendar_command(args: argparse.Namespace) -> int:
-    result = compile_plan(load_config(args.plan))
-    if result.plan is None:
-        raise PlanInvalid(result.problems)
-    plan = result.plan
-    dry_run = {name.casefold(): name for name in plan.schedules}.get(args.dry_run.casefold())
-    if dry_run is None:
-        raise UsageError(
-            _("unknown dry run '{name}' (dry runs: {names})").format(
-                name=args.dry_run, names=", ".join(plan.schedules)
-            )
-        )
-    owner = (
-        args.owner
-        if args.owner in plan.actors
-        else {a.casefold(): a for a in plan.actors}.get(args.owner.casefold())
-    )
-    if owner is None:
-        raise UsageError(
-            _("unknown owner '{owner}': no such actor in the Actors sheet").format(owner=args.owner)
-        )
-    events = owner_events(
-        plan,
-        dry_run,
-        owner,
-        run_id=args.run,
-        base_url=os.environ.get("AIRFLOW__API__BASE_URL") or DEFAULT_BASE_URL,
-    )
-    if not events:
-        owned = [s for s in plan.schedules[dry_run].steps if plan.steps[s].owner == owner]
-        why = (
-            _(
-                "none of the {count} steps of {owner} in dry run {dry_run} has a planned time (they start when their "
-                "prerequisites are closed)"
-            ).format(count=len(owned), owner=owner, dry_run=dry_run)
-            if owned
-            else _("{owner} owns no step in dry run {dry_run}").format(owner=owner, dry_run=dry_run)
-        )
-        raise UsageError(_("nothing to put in a calendar: {why}").format(why=why))
-    data = calendar_bytes(plan, owner, events)
-    if args.out == "-":
-        sys.stdout.buffer.write(data)
-        return 0
-    path = Path(args.out or ics_filename(plan, dry_run, owner))
-    try:
-        path.write_bytes(data)
-    except OSError as exc:
-        raise UsageError(
-            _("cannot write '{path}': {reason}").format(path=path, reason=exc.strerror or exc)
-        ) from None
-    print(
-        ngettext(
-            "Wrote {path} ({count} event of {owner} in dry run {dry_run}, times in {timezone})",
-            "Wrote {path} ({count} events of {owner} in dry run {dry_run}, times in {timezone})",
-            len(events),
-        ).format(path=path, count=len(events), owner=owner, dry_run=dry_run, timezone=plan.timezone)
-    )
-    return 0
