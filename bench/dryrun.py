@@ -8,9 +8,13 @@ End days ahead, so no deadline fires) is run on a real Airflow (``tests/airflow_
 * ``postgres-celery``: PostgreSQL, the CeleryExecutor on Redis, each component on its own.
 
 E-mails go to a local SMTP catcher. Owners are played through Airflow's REST API: a polling loop
-answers each request (``Start``, then ``Close``) ``--answer-delay`` seconds after it first sees it
-(a gate is answered Go, and the fallback it skips is not waited for; people are not instant; an answer within about 2 s of a task parking can fail the try, see
-``plugins/transition/step_operator.py``), logged in as the step's owner. Measured:
+answers each request (``Start``, then ``Close``) ``--answer-delay`` seconds after it first sees it,
+or after a random 0 to ``--answer-within`` seconds (a gate is answered Go, and the fallback it
+skips is not waited for), logged in as the step's owner. With ``--once`` (implied by
+``--answer-within``) each answer is given once, as people do: never again after a refusal, never
+to a repeated request; the requests per step are then counted from Airflow's records (the steps'
+task logs) against the answers given. ``--runs N`` plays the dry run N times in a row on the same
+Airflow. Measured:
 
 * **handover latency**: from the Close answer of a step's last prerequisite (the answer's time,
   as Airflow records it) to the step asking its owner (its HITL request's creation time);
@@ -28,10 +32,11 @@ answers each request (``Start``, then ``Close``) ``--answer-delay`` seconds afte
 
 About 15 minutes per configuration at 500 steps on 2 cores (the longest chain, 63 steps, sets
 the pace). ``--set AIRFLOW__SECTION__KEY=VALUE`` tries a setting on top of
-``transition.cli.standalone.airflow_environment`` (before/after comparisons). Usage::
+``transition.local.standalone.airflow_environment`` (before/after comparisons). Usage::
 
     .venv/bin/python bench/dryrun.py [--steps 500] [--config standalone|standalone-sqlite|postgres-celery|both|all]
-                                     [--answer-delay 3] [--set ...] [--write BENCHMARKS.md]
+                                     [--answer-delay 3 | --answer-within 1] [--once] [--runs 3]
+                                     [--set ...] [--write BENCHMARKS.md]
 """
 
 from __future__ import annotations
@@ -41,6 +46,7 @@ import contextlib
 import datetime as dt
 import os
 import platform
+import random
 import re
 import statistics
 import sys
@@ -60,7 +66,7 @@ sys.path.insert(0, str(BENCH))
 from airflow_server import ALL_FLAVOURS, FLAVOURS, AirflowServer
 from parse import commit, write_section
 from smtp_server import SmtpServer
-from transition.cli.standalone import airflow_users
+from transition.local.standalone import airflow_users
 from transition.plan.gates import branch_only, gate_branches
 from transition.store.plan_store import load_plan
 from transition.workbook.sample import sample_plan
@@ -371,6 +377,9 @@ class Answers:
     closed: int = 0
     open_requests: int = 0
     failed_reads: int = 0
+    repeated: list[str] = field(default_factory=list)  # requests for what was already answered
+    refused: set[tuple[str, int]] = field(default_factory=set)  # answers Airflow did not take
+    waits: dict[tuple[str, int], float] = field(default_factory=dict)  # this answer's own delay
 
     def __post_init__(self) -> None:
         self.answered = {s: [] for s in self.steps}
@@ -428,8 +437,15 @@ def answer_requests(
     *,
     delay: float,
     holding: bool,
+    within: float | None = None,
+    rng: random.Random | None = None,
+    once: bool = False,
 ) -> None:
-    """Each step asking for an answer: its owner answers Start, then Close, ``delay`` s after seeing it."""
+    """Each step asking for an answer: its owner answers Start, then Close, ``delay`` s after seeing
+    it (``within``: after a random 0 to ``within`` s instead). ``once``: each answer is given once,
+    as people do: a request for what was already answered is counted as repeated and not
+    answered, and an answer Airflow refuses is counted and not given again (else it is given again
+    at the next look, as on SQLite under load)."""
     asking = get_json(
         admin, f"{run_url}/hitlDetails", response_received=False, state="awaiting_input", limit=100
     )
@@ -443,7 +459,17 @@ def answer_requests(
         seen = answers.seen_at.setdefault((step, len(answers.answered[step])), time.time())
         if answers.answered[step] == ["Start"]:
             answers.close_asked_seen.setdefault(step, seen)
-        if holding or time.time() - seen < delay:
+        if once and (step, len(answers.answered[step])) in answers.refused:
+            continue  # refused once: not given again (it stays asking, and the run never ends)
+        if once and len(answers.answered[step]) >= (1 if plan.steps[step].is_gate else 2):
+            if step not in answers.repeated:  # asked again after its last answer: not answered
+                answers.repeated.append(step)
+            continue
+        wait = answers.waits.setdefault(
+            (step, len(answers.answered[step])),
+            rng.uniform(0, within) if within is not None and rng is not None else delay,
+        )
+        if holding or time.time() - seen < wait:
             continue
         if plan.steps[step].is_gate:
             option = "Go"  # the go / no-go gate: the plan goes on, its fallback is skipped
@@ -459,9 +485,13 @@ def answer_requests(
             )
         except httpx.HTTPError as error:
             answers.errors.append(f"{step} {option}: {error!r}")
+            if once:
+                answers.refused.add((step, len(answers.answered[step])))
             continue
         if answer.status_code != 200:
             answers.errors.append(f"{step} {option}: {answer.status_code} {answer.text[:120]}")
+            if once:
+                answers.refused.add((step, len(answers.answered[step])))
             continue
         answers.answered[step].append(option)
         if option == "Start":
@@ -504,6 +534,9 @@ def play(
     poll: float,
     hold: float,
     timeout: float,
+    within: float | None = None,
+    once: bool = False,
+    seed: int = 1,
 ) -> dict:
     """Trigger the dry run, answer every request as its owner, and collect what happened."""
     dag_id = plan.dag_id(dry_run)
@@ -519,6 +552,7 @@ def play(
     }
     answers = Answers(set(schedule.steps) - skipped)
     samples = Samples()
+    rng = random.Random(seed)
 
     cpu_tree_before, scheduler_cpu_before = cpu_of_tree(root), own_cpu(scheduler)
     database_cpu_before = database_cpu(server)
@@ -546,7 +580,17 @@ def play(
         if should_hold(samples, answers, hold):
             samples.hold_window.append(time.time())
         answer_requests(
-            server, plan, admin, run_url, people, answers, delay=delay, holding=samples.holding
+            server,
+            plan,
+            admin,
+            run_url,
+            people,
+            answers,
+            delay=delay,
+            holding=samples.holding,
+            within=within,
+            rng=rng,
+            once=once,
         )
         time.sleep(poll)
     ended_at = time.time()
@@ -574,9 +618,20 @@ def play(
     log_errors = list(dict.fromkeys(found.group(0)[:200] for found in DB_ERROR.finditer(log_text)))[
         :8
     ]
-    # The answer race (README, known limitations): the executor's late report of a parked try.
+    # The answer race (docs/limitations.md): the executor's late report of a parked try.
     race_in_logs = log_text.count("but the task instance's state attribute is")
+    # Requests per step, from Airflow's records (the steps' task logs, every try) against the
+    # answers given: a step that asked more often than it was answered repeated a request.
+    asked_more = sorted(
+        s
+        for s in answers.steps
+        if instances.get(s, {}).get("state") == "success"
+        and server.asks(dag_id, run_id, s) != len(answers.answered[s])
+    )
     return {
+        "asked_more": asked_more,
+        "repeated": sorted(answers.repeated),
+        "requests": sum(len(a) for a in answers.answered.values()),
         **summarise(
             components=components,
             components_stopped=components_stopped,
@@ -596,7 +651,7 @@ def play(
             hold_window=samples.hold_window,
             triggered_at=triggered_at,
             ended_at=ended_at,
-            delay=delay,
+            delay=delay if within is None else within / 2,  # the mean answer time
             run_state=run_state,
             answer_errors=answers.errors,
             scheduler_cpu=scheduler_cpu,
@@ -755,7 +810,12 @@ def measure(
     timeout: float,
     settings: dict[str, str],
     keep: bool = False,
+    within: float | None = None,
+    once: bool = False,
+    runs: int = 1,
 ) -> dict:
+    """``runs`` runs of the dry run, one after the other on one Airflow; the first one's figures,
+    and how every run ended (``runs_once``)."""
     kept = contextlib.nullcontext(tempfile.mkdtemp(prefix=f"dryrun-{flavour}-")) if keep else None
     with kept or tempfile.TemporaryDirectory(prefix=f"dryrun-{flavour}-") as tmp:
         folder = Path(tmp)
@@ -763,6 +823,7 @@ def measure(
             print(f"[{flavour}] work folder (kept): {folder}", flush=True)
         plan = write_plan(folder, steps, seed)
         smtp = SmtpServer().start()
+        played: list[dict] = []
         try:
             server = AirflowServer(
                 folder / "airflow",
@@ -782,18 +843,45 @@ def measure(
                     f"running {plan.dag_id(dry_run)}",
                     flush=True,
                 )
-                result = play(
-                    server, plan, dry_run, delay=delay, poll=poll, hold=hold, timeout=timeout
-                )
-                result["parallelism"] = int(
+                for number in range(runs):
+                    mails_before = len(smtp.messages)
+                    result = play(
+                        server,
+                        plan,
+                        dry_run,
+                        delay=delay,
+                        poll=poll,
+                        hold=hold if number == 0 else 0,
+                        timeout=timeout,
+                        within=within,
+                        once=once,
+                        seed=seed + number,
+                    )
+                    result["mails"] = len(smtp.messages) - mails_before
+                    print(f"[{flavour}] run {number + 1}: {result}", flush=True)
+                    played.append(result)
+                played[0]["parallelism"] = int(
                     server.env.get("AIRFLOW__CELERY__WORKER_CONCURRENCY")
                     or server.env["AIRFLOW__CORE__PARALLELISM"]
                 )
         finally:
             smtp.stop()
-        result["mails"] = len(smtp.messages)
+        result = played[0]
+        result["runs_once"] = [
+            {
+                "ended": r["run_state"],
+                "closed": r["done"],
+                "steps": r["steps"],
+                "repeated": len(r["repeated"]) + len(r["asked_more"]),
+                "refused": r["answer_error_count"],
+                "failed_tries": r["failed_tries"],
+                "mails": r["mails"],
+                "requests": r["requests"],
+                "handover": r["handover_median"],
+            }
+            for r in played
+        ]
         result["flavour"] = flavour
-        print(f"[{flavour}] {result}", flush=True)
         return result
 
 
@@ -807,11 +895,16 @@ def machine() -> str:
 
 
 def table(results: list[dict], args: argparse.Namespace, load: tuple[float, float, float]) -> str:
+    answering = (
+        f"--answer-within {args.answer_within:g} --once --runs {args.runs}"
+        if args.answer_within is not None
+        else f"--answer-delay {args.answer_delay:g}"
+        + (" --once" if args.once else "")
+        + (f" --runs {args.runs}" if args.runs > 1 else "")
+    )
     command = (
         f".venv/bin/python bench/dryrun.py --steps {args.steps} --config {args.config} "
-        f"--answer-delay {args.answer_delay:g}"
-        + "".join(f" --set {s}" for s in args.set)
-        + " --write BENCHMARKS.md"
+        f"{answering}" + "".join(f" --set {s}" for s in args.set) + " --write BENCHMARKS.md"
     )
     head = "| | " + " | ".join(LABELS[r["flavour"]] for r in results) + " |"
     lines = [
@@ -832,6 +925,16 @@ def table(results: list[dict], args: argparse.Namespace, load: tuple[float, floa
         f"{r['run_end_after_last']:.0f} s after its last step (the watch looks every {WATCH_RECHECK_SECONDS} s)",
     )
     row(
+        "runs in a row, each answer given once: ended; steps closed; requests repeated (seen by the "
+        "owners, or more requests than answers in Airflow's task logs); answers refused; failed "
+        "tries; e-mails",
+        lambda r: "<br>".join(
+            f"{o['ended']}; {o['closed']}/{o['steps']}; **{o['repeated']}**; {o['refused']}; "
+            f"{o['failed_tries']}; {o['mails']}"
+            for o in r["runs_once"]
+        ),
+    )
+    row(
         "**handover latency**, median / p95 (s)",
         lambda r: f"**{r['handover_median']:.1f}** / {r['handover_p95']:.1f}",
     )
@@ -849,7 +952,7 @@ def table(results: list[dict], args: argparse.Namespace, load: tuple[float, floa
     )
     row("**run time**, trigger → last step done (s)", lambda r: f"**{r['run_seconds']:.0f}**")
     row(
-        f"critical-path floor: chain × 2 answers × {args.answer_delay:g} s (s)",
+        f"critical-path floor: chain × 2 answers × {args.answer_delay if args.answer_within is None else args.answer_within / 2:g} s (s)",
         lambda r: f"{r['floor_seconds']:.0f}",
     )
     row(
@@ -915,6 +1018,19 @@ def main() -> None:
         default=3.0,
         help="seconds a simulated owner takes to answer a request it has seen",
     )
+    parser.add_argument(
+        "--answer-within",
+        type=float,
+        help="each answer after a random 0 to this many seconds (seeded); implies --once",
+    )
+    parser.add_argument(
+        "--once",
+        action="store_true",
+        help="each answer given once: never again after a refusal, nor to a repeated request",
+    )
+    parser.add_argument(
+        "--runs", type=int, default=1, help="runs of the dry run, one after another"
+    )
     parser.add_argument("--poll", type=float, default=0.5, help="seconds between the owners' looks")
     parser.add_argument(
         "--hold", type=float, default=60.0, help="longest pause of the owners (s), 0 for none"
@@ -925,7 +1041,7 @@ def main() -> None:
         action="append",
         default=[],
         metavar="AIRFLOW__SECTION__KEY=VALUE",
-        help="an Airflow setting on top of transition.cli.standalone's, to try a change",
+        help="an Airflow setting on top of transition.local.standalone's, to try a change",
     )
     parser.add_argument("--write", type=Path)
     parser.add_argument(
@@ -947,6 +1063,9 @@ def main() -> None:
             args.timeout,
             settings,
             args.keep,
+            within=args.answer_within,
+            once=args.once or args.answer_within is not None,
+            runs=args.runs,
         )
         for f in flavours
     ]

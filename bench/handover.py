@@ -1,26 +1,35 @@
-"""Where a handover's time goes: one owner walks a chain of steps of a sample plan, one step at a time.
+"""Where a handover's time goes, against Airflow's own floor, measured in the same run.
 
-For each step it answers Start, then Close, then waits for the dependent to ask; it then reads, from
-Airflow's own timestamps (nothing is polled fast, so the measurement does not load the machine)::
+One owner walks a chain of steps of a sample plan, one step at a time: answers Start the moment the
+step asks, then Close the moment it asks again, then waits for the dependent to ask. Interleaved
+with it, the same person walks a chain of the same length in a bare DAG of Airflow's stock
+``HITLOperator`` (no plan, no e-mail, no ledger: the floor of a human-in-the-loop handover on this
+Airflow), answering Close the moment each task asks. From Airflow's own timestamps (nothing is polled
+fast, so the measurement does not load the machine)::
 
     Close answered → closed step queued → closed step done
                    → dependent scheduled → queued → started → asking (its HITL request written)
 
 so a handover splits into the scheduler's share (answered → queued; done → dependent scheduled and
 queued), the executor's (queued → started) and the tasks' own (a new process, the DAG file, our
-code). The chain is walked alone, so nothing else competes. Usage::
+code). Nothing else moves meanwhile. Usage::
 
-    .venv/bin/python bench/handover.py --steps 500 --handovers 15 [--set AIRFLOW__SECTION__KEY=VALUE ...]
+    .venv/bin/python bench/handover.py --steps 500 --handovers 15 [--set AIRFLOW__SECTION__KEY=VALUE ...] [--write BENCHMARKS.md]
 
-``--set`` tries an Airflow setting on top of ``transition.cli.standalone``'s. Prints a table; writes
-nothing. ``bench/dryrun.py`` is the whole-run measurement recorded in BENCHMARKS.md.
+``--set`` tries an Airflow setting on top of ``transition.local.standalone``'s. ``bench/dryrun.py`` is
+the whole-run measurement.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import datetime as dt
+import json
+import os
+import platform
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -34,8 +43,9 @@ sys.path[:0] = [str(HERE), str(HERE.parent / "tests")]
 
 from airflow_server import AirflowServer
 from dryrun import root_pids, scheduler_process, stamp, write_plan
+from parse import write_section
 from smtp_server import SmtpServer
-from transition.cli.standalone import airflow_users
+from transition.local.standalone import airflow_users
 
 MARKS = (
     "closed queued",
@@ -81,12 +91,147 @@ def answer(client: httpx.Client, run_url: str, step: str, option: str) -> None:
     raise RuntimeError(f"{step} {option}: {response.status_code} {response.text[:300]}")
 
 
+BARE_DAG_ID = "bare_hitl_chain"
+BARE_DAG = """
+import datetime as dt
+
+from airflow.providers.standard.operators.hitl import HITLOperator
+from airflow.sdk import DAG
+
+with DAG(
+    "bare_hitl_chain",
+    schedule=None,
+    start_date=dt.datetime(2020, 1, 1, tzinfo=dt.timezone.utc),
+    max_active_tasks=32,
+) as dag:
+    tasks = [
+        HITLOperator(task_id=f"T{n:03d}", subject=f"Step {n}", options=["Close"])
+        for n in range(LENGTH)
+    ]
+    for before, after in zip(tasks, tasks[1:]):
+        before >> after
+"""
+
+
+def bare_bundle(folder: Path, length: int) -> dict[str, str]:
+    """A bundle holding the bare chain's DAG file, beside the plan's; the settings that add it."""
+    path = folder / "bare"
+    path.mkdir()
+    (path / "bare_hitl_chain.py").write_text(BARE_DAG.replace("LENGTH", str(length)))
+    bundles = [
+        {
+            "name": "dags-folder",
+            "classpath": "airflow.dag_processing.bundles.local.LocalDagBundle",
+            "kwargs": {},
+        },
+        {
+            "name": "bare",
+            "classpath": "airflow.dag_processing.bundles.local.LocalDagBundle",
+            "kwargs": {"path": str(path)},
+        },
+    ]
+    return {"AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_CONFIG_LIST": json.dumps(bundles)}
+
+
+def handover_moments(
+    admin: httpx.Client, run_url: str, step: str, dependent: str
+) -> dict[str, float]:
+    """Seconds from the step's last answer to each mark of the handover (Airflow's timestamps)."""
+    closed, following = ti(admin, run_url, step), ti(admin, run_url, dependent)
+    answered = stamp(request(admin, run_url, step)["responded_at"])
+    moments = {
+        "closed queued": stamp(closed["queued_when"]),
+        "closed done": stamp(closed["end_date"]),
+        "dependent scheduled": stamp(following["scheduled_when"]),
+        "dependent queued": stamp(following["queued_when"]),
+        "dependent started": stamp(following["start_date"]),
+        "dependent asking": stamp(request(admin, run_url, dependent)["created_at"]),
+    }
+    if closed["try_number"] > 1 or following["try_number"] > 1:
+        print(f"(a retry: tries {closed['try_number']}, {following['try_number']})")
+    return {k: v - answered for k, v in moments.items() if v is not None and answered is not None}
+
+
+def walk(
+    owner: httpx.Client,
+    admin: httpx.Client,
+    run_url: str,
+    step: str,
+    dependent: str,
+    options: tuple[str, ...],
+    settle: float,
+) -> dict[str, float]:
+    """Answer ``options`` to ``step``, each the moment it asks (after ``settle``); then wait for
+    ``dependent`` to ask; the handover's moments."""
+    for option in options:
+        wait(lambda: asked(admin, run_url, step), 120, f"{step} asked to {option}")
+        time.sleep(settle)
+        answer(owner, run_url, step, option)
+    wait(lambda: asked(admin, run_url, dependent), 120, f"{dependent} asked")
+    return handover_moments(admin, run_url, step, dependent)
+
+
+def medians(rows: list[dict[str, float]]) -> dict[str, float]:
+    return {
+        key: statistics.median([r[key] for r in rows if key in r])
+        for key in MARKS
+        if any(key in r for r in rows)
+    }
+
+
+def report(
+    ours: list[dict[str, float]],
+    bare: list[dict[str, float]],
+    args: argparse.Namespace,
+    idle: float,
+) -> str:
+    """The comparison as Markdown: medians of each mark, ours and the floor, and their ratio."""
+    mine, floor = medians(ours), medians(bare)
+    pairs = [
+        o["dependent asking"] / b["dependent asking"]
+        for o, b in zip(ours, bare)
+        if "dependent asking" in o and b.get("dependent asking")
+    ]
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=HERE
+    ).stdout.strip()
+    lines = [
+        f"Measured {dt.date.today()} at commit {commit} on {os.cpu_count()} cores, "
+        f"{platform.platform()}, Python {platform.python_version()}; load average "
+        f"{os.getloadavg()[0]:.1f} when it started. Command: `.venv/bin/python bench/handover.py "
+        f"--steps {args.steps} --handovers {args.handovers}"
+        + "".join(f" --set {item}" for item in args.set)
+        + " --write BENCHMARKS.md`",
+        "",
+        f"| seconds after the Close answer (median of {len(ours)} handovers) | our step "
+        f"({args.steps}-step plan) | Airflow's bare `HITLOperator` chain | ours / bare |",
+        "|---|---:|---:|---:|",
+    ]
+    for key in MARKS:
+        if key in mine and key in floor:
+            ratio = mine[key] / floor[key] if floor[key] else float("nan")
+            lines.append(f"| {key} | {mine[key]:.2f} | {floor[key]:.2f} | {ratio:.2f}x |")
+    if pairs:
+        lines.append(
+            f"| **Close → the next step asking**, median of the ratios pair by pair | | | "
+            f"**{statistics.median(pairs):.2f}x** |"
+        )
+    lines += [
+        "",
+        f"Scheduler CPU while the run is open and nobody answers: {idle:.0%} of a core.",
+    ]
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--steps", type=int, default=500)
     parser.add_argument("--handovers", type=int, default=15)
     parser.add_argument(
-        "--settle", type=float, default=2.0, help="seconds between a request and its answer"
+        "--settle",
+        type=float,
+        default=0.0,
+        help="seconds between a request appearing and its answer (default: at once)",
     )
     parser.add_argument("--set", action="append", default=[], metavar="AIRFLOW__SECTION__KEY=VALUE")
     parser.add_argument(
@@ -98,6 +243,7 @@ def main() -> None:
     parser.add_argument(
         "--keep", action="store_true", help="keep the work folder (Airflow's logs) and say where"
     )
+    parser.add_argument("--write", type=Path, help="put the table in this Markdown file")
     args = parser.parse_args()
     keep = contextlib.nullcontext(tempfile.mkdtemp(prefix="handover-")) if args.keep else None
     with keep or tempfile.TemporaryDirectory(prefix="handover-") as folder_name:
@@ -110,86 +256,58 @@ def main() -> None:
         schedule = plan.schedules[dry_run]
         chain = list(schedule.steps)[: args.handovers + 1]
         assert all(schedule.steps[b].upstream == (a,) for a, b in zip(chain, chain[1:])), chain
-        owners = {plan.steps[s].owner for s in chain}
+        bare_chain = [f"T{n:03d}" for n in range(args.handovers + 1)]
+        walker = plan.steps[chain[0]].owner
         smtp = SmtpServer().start()
         extra = {"AIRFLOW_CONN_SMTP_DEFAULT": smtp.airflow_connection()}
+        extra.update(bare_bundle(folder, len(bare_chain)))
         extra.update(dict(item.split("=", 1) for item in args.set))
         server = AirflowServer(
             folder / "airflow", folder / "config.yaml", airflow_users(plan), extra_env=extra
         )
-        rows: list[dict[str, float]] = []
+        ours: list[dict[str, float]] = []
+        bare: list[dict[str, float]] = []
         try:
             with server:
                 server.wait_for_dag(dag_id, timeout=300)
-                run_id = server.trigger(dag_id)
-                run_url = f"/api/v2/dags/{dag_id}/dagRuns/{run_id}"
+                server.wait_for_dag(BARE_DAG_ID, timeout=300)
+                run_url = f"/api/v2/dags/{dag_id}/dagRuns/{server.trigger(dag_id)}"
+                bare_url = f"/api/v2/dags/{BARE_DAG_ID}/dagRuns/{server.trigger(BARE_DAG_ID)}"
                 admin = server.client("admin")
-                clients = {o: server.client(o) for o in owners}
-                for step, dependent in zip(chain, chain[1:]):
+                clients = {o: server.client(o) for o in {plan.steps[s].owner for s in chain}}
+                for number in range(args.handovers):
+                    step, dependent = chain[number], chain[number + 1]
                     owner = clients[plan.steps[step].owner]
-                    wait(
-                        lambda step=step: asked(admin, run_url, step), 120, f"{step} asked to start"
+                    ours.append(
+                        walk(
+                            owner, admin, run_url, step, dependent, ("Start", "Close"), args.settle
+                        )
                     )
-                    time.sleep(args.settle)
-                    answer(owner, run_url, step, "Start")
-                    time.sleep(0.5)
-                    wait(
-                        lambda step=step: asked(admin, run_url, step), 120, f"{step} asked to close"
+                    before, after = bare_chain[number], bare_chain[number + 1]
+                    bare.append(
+                        walk(
+                            clients[walker], admin, bare_url, before, after, ("Close",), args.settle
+                        )
                     )
-                    time.sleep(args.settle)
-                    answer(owner, run_url, step, "Close")
-                    wait(
-                        lambda dependent=dependent: asked(admin, run_url, dependent),
-                        120,
-                        f"{dependent} asked to start",
-                    )
-                    closed, following = ti(admin, run_url, step), ti(admin, run_url, dependent)
-                    answered = stamp(request(admin, run_url, step)["responded_at"])
-                    moments = {
-                        "closed queued": stamp(closed["queued_when"]),
-                        "closed done": stamp(closed["end_date"]),
-                        "dependent scheduled": stamp(following["scheduled_when"]),
-                        "dependent queued": stamp(following["queued_when"]),
-                        "dependent started": stamp(following["start_date"]),
-                        "dependent asking": stamp(request(admin, run_url, dependent)["created_at"]),
-                    }
-                    seen = {
-                        k: v - answered
-                        for k, v in moments.items()
-                        if v is not None and answered is not None
-                    }
-                    if closed["try_number"] > 1 or following["try_number"] > 1:
-                        print(f"(a retry: tries {closed['try_number']}, {following['try_number']})")
-                    rows.append(seen)
                     print(
-                        f"{step} → {dependent}: "
-                        + ", ".join(
-                            f"{k} {v:.2f}" for k, v in sorted(seen.items(), key=lambda kv: kv[1])
-                        ),
+                        f"{step} → {dependent}: {ours[-1].get('dependent asking', float('nan')):.2f} s"
+                        f"; bare {before} → {after}: {bare[-1].get('dependent asking', float('nan')):.2f} s",
                         flush=True,
                     )
                 scheduler = scheduler_process(root_pids(server))
-                before = sum(scheduler.cpu_times()[:2])
+                before_cpu = sum(scheduler.cpu_times()[:2])
                 time.sleep(args.idle)
-                idle_cpu = (sum(scheduler.cpu_times()[:2]) - before) / args.idle
+                idle_cpu = (sum(scheduler.cpu_times()[:2]) - before_cpu) / args.idle
         except Exception:
             print(server.tail(), file=sys.stderr)
             raise
         finally:
             server.stop()
             smtp.stop()
-    keys = list(MARKS)
-    print(
-        f"\nmedians over {len(rows)} handovers (s after the Close answer; settings {args.set or 'as make run'}):"
-    )
-    for key in keys:
-        values = [r[key] for r in rows if key in r]
-        if values:
-            print(f"  {key:24s} {statistics.median(values):6.2f}  (seen in {len(values)})")
-    print(
-        f"scheduler CPU while the run is open and nobody answers: {idle_cpu:.0%} of a core "
-        f"({len(schedule.steps)} steps in the run, {args.idle:g} s)"
-    )
+    text = report(ours, bare, args, idle_cpu)
+    print("\n" + text)
+    if args.write:
+        write_section(args.write, "handover", text)
 
 
 if __name__ == "__main__":

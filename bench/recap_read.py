@@ -65,7 +65,7 @@ from dryrun import (
     write_plan,
 )
 from parse import commit, write_section
-from transition.cli.standalone import airflow_users
+from transition.local.standalone import airflow_users
 from transition.plan.gates import branch_only, gate_branches
 
 ENDPOINTS = ("baseline", "json", "page", "timeline")
@@ -82,7 +82,7 @@ PROFILE = r"""
 import cProfile, pstats, statistics, sys, time
 from airflow.utils.session import create_session
 from transition.store.plan_store import load_plan
-from transition.runs.run_view import run_steps
+from transition.runs.run_facts import run_steps
 plan = load_plan().plan
 dry_run, run_id = sys.argv[1], sys.argv[2]
 seconds = []

@@ -1264,7 +1264,7 @@ INSTRUCTIONS: list[str] = [
 
 def sample_mark(dry_runs: list[Row]) -> str:
     """The workbook's Keywords: it is the sample, with these D-days. ``make run`` dates a copy of it
-    from the day it starts while the D-days are still these (transition.cli.sample_dates)."""
+    from the day it starts while the D-days are still these (transition.local.sample_dates)."""
     return " ".join(
         ["transition-sample-plan"] + [f"{r['name']}={r['d_day'].isoformat()}" for r in dry_runs]
     )

@@ -2,7 +2,8 @@
 
 Adds to Airflow's api-server: the ``/transition`` REST endpoints (transfers, defects), the step
 guard (deny by default: who may change what on the plan's DAGs, by any route; see
-``transition.web.route_rules``), the plugin's tables' migrations (at start) and a listener that sends
+``transition.web.route_rules``), the plugin's tables' migrations (at start), the record of every
+answer to a step (``transition.web.answer_record``) and a listener that sends
 calendar cancellations when a person cancels a dry run. Every Airflow process loads plugins, so the
 web parts are imported only when the api-server asks for them.
 """
@@ -32,10 +33,12 @@ class TransitionPlugin(AirflowPlugin):
         from airflow import settings
 
         from transition.runs.records_schema import ensure_migrated
+        from transition.web import answer_record
         from transition.web.step_api import app
 
         if settings.engine is not None:
             ensure_migrated(settings.engine)
+        answer_record.listen()  # each answer to a step, recorded with it (transition.runs.answers)
 
         return [{"app": app, "url_prefix": "/transition", "name": "Transition plan"}]
 

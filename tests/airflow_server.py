@@ -1,6 +1,6 @@
 """A real Airflow (``airflow standalone``: api-server, scheduler, dag-processor, triggerer) for tests.
 
-Started with the same settings as ``make run`` (:func:`transition.cli.standalone.airflow_environment`),
+Started with the same settings as ``make run`` (:func:`transition.local.standalone.airflow_environment`),
 on free ports of 127.0.0.1, in its own process group; stopped by that group's id. Every wait is
 bounded in time.
 """
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -23,8 +24,8 @@ import httpx
 
 from ports import free_port
 from smtp_server import SmtpServer
-from transition.cli.embedded_database import EmbeddedPostgres
-from transition.cli.standalone import (
+from transition.local.embedded_database import EmbeddedPostgres
+from transition.local.standalone import (
     airflow_environment,
     airflow_users,
     compile_bytecode,
@@ -36,6 +37,10 @@ POSTGRES = "postgresql+psycopg2://postgres@127.0.0.1:5432"
 REDIS = "redis://127.0.0.1:6379/7"
 FLAVOURS = ("standalone", "postgres-celery")  # make run's default, and production's
 ALL_FLAVOURS = (*FLAVOURS, "standalone-sqlite")  # and make run --sqlite
+# How long a test's request may take before it fails as hung. Not a timing check (bench/ measures
+# times): long enough for a 2-core CI machine running two Airflows at once; a request that fails
+# (a pool timeout: 500) still fails the test at once.
+REQUEST_TIMEOUT = 60.0
 COMPONENTS = ("scheduler", "dag-processor", "triggerer", "api-server", "celery worker")
 
 
@@ -363,7 +368,39 @@ class AirflowServer:
                 by_component.setdefault(name, []).append(line)
             for name, component_lines in by_component.items():
                 parts.append(f"--- {path.name}, {name}\n" + "\n".join(component_lines[-lines:]))
+        parts.append(self.database_activity())
         return "\n".join(parts)
+
+    def database_activity(self) -> str:
+        """What each connection to Airflow's PostgreSQL database does now (``pg_stat_activity``):
+        which wait on a lock, which sit idle in a transaction, and for how long; for a failure's
+        message, when a request hung."""
+        url = self.env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]
+        if not url.startswith("postgresql"):
+            return "--- database activity: (not PostgreSQL)"
+        import sqlalchemy  # deferred: only when a test failed
+
+        engine = sqlalchemy.create_engine(
+            url, connect_args={"connect_timeout": 5}, poolclass=sqlalchemy.pool.NullPool
+        )
+        try:
+            with engine.connect() as connection:
+                rows = connection.execute(
+                    sqlalchemy.text(
+                        "SELECT pid, application_name, state, wait_event_type, wait_event,"
+                        " round(extract(epoch FROM now() - state_change)::numeric, 1),"
+                        " left(regexp_replace(query, '\\s+', ' ', 'g'), 160)"
+                        " FROM pg_stat_activity WHERE datname = current_database()"
+                        " AND pid <> pg_backend_pid() ORDER BY state_change"
+                    )
+                ).all()
+        except Exception as error:  # the database itself may be what failed
+            return f"--- database activity: (could not be read: {error})"
+        finally:
+            engine.dispose()
+        return f"--- database activity ({len(rows)} connections)\n" + "\n".join(
+            " | ".join(str(value) for value in row) for row in rows
+        )
 
     # -- REST -----------------------------------------------------------------------------------
     def token(self, user: str) -> str:
@@ -371,7 +408,7 @@ class AirflowServer:
             answer = httpx.post(
                 f"{self.base_url}/auth/token",
                 json={"username": user, "password": self.passwords[user]},
-                timeout=10,
+                timeout=REQUEST_TIMEOUT,
             )
             answer.raise_for_status()
             self._tokens[user] = answer.json()["access_token"]
@@ -381,7 +418,7 @@ class AirflowServer:
         return httpx.Client(
             base_url=self.base_url,
             headers={"Authorization": f"Bearer {self.token(user)}"},
-            timeout=20,
+            timeout=REQUEST_TIMEOUT,
         )
 
     def wait_for_dag(self, dag_id: str, timeout: float = 180) -> dict:
@@ -394,6 +431,26 @@ class AirflowServer:
                 time.sleep(1)
         raise TimeoutError(f"DAG {dag_id} did not appear in {timeout} s:\n{self.tail()}")
 
+    def reparse(self, dag_id: str, timeout: float = 120) -> None:
+        """What "Reparse Dag" on the DAG's page does, then wait until the DAG file was parsed
+        again: a workbook written just before is what the next run of ``dag_id`` follows. Twice:
+        a parse under way when the workbook was written may have read the old one, and still end
+        after the first request; the second request's parse starts after it."""
+        with self.client("admin") as admin:
+            deadline = time.monotonic() + timeout
+            for _ in range(2):
+                before = admin.get(f"/api/v2/dags/{dag_id}/details").json()
+                asked = admin.put(f"/api/v2/parseDagFile/{before['file_token']}")
+                assert asked.status_code == 201, asked.text
+                while (
+                    admin.get(f"/api/v2/dags/{dag_id}/details").json().get("last_parsed_time") or ""
+                ) <= (before.get("last_parsed_time") or ""):
+                    if time.monotonic() > deadline:
+                        raise TimeoutError(
+                            f"{dag_id} was not parsed again in {timeout} s:\n{self.tail()}"
+                        )
+                    time.sleep(0.5)
+
     def answer_when_asked(
         self,
         user: str,
@@ -402,11 +459,11 @@ class AirflowServer:
         step: str,
         option: str,
         params: dict | None = None,
-        delay: float = 3.0,
+        delay: float = 0.0,
         timeout: float = 180,
     ) -> httpx.Response:
-        """Wait until ``step`` waits for an answer, let ``delay`` seconds pass (a person is not
-        instant; see the answer race in step_operator.py), then answer as ``user``."""
+        """Wait until ``step`` waits for an answer, then answer as ``user`` at once (or ``delay``
+        seconds later, where a test is about what happens meanwhile)."""
         run_url = f"/api/v2/dags/{dag_id}/dagRuns/{run_id}"
         with self.client("admin") as admin, self.client(user) as person:
             deadline = time.monotonic() + timeout
@@ -427,6 +484,19 @@ class AirflowServer:
                     )
                 time.sleep(0.5)
         raise TimeoutError(f"{step} did not ask for an answer in {timeout} s:\n{self.tail()}")
+
+    def asks(self, dag_id: str, run_id: str, step: str, stage: str = "") -> int:
+        """How many times Airflow's records say ``step`` asked for an answer (for ``stage``, e.g.
+        "start", if given): the "Asking …" lines of the step's task logs, every try. Read from the
+        log files in Airflow's home: Airflow's API serves no log for a try that failed before it
+        ran (no history row is kept for it)."""
+        folder = self.home / "logs" / f"dag_id={dag_id}" / f"run_id={run_id}" / f"task_id={step}"
+        logs = [
+            p for p in folder.glob("attempt=*.log") if re.fullmatch(r"attempt=\d+\.log", p.name)
+        ]
+        assert logs, f"no task log in {folder}"
+        pattern = re.compile(r'"Asking [^"]* to ' + re.escape(stage) if stage else r'"Asking ')
+        return sum(len(pattern.findall(p.read_text(errors="replace"))) for p in logs)
 
     def wait_until_asked(self, dag_id: str, run_id: str, step: str, timeout: float = 180) -> None:
         """Until ``step``'s request waits for an answer (bounded)."""

@@ -125,9 +125,60 @@ def compile_sheets(folder: Path, workbook_sheets: Sheets, **settings: Any):
     return compile_plan(load_config(folder / "config.yaml"))
 
 
+def gate_sheets() -> Sheets:
+    """The base sheets with a gate in DR1:
+    S (D+0 08:00, 1h, alice) ─► G (gate, 30m, carol) ─► F1 (3h, bob) ─► F2 (1h, alice) ─► J (1h, dave)
+                                                     └─► B1 (FB-RB, 1h, bob) ─────────────────┘"""
+    sheets = base_sheets()
+
+    def row(step, pre, phase, start, duration, owner, kind=""):
+        return [step, f"Step {step}", phase, "DR1", pre, start, duration, owner, "", "", kind, ""]
+
+    sheets["Steps"] = [
+        [*STEPS_HEADER, "Kind", "Approvals"],
+        row("S", "", "CO", "D+0 08:00", "1h", "alice"),
+        row("G", "S", "CO", "", "30m", "carol", "gate"),
+        row("F1", "G", "CO", "", "3h", "bob"),
+        row("F2", "F1", "CO", "", "1h", "alice"),
+        row("B1", "G", "FB-RB", "", "1h", "bob"),
+        row("J", "F2, B1", "DC", "", "1h", "dave"),
+    ]
+    return sheets
+
+
 @pytest.fixture(scope="session")
 def airflow_app() -> Any:
     """Airflow 3.3's real api-server app (its routes, its dependencies), built once."""
     from airflow.api_fastapi.app import create_app
 
     return create_app()
+
+
+def pytest_collection_modifyitems(config: Any, items: list[Any]) -> None:
+    """The files that start Airflow first, the longest of them (HEAVY_FILES) first among them: with
+    two workers (``make test``), the quick files then fill the gaps, and no long file is left to run
+    alone at the end. The sort is stable: files keep their order otherwise, tests within a file
+    theirs."""
+    starts_airflow = {i.fspath.strpath for i in items if i.get_closest_marker("e2e") is not None}
+
+    def weight(item: Any) -> int:
+        path = item.fspath.strpath
+        if path not in starts_airflow:
+            return 0
+        return 1 + next((w for name, w in HEAVY_FILES.items() if path.endswith(name)), 0)
+
+    items.sort(key=lambda item: -weight(item))
+
+
+# Files whose tests wait longest (minutes of planned starts, rungs and paced answers, several
+# servers): measured with --durations in make test, see docs/testing.md.
+HEAVY_FILES = {
+    "e2e/test_e2e_dry_run.py": 40,
+    "security/test_attacks.py": 30,
+    "e2e/test_e2e_escalation.py": 25,
+    "e2e/test_e2e_faults.py": 20,
+    "e2e/test_e2e_backup.py": 20,
+    "e2e/test_e2e_mail.py": 18,
+    "e2e/test_make_run.py": 15,
+    "e2e/test_e2e_answer_once.py": 15,
+}

@@ -3,7 +3,7 @@
 The catalogues are ``locale/<lang>/LC_MESSAGES/transition.po`` beside this file, compiled to
 ``transition.mo`` (both committed; ``make messages`` extracts the messages from the code and the
 templates, updates every ``.po`` and compiles them). A language is supported when its catalogue is
-there: adding one needs no code (see the README, "Languages").
+there: adding one needs no code (see docs/languages.md).
 
 The language in effect is a context variable: code that writes for someone wraps the writing in
 ``with use_language(actor.language):`` and calls :func:`_` / :func:`ngettext` / :func:`pgettext`

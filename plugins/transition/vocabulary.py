@@ -14,7 +14,7 @@ WATCH_LABEL = "(run watch)"  # stands for the watch's own e-mails (Overdue alert
 
 
 class State(str, Enum):
-    """A step's state in a dry run (the README's state table), and Failed when Airflow failed the task."""
+    """A step's state in a dry run (the states in docs/cockpit.md), and Failed when Airflow failed the task."""
 
     PLANNED = "Planned"
     LOCKED = "Locked"

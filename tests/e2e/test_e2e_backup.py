@@ -10,15 +10,14 @@ goes on to the end from where it was.
 from __future__ import annotations
 
 import datetime as dt
-import time
 import zoneinfo
 
 import pytest
 
 from airflow_server import FLAVOURS, AirflowServer
 from conftest import write_config, write_xlsx
-from transition.cli.embedded_database import EmbeddedPostgres
-from transition.cli.standalone import airflow_users
+from transition.local.embedded_database import EmbeddedPostgres
+from transition.local.standalone import airflow_users
 from transition.store.plan_store import load_plan
 
 pytestmark = pytest.mark.e2e
@@ -102,7 +101,8 @@ def play_half(first: AirflowServer) -> tuple[str, dict]:
             f"{plugin}/steps/B/defects", json={"title": "Counts differ", "severity": "blocking"}
         )
         assert defect.status_code == 201
-    time.sleep(4)  # let B park again for Close
+    first.wait_until_asked(DAG_ID, run_id, "B")  # B parked again, for Close
+    first.wait_for_state(DAG_ID, run_id, "B", "awaiting_input")
     before = snapshot(first, run_id)
     assert before["states"]["A"] == "success" and before["closed"]["comment"] == "frozen"
     assert before["defects"] == [("B", "Counts differ", "open")] and before["transfers"] == [
@@ -124,10 +124,12 @@ def finish(second: AirflowServer, run_id: str) -> None:
         )
         defect_id = frank.get(f"{plugin}/defects").json()["defects"][0]["id"]
         assert (
-            frank.post(f"{plugin}/defects/{defect_id}/resolve").status_code == 403
+            frank.post(f"{plugin}/defects/{defect_id}/resolve", json={}).status_code == 403
         )  # it blocks him
     with second.client("bob") as bob:
-        assert bob.post(f"{plugin}/defects/{defect_id}/resolve").status_code == 200  # its recorder
+        assert (
+            bob.post(f"{plugin}/defects/{defect_id}/resolve", json={}).status_code == 200
+        )  # its recorder
     assert second.answer_when_asked("frank", DAG_ID, run_id, "B", "Close").status_code == 200
     assert second.answer_when_asked("alice", DAG_ID, run_id, "C", "Close").status_code == 200
     assert second.wait_for_run(DAG_ID, run_id) == "success"
@@ -177,7 +179,7 @@ def test_backup_and_restore_a_half_run_dry_run(tmp_path, flavour):
 
 
 def test_an_earlier_make_runs_sqlite_history_moves_into_the_embedded_postgresql(tmp_path):
-    """The path the README gives: `transition backup --home H --sqlite` of the old SQLite home
+    """The path docs/getting-started.md gives: `transition backup --home H --sqlite` of the old SQLite home
     (Airflow stopped), `transition restore --home H` into make run's embedded PostgreSQL."""
     write_plan(tmp_path)
     users = airflow_users(load_plan(tmp_path / "config.yaml").plan)

@@ -1,9 +1,10 @@
 """A whole dry run on a real Airflow, owners played through the REST API.
 
-A 20-step plan with planned starts about a minute ahead is triggered through REST; each step is
-started and closed by its owner, logged in as that user, through the HITL endpoint. Checked: no
-step asks before its prerequisites are closed or before its planned start, a stranger is refused,
-marking a task "success" closes it, and the run ends in success.
+A 20-step plan with planned starts about a minute ahead (written right before the run) is
+triggered through REST; each step is started and closed by its owner, logged in as that user,
+through the HITL endpoint. Checked: no step asks before its prerequisites are closed or before its
+planned start, a stranger is refused, marking a task "success" closes it, and the run ends in
+success.
 """
 
 from __future__ import annotations
@@ -17,16 +18,14 @@ import pytest
 
 from airflow_server import FLAVOURS, AirflowServer, dump
 from conftest import write_config, write_xlsx
-from transition.cli.standalone import airflow_users
+from transition.local.standalone import airflow_users
 from transition.store.plan_store import load_plan
 
 pytestmark = pytest.mark.e2e
 
 ZONE = zoneinfo.ZoneInfo("Europe/Brussels")
 DAG_ID = "e2e_dr1"
-ANSWER_DELAY = (
-    3.0  # seconds between a request appearing and the answer (the race in step_operator.py)
-)
+ANSWER_DELAY = 0.0  # seconds between a request appearing and the answer: people answer at once
 PREREQUISITES = {
     "S01": "",
     "S02": "",
@@ -60,7 +59,9 @@ def relative(moment: dt.datetime, d_day: dt.date) -> str:
 def write_plan(folder: Path) -> dict[str, dt.datetime]:
     now = dt.datetime.now(ZONE)
     d_day = now.date()
-    first = (now + dt.timedelta(seconds=50)).replace(second=0, microsecond=0) + dt.timedelta(
+    # The first whole minute at least 30 s ahead (a Start has minute precision): written right
+    # before the run is triggered, so S01 waits for it.
+    first = (now + dt.timedelta(seconds=30)).replace(second=0, microsecond=0) + dt.timedelta(
         minutes=1
     )
     starts = {"S01": first, "S07": first + dt.timedelta(minutes=1)}
@@ -127,6 +128,8 @@ def test_a_dry_run_played_by_its_owners(tmp_path, flavour):
     )
     with server:
         server.wait_for_dag(DAG_ID)
+        starts = write_plan(tmp_path)  # the planned starts counted from now, not the server's start
+        server.reparse(DAG_ID)
         admin = server.client("admin")
         owners = {user: server.client(user) for user in OWNERS + ["eve"]}
         assert admin.patch(f"/api/v2/dags/{DAG_ID}", json={"is_paused": False}).status_code == 200

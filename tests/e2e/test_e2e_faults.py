@@ -22,13 +22,19 @@ import pytest
 from airflow_server import AirflowServer
 from conftest import write_config, write_xlsx
 from smtp_server import SmtpServer
-from transition.cli.standalone import airflow_users
+from transition.local.standalone import airflow_users
 from transition.store.plan_store import load_plan
 
 pytestmark = pytest.mark.e2e
 ZONE = zoneinfo.ZoneInfo("Europe/Brussels")
 OWNERS = [f"owner{n:02d}" for n in range(1, 51)]
 CROWD, FAULT = "faults_crowd", "faults_fault"
+
+
+def minute_ahead(seconds: float) -> dt.datetime:
+    """The first whole minute at least ``seconds`` from now (a Start has minute precision)."""
+    moment = dt.datetime.now(ZONE) + dt.timedelta(seconds=seconds)
+    return moment.replace(second=0, microsecond=0) + dt.timedelta(minutes=1)
 
 
 def write_plan(folder, t_start: dt.datetime) -> None:
@@ -73,12 +79,7 @@ def write_plan(folder, t_start: dt.datetime) -> None:
 @pytest.fixture(scope="module")
 def airflow(tmp_path_factory):
     folder = tmp_path_factory.mktemp("faults")
-    now = dt.datetime.now(ZONE)
-    # T's planned start: a whole minute at least 3 minutes ahead (after the triggerer's crash below).
-    t_start = (now + dt.timedelta(minutes=3)).replace(second=0, microsecond=0) + dt.timedelta(
-        minutes=1
-    )
-    write_plan(folder, t_start)
+    write_plan(folder, minute_ahead(24 * 3600))  # T's start is written again before its run
     plan = load_plan(folder / "config.yaml").plan
     smtp = SmtpServer().start()
     server = AirflowServer(
@@ -92,13 +93,13 @@ def airflow(tmp_path_factory):
         with server:
             server.wait_for_dag(CROWD)
             server.wait_for_dag(FAULT)
-            yield server, smtp
+            yield server, smtp, folder
     finally:
         smtp.stop()
 
 
 def test_fifty_owners_answer_at_once(airflow):
-    server, smtp = airflow
+    server, smtp, _folder = airflow
     run_id = server.trigger(CROWD)
     run_url = f"/api/v2/dags/{CROWD}/dagRuns/{run_id}"
     answers: list[tuple[str, str, int]] = []  # (step, option, HTTP status)
@@ -106,7 +107,6 @@ def test_fifty_owners_answer_at_once(airflow):
     lock = threading.Lock()
 
     def answer(step: str, owner: str, option: str) -> None:
-        time.sleep(3)  # a person reads the request first (see the answer race in step_operator.py)
         with server.client(owner) as person:
             response = person.patch(
                 f"{run_url}/taskInstances/{step}/-1/hitlDetails",
@@ -197,13 +197,18 @@ def answer_now(server: AirflowServer, user: str, run_id: str, step: str, option:
 
 
 def test_kill_minus_nine_triggerer_scheduler_api_server(airflow):
-    server, smtp = airflow
+    server, smtp, folder = airflow
+    # T's planned start, written right before the run: the first whole minute at least a minute
+    # ahead, so that its timer is in the triggerer when the triggerer dies below.
+    write_plan(folder, minute_ahead(60))
+    server.reparse(FAULT)
     run_id = server.trigger(FAULT)
     wait_state(server, run_id, "T", {"deferred"})  # T waits for its planned start, in the triggerer
     wait_state(server, run_id, "A", {"awaiting_input"})
     smtp.wait_for("[Transition-FAULT] A - Execution")
 
-    # The triggerer dies (T's timer and the watch's are in it); A is answered meanwhile.
+    # The triggerer dies (T's timer and the watch's are in it); A is answered while it is down
+    # (the sleeps are how long the fault lasts, not a person's pause).
     server.kill_component("triggerer")
     time.sleep(3)
     answer_now(server, "alice", run_id, "A", "Close")
@@ -211,21 +216,21 @@ def test_kill_minus_nine_triggerer_scheduler_api_server(airflow):
     server.start_component("triggerer")
     wait_state(server, run_id, "B", {"awaiting_input"})
 
-    # The scheduler dies; B is answered meanwhile; nothing moves until it is back.
-    time.sleep(3)
+    # The scheduler dies the moment B asks; B is answered meanwhile (between the answer and its
+    # resume); nothing moves until it is back.
     server.kill_component("scheduler")
     answer_now(server, "bob", run_id, "B", "Close")
     time.sleep(10)
     server.start_component("scheduler")
     wait_state(server, run_id, "C", {"awaiting_input"})
 
-    # The api-server dies (the REST API and the tasks' Execution API); C is answered once it is back.
-    time.sleep(3)
+    # The api-server (the REST API and the tasks' Execution API) dies right after C's answer,
+    # before C's task could act on it; it is back 10 s later.
+    answer_now(server, "carol", run_id, "C", "Close")
     server.kill_component("api-server")
     time.sleep(10)
     server.start_component("api-server")
     server.wait_healthy(120)
-    answer_now(server, "carol", run_id, "C", "Close")
 
     # T's planned start comes; then D.
     for step, user in (("T", "alice"), ("D", "dave")):
@@ -251,6 +256,8 @@ def test_kill_minus_nine_triggerer_scheduler_api_server(airflow):
                 user,
                 f"Close {step}",
             )
+    for step in "ABCTD":  # each asked once (Close), whatever tries the faults cost
+        assert server.asks(FAULT, run_id, step) == 1, (step, server.tail())
     sent = Counter(
         (str(m["Subject"]), str(m["To"]))
         for m in smtp.messages

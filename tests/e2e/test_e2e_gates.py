@@ -3,7 +3,8 @@
     A (CO) ─► G (gate, 2 Go needed) ─► F1 (CO) ─► F2 (CO) ─┐
                                    └─► B1 (FB-RB) ─► B2 (FB-RB) ─┴─► J (DC, after either branch)
 
-Go needs two distinct people (the owner's single Go twice does not count twice); the fallback
+Go needs two distinct pairs of eyes (the owner's single Go twice does not count twice, nor the Go
+of the colleague she handed the gate to); the fallback
 branch is then skipped by Airflow and J runs after the forward branch. No-go from one person skips
 the forward branch and runs the fallback, then J. Nobody marks anything by hand; marking the gate
 success (which would run both branches) is refused, also to a cutover manager.
@@ -120,6 +121,12 @@ def test_a_plan_with_a_gate_runs_both_ways(tmp_path, flavour):
                     path, json={"actions": [{"action": "update", "entities": [entity]}]}
                 )
                 assert bulk.status_code == 409, (path, bulk.text)  # nor in bulk
+            # Nor through a step of its branch marked with its upstream (issue 25).
+            upstream = mia.patch(
+                f"{run_url}/taskInstances/F1",
+                json={"new_state": "success", "include_upstream": True, "note": "force"},
+            )
+            assert upstream.status_code == 409 and "G" in upstream.text, upstream.text
         answer = server.answer_when_asked(
             "alice", DAG_ID, run_id, "G", "Go", params={"comment": "all green"}
         )
@@ -127,6 +134,13 @@ def test_a_plan_with_a_gate_runs_both_ways(tmp_path, flavour):
         server.wait_until_asked(DAG_ID, run_id, "G")  # one Go of two: it asks again
         assert server.answer_when_asked("alice", DAG_ID, run_id, "G", "Go").status_code == 200
         server.wait_until_asked(DAG_ID, run_id, "G")  # the same person twice counts once
+        # Four eyes: alice hands the gate to frank, of her team; his Go is hers again.
+        plugin = f"/transition/api/dags/{DAG_ID}/runs/{run_id}"
+        with server.client("alice") as alice:
+            handed = alice.post(f"{plugin}/steps/G/transfer", json={"to": "frank"})
+            assert handed.status_code == 200, handed.text
+        assert server.answer_when_asked("frank", DAG_ID, run_id, "G", "Go").status_code == 200
+        server.wait_until_asked(DAG_ID, run_id, "G")  # still one pair of eyes: it asks again
         assert states(server, run_id)["G"] == "awaiting_input"
         assert server.answer_when_asked("carol", DAG_ID, run_id, "G", "Go").status_code == 200
         wait_states(server, run_id, {"G": "success", "B1": "skipped", "B2": "skipped"})

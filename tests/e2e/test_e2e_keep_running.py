@@ -22,7 +22,7 @@ import pytest
 
 from airflow_server import free_port
 from conftest import write_config, write_xlsx
-from transition.cli.keep_running import components_of
+from transition.local.keep_running import components_of
 
 pytestmark = pytest.mark.e2e
 TRANSITION = shutil.which("transition", path=str(Path(sys.executable).parent))

@@ -18,7 +18,7 @@ import pytest
 from airflow_server import AirflowServer
 from conftest import write_config, write_xlsx
 from smtp_server import SmtpServer
-from transition.cli.standalone import airflow_users
+from transition.local.standalone import airflow_users
 from transition.store.plan_store import load_plan
 from webhook_receiver import WebhookReceiver
 
@@ -33,8 +33,8 @@ def overdue_mails(smtp: SmtpServer) -> int:
 
 def write_plan(folder):
     today = dt.datetime.now(ZONE)
-    # W's planned start: the first whole minute at least 75 s ahead (Start has minute precision).
-    w_start = (today + dt.timedelta(seconds=75)).replace(second=0, microsecond=0) + dt.timedelta(
+    # W's planned start: the first whole minute at least 60 s ahead (Start has minute precision).
+    w_start = (today + dt.timedelta(seconds=60)).replace(second=0, microsecond=0) + dt.timedelta(
         minutes=1
     )
     w_start_text = f"D{(w_start.date() - today.date()).days:+d} {w_start:%H:%M}"
@@ -66,8 +66,8 @@ def write_plan(folder):
                 ],
                 ["B", "Export EAN register", "PP", "ALL", "A", "bob", "Export it.", "", "1h"],
                 ["C", "Switch gateway", "CO", "ALL", "B", "carol", "", "", "1h"],
-                ["L", "Long data load", "CO", "ALL", "", "bob", "", "", "1m"],
-                ["R", "Reconcile counts", "CO", "ALL", "", "carol", "", "", "1m"],
+                ["L", "Long data load", "CO", "ALL", "", "bob", "", "", "0.5m"],
+                ["R", "Reconcile counts", "CO", "ALL", "", "carol", "", "", "0.5m"],
                 ["W", "Check the load", "CO", "ALL", "L", "alice", "", w_start_text, "1h"],
                 ["V", "Verify <the> totals", "CO", "ALL", "L", "carol", "", w_start_text, "1h"],
             ],
@@ -106,7 +106,7 @@ def test_ready_and_deadline_mails_and_a_dead_smtp_server(tmp_path):
         extra_env={
             "AIRFLOW_CONN_SMTP_DEFAULT": smtp.airflow_connection(),
             "AIRFLOW_CONN_END_ROOM": room.apprise_connection("/end"),
-            "TRANSITION_WATCH_RECHECK_SECONDS": "10",
+            "TRANSITION_WATCH_RECHECK_SECONDS": "5",
         },
     )
     try:
@@ -148,7 +148,7 @@ def test_ready_and_deadline_mails_and_a_dead_smtp_server(tmp_path):
                 f"{server.base_url}/dags/{DAG_ID}/runs/{quote(run_id, safe='')}",
             ], end
 
-            # L is started and left open past its 1-minute duration: Late.
+            # L is started and left open past its half-minute duration: Late.
             assert server.answer_when_asked("bob", DAG_ID, run_id, "L", "Start").status_code == 200
             late_l = smtp.wait_for("[Transition-DR1] L - Late", timeout=150)
             assert (late_l["To"], late_l["Cc"]) == (
@@ -184,7 +184,7 @@ def test_ready_and_deadline_mails_and_a_dead_smtp_server(tmp_path):
             assert f"/runs/{quote(run_id, safe='')}/tasks/W/required_actions" in alice_text
             # Airflow restarts (scheduler, triggerer, api-server): nothing is said twice. The restart
             # comes while the watch sleeps (deferred): a watch killed while it runs is only picked up
-            # after Airflow's heartbeat timeout, as a new try (README, "Known limitations").
+            # after Airflow's heartbeat timeout, as a new try (docs/limitations.md).
             with server.client("admin") as admin:
                 deadline = time.monotonic() + 60
                 while time.monotonic() < deadline:
@@ -198,7 +198,7 @@ def test_ready_and_deadline_mails_and_a_dead_smtp_server(tmp_path):
                     time.sleep(0.3)
             server.stop()
             server.start()
-            time.sleep(20)  # several rounds of the watch (every 10 s here) and of the scheduler
+            time.sleep(12)  # two rounds of the watch (every 5 s here) and several of the scheduler
             assert [m["Subject"] for m in smtp.messages].count("[Transition-DR1] L - Late") == 1
             assert [m["Subject"] for m in smtp.messages].count("[Transition-DR1] R - Late") == 1
             assert overdue_mails(smtp) == 4
@@ -226,7 +226,7 @@ def test_ready_and_deadline_mails_and_a_dead_smtp_server(tmp_path):
                 assert {t["task_id"] for t in cleared.json()["task_instances"]} == {"_watch", "L"}
             wait_for_try(server, run_id, "L", 2)
             wait_for_try(server, run_id, "_watch", 2)
-            time.sleep(20)  # the watch's new try looks at least once (every 10 s here)
+            time.sleep(12)  # the watch's new try looks at least twice (every 5 s here)
             subjects = [m["Subject"] for m in smtp.messages]
             assert [
                 subjects.count(f"[Transition-DR1] {s}") for s in ("L - Execution", "L - Late")

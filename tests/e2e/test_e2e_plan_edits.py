@@ -1,4 +1,4 @@
-"""The workbook edited during a running dry run (README, "Editing the plan during a dry run").
+"""The workbook edited during a running dry run (docs/plan-edits.md).
 
 A running run follows the latest valid plan (Airflow's local DAG bundle is not versioned): a changed
 label shows in the requests asked from then on, and an added step joins the running run. A request
@@ -15,7 +15,7 @@ import pytest
 
 from airflow_server import AirflowServer
 from conftest import write_config, write_xlsx
-from transition.cli.standalone import airflow_users
+from transition.local.standalone import airflow_users
 from transition.store.plan_store import load_plan
 
 pytestmark = pytest.mark.e2e

@@ -21,7 +21,7 @@ import pytest
 
 from airflow_server import AirflowServer
 from conftest import write_config, write_xlsx
-from transition.cli.standalone import airflow_users
+from transition.local.standalone import airflow_users
 from transition.store.plan_store import load_plan
 
 pytestmark = pytest.mark.e2e

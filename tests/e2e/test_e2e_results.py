@@ -26,7 +26,7 @@ import pytest
 from airflow_server import AirflowServer
 from conftest import write_config, write_xlsx
 from smtp_server import SmtpServer
-from transition.cli.standalone import airflow_users
+from transition.local.standalone import airflow_users
 from transition.results.api_client import REPORT_USER, connection_json
 from transition.store.plan_store import load_plan
 
@@ -36,7 +36,8 @@ DR1, DR2, WEEKLY = "rep_dr1", "rep_dr2", "rep_weekly_report"
 TRANSITION = shutil.which("transition", path=str(Path(sys.executable).parent))
 
 
-def write_plan(folder: Path) -> None:
+def write_plan(folder: Path) -> dt.date:
+    """The plan; returns DR2's D-day (today when written: the test may cross midnight)."""
     today = dt.datetime.now(ZONE).date()
     write_xlsx(
         folder / "plan.xlsx",
@@ -62,6 +63,7 @@ def write_plan(folder: Path) -> None:
         },
     )
     write_config(folder / "config.yaml", "plan.xlsx", name="rep", cutover_managers=["mia"])
+    return today
 
 
 def wait_for_state(
@@ -106,7 +108,7 @@ def wait_for_mail(smtp: SmtpServer, prefix: str, timeout: float = 120):
 
 
 def test_results_workbook_and_weekly_report(tmp_path):
-    write_plan(tmp_path)
+    d_day = write_plan(tmp_path)
     plan = load_plan(tmp_path / "config.yaml").plan
     smtp = SmtpServer().start()
     server = AirflowServer(
@@ -198,7 +200,7 @@ def test_results_workbook_and_weekly_report(tmp_path):
             assert now - dt.timedelta(minutes=15) < a["Actual start"] <= a["Actual end"] < now
             assert a["Actual duration"] == a["Actual end"] - a["Actual start"]
             assert a["Planned duration"] == dt.timedelta(hours=1)
-            yesterday = (dt.datetime.now(ZONE) - dt.timedelta(days=1)).date()
+            yesterday = d_day - dt.timedelta(days=1)  # D-1, as the plan says
             assert a["Planned start"] == dt.datetime.combine(yesterday, dt.time(8, 0))
             assert (b["Started by"], b["Closed by"], b["Actual end"]) == ("frank", None, None)
             assert b["Transfers"] == "bob → frank: On leave"

@@ -22,7 +22,7 @@ import pytest
 
 from airflow_server import AirflowServer
 from conftest import write_config, write_xlsx
-from transition.cli.standalone import airflow_users
+from transition.local.standalone import airflow_users
 from transition.locations import REPO_ROOT
 from transition.store.plan_store import load_plan
 
@@ -100,7 +100,7 @@ def answer_on_sqlite(
     """Alice answers ``option`` to ``step``. On SQLite, an answer can meet "database is locked" (a
     500 "Database error") while Airflow's components start and each wants the one writer's lock
     (seen in CI: a task's start held it past SQLite's 5 s busy timeout); answering again works (the
-    README's known limitation), as an owner would. Nothing was written by the refused answer: Airflow rolled
+    known limitation in docs/limitations.md), as an owner would. Nothing was written by the refused answer: Airflow rolled
     it back, and the step still waits for its answer, which ``answer_when_asked`` checks again."""
     for _ in range(tries):
         answer = server.answer_when_asked("alice", DAG_ID, run_id, step, option)
@@ -120,7 +120,8 @@ def test_a_run_started_before_the_layers_finishes_after(tmp_path):
     # On SQLite (make run --sqlite): the one end-to-end test that keeps it working.
     before = AirflowServer(home, tmp_path / "config.yaml", users, flavour="standalone-sqlite")
     before.env.update(
-        {  # the flat package's code, DAG files and templates
+        {  # the flat package's code, DAG files and templates, and the executor it ran with
+            "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
             "AIRFLOW__CORE__DAGS_FOLDER": str(old / "dags"),
             "AIRFLOW__CORE__PLUGINS_FOLDER": str(old / "plugins"),
             "PYTHONPATH": os.pathsep.join(

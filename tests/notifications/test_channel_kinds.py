@@ -438,6 +438,7 @@ def test_a_gates_reminder_goes_to_the_channel_with_the_go_still_missing(
     from transition.notifications import gate_reminder_mail
 
     monkeypatch.setattr(gate_reminder_mail, "read_transferees", lambda context: [])
+    monkeypatch.setattr(gate_reminder_mail, "read_handed", lambda context: ())
     monkeypatch.setattr(gate_reminder_mail, "SentLedger", Ledger)
     plan = gate_plan(tmp_path)
     (tmp_path / "channels").mkdir()

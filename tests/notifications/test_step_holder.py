@@ -9,40 +9,25 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import subprocess
 import threading
 import time
-import uuid
 
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from throwaway_postgres import throwaway_database
 from transition.notifications.step_holder import holder_key, run_holders_key, write_holder
 
-POSTGRES = "postgresql+psycopg2://postgres@127.0.0.1:5432"
 DAG, RUN = "resa_dr1", "manual__2027-01-10T09:00:00+00:00"
 RUN_AFTER = dt.datetime(2027, 1, 10, 9, 0, tzinfo=dt.UTC)
-
-
-def psql(command: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        ["psql", "-h", "127.0.0.1", "-U", "postgres", "-q", "-c", command],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
 
 
 @pytest.fixture
 def engine():
     from airflow.models.variable import Variable
 
-    name = f"transition_holders_{uuid.uuid4().hex[:10]}"
-    made = psql(f'CREATE DATABASE "{name}"')
-    assert made.returncode == 0, f"PostgreSQL at 127.0.0.1:5432 is needed: {made.stderr}"
-    engine = sa.create_engine(f"{POSTGRES}/{name}")
-    try:
+    with throwaway_database("transition_holders") as engine:
         tables = Variable.metadata.tables
         Variable.metadata.create_all(engine, tables=[tables["team"], tables["variable"]])
         with engine.begin() as conn:
@@ -57,9 +42,6 @@ def engine():
                 {"d": DAG, "r": RUN, "a": RUN_AFTER},
             )
         yield engine
-    finally:
-        engine.dispose()
-        psql(f'DROP DATABASE "{name}" WITH (FORCE)')
 
 
 def value(engine: sa.Engine, key: str) -> dict:
@@ -77,11 +59,13 @@ def test_a_transfer_writes_the_steps_holder_and_the_runs_map(engine):
         write_holder(session, DAG, RUN, "B", "gina", ["gina"])
         session.commit()
     with Session(engine) as session:
-        write_holder(session, DAG, RUN, "A", "gina", ["frank", "gina"])  # handed on
+        handed = [("alice", "frank"), ("frank", "gina")]  # handed on: who to whom (four eyes)
+        write_holder(session, DAG, RUN, "A", "gina", ["frank", "gina"], handed)
         session.commit()
     assert value(engine, holder_key(DAG, RUN, "A")) == {
         "holder": "gina",
         "transferees": ["frank", "gina"],
+        "handed": [["alice", "frank"], ["frank", "gina"]],
         "run_after": RUN_AFTER.isoformat(),
     }
     assert value(engine, run_holders_key(DAG, RUN)) == {

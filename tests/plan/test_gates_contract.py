@@ -255,3 +255,23 @@ def test_a_gate_in_a_fallback_phase_needs_a_gate_before_it(tmp_path):
     assert errors == []
     assert gate_branches(plan, "DR1")["FB-030"].fallback == ("FB-040",)
     assert gate_branches(plan, "DR1")["FB-030"].forward == ("HO-030",)
+
+
+def test_four_eyes_a_transfer_is_not_a_second_pair():
+    """Go counts once per pair of eyes: whoever a gate was handed to is the same pair as whoever
+    handed it to them (issue 25: an owner handing the gate to an engineer of their team, then both
+    saying Go, decided a gate that needs two)."""
+    from transition.plan.gates import said_go
+
+    def go(*people: str) -> list[dict]:
+        return [{"by": p, "choice": "Go"} for p in people]
+
+    handed = [("tl", "eng")]  # the team leader owns the gate and hands it to an engineer
+    assert said_go(go("tl", "eng"), handed) == ["tl"]
+    assert said_go(go("eng", "tl"), handed) == ["eng"]  # named by who said it first
+    assert said_go(go("eng", "tl", "dh"), handed) == ["eng", "dh"]  # the department head counts
+    # Handed on again (eng -> ops), and back: still one pair of eyes.
+    assert said_go(go("tl", "ops"), [("tl", "eng"), ("eng", "ops")]) == ["tl"]
+    assert said_go(go("tl", "eng"), [("tl", "eng"), ("eng", "tl")]) == ["tl"]
+    # Without transfers every person counts once; No-go is no Go.
+    assert said_go(go("tl", "tl", "dh") + [{"by": "x", "choice": "No-go"}]) == ["tl", "dh"]

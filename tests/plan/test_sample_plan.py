@@ -40,7 +40,7 @@ def test_generator_writes_the_committed_workbook(tmp_path):
         timeout=120,
     )
     assert cells(out) == cells(REPO_ROOT / "plan" / "transition_plan.xlsx")
-    # its mark: make run dates a copy of it while its D-days are these (tests/cli/test_sample_dates.py)
+    # its mark: make run dates a copy of it while its D-days are these (tests/local/test_sample_dates.py)
     marks = [
         openpyxl.load_workbook(p).properties.keywords
         for p in (out, REPO_ROOT / "plan" / "transition_plan.xlsx")

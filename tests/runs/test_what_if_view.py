@@ -11,7 +11,7 @@ import datetime as dt
 
 import pytest
 
-from conftest import STEPS_HEADER, base_sheets, compile_sheets
+from conftest import compile_sheets, gate_sheets
 from transition.plan.forecast import Progress
 from transition.plan.what_if import Hypothesis, WhatIfError, ask
 from transition.runs.run_view import progress_on_go, undecided_gates
@@ -22,21 +22,7 @@ H = dt.timedelta(hours=1)
 
 @pytest.fixture
 def plan(tmp_path):
-    sheets = base_sheets()
-
-    def row(step, pre, phase, start, duration, owner, kind=""):
-        return [step, f"Step {step}", phase, "DR1", pre, start, duration, owner, "", "", kind, ""]
-
-    sheets["Steps"] = [
-        [*STEPS_HEADER, "Kind", "Approvals"],
-        row("S", "", "CO", "D+0 08:00", "1h", "alice"),
-        row("G", "S", "CO", "", "30m", "carol", "gate"),
-        row("F1", "G", "CO", "", "3h", "bob"),
-        row("F2", "F1", "CO", "", "1h", "alice"),
-        row("B1", "G", "FB-RB", "", "1h", "bob"),
-        row("J", "F2, B1", "DC", "", "1h", "dave"),
-    ]
-    result = compile_sheets(tmp_path, sheets)
+    result = compile_sheets(tmp_path, gate_sheets())
     assert result.plan is not None, result.problems
     return result.plan
 

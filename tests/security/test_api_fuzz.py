@@ -35,7 +35,7 @@ from hypothesis import strategies as st
 
 from airflow_server import AirflowServer
 from conftest import write_config, write_xlsx
-from transition.cli.standalone import airflow_users
+from transition.local.standalone import airflow_users
 from transition.store.plan_store import load_plan
 
 DAG = "fuzz_dr1"
@@ -341,7 +341,9 @@ def send(
 )
 def test_a_defect_number_beyond_the_database_integer_is_refused(airflow, number):
     # Was a 500: OverflowError on SQLite (beyond 64 bits), a DataError on PostgreSQL (beyond 32).
-    answer = send(airflow, "POST", plugin_url(airflow, f"/defects/{number}/resolve"), user="mia")
+    answer = send(
+        airflow, "POST", plugin_url(airflow, f"/defects/{number}/resolve"), user="mia", json={}
+    )
     assert answer.status_code == 422, answer.text
     assert answer.json()["detail"][0]["loc"] == ["path", "defect_id"]
     assert "Input should be" in answer.json()["detail"][0]["msg"]

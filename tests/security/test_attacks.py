@@ -11,8 +11,11 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import shutil
+import threading
 import time
 import zoneinfo
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from urllib.parse import quote
 
@@ -22,13 +25,15 @@ from people import ACTORS
 
 from airflow_server import AirflowServer
 from conftest import write_config, write_xlsx
-from transition.cli.standalone import airflow_users
+from transition.local.standalone import airflow_users
 from transition.notifications.step_holder import run_holders_key
 from transition.store.plan_store import load_plan
 
 pytestmark = pytest.mark.e2e
 DAG = "sec_dr1"
 OTHER_DRY_RUN = "sec_dr2"
+RACE_DAG = "sec_race"
+RACES = 8  # steps on which a Close and a blocking defect are sent at the same moment
 
 
 def write_plan(folder) -> None:
@@ -43,9 +48,18 @@ def write_plan(folder) -> None:
                 ["C", "Drain the queues", "AC", "ALL", "", "bob", "2h"],
                 ["D", "Export the register", "AC", "ALL", "", "alice", "2h"],
                 ["E", "Announce the stop", "AC", "ALL", "", "alice", "2h"],
+                *(
+                    [f"R{n}", f"Race {n}", "CO", "RACE", "", "alice", "2h"]
+                    for n in range(1, RACES + 1)
+                ),
             ],
             "Actors": ACTORS,
-            "DryRuns": [["Name", "D-day"], ["DR1", today], ["DR2", today + dt.timedelta(days=30)]],
+            "DryRuns": [
+                ["Name", "D-day"],
+                ["DR1", today],
+                ["DR2", today + dt.timedelta(days=30)],
+                ["RACE", today],
+            ],
         },
     )
     write_config(
@@ -76,10 +90,24 @@ def airflow(request, tmp_path_factory):
         yield server
 
 
-def end_run(server: AirflowServer, run_id: str) -> None:
+@pytest.fixture(autouse=True)
+def no_run_left(airflow):
+    """After each test, whatever its outcome, no run of the server's dry runs is left running: one
+    run of a dry run at a time (max_active_runs), so a test that failed half-way must not make the
+    next one wait for its run."""
+    yield
+    with airflow.client("admin") as admin:
+        for dag in (DAG, RACE_DAG, OTHER_DRY_RUN):
+            runs = admin.get(f"/api/v2/dags/{dag}/dagRuns", params={"state": ["queued", "running"]})
+            assert runs.status_code == 200, runs.text
+            for run in runs.json()["dag_runs"]:
+                end_run(airflow, run["dag_run_id"], dag)
+
+
+def end_run(server: AirflowServer, run_id: str, dag: str = DAG) -> None:
     """A cutover manager ends the run (one run of a dry run at a time)."""
     with server.client("mia") as mia:
-        answer = mia.patch(run_url(run_id), json={"state": "failed"})
+        answer = mia.patch(run_url(run_id, dag), json={"state": "failed"})
         assert answer.status_code == 200, answer.text
 
 
@@ -87,18 +115,19 @@ def run_url(run_id: str, dag: str = DAG) -> str:
     return f"/api/v2/dags/{dag}/dagRuns/{quote(run_id, safe='')}"
 
 
-def wait_asking(server: AirflowServer, run_id: str, steps: list[str], timeout: float = 180) -> None:
+def wait_asking(
+    server: AirflowServer, run_id: str, steps: list[str], timeout: float = 180, dag: str = DAG
+) -> None:
     with server.client("admin") as admin:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            details = admin.get(f"{run_url(run_id)}/hitlDetails").json()["hitl_details"]
+            details = admin.get(f"{run_url(run_id, dag)}/hitlDetails").json()["hitl_details"]
             asking = {
                 d["task_instance"]["task_id"]
                 for d in details
                 if not d["response_received"] and d["task_instance"]["state"] == "awaiting_input"
             }
             if set(steps) <= asking:
-                time.sleep(1.5)  # a person is not instant (the answer race of step_operator.py)
                 return
             time.sleep(0.5)
     raise TimeoutError(f"{steps} did not all ask in {timeout} s:\n{server.tail()}")
@@ -300,6 +329,73 @@ def test_every_way_around_the_rules_is_refused_and_changes_nothing(airflow):
             None,
             {403},
         ),
+        # Airflow's own filters decide which DAGs a pattern selects (issue 25): the guard asks them.
+        (
+            "pause by a pattern with a space before |",
+            "PATCH",
+            "/api/v2/dags?dag_id_pattern=%20sec%7Czzz",
+            [eve],
+            {"is_paused": True},
+            None,
+            {403},
+        ),
+        (
+            "pause by a pattern with a backslash (LIKE's escape on PostgreSQL)",
+            "PATCH",
+            "/api/v2/dags?dag_id_pattern=%5Csec",
+            [eve],
+            {"is_paused": True},
+            None,
+            {403},
+        ),
+        (
+            "pause by a prefix and a pattern",
+            "PATCH",
+            "/api/v2/dags?dag_id_prefix_pattern=sec&dag_id_pattern=_dr",
+            [eve],
+            {"is_paused": True},
+            None,
+            {403},
+        ),
+        (
+            # Airflow reads a missing dag_id_pattern here as the text "None" (ILIKE '%None%'): its
+            # filters select no DAG of the plan, nothing changes, and the guard, asking them, agrees.
+            "pause by a prefix alone",
+            "PATCH",
+            "/api/v2/dags?dag_id_prefix_pattern=sec",
+            [eve],
+            {"is_paused": True},
+            None,
+            {200},
+        ),
+        (
+            "pause by owner",
+            "PATCH",
+            "/api/v2/dags?dag_id_pattern=~&owners=alice",
+            [eve],
+            {"is_paused": True},
+            None,
+            {403},
+        ),
+        # A cutover manager's login cookie, sent by a page of another site (cross-site requests).
+        (
+            "a manager's cookie from another site marks a step success",
+            "PATCH",
+            f"{run}/taskInstances/A",
+            [("Cookie", f"_token={mia_token}"), ("Origin", "https://evil.example")],
+            success,
+            None,
+            {403},
+        ),
+        (
+            "a manager's cookie from a sibling site clears a step",
+            "POST",
+            f"/api/v2/dags/{DAG}/clearTaskInstances",
+            [("Cookie", f"_token={mia_token}"), ("Sec-Fetch-Site", "same-site")],
+            {"dry_run": False, "only_failed": False, "task_ids": ["A"], "dag_run_id": run_id},
+            None,
+            {403},
+        ),
         (
             "backfill",
             "POST",
@@ -430,16 +526,53 @@ def test_every_way_around_the_rules_is_refused_and_changes_nothing(airflow):
                 answer.text,
             )
         assert (
-            owner.post(f"{plugin}/defects/{defect}/resolve").status_code == 403
+            owner.post(f"{plugin}/defects/{defect}/resolve", json={}).status_code == 403
         )  # the person it blocks
         assert (
-            carol.post(f"{plugin}/defects/{defect}/resolve").status_code == 403
+            carol.post(f"{plugin}/defects/{defect}/resolve", json={}).status_code == 403
         )  # nor their leader
+        # Forged by another site with the cutover manager's cookie: a form (no JSON), a fetch from
+        # another origin, a sibling site; on every changing route of the plugin. Nothing changes.
+        cookie = ("Cookie", f"_token={mia_token}")
+        forms = [
+            (f"{plugin}/defects/{defect}/resolve", b""),
+            (f"{plugin}/steps/C/transfer", b"to=eve"),
+            (f"{plugin}/steps/C/defects", b"title=x&severity=minor"),
+            (f"{plugin}/defects", b"title=x&severity=minor"),
+            (f"{plugin}/substitute", b"absent=bob&substitute=eve"),
+        ]
+        for path, form in forms:
+            for kind in ("application/x-www-form-urlencoded", "text/plain", "multipart/form-data"):
+                forged = httpx.post(
+                    server.base_url + path,
+                    headers=[cookie, ("Content-Type", kind), ("Origin", "https://evil.example")],
+                    content=form,
+                    timeout=30,
+                )
+                assert forged.status_code == 415, (path, kind, forged.status_code, forged.text)
+            as_json = {"to": "eve", "title": "x", "severity": "minor", "absent": "bob"}
+            for where in (("Origin", "https://evil.example"), ("Sec-Fetch-Site", "cross-site")):
+                forged = httpx.post(
+                    server.base_url + path,
+                    headers=[cookie, ("Content-Type", "application/json"), where],
+                    json=as_json | {"substitute": "eve"},
+                    timeout=30,
+                )
+                assert forged.status_code == 403, (path, where, forged.status_code, forged.text)
         states = [(t, state, tries) for t, state, _note, tries in snapshot(server, run_id)["tis"]]
         assert states == [(t, state, tries) for t, state, _note, tries in before["tis"]]
-        resolved = mia.post(f"{plugin}/defects/{defect}/resolve")
+        after = snapshot(server, run_id)
+        assert [d["status"] for d in after["defects"]] == ["open"]
+        assert mia.get(f"{plugin}/transfers").json()["transfers"] == []
+        # The cookie from Airflow's own pages (its origin) acts: the manager resolves the defect.
+        resolved = httpx.post(
+            server.base_url + f"{plugin}/defects/{defect}/resolve",
+            headers=[cookie, ("Origin", server.origin), ("Sec-Fetch-Site", "same-origin")],
+            json={},
+            timeout=30,
+        )
         assert resolved.status_code == 200 and resolved.json()["defect"]["resolved_by"] == "mia"
-        again = mia.post(f"{plugin}/defects/{defect}/resolve")
+        again = mia.post(f"{plugin}/defects/{defect}/resolve", json={})
         assert again.status_code == 409
         assert mia.get(f"{plugin}/defects").json()["defects"][0]["resolved_by"] == "mia"
 
@@ -535,7 +668,6 @@ def test_a_transferee_keeps_the_right_to_answer_after_a_retry(airflow):
         assert "frank" in {
             a["id"] for a in detail[0]["assigned_users"]
         }  # asked again with the current people
-        time.sleep(1.5)
         # A comment that is not text (Airflow's form is not the only client) closes the step too.
         answer = frank.patch(
             f"{run_url(run_id)}/taskInstances/E/-1/hitlDetails",
@@ -656,3 +788,165 @@ def test_a_run_deleted_and_triggered_again_inherits_no_records(airflow):
             {"chosen_options": ["Close"]},
         ).status_code in (403, 409)
     end_run(server, run_id)
+
+
+def test_a_close_and_a_blocking_defect_at_the_same_moment_never_both_succeed(airflow):
+    """The owner closes each step the moment its team leader records a blocking defect on it
+    (both released together). Either the Close is taken and the defect comes *after the close*
+    (it blocks nothing), or the defect blocks and the Close is refused (409): never a step closed
+    over a blocking defect recorded before its Close."""
+    server = airflow
+    run_id = server.trigger(RACE_DAG)
+    steps = [f"R{n}" for n in range(1, RACES + 1)]
+    url = run_url(run_id, RACE_DAG)
+    plugin = f"/transition/api/dags/{RACE_DAG}/runs/{quote(run_id, safe='')}"
+    with server.client("alice") as alice:
+        wait_asking(server, run_id, steps, dag=RACE_DAG)
+        for step in steps:
+            started = alice.patch(
+                f"{url}/taskInstances/{step}/-1/hitlDetails", json={"chosen_options": ["Start"]}
+            )
+            assert started.status_code == 200, started.text
+        wait_asking(server, run_id, steps, dag=RACE_DAG)
+    outcomes: dict[str, dict[str, Any]] = {}
+    for step in steps:
+        barrier = threading.Barrier(2)
+
+        def close(step: str = step, barrier: threading.Barrier = barrier) -> httpx.Response:
+            with server.client("alice") as owner:
+                barrier.wait(timeout=30)
+                return owner.patch(
+                    f"{url}/taskInstances/{step}/-1/hitlDetails",
+                    json={"chosen_options": ["Close"]},
+                )
+
+        def defect(step: str = step, barrier: threading.Barrier = barrier) -> httpx.Response:
+            with server.client("carol") as leader:
+                barrier.wait(timeout=30)
+                return leader.post(
+                    f"{plugin}/steps/{step}/defects",
+                    json={"title": f"Race on {step}", "severity": "blocking"},
+                )
+
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            closing, recording = pool.submit(close), pool.submit(defect)
+            outcomes[step] = {"close": closing.result(), "defect": recording.result()}
+    for step, outcome in outcomes.items():
+        closed, recorded = outcome["close"], outcome["defect"]
+        assert recorded.status_code == 201, (step, recorded.text)
+        after_close = recorded.json()["defect"]["after_close"]
+        if closed.status_code == 200:
+            assert after_close is True, (step, "closed over a blocking defect", recorded.json())
+        else:
+            assert closed.status_code == 409 and "Race on" in closed.text, (step, closed.text)
+            assert after_close is False, (step, recorded.json())
+    with server.client("admin") as admin:  # what was refused was not taken
+        for step, outcome in outcomes.items():
+            if outcome["close"].status_code == 409:
+                detail = admin.get(f"{url}/hitlDetails", params={"task_id": step}).json()
+                assert not detail["hitl_details"][0]["response_received"], (step, detail)
+    end_run(server, run_id, RACE_DAG)
+
+
+def paused(server: AirflowServer, dag: str) -> bool:
+    with server.client("admin") as admin:
+        return admin.get(f"/api/v2/dags/{dag}").json()["is_paused"]
+
+
+def until(check: Any, what: str, timeout: float = 60) -> None:
+    """Until ``check()`` (the api-server reads the plan again at most every 5 s, and compiles a
+    changed one): bounded."""
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, what
+        time.sleep(0.5)
+
+
+def test_a_removed_cutover_manager_loses_their_powers_at_once(airflow):
+    """Rights come from the current plan at each request, not from the role in a token: mia is
+    taken off the cutover managers, renews her token (it still says admin), and is refused."""
+    server = airflow
+    config = server.home.parent / "config.yaml"
+    kept = config.read_text()
+    as_is = {"is_paused": paused(server, OTHER_DRY_RUN)}  # allowed or not, it changes nothing
+    try:
+        config.write_text(kept.replace("- mia", "- dave"))
+        server._tokens.pop("mia", None)  # a new login: the token Airflow gives her now
+        with server.client("mia") as mia:
+            until(
+                lambda: mia.patch(f"/api/v2/dags/{OTHER_DRY_RUN}", json=as_is).status_code == 403,
+                "mia kept a cutover manager's powers after she was taken off the list",
+            )
+        with server.client("dave") as dave:  # the new cutover manager may
+            allowed = dave.patch(f"/api/v2/dags/{OTHER_DRY_RUN}", json=as_is)
+            assert allowed.status_code == 200, allowed.text
+    finally:
+        config.write_text(kept)
+        server._tokens.pop("mia", None)
+        with server.client("mia") as mia:
+            until(
+                lambda: mia.patch(f"/api/v2/dags/{OTHER_DRY_RUN}", json=as_is).status_code == 200,
+                "mia is a cutover manager again",
+            )
+
+
+def test_without_a_plan_the_plans_dags_stay_guarded(airflow):
+    """A dry run leaves the workbook: its run stays guarded by the rules it was triggered with (the
+    people its step's request was written for may answer, an outsider may not mark). Then the
+    workbook breaks and no good plan is left (its compiled cache gone): the DAGs that carry the
+    plan's tags stay guarded, changes to them are for Airflow admins only."""
+    import openpyxl
+
+    server = airflow
+    workbook = server.home.parent / "plan.xlsx"
+    kept = workbook.read_bytes()
+    run_id = server.trigger(DAG)
+    try:
+        wait_asking(server, run_id, ["A"])
+        book = openpyxl.load_workbook(workbook)
+        sheet = book["DryRuns"]
+        for row in range(sheet.max_row, 1, -1):
+            if sheet.cell(row, 1).value == "DR1":
+                sheet.delete_rows(row)
+        book.save(workbook)
+        with server.client("eve") as eve, server.client("alice") as alice:
+            until(  # the plugin no longer knows DR1's DAG
+                lambda: alice.get(f"/transition/api/dags/{DAG}/runs").status_code == 404,
+                "the api-server did not read the workbook without DR1",
+            )
+            marked = eve.patch(f"{run_url(run_id)}/taskInstances/A", json={"new_state": "success"})
+            assert marked.status_code == 403, marked.text
+            answer = alice.patch(
+                f"{run_url(run_id)}/taskInstances/A/-1/hitlDetails",
+                json={"chosen_options": ["Start"]},
+            )
+            assert answer.status_code == 200, answer.text  # among the request's people
+        workbook.write_bytes(b"not a workbook")
+        for cached in (server.home / "compiled").glob("*"):
+            shutil.rmtree(cached) if cached.is_dir() else cached.unlink()
+        as_is = {"is_paused": paused(server, OTHER_DRY_RUN)}
+        with server.client("eve") as eve, server.client("alice") as alice:
+            until(
+                lambda: alice.get(f"/transition/api/dags/{OTHER_DRY_RUN}/runs").status_code == 404,
+                "the api-server still has a plan",
+            )
+            for who in (eve, alice):
+                refused = who.patch(f"/api/v2/dags/{OTHER_DRY_RUN}", json={"is_paused": True})
+                assert refused.status_code == 403, refused.text
+                pattern = who.patch(
+                    "/api/v2/dags", params={"dag_id_pattern": "sec"}, json={"is_paused": True}
+                )
+                assert pattern.status_code == 403, pattern.text
+        with server.client("admin") as admin:  # an Airflow admin still may
+            allowed = admin.patch(f"/api/v2/dags/{OTHER_DRY_RUN}", json=as_is)
+            assert allowed.status_code == 200, allowed.text
+        assert paused(server, DAG) is False
+    finally:
+        workbook.write_bytes(kept)
+        with server.client("alice") as alice:
+            until(
+                lambda: alice.get(f"/transition/api/dags/{DAG}/runs").status_code == 200,
+                "the plan came back",
+                timeout=120,
+            )
+        end_run(server, run_id)

@@ -4,7 +4,7 @@ With FAB (``apache-airflow-providers-fab``) a user's Airflow id is a number (``a
 the login (``username``) is the plan's actor ID. Users are made with ``airflow users create``:
 the actors with role ``User``, the cutover manager and the helper's admin with ``Admin``; tokens
 come from FAB's ``POST /auth/token``. Then: owners, a transferee, a team leader and the cutover
-manager act as the README's rights table says; an outsider is refused everywhere and changes
+manager act as the rights table (docs/security.md) says; an outsider is refused everywhere and changes
 nothing; the plugin's endpoints and the recap name people by their login, never by their number.
 """
 
@@ -24,7 +24,7 @@ from people import ACTORS
 
 from airflow_server import AirflowServer
 from conftest import write_config, write_xlsx
-from transition.cli.standalone import airflow_users
+from transition.local.standalone import airflow_users
 from transition.store.plan_store import load_plan
 
 pytestmark = pytest.mark.e2e
@@ -123,7 +123,7 @@ def hitl(server: AirflowServer, run_id: str, step: str) -> dict:
 
 
 def wait_asking(server: AirflowServer, run_id: str, steps: list[str], timeout: float = 180) -> None:
-    """Until every step of ``steps`` waits for an answer not given yet; then a person's pause."""
+    """Until every step of ``steps`` waits for an answer not given yet."""
     with server.client("admin") as admin:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -134,7 +134,6 @@ def wait_asking(server: AirflowServer, run_id: str, steps: list[str], timeout: f
                 if not d["response_received"] and d["task_instance"]["state"] == "awaiting_input"
             }
             if set(steps) <= asking:
-                time.sleep(1.5)  # a person is not instant (the answer race of step_operator.py)
                 return
             time.sleep(0.5)
     raise TimeoutError(f"{steps} did not all ask in {timeout} s:\n{server.tail()}")
@@ -370,7 +369,7 @@ def test_fab_users_act_by_their_login_and_outsiders_are_refused(airflow):
         )
         assert held.status_code == 409 and f"#{defect} Mail relay down" in held.text, held.text
         assert (
-            owner.post(f"{plugin}/defects/{defect}/resolve").status_code == 403
+            owner.post(f"{plugin}/defects/{defect}/resolve", json={}).status_code == 403
         )  # the person it blocks
         minor = owner.post(
             f"{plugin}/steps/E/defects", json={"title": "Template typo", "severity": "minor"}
@@ -378,11 +377,13 @@ def test_fab_users_act_by_their_login_and_outsiders_are_refused(airflow):
         assert minor.status_code == 201 and minor.json()["defect"]["created_by"] == "alice", (
             minor.text
         )
-        resolved = owner.post(f"{plugin}/defects/{minor.json()['defect']['id']}/resolve")  # her own
+        resolved = owner.post(
+            f"{plugin}/defects/{minor.json()['defect']['id']}/resolve", json={}
+        )  # her own
         assert (
             resolved.status_code == 200 and resolved.json()["defect"]["resolved_by"] == "alice"
         ), resolved.text
-        resolved = mia.post(f"{plugin}/defects/{defect}/resolve")
+        resolved = mia.post(f"{plugin}/defects/{defect}/resolve", json={})
         assert resolved.status_code == 200 and resolved.json()["defect"]["resolved_by"] == "mia", (
             resolved.text
         )

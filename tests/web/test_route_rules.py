@@ -10,6 +10,7 @@ keys, duplicate keys, UTF-16, a root path), and the verdict must be the referenc
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import itertools
 import json
 import random
@@ -20,11 +21,15 @@ from typing import Any
 from urllib.parse import quote, unquote
 
 import pytest
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+from starlette.requests import Request
 
-from transition.web.guard_facts import parse_with_airflow_model
+from transition.web.guard_facts import dags_selected, parse_with_airflow_model
 from transition.web.route_rules import (
     CHANGING,
     RULES,
+    SELECTING,
     Call,
     Rule,
     Started,
@@ -34,7 +39,7 @@ from transition.web.route_rules import (
     parse_json,
     touches_plan,
 )
-from transition.web.step_guard import PASS_THROUGH, resolve_route
+from transition.web.step_guard import PASS_THROUGH, resolve
 
 PLAN_DAG, OTHER_DAG, RUN = "resa_dr1", "nightly_etl", "manual__2027-01-16T08:00:00+00:00"
 STEP, WATCH = "CO-100", "_watch"
@@ -53,8 +58,8 @@ class TableFacts:
     def plan_dags(self) -> frozenset[str]:
         return frozenset({PLAN_DAG, "resa_live", "resa_weekly_report"})
 
-    def backfill_dag(self, backfill_id: str) -> str | None:
-        return {"7": PLAN_DAG, "8": OTHER_DAG}.get(backfill_id)
+    def backfill_dag(self, backfill_id: Any) -> str | None:
+        return {7: PLAN_DAG, 8: OTHER_DAG}.get(backfill_id)
 
     def allowed_people(self, dag_id: str, run_id: str, step_id: str) -> list[str] | None:
         return PEOPLE if step_id == STEP else None
@@ -68,10 +73,46 @@ class TableFacts:
     def is_gate(self, dag_id: str, step_id: str) -> bool:
         return self.gate and step_id == STEP
 
+    def gate_reached(
+        self, dag_id: str, step_ids: Any, upstream: bool, downstream: bool
+    ) -> str | None:
+        """The plan's graph here: GATE (a gate) -> STEP; STEP's relatives upstream hold it."""
+        return "GATE" if upstream and STEP in step_ids and dag_id == PLAN_DAG else None
+
     def started(self, dag_id: str, run_id: str, step_id: str) -> Started | None:
         if not self.was_started or step_id != STEP:
             return None
         return Started("Carol Dubois", dt.datetime(2027, 1, 16, 22, 5, tzinfo=dt.UTC))
+
+
+@functools.cache
+def _dags_database(dag_ids: frozenset[str]) -> Any:
+    from airflow.models import import_all_models
+    from airflow.models.base import Base
+    from airflow.models.dag import DagModel
+
+    import_all_models()
+    engine = sa.create_engine("sqlite://", poolclass=sa.pool.StaticPool)
+    Base.metadata.create_all(engine)
+    with Session(engine) as session:
+        for dag_id in sorted(dag_ids):
+            session.add(
+                DagModel(
+                    dag_id=dag_id,
+                    bundle_name="b",
+                    fileloc="f",
+                    timetable_type="t",
+                    is_stale=False,
+                    is_paused=False,
+                )
+            )
+        session.commit()
+    return engine
+
+
+def dags_database(facts: Any) -> Any:
+    """Airflow's tables (SQLite, in memory) holding the plan's DAGs and another one."""
+    return _dags_database(facts.plan_dags() | {OTHER_DAG})
 
 
 def verdict(
@@ -94,19 +135,23 @@ def verdict(
         "query_string": query.encode(),
         "headers": [],
     }
-    found = resolve_route(app, scope)
+    found = resolve(app, scope)
     if found is None or found[0].startswith(PASS_THROUGH):
         return Verdict(None)
-    route, params = found
+    route, params, route_object = found
     from urllib.parse import parse_qs
 
-    call = Call(method, route, params, parse_qs(query), parse_json(body))
+    selected = None
+    if (method, route) in SELECTING:  # Airflow's own filters, on a database holding facts' DAGs
+        with Session(dags_database(facts)) as session:
+            selected = dags_selected(route_object, Request(scope).query_params, session)
+    call = Call(method, route, params, parse_qs(query), parse_json(body), selected)
     if not touches_plan(call, facts):
         return Verdict(None)
     return decide(call, who, facts, parse_with_airflow_model)
 
 
-# -- the reference rule, written from the README's table, over meanings ------------------------------
+# -- the reference rule, written from the docs' rights table, over meanings ------------------------------
 
 
 def reference(
@@ -141,6 +186,8 @@ def reference(
     # mark
     if gate and new_state == "success" and (allowed or manager):
         return 409  # decided by Go or No-go, never marked: both branches would run
+    if "include_upstream" in flags and new_state == "success" and (allowed or manager):
+        return 409  # the gate upstream of the step (GATE -> STEP) would be marked with it
     if manager:
         forced = new_state == "success" and (state != "awaiting_input" or blocking or flags)
         return 400 if forced and not note.strip() else None
@@ -374,26 +421,24 @@ def test_every_other_change_to_a_plan_dag_is_the_managers(airflow_app, method, p
                 else [body]
             )
         )
+        # A pattern (Airflow's filter: ILIKE '%term%', terms stripped, "|" for or, "~" for all)
+        # and whether it selects a plan DAG; the forms of issue 25 among them.
         patterns = (
-            [dag, dag.upper()[2:6], "%_dr%", "~", f"zzz|{dag[:4]}"]
+            {
+                dag: dag == PLAN_DAG,
+                dag.upper()[2:6]: dag == PLAN_DAG,
+                "%_dr%": True,
+                "~": True,
+                f"zzz|{dag[:4]}": dag == PLAN_DAG,
+                f" {dag[:4]}|zzz": dag == PLAN_DAG,  # a space before "|": Airflow strips it
+                f"zzz | {dag[:4]} ": dag == PLAN_DAG,
+            }
             if "{pattern}" in query
-            else [""]
+            else {"": dag == PLAN_DAG}
         )
-        for payload, pattern in itertools.product(bodies, patterns):
+        for payload, (pattern, touches) in itertools.product(bodies, patterns.items()):
             q = query.format(pattern=quote(pattern))
             got = verdict(airflow_app, method, url, payload, WHO[who], TableFacts(), query=q).status
-            touches = dag == PLAN_DAG or (path.startswith("/api/v2/dags/~") and dag == PLAN_DAG)
-            if "{pattern}" in query:
-                touches = (
-                    bool(
-                        re.search(
-                            pattern.replace("%", ".*").replace("_", ".").split("|")[-1],
-                            PLAN_DAG,
-                            re.I,
-                        )
-                    )
-                    or pattern == "~"
-                )
             expected = reference("other", who, dag=PLAN_DAG if touches else OTHER_DAG)
             assert got == expected, (method, url, payload, q, who, got, expected)
 
@@ -452,6 +497,11 @@ def test_the_plans_variables_and_backfills_are_the_managers(airflow_app):
         ),
         ("PUT", "/api/v2/backfills/7/cancel", b""),
         ("PUT", "/api/v2/backfills/7/pause", b""),
+        # The backfill id in other spellings Airflow's integer reads as 7 (issue 25).
+        ("PUT", "/api/v2/backfills/+7/pause", b""),
+        ("PUT", "/api/v2/backfills/7.0/cancel", b""),
+        ("PUT", "/api/v2/backfills/07/unpause", b""),
+        ("PUT", "/api/v2/backfills/%207/cancel", b""),
     ]:
         assert verdict(airflow_app, method, path, body, eve, TableFacts()).status == 403, (
             method,
@@ -594,8 +644,10 @@ def test_every_changing_route_of_airflow_is_judged(airflow_app):
         )
 
 
-def test_the_readme_rights_table_names_every_rule():
-    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+def test_the_docs_rights_table_names_every_rule():
+    readme = (Path(__file__).resolve().parents[2] / "docs" / "security.md").read_text(
+        encoding="utf-8"
+    )
     table = readme[
         readme.index("<!-- rights table -->") : readme.index("<!-- end of rights table -->")
     ]
@@ -708,3 +760,62 @@ def test_no_bulk_or_wildcard_form_sets_a_gate_success_not_even_for_a_manager(air
         verdict(airflow_app, "PATCH", paths[0], body, WHO["mia"], TableFacts(gate=True)).status
         is None
     )
+    # An ordinary step set to success with its upstream (a gate, GATE -> STEP): refused whole.
+    upstream = {**entity, "include_upstream": True}
+    body = json.dumps({"actions": [{"action": "update", "entities": [upstream]}]}).encode()
+    for path in paths:
+        got = verdict(airflow_app, "PATCH", path, body, WHO["mia"], TableFacts())
+        assert got.status == 409 and "GATE" in got.message, (path, got)
+
+
+def test_a_prefix_pattern_is_judged_by_what_airflows_filters_select(airflow_app):
+    # Airflow's PATCH /api/v2/dags reads a missing dag_id_pattern as the text "None" (ILIKE
+    # '%None%'), so a prefix alone selects only DAGs whose id holds "None": none of the plan's.
+    eve = WHO["eve"]
+    for query, status in [
+        ("dag_id_prefix_pattern=resa", None),
+        ("dag_id_prefix_pattern=resa&dag_id_pattern=_dr", 403),
+        ("dag_id_prefix_pattern=resa%7Czzz&dag_id_pattern=~", 403),
+        ("dag_id_prefix_pattern=zzz%7Cres&dag_id_pattern=%25", 403),
+        ("dag_id_prefix_pattern=nightly&dag_id_pattern=~", None),
+    ]:
+        found = verdict(
+            airflow_app,
+            "PATCH",
+            "/api/v2/dags",
+            b'{"is_paused": true}',
+            eve,
+            TableFacts(),
+            query=query,
+        )
+        assert found.status == status, (query, found)
+
+
+def test_the_answer_waits_for_what_records_the_change(monkeypatch):
+    """A forced close, the note of an answer: recorded before the person gets the 200, so what
+    they read next (the recap) shows it."""
+    import anyio
+
+    from transition.web.step_guard import StepGuard
+
+    happened: list[str] = []
+
+    async def judge(self: Any, scope: dict, body: bytes) -> tuple[Verdict, Any, None]:
+        return Verdict(None), lambda: happened.append("recorded"), None
+
+    monkeypatch.setattr(StepGuard, "_judge", judge)
+
+    async def airflow(scope: dict, receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"{}"})
+
+    async def receive() -> dict:
+        return {"type": "http.request", "body": b"{}", "more_body": False}
+
+    async def send(message: dict) -> None:
+        if message["type"] == "http.response.start":
+            happened.append(f"answered {message['status']}")
+
+    scope = {"type": "http", "method": "PATCH", "path": "/api/v2/x", "headers": []}
+    anyio.run(StepGuard(airflow), scope, receive, send)
+    assert happened == ["recorded", "answered 200"]

@@ -1,8 +1,9 @@
-"""The ``transition`` command and what runs Airflow for a plan: the only layer that parses arguments.
+"""The ``transition`` command: the only layer that parses arguments.
 
 Owns: the subcommands (validate, graph, template, sample, report, calibrate, backup, restore, calendar,
-standalone), running ``airflow standalone`` and keeping it running, the gettext catalogues' upkeep.
-May import every other layer; nothing imports it but the console script and the tests.
+standalone), each calling into the layers (running Airflow on one machine is :mod:`transition.local`),
+and the gettext catalogues' upkeep. May import every other layer; nothing imports it but the console
+script and the tests.
 """
 
 from __future__ import annotations

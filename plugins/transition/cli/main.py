@@ -17,16 +17,16 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn
 
-from transition.cli.backup import backup, is_sqlite_file, restore
 from transition.cli.calendar import add_calendar_parser, calendar_command
 from transition.cli.calibrate import add_calibrate_parser, calibrate_command
 from transition.cli.exit_codes import EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE
-from transition.cli.home_database import home_database, migrate_schema
 from transition.cli.report import add_report_parser, report_command
-from transition.cli.standalone import airflow_users
-from transition.cli.standalone import main as standalone_main
 from transition.errors import PlanInvalid, ProblemsError, UsageError, errors_only, warnings_only
 from transition.i18n import _, languages, ngettext, set_language
+from transition.local.backup import backup, is_sqlite_file, restore
+from transition.local.home_database import home_database, migrate_schema
+from transition.local.standalone import airflow_users
+from transition.local.standalone import main as standalone_main
 from transition.plan.compiler import compile_plan
 from transition.plan.config import config_language, load_config
 from transition.plan.model import Plan

@@ -30,7 +30,7 @@ from transition.notifications.channels import ChannelMessage, lines_of_facts, te
 from transition.notifications.escalation_mail import Readers, holders, readers
 from transition.notifications.ready_mail import record_mail_failure
 from transition.notifications.sent_ledger import GATE_ANSWERS, SentLedger
-from transition.notifications.step_holder import read_transferees
+from transition.notifications.step_holder import read_handed, read_transferees
 from transition.plan.escalation import Rung
 from transition.plan.gates import said_go
 from transition.plan.model import Actor, Plan
@@ -171,7 +171,7 @@ def announce_gate_reminder(
     transferees = read_transferees(context)
     held_by = holders(plan, gate_id, transferees)
     answers = SentLedger.of(context).get(GATE_ANSWERS, [])
-    go = GoSoFar(plan.steps[gate_id].approvals, tuple(said_go(answers)))
+    go = GoSoFar(plan.steps[gate_id].approvals, tuple(said_go(answers, read_handed(context))))
     base_url = airflow_base_url()
     for group in readers(plan, gate_id, rung.level, transferees):
         build = partial(

@@ -16,21 +16,13 @@ Whom a step was transferred to is kept beside it by the api-server (:mod:`.step_
 
 from __future__ import annotations
 
-import hashlib
 import json
 from typing import Any
 
+from transition.runs.variable_keys import bounded_key
+
 PREFIX = "transition.sent/"
-MAX_KEY = 250  # Airflow's Variable key column
 GATE_ANSWERS = "answers"  # a gate's entry: every answer given to it, in order (gate_operator)
-
-
-def bounded_key(key: str) -> str:
-    """``key`` as an Airflow Variable can hold it: a long one cut, with a digest of the whole."""
-    if len(key) <= MAX_KEY:
-        return key
-    digest = hashlib.sha256(key.encode()).hexdigest()[:16]
-    return f"{key[: MAX_KEY - 17]}~{digest}"
 
 
 def ledger_key(dag_id: str, run_id: str, task_id: str) -> str:

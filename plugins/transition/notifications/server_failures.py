@@ -26,8 +26,8 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from transition.notifications.sent_ledger import bounded_key
 from transition.notifications.step_holder import run_instant, same_run
+from transition.runs.variable_keys import bounded_key
 
 log = logging.getLogger(__name__)
 

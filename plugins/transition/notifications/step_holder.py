@@ -5,7 +5,11 @@ tasks reach the database only through the Execution API). So the api-server also
 in an Airflow Variable, which tasks read through the Task SDK:
 
     transition.holders/<dag_id>/<run_id>/<task_id>
-        ->  {"holder": "<actor ID>", "transferees": ["<actor ID>", ...], "run_after": "..."}
+        ->  {"holder": "<actor ID>", "transferees": ["<actor ID>", ...],
+             "handed": [["<from>", "<to>"], ...], "run_after": "..."}
+
+(``handed``: every transfer of the step in the run, who to whom; a gate counts a giver and a taker
+as one pair of eyes, :func:`transition.plan.gates.said_go`.)
 
 ``run_after`` (the run's, set when it was triggered) tells the run instance: a run deleted and
 triggered again under the same id does not inherit the old holder.
@@ -32,9 +36,11 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Sequence
 from typing import Any
 
-from transition.notifications.sent_ledger import bounded_key
+from transition.runs.variable_keys import bounded_key
+from transition.runs.variable_rows import locked_value
 
 PREFIX = "transition.holders/"
 RUN_MAP = "@steps"  # not a task ID (``[\w.-]+``): the run's map, under the run's prefix
@@ -70,10 +76,16 @@ def same_run(stored: Any, run_after: Any) -> bool:
 
 
 def write_holder(
-    session: Any, dag_id: str, run_id: str, task_id: str, actor: str, transferees: list[str]
+    session: Any,
+    dag_id: str,
+    run_id: str,
+    task_id: str,
+    actor: str,
+    transferees: list[str],
+    handed: Sequence[tuple[str, str]] = (),
 ) -> None:
     """On the api-server, in the transfer's own database session: ``actor`` holds the step now,
-    ``transferees`` are everyone it was transferred to in this run."""
+    ``transferees`` are everyone it was transferred to in this run, ``handed`` who to whom."""
     # deferred: Airflow's ORM models, on the api-server only
     import sqlalchemy as sa
     from airflow.models.dagrun import DagRun
@@ -85,13 +97,18 @@ def write_holder(
     Variable.set(
         holder_key(dag_id, run_id, task_id),
         json.dumps(
-            {"holder": actor, "transferees": transferees, "run_after": run_instant(run_after)}
+            {
+                "holder": actor,
+                "transferees": transferees,
+                "handed": [list(pair) for pair in handed],
+                "run_after": run_instant(run_after),
+            }
         ),
         description=DESCRIPTION,
         session=session,
     )
     key = run_holders_key(dag_id, run_id)
-    steps = holders_of(_locked_value(session, key), run_after)
+    steps = holders_of(locked_value(session, key, RUN_DESCRIPTION), run_after)
     steps[task_id] = actor
     Variable.set(
         key,
@@ -99,38 +116,6 @@ def write_holder(
         description=RUN_DESCRIPTION,
         session=session,
     )
-
-
-def _locked_value(session: Any, key: str) -> str | None:
-    """The Variable's value, its row locked until the session's transaction ends (created empty
-    if it was not there: two first transfers at once must not both start from nothing)."""
-    # deferred: Airflow's ORM models, on the api-server only
-    import sqlalchemy as sa
-    from airflow.models.variable import Variable
-    from airflow.utils.sqlalchemy import build_upsert_stmt, get_dialect_name
-
-    empty = Variable(key=key, val="", description=RUN_DESCRIPTION)
-    session.execute(  # inserts, or changes nothing, and holds the row either way
-        build_upsert_stmt(
-            get_dialect_name(session),
-            Variable,
-            ["key"],
-            {
-                "key": key,
-                "val": empty._val,  # as Airflow stores it (encrypted when a Fernet key is set)
-                "description": RUN_DESCRIPTION,
-                "is_encrypted": empty.is_encrypted,
-            },
-            {"description": RUN_DESCRIPTION},
-        )
-    )
-    row = session.scalar(
-        sa.select(Variable)
-        .where(Variable.key == key)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    )
-    return row.val if row is not None else None
 
 
 def holders_of(raw: str | None, run_after: Any) -> dict[str, str]:
@@ -184,3 +169,15 @@ def read_transferees(context: Any) -> list[str]:
     """In a running task: everyone its step was transferred to in this run, in order."""
     people = _read(context).get("transferees")
     return [p for p in people if isinstance(p, str)] if isinstance(people, list) else []
+
+
+def read_handed(context: Any) -> list[tuple[str, str]]:
+    """In a running task: who handed its step to whom in this run, ``(from, to)``, in order."""
+    pairs = _read(context).get("handed")
+    if not isinstance(pairs, list):
+        return []
+    return [
+        (p[0], p[1])
+        for p in pairs
+        if isinstance(p, list) and len(p) == 2 and all(isinstance(x, str) for x in p)
+    ]

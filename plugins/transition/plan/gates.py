@@ -4,7 +4,7 @@ A gate's direct dependents (after the dry run's projection) in a conditional pha
 true`` in ``config.yaml``, FB-RB by default) form its **fallback branch**; its other direct
 dependents its **forward branch**. On Go the fallback branch is skipped, on No-go the forward one;
 Airflow's skip propagation skips what follows a skipped step. A step downstream of both branches of
-a gate (a **join**) runs once either branch is done. Go counts once per person (:func:`said_go`).
+a gate (a **join**) runs once either branch is done. Go counts once per pair of eyes (:func:`said_go`).
 """
 
 from __future__ import annotations
@@ -98,7 +98,28 @@ def branch_only(plan: Plan, dry_run: str, gate: str, decision: str) -> set[str]:
     return descendants(dropped, dependents) - descendants(taken, dependents)
 
 
-def said_go(answers: Iterable[Mapping[str, Any]]) -> list[str]:
-    """Who has said Go among a gate's ``answers`` (``by``, ``choice``), each person once, in the
-    order they first did."""
-    return list(dict.fromkeys(a["by"] for a in answers if a.get("choice") == Option.GO.value))
+def said_go(
+    answers: Iterable[Mapping[str, Any]], handed: Iterable[tuple[str, str]] = ()
+) -> list[str]:
+    """The pairs of eyes that have said Go among a gate's ``answers`` (``by``, ``choice``), each
+    once, in the order they first did, named by who said it first.
+
+    Four eyes: a transfer hands a gate over, it does not add a reviewer. So someone the gate was
+    handed to (``handed``: ``(from, to)`` pairs, the run's transfers of the gate) is the same pair
+    of eyes as the person who handed it to them, and their two Go count once; otherwise one person
+    could turn their own approval into two by handing the gate to a colleague. The gate can still
+    be handed over (someone away gives their decision to a deputy), and the deputy's Go counts."""
+    eyes: dict[str, str] = {}  # person -> the pair of eyes they are (union-find)
+
+    def root(person: str) -> str:
+        while eyes.get(person, person) != person:
+            person = eyes[person]
+        return person
+
+    for giver, taker in handed:
+        eyes[root(taker)] = root(giver)
+    first: dict[str, str] = {}
+    for answer in answers:
+        if answer.get("choice") == Option.GO.value:
+            first.setdefault(root(answer["by"]), answer["by"])
+    return list(first.values())

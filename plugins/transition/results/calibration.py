@@ -1,6 +1,6 @@
 """Each step's Duration for the next dry run, proposed from what runs measured (``transition calibrate``).
 
-The rules (the README's "Calibrating the next dry run" and the Calibration sheet say them too):
+The rules (docs/command-line.md, "Calibrating the next dry run" and the Calibration sheet say them too):
 
 * a step's measure in a run is Start → Close (the recap's actual start and end) of a step that was
   started, then closed; several runs: the median of their measures, then :func:`round_duration`;

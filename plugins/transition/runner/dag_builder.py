@@ -31,6 +31,7 @@ from transition.plan.model import Plan
 from transition.runner.gate_operator import GateOperator
 from transition.runner.step_operator import StepOperator
 from transition.runner.watch_operator import RECHECK, WATCH_TASK_ID, RunWatchOperator
+from transition.runs.answers import STEP_RETRIES
 
 RECHECK_ENV = (
     "TRANSITION_WATCH_RECHECK_SECONDS"  # how often the run's watch looks again while steps are open
@@ -107,9 +108,11 @@ def build_dag(plan: Plan, dry_run: str, only_task_id: str | None = None) -> DAG:
         tags=["transition", plan.name, dry_run],
         doc_md=plan_doc(plan, dry_run) if only_task_id is None else None,
         description=f"Transition plan {plan.name}, dry run {dry_run} (D-day {schedule.dry_run.d_day})",
-        # A failed try asks again (see step_operator: the answer race); people see the same request.
-        default_args={"retries": 3, "retry_delay": dt.timedelta(seconds=2)},
-        deadline=dry_run_deadline(plan, dry_run),
+        # A failed try starts again and goes on from what was answered (step_operator, accepted).
+        default_args={"retries": STEP_RETRIES, "retry_delay": dt.timedelta(seconds=2)},
+        # The scheduler reads the deadline from the serialized DAG; a worker has no use for it
+        # (formatting its time in each language loads the locale data: a fifth of a step's start).
+        deadline=dry_run_deadline(plan, dry_run) if only_task_id is None else None,
     )
     if only_task_id in plan.steps and plan.steps[only_task_id].is_gate:
         only_task_id = None  # a gate skips its dependents: it needs them in its DAG

@@ -13,7 +13,6 @@ from pathlib import Path
 from airflow.sdk import DAG
 
 from transition.errors import PlanInvalid, errors_only
-from transition.results.weekly_report import weekly_report_dags
 from transition.runner.dag_builder import build_dags
 from transition.store.plan_store import load_plan
 
@@ -26,10 +25,13 @@ def registered_dags(
     loaded = load_plan()
     if loaded.plan is None:
         return {}
-    return {
-        **build_dags(loaded.plan, only_dag_id, only_task_id),
-        **weekly_report_dags(loaded.plan, only_dag_id),
-    }
+    dags = build_dags(loaded.plan, only_dag_id, only_task_id)
+    if only_dag_id is not None and dags:
+        return dags  # a worker running a step: the weekly report's code is not even imported
+    # deferred: the report's module brings openpyxl, a third of a step's start (bench/handover.py)
+    from transition.results.weekly_report import weekly_report_dags
+
+    return {**dags, **weekly_report_dags(loaded.plan, only_dag_id)}
 
 
 def raise_plan_problems() -> None:

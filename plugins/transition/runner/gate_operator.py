@@ -30,13 +30,36 @@ from typing import Any
 from airflow.sdk.bases.branch import BranchMixIn
 
 from transition.notifications.sent_ledger import GATE_ANSWERS, SentLedger
+from transition.notifications.step_holder import read_handed
 from transition.plan.gates import said_go
-from transition.runner.step_operator import StepOperator, responder_login
+from transition.runner.step_operator import StepOperator, said
+from transition.runs.answers import Answer, as_event
 from transition.vocabulary import Decision, Option, Stage
 
 GO, NO_GO = Option.GO.value, Option.NO_GO.value
 GATE_OPTIONS = [GO, NO_GO]
 STAGE_DECIDE = Stage.DECIDE.value
+
+
+def said_choice(event: dict[str, Any]) -> dict[str, Any]:
+    """A gate's answer as kept in its ledger: who, when, the comment, and the choice."""
+    record = said(event)
+    comment = record["comment"]
+    return {
+        **record,
+        "comment": comment if isinstance(comment, str) else "",
+        "choice": (event.get("chosen_options") or [None])[0],
+    }
+
+
+def same_answer(one: dict[str, Any], other: dict[str, Any]) -> bool:
+    """The same answer (who, which, when), however its time was written."""
+    if (one.get("by"), one.get("choice")) != (other.get("by"), other.get("choice")):
+        return False
+    try:
+        return dt.datetime.fromisoformat(one["at"]) == dt.datetime.fromisoformat(other["at"])
+    except (KeyError, TypeError, ValueError):
+        return one.get("at") == other.get("at")
 
 
 class GateOperator(StepOperator, BranchMixIn):
@@ -64,6 +87,18 @@ class GateOperator(StepOperator, BranchMixIn):
         # e.g. the decision e-mail: on_decision(context, record, followed, skipped)
         self._on_decision = on_decision
 
+    def _go_on(self, context: Any, answers: list[Answer]) -> Any:
+        """Ask for the decision; or take the answers an earlier try of the run was given first
+        (``answers``, in order), as they came: one of them may decide."""
+        for accepted in answers:
+            decided, result = self._take(context, said_choice(as_event(accepted)))
+            if decided:
+                return result
+        if go := said_go(SentLedger.of(context).get(GATE_ANSWERS, []), read_handed(context)):
+            context["ti"].xcom_push(key="approvals", value=go)  # a new try starts without XCom
+        self._ask_and_remind(context, STAGE_DECIDE)
+        return None  # not reached: _ask parks the task
+
     def answered(self, context: Any, stage: str, event: dict[str, Any]) -> Any:
         if event.get("error_type") == "timeout" and stage == STAGE_DECIDE:
             # The timeout is the next rung of the ladder, never an answer: send it, ask again.
@@ -71,31 +106,32 @@ class GateOperator(StepOperator, BranchMixIn):
             self._ask_and_remind(context, STAGE_DECIDE)
         if "error" in event:
             raise RuntimeError(f"the gate was not answered: {event['error']}")
-        choice = (event.get("chosen_options") or [None])[0]
-        at = event.get("responded_at")
-        params_input = event.get("params_input")
-        comment = (params_input or {}).get("comment") if isinstance(params_input, dict) else None
-        answer = {
-            "by": responder_login(event.get("responded_by_user")),
-            "at": at.isoformat() if isinstance(at, dt.datetime) else at,
-            "comment": comment.strip() if isinstance(comment, str) else "",
-            "choice": choice,
-        }
-        ledger = SentLedger.of(context)
-        answers: list[dict[str, Any]] = [*ledger.get(GATE_ANSWERS, []), answer]
-        ledger.mark(GATE_ANSWERS, answers)
-        if choice == NO_GO:
-            return self._decide(context, Decision.NO_GO, answers, self.fallback)
-        if choice == GO:
-            go = said_go(answers)
-            if len(go) >= self.approvals:
-                return self._decide(context, Decision.GO, answers, self.forward)
-            self.log.info("Go from %s: %d of %d", ", ".join(go), len(go), self.approvals)
-            context["ti"].xcom_push(key="approvals", value=go)
-            self._ask_and_remind(context, STAGE_DECIDE)
-        self.log.warning("'%s' is not an answer to a gate; asking again", choice)
+        decided, result = self._take(context, said_choice(event))
+        if decided:
+            return result
         self._ask_and_remind(context, STAGE_DECIDE)
         return None  # not reached: _ask parks the task
+
+    def _take(self, context: Any, answer: dict[str, Any]) -> tuple[bool, Any]:
+        """Count one answer (once: a try may go on from one already counted); (True, what the
+        branching returns) when it decides the gate, else (False, None)."""
+        choice = answer["choice"]
+        if choice not in GATE_OPTIONS:
+            self.log.warning("'%s' is not an answer to a gate; asking again", choice)
+            return False, None
+        ledger = SentLedger.of(context)
+        answers: list[dict[str, Any]] = ledger.get(GATE_ANSWERS, [])
+        if not any(same_answer(answer, counted) for counted in answers):
+            answers = [*answers, answer]
+            ledger.mark(GATE_ANSWERS, answers)
+        if choice == NO_GO:
+            return True, self._decide(context, Decision.NO_GO, answers, self.fallback)
+        go = said_go(answers, read_handed(context))  # four eyes: a transfer is not a second pair
+        if len(go) >= self.approvals:
+            return True, self._decide(context, Decision.GO, answers, self.forward)
+        self.log.info("Go from %s: %d of %d", ", ".join(go), len(go), self.approvals)
+        context["ti"].xcom_push(key="approvals", value=go)
+        return False, None
 
     def _decide(
         self,
@@ -110,7 +146,7 @@ class GateOperator(StepOperator, BranchMixIn):
             "by": last["by"],
             "at": last["at"],
             "comment": last["comment"],
-            "go": said_go(answers),
+            "go": said_go(answers, read_handed(context)),
             "answers": answers,
             "skipped_branch": list(self.fallback if decision is Decision.GO else self.forward),
         }

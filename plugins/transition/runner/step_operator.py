@@ -23,10 +23,14 @@ those of the first request, and parking again only clears the last answer. So th
 re-asks the same stage. The stage travels in ``TaskAwaitingInput(kwargs=...)``.
 
 **Close** is also accepted while the step waits for Start (it was done without saying so first).
-Besides being what people do, this makes the task robust to an Airflow 3.3 race: an answer given
-within a second or two of the task parking can reach the scheduler before the executor's late
-report of the parking, and the try fails. The task then retries (``retries`` in the DAG), asks
-again, and a second Close ends it; nothing said before is lost from the HITL history.
+
+**One answer, once.** A try can fail after Airflow accepted an answer and before the task acted on
+it (Airflow 3.3 fails a just-resumed task when the executor's late report of its parking arrives
+after the answer; a worker can be killed). The DAG's ``retries`` start a new try, which goes on
+from what was accepted (:mod:`transition.runner.accepted`): the answer Airflow took for the request,
+which the new try inherits, and the Start the task already recorded in its ledger. A Close closes
+the step, a Start asks for Close; nobody is asked again for what they said, nobody is told twice.
+A try that follows a cutover manager's clear asks afresh.
 
 Marking the task "success" in the UI also closes the step (Airflow's own manual completion).
 """
@@ -53,6 +57,8 @@ from transition.plan.escalation import (
     passed,
     rungs,
 )
+from transition.runner.accepted import accepted_answers
+from transition.runs.answers import Answer, as_event, responder_login, step_progress
 from transition.runs.states import due_at
 from transition.vocabulary import Option, Stage
 
@@ -81,13 +87,20 @@ def form(language: str | None = None) -> dict[str, Any]:
 PARAMS = form("en")
 
 
-def responder_login(user: Any) -> str | None:
-    """Who answered, as the plan names people (the login = the actor ID). Airflow records the
-    responder's user id and ``get_name()``: with the Simple auth manager both are the login; with
-    FAB the id is a number (``ab_user.id``) and the name is the login (``username``)."""
-    if not isinstance(user, dict):
-        return None
-    return user.get("name") or user.get("id")
+def said(event: dict[str, Any]) -> dict[str, Any]:
+    """An answer's record, as kept with the run (XCom ``started``, ``closed``): who, when, comment."""
+    at = event.get("responded_at")
+    params_input = event.get("params_input")
+    comment = (params_input or {}).get("comment") if isinstance(params_input, dict) else None
+    return {
+        "by": responder_login(event.get("responded_by_user")),
+        "at": at.isoformat() if isinstance(at, dt.datetime) else at,
+        "comment": comment.strip()
+        if isinstance(comment, str)
+        else ""
+        if comment is None
+        else str(comment),
+    }
 
 
 class StepOperator(BaseOperator):
@@ -137,7 +150,7 @@ class StepOperator(BaseOperator):
         return self._body() if callable(self._body) else self._body
 
     # -- stage 1: the planned start -------------------------------------------------------------
-    def execute(self, context: Any) -> None:
+    def execute(self, context: Any) -> Any:
         if self.planned_start is not None and self.planned_start > timezone.utcnow():
             self.log.info(
                 "Waiting for the planned start %s (no worker slot held)",
@@ -147,13 +160,14 @@ class StepOperator(BaseOperator):
                 trigger=DateTimeTrigger(moment=self.planned_start),
                 method_name="planned_start_reached",
             )
-        self._ready(context)
+        return self._ready(context)
 
-    def planned_start_reached(self, context: Any, event: Any = None) -> None:
-        self._ready(context)
+    def planned_start_reached(self, context: Any, event: Any = None) -> Any:
+        return self._ready(context)
 
-    def _ready(self, context: Any) -> None:
-        """Prerequisites closed, planned start reached: tell the people (once per run), then ask them."""
+    def _ready(self, context: Any) -> Any:
+        """Prerequisites closed, planned start reached: tell the people (once per run), then go on
+        from what an earlier try was told, or ask them."""
         ledger = SentLedger.of(context)
         first_ready = ledger.get("ready")
         ready_at = first_ready or timezone.utcnow().isoformat()
@@ -165,7 +179,27 @@ class StepOperator(BaseOperator):
         if first_ready is None:  # a retry (see the module's docstring) does not tell people again
             self._notify(self._on_ready, context, "that the step is ready")
             ledger.mark("ready", ready_at)
-        self._ask_and_remind(context, self.first_stage)
+        return self._go_on(context, accepted_answers(context, self.retries or 0))
+
+    def _go_on(self, context: Any, answers: list[Answer]) -> Any:
+        """Ask for Start; or, when an earlier try of the run was answered (``answers``), go on from
+        there: after a Start, ask for Close (the Start's record put back in XCom, which a new try
+        starts without); after a Close, end closed."""
+        start, close = step_progress(answers)
+        stage = self.first_stage
+        if start is not None:
+            stage = STAGE_CLOSE
+            context["ti"].xcom_push(key="started", value=said(as_event(start)))
+            ledger = SentLedger.of(context)
+            if not ledger.get("started"):  # the try that was answered ended before it said so
+                ledger.mark("started", start["at"] or timezone.utcnow().isoformat())
+        if close is not None:
+            self.log.info("Closed by %s at %s, before this try", close["by"], close["at"])
+            return self.answered(context, stage, as_event(close))
+        if start is not None:
+            self.log.info("Started by %s at %s, before this try", start["by"], start["at"])
+        self._ask_and_remind(context, stage)
+        return None  # not reached: _ask parks the task
 
     def _notify(self, callback: Callable[[Any], None] | None, context: Any, what: str) -> None:
         if callback is None:
@@ -250,18 +284,8 @@ class StepOperator(BaseOperator):
         if "error" in event:
             raise RuntimeError(f"the step was not answered: {event['error']}")
         choice = (event.get("chosen_options") or [None])[0]
-        who = responder_login(event.get("responded_by_user"))
-        at = event.get("responded_at")
-        params_input = event.get("params_input")
-        comment = (params_input or {}).get("comment") if isinstance(params_input, dict) else None
-        comment = (
-            comment.strip() if isinstance(comment, str) else "" if comment is None else str(comment)
-        )
-        record = {
-            "by": who,
-            "at": at.isoformat() if isinstance(at, dt.datetime) else at,
-            "comment": comment,
-        }
+        record = said(event)
+        who = record["by"]
         ti = context["ti"]
         if stage == STAGE_START and choice == START:
             self.log.info("Started by %s", who)

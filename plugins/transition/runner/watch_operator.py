@@ -32,6 +32,7 @@ from transition.notifications.server_failures import read_server_failures
 from transition.notifications.server_failures import run_prefix as failures_prefix
 from transition.notifications.step_holder import run_prefix as holders_prefix
 from transition.plan.heads_up import HeadsUp
+from transition.runs.answers import run_prefix as answers_prefix
 from transition.vocabulary import WATCH_LABEL, WATCH_TASK_ID
 
 DONE = {"success", "skipped"}
@@ -145,9 +146,10 @@ class RunWatchOperator(BaseOperator):
                 ti.run_id,
                 holders_prefix(ti.dag_id, ti.run_id),
                 failures_prefix(ti.dag_id, ti.run_id),
+                answers_prefix(ti.dag_id, ti.run_id),
             )
             self.log.info(
-                "Every step of the run has finished; the watch ends (%d sent-ledgers and holders deleted)",
+                "Every step of the run has finished; the watch ends (%d sent-ledgers, holders and answers deleted)",
                 gone,
             )
             return

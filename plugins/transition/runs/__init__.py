@@ -2,7 +2,9 @@
 
 Owns: a step's state from what Airflow knows (``states``), transfers, defects and forced closes
 kept per run instance (``records``, ``records_schema``: tables and migrations) and where every
-step of a run stands (``run_view``, read by the recap page, its JSON and the results), and what if
-a step of it ended at another time (``what_if_view``). Imports the plan layer, notifications'
-links, and Airflow's models (api-server side).
+step of a run stands (``run_view``, a pure function of the plan, the run's facts and the moment;
+``run_facts`` reads those facts from Airflow's database for the recap page, its JSON and the
+results), and what if a step of it ended at another time (``what_if_view``). Imports the plan
+layer, notifications' links, and Airflow's models (``run_facts``, ``what_if_view``: api-server
+side).
 """

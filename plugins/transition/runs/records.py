@@ -73,6 +73,16 @@ def transferees(session: Session, dag_id: str, run_id: str, task_id: str) -> lis
     return list(dict.fromkeys(session.scalars(query)))
 
 
+def handed(session: Session, dag_id: str, run_id: str, task_id: str) -> list[tuple[str, str]]:
+    """Who handed the step to whom in this run instance, ``(from, to)``, in order."""
+    query = (
+        sa.select(transfers.c.from_user, transfers.c.to_user)
+        .where(_of_run(transfers, session, dag_id, run_id), transfers.c.task_id == task_id)
+        .order_by(transfers.c.id)
+    )
+    return [(str(giver), str(taker)) for giver, taker in session.execute(query)]
+
+
 def _insert(session: Session, table: sa.Table, **values: Any) -> dict[str, Any]:
     ensure_tables(session)
     values["run_key"] = run_key(session, values["dag_id"], values["run_id"])

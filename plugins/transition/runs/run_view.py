@@ -1,7 +1,9 @@
-"""Where every step of a dry run stands: the data behind the recap page and its JSON (api-server side).
+"""Where every step of a dry run stands: the data behind the recap page and its JSON.
 
-Reads Airflow's metadata database (task instances, the steps' XCom ``ready``/``started``/``closed``)
-and the plugin's records (defects, transfers); states come from :mod:`transition.runs.states`.
+A pure function of the plan, the run's facts (:class:`RunFacts`, read from Airflow's database by
+:mod:`transition.runs.run_facts`) and the moment: each step's state
+(:mod:`transition.runs.states`), people, planned, actual and forecast times, defects, transfers
+and decisions; the run's counts, critical paths and the gates ahead.
 """
 
 from __future__ import annotations
@@ -9,18 +11,14 @@ from __future__ import annotations
 import datetime as dt
 import zoneinfo
 from collections import Counter
+from dataclasses import dataclass
 from typing import Any
 
-import sqlalchemy as sa
-from airflow.models.dagrun import DagRun
-from airflow.models.taskinstance import TaskInstance
-from airflow.models.xcom import XComModel
-
 from transition.notifications.addressing import required_actions_link
-from transition.plan.forecast import Progress, planned_origin, reckon
+from transition.plan.forecast import Progress, Timeline, planned_origin, reckon
 from transition.plan.gates import branch_only, descendants, downstream_of, gate_branches
-from transition.plan.model import Plan
-from transition.runs import records
+from transition.plan.model import Plan, ScheduledStep
+from transition.runs.records import RunRecords
 from transition.runs.states import State, StepFacts, due_at, prerequisites_done, step_state
 from transition.runs.views import (
     DecisionView,
@@ -36,21 +34,32 @@ XCOM_KEYS = ("ready", "started", "closed")
 DECISION_KEY = "decision"  # a gate's decision (transition.runner.gate_operator)
 
 
-def dag_runs(session: Any, dag_id: str, limit: int = 50) -> list[dict[str, Any]]:
-    runs = session.scalars(
-        sa.select(DagRun)
-        .where(DagRun.dag_id == dag_id)
-        .order_by(DagRun.run_after.desc())
-        .limit(limit)
-    ).all()
-    return [
-        {
-            "run_id": r.run_id,
-            "state": str(getattr(r.state, "value", r.state)),
-            "start_date": r.start_date.isoformat() if r.start_date else None,
-        }
-        for r in runs
-    ]
+@dataclass(frozen=True)
+class RunFacts:
+    """What Airflow and the plugin's records know of one run."""
+
+    task_states: dict[str, str | None]  # task id -> Airflow's state (None: not scheduled yet)
+    end_dates: dict[str, dt.datetime | None]  # task id -> when its task ended
+    xcoms: dict[tuple[str, str], dict[str, Any]]  # (task id, key in XCOM_KEYS or DECISION_KEY)
+    records: RunRecords  # defects, forced closes, transfers
+
+
+@dataclass(frozen=True)
+class _Context:
+    """What every step's view of one run needs."""
+
+    plan: Plan
+    dag_id: str
+    run_id: str
+    zone: zoneinfo.ZoneInfo
+    now: dt.datetime
+    base_url: str
+    facts: RunFacts
+    defects: dict[str | None, list[dict[str, Any]]]  # None: on the run as a whole
+    forced: dict[str, dict[str, Any]]
+    transferred: dict[str, list[str]]
+    decisions: dict[str, dict[str, Any]]
+    skipped_by: dict[str, str]
 
 
 def _when(value: Any, zone: zoneinfo.ZoneInfo) -> str | None:
@@ -58,112 +67,14 @@ def _when(value: Any, zone: zoneinfo.ZoneInfo) -> str | None:
     return moment.astimezone(zone).isoformat() if moment is not None else None
 
 
-def run_steps(
-    session: Any,
-    plan: Plan,
-    dry_run: str,
-    run_id: str,
-    base_url: str,
-    now: dt.datetime | None = None,
+def run_view(
+    plan: Plan, dry_run: str, run_id: str, facts: RunFacts, base_url: str, now: dt.datetime
 ) -> RunView:
-    dag_id = plan.dag_id(dry_run)
-    zone = zoneinfo.ZoneInfo(plan.timezone)
-    now = now or dt.datetime.now(dt.UTC)
+    """Where every step of run ``run_id`` of ``dry_run`` stands at ``now``, from its facts."""
     schedule = plan.schedules[dry_run]
-    instances = {  # the columns read, not whole task instances (a fifth of the time at 500 steps)
-        ti.task_id: ti
-        for ti in session.execute(
-            sa.select(TaskInstance.task_id, TaskInstance.state, TaskInstance.end_date).where(
-                TaskInstance.dag_id == dag_id, TaskInstance.run_id == run_id
-            )
-        )
-    }
-    xcoms: dict[tuple[str, str], Any] = {}
-    for row in session.execute(
-        sa.select(XComModel.task_id, XComModel.key, XComModel.value).where(
-            XComModel.dag_id == dag_id,
-            XComModel.run_id == run_id,
-            XComModel.key.in_((*XCOM_KEYS, DECISION_KEY)),
-        )
-    ):
-        value = XComModel.deserialize_value(row)
-        xcoms[(row.task_id, row.key)] = (
-            value if isinstance(value, dict) else {}
-        )  # what the step wrote, or nothing
-    task_states = {task_id: _state(ti) for task_id, ti in instances.items()}
-    kept = records.records_of_run(session, dag_id, run_id)
-    defects: dict[str | None, list[dict]] = {}  # None: on the run as a whole
-    for defect in kept.defects:
-        defects.setdefault(defect["task_id"], []).append(defect)
-    forced = {f["task_id"]: f for f in kept.forced_closes}
-    transferred: dict[str, list[str]] = {}
-    for transfer in kept.transfers:
-        transferred.setdefault(transfer["task_id"], []).append(transfer["to_user"])
-
-    decisions = {
-        task_id: value for (task_id, key), value in xcoms.items() if key == DECISION_KEY and value
-    }
-    skipped_by = skipped_by_decisions(plan, dry_run, decisions)
-    steps: list[StepView] = []
-    for step_id, scheduled in schedule.steps.items():
-        step = plan.steps[step_id]
-        owner = plan.actors[step.owner]
-        ready, started, closed = (xcoms.get((step_id, key)) or {} for key in XCOM_KEYS)
-        facts = StepFacts(
-            task_state=task_states.get(step_id),
-            prerequisites_done=prerequisites_done(scheduled, task_states),
-            ready_at=_parse(ready.get("at")),
-            started_at=_parse(started.get("at")),
-        )
-        duration = None if step.is_gate else step.duration  # a gate is never Late
-        state = step_state(scheduled, duration, facts, now, plan.lock_window)
-        ti = instances.get(step_id)
-        step_defects = defects.get(step_id, [])
-        steps.append(
-            {
-                "id": step_id,
-                "label": step.label,
-                "phase": step.phase,
-                "state": state.value,
-                "owner": owner.id,
-                "owner_name": owner.name,
-                "team": owner.team,
-                "responsible": list(
-                    dict.fromkeys(plan.responsible_people(step_id) + transferred.get(step_id, []))
-                ),
-                "transferred_to": transferred.get(step_id, []),
-                "planned_start": _when(scheduled.planned_start, zone),
-                "planned_end": _when(scheduled.planned_end, zone),
-                # when it is (or would be) Late, once it became ready (states.due_at)
-                "due": _when(
-                    due_at(facts.ready_at or facts.started_at, duration, scheduled.planned_end),
-                    zone,
-                ),
-                "actual_start": _when(started.get("at"), zone),
-                "actual_end": _when(
-                    closed.get("at")
-                    or (ti.end_date if ti is not None and facts.task_state == "success" else None),
-                    zone,
-                ),
-                "forecast_start": None,  # set below, once the forecast is reckoned
-                "forecast_end": None,
-                "started_by": started.get("by"),
-                "closed_by": closed.get("by"),
-                "comment": str(closed.get("comment") or ""),
-                "forced_close": _forced(forced.get(step_id), zone),
-                "defects": [_defect(d) for d in step_defects],
-                "open_defects": sum(
-                    1 for d in step_defects if d["status"] == DefectStatus.OPEN.value
-                ),
-                "link": required_actions_link(base_url, dag_id, run_id, step_id),
-                "kind": step.kind,
-                "decision": _decision(decisions.get(step_id), zone),
-                "skipped_by": skipped_by.get(step_id) if state.value == "Skipped" else None,
-            }
-        )
+    context = _context(plan, dry_run, run_id, facts, base_url, now)
+    steps = [_step_view(context, scheduled) for scheduled in schedule.steps.values()]
     progress = progress_of(steps)
-    planned = reckon(schedule, plan.steps, planned_origin(schedule))
-    end_by = schedule.dry_run.end
     # Gates not decided yet: the forecast takes Go (the plan goes on); each also says where the run
     # ends on No-go, the "backout now" time.
     open_gates = undecided_gates(steps)
@@ -173,32 +84,138 @@ def run_steps(
     )
     for s in steps:
         if s["state"] != "Skipped" and s["id"] not in skipped_on_go:
-            s["forecast_start"] = _when(forecast.starts.get(s["id"]), zone)
-            s["forecast_end"] = _when(forecast.ends.get(s["id"]), zone)
-    gates_ahead: list[GateAheadView] = []
-    for gate in open_gates:
-        on_go = forecast
-        on_no_go = reckon(
-            schedule,
-            plan.steps,
-            now,
-            _as_done(
-                progress,
-                (skipped_on_go - branch_only(plan, dry_run, gate, "go"))
-                | branch_only(plan, dry_run, gate, "no-go"),
-            ),
-        )
-        gates_ahead.append(
-            {
-                "gate": gate,
-                "label": plan.steps[gate].label,
-                "planned_start": _when(schedule.steps[gate].planned_start, zone),
-                "end_on_go": _when(on_go.end, zone),
-                "end_on_no_go": _when(on_no_go.end, zone),
-                "late_on_go": bool(end_by and on_go.end and on_go.end > end_by),
-                "late_on_no_go": bool(end_by and on_no_go.end and on_no_go.end > end_by),
-            }
-        )
+            s["forecast_start"] = _when(forecast.starts.get(s["id"]), context.zone)
+            s["forecast_end"] = _when(forecast.ends.get(s["id"]), context.zone)
+    gates_ahead = [
+        _gate_ahead(context, dry_run, gate, forecast, progress, skipped_on_go)
+        for gate in open_gates
+    ]
+    return _summary(context, dry_run, steps, forecast, gates_ahead)
+
+
+def _context(
+    plan: Plan, dry_run: str, run_id: str, facts: RunFacts, base_url: str, now: dt.datetime
+) -> _Context:
+    defects: dict[str | None, list[dict[str, Any]]] = {}
+    for defect in facts.records.defects:
+        defects.setdefault(defect["task_id"], []).append(defect)
+    transferred: dict[str, list[str]] = {}
+    for transfer in facts.records.transfers:
+        transferred.setdefault(transfer["task_id"], []).append(transfer["to_user"])
+    decisions = {
+        task_id: value
+        for (task_id, key), value in facts.xcoms.items()
+        if key == DECISION_KEY and value
+    }
+    return _Context(
+        plan=plan,
+        dag_id=plan.dag_id(dry_run),
+        run_id=run_id,
+        zone=zoneinfo.ZoneInfo(plan.timezone),
+        now=now,
+        base_url=base_url,
+        facts=facts,
+        defects=defects,
+        forced={f["task_id"]: f for f in facts.records.forced_closes},
+        transferred=transferred,
+        decisions=decisions,
+        skipped_by=skipped_by_decisions(plan, dry_run, decisions),
+    )
+
+
+def _step_view(context: _Context, scheduled: ScheduledStep) -> StepView:
+    plan, zone, step_id = context.plan, context.zone, scheduled.step_id
+    step = plan.steps[step_id]
+    owner = plan.actors[step.owner]
+    ready, started, closed = (context.facts.xcoms.get((step_id, key)) or {} for key in XCOM_KEYS)
+    facts = StepFacts(
+        task_state=context.facts.task_states.get(step_id),
+        prerequisites_done=prerequisites_done(scheduled, context.facts.task_states),
+        ready_at=_parse(ready.get("at")),
+        started_at=_parse(started.get("at")),
+    )
+    duration = None if step.is_gate else step.duration  # a gate is never Late
+    state = step_state(scheduled, duration, facts, context.now, plan.lock_window)
+    step_defects = context.defects.get(step_id, [])
+    transferred = context.transferred.get(step_id, [])
+    ended = context.facts.end_dates.get(step_id) if facts.task_state == "success" else None
+    return {
+        "id": step_id,
+        "label": step.label,
+        "phase": step.phase,
+        "state": state.value,
+        "owner": owner.id,
+        "owner_name": owner.name,
+        "team": owner.team,
+        "responsible": list(dict.fromkeys(plan.responsible_people(step_id) + transferred)),
+        "transferred_to": transferred,
+        "planned_start": _when(scheduled.planned_start, zone),
+        "planned_end": _when(scheduled.planned_end, zone),
+        # when it is (or would be) Late, once it became ready (states.due_at)
+        "due": _when(
+            due_at(facts.ready_at or facts.started_at, duration, scheduled.planned_end), zone
+        ),
+        "actual_start": _when(started.get("at"), zone),
+        "actual_end": _when(closed.get("at") or ended, zone),
+        "forecast_start": None,  # set by run_view, once the forecast is reckoned
+        "forecast_end": None,
+        "started_by": started.get("by"),
+        "closed_by": closed.get("by"),
+        "comment": str(closed.get("comment") or ""),
+        "forced_close": _forced(context.forced.get(step_id), zone),
+        "defects": [_defect(d) for d in step_defects],
+        "open_defects": sum(1 for d in step_defects if d["status"] == DefectStatus.OPEN.value),
+        "link": required_actions_link(context.base_url, context.dag_id, context.run_id, step_id),
+        "kind": step.kind,
+        "decision": _decision(context.decisions.get(step_id), zone),
+        "skipped_by": context.skipped_by.get(step_id) if state.value == "Skipped" else None,
+    }
+
+
+def _gate_ahead(
+    context: _Context,
+    dry_run: str,
+    gate: str,
+    on_go: Timeline,
+    progress: dict[str, Progress],
+    skipped_on_go: set[str],
+) -> GateAheadView:
+    """Where the run ends if the undecided ``gate`` says Go, and if it says No-go."""
+    plan, zone = context.plan, context.zone
+    schedule = plan.schedules[dry_run]
+    end_by = schedule.dry_run.end
+    on_no_go = reckon(
+        schedule,
+        plan.steps,
+        context.now,
+        _as_done(
+            progress,
+            (skipped_on_go - branch_only(plan, dry_run, gate, "go"))
+            | branch_only(plan, dry_run, gate, "no-go"),
+        ),
+    )
+    return {
+        "gate": gate,
+        "label": plan.steps[gate].label,
+        "planned_start": _when(schedule.steps[gate].planned_start, zone),
+        "end_on_go": _when(on_go.end, zone),
+        "end_on_no_go": _when(on_no_go.end, zone),
+        "late_on_go": bool(end_by and on_go.end and on_go.end > end_by),
+        "late_on_no_go": bool(end_by and on_no_go.end and on_no_go.end > end_by),
+    }
+
+
+def _summary(
+    context: _Context,
+    dry_run: str,
+    steps: list[StepView],
+    forecast: Timeline,
+    gates_ahead: list[GateAheadView],
+) -> RunView:
+    plan, zone = context.plan, context.zone
+    schedule = plan.schedules[dry_run]
+    planned = reckon(schedule, plan.steps, planned_origin(schedule))
+    end_by = schedule.dry_run.end
     by_state = Counter(s["state"] for s in steps)
     by_phase: dict[str, Counter] = {code: Counter() for code in plan.phases}
     for s in steps:
@@ -206,10 +223,10 @@ def run_steps(
     return {
         "plan": plan.name,
         "dry_run": dry_run,
-        "dag_id": dag_id,
-        "run_id": run_id,
+        "dag_id": context.dag_id,
+        "run_id": context.run_id,
         "timezone": plan.timezone,
-        "now": now.astimezone(zone).isoformat(),
+        "now": context.now.astimezone(zone).isoformat(),
         "states": [state.value for state in State],
         "cutover_managers": list(plan.cutover_managers),
         "actors": {a.id: a.name for a in plan.actors.values()},
@@ -226,7 +243,7 @@ def run_steps(
             if sum(c.values())
         },
         "steps": steps,
-        "run_defects": [_defect(d) for d in defects.get(None, [])],
+        "run_defects": [_defect(d) for d in context.defects.get(None, [])],
         "gates_ahead": gates_ahead,
     }
 
@@ -318,11 +335,6 @@ def _forced(row: dict[str, Any] | None, zone: zoneinfo.ZoneInfo) -> ForcedCloseV
         "state_before": row["state_before"],
         "why": row["why_forced"],
     }
-
-
-def _state(ti: Any) -> str | None:
-    state = ti.state
-    return str(getattr(state, "value", state)) if state is not None else None
 
 
 def _parse(value: Any) -> dt.datetime | None:

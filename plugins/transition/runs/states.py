@@ -1,4 +1,4 @@
-"""The state of a step in a dry run (the README's state table), from what Airflow knows.
+"""The state of a step in a dry run (the states in docs/cockpit.md), from what Airflow knows.
 
 | state      | when                                                                          |
 |------------|-------------------------------------------------------------------------------|

@@ -1,6 +1,6 @@
 """What if a step of a run ended at another time: the answer behind ``GET …/what-if`` and the recap's form.
 
-Reads the run as the recap does (:func:`run_view.run_steps`), reckons the forecast as it does
+Reads the run as the recap does (:func:`run_facts.run_steps`), reckons the forecast as it does
 (undecided gates taken as Go) and asks :func:`transition.plan.what_if.ask`; records nothing. The
 answer: the new forecast end and its margin to the dry run's End, the steps and gates that move, and
 the people to warn (owners of the steps that move, and whom those steps were transferred to).
@@ -19,7 +19,8 @@ from typing_extensions import TypedDict  # pydantic (FastAPI) reads these on Pyt
 from transition.i18n import _
 from transition.plan.model import Plan
 from transition.plan.what_if import Hypothesis, Move, WhatIf, WhatIfError, ask
-from transition.runs.run_view import progress_of, progress_on_go, run_steps, undecided_gates
+from transition.runs.run_facts import run_steps
+from transition.runs.run_view import progress_of, progress_on_go, undecided_gates
 from transition.runs.views import StepView
 
 

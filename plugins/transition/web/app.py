@@ -25,6 +25,7 @@ from transition.vocabulary import DEFAULT_BASE_URL
 from transition.web import permissions
 from transition.web.guard_facts import actor_id
 from transition.web.permissions import StepRef, find_step
+from transition.web.same_site import from_another_site
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +48,7 @@ def problems(*codes: int) -> dict[int | str, dict[str, Any]]:
         403: "not allowed (or a token Airflow refuses)",
         404: "no such plan DAG, run, step or defect",
         409: "not in this state",
+        415: "not sent as JSON (every change is: a cross-site form cannot send it)",
     }
     return {
         code: {
@@ -71,10 +73,32 @@ def _no_control_in_path(request: Request) -> None:
             )
 
 
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def _no_cross_site(request: Request) -> None:
+    """No ambient authority: a change is made only by a request another site cannot forge with the
+    user's cookie. A form posted from elsewhere can send no JSON body (its content type), and a
+    browser says where a request comes from (:mod:`transition.web.same_site`): every changing route
+    takes JSON (``Content-Type: application/json``, ``{}`` when it has nothing to say), from
+    Airflow's own pages (its origin, or ``[api] base_url``'s) or from no browser."""
+    if request.method.upper() in SAFE_METHODS:
+        return
+    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if kind != "application/json":
+        raise HTTPException(
+            415, _("send the change as JSON (Content-Type: application/json), {} when empty")
+        )
+    if from_another_site(request.headers, (str(request.base_url), base_url())):
+        raise HTTPException(
+            403, _("a change to the transition plan is made from its own pages, not another site")
+        )
+
+
 app = FastAPI(
     title="Transition plan",
     description="Transfers and defects of transition-plan steps.",
-    dependencies=[Depends(_no_control_in_path)],
+    dependencies=[Depends(_no_control_in_path), Depends(_no_cross_site)],
 )
 
 

@@ -13,15 +13,17 @@ import datetime as dt
 import re
 import uuid
 import zoneinfo
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import sqlalchemy as sa
+from airflow.api_fastapi.common.db.common import apply_filters_to_select
 from airflow.api_fastapi.core_api.datamodels.hitl import UpdateHITLDetailPayload
 from airflow.api_fastapi.core_api.datamodels.task_instances import (
     PatchTaskInstanceBody,
 )
 from airflow.models.backfill import Backfill
+from airflow.models.dag import DagModel, DagTag
 from airflow.models.hitl import HITLDetail
 from airflow.models.taskinstance import TaskInstance
 from airflow.models.xcom import XComModel
@@ -34,10 +36,20 @@ from transition.plan.model import Plan
 from transition.results.weekly_report import weekly_report_dag_id
 from transition.runs import records
 from transition.web.permissions import allowed_people, current_plan, find_step
+from transition.web.route_matching import query_dependencies
 from transition.web.route_rules import Call, Rule, Started, Who
 from transition.web.task_notes import append_note
 
 ADMIN_ROLES = frozenset({"admin"})
+GATE_OPERATOR = "GateOperator"  # a gate's task type, in Airflow's serialized DAG
+PLAN_TAGS = (
+    "transition",
+    "transition-report",
+)  # the tags of the plan's DAGs (dag_builder, weekly_report)
+# The filters of PATCH /api/v2/dags that pick its DAGs (its user's own rights, and pagination, aside).
+SELECTING_FILTERS = frozenset(
+    {"dag_id_pattern", "dag_id_prefix_pattern", "tags", "owners", "exclude_stale", "paused"}
+)
 COMMENT_IN_NOTE = 200  # characters of an answer's comment copied into the task's note
 CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
 
@@ -57,18 +69,63 @@ def is_admin(user: Any) -> bool:
     return bool(names & ADMIN_ROLES)
 
 
+def is_manager(user: Any, plan: Plan | None) -> bool:
+    """A cutover manager of the current plan, or an Airflow admin who is none of its actors.
+
+    An actor's rights come from the plan at each request, whatever role their login carries:
+    ``make run`` makes the cutover managers Airflow admins when Airflow starts, and a token renewed
+    after someone left the cutover managers still says admin. Someone removed from the Actors sheet
+    altogether is an Airflow admin until Airflow's users are made again (a restart)."""
+    login = actor_id(user)
+    if plan is not None and login in plan.actors:
+        return login in plan.cutover_managers
+    return is_admin(user)
+
+
 def plan_dag_ids(plan: Plan) -> frozenset[str]:
     return frozenset([plan.dag_id(d) for d in plan.schedules] + [weekly_report_dag_id(plan)])
 
 
+def dags_selected(route: Any, query: Any, session: Any) -> frozenset[str]:
+    """The DAGs a bulk change (``PATCH /api/v2/dags``) would change: Airflow's own filters, built
+    from the query by the route's own dependencies and run on its database (pagination left out:
+    more, never fewer). Empty when FastAPI would refuse the query (422: nothing changes)."""
+    filters = query_dependencies(route, SELECTING_FILTERS, query)
+    if filters is None:
+        return frozenset()
+    statement = apply_filters_to_select(
+        statement=sa.select(DagModel.dag_id), filters=list(filters.values())
+    )
+    return frozenset(session.scalars(statement))
+
+
+def marked_dags(session: Any) -> frozenset[str]:
+    """The DAGs Airflow knows as the plan's, by the tags the plugin gives them: also those of a dry
+    run no longer in the workbook, and all of them while no valid plan is loaded."""
+    return frozenset(session.scalars(sa.select(DagTag.dag_id).where(DagTag.name.in_(PLAN_TAGS))))
+
+
 class DatabaseFacts:
-    """:class:`transition.web.route_rules.Facts` from the plan and Airflow's metadata database."""
+    """:class:`transition.web.route_rules.Facts` from the plan and Airflow's metadata database.
+
+    Fails closed: a DAG carrying the plugin's tags is the plan's even when the current plan does not
+    have it (a dry run removed from the workbook, an invalid workbook with no last good plan); on
+    such a DAG a step may be acted on by the people its request was written for (Airflow's own
+    record of the rules the run was triggered with), everything else is the Airflow admins'."""
 
     def __init__(self) -> None:
         self.plan = current_plan()
+        self._marked: frozenset[str] | None = None
+
+    def marked(self) -> frozenset[str]:
+        if self._marked is None:
+            with create_session() as session:
+                self._marked = marked_dags(session)
+        return self._marked
 
     def plan_dags(self) -> frozenset[str]:
-        return plan_dag_ids(self.plan) if self.plan is not None else frozenset()
+        current = plan_dag_ids(self.plan) if self.plan is not None else frozenset()
+        return current | self.marked()
 
     def language_of(self, actor: str) -> str | None:
         if self.plan is None:
@@ -77,22 +134,39 @@ class DatabaseFacts:
         return person.language if person is not None else self.plan.language
 
     def is_manager(self, user: Any) -> bool:
-        return is_admin(user) or (
-            self.plan is not None and actor_id(user) in self.plan.cutover_managers
-        )
+        return is_manager(user, self.plan)
 
-    def backfill_dag(self, backfill_id: str) -> str | None:
-        if not backfill_id.strip().lstrip("-").isdigit():
-            return None
+    def backfill_dag(self, backfill_id: Any) -> str | None:
+        """The DAG of the backfill Airflow's route would act on (the id as the route parsed it)."""
+        if not isinstance(backfill_id, int):
+            return None  # not an integer by the route's own type: Airflow refuses it (422)
         with create_session() as session:
-            return session.scalar(sa.select(Backfill.dag_id).where(Backfill.id == int(backfill_id)))
+            return session.scalar(sa.select(Backfill.dag_id).where(Backfill.id == backfill_id))
+
+    def dags_selected(self, route: Any, query: Any) -> frozenset[str]:
+        with create_session() as session:
+            return dags_selected(route, query, session)
 
     def allowed_people(self, dag_id: str, run_id: str, step_id: str) -> list[str] | None:
         ref = find_step(dag_id, step_id, self.plan)
-        if ref is None:
-            return None
         with create_session() as session:
-            return allowed_people(ref, records.transferees(session, dag_id, run_id, step_id))
+            if ref is not None:
+                return allowed_people(ref, records.transferees(session, dag_id, run_id, step_id))
+            if dag_id not in self.marked():
+                return None
+            # Not in the current plan: the people the step's request was written for, if it asks.
+            assignees = session.scalar(
+                sa.select(HITLDetail.assignees)
+                .join(TaskInstance, TaskInstance.id == HITLDetail.ti_id)
+                .where(
+                    TaskInstance.dag_id == dag_id,
+                    TaskInstance.run_id == run_id,
+                    TaskInstance.task_id == step_id,
+                    TaskInstance.map_index == -1,
+                )
+            )
+        people = [str(a.get("id")) for a in assignees or [] if isinstance(a, dict)]
+        return people or None
 
     def task_state(self, dag_id: str, run_id: str, step_id: str) -> str | None:
         with create_session() as session:
@@ -112,7 +186,45 @@ class DatabaseFacts:
 
     def is_gate(self, dag_id: str, step_id: str) -> bool:
         ref = find_step(dag_id, step_id, self.plan)
-        return ref is not None and ref.plan.steps[step_id].is_gate
+        if ref is not None:
+            return ref.plan.steps[step_id].is_gate
+        if dag_id not in self.marked():
+            return False
+        with create_session() as session:  # a DAG the plan no longer has: its task's own type
+            operator = session.scalar(
+                sa.select(TaskInstance.operator)
+                .where(TaskInstance.dag_id == dag_id, TaskInstance.task_id == step_id)
+                .limit(1)
+            )
+        return operator == GATE_OPERATOR
+
+    def gate_reached(
+        self, dag_id: str, step_ids: Sequence[str], upstream: bool, downstream: bool
+    ) -> str | None:
+        """A gate among the relatives of ``step_ids`` (upstream, downstream) in the DAG Airflow's
+        route would use (its latest version: Airflow's own graph, not the plan's copy of it)."""
+        from airflow.models.dagbag import DBDagBag  # deferred: only for flagged marks
+
+        with create_session() as session:
+            dag = DBDagBag(load_op_links=False).get_latest_version_of_dag(dag_id, session=session)
+        if dag is None:
+            return None
+        reached: set[str] = set()
+        for step in step_ids:
+            if dag.has_task(step):
+                task = dag.get_task(step)
+                if upstream:
+                    reached |= task.get_flat_relative_ids(upstream=True)
+                if downstream:
+                    reached |= task.get_flat_relative_ids(upstream=False)
+        return next(
+            (
+                t
+                for t in sorted(reached)
+                if dag.get_task(t).task_type == GATE_OPERATOR or self.is_gate(dag_id, t)
+            ),
+            None,
+        )
 
     def started(self, dag_id: str, run_id: str, step_id: str) -> Started | None:
         """The Start the step's current try recorded (its XCom ``started``; a new try has none)."""

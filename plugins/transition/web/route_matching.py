@@ -54,3 +54,43 @@ def _routes_of(app: Any) -> list[Any]:
             getattr(getattr(app, "_latest_version_router", None), "routes", [])
         )
     return routes
+
+
+def declared_params(route: Any, params: dict[str, Any]) -> dict[str, Any]:
+    """The path parameters as the route's endpoint receives them: each parsed with the type the route
+    declares (FastAPI's own field: ``7.0``, ``+7`` or ``07`` for an integer are the integer 7), so
+    that a rule sees the value Airflow acts on. A value the route would refuse (422) is kept as it
+    came: Airflow answers the refusal and changes nothing."""
+    fields = getattr(getattr(route, "dependant", None), "path_params", None) or []
+    typed = dict(params)
+    for field in fields:
+        name = getattr(field, "alias", None) or field.name
+        if name not in params:
+            continue
+        value, errors = field.validate(params[name], {}, loc=("path", name))
+        if not errors:
+            typed[name] = value
+    return typed
+
+
+def query_dependencies(route: Any, names: frozenset[str], query: Any) -> dict[str, Any] | None:
+    """What the route's endpoint receives for its parameters ``names`` that FastAPI builds from the
+    query string (Airflow's filter objects, built by Airflow's own dependency functions); None when
+    FastAPI would refuse the query (422: nothing changes)."""
+    # deferred: FastAPI's internals, only on the api-server
+    from fastapi.dependencies.utils import request_params_to_args
+
+    found: dict[str, Any] = {}
+    for dependency in getattr(getattr(route, "dependant", None), "dependencies", []):
+        if dependency.name not in names:
+            continue
+        if dependency.dependencies:  # it needs more than the query (a user, a session)
+            raise ValueError(f"{dependency.name} is not built from the query alone")
+        values, errors = request_params_to_args(dependency.query_params, query)
+        if errors:
+            return None
+        found[dependency.name] = dependency.call(**values)
+    missing = names - set(found)
+    if missing:
+        raise ValueError(f"the route takes no {sorted(missing)}")
+    return found

@@ -4,7 +4,7 @@ Deny by default: a request that would change something (POST, PUT, PATCH, DELETE
 DAG of the plan (by its URL, by ``~`` and the entities in its body, by a pattern, by a backfill of
 it) or the plan's own Variables (``transition.*``) is refused unless it is one of the forms below
 for a person allowed on it. Cutover managers and Airflow admins may do everything (a close they
-force is recorded). The table is in the README; ``tests/web/test_route_rules.py`` keeps both true.
+force is recorded). The table is in docs/security.md; ``tests/web/test_route_rules.py`` keeps both true.
 
 This module decides; :mod:`transition.web.step_guard` finds the route exactly as Airflow does, the user
 exactly as Airflow does, and the facts (task state, transfers, defects) in the database.
@@ -15,7 +15,6 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import json
-import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -60,19 +59,26 @@ RULES: dict[tuple[str, str], Rule] = {
     ("POST", "/api/v2/dags/{dag_id}/unfavorite"): Rule.PERSONAL,
 }
 CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+# Changing routes that select their DAGs by the query's filters (dag_id_pattern and friends): the
+# guard asks Airflow's own filters which DAGs they select (Call.selected), never a copy of them.
+SELECTING = frozenset({("PATCH", "/api/v2/dags")})
 INCLUDE_FLAGS = ("include_upstream", "include_downstream", "include_future", "include_past")
 ASKING = "awaiting_input"
 
 
 @dataclass(frozen=True)
 class Call:
-    """A request as Airflow routes it: the route's declared path and its (decoded) parameters."""
+    """A request as Airflow routes it: the route's declared path and its parameters, parsed with
+    the types the route declares (a backfill id is an integer however it was spelled)."""
 
     method: str
     route: str
-    params: Mapping[str, str]
+    params: Mapping[str, Any]
     query: Mapping[str, Sequence[str]] = field(default_factory=dict)
     body: Any = None  # the parsed JSON body, None when empty, INVALID when not JSON
+    # On a route that selects DAGs by filters (SELECTING): the DAGs Airflow's own filters select,
+    # run on its database (None: not such a route).
+    selected: frozenset[str] | None = None
 
 
 @dataclass(frozen=True)
@@ -85,13 +91,16 @@ class Facts(Protocol):
     """What the verdict needs to know of the plan and the run (read from the database)."""
 
     def plan_dags(self) -> frozenset[str]: ...
-    def backfill_dag(self, backfill_id: str) -> str | None: ...
+    def backfill_dag(self, backfill_id: Any) -> str | None: ...
     def allowed_people(
         self, dag_id: str, run_id: str, step_id: str
     ) -> list[str] | None: ...  # None: no such step
     def task_state(self, dag_id: str, run_id: str, step_id: str) -> str | None: ...
     def blocking_defects(self, dag_id: str, run_id: str, step_id: str) -> list[dict[str, Any]]: ...
     def is_gate(self, dag_id: str, step_id: str) -> bool: ...  # a go / no-go gate of the plan
+    def gate_reached(
+        self, dag_id: str, step_ids: Sequence[str], upstream: bool, downstream: bool
+    ) -> str | None: ...  # a gate among the steps' relatives in Airflow's DAG, if any
     def started(
         self, dag_id: str, run_id: str, step_id: str
     ) -> Started | None: ...  # this try's Start, if given
@@ -112,6 +121,9 @@ class Verdict:
     forced_close: str | None = None  # a manager's close outside the rules: why it is forced
     add_assignee: bool = False  # an allowed person answering: make sure Airflow lets them
     noted: bool = False  # an answer: once Airflow takes it, it is written in the task's note
+    # It closes the step (Close, Go, an owner's "mark success"): the blocking defects are read
+    # again inside Airflow's transaction (transition.web.answer_record), where no defect can slip in.
+    recheck: bool = False
 
 
 ALLOW = Verdict(None)
@@ -131,17 +143,6 @@ def _strings(value: Any) -> Iterator[tuple[str, str]]:
             stack.extend((key, v) for v in item)
 
 
-def _pattern_matches(pattern: str, dag_ids: frozenset[str]) -> bool:
-    """Airflow's ``*_pattern``: case-insensitive ILIKE '%term%', ``|`` for OR, ``~`` for all."""
-    for term in pattern.split("|"):
-        if term.strip() == "~" or term == "":
-            return True
-        regex = "".join(".*" if c == "%" else "." if c == "_" else re.escape(c) for c in term)
-        if any(re.search(regex, d, re.IGNORECASE | re.DOTALL) for d in dag_ids):
-            return True
-    return False
-
-
 def touches_plan(call: Call, facts: Facts) -> bool:
     """Whether the request could change a plan DAG, its runs and steps, or the plan's Variables."""
     plan = facts.plan_dags()
@@ -153,7 +154,7 @@ def touches_plan(call: Call, facts: Facts) -> bool:
             or any(s.startswith(VARIABLE_PREFIX) for _k, s in _strings(call.body))
         )
     if not plan:
-        return False
+        return False  # no DAG carries the plan's tags: nothing of a plan to guard
     dag_id = call.params.get("dag_id")
     if dag_id in plan:
         return True
@@ -161,9 +162,8 @@ def touches_plan(call: Call, facts: Facts) -> bool:
         return True
     if any("dag" in key.lower() and value in plan for key, value in _strings(call.body)):
         return True
-    if call.route == "/api/v2/dags" and call.method == "PATCH":  # pause/unpause by pattern
-        patterns = list(call.query.get("dag_id_pattern", []))
-        return not patterns or any(_pattern_matches(p, plan) for p in patterns)
+    if (call.method, call.route) in SELECTING:  # pause/unpause by filters
+        return call.selected is None or bool(call.selected & plan)
     if "backfill_id" in call.params:
         return facts.backfill_dag(call.params["backfill_id"]) in plan
     return False
@@ -228,11 +228,10 @@ def _answer(
                 "Step {step} was already started by {person} on {time}: press Close when it is done."
             ).format(step=step_id, person=started.by, time=format_moment(started.at, "short")),
         )
-    if (Option.CLOSE.value in chosen or Option.GO.value in chosen) and (
-        blocking := facts.blocking_defects(dag_id, run_id, step_id)
-    ):  # No-go stays open: going back is the safe way
-        return Verdict(409, _blocked(step_id, blocking))
-    return Verdict(None, add_assignee=True, noted=True)
+    closing = Option.CLOSE.value in chosen or Option.GO.value in chosen
+    if closing and (blocking := facts.blocking_defects(dag_id, run_id, step_id)):
+        return Verdict(409, blocked(step_id, blocking))  # No-go stays open: going back is safe
+    return Verdict(None, add_assignee=True, noted=True, recheck=closing)
 
 
 def _mark(
@@ -258,18 +257,24 @@ def _mark(
     flags = [flag for flag in INCLUDE_FLAGS if getattr(body, flag)]
     if new_state == "success" and facts.is_gate(dag_id, step_id):
         return _gate_not_marked(step_id)
+    up, down = bool(body.include_upstream), bool(body.include_downstream)
+    # Marked with its relatives, a step would mark a gate among them: not even a manager.
+    if new_state == "success" and (up or down):
+        gate = facts.gate_reached(dag_id, [step_id], up, down)
+        if gate is not None:
+            return _gate_not_marked(gate)
     if who.manager:
         if new_state != "success":
             return ALLOW
         state = facts.task_state(dag_id, run_id, step_id)
         blocking = facts.blocking_defects(dag_id, run_id, step_id)
         if state == ASKING and not blocking and not flags:
-            return ALLOW
+            return Verdict(None, recheck=True)  # a defect meanwhile would make it a forced close
         why = []
         if state != ASKING:
             why.append(_("it was {state}, not asking").format(state=state or _("not started")))
         if blocking:
-            why.append(_blocked(step_id, blocking))
+            why.append(blocked(step_id, blocking))
         if flags:
             why.append(_("with {flags}").format(flags=", ".join(flags)))
         if not (body.note or "").strip():
@@ -307,8 +312,8 @@ def _mark(
             ).format(step=step_id, state=state or _("not started")),
         )
     if blocking := facts.blocking_defects(dag_id, run_id, step_id):
-        return Verdict(409, _blocked(step_id, blocking))
-    return ALLOW
+        return Verdict(409, blocked(step_id, blocking))
+    return Verdict(None, recheck=True)
 
 
 def _gate_not_marked(step_id: str) -> Verdict:
@@ -333,7 +338,29 @@ def _gate_set_to_success(call: Call, facts: Facts) -> str | None:
     dags = {call.params.get("dag_id", "")} & plan or set(plan)
     dags |= {value for key, value in strings if "dag" in key.lower() and value in plan}
     tasks = {value for key, value in strings if "task" in key.lower()}
-    return next((t for d in sorted(dags) for t in sorted(tasks) if facts.is_gate(d, t)), None)
+    if gate := next((t for d in sorted(dags) for t in sorted(tasks) if facts.is_gate(d, t)), None):
+        return gate
+    up, down = (_flag_set(call.body, flag) for flag in ("include_upstream", "include_downstream"))
+    if up or down:  # the named steps' relatives would be set too
+        return next(
+            (g for d in sorted(dags) if (g := facts.gate_reached(d, sorted(tasks), up, down))),
+            None,
+        )
+    return None
+
+
+def _flag_set(value: Any, flag: str) -> bool:
+    """Whether ``flag`` is set (not false, null, 0 or empty) anywhere in a JSON value."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            if item.get(flag) not in (None, False, 0, "", "false", "False", "0"):
+                return True
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
 
 
 def _first_line(exc: Exception) -> str:
@@ -357,7 +384,8 @@ def not_allowed(step_id: str) -> str:
     ).format(step=step_id)
 
 
-def _blocked(step_id: str, blocking: list[dict[str, Any]]) -> str:
+def blocked(step_id: str, blocking: list[dict[str, Any]]) -> str:
+    """Why a step cannot be closed now (its open blocking defects), in the current language."""
     listed = "; ".join(f"#{d['id']} {d['title']}" for d in blocking)
     return _(
         "Step {step} cannot be closed while it has an open blocking defect: {defects}. Resolve it first."

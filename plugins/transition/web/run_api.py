@@ -28,7 +28,7 @@ from transition.i18n import _, languages, normalise, use_language
 from transition.plan.model import Plan
 from transition.plan.what_if import Hypothesis, WhatIfError
 from transition.runs import records
-from transition.runs.run_view import dag_runs, run_steps
+from transition.runs.run_facts import dag_runs, run_steps
 from transition.runs.views import RunView
 from transition.runs.what_if_view import WhatIfView, what_if
 from transition.web.app import (

@@ -32,7 +32,7 @@ from airflow.api_fastapi.common.db.common import SessionDep
 from airflow.api_fastapi.core_api.security import GetUserDep, requires_access_dag
 from airflow.models.taskinstance import TaskInstance
 from fastapi import Depends, HTTPException, Path
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy.orm import joinedload
 
 from transition.i18n import N_, _, use_language
@@ -51,6 +51,7 @@ from transition.notifications.server_failures import server_failure_recorder
 from transition.notifications.step_holder import write_holder
 from transition.runs import records
 from transition.vocabulary import SEVERITY_NAMES, Severity
+from transition.web.answer_record import accepted_close, lock_step
 from transition.web.app import (
     CONTROL,
     DEFECT_ID_MAX,
@@ -63,7 +64,7 @@ from transition.web.app import (
     step_or_404,
     user_language,
 )
-from transition.web.guard_facts import actor_id, is_admin
+from transition.web.guard_facts import actor_id, is_manager
 from transition.web.permissions import StepRef, allowed_people, refusal
 from transition.web.task_notes import append_note as _append_note
 
@@ -91,6 +92,12 @@ class TransferBody(BaseModel):
     message: str = Field(default="", max_length=2000)
 
     _text = field_validator("to", "message")(_storable)
+
+
+class ResolveBody(BaseModel):
+    """A resolution says nothing more than its address: ``{}`` (a change is always sent as JSON)."""
+
+    model_config = ConfigDict(extra="forbid")
 
 
 class DefectBody(BaseModel):
@@ -184,7 +191,7 @@ def _mail(message: Any) -> str | None:
 @app.post(
     "/api/dags/{dag_id}/runs/{run_id}/steps/{step_id}/transfer",
     dependencies=[Depends(requires_access_dag("GET"))],
-    responses=problems(400, 401, 403, 404, 409),
+    responses=problems(400, 401, 403, 404, 409, 415),
 )
 def transfer(
     dag_id: str,
@@ -233,6 +240,7 @@ def hand_over(
         step_id,
         target.id,
         records.transferees(session, dag_id, run_id, step_id),
+        records.handed(session, dag_id, run_id, step_id),
     )
     if ti.hitl_detail is not None:  # asking now; a later request gets them from the guard
         assignees = list(ti.hitl_detail.assignees or [])
@@ -304,7 +312,7 @@ def _transfer(
     "/api/dags/{dag_id}/runs/{run_id}/steps/{step_id}/defects",
     status_code=201,
     dependencies=[Depends(requires_access_dag("GET"))],
-    responses=problems(400, 401, 403, 404, 409),
+    responses=problems(400, 401, 403, 404, 409, 415),
 )
 def record_defect(
     dag_id: str, run_id: str, step_id: str, body: DefectBody, session: SessionDep, user: GetUserDep
@@ -316,11 +324,19 @@ def record_defect(
 def _record_defect(
     dag_id: str, run_id: str, step_id: str, body: DefectBody, session: Any, user: Any
 ) -> dict:
-    """On a Ready or Open step, or after the fact on a closed one (it cannot block it any more)."""
+    """On a Ready or Open step, or after the fact on a closed one (it cannot block it any more).
+
+    The step's row is locked first, as every writer that closes it does (transition.web.answer_record):
+    a Close Airflow accepted before (even if the step's task has not acted on it yet) makes this
+    defect one *after the close*; a Close that comes after it finds the defect and is refused."""
     ref = step_or_404(dag_id, step_id)
+    lock_step(session, dag_id, run_id, step_id)
     ti = _task_instance(session, dag_id, run_id, step_id)
     _require_allowed(session, ref, dag_id, run_id, user)
-    after_close = _is_closed(ti)
+    step = ref.plan.steps[step_id]
+    after_close = _is_closed(ti) or accepted_close(
+        session, ti, step.approvals if step.is_gate else 1
+    )
     if not after_close:
         _require_ready_or_open(ti, ref, NO_DEFECT_YET)
     who = actor_id(user)
@@ -396,7 +412,7 @@ def _mail_all(session: Any, defect_id: int, messages: list[Any]) -> str:
     "/api/dags/{dag_id}/runs/{run_id}/defects",
     status_code=201,
     dependencies=[Depends(requires_access_dag("GET"))],
-    responses=problems(400, 401, 403, 404),
+    responses=problems(400, 401, 403, 404, 415),
 )
 def record_run_defect(
     dag_id: str, run_id: str, body: DefectBody, session: SessionDep, user: GetUserDep
@@ -424,7 +440,7 @@ def _record_run_defect(dag_id: str, run_id: str, body: DefectBody, session: Any,
     if records.run_key(session, dag_id, run_id) is None:
         raise HTTPException(404, _("no run '{run}' of DAG '{dag}'").format(run=run_id, dag=dag_id))
     who = actor_id(user)
-    if who not in run_people(session, plan, dry_run, dag_id, run_id) and not is_admin(user):
+    if who not in run_people(session, plan, dry_run, dag_id, run_id) and not is_manager(user, plan):
         raise HTTPException(
             403,
             _(
@@ -472,7 +488,7 @@ def _record_run_defect(dag_id: str, run_id: str, body: DefectBody, session: Any,
 @app.post(
     "/api/dags/{dag_id}/runs/{run_id}/defects/{defect_id}/resolve",
     dependencies=[Depends(requires_access_dag("GET"))],
-    responses=problems(400, 401, 403, 404, 409),
+    responses=problems(400, 401, 403, 404, 409, 415),
 )
 def resolve(
     dag_id: str,
@@ -480,6 +496,7 @@ def resolve(
     session: SessionDep,
     user: GetUserDep,
     defect_id: int = Path(ge=1, le=DEFECT_ID_MAX, description="the defect's number"),
+    body: ResolveBody | None = None,
 ) -> dict:
     """A defect is resolved by whoever recorded it or a cutover manager, never by the people it blocks
     (unless they recorded it); once resolved, who resolved it stays."""
@@ -490,7 +507,7 @@ def resolve(
             raise HTTPException(404, _("no defect #{number} in this run").format(number=defect_id))
         plan = plan_or_404()
         dry_run_or_404(plan, dag_id)
-        if who != row["created_by"] and who not in plan.cutover_managers and not is_admin(user):
+        if who != row["created_by"] and not is_manager(user, plan):
             raise HTTPException(
                 403,
                 _(

@@ -40,7 +40,7 @@ from transition.web.app import (
     problems,
     user_language,
 )
-from transition.web.guard_facts import actor_id, is_admin
+from transition.web.guard_facts import actor_id, is_manager
 from transition.web.step_actions import (
     FINISHED,
     _append_note,
@@ -76,7 +76,7 @@ def held_steps(plan: Plan, dry_run: str, transfers: list[dict[str, Any]], person
 @app.post(
     "/api/dags/{dag_id}/runs/{run_id}/substitute",
     dependencies=[Depends(requires_access_dag("GET"))],
-    responses=problems(400, 401, 403, 404, 409),
+    responses=problems(400, 401, 403, 404, 409, 415),
 )
 def substitute(
     dag_id: str, run_id: str, body: SubstituteBody, session: SessionDep, user: GetUserDep
@@ -86,7 +86,7 @@ def substitute(
     with use_language(user_language(user)):
         plan = plan_or_404()
         dry_run = dry_run_or_404(plan, dag_id)
-        if who not in plan.cutover_managers and not is_admin(user):
+        if not is_manager(user, plan):
             raise HTTPException(403, _("Only the cutover managers may replace a person."))
         if records.run_key(session, dag_id, run_id) is None:
             raise HTTPException(404, _("no run '{run}' of '{dag}'").format(run=run_id, dag=dag_id))

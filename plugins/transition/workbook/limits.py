@@ -9,7 +9,7 @@ written without its position counts as the one after the previous, as Excel and 
 A sheet reaching past :data:`MAX_ROWS` rows or :data:`MAX_COLUMNS` columns is refused with the cell
 that is too far, before any grid is built.
 
-Limits (documented in the README):
+Limits (documented in docs/workbook.md):
 
 * the workbook file: a regular file (not a folder, a device like ``/dev/zero``, a FIFO) of at most
   :data:`MAX_WORKBOOK_BYTES`;

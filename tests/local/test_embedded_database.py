@@ -15,7 +15,7 @@ import psutil
 import psycopg2
 import pytest
 
-from transition.cli.embedded_database import (
+from transition.local.embedded_database import (
     SOCKET_NAME,
     EmbeddedDatabaseError,
     EmbeddedPostgres,
@@ -122,7 +122,7 @@ def test_a_server_left_running_by_a_crash_is_stopped_and_started_again(server):
 
 
 def test_an_interrupted_first_start_leaves_nothing_that_blocks(server):
-    half = server.data_dir.with_name("postgres.new")
+    half = server.real_data_dir.with_name(server.real_data_dir.name + ".new")
     half.mkdir(parents=True)
     (half / "PG_VERSION").write_text("garbage")  # initdb killed half-way
     server.start()
@@ -152,12 +152,56 @@ def test_a_long_home_puts_the_socket_in_a_short_folder(tmp_path):
 
 
 def test_it_starts_again_after_a_parent_folder_was_closed(server):
-    """As root the server runs as another user: a parent folder made 0700 since the last start (as
-    pytest and tmp cleaners do) is opened again for passing through, nothing more."""
+    """A parent folder made 0700 since the last start (as pytest and tmp cleaners do): the server
+    starts again, and the folder stays as it is (as root, the server's user never passes there)."""
     server.start()
     server.stop()
     parent = server.data_dir.parent
     parent.chmod(0o700)
     server.start()
     assert query(server, "SELECT 1") == [(1,)]
-    assert parent.stat().st_mode & 0o777 in (0o700, 0o701)  # traversable only when needed
+    assert parent.stat().st_mode & 0o777 == 0o700
+
+
+def modes(folder: Path) -> dict[Path, int]:
+    return {part: part.stat().st_mode & 0o7777 for part in [folder, *folder.parents]}
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="as root only: the server then runs as its own user")
+def test_as_root_in_a_folder_only_root_may_enter(tmp_path):
+    """A checkout in a 0700 folder (``mktemp -d``, root's home): the server's files are where its
+    user reaches them, HOME/postgres links to them, and no folder outside the home changes mode.
+    Removing the link resets the database; a server folder whose home is gone is removed."""
+    private = tmp_path / "private"
+    private.mkdir(mode=0o700)
+    home = private / "checkout" / ".airflow"
+    home.mkdir(parents=True)
+    before = modes(home.parent)
+    server = EmbeddedPostgres.in_home(home)
+    try:
+        server.start()
+        query(server, "CREATE TABLE kept (n int)")
+        assert server.data_dir.is_symlink() and (server.data_dir / "PG_VERSION").is_file()
+        assert server.real_data_dir.owner() == "embedded_postgres"
+        assert str(server.socket_dir).startswith("/var/lib/transition-postgres/")
+        assert modes(home.parent) == before  # nothing outside the home was opened
+        server.stop()
+        server.start()
+        assert query(server, "SELECT count(*) FROM kept") == [(0,)]  # kept between starts
+        server.stop()
+        server.data_dir.unlink()  # a reset: rm -rf HOME/postgres
+        server.start()
+        assert query(server, "SELECT to_regclass('kept') IS NULL") == [(True,)]
+    finally:
+        server.stop()
+    place = server.server_dir
+    assert place is not None and place.is_dir()
+    import shutil
+
+    shutil.rmtree(private / "checkout")  # the checkout is deleted: its server folder goes next
+    other = EmbeddedPostgres.in_home(tmp_path / "other")
+    try:
+        other.start()
+    finally:
+        other.stop()
+    assert not place.exists()

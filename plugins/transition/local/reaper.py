@@ -1,9 +1,9 @@
-"""``python -m transition.cli.reaper PID MARK [DATA_DIR SERVER_PID]``: cleans up after a
+"""``python -m transition.local.reaper PID MARK [DATA_DIR SERVER_PID]``: cleans up after a
 ``transition standalone`` that was killed (``kill -9``, an out-of-memory kill) and so could not.
 
 Started by ``transition standalone`` in a session of its own (a Ctrl-C or a closed terminal does
 not reach it). It looks every half second whether process ``PID`` still runs; once it is gone, it
-ends every process marked ``MARK`` (:mod:`transition.cli.run_mark`) and stops the embedded
+ends every process marked ``MARK`` (:mod:`transition.local.run_mark`) and stops the embedded
 PostgreSQL of ``DATA_DIR`` if it is still the server ``SERVER_PID`` (not one a newer ``make run``
 started since). After a normal stop there is nothing left to do and it just exits.
 """
@@ -19,15 +19,15 @@ from pathlib import Path
 
 import psutil
 
-from transition.cli.embedded_database import EmbeddedPostgres
-from transition.cli.run_mark import end_marked, group_file_for, mail_mark
+from transition.local.embedded_database import EmbeddedPostgres
+from transition.local.run_mark import end_marked, group_file_for, mail_mark
 
 LOOK_EVERY = 0.5  # seconds
 
 
 def start_reaper(mark: str, server: EmbeddedPostgres | None) -> subprocess.Popen:
     """Start the reaper of this process (its parent)."""
-    command = [sys.executable, "-m", "transition.cli.reaper", str(os.getpid()), mark]
+    command = [sys.executable, "-m", "transition.local.reaper", str(os.getpid()), mark]
     if server is not None and (pid := server.running_pid()) is not None:
         command += [str(server.data_dir), str(pid)]
     return subprocess.Popen(

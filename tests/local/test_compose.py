@@ -60,8 +60,8 @@ def test_airflow_services_share_the_mounts_settings_and_order():
 
 
 def test_the_tuning_of_make_run_is_the_compose_files():
-    """Scheduler and worker settings chosen for people waiting on each other (transition.cli.standalone)."""
-    from transition.cli.standalone import TUNING
+    """Scheduler and worker settings chosen for people waiting on each other (transition.local.standalone)."""
+    from transition.local.standalone import TUNING
 
     for name in AIRFLOW + ["airflow-init"]:
         env = SERVICES[name]["environment"]

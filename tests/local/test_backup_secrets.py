@@ -26,7 +26,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from transition.cli.backup import BackupError, backup, mask_url, restore
+from transition.local.backup import BackupError, backup, mask_url, restore
 
 TRANSITION = shutil.which("transition", path=str(Path(sys.executable).parent))
 ADMIN_URL = "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
@@ -303,7 +303,7 @@ def test_password_files_are_created_private_never_chmod_ed(tmp_path):
         sys.addaudithook(lambda event, args: events.append((event, args))
                          if event in ("open", "os.chmod") and str(args[0]).startswith(home) else None)
         os.umask(0)
-        from transition.cli.standalone import ensure_passwords
+        from transition.local.standalone import ensure_passwords
         passwords = ensure_passwords(Path(home) / "passwords.json", {{"admin": "admin", "alice": "user"}})
         print(json.dumps({{"events": [[e, str(a[0]), a[1], a[2]] for e, a in events], "passwords": passwords}}))
     """)
@@ -333,7 +333,7 @@ def test_password_files_are_created_private_never_chmod_ed(tmp_path):
 
 
 def test_write_secret_replaces_a_file_at_once(tmp_path):
-    from transition.cli.secret_files import write_secret
+    from transition.local.secret_files import write_secret
 
     target = tmp_path / "secret"
     target.write_text("old")

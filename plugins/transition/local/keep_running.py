@@ -20,7 +20,7 @@ from collections.abc import Callable, Sequence
 
 import psutil
 
-from transition.cli.run_mark import end_marked, note_group
+from transition.local.run_mark import end_marked, note_group
 
 # What a component's command line holds, and its name in messages.
 COMPONENTS = {
@@ -109,7 +109,14 @@ def signal_group(group: int, signum: int) -> bool:
     return True
 
 
-def _interrupt(signum: int, frame: object) -> None:
+# Each stops Airflow as Ctrl-C would. Handled explicitly, Ctrl-C too: a Python started with SIGINT
+# ignored (a background job of a shell without job control) keeps ignoring it, and the programs it
+# starts would inherit that; a handler is reset to the default in them.
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+def interrupt(signum: int, frame: object) -> None:
+    """The handler of :data:`STOP_SIGNALS`: a KeyboardInterrupt, whichever it was."""
     raise KeyboardInterrupt
 
 
@@ -132,9 +139,7 @@ def keep_running(
         )  # a group of its own: see stop()
         if mark is not None:  # for the reaper, should this process be killed outright
             note_group(mark, child.pid)
-        previous = {
-            signum: signal.signal(signum, _interrupt) for signum in (signal.SIGTERM, signal.SIGHUP)
-        }
+        previous = {signum: signal.signal(signum, interrupt) for signum in STOP_SIGNALS}
         try:
             gone = watch(child, check_every=check_every)
         except KeyboardInterrupt:  # Ctrl-C, SIGTERM or SIGHUP: stop Airflow as Ctrl-C would

@@ -36,9 +36,9 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.pool import NullPool
 
-from transition.cli.backup import BackupError, mask_url, server_name
 from transition.errors import Problem, format_problems
 from transition.i18n import _
+from transition.local.database_urls import BackupError, mask_url, server_name
 from transition.runs import records_schema
 
 BATCH_ROWS = 1000  # rows per INSERT (executemany): one savepoint each

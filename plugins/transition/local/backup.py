@@ -11,14 +11,14 @@ major version (``SHOW server_version_num``) among those on ``PATH``, in
 the same major, else the oldest newer one.
 
 A SQLite database restored into PostgreSQL (the history of a ``make run`` of the SQLite days) is
-copied table by table: :mod:`transition.cli.sqlite_to_postgres`.
+copied table by table: :mod:`transition.local.sqlite_to_postgres`.
 
 Secrets: the password of the database URL never goes on a command line (anyone on the machine sees
 those in ``ps``) nor into a message: ``pg_dump``/``pg_restore`` read it from a ``.pgpass`` of their
 own (a 0600 file in a 0700 temporary folder, ``PGPASSFILE``, deleted after), and every message
 shows the URL as ``postgresql://user:***@host/db``.
 
-Restore refuses while Airflow runs on that database (:mod:`transition.cli.airflow_liveness`), unless forced.
+Restore refuses while Airflow runs on that database (:mod:`transition.local.airflow_liveness`), unless forced.
 """
 
 from __future__ import annotations
@@ -36,16 +36,12 @@ from urllib.parse import quote
 
 from sqlalchemy.engine import URL, make_url
 
-from transition.cli.airflow_liveness import LIVE_WITHIN, end_running_jobs, live_components
-from transition.cli.embedded_database import binaries
-from transition.cli.secret_files import write_secret
-from transition.errors import Problem, ProblemsError
+from transition.errors import Problem
 from transition.i18n import _
-
-
-class BackupError(ProblemsError):
-    """A backup or restore could not be made."""
-
+from transition.local.airflow_liveness import LIVE_WITHIN, end_running_jobs, live_components
+from transition.local.database_urls import BackupError, mask_url, server_name
+from transition.local.embedded_database import binaries
+from transition.local.secret_files import write_secret
 
 SQLITE_HEADER = b"SQLite format 3\x00"
 # Debian's and Ubuntu's PostgreSQL versions, side by side (postgresql-client-NN)
@@ -79,23 +75,6 @@ def configured_url() -> str:
 
 def _fail(where: str, message: str) -> BackupError:
     return BackupError([Problem(where, message)])
-
-
-_PASSWORD_IN_URL = re.compile(r"(://[^/@:]*:)[^/]*@")  # up to the last "@": a password may hold one
-_PASSWORD_IN_QUERY = re.compile(r"([?&]password=)[^&]*", re.IGNORECASE)
-
-
-def mask_url(url: str) -> str:
-    """The URL as it may be shown: ``postgresql://user:***@host/db`` (also when it does not parse)."""
-    return _PASSWORD_IN_QUERY.sub(r"\1***", _PASSWORD_IN_URL.sub(r"\1***@", url))
-
-
-def server_name(parsed: URL) -> str:
-    """Where the server is, for messages: its host, or the folder of its Unix socket."""
-    host = parsed.host or parsed.query.get("host")
-    if isinstance(host, tuple):
-        host = ",".join(host)
-    return host or "localhost"
 
 
 def _parse(url: str) -> URL:
@@ -176,7 +155,7 @@ def restore(source: Path, url: str | None = None, *, force: bool = False) -> str
         ) + _ended_jobs(url)
     if sqlite_source:  # a SQLite history into PostgreSQL: copied table by table
         # deferred: Airflow's models (seconds to import), only for this copy
-        from transition.cli.sqlite_to_postgres import copy_into_postgres
+        from transition.local.sqlite_to_postgres import copy_into_postgres
 
         return copy_into_postgres(source, url) + _ended_jobs(url)
     with _libpq(parsed) as (target_url, env, secret):

@@ -16,10 +16,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from transition.cli.embedded_database import EmbeddedPostgres
-from transition.cli.standalone import sqlite_path
 from transition.errors import Problem, ProblemsError
 from transition.i18n import _
+from transition.local.embedded_database import EmbeddedPostgres
+from transition.local.standalone import sqlite_path
 
 
 class HomeDatabaseError(ProblemsError):

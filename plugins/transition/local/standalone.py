@@ -19,13 +19,13 @@ import subprocess
 import sys
 from pathlib import Path
 
-from transition.cli.embedded_database import EmbeddedPostgres
-from transition.cli.keep_running import keep_running
-from transition.cli.reaper import start_reaper
-from transition.cli.run_mark import RUN_MARK, end_marked, mail_mark, new_mark
-from transition.cli.sample_dates import plan_to_run, sample_dates_notice
-from transition.cli.secret_files import write_secret
 from transition.errors import TransitionError
+from transition.local.embedded_database import EmbeddedPostgres
+from transition.local.keep_running import STOP_SIGNALS, interrupt, keep_running
+from transition.local.reaper import start_reaper
+from transition.local.run_mark import RUN_MARK, end_marked, mail_mark, new_mark
+from transition.local.sample_dates import plan_to_run, sample_dates_notice
+from transition.local.secret_files import write_secret
 from transition.locations import REPO_ROOT
 from transition.plan.config import load_config, resolve_config_path
 from transition.plan.model import Plan
@@ -33,9 +33,11 @@ from transition.results.api_client import REPORT_USER, connection_json
 from transition.store.plan_store import LoadedPlan, load_plan
 
 ADMIN = "admin"
+# transition.runner.executor, named as Airflow loads it (a literal: the CLI does not import Airflow's core)
+EXECUTOR = "transition.runner.executor.ResumeSafeLocalExecutor"
 
 
-# Settings for people waiting on each other; docker-compose.yaml has the same (tests/cli/test_compose.py).
+# Settings for people waiting on each other; docker-compose.yaml has the same (tests/local/test_compose.py).
 TUNING = {
     # The supervisor notices a parked task's exit within a second (default 5 s), which narrows the
     # window in which a quick answer races the executor's report (see step_operator).
@@ -96,7 +98,7 @@ def airflow_users(plan: Plan | None) -> dict[str, str]:
 
 def ensure_passwords(path: Path, users: dict[str, str]) -> dict[str, str]:
     """Keep existing passwords, generate one for each new user; the file Airflow reads, written 0600
-    from its first byte and replaced atomically (:func:`transition.cli.secret_files.write_secret`)."""
+    from its first byte and replaced atomically (:func:`transition.local.secret_files.write_secret`)."""
     try:
         passwords: dict[str, str] = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -143,6 +145,8 @@ def airflow_environment(
         # its tasks' reports timing out).
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": database_url,
         "AIRFLOW__CORE__PARALLELISM": str(parallelism(database_url)),
+        # Airflow's LocalExecutor, less the race that failed a step answered right after it asked.
+        "AIRFLOW__CORE__EXECUTOR": EXECUTOR,
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": ",".join(f"{u}:{r}" for u, r in users.items()),
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(home / "passwords.json"),
         # The validator's words, not a traceback, as the problems file's import error.
@@ -214,16 +218,12 @@ def say(text: str) -> None:
     print(f"transition: {text}", file=sys.stderr, flush=True)
 
 
-def _interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt
-
-
 def main(argv: list[str] | None = None) -> int:
     """``transition standalone [--home DIR] [--port N] [--sqlite]``: Airflow with the configured
     plan, on the embedded PostgreSQL (or SQLite, or the database of ``$AIRFLOW__DATABASE__SQL_ALCHEMY_CONN``).
 
     Everything it starts stops with it: on Ctrl-C, SIGTERM or SIGHUP within 15 s; if it is killed
-    outright, its reaper (:mod:`transition.cli.reaper`) does it."""
+    outright, its reaper (:mod:`transition.local.reaper`) does it."""
     parser = argparse.ArgumentParser(prog="transition standalone")
     parser.add_argument("--home", default=str(REPO_ROOT / ".airflow"))
     parser.add_argument("--port", type=int, default=8080)
@@ -239,9 +239,7 @@ def main(argv: list[str] | None = None) -> int:
         help="keep Airflow's database in SQLite (HOME/airflow.db) instead of the embedded PostgreSQL",
     )
     args = parser.parse_args(argv)
-    previous = {
-        signum: signal.signal(signum, _interrupt) for signum in (signal.SIGTERM, signal.SIGHUP)
-    }
+    previous = {signum: signal.signal(signum, interrupt) for signum in STOP_SIGNALS}
     home = Path(args.home).resolve()
     home.mkdir(parents=True, exist_ok=True)
     mark = new_mark()
@@ -251,8 +249,10 @@ def main(argv: list[str] | None = None) -> int:
             first_start = not (server.data_dir / "PG_VERSION").is_file()
             own_url = server.start()
             start_reaper(mark, server)
+            where = f" -> {server.real_data_dir}" if server.data_dir.is_symlink() else ""
             print(
-                f"Airflow's database: PostgreSQL in {server.data_dir} (socket {server.socket_dir})"
+                f"Airflow's database: PostgreSQL in {server.data_dir}{where} "
+                f"(socket {server.socket_dir})"
             )
             if first_start and sqlite_path(home).is_file():
                 say(
@@ -269,7 +269,7 @@ def main(argv: list[str] | None = None) -> int:
         say(str(error))
         code = 1
     finally:
-        for signum in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):  # stopping is not interrupted
+        for signum in STOP_SIGNALS:  # stopping is not interrupted
             signal.signal(signum, signal.SIG_IGN)
         end_marked(mark, grace=1.0)
         end_marked(mail_mark(mark), grace=1.0)
@@ -277,13 +277,12 @@ def main(argv: list[str] | None = None) -> int:
             print(f"PostgreSQL in {server.data_dir} stopped")
         for signum, handler in previous.items():
             signal.signal(signum, handler)
-        signal.signal(signal.SIGINT, signal.default_int_handler)
     return code
 
 
 def choose_plan(config_path: Path, home: Path, now: dt.datetime) -> tuple[Path, LoadedPlan]:
     """The configuration Airflow runs, and its plan: the sample's copy dated from ``now``
-    (:mod:`transition.cli.sample_dates`, said on the terminal), else ``config_path``'s."""
+    (:mod:`transition.local.sample_dates`, said on the terminal), else ``config_path``'s."""
     loaded = load_plan(config_path)
     if loaded.plan is None or loaded.is_stale:
         return config_path, loaded

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import psutil
 
-from transition.cli.embedded_database import EmbeddedPostgres
-from transition.cli.run_mark import RUN_MARK, end_marked, mail_mark, marked, new_mark
+from transition.local.embedded_database import EmbeddedPostgres
+from transition.local.run_mark import RUN_MARK, end_marked, mail_mark, marked, new_mark
 
 STUBBORN = "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(120)"
 
@@ -59,9 +59,9 @@ PARENT = textwrap.dedent(
     """
     import os, subprocess, sys, time
     from pathlib import Path
-    from transition.cli.embedded_database import EmbeddedPostgres
-    from transition.cli.reaper import start_reaper
-    from transition.cli.run_mark import RUN_MARK, mail_mark
+    from transition.local.embedded_database import EmbeddedPostgres
+    from transition.local.reaper import start_reaper
+    from transition.local.run_mark import RUN_MARK, mail_mark
     mark, data_dir = sys.argv[1], sys.argv[2]
     server = EmbeddedPostgres(Path(data_dir)) if data_dir else None
     if server:

@@ -32,16 +32,16 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from transition.cli import backup as backup_module
-from transition.cli.airflow_liveness import live_components
-from transition.cli.backup import (
+from transition.local import backup as backup_module
+from transition.local.airflow_liveness import live_components
+from transition.local.backup import (
     BackupError,
     backup,
     choose_tool,
     restore,
     tool_major,
 )
-from transition.cli.embedded_database import EmbeddedPostgres, binaries
+from transition.local.embedded_database import EmbeddedPostgres, binaries
 from transition.runs import records_schema
 
 AIRFLOW = str(Path(sys.executable).parent / "airflow")
@@ -328,7 +328,7 @@ def migrated(
 
 
 def airflow_tables() -> dict[str, sa.Table]:
-    from transition.cli.sqlite_to_postgres import known_tables
+    from transition.local.sqlite_to_postgres import known_tables
 
     return known_tables().tables
 

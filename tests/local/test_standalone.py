@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy.engine import make_url
 
-from transition.cli.embedded_database import EmbeddedPostgres
-from transition.cli.standalone import (
+from transition.local.embedded_database import EmbeddedPostgres
+from transition.local.standalone import (
     airflow_environment,
     choose_database,
     parallelism,

