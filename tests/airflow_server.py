@@ -485,6 +485,16 @@ class AirflowServer:
                 time.sleep(0.5)
         raise TimeoutError(f"{step} did not ask for an answer in {timeout} s:\n{self.tail()}")
 
+    def task_log_tail(self, dag_id: str, run_id: str, task_id: str, lines: int = 60) -> str:
+        """The end of each try's log of ``task_id`` (from the log files in Airflow's home), and
+        the scheduler's last lines: what a test that waited in vain for the task shows."""
+        folder = self.home / "logs" / f"dag_id={dag_id}" / f"run_id={run_id}" / f"task_id={task_id}"
+        parts = []
+        for path in sorted(folder.glob("attempt=*.log")):
+            text = path.read_text(errors="replace").splitlines()
+            parts.append(f"--- {task_id} {path.name}\n" + "\n".join(text[-lines:]))
+        return "\n".join(parts or [f"--- no log of {task_id} in {folder}"]) + "\n" + self.tail()
+
     def asks(self, dag_id: str, run_id: str, step: str, stage: str = "") -> int:
         """How many times Airflow's records say ``step`` asked for an answer (for ``stage``, e.g.
         "start", if given): the "Asking …" lines of the step's task logs, every try. Read from the

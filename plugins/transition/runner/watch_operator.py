@@ -40,6 +40,8 @@ FINISHED = DONE | {"failed", "upstream_failed", "removed"}
 # While the run goes on the watch looks again at least this often (e-mail failures, the end of the
 # run): the run ends at most this long after its last step.
 RECHECK = dt.timedelta(minutes=1)
+# Failed looks in a row after which the watch's try fails (10 minutes at the default recheck).
+FAILED_LOOKS = 10
 
 
 def next_wake(
@@ -86,12 +88,41 @@ class RunWatchOperator(BaseOperator):
         self._on_heads_up = on_heads_up
 
     def execute(self, context: Any) -> None:
-        self._watch(context)
+        self._watch(context, failed_looks=0)
 
-    def woken(self, context: Any, event: Any = None) -> None:
-        self._watch(context)
+    def woken(self, context: Any, event: Any = None, failed_looks: int = 0) -> None:
+        self._watch(context, failed_looks)
 
-    def _watch(self, context: Any) -> None:
+    def _watch(self, context: Any, failed_looks: int) -> None:
+        """Look at the run, then sleep until the next look (or end, the run's steps all finished).
+
+        A look that fails (Airflow's API too slow to answer, its database restarting) does not end
+        the watch: it looks again after its recheck, and only after :data:`FAILED_LOOKS` failed
+        looks in a row does the try fail (its retries go on from the sent-ledger)."""
+        try:
+            wake = self._look(context)
+        except Exception:
+            failed_looks += 1
+            if failed_looks >= FAILED_LOOKS:
+                raise
+            self.log.exception(
+                "The watch could not look at the run (%d time(s) in a row); it looks again in %s",
+                failed_looks,
+                self.recheck,
+            )
+            wake = timezone.utcnow() + self.recheck
+        else:
+            failed_looks = 0
+        if wake is not None:
+            self.defer(
+                trigger=DateTimeTrigger(moment=wake),
+                method_name="woken",
+                kwargs={"failed_looks": failed_looks},
+            )
+
+    def _look(self, context: Any) -> dt.datetime | None:
+        """One look at the run: Overdue steps, failed e-mails, heads-ups; when to look again (None:
+        every step has finished, the run's records are deleted)."""
         # deferred: Airflow's task runner, only inside a running task
         from airflow.sdk.execution_time.task_runner import RuntimeTaskInstance
 
@@ -152,14 +183,13 @@ class RunWatchOperator(BaseOperator):
                 "Every step of the run has finished; the watch ends (%d sent-ledgers, holders and answers deleted)",
                 gone,
             )
-            return
+            return None
         upcoming = [
             start for step, start in self.starts.items() if step not in said and start > now
         ]
         if next_heads_up is not None:
             upcoming.append(next_heads_up)
-        wake = next_wake(now, upcoming, self.recheck)
-        self.defer(trigger=DateTimeTrigger(moment=wake), method_name="woken")
+        return next_wake(now, upcoming, self.recheck)
 
     def _heads_up(
         self, context: Any, states: Mapping[str, Any], ledger: SentLedger, now: dt.datetime
