@@ -260,7 +260,9 @@ def test_ready_and_deadline_mails_and_a_dead_smtp_server(tmp_path):
             try:
                 summary = smtp_wait_any(smtp, "[Transition-DR1] 1 e-mail could not be sent")[0]
             except TimeoutError as exc:  # seen once in CI: what the watch did meanwhile
-                raise TimeoutError(f"{exc}\n{server.task_log_tail(DAG_ID, run_id, '_watch')}")
+                raise TimeoutError(
+                    f"{exc}\n{server.task_log_tail(DAG_ID, run_id, '_watch')}"
+                ) from exc
             assert summary["To"] == "dave@example.com"
             assert (
                 "C: ready e-mail to carol@example.com" in summary.get_body(("plain",)).get_content()

@@ -39,7 +39,6 @@ def test_airflow_services_share_the_mounts_settings_and_order():
             "/opt/airflow/dags",
             "/opt/airflow/plugins",
             "/opt/airflow/plan",
-            "/opt/airflow/include",
         } <= mounts, name
         env = service["environment"]
         assert env["AIRFLOW__CORE__EXECUTOR"] == "CeleryExecutor"
@@ -69,7 +68,7 @@ def test_the_tuning_of_make_run_is_the_compose_files():
 
 
 def test_mounted_folders_exist_and_the_plan_path_is_inside_them():
-    for folder in ("dags", "plugins", "plan", "include"):
+    for folder in ("dags", "plugins", "plan"):
         assert (REPO_ROOT / folder).is_dir()
     assert (REPO_ROOT / "plan" / "config.yaml").is_file()
 

@@ -46,7 +46,7 @@ def catalogue_languages() -> list[str]:
 
 
 def extract() -> Catalog:
-    """The template catalogue: every message of the package's code and of include/templates."""
+    """The template catalogue: every message of the package's code and of its templates."""
     template = Catalog(project=PROJECT, domain=DOMAIN, charset="utf-8", fuzzy=False)
     sources = [
         (PACKAGE_DIR, [("**.py", "python")], {}),

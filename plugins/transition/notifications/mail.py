@@ -1,4 +1,4 @@
-"""E-mails: templates from ``include/templates`` (HTML escaped), text + HTML, sent through Airflow's
+"""E-mails: templates from the package's ``templates/`` (HTML escaped), text + HTML, sent through Airflow's
 SMTP connection (``smtp_default``, the SMTP provider's hook: host, port, TLS, login, from address).
 
 Headers are set here only (:func:`compose`, :func:`attach`, :func:`send`), each value through

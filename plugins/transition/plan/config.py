@@ -354,6 +354,8 @@ class PlanConfig(BaseModel):
 
 
 def resolve_config_path(argument: str | os.PathLike[str] | None = None) -> Path:
+    """The configuration to read: ``argument``, else ``$TRANSITION_CONFIG``, else the sample's
+    ``plan/config.yaml`` of the checkout the package runs from."""
     if argument:
         return Path(argument)
     from_env = os.environ.get(CONFIG_ENV)
@@ -370,6 +372,20 @@ def load_config(argument: str | os.PathLike[str] | None = None) -> PlanConfig:
         return PlanConfig(name=name[:50], workbook=path.resolve(), source=None)
     location = str(path)
     if not path.is_file():
+        if argument is None and not os.environ.get(
+            CONFIG_ENV
+        ):  # e.g. installed, outside a checkout
+            raise ConfigError(
+                [
+                    Problem(
+                        location,
+                        _(
+                            "configuration file not found; name the plan's configuration (or its "
+                            "workbook), e.g. transition validate plan/config.yaml, or set {variable}"
+                        ).format(variable=CONFIG_ENV),
+                    )
+                ]
+            )
         raise ConfigError([Problem(location, _("configuration file not found"))])
     if path.stat().st_size > MAX_CONFIG_BYTES:
         raise ConfigError(
