@@ -7,8 +7,9 @@ import datetime as dt
 import pytest
 
 from transition.errors import ConfigError
-from transition.plan.config import CONFIG_ENV, DEFAULT_CONFIG_PATH, load_config, resolve_config_path
+from transition.plan.config import DEFAULT_CONFIG_PATH, load_config, resolve_config_path
 from transition.plan.escalation import Ladder
+from transition.settings import CONFIG as CONFIG_ENV
 
 
 def messages(path) -> list[str]:

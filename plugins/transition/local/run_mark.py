@@ -17,7 +17,7 @@ from pathlib import Path
 
 import psutil
 
-RUN_MARK = "TRANSITION_STANDALONE_RUN"
+RUN_MARK = "TRANSITION_STANDALONE_RUN"  # set by make run on what it starts, not a setting
 
 
 def new_mark() -> str:

@@ -19,6 +19,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from transition import settings
 from transition.errors import TransitionError
 from transition.local.embedded_database import EmbeddedPostgres
 from transition.local.keep_running import STOP_SIGNALS, interrupt, keep_running
@@ -134,7 +135,7 @@ def airflow_environment(
     database_url = database_url or f"sqlite:///{sqlite_path(home)}"
     env = {
         "AIRFLOW_HOME": str(home),
-        "TRANSITION_CONFIG": str(config_path),
+        settings.CONFIG: str(config_path),
         "AIRFLOW__CORE__DAGS_FOLDER": str(REPO_ROOT / "dags"),
         "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPO_ROOT / "plugins"),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",

@@ -26,6 +26,7 @@ from pydantic import (
     model_validator,
 )
 
+from transition import settings
 from transition.errors import ConfigError, Problem
 from transition.i18n import _, languages
 from transition.locations import REPO_ROOT
@@ -46,7 +47,6 @@ from transition.workbook.cells import (
 from transition.workbook.sheets import known_fields
 
 DEFAULT_CONFIG_PATH = REPO_ROOT / "plan" / "config.yaml"
-CONFIG_ENV = "TRANSITION_CONFIG"
 
 # Ranges of the numeric settings (a number past them is a typing error, and overflows dates).
 MAX_LOCK_WINDOW_DAYS = 365
@@ -358,8 +358,7 @@ def resolve_config_path(argument: str | os.PathLike[str] | None = None) -> Path:
     ``plan/config.yaml`` of the checkout the package runs from."""
     if argument:
         return Path(argument)
-    from_env = os.environ.get(CONFIG_ENV)
-    return Path(from_env) if from_env else DEFAULT_CONFIG_PATH
+    return settings.path(settings.CONFIG) or DEFAULT_CONFIG_PATH
 
 
 def load_config(argument: str | os.PathLike[str] | None = None) -> PlanConfig:
@@ -372,8 +371,8 @@ def load_config(argument: str | os.PathLike[str] | None = None) -> PlanConfig:
         return PlanConfig(name=name[:50], workbook=path.resolve(), source=None)
     location = str(path)
     if not path.is_file():
-        if argument is None and not os.environ.get(
-            CONFIG_ENV
+        if argument is None and not settings.text(
+            settings.CONFIG
         ):  # e.g. installed, outside a checkout
             raise ConfigError(
                 [
@@ -382,7 +381,7 @@ def load_config(argument: str | os.PathLike[str] | None = None) -> PlanConfig:
                         _(
                             "configuration file not found; name the plan's configuration (or its "
                             "workbook), e.g. transition validate plan/config.yaml, or set {variable}"
-                        ).format(variable=CONFIG_ENV),
+                        ).format(variable=settings.CONFIG),
                     )
                 ]
             )

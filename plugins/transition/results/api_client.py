@@ -7,18 +7,13 @@
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from transition import settings
 from transition.errors import ApiError, ApiRefused, ApiUnreachable, NotFound
 
-API_URL_ENV, API_USER_ENV, API_PASSWORD_ENV = (
-    "TRANSITION_API_URL",
-    "TRANSITION_API_USER",
-    "TRANSITION_API_PASSWORD",
-)
 DEFAULT_API_URL = "http://127.0.0.1:8080"  # what `make run` serves
 API_CONN_ID = "transition_api"  # the Airflow connection the weekly report logs in with
 REPORT_USER = (
@@ -40,17 +35,19 @@ class Credentials:
         url: str | None,
         user: str | None,
         password: str | None,
-        environ: Mapping[str, str] = os.environ,
+        environ: Mapping[str, str] | None = None,
     ) -> Credentials:
         """Options first, then ``TRANSITION_API_URL/_USER/_PASSWORD``; ValueError says what is missing."""
-        url = url or environ.get(API_URL_ENV) or DEFAULT_API_URL
-        user = user or environ.get(API_USER_ENV)
-        password = password if password is not None else environ.get(API_PASSWORD_ENV)
+        url = url or settings.text(settings.API_URL, environ) or DEFAULT_API_URL
+        user = user or settings.text(settings.API_USER, environ)
+        password = (
+            password if password is not None else settings.text(settings.API_PASSWORD, environ)
+        )
         missing = [
             what
             for what, value in (
-                ("--user or $" + API_USER_ENV, user),
-                ("--password or $" + API_PASSWORD_ENV, password),
+                ("--user or $" + settings.API_USER, user),
+                ("--password or $" + settings.API_PASSWORD, password),
             )
             if not value
         ]
@@ -128,7 +125,7 @@ class ApiClient:
             reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise ApiUnreachable(
                 f"cannot reach Airflow at {self.credentials.url} ({reason}); is it running, "
-                f"and is that its address (--url or ${API_URL_ENV})?"
+                f"and is that its address (--url or ${settings.API_URL})?"
             ) from None
 
     def login(self) -> str:
@@ -140,7 +137,7 @@ class ApiClient:
         if answer.status_code in (400, 401, 403):
             raise ApiRefused(
                 f"Airflow at {self.credentials.url} refused user '{self.credentials.user}': "
-                f"wrong user name or password (--user/--password or ${API_USER_ENV}/${API_PASSWORD_ENV})"
+                f"wrong user name or password (--user/--password or ${settings.API_USER}/${settings.API_PASSWORD})"
             )
         token = (
             _json(answer, self.credentials.url).get("access_token")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import os
 from collections import Counter
 from functools import partial
 from pathlib import Path
@@ -12,6 +11,7 @@ from typing import Any
 from airflow.sdk import DAG
 from airflow.sdk.execution_time.hitl import HITLUser
 
+from transition import settings
 from transition.i18n import _, format_moment, use_language
 from transition.notifications.alert_mail import (
     announce_late,
@@ -32,10 +32,6 @@ from transition.runner.gate_operator import GateOperator
 from transition.runner.step_operator import StepOperator
 from transition.runner.watch_operator import RECHECK, WATCH_TASK_ID, RunWatchOperator
 from transition.runs.answers import STEP_RETRIES
-
-RECHECK_ENV = (
-    "TRANSITION_WATCH_RECHECK_SECONDS"  # how often the run's watch looks again while steps are open
-)
 
 START_DATE = dt.datetime(2020, 1, 1, tzinfo=dt.UTC)  # runs are triggered by hand
 
@@ -171,7 +167,7 @@ def build_dag(plan: Plan, dry_run: str, only_task_id: str | None = None) -> DAG:
                 on_start=partial(announce_calendar, plan, dry_run),
                 on_wake=partial(update_calendar, plan, dry_run),
                 recheck=dt.timedelta(
-                    seconds=float(os.environ.get(RECHECK_ENV, RECHECK.total_seconds()))
+                    seconds=settings.positive(settings.WATCH_RECHECK, RECHECK.total_seconds())
                 ),
                 heads_up_due=partial(heads_up_due, plan, dry_run, plan.escalation.heads_up)
                 if plan.escalation.heads_up is not None

@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from transition import settings
 from transition.errors import Problem, ProblemsError
 from transition.i18n import _, format_count, use_language
 from transition.locations import PLUGINS_DIR as PACKAGE_ROOT  # the folder holding the package
@@ -59,19 +60,11 @@ class ChildResult:
 
 
 def memory_limit_mb() -> int:
-    return _positive(os.environ.get("TRANSITION_COMPILE_MEMORY_MB"), MEMORY_MB)
+    return settings.positive(settings.COMPILE_MEMORY, MEMORY_MB)
 
 
 def timeout_seconds() -> float:
-    return float(_positive(os.environ.get("TRANSITION_COMPILE_TIMEOUT_S"), TIMEOUT_SECONDS))
-
-
-def _positive(text: str | None, default: float) -> Any:
-    try:
-        value = type(default)(text) if text else default
-    except ValueError:
-        return default
-    return value if value > 0 else default
+    return float(settings.positive(settings.COMPILE_TIMEOUT, TIMEOUT_SECONDS))
 
 
 def compile_in_child(config_path: Path, language: str, location: str) -> ChildResult:

@@ -25,6 +25,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from transition import settings
 from transition.errors import ConfigError, Problem, WorkbookError, errors_only
 from transition.i18n import current_language, use_language
 from transition.plan.compiler import content_key
@@ -33,7 +34,6 @@ from transition.plan.model import Plan
 from transition.plan.serial import plan_from_json
 from transition.store.isolated_compile import compile_in_child
 
-CACHE_ENV = "TRANSITION_CACHE_DIR"
 KEEP_ENTRIES = 4  # cache entries kept besides last-good.json
 RETRY_TRANSIENT_SECONDS = 600  # a compile that timed out is tried again after this long
 
@@ -57,8 +57,7 @@ class LoadedPlan:
 
 
 def cache_dir_for(config_path: Path) -> Path:
-    from_env = os.environ.get(CACHE_ENV)
-    base = Path(from_env) if from_env else config_path.resolve().parent / ".compiled"
+    base = settings.path(settings.CACHE_DIR) or config_path.resolve().parent / ".compiled"
     return base / config_path.stem
 
 
