@@ -1,15 +1,15 @@
 """The plugin's web app, assembled: importing the route modules registers their routes on ``app``.
 
 ``transition_plugin`` mounts ``app`` at ``/transition``; see :mod:`transition.web.app` for what the
-routes share, and :mod:`step_actions`, :mod:`run_api`, :mod:`recap` for the routes.
+routes share, and :mod:`step_actions`, :mod:`defects`, :mod:`run_api`, :mod:`recap` for the routes.
 """
 
 from __future__ import annotations
 
+from transition.web import defects, run_api, step_actions, substitutes
 from transition.web import recap as recap_page
-from transition.web import run_api, step_actions, substitutes
 from transition.web.app import DEFECT_ID_MAX, app
-from transition.web.step_actions import DefectBody, TransferBody
+from transition.web.step_checks import DefectBody, TransferBody
 
 recap = recap_page.recap
 __all__ = [
@@ -17,6 +17,7 @@ __all__ = [
     "DefectBody",
     "TransferBody",
     "app",
+    "defects",
     "recap",
     "run_api",
     "step_actions",

@@ -41,14 +41,9 @@ from transition.web.app import (
     user_language,
 )
 from transition.web.guard_facts import actor_id, is_manager
-from transition.web.step_actions import (
-    FINISHED,
-    _append_note,
-    _mail,
-    _storable,
-    _task_instance,
-    hand_over,
-)
+from transition.web.step_actions import hand_over
+from transition.web.step_checks import FINISHED, send_mail, storable, task_instance
+from transition.web.task_notes import append_note as _append_note
 
 
 class SubstituteBody(BaseModel):
@@ -58,7 +53,7 @@ class SubstituteBody(BaseModel):
     )
     message: str = Field(default="", max_length=2000)
 
-    _text = field_validator("absent", "substitute", "message")(_storable)
+    _text = field_validator("absent", "substitute", "message")(storable)
 
 
 def held_steps(plan: Plan, dry_run: str, transfers: list[dict[str, Any]], person: str) -> list[str]:
@@ -103,7 +98,7 @@ def substitute(
         transfers = records.transfers_of_run(session, dag_id, run_id)
         handed = []
         for step_id in held_steps(plan, dry_run, transfers, body.absent):
-            ti = _task_instance(session, dag_id, run_id, step_id)
+            ti = task_instance(session, dag_id, run_id, step_id)
             state = str(getattr(ti.state, "value", ti.state)) if ti.state else None
             if state not in FINISHED:
                 handed.append((step_id, ti))
@@ -139,7 +134,7 @@ def substitute(
         run_id=run_id,
         base_url=base_url(),
     ):
-        error = _mail(message)
+        error = send_mail(message)
         mails[whom] = "sent" if error is None else f"failed: {error}"
     tell_channels(  # a channel that fails is kept for the run's watch
         plan,
