@@ -15,12 +15,8 @@ import psutil
 import psycopg2
 import pytest
 
-from transition.local.embedded_database import (
-    SOCKET_NAME,
-    EmbeddedDatabaseError,
-    EmbeddedPostgres,
-    binaries,
-)
+from transition.local.embedded_database import SOCKET_NAME, EmbeddedPostgres, binaries
+from transition.local.postgres_programs import EmbeddedDatabaseError
 
 
 @pytest.fixture

