@@ -328,7 +328,7 @@ def migrated(
 
 
 def airflow_tables() -> dict[str, sa.Table]:
-    from transition.local.sqlite_to_postgres import known_tables
+    from transition.local.schema_match import known_tables
 
     return known_tables().tables
 
