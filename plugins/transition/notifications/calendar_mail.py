@@ -251,6 +251,60 @@ def _state(raw: Any) -> dict[str, Any]:
     }
 
 
+def _owner_messages(
+    plan: Plan,
+    dry_run: str,
+    owner: str,
+    run_id: str,
+    events: list[Any],
+    gone: list[str],
+    delivered: bool,
+    state: dict[str, Any],
+    holders: Any,
+) -> list[EmailMessage]:
+    """What ``owner``'s calendar lacks: their events (an invitation, or an update once they have
+    had one), and the steps they no longer hold (removed)."""
+    messages = []
+    if events:
+        messages.append(
+            calendar_message(
+                plan,
+                dry_run,
+                owner,
+                events,
+                kind="update" if delivered else "invitation",
+                run_id=run_id,
+                sequence=state["sequence"],
+                holders=holders,
+            )
+        )
+    if gone:
+        messages.append(
+            calendar_message(
+                plan,
+                dry_run,
+                owner,
+                _gone_events(plan, dry_run, run_id, gone),
+                kind="removed",
+                run_id=run_id,
+                sequence=state["sequence"],
+            )
+        )
+    return messages
+
+
+def _failed(ti: Any, owner: Any, exc: Exception, recorded: bool) -> None:
+    """Log a calendar e-mail that failed, and record it for the cutover managers unless it was
+    (``recorded``: once per owner and version of their events)."""
+    if not isinstance(exc, MailError):
+        log.exception("The calendar e-mail to %s could not be built", owner.id)
+    log.warning(
+        "The calendar e-mail to %s could not be sent (%s); tried again later", owner.id, exc
+    )
+    if not recorded:
+        record_mail_failure(ti, "calendar", owner.email, failure_reason(exc))
+
+
 def sync_calendar(plan: Plan, dry_run: str, context: Any) -> int:
     """Send each holder whatever their calendar lacks (invitation, update, removed steps); how many
     e-mails."""
@@ -289,42 +343,14 @@ def sync_calendar(plan: Plan, dry_run: str, context: Any) -> int:
         gone = [s for s in (delivered or {}).get("steps", []) if s not in now_steps]
         messages = []
         try:  # built here too: one that cannot be built is a failure for this owner, not for the others
-            if events:
-                messages.append(
-                    calendar_message(
-                        plan,
-                        dry_run,
-                        owner,
-                        events,
-                        kind="update" if delivered else "invitation",
-                        run_id=ti.run_id,
-                        sequence=state["sequence"],
-                        holders=holders,
-                    )
-                )
-            if gone:
-                messages.append(
-                    calendar_message(
-                        plan,
-                        dry_run,
-                        owner,
-                        _gone_events(plan, dry_run, ti.run_id, gone),
-                        kind="removed",
-                        run_id=ti.run_id,
-                        sequence=state["sequence"],
-                    )
-                )
+            messages = _owner_messages(
+                plan, dry_run, owner, ti.run_id, events, gone, bool(delivered), state, holders
+            )
             for message in messages:
                 send(message)
                 sent += 1
         except Exception as exc:  # never marked delivered: tried again at the next wake
-            if not isinstance(exc, MailError):
-                log.exception("The calendar e-mail to %s could not be built", owner)
-            log.warning(
-                "The calendar e-mail to %s could not be sent (%s); tried again later", owner, exc
-            )
-            if not retry:  # recorded once per owner and version of their events
-                record_mail_failure(ti, "calendar", plan.actors[owner].email, failure_reason(exc))
+            _failed(ti, plan.actors[owner], exc, recorded=retry)
             state["failed"][owner] = hashes.get(owner, "")
             ledger.mark(LEDGER_ENTRY, state)
             if retry and isinstance(exc, MailError):
@@ -332,12 +358,11 @@ def sync_calendar(plan: Plan, dry_run: str, context: Any) -> int:
             continue
         if events:
             told.append(("update" if delivered else "invitation", owner, now_steps))
-        if gone:
-            told.append(("removed", owner, gone))
-        if events:
             state["owners"][owner] = {"hash": hashes[owner], "steps": now_steps}
         else:
             state["owners"].pop(owner, None)
+        if gone:
+            told.append(("removed", owner, gone))
         state["failed"].pop(owner, None)
         ledger.mark(LEDGER_ENTRY, state)
         log.info(

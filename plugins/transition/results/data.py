@@ -200,6 +200,24 @@ def transfer_from_json(row: Mapping[str, Any], zone: Any = None) -> Transfer:
     )
 
 
+def _recap_defects(recap: RunView | Mapping[str, Any]) -> tuple[Defect, ...]:
+    """The defects the recap names (each step's, and the run's), in the order they were recorded."""
+    on_steps = [(str(s["id"]), d) for s in recap.get("steps", []) for d in s.get("defects", [])]
+    on_run = [("", d) for d in recap.get("run_defects", [])]
+    return tuple(
+        Defect(
+            id=int(d["id"]),
+            step=step_id,
+            title=str(d.get("title", "")),
+            severity=str(d.get("severity", "")),
+            status=str(d.get("status", "")),
+            created_by=str(d.get("created_by") or ""),
+            after_close=bool(d.get("after_close")),
+        )
+        for step_id, d in sorted(on_steps + on_run, key=lambda found: int(found[1]["id"]))
+    )
+
+
 def run_results_from_json(
     recap: RunView | Mapping[str, Any],
     run: Mapping[str, Any] | None = None,
@@ -216,20 +234,7 @@ def run_results_from_json(
     all_defects = tuple(defect_from_json(d, zone) for d in defects)
     all_transfers = tuple(transfer_from_json(t, zone) for t in transfers)
     if not all_defects:  # the recap alone still names each step's defects, and the run's
-        on_steps = [(str(s["id"]), d) for s in recap.get("steps", []) for d in s.get("defects", [])]
-        on_run = [("", d) for d in recap.get("run_defects", [])]
-        all_defects = tuple(
-            Defect(
-                id=int(d["id"]),
-                step=step_id,
-                title=str(d.get("title", "")),
-                severity=str(d.get("severity", "")),
-                status=str(d.get("status", "")),
-                created_by=str(d.get("created_by") or ""),
-                after_close=bool(d.get("after_close")),
-            )
-            for step_id, d in sorted(on_steps + on_run, key=lambda found: int(found[1]["id"]))
-        )
+        all_defects = _recap_defects(recap)
     steps = tuple(
         StepResult(
             id=str(s["id"]),

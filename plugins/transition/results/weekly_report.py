@@ -190,42 +190,32 @@ def weekly_subject(results: Any) -> str:
     )
 
 
-def weekly_message(
-    results: Any, comparison: Sequence[Any], recipients: Sequence[str], base_url: str
-) -> EmailMessage:
-    """The e-mail about one running run (a :class:`~transition.results.data.RunResults`), workbook attached;
-    in the current language."""
+def _people(results: Any, step: Any) -> str:
+    names = f"{step.owner_name or step.owner} ({step.owner})"
+    taken = [t.to_user for t in step.transfers if t.to_user]
+    if not taken:
+        return names
+    return _("{people}, transferred to {others}").format(
+        people=names, others=", ".join(results.name_of(t) for t in taken)
+    )
 
-    steps = results.steps
-    closed = sum(1 for s in steps if s.state in ("Terminated", "Skipped"))
-    states = [state for state, count in results.counts.items() if count]
-    by_phase = [
-        (phase, [results.counts_by_phase.get(phase, {}).get(state, 0) for state in states])
-        for phase in results.phases
-    ]
 
-    def people(step: Any) -> str:
-        names = f"{step.owner_name or step.owner} ({step.owner})"
-        taken = [t.to_user for t in step.transfers if t.to_user]
-        if not taken:
-            return names
-        return _("{people}, transferred to {others}").format(
-            people=names, others=", ".join(results.name_of(t) for t in taken)
+def _started(results: Any, step: Any) -> str:
+    if step.actual_start is None:
+        return _("not started")
+    if step.started_by:
+        return _("started {time} by {person}").format(
+            time=_at(step.actual_start), person=results.name_of(step.started_by)
         )
+    return _("started {time}").format(time=_at(step.actual_start))
 
-    def started(step: Any) -> str:
-        if step.actual_start is None:
-            return _("not started")
-        if step.started_by:
-            return _("started {time} by {person}").format(
-                time=_at(step.actual_start), person=results.name_of(step.started_by)
-            )
-        return _("started {time}").format(time=_at(step.actual_start))
 
+def _behind(results: Any) -> tuple[list[tuple[str, str, str]], list[tuple[str, str, str]]]:
+    """The Overdue steps and the Late ones: step, people, what is behind."""
     overdue = [
         (
             f"{s.id} · {s.label}",
-            people(s),
+            _people(results, s),
             _("planned start {time}").format(time=_at(s.planned_start)),
         )
         for s in results.in_state("Overdue")
@@ -233,23 +223,29 @@ def weekly_message(
     late = [
         (
             f"{s.id} · {s.label}",
-            people(s),
-            _("{started}, due {time}").format(started=started(s), time=_at(s.due or s.planned_end)),
+            _people(results, s),
+            _("{started}, due {time}").format(
+                started=_started(results, s), time=_at(s.due or s.planned_end)
+            ),
         )
         for s in results.in_state("Late")
     ]
+    return overdue, late
 
-    def where(defect: Any) -> str:
-        if defect.on_run:
-            return _("on the run")
-        if defect.after_close:
-            return _("step {step}, after its close").format(step=defect.step)
-        return _("step {step}").format(step=defect.step)
 
-    open_defects = [
+def _where(defect: Any) -> str:
+    if defect.on_run:
+        return _("on the run")
+    if defect.after_close:
+        return _("step {step}, after its close").format(step=defect.step)
+    return _("step {step}").format(step=defect.step)
+
+
+def _open_defects(results: Any) -> list[tuple[str, str, str, str]]:
+    return [
         (
             f"#{d.id} {d.title}",
-            where(d),
+            _where(d),
             _(SEVERITIES[d.severity]) if d.severity in SEVERITIES else d.severity,
             _("recorded by {person} on {time}").format(
                 person=results.name_of(d.created_by) or "—", time=_at(d.created_at)
@@ -260,6 +256,12 @@ def weekly_message(
         for d in results.defects
         if d.status == DefectStatus.OPEN.value
     ]
+
+
+def _facts(results: Any, open_defects: int) -> list[tuple[str, str]]:
+    """The run in a few lines: steps closed, planned, forecast and must-end times, gates ahead."""
+    steps = results.steps
+    closed = sum(1 for s in steps if s.state in ("Terminated", "Skipped"))
     forecast = _at(results.forecast_end)
     if results.forecast_late:
         forecast = _("{time} — after the dry run's End").format(time=forecast)
@@ -272,7 +274,7 @@ def weekly_message(
         (_("Planned end"), _at(results.planned_end)),
         (_("Forecast end"), forecast),
         (_("Must end by"), _at(results.must_end_by)),
-        (_("Open defects"), str(len(open_defects))),
+        (_("Open defects"), str(open_defects)),
     ]
     facts += [
         (
@@ -284,6 +286,23 @@ def weekly_message(
         )
         for g in results.gates_ahead
     ]
+    return facts
+
+
+def weekly_message(
+    results: Any, comparison: Sequence[Any], recipients: Sequence[str], base_url: str
+) -> EmailMessage:
+    """The e-mail about one running run (a :class:`~transition.results.data.RunResults`), workbook attached;
+    in the current language."""
+
+    states = [state for state, count in results.counts.items() if count]
+    by_phase = [
+        (phase, [results.counts_by_phase.get(phase, {}).get(state, 0) for state in states])
+        for phase in results.phases
+    ]
+    overdue, late = _behind(results)
+    open_defects = _open_defects(results)
+    facts = _facts(results, len(open_defects))
     subject = weekly_subject(results)
     values = {
         "subject": subject,

@@ -272,6 +272,41 @@ def _hours(value: dt.timedelta | None) -> float | None:
     return value.total_seconds() / 3600 if value is not None else None  # shown with two decimals
 
 
+def _comparison_chart(
+    sheet: Worksheet, plan: str, chart_columns: int, last_row: int, bars: int
+) -> BarChart:
+    """The comparison table's clustered bar chart: planned in light shades, actual in strong ones,
+    one hue per dry run."""
+    chart = BarChart()
+    chart.type, chart.grouping = "col", "clustered"
+    chart.title = cell_text(_("{plan}: planned vs actual duration per phase").format(plan=plan))
+    chart.y_axis.title, chart.x_axis.title = _("hours"), _("phase")
+    chart.y_axis.delete = False
+    chart.x_axis.delete = False
+    data = Reference(
+        sheet, min_col=2, max_col=chart_columns, min_row=COMPARISON_HEADER_ROW, max_row=last_row
+    )
+    chart.add_data(data, titles_from_data=True)
+    categories = Reference(sheet, min_col=1, min_row=COMPARISON_HEADER_ROW + 1, max_row=last_row)
+    # Phase codes are text: a string reference, so Excel shows them as they are.
+    for series in chart.series:
+        series.cat = AxDataSource(strRef=StrRef(f=str(categories)))
+    chart.height, chart.width = 9, max(16, 3 + 2.2 * bars)
+    # Planned in light shades, actual in strong ones, one hue per dry run.
+    hues = [
+        ("9DC3E6", "1F4E78"),
+        ("F4B183", "C55A11"),
+        ("A9D18E", "548235"),
+        ("D9D9D9", "595959"),
+        ("FFD966", "BF9000"),
+    ]
+    for index, series in enumerate(chart.series):
+        light, strong = hues[(index // 2) % len(hues)]
+        series.graphicalProperties.solidFill = light if index % 2 == 0 else strong
+        series.graphicalProperties.line.solidFill = strong
+    return chart
+
+
 def _comparison_sheet(sheet: Worksheet, plan: str, comparison: Sequence[DryRunComparison]) -> None:
     """A table (phase x dry run: planned and actual hours; steps closed) and a clustered bar chart of it."""
     put(
@@ -285,9 +320,8 @@ def _comparison_sheet(sheet: Worksheet, plan: str, comparison: Sequence[DryRunCo
     ).font = _TITLE_FONT
     phases = list(dict.fromkeys(p.phase for c in comparison for p in c.phases))
     columns = [(N_("Phase"), 10)]
-    for (
-        run
-    ) in comparison:  # _header translates the titles: these are written already, and "%" is safe
+    # _header translates the titles: these are written already, and "%" is safe.
+    for run in comparison:
         columns += [
             (_("{dry_run} planned (h)").format(dry_run=run.dry_run), 12),
             (_("{dry_run} actual (h)").format(dry_run=run.dry_run), 12),
@@ -324,34 +358,7 @@ def _comparison_sheet(sheet: Worksheet, plan: str, comparison: Sequence[DryRunCo
         ):
             put(sheet, offset, column, value)
 
-    chart = BarChart()
-    chart.type, chart.grouping = "col", "clustered"
-    chart.title = cell_text(_("{plan}: planned vs actual duration per phase").format(plan=plan))
-    chart.y_axis.title, chart.x_axis.title = _("hours"), _("phase")
-    chart.y_axis.delete = False
-    chart.x_axis.delete = False
-    data = Reference(
-        sheet, min_col=2, max_col=chart_columns, min_row=COMPARISON_HEADER_ROW, max_row=last_row
-    )
-    chart.add_data(data, titles_from_data=True)
-    categories = Reference(sheet, min_col=1, min_row=COMPARISON_HEADER_ROW + 1, max_row=last_row)
-    for (
-        series
-    ) in chart.series:  # phase codes are text: a string reference, so Excel shows them as they are
-        series.cat = AxDataSource(strRef=StrRef(f=str(categories)))
-    chart.height, chart.width = 9, max(16, 3 + 2.2 * len(phases) * len(comparison))
-    # Planned in light shades, actual in strong ones, one hue per dry run.
-    hues = [
-        ("9DC3E6", "1F4E78"),
-        ("F4B183", "C55A11"),
-        ("A9D18E", "548235"),
-        ("D9D9D9", "595959"),
-        ("FFD966", "BF9000"),
-    ]
-    for index, series in enumerate(chart.series):
-        light, strong = hues[(index // 2) % len(hues)]
-        series.graphicalProperties.solidFill = light if index % 2 == 0 else strong
-        series.graphicalProperties.line.solidFill = strong
+    chart = _comparison_chart(sheet, plan, chart_columns, last_row, len(phases) * len(comparison))
     sheet.add_chart(chart, f"{get_column_letter(len(columns) + 2)}{COMPARISON_HEADER_ROW}")
     sheet.freeze_panes = sheet.cell(row=COMPARISON_HEADER_ROW + 1, column=2)
 

@@ -88,6 +88,31 @@ def assigned_users(plan: Plan, step_id: str) -> list[HITLUser]:
     ]
 
 
+def _watch(plan: Plan, dry_run: str) -> RunWatchOperator:
+    """The run's watch (in the DAG being built): Overdue steps, failed e-mails, calendars, heads-ups."""
+    schedule = plan.schedules[dry_run]
+    return RunWatchOperator(
+        starts={  # the recap's rule: Overdue once the planned start has come
+            s.step_id: s.planned_start
+            for s in schedule.steps.values()
+            if s.planned_start is not None and s.upstream
+        },
+        upstream={s.step_id: s.upstream for s in schedule.steps.values()},
+        on_overdue=partial(announce_overdue, plan, dry_run),
+        on_failures=partial(announce_mail_failures, plan, dry_run),
+        on_start=partial(announce_calendar, plan, dry_run),
+        on_wake=partial(update_calendar, plan, dry_run),
+        recheck=dt.timedelta(
+            seconds=settings.positive(settings.WATCH_RECHECK, RECHECK.total_seconds())
+        ),
+        heads_up_due=partial(heads_up_due, plan, dry_run, plan.escalation.heads_up)
+        if plan.escalation.heads_up is not None
+        else None,
+        on_heads_up=partial(announce_heads_up, plan, dry_run),
+        owner="transition",
+    )
+
+
 def build_dag(plan: Plan, dry_run: str, only_task_id: str | None = None) -> DAG:
     """The dry run's DAG. With ``only_task_id`` (a worker about to run that task), a DAG holding
     just that task, with no documentation: all the task runner reads of it. Building the other
@@ -155,26 +180,7 @@ def build_dag(plan: Plan, dry_run: str, only_task_id: str | None = None) -> DAG:
                 if scheduled.upstream:
                     tasks[step_id].set_upstream([tasks[u] for u in scheduled.upstream])
         if only_task_id is None or only_task_id == WATCH_TASK_ID:
-            RunWatchOperator(
-                starts={  # the recap's rule: Overdue once the planned start has come
-                    s.step_id: s.planned_start
-                    for s in schedule.steps.values()
-                    if s.planned_start is not None and s.upstream
-                },
-                upstream={s.step_id: s.upstream for s in schedule.steps.values()},
-                on_overdue=partial(announce_overdue, plan, dry_run),
-                on_failures=partial(announce_mail_failures, plan, dry_run),
-                on_start=partial(announce_calendar, plan, dry_run),
-                on_wake=partial(update_calendar, plan, dry_run),
-                recheck=dt.timedelta(
-                    seconds=settings.positive(settings.WATCH_RECHECK, RECHECK.total_seconds())
-                ),
-                heads_up_due=partial(heads_up_due, plan, dry_run, plan.escalation.heads_up)
-                if plan.escalation.heads_up is not None
-                else None,
-                on_heads_up=partial(announce_heads_up, plan, dry_run),
-                owner="transition",
-            )
+            _watch(plan, dry_run)
     return dag
 
 

@@ -68,6 +68,35 @@ def held_steps(plan: Plan, dry_run: str, transfers: list[dict[str, Any]], person
     ]
 
 
+def _require_two_actors(plan: Any, body: SubstituteBody) -> None:
+    """Both people are actors of the plan, and not the same one (400 otherwise)."""
+    for field, actor in (("absent", body.absent), ("substitute", body.substitute)):
+        if actor not in plan.actors:
+            raise HTTPException(
+                400,
+                _(
+                    "{field}: unknown actor '{actor}': name an actor ID from the Actors sheet"
+                ).format(field=field, actor=actor),
+            )
+    if body.absent == body.substitute:
+        raise HTTPException(400, _("the absent person and the substitute are the same"))
+
+
+def _open_steps_held(
+    session: Any, plan: Any, dry_run: str, dag_id: str, run_id: str, absent: str
+) -> list[tuple[str, Any]]:
+    """The steps ``absent`` holds in the run (transfers included) that are not finished, with
+    their task instances."""
+    transfers = records.transfers_of_run(session, dag_id, run_id)
+    handed = []
+    for step_id in held_steps(plan, dry_run, transfers, absent):
+        ti = task_instance(session, dag_id, run_id, step_id)
+        state = str(getattr(ti.state, "value", ti.state)) if ti.state else None
+        if state not in FINISHED:
+            handed.append((step_id, ti))
+    return handed
+
+
 @app.post(
     "/api/dags/{dag_id}/runs/{run_id}/substitute",
     dependencies=[Depends(requires_access_dag("GET"))],
@@ -85,23 +114,8 @@ def substitute(
             raise HTTPException(403, _("Only the cutover managers may replace a person."))
         if records.run_key(session, dag_id, run_id) is None:
             raise HTTPException(404, _("no run '{run}' of '{dag}'").format(run=run_id, dag=dag_id))
-        for field, actor in (("absent", body.absent), ("substitute", body.substitute)):
-            if actor not in plan.actors:
-                raise HTTPException(
-                    400,
-                    _(
-                        "{field}: unknown actor '{actor}': name an actor ID from the Actors sheet"
-                    ).format(field=field, actor=actor),
-                )
-        if body.absent == body.substitute:
-            raise HTTPException(400, _("the absent person and the substitute are the same"))
-        transfers = records.transfers_of_run(session, dag_id, run_id)
-        handed = []
-        for step_id in held_steps(plan, dry_run, transfers, body.absent):
-            ti = task_instance(session, dag_id, run_id, step_id)
-            state = str(getattr(ti.state, "value", ti.state)) if ti.state else None
-            if state not in FINISHED:
-                handed.append((step_id, ti))
+        _require_two_actors(plan, body)
+        handed = _open_steps_held(session, plan, dry_run, dag_id, run_id, body.absent)
         if not handed:
             raise HTTPException(
                 409,

@@ -185,6 +185,40 @@ def _bar(
     return f'<rect x="{x:.1f}" y="{y:.1f}" width="{width:.1f}" height="{height}" {attributes}>'
 
 
+def _planned(
+    step: StepView, top: float, scale: _Scale, planned_critical: bool, gate: bool
+) -> Iterator[str]:
+    """The thin planned bar (a gate: a small diamond at its planned moment), if planned."""
+    planned_start, planned_end = _moment(step["planned_start"]), _moment(step["planned_end"])
+    if not (planned_start and planned_end):
+        return
+    tip = _("Planned: {start} → {end}").format(start=_when(planned_start), end=_when(planned_end))
+    fill = CRITICAL_COLOUR if planned_critical else PLANNED_COLOUR
+    if gate:
+        points = _diamond(scale.x(planned_start), top + 5, 4)
+        yield f'<polygon class="planned" points="{points}" fill="#ffffff" stroke="{fill}">'
+    else:
+        yield _bar(scale, planned_start, planned_end, top + 2, 4, f'class="planned" fill="{fill}"')
+    yield f"<title>{text(tip)}</title>" + ("</polygon>" if gate else "</rect>")
+
+
+def _gate_mark(
+    moment: dt.datetime, decided: bool, top: float, scale: _Scale, background: str, stroke: str
+) -> str:
+    """A gate's diamond: when it was decided, or (faded) when it is forecast to be."""
+    tip = (
+        _("Decided: {when}").format(when=_when(moment))
+        if decided
+        else _("Forecast: {start} → {end}").format(start=_when(moment), end=_when(moment))
+    )
+    faded = "" if decided else ' fill-opacity="0.45" stroke-dasharray="3 2"'
+    return (
+        f'<polygon class="{"actual" if decided else "forecast"}" '
+        f'points="{_diamond(scale.x(moment), top + 12, 6)}" fill="{background}"{faded} '
+        f"{stroke}><title>{text(tip)}</title></polygon>"
+    )
+
+
 def _row(
     step: StepView,
     top: float,
@@ -206,20 +240,7 @@ def _row(
         f'<g class="{classes}" data-step="{text(step["id"])}" data-state="{text(state)}">'
         f"<title>{text(step['id'])} {text(step['label'])} · {text(state_name(state))}</title>"
     )
-    planned_start, planned_end = _moment(step["planned_start"]), _moment(step["planned_end"])
-    if planned_start and planned_end:
-        tip = _("Planned: {start} → {end}").format(
-            start=_when(planned_start), end=_when(planned_end)
-        )
-        fill = CRITICAL_COLOUR if planned_critical else PLANNED_COLOUR
-        if gate:
-            points = _diamond(scale.x(planned_start), top + 5, 4)
-            yield f'<polygon class="planned" points="{points}" fill="#ffffff" stroke="{fill}">'
-        else:
-            yield _bar(
-                scale, planned_start, planned_end, top + 2, 4, f'class="planned" fill="{fill}"'
-            )
-        yield f"<title>{text(tip)}</title>" + ("</polygon>" if gate else "</rect>")
+    yield from _planned(step, top, scale, planned_critical, gate)
     stroke = (
         f'stroke="{CRITICAL_COLOUR}" stroke-width="2"'
         if forecast_critical
@@ -231,18 +252,7 @@ def _row(
     if gate:
         moment = actual_end or actual_start or forecast_start
         if moment is not None:
-            decided = actual_end is not None
-            tip = (
-                _("Decided: {when}").format(when=_when(moment))
-                if decided
-                else _("Forecast: {start} → {end}").format(start=_when(moment), end=_when(moment))
-            )
-            faded = "" if decided else ' fill-opacity="0.45" stroke-dasharray="3 2"'
-            yield (
-                f'<polygon class="{"actual" if decided else "forecast"}" '
-                f'points="{_diamond(scale.x(moment), top + 12, 6)}" fill="{background}"{faded} '
-                f"{stroke}><title>{text(tip)}</title></polygon>"
-            )
+            yield _gate_mark(moment, actual_end is not None, top, scale, background, stroke)
         yield "</g>"
         return
     if actual_start or actual_end:
@@ -301,6 +311,32 @@ def _line(
     )
 
 
+def _label_column(
+    steps: list[StepView], stripes: range, height: float, forecast_critical: set[str]
+) -> list[str]:
+    """The step column: each step's ID and label on its row's stripe, or a line saying none."""
+    parts = [
+        f'<g class="labels"><rect width="{LABEL_WIDTH - 2}" height="{height:.0f}" fill="#ffffff"/>'
+    ]
+    parts += [
+        f'<rect x="0" y="{HEAD + ROW * i}" width="{LABEL_WIDTH - 2}" height="{ROW}" fill="#f5f5f5"/>'
+        for i in stripes
+    ]
+    parts.append(
+        f'<line x1="{LABEL_WIDTH - 2}" x2="{LABEL_WIDTH - 2}" y1="0" y2="{height:.0f}" '
+        'stroke="#bfbfbf"/>'
+    )
+    if not steps:
+        nothing = _("No step to show.")
+        parts.append(f'<text x="4" y="{HEAD + 14}">{text(nothing)}</text>')
+    parts += [
+        _label(step, HEAD + ROW * index, step["id"] in forecast_critical)
+        for index, step in enumerate(steps)
+    ]
+    parts.append("</g>")
+    return parts
+
+
 def timeline_svg(
     view: RunView,
     now: dt.datetime | None = None,
@@ -356,25 +392,7 @@ def timeline_svg(
         captions.append(caption)
     # The step column and the head are groups of their own: the page keeps them in view while the
     # picture scrolls (it moves them by the scroll), and they hide what passes under them.
-    parts.append(
-        f'<g class="labels"><rect width="{LABEL_WIDTH - 2}" height="{height:.0f}" fill="#ffffff"/>'
-    )
-    parts += [
-        f'<rect x="0" y="{HEAD + ROW * i}" width="{LABEL_WIDTH - 2}" height="{ROW}" fill="#f5f5f5"/>'
-        for i in stripes
-    ]
-    parts.append(
-        f'<line x1="{LABEL_WIDTH - 2}" x2="{LABEL_WIDTH - 2}" y1="0" y2="{height:.0f}" '
-        'stroke="#bfbfbf"/>'
-    )
-    if not steps:
-        nothing = _("No step to show.")
-        parts.append(f'<text x="4" y="{HEAD + 14}">{text(nothing)}</text>')
-    parts += [
-        _label(step, HEAD + ROW * index, step["id"] in forecast_critical)
-        for index, step in enumerate(steps)
-    ]
-    parts.append("</g>")
+    parts += _label_column(steps, stripes, height, forecast_critical)
     parts.append(f'<g class="head"><rect width="{width:.0f}" height="{HEAD}" fill="#ffffff"/>')
     parts += tick_captions
     parts += captions
