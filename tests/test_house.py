@@ -100,3 +100,18 @@ def test_the_core_never_imports_airflow():
         or (isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "airflow")
     ]
     assert not offenders, offenders
+
+
+def test_the_package_imports_no_development_tool():
+    """make run installs requirements.txt alone: the package needs none of requirements-dev.txt's."""
+    tools = {"pytest", "playwright", "hypothesis", "schemathesis", "mkdocs", "ruff", "mypy"}
+    dev = (PACKAGE_DIR.parents[1] / "requirements-dev.txt").read_text(encoding="utf-8")
+    assert all(f"{tool}==" in dev for tool in tools - {"mkdocs"}), "requirements-dev.txt changed"
+    offenders = [
+        f"{name}: {node.lineno}"
+        for name, (_path, tree) in modules().items()
+        for node in ast.walk(tree)
+        if (isinstance(node, ast.Import) and {a.name.split(".")[0] for a in node.names} & tools)
+        or (isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] in tools)
+    ]
+    assert not offenders, offenders
