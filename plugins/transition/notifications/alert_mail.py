@@ -33,6 +33,7 @@ from transition.notifications.mail import MailError, compose, failure_reason, re
 from transition.notifications.overdue_digest import OverdueStep, digest_message, digest_recipients
 from transition.notifications.ready_mail import record_mail_failure
 from transition.plan.model import Plan, ScheduledStep
+from transition.runs import step_records
 from transition.runs.states import due_at
 from transition.vocabulary import WATCH_LABEL, subject_prefix
 from transition.workbook.cells import format_duration
@@ -236,7 +237,7 @@ def announce_late(plan: Plan, dry_run: str, scheduled: ScheduledStep, context: A
     # deferred: Airflow's configuration, read when an e-mail is sent
 
     ti = context["ti"]
-    ready = ti.xcom_pull(task_ids=ti.task_id, key="ready") or {}
+    ready = ti.xcom_pull(task_ids=ti.task_id, key=step_records.READY) or {}
     late_at = due_at(
         dt.datetime.fromisoformat(ready["at"]) if ready.get("at") else None,
         plan.steps[scheduled.step_id].duration,

@@ -36,6 +36,7 @@ from transition.notifications.request_text import d_day, planned_end, when
 from transition.notifications.sent_ledger import SentLedger
 from transition.notifications.step_holder import read_holder
 from transition.plan.model import Actor, Plan, ScheduledStep
+from transition.runs import step_records
 
 log = logging.getLogger(__name__)
 
@@ -141,7 +142,7 @@ def closed_prerequisites(plan: Plan, scheduled: ScheduledStep, ti: Any) -> list[
     XCom), in the current language."""
     lines = []
     for upstream in scheduled.upstream:
-        record = ti.xcom_pull(task_ids=upstream, key="closed") or {}
+        record = ti.xcom_pull(task_ids=upstream, key=step_records.CLOSED) or {}
         who = plan.actors.get(record.get("by") or "")
         label = f"{upstream} · {plan.steps[upstream].label}"
         if record:
@@ -176,7 +177,7 @@ def record_mail_failure(ti: Any, mail: str, to: str, error: str, *, channel: boo
     """
     ledger = SentLedger(ti.dag_id, ti.run_id, ti.task_id)
     failures = ledger.get("mail_failures", [])
-    failure: dict[str, str | bool] = {
+    failure: step_records.MailFailure = {
         "mail": mail,
         "to": to,
         "error": error,
@@ -186,7 +187,7 @@ def record_mail_failure(ti: Any, mail: str, to: str, error: str, *, channel: boo
         failure["channel"] = True
     failures.append(failure)
     ledger.mark("mail_failures", failures)
-    ti.xcom_push(key="mail_failures", value=failures)
+    ti.xcom_push(key=step_records.MAIL_FAILURES, value=failures)
 
 
 def announce_ready(plan: Plan, dry_run: str, scheduled: ScheduledStep, context: Any) -> None:

@@ -33,6 +33,7 @@ from transition.notifications.sent_ledger import GATE_ANSWERS, SentLedger
 from transition.notifications.step_holder import read_handed
 from transition.plan.gates import said_go
 from transition.runner.step_operator import StepOperator, said
+from transition.runs import step_records
 from transition.runs.answers import Answer, as_event
 from transition.vocabulary import Decision, Option, Stage
 
@@ -95,7 +96,9 @@ class GateOperator(StepOperator, BranchMixIn):
             if decided:
                 return result
         if go := said_go(SentLedger.of(context).get(GATE_ANSWERS, []), read_handed(context)):
-            context["ti"].xcom_push(key="approvals", value=go)  # a new try starts without XCom
+            context["ti"].xcom_push(
+                key=step_records.APPROVALS, value=go
+            )  # a new try starts without XCom
         self._ask_and_remind(context, STAGE_DECIDE)
         return None  # not reached: _ask parks the task
 
@@ -130,7 +133,7 @@ class GateOperator(StepOperator, BranchMixIn):
         if len(go) >= self.approvals:
             return True, self._decide(context, Decision.GO, answers, self.forward)
         self.log.info("Go from %s: %d of %d", ", ".join(go), len(go), self.approvals)
-        context["ti"].xcom_push(key="approvals", value=go)
+        context["ti"].xcom_push(key=step_records.APPROVALS, value=go)
         return False, None
 
     def _decide(
@@ -141,7 +144,7 @@ class GateOperator(StepOperator, BranchMixIn):
         follow: tuple[str, ...],
     ) -> Any:
         last = answers[-1]
-        record = {
+        record: step_records.Decision = {
             "decision": decision.value,
             "by": last["by"],
             "at": last["at"],
@@ -151,8 +154,13 @@ class GateOperator(StepOperator, BranchMixIn):
             "skipped_branch": list(self.fallback if decision is Decision.GO else self.forward),
         }
         ti = context["ti"]
-        ti.xcom_push(key="decision", value=record)
-        ti.xcom_push(key="closed", value={k: record[k] for k in ("by", "at", "comment")})
+        ti.xcom_push(key=step_records.DECISION, value=record)
+        closed: step_records.Said = {
+            "by": record["by"],
+            "at": record["at"],
+            "comment": record["comment"],
+        }
+        ti.xcom_push(key=step_records.CLOSED, value=closed)
         skipped = self.fallback if decision is Decision.GO else self.forward
         if self._on_decision is not None:
             on_decision = self._on_decision

@@ -58,6 +58,7 @@ from transition.plan.escalation import (
     rungs,
 )
 from transition.runner.accepted import accepted_answers
+from transition.runs import step_records
 from transition.runs.answers import Answer, as_event, responder_login, step_progress
 from transition.runs.states import due_at
 from transition.vocabulary import Option, Stage
@@ -87,7 +88,7 @@ def form(language: str | None = None) -> dict[str, Any]:
 PARAMS = form("en")
 
 
-def said(event: dict[str, Any]) -> dict[str, Any]:
+def said(event: dict[str, Any]) -> step_records.Said:
     """An answer's record, as kept with the run (XCom ``started``, ``closed``): who, when, comment."""
     at = event.get("responded_at")
     params_input = event.get("params_input")
@@ -171,11 +172,11 @@ class StepOperator(BaseOperator):
         ledger = SentLedger.of(context)
         first_ready = ledger.get("ready")
         ready_at = first_ready or timezone.utcnow().isoformat()
-        context["ti"].xcom_push(key="ready", value={"at": ready_at})
+        context["ti"].xcom_push(key=step_records.READY, value={"at": ready_at})
         if failures := ledger.get(
             "mail_failures"
         ):  # a new try starts with no XCom: keep them for the watch
-            context["ti"].xcom_push(key="mail_failures", value=failures)
+            context["ti"].xcom_push(key=step_records.MAIL_FAILURES, value=failures)
         if first_ready is None:  # a retry (see the module's docstring) does not tell people again
             self._notify(self._on_ready, context, "that the step is ready")
             ledger.mark("ready", ready_at)
@@ -189,7 +190,7 @@ class StepOperator(BaseOperator):
         stage = self.first_stage
         if start is not None:
             stage = STAGE_CLOSE
-            context["ti"].xcom_push(key="started", value=said(as_event(start)))
+            context["ti"].xcom_push(key=step_records.STARTED, value=said(as_event(start)))
             ledger = SentLedger.of(context)
             if not ledger.get("started"):  # the try that was answered ended before it said so
                 ledger.mark("started", start["at"] or timezone.utcnow().isoformat())
@@ -255,7 +256,9 @@ class StepOperator(BaseOperator):
     def _late(self, context: Any) -> None:
         ledger = SentLedger.of(context)
         late_at = ledger.get("late")
-        context["ti"].xcom_push(key="late", value={"at": late_at or timezone.utcnow().isoformat()})
+        context["ti"].xcom_push(
+            key=step_records.LATE, value={"at": late_at or timezone.utcnow().isoformat()}
+        )
         if late_at is None:  # once per step and run, whatever retries come
             self._notify(self._on_late, context, "that the step is late")
             ledger.mark("late", timezone.utcnow().isoformat())
@@ -289,15 +292,15 @@ class StepOperator(BaseOperator):
         ti = context["ti"]
         if stage == STAGE_START and choice == START:
             self.log.info("Started by %s", who)
-            ti.xcom_push(key="started", value=record)
+            ti.xcom_push(key=step_records.STARTED, value=record)
             SentLedger.of(context).mark("started", record["at"] or timezone.utcnow().isoformat())
             self._ask_to_close(context)
         if choice == CLOSE:
             if stage == STAGE_START:
                 self.log.info("Closed by %s without a Start first", who)
-                ti.xcom_push(key="started", value=record)
+                ti.xcom_push(key=step_records.STARTED, value=record)
             self.log.info("Closed by %s", who)
-            ti.xcom_push(key="closed", value=record)
+            ti.xcom_push(key=step_records.CLOSED, value=record)
             return {"closed_by": who}
         self.log.warning(
             "'%s' was chosen by %s while the step is already started; asking again", choice, who

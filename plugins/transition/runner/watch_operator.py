@@ -32,6 +32,7 @@ from transition.notifications.server_failures import read_server_failures
 from transition.notifications.server_failures import run_prefix as failures_prefix
 from transition.notifications.step_holder import run_prefix as holders_prefix
 from transition.plan.heads_up import HeadsUp
+from transition.runs import step_records
 from transition.runs.answers import run_prefix as answers_prefix
 from transition.vocabulary import WATCH_LABEL, WATCH_TASK_ID
 
@@ -167,7 +168,7 @@ class RunWatchOperator(BaseOperator):
         if decided != said:
             said = decided
             ledger.mark("overdue", sorted(said))
-        ti.xcom_push(key="overdue", value=sorted(said))
+        ti.xcom_push(key=step_records.OVERDUE, value=sorted(said))
         self._report_failures(context, states, ledger)
         next_heads_up = self._heads_up(context, states, ledger, now)
 
@@ -201,7 +202,7 @@ class RunWatchOperator(BaseOperator):
         started: dict[str, dt.datetime] = {}
         for step, state in states.items():
             if step in self.upstream and state in ("running", "awaiting_input", "up_for_retry"):
-                record = ti.xcom_pull(task_ids=step, key="started")
+                record = ti.xcom_pull(task_ids=step, key=step_records.STARTED)
                 if isinstance(record, dict) and isinstance(record.get("at"), str):
                     started[step] = dt.datetime.fromisoformat(record["at"])
         told = set(ledger.get("heads_up", []))
@@ -225,12 +226,12 @@ class RunWatchOperator(BaseOperator):
             return
         ti = context["ti"]
         reported = set(ledger.get("failures_reported", []))
-        checked = set(ti.xcom_pull(task_ids=ti.task_id, key="failures_checked") or [])
+        checked = set(ti.xcom_pull(task_ids=ti.task_id, key=step_records.FAILURES_CHECKED) or [])
         new: list[dict] = []
         for step, state in states.items():
             if step == ti.task_id or state is None or step in checked or step not in self.upstream:
                 continue
-            for failure in ti.xcom_pull(task_ids=step, key="mail_failures") or []:
+            for failure in ti.xcom_pull(task_ids=step, key=step_records.MAIL_FAILURES) or []:
                 key = f"{step}|{failure.get('mail')}|{failure.get('at')}"
                 if key not in reported:
                     new.append({"step": step, "key": key, **failure})
@@ -249,7 +250,7 @@ class RunWatchOperator(BaseOperator):
             self.log.exception("The api-server's failed messages could not be read; next time")
             server = []
         new += [{**failure, "key": key} for key, failure in server if key not in reported]
-        ti.xcom_push(key="failures_checked", value=sorted(checked))
+        ti.xcom_push(key=step_records.FAILURES_CHECKED, value=sorted(checked))
         if not new:
             return
         try:

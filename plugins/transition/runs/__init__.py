@@ -1,7 +1,8 @@
 """Runs as people see them: step states, the plugin's records and the run view.
 
 Owns: a step's state from what Airflow knows (``states``), transfers, defects and forced closes
-kept per run instance (``records``, ``records_schema``: tables and migrations) and where every
+kept per run instance (``records``, ``records_schema``: tables and migrations), what the run's
+tasks keep in XCom (``step_records``: keys and the shapes of their values) and where every
 step of a run stands (``run_view``, a pure function of the plan, the run's facts and the moment;
 ``run_facts`` reads those facts from Airflow's database for the recap page, its JSON and the
 results), and what if a step of it ended at another time (``what_if_view``). Imports the plan

@@ -18,6 +18,7 @@ from transition.notifications.addressing import required_actions_link
 from transition.plan.forecast import Progress, Timeline, planned_origin, reckon
 from transition.plan.gates import branch_only, descendants, downstream_of, gate_branches
 from transition.plan.model import Plan, ScheduledStep
+from transition.runs import step_records
 from transition.runs.records import RunRecords
 from transition.runs.states import State, StepFacts, due_at, prerequisites_done, step_state
 from transition.runs.views import (
@@ -30,8 +31,8 @@ from transition.runs.views import (
 )
 from transition.vocabulary import Decision, DefectStatus
 
-XCOM_KEYS = ("ready", "started", "closed")
-DECISION_KEY = "decision"  # a gate's decision (transition.runner.gate_operator)
+XCOM_KEYS = (step_records.READY, step_records.STARTED, step_records.CLOSED)
+DECISION_KEY = step_records.DECISION  # a gate's decision (transition.runner.gate_operator)
 
 
 @dataclass(frozen=True)

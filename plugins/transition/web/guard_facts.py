@@ -34,7 +34,7 @@ from sqlalchemy.orm import joinedload
 from transition.i18n import _, format_moment, use_language
 from transition.plan.model import Plan
 from transition.results.weekly_report import weekly_report_dag_id
-from transition.runs import records
+from transition.runs import records, step_records
 from transition.web.permissions import allowed_people, current_plan, find_step
 from transition.web.route_matching import query_dependencies
 from transition.web.route_rules import Call, Rule, Started, Who
@@ -235,7 +235,7 @@ class DatabaseFacts:
                     XComModel.run_id == run_id,
                     XComModel.task_id == step_id,
                     XComModel.map_index == -1,
-                    XComModel.key == "started",
+                    XComModel.key == step_records.STARTED,
                 )
             ).first()
         value = XComModel.deserialize_value(row) if row is not None else None

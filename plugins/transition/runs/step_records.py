@@ -1,0 +1,67 @@
+"""What a run's tasks keep in Airflow's XCom: each entry's key, and the shape of its value.
+
+These are stored with the run and read back by later tries, the run's watch, the recap page, the
+results and runs started by an earlier version: a shape may gain keys, never lose or change one.
+Which task writes each:
+
+* a step (:mod:`transition.runner.step_operator`): :data:`READY` when it asks for Start,
+  :data:`STARTED` and :data:`CLOSED` (who said it, when, their comment), :data:`LATE` when its
+  due time passed while open, :data:`MAIL_FAILURES` (e-mails or channel messages it could not send);
+* a gate (:mod:`transition.runner.gate_operator`): :data:`APPROVALS` (who said Go so far),
+  :data:`DECISION`, and :data:`CLOSED` as a step's;
+* the run's watch (:mod:`transition.runner.watch_operator`): :data:`OVERDUE` (steps judged Overdue
+  or not, once each), :data:`FAILURES_CHECKED` (finished steps whose failures it has read).
+"""
+
+from __future__ import annotations
+
+from typing import Any, NotRequired, TypedDict
+
+READY = "ready"
+STARTED = "started"
+CLOSED = "closed"
+LATE = "late"
+MAIL_FAILURES = "mail_failures"
+APPROVALS = "approvals"
+DECISION = "decision"
+OVERDUE = "overdue"
+FAILURES_CHECKED = "failures_checked"
+
+
+class Moment(TypedDict):
+    """:data:`READY`, :data:`LATE`: when (ISO 8601, UTC)."""
+
+    at: str
+
+
+class Said(TypedDict):
+    """:data:`STARTED`, :data:`CLOSED`: who answered (their login), when (ISO 8601; None when
+    Airflow did not say), and their comment ("" for none)."""
+
+    by: str | None
+    at: str | None
+    comment: str
+
+
+class MailFailure(TypedDict):
+    """One of :data:`MAIL_FAILURES`: the kind of message, to whom (an address, or a channel's
+    connection), why, when; ``channel`` for a chat channel's message."""
+
+    mail: str
+    to: str
+    error: str
+    at: str
+    channel: NotRequired[bool]
+
+
+class Decision(TypedDict):
+    """:data:`DECISION`: a gate's Go or No-go, the answer that decided it, who said Go, every
+    answer, and the branch skipped."""
+
+    decision: str
+    by: str | None
+    at: str | None
+    comment: str
+    go: list[str]
+    answers: list[dict[str, Any]]
+    skipped_branch: list[str]
