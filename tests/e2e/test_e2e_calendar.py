@@ -25,7 +25,7 @@ from airflow_server import airflow_with_mail
 from conftest import write_config, write_xlsx
 from smtp_server import SmtpServer
 from transition.notifications.calendar_ics import run_key
-from transition.notifications.step_holder import run_holders_key
+from transition.runs.step_holder import run_holders_key
 from transition.store.plan_store import load_plan
 
 pytestmark = pytest.mark.e2e

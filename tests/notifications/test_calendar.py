@@ -21,7 +21,7 @@ import icalendar
 import pytest
 
 from conftest import base_sheets, compile_sheets, write_config, write_xlsx
-from transition.notifications import calendar_mail, step_holder
+from transition.notifications import calendar_mail
 from transition.notifications.calendar_ics import (
     calendar_bytes,
     event_uid,
@@ -30,7 +30,8 @@ from transition.notifications.calendar_ics import (
     run_events,
     run_key,
 )
-from transition.notifications.step_holder import holders_of, run_holders_key
+from transition.runs import step_holder
+from transition.runs.step_holder import holders_of, run_holders_key
 
 UTC = dt.UTC
 BRUSSELS = zoneinfo.ZoneInfo("Europe/Brussels")

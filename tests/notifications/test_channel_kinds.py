@@ -383,7 +383,7 @@ def airflow_db(tmp_path):
 
 
 def test_the_api_servers_failures_are_kept_one_variable_each(airflow_db):
-    from transition.notifications.server_failures import (
+    from transition.runs.server_failures import (
         record_server_failure,
         run_prefix,
         server_failure_recorder,
@@ -414,7 +414,7 @@ def test_the_api_servers_failures_are_kept_one_variable_each(airflow_db):
 def test_a_failure_that_cannot_be_kept_leaves_the_request_whole(airflow_db):
     """The Variable's write fails (no such table): the request's own work, in the same session, is
     committed all the same."""
-    from transition.notifications.server_failures import record_server_failure
+    from transition.runs.server_failures import record_server_failure
 
     with airflow_db.begin() as conn:
         conn.execute(sa.text("DROP TABLE variable"))

@@ -26,7 +26,7 @@ from people import ACTORS
 from airflow_server import AirflowServer
 from conftest import write_config, write_xlsx
 from transition.local.standalone import airflow_users
-from transition.notifications.step_holder import run_holders_key
+from transition.runs.step_holder import run_holders_key
 from transition.store.plan_store import load_plan
 
 pytestmark = pytest.mark.e2e

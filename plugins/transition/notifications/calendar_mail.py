@@ -61,9 +61,9 @@ from transition.notifications.calendar_ics import (
 from transition.notifications.channels import ChannelMessage, tell_channels
 from transition.notifications.mail import MailError, attach, compose, failure_reason, render, send
 from transition.notifications.ready_mail import record_mail_failure
-from transition.notifications.sent_ledger import SentLedger
-from transition.notifications.step_holder import read_run_holders
 from transition.plan.model import Plan
+from transition.runs.sent_ledger import SentLedger
+from transition.runs.step_holder import read_run_holders
 from transition.vocabulary import subject_prefix
 
 log = logging.getLogger(__name__)

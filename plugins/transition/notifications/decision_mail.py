@@ -23,9 +23,9 @@ from transition.notifications.alert_mail import notice_message
 from transition.notifications.channels import ChannelMessage, lines_of_facts, tell_channels
 from transition.notifications.mail import MailError, failure_reason, send
 from transition.notifications.ready_mail import record_mail_failure
-from transition.notifications.sent_ledger import SentLedger
 from transition.plan.gates import descendants, downstream_of
 from transition.plan.model import Actor, Plan
+from transition.runs.sent_ledger import SentLedger
 from transition.vocabulary import Decision
 
 log = logging.getLogger(__name__)

@@ -33,10 +33,10 @@ from transition.notifications.mail import (
     send,
 )
 from transition.notifications.request_text import d_day, planned_end, when
-from transition.notifications.sent_ledger import SentLedger
-from transition.notifications.step_holder import read_holder
 from transition.plan.model import Actor, Plan, ScheduledStep
 from transition.runs import step_records
+from transition.runs.sent_ledger import SentLedger
+from transition.runs.step_holder import read_holder
 
 log = logging.getLogger(__name__)
 

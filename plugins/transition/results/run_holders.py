@@ -2,7 +2,7 @@
 
 The api-server keeps one Variable per run, ``transition.holders/<dag>/<run>/@steps`` (step -> the
 actor it was last transferred to, by a transfer or a cutover manager's substitute; see
-:mod:`transition.notifications.step_holder`). The run's watch reads it to put each step in its
+:mod:`transition.runs.step_holder`). The run's watch reads it to put each step in its
 holder's calendar; ``transition calendar --holders`` reads the same Variable here, so the file it
 writes is the one the holder was sent. Reading it takes a user who may read Airflow's Variables (a
 cutover manager: the plan's guard keeps the key from the others).
@@ -15,8 +15,8 @@ from urllib.parse import quote
 
 from transition.errors import ApiError, NotFound
 from transition.i18n import _
-from transition.notifications.step_holder import holders_of, run_holders_key
 from transition.results.api_client import ApiClient
+from transition.runs.step_holder import holders_of, run_holders_key
 
 
 def run_holders(client: ApiClient, dag_id: str, run_id: str) -> dict[str, str]:

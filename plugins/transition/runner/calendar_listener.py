@@ -52,8 +52,8 @@ def cancel_run_calendar(dag_id: str, run_id: str) -> int:
         from airflow.models.variable import Variable
 
         from transition.notifications.calendar_mail import LEDGER_ENTRY, cancel_calendar
-        from transition.notifications.sent_ledger import ledger_key
         from transition.runner.watch_operator import WATCH_TASK_ID
+        from transition.runs.sent_ledger import ledger_key
         from transition.store.plan_store import load_plan
 
         plan = load_plan().plan

@@ -29,12 +29,12 @@ from typing import Any
 
 from airflow.sdk.bases.branch import BranchMixIn
 
-from transition.notifications.sent_ledger import GATE_ANSWERS, SentLedger
-from transition.notifications.step_holder import read_handed
 from transition.plan.gates import said_go
 from transition.runner.step_operator import StepOperator, said
 from transition.runs import step_records
 from transition.runs.answers import Answer, as_event
+from transition.runs.sent_ledger import GATE_ANSWERS, SentLedger
+from transition.runs.step_holder import read_handed
 from transition.vocabulary import Decision, Option, Stage
 
 GO, NO_GO = Option.GO.value, Option.NO_GO.value

@@ -47,7 +47,6 @@ from airflow.sdk.exceptions import TaskAwaitingInput
 from airflow.sdk.execution_time.hitl import HITLUser, upsert_hitl_detail
 
 from transition.i18n import _, use_language
-from transition.notifications.sent_ledger import SentLedger
 from transition.plan.escalation import (
     NO_LADDER,
     NOT_STARTED,
@@ -60,6 +59,7 @@ from transition.plan.escalation import (
 from transition.runner.accepted import accepted_answers
 from transition.runs import step_records
 from transition.runs.answers import Answer, as_event, responder_login, step_progress
+from transition.runs.sent_ledger import SentLedger
 from transition.runs.states import due_at
 from transition.vocabulary import Option, Stage
 

@@ -9,7 +9,7 @@ sent-ledger (an Airflow Variable, see ``sent_ledger``), written after each alert
 deferrals, restarts of every Airflow component and new tries of the watch, so no alert is sent twice.
 
 It also gathers the e-mails that steps could not send (their XCom ``mail_failures``), and the chat
-messages the api-server could not post (:mod:`transition.notifications.server_failures`), and, once
+messages the api-server could not post (:mod:`transition.runs.server_failures`), and, once
 ``on_failures`` succeeds (mail works again), stops reporting them. When the run starts it calls
 ``on_start`` once (e.g. calendar invitations), and ``on_wake`` each time it looks (it runs the latest
 plan: e.g. calendar updates). With ``heads_up_due`` it also tells owners "you're next" shortly before
@@ -27,13 +27,13 @@ from typing import Any
 from airflow.providers.standard.triggers.temporal import DateTimeTrigger
 from airflow.sdk import BaseOperator, timezone
 
-from transition.notifications.sent_ledger import SentLedger, forget_run
-from transition.notifications.server_failures import read_server_failures
-from transition.notifications.server_failures import run_prefix as failures_prefix
-from transition.notifications.step_holder import run_prefix as holders_prefix
 from transition.plan.heads_up import HeadsUp
 from transition.runs import step_records
 from transition.runs.answers import run_prefix as answers_prefix
+from transition.runs.sent_ledger import SentLedger, forget_run
+from transition.runs.server_failures import read_server_failures
+from transition.runs.server_failures import run_prefix as failures_prefix
+from transition.runs.step_holder import run_prefix as holders_prefix
 from transition.vocabulary import WATCH_LABEL, WATCH_TASK_ID
 
 DONE = {"success", "skipped"}

@@ -25,8 +25,8 @@ from transition.notifications.notices import (
     run_defect_channel_message,
     run_defect_notices,
 )
-from transition.notifications.server_failures import server_failure_recorder
 from transition.runs import records
+from transition.runs.server_failures import server_failure_recorder
 from transition.vocabulary import SEVERITY_NAMES, Severity
 from transition.web.answer_record import accepted_close, lock_step
 from transition.web.app import (

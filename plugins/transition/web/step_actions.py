@@ -37,9 +37,9 @@ from transition.notifications.notices import (
     transfer_channel_message,
     transfer_notice,
 )
-from transition.notifications.server_failures import server_failure_recorder
-from transition.notifications.step_holder import write_holder
 from transition.runs import records
+from transition.runs.server_failures import server_failure_recorder
+from transition.runs.step_holder import write_holder
 from transition.web.app import (
     app,
     base_url,

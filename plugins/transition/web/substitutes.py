@@ -9,7 +9,7 @@ transferred to ``substitute``, as one transfer each (recorded, written in the ta
 step's holder for its coming e-mails, added to its request if it asks now). The substitute gets one
 e-mail listing the steps, the absent person one saying who took them over; the plan's chat channels
 that list ``substitution`` get one message (a channel that fails is kept for the run's watch,
-:mod:`transition.notifications.server_failures`). Only the cutover managers (and Airflow admins)
+:mod:`transition.runs.server_failures`). Only the cutover managers (and Airflow admins)
 may do it: 403 otherwise.
 """
 
@@ -29,9 +29,9 @@ from transition.i18n import _, use_language
 from transition.notifications.addressing import run_link
 from transition.notifications.channels import tell_channels
 from transition.notifications.notices import substitution_channel_message, substitution_notices
-from transition.notifications.server_failures import server_failure_recorder
 from transition.plan.model import Plan
 from transition.runs import records
+from transition.runs.server_failures import server_failure_recorder
 from transition.web.app import (
     app,
     base_url,

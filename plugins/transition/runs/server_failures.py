@@ -26,7 +26,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from transition.notifications.step_holder import run_instant, same_run
+from transition.runs.step_holder import run_instant, same_run
 from transition.runs.variable_keys import bounded_key
 
 log = logging.getLogger(__name__)

@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from throwaway_postgres import throwaway_database
-from transition.notifications.step_holder import holder_key, run_holders_key, write_holder
+from transition.runs.step_holder import holder_key, run_holders_key, write_holder
 
 DAG, RUN = "resa_dr1", "manual__2027-01-10T09:00:00+00:00"
 RUN_AFTER = dt.datetime(2027, 1, 10, 9, 0, tzinfo=dt.UTC)
