@@ -94,10 +94,11 @@ class TI:
 def smtp(monkeypatch):
     """A real SMTP server as Airflow's ``smtp_default``; the sent-ledgers kept in memory; links on
     ``BASE``."""
-    from transition.notifications import calendar_mail, ready_mail
+    from transition.notifications import calendar_mail
+    from transition.runs import mail_failures
 
     Ledger.store = {}
-    monkeypatch.setattr(ready_mail, "SentLedger", Ledger)
+    monkeypatch.setattr(mail_failures, "SentLedger", Ledger)
     monkeypatch.setattr(calendar_mail, "SentLedger", Ledger)
     # No step of these runs was transferred (the run's holders Variable, read in a real task).
     monkeypatch.setattr(calendar_mail, "read_run_holders", lambda context: {})

@@ -285,10 +285,11 @@ def test_a_channel_that_fails_is_recorded_and_reported_with_the_emails(
 
     from transition.notifications import ready_mail
     from transition.notifications.alert_mail import announce_mail_failures
+    from transition.runs import mail_failures
 
     Ledger.store = {}
     # The sent-ledger without the Airflow Variables a task's supervisor gives (as test_ready_mail).
-    monkeypatch.setattr(ready_mail, "SentLedger", Ledger)
+    monkeypatch.setattr(mail_failures, "SentLedger", Ledger)
     smtp = SmtpServer().start()
     try:
         with WebhookReceiver(status=403) as refusing:

@@ -103,9 +103,10 @@ def test_a_ready_email_that_cannot_be_built_is_recorded_as_failed(tmp_path, monk
     """Not only a refused send: a message that could not even be built is a failure the cutover
     managers hear of (the run's watch reads ``mail_failures``), not something quietly dropped."""
     from transition.notifications import ready_mail
+    from transition.runs import mail_failures
 
     Ledger.store = {}
-    monkeypatch.setattr(ready_mail, "SentLedger", Ledger)
+    monkeypatch.setattr(mail_failures, "SentLedger", Ledger)
 
     def unbuildable(*args, **kwargs):
         raise ValueError("Header values may not contain linefeed or carriage return characters")

@@ -31,9 +31,9 @@ from transition.notifications.addressing import (
 from transition.notifications.channels import ChannelMessage, lines_of_facts, tell_channels
 from transition.notifications.mail import MailError, compose, failure_reason, render, send
 from transition.notifications.overdue_digest import OverdueStep, digest_message, digest_recipients
-from transition.notifications.ready_mail import record_mail_failure
 from transition.plan.model import Plan, ScheduledStep
 from transition.runs import step_records
+from transition.runs.mail_failures import record_mail_failure
 from transition.runs.states import due_at
 from transition.vocabulary import WATCH_LABEL, subject_prefix
 from transition.workbook.cells import format_duration

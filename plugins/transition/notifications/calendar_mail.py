@@ -22,7 +22,7 @@ The plan's chat channels that list ``calendar`` get one message per sending (not
 ``Calendar - Update``, then a line per kind of e-mail with its people and their steps.
 
 E-mails never stop the run. A failed invitation or update is recorded once on the watch
-(``ready_mail.record_mail_failure``, so the cutover managers hear of it) and tried again on later
+(``transition.runs.mail_failures``, so the cutover managers hear of it) and tried again on later
 wakes, one owner per wake while e-mail keeps failing.
 
 The sent-ledger entry ``calendar`` of the watch::
@@ -60,8 +60,8 @@ from transition.notifications.calendar_ics import (
 )
 from transition.notifications.channels import ChannelMessage, tell_channels
 from transition.notifications.mail import MailError, attach, compose, failure_reason, render, send
-from transition.notifications.ready_mail import record_mail_failure
 from transition.plan.model import Plan
+from transition.runs.mail_failures import record_mail_failure
 from transition.runs.sent_ledger import SentLedger
 from transition.runs.step_holder import read_run_holders
 from transition.vocabulary import subject_prefix

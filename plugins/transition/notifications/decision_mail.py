@@ -22,9 +22,9 @@ from transition.notifications.addressing import (
 from transition.notifications.alert_mail import notice_message
 from transition.notifications.channels import ChannelMessage, lines_of_facts, tell_channels
 from transition.notifications.mail import MailError, failure_reason, send
-from transition.notifications.ready_mail import record_mail_failure
 from transition.plan.gates import descendants, downstream_of
 from transition.plan.model import Actor, Plan
+from transition.runs.mail_failures import record_mail_failure
 from transition.runs.sent_ledger import SentLedger
 from transition.vocabulary import Decision
 

@@ -27,10 +27,10 @@ from transition.notifications.addressing import (
 )
 from transition.notifications.alert_mail import notice_message, send_alert
 from transition.notifications.channels import ChannelMessage, lines_of_facts, tell_channels
-from transition.notifications.ready_mail import record_mail_failure
 from transition.plan.escalation import NOT_STARTED, Rung
 from transition.plan.heads_up import HeadsUp
 from transition.plan.model import Actor, Plan
+from transition.runs.mail_failures import record_mail_failure
 from transition.runs.step_holder import read_transferees
 
 

@@ -28,10 +28,10 @@ from transition.notifications.addressing import (
 from transition.notifications.alert_mail import notice_message, send_alert
 from transition.notifications.channels import ChannelMessage, lines_of_facts, tell_channels
 from transition.notifications.escalation_mail import Readers, holders, readers
-from transition.notifications.ready_mail import record_mail_failure
 from transition.plan.escalation import Rung
 from transition.plan.gates import said_go
 from transition.plan.model import Actor, Plan
+from transition.runs.mail_failures import record_mail_failure
 from transition.runs.sent_ledger import GATE_ANSWERS, SentLedger
 from transition.runs.step_holder import read_handed, read_transferees
 

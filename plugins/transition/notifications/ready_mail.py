@@ -35,7 +35,7 @@ from transition.notifications.mail import (
 from transition.notifications.request_text import d_day, planned_end, when
 from transition.plan.model import Actor, Plan, ScheduledStep
 from transition.runs import step_records
-from transition.runs.sent_ledger import SentLedger
+from transition.runs.mail_failures import record_mail_failure
 from transition.runs.step_holder import read_holder
 
 log = logging.getLogger(__name__)
@@ -167,27 +167,6 @@ def _short_time(value: str, plan: Plan) -> str:
     except (TypeError, ValueError):
         return str(value)
     return format_moment(moment, "short")
-
-
-def record_mail_failure(ti: Any, mail: str, to: str, error: str, *, channel: bool = False) -> None:
-    """Keep a failed e-mail on the task that tried (XCom ``mail_failures``), for the run's watch;
-    ``channel``: a chat channel's message (``to`` is its connection) that could not be posted.
-
-    Also in the task's sent-ledger: a new try clears the XCom and puts them back from there.
-    """
-    ledger = SentLedger(ti.dag_id, ti.run_id, ti.task_id)
-    failures = ledger.get("mail_failures", [])
-    failure: step_records.MailFailure = {
-        "mail": mail,
-        "to": to,
-        "error": error,
-        "at": dt.datetime.now(dt.UTC).isoformat(),
-    }
-    if channel:
-        failure["channel"] = True
-    failures.append(failure)
-    ledger.mark("mail_failures", failures)
-    ti.xcom_push(key=step_records.MAIL_FAILURES, value=failures)
 
 
 def announce_ready(plan: Plan, dry_run: str, scheduled: ScheduledStep, context: Any) -> None:
