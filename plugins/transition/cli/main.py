@@ -12,7 +12,6 @@ import json
 import signal
 import sys
 import time
-from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn
@@ -30,6 +29,7 @@ from transition.local.standalone import main as standalone_main
 from transition.plan.compiler import compile_plan
 from transition.plan.config import config_language, load_config
 from transition.plan.model import Plan
+from transition.plan.summary import dry_run_document, summary
 from transition.plan.template import write_template
 from transition.workbook.sample import write_sample
 
@@ -185,46 +185,6 @@ def _validate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def summary(plan: Plan, seconds: float | None = None) -> str:
-    phases = Counter(s.phase for s in plan.steps.values())
-    phase_text = ", ".join(f"{code} {phases[code]}" for code in plan.phases if phases[code])
-    teams = {a.team for a in plan.actors.values() if a.team}
-    runs = []
-    for name, schedule in plan.schedules.items():
-        first, last = schedule.planned_window
-        values = {"name": name, "steps": len(schedule.steps), "d_day": schedule.dry_run.d_day}
-        if first and last:
-            runs.append(
-                _("{name} ({steps} steps, D-day {d_day}, planned {first} to {last})").format(
-                    **values, first=f"{first:%Y-%m-%d %H:%M}", last=f"{last:%Y-%m-%d %H:%M}"
-                )
-            )
-        else:
-            runs.append(_("{name} ({steps} steps, D-day {d_day})").format(**values))
-    text = _(
-        "Plan '{plan}' ({workbook}) is valid: {steps} step-actions ({phases}), {actors} actors in {teams} teams, "
-        "{environments} environments, {dry_runs} dry runs: {runs}. Times are in {timezone}."
-    ).format(
-        plan=plan.name,
-        workbook=Path(plan.source.workbook).name,
-        steps=len(plan.steps),
-        phases=phase_text,
-        actors=len(plan.actors),
-        teams=len(teams),
-        environments=len(plan.environments),
-        dry_runs=len(plan.dry_runs),
-        runs="; ".join(runs),
-        timezone=plan.timezone,
-    )
-    if seconds is not None:
-        text += " " + _("Checked in {seconds} s.").format(seconds=f"{seconds:.2f}")
-    if plan.warnings:
-        text += " " + ngettext(
-            "{count} warning below.", "{count} warnings below.", len(plan.warnings)
-        ).format(count=len(plan.warnings))
-    return text
-
-
 def _graph(args: argparse.Namespace) -> int:
     plan = _valid_plan(args.plan)
     by_key = {name.casefold(): name for name in plan.schedules}
@@ -237,24 +197,7 @@ def _graph(args: argparse.Namespace) -> int:
         )
     schedule = plan.schedules[name]
     if args.json:
-        document = {
-            "dry_run": name,
-            "dag_id": plan.dag_id(name),
-            "steps": [
-                {
-                    "id": s.step_id,
-                    "label": plan.steps[s.step_id].label,
-                    "phase": plan.steps[s.step_id].phase,
-                    "owner": plan.steps[s.step_id].owner,
-                    "not_before": s.not_before.isoformat() if s.not_before else None,
-                    "planned_start": s.planned_start.isoformat() if s.planned_start else None,
-                    "planned_end": s.planned_end.isoformat() if s.planned_end else None,
-                }
-                for s in schedule.steps.values()
-            ],
-            "edges": [list(edge) for edge in schedule.edges()],
-        }
-        print(json.dumps(document, indent=2, ensure_ascii=False))
+        print(json.dumps(dry_run_document(plan, name), indent=2, ensure_ascii=False))
         return EXIT_OK
     print(
         _("{dag}: {steps} steps, {edges} edges").format(
