@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import zoneinfo
 
 from conftest import base_sheets, compile_sheets
 from transition.plan.forecast import Progress, planned_origin, reckon
@@ -82,3 +83,16 @@ def test_an_open_step_past_its_duration_ends_no_earlier_than_now(tmp_path):
     now = dt.datetime(2027, 1, 16, 20, 0, tzinfo=dt.UTC)
     timeline = reckon(schedule, plan.steps, now, {"J": Progress(started_at=now - 5 * H)})
     assert timeline.ends["J"] == now
+
+
+def test_a_dry_run_without_any_start_is_reckoned_from_d_day_midnight_in_the_plans_zone(tmp_path):
+    """The sample's DEMO: no step has a Start; its planned end is D-day midnight in the plan's zone
+    plus the chain's durations (it read 01:12 in Brussels, reckoned from midnight UTC)."""
+    row = lambda i, pre, dur: [i, f"Step {i}", "CO", "DR1", pre, "", dur, "alice", "", ""]  # noqa: E731
+    plan = plan_of(tmp_path, [row("A", "", "2m"), row("B", "A", "10m")])
+    schedule = plan.schedules["DR1"]
+    zone = zoneinfo.ZoneInfo(plan.timezone)
+    timeline = reckon(schedule, plan.steps, planned_origin(schedule, zone))
+    midnight = dt.datetime.combine(schedule.dry_run.d_day, dt.time(), tzinfo=zone)
+    assert timeline.end == midnight + dt.timedelta(minutes=12)
+    assert timeline.end.astimezone(zone).strftime("%H:%M") == "00:12"

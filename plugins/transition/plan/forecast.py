@@ -86,10 +86,15 @@ def reckon(
     return Timeline(starts, ends, ends[last], path)
 
 
-def planned_origin(schedule: DryRunPlan) -> dt.datetime:
-    """Where a plan is reckoned from: its earliest Start, or D-day midnight in its zone."""
+def planned_origin(schedule: DryRunPlan, zone: dt.tzinfo | None = None) -> dt.datetime:
+    """Where a plan is reckoned from: its earliest Start, or D-day midnight in the plan's ``zone``
+    (a dry run with no Start at all, such as the sample's DEMO, has no planned time to take it
+    from)."""
     starts = [s.not_before for s in schedule.steps.values() if s.not_before is not None]
     if starts:
         return min(starts)
-    zone = next((s.planned_start.tzinfo for s in schedule.steps.values() if s.planned_start), UTC)
+    if zone is None:
+        zone = next(
+            (s.planned_start.tzinfo for s in schedule.steps.values() if s.planned_start), UTC
+        )
     return dt.datetime.combine(schedule.dry_run.d_day, dt.time(), tzinfo=zone)

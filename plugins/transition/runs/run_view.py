@@ -215,7 +215,7 @@ def _summary(
 ) -> RunView:
     plan, zone = context.plan, context.zone
     schedule = plan.schedules[dry_run]
-    planned = reckon(schedule, plan.steps, planned_origin(schedule))
+    planned = reckon(schedule, plan.steps, planned_origin(schedule, zone))
     end_by = schedule.dry_run.end
     by_state = Counter(s["state"] for s in steps)
     by_phase: dict[str, Counter] = {code: Counter() for code in plan.phases}
