@@ -4,7 +4,9 @@ The plan is what a DSO cutover team could have written for the move to the centr
 (CMS): preparation (PP), controlled stop (AC), cut over (CO), controlled start (DC) and hand over
 (HO), plus a fallback branch (FB-RB) that hangs off the go/no-go decision at the end of the cut over.
 It is rehearsed in three dry runs (DR1, DR2 in acceptance, DR3 in pre-production) and executed for
-real in LIVE. Every name, e-mail address and runbook reference here is made up.
+real in LIVE. DEMO is a short dry run of its own to try the tool: five steps of a few minutes, none
+with a planned time, so the first asks as soon as it is triggered and each next one when the one
+before is closed. Every name, e-mail address and runbook reference here is made up.
 
 Usage::
 
@@ -30,6 +32,8 @@ DEFAULT_OUT = Path(__file__).resolve().parent / "transition_plan.xlsx"
 
 Row = dict[str, Any]
 
+PLAN_RUNS = "DR1, DR2, DR3, LIVE"  # the plan's rehearsals and the real run (not DEMO)
+
 
 def step(
     step_id: str,
@@ -39,7 +43,7 @@ def step(
     after: str = "",
     start: str = "",
     duration: str = "30m",
-    dry_runs: str = "ALL",
+    dry_runs: str = PLAN_RUNS,
     environment: str = "",
     runbook: str = "",
     description: str = "",
@@ -98,6 +102,8 @@ DRY_RUNS: list[Row] = [
     _dry_run("DR2", dt.date(2027, 1, 16), "ACC"),
     _dry_run("DR3", dt.date(2027, 3, 13), "PRE"),
     _dry_run("LIVE", dt.date(2027, 5, 8), "PRD"),
+    # To try the tool: no End, no planned time (make run dates it the day it starts).
+    {"name": "DEMO", "d_day": dt.date(2026, 9, 1), "end": None, "environment": "ACC"},
 ]
 
 # ---------------------------------------------------------------------------------------------
@@ -957,7 +963,7 @@ FALLBACK: list[Row] = [
         "mlambert",
         after="CO-240",
         duration="15m",
-        dry_runs="ALL",  # the gate's fallback branch, in every dry run
+        dry_runs=PLAN_RUNS,  # the gate's fallback branch, in every dry run of the plan
         runbook="TO-RB 9.1",
         description="Announce the no-go on the bridge call and to the Atrias cutover desk; the fallback starts now.",
     ),
@@ -1247,16 +1253,66 @@ HAND_OVER: list[Row] = [
     ),
 ]
 
-# Plan order: each phase after the one before; the fallback branch closes the Steps sheet.
+# DEMO: owned by the first three actors (the logins make run prints), a few minutes each.
+DEMO: list[Row] = [
+    step(
+        "PP-901",
+        "Demo: announce the rehearsal",
+        "mlambert",
+        duration="2m",
+        dry_runs="DEMO",
+        description="Start it, then close it: the next step asks its owner at once. Left open "
+        "past its two minutes, it is **Late** and its owner hears of it.",
+    ),
+    step(
+        "PP-902",
+        "Demo: freeze the test market data",
+        "pgilson",
+        after="PP-901",
+        duration="3m",
+        dry_runs="DEMO",
+        description="Asks when PP-901 is closed. Try a transfer or a defect on it from the recap page.",
+    ),
+    step(
+        "CO-901",
+        "Demo: switch the test gateway",
+        "ahenrard",
+        after="PP-902",
+        duration="3m",
+        dry_runs="DEMO",
+        description="Owned by another person: log in as them to start it.",
+    ),
+    step(
+        "CO-902",
+        "Demo: check the switch",
+        "pgilson",
+        after="CO-901",
+        duration="2m",
+        dry_runs="DEMO",
+        description="Close it with a comment: the recap page and the results show it.",
+    ),
+    step(
+        "HO-901",
+        "Demo: hand over",
+        "mlambert",
+        after="CO-902",
+        duration="2m",
+        dry_runs="DEMO",
+        description="The last step: once it is closed, the dry run ends.",
+    ),
+]
+
+# Plan order: each phase after the one before; the fallback branch, then DEMO, close the sheet.
 STEPS: list[Row] = (
-    PREPARATION + CONTROLLED_STOP + CUT_OVER + CONTROLLED_START + HAND_OVER + FALLBACK
+    PREPARATION + CONTROLLED_STOP + CUT_OVER + CONTROLLED_START + HAND_OVER + FALLBACK + DEMO
 )
 
 INSTRUCTIONS: list[str] = [
     "Resa: transition plan UMIG 4 → MIG 6 (Atrias) — sample plan",
     "One row of the Steps sheet is one step-action. Prerequisites are step IDs; Start is a not-before time "
     "relative to the D-day of each dry run (D-1 18:00, D+0 06:00, ...), in Europe/Brussels time.",
-    "Dry runs: ALL, or a list such as 'DR2, DR3, LIVE'. The fallback (FB-RB) only runs after a no-go at CO-240.",
+    "Dry runs: ALL, or a list such as 'DR2, DR3, LIVE'. The fallback (FB-RB) only runs after a no-go at CO-240. "
+    "DEMO is a short dry run to try the tool: trigger it and its first step asks at once.",
     "Owners are actor IDs from the Actors sheet. 'Runbook ref' is an extra column, shown to the owner.",
     "Check the plan with: transition validate plan/config.yaml",
 ]

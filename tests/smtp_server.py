@@ -61,6 +61,19 @@ class SmtpServer:
             f"no e-mail '{subject}' in {timeout} s; received: {[m['Subject'] for m in self.messages]}"
         )
 
+    def wait_for_subject_part(self, part: str, to: str, timeout: float = 120) -> EmailMessage:
+        """The first e-mail sent ``to`` whose subject holds ``part`` (whatever its language)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for message in self.messages:
+                if part in str(message["Subject"]) and message["To"] == to:
+                    return message
+            time.sleep(0.5)
+        raise TimeoutError(
+            f"no e-mail to {to} with '{part}' in {timeout} s; received: "
+            f"{[(m['Subject'], m['To']) for m in self.messages]}"
+        )
+
     def airflow_connection(self) -> str:
         """``AIRFLOW_CONN_SMTP_DEFAULT`` for this server: no TLS, no login, a short timeout."""
         return json.dumps(

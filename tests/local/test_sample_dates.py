@@ -82,6 +82,8 @@ def test_the_first_dry_run_can_be_triggered_now_without_an_overdue_step(sample, 
     ]
     assert min(day_before) < now + FIRST_MARGIN
     first = plan.schedules["DR1"].dry_run.d_day
+    demo = plan.schedules["DEMO"].dry_run  # no planned time: dated the day make run starts
+    assert (demo.d_day, demo.end) == (now.date(), None)
     runs = [plan.schedules[n].dry_run for n in ("DR1", "DR2", "DR3", "LIVE")]
     assert [r.d_day for r in runs] == [first + i * SPACING for i in range(4)]
     for run in runs:  # the sample's End: D+3 18:00
@@ -111,6 +113,8 @@ def test_a_restart_keeps_the_dates_until_the_first_dry_run_is_over(sample, tmp_p
     said = capsys.readouterr().out  # make run says the dates on the terminal
     assert f"DR1 on {first.d_day:%a %Y-%m-%d} (its first step asks from " in said
     assert "Trigger resa_dr1 to play DR1 now." in said
+    assert "To try the tool in a few minutes, trigger resa_demo: 5 steps" in said
+    assert "PP-901 asking mlambert at once" in said
     # a week later, DR1 being played: same dates, and the edits made to the sample meanwhile
     book = openpyxl.load_workbook(sample.parent / "transition_plan.xlsx")
     book["Steps"]["B2"] = "Kick-off (moved to the big room)"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import subprocess
 import sys
 
@@ -24,7 +25,7 @@ def test_sample_plan_is_valid_and_realistic():
     assert result.problems == []
     plan = result.plan
     assert 60 <= len(plan.steps) <= 120
-    assert set(plan.dry_runs) == {"DR1", "DR2", "DR3", "LIVE"}
+    assert set(plan.dry_runs) == {"DR1", "DR2", "DR3", "LIVE", "DEMO"}
     assert len(plan.actors) >= 10 and len({a.team for a in plan.actors.values()}) >= 3
     assert {s.phase for s in plan.steps.values()} == set(plan.phases)
     assert any(len(s.dry_runs) < len(plan.dry_runs) for s in plan.steps.values())
@@ -49,4 +50,20 @@ def test_generator_writes_the_committed_workbook(tmp_path):
         marks[0]
         == marks[1]
         == "transition-sample-plan DR1=2026-10-03 DR2=2027-01-16 DR3=2027-03-13 LIVE=2027-05-08"
+        " DEMO=2026-09-01"
     )
+
+
+def test_the_demo_dry_run_can_be_played_in_a_few_minutes():
+    """DEMO, to try the tool: a chain of a few short steps with no planned time (the first asks as
+    soon as it is triggered, the others as the one before closes), owned by the first actors (the
+    logins make run prints), and none of them in the plan's own dry runs."""
+    plan = compile_plan(load_config(REPO_ROOT / "plan" / "config.yaml")).plan
+    demo = plan.schedules["DEMO"]
+    assert 3 <= len(demo.steps) <= 6 and demo.dry_run.end is None
+    assert all(s.planned_start is None and s.not_before is None for s in demo.steps.values())
+    assert [s.step_id for s in demo.steps.values() if not s.upstream] == ["PP-901"]
+    assert all(plan.steps[s].duration <= dt.timedelta(minutes=5) for s in demo.steps)
+    assert {plan.steps[s].owner for s in demo.steps} <= set(list(plan.actors)[:3])
+    for name in ("DR1", "DR2", "DR3", "LIVE"):
+        assert not set(demo.steps) & set(plan.schedules[name].steps), name

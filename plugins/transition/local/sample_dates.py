@@ -15,6 +15,9 @@ comes. The others follow every :data:`SPACING`; each keeps its End as many days 
 its D-day as in the sample. The dates stay while the first dry run's End has not passed (a
 restart does not move a dry run being played), then move on.
 
+A dry run none of whose steps has a planned time (the sample's DEMO) is played whenever it is
+triggered: it is dated the day ``make run`` starts, and the terminal says how to try it.
+
 A workbook whose D-days are no longer the marked ones (someone set dates of their own), or any
 other workbook, is run as it is.
 """
@@ -102,11 +105,18 @@ def dated_runs(plan: Plan, now: dt.datetime) -> dict[str, DatedRun]:
     for index, name in enumerate(names):
         run = plan.schedules[name].dry_run
         d_day = first + index * SPACING
+        if not _planned(plan, name):  # played whenever it is triggered (DEMO): dated today
+            d_day = now.astimezone(zone).date()
         end = None
         if run.end is not None:
             end = dt.datetime.combine(d_day, dt.time()) + _after_midnight(run.end, run.d_day, zone)
         dated[name] = DatedRun(d_day, end)
     return dated
+
+
+def _planned(plan: Plan, dry_run: str) -> bool:
+    """Whether any step of ``dry_run`` has a planned time."""
+    return any(s.planned_start is not None for s in plan.schedules[dry_run].steps.values())
 
 
 def _after_midnight(moment: dt.datetime, day: dt.date, zone: ZoneInfo) -> dt.timedelta:
@@ -212,16 +222,35 @@ def _still_current(state: dict, plan: Plan, now: dt.datetime) -> dict[str, Dated
 
 
 def sample_dates_notice(plan: Plan, folder: Path) -> str:
-    """What make run says of the dated copy: each dry run's D-day, the first one's first step."""
+    """What make run says of the dated copy: each dry run's D-day, the first one's first step, and
+    how to try the tool at once (a dry run with no planned time: the sample's DEMO)."""
     zone = ZoneInfo(plan.timezone)
     names = list(plan.schedules)
-    first = plan.schedules[names[0]]
+    first_name = next((n for n in names if _planned(plan, n)), names[0])
+    first = plan.schedules[first_name]
     starts = [s.planned_start for s in first.steps.values() if s.planned_start is not None]
     days = [f"{n} on {plan.schedules[n].dry_run.d_day:%a %Y-%m-%d}" for n in names]
     if starts:
-        days[0] += f" (its first step asks from {min(starts).astimezone(zone):%a %Y-%m-%d %H:%M})"
-    return (
+        days[names.index(first_name)] += (
+            f" (its first step asks from {min(starts).astimezone(zone):%a %Y-%m-%d %H:%M})"
+        )
+    text = (
         f"The sample plan's dry runs are dated from today ({plan.timezone}; a copy in {folder}): "
         + ", ".join(days)
-        + f". Trigger {plan.dag_id(names[0])} to play {names[0]} now."
+        + f". Trigger {plan.dag_id(first_name)} to play {first_name} now."
     )
+    for name in names:
+        if _planned(plan, name):
+            continue
+        schedule = plan.schedules[name]
+        first_steps = [s for s in schedule.steps.values() if not s.upstream]
+        owners = sorted({plan.steps[s.step_id].owner for s in schedule.steps.values()})
+        text += (
+            f" To try the tool in a few minutes, trigger {plan.dag_id(name)}: "
+            f"{len(schedule.steps)} steps with no planned time, "
+            + ", ".join(f"{s.step_id} asking {plan.steps[s.step_id].owner}" for s in first_steps)
+            + " at once, each next one when the one before is closed (log in as "
+            + ", ".join(owners)
+            + ")."
+        )
+    return text
