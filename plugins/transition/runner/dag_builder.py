@@ -34,6 +34,7 @@ from transition.runner.watch_operator import RECHECK, WATCH_TASK_ID, RunWatchOpe
 from transition.runs.answers import STEP_RETRIES
 
 START_DATE = dt.datetime(2020, 1, 1, tzinfo=dt.UTC)  # runs are triggered by hand
+WATCH_RETRY_DELAY = dt.timedelta(seconds=30)
 
 
 def plan_doc(plan: Plan, dry_run: str) -> str:
@@ -110,6 +111,9 @@ def _watch(plan: Plan, dry_run: str) -> RunWatchOperator:
         else None,
         on_heads_up=partial(announce_heads_up, plan, dry_run),
         owner="transition",
+        # A try that cannot start (Airflow's api-server down or restarting) is tried again after
+        # the outage, not within it: at the steps' 2 s, all three retries were gone in 20 s.
+        retry_delay=WATCH_RETRY_DELAY,
     )
 
 
