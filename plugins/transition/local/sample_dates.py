@@ -1,25 +1,11 @@
 """The sample plan's dry runs, dated from the day ``make run`` starts.
 
-The sample workbook (``plan/transition_plan.xlsx``, written by ``plan/build_sample_plan.py``)
-keeps fixed D-days, so that tests and benchmarks read the same plan every day; its Keywords
-property says so (``transition-sample-plan DR1=2026-10-03 ...``). Played as they are, months
-later, its first dry run would be over before it starts: every step Overdue, the run's End
-missed, invitations to past events.
+``transition standalone`` runs a dated copy of the sample workbook in ``HOME/sample-plan/``, with
+only the DryRuns sheet's D-day and End changed: the first dry run can be played at once (no step
+Overdue, :data:`FIRST_MARGIN`), the others follow every :data:`SPACING`. Any other workbook, or one
+whose D-days are no longer the marked ones, is run as it is.
 
-So ``transition standalone`` runs a dated copy of it, in ``HOME/sample-plan/``: the same workbook
-(every sheet, every edit made to it) and configuration, with only the DryRuns sheet's D-day and
-End changed. The first dry run gets the earliest D-day at which no step would be Overdue when it
-is triggered now (every step that waits for another plans to start at least
-:data:`FIRST_MARGIN` from now): it can be played at once, its first steps asking as their Start
-comes. The others follow every :data:`SPACING`; each keeps its End as many days and hours after
-its D-day as in the sample. The dates stay while the first dry run's End has not passed (a
-restart does not move a dry run being played), then move on.
-
-A dry run none of whose steps has a planned time (the sample's DEMO) is played whenever it is
-triggered: it is dated the day ``make run`` starts, and the terminal says how to try it.
-
-A workbook whose D-days are no longer the marked ones (someone set dates of their own), or any
-other workbook, is run as it is.
+How it works: docs/architecture.md, "local/sample_dates.py".
 """
 
 from __future__ import annotations

@@ -1,23 +1,11 @@
 """A SQLite history copied into PostgreSQL: ``transition restore old.db`` with PostgreSQL configured.
 
-``make run`` kept Airflow's database in SQLite before it moved to an embedded PostgreSQL; a
-``pg_restore`` cannot read a SQLite file, so its rows are copied table by table into a PostgreSQL
-database that already holds Airflow's schema of the same version (``airflow db migrate`` was run on
-it: ``transition standalone`` does it when Airflow starts).
+Rows are copied table by table into a PostgreSQL database that already holds Airflow's schema of
+the same version (the schema revisions must match on both sides), in one transaction on the target:
+its tables emptied, filled in the order of their foreign keys, sequences set past the largest id.
+Any failure rolls it all back and names the table.
 
-* Airflow's schema revisions (``alembic_version``, and those of the providers' tables such as
-  ``alembic_version_fab``) must be the same on both sides: the columns then match.
-* Every table is copied: Airflow's (its models, with the providers' database managers, as
-  ``airflow db migrate`` knows them), the plugin's (:mod:`transition.runs.records_schema`, brought
-  to the latest version on both sides first), and any other table the target also has (read
-  as stored). A table the target lacks is reported, never dropped in silence.
-* Values are read through Airflow's column types (SQLite's text timestamps, 0/1 booleans, hex
-  UUIDs become Python values). JSON and pickled columns are carried as stored, cast by PostgreSQL
-  to the column's type: read through their types, a SQL NULL would come back as JSON ``null``,
-  and a pickle would be unpickled (code run) for nothing.
-* One transaction on the target: its tables are emptied (not the schema revisions), filled in the
-  order of its foreign keys, in batches, then every sequence is set past the largest id. Any
-  failure rolls it all back and names the table (and the row when it is known).
+How it works: docs/architecture.md, "local/sqlite_to_postgres.py".
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import zoneinfo
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from email.message import EmailMessage
 from functools import partial
 from typing import Any
@@ -28,12 +28,12 @@ from transition.notifications.addressing import (
     required_actions_link,
     step_subject,
 )
-from transition.notifications.channels import ChannelMessage, lines_of_facts, tell_channels
-from transition.notifications.mail import MailError, compose, failure_reason, render, send
+from transition.notifications.channels import ChannelMessage, lines_of_facts
+from transition.notifications.deliver import Announcement, Mail, deliver, task_recorder
+from transition.notifications.mail import compose, render
 from transition.notifications.overdue_digest import OverdueStep, digest_message, digest_recipients
 from transition.plan.model import Plan, ScheduledStep
 from transition.runs import step_records
-from transition.runs.mail_failures import record_mail_failure
 from transition.runs.states import due_at
 from transition.vocabulary import WATCH_LABEL, subject_prefix
 from transition.workbook.cells import format_duration
@@ -206,36 +206,8 @@ def alert_channel_message(
         )
 
 
-def send_alert(
-    build: Callable[[], EmailMessage], ti: Any, step_id: str, kind: str, to: str
-) -> None:
-    """Build and send; one that fails either way is recorded as a failure (the watch tells the managers)."""
-    message = None
-    try:
-        message = build()
-        send(message)
-    except Exception as exc:
-        if not isinstance(exc, MailError):
-            log.exception("The %s e-mail of %s could not be built", kind, step_id)
-        log.warning(
-            "The %s e-mail of %s could not be sent (%s); the step goes on", kind, step_id, exc
-        )
-        record_mail_failure(
-            ti, kind, str(message["To"]) if message is not None else to, failure_reason(exc)
-        )
-        return
-    log.info(
-        "%s e-mail sent: %s to %s (cc %s)",
-        kind,
-        message["Subject"],
-        message["To"],
-        message.get("Cc", "nobody"),
-    )
-
-
 def announce_late(plan: Plan, dry_run: str, scheduled: ScheduledStep, context: Any) -> None:
-    # deferred: Airflow's configuration, read when an e-mail is sent
-
+    """The step's Late e-mail and channel message, from its task; never raises."""
     ti = context["ti"]
     ready = ti.xcom_pull(task_ids=ti.task_id, key=step_records.READY) or {}
     late_at = due_at(
@@ -254,20 +226,25 @@ def announce_late(plan: Plan, dry_run: str, scheduled: ScheduledStep, context: A
         base_url=airflow_base_url(),
         late_at=late_at,
     )
-    send_alert(build, ti, scheduled.step_id, "late", _owner_email(plan, scheduled.step_id))
-    tell_channels(
+    deliver(
         plan,
-        "late",
-        partial(
-            alert_channel_message,
-            plan,
-            dry_run,
-            scheduled,
+        Announcement(
             kind="late",
-            link=required_actions_link(airflow_base_url(), ti.dag_id, ti.run_id, scheduled.step_id),
-            late_at=late_at,
+            about=scheduled.step_id,
+            mails=[Mail(build, to=_owner_email(plan, scheduled.step_id))],
+            channel=partial(
+                alert_channel_message,
+                plan,
+                dry_run,
+                scheduled,
+                kind="late",
+                link=required_actions_link(
+                    airflow_base_url(), ti.dag_id, ti.run_id, scheduled.step_id
+                ),
+                late_at=late_at,
+            ),
         ),
-        partial(record_mail_failure, ti, "late", channel=True),
+        task_recorder(ti),
     )
 
 
@@ -278,55 +255,47 @@ def announce_overdue(
     one alone gets its own e-mail; several, one e-mail per person (:mod:`.overdue_digest`). The
     plan's chat channels get one message per step."""
     ti = context["ti"]
-    _mail_overdue(plan, dry_run, ti, found)
+    record = task_recorder(ti)
+    deliver(
+        plan,
+        Announcement(
+            kind="overdue",
+            about=", ".join(step_id for step_id, _holding in found),
+            mails=_overdue_mails(plan, dry_run, ti, found),
+        ),
+        record,
+    )
     base_url = airflow_base_url()
     for step_id, holding in found:
-        tell_channels(
+        channel = partial(
+            alert_channel_message,
             plan,
-            "overdue",
-            partial(
-                alert_channel_message,
-                plan,
-                dry_run,
-                plan.schedules[dry_run].steps[step_id],
-                kind="overdue",
-                link=required_actions_link(base_url, ti.dag_id, ti.run_id, step_id),
-                holding=holding,
-            ),
-            partial(record_mail_failure, ti, "overdue", channel=True),
+            dry_run,
+            plan.schedules[dry_run].steps[step_id],
+            kind="overdue",
+            link=required_actions_link(base_url, ti.dag_id, ti.run_id, step_id),
+            holding=holding,
         )
+        deliver(plan, Announcement(kind="overdue", about=step_id, channel=channel), record)
 
 
-def _mail_overdue(plan: Plan, dry_run: str, ti: Any, found: list[tuple[str, list[str]]]) -> None:
+def _overdue_mails(
+    plan: Plan, dry_run: str, ti: Any, found: list[tuple[str, list[str]]]
+) -> list[Mail]:
+    base_url = airflow_base_url()
+    where = {"dag_id": ti.dag_id, "run_id": ti.run_id, "base_url": base_url}
     if len(found) == 1:
         step_id, holding = found[0]
         scheduled = plan.schedules[dry_run].steps[step_id]
         build = partial(
-            alert_message,
-            plan,
-            dry_run,
-            scheduled,
-            kind="overdue",
-            dag_id=ti.dag_id,
-            run_id=ti.run_id,
-            base_url=airflow_base_url(),
-            holding=holding,
+            alert_message, plan, dry_run, scheduled, kind="overdue", holding=holding, **where
         )
-        send_alert(build, ti, step_id, "overdue", _owner_email(plan, step_id))
-        return
+        return [Mail(build, to=_owner_email(plan, step_id))]
     items = [OverdueStep(step_id, tuple(holding)) for step_id, holding in found]
-    base_url = airflow_base_url()
-    for group in digest_recipients(plan, items):
-        build = partial(
-            digest_message,
-            plan,
-            dry_run,
-            group,
-            dag_id=ti.dag_id,
-            run_id=ti.run_id,
-            base_url=base_url,
-        )
-        send_alert(build, ti, ", ".join(s.step_id for s in group.steps), "overdue", group.to[0])
+    return [
+        Mail(partial(digest_message, plan, dry_run, group, **where), to=group.to[0])
+        for group in digest_recipients(plan, items)
+    ]
 
 
 def _owner_email(plan: Plan, step_id: str) -> str:
@@ -364,13 +333,19 @@ def announce_mail_failures(plan: Plan, dry_run: str, context: Any, failures: lis
                 "mail_failures", subject=subject, plan=plan.name, dry_run=dry_run, failures=shown
             )
             messages.append(compose(subject=subject, to=recipients, text=text, html=html))
-    try:
-        for message in messages:
-            send(message)
-    except MailError as exc:
+    delivered = deliver(
+        plan,
+        Announcement(
+            kind="failures",
+            about=dry_run,
+            mails=[Mail.built(message) for message in messages],
+        ),
+        None,  # the report of the failures: one that fails is tried again later, not recorded
+    )
+    if delivered.failed:
         log.info(
             "E-mail still does not work (%s); the %d failures will be reported later",
-            exc,
+            delivered.error,
             len(failures),
         )
         return False

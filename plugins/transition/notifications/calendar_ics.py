@@ -1,26 +1,12 @@
 """Calendar invitations: the iCalendar (.ics) file of one owner in one dry run.
 
-The "owner" of a calendar is whoever holds its steps now: the step's owner in the plan, or in a
-running dry run the person it was last transferred to (a transfer, or a cutover manager's
-substitute for an absent person; ``holders``, from :mod:`.step_holder`).
+The owner is whoever holds the steps now (``holders``, from :mod:`transition.runs.step_holder`);
+one event per step with a planned start, from planned start to planned end. The UID
+(``<step>.<dry run>.<plan>.<run key>@transition``) is the same for the same step of the same run,
+so an update or a cancellation replaces the event; the caller gives the SEQUENCE. Pure functions
+of the compiled plan; ``icalendar`` is imported only when a file is written.
 
-One event per step the owner has in the dry run with a planned start (steps without one start when
-their prerequisites close, so they have no time to put in a calendar): planned start to planned end
-(start + duration, in elapsed time), ``[Transition-DR1] CO-120 - label``, the step's description and,
-when the run is known, the link to its Required Actions page.
-
-* **UID**: ``<step>.<dry run>.<plan>.<run key>@transition`` (the run key is a short hash of the run
-  id; without a run, e.g. ``transition calendar`` without ``--run``, it is left out). The same step
-  of the same run always has the same UID, so an update or a cancellation replaces the event.
-* **SEQUENCE**: given by the caller, higher for each update (see ``calendar_mail``).
-* **Times** carry the plan's time zone (``DTSTART;TZID=Europe/Brussels:...``) with its VTIMEZONE.
-  A time in the second pass of the hour repeated when clocks go back cannot be written as local
-  time (RFC 5545 reads a repeated local time as its first occurrence), so such a time is written in
-  UTC (``...Z``): the instant is always right.
-* **ORGANIZER** is the first cutover manager, **ATTENDEE** the owner, i.e. the holder (RSVP=FALSE:
-  nobody reads replies).
-
-Pure functions of the compiled plan; ``icalendar`` is imported only when a file is written.
+How it works: docs/architecture.md, "notifications/calendar_ics.py".
 """
 
 from __future__ import annotations

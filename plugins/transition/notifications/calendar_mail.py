@@ -1,35 +1,12 @@
 """Calendar invitations by e-mail: one e-mail per owner and run, the owner's events in an .ics file.
 
-An "owner" here is whoever holds the steps now: a step transferred in the run (to someone, or to a
-substitute for an absent person) is in its holder's calendar, no longer in its owner's. The watch
-reads the run's holders (one Variable, ``step_holder.read_run_holders``) on each sync, so a
-transfer reaches the calendars at the next wake: the new holder gets an invitation (or an update),
-the one before a ``Removed steps`` for the same UIDs.
+The run's watch sends the **Invitation** when the run starts (``on_start``), an **Update** (and
+**Removed steps**) when an owner's events changed (``on_wake``); ``calendar_listener`` sends the
+**Cancellation** (:func:`cancel_calendar`) when a person marks the run failed. The owner is whoever
+holds the steps now. What was sent is kept in the watch's sent-ledger entry ``calendar``; a failed
+e-mail is recorded once and tried again on later wakes.
 
-* **Invitation**: when a dry run starts, the run's watch (``_watch``, its ``on_start`` hook) sends each
-  owner of a step with a planned time one e-mail, ``[Transition-DR1] Calendar - Invitation``, with
-  the .ics file of ``calendar_ics`` attached (``text/calendar; method=REQUEST``), SEQUENCE 0.
-* **Update**: the watch wakes every minute while steps are open and runs the latest plan; on each
-  wake (``on_wake``) it compares each owner's events with what it last sent them (a fingerprint per
-  owner, in the watch's sent-ledger). When they differ, the owner gets ``Calendar - Update``: the
-  events as they are now, same UIDs, a higher SEQUENCE; and, if some steps are no longer theirs (or
-  no longer timed), ``Calendar - Removed steps`` (``METHOD:CANCEL`` for those UIDs).
-* **Cancellation**: when a person marks the run failed, ``calendar_listener`` calls
-  :func:`cancel_calendar` in the api-server: every owner invited gets ``Calendar - Cancelled``
-  (``METHOD:CANCEL``, same UIDs, a higher SEQUENCE).
-
-The plan's chat channels that list ``calendar`` get one message per sending (not one per person):
-``Calendar - Update``, then a line per kind of e-mail with its people and their steps.
-
-E-mails never stop the run. A failed invitation or update is recorded once on the watch
-(``transition.runs.mail_failures``, so the cutover managers hear of it) and tried again on later
-wakes, one owner per wake while e-mail keeps failing.
-
-The sent-ledger entry ``calendar`` of the watch::
-
-    {"sequence": 1, "version": "<fingerprint of every owner's events>",
-     "owners": {"alice": {"hash": "<fingerprint>", "steps": ["PP-010", "CO-110"]}, ...},
-     "failed": {"bob": "<fingerprint that could not be sent>"}}
+How it works: docs/architecture.md, "notifications/calendar_mail.py".
 """
 
 from __future__ import annotations
@@ -39,7 +16,7 @@ import hashlib
 import json
 import logging
 import zoneinfo
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from email.message import EmailMessage
 from functools import partial
 from typing import Any
@@ -58,10 +35,10 @@ from transition.notifications.calendar_ics import (
     ics_filename,
     run_events,
 )
-from transition.notifications.channels import ChannelMessage, tell_channels
+from transition.notifications.channels import ChannelMessage
+from transition.notifications.deliver import Announcement, Recorder, deliver, task_recorder
 from transition.notifications.mail import MailError, attach, compose, failure_reason, render, send
 from transition.plan.model import Plan
-from transition.runs.mail_failures import record_mail_failure
 from transition.runs.sent_ledger import SentLedger
 from transition.runs.step_holder import read_run_holders
 from transition.vocabulary import subject_prefix
@@ -209,17 +186,17 @@ def _tell_calendar_channels(
     told: list[tuple[str, str, list[str]]],
     dag_id: str,
     run_id: str,
-    on_failure: Callable[[str, str], None] | None = None,
+    record: Recorder | None = None,
 ) -> None:
     if told:
-        tell_channels(
+        channel = partial(
+            calendar_channel_message,
             plan,
-            "calendar",
-            lambda: calendar_channel_message(
-                plan, dry_run, told, link=run_link(airflow_base_url(), dag_id, run_id)
-            ),
-            on_failure,
+            dry_run,
+            told,
+            link=run_link(airflow_base_url(), dag_id, run_id),
         )
+        deliver(plan, Announcement(kind="calendar", about=dry_run, channel=channel), record)
 
 
 def _gone_events(plan: Plan, dry_run: str, run_id: str, steps: list[str]) -> list[CalendarEvent]:
@@ -293,7 +270,7 @@ def _owner_messages(
     return messages
 
 
-def _failed(ti: Any, owner: Any, exc: Exception, recorded: bool) -> None:
+def _failed(record: Recorder, owner: Any, exc: Exception, recorded: bool) -> None:
     """Log a calendar e-mail that failed, and record it for the cutover managers unless it was
     (``recorded``: once per owner and version of their events)."""
     if not isinstance(exc, MailError):
@@ -302,7 +279,7 @@ def _failed(ti: Any, owner: Any, exc: Exception, recorded: bool) -> None:
         "The calendar e-mail to %s could not be sent (%s); tried again later", owner.id, exc
     )
     if not recorded:
-        record_mail_failure(ti, "calendar", owner.email, failure_reason(exc))
+        record("calendar", owner.email, failure_reason(exc))
 
 
 def sync_calendar(plan: Plan, dry_run: str, context: Any) -> int:
@@ -350,7 +327,7 @@ def sync_calendar(plan: Plan, dry_run: str, context: Any) -> int:
                 send(message)
                 sent += 1
         except Exception as exc:  # never marked delivered: tried again at the next wake
-            _failed(ti, plan.actors[owner], exc, recorded=retry)
+            _failed(task_recorder(ti), plan.actors[owner], exc, recorded=retry)
             state["failed"][owner] = hashes.get(owner, "")
             ledger.mark(LEDGER_ENTRY, state)
             if retry and isinstance(exc, MailError):
@@ -378,7 +355,7 @@ def sync_calendar(plan: Plan, dry_run: str, context: Any) -> int:
         told,
         ti.dag_id,
         ti.run_id,
-        partial(record_mail_failure, ti, "calendar", channel=True),
+        task_recorder(ti),
     )
     return sent
 

@@ -1,16 +1,11 @@
 """Chat channels: the messages config.yaml's ``channels`` lists also go to Slack, Teams and others.
 
-Each channel is an Airflow connection; its type says how it is posted to:
+Each channel is an Airflow connection whose type says how it is posted to (``slackwebhook`` or
+``apprise``). Its message is a short text in the plan's language; e-mail is always sent as well,
+and a channel that cannot be posted to never stops a step nor its e-mails: the failure is logged
+and returned.
 
-* ``slackwebhook``: a Slack incoming webhook, through the Slack provider's
-  :class:`~airflow.providers.slack.notifications.slack_webhook.SlackWebhookNotifier`;
-* ``apprise``: any service Apprise knows (Microsoft Teams ``workflows://`` or ``msteams://``,
-  Mattermost, Discord, a ``json://`` endpoint, ...), through the Apprise provider's hook.
-
-A channel is a shared room: its message is a short text in the plan's language (the e-mail's subject,
-a few lines, the link), not the e-mail of one person. E-mail is always sent as well; a channel that
-cannot be posted to never stops a step nor its e-mails: the failure is logged and returned (the
-callers record it with the e-mails that could not be sent, for the run's watch to report).
+How it works: docs/architecture.md, "notifications/channels.py".
 """
 
 from __future__ import annotations

@@ -15,6 +15,8 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+from email.message import EmailMessage
+from functools import partial
 from typing import Any
 
 from airflow.sdk.definitions.callback import AsyncCallback
@@ -28,7 +30,8 @@ from transition.notifications.channels import (
     lines_of_facts,
     post_to_channels,
 )
-from transition.notifications.mail import MailError, compose, failure_reason, render, send
+from transition.notifications.deliver import Mail, send_one
+from transition.notifications.mail import MailError, compose, render
 from transition.plan.model import Plan
 from transition.vocabulary import subject_prefix
 
@@ -91,6 +94,17 @@ def end_channel_message(
     )
 
 
+def _end_mail(
+    plan: str, dry_run: str, to: list[str], end: str, run_id: str, link: str
+) -> EmailMessage:
+    """The End alert's e-mail, in the current language."""
+    subject = end_subject(dry_run, end)
+    text, html = render(
+        "deadline", subject=subject, plan=plan, dry_run=dry_run, end=end, run_id=run_id, link=link
+    )
+    return compose(subject=subject, to=to, text=text, html=html)
+
+
 async def notify_dry_run_late(
     plan: str,
     dry_run: str,
@@ -111,32 +125,15 @@ async def notify_dry_run_late(
     failures = []
     if languages is None:  # a callback written before languages were passed
         languages = {"en": {"to": recipients, "end": end}} if recipients else {}
-    for language, group in languages.items():
-        try:  # one language's e-mail failing does not keep the others from going
-            with use_language(language):
-                subject = end_subject(dry_run, group["end"])
-                text, html = render(
-                    "deadline",
-                    subject=subject,
-                    plan=plan,
-                    dry_run=dry_run,
-                    end=group["end"],
-                    run_id=run_id,
-                    link=link,
-                )
-            message = compose(subject=subject, to=group["to"], text=text, html=html)
-            await asyncio.to_thread(send, message)
-        except Exception as exc:
-            log.warning(
-                "The deadline e-mail of %s %s to %s could not be sent: %s",
-                plan,
-                dry_run,
-                ", ".join(group["to"]),
-                failure_reason(exc),
-            )
-            failures.append(failure_reason(exc))
-            continue
-        log.info("Deadline e-mail sent for %s %s to %s", plan, dry_run, ", ".join(group["to"]))
+    for language, group in languages.items():  # one language failing does not stop the others
+        mail = Mail(
+            partial(_end_mail, plan, dry_run, group["to"], group["end"], run_id, link),
+            to=", ".join(group["to"]),
+            language=language,
+        )
+        reason = await asyncio.to_thread(send_one, mail, "deadline", f"{plan} {dry_run}", None)
+        if reason is not None:
+            failures.append(reason)
     mail_failed = bool(failures)
     if channels and channels.get("connections"):
         language = str(channels.get("language") or "en")

@@ -20,11 +20,10 @@ from transition.notifications.addressing import (
     step_subject,
 )
 from transition.notifications.alert_mail import notice_message
-from transition.notifications.channels import ChannelMessage, lines_of_facts, tell_channels
-from transition.notifications.mail import MailError, failure_reason, send
+from transition.notifications.channels import ChannelMessage, lines_of_facts
+from transition.notifications.deliver import Announcement, Mail, Once, deliver, task_recorder
 from transition.plan.gates import descendants, downstream_of
 from transition.plan.model import Actor, Plan
-from transition.runs.mail_failures import record_mail_failure
 from transition.runs.sent_ledger import SentLedger
 from transition.vocabulary import Decision
 
@@ -86,7 +85,7 @@ def decision_channel_message(
         )
 
 
-def decision_messages(
+def decision_mails(
     plan: Plan,
     dry_run: str,
     gate_id: str,
@@ -97,30 +96,33 @@ def decision_messages(
     dag_id: str,
     run_id: str,
     base_url: str,
-) -> list[EmailMessage]:
+) -> list[Mail]:
+    """One e-mail per language among the cutover managers and the owners of the steps the
+    decision starts or skips."""
     starts, skips = affected_steps(plan, dry_run, followed, skipped)
     people: list[Actor | None] = [*plan.manager_actors()]
     people += [plan.actors.get(plan.steps[s].owner) for s in (*starts, *skips)]
-    messages = []
-    for language, readers in by_language(people).items():
-        with use_language(language):
-            what, headline, listed = _decision_text(plan, gate_id, record, starts, skips)
-            messages.append(
-                notice_message(
-                    plan,
-                    dry_run,
-                    gate_id,
-                    what=what,
-                    headline=headline,
-                    to=[a.email for a in readers],
-                    cc=[],
-                    dag_id=dag_id,
-                    run_id=run_id,
-                    base_url=base_url,
-                    facts=listed,
-                )
-            )
-    return messages
+
+    def build(readers: list[Actor]) -> EmailMessage:  # in the readers' language (the Mail's)
+        what, headline, listed = _decision_text(plan, gate_id, record, starts, skips)
+        return notice_message(
+            plan,
+            dry_run,
+            gate_id,
+            what=what,
+            headline=headline,
+            to=[a.email for a in readers],
+            cc=[],
+            dag_id=dag_id,
+            run_id=run_id,
+            base_url=base_url,
+            facts=listed,
+        )
+
+    return [
+        Mail(partial(build, readers), to=readers[0].email, language=language)
+        for language, readers in by_language(people).items()
+    ]
 
 
 def announce_decision(
@@ -133,41 +135,27 @@ def announce_decision(
 ) -> None:
     """Send the decision's e-mails once (the gate's ledger); a failure is recorded for the watch."""
     ti = context["ti"]
-    ledger = SentLedger.of(context)
-    if ledger.get("decision_mail"):
-        return
-    messages = decision_messages(
+    where = {"dag_id": ti.dag_id, "run_id": ti.run_id, "base_url": airflow_base_url()}
+    channel = partial(
+        decision_channel_message,
         plan,
         dry_run,
         ti.task_id,
         record,
         followed=followed,
         skipped=skipped,
-        dag_id=ti.dag_id,
-        run_id=ti.run_id,
-        base_url=airflow_base_url(),
+        link=required_actions_link(where["base_url"], ti.dag_id, ti.run_id, ti.task_id),
     )
-    for message in messages:
-        try:
-            send(message)
-        except MailError as exc:
-            log.warning("The decision e-mail of %s could not be sent (%s)", ti.task_id, exc)
-            record_mail_failure(ti, "decision", str(message["To"]), failure_reason(exc))
-            continue
-        log.info("Decision e-mail sent: %s to %s", message["Subject"], message["To"])
-    tell_channels(
+    deliver(
         plan,
-        "decision",
-        partial(
-            decision_channel_message,
-            plan,
-            dry_run,
-            ti.task_id,
-            record,
-            followed=followed,
-            skipped=skipped,
-            link=required_actions_link(airflow_base_url(), ti.dag_id, ti.run_id, ti.task_id),
+        Announcement(
+            kind="decision",
+            about=ti.task_id,
+            mails=decision_mails(
+                plan, dry_run, ti.task_id, record, followed=followed, skipped=skipped, **where
+            ),
+            channel=channel,
+            once=Once(SentLedger.of(context), "decision_mail", record["decision"]),
         ),
-        partial(record_mail_failure, ti, "decision", channel=True),
+        task_recorder(ti),
     )
-    ledger.mark("decision_mail", record["decision"])

@@ -25,12 +25,12 @@ from transition.notifications.addressing import (
     required_actions_link,
     step_subject,
 )
-from transition.notifications.alert_mail import notice_message, send_alert
-from transition.notifications.channels import ChannelMessage, lines_of_facts, tell_channels
+from transition.notifications.alert_mail import notice_message
+from transition.notifications.channels import ChannelMessage, lines_of_facts
+from transition.notifications.deliver import Announcement, Mail, deliver, task_recorder
 from transition.plan.escalation import NOT_STARTED, Rung
 from transition.plan.heads_up import HeadsUp
 from transition.plan.model import Actor, Plan
-from transition.runs.mail_failures import record_mail_failure
 from transition.runs.step_holder import read_transferees
 
 
@@ -180,35 +180,38 @@ def announce_escalation(
     transferees = read_transferees(context)
     held_by = holders(plan, step_id, transferees)
     base_url = airflow_base_url()
-    for group in readers(plan, step_id, rung.level, transferees):
-        build = partial(
-            escalation_message,
-            plan,
-            dry_run,
-            step_id,
-            rung,
-            group,
-            since=since,
-            held_by=held_by,
-            dag_id=ti.dag_id,
-            run_id=ti.run_id,
-            base_url=base_url,
+    where = {"dag_id": ti.dag_id, "run_id": ti.run_id, "base_url": base_url}
+    mails = [
+        Mail(
+            partial(
+                escalation_message,
+                plan,
+                dry_run,
+                step_id,
+                rung,
+                group,
+                since=since,
+                held_by=held_by,
+                **where,
+            ),
+            to=group.to[0].email,
         )
-        send_alert(build, ti, step_id, "reminder", group.to[0].email)
-    tell_channels(
+        for group in readers(plan, step_id, rung.level, transferees)
+    ]
+    channel = partial(
+        escalation_channel_message,
         plan,
-        "reminder",
-        partial(
-            escalation_channel_message,
-            plan,
-            dry_run,
-            step_id,
-            rung,
-            since=since,
-            held_by=held_by,
-            link=required_actions_link(base_url, ti.dag_id, ti.run_id, step_id),
-        ),
-        partial(record_mail_failure, ti, "reminder", channel=True),
+        dry_run,
+        step_id,
+        rung,
+        since=since,
+        held_by=held_by,
+        link=required_actions_link(base_url, ti.dag_id, ti.run_id, step_id),
+    )
+    deliver(
+        plan,
+        Announcement(kind="reminder", about=step_id, mails=mails, channel=channel),
+        task_recorder(ti),
     )
 
 
@@ -271,27 +274,26 @@ def announce_heads_up(plan: Plan, dry_run: str, context: Any, due: list[HeadsUp]
     """Send the heads-ups one check of the run's watch found; a failure is recorded, never raised."""
     ti = context["ti"]
     base_url = airflow_base_url()
+    where = {"dag_id": ti.dag_id, "run_id": ti.run_id, "base_url": base_url}
     for heads_up in due:
-        build = partial(
-            heads_up_message,
+        owner = plan.actors[plan.steps[heads_up.step_id].owner]
+        channel = partial(
+            heads_up_channel_message,
             plan,
             dry_run,
             heads_up,
-            dag_id=ti.dag_id,
-            run_id=ti.run_id,
-            base_url=base_url,
+            link=required_actions_link(base_url, ti.dag_id, ti.run_id, heads_up.step_id),
         )
-        owner = plan.actors[plan.steps[heads_up.step_id].owner]
-        send_alert(build, ti, heads_up.step_id, "heads-up", owner.email)
-        tell_channels(
+        deliver(
             plan,
-            "heads_up",
-            partial(
-                heads_up_channel_message,
-                plan,
-                dry_run,
-                heads_up,
-                link=required_actions_link(base_url, ti.dag_id, ti.run_id, heads_up.step_id),
+            Announcement(
+                kind="heads-up",
+                about=heads_up.step_id,
+                mails=[
+                    Mail(partial(heads_up_message, plan, dry_run, heads_up, **where), owner.email)
+                ],
+                channel=channel,
+                channel_kind="heads_up",
             ),
-            partial(record_mail_failure, ti, "heads-up", channel=True),
+            task_recorder(ti),
         )

@@ -25,13 +25,13 @@ from transition.notifications.addressing import (
     required_actions_link,
     step_subject,
 )
-from transition.notifications.alert_mail import notice_message, send_alert
-from transition.notifications.channels import ChannelMessage, lines_of_facts, tell_channels
+from transition.notifications.alert_mail import notice_message
+from transition.notifications.channels import ChannelMessage, lines_of_facts
+from transition.notifications.deliver import Announcement, Mail, deliver, task_recorder
 from transition.notifications.escalation_mail import Readers, holders, readers
 from transition.plan.escalation import Rung
 from transition.plan.gates import said_go
 from transition.plan.model import Actor, Plan
-from transition.runs.mail_failures import record_mail_failure
 from transition.runs.sent_ledger import GATE_ANSWERS, SentLedger
 from transition.runs.step_holder import read_handed, read_transferees
 
@@ -173,35 +173,38 @@ def announce_gate_reminder(
     answers = SentLedger.of(context).get(GATE_ANSWERS, [])
     go = GoSoFar(plan.steps[gate_id].approvals, tuple(said_go(answers, read_handed(context))))
     base_url = airflow_base_url()
-    for group in readers(plan, gate_id, rung.level, transferees):
-        build = partial(
-            gate_reminder_message,
-            plan,
-            dry_run,
-            gate_id,
-            rung,
-            group,
-            since=since,
-            held_by=held_by,
-            go=go,
-            dag_id=ti.dag_id,
-            run_id=ti.run_id,
-            base_url=base_url,
+    where = {"dag_id": ti.dag_id, "run_id": ti.run_id, "base_url": base_url}
+    mails = [
+        Mail(
+            partial(
+                gate_reminder_message,
+                plan,
+                dry_run,
+                gate_id,
+                rung,
+                group,
+                since=since,
+                held_by=held_by,
+                go=go,
+                **where,
+            ),
+            to=group.to[0].email,
         )
-        send_alert(build, ti, gate_id, "reminder", group.to[0].email)
-    tell_channels(
+        for group in readers(plan, gate_id, rung.level, transferees)
+    ]
+    channel = partial(
+        gate_reminder_channel_message,
         plan,
-        "reminder",
-        partial(
-            gate_reminder_channel_message,
-            plan,
-            dry_run,
-            gate_id,
-            rung,
-            since=since,
-            held_by=held_by,
-            go=go,
-            link=required_actions_link(base_url, ti.dag_id, ti.run_id, gate_id),
-        ),
-        partial(record_mail_failure, ti, "reminder", channel=True),
+        dry_run,
+        gate_id,
+        rung,
+        since=since,
+        held_by=held_by,
+        go=go,
+        link=required_actions_link(base_url, ti.dag_id, ti.run_id, gate_id),
+    )
+    deliver(
+        plan,
+        Announcement(kind="reminder", about=gate_id, mails=mails, channel=channel),
+        task_recorder(ti),
     )

@@ -23,19 +23,12 @@ from transition.notifications.addressing import (
     required_actions_link,
     step_subject,
 )
-from transition.notifications.channels import ChannelMessage, lines_of_facts, tell_channels
-from transition.notifications.mail import (
-    MailError,
-    compose,
-    failure_reason,
-    markdown_html,
-    render,
-    send,
-)
+from transition.notifications.channels import ChannelMessage, lines_of_facts
+from transition.notifications.deliver import Announcement, Mail, deliver, task_recorder
+from transition.notifications.mail import compose, markdown_html, render
 from transition.notifications.request_text import d_day, planned_end, when
 from transition.plan.model import Actor, Plan, ScheduledStep
 from transition.runs import step_records
-from transition.runs.mail_failures import record_mail_failure
 from transition.runs.step_holder import read_holder
 
 log = logging.getLogger(__name__)
@@ -170,62 +163,44 @@ def _short_time(value: str, plan: Plan) -> str:
 
 
 def announce_ready(plan: Plan, dry_run: str, scheduled: ScheduledStep, context: Any) -> None:
-    """Build and send the Ready e-mail, and post to the plan's channels, from a running task;
+    """The Ready e-mail to whoever holds the step, and the plan's channels, from a running task;
     never raises."""
-    ti = context["ti"]
-    _mail_ready(plan, dry_run, scheduled, context)
-    tell_channels(
-        plan,
-        "ready",
-        lambda: ready_channel_message(
-            plan,
-            dry_run,
-            scheduled,
-            link=required_actions_link(airflow_base_url(), ti.dag_id, ti.run_id, scheduled.step_id),
-        ),
-        partial(record_mail_failure, ti, "ready", channel=True),
-    )
-
-
-def _mail_ready(plan: Plan, dry_run: str, scheduled: ScheduledStep, context: Any) -> None:
     ti = context["ti"]
     try:
         holder = read_holder(context)
     except Exception:  # Airflow's Variables unreachable: the owner is told, as before transfers
         log.warning("Whom %s was handed to could not be read; telling its owner", ti.task_id)
         holder = None
-    try:
-        reader = plan.actors.get(holder or "") or plan.actors[plan.steps[scheduled.step_id].owner]
-        with use_language(reader.language):
-            closed = closed_prerequisites(plan, scheduled, ti)
-        message = ready_message(
+    owner = plan.actors[plan.steps[scheduled.step_id].owner]
+    reader = plan.actors.get(holder or "") or owner
+    base_url = airflow_base_url()
+
+    def build() -> EmailMessage:  # in the reader's language (the Mail's), ``closed`` too
+        closed = closed_prerequisites(plan, scheduled, ti)
+        return ready_message(
             plan,
             dry_run,
             scheduled,
             dag_id=ti.dag_id,
             run_id=ti.run_id,
-            base_url=airflow_base_url(),
+            base_url=base_url,
             closed=closed,
             holder=holder,
         )
-        send(message)
-    except (
-        Exception
-    ) as exc:  # not sent (MailError) or not even built: a failure the managers hear of
-        if not isinstance(exc, MailError):
-            log.exception("The Ready e-mail of %s could not be built", scheduled.step_id)
-        log.warning(
-            "The Ready e-mail of %s could not be sent (%s); the step goes on without it",
-            scheduled.step_id,
-            exc,
-        )
-        record_mail_failure(
-            ti, "ready", plan.actors[plan.steps[scheduled.step_id].owner].email, failure_reason(exc)
-        )
-        return
-    log.info(
-        "Ready e-mail sent: %s to %s (cc %s)",
-        message["Subject"],
-        message["To"],
-        message.get("Cc", "nobody"),
+
+    deliver(
+        plan,
+        Announcement(
+            kind="ready",
+            about=scheduled.step_id,
+            mails=[Mail(build, to=reader.email, language=reader.language)],
+            channel=partial(
+                ready_channel_message,
+                plan,
+                dry_run,
+                scheduled,
+                link=required_actions_link(base_url, ti.dag_id, ti.run_id, scheduled.step_id),
+            ),
+        ),
+        task_recorder(ti),
     )

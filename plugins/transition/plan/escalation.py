@@ -1,17 +1,12 @@
 """The escalation ladder: who is reminded of a step nobody acts on, and when.
 
-Two ladders of up to three rungs each (``escalation`` in ``config.yaml``):
+Two ladders of up to three rungs each (``escalation`` in ``config.yaml``): **not started**, from
+when the step became Ready, and **overrun**, from its due time. Rung 1 reminds whoever holds the
+step, rung 2 copies the owner's team leader, rung 3 the cutover managers too; each rung goes once
+per step and run, and when several are due at once only the highest goes. Pure: the step's task
+(:mod:`transition.runner.step_operator`) asks when to wake and what to send.
 
-* **not started**: counted from when the step became Ready, while nobody has started it (a go /
-  no-go gate: while it waits for its decision);
-* **overrun**: counted from the step's due time (:func:`transition.runs.states.due_at`), while it
-  is started and not closed (the Late e-mail itself goes at the due time).
-
-Rung 1 reminds whoever holds the step (its owner and the people it was transferred to), rung 2
-copies the owner's team leader, rung 3 the cutover managers too. Each rung goes once per step and
-run; when several are due at once (a task parked through an outage), only the highest goes and the
-lower ones count as passed. Pure: the step's task (:mod:`transition.runner.step_operator`) asks
-when to wake and what to send.
+How it works: docs/architecture.md, "plan/escalation.py".
 """
 
 from __future__ import annotations

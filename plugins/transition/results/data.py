@@ -1,16 +1,11 @@
 """What happened in dry runs, read through Airflow's REST API and the plugin's JSON endpoints.
 
-Used by ``transition report`` (the results workbook) and by the weekly report DAG: neither reads
-Airflow's metadata database (an Airflow 3 task may not), both log in as an Airflow user:
+Used by ``transition report`` and by the weekly report DAG, both logged in as an Airflow user
+(neither reads Airflow's metadata database). Everything comes back as frozen dataclasses; times are
+aware, in the plan's time zone; a refused login is :class:`ApiRefused`, an unknown run
+:class:`NotFound`.
 
-* ``POST /auth/token``: a token for the user (bad user or password: :class:`ApiRefused`);
-* ``GET /api/v2/dags/{dag}/dagRuns/{run}``: the run (unknown: :class:`NotFound`);
-* ``GET /transition/api/dags/{dag}/runs/{run}/steps`` (and ``/defects``, ``/transfers``): every
-  step with its state, planned and actual times, who started and closed it (the plugin's recap JSON);
-* ``GET /api/v2/dags?tags=transition&tags=<plan>`` and ``GET /transition/api/dags/{dag}/runs``:
-  the other dry runs of the plan and their latest runs (the comparison).
-
-Everything comes back as frozen dataclasses; times are aware, in the plan's time zone.
+How it works: docs/architecture.md, "results/data.py".
 """
 
 from __future__ import annotations

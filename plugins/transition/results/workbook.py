@@ -1,20 +1,10 @@
 """The results workbook of a dry run: what ``transition report`` writes and the weekly e-mail attaches.
 
-Sheets:
+Sheets **Steps**, **Defects**, **Comparison** (when given) and **Run**; times in the plan's time
+zone, titles in the current language (:mod:`transition.i18n`). Every cell goes through
+:func:`transition.workbook.text_cells.put`: people's text is always a text cell, never a formula.
 
-* **Steps**: one row per step: state (coloured as on the recap page), owner, planned and actual
-  start, end and duration, who started and closed it, the closing comment, transfers, defects;
-* **Defects**: every defect recorded in the run;
-* **Comparison** (when given): the dry runs of the plan phase by phase, planned against actual
-  duration in hours (from the first start to the last end of the phase's steps), with a bar chart;
-* **Run**: the run itself: plan, dry run, Airflow ids, state, planned and forecast end, counts.
-
-Times are written in the plan's time zone (Excel has none; the Run sheet says which). Titles, state
-names and severities are in the current language (:mod:`transition.i18n`: ``transition report
---lang``, the weekly report's reader).
-
-Every cell goes through :func:`transition.workbook.text_cells.put`: people's text (labels, comments, defect
-titles, names...) is always a text cell, never a formula, and cut to Excel's limit with a mark.
+How it works: docs/architecture.md, "results/workbook.py".
 """
 
 from __future__ import annotations

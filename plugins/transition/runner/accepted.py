@@ -1,17 +1,10 @@
 """What a new try of a step's task finds already accepted, so that nobody is asked twice.
 
-A try can fail after Airflow accepted an answer and before the task acted on it (Airflow 3.3 fails
-a task resumed within a second or two of parking, see :mod:`transition.runner.executor`; a worker
-can be killed; a heartbeat lost). Airflow then starts a new try, which begins again at
-``execute``. Before it asks anything, it reads the step's answers record
-(:mod:`transition.runs.answers`: every answer the api-server accepted for the step, written in the
-answer's own transaction) and goes on from there.
+Before it asks anything, a new try reads the step's answers record (:mod:`transition.runs.answers`)
+and goes on from there. A try that follows a **clear** asks afresh: answers given to tries before
+the first try since the last clear (``max_tries - retries + 1``) do not count.
 
-A try that follows a **clear** asks afresh: a clear is how a cutover manager says "do this step
-again". Airflow tells the two apart itself: a clear resets ``max_tries`` to the try number plus the
-task's retries, a retry does not, so the first try since the last clear is
-``max_tries - retries + 1`` (Airflow's own reckoning, in the Task SDK's
-``RuntimeTaskInstance.get_first_reschedule_date``). Answers given to earlier tries do not count.
+How it works: docs/architecture.md, "runner/accepted.py".
 """
 
 from __future__ import annotations

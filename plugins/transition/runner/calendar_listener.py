@@ -1,21 +1,11 @@
 """Calendar cancellations when a person cancels a dry run (marks its Airflow run "failed").
 
-What Airflow 3.3 offers, read in its source (``api_fastapi/core_api/services/public/dag_run.py``,
-``models/dagrun.py``):
+A listener's ``on_dag_run_failed`` (registered by ``plugins/transition_plugin.py``) that acts on
+manual marking only: a run that failed by itself may be cleared and go on. It reads what the run's
+watch sent (its sent-ledger), e-mails the cancellations in a thread of its own, and leaves the
+ledger, so that a run brought back by clearing its tasks invites everyone again.
 
-* a DAG's ``on_failure_callback`` runs in the dag-processor, on a request of the scheduler, only when
-  the *scheduler* finds the run failed; a run marked failed through the REST API or the UI (both
-  ``PATCH .../dagRuns/{run}``) gets no DAG callback;
-* that PATCH kills the run's running and deferred tasks (the watch among them) and skips the others,
-  so no task of the run is left to notice;
-* but it calls the listeners' ``on_dag_run_failed(dag_run, msg)`` in the api-server, with
-  ``msg = "Dag Run's state was manually set to `failed`."``; the scheduler calls the same hook for
-  runs that fail by themselves (a step that failed), with another message.
-
-So this listener (registered by ``plugins/transition_plugin.py``) acts on manual marking
-only: a run that failed by itself may be cleared and go on. It reads what the run's watch sent (its
-sent-ledger), e-mails the cancellations in a thread of its own (the PATCH answers at once), and
-leaves the ledger so that a run brought back by clearing its tasks invites everyone again.
+How it works: docs/architecture.md, "runner/calendar_listener.py".
 """
 
 from __future__ import annotations

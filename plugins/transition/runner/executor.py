@@ -1,25 +1,11 @@
 """Airflow's LocalExecutor without the race that fails a task resumed soon after it parked.
 
-A step's task parks (``awaiting_input``) and its worker process ends; the executor reports that
-end ("success") to the scheduler at its next loop. When a person answers before that report is
-read, the task is already queued or running again under the same key (a resume keeps the try
-number), and the late report of the *parking* removes the new run from the executor's running set
-and reaches the scheduler, which fails the try: "executor reported that the task instance ...
-finished with state success, but the task instance's state attribute is queued" (Airflow 3.3.2,
-``SchedulerJobRunner._process_executor_events``; it lets the same report pass only while the
-task is still ``scheduled``). Answers given within a second or two of the request failed so in
-about one of three tries on a busy machine (tests/e2e/test_e2e_answer_once.py).
+It counts the workloads it has handed out per key: the end of a workload whose key has a newer
+workload handed out since (the resume) is not reported; the newer one reports its own end. Its
+workers start with the plan's code imported. Everything else is Airflow's LocalExecutor; ``make
+run`` uses it (``transition.local.standalone``).
 
-This executor counts the workloads it has handed out per key. The end of a workload whose key has
-a newer workload handed out since (the resume) is not reported: the newer one reports its own end.
-A deferred task resumed by its trigger has the same race and the same cure.
-
-Its workers also start with the plan's code imported: they are forked from the scheduler, which
-imports this module, and every task is forked from a worker, so a step's task does not import the
-DAG builder, the operators and the messages again at each Start and Close (a quarter of a second
-of each handover; bench/handover.py). Everything else is Airflow's LocalExecutor. ``make run`` uses it (``transition.local.standalone``); the step's task goes on
-from what was accepted when a try fails anyway (:mod:`transition.runner.accepted`), with this
-executor or any other.
+How it works: docs/architecture.md, "runner/executor.py".
 """
 
 from __future__ import annotations

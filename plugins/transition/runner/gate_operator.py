@@ -1,24 +1,11 @@
 """A go / no-go gate as one Airflow task: wait for the planned time, then ask for **Go** or **No-go**.
 
-Like a step (:mod:`step_operator`), it defers to its planned start with no worker slot held, tells
-its people once that it is ready, and parks in Airflow's human-in-the-loop request (``awaiting_input``).
-Its answer is a decision:
+**No-go** from any allowed person decides at once (the fallback branch runs); **Go** counts once
+per distinct person, and ``approvals`` of them run the forward branch. While nobody decides, the
+gate climbs the escalation ladder's not-started rungs; it never decides by itself. The skipping is
+Airflow's own (a branch operator); the decision is pushed to XCom (``decision``).
 
-* **No-go** from any allowed person decides at once: the forward branch is skipped, the fallback
-  branch runs;
-* **Go** counts once per distinct person; when ``approvals`` people have said Go, the fallback
-  branch is skipped and the forward branch runs. Until then the gate asks again (the same request,
-  its last answer cleared); who said Go is kept in the run's ledger, which survives retries.
-
-While nobody decides, it climbs the escalation ladder's not-started rungs, counted from when it
-became Ready (``escalation``, ``on_escalation``: :mod:`transition.notifications.gate_reminder_mail`),
-as a step waiting for Start does: it parks with a timeout at the next rung, and the timeout only
-sends the rung and parks again; it never decides. A Go that is not yet enough keeps the rungs going
-where they were (the sent-ledger knows which went).
-
-The skipping is Airflow's own: the gate is a branch operator (``BranchMixIn.do_branch``), and the
-scheduler's skip propagation skips what only follows a skipped step. The decision (Go or No-go, who,
-when, the comments) is pushed to XCom (``decision``) for the recap and the results.
+How it works: docs/architecture.md, "runner/gate_operator.py".
 """
 
 from __future__ import annotations

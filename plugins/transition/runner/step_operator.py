@@ -1,38 +1,14 @@
 """One step-action as one Airflow task: wait for the planned start, then Start, then Close.
 
-Stages, all inside one task instance:
+``execute`` defers to the planned start (no worker slot held), then parks in Airflow's
+human-in-the-loop request for **Start**, then for **Close** (also accepted while it waits for
+Start); marking the task "success" in the UI also closes the step. While it waits it wakes when
+something is due: the Late e-mail (``on_late``) and the escalation rungs (``on_escalation``), each
+once per step and run. The menu is fixed (``Start``, ``Close``); the stage travels in
+``TaskAwaitingInput(kwargs=...)``. A new try goes on from what was accepted
+(:mod:`transition.runner.accepted`): nobody is asked twice, nobody is told twice.
 
-1. ``execute``: if the planned start is still ahead, defer to a ``DateTimeTrigger`` (no worker slot
-   held, the triggerer waits);
-2. ask the people allowed on the step through Airflow's human-in-the-loop request (task state
-   ``awaiting_input``, answered on the Required Actions page or with the REST API): **Start**;
-3. once started, park again for **Close**; then the task succeeds and its dependents move on.
-
-While it waits, for Start or for Close, it parks with a timeout at the next moment something is
-due: the step's due time (:func:`transition.runs.states.due_at`), when it says the step is Late
-(``on_late``, once per step and run), and the rungs of the escalation ladder
-(:mod:`transition.plan.escalation`: not started, from Ready, while it waits for Start, or a gate
-for its decision; overrun, from its due time, while it waits for Close), each sent once per step
-and run (``on_escalation``). Each timeout sends what is due and parks again, until nothing is left
-to wait for. A new try of a step already started (see below: it asks for Start again) keeps the
-overrun ladder: the sent-ledger knows it was started.
-
-Airflow keeps one HITL request per task instance: subject, body, options and assigned users are
-those of the first request, and parking again only clears the last answer. So the menu is fixed
-(``Start``, ``Close``) and the operator checks which answer the current stage accepts; a wrong one
-re-asks the same stage. The stage travels in ``TaskAwaitingInput(kwargs=...)``.
-
-**Close** is also accepted while the step waits for Start (it was done without saying so first).
-
-**One answer, once.** A try can fail after Airflow accepted an answer and before the task acted on
-it (Airflow 3.3 fails a just-resumed task when the executor's late report of its parking arrives
-after the answer; a worker can be killed). The DAG's ``retries`` start a new try, which goes on
-from what was accepted (:mod:`transition.runner.accepted`): the answer Airflow took for the request,
-which the new try inherits, and the Start the task already recorded in its ledger. A Close closes
-the step, a Start asks for Close; nobody is asked again for what they said, nobody is told twice.
-A try that follows a cutover manager's clear asks afresh.
-
-Marking the task "success" in the UI also closes the step (Airflow's own manual completion).
+How it works: docs/architecture.md, "runner/step_operator.py".
 """
 
 from __future__ import annotations

@@ -1,21 +1,12 @@
 """The run's watch: one task per dry-run DAG that notices Overdue steps, and e-mail failures.
 
-A step's own task cannot see that it is Overdue: until its prerequisites are closed it does not run.
-So each DAG has one more task, ``_watch``, outside the plan's graph. It sleeps deferred (no worker
-slot held) until the next planned start, then checks which steps whose planned start has come still
-wait for prerequisites, and calls ``on_overdue`` once per check with the steps it found (step, what holds
-it), each step once. What it has said is kept in its
-sent-ledger (an Airflow Variable, see ``sent_ledger``), written after each alert: it survives
-deferrals, restarts of every Airflow component and new tries of the watch, so no alert is sent twice.
-
-It also gathers the e-mails that steps could not send (their XCom ``mail_failures``), and the chat
-messages the api-server could not post (:mod:`transition.runs.server_failures`), and, once
-``on_failures`` succeeds (mail works again), stops reporting them. When the run starts it calls
-``on_start`` once (e.g. calendar invitations), and ``on_wake`` each time it looks (it runs the latest
-plan: e.g. calendar updates). With ``heads_up_due`` it also tells owners "you're next" shortly before
-the live forecast says their step becomes Ready (:mod:`transition.plan.heads_up`; ``on_heads_up``,
-each step once), waking in time for the next one as the forecast stands. It ends when every step
+``_watch``, outside the plan's graph, sleeps deferred until the next planned start and calls
+``on_overdue`` with the steps whose planned start has come that still wait for prerequisites, each
+step once (its sent-ledger remembers). It also reports what steps and the api-server could not send
+(``on_failures``), and calls ``on_start``, ``on_wake`` and ``on_heads_up``. It ends when every step
 has, and then deletes the run's sent-ledgers, holders and api-server failures.
+
+How it works: docs/architecture.md, "runner/watch_operator.py".
 """
 
 from __future__ import annotations

@@ -1,18 +1,11 @@
 """Every answer Airflow accepted for a step of a running dry run, kept where a new try finds it.
 
-Airflow keeps one human-in-the-loop request per task instance and only its last answer: a step that
-parks again for Close clears its Start, and a new try asks afresh. So the api-server writes each
-answer it accepts to an Airflow Variable, in the same database transaction as the answer itself
-(:mod:`transition.web.answer_record`): there is no moment at which Airflow has taken an answer and
-this record does not have it. Tasks read it through the Task SDK (:mod:`transition.runner.accepted`):
+The api-server writes each answer it accepts to an Airflow Variable,
+``transition.answers/<dag_id>/<run_id>/<task_id>``, in the answer's own transaction
+(:mod:`transition.web.answer_record`); tasks read it through the Task SDK
+(:mod:`transition.runner.accepted`). The run's watch deletes the Variables when the run ends.
 
-    transition.answers/<dag_id>/<run_id>/<task_id>
-        ->  {"run_after": "...", "answers": [{"option": "Start", "by": "alice",
-             "at": "2027-01-16T21:05:00+00:00", "comment": "...", "try": 1}, ...]}
-
-``run_after`` tells the run instance (a run deleted and triggered again under the same id inherits
-nothing); ``try`` is the task's try the answer was given to, so that a try that follows a clear
-goes on from none of the answers before it. The run's watch deletes the Variables when the run ends.
+How it works: docs/architecture.md, "runs/answers.py".
 """
 
 from __future__ import annotations

@@ -1,17 +1,10 @@
 """What a task of a running dry run has already told people, kept where a new try still finds it.
 
-A task's XComs are cleared when a new try starts (Airflow does so for every retry, and the steps
-retry on purpose: see ``step_operator``), and a task killed while it runs is retried. So "sent once
-per step and run" cannot live in XCom. It lives in Airflow Variables, which tasks may read and write
-through the Task SDK, one per task of a run, written only by that task (no two writers):
+One Airflow Variable per task of a run, ``transition.sent/<dag_id>/<run_id>/<task_id>``, written
+only by that task, each entry right after the e-mail it stands for went out (XCom is cleared at
+each new try). The run's watch deletes the run's Variables when the run ends (``forget_run``).
 
-    transition.sent/<dag_id>/<run_id>/<task_id>  ->  {"ready": "...", "late": "...", ...}
-
-Each entry is written right after the e-mail it stands for went out. The run's watch deletes the
-run's Variables when the run ends (``forget_run``); a step cleared and run again after that is asked
-again, and told again.
-
-Whom a step was transferred to is kept beside it by the api-server (:mod:`.step_holder`).
+How it works: docs/architecture.md, "runs/sent_ledger.py".
 """
 
 from __future__ import annotations

@@ -1,20 +1,11 @@
 """What the api-server could not post, kept for the run's watch to tell the cutover managers.
 
-A transfer, a blocking defect or a substitution is posted to the plan's chat channels from the
-api-server (the request that made it). The api-server cannot push XCom, so a channel that fails
-there is kept in an Airflow Variable, one per failure (written once, never updated: two requests
-at once lose nothing):
+One Airflow Variable per failure, ``transition.failures/<dag_id>/<run_id>/<unique>``, written once
+and never updated; the run's watch (:mod:`transition.runner.watch_operator`) puts them in its
+summary and deletes them when the run ends. A failure on a run that is not going any more is only
+logged.
 
-    transition.failures/<dag_id>/<run_id>/<unique>
-        ->  {"step": "CO-100", "mail": "transfer", "to": "<connection>", "error": "...",
-             "at": "...", "channel": true, "run_after": "..."}
-
-The run's watch (:mod:`transition.runner.watch_operator`) reads them on each look and puts them in
-its summary of e-mails and messages that could not be sent (once each: its ``failures_reported``),
-and deletes them with the run's sent-ledgers when the run ends. ``run_after`` (the run's) tells
-the run instance, as for :mod:`.step_holder`. Only cutover managers may write ``transition.*``
-Variables through Airflow's REST API (the step guard). A failure on a run that is not going any
-more (a defect recorded after the run ended) has no watch to read it: it is only logged.
+How it works: docs/architecture.md, "runs/server_failures.py".
 """
 
 from __future__ import annotations
@@ -108,13 +99,15 @@ def read_server_failures(dag_id: str, run_id: str, run_after: Any) -> list[tuple
 
 
 def server_failure_recorder(
-    session: Any, dag_id: str, run_id: str, *, step: str, mail: str
-) -> Callable[[str, str], None]:
-    """``on_failure(connection, reason)`` for :func:`~.channels.tell_channels` in the api-server."""
+    session: Any, dag_id: str, run_id: str, *, step: str
+) -> Callable[..., None]:
+    """The recorder of :func:`transition.notifications.deliver.deliver` in the api-server,
+    ``(mail, to, error, channel=False)``: a channel's failure is kept for the run's watch; an
+    e-mail's is kept by the caller with what it was about (the transfer, the defect) and said in
+    its answer."""
 
-    def record(connection: str, reason: str) -> None:
-        record_server_failure(
-            session, dag_id, run_id, step=step, mail=mail, to=connection, error=reason
-        )
+    def record(mail: str, to: str, error: str, *, channel: bool = False) -> None:
+        if channel:
+            record_server_failure(session, dag_id, run_id, step=step, mail=mail, to=to, error=error)
 
     return record

@@ -1,28 +1,12 @@
 """The state of a step in a dry run (the states in docs/cockpit.md), from what Airflow knows.
 
-| state      | when                                                                          |
-|------------|-------------------------------------------------------------------------------|
-| Planned    | prerequisites not done; planned start more than the lock window away, or none |
-| Locked     | prerequisites not done; planned start within the lock window                  |
-| Overdue    | prerequisites not done; planned start reached                                 |
-| Idle       | prerequisites done; its Start (not-before time) not reached                   |
-| Ready      | prerequisites done, Start reached: waiting for the owner to start it          |
-| Open       | started, not closed                                                           |
-| Late       | Ready or Open, and not closed by its due time (below)                         |
-| Terminated | closed (Close, or the task marked success)                                    |
-| Skipped    | not executed in this run                                                      |
-| Failed     | Airflow failed the task (not a plan state: someone must look at it)           |
+Planned, Locked or Overdue while prerequisites are not done; then Idle, Ready, Open, Late,
+Terminated or Skipped; Failed when Airflow failed the task. A step's **due time** (:func:`due_at`)
+is its duration after it became Ready, and never before its planned end; a go / no-go gate is never
+Late. The recap, the e-mails, the weekly report and the results workbook all judge by these rules,
+on absolute time.
 
-The planned start is the compiled plan's (the Start column, or the end of the prerequisites as
-planned); Idle waits only for the Start column, as the task does. A step's **due time**
-(:func:`due_at`) is its duration after it became Ready, and never before its planned end: a step
-that became Ready early is not Late before the plan needs it; one that became Ready late has its
-whole duration. Late is the same whether the owner started it or not, on the recap, in the
-e-mail (the step's task, :mod:`transition.runner.step_operator`), the weekly report and the
-results workbook. A go / no-go gate is never Late: it asks until it is decided. All comparisons are made on
-absolute time, so DST days count their real 23 or 25 hours. Overdue is the same everywhere too: the
-run's watch (:mod:`transition.runner.watch_operator`) e-mails it when the planned start above
-comes and prerequisites are still open.
+How it works: docs/architecture.md, "runs/states.py".
 """
 
 from __future__ import annotations

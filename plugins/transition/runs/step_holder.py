@@ -1,35 +1,12 @@
 """Who holds a step of a running dry run now: the person it was last transferred to.
 
-A transfer is recorded by the api-server (the plugin's tables, which tasks cannot read: Airflow 3's
-tasks reach the database only through the Execution API). So the api-server also writes the holder
-in an Airflow Variable, which tasks read through the Task SDK:
+The api-server writes the holder in an Airflow Variable, which tasks read through the Task SDK:
+``transition.holders/<dag_id>/<run_id>/<task_id>`` (holder, transferees, every transfer), and one
+per run, ``transition.holders/<dag_id>/<run_id>/@steps``, mapping every transferred step to its
+holder for the run's watch. Both are written in the transfer's own database session; the run's
+watch deletes them with its sent-ledgers when the run ends.
 
-    transition.holders/<dag_id>/<run_id>/<task_id>
-        ->  {"holder": "<actor ID>", "transferees": ["<actor ID>", ...],
-             "handed": [["<from>", "<to>"], ...], "run_after": "..."}
-
-(``handed``: every transfer of the step in the run, who to whom; a gate counts a giver and a taker
-as one pair of eyes, :func:`transition.plan.gates.said_go`.)
-
-``run_after`` (the run's, set when it was triggered) tells the run instance: a run deleted and
-triggered again under the same id does not inherit the old holder.
-
-Beside them, one Variable per run maps every transferred step to its holder, for the run's watch
-(the calendar follows the holder; reading one Variable per step each minute would be too heavy):
-
-    transition.holders/<dag_id>/<run_id>/@steps
-        ->  {"run_after": "...", "steps": {"<task_id>": "<actor ID>", ...}}
-
-``@`` is never in a task ID, so the key is no step's; it is under the run's prefix, so the watch
-deletes it with the step's Variables. Both are written in the transfer's own database session:
-the run's map is read, changed and written back while its row is locked (an upsert that changes
-nothing takes the row lock, even when the row is new, then the read sees the latest committed
-map), so two transfers at once in one run both stay in it.
-
-A step transferred before it is Ready then tells its holder, not its owner, that it is Ready; the
-escalation ladder reminds everyone it was transferred to (``transferees``, in order). Only
-cutover managers may write ``transition.*`` Variables through Airflow's API (the step guard), and the
-run's watch deletes a run's holders with its sent-ledgers when the run ends.
+How it works: docs/architecture.md, "runs/step_holder.py".
 """
 
 from __future__ import annotations

@@ -1,16 +1,10 @@
 """What a run's tasks keep in Airflow's XCom: each entry's key, and the shape of its value.
 
-These are stored with the run and read back by later tries, the run's watch, the recap page, the
-results and runs started by an earlier version: a shape may gain keys, never lose or change one.
-Which task writes each:
+Later tries, the run's watch, the recap page, the results and runs started by an earlier version
+read them back: a shape may gain keys, never lose or change one. Steps, gates and the run's watch
+each write their own entries.
 
-* a step (:mod:`transition.runner.step_operator`): :data:`READY` when it asks for Start,
-  :data:`STARTED` and :data:`CLOSED` (who said it, when, their comment), :data:`LATE` when its
-  due time passed while open, :data:`MAIL_FAILURES` (e-mails or channel messages it could not send);
-* a gate (:mod:`transition.runner.gate_operator`): :data:`APPROVALS` (who said Go so far),
-  :data:`DECISION`, and :data:`CLOSED` as a step's;
-* the run's watch (:mod:`transition.runner.watch_operator`): :data:`OVERDUE` (steps judged Overdue
-  or not, once each), :data:`FAILURES_CHECKED` (finished steps whose failures it has read).
+How it works: docs/architecture.md, "runs/step_records.py".
 """
 
 from __future__ import annotations

@@ -1,22 +1,11 @@
 """Compiling a changed workbook in a child process, so that nothing in it can take Airflow down.
 
-The limits of :mod:`transition.workbook.limits` refuse what they know to be too big; whatever still
-slips through (a reader that aborts, a file that needs more memory or time than a plan ever does)
-kills only this child. :func:`compile_in_child` starts a fresh interpreter (``subprocess``, never a
-fork of Airflow's threaded processes), which limits its own address space and CPU time, compiles,
-and writes the result as JSON on its standard output. Its death (a signal, a MemoryError, the
-wall-clock timeout) comes back as a problem, "the workbook could not be read: ...", that
-:mod:`transition.store.plan_store` caches like any other.
+:func:`compile_in_child` starts a fresh interpreter that limits its own memory (:data:`MEMORY_MB`)
+and time (:data:`TIMEOUT_SECONDS`), compiles, and writes the result as JSON on its standard output;
+its death comes back as a problem that :mod:`transition.store.plan_store` caches like any other.
+The parent runs ``python -P -m transition.store.isolated_compile CONFIG_OR_WORKBOOK LANGUAGE``.
 
-Limits (environment variables override them for a deployment):
-
-* memory: :data:`MEMORY_MB` MB of address space (``TRANSITION_COMPILE_MEMORY_MB``);
-* time: :data:`TIMEOUT_SECONDS` s on the clock (``TRANSITION_COMPILE_TIMEOUT_S``), under the 30 s Airflow
-  gives a DAG file; and as much CPU time plus 5 s.
-
-Usage of the child (what the parent runs)::
-
-    python -P -m transition.store.isolated_compile CONFIG_OR_WORKBOOK LANGUAGE
+How it works: docs/architecture.md, "store/isolated_compile.py".
 """
 
 from __future__ import annotations

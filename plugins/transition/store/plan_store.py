@@ -1,19 +1,12 @@
 """The compiled-plan cache: keyed by content, with the last good plan kept beside the errors.
 
-Layout of the cache folder (``$TRANSITION_CACHE_DIR``, else ``.compiled/<config name>/`` beside the
-configuration file)::
+A DAG file calls :func:`load_plan`: when nothing changed it reads one JSON file of the cache folder
+(``$TRANSITION_CACHE_DIR``, else ``.compiled/<config name>/``); when the workbook becomes invalid
+it gets the last good plan *and* the problems. A changed workbook is compiled in a child process
+(:mod:`transition.store.isolated_compile`); only a timeout or a child that could not start is tried
+again, after :data:`RETRY_TRANSIENT_SECONDS`.
 
-    plan-<key>.json     the compiled plan for that workbook + configuration content
-    errors-<key>.json   the problems found in that content (the plan was invalid, or could not be read)
-    last-good.json      a copy of the newest valid compiled plan
-
-A DAG file calls :func:`load_plan`: when nothing changed it reads one JSON file and never opens
-Excel, nor starts anything; when the workbook becomes invalid it gets the last good plan *and* the
-problems. A changed workbook is compiled in a child process with memory and time limits
-(:mod:`transition.store.isolated_compile`): a workbook that kills the child is a problem, cached like the
-others, so the next parse is as quick as any cache hit. Only a timeout or a child that could not
-start is tried again, after :data:`RETRY_TRANSIENT_SECONDS`, since it may be the machine's load and
-not the file.
+How it works: docs/architecture.md, "store/plan_store.py".
 """
 
 from __future__ import annotations

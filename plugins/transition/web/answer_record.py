@@ -1,22 +1,13 @@
 """On the api-server, inside the transaction that closes a step: the answer's record, and the
 blocking-defect check done again where it cannot be raced.
 
-**The record.** Airflow writes an answer to the request's row (``hitl_detail``: ``chosen_options``,
-``responded_by``, ``responded_at``) and resumes the task in one transaction, whichever route it
-came by (the REST API, the Required Actions page). A SQLAlchemy ``before_flush`` listener sees the
-row change before it is written and adds the write of the step's answers record
-(:mod:`transition.runs.answers`) to the same flush, so both are committed together or not at all;
-if the record cannot be written, the answer fails too (Airflow answers 500 and the person can
-answer again: nothing was taken). Only requests of the plan's steps and gates are recorded.
+A SQLAlchemy ``before_flush`` listener adds the write of the step's answers record
+(:mod:`transition.runs.answers`) to the flush that writes the answer: both are committed, or
+neither. For a request armed with :data:`RECHECK`, it locks the step's task-instance row and reads
+its open blocking defects again; if there is one, the transaction fails (:class:`Blocked`) and the
+guard answers 409.
 
-**The check, again.** The guard refuses a Close, a Go or an owner's "mark success" over an open
-blocking defect before the request reaches Airflow; a defect recorded in between would still let
-both through. So the guard arms :data:`RECHECK` for such a request, and when its transaction
-first writes, the listener locks the step's task-instance row (the row every writer of the step
-locks: Airflow's answer and state routes, and the plugin's defect endpoint) and reads the step's
-open blocking defects again. If there is one, the transaction fails (:class:`Blocked`) and the
-guard answers 409 as it would have. A defect recorded after the lock sees the Close in the answers
-record (or the step closed) and is recorded as *after the close*: never both.
+How it works: docs/architecture.md, "web/answer_record.py".
 """
 
 from __future__ import annotations

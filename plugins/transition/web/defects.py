@@ -18,7 +18,7 @@ from fastapi import Depends, HTTPException, Path
 
 from transition.i18n import _, use_language
 from transition.notifications.addressing import required_actions_link, run_link
-from transition.notifications.channels import tell_channels
+from transition.notifications.deliver import Announcement, Mail, deliver
 from transition.notifications.notices import (
     blocking_defect_channel_message,
     blocking_defect_notices,
@@ -48,7 +48,6 @@ from transition.web.step_checks import (
     is_closed,
     require_allowed,
     require_ready_or_open,
-    send_mail,
     task_instance,
 )
 from transition.web.task_notes import append_note as _append_note
@@ -113,45 +112,56 @@ def _record_defect(
     session.flush()
     mail = "not needed"
     if body.severity is Severity.BLOCKING:
-        mail = _mail_all(
-            session,
-            row["id"],
-            blocking_defect_notices(
-                plan,
-                ref.dry_run,
-                step_id,
-                defect=row,
-                recorder=who,
-                dag_id=dag_id,
-                run_id=run_id,
-                base_url=base_url(),
-                after_close=after_close,
-            ),
-        )
-        tell_channels(  # a channel that fails is kept for the run's watch: the defect is recorded
+        notices = blocking_defect_notices(
             plan,
-            "defect",
-            partial(
-                blocking_defect_channel_message,
-                plan,
-                ref.dry_run,
-                step_id,
-                defect=row,
-                recorder=who,
-                link=required_actions_link(base_url(), dag_id, run_id, step_id),
-                after_close=after_close,
-            ),
-            server_failure_recorder(session, dag_id, run_id, step=step_id, mail="defect"),
+            ref.dry_run,
+            step_id,
+            defect=row,
+            recorder=who,
+            dag_id=dag_id,
+            run_id=run_id,
+            base_url=base_url(),
+            after_close=after_close,
         )
+        channel = partial(
+            blocking_defect_channel_message,
+            plan,
+            ref.dry_run,
+            step_id,
+            defect=row,
+            recorder=who,
+            link=required_actions_link(base_url(), dag_id, run_id, step_id),
+            after_close=after_close,
+        )
+        record = server_failure_recorder(session, dag_id, run_id, step=step_id)
+        mail = _tell_defect(session, plan, row["id"], step_id, notices, channel, record)
     return {"defect": as_json(row), "mail": mail}
 
 
-def _mail_all(session: Any, defect_id: int, messages: list[Any]) -> str:
-    """Send a defect's e-mails; what failed is kept with the defect and said in the answer."""
-    errors = [error for message in messages if (error := send_mail(message)) is not None]
-    error = "; ".join(errors) or None
-    records.set_mail_error(session, records.defects, defect_id, error)
-    return "sent" if error is None else f"failed: {error}"
+def _tell_defect(
+    session: Any,
+    plan: Any,
+    defect_id: int,
+    about: str,
+    notices: list[Any],
+    channel: Any,
+    record: Any,
+) -> str:
+    """Send a blocking defect's e-mails and channel message; what failed is kept with the defect
+    and said in the answer (a channel that fails is kept for the run's watch: the defect is
+    recorded)."""
+    delivered = deliver(
+        plan,
+        Announcement(
+            kind="defect",
+            about=about,
+            mails=[Mail.built(m) for m in notices],
+            channel=channel,
+        ),
+        record,
+    )
+    records.set_mail_error(session, records.defects, defect_id, delivered.error)
+    return "sent" if delivered.error is None else f"failed: {delivered.error}"
 
 
 @app.post(
@@ -207,27 +217,20 @@ def _record_run_defect(dag_id: str, run_id: str, body: DefectBody, session: Any,
     session.flush()
     mail = "not needed"
     if body.severity is Severity.BLOCKING:
-        mail = _mail_all(
-            session,
-            row["id"],
-            run_defect_notices(
-                plan, dry_run, defect=row, recorder=who, run_id=run_id, base_url=base_url()
-            ),
+        notices = run_defect_notices(
+            plan, dry_run, defect=row, recorder=who, run_id=run_id, base_url=base_url()
         )
-        tell_channels(  # a channel that fails is kept for the run's watch: the defect is recorded
+        channel = partial(
+            run_defect_channel_message,
             plan,
-            "defect",
-            partial(
-                run_defect_channel_message,
-                plan,
-                dry_run,
-                defect=row,
-                recorder=who,
-                run_id=run_id,
-                link=run_link(base_url(), dag_id, run_id),
-            ),
-            server_failure_recorder(session, dag_id, run_id, step=run_id, mail="defect"),
+            dry_run,
+            defect=row,
+            recorder=who,
+            run_id=run_id,
+            link=run_link(base_url(), dag_id, run_id),
         )
+        record = server_failure_recorder(session, dag_id, run_id, step=run_id)
+        mail = _tell_defect(session, plan, row["id"], run_id, notices, channel, record)
     return {"defect": as_json(row), "mail": mail}
 
 

@@ -1,22 +1,11 @@
 """Readers of the same thing at the same moment share one reading, never an older one.
 
-The recap's JSON and timeline of a run are read by every person watching it, each page every
-30 s, and the api-server (one worker on ``make run``) computes them one after the other: with many
-readers, each would wait for all the others' readings. :func:`read_once` lets the readers that ask
-for the same ``key`` while a reading is under way wait for the *next* one, which starts once the
-current one ends and serves them all. A reader's answer is thus always read after it asked (what
-it would get alone, as fresh), and a reading is never kept once given: nothing to expire.
-
+:func:`read_once` lets the readers that ask for the same ``key`` while a reading is under way wait
+for the *next* one, which serves them all; a reading is never kept once given.
 :func:`read_once_async` does the same for an ``async`` route: its readers wait in the event loop,
-holding no worker thread and no database connection, and only the reading itself runs in a worker
-thread. With the synchronous :func:`read_once`, each waiting reader held one of the api-server's
-40 worker threads, and its route's database session made it one of the few requests the
-api-server lets in at once (:mod:`session_slots`): with 32 readers, a reading served at most those
-few, and the others waited for the next readings, one after the other. Its readings (one per
-run and kind being read, which a caller names: a run id that does not exist, a timeline filter)
-run at most :data:`~.session_slots.READINGS` at once, each with its own database session: the
-others wait in the event loop, so that no burst of distinct questions can take more of Airflow's
-connection pool than :mod:`session_slots` left for them.
+and at most :data:`~.session_slots.READINGS` of its readings run at once.
+
+How it works: docs/architecture.md, "web/read_once.py".
 """
 
 from __future__ import annotations

@@ -264,27 +264,7 @@ def _mark(
         if gate is not None:
             return _gate_not_marked(gate)
     if who.manager:
-        if new_state != "success":
-            return ALLOW
-        state = facts.task_state(dag_id, run_id, step_id)
-        blocking = facts.blocking_defects(dag_id, run_id, step_id)
-        if state == ASKING and not blocking and not flags:
-            return Verdict(None, recheck=True)  # a defect meanwhile would make it a forced close
-        why = []
-        if state != ASKING:
-            why.append(_("it was {state}, not asking").format(state=state or _("not started")))
-        if blocking:
-            why.append(blocked(step_id, blocking))
-        if flags:
-            why.append(_("with {flags}").format(flags=", ".join(flags)))
-        if not (body.note or "").strip():
-            return Verdict(
-                400,
-                _(
-                    "Closing step {step} now is a forced close ({why}): give the reason in the note."
-                ).format(step=step_id, why="; ".join(why)),
-            )
-        return Verdict(None, forced_close="; ".join(why))
+        return _manager_mark(dag_id, run_id, step_id, new_state, flags, body.note, facts)
     if flags:
         return Verdict(
             403,
@@ -314,6 +294,40 @@ def _mark(
     if blocking := facts.blocking_defects(dag_id, run_id, step_id):
         return Verdict(409, blocked(step_id, blocking))
     return Verdict(None, recheck=True)
+
+
+def _manager_mark(
+    dag_id: str,
+    run_id: str,
+    step_id: str,
+    new_state: Any,
+    flags: list[str],
+    note: str | None,
+    facts: Facts,
+) -> Verdict:
+    """A cutover manager's or admin's mark: any state; success on a step that is not asking, is
+    blocked or takes others with it is a forced close, which needs its reason in the note."""
+    if new_state != "success":
+        return ALLOW
+    state = facts.task_state(dag_id, run_id, step_id)
+    blocking = facts.blocking_defects(dag_id, run_id, step_id)
+    if state == ASKING and not blocking and not flags:
+        return Verdict(None, recheck=True)  # a defect meanwhile would make it a forced close
+    why = []
+    if state != ASKING:
+        why.append(_("it was {state}, not asking").format(state=state or _("not started")))
+    if blocking:
+        why.append(blocked(step_id, blocking))
+    if flags:
+        why.append(_("with {flags}").format(flags=", ".join(flags)))
+    if not (note or "").strip():
+        return Verdict(
+            400,
+            _(
+                "Closing step {step} now is a forced close ({why}): give the reason in the note."
+            ).format(step=step_id, why="; ".join(why)),
+        )
+    return Verdict(None, forced_close="; ".join(why))
 
 
 def _gate_not_marked(step_id: str) -> Verdict:

@@ -1,23 +1,12 @@
 """A root middleware that keeps Airflow's api-server from freezing under a burst of requests.
 
-Airflow's routes hold a pooled database connection (their ``SessionDep`` session) from their
-first query until the request's session ends, which the event loop schedules. Its action log
-(``airflow.api_fastapi.logging.decorators.action_logging``, on every changing request) commits
-on the event loop itself. So when a burst has as many requests holding connections as the pool
-allows (``[database] sql_alchemy_pool_size`` + ``sql_alchemy_max_overflow``, 15 by default), that
-commit waits for a connection on the event loop while the connections wait for the event loop to
-end their requests: the api-server answers nothing, the workers' Execution API neither, for the
-pool's timeout (30 s), again and again. Seen with 40 owners answering in the same second on
-``make run``: py-spy showed the event loop in that commit, PostgreSQL the pool's 15 connections
-idle in transaction.
+The requests whose route takes a pooled database session of Airflow's go in a few at a time, fewer
+than the pool holds: :data:`RESERVE` connections stay free for the event loop's commit,
+:data:`GUARD_THREADS` for the step guard's own sessions and :data:`READINGS` for the recap's shared
+readings. The others wait their turn without holding anything; a pool without a limit lets every
+request through.
 
-So the requests whose route takes such a session go in a few at a time, fewer than the pool
-holds: :data:`RESERVE` connections stay free for the event loop's commit,
-:data:`GUARD_THREADS` for the step guard's own short sessions (its threads are limited to as
-many), and :data:`READINGS` for the recap's shared readings (``read_once_async``: its routes take
-no session of Airflow's, each reading opens its own, at most as many at once). The others wait
-their turn without holding anything. A pool without a limit (NullPool,
-``max_overflow`` -1) lets every request through.
+How it works: docs/architecture.md, "web/session_slots.py".
 """
 
 from __future__ import annotations

@@ -1,22 +1,12 @@
 """Acting on a step through the plugin: transfer it, record a defect, resolve a defect.
 
-* ``POST /transition/api/dags/{dag_id}/runs/{run_id}/steps/{step_id}/transfer``  ``{"to", "message"}``
-* ``POST /transition/api/dags/{dag_id}/runs/{run_id}/steps/{step_id}/defects``   ``{"title", "severity", "description"}``
-* ``POST /transition/api/dags/{dag_id}/runs/{run_id}/defects``                  ``{"title", "severity", "description"}``
-* ``POST /transition/api/dags/{dag_id}/runs/{run_id}/defects/{defect_id}/resolve``
+Under ``/transition/api/dags/{dag_id}/runs/{run_id}``: ``POST steps/{step_id}/transfer``,
+``POST steps/{step_id}/defects``, ``POST defects`` (on the run as a whole) and
+``POST defects/{defect_id}/resolve``. Only the people allowed on a step may transfer it or record a
+defect on it (403 otherwise); a blocking defect keeps the step from being closed until it is
+resolved (:mod:`transition.web.step_guard`).
 
-Only the people allowed on a step may transfer it (while it is Ready or Open) or record a defect on
-it (while it is Ready or Open, or after it was closed) (403 otherwise). A transfer adds the new
-person to the step's human-in-the-loop request (so Airflow lets them answer), is written in the
-task's note, and e-mails them. A blocking defect e-mails the cutover managers and keeps the step
-from being closed until it is resolved (see :mod:`transition.web.step_guard`), by whoever recorded
-it or a cutover manager. A defect recorded after the step was closed (``after_close``) cannot block
-it any more: it is told and shown, and blocks the step again only if it is cleared and asks again.
-
-A defect on the run as a whole (no step) may be recorded by the cutover managers, Airflow admins
-and anyone allowed on a step of the dry run, in any state of the run; it blocks nothing, a blocking
-one e-mails the cutover managers. Answers are in the user's language; the e-mails in their
-recipients' (:mod:`transition.notifications.notices`); notes in the plan's.
+How it works: docs/architecture.md, "web/step_actions.py".
 """
 
 from __future__ import annotations
@@ -32,7 +22,7 @@ from fastapi import Depends, HTTPException
 
 from transition.i18n import N_, _, use_language
 from transition.notifications.addressing import required_actions_link
-from transition.notifications.channels import tell_channels
+from transition.notifications.deliver import Announcement, Mail, deliver
 from transition.notifications.notices import (
     transfer_channel_message,
     transfer_notice,
@@ -52,7 +42,6 @@ from transition.web.step_checks import (
     TransferBody,
     require_allowed,
     require_not_finished,
-    send_mail,
     task_instance,
 )
 from transition.web.task_notes import append_note as _append_note
@@ -144,35 +133,43 @@ def _transfer(
         )
     _append_note(ti, f"{note}: {body.message}" if body.message else note, who)
     session.flush()
-    message = transfer_notice(
+    delivered = deliver(
         plan,
-        ref.dry_run,
-        step_id,
-        giver_id=who,
-        target=target,
-        text=body.message,
-        dag_id=dag_id,
-        run_id=run_id,
-        base_url=base_url(),
-    )
-    error = send_mail(message)
-    records.set_mail_error(session, records.transfers, row["id"], error)
-    tell_channels(  # a channel that fails is kept for the run's watch: the transfer is done
-        plan,
-        "transfer",
-        partial(
-            transfer_channel_message,
-            plan,
-            ref.dry_run,
-            step_id,
-            giver_id=who,
-            target=target,
-            text=body.message,
-            link=required_actions_link(base_url(), dag_id, run_id, step_id),
+        Announcement(
+            kind="transfer",
+            about=step_id,
+            mails=[
+                Mail(
+                    partial(
+                        transfer_notice,
+                        plan,
+                        ref.dry_run,
+                        step_id,
+                        giver_id=who,
+                        target=target,
+                        text=body.message,
+                        dag_id=dag_id,
+                        run_id=run_id,
+                        base_url=base_url(),
+                    ),
+                    to=target.email,
+                )
+            ],
+            channel=partial(
+                transfer_channel_message,
+                plan,
+                ref.dry_run,
+                step_id,
+                giver_id=who,
+                target=target,
+                text=body.message,
+                link=required_actions_link(base_url(), dag_id, run_id, step_id),
+            ),
         ),
-        server_failure_recorder(session, dag_id, run_id, step=step_id, mail="transfer"),
+        server_failure_recorder(session, dag_id, run_id, step=step_id),
     )
+    records.set_mail_error(session, records.transfers, row["id"], delivered.error)
     return {
         "transfer": {**row, "created_at": row["created_at"].isoformat()},
-        "mail": "sent" if error is None else f"failed: {error}",
+        "mail": "sent" if delivered.error is None else f"failed: {delivered.error}",
     }

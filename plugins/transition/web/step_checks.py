@@ -14,7 +14,6 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy.orm import joinedload
 
 from transition.i18n import _
-from transition.notifications.mail import MailError, send
 from transition.runs import records
 from transition.vocabulary import Severity
 from transition.web.app import (
@@ -134,12 +133,3 @@ def require_ready_or_open(ti: Any, ref: StepRef, action: str) -> None:
 def is_closed(ti: Any) -> bool:
     """Closed: Airflow ran the step to success (Close, "mark success", or a forced close)."""
     return state_of(ti) == "success"
-
-
-def send_mail(message: Any) -> str | None:
-    try:
-        send(message)
-    except MailError as exc:
-        log.warning("E-mail '%s' could not be sent: %s", message["Subject"], exc)
-        return str(exc)
-    return None

@@ -1,16 +1,11 @@
 """A cutover manager replaces an absent person in one action: every step they hold in a run.
 
-* ``POST /transition/api/dags/{dag_id}/runs/{run_id}/substitute``
-  ``{"absent": "bob", "substitute": "frank", "message": "..."}``
+``POST /transition/api/dags/{dag_id}/runs/{run_id}/substitute``
+``{"absent": "bob", "substitute": "frank", "message": "..."}`` transfers to ``substitute`` every
+step of the run that ``absent`` holds now and that is not closed or skipped, as one transfer each.
+Only the cutover managers (and Airflow admins) may do it: 403 otherwise.
 
-Every step of the run that ``absent`` holds now (they own it and it was not transferred, or it was
-last transferred to them) and that is not closed or skipped, Ready, Open or still to come, is
-transferred to ``substitute``, as one transfer each (recorded, written in the task's note, the
-step's holder for its coming e-mails, added to its request if it asks now). The substitute gets one
-e-mail listing the steps, the absent person one saying who took them over; the plan's chat channels
-that list ``substitution`` get one message (a channel that fails is kept for the run's watch,
-:mod:`transition.runs.server_failures`). Only the cutover managers (and Airflow admins)
-may do it: 403 otherwise.
+How it works: docs/architecture.md, "web/substitutes.py".
 """
 
 from __future__ import annotations
@@ -27,7 +22,7 @@ from pydantic import BaseModel, Field, field_validator
 
 from transition.i18n import _, use_language
 from transition.notifications.addressing import run_link
-from transition.notifications.channels import tell_channels
+from transition.notifications.deliver import Announcement, Mail, deliver
 from transition.notifications.notices import substitution_channel_message, substitution_notices
 from transition.plan.model import Plan
 from transition.runs import records
@@ -42,7 +37,7 @@ from transition.web.app import (
 )
 from transition.web.guard_facts import actor_id, is_manager
 from transition.web.step_actions import hand_over
-from transition.web.step_checks import FINISHED, send_mail, storable, task_instance
+from transition.web.step_checks import FINISHED, storable, task_instance
 from transition.web.task_notes import append_note as _append_note
 
 
@@ -135,8 +130,7 @@ def substitute(
         _append_note(ti, f"{note}: {body.message}" if body.message else note, who)
     session.flush()
     steps = [step_id for step_id, _ti in handed]
-    mails = {}
-    for whom, message in substitution_notices(
+    notices = substitution_notices(
         plan,
         dry_run,
         steps,
@@ -147,27 +141,29 @@ def substitute(
         dag_id=dag_id,
         run_id=run_id,
         base_url=base_url(),
-    ):
-        error = send_mail(message)
-        mails[whom] = "sent" if error is None else f"failed: {error}"
-    tell_channels(  # a channel that fails is kept for the run's watch
-        plan,
-        "substitution",
-        partial(
-            substitution_channel_message,
-            plan,
-            dry_run,
-            steps,
-            manager_id=who,
-            absent=plan.actors[body.absent],
-            substitute=target,
-            text=body.message,
-            link=run_link(base_url(), dag_id, run_id),
-        ),
-        server_failure_recorder(
-            session, dag_id, run_id, step=", ".join(steps), mail="substitution"
-        ),
     )
+    delivered = deliver(
+        plan,
+        Announcement(
+            kind="substitution",
+            about=", ".join(steps),
+            mails=[Mail.built(message, to=whom) for whom, message in notices],
+            channel=partial(
+                substitution_channel_message,
+                plan,
+                dry_run,
+                steps,
+                manager_id=who,
+                absent=plan.actors[body.absent],
+                substitute=target,
+                text=body.message,
+                link=run_link(base_url(), dag_id, run_id),
+            ),
+        ),
+        server_failure_recorder(session, dag_id, run_id, step=", ".join(steps)),
+    )
+    mails = {whom: "sent" for whom, _message in notices}
+    mails.update({whom: f"failed: {reason}" for whom, reason in delivered.failed})
     told = mails.get("substitute", "sent")
     for row in rows:
         records.set_mail_error(

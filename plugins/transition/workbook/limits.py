@@ -1,21 +1,12 @@
 """Limits checked before a workbook is read: the file's kind and size, its sheets, their used area.
 
-The reader (python-calamine) holds a sheet as one dense grid from its first to its last cell holding
-a value, so two cells far apart (``A1`` and ``XFD1048576``) ask for hundreds of GB and abort the
-process. Before calamine sees a sheet, :func:`scan_sheet` streams the sheet's XML out of the zip, in
-chunks (memory bounded whatever the file says), and finds where its cells really are: the
-``<dimension ref=...>`` the file declares *and* every ``<row r=...>`` / ``<c r=...>`` (a cell or row
-written without its position counts as the one after the previous, as Excel and calamine read it).
-A sheet reaching past :data:`MAX_ROWS` rows or :data:`MAX_COLUMNS` columns is refused with the cell
-that is too far, before any grid is built.
+:func:`scan_sheet` streams each sheet's XML out of the zip and finds where its cells really are, as
+declared and as found; a sheet reaching past :data:`MAX_ROWS` rows or :data:`MAX_COLUMNS` columns
+is refused with the cell that is too far, before any grid is built. The file must be a regular file
+of at most :data:`MAX_WORKBOOK_BYTES`, a zip of at most :data:`MAX_SHEETS` sheets and
+:data:`MAX_ZIP_MEMBERS` parts (the limits are documented in docs/workbook.md).
 
-Limits (documented in docs/workbook.md):
-
-* the workbook file: a regular file (not a folder, a device like ``/dev/zero``, a FIFO) of at most
-  :data:`MAX_WORKBOOK_BYTES`;
-* a zip (``.xlsx``/``.xlsm``) of at most :data:`MAX_SHEETS` sheets and :data:`MAX_ZIP_MEMBERS` parts;
-* each sheet the plan reads: at most :data:`MAX_ROWS` rows and :data:`MAX_COLUMNS` columns, both as
-  declared and as found.
+How it works: docs/architecture.md, "workbook/limits.py".
 """
 
 from __future__ import annotations
