@@ -154,15 +154,39 @@ def airflow_app() -> Any:
     return create_app()
 
 
+def pytest_xdist_make_scheduler(config: Any, log: Any) -> Any:
+    """``make test``'s work units (``-n 2 --dist loadfile``): a file (its tests stay on one worker,
+    so a server the file shares, a module fixture, starts once), except the tests of a shared
+    server (tests/shared_airflow.py), which are one unit whatever their files. pytest-xdist's own
+    ``loadgroup`` cannot do this with pytest 9 (it renames the tests through an attribute pytest 9
+    no longer reads)."""
+    if config.getvalue("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    from shared_airflow import work_unit
+
+    class WorkUnits(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return work_unit(nodeid)
+
+    return WorkUnits(config, log)
+
+
 def pytest_collection_modifyitems(config: Any, items: list[Any]) -> None:
-    """The files that start Airflow first, the longest of them (HEAVY_FILES) first among them: with
-    two workers (``make test``), the quick files then fill the gaps, and no long file is left to run
-    alone at the end. The sort is stable: files keep their order otherwise, tests within a file
-    theirs."""
+    """The order of ``make test``'s work units (above). The units that start Airflow come first, the longest of them
+    (HEAVY_FILES, SHARED_WEIGHT) first among them: with two workers the quick files then fill the
+    gaps, and no long unit is left to run alone at the end. The sort is stable: files keep their
+    order otherwise, tests within a file theirs."""
+    from shared_airflow import shared_flavour
+
     starts_airflow = {i.fspath.strpath for i in items if i.get_closest_marker("e2e") is not None}
 
     def weight(item: Any) -> int:
         path = item.fspath.strpath
+        flavour = shared_flavour(item.nodeid)
+        if flavour is not None:
+            return SHARED_WEIGHT[flavour]
         if path not in starts_airflow:
             return 0
         return 1 + next((w for name, w in HEAVY_FILES.items() if path.endswith(name)), 0)
@@ -170,11 +194,42 @@ def pytest_collection_modifyitems(config: Any, items: list[Any]) -> None:
     items.sort(key=lambda item: -weight(item))
 
 
+@pytest.fixture(scope="session")
+def shared_servers(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """This worker's shared Airflow servers (tests/shared_airflow.py), each started on first use."""
+    from shared_airflow import SharedServers
+
+    servers = SharedServers(tmp_path_factory)
+    _SHARED.append(servers)
+    try:
+        yield servers
+    finally:
+        servers.stop_all()
+        _SHARED.remove(servers)
+
+
+_SHARED: list[Any] = []
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item: Any, nextitem: Any) -> Any:
+    """Once a shared server's last test on this worker is torn down (its module fixtures too), the
+    server stops: it does not idle, costing CPU, while the worker runs other files."""
+    from shared_airflow import shared_flavour
+
+    try:
+        return (yield)
+    finally:
+        flavour = shared_flavour(item.nodeid)
+        if flavour is not None and (nextitem is None or shared_flavour(nextitem.nodeid) != flavour):
+            for servers in _SHARED:
+                servers.stop(flavour)
+
+
 # Files whose tests wait longest (minutes of planned starts, rungs and paced answers, several
 # servers): measured with --durations in make test, see docs/testing.md.
+SHARED_WEIGHT = {"standalone": 50, "postgres-celery": 45}  # the shared servers' units
 HEAVY_FILES = {
-    "e2e/test_e2e_dry_run.py": 40,
-    "security/test_attacks.py": 30,
     "e2e/test_e2e_escalation.py": 25,
     "e2e/test_e2e_faults.py": 20,
     "e2e/test_e2e_backup.py": 20,

@@ -1,15 +1,16 @@
-"""The house rules of the package, checked on its source: small modules and functions, no import
-circle, and a core that never imports Airflow (docs/architecture.md)."""
+"""The house rules of the package, checked on its source: small modules and functions, short module
+docstrings, no import circle, and a core that never imports Airflow (docs/architecture.md)."""
 
 from __future__ import annotations
 
 import ast
 from pathlib import Path
 
-from transition.locations import PACKAGE_DIR, REPO_ROOT
+from transition.locations import PACKAGE_DIR, PLUGINS_DIR, REPO_ROOT
 
 MAX_MODULE_LINES = 450
 MAX_FUNCTION_LINES = 80
+MAX_DOCSTRING_LINES = 12  # what the module holds; how it works goes to docs/architecture.md
 PURE_CORE = ("workbook", "plan", "store")  # layers that run without Airflow
 
 
@@ -58,6 +59,17 @@ def test_no_function_over_80_lines():
         and node.end_lineno - node.lineno + 1 > MAX_FUNCTION_LINES
     ]
     assert not long, long
+
+
+def test_no_module_docstring_over_12_lines():
+    """A module's docstring says what it holds; the essay goes to docs/architecture.md."""
+    long = {
+        str(path.relative_to(PLUGINS_DIR)): lines
+        for path in sorted(PLUGINS_DIR.rglob("*.py"))
+        if (doc := ast.get_docstring(ast.parse(path.read_text(encoding="utf-8"))))
+        and (lines := len(doc.splitlines())) > MAX_DOCSTRING_LINES
+    }
+    assert not long, f"module docstrings over {MAX_DOCSTRING_LINES} lines: {long}"
 
 
 def test_no_import_circle_between_modules():

@@ -22,7 +22,7 @@ import openpyxl
 import pytest
 
 from conftest import base_sheets, compile_sheets, write_config, write_xlsx
-from transition.cli import catalogues
+from transition import catalogues
 from transition.i18n import _, format_moment, languages, normalise, translator, use_language
 from transition.runner.watch_operator import WATCH_LABEL
 
@@ -171,7 +171,6 @@ def test_ready_email_in_the_owners_language(tmp_path):
 
 
 def test_late_overdue_transfer_and_failure_emails(tmp_path, monkeypatch):
-    from transition.notifications import alert_mail
     from transition.notifications.alert_mail import alert_message, announce_mail_failures
 
     plan = french_plan(tmp_path, cutover_managers=["dave", "bob"])  # dave reads French, bob English
@@ -207,8 +206,10 @@ def test_late_overdue_transfer_and_failure_emails(tmp_path, monkeypatch):
         overdue.get_body(("plain",)).get_content()
     )
 
+    from transition.notifications import deliver
+
     sent = []
-    monkeypatch.setattr(alert_mail, "send", sent.append)
+    monkeypatch.setattr(deliver, "send", sent.append)
     failures = [
         {
             "step": "CO-100",
@@ -251,8 +252,10 @@ def test_deadline_email_per_manager_language(tmp_path, monkeypatch):
         "fr": {"to": ["dave@example.com"], "end": "mar. 19 janv. 2027 18:00 (Europe/Brussels)"},
         "en": {"to": ["bob@example.com"], "end": "Tue 19 Jan 2027 18:00 (Europe/Brussels)"},
     }
+    from transition.notifications import deliver
+
     sent = []
-    monkeypatch.setattr(deadline_mail, "send", sent.append)
+    monkeypatch.setattr(deliver, "send", sent.append)
     monkeypatch.setenv("AIRFLOW__API__BASE_URL", "http://airflow.example.com")
     asyncio.run(
         deadline_mail.notify_dry_run_late(

@@ -8,7 +8,7 @@ Three dry runs of one plan move at the same time on a real Airflow (with a real 
     A2 ─┘                │         └─► C2 ─┘
                          └─► F (fallback, skipped on Go)
 
-In NOW each person answers the moment the request appears (the test looks every 0.1 s), in SOON
+In NOW each person answers the moment the request appears (the test looks every 0.25 s), in SOON
 1.5 s after, in ANY after 0 to 3 s (seeded). A person answers what the step asks for (the recap
 shows Ready: Start; Open: Close; a gate: Go), once; a request for something already answered is a
 *repeated request*, never answered, and fails the test. Required: every run ends in success with
@@ -60,6 +60,11 @@ STEPS = {  # step -> (prerequisites, owner, phase, kind, approvals)
 }
 GO_BY = ("alice", "carol")  # the gate's owner, then her team leader: two distinct people
 DELAYS = {"NOW": 0.0, "SOON": 1.5, "ANY": None}  # seconds; None: each answer after 0 to 3 s
+# How often the observer looks: quicker than anyone answers, and well inside the second or two in
+# which Airflow's race met a quick answer. It looked every 0.1 s, and with the stock executor's
+# three runs at once on a loaded machine its reads helped exhaust the api-server's 15 database
+# connections (a 500 after 30 s of waiting for one, 2026-12-06).
+LOOK = 0.25
 KILLED = ("K1", "K2")  # dry run KILL: K1 (alice) -> K2 (bob)
 FLAVOURS = {  # name -> (AirflowServer flavour, extra settings)
     "make-run": ("standalone", {}),
@@ -153,8 +158,8 @@ def play(server: AirflowServer, people: list[Person], rng: random.Random, timeou
 def play_until_the_end(
     server: AirflowServer, people: list[Person], rng: random.Random, timeout: float
 ) -> None:
-    """Look every 0.1 s at every run's open requests (one call); answer each once, when its delay
-    has passed; until the runs end, bounded in time."""
+    """Look every LOOK seconds at every run's open requests (one call); answer each once, when its
+    delay has passed; until the runs end, bounded in time."""
     clients = {u: server.client(u) for u in ("alice", "bob", "carol")}
     by_run = {(dag_id(p.dry_run), p.run_id): p for p in people}
     due: dict[tuple[str, str], tuple[float, str, str, str]] = {}  # (run, step) -> the answer
@@ -162,10 +167,11 @@ def play_until_the_end(
         deadline = time.monotonic() + timeout
         next_state_check = 0.0
         while time.monotonic() < deadline:
-            details = admin.get(
+            details = server.read(
+                admin,
                 "/api/v2/dags/~/dagRuns/~/hitlDetails",
                 params={"response_received": False, "limit": 100},
-            ).json()["hitl_details"]
+            )["hitl_details"]
             for detail in details:
                 ti = detail["task_instance"]
                 person = by_run.get((ti["dag_id"], ti["dag_run_id"]))
@@ -176,9 +182,10 @@ def play_until_the_end(
                     or (person.run_id, step) in due
                 ):
                     continue
-                recap = admin.get(
-                    f"/transition/api/dags/{ti['dag_id']}/runs/{quote(person.run_id, safe='')}/steps"
-                ).json()
+                recap = server.read(
+                    admin,
+                    f"/transition/api/dags/{ti['dag_id']}/runs/{quote(person.run_id, safe='')}/steps",
+                )
                 started = {s["id"]: s["started_by"] for s in recap["steps"]}
                 given = person.given.setdefault(step, [])
                 stage, option, who = stage_and_answer(step, started.get(step), given)
@@ -202,9 +209,9 @@ def play_until_the_end(
                 return
             if time.monotonic() >= next_state_check:
                 next_state_check = time.monotonic() + 2
-                if all(admin.get(p.url).json()["state"] != "running" for p in people):
+                if all(server.read(admin, p.url)["state"] != "running" for p in people):
                     return
-            time.sleep(0.1)
+            time.sleep(LOOK)
     raise TimeoutError(f"runs still going after {timeout} s:\n{server.tail()}")
 
 

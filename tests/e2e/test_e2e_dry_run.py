@@ -1,10 +1,12 @@
 """A whole dry run on a real Airflow, owners played through the REST API.
 
-A 20-step plan with planned starts about a minute ahead (written right before the run) is
-triggered through REST; each step is started and closed by its owner, logged in as that user,
-through the HITL endpoint. Checked: no step asks before its prerequisites are closed or before its
-planned start, a stranger is refused, marking a task "success" closes it, and the run ends in
-success.
+A 20-step plan (the DRY dry run of the shared servers, tests/shared_airflow.py) is triggered
+through REST. Two steps have the same planned start, the first whole minute at least 50 s ahead
+(written right before the run): S01, which waits for nothing else, and S07, whose prerequisites (a
+chain of four steps) are closed before then. Each step is started and closed by its owner, logged
+in as that user, through the HITL endpoint. Checked: no step asks before its prerequisites are
+closed or before its planned start, a stranger is refused, marking a task "success" closes it, and
+the run ends in success. Then the workbook breaks: the problems show, the DAG stays as it was.
 """
 
 from __future__ import annotations
@@ -17,119 +19,76 @@ from pathlib import Path
 import pytest
 
 from airflow_server import FLAVOURS, AirflowServer, dump
-from conftest import write_config, write_xlsx
-from transition.local.standalone import airflow_users
+from shared_airflow import DRY_STEPS, dag_id
 from transition.store.plan_store import load_plan
 
 pytestmark = pytest.mark.e2e
 
 ZONE = zoneinfo.ZoneInfo("Europe/Brussels")
-DAG_ID = "e2e_dr1"
+DAG_ID = dag_id("DRY")
 ANSWER_DELAY = 0.0  # seconds between a request appearing and the answer: people answer at once
-PREREQUISITES = {
-    "S01": "",
-    "S02": "",
-    "S03": "S01",
-    "S04": "S01, S02",
-    "S05": "S03",
-    "S06": "S04",
-    "S07": "S05, S06",
-    "S08": "S07",
-    "S09": "S07",
-    "S10": "S08",
-    "S11": "S09",
-    "S12": "S10, S11",
-    "S13": "S12",
-    "S14": "S12",
-    "S15": "S13",
-    "S16": "S14",
-    "S17": "S15, S16",
-    "S18": "S17",
-    "S19": "S17",
-    "S20": "S18, S19",
-}
+PREREQUISITES = DRY_STEPS
 OWNERS = ["alice", "bob", "carol"]
 MARKED_SUCCESS = "S19"  # closed by "mark success" instead of the Close answer
 
 
-def relative(moment: dt.datetime, d_day: dt.date) -> str:
-    return f"D{(moment.date() - d_day).days:+d} {moment:%H:%M}"
-
-
-def write_plan(folder: Path) -> dict[str, dt.datetime]:
+def planned_starts() -> dict[str, dt.datetime]:
+    """The first whole minute at least 50 s ahead (a Start has minute precision), counted when
+    the plan is written right before the run is triggered: S01 waits for it, and so does S07,
+    whose four prerequisites (S02 → S03 → S05, S02 → S04 → S06) are closed well before (both
+    checked below)."""
     now = dt.datetime.now(ZONE)
-    d_day = now.date()
-    # The first whole minute at least 30 s ahead (a Start has minute precision): written right
-    # before the run is triggered, so S01 waits for it.
-    first = (now + dt.timedelta(seconds=30)).replace(second=0, microsecond=0) + dt.timedelta(
+    first = (now + dt.timedelta(seconds=50)).replace(second=0, microsecond=0) + dt.timedelta(
         minutes=1
     )
-    starts = {"S01": first, "S07": first + dt.timedelta(minutes=1)}
-    steps = [["ID", "Label", "Phase", "Dry runs", "Prerequisites", "Start", "Duration", "Owner"]]
-    for number, (step_id, prerequisites) in enumerate(PREREQUISITES.items()):
-        start = relative(starts[step_id], d_day) if step_id in starts else ""
-        steps.append(
-            [
-                step_id,
-                f"Step {step_id}",
-                "CO",
-                "ALL",
-                prerequisites,
-                start,
-                "1m",
-                OWNERS[number % 3],
-            ]
-        )
-    write_xlsx(
-        folder / "plan.xlsx",
-        {
-            "Steps": steps,
-            "Actors": [
-                ["ID", "Name", "Email", "Team", "Team leader", "Department head"],
-                ["alice", "Alice", "alice@example.com", "T", "dave", "dave"],
-                ["bob", "Bob", "bob@example.com", "T", "dave", "dave"],
-                ["carol", "Carol", "carol@example.com", "T", "dave", "dave"],
-                ["dave", "Dave", "dave@example.com", "T", "", ""],
-                ["eve", "Eve Stranger", "eve@example.com", "Other", "", ""],
-            ],
-            "DryRuns": [["Name", "D-day", "End"], ["DR1", d_day, None]],
-        },
-    )
-    write_config(folder / "config.yaml", "plan.xlsx", name="e2e")
-    return starts
+    return {"S01": first, "S07": first}
 
 
-def break_workbook(path: Path) -> None:
+def break_workbook(path: Path) -> str:
+    """An unknown owner on S02 and a step added while broken; returns the owner cell's name."""
     import openpyxl
 
     book = openpyxl.load_workbook(path)
-    book["Steps"]["H3"] = "zoe"
-    book["Steps"].append(["S99", "Added while broken", "CO", "ALL", "S20", "", "", "alice"])
+    sheet = book["Steps"]
+    header = [cell.value for cell in sheet[1]]
+    row = next(r for r in range(2, sheet.max_row + 1) if sheet.cell(r, 1).value == "S02")
+    owner = sheet.cell(row, header.index("Owner") + 1)
+    owner.value = "zoe"
+    added = dict.fromkeys(header, "")
+    added.update({"ID": "S99", "Label": "Added while broken", "Phase": "CO"})
+    added.update({"Dry runs": "DRY", "Prerequisites": "S20", "Owner": "alice"})
+    sheet.append(list(added.values()))
     book.save(path)
+    return owner.coordinate
 
 
-def wait_for_import_error(server: AirflowServer, file_name: str, timeout: float = 120) -> str:
+def wait_for_import_error(
+    server: AirflowServer, file_name: str, containing: str, timeout: float = 120
+) -> str:
+    """The import error of ``file_name`` once it says ``containing`` (an earlier one may be
+    listed until the file is parsed again)."""
     deadline = time.monotonic() + timeout
+    seen = None
     while time.monotonic() < deadline:
         for error in server.import_errors():
             if error["filename"].endswith(file_name):
-                return error["stack_trace"]
+                seen = error["stack_trace"]
+                if containing in seen:
+                    return seen
         time.sleep(2)
-    raise TimeoutError(f"no import error for {file_name} after {timeout} s:\n{server.tail()}")
+    raise TimeoutError(
+        f"no import error for {file_name} saying {containing!r} after {timeout} s (last: {seen}):"
+        f"\n{server.tail()}"
+    )
 
 
 @pytest.mark.parametrize("flavour", FLAVOURS)
-def test_a_dry_run_played_by_its_owners(tmp_path, flavour):
-    starts = write_plan(tmp_path)
-    plan = load_plan(tmp_path / "config.yaml").plan
-    assert plan is not None
-    server = AirflowServer(
-        tmp_path / "airflow", tmp_path / "config.yaml", airflow_users(plan), flavour=flavour
-    )
-    with server:
-        server.wait_for_dag(DAG_ID)
-        starts = write_plan(tmp_path)  # the planned starts counted from now, not the server's start
-        server.reparse(DAG_ID)
+def test_a_dry_run_played_by_its_owners(shared_servers, flavour):
+    shared = shared_servers.get(flavour)
+    starts = planned_starts()  # counted from now, not from the server's start
+    with shared.use(starts) as (server, _smtp):
+        plan = load_plan(shared.folder / "config.yaml").plan
+        assert plan is not None
         admin = server.client("admin")
         owners = {user: server.client(user) for user in OWNERS + ["eve"]}
         assert admin.patch(f"/api/v2/dags/{DAG_ID}", json={"is_paused": False}).status_code == 200
@@ -140,29 +99,29 @@ def test_a_dry_run_played_by_its_owners(tmp_path, flavour):
 
         answers: dict[str, int] = dict.fromkeys(PREREQUISITES, 0)
         pending_since: dict[str, float] = {}
-        first_asked: dict[str, dict] = {}
+        first_asked: dict[str, str] = {}  # step -> when it first asked
         stranger_refused = None
         state = None
         deadline = time.monotonic() + 420
+        next_state_check = 0.0
         while time.monotonic() < deadline:
-            state = admin.get(run_url).json()["state"]
-            if state in ("success", "failed"):
-                break
-            instances = {
-                t["task_id"]: t
-                for t in admin.get(f"{run_url}/taskInstances", params={"limit": 100}).json()[
-                    "task_instances"
-                ]
-            }
+            # One request a look (a request's details carry its task's state), the run's state
+            # every 2 s: the observer's reads cost the api-server's CPU, which the suite shares.
+            if time.monotonic() >= next_state_check:
+                next_state_check = time.monotonic() + 2
+                state = admin.get(run_url).json()["state"]
+                if state in ("success", "failed"):
+                    break
             details = admin.get(f"{run_url}/hitlDetails", params={"limit": 100}).json()[
                 "hitl_details"
             ]
             for detail in details:
                 step = detail["task_instance"]["task_id"]
                 if step not in first_asked:
-                    first_asked[step] = {"created_at": detail["created_at"], "instances": instances}
+                    first_asked[step] = detail["created_at"]
                 waiting = (
-                    instances[step]["state"] == "awaiting_input" and not detail["response_received"]
+                    detail["task_instance"]["state"] == "awaiting_input"
+                    and not detail["response_received"]
                 )
                 if not waiting:
                     pending_since.pop(step, None)
@@ -198,14 +157,17 @@ def test_a_dry_run_played_by_its_owners(tmp_path, flavour):
                 "task_instances"
             ]
         }
+        run = admin.get(run_url).json()
         assert state == "success", (
             f"run ended {state}: {dump({k: v['state'] for k, v in final.items()})}\n{server.tail()}"
         )
 
         # The workbook breaks: the problems show as an import error, the DAG stays as it was.
-        break_workbook(tmp_path / "plan.xlsx")
-        problems = wait_for_import_error(server, "transition_plan_problems.py")
-        assert "Steps!H3: unknown owner 'zoe'" in problems and "Traceback" not in problems
+        cell = break_workbook(shared.folder / "plan.xlsx")
+        problems = wait_for_import_error(
+            server, "transition_plan_problems.py", f"Steps!{cell}: unknown owner 'zoe'"
+        )
+        assert "Traceback" not in problems
         dag = admin.get(f"/api/v2/dags/{DAG_ID}").json()
         assert dag["is_stale"] is False and dag["has_import_errors"] is False
         tasks = admin.get(f"/api/v2/dags/{DAG_ID}/tasks").json()["tasks"]
@@ -218,9 +180,9 @@ def test_a_dry_run_played_by_its_owners(tmp_path, flavour):
     )
     assert all(t["state"] == "success" for t in final.values())
     assert answers == dict.fromkeys(PREREQUISITES, 2)
-    schedule = plan.schedules["DR1"].steps
-    for step, seen in first_asked.items():
-        asked = dt.datetime.fromisoformat(seen["created_at"])
+    schedule = plan.schedules["DRY"].steps
+    for step, created_at in first_asked.items():
+        asked = dt.datetime.fromisoformat(created_at)
         for upstream in schedule[step].upstream:
             closed = dt.datetime.fromisoformat(final[upstream]["end_date"])
             assert closed <= asked, (
@@ -231,3 +193,10 @@ def test_a_dry_run_played_by_its_owners(tmp_path, flavour):
                 f"{step} asked at {asked}, before its planned start {starts[step]}"
             )
     assert set(first_asked) == set(PREREQUISITES)
+    # The waits above were for the planned start and nothing else: the run began before it, and
+    # S07's prerequisites were closed before it (else "not before its start" would prove nothing).
+    began = dt.datetime.fromisoformat(run["start_date"])
+    assert began < starts["S01"], f"the run began at {began}, after S01's start {starts['S01']}"
+    for upstream in schedule["S07"].upstream:
+        closed = dt.datetime.fromisoformat(final[upstream]["end_date"])
+        assert closed < starts["S07"], f"{upstream} closed at {closed}, after S07's start"

@@ -127,15 +127,17 @@ def test_fifty_owners_answer_at_once(airflow):
     with server.client("admin") as admin, ThreadPoolExecutor(max_workers=len(OWNERS)) as people:
         deadline = time.monotonic() + 420
         while time.monotonic() < deadline:
-            run = admin.get(run_url).json()
+            run = server.read(admin, run_url)
             if run["state"] != "running":
                 break
-            waiting = admin.get(
-                f"{run_url}/hitlDetails", params={"limit": 100, "response_received": False}
-            ).json()
+            waiting = server.read(
+                admin,
+                f"{run_url}/hitlDetails",
+                params={"limit": 100, "response_received": False},
+            )
             instances = {
                 t["task_id"]: t["state"]
-                for t in admin.get(f"{run_url}/taskInstances", params={"limit": 100}).json()[
+                for t in server.read(admin, f"{run_url}/taskInstances", params={"limit": 100})[
                     "task_instances"
                 ]
             }

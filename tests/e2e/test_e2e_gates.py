@@ -7,53 +7,22 @@ Go needs two distinct pairs of eyes (the owner's single Go twice does not count 
 of the colleague she handed the gate to); the fallback
 branch is then skipped by Airflow and J runs after the forward branch. No-go from one person skips
 the forward branch and runs the fallback, then J. Nobody marks anything by hand; marking the gate
-success (which would run both branches) is refused, also to a cutover manager.
+success (which would run both branches) is refused, also to a cutover manager. On the shared
+servers (tests/shared_airflow.py), the GATES dry run.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import time
-import zoneinfo
 
 import pytest
 
-from airflow_server import FLAVOURS, AirflowServer, airflow_with_mail
-from conftest import write_config, write_xlsx
-from transition.store.plan_store import load_plan
+from airflow_server import FLAVOURS, AirflowServer
+from shared_airflow import dag_id
 
 pytestmark = pytest.mark.e2e
-DAG_ID = "gt_dr1"
+DAG_ID = dag_id("GATES")
 FORWARD, FALLBACK = ("F1", "F2"), ("B1", "B2")
-
-
-def write_plan(folder) -> None:
-    today = dt.datetime.now(zoneinfo.ZoneInfo("Europe/Brussels")).date()
-    write_xlsx(
-        folder / "plan.xlsx",
-        {
-            "Steps": [
-                ["ID", "Label", "Phase", "Dry runs", "Prerequisites", "Owner", "Kind", "Approvals"],
-                ["A", "Freeze billing", "CO", "ALL", "", "alice", "", ""],
-                ["G", "Go / no-go: point of no return", "CO", "ALL", "A", "alice", "gate", 2],
-                ["F1", "Switch DNS", "CO", "ALL", "G", "bob", "", ""],
-                ["F2", "Open the gates", "CO", "ALL", "F1", "bob", "", ""],
-                ["B1", "Restore the old system", "FB-RB", "ALL", "G", "frank", "", ""],
-                ["B2", "Tell the market", "FB-RB", "ALL", "B1", "frank", "", ""],
-                ["J", "Smoke tests", "DC", "ALL", "F2, B2", "alice", "", ""],
-            ],
-            "Actors": [
-                ["ID", "Name", "Email", "Team", "Team leader", "Department head"],
-                ["alice", "Alice Martin", "alice@example.com", "Billing", "carol", ""],
-                ["bob", "Bob Peeters", "bob@example.com", "Market", "carol", ""],
-                ["carol", "Carol Dubois", "carol@example.com", "Market", "", ""],
-                ["frank", "Frank Claes", "frank@example.com", "Market", "carol", ""],
-                ["mia", "Mia Manager", "mia@example.com", "PMO", "", ""],
-            ],
-            "DryRuns": [["Name", "D-day"], ["DR1", today]],
-        },
-    )
-    write_config(folder / "config.yaml", "plan.xlsx", name="gt", cutover_managers=["mia"])
 
 
 def states(server: AirflowServer, run_id: str) -> dict[str, str]:
@@ -94,12 +63,8 @@ def close(server: AirflowServer, run_id: str, *steps: tuple[str, str]) -> None:
 
 
 @pytest.mark.parametrize("flavour", FLAVOURS)
-def test_a_plan_with_a_gate_runs_both_ways(tmp_path, flavour):
-    write_plan(tmp_path)
-    plan = load_plan(tmp_path / "config.yaml").plan
-    with airflow_with_mail(tmp_path, plan, flavour=flavour) as (server, smtp):
-        server.wait_for_dag(DAG_ID)
-
+def test_a_plan_with_a_gate_runs_both_ways(shared_servers, flavour):
+    with shared_servers.get(flavour).use() as (server, smtp):
         # -- Go, from two distinct people ---------------------------------------------------------
         run_id = server.trigger(DAG_ID)
         close(server, run_id, ("A", "alice"))
@@ -147,7 +112,7 @@ def test_a_plan_with_a_gate_runs_both_ways(tmp_path, flavour):
         made = decision(server, run_id)
         assert made["decision"] == "go" and made["go"] == ["alice", "carol"], made
         assert made["by"] == "carol" and made["skipped_branch"] == ["B1"]
-        mail = smtp.wait_for("[Transition-DR1] G - Go: the plan goes on")
+        mail = smtp.wait_for("[Transition-GATES] G - Go: the plan goes on")
         assert sorted(mail["To"].split(", ")) == [
             "bob@example.com",
             "frank@example.com",
@@ -182,7 +147,7 @@ def test_a_plan_with_a_gate_runs_both_ways(tmp_path, flavour):
         made = decision(server, run_id)
         assert made["decision"] == "no-go" and made["by"] == "carol", made
         assert made["comment"] == "counts differ" and made["skipped_branch"] == ["F1"]
-        mail = smtp.wait_for("[Transition-DR1] G - No-go: fallback starts")
+        mail = smtp.wait_for("[Transition-GATES] G - No-go: fallback starts")
         assert "counts differ" in mail.get_body(("plain",)).get_content()
         close(server, run_id, ("B1", "frank"), ("B2", "frank"), ("J", "alice"))
         assert server.wait_for_run(DAG_ID, run_id) == "success"

@@ -4,83 +4,53 @@ A stranger is refused everywhere (plugin endpoints, Airflow's HITL answer, "mark
 owner transfers the step, the new person is e-mailed and may then act; a blocking defect e-mails the
 cutover manager and keeps the step from being closed until it is resolved. Once the run is over,
 defects found after the fact: on a closed step and on the run itself, in the recap JSON, the
-results workbook and the weekly report read through the REST API.
+results workbook and the weekly report read through the REST API. On the shared standalone
+server (tests/shared_airflow.py), the OPS dry run; the stranger is oscar, on no step of any dry run.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import io
 import re
-import zoneinfo
 
 import openpyxl
 import pytest
 
-from airflow_server import airflow_with_mail
-from conftest import write_config, write_xlsx
+from shared_airflow import dag_id
 from transition.results.api_client import ApiClient, Credentials
 from transition.results.data import run_results
 from transition.results.weekly_report import weekly_message
 from transition.results.workbook import results_bytes
-from transition.store.plan_store import load_plan
 
 pytestmark = pytest.mark.e2e
-DAG_ID = "ops_dr1"
+DAG_ID = dag_id("OPS")
 
 
-def write_plan(folder):
-    today = dt.datetime.now(zoneinfo.ZoneInfo("Europe/Brussels")).date()
-    write_xlsx(
-        folder / "plan.xlsx",
-        {
-            "Steps": [
-                ["ID", "Label", "Phase", "Dry runs", "Prerequisites", "Owner", "Duration"],
-                ["A", "Stop the market gateway", "AC", "ALL", "", "alice", "2h"],
-                ["B", "Back up the databases", "AC", "ALL", "A", "bob", "2h"],
-            ],
-            "Actors": [
-                ["ID", "Name", "Email", "Team", "Team leader", "Department head"],
-                ["alice", "Alice Martin", "alice@example.com", "Market", "carol", "dave"],
-                ["bob", "Bob Peeters", "bob@example.com", "Infra", "carol", "dave"],
-                ["carol", "Carol Dubois", "carol@example.com", "Market", "", "dave"],
-                ["dave", "Dave Lambert", "dave@example.com", "Direction", "", ""],
-                ["frank", "Frank Claes", "frank@example.com", "Market", "carol", "dave"],
-                ["eve", "Eve Stranger", "eve@example.com", "Other", "", ""],
-                ["mia", "Mia Renard", "mia@example.com", "Transition office", "", ""],
-            ],
-            "DryRuns": [["Name", "D-day"], ["DR1", today]],
-        },
-    )
-    write_config(folder / "config.yaml", "plan.xlsx", name="ops", cutover_managers=["mia"])
-
-
-def test_who_may_act_transfer_and_blocking_defect(tmp_path):
-    write_plan(tmp_path)
-    plan = load_plan(tmp_path / "config.yaml").plan
-    with airflow_with_mail(tmp_path, plan) as (server, smtp):
-        server.wait_for_dag(DAG_ID)
+def test_who_may_act_transfer_and_blocking_defect(shared_servers):
+    with shared_servers.get("standalone").use() as (server, smtp):
         run_id = server.trigger(DAG_ID)
         run_url = f"/api/v2/dags/{DAG_ID}/dagRuns/{run_id}"
         plugin = f"/transition/api/dags/{DAG_ID}/runs/{run_id}"
         server.wait_until_asked(DAG_ID, run_id, "A")
-        eve, alice, carol, frank, mia = (
-            server.client(u) for u in ("eve", "alice", "carol", "frank", "mia")
+        oscar, alice, carol, frank, mia = (
+            server.client(u) for u in ("oscar", "alice", "carol", "frank", "mia")
         )
 
         # A stranger may do nothing on the step.
-        refused = eve.post(f"{plugin}/steps/A/transfer", json={"to": "eve", "message": "mine now"})
+        refused = oscar.post(
+            f"{plugin}/steps/A/transfer", json={"to": "oscar", "message": "mine now"}
+        )
         assert refused.status_code == 403 and "only its owner" in refused.json()["detail"]
         assert (
-            eve.patch(
+            oscar.patch(
                 f"{run_url}/taskInstances/A/-1/hitlDetails", json={"chosen_options": ["Start"]}
             ).status_code
             == 403
         )
-        marked = eve.patch(f"{run_url}/taskInstances/A", json={"new_state": "success"})
+        marked = oscar.patch(f"{run_url}/taskInstances/A", json={"new_state": "success"})
         assert marked.status_code == 403 and "You may not act on step A" in marked.json()["detail"]
         assert (
-            eve.post(
+            oscar.post(
                 f"{plugin}/steps/A/defects", json={"title": "x", "severity": "minor"}
             ).status_code
             == 403
@@ -92,7 +62,7 @@ def test_who_may_act_transfer_and_blocking_defect(tmp_path):
             f"{plugin}/steps/B/transfer", json={"to": "frank", "message": "I am off tomorrow"}
         )
         assert ahead.status_code == 200, ahead.text
-        ahead_mail = smtp.wait_for("[Transition-DR1] B - Transfer")
+        ahead_mail = smtp.wait_for("[Transition-OPS] B - Transfer")
         assert ahead_mail["To"] == "frank@example.com"
 
         # The owner hands the step over; the new person is told and may act.
@@ -101,7 +71,7 @@ def test_who_may_act_transfer_and_blocking_defect(tmp_path):
         )
         assert transfer.status_code == 200, transfer.text
         assert transfer.json()["mail"] == "sent"
-        handed = smtp.wait_for("[Transition-DR1] A - Transfer")
+        handed = smtp.wait_for("[Transition-OPS] A - Transfer")
         assert (handed["To"], handed["Cc"]) == ("frank@example.com", "alice@example.com")
         text = handed.get_body(("plain",)).get_content()
         assert "Alice Martin hands step A · Stop the market gateway over to you." in text
@@ -115,7 +85,7 @@ def test_who_may_act_transfer_and_blocking_defect(tmp_path):
             ).status_code
             == 200
         )
-        assert eve.post(f"{plugin}/steps/A/transfer", json={"to": "eve"}).status_code == 403
+        assert oscar.post(f"{plugin}/steps/A/transfer", json={"to": "oscar"}).status_code == 403
 
         # Who started the step is on its page (the task's note); a second Start says so.
         server.wait_until_asked(DAG_ID, run_id, "A")
@@ -138,7 +108,7 @@ def test_who_may_act_transfer_and_blocking_defect(tmp_path):
         )
         assert recorded.status_code == 201, recorded.text
         defect_id = recorded.json()["defect"]["id"]
-        alert = smtp.wait_for("[Transition-DR1] A - Blocking defect: Gateway queue not empty")
+        alert = smtp.wait_for("[Transition-OPS] A - Blocking defect: Gateway queue not empty")
         assert (alert["To"], alert["Cc"]) == ("mia@example.com", "alice@example.com")
         assert "12 messages left" in alert.get_body(("plain",)).get_content()
         blocked = frank.patch(
@@ -163,8 +133,8 @@ def test_who_may_act_transfer_and_blocking_defect(tmp_path):
             "B",
         ]
         assert recap["forecast_end"] > recap["now"] and recap["must_end_by"] is None
-        page = eve.get("/transition/recap")
-        assert page.status_code == 200 and "Transition plan" in page.text and '"eve"' in page.text
+        page = oscar.get("/transition/recap")
+        assert page.status_code == 200 and "Transition plan" in page.text and '"oscar"' in page.text
         import httpx
 
         assert (
@@ -175,7 +145,7 @@ def test_who_may_act_transfer_and_blocking_defect(tmp_path):
         assert [(d["task_id"], d["severity"], d["status"]) for d in listed["defects"]] == [
             ("A", "blocking", "open")
         ]
-        assert eve.post(f"{plugin}/defects/{defect_id}/resolve", json={}).status_code == 403
+        assert oscar.post(f"{plugin}/defects/{defect_id}/resolve", json={}).status_code == 403
         # The person the defect blocks may not resolve it; whoever recorded it may.
         assert frank.post(f"{plugin}/defects/{defect_id}/resolve", json={}).status_code == 403
         assert carol.post(f"{plugin}/defects/{defect_id}/resolve", json={}).status_code == 200
@@ -185,7 +155,7 @@ def test_who_may_act_transfer_and_blocking_defect(tmp_path):
         assert closed.status_code == 200, closed.text
 
         # B's holder is told it is Ready (its owner copied), and may answer from its first request.
-        ready_b = smtp.wait_for("[Transition-DR1] B - Execution")
+        ready_b = smtp.wait_for("[Transition-OPS] B - Execution")
         assert (ready_b["To"], ready_b["Cc"]) == (
             "frank@example.com",
             "bob@example.com, carol@example.com, dave@example.com",
@@ -205,16 +175,16 @@ def test_who_may_act_transfer_and_blocking_defect(tmp_path):
 def defects_after_the_fact(server, smtp, run_id: str) -> None:
     """The run is over: a defect on closed step A, and defects on the run itself."""
     plugin = f"/transition/api/dags/{DAG_ID}/runs/{run_id}"
-    eve, bob, carol, mia = (server.client(u) for u in ("eve", "bob", "carol", "mia"))
+    oscar, bob, carol, mia = (server.client(u) for u in ("oscar", "bob", "carol", "mia"))
     sample = {"title": "Gateway log lost", "severity": "blocking", "description": "found at 9:00"}
 
     # On a closed step: the same people as on an open one; it cannot block the closed step.
-    assert eve.post(f"{plugin}/steps/A/defects", json=sample).status_code == 403
+    assert oscar.post(f"{plugin}/steps/A/defects", json=sample).status_code == 403
     late = carol.post(f"{plugin}/steps/A/defects", json=sample)
     assert late.status_code == 201, late.text
     assert late.json()["defect"]["after_close"] is True and late.json()["mail"] == "sent"
     late_id = late.json()["defect"]["id"]
-    told = smtp.wait_for("[Transition-DR1] A - Blocking defect: Gateway log lost")
+    told = smtp.wait_for("[Transition-OPS] A - Blocking defect: Gateway log lost")
     assert told["To"] == "mia@example.com"
     assert "after it was closed: the step stays closed" in told.get_body(("plain",)).get_content()
     note = (
@@ -224,7 +194,7 @@ def defects_after_the_fact(server, smtp, run_id: str) -> None:
     assert f"Defect #{late_id} (blocking) by carol, after the close" in note["note"]
 
     # On the run itself: cutover managers and anyone allowed on one of its steps; not a stranger.
-    refused = eve.post(f"{plugin}/defects", json={"title": "x", "severity": "minor"})
+    refused = oscar.post(f"{plugin}/defects", json={"title": "x", "severity": "minor"})
     assert refused.status_code == 403 and "cutover managers" in refused.json()["detail"]
     missing = mia.post(
         f"/transition/api/dags/{DAG_ID}/runs/no_such_run/defects",
@@ -243,13 +213,13 @@ def defects_after_the_fact(server, smtp, run_id: str) -> None:
         json={"title": "VPN down twice", "severity": "blocking", "description": "10:05, 10:40"},
     )
     assert down.status_code == 201, down.text
-    alert = smtp.wait_for("[Transition-DR1] Blocking defect on the run: VPN down twice")
+    alert = smtp.wait_for("[Transition-OPS] Blocking defect on the run: VPN down twice")
     assert alert["To"] == "mia@example.com"
-    assert f"run {run_id} of dry run DR1" in alert.get_body(("plain",)).get_content()
+    assert f"run {run_id} of dry run OPS" in alert.get_body(("plain",)).get_content()
 
     # Resolved like the others: by whoever recorded it or a cutover manager, once.
     slow_id, down_id = slow.json()["defect"]["id"], down.json()["defect"]["id"]
-    assert eve.post(f"{plugin}/defects/{slow_id}/resolve", json={}).status_code == 403
+    assert oscar.post(f"{plugin}/defects/{slow_id}/resolve", json={}).status_code == 403
     assert carol.post(f"{plugin}/defects/{slow_id}/resolve", json={}).status_code == 403
     assert bob.post(f"{plugin}/defects/{slow_id}/resolve", json={}).status_code == 200
     again = mia.post(f"{plugin}/defects/{slow_id}/resolve", json={})

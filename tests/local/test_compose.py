@@ -91,14 +91,104 @@ def test_secrets_come_from_env_and_the_example_names_them_all():
     assert ".env" in (REPO_ROOT / ".gitignore").read_text().split()
 
 
-def test_the_image_is_airflow_3_3_2_with_the_readers():
+def locked(text: str) -> dict[str, str]:
+    """name -> version of each requirement of a pip requirements text (comments skipped)."""
+    pins = re.findall(r"^([A-Za-z0-9_.\-]+)==([^\s;#\\]+)", text, re.MULTILINE)
+    return {canonical(name): version for name, version in pins}
+
+
+def canonical(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def test_the_image_is_airflow_3_3_2_with_the_readers_locked_with_hashes():
     dockerfile = (REPO_ROOT / "Dockerfile").read_text(encoding="utf-8")
     assert re.search(r"^FROM apache/airflow:3\.3\.2", dockerfile, re.MULTILINE)
-    wanted = (REPO_ROOT / "requirements-image.txt").read_text()
-    pinned = (REPO_ROOT / "requirements.txt").read_text()
-    for package in ("openpyxl", "python-calamine"):
-        line = next(w for w in wanted.splitlines() if w.startswith(package + "=="))
-        assert line in pinned.splitlines(), f"{line} differs from requirements.txt"
+    assert "pip install --no-cache-dir --require-hashes --no-deps -r /requirements-image.lock" in (
+        dockerfile.replace("\\\n", " ")
+    )
+    assert "&& pip check" in dockerfile
+    wanted = locked((REPO_ROOT / "requirements-image.txt").read_text())
+    lock_text = (REPO_ROOT / "requirements-image.lock").read_text()
+    lock = locked(lock_text)
+    tested = locked((REPO_ROOT / "requirements.txt").read_text())
+    assert {"openpyxl", "python-calamine"} <= set(wanted)
+    for name, version in wanted.items():  # what the image adds is what make test runs with
+        assert lock.get(name) == version, f"{name}: {lock.get(name)} locked, {version} wanted"
+        assert tested.get(name, version) == version, f"{name} differs from requirements.txt"
+    entries = re.split(r"\n(?=[A-Za-z0-9])", lock_text.split("\n\n# WARNING")[0])
+    for entry in entries:
+        if re.match(r"[A-Za-z0-9]", entry):
+            assert "--hash=sha256:" in entry, f"no hash: {entry.splitlines()[0]}"
+
+
+def test_what_the_lock_leaves_out_comes_with_airflow():
+    """The Dockerfile installs the lock with --no-deps: every dependency of a locked package is
+    locked too, or one of Airflow's own (which the apache/airflow image has, at its constraints)."""
+    from importlib import metadata
+
+    from packaging.requirements import Requirement
+
+    lock = locked((REPO_ROOT / "requirements-image.lock").read_text())
+    airflow_closure: set[str] = set()
+    todo = ["apache-airflow"]
+    while todo:
+        name = todo.pop()
+        if name in airflow_closure:
+            continue
+        airflow_closure.add(name)
+        try:
+            requires = metadata.requires(name) or []
+        except metadata.PackageNotFoundError:
+            continue
+        for line in requires:
+            requirement = Requirement(line)
+            if requirement.marker is None or requirement.marker.evaluate({"extra": ""}):
+                todo.append(canonical(requirement.name))
+    missing = []
+    for name in lock:
+        for line in metadata.requires(name) or []:
+            requirement = Requirement(line)
+            if requirement.marker is not None and not requirement.marker.evaluate({"extra": ""}):
+                continue
+            dependency = canonical(requirement.name)
+            if dependency not in lock and dependency not in airflow_closure:
+                missing.append(f"{name} needs {dependency}")
+    assert not missing, missing
+
+
+def test_the_locked_hashes_are_pypis(tmp_path):
+    """What docker build does first: pip downloads each locked file and checks its hash."""
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "--quiet",
+            "--disable-pip-version-check",
+            "--require-hashes",
+            "--no-deps",
+            "--only-binary=:all:",
+            "--python-version=3.11",
+            "--platform=manylinux_2_28_x86_64",  # the image's, and the older manylinux it runs
+            "--platform=manylinux_2_17_x86_64",
+            "--platform=manylinux2014_x86_64",
+            "-d",
+            str(tmp_path),
+            "-r",
+            str(REPO_ROOT / "requirements-image.lock"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    names = {canonical(p.name.split("-")[0]) for p in tmp_path.iterdir()}
+    assert names == set(locked((REPO_ROOT / "requirements-image.lock").read_text())), names
 
 
 def test_the_mail_catcher_is_published_on_this_machine_only():

@@ -276,8 +276,8 @@ def outbox(monkeypatch):
     monkeypatch.setattr(calendar_mail, "read_run_holders", lambda context: dict(state["holders"]))
     monkeypatch.setattr(
         calendar_mail,
-        "record_mail_failure",
-        lambda ti, mail, to, error: failures.append((mail, to)),
+        "task_recorder",
+        lambda ti: lambda mail, to, error, channel=False: failures.append((mail, to)),
     )
     return sent, failures, state
 

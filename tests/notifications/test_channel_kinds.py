@@ -392,9 +392,9 @@ def test_the_api_servers_failures_are_kept_one_variable_each(airflow_db):
 
     with Session(airflow_db) as session:
         for error in ("HTTP 500", "HTTP 503"):
-            server_failure_recorder(session, "resa_dr1", "going", step="CO-100", mail="transfer")(
-                "slack_cutover", error
-            )
+            record = server_failure_recorder(session, "resa_dr1", "going", step="CO-100")
+            record("transfer", "slack_cutover", error, channel=True)
+            record("transfer", "bob@example.com", "an e-mail's: kept with the transfer")
         assert not record_server_failure(
             session, "resa_dr1", "over", step="CO-100", mail="defect", to="x", error="e"
         )  # the run is over: its watch is gone, nobody would read it

@@ -1,7 +1,7 @@
 """Fuzzing the plugin's REST API (issue 14): schemathesis against the plugin's own OpenAPI, on a real Airflow.
 
-One Airflow (standalone, as ``make run``) runs a small plan: its first step asks, and a defect and a
-transfer are recorded on it, so the endpoints have data to find. Schemathesis reads the OpenAPI the
+The shared standalone Airflow (``make run``'s configuration, tests/shared_airflow.py) runs the
+FUZZ dry run: its first step asks, and a defect and a transfer are recorded on it, so the endpoints have data to find. Schemathesis reads the OpenAPI the
 plugin serves (``/transition/openapi.json``) and generates requests for every operation in it: valid
 ones and invalid ones (wrong types, out of range, missing or extra fields, odd text), each path
 parameter either generated or a real DAG, run, step or defect, so requests go past the 404s into the
@@ -20,10 +20,8 @@ below (fuzzing then takes well under 90 s on 2 cores); ``make fuzz`` runs more.
 
 from __future__ import annotations
 
-import datetime as dt
 import os
 import time
-import zoneinfo
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -34,14 +32,12 @@ from hypothesis import HealthCheck, Phase, example, given, settings
 from hypothesis import strategies as st
 
 from airflow_server import AirflowServer
-from conftest import write_config, write_xlsx
-from transition.local.standalone import airflow_users
-from transition.store.plan_store import load_plan
+from shared_airflow import dag_id
 
-DAG = "fuzz_dr1"
+DAG = dag_id("FUZZ")
 EXAMPLES = int(os.environ.get("TRANSITION_API_FUZZ_EXAMPLES") or 100)
-IDENTITIES = ("owner", "outsider", "anonymous")  # alice owns step A; eve is on no step
-USERS = {"owner": "alice", "outsider": "eve"}
+IDENTITIES = ("owner", "outsider", "anonymous")  # alice owns step A; oscar is on no step
+USERS = {"owner": "alice", "outsider": "oscar"}
 CHECKS = (
     "not_a_server_error",
     "status_code_conformance",
@@ -55,36 +51,6 @@ COMPONENTS = {
     "dag-processor": ("dag-processor",),
     "triggerer": ("triggerer",),
 }
-
-
-def write_plan(folder: Path) -> None:
-    today = dt.datetime.now(zoneinfo.ZoneInfo("Europe/Brussels")).date()
-    write_xlsx(
-        folder / "plan.xlsx",
-        {
-            "Steps": [
-                ["ID", "Label", "Phase", "Dry runs", "Prerequisites", "Owner", "Duration"],
-                ["A", "Stop the market gateway", "AC", "ALL", "", "alice", "2h"],
-                ["B", "Back up the databases", "AC", "ALL", "A", "bob", "2h"],
-            ],
-            "Actors": [
-                ["ID", "Name", "Email", "Team", "Team leader", "Department head", "Language"],
-                ["alice", "Alice Martin", "alice@example.com", "Market", "carol", "", "en"],
-                ["bob", "Bob Peeters", "bob@example.com", "Infra", "carol", "", "en"],
-                ["carol", "Carol Dubois", "carol@example.com", "Market", "", "", "en"],
-                ["eve", "Eve Stranger", "eve@example.com", "Other", "", "", "en"],
-                ["mia", "Mia Renard", "mia@example.com", "Transition office", "", "", "en"],
-            ],
-            "DryRuns": [["Name", "D-day"], ["DR1", today]],
-        },
-    )
-    write_config(
-        folder / "config.yaml",
-        "plan.xlsx",
-        name="fuzz",
-        cutover_managers=["mia"],
-        weekly_report=None,
-    )
 
 
 def wait_asking(server: AirflowServer, run_id: str, step: str, timeout: float = 180) -> None:
@@ -134,35 +100,32 @@ def alive(pid: int) -> bool:
 
 
 @pytest.fixture(scope="module")
-def airflow(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("api-fuzz")
-    write_plan(folder)
-    plan = load_plan(folder / "config.yaml").plan
-    server = AirflowServer(folder / "airflow", folder / "config.yaml", airflow_users(plan))
-    with server:
-        server.wait_for_dag(DAG)
-        server.run_id = server.trigger(DAG)
-        wait_asking(server, server.run_id, "A")
-        plugin = f"/transition/api/dags/{DAG}/runs/{quote(server.run_id, safe='')}"
-        with server.client("alice") as alice:
-            defects = [
-                alice.post(f"{plugin}/steps/A/defects", json={"title": title, "severity": severity})
-                for title, severity in (
-                    ("Queue not empty", "minor"),
-                    ("Gateway still up", "blocking"),
-                )
-            ]
-            transfer = alice.post(
-                f"{plugin}/steps/A/transfer", json={"to": "carol", "message": "Back-up"}
+def airflow(shared_servers):
+    shared = shared_servers.get("standalone")
+    server = shared.prepare()
+    server.run_id = server.trigger(DAG)
+    wait_asking(server, server.run_id, "A")
+    plugin = f"/transition/api/dags/{DAG}/runs/{quote(server.run_id, safe='')}"
+    with server.client("alice") as alice:
+        defects = [
+            alice.post(f"{plugin}/steps/A/defects", json={"title": title, "severity": severity})
+            for title, severity in (
+                ("Queue not empty", "minor"),
+                ("Gateway still up", "blocking"),
             )
-        assert [d.status_code for d in defects] == [201, 201] and transfer.status_code == 200, (
-            defects,
-            transfer.text,
+        ]
+        transfer = alice.post(
+            f"{plugin}/steps/A/transfer", json={"to": "carol", "message": "Back-up"}
         )
-        server.defect_ids = [d.json()["defect"]["id"] for d in defects]
-        server.processes = components(server)
-        assert set(server.processes) == set(COMPONENTS), (server.processes, server.tail())
-        yield server
+    assert [d.status_code for d in defects] == [201, 201] and transfer.status_code == 200, (
+        defects,
+        transfer.text,
+    )
+    server.defect_ids = [d.json()["defect"]["id"] for d in defects]
+    server.processes = components(server)
+    assert set(server.processes) == set(COMPONENTS), (server.processes, server.tail())
+    yield server
+    shared.end_runs()
 
 
 @pytest.fixture(scope="module")
@@ -195,7 +158,7 @@ def real_values(server: AirflowServer) -> dict[str, Any]:
     """For each path parameter, strategies of values that exist (or nearly: another dry run's DAG, a
     step that is not asking, the watch task), the real ones most often."""
     return {
-        "dag_id": st.sampled_from([DAG, DAG, DAG, "fuzz_dr2"]),
+        "dag_id": st.sampled_from([DAG, DAG, DAG, dag_id("DR2")]),
         "run_id": st.just(server.run_id),
         "step_id": st.sampled_from(["A", "A", "B", "_watch"]),
         "defect_id": st.sampled_from(server.defect_ids),
@@ -398,21 +361,21 @@ def test_line_breaks_and_tabs_in_free_text_are_kept(airflow):
 
 
 @pytest.mark.e2e
-@pytest.mark.parametrize("user", ["alice", "eve", None])
+@pytest.mark.parametrize("user", ["alice", "oscar", None])
 @pytest.mark.parametrize(
     "path",
     [
-        "/transition/api/dags/fuzz_dr1/runs/%00/steps",
+        "/transition/api/dags/{dag}/runs/%00/steps",
         "/transition/api/dags/%00/runs",
-        "/transition/api/dags/fuzz_dr1/runs/x%1By/defects",
-        "/transition/api/dags/fuzz_dr1/runs/{run}/steps/A%00/transfer",
+        "/transition/api/dags/{dag}/runs/x%1By/defects",
+        "/transition/api/dags/{dag}/runs/{run}/steps/A%00/transfer",
     ],
 )
 def test_a_control_character_in_an_identifier_is_refused(airflow, path, user):
     # A NUL in a query parameter is a 500 on PostgreSQL (psycopg2 refuses it): refused before any query.
     # (A line break never reaches the plugin: Airflow's mount of /transition does not match it, a 404.)
     method = "POST" if path.endswith("transfer") else "GET"
-    url = airflow.base_url + path.format(run=quote(airflow.run_id, safe=""))
+    url = airflow.base_url + path.format(dag=DAG, run=quote(airflow.run_id, safe=""))
     answer = send(
         airflow, method, url, user=user, json={"to": "carol"} if method == "POST" else None
     )

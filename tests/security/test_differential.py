@@ -21,10 +21,10 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
-from people import ACTORS
 
 from airflow_server import AirflowServer
 from conftest import write_config, write_xlsx
+from people import ACTORS
 from transition.local.standalone import airflow_users
 from transition.store.plan_store import load_plan
 

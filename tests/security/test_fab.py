@@ -20,10 +20,10 @@ from urllib.parse import quote
 
 import httpx
 import pytest
-from people import ACTORS
 
 from airflow_server import AirflowServer
 from conftest import write_config, write_xlsx
+from people import ACTORS
 from transition.local.standalone import airflow_users
 from transition.store.plan_store import load_plan
 

@@ -1,5 +1,6 @@
-"""The people of the security tests' plans: owners, their leaders, a transferee, an outsider (eve,
-who reads French, so a refusal in French shows the guard refused) and a cutover manager (mia)."""
+"""The people of the security tests' plans and of the shared servers' (tests/shared_airflow.py):
+owners, their leaders, a transferee, an outsider (eve, who reads French, so a refusal in French
+shows the guard refused) and a cutover manager (mia)."""
 
 ACTORS = [
     ["ID", "Name", "Email", "Team", "Team leader", "Department head", "Language"],

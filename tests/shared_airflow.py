@@ -1,0 +1,323 @@
+"""One Airflow per flavour, shared by the end-to-end files whose tests need no fresh one (issue 26).
+
+A shared server serves one plan (``sec``) with a dry run per use, so each test has DAGs of its own:
+
+- ``DR1``, ``DR2`` and ``RACE``: the attacks (tests/security/test_attacks.py);
+- ``FUZZ``: the plugin's API fuzzed (tests/security/test_api_fuzz.py, standalone only);
+- ``GATES``: a plan with a go / no-go gate (tests/e2e/test_e2e_gates.py);
+- ``OPS``: who may act, transfers and defects (tests/e2e/test_e2e_operations.py, standalone only);
+- ``EDIT``: the workbook edited during a run (tests/e2e/test_e2e_plan_edits.py, standalone only);
+- ``DRY``: a whole dry run played by its owners (tests/e2e/test_e2e_dry_run.py).
+
+The people are the security tests' (``people.ACTORS``, mia the one cutover manager) and oscar, an
+outsider who reads English; eve and oscar hold no step in any dry run, so every refusal of an
+outsider stays meaningful whichever DAG it is tried on. The standalone flavour is served under a
+root path (``/airflow``), as behind a reverse proxy; e-mails go to one SMTP server per shared server.
+
+The tests of a shared server (``SHARED_FILES``) run on one pytest-xdist worker, one after the other
+(``work_unit``, the scheduler in ``tests/conftest.py``), and the server stops once its last test is
+done.
+Each test writes the plan again right before it triggers (:meth:`Shared.prepare`: the dates are
+counted from that moment, never from the server's start) and leaves no run of its DAGs running.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+import zoneinfo
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from airflow_server import FLAVOURS, AirflowServer
+from conftest import write_config, write_xlsx
+from people import ACTORS
+from smtp_server import SmtpServer
+from transition.local.standalone import airflow_users
+from transition.store.plan_store import load_plan
+
+ZONE = zoneinfo.ZoneInfo("Europe/Brussels")
+NAME = "sec"
+ROOT_PATH = "/airflow"  # the standalone flavour's [api] base_url path
+OUTSIDER = ["oscar", "Oscar Outsider", "oscar@example.com", "Other", "", "", "en"]
+RACES = 8  # the attacks' race steps (R1..R8)
+# Step rows of the DRY dry run: ID -> prerequisites; owners in turn, a minute each.
+DRY_STEPS = {
+    "S01": "",
+    "S02": "",
+    "S03": "S02",
+    "S04": "S02",
+    "S05": "S03",
+    "S06": "S04",
+    "S07": "S05, S06",
+    "S08": "S01, S07",
+    "S09": "S07",
+    "S10": "S08",
+    "S11": "S09",
+    "S12": "S10, S11",
+    "S13": "S12",
+    "S14": "S12",
+    "S15": "S13",
+    "S16": "S14",
+    "S17": "S15, S16",
+    "S18": "S17",
+    "S19": "S17",
+    "S20": "S18, S19",
+}
+DRY_OWNERS = ("alice", "bob", "carol")
+HEADER = ["ID", "Label", "Phase", "Dry runs", "Prerequisites", "Owner", "Start", "Duration"]
+HEADER += ["Kind", "Approvals"]
+
+
+def dag_id(dry_run: str) -> str:
+    return f"{NAME}_{dry_run.lower()}"
+
+
+def relative(moment: dt.datetime, d_day: dt.date) -> str:
+    return f"D{(moment.date() - d_day).days:+d} {moment:%H:%M}"
+
+
+def steps(d_day: dt.date, dry_starts: dict[str, dt.datetime]) -> list[list[Any]]:
+    """Every dry run's steps; a step in several dry runs is one row (its ``Dry runs`` lists them)."""
+    rows: list[list[Any]] = [HEADER]
+    rows += [
+        ["A", "Stop the market gateway", "AC", "DR1, DR2, FUZZ, GATES, OPS", "", "alice", "", "2h"],
+        ["B", "Back up the databases", "AC", "DR1, DR2, FUZZ, OPS", "A", "bob", "", "2h"],
+        ["C", "Drain the queues", "AC", "DR1, DR2", "", "bob", "", "2h"],
+        ["D", "Export the register", "AC", "DR1, DR2", "", "alice", "", "2h"],
+        ["E", "Announce the stop", "AC", "DR1, DR2", "", "alice", "", "2h"],
+    ]
+    rows += [
+        [f"R{n}", f"Race {n}", "CO", "RACE", "", "alice", "", "2h"] for n in range(1, RACES + 1)
+    ]
+    rows += [
+        ["G", "Go / no-go: point of no return", "CO", "GATES", "A", "alice", "", "", "gate", 2],
+        ["F1", "Switch DNS", "CO", "GATES", "G", "bob"],
+        ["F2", "Open the gates", "CO", "GATES", "F1", "bob"],
+        ["B1", "Restore the old system", "FB-RB", "GATES", "G", "frank"],
+        ["B2", "Tell the market", "FB-RB", "GATES", "B1", "frank"],
+        ["J", "Smoke tests", "DC", "GATES", "F2, B2", "alice"],
+    ]
+    rows += [
+        ["EA", "Freeze billing", "AC", "EDIT", "", "alice"],
+        ["EB", "Migrate EAN register", "CO", "EDIT", "EA", "bob"],
+    ]
+    for number, (step, prerequisites) in enumerate(DRY_STEPS.items()):
+        start = relative(dry_starts[step], d_day) if step in dry_starts else ""
+        owner = DRY_OWNERS[number % 3]
+        rows.append([step, f"Step {step}", "CO", "DRY", prerequisites, owner, start, "1m"])
+    return rows
+
+
+def write_plan(folder: Path, dry_starts: dict[str, dt.datetime] | None = None) -> None:
+    """The shared workbook and configuration, dated from now (D-day today; DR2 in a month)."""
+    today = dt.datetime.now(ZONE).date()
+    write_xlsx(
+        folder / "plan.xlsx",
+        {
+            "Steps": steps(today, dry_starts or {}),
+            "Actors": [*ACTORS, OUTSIDER],
+            "DryRuns": [
+                ["Name", "D-day"],
+                ["DR1", today],
+                ["DR2", today + dt.timedelta(days=30)],
+                ["RACE", today],
+                ["FUZZ", today],
+                ["GATES", today],
+                ["OPS", today],
+                ["EDIT", today],
+                ["DRY", today],
+            ],
+        },
+    )
+    write_config(
+        folder / "config.yaml", "plan.xlsx", name=NAME, cutover_managers=["mia"], weekly_report=None
+    )
+
+
+DRY_RUNS = ("DR1", "DR2", "RACE", "FUZZ", "GATES", "OPS", "EDIT", "DRY")
+
+
+@dataclass
+class Shared:
+    """A shared server, its SMTP server and the folder of its plan."""
+
+    server: AirflowServer
+    smtp: SmtpServer
+    folder: Path
+
+    def prepare(self, dry_starts: dict[str, dt.datetime] | None = None) -> AirflowServer:
+        """Write the plan again (its dates counted from now) and have Airflow parse it before the
+        caller triggers: one DAG file holds every dry run, so one reparse does for all."""
+        write_plan(self.folder, dry_starts)
+        self.server.reparse(dag_id("DR1"))
+        return self.server
+
+    @contextmanager
+    def use(
+        self, dry_starts: dict[str, dt.datetime] | None = None
+    ) -> Iterator[tuple[AirflowServer, SmtpServer]]:
+        """:meth:`prepare`, then the server and its SMTP server; every run ended after."""
+        server = self.prepare(dry_starts)
+        try:
+            yield server, self.smtp
+        finally:
+            self.end_runs()
+
+    def end_runs(self) -> None:
+        """A cutover manager ends every run still queued or running on the server: a test leaves
+        nothing for the next one to meet (each dry run: one run at a time)."""
+        with self.server.client("mia") as mia:
+            for dry_run in DRY_RUNS:
+                dag = dag_id(dry_run)
+                runs = mia.get(
+                    f"/api/v2/dags/{dag}/dagRuns", params={"state": ["queued", "running"]}
+                )
+                assert runs.status_code == 200, runs.text
+                for run in runs.json()["dag_runs"]:
+                    ended = mia.patch(
+                        f"/api/v2/dags/{dag}/dagRuns/{run['dag_run_id']}", json={"state": "failed"}
+                    )
+                    assert ended.status_code == 200, ended.text
+
+    def assert_nothing_left(self) -> None:
+        """Across the whole server, once its tests are done: no run still queued or running, and
+        no record (``transition.*`` Variable) left of a run that ended in success: its watch
+        deletes them as the run ends, whichever test the run was for."""
+        with self.server.client("admin") as admin:
+            ended: list[tuple[str, str]] = []
+            for dry_run in DRY_RUNS:
+                dag = dag_id(dry_run)
+                runs = admin.get(f"/api/v2/dags/{dag}/dagRuns", params={"limit": 100}).json()
+                running = [r["dag_run_id"] for r in runs["dag_runs"] if r["state"] in RUNNING]
+                assert not running, f"{dag}: runs left running: {running}"
+                ended += [
+                    (dag, r["dag_run_id"]) for r in runs["dag_runs"] if r["state"] == "success"
+                ]
+            keys: list[str] = []
+            while True:  # a page at a time (Airflow serves at most 100 a request)
+                page = admin.get("/api/v2/variables", params={"limit": 100, "offset": len(keys)})
+                assert page.status_code == 200, page.text
+                keys += [v["key"] for v in page.json()["variables"]]
+                if not page.json()["variables"] or len(keys) >= page.json()["total_entries"]:
+                    break
+        left = [
+            key
+            for key in keys
+            for dag, run in ended
+            if key.startswith("transition.")
+            and (key.endswith(f"/{dag}/{run}") or f"/{dag}/{run}/" in key)
+        ]
+        assert not left, f"records left of runs that ended: {left}"
+
+
+RUNNING = ("queued", "running")
+
+
+class SharedServers:
+    """The shared servers of one pytest worker, started on first use, stopped after their last test."""
+
+    def __init__(self, factory: pytest.TempPathFactory):
+        self.factory = factory
+        self.running: dict[str, tuple[Shared, Any]] = {}
+        self.failed: dict[str, str] = {}  # flavour -> why its start failed: not tried again
+
+    def get(self, flavour: str) -> Shared:
+        if flavour in self.failed:
+            raise RuntimeError(
+                f"the shared {flavour} Airflow did not start:\n{self.failed[flavour]}"
+            )
+        if flavour not in self.running:
+            try:
+                self.running[flavour] = self._start(flavour)
+            except Exception as error:
+                self.failed[flavour] = f"{type(error).__name__}: {error}"
+                raise
+        return self.running[flavour][0]
+
+    def _start(self, flavour: str) -> tuple[Shared, Any]:
+        assert flavour in FLAVOURS
+        folder = self.factory.mktemp(f"shared-{flavour}")
+        write_plan(folder)
+        plan = load_plan(folder / "config.yaml").plan
+        smtp = SmtpServer().start()
+        server = AirflowServer(
+            folder / "airflow",
+            folder / "config.yaml",
+            airflow_users(plan),
+            flavour=flavour,
+            extra_env={"AIRFLOW_CONN_SMTP_DEFAULT": smtp.airflow_connection()},
+        )
+        server.root, server.origin = "", server.base_url
+        if flavour == "standalone":  # served under a root path, as behind a reverse proxy
+            server.root = ROOT_PATH
+            server.base_url = f"{server.origin}{server.root}"
+            server.env["AIRFLOW__API__BASE_URL"] = server.base_url
+            server.env["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"] = f"{server.base_url}/execution/"
+        try:
+            server.__enter__()  # stops what it started when the start fails
+            try:
+                for dry_run in DRY_RUNS:
+                    server.wait_for_dag(dag_id(dry_run))
+            except BaseException:
+                server.__exit__(None, None, None)
+                raise
+        except BaseException:
+            smtp.stop()
+            raise
+        return Shared(server, smtp, folder), server
+
+    def stop(self, flavour: str) -> None:
+        shared, server = self.running.pop(flavour, (None, None))
+        if shared is None:
+            return
+        started = time.monotonic()
+        try:
+            shared.assert_nothing_left()
+        finally:
+            try:
+                server.__exit__(None, None, None)
+            finally:
+                shared.smtp.stop()
+        print(f"shared {flavour} Airflow stopped in {time.monotonic() - started:.1f} s")
+
+    def stop_all(self) -> None:
+        for flavour in list(self.running):
+            self.stop(flavour)
+
+
+# The files whose tests use a shared server: file -> its flavour, or None where the flavour is the
+# test's parameter (its id: ``[standalone]``, ``[postgres-celery]``).
+SHARED_FILES: dict[str, str | None] = {
+    "tests/security/test_attacks.py": None,
+    "tests/security/test_api_fuzz.py": "standalone",
+    "tests/e2e/test_e2e_gates.py": None,
+    "tests/e2e/test_e2e_operations.py": "standalone",
+    "tests/e2e/test_e2e_plan_edits.py": "standalone",
+    "tests/e2e/test_e2e_dry_run.py": None,
+}
+
+
+def shared_flavour(nodeid: str) -> str | None:
+    """The flavour of the shared server the test ``nodeid`` uses, None when it uses none."""
+    path, _, name = nodeid.partition("::")
+    if path not in SHARED_FILES:
+        return None
+    fixed = SHARED_FILES[path]
+    if fixed is not None:
+        return fixed
+    param = name[name.find("[") + 1 : name.rfind("]")] if "[" in name else ""
+    assert param in FLAVOURS, f"{nodeid}: which shared server? (its parameter is {param!r})"
+    return param
+
+
+def work_unit(nodeid: str) -> str:
+    """What pytest-xdist sends to one worker with ``nodeid`` (``make test``): its shared server's
+    tests, else its file's."""
+    flavour = shared_flavour(nodeid)
+    return f"shared-{flavour}" if flavour else nodeid.partition("::")[0]
