@@ -32,6 +32,7 @@ import time
 import zoneinfo
 from collections import Counter
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote
@@ -319,20 +320,24 @@ def wait_asking(server: AirflowServer, url: str, step: str, timeout: float = 120
     raise TimeoutError(f"{step} did not ask:\n{server.tail()}")
 
 
-def kill_when_running(ti_id: str, timeout: float = 60) -> int:
-    """kill -9 the process running task instance ``ti_id`` (its title: ``airflow worker -- <id>``)
-    as soon as it appears; its pid."""
+def kill_when_running(ti_id: str, before: set[int], timeout: float = 60) -> int:
+    """kill -9 the task process of ``ti_id`` (its title: ``airflow worker -- <id>``, set when it
+    starts) among the processes that were not running ``before``, as soon as it appears; its pid.
+
+    It reads only the new processes, every few milliseconds: a resumed try's process may live a
+    few tenths of a second, and the one that asked may still be ending under the same title."""
     title = f"airflow worker -- {ti_id}"
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        for process in psutil.process_iter(["pid", "cmdline"]):
-            if " ".join(process.info["cmdline"] or []).strip() == title:
-                try:
+        for pid in set(psutil.pids()) - before:
+            try:
+                process = psutil.Process(pid)
+                if " ".join(process.cmdline()).strip() == title:
                     process.kill()
-                except psutil.NoSuchProcess:
-                    continue
-                return process.info["pid"]
-        time.sleep(0.01)
+                    return pid
+            except psutil.Error:  # ended (or not ours) meanwhile
+                continue
+        time.sleep(0.005)
     raise TimeoutError(f"no process ran {ti_id} within {timeout} s")
 
 
@@ -349,12 +354,17 @@ def test_kill_minus_nine_of_a_step_resumed_by_its_close(airflow):
         )
         assert started.status_code == 200, started.text
         ti = wait_asking(server, url, "K1")
-        closed = alice.patch(
-            f"{url}/taskInstances/K1/-1/hitlDetails",
-            json={"chosen_options": ["Close"], "params_input": {"comment": "done"}},
-        )
-        assert closed.status_code == 200, closed.text
-        kill_when_running(ti["id"])  # the try resumed by the Close, killed while it runs
+        # The killer looks before the Close is said: the try it resumes may start, and end, before
+        # the answer's response is back (CI, 2026-12-06: K2 asked 2 s after K1 first did, and a
+        # killer started after the response looked 60 s in vain).
+        with ThreadPoolExecutor(max_workers=1) as killer:
+            killed = killer.submit(kill_when_running, ti["id"], set(psutil.pids()))
+            closed = alice.patch(
+                f"{url}/taskInstances/K1/-1/hitlDetails",
+                json={"chosen_options": ["Close"], "params_input": {"comment": "done"}},
+            )
+            assert closed.status_code == 200, closed.text
+            killed.result()  # the try resumed by the Close, killed while it runs
         wait_asking(server, url, "K2")
         k1 = admin.get(f"{url}/taskInstances/K1").json()
         assert (k1["state"], k1["try_number"]) == ("success", 2), dump(k1)
