@@ -78,8 +78,10 @@ class AirflowServer:
         flavour: str = "standalone",
         queue: str | None = None,
         fab_users: dict[str, str] | None = None,
+        root_path: str = "",
     ):
-        """``fab_users`` (login -> FAB role, e.g. ``User``, ``Admin``): with the FAB auth manager
+        """``root_path`` (``/airflow``, say): Airflow served under that path of its origin, as
+        behind a reverse proxy (``base_url`` includes it, ``origin`` does not). ``fab_users`` (login -> FAB role, e.g. ``User``, ``Admin``): with the FAB auth manager
         (``AIRFLOW__CORE__AUTH_MANAGER`` in ``extra_env``; production flavour only, standalone forces
         the Simple one), these users are made with ``airflow users create`` once the database is
         migrated, with passwords kept in ``passwords`` as the Simple auth manager's are."""
@@ -90,7 +92,8 @@ class AirflowServer:
         self.flavour = flavour
         self.home = home
         self.port = free_port()
-        self.base_url = f"http://127.0.0.1:{self.port}"
+        self.origin, self.root = f"http://127.0.0.1:{self.port}", root_path
+        self.base_url = f"{self.origin}{root_path}"
         self.fab_users = dict(fab_users or {})
         self.passwords = ensure_passwords(home / "passwords.json", {**users, **self.fab_users})
         # make run's embedded PostgreSQL, in this home (started with Airflow, stopped with it)
@@ -104,6 +107,9 @@ class AirflowServer:
             log_server_ports=(free_port(), free_port()),
             extra=extra_env,
         )
+        if root_path:
+            self.env["AIRFLOW__API__BASE_URL"] = self.base_url
+            self.env["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"] = f"{self.base_url}/execution/"
         self.env["TRANSITION_CACHE_DIR"] = str(home / "compiled")
         self.env.setdefault(
             "TRANSITION_WATCH_RECHECK_SECONDS", "5"

@@ -27,18 +27,17 @@ import datetime as dt
 import time
 import zoneinfo
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from airflow_server import FLAVOURS, AirflowServer
+from airflow_server import FLAVOURS, AirflowServer, airflow_with_mail
 from conftest import write_config, write_xlsx
 from people import ACTORS
 from smtp_server import SmtpServer
-from transition.local.standalone import airflow_users
 from transition.store.plan_store import load_plan
 
 ZONE = zoneinfo.ZoneInfo("Europe/Brussels")
@@ -46,6 +45,7 @@ NAME = "sec"
 ROOT_PATH = "/airflow"  # the standalone flavour's [api] base_url path
 OUTSIDER = ["oscar", "Oscar Outsider", "oscar@example.com", "Other", "", "", "en"]
 RACES = 8  # the attacks' race steps (R1..R8)
+RUNNING = ("queued", "running")  # the states of a run not ended
 # Step rows of the DRY dry run: ID -> prerequisites; owners in turn, a minute each.
 DRY_STEPS = {
     "S01": "",
@@ -216,15 +216,12 @@ class Shared:
         assert not left, f"records left of runs that ended: {left}"
 
 
-RUNNING = ("queued", "running")
-
-
 class SharedServers:
     """The shared servers of one pytest worker, started on first use, stopped after their last test."""
 
     def __init__(self, factory: pytest.TempPathFactory):
         self.factory = factory
-        self.running: dict[str, tuple[Shared, Any]] = {}
+        self.running: dict[str, tuple[Shared, ExitStack]] = {}
         self.failed: dict[str, str] = {}  # flavour -> why its start failed: not tried again
 
     def get(self, flavour: str) -> Shared:
@@ -240,50 +237,29 @@ class SharedServers:
                 raise
         return self.running[flavour][0]
 
-    def _start(self, flavour: str) -> tuple[Shared, Any]:
+    def _start(self, flavour: str) -> tuple[Shared, ExitStack]:
         assert flavour in FLAVOURS
         folder = self.factory.mktemp(f"shared-{flavour}")
         write_plan(folder)
         plan = load_plan(folder / "config.yaml").plan
-        smtp = SmtpServer().start()
-        server = AirflowServer(
-            folder / "airflow",
-            folder / "config.yaml",
-            airflow_users(plan),
-            flavour=flavour,
-            extra_env={"AIRFLOW_CONN_SMTP_DEFAULT": smtp.airflow_connection()},
-        )
-        server.root, server.origin = "", server.base_url
-        if flavour == "standalone":  # served under a root path, as behind a reverse proxy
-            server.root = ROOT_PATH
-            server.base_url = f"{server.origin}{server.root}"
-            server.env["AIRFLOW__API__BASE_URL"] = server.base_url
-            server.env["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"] = f"{server.base_url}/execution/"
-        try:
-            server.__enter__()  # stops what it started when the start fails
-            try:
-                for dry_run in DRY_RUNS:
-                    server.wait_for_dag(dag_id(dry_run))
-            except BaseException:
-                server.__exit__(None, None, None)
-                raise
-        except BaseException:
-            smtp.stop()
-            raise
-        return Shared(server, smtp, folder), server
+        # The standalone flavour is served under a root path, as behind a reverse proxy.
+        root_path = ROOT_PATH if flavour == "standalone" else ""
+        with ExitStack() as stack:  # stops what it started when the start fails
+            server, smtp = stack.enter_context(
+                airflow_with_mail(folder, plan, flavour=flavour, root_path=root_path)
+            )
+            for dry_run in DRY_RUNS:
+                server.wait_for_dag(dag_id(dry_run))
+            return Shared(server, smtp, folder), stack.pop_all()
+        raise AssertionError("unreachable")  # for mypy: ExitStack may swallow an exception
 
     def stop(self, flavour: str) -> None:
-        shared, server = self.running.pop(flavour, (None, None))
-        if shared is None:
+        shared, stack = self.running.pop(flavour, (None, None))
+        if shared is None or stack is None:
             return
         started = time.monotonic()
-        try:
+        with stack:
             shared.assert_nothing_left()
-        finally:
-            try:
-                server.__exit__(None, None, None)
-            finally:
-                shared.smtp.stop()
         print(f"shared {flavour} Airflow stopped in {time.monotonic() - started:.1f} s")
 
     def stop_all(self) -> None:
