@@ -7,7 +7,9 @@ A shared server serves one plan (``sec``) with a dry run per use, so each test h
 - ``GATES``: a plan with a go / no-go gate (tests/e2e/test_e2e_gates.py);
 - ``OPS``: who may act, transfers and defects (tests/e2e/test_e2e_operations.py, standalone only);
 - ``EDIT``: the workbook edited during a run (tests/e2e/test_e2e_plan_edits.py, standalone only);
-- ``DRY``: a whole dry run played by its owners (tests/e2e/test_e2e_dry_run.py).
+- ``DRY``: a whole dry run played by its owners (tests/e2e/test_e2e_dry_run.py);
+- ``NOW``, ``SOON``, ``ANY`` and ``KILL``: each answer once (tests/e2e/test_e2e_answer_once.py,
+  whose third flavour, Airflow's stock executor, starts a server of its own with this plan).
 
 The people are the security tests' (``people.ACTORS``, mia the one cutover manager) and oscar, an
 outsider who reads English; eve and oscar hold no step in any dry run, so every refusal of an
@@ -46,6 +48,20 @@ ROOT_PATH = "/airflow"  # the standalone flavour's [api] base_url path
 OUTSIDER = ["oscar", "Oscar Outsider", "oscar@example.com", "Other", "", "", "en"]
 RACES = 8  # the attacks' race steps (R1..R8)
 RUNNING = ("queued", "running")  # the states of a run not ended
+DRY_RUNS = (
+    "DR1",
+    "DR2",
+    "RACE",
+    "FUZZ",
+    "GATES",
+    "OPS",
+    "EDIT",
+    "DRY",
+    "NOW",
+    "SOON",
+    "ANY",
+    "KILL",
+)
 # Step rows of the DRY dry run: ID -> prerequisites; owners in turn, a minute each.
 DRY_STEPS = {
     "S01": "",
@@ -70,6 +86,20 @@ DRY_STEPS = {
     "S20": "S18, S19",
 }
 DRY_OWNERS = ("alice", "bob", "carol")
+# Steps of NOW, SOON and ANY (answered at once, a little later, whenever): ID -> (prerequisites,
+# owner, phase, kind, approvals). M waits for A1 and A2, Q is a gate (two Go: alice, then her team
+# leader carol), Z for C1 and C2, F the fallback skipped on Go.
+ONCE_STEPS = {
+    "A1": ("", "alice", "CO", "", ""),
+    "A2": ("", "bob", "CO", "", ""),
+    "M": ("A1, A2", "carol", "CO", "", ""),
+    "Q": ("M", "alice", "CO", "gate", 2),
+    "C1": ("Q", "bob", "CO", "", ""),
+    "C2": ("Q", "alice", "CO", "", ""),
+    "Z": ("C1, C2", "carol", "DC", "", ""),
+    "F": ("Q", "bob", "FB-RB", "", ""),
+}
+KILL_STEPS = {"K1": ("", "alice"), "K2": ("K1", "bob")}  # KILL: a step's process killed
 HEADER = ["ID", "Label", "Phase", "Dry runs", "Prerequisites", "Owner", "Start", "Duration"]
 HEADER += ["Kind", "Approvals"]
 
@@ -107,6 +137,11 @@ def steps(d_day: dt.date, dry_starts: dict[str, dt.datetime]) -> list[list[Any]]
         ["EA", "Freeze billing", "AC", "EDIT", "", "alice"],
         ["EB", "Migrate EAN register", "CO", "EDIT", "EA", "bob"],
     ]
+    rows += [
+        [step, f"Step {step}", phase, "NOW, SOON, ANY", pre, owner, "", "", kind, approvals]
+        for step, (pre, owner, phase, kind, approvals) in ONCE_STEPS.items()
+    ]
+    rows += [[s, f"Step {s}", "CO", "KILL", pre, owner] for s, (pre, owner) in KILL_STEPS.items()]
     for number, (step, prerequisites) in enumerate(DRY_STEPS.items()):
         start = relative(dry_starts[step], d_day) if step in dry_starts else ""
         owner = DRY_OWNERS[number % 3]
@@ -122,25 +157,13 @@ def write_plan(folder: Path, dry_starts: dict[str, dt.datetime] | None = None) -
         {
             "Steps": steps(today, dry_starts or {}),
             "Actors": [*ACTORS, OUTSIDER],
-            "DryRuns": [
-                ["Name", "D-day"],
-                ["DR1", today],
-                ["DR2", today + dt.timedelta(days=30)],
-                ["RACE", today],
-                ["FUZZ", today],
-                ["GATES", today],
-                ["OPS", today],
-                ["EDIT", today],
-                ["DRY", today],
-            ],
+            "DryRuns": [["Name", "D-day"]]
+            + [[d, today + dt.timedelta(days=30 if d == "DR2" else 0)] for d in DRY_RUNS],
         },
     )
     write_config(
         folder / "config.yaml", "plan.xlsx", name=NAME, cutover_managers=["mia"], weekly_report=None
     )
-
-
-DRY_RUNS = ("DR1", "DR2", "RACE", "FUZZ", "GATES", "OPS", "EDIT", "DRY")
 
 
 @dataclass
@@ -276,7 +299,10 @@ SHARED_FILES: dict[str, str | None] = {
     "tests/e2e/test_e2e_operations.py": "standalone",
     "tests/e2e/test_e2e_plan_edits.py": "standalone",
     "tests/e2e/test_e2e_dry_run.py": None,
+    "tests/e2e/test_e2e_answer_once.py": None,
 }
+# Parameters of those files' tests that start a server of their own (their unit: the file).
+OWN_SERVER = {"stock-local-executor"}
 
 
 def shared_flavour(nodeid: str) -> str | None:
@@ -288,6 +314,8 @@ def shared_flavour(nodeid: str) -> str | None:
     if fixed is not None:
         return fixed
     param = name[name.find("[") + 1 : name.rfind("]")] if "[" in name else ""
+    if param in OWN_SERVER:
+        return None
     assert param in FLAVOURS, f"{nodeid}: which shared server? (its parameter is {param!r})"
     return param
 

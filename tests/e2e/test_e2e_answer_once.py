@@ -4,7 +4,7 @@ step moves on (issue 24).
 Three dry runs of one plan move at the same time on a real Airflow (with a real SMTP server):
 
     A1 ─┐                          ┌─► C1 ─┐
-        ├─► B ─► G (gate, 2 Go) ───┤       ├─► D
+        ├─► M ─► Q (gate, 2 Go) ───┤       ├─► Z
     A2 ─┘                │         └─► C2 ─┘
                          └─► F (fallback, skipped on Go)
 
@@ -17,10 +17,11 @@ e-mail twice, and, from Airflow's own records (the steps' task logs, every try),
 exactly as often as it was answered (on the stock executor, a request the race withdrew before its
 answer is asked again by the new try: once per failed try at most, and Start never again).
 
-Flavours: ``make run`` (embedded PostgreSQL, the plugin's executor) and PostgreSQL + Celery, on
-which no try fails at all; and Airflow's stock LocalExecutor, on which answers this quick fail tries
-(the race of transition.runner.executor): the test requires that some did, and that their new
-tries went on from what was accepted. Then kill -9 of the process running a step resumed by its
+Flavours: ``make run``'s (embedded PostgreSQL, the plugin's executor) and PostgreSQL + Celery, on
+which no try fails at all (the shared servers of tests/shared_airflow.py, whose plan holds these
+dry runs); and Airflow's stock LocalExecutor, on a server of its own with the same plan, on which
+answers this quick fail tries (the race of transition.runner.executor): the test requires that
+some did, and that their new tries went on from what was accepted. Then kill -9 of the process running a step resumed by its
 Close: the new try ends the step closed, by whom and when it was said, asking nobody again.
 """
 
@@ -29,12 +30,10 @@ from __future__ import annotations
 import datetime as dt
 import random
 import time
-import zoneinfo
 from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from pathlib import Path
 from urllib.parse import quote
 
 import httpx
@@ -42,23 +41,13 @@ import psutil
 import pytest
 
 from airflow_server import AirflowServer, airflow_with_mail, dump
-from conftest import write_config, write_xlsx
+from shared_airflow import KILL_STEPS, ONCE_STEPS, OWN_SERVER, dag_id, write_plan
 from smtp_server import SmtpServer
 from transition.store.plan_store import load_plan
 
 pytestmark = pytest.mark.e2e
-ZONE = zoneinfo.ZoneInfo("Europe/Brussels")
-PLAN = "once"
-STEPS = {  # step -> (prerequisites, owner, phase, kind, approvals)
-    "A1": ("", "alice", "CO", "", ""),
-    "A2": ("", "bob", "CO", "", ""),
-    "B": ("A1, A2", "carol", "CO", "", ""),
-    "G": ("B", "alice", "CO", "gate", 2),
-    "C1": ("G", "bob", "CO", "", ""),
-    "C2": ("G", "alice", "CO", "", ""),
-    "D": ("C1, C2", "carol", "DC", "", ""),
-    "F": ("G", "bob", "FB-RB", "", ""),
-}
+STEPS = ONCE_STEPS
+GATE, FALLBACK = "Q", "F"
 GO_BY = ("alice", "carol")  # the gate's owner, then her team leader: two distinct people
 DELAYS = {"NOW": 0.0, "SOON": 1.5, "ANY": None}  # seconds; None: each answer after 0 to 3 s
 # How often the observer looks: quicker than anyone answers, and well inside the second or two in
@@ -66,55 +55,27 @@ DELAYS = {"NOW": 0.0, "SOON": 1.5, "ANY": None}  # seconds; None: each answer af
 # three runs at once on a loaded machine its reads helped exhaust the api-server's 15 database
 # connections (a 500 after 30 s of waiting for one, 2026-12-06).
 LOOK = 0.25
-KILLED = ("K1", "K2")  # dry run KILL: K1 (alice) -> K2 (bob)
 FLAVOURS = {  # name -> (AirflowServer flavour, extra settings)
-    "make-run": ("standalone", {}),
+    "standalone": ("standalone", {}),  # make run's; this and the next: the shared servers
     "postgres-celery": ("postgres-celery", {}),
     # Airflow's own LocalExecutor, as a deployment of its own may run it: the race is frequent.
     "stock-local-executor": ("standalone", {"AIRFLOW__CORE__EXECUTOR": "LocalExecutor"}),
 }
 
 
-def dag_id(dry_run: str) -> str:
-    return f"{PLAN}_{dry_run.lower()}"
-
-
-def write_plan(folder: Path) -> None:
-    today = dt.datetime.now(ZONE).date()
-    header = ["ID", "Label", "Phase", "Dry runs", "Prerequisites", "Owner", "Kind", "Approvals"]
-    rows = [
-        [step, f"Step {step}", phase, "NOW, SOON, ANY", pre, owner, kind, approvals]
-        for step, (pre, owner, phase, kind, approvals) in STEPS.items()
-    ]
-    rows += [
-        ["K1", "Step K1", "CO", "KILL", "", "alice", "", ""],
-        ["K2", "Step K2", "CO", "KILL", "K1", "bob", "", ""],
-    ]
-    write_xlsx(
-        folder / "plan.xlsx",
-        {
-            "Steps": [header, *rows],
-            "Actors": [
-                ["ID", "Name", "Email", "Team", "Team leader", "Department head"],
-                ["alice", "Alice Martin", "alice@example.com", "Billing", "carol", "dave"],
-                ["bob", "Bob Peeters", "bob@example.com", "Market", "carol", "dave"],
-                ["carol", "Carol Dubois", "carol@example.com", "Market", "", "dave"],
-                ["dave", "Dave Lambert", "dave@example.com", "Direction", "", ""],
-                ["mia", "Mia Manager", "mia@example.com", "PMO", "", ""],
-            ],
-            "DryRuns": [["Name", "D-day"]] + [[d, today] for d in (*DELAYS, "KILL")],
-        },
-    )
-    write_config(folder / "config.yaml", "plan.xlsx", name=PLAN, cutover_managers=["mia"])
-
-
 @pytest.fixture(scope="module", params=list(FLAVOURS))
-def airflow(request, tmp_path_factory) -> Iterator[tuple[str, AirflowServer, SmtpServer]]:
+def airflow(
+    request, tmp_path_factory, shared_servers
+) -> Iterator[tuple[str, AirflowServer, SmtpServer]]:
+    flavour, extra = FLAVOURS[request.param]
+    if request.param not in OWN_SERVER:
+        with shared_servers.get(flavour).use() as (server, smtp):
+            yield request.param, server, smtp
+        return
     folder = tmp_path_factory.mktemp(f"once-{request.param}")
-    write_plan(folder)
+    write_plan(folder)  # the shared servers' plan, on a server of its own
     plan = load_plan(folder / "config.yaml").plan
     assert plan is not None
-    flavour, extra = FLAVOURS[request.param]
     with airflow_with_mail(folder, plan, flavour=flavour, extra_env=extra) as (server, smtp):
         for dry_run in (*DELAYS, "KILL"):
             server.wait_for_dag(dag_id(dry_run))
@@ -140,10 +101,10 @@ class Person:
 
 def stage_and_answer(step: str, started_by: str | None, given: list[str]) -> tuple[str, str, str]:
     """(stage, option, who) a person gives to what ``step`` asks now."""
-    if STEPS.get(step, ("", "", "", ""))[3] == "gate":
+    if step == GATE:
         stage = f"go-{len(given)}" if len(given) < len(GO_BY) else "go-again"
         return stage, "Go", GO_BY[min(len(given), len(GO_BY) - 1)]
-    owner = STEPS[step][1] if step in STEPS else {"K1": "alice", "K2": "bob"}[step]
+    owner = STEPS[step][1] if step in STEPS else KILL_STEPS[step][1]
     return ("close", "Close", owner) if started_by else ("start", "Start", owner)
 
 
@@ -171,7 +132,8 @@ def play_until_the_end(
             details = server.read(
                 admin,
                 "/api/v2/dags/~/dagRuns/~/hitlDetails",
-                params={"response_received": False, "limit": 100},
+                # requests still waiting (a shared server keeps those of runs ended unanswered)
+                params={"response_received": False, "state": "awaiting_input", "limit": 100},
             )["hitl_details"]
             for detail in details:
                 ti = detail["task_instance"]
@@ -243,10 +205,10 @@ def test_each_answer_once_at_once_or_later_under_load(airflow):
             }
             assert {s: tis[s]["state"] for s in STEPS} == {
                 **dict.fromkeys(STEPS, "success"),
-                "F": "skipped",
+                FALLBACK: "skipped",
             }, dump(tis)
             for step, (_, owner, _, kind, _) in STEPS.items():
-                if step == "F":
+                if step == FALLBACK:
                     assert person.given.get(step) is None
                     continue
                 want = ["go-0", "go-1"] if kind == "gate" else ["start", "close"]
@@ -263,7 +225,7 @@ def test_each_answer_once_at_once_or_later_under_load(airflow):
                 if tries > 1:
                     retried[f"{person.dry_run} {step}"] = tries
                 if kind == "gate":
-                    decision = admin.get(f"{person.url}/taskInstances/G/xcomEntries/decision")
+                    decision = admin.get(f"{person.url}/taskInstances/{GATE}/xcomEntries/decision")
                     assert decision.json()["value"]["go"] == list(GO_BY)
                     continue
                 closed = admin.get(f"{person.url}/taskInstances/{step}/xcomEntries/closed").json()
@@ -271,7 +233,12 @@ def test_each_answer_once_at_once_or_later_under_load(airflow):
                 assert (started["value"]["by"], started["value"]["comment"]) == (owner, "start")
                 assert (closed["value"]["by"], closed["value"]["comment"]) == (owner, "close")
 
-    subjects = Counter((str(m["Subject"]), str(m["To"])) for m in smtp.messages)
+    tags = tuple(f"[Transition-{p.dry_run}] " for p in people)  # this test's, on a shared server
+    subjects = Counter(
+        (str(m["Subject"]), str(m["To"]))
+        for m in smtp.messages
+        if str(m["Subject"]).startswith(tags)
+    )
     assert [s for s, n in subjects.items() if n > 1] == [], "an e-mail was sent twice"
     for person in people:
         ready = sorted(
@@ -280,7 +247,7 @@ def test_each_answer_once_at_once_or_later_under_load(airflow):
             if s.startswith(f"[Transition-{person.dry_run}] ") and s.endswith(" - Execution")
         )
         assert ready == sorted(
-            f"[Transition-{person.dry_run}] {s} - Execution" for s in STEPS if s != "F"
+            f"[Transition-{person.dry_run}] {s} - Execution" for s in STEPS if s != FALLBACK
         )
     if name == "stock-local-executor":
         # Airflow's own executor failed tries (the race); their new tries went on from the answers.
