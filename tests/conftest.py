@@ -235,5 +235,4 @@ HEAVY_FILES = {
     "e2e/test_e2e_backup.py": 20,
     "e2e/test_e2e_mail.py": 18,
     "e2e/test_make_run.py": 15,
-    "e2e/test_e2e_answer_once.py": 15,
 }
