@@ -14,7 +14,7 @@ so a handover splits into the scheduler's share (answered → queued; done → d
 queued), the executor's (queued → started) and the tasks' own (a new process, the DAG file, our
 code). Nothing else moves meanwhile. Usage::
 
-    .venv/bin/python bench/handover.py --steps 500 --handovers 15 [--set AIRFLOW__SECTION__KEY=VALUE ...] [--write BENCHMARKS.md]
+    .venv/bin/python bench/handover.py --steps 500 --handovers 15 [--set AIRFLOW__SECTION__KEY=VALUE ...] [--flavour postgres-celery] [--write BENCHMARKS.md]
 
 ``--set`` tries an Airflow setting on top of ``transition.local.standalone``'s. ``bench/dryrun.py`` is
 the whole-run measurement.
@@ -201,6 +201,7 @@ def report(
         f"{os.getloadavg()[0]:.1f} when it started. Command: `.venv/bin/python bench/handover.py "
         f"--steps {args.steps} --handovers {args.handovers}"
         + "".join(f" --set {item}" for item in args.set)
+        + ("" if args.flavour == "standalone" else f" --flavour {args.flavour}")
         + " --write BENCHMARKS.md`",
         "",
         f"| seconds after the Close answer (median of {len(ours)} handovers) | our step "
@@ -235,6 +236,12 @@ def main() -> None:
     )
     parser.add_argument("--set", action="append", default=[], metavar="AIRFLOW__SECTION__KEY=VALUE")
     parser.add_argument(
+        "--flavour",
+        default="standalone",
+        choices=("standalone", "postgres-celery"),
+        help="make run's Airflow (default) or production's (PostgreSQL, CeleryExecutor on Redis)",
+    )
+    parser.add_argument(
         "--idle",
         type=float,
         default=30.0,
@@ -263,7 +270,11 @@ def main() -> None:
         extra.update(bare_bundle(folder, len(bare_chain)))
         extra.update(dict(item.split("=", 1) for item in args.set))
         server = AirflowServer(
-            folder / "airflow", folder / "config.yaml", airflow_users(plan), extra_env=extra
+            folder / "airflow",
+            folder / "config.yaml",
+            airflow_users(plan),
+            extra_env=extra,
+            flavour=args.flavour,
         )
         ours: list[dict[str, float]] = []
         bare: list[dict[str, float]] = []
