@@ -28,9 +28,10 @@ from __future__ import annotations
 import datetime as dt
 import time
 import zoneinfo
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -173,6 +174,9 @@ class Shared:
     server: AirflowServer
     smtp: SmtpServer
     folder: Path
+    # Runs deleted and triggered again under the same ID (dag_id/run_id -> times): each time, its
+    # Ready e-mails are owed again (the attack that checks such a run inherits no records).
+    rerun: Counter[str] = field(default_factory=Counter)
 
     def prepare(self, dry_starts: dict[str, dt.datetime] | None = None) -> AirflowServer:
         """Write the plan again (its dates counted from now) and have Airflow parse it before the
@@ -207,6 +211,18 @@ class Shared:
                         f"/api/v2/dags/{dag}/dagRuns/{run['dag_run_id']}", json={"state": "failed"}
                     )
                     assert ended.status_code == 200, ended.text
+
+    def assert_each_ready_mail_once(self) -> None:
+        """Across the whole server, once its tests are done: no step's Ready e-mail went twice to
+        anyone in a run (``X-Transition-Run``, ``X-Transition-Step``), whichever test it was for."""
+        sent = Counter(
+            (str(m["X-Transition-Run"]), str(m["X-Transition-Step"]), str(m["To"]))
+            for m in self.smtp.messages
+            if m["X-Transition-Run"] is not None and m["X-Transition-Step"] is not None
+        )
+        twice = {key: n for key, n in sent.items() if n > 1 + self.rerun[key[0]]}
+        assert not twice, f"Ready e-mails sent more than once (run, step, to: times): {twice}"
+        assert sent, "no Ready e-mail carried its run and step: the check above checked nothing"
 
     def assert_nothing_left(self) -> None:
         """Across the whole server, once its tests are done: no run still queued or running, and
@@ -283,6 +299,7 @@ class SharedServers:
         started = time.monotonic()
         with stack:
             shared.assert_nothing_left()
+            shared.assert_each_ready_mail_once()
         print(f"shared {flavour} Airflow stopped in {time.monotonic() - started:.1f} s")
 
     def stop_all(self) -> None:

@@ -28,6 +28,8 @@ def test_ready_message(tmp_path):
     )
     assert message["Subject"] == "[Transition-DR1] CO-100 - Execution"
     assert message["To"] == "carol@example.com"
+    assert message["X-Transition-Step"] == "resa_dr1/CO-100"
+    assert message["X-Transition-Run"] == "resa_dr1/manual__2027-01-16T21:00:00+00:00"
     assert (
         message["Cc"] == "dave@example.com"
     )  # carol leads her own team; dave heads the department

@@ -103,7 +103,11 @@ def ready_message(
         cc=cc,
         text=text,
         html=html,
-        headers={"X-Transition-Step": f"{dag_id}/{step.id}"},
+        # Which step of which run it is about, for mail filters (and the tests' "once" checks).
+        headers={
+            "X-Transition-Step": f"{dag_id}/{step.id}",
+            "X-Transition-Run": f"{dag_id}/{run_id}",
+        },
     )
 
 
