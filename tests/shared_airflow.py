@@ -8,6 +8,7 @@ A shared server serves one plan (``sec``) with a dry run per use, so each test h
 - ``OPS``: who may act, transfers and defects (tests/e2e/test_e2e_operations.py, standalone only);
 - ``EDIT``: the workbook edited during a run (tests/e2e/test_e2e_plan_edits.py, standalone only);
 - ``DRY``: a whole dry run played by its owners (tests/e2e/test_e2e_dry_run.py);
+- ``CAL``: calendar invitations (tests/e2e/test_e2e_calendar.py, standalone only);
 - ``NOW``, ``SOON``, ``ANY`` and ``KILL``: each answer once (tests/e2e/test_e2e_answer_once.py,
   whose third flavour, Airflow's stock executor, starts a server of its own with this plan).
 
@@ -26,6 +27,7 @@ counted from that moment, never from the server's start) and leaves no run of it
 from __future__ import annotations
 
 import datetime as dt
+import os
 import time
 import zoneinfo
 from collections import Counter
@@ -62,6 +64,7 @@ DRY_RUNS = (
     "SOON",
     "ANY",
     "KILL",
+    "CAL",
 )
 # Step rows of the DRY dry run: ID -> prerequisites; owners in turn, a minute each.
 DRY_STEPS = {
@@ -102,7 +105,7 @@ ONCE_STEPS = {
 }
 KILL_STEPS = {"K1": ("", "alice"), "K2": ("K1", "bob")}  # KILL: a step's process killed
 HEADER = ["ID", "Label", "Phase", "Dry runs", "Prerequisites", "Owner", "Start", "Duration"]
-HEADER += ["Kind", "Approvals"]
+HEADER += ["Kind", "Approvals", "Description"]
 
 
 def dag_id(dry_run: str) -> str:
@@ -113,7 +116,34 @@ def relative(moment: dt.datetime, d_day: dt.date) -> str:
     return f"D{(moment.date() - d_day).days:+d} {moment:%H:%M}"
 
 
-def steps(d_day: dt.date, dry_starts: dict[str, dt.datetime]) -> list[list[Any]]:
+def calendar_steps(edited: bool) -> list[list[Any]]:
+    """CAL's steps: CA and CC timed (CA across the clocks' change of CAL's D-day), CB after CA,
+    CN untimed. Edited during the run: CC an hour later, CB handed from bob to alice."""
+    c_start, b_owner = ("D+0 10:00", "alice") if edited else ("D+0 09:00", "bob")
+    return [
+        ["CA", "Stop <billing> & co", "AC", "CAL", "", "alice", "D+0 01:30", "2h"]
+        + ["", "", "Run **stop.sh**."],
+        ["CB", "Export EAN register", "CO", "CAL", "CA", b_owner, "", "1h"],
+        ["CC", "Switch gateway", "CO", "CAL", "CB", "alice", c_start, "30m"],
+        ["CN", "Notify the market", "CO", "CAL", "", "carol", "", "15m"],  # no planned time
+    ]
+
+
+def next_dst_change(today: dt.date) -> dt.date:
+    """The next day clocks change in Europe (last Sunday of March or October), at least 3 days
+    ahead: CAL's D-day."""
+
+    def last_sunday(year: int, month: int) -> dt.date:
+        day = dt.date(year, month, 31)
+        return day - dt.timedelta(days=(day.weekday() - 6) % 7)
+
+    days = sorted(last_sunday(y, m) for y in (today.year, today.year + 1) for m in (3, 10))
+    return next(d for d in days if d >= today + dt.timedelta(days=3))
+
+
+def steps(
+    d_day: dt.date, dry_starts: dict[str, dt.datetime], calendar_edited: bool = False
+) -> list[list[Any]]:
     """Every dry run's steps; a step in several dry runs is one row (its ``Dry runs`` lists them)."""
     rows: list[list[Any]] = [HEADER]
     rows += [
@@ -143,6 +173,7 @@ def steps(d_day: dt.date, dry_starts: dict[str, dt.datetime]) -> list[list[Any]]
         for step, (pre, owner, phase, kind, approvals) in ONCE_STEPS.items()
     ]
     rows += [[s, f"Step {s}", "CO", "KILL", pre, owner] for s, (pre, owner) in KILL_STEPS.items()]
+    rows += calendar_steps(calendar_edited)
     for number, (step, prerequisites) in enumerate(DRY_STEPS.items()):
         start = relative(dry_starts[step], d_day) if step in dry_starts else ""
         owner = DRY_OWNERS[number % 3]
@@ -150,18 +181,24 @@ def steps(d_day: dt.date, dry_starts: dict[str, dt.datetime]) -> list[list[Any]]
     return rows
 
 
-def write_plan(folder: Path, dry_starts: dict[str, dt.datetime] | None = None) -> None:
-    """The shared workbook and configuration, dated from now (D-day today; DR2 in a month)."""
+def write_plan(
+    folder: Path,
+    dry_starts: dict[str, dt.datetime] | None = None,
+    calendar_edited: bool = False,
+) -> None:
+    """The shared workbook and configuration, dated from now (D-day today; DR2 in a month, CAL on
+    the next change of the clocks). Written beside and moved in: Airflow never reads half of it."""
     today = dt.datetime.now(ZONE).date()
+    d_days = {"DR2": today + dt.timedelta(days=30), "CAL": next_dst_change(today)}
     write_xlsx(
-        folder / "plan.xlsx",
+        folder / "plan.tmp.xlsx",
         {
-            "Steps": steps(today, dry_starts or {}),
+            "Steps": steps(today, dry_starts or {}, calendar_edited),
             "Actors": [*ACTORS, OUTSIDER],
-            "DryRuns": [["Name", "D-day"]]
-            + [[d, today + dt.timedelta(days=30 if d == "DR2" else 0)] for d in DRY_RUNS],
+            "DryRuns": [["Name", "D-day"]] + [[d, d_days.get(d, today)] for d in DRY_RUNS],
         },
     )
+    os.replace(folder / "plan.tmp.xlsx", folder / "plan.xlsx")
     write_config(
         folder / "config.yaml", "plan.xlsx", name=NAME, cutover_managers=["mia"], weekly_report=None
     )
@@ -317,6 +354,7 @@ SHARED_FILES: dict[str, str | None] = {
     "tests/e2e/test_e2e_plan_edits.py": "standalone",
     "tests/e2e/test_e2e_dry_run.py": None,
     "tests/e2e/test_e2e_answer_once.py": None,
+    "tests/e2e/test_e2e_calendar.py": "standalone",
 }
 # Parameters of those files' tests that start a server of their own (their unit: the file).
 OWN_SERVER = {"stock-local-executor"}

@@ -69,8 +69,10 @@ def airflow(
 ) -> Iterator[tuple[str, AirflowServer, SmtpServer]]:
     flavour, extra = FLAVOURS[request.param]
     if request.param not in OWN_SERVER:
-        with shared_servers.get(flavour).use() as (server, smtp):
-            yield request.param, server, smtp
+        # Held by no context: the shared server may stop before this module fixture is torn
+        # down (the next test, the stock executor's, is of this module); each test ends its runs.
+        shared = shared_servers.get(flavour)
+        yield request.param, shared.prepare(), shared.smtp
         return
     folder = tmp_path_factory.mktemp(f"once-{request.param}")
     write_plan(folder)  # the shared servers' plan, on a server of its own
@@ -80,6 +82,14 @@ def airflow(
         for dry_run in (*DELAYS, "KILL"):
             server.wait_for_dag(dag_id(dry_run))
         yield request.param, server, smtp
+
+
+@pytest.fixture(autouse=True)
+def no_run_left(airflow, shared_servers) -> Iterator[None]:
+    """On a shared server, each test ends the runs it leaves (:meth:`Shared.end_runs`)."""
+    yield
+    if airflow[0] not in OWN_SERVER:
+        shared_servers.get(FLAVOURS[airflow[0]][0]).end_runs()
 
 
 @dataclass
