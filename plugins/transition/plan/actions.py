@@ -315,7 +315,7 @@ def typed_value(parameter: Parameter, text: str) -> str | int | float | bool:
         chosen = {c.casefold(): c for c in parameter.choices}.get(text.casefold())
         if chosen is not None:
             return chosen
-        return _raise(
+        raise ValueError(
             _("'{value}' is not one of {choices}").format(
                 value=text, choices=", ".join(parameter.choices)
             )
@@ -326,14 +326,10 @@ def typed_value(parameter: Parameter, text: str) -> str | int | float | bool:
         "boolean": _("yes or no"),
         "date": _("a date (2027-01-16) or a day from D-day (D-1, D, D+2)"),
     }
-    return _raise(_("'{value}' is not {what}").format(value=text, what=words[kind]))
+    raise ValueError(_("'{value}' is not {what}").format(value=text, what=words[kind]))
 
 
 def number_text(text: str) -> str:
     """``1 200 000``, ``1_200_000``, ``1'200'000`` and ``99,5`` as Python reads numbers."""
     compact = re.sub(r"[\s_'\u202f\u00a0]", "", text)
     return compact.replace(",", ".") if "." not in compact else compact
-
-
-def _raise(message: str) -> str:
-    raise ValueError(message)
