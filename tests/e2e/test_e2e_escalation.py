@@ -1,11 +1,11 @@
 """The escalation ladder on a real Airflow with a real SMTP server (aiosmtpd).
 
-Minute-scale rungs: N is Ready and nobody starts it (not started: 1m, 2m, 3m after Ready; handed
-over to frank first, so he holds it too); O is started and left open past its 1-minute duration
-(overrun: 0m, 1m, 2m after its due time). Airflow restarts in the middle: each rung arrives once,
-in order, not before its time, to whoever holds the step, then + the team leader, then + the
-cutover manager. (A minute between rungs: a restart under load takes most of one, and a step that
-wakes with two rungs due sends the higher one alone.) H follows P (1.5 minutes, started at once):
+Minute-scale rungs: N is Ready and nobody starts it (not started: 0.5m, 1.5m, 2.5m after Ready;
+handed over to frank first, so he holds it too); O is started and left open past its half-minute
+duration (overrun: 0m, 1m, 2m after its due time). Airflow restarts between rungs 1 and 2: each
+rung arrives once, in order, not before its time, to whoever holds the step, then + the team
+leader, then + the cutover manager. (A minute between rungs 1, 2 and 3: a restart under load takes
+most of one, and a step that wakes with two rungs due sends the higher one alone.) H follows P (1.5 minutes, started at once):
 its owner gets "you're next" once, 1 minute before P's forecast end (heads_up: 1m), while P is
 still open. G, a go / no-go gate needing two Go, climbs the not-started ladder while undecided:
 rung 1 to its owner, then + the team leader, then + the cutover manager; one Go after rung 1 does
@@ -31,8 +31,8 @@ from webhook_receiver import WebhookReceiver
 
 pytestmark = pytest.mark.e2e
 DAG_ID = "ladder_dr1"
-NOT_STARTED = (60.0, 120.0, 180.0)  # seconds after Ready (config below)
-DUE = 60.0  # O's duration: 1m
+NOT_STARTED = (30.0, 90.0, 150.0)  # seconds after Ready (config below)
+DUE = 30.0  # O's duration: 0.5m
 OVERRUN = (0.0, 60.0, 120.0)  # seconds after the due time
 
 
@@ -45,7 +45,7 @@ def write_plan(folder):
                 ["ID", "Label", "Phase", "Dry runs", "Prerequisites", "Owner", "Duration"]
                 + ["Kind", "Approvals"],
                 ["N", "Stop the market gateway", "AC", "ALL", "", "alice", "2h"],
-                ["O", "Back up the databases", "AC", "ALL", "", "bob", "1m"],
+                ["O", "Back up the databases", "AC", "ALL", "", "bob", "0.5m"],
                 ["P", "Drain the message queues", "AC", "ALL", "", "carol", "1.5m"],
                 ["H", "Check the queues are empty", "AC", "ALL", "P", "frank", "1h"],
                 ["G", "Go / no-go: open the market", "AC", "ALL", "", "bob", "1h", "gate", 2],
@@ -70,7 +70,7 @@ def write_plan(folder):
         name="ladder",
         cutover_managers=["mia"],
         escalation={
-            "not_started": ["1m", "2m", "3m"],
+            "not_started": ["0.5m", "1.5m", "2.5m"],
             "overrun": ["0m", "1m", "2m"],
             "heads_up": "1m",
         },
@@ -186,7 +186,7 @@ def test_each_rung_arrives_once_in_order_to_the_right_people(tmp_path):
             assert "Bob Peeters (1 of 2)" in text, text
         assert "Step O was due to be closed by" in o3.get_body(("plain",)).get_content()
 
-        # In order, and never before its time (counted from Ready; O's due time is Ready + 1m).
+        # In order, and never before its time (counted from Ready; O's due time is Ready + 0.5m).
         n_ready, o_ready = moment(server, run_id, "N"), moment(server, run_id, "O")
         g_ready = moment(server, run_id, "G")
         slack = 1.0  # the clock's resolution between the worker and this test

@@ -33,8 +33,8 @@ def overdue_mails(smtp: SmtpServer) -> int:
 
 def write_plan(folder):
     today = dt.datetime.now(ZONE)
-    # W's planned start: the first whole minute at least 60 s ahead (Start has minute precision).
-    w_start = (today + dt.timedelta(seconds=60)).replace(second=0, microsecond=0) + dt.timedelta(
+    # W's planned start: the first whole minute at least 40 s ahead (Start has minute precision).
+    w_start = (today + dt.timedelta(seconds=40)).replace(second=0, microsecond=0) + dt.timedelta(
         minutes=1
     )
     w_start_text = f"D{(w_start.date() - today.date()).days:+d} {w_start:%H:%M}"
