@@ -54,7 +54,9 @@ def test_label_change_and_added_step_during_a_run(shared_servers):
                 if "EC" in tasks:
                     break
                 time.sleep(1)
-            assert "EC" in tasks, f"the parse Reparse asked for did not carry the edit:\n{server.tail()}"
+            assert "EC" in tasks, (
+                f"the parse Reparse asked for did not carry the edit:\n{server.tail()}"
+            )
             a_subject = admin.get(
                 f"/api/v2/dags/{DAG_ID}/dagRuns/{run_id}/hitlDetails", params={"task_id": "EA"}
             ).json()["hitl_details"][0]["subject"]

@@ -46,7 +46,7 @@ def write_plan(folder: Path) -> dt.date:
                 ["ID", "Label", "Phase", "Dry runs", "Prerequisites", "Start", "Duration", "Owner"],
                 # Planned the day before D-day: in both runs every planned start has passed.
                 ["A", "Stop the market gateway", "AC", "ALL", "", "D-1 08:00", "1h", "alice"],
-                ["B", "Back up the databases", "AC", "ALL", "A", "", "1m", "bob"],
+                ["B", "Back up the databases", "AC", "ALL", "A", "", "0.5m", "bob"],
                 ["C", "Switch the gateway", "CO", "ALL", "B", "", "30m", "carol"],
                 ["D", "Hand over", "HO", "ALL", "C", "", "15m", "alice"],
             ],
@@ -128,7 +128,7 @@ def test_results_workbook_and_weekly_report(tmp_path):
             run1, run2 = server.trigger(DR1), server.trigger(DR2)
 
             # DR1 (last week's D-day): A closed without a Start. DR2: A started and closed, B transferred,
-            # given a defect and started by the new person, then left open past its minute: Late.
+            # given a defect and started by the new person, then left open past its half minute: Late.
             assert server.answer_when_asked("alice", DR1, run1, "A", "Close").status_code == 200
             assert server.answer_when_asked("alice", DR2, run2, "A", "Start").status_code == 200
             closed = server.answer_when_asked(
@@ -208,9 +208,8 @@ def test_results_workbook_and_weekly_report(tmp_path):
                 b["Defects"] == "#1 major open: Backup slower than planned"
                 and b["Open defects"] == 1
             )
-            assert rows["C"]["Owner"] == "carol" and rows["C"][
-                "Planned start"
-            ] == dt.datetime.combine(yesterday, dt.time(9, 1))
+            c_start = dt.datetime.combine(yesterday, dt.time(9, 0, 30))  # after A (1h), B (0.5m)
+            assert rows["C"]["Owner"] == "carol" and rows["C"]["Planned start"] == c_start
             defects = list(book["Defects"].iter_rows(min_row=2, values_only=True))
             assert [d[:7] for d in defects] == [
                 (1, "B", "Backup slower than planned", "major", "open", "40 min", "frank")
@@ -226,8 +225,8 @@ def test_results_workbook_and_weekly_report(tmp_path):
             table = {r[0]: r for r in comparison.iter_rows(min_row=4, max_row=6, values_only=True)}
             assert list(table) == ["AC", "CO", "HO"]
             assert (
-                table["AC"][1] == table["AC"][3] == pytest.approx(61 / 60)
-            )  # A 1 h + B 1 min, planned
+                table["AC"][1] == table["AC"][3] == pytest.approx(60.5 / 60)
+            )  # A 1 h + B half a minute, planned
             # DR1: A closed at once (B not started); DR2: from A's start until now (B is open).
             assert table["AC"][2] == 0 and 30 / 3600 < table["AC"][4] < 0.25
             assert table["CO"][2] is None and table["CO"][3] == 0.5
@@ -278,7 +277,7 @@ def test_results_workbook_and_weekly_report(tmp_path):
             durations = [
                 r[6] for r in calibrated_book["Steps"].iter_rows(min_row=2, values_only=True)
             ]
-            assert durations == ["5m", "1m", "30m", "15m"]  # A: its seconds, rounded up to 5 min
+            assert durations == ["5m", "0.5m", "30m", "15m"]  # A: its seconds, rounded up to 5 min
             sheet = calibrated_book["Calibration"]
             assert sheet["A4"].value == f"Runs: DR1 = {DR1}/{run1}; DR2 = {DR2}/{run2}"
             header = [c.value for c in sheet[7]]
