@@ -129,6 +129,7 @@ def test_a_blocking_defect_titled_with_a_line_break_is_sent(tmp_path, smtp):
         == f"[Transition-DR1] CO-100 - Blocking defect: Gateway down {INJECTION}"
     )
     assert got["Bcc"] is None and got["X-Envelope-To"] == "dave@example.com"
+    assert (got["X-Transition-Step"], got["X-Transition-Run"]) == ("resa_dr1/CO-100", "resa_dr1/r")
     assert f"#1 {title}" in got.get_body(("plain",)).get_content()
 
 

@@ -46,6 +46,7 @@ def test_the_substitute_and_the_absent_person_are_told_in_their_languages(tmp_pa
     to_bob, to_alice = mails["substitute"], mails["absent"]
     assert (to_bob["To"], to_bob["Cc"]) == ("bob@example.com", "dave@example.com")
     assert to_bob["Subject"] == "[Transition-DR1] Substitute: Alice Martin → Bob Peeters"
+    assert to_bob["X-Transition-Run"] == to_alice["X-Transition-Run"] == "resa_dr1/r1"
     text = to_bob.get_body(("plain",)).get_content()
     assert "Dave Lambert hands you the steps Alice Martin held in this dry run (2)." in text
     assert "CO-110 · Smoke test gateway" in text and "/tasks/CO-100/required_actions" in text

@@ -99,7 +99,10 @@ def notice_message(
         cc=cc,
         text=text,
         html=html,
-        headers={"X-Transition-Step": f"{dag_id}/{step.id}"},
+        headers={
+            "X-Transition-Step": f"{dag_id}/{step.id}",
+            "X-Transition-Run": f"{dag_id}/{run_id}",
+        },
     )
 
 

@@ -243,7 +243,10 @@ def substitution_notices(
                     cc=cc,
                     text=text_html[0],
                     html=text_html[1],
-                    headers={"X-Transition-Steps": f"{dag_id}/{','.join(steps)}"},
+                    headers={
+                        "X-Transition-Steps": f"{dag_id}/{','.join(steps)}",
+                        "X-Transition-Run": f"{dag_id}/{run_id}",
+                    },
                 ),
             )
         )

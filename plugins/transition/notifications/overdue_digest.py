@@ -115,5 +115,8 @@ def digest_message(
         to=group.to,
         text=text,
         html=html,
-        headers={"X-Transition-Steps": f"{dag_id}/{','.join(ids)}"},
+        headers={
+            "X-Transition-Steps": f"{dag_id}/{','.join(ids)}",
+            "X-Transition-Run": f"{dag_id}/{run_id}",
+        },
     )
