@@ -5,14 +5,14 @@ handed over to frank first, so he holds it too); O is started and left open past
 duration (overrun: 0m, 1m, 2m after its due time). Airflow restarts between rungs 1 and 2: each
 rung arrives once, in order, not before its time, to whoever holds the step, then + the team
 leader, then + the cutover manager. (A minute between rungs 1, 2 and 3: a restart under load takes
-most of one, and a step that wakes with two rungs due sends the higher one alone.) H follows P
-(1.5 minutes, started at once): its owner gets "you're next" once, 1 minute before P's forecast
-end (heads_up: 1m), while P is still open. G, a go / no-go gate needing two Go, climbs the not-started ladder while undecided:
-rung 1 to its owner, then + the team leader, then + the cutover manager; one Go after rung 1 does
-not restart it (rungs 2 and 3 say one more Go is needed, and who said Go); the timeouts never fail
-the gate; a second Go after rung 3 decides it, and the run goes on (F asks, the fallback B is
-skipped). A chat channel (Apprise, posting to a local receiver) gets each rung and the heads-up
-once, titled like the e-mails.
+most of one, and a step that wakes with two rungs due sends the higher one alone.) H follows P (1.5
+minutes, started at once): its owner gets "you're next" once, 1 minute before P's forecast end
+(heads_up: 1m), while P is still open. G, a go / no-go gate needing two Go, climbs the not-started
+ladder while undecided: rung 1 to its owner, then + the team leader, then + the cutover manager;
+one Go after rung 1 does not restart it (rungs 2 and 3 say one more Go is needed, and who said Go);
+the timeouts never fail the gate; a second Go after rung 3 decides it, and the run goes on (F asks,
+the fallback B is skipped). A chat channel (Apprise, posting to a local receiver) gets each rung
+and the heads-up once, titled like the e-mails.
 """
 
 from __future__ import annotations
