@@ -135,7 +135,7 @@ def dag_id(dry_run: str) -> str:
 
 
 def relative(moment: dt.datetime, d_day: dt.date) -> str:
-    return f"D{(moment.date() - d_day).days:+d} {moment:%H:%M}"
+    return f"D{(moment.date() - d_day).days:+d} {moment:%H:%M:%S}"
 
 
 def calendar_steps(edited: bool) -> list[list[Any]]:

@@ -1,8 +1,8 @@
 """A whole dry run on a real Airflow, owners played through the REST API.
 
 A 20-step plan (the DRY dry run of the shared servers, tests/shared_airflow.py) is triggered
-through REST. Two steps have the same planned start, the first whole minute at least 40 s ahead
-(written right before the run): S01, which waits for nothing else, and S07, whose prerequisites (a
+through REST. Two steps have the same planned start, 40 s ahead to the second (written right
+before the run): S01, which waits for nothing else, and S07, whose prerequisites (a
 chain of four steps) are closed before then. Each step is started and closed by its owner, logged
 in as that user, through the HITL endpoint. Checked: no step asks before its prerequisites are
 closed or before its planned start, a stranger is refused, marking a task "success" closes it, and
@@ -33,14 +33,10 @@ MARKED_SUCCESS = "S19"  # closed by "mark success" instead of the Close answer
 
 
 def planned_starts() -> dict[str, dt.datetime]:
-    """The first whole minute at least 40 s ahead (a Start has minute precision), counted when
-    the plan is written right before the run is triggered: S01 waits for it, and so does S07,
-    whose four prerequisites (S02 → S03 → S05, S02 → S04 → S06) are closed well before (both
-    checked below)."""
-    now = dt.datetime.now(ZONE)
-    first = (now + dt.timedelta(seconds=40)).replace(second=0, microsecond=0) + dt.timedelta(
-        minutes=1
-    )
+    """40 s ahead, to the second (a Start may say its seconds), counted when the plan is written
+    right before the run is triggered: S01 waits for it, and so does S07, whose four
+    prerequisites (S02 → S03 → S05, S02 → S04 → S06) are closed before (both checked below)."""
+    first = (dt.datetime.now(ZONE) + dt.timedelta(seconds=40)).replace(microsecond=0)
     return {"S01": first, "S07": first}
 
 

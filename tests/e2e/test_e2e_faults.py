@@ -31,15 +31,14 @@ OWNERS = [f"owner{n:02d}" for n in range(1, 51)]
 CROWD, FAULT = "faults_crowd", "faults_fault"
 
 
-def minute_ahead(seconds: float) -> dt.datetime:
-    """The first whole minute at least ``seconds`` from now (a Start has minute precision)."""
-    moment = dt.datetime.now(ZONE) + dt.timedelta(seconds=seconds)
-    return moment.replace(second=0, microsecond=0) + dt.timedelta(minutes=1)
+def seconds_ahead(seconds: float) -> dt.datetime:
+    """``seconds`` from now, to the second (a Start may say its seconds)."""
+    return (dt.datetime.now(ZONE) + dt.timedelta(seconds=seconds)).replace(microsecond=0)
 
 
 def write_plan(folder, t_start: dt.datetime) -> None:
     today = dt.datetime.now(ZONE)
-    t_text = f"D{(t_start.date() - today.date()).days:+d} {t_start:%H:%M}"
+    t_text = f"D{(t_start.date() - today.date()).days:+d} {t_start:%H:%M:%S}"
     steps = [["ID", "Label", "Phase", "Dry runs", "Prerequisites", "Owner", "Start", "Duration"]]
     steps += [
         [f"P{n:02d}", f"Parallel step {n}", "CO", "CROWD", "", owner, "", "1h"]
@@ -79,7 +78,7 @@ def write_plan(folder, t_start: dt.datetime) -> None:
 @pytest.fixture(scope="module")
 def airflow(tmp_path_factory):
     folder = tmp_path_factory.mktemp("faults")
-    write_plan(folder, minute_ahead(24 * 3600))  # T's start is written again before its run
+    write_plan(folder, seconds_ahead(24 * 3600))  # T's start is written again before its run
     plan = load_plan(folder / "config.yaml").plan
     smtp = SmtpServer().start()
     server = AirflowServer(
@@ -200,9 +199,9 @@ def answer_now(server: AirflowServer, user: str, run_id: str, step: str, option:
 
 def test_kill_minus_nine_triggerer_scheduler_api_server(airflow):
     server, smtp, folder = airflow
-    # T's planned start, written right before the run: the first whole minute at least a minute
-    # ahead, so that its timer is in the triggerer when the triggerer dies below.
-    write_plan(folder, minute_ahead(60))
+    # T's planned start, written right before the run: a minute ahead, so that its timer is in
+    # the triggerer when the triggerer dies below.
+    write_plan(folder, seconds_ahead(60))
     server.reparse(FAULT)
     run_id = server.trigger(FAULT)
     wait_state(server, run_id, "T", {"deferred"})  # T waits for its planned start, in the triggerer

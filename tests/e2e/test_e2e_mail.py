@@ -33,11 +33,9 @@ def overdue_mails(smtp: SmtpServer) -> int:
 
 def write_plan(folder):
     today = dt.datetime.now(ZONE)
-    # W's planned start: the first whole minute at least 40 s ahead (Start has minute precision).
-    w_start = (today + dt.timedelta(seconds=40)).replace(second=0, microsecond=0) + dt.timedelta(
-        minutes=1
-    )
-    w_start_text = f"D{(w_start.date() - today.date()).days:+d} {w_start:%H:%M}"
+    # W's planned start: 40 s ahead, to the second (a Start may say its seconds).
+    w_start = today + dt.timedelta(seconds=40)
+    w_start_text = f"D{(w_start.date() - today.date()).days:+d} {w_start:%H:%M:%S}"
     write_xlsx(
         folder / "plan.xlsx",
         {

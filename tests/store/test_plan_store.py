@@ -33,6 +33,18 @@ def test_json_round_trip_keeps_times_in_the_plan_zone(plan_dir):
     assert str(again.schedules["DR1"].steps["CO-100"].planned_start.tzinfo) == "Europe/Brussels"
 
 
+def test_json_round_trip_keeps_a_starts_seconds(plan_dir):
+    sheets = base_sheets()
+    header = sheets["Steps"][0]
+    row = next(r for r in sheets["Steps"][1:] if r[header.index("ID")] == "CO-100")
+    row[header.index("Start")] = "D+0 22:30:15"
+    write_xlsx(plan_dir / "plan.xlsx", sheets)
+    plan = load_plan(plan_dir / "config.yaml").plan
+    again = plan_from_json(json.loads(json.dumps(plan_to_json(plan))))
+    assert str(again.steps["CO-100"].start) == "D+0 22:30:15"
+    assert again.schedules["DR1"].steps["CO-100"].planned_start.second == 15
+
+
 def test_broken_workbook_keeps_the_last_good_plan_and_reports_the_problems(plan_dir):
     write_xlsx(plan_dir / "plan.xlsx", base_sheets())
     good = load_plan(plan_dir / "config.yaml").plan

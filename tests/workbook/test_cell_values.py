@@ -63,7 +63,16 @@ def test_starts(text, days, hour, minute):
     assert (start.days, start.time) == (days, dt.time(hour, minute))
 
 
-@pytest.mark.parametrize("text", ["D-3 25:00", "tomorrow", "3 08:00", "D-3 08:61", dt.time(8, 0)])
+def test_a_start_may_say_its_seconds():
+    start = parse_start("D+0 22:30:15")
+    assert (start.days, start.time) == (0, dt.time(22, 30, 15))
+    assert str(start) == "D+0 22:30:15" and str(parse_start("D+0 22:30:00")) == "D+0 22:30"
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["D-3 25:00", "tomorrow", "3 08:00", "D-3 08:61", "D-3 08:00:60", "D-3 08:00:5", dt.time(8, 0)],
+)
 def test_bad_starts(text):
     with pytest.raises(ValueError, match="start"):
         parse_start(text)

@@ -73,7 +73,7 @@ def plan_to_json(plan: Plan) -> dict[str, Any]:
                 "dry_runs": list(s.dry_runs),
                 "prerequisites": list(s.prerequisites),
                 "owner": s.owner,
-                "start": [s.start.days, s.start.time.strftime("%H:%M")] if s.start else None,
+                "start": [s.start.days, s.start.clock()] if s.start else None,
                 "duration_s": s.duration.total_seconds(),
                 "environment": s.environment,
                 "description": s.description,

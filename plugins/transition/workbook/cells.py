@@ -201,7 +201,7 @@ def format_duration(delta: dt.timedelta) -> str:
 # Start times relative to D-day
 
 _START = re.compile(
-    r"^\s*[DJ]\s*(?:([+-])\s*(\d{1,3}))?\s*(?:(\d{1,2})\s*(?:[:hH]\s*(\d{2})?)?)?\s*$",
+    r"^\s*[DJ]\s*(?:([+-])\s*(\d{1,3}))?\s*(?:(\d{1,2})\s*(?:[:hH]\s*(?:(\d{2})(?::(\d{2}))?)?)?)?\s*$",
     re.IGNORECASE,
 )
 
@@ -212,14 +212,19 @@ def _start_help() -> str:
 
 @dataclass(frozen=True, slots=True)
 class RelativeStart:
-    """A not-before time: ``days`` after D-day at local wall-clock ``time``."""
+    """A not-before time: ``days`` after D-day at local wall-clock ``time`` (seconds optional:
+    ``D+0 22:30:15``)."""
 
     days: int
     time: dt.time
 
     def __str__(self) -> str:
         sign = "-" if self.days < 0 else "+"
-        return f"D{sign}{abs(self.days)} {self.time.strftime('%H:%M')}"
+        return f"D{sign}{abs(self.days)} {self.clock()}"
+
+    def clock(self) -> str:
+        """The time of day, ``22:30``, or ``22:30:15`` when it has seconds."""
+        return self.time.strftime("%H:%M:%S" if self.time.second else "%H:%M")
 
     def text(self) -> str:
         """As :meth:`__str__`, with D-day's letter of the current language (``J-3 08:00`` in French)."""
@@ -247,16 +252,16 @@ def parse_start(value: CellValue) -> RelativeStart:
         raise ValueError(
             _("cannot read start '{value}'; {help}").format(value=text, help=_start_help())
         )
-    sign, days, hour, minute = match.groups()
+    sign, days, hour, minute, second = match.groups()
     offset = int(days or 0) * (-1 if sign == "-" else 1)
-    hour_value, minute_value = int(hour or 0), int(minute or 0)
-    if hour_value > 23 or minute_value > 59:
+    hour_value, minute_value, second_value = int(hour or 0), int(minute or 0), int(second or 0)
+    if hour_value > 23 or minute_value > 59 or second_value > 59:
         raise ValueError(
             _("start '{value}' has no such time of day; {help}").format(
                 value=text, help=_start_help()
             )
         )
-    return RelativeStart(offset, dt.time(hour_value, minute_value))
+    return RelativeStart(offset, dt.time(hour_value, minute_value, second_value))
 
 
 # ---------------------------------------------------------------------------------------------
