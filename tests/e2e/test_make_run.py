@@ -1,12 +1,13 @@
 """``make run``'s default, as users start it: ``transition standalone`` on the embedded PostgreSQL.
 
-Forty owners answer Start in the same second, then Close in the same second: every answer is
-accepted (no 5xx), every step ends in success, no Airflow component stops. (Before
-transition.web.session_slots, this burst froze the api-server: Airflow's action log waited for a
-database connection on the event loop.) The ways it ends:
-SIGTERM (a service manager, a closed terminal), ``kill -9`` of ``transition standalone`` itself
-(its reaper cleans up), and Ctrl-C; after each, no process it started is left (within 20 s; 15 s
-for Ctrl-C) and the next start finds its data and is not blocked by a stale lock.
+One home, in order (one start less than a home per test). The ways it ends: SIGTERM (a service
+manager, a closed terminal), ``kill -9`` of ``transition standalone`` itself (its reaper cleans
+up), and Ctrl-C; after each, no process it started is left (within 20 s; 15 s for Ctrl-C) and the
+next start finds its data and is not blocked by a stale lock. Before the Ctrl-C, forty owners
+answer Start in the same second, then Close in the same second, on the steps that asked before
+the restarts: every answer is accepted (no 5xx), every step ends in success, no Airflow component
+stops. (Before transition.web.session_slots, this burst froze the api-server: Airflow's action log
+waited for a database connection on the event loop.)
 """
 
 from __future__ import annotations
@@ -293,33 +294,9 @@ def make_run_asking(tmp_path: Path) -> tuple[AirflowServer, MakeRun, str]:
     return server, run, run_id
 
 
-def test_forty_owners_answering_at_once_on_make_run(tmp_path):
-    server, run, run_id = make_run_asking(tmp_path)
-    try:
-        started = answer_all_at_once(server, run_id, "Start")
-        assert started == [200] * len(OWNERS), started
-        wait_all_asking(server, run_id)  # each step asks again, for Close
-        closed = answer_all_at_once(server, run_id, "Close")
-        assert closed == [200] * len(OWNERS), closed
-        with server.client("admin") as admin:
-            deadline = time.monotonic() + 300
-            while True:
-                instances = admin.get(
-                    f"/api/v2/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances", params={"limit": 100}
-                ).json()["task_instances"]
-                states = {t["task_id"]: t["state"] for t in instances if t["task_id"] != "_watch"}
-                if list(states.values()) == ["success"] * len(OWNERS):
-                    break
-                assert time.monotonic() < deadline, states
-                time.sleep(2)
-        log = run.log.read_text(errors="replace")
-        assert "stopped (its last lines above say why)" not in log, run.tail()  # no restart
-        assert "stopped again" not in log
-    finally:
-        run.kill()
-
-
-def test_every_way_make_run_ends_leaves_nothing_behind(tmp_path):
+def test_make_run_ends_every_way_and_forty_owners_answer_at_once_after(tmp_path):
+    """One home, in order: SIGTERM, ``kill -9`` of ``transition standalone``, then a start with
+    SIGINT ignored, on which the forty steps still asking are answered, and Ctrl-C."""
     server, run, run_id = make_run_asking(tmp_path)
     try:
         # SIGTERM: everything it started is gone within 20 s, the server too
@@ -338,12 +315,41 @@ def test_every_way_make_run_ends_leaves_nothing_behind(tmp_path):
         run.process.kill()
         run.wait_all_gone(20)
 
-        # no stale lock blocks the next start; Ctrl-C (SIGINT to the terminal's process group)
-        # gives the prompt back within 15 s, nothing left; also when it was started with SIGINT
-        # ignored (this test's own workers were, once: a background job of a non-interactive shell)
+        # no stale lock blocks the next start, also when it was started with SIGINT ignored
+        # (this test's own workers were, once: a background job of a non-interactive shell)
         run.start(interrupts_ignored=True)
+        since = run.log.stat().st_size
+        answer_forty_at_once(server, run_id)
+        log = run.log.read_bytes()[since:].decode(errors="replace")
+        assert "stopped (its last lines above say why)" not in log, run.tail()  # no restart
+        assert "stopped again" not in log
+
+        # Ctrl-C (SIGINT to the terminal's process group) gives the prompt back within 15 s,
+        # nothing left
         run.note_groups()
         os.killpg(run.process.pid, signal.SIGINT)
         run.wait_all_gone(15)
     finally:
         run.kill()
+
+
+def answer_forty_at_once(server: AirflowServer, run_id: str) -> None:
+    """The forty steps (asking after the restarts) get Start in the same second, then Close in
+    the same second: every answer accepted, every step ends in success."""
+    wait_all_asking(server, run_id)
+    started = answer_all_at_once(server, run_id, "Start")
+    assert started == [200] * len(OWNERS), started
+    wait_all_asking(server, run_id)  # each step asks again, for Close
+    closed = answer_all_at_once(server, run_id, "Close")
+    assert closed == [200] * len(OWNERS), closed
+    with server.client("admin") as admin:
+        deadline = time.monotonic() + 300
+        while True:
+            instances = admin.get(
+                f"/api/v2/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances", params={"limit": 100}
+            ).json()["task_instances"]
+            states = {t["task_id"]: t["state"] for t in instances if t["task_id"] != "_watch"}
+            if list(states.values()) == ["success"] * len(OWNERS):
+                break
+            assert time.monotonic() < deadline, states
+            time.sleep(2)
