@@ -5,14 +5,16 @@ A YAML file beside the plan defines each action once: its kind (``sql``, ``http`
 a command, a callable) and its typed parameters. The workbook's ``Action`` cell only names an
 action and gives its arguments (:mod:`transition.plan.action_cells`), which reach the action as
 values (bound SQL parameters, a JSON body, environment variables, keyword arguments), never as
-text it runs. The format: docs/automation.md. Not run yet: this version reads and checks the
-catalogue and the cells; the steps that run them are still to come.
+text it runs. The format: docs/automation.md. Not run yet: the catalogue named in
+``config.yaml`` (``actions:``) is checked with the plan; the steps that run actions are to come.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import os
 import re
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -40,6 +42,7 @@ METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 INTEGER = re.compile(r"^[+-]?\d+$")
 NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)$")
 RELATIVE_DAY = re.compile(r"^[DJ]([+-]\d{1,4})?$", re.IGNORECASE)
+MAX_CATALOGUE_BYTES = 1024 * 1024  # a catalogue is a few hundred lines of YAML
 BOOLEANS = {"yes": True, "true": True, "oui": True, "no": False, "false": False, "non": False}
 
 
@@ -67,16 +70,46 @@ class Action:
     description: str = ""
 
 
+def catalogue_bytes(path: Path) -> bytes:
+    """The catalogue's bytes if it is a regular file of at most :data:`MAX_CATALOGUE_BYTES`,
+    checked on the file opened without blocking: ``actions: /dev/zero`` or a FIFO is refused,
+    not read."""
+    where = path.name
+    try:
+        descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except OSError as error:
+        reason = error.strerror or type(error).__name__
+        raise ConfigError(
+            [Problem(where, _("cannot read the actions catalogue: {error}").format(error=reason))]
+        ) from None
+    if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+        os.close(descriptor)
+        raise ConfigError(
+            [Problem(where, _("not a regular file; the actions catalogue is a YAML file"))]
+        )
+    with os.fdopen(descriptor, "rb") as handle:
+        data = handle.read(MAX_CATALOGUE_BYTES + 1)
+    if len(data) > MAX_CATALOGUE_BYTES:
+        raise ConfigError(
+            [
+                Problem(
+                    where,
+                    _("refused: the file is larger than {most} KB").format(
+                        most=MAX_CATALOGUE_BYTES // 1024
+                    ),
+                )
+            ]
+        )
+    return data
+
+
 def read_catalogue(path: Path) -> dict[str, Action]:
     """The actions of the catalogue at ``path``; every problem at once (:class:`ConfigError`),
     each with where it is (``actions.yaml: actions.export_ean.sql``)."""
     where = path.name
+    data = catalogue_bytes(path)
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as error:
-        raise ConfigError(
-            [Problem(where, _("cannot read the actions catalogue: {error}").format(error=error))]
-        ) from None
+        raw = yaml.safe_load(data.decode("utf-8"))
     except (UnicodeDecodeError, yaml.YAMLError) as error:
         raise ConfigError(
             [Problem(where, _("not a YAML file: {error}").format(error=error))]

@@ -12,8 +12,9 @@ import os
 import re
 from dataclasses import dataclass
 
-from transition.errors import Problem, WorkbookError, errors_only
+from transition.errors import ConfigError, Problem, WorkbookError, errors_only
 from transition.i18n import _, ngettext
+from transition.plan.actions import catalogue_bytes, read_catalogue
 from transition.plan.config import PlanConfig
 from transition.plan.gate_rules import gate_problems
 from transition.plan.graph import project
@@ -26,8 +27,9 @@ from transition.workbook.sheets import sheet_specs
 
 # Bump when the compiled form or the validation rules change: old cache entries are then ignored.
 # 2: limits, control characters; 3: gates; 4: channels; 5: escalation; 6: more channel messages
-# (a channel's ``all`` is written out in the compiled plan)
-COMPILER_VERSION = "6"
+# (a channel's ``all`` is written out in the compiled plan); 7: seconds in a Start, the actions
+# catalogue checked
+COMPILER_VERSION = "7"
 
 
 @dataclass
@@ -69,10 +71,22 @@ def content_key(config: PlanConfig) -> tuple[str, str]:
                 config_bytes,
                 workbook_hash.encode(),
                 os.fsencode(config.workbook_path),
+                _catalogue_hash(config).encode(),
             ]
         )
     ).hexdigest()
     return key, workbook_hash
+
+
+def _catalogue_hash(config: PlanConfig) -> str:
+    """The actions catalogue's SHA-256 (``none``: no catalogue; ``unreadable``: compiling says
+    why)."""
+    if config.actions_path is None:
+        return "none"
+    try:
+        return hashlib.sha256(catalogue_bytes(config.actions_path)).hexdigest()
+    except ConfigError:
+        return "unreadable"
 
 
 def compile_plan(
@@ -85,6 +99,11 @@ def compile_plan(
     builder = PlanBuilder(raw, config)
     builder.build()
     problems.extend(builder.problems)
+    if config.actions_path is not None:  # checked with the plan; no step runs an action yet
+        try:
+            read_catalogue(config.actions_path)
+        except ConfigError as error:
+            problems.extend(error.problems)
     problems.sort(key=_reading_order)
     if errors_only(problems):
         return CompileResult(None, problems)
