@@ -2,12 +2,13 @@
 
 One home, in order (one start less than a home per test). The ways it ends: SIGTERM (a service
 manager, a closed terminal), ``kill -9`` of ``transition standalone`` itself (its reaper cleans
-up), and Ctrl-C; after each, no process it started is left (within 20 s; 15 s for Ctrl-C) and the
-next start finds its data and is not blocked by a stale lock. Before the Ctrl-C, forty owners
-answer Start in the same second, then Close in the same second, on the steps that asked before
-the restarts: every answer is accepted (no 5xx), every step ends in success, no Airflow component
-stops. (Before transition.web.session_slots, this burst froze the api-server: Airflow's action log
-waited for a database connection on the event loop.)
+up), and Ctrl-C; each comes with a run going, every step asking, and after each no process it
+started is left (within 20 s; 15 s for Ctrl-C) and the next start finds its data and is not
+blocked by a stale lock. Before the Ctrl-C, forty owners answer Start in the same second, then
+Close in the same second, on the steps that asked before the restarts: every answer is accepted
+(no 5xx), every step ends in success, no Airflow component stops. (Before
+transition.web.session_slots, this burst froze the api-server: Airflow's action log waited for a
+database connection on the event loop.)
 """
 
 from __future__ import annotations
@@ -296,7 +297,8 @@ def make_run_asking(tmp_path: Path) -> tuple[AirflowServer, MakeRun, str]:
 
 def test_make_run_ends_every_way_and_forty_owners_answer_at_once_after(tmp_path):
     """One home, in order: SIGTERM, ``kill -9`` of ``transition standalone``, then a start with
-    SIGINT ignored, on which the forty steps still asking are answered, and Ctrl-C."""
+    SIGINT ignored, on which the forty steps still asking are answered, and Ctrl-C while a second
+    run's steps ask."""
     server, run, run_id = make_run_asking(tmp_path)
     try:
         # SIGTERM: everything it started is gone within 20 s, the server too
@@ -325,7 +327,8 @@ def test_make_run_ends_every_way_and_forty_owners_answer_at_once_after(tmp_path)
         assert "stopped again" not in log
 
         # Ctrl-C (SIGINT to the terminal's process group) gives the prompt back within 15 s,
-        # nothing left
+        # nothing left: with a run going, every step asking, as for the other two ways
+        wait_all_asking(server, server.trigger(DAG_ID))
         run.note_groups()
         os.killpg(run.process.pid, signal.SIGINT)
         run.wait_all_gone(15)
