@@ -1,12 +1,12 @@
 """``make run``'s default, as users start it: ``transition standalone`` on the embedded PostgreSQL.
 
-One home, in order (one start less than a home per test). The ways it ends: SIGTERM (a service
-manager, a closed terminal), ``kill -9`` of ``transition standalone`` itself (its reaper cleans
-up), and Ctrl-C; each comes with a run going, every step asking, and after each no process it
+One home, in order (one home and one start less than a home per test). The ways it ends: SIGTERM
+(a service manager, a closed terminal), ``kill -9`` of ``transition standalone`` itself (its
+reaper cleans up), and Ctrl-C; each with a run going, every step asking; after each, no process it
 started is left (within 20 s; 15 s for Ctrl-C) and the next start finds its data and is not
-blocked by a stale lock. Before the Ctrl-C, forty owners answer Start in the same second, then
-Close in the same second, on the steps that asked before the restarts: every answer is accepted
-(no 5xx), every step ends in success, no Airflow component stops. (Before
+blocked by a stale lock. Then, started once more, forty owners answer Start in the same second,
+then Close in the same second, on the steps that asked before the three ends: every answer is
+accepted (no 5xx), every step ends in success, no Airflow component stops. (Before
 transition.web.session_slots, this burst froze the api-server: Airflow's action log waited for a
 database connection on the event loop.)
 """
@@ -296,9 +296,9 @@ def make_run_asking(tmp_path: Path) -> tuple[AirflowServer, MakeRun, str]:
 
 
 def test_make_run_ends_every_way_and_forty_owners_answer_at_once_after(tmp_path):
-    """One home, in order: SIGTERM, ``kill -9`` of ``transition standalone``, then a start with
-    SIGINT ignored, on which the forty steps still asking are answered, and Ctrl-C while a second
-    run's steps ask."""
+    """One home, in order: SIGTERM, ``kill -9`` of ``transition standalone`` and Ctrl-C (each
+    with the run going, every step asking), then a fourth start on which the forty steps that
+    asked before all that are answered at once."""
     server, run, run_id = make_run_asking(tmp_path)
     try:
         # SIGTERM: everything it started is gone within 20 s, the server too
@@ -317,21 +317,21 @@ def test_make_run_ends_every_way_and_forty_owners_answer_at_once_after(tmp_path)
         run.process.kill()
         run.wait_all_gone(20)
 
-        # no stale lock blocks the next start, also when it was started with SIGINT ignored
-        # (this test's own workers were, once: a background job of a non-interactive shell)
+        # no stale lock blocks the next start; Ctrl-C (SIGINT to the terminal's process group)
+        # gives the prompt back within 15 s, nothing left; also when it was started with SIGINT
+        # ignored (this test's own workers were, once: a background job of a non-interactive shell)
         run.start(interrupts_ignored=True)
+        run.note_groups()
+        os.killpg(run.process.pid, signal.SIGINT)
+        run.wait_all_gone(15)
+
+        # Started once more: the forty steps asking since before the three ends are answered.
         since = run.log.stat().st_size
+        run.start()
         answer_forty_at_once(server, run_id)
         log = run.log.read_bytes()[since:].decode(errors="replace")
         assert "stopped (its last lines above say why)" not in log, run.tail()  # no restart
         assert "stopped again" not in log
-
-        # Ctrl-C (SIGINT to the terminal's process group) gives the prompt back within 15 s,
-        # nothing left: with a run going, every step asking, as for the other two ways
-        wait_all_asking(server, server.trigger(DAG_ID))
-        run.note_groups()
-        os.killpg(run.process.pid, signal.SIGINT)
-        run.wait_all_gone(15)
     finally:
         run.kill()
 
