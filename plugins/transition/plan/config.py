@@ -261,17 +261,18 @@ class PlanConfig(BaseModel):
     def default_duration_delta(self) -> dt.timedelta:
         return parse_duration(self.default_duration)
 
+    def _beside(self, path: Path) -> Path:
+        """``path`` as written in the configuration, relative to the configuration's folder."""
+        base = self.source.parent if self.source else Path.cwd()
+        return (base / path).resolve()
+
     @property
     def workbook_path(self) -> Path:
-        base = self.source.parent if self.source else Path.cwd()
-        return (base / self.workbook).resolve()
+        return self._beside(self.workbook)
 
     @property
     def actions_path(self) -> Path | None:
-        if self.actions is None:
-            return None
-        base = self.source.parent if self.source else Path.cwd()
-        return (base / self.actions).resolve()
+        return None if self.actions is None else self._beside(self.actions)
 
     @property
     def ladder(self) -> Ladder:
