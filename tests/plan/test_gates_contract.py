@@ -112,8 +112,9 @@ def test_an_unknown_kind_is_refused_at_its_cell(tmp_path):
     errors, _, plan = check(tmp_path, gate_sheets(kind="decision"))
     assert plan is None
     assert errors == [
-        "Steps!K6: unknown kind 'decision': write step for an ordinary step-action or gate for a "
-        "go/no-go decision (in French: étape or porte); empty means step"
+        "Steps!K6: unknown kind 'decision': write step for an ordinary step-action, gate for a "
+        "go/no-go decision, auto for a step that runs its action, or check for an action that "
+        "measures a value (in French: étape, porte, auto, contrôle); empty means step"
     ]
 
 

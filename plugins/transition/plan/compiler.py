@@ -28,8 +28,8 @@ from transition.workbook.sheets import sheet_specs
 # Bump when the compiled form or the validation rules change: old cache entries are then ignored.
 # 2: limits, control characters; 3: gates; 4: channels; 5: escalation; 6: more channel messages
 # (a channel's ``all`` is written out in the compiled plan); 7: seconds in a Start, the actions
-# catalogue checked
-COMPILER_VERSION = "7"
+# catalogue checked; 8: kinds auto and check, their Action and Expect
+COMPILER_VERSION = "8"
 
 
 @dataclass
@@ -97,13 +97,13 @@ def compile_plan(
         key, workbook_sha256 = content_key(config)
     raw, problems = read_workbook(config.workbook_path, sheet_specs(config.sheets))
     builder = PlanBuilder(raw, config)
-    builder.build()
-    problems.extend(builder.problems)
-    if config.actions_path is not None:  # checked with the plan; no step runs an action yet
+    if config.actions_path is not None:  # its problems are the plan's
         try:
-            read_catalogue(config.actions_path)
+            builder.catalogue = read_catalogue(config.actions_path)
         except ConfigError as error:
             problems.extend(error.problems)
+    builder.build()
+    problems.extend(builder.problems)
     problems.sort(key=_reading_order)
     if errors_only(problems):
         return CompileResult(None, problems)

@@ -1,4 +1,4 @@
-"""Graph work on prerequisites: cycles, dry-run projection, topological order.
+"""Graph work on prerequisites: cycles, dry-run projection, topological order, ancestors.
 
 All functions are iterative (plans of thousands of steps would overflow Python's recursion limit).
 ``prerequisites`` maps each step ID to the IDs it waits for.
@@ -176,3 +176,16 @@ def topological_order(prerequisites: Mapping[str, Sequence[str]]) -> list[str]:
     if len(order) != len(prerequisites):
         raise ValueError("the prerequisites contain a cycle")
     return order
+
+
+def ancestors(prerequisites: Mapping[str, Sequence[str]], step: str) -> set[str]:
+    """Every step ``step`` waits for, directly or through others (a cycle ends the walk)."""
+    seen: set[str] = set()
+    stack = list(prerequisites.get(step, ()))
+    while stack:
+        current = stack.pop()
+        if current in seen:
+            continue
+        seen.add(current)
+        stack.extend(prerequisites.get(current, ()))
+    return seen

@@ -6,6 +6,7 @@ import datetime as dt
 import re
 from dataclasses import dataclass, field
 
+from transition.plan.action_cells import Expectation
 from transition.plan.escalation import Ladder
 from transition.workbook.cells import RelativeStart
 
@@ -37,6 +38,18 @@ class DryRun:
 
 
 @dataclass(frozen=True, slots=True)
+class StepAction:
+    """What an automated step runs: an action of the catalogue with its arguments bound to the
+    parameters' types, and for a check the expectation its measured value must meet."""
+
+    name: str
+    arguments: dict[str, str | int | float | bool]
+    text: str  # the Action cell as written
+    expect: Expectation | None = None  # a check's
+    expect_text: str = ""  # the Expect cell as written
+
+
+@dataclass(frozen=True, slots=True)
 class Step:
     id: str
     label: str
@@ -50,8 +63,9 @@ class Step:
     description: str = ""
     extra: dict[str, str] = field(default_factory=dict)
     row: int = 0  # row in the Steps sheet
-    kind: str = "step"  # StepKind: "step", or "gate" (answered Go or No-go)
+    kind: str = "step"  # "step", "gate" (answered Go or No-go), "auto" or "check" (run an action)
     approvals: int = 1  # a gate: distinct Go answers needed (one No-go decides)
+    action: StepAction | None = None  # an auto or check step's
 
     @property
     def is_gate(self) -> bool:

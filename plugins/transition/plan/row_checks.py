@@ -30,7 +30,17 @@ SUGGESTION_LIMIT = (
     300  # suggestions cost a scan of the names each; stop offering them after this many
 )
 # The Kind column's values (compared without case, accents or spaces) and the kind each means.
-KINDS = {"step": "step", "gate": "gate", "etape": "step", "porte": "gate"}
+KINDS = {
+    "step": "step",
+    "gate": "gate",
+    "auto": "auto",
+    "automatic": "auto",
+    "check": "check",
+    "etape": "step",
+    "porte": "gate",
+    "automatique": "auto",
+    "controle": "check",
+}
 WHOLE_NUMBER = re.compile(r"^\+?\d+(?:\.0*)?$")  # 2, 2.0, +2
 
 

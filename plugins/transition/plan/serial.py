@@ -5,10 +5,12 @@ Datetimes are stored as ISO strings with their UTC offset and brought back into 
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import zoneinfo
 from typing import Any
 
+from transition.plan.action_cells import Expectation
 from transition.plan.escalation import Ladder
 from transition.plan.model import (
     Actor,
@@ -20,6 +22,7 @@ from transition.plan.model import (
     PlanSource,
     ScheduledStep,
     Step,
+    StepAction,
 )
 from transition.workbook.cells import RelativeStart
 
@@ -81,6 +84,7 @@ def plan_to_json(plan: Plan) -> dict[str, Any]:
                 "row": s.row,
                 "kind": s.kind,
                 "approvals": s.approvals,
+                "action": _action_to_json(s.action),
             }
             for s in plan.steps.values()
         ],
@@ -130,6 +134,7 @@ def plan_from_json(data: dict[str, Any]) -> Plan:
             row=s["row"],
             kind=s["kind"],
             approvals=s["approvals"],
+            action=_action_from_json(s.get("action")),
         )
     source = data["source"]
     return Plan(
@@ -166,6 +171,26 @@ def plan_from_json(data: dict[str, Any]) -> Plan:
         warnings=tuple(data["warnings"]),
         conditional_phases=tuple(data["conditional_phases"]),
         escalation=_ladder(data.get("escalation")),
+    )
+
+
+def _action_to_json(action: StepAction | None) -> dict[str, Any] | None:
+    if action is None:
+        return None
+    return dataclasses.asdict(action)
+
+
+def _action_from_json(data: dict[str, Any] | None) -> StepAction | None:
+    """An automated step's action; None for a person's step (or a plan compiled before them)."""
+    if data is None:
+        return None
+    expect = data.get("expect")
+    return StepAction(
+        name=data["name"],
+        arguments=dict(data["arguments"]),
+        text=data["text"],
+        expect=Expectation(**expect) if expect is not None else None,
+        expect_text=data.get("expect_text", ""),
     )
 
 

@@ -1,6 +1,7 @@
 """The Steps sheet's rows -> :class:`Step` entities, every problem with its cell: IDs, labels,
 phases, owners, environments, kinds, a gate's approvals, the dry runs each step is in, starts that
-exist in the plan's time zone, and prerequisites (known, in the same dry runs, no cycle)."""
+exist in the plan's time zone, prerequisites (known, in the same dry runs, no cycle), and an
+automated step's action (:mod:`transition.plan.automation_rows`)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import re
 from collections.abc import Iterable
 
 from transition.i18n import _, format_count, ngettext, pgettext
+from transition.plan.automation_rows import AutomationRows
 from transition.plan.graph import find_cycles
 from transition.plan.model import Step
 from transition.plan.row_checks import (
@@ -18,7 +20,6 @@ from transition.plan.row_checks import (
     MAX_LABEL_LENGTH,
     STEP_ID,
     WHOLE_NUMBER,
-    RowChecks,
     listing,
 )
 from transition.plan.schedule import NonExistentLocalTime, localize
@@ -35,7 +36,7 @@ from transition.workbook.cells import (
 from transition.workbook.reader import RawRow, RawSheet
 
 
-class StepRows(RowChecks):
+class StepRows(AutomationRows):
     """Reads the Steps sheet (after the Environments, Actors and DryRuns sheets)."""
 
     def _read_steps(self, sheet: RawSheet) -> None:
@@ -74,6 +75,7 @@ class StepRows(RowChecks):
                 self._check_start_exists(sheet, row.number, step_id, start, dry_runs or ())
             kind = self._step_kind(sheet, row.number, v.get("kind"))
             approvals = self._step_approvals(sheet, row.number, step_id, kind, owner, v)
+            action_ok, action = self._step_action(sheet, row.number, step_id, kind, v)
             if (
                 label is None
                 or phase is None
@@ -84,6 +86,7 @@ class StepRows(RowChecks):
                 or duration is None
                 or kind is None
                 or approvals is None
+                or not action_ok
             ):
                 continue
             self.steps[step_id] = Step(
@@ -101,6 +104,7 @@ class StepRows(RowChecks):
                 row=row.number,
                 kind=kind,
                 approvals=approvals,
+                action=action,
             )
 
     def _step_id(self, sheet: RawSheet, row: RawRow) -> str | None:
@@ -197,7 +201,8 @@ class StepRows(RowChecks):
         ) and self._check_environment(where, environment)
 
     def _step_kind(self, sheet: RawSheet, number: int, value: object) -> str | None:
-        """``step`` (also blank) or ``gate``, in English or French; None and an error otherwise."""
+        """``step`` (also blank), ``gate``, ``auto`` or ``check``, in English or French; None and an
+        error otherwise."""
         text = as_text(value)  # type: ignore[arg-type]  # any cell value
         if not text:
             return "step"
@@ -206,8 +211,10 @@ class StepRows(RowChecks):
             self.error(
                 sheet.cell("kind", number),
                 _(
-                    "unknown kind '{kind}': write step for an ordinary step-action or gate for a "
-                    "go/no-go decision (in French: étape or porte); empty means step"
+                    "unknown kind '{kind}': write step for an ordinary step-action, gate for a "
+                    "go/no-go decision, auto for a step that runs its action, or check for an "
+                    "action that measures a value (in French: étape, porte, auto, contrôle); "
+                    "empty means step"
                 ).format(kind=text),
             )
         return kind

@@ -57,6 +57,7 @@ class PlanBuilder(StepRows):
         if "steps" in sheets:
             self._read_steps(sheets["steps"])
             self._check_prerequisites(sheets["steps"])
+            self._check_expectations(sheets["steps"])
 
     # -- Environments --------------------------------------------------------------------------
     def _read_environments(self, sheet: RawSheet) -> None:

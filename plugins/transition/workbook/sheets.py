@@ -63,8 +63,10 @@ STEPS = SheetSpec(
         ColumnSpec("owner", ("Owner", "Exécutant", "Responsable"), True),
         ColumnSpec("environment", ("Environment", "Environnement")),
         ColumnSpec("description", ("Description", "Instructions")),
-        ColumnSpec("kind", ("Kind", "Type")),  # step (default) or gate (a go/no-go decision)
+        ColumnSpec("kind", ("Kind", "Type")),  # step (default), gate (go/no-go), auto or check
         ColumnSpec("approvals", ("Approvals", "Validations")),  # a gate's Go answers needed
+        ColumnSpec("action", ("Action",)),  # an auto or check step's action and its arguments
+        ColumnSpec("expect", ("Expect", "Attendu")),  # what a check's measured value must be
     ),
 )
 

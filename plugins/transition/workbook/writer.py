@@ -37,6 +37,8 @@ _WIDTHS = {
     "description": 70,
     "kind": 9,
     "approvals": 11,
+    "action": 34,
+    "expect": 24,
     "name": 26,
     "email": 32,
     "team": 18,
@@ -116,8 +118,8 @@ def _drop_downs(steps: Worksheet, dry_runs: Worksheet, phases: Sequence[str]) ->
         ("environment", f"Environments!$A$2:$A${LIST_ROWS}", True),
         # Several dry runs may be named in one cell, so the list only suggests.
         ("dry_runs", f"DryRuns!$A$2:$A${LIST_ROWS}", False),
-        # French values (étape, porte) are accepted too, so the list only suggests.
-        ("kind", '"step,gate"', False),
+        # French values (étape, porte, contrôle) are accepted too, so the list only suggests.
+        ("kind", '"step,gate,auto,check"', False),
     ]
     for name, formula, strict in lists:
         validation = DataValidation(type="list", formula1=formula, allow_blank=True)
