@@ -124,6 +124,9 @@ def test_a_worker_builds_only_the_task_it_runs(plan_env):
             "assigned_users",
             "planned_start",
             "retries",
+            "retry_delay",
+            "retry_exponential_backoff",
+            "max_retry_delay",
             "owner",
             "upstream",
             "starts",
@@ -132,6 +135,24 @@ def test_a_worker_builds_only_the_task_it_runs(plan_env):
     assert (
         registered_dags(None, step).keys() == registered_dags().keys()
     )  # no DAG named: everything
+
+
+def test_failed_tries_back_off_so_an_api_server_outage_does_not_spend_every_retry(plan_env):
+    """Every step and gate: 3 retries, 2 s then times 4 (with Airflow's jitter: 2-4, 8-16, 32-60
+    s), at most 60 s; the watch starts at 30 s."""
+    import datetime as dt
+
+    from transition.runner.dag_files import registered_dags
+    from transition.runner.watch_operator import WATCH_TASK_ID
+
+    write_xlsx(plan_env / "plan.xlsx", base_sheets())
+    dag = registered_dags("resa_dr1")["resa_dr1"]
+    for task in dag.tasks:
+        assert task.retries == 3, task.task_id
+        assert task.retry_exponential_backoff == 4.0, task.task_id
+        assert task.max_retry_delay == dt.timedelta(seconds=60), task.task_id
+        expected = 30 if task.task_id == WATCH_TASK_ID else 2
+        assert task.retry_delay == dt.timedelta(seconds=expected), task.task_id
 
 
 def test_the_watch_judges_overdue_on_the_recaps_planned_start(plan_env):

@@ -60,6 +60,12 @@ TUNING = {
     # the scheduler's CPU while a run is open (40% to 68% of a core with nobody answering: each
     # loop re-checks every waiting task of the run). BENCHMARKS.md, bench/handover.py.
     "AIRFLOW__SCHEDULER__SCHEDULER_IDLE_SLEEP_TIME": "0.25",
+    # A try left "running" with no process (its worker lost the api-server in an outage: a start
+    # that timed out on the worker's side but reached the api-server as it came back) is failed
+    # after this long without a heartbeat, and its next try goes on from the answers (default 300 s:
+    # a step answered just before the outage waited five minutes; tests/e2e/test_e2e_faults.py).
+    # A task that runs heartbeats every few seconds; a step runs for a second or two.
+    "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": "60",
 }
 
 

@@ -35,6 +35,16 @@ from transition.runs.answers import STEP_RETRIES
 
 START_DATE = dt.datetime(2020, 1, 1, tzinfo=dt.UTC)  # runs are triggered by hand
 WATCH_RETRY_DELAY = dt.timedelta(seconds=30)
+# A failed try waits 2 to 4 s (Airflow's answer race: the step goes on from the answer at once),
+# then 8 to 16 s, then 32 to 60 s (each delay times 4, within Airflow's jitter, at most 60 s): a
+# try that cannot start while the api-server is down no longer spends every retry in the first 20 s
+# of an outage (tests/e2e/test_e2e_faults.py, on a slow machine: docs/limitations.md).
+STEP_RETRY = {
+    "retries": STEP_RETRIES,
+    "retry_delay": dt.timedelta(seconds=2),
+    "retry_exponential_backoff": 4.0,
+    "max_retry_delay": dt.timedelta(seconds=60),
+}
 
 
 def plan_doc(plan: Plan, dry_run: str) -> str:
@@ -112,7 +122,8 @@ def _watch(plan: Plan, dry_run: str) -> RunWatchOperator:
         on_heads_up=partial(announce_heads_up, plan, dry_run),
         owner="transition",
         # A try that cannot start (Airflow's api-server down or restarting) is tried again after
-        # the outage, not within it: at the steps' 2 s, all three retries were gone in 20 s.
+        # the outage, not within it: at the steps' 2 s, all three retries were gone in 20 s. The
+        # steps' backoff (times 4, at most 60 s) makes it 30 to 60 s, then 60 s, 60 s.
         retry_delay=WATCH_RETRY_DELAY,
     )
 
@@ -134,7 +145,7 @@ def build_dag(plan: Plan, dry_run: str, only_task_id: str | None = None) -> DAG:
         doc_md=plan_doc(plan, dry_run) if only_task_id is None else None,
         description=f"Transition plan {plan.name}, dry run {dry_run} (D-day {schedule.dry_run.d_day})",
         # A failed try starts again and goes on from what was answered (step_operator, accepted).
-        default_args={"retries": STEP_RETRIES, "retry_delay": dt.timedelta(seconds=2)},
+        default_args=STEP_RETRY,
         # The scheduler reads the deadline from the serialized DAG; a worker has no use for it
         # (formatting its time in each language loads the locale data: a fifth of a step's start).
         deadline=dry_run_deadline(plan, dry_run) if only_task_id is None else None,
