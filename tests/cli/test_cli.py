@@ -118,6 +118,8 @@ def test_template_is_a_workbook_in_the_contract(tmp_path):
         "Description",
         "Kind",
         "Approvals",
+        "Action",
+        "Expect",
     ]
     assert steps.freeze_panes == "A2"
     assert steps.column_dimensions["J"].width > steps.column_dimensions["C"].width
@@ -126,7 +128,7 @@ def test_template_is_a_workbook_in_the_contract(tmp_path):
     assert lists["H2:H2000"] == "Actors!$A$2:$A$2000"
     assert lists["D2:D2000"] == "DryRuns!$A$2:$A$2000"
     assert lists["I2:I2000"] == "Environments!$A$2:$A$2000"
-    assert lists["K2:K2000"] == '"step,gate"'
+    assert lists["K2:K2000"] == '"step,gate,auto,check"'
     # Filled in by hand (here: by the test), the template validates.
     sheets = {
         name: [[c.value for c in row] for row in book[name].iter_rows()]

@@ -227,6 +227,29 @@ def test_a_huge_configuration_file_is_refused_unread(tmp_path):
     assert "refused: the file is larger than 1024 KB" in str(caught.value)
 
 
+@pytest.mark.parametrize("kind", ["fifo", "folder", "device"])
+def test_a_configuration_that_is_not_a_regular_file_is_refused_unread(tmp_path, kind):
+    """TRANSITION_CONFIG (or the argument) naming a FIFO would wait for a writer for ever, and
+    /dev/zero never ends: each is refused by what it is, unread, by the command too."""
+    target = tmp_path / "config.yaml"
+    if kind == "fifo":
+        os.mkfifo(target)
+    elif kind == "folder":
+        target.mkdir()
+    else:
+        target.symlink_to("/dev/zero")
+    expected = {"fifo": "a pipe (FIFO)", "folder": "a folder", "device": "a device"}[kind]
+    with pytest.raises(ConfigError) as caught:
+        load_config(target)
+    assert [str(p) for p in caught.value.problems] == [
+        f"{target}: refused: this is {expected}, not a configuration file"
+    ]
+    done = subprocess.run(
+        [TRANSITION, "validate", str(target)], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 1 and expected in done.stderr and "Traceback" not in done.stderr
+
+
 @pytest.mark.parametrize(
     "character", ["\n", "\r", "\t", "\u2028", "\u2029", "\x85", "\x7f", "\u202e", "\u200b"]
 )

@@ -12,9 +12,7 @@ text it runs. The format: docs/automation.md. Not run yet: the catalogue named i
 from __future__ import annotations
 
 import datetime as dt
-import os
 import re
-import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,6 +21,7 @@ import yaml
 
 from transition.errors import ConfigError, Problem
 from transition.i18n import _
+from transition.regular_files import NotARegularFile, TooBig, read_regular_file
 
 NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 CONNECTION = re.compile(r"^[A-Za-z0-9_.-]{1,250}$")
@@ -76,31 +75,18 @@ def catalogue_bytes(path: Path) -> bytes:
     not read."""
     where = path.name
     try:
-        descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+        return read_regular_file(path, MAX_CATALOGUE_BYTES)
+    except NotARegularFile:
+        message = _("not a regular file; the actions catalogue is a YAML file")
+    except TooBig:
+        message = _("refused: the file is larger than {most} KB").format(
+            most=MAX_CATALOGUE_BYTES // 1024
+        )
     except OSError as error:
-        reason = error.strerror or type(error).__name__
-        raise ConfigError(
-            [Problem(where, _("cannot read the actions catalogue: {error}").format(error=reason))]
-        ) from None
-    if not stat.S_ISREG(os.fstat(descriptor).st_mode):
-        os.close(descriptor)
-        raise ConfigError(
-            [Problem(where, _("not a regular file; the actions catalogue is a YAML file"))]
+        message = _("cannot read the actions catalogue: {error}").format(
+            error=error.strerror or type(error).__name__
         )
-    with os.fdopen(descriptor, "rb") as handle:
-        data = handle.read(MAX_CATALOGUE_BYTES + 1)
-    if len(data) > MAX_CATALOGUE_BYTES:
-        raise ConfigError(
-            [
-                Problem(
-                    where,
-                    _("refused: the file is larger than {most} KB").format(
-                        most=MAX_CATALOGUE_BYTES // 1024
-                    ),
-                )
-            ]
-        )
-    return data
+    raise ConfigError([Problem(where, message)])
 
 
 def read_catalogue(path: Path) -> dict[str, Action]:

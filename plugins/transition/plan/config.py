@@ -32,6 +32,7 @@ from transition.locations import REPO_ROOT
 from transition.plan.cron import check_cron
 from transition.plan.escalation import Ladder
 from transition.plan.escalation_config import EscalationConfig
+from transition.regular_files import NotARegularFile, TooBig, read_regular_file
 from transition.vocabulary import ALL_CHANNEL_MESSAGES, CHANNEL_MESSAGES
 from transition.workbook.cells import (
     describe_character,
@@ -300,7 +301,7 @@ def load_config(argument: str | os.PathLike[str] | None = None) -> PlanConfig:
             name = f"plan_{name}"
         return PlanConfig(name=name[:50], workbook=path.resolve(), source=None)
     location = str(path)
-    if not path.is_file():
+    if not path.exists():
         if argument is None and not settings.text(
             settings.CONFIG
         ):  # e.g. installed, outside a checkout
@@ -316,29 +317,7 @@ def load_config(argument: str | os.PathLike[str] | None = None) -> PlanConfig:
                 ]
             )
         raise ConfigError([Problem(location, _("configuration file not found"))])
-    if path.stat().st_size > MAX_CONFIG_BYTES:
-        raise ConfigError(
-            [
-                Problem(
-                    location,
-                    _(
-                        "refused: the file is larger than {most} KB; a configuration is a few "
-                        "lines of YAML"
-                    ).format(most=MAX_CONFIG_BYTES // 1024),
-                )
-            ]
-        )
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{location}:{mark.line + 1}" if mark else location
-        reason = getattr(exc, "problem", None) or str(exc)
-        raise ConfigError(
-            [Problem(where, _("not valid YAML: {reason}").format(reason=reason))]
-        ) from None
-    except UnicodeDecodeError:
-        raise ConfigError([Problem(location, _("not UTF-8 text"))]) from None
+    raw = _parsed(path, location)
     if not isinstance(raw, dict):
         raise ConfigError(
             [Problem(location, _("expected a mapping of settings (name: ..., workbook: ...)"))]
@@ -351,6 +330,50 @@ def load_config(argument: str | os.PathLike[str] | None = None) -> PlanConfig:
         ) from None
     config.source = path.resolve()
     return config
+
+
+def _parsed(path: Path, location: str) -> Any:
+    """The YAML of the configuration file, if it is a regular file of at most
+    :data:`MAX_CONFIG_BYTES` (a FIFO or a device is refused, not read); ConfigError otherwise."""
+    try:
+        text = read_regular_file(path, MAX_CONFIG_BYTES).decode("utf-8")
+    except NotARegularFile as exc:
+        raise ConfigError(
+            [
+                Problem(
+                    location,
+                    _("refused: this is {kind}, not a configuration file").format(kind=exc.kind),
+                )
+            ]
+        ) from None
+    except TooBig:
+        raise ConfigError(
+            [
+                Problem(
+                    location,
+                    _(
+                        "refused: the file is larger than {most} KB; a configuration is a few "
+                        "lines of YAML"
+                    ).format(most=MAX_CONFIG_BYTES // 1024),
+                )
+            ]
+        ) from None
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise ConfigError(
+            [Problem(location, _("cannot read the configuration: {reason}").format(reason=reason))]
+        ) from None
+    except UnicodeDecodeError:
+        raise ConfigError([Problem(location, _("not UTF-8 text"))]) from None
+    try:
+        return yaml.safe_load(text) or {}
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{location}:{mark.line + 1}" if mark else location
+        reason = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError(
+            [Problem(where, _("not valid YAML: {reason}").format(reason=reason))]
+        ) from None
 
 
 def _problem_from_pydantic(location: str, error: Any) -> Problem:
@@ -369,8 +392,8 @@ def config_language(argument: str | os.PathLike[str] | None = None) -> str | Non
     if path.suffix.lower() in (".xlsx", ".xlsm"):
         return None
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        raw = yaml.safe_load(read_regular_file(path, MAX_CONFIG_BYTES).decode("utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):  # NotARegularFile, TooBig are OSErrors
         return None
     language = raw.get("language") if isinstance(raw, dict) else None
     return language if isinstance(language, str) and language in languages() else None

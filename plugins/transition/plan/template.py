@@ -60,6 +60,12 @@ def instructions() -> list[str]:
             "after a gate; a step after both branches runs once either is done."
         ),
         _(
+            "Kind auto: the step runs the action named in Action, e.g. export_ean(region=LIEGE, "
+            "day=D-1), an action of the catalogue named in config.yaml (actions:); kind check: it "
+            "also compares the value measured with Expect (= 0, >= 1200000, between 99.5% and "
+            "100.5% of CO-110). Not run yet by this version: such a step asks its owner."
+        ),
+        _(
             "Actors: ID is the person's login; Team leader and Department head are actor IDs; Language is fr or en "
             "(empty: the plan's default language, used for the e-mails and requests the person receives)."
         ),

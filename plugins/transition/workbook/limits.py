@@ -11,7 +11,6 @@ How it works: docs/architecture.md, "workbook/limits.py".
 
 from __future__ import annotations
 
-import os
 import re
 import stat
 import zipfile
@@ -21,6 +20,7 @@ from typing import BinaryIO
 
 from transition.errors import Problem, WorkbookError
 from transition.i18n import _, format_count
+from transition.regular_files import NotARegularFile, TooBig, kind_of, mode_of, open_regular_file
 
 MAX_WORKBOOK_BYTES = 100 * 1024 * 1024  # a 20,000-step plan with long descriptions is about 20 MB
 MAX_SHEETS = 200
@@ -67,12 +67,16 @@ def open_workbook_file(path: Path, location: str) -> BinaryIO:
     swapped between the check and the read is still checked.
     """
     try:
-        descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+        return open_regular_file(path, MAX_WORKBOOK_BYTES)
     except FileNotFoundError:
         raise WorkbookError([Problem(location, _("workbook not found"))]) from None
+    except NotARegularFile as exc:
+        raise WorkbookError([Problem(location, _not_a_file_message(exc.mode))]) from None
+    except TooBig as exc:
+        raise WorkbookError([Problem(location, too_big_message(exc.size))]) from None
     except OSError as exc:
-        if stat.S_ISDIR(_mode(path)):
-            raise WorkbookError([Problem(location, _not_a_file_message(_mode(path)))]) from None
+        if stat.S_ISDIR(mode_of(path)):
+            raise WorkbookError([Problem(location, _not_a_file_message(mode_of(path)))]) from None
         raise WorkbookError(
             [
                 Problem(
@@ -83,17 +87,6 @@ def open_workbook_file(path: Path, location: str) -> BinaryIO:
                 )
             ]
         ) from None
-    try:
-        info = os.fstat(descriptor)
-        if not stat.S_ISREG(info.st_mode):
-            raise WorkbookError([Problem(location, _not_a_file_message(info.st_mode))])
-        if info.st_size > MAX_WORKBOOK_BYTES:
-            raise WorkbookError([Problem(location, too_big_message(info.st_size))])
-        os.set_blocking(descriptor, True)
-        return os.fdopen(descriptor, "rb")
-    except BaseException:
-        os.close(descriptor)
-        raise
 
 
 def too_big_message(size: int) -> str:
@@ -106,27 +99,10 @@ def too_big_message(size: int) -> str:
     )
 
 
-def _mode(path: Path) -> int:
-    try:
-        return os.stat(path).st_mode
-    except OSError:
-        return 0
-
-
 def _not_a_file_message(mode: int) -> str:
-    if stat.S_ISDIR(mode):
-        kind = _("a folder")
-    elif stat.S_ISFIFO(mode):
-        kind = _("a pipe (FIFO)")
-    elif stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
-        kind = _("a device")
-    elif stat.S_ISSOCK(mode):
-        kind = _("a socket")
-    else:
-        kind = _("not a regular file")
     return _(
         "refused: this is {kind}, not a workbook file; point to the .xlsx file of the plan"
-    ).format(kind=kind)
+    ).format(kind=kind_of(mode))
 
 
 # -- the sheets ------------------------------------------------------------------------------------
