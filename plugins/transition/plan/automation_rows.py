@@ -10,7 +10,13 @@ not a failure at 3 a.m. Nothing here runs an action (:mod:`transition.plan.actio
 from __future__ import annotations
 
 from transition.i18n import _
-from transition.plan.action_cells import Expectation, bind, parse_action_cell, parse_expect
+from transition.plan.action_cells import (
+    ActionCall,
+    Expectation,
+    bind,
+    parse_action_cell,
+    parse_expect,
+)
 from transition.plan.actions import Action
 from transition.plan.graph import ancestors
 from transition.plan.model import StepAction
@@ -77,13 +83,7 @@ class AutomationRows(RowChecks):
             if expect is None:
                 return False, None
         elif expect_text:
-            self.warn(
-                sheet.cell("expect", number),
-                _(
-                    "step '{step}' is not a check, so its Expect ({expect}) is ignored; write "
-                    "check in Kind if its action measures a value, or empty the cell"
-                ).format(step=step_id, expect=expect_text),
-            )
+            self._expect_ignored(sheet, number, step_id, expect_text)
         if arguments is None:
             return False, None
         self.warn(  # until the runner runs actions (issue 28): said, not hidden
@@ -95,7 +95,7 @@ class AutomationRows(RowChecks):
         )
         return True, StepAction(call.name, arguments, action_text, expect, expect_text)
 
-    def _bound(self, where: str, call) -> dict | None:
+    def _bound(self, where: str, call: ActionCall) -> dict[str, str | int | float | bool] | None:
         """The call's arguments bound to its action's parameters; None with an error."""
         if self.config.actions_path is None:
             self.error(
@@ -126,13 +126,16 @@ class AutomationRows(RowChecks):
                 ).format(step=step_id, action=action_text),
             )
         if expect_text:
-            self.warn(
-                sheet.cell("expect", number),
-                _(
-                    "step '{step}' is not a check, so its Expect ({expect}) is ignored; write "
-                    "check in Kind if its action measures a value, or empty the cell"
-                ).format(step=step_id, expect=expect_text),
-            )
+            self._expect_ignored(sheet, number, step_id, expect_text)
+
+    def _expect_ignored(self, sheet: RawSheet, number: int, step_id: str, expect_text: str) -> None:
+        self.warn(
+            sheet.cell("expect", number),
+            _(
+                "step '{step}' is not a check, so its Expect ({expect}) is ignored; write "
+                "check in Kind if its action measures a value, or empty the cell"
+            ).format(step=step_id, expect=expect_text),
+        )
 
     def _check_expectations(self, sheet: RawSheet) -> None:
         """An expectation against another check's value names a check of the plan that comes
