@@ -243,6 +243,17 @@ def test_an_action_or_expectation_on_a_persons_step_is_ignored_with_a_warning(tm
     ) in warnings
 
 
+def test_approvals_on_an_automated_step_are_ignored_with_a_warning(tmp_path):
+    sheets = sheets_with(PP_020=("auto", "export_ean(region=LIEGE)", None))
+    sheets["Steps"][ROWS["PP-020"] - 1][11] = 2  # L3: Approvals
+    errors, warnings, plan = compiled(tmp_path, sheets)
+    assert errors == [] and plan.steps["PP-020"].approvals == 1
+    assert (
+        "Steps!L3: step 'PP-020' is not a gate, so its Approvals (2) is ignored; write gate in "
+        "Kind if it is a go/no-go decision, or empty the cell"
+    ) in warnings
+
+
 def test_an_expectation_may_use_what_an_earlier_check_measured(tmp_path):
     count = ("check", "count_rows(region=LIEGE)", "> 0")
     errors, _warnings, plan = compiled(

@@ -235,7 +235,7 @@ class StepRows(AutomationRows):
         if is_blank(value):
             return 1
         text = as_text(value)
-        if kind == "step":
+        if kind in ("step", "auto", "check"):
             self.warn(
                 where,
                 _(
