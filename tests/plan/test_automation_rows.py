@@ -9,8 +9,10 @@ from typing import Any
 
 import openpyxl
 import pytest
+import yaml
 
 from conftest import STEPS_HEADER, base_sheets, write_config, write_xlsx
+from transition.plan.actions import parse_catalogue
 from transition.plan.compiler import compile_plan
 from transition.plan.config import load_config
 from transition.plan.serial import plan_from_json, plan_to_json
@@ -95,10 +97,13 @@ def test_an_auto_step_and_a_check_compile_with_their_arguments_bound(tmp_path):
         "Steps!K5: step 'CO-110' is check, but this version does not run actions yet: it asks its "
         "owner like any step, who does it by hand",
     ]
+    # The compiled plan carries the actions its steps run, as they were compiled.
+    assert plan.actions == parse_catalogue(yaml.safe_load(CATALOGUE), "actions.yaml")
     again = plan_from_json(json.loads(json.dumps(plan_to_json(plan))))
     assert again.steps["PP-020"].action == export.action
     assert again.steps["CO-110"].action == count.action
     assert again.steps["CO-100"].action is None
+    assert again.actions == plan.actions
 
 
 def test_a_number_in_expect_means_equal_to_it(tmp_path):
@@ -220,6 +225,15 @@ def test_a_broken_catalogue_is_reported_once_not_at_every_cell(tmp_path):
     )
     assert plan is None
     assert len(errors) == 1 and errors[0].startswith("actions.yaml: actions.export_ean.kind:")
+
+
+def test_only_the_actions_steps_run_are_kept_in_the_compiled_plan(tmp_path):
+    errors, _warnings, plan = compiled(
+        tmp_path, sheets_with(PP_020=("auto", "export_ean(region=LIEGE)", None))
+    )
+    assert errors == [] and list(plan.actions) == ["export_ean"]
+    errors, _warnings, plan = compiled(tmp_path, sheets_with())
+    assert errors == [] and plan.actions == {}
 
 
 def test_an_action_or_expectation_on_a_persons_step_is_ignored_with_a_warning(tmp_path):

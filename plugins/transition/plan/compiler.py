@@ -152,6 +152,12 @@ def compile_plan(
         ),
         warnings=tuple(str(p) for p in problems if p.severity == "warning"),
         conditional_phases=tuple(p.code for p in config.phases if p.conditional),
+        actions={
+            name: builder.catalogue[name]
+            for name in dict.fromkeys(s.action.name for s in builder.steps.values() if s.action)
+        }
+        if builder.catalogue
+        else {},
     )
     # Gates need the projected graphs (and the plan's conditional phases): checked last.
     gate_errors = gate_problems(plan, raw.sheets["steps"])

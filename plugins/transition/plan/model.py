@@ -7,6 +7,7 @@ import re
 from dataclasses import dataclass, field
 
 from transition.plan.action_cells import Expectation
+from transition.plan.actions import Action
 from transition.plan.escalation import Ladder
 from transition.workbook.cells import RelativeStart
 
@@ -141,6 +142,9 @@ class Plan:
         return [c for c in self.channels if kind in c.messages]
 
     escalation: Ladder = Ladder()  # reminders of a step nobody starts or closes (config.yaml)
+    # The catalogue's actions that the plan's automated steps run, as compiled (what runs is the
+    # compiled plan's, not whatever the catalogue says later).
+    actions: dict[str, Action] = field(default_factory=dict)
 
     def dag_id(self, dry_run: str) -> str:
         return dag_id_for(self.name, dry_run)

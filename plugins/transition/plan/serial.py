@@ -11,6 +11,7 @@ import zoneinfo
 from typing import Any
 
 from transition.plan.action_cells import Expectation
+from transition.plan.actions import Action, Parameter
 from transition.plan.escalation import Ladder
 from transition.plan.model import (
     Actor,
@@ -59,6 +60,7 @@ def plan_to_json(plan: Plan) -> dict[str, Any]:
             "compiled_at": plan.source.compiled_at.isoformat(),
         },
         "warnings": list(plan.warnings),
+        "actions": {name: _catalogue_action_to_json(a) for name, a in plan.actions.items()},
         "environments": [[e.code, e.name, e.description] for e in plan.environments.values()],
         "actors": [
             [a.id, a.name, a.email, a.team, a.team_leader, a.department_head, a.language]
@@ -171,6 +173,36 @@ def plan_from_json(data: dict[str, Any]) -> Plan:
         warnings=tuple(data["warnings"]),
         conditional_phases=tuple(data["conditional_phases"]),
         escalation=_ladder(data.get("escalation")),
+        actions={
+            name: _catalogue_action_from_json(name, body)
+            for name, body in data.get("actions", {}).items()
+        },
+    )
+
+
+def _catalogue_action_to_json(action: Action) -> dict[str, Any]:
+    return {
+        "kind": action.kind,
+        "connection": action.connection,
+        "spec": action.spec,
+        "description": action.description,
+        "parameters": {
+            name: [p.type, list(p.choices), p.default] for name, p in action.parameters.items()
+        },
+    }
+
+
+def _catalogue_action_from_json(name: str, data: dict[str, Any]) -> Action:
+    return Action(
+        name=name,
+        kind=data["kind"],
+        connection=data["connection"],
+        spec=dict(data["spec"]),
+        description=data["description"],
+        parameters={
+            key: Parameter(key, kind, tuple(choices), default)
+            for key, (kind, choices, default) in data["parameters"].items()
+        },
     )
 
 
