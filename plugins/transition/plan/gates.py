@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from transition.plan.graph import reachable
 from transition.plan.model import DryRunPlan, Plan
 from transition.vocabulary import Option
 
@@ -35,14 +36,7 @@ def downstream_of(schedule: DryRunPlan) -> dict[str, list[str]]:
 
 def descendants(roots: Iterable[str], dependents: Mapping[str, list[str]]) -> set[str]:
     """``roots`` and every step that follows one of them."""
-    seen: set[str] = set()
-    stack = list(roots)
-    while stack:
-        step = stack.pop()
-        if step not in seen:
-            seen.add(step)
-            stack.extend(dependents.get(step, ()))
-    return seen
+    return reachable(roots, dependents)
 
 
 def gate_branches(plan: Plan, dry_run: str) -> dict[str, GateBranches]:

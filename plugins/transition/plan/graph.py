@@ -178,14 +178,18 @@ def topological_order(prerequisites: Mapping[str, Sequence[str]]) -> list[str]:
     return order
 
 
-def ancestors(prerequisites: Mapping[str, Sequence[str]], step: str) -> set[str]:
-    """Every step ``step`` waits for, directly or through others (a cycle ends the walk)."""
+def reachable(roots: Iterable[str], edges: Mapping[str, Sequence[str]]) -> set[str]:
+    """``roots`` and every step reached from them along ``edges`` (a cycle ends the walk)."""
     seen: set[str] = set()
-    stack = list(prerequisites.get(step, ()))
+    stack = list(roots)
     while stack:
         current = stack.pop()
-        if current in seen:
-            continue
-        seen.add(current)
-        stack.extend(prerequisites.get(current, ()))
+        if current not in seen:
+            seen.add(current)
+            stack.extend(edges.get(current, ()))
     return seen
+
+
+def ancestors(prerequisites: Mapping[str, Sequence[str]], step: str) -> set[str]:
+    """Every step ``step`` waits for, directly or through others."""
+    return reachable(prerequisites.get(step, ()), prerequisites)
