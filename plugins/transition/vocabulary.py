@@ -46,6 +46,15 @@ class Option(str, Enum):
     CLOSE = "Close"
     GO = "Go"  # a gate's decision: the forward branch
     NO_GO = "No-go"  # a gate's decision: the fallback branch
+    RETRY = "Retry"  # an automated step or check that failed: run its action again
+    BY_HAND = "Done by hand"  # an automated step that failed: a person did it (with a comment)
+    ACCEPT = "Accept"  # a check that failed: accepted as it is (with a reason)
+
+
+# The answers that close an automated step or a check a person took over (a comment is required).
+TAKEN_OVER = (Option.BY_HAND.value, Option.ACCEPT.value)
+# Who closed a step its action closed (``by`` of its records, with ``automated``: true): no login.
+AUTOMATION = "automation"
 
 
 class Stage(str, Enum):
@@ -54,6 +63,7 @@ class Stage(str, Enum):
     START = "start"
     CLOSE = "close"
     DECIDE = "decide"  # a gate waits for Go or No-go
+    FALLBACK = "fallback"  # an automated step or check failed: its holder is asked to take over
 
 
 class Decision(str, Enum):

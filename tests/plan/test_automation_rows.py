@@ -90,12 +90,10 @@ def test_an_auto_step_and_a_check_compile_with_their_arguments_bound(tmp_path):
     assert count.action.expect.operator == ">=" and count.action.expect.low == 1_200_000
     assert count.action.expect.holds(1_250_000) and not count.action.expect.holds(1_000)
     assert plan.steps["CO-100"].action is None
-    # Until the runner runs actions, each says so, at its Kind cell.
+    # A kind of action the runner does not run yet is said, at its Action cell (bash runs).
     assert warnings == [
-        "Steps!K3: step 'PP-020' is auto, but this version does not run actions yet: it asks its "
-        "owner like any step, who does it by hand",
-        "Steps!K5: step 'CO-110' is check, but this version does not run actions yet: it asks its "
-        "owner like any step, who does it by hand",
+        "Steps!M5: step 'CO-110' runs 'count_rows', an action of kind sql, which this version "
+        "does not run yet: its holder is asked to do it by hand",
     ]
     # The compiled plan carries the actions its steps run, as they were compiled.
     assert plan.actions == parse_catalogue(yaml.safe_load(CATALOGUE), "actions.yaml")

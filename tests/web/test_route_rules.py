@@ -164,6 +164,7 @@ def reference(
     blocking: bool = False,
     gate: bool = False,
     option: str = "Start",
+    comment: Any = None,
     started: bool = False,
     new_state: str | None = "success",
     note: str = "",
@@ -180,9 +181,13 @@ def reference(
     if kind == "answer":
         if not (allowed or manager):
             return 403
+        if option in ("Done by hand", "Accept") and not (
+            isinstance(comment, str) and comment.strip()
+        ):
+            return 422  # taking over a failed action says what was done, or why it is accepted
         if option == "Start" and started:
             return 409  # a second Start says who started it
-        return 409 if option in ("Close", "Go") and blocking else None
+        return 409 if option in ("Close", "Go", "Done by hand", "Accept") and blocking else None
     # mark
     if gate and new_state == "success" and (allowed or manager):
         return 409  # decided by Go or No-go, never marked: both branches would run
@@ -301,19 +306,24 @@ def test_mark_success_and_notes_in_every_form_get_the_reference_verdict(airflow_
     ids=["open", "blocking", "gate-blocking", "started", "started-blocking"],
 )
 def test_answers_in_every_form_get_the_reference_verdict(airflow_app, facts):
-    for who, option in itertools.product(WHO, ["Start", "Close", "Go", "No-go"]):
+    options = ["Start", "Close", "Go", "No-go", "Retry", "Done by hand", "Accept"]
+    paths = [
+        p for p in ti_paths(PLAN_DAG, STEP) if re.search(r"/(-1|-1\.0|%20-1|\+-1|-01)$", p)
+    ]
+    for who, option, comment in itertools.product(WHO, options, [None, 5, " \n", "redone"]):
         expected = reference(
-            "answer", who, blocking=facts.blocking, option=option, started=facts.was_started
+            "answer",
+            who,
+            blocking=facts.blocking,
+            option=option,
+            comment=comment,
+            started=facts.was_started,
         )
-        for path in [
-            p for p in ti_paths(PLAN_DAG, STEP) if re.search(r"/(-1|-1\.0|%20-1|\+-1|-01)$", p)
-        ]:
-            for body in (
-                json.dumps({"chosen_options": [option]}).encode(),
-                json.dumps({"chosen_options": [option], "params_input": {"comment": 5}}).encode(
-                    "utf-16"
-                ),
-            ):
+        form = {"chosen_options": [option]}
+        if comment is not None:
+            form["params_input"] = {"comment": comment}
+        for path in paths:
+            for body in (json.dumps(form).encode(), json.dumps(form).encode("utf-16")):
                 got = verdict(
                     airflow_app, "PATCH", path + "/hitlDetails", body, WHO[who], facts
                 ).status

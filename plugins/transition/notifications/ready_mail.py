@@ -53,10 +53,11 @@ def ready_message(
     base_url: str,
     closed: list[str],
     holder: str | None = None,
+    failure: str = "",
 ) -> EmailMessage:
     """To whoever holds the step (``holder``: the person it was transferred to, else its owner),
     copied to the owner (when it was transferred), team leader and department head, in the
-    reader's language."""
+    reader's language. ``failure``: an automated step's action failed, the holder takes over."""
     step = plan.steps[scheduled.step_id]
     owner = plan.actors[step.owner]
     reader = plan.actors.get(holder or "") or owner
@@ -80,8 +81,13 @@ def ready_message(
             (_("Team leader"), _person(leader)),
             (_("Department head"), _person(head)),
         ] + list(step.extra.items())
-        subject = ready_subject(dry_run, step.id)
+        subject = (
+            step_subject(dry_run, step.id, _("Take over"))
+            if failure
+            else ready_subject(dry_run, step.id)
+        )
         values = {
+            "failure": failure,
             "subject": subject,
             "step": step,
             "owner": owner,
@@ -166,9 +172,11 @@ def _short_time(value: str, plan: Plan) -> str:
     return format_moment(moment, "short")
 
 
-def announce_ready(plan: Plan, dry_run: str, scheduled: ScheduledStep, context: Any) -> None:
+def announce_ready(
+    plan: Plan, dry_run: str, scheduled: ScheduledStep, context: Any, failure: str = ""
+) -> None:
     """The Ready e-mail to whoever holds the step, and the plan's channels, from a running task;
-    never raises."""
+    never raises. ``failure``: an automated step's action failed (the e-mail asks to take over)."""
     ti = context["ti"]
     try:
         holder = read_holder(context)
@@ -190,6 +198,7 @@ def announce_ready(plan: Plan, dry_run: str, scheduled: ScheduledStep, context: 
             base_url=base_url,
             closed=closed,
             holder=holder,
+            failure=failure,
         )
 
     deliver(

@@ -17,7 +17,7 @@ from transition.plan.action_cells import (
     parse_action_cell,
     parse_expect,
 )
-from transition.plan.actions import Action
+from transition.plan.actions import RUN_KINDS, Action
 from transition.plan.graph import ancestors
 from transition.plan.model import StepAction
 from transition.plan.row_checks import RowChecks
@@ -86,13 +86,15 @@ class AutomationRows(RowChecks):
             self._expect_ignored(sheet, number, step_id, expect_text)
         if arguments is None:
             return False, None
-        self.warn(  # until the runner runs actions (issue 28): said, not hidden
-            sheet.cell("kind", number),
-            _(
-                "step '{step}' is {kind}, but this version does not run actions yet: it asks "
-                "its owner like any step, who does it by hand"
-            ).format(step=step_id, kind=kind),
-        )
+        action = (self.catalogue or {}).get(call.name)
+        if action is not None and action.kind not in RUN_KINDS:  # said, not hidden
+            self.warn(
+                where,
+                _(
+                    "step '{step}' runs '{name}', an action of kind {kind}, which this version "
+                    "does not run yet: its holder is asked to do it by hand"
+                ).format(step=step_id, name=call.name, kind=action.kind),
+            )
         return True, StepAction(call.name, arguments, action_text, expect, expect_text)
 
     def _bound(self, where: str, call: ActionCall) -> dict[str, str | int | float | bool] | None:

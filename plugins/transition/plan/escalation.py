@@ -53,10 +53,11 @@ def rungs(
     due: dt.datetime | None,
 ) -> list[Rung]:
     """The rungs of a step waiting for ``stage`` (Start, or a gate's decision: not started, from
-    ``ready_at``; Close: overrun, from its ``due`` time); none without the moment to count from."""
+    ``ready_at``; Close, or a failed automated step's holder: overrun, from its ``due`` time);
+    none without the moment to count from."""
     if stage in (Stage.START.value, Stage.DECIDE.value) and ready_at is not None:
         return [Rung(NOT_STARTED, i + 1, ready_at + d) for i, d in enumerate(ladder.not_started)]
-    if stage == Stage.CLOSE.value and due is not None:
+    if stage in (Stage.CLOSE.value, Stage.FALLBACK.value) and due is not None:
         return [Rung(OVERRUN, i + 1, due + d) for i, d in enumerate(ladder.overrun)]
     return []
 

@@ -28,6 +28,8 @@ from transition.notifications.request_text import body, subject
 from transition.plan.gates import gate_branches, join_steps
 from transition.plan.heads_up import heads_up_due
 from transition.plan.model import Plan
+from transition.plan.action_arguments import for_dry_run
+from transition.runner.auto_step_operator import AutoStepOperator
 from transition.runner.gate_operator import GateOperator
 from transition.runner.step_operator import StepOperator
 from transition.runner.watch_operator import RECHECK, WATCH_TASK_ID, RunWatchOperator
@@ -129,6 +131,29 @@ def _watch(plan: Plan, dry_run: str) -> RunWatchOperator:
     )
 
 
+def _automated(plan: Plan, dry_run: str, step_id: str, common: dict[str, Any]) -> StepOperator:
+    """An automated step or check: it runs its action (arguments for the dry run's D-day, in the
+    plan's folder); its holder is told when it fails (the Ready e-mail, with the failure), not when
+    it becomes ready."""
+    step, scheduled = plan.steps[step_id], plan.schedules[dry_run].steps[step_id]
+    assert step.action is not None
+    action = plan.actions[step.action.name]
+    arguments = for_dry_run(step.action.arguments, action, plan.dry_runs[dry_run].d_day)
+    return AutoStepOperator(
+        action=action,
+        arguments=arguments,
+        folder=str(Path(plan.source.config or plan.source.workbook).parent),
+        check=step.action if step.kind == "check" else None,
+        on_fallback=partial(announce_ready, plan, dry_run, scheduled),
+        late_after=step.duration,
+        planned_end=scheduled.planned_end,
+        on_late=partial(announce_late, plan, dry_run, scheduled),
+        escalation=plan.escalation,
+        on_escalation=partial(announce_escalation, plan, dry_run, step_id),
+        **{**common, "on_ready": None},
+    )
+
+
 def build_dag(plan: Plan, dry_run: str, only_task_id: str | None = None) -> DAG:
     """The dry run's DAG. With ``only_task_id`` (a worker about to run that task), a DAG holding
     just that task, with no documentation: all the task runner reads of it. Building the other
@@ -182,6 +207,9 @@ def build_dag(plan: Plan, dry_run: str, only_task_id: str | None = None) -> DAG:
                     on_escalation=partial(announce_gate_reminder, plan, dry_run, step_id),
                     **common,
                 )
+                continue
+            if step.action is not None and step.kind in ("auto", "check"):
+                tasks[step_id] = _automated(plan, dry_run, step_id, common)
                 continue
             tasks[step_id] = StepOperator(
                 late_after=step.duration,

@@ -15,7 +15,7 @@ import json
 from typing import Any, TypedDict
 
 from transition.runs.variable_keys import bounded_key
-from transition.vocabulary import Option
+from transition.vocabulary import TAKEN_OVER, Option
 
 PREFIX = "transition.answers/"
 STEP_RETRIES = 3  # every step's task (the DAG's default_args): new tries go on from the answers
@@ -25,7 +25,7 @@ DESCRIPTION = "transition: every answer Airflow accepted for this step of a runn
 Answer = TypedDict(
     "Answer",
     {
-        "option": str,  # the button: Start, Close, Go, No-go
+        "option": str,  # the button: Start, Close, Go, No-go, Retry, Done by hand, Accept
         "by": "str | None",  # the login (actor ID) of who answered
         "at": "str | None",  # when Airflow took it (ISO 8601)
         "comment": Any,  # the form's comment, as given
@@ -107,9 +107,9 @@ def first_try_since_clear(max_tries: int, retries: int = STEP_RETRIES) -> int:
 
 
 def close_accepted(answers: list[Answer], approvals: int = 1) -> bool:
-    """Whether ``answers`` close the step: a Close, or for a gate a No-go or Go from ``approvals``
-    people (counted generously: a gate's transfers may make it need more)."""
-    if any(a["option"] in (Option.CLOSE.value, Option.NO_GO.value) for a in answers):
+    """Whether ``answers`` close the step: a Close, Done by hand or Accept, or for a gate a No-go
+    or Go from ``approvals`` people (counted generously: a gate's transfers may make it need more)."""
+    if any(a["option"] in (Option.CLOSE.value, Option.NO_GO.value, *TAKEN_OVER) for a in answers):
         return True
     go = {a["by"] for a in answers if a["option"] == Option.GO.value}
     return bool(go) and len(go) >= approvals

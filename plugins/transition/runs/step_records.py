@@ -30,11 +30,17 @@ class Moment(TypedDict):
 
 class Said(TypedDict):
     """:data:`STARTED`, :data:`CLOSED`: who answered (their login), when (ISO 8601; None when
-    Airflow did not say), and their comment ("" for none)."""
+    Airflow did not say), and their comment ("" for none). An automated step's: ``automated``
+    (``by`` is then ``vocabulary.AUTOMATION``), or ``taken_over`` with the answer that closed it
+    (``Done by hand``, ``Accept``); a check's measured ``value`` and its ``verdict``."""
 
     by: str | None
     at: str | None
     comment: str
+    automated: NotRequired[bool]
+    taken_over: NotRequired[str]
+    value: NotRequired[float]
+    verdict: NotRequired[str]  # "passed", "failed" (then taken_over says how it closed)
 
 
 class MailFailure(TypedDict):
@@ -59,3 +65,26 @@ class Decision(TypedDict):
     go: list[str]
     answers: list[dict[str, Any]]
     skipped_branch: list[str]
+
+
+AUTOMATION = "automation"  # an automated step's or check's runs of its action (AutomationRuns)
+
+
+class ActionRun(TypedDict):
+    """One run of an automated step's action: the try that ran it, when it began and ended (not
+    ended: its process died while it ran), whether it went right, what it said, a check's value
+    and verdict."""
+
+    try_number: int
+    started: str
+    ended: NotRequired[str]
+    ok: NotRequired[bool]
+    said: NotRequired[str]
+    value: NotRequired[float]
+    passed: NotRequired[bool]
+
+
+class AutomationRuns(TypedDict):
+    """:data:`AUTOMATION`: every run of the action since the step's last clear, in order."""
+
+    runs: list[ActionRun]

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from transition.i18n import _, format_moment
-from transition.vocabulary import Option
+from transition.vocabulary import TAKEN_OVER, Option
 
 TI = "/api/v2/dags/{dag_id}/dagRuns/{dag_run_id}/taskInstances"
 VARIABLE_PREFIX = "transition."
@@ -213,7 +213,7 @@ def _answer(
     if who.actor not in people and not who.manager:
         return Verdict(403, not_allowed(step_id))
     try:
-        chosen = list(parse(Rule.ANSWER, call.body).chosen_options)
+        answer = parse(Rule.ANSWER, call.body)
     except ValueError as exc:
         return Verdict(
             422,
@@ -221,6 +221,17 @@ def _answer(
                 error=_first_line(exc)
             ),
         )
+    chosen = list(answer.chosen_options)
+    if taken := [c for c in chosen if c in TAKEN_OVER]:
+        comment = (answer.params_input or {}).get("comment")
+        if not isinstance(comment, str) or not comment.strip():
+            return Verdict(
+                422,
+                _(
+                    "'{option}' on step {step} needs a comment: say what was done, or why it is "
+                    "accepted. It is kept with the step."
+                ).format(option=taken[0], step=step_id),
+            )
     if Option.START.value in chosen and (started := facts.started(dag_id, run_id, step_id)):
         return Verdict(
             409,
@@ -228,7 +239,7 @@ def _answer(
                 "Step {step} was already started by {person} on {time}: press Close when it is done."
             ).format(step=step_id, person=started.by, time=format_moment(started.at, "short")),
         )
-    closing = Option.CLOSE.value in chosen or Option.GO.value in chosen
+    closing = bool({Option.CLOSE.value, Option.GO.value, *TAKEN_OVER} & set(chosen))
     if closing and (blocking := facts.blocking_defects(dag_id, run_id, step_id)):
         return Verdict(409, blocked(step_id, blocking))  # No-go stays open: going back is safe
     return Verdict(None, add_assignee=True, noted=True, recheck=closing)
