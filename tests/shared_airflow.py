@@ -9,6 +9,7 @@ A shared server serves one plan (``sec``) with a dry run per use, so each test h
 - ``EDIT``: the workbook edited during a run (tests/e2e/test_e2e_plan_edits.py, standalone only);
 - ``DRY``: a whole dry run played by its owners (tests/e2e/test_e2e_dry_run.py);
 - ``CAL``: calendar invitations (tests/e2e/test_e2e_calendar.py, standalone only);
+- ``AUTO``: automated steps and checks, and people taking over (tests/e2e/test_e2e_automation.py);
 - ``NOW``, ``SOON``, ``ANY`` and ``KILL``: each answer once (tests/e2e/test_e2e_answer_once.py,
   whose third flavour, Airflow's stock executor, starts a server of its own with this plan).
 
@@ -65,6 +66,7 @@ DRY_RUNS = (
     "ANY",
     "KILL",
     "CAL",
+    "AUTO",
 )
 # Step rows of the DRY dry run: ID -> prerequisites; owners in turn, a minute each.
 DRY_STEPS = {
@@ -105,7 +107,44 @@ ONCE_STEPS = {
 }
 KILL_STEPS = {"K1": ("", "alice"), "K2": ("K1", "bob")}  # KILL: a step's process killed
 HEADER = ["ID", "Label", "Phase", "Dry runs", "Prerequisites", "Owner", "Start", "Duration"]
-HEADER += ["Kind", "Approvals", "Description"]
+HEADER += ["Kind", "Approvals", "Description", "Action", "Expect"]
+# AUTO's steps (X: automated, V: checks, W a person's), run by the actions of CATALOGUE: X1 runs,
+# X2 fails until the test writes its flag file, X3 always fails, V1 measures 1200 (>= 1000: it
+# passes), V2 1190 (not within 0.5% of V1: it fails).
+AUTO_STEPS = [
+    ["X1", "Export the register", "CO", "AUTO", "", "alice", "", "", "auto", "", ""]
+    + ["export(region=LIEGE)"],
+    ["X2", "Load the register", "CO", "AUTO", "X1", "bob", "", "", "auto", "", ""]
+    + ["needs_flag"],
+    ["X3", "Call the market hub", "CO", "AUTO", "X1", "alice", "", "", "auto", "", ""]
+    + ["refused"],
+    ["V1", "Count the EANs", "CO", "AUTO", "X1", "alice", "", "", "check", "", ""]
+    + ["count(table=ean)", ">= 1000"],
+    ["V2", "Count the billed EANs", "CO", "AUTO", "V1", "bob", "", "", "check", "", ""]
+    + ["count(table=billing)", "between 99.5% and 100.5% of V1"],
+    ["W", "Open the market", "DC", "AUTO", "X2, X3, V2", "carol"],
+]
+AUTO_FLAG = "flag.txt"  # X2's action fails while this file is missing from the plan's folder
+CATALOGUE = """
+actions:
+  export:
+    kind: bash
+    command: echo "exported $TRANSITION_ARG_REGION"
+    parameters:
+      region: {type: choice, choices: [LIEGE, NAMUR]}
+  needs_flag:
+    kind: bash
+    command: 'test -f flag.txt || { echo "flag.txt is missing"; exit 3; }; echo "found the flag"'
+  refused:
+    kind: bash
+    command: 'echo "the hub refused the call"; exit 1'
+  count:
+    kind: python
+    callable: "counts:count"
+    parameters:
+      table: {type: text}
+"""
+COUNTS = 'def count(table):\n    return {"ean": 1200, "billing": 1190}[table]\n'
 
 
 def _acts() -> tuple[str, ...]:
@@ -196,6 +235,7 @@ def steps(
     ]
     rows += [[s, f"Step {s}", "CO", "KILL", pre, owner] for s, (pre, owner) in KILL_STEPS.items()]
     rows += calendar_steps(calendar_edited)
+    rows += AUTO_STEPS
     for number, (step, prerequisites) in enumerate(DRY_STEPS.items()):
         start = relative(dry_starts[step], d_day) if step in dry_starts else ""
         owner = DRY_OWNERS[number % 3]
@@ -221,8 +261,15 @@ def write_plan(
         },
     )
     os.replace(folder / "plan.tmp.xlsx", folder / "plan.xlsx")
+    (folder / "actions.yaml").write_text(CATALOGUE, encoding="utf-8")
+    (folder / "counts.py").write_text(COUNTS, encoding="utf-8")
     write_config(
-        folder / "config.yaml", "plan.xlsx", name=NAME, cutover_managers=["mia"], weekly_report=None
+        folder / "config.yaml",
+        "plan.xlsx",
+        name=NAME,
+        cutover_managers=["mia"],
+        weekly_report=None,
+        actions="actions.yaml",
     )
 
 
@@ -375,6 +422,7 @@ SHARED_FILES: dict[str, str | None] = {
     "tests/security/test_attacks.py": None,
     "tests/security/test_api_fuzz.py": "standalone",
     "tests/e2e/test_e2e_gates.py": None,
+    "tests/e2e/test_e2e_automation.py": None,
     "tests/e2e/test_e2e_operations.py": "standalone",
     "tests/e2e/test_e2e_plan_edits.py": "standalone",
     "tests/e2e/test_e2e_dry_run.py": None,

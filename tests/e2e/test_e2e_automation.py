@@ -1,0 +1,113 @@
+"""Automated steps and checks on a real Airflow, people taking over when they fail (issue 28).
+
+    X1 (auto) ─┬─► X2 (auto: fails until its flag file exists) ──┐
+               ├─► X3 (auto: always fails) ──────────────────────┼─► W (carol's)
+               └─► V1 (check: 1200 >= 1000) ─► V2 (check: 1190, ±0.5% of V1: fails) ┘
+
+X1 and V1 close by themselves, "by the automation", asking nobody. X2's holder is told (a "Take
+over" e-mail with what the action said) and asked: she writes the missing file and answers Retry,
+and the action runs once more and closes it. X3's owner answers Done by hand, V2's Accept: both
+need a comment on every route; an outsider's answers are refused. Each action runs exactly as often
+as decided (from the task logs). On the shared servers (tests/shared_airflow.py), the AUTO dry run.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from airflow_server import FLAVOURS, AirflowServer
+from shared_airflow import AUTO_FLAG, dag_id
+
+pytestmark = pytest.mark.e2e
+DAG_ID = dag_id("AUTO")
+
+
+def record(server: AirflowServer, run_id: str, step: str, key: str = "closed") -> dict:
+    with server.client("admin") as admin:
+        entry = admin.get(
+            f"/api/v2/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances/{step}/xcomEntries/{key}"
+        )
+        assert entry.status_code == 200, (step, key, entry.text)
+        return entry.json()["value"]
+
+
+def answer(server: AirflowServer, who: str, run_id: str, step: str, option: str, **params):
+    with server.client(who) as person:
+        return person.patch(
+            f"/api/v2/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances/{step}/-1/hitlDetails",
+            json={"chosen_options": [option], "params_input": params},
+        )
+
+
+def runs_of_action(server: AirflowServer, run_id: str, step: str) -> int:
+    """How many times the step's action ran, from its task logs (every try)."""
+    folder = server.home / "logs" / f"dag_id={DAG_ID}" / f"run_id={run_id}" / f"task_id={step}"
+    return sum(p.read_text(errors="replace").count("Running action ") for p in folder.glob("*.log"))
+
+
+@pytest.mark.parametrize("flavour", FLAVOURS)
+def test_automated_steps_and_checks_run_and_people_take_over(shared_servers, flavour):
+    shared = shared_servers.get(flavour)
+    (shared.folder / AUTO_FLAG).unlink(missing_ok=True)
+    with shared.use() as (server, smtp):
+        run_id = server.trigger(DAG_ID)
+        # X2 fails: its holder is told what the action said, and asked.
+        server.wait_until_asked(DAG_ID, run_id, "X2")
+        mail = smtp.wait_for("[Transition-AUTO] X2 - Take over", to="bob@example.com")
+        assert "flag.txt is missing" in mail.get_body(("plain",)).get_content()
+        assert answer(server, "oscar", run_id, "X2", "Retry").status_code == 403  # an outsider
+        refused = answer(server, "bob", run_id, "X2", "Done by hand")  # no comment
+        assert refused.status_code == 422 and "comment" in refused.text, refused.text
+        (shared.folder / AUTO_FLAG).write_text("written by bob\n", encoding="utf-8")
+        retried = server.answer_when_asked("bob", DAG_ID, run_id, "X2", "Retry")
+        assert retried.status_code == 200, retried.text
+        # X3 always fails: its owner does it by hand, with a comment.
+        server.wait_until_asked(DAG_ID, run_id, "X3")
+        assert answer(server, "alice", run_id, "X3", "Done by hand", comment=" ").status_code == 422
+        done = server.answer_when_asked(
+            "alice", DAG_ID, run_id, "X3", "Done by hand", params={"comment": "called the hub"}
+        )
+        assert done.status_code == 200, done.text
+        # V2 measures 1190 against V1's 1200: failed; accepted with a reason.
+        server.wait_until_asked(DAG_ID, run_id, "V2")
+        assert answer(server, "eve", run_id, "V2", "Accept", comment="fine").status_code == 403
+        assert answer(server, "bob", run_id, "V2", "Accept").status_code == 422
+        accepted = server.answer_when_asked(
+            "bob", DAG_ID, run_id, "V2", "Accept", params={"comment": "one batch billed late"}
+        )
+        assert accepted.status_code == 200, accepted.text
+        for option in ("Start", "Close"):
+            assert server.answer_when_asked("carol", DAG_ID, run_id, "W", option).status_code == 200
+        assert server.wait_for_run(DAG_ID, run_id) == "success"
+
+        closed = {s: record(server, run_id, s) for s in ("X1", "X2", "X3", "V1", "V2")}
+        assert closed["X1"]["by"] == "automation" and closed["X1"]["automated"] is True
+        assert closed["X1"]["comment"] == "exported LIEGE"  # the argument, from the environment
+        assert closed["X2"]["by"] == "automation" and closed["X2"]["comment"] == "found the flag"
+        assert [r["ok"] for r in record(server, run_id, "X2", "automation")["runs"]] == [
+            False,
+            True,
+        ]
+        assert closed["X3"]["by"] == "alice" and closed["X3"]["taken_over"] == "Done by hand"
+        assert closed["X3"]["comment"] == "called the hub"
+        assert (closed["V1"]["value"], closed["V1"]["verdict"]) == (1200, "passed")
+        assert closed["V1"]["by"] == "automation"
+        assert (closed["V2"]["value"], closed["V2"]["verdict"]) == (1190, "failed")
+        assert closed["V2"]["by"] == "bob" and closed["V2"]["taken_over"] == "Accept"
+        assert closed["V2"]["comment"] == "one batch billed late"
+        assert record(server, run_id, "X3", "started")["by"] == "automation"
+        # Each action ran as often as decided; nobody was asked about the ones that went right.
+        runs = {s: runs_of_action(server, run_id, s) for s in ("X1", "X2", "X3", "V1", "V2")}
+        assert runs == {"X1": 1, "X2": 2, "X3": 1, "V1": 1, "V2": 1}, runs
+        assert server.asks(DAG_ID, run_id, "X1") == 0 and server.asks(DAG_ID, run_id, "V1") == 0
+        # The automated steps send no Ready e-mail; each failure is told once.
+        subjects = [
+            str(m["Subject"]) for m in smtp.messages if DAG_ID in str(m["X-Transition-Run"])
+        ]
+        assert not [
+            s
+            for s in subjects
+            if s.split(" ", 1)[1].startswith(("X", "V")) and s.endswith("Execution")
+        ], subjects
+        for step in ("X2", "X3", "V2"):
+            assert subjects.count(f"[Transition-AUTO] {step} - Take over") == 1, subjects
