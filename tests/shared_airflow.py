@@ -114,8 +114,7 @@ HEADER += ["Kind", "Approvals", "Description", "Action", "Expect"]
 AUTO_STEPS = [
     ["X1", "Export the register", "CO", "AUTO", "", "alice", "", "", "auto", "", ""]
     + ["export(region=LIEGE)"],
-    ["X2", "Load the register", "CO", "AUTO", "X1", "bob", "", "", "auto", "", ""]
-    + ["needs_flag"],
+    ["X2", "Load the register", "CO", "AUTO", "X1", "bob", "", "", "auto", "", ""] + ["needs_flag"],
     ["X3", "Call the market hub", "CO", "AUTO", "X1", "alice", "", "", "auto", "", ""]
     + ["refused"],
     ["V1", "Count the EANs", "CO", "AUTO", "X1", "alice", "", "", "check", "", ""]

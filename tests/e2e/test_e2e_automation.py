@@ -96,6 +96,22 @@ def test_automated_steps_and_checks_run_and_people_take_over(shared_servers, fla
         assert closed["V2"]["by"] == "bob" and closed["V2"]["taken_over"] == "Accept"
         assert closed["V2"]["comment"] == "one batch billed late"
         assert record(server, run_id, "X3", "started")["by"] == "automation"
+        # The recap (and so the results workbook) says what each action did, and who took over.
+        with server.client("carol") as carol:
+            shown = carol.get(f"/transition/api/dags/{DAG_ID}/runs/{run_id}/steps")
+            assert shown.status_code == 200, shown.text
+        steps = {s["id"]: s for s in shown.json()["steps"]}
+        assert steps["X1"]["closed_by"] == "automation" and steps["X1"]["kind"] == "auto"
+        assert steps["X2"]["automation"]["runs"] == 2 and steps["X2"]["automation"]["ok"] is True
+        v2 = steps["V2"]["automation"]
+        assert (v2["value"], v2["verdict"], v2["taken_over"], v2["taken_over_by"]) == (
+            1190,
+            "failed",
+            "Accept",
+            "bob",
+        )
+        assert steps["V1"]["automation"]["verdict"] == "passed" and steps["W"]["automation"] is None
+        assert all(steps[s]["state"] == "Terminated" for s in steps), steps
         # Each action ran as often as decided; nobody was asked about the ones that went right.
         runs = {s: runs_of_action(server, run_id, s) for s in ("X1", "X2", "X3", "V1", "V2")}
         assert runs == {"X1": 1, "X2": 2, "X3": 1, "V1": 1, "V2": 1}, runs

@@ -112,7 +112,9 @@ def test_the_results_workbook(tmp_path, results, comparison):
         steps.cell(row=2, column=header.index("Actual start") + 1).number_format
         == "yyyy-mm-dd hh:mm"
     )
-    assert steps.freeze_panes == "B2" and steps.auto_filter.ref == "A1:V5"  # 22 columns (Decision)
+    assert (
+        steps.freeze_panes == "B2" and steps.auto_filter.ref == "A1:X5"
+    )  # 24 columns (Automation)
 
     defects = list(book["Defects"].iter_rows(values_only=True))
     assert defects[0][:5] == ("ID", "Step", "Title", "Severity", "Status")
@@ -616,6 +618,59 @@ def test_the_decision_column_says_what_a_gate_decided_and_what_it_skipped():
     )
     assert decision_text(step(skipped_by="G")) == "skipped by the decision of gate G"
     assert decision_text(step()) == ""
+
+
+def test_the_automation_columns_say_what_an_action_did_and_who_took_over(tmp_path):
+    """An automated step and a check in the results: the measured value (a number), the verdict,
+    the runs, what the action said, and who took over with which answer."""
+    from transition.results.data import RunResults, StepResult
+    from transition.results.workbook import automation_text, write_results
+
+    def step(step_id, kind, automation):
+        return StepResult(
+            id=step_id,
+            label="Count",
+            phase="CO",
+            state="Terminated",
+            owner="bob",
+            owner_name="Bob",
+            kind=kind,
+            closed_by="automation" if not automation.get("taken_over") else "bob",
+            automation=automation,
+        )
+
+    went = {"runs": 1, "ok": True, "said": "exported LIEGE", "value": None, "expect": ""}
+    accepted = {
+        **went,
+        "runs": 2,
+        "ok": False,
+        "said": "measured 1190, expected between 99.5% and 100.5% of V1",
+        "value": 1190.0,
+        "verdict": "failed",
+        "taken_over": "Accept",
+        "taken_over_by": "bob",
+    }
+    assert automation_text(step("X1", "auto", went)) == "went right, runs: 1: exported LIEGE"
+    assert automation_text(step("V2", "check", accepted)) == (
+        "failed, runs: 2: measured 1190, expected between 99.5% and 100.5% of V1; Accept by bob"
+    )
+    results = RunResults(
+        plan="p",
+        dag_id="p_dr1",
+        dry_run="DR1",
+        run_id="r",
+        run_state="success",
+        timezone="Europe/Brussels",
+        now=dt.datetime(2027, 1, 16, 12, tzinfo=dt.UTC),
+        steps=(step("X1", "auto", went), step("V2", "check", accepted)),
+    )
+    path = write_results(tmp_path / "results.xlsx", results)
+    sheet = openpyxl.load_workbook(path).worksheets[0]
+    titles = [c.value for c in sheet[1]]
+    value, said = titles.index("Measured value") + 1, titles.index("Automation") + 1
+    assert [sheet.cell(row=r, column=value).value for r in (2, 3)] == [None, 1190]
+    assert sheet.cell(row=3, column=said).value.endswith("Accept by bob")
+    assert sheet.cell(row=2, column=titles.index("Closed by") + 1).value == "automation"
 
 
 def test_the_weekly_report_first_runs_at_the_next_cron_time_even_just_after_one(

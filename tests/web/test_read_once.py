@@ -283,6 +283,7 @@ VIEW: RunView = {
             "kind": "step",
             "decision": None,
             "skipped_by": None,
+            "automation": None,
         }
         for step, state in (("S", "Open"), ("T", "Planned"))
     ],

@@ -307,9 +307,7 @@ def test_mark_success_and_notes_in_every_form_get_the_reference_verdict(airflow_
 )
 def test_answers_in_every_form_get_the_reference_verdict(airflow_app, facts):
     options = ["Start", "Close", "Go", "No-go", "Retry", "Done by hand", "Accept"]
-    paths = [
-        p for p in ti_paths(PLAN_DAG, STEP) if re.search(r"/(-1|-1\.0|%20-1|\+-1|-01)$", p)
-    ]
+    paths = [p for p in ti_paths(PLAN_DAG, STEP) if re.search(r"/(-1|-1\.0|%20-1|\+-1|-01)$", p)]
     for who, option, comment in itertools.product(WHO, options, [None, 5, " \n", "redone"]):
         expected = reference(
             "answer",

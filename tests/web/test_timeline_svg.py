@@ -59,6 +59,7 @@ def step(id_: str, state: str, **more: Any) -> StepView:
         "kind": "step",
         "decision": None,
         "skipped_by": None,
+        "automation": None,
     }
     view.update(more)
     return view  # type: ignore[return-value]

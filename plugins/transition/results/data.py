@@ -88,9 +88,10 @@ class StepResult:
     transfers: tuple[Transfer, ...] = ()
     defects: tuple[Defect, ...] = ()
     link: str = ""
-    kind: str = "step"  # or "gate"
+    kind: str = "step"  # or "gate", "auto", "check"
     decision: Mapping[str, Any] | None = None  # a decided gate: decision, by, at, comment, go
     skipped_by: str | None = None  # the gate whose decision skipped this step
+    automation: Mapping[str, Any] | None = None  # an automated step's action (views.AutomationView)
 
     @property
     def planned_duration(self) -> dt.timedelta | None:
@@ -255,6 +256,7 @@ def run_results_from_json(
             kind=str(s.get("kind") or "step"),
             decision=s.get("decision") if isinstance(s.get("decision"), dict) else None,
             skipped_by=s.get("skipped_by"),
+            automation=s.get("automation") if isinstance(s.get("automation"), dict) else None,
         )
         for s in recap.get("steps", [])
     )

@@ -58,6 +58,8 @@ STEP_COLUMNS = [  # title (English, translated when written), width
     (N_("Comment"), 30),
     (N_("Forced close"), 30),
     (N_("Decision"), 30),
+    (N_("Measured value"), 12),
+    (N_("Automation"), 36),
     (N_("Transfers"), 30),
     (N_("Defects"), 36),
     (N_("Open defects"), 8),
@@ -164,6 +166,26 @@ def decision_text(step: StepResult) -> str:
     return ""
 
 
+def automation_text(step: StepResult) -> str:
+    """An automated step's action: ``check passed, 1 run: <what it said>``, or how a person took
+    over (``failed, 2 runs; Accept by bob``)."""
+    auto = step.automation
+    if not auto:
+        return ""
+    verdict = {"passed": _("passed"), "failed": _("failed")}.get(auto.get("verdict") or "")
+    went = verdict or (
+        _("went right") if auto.get("ok") else _("failed") if auto.get("ok") is False else _("runs")
+    )
+    text = _("{outcome}, runs: {count}").format(outcome=went, count=auto.get("runs", 0))
+    if auto.get("said"):
+        text += f": {auto['said']}"
+    if auto.get("taken_over"):
+        text += "; " + _("{option} by {person}").format(
+            option=auto["taken_over"], person=auto.get("taken_over_by") or ""
+        )
+    return text
+
+
 def transfers_text(step: StepResult) -> str:
     return "\n".join(
         f"{t.from_user} → {t.to_user}" + (f": {t.message}" if t.message else "")
@@ -214,6 +236,8 @@ def _steps_sheet(sheet: Worksheet, results: RunResults) -> None:
                 step.comment or None,
                 step.forced_close or None,
                 decision_text(step) or None,
+                (step.automation or {}).get("value"),
+                automation_text(step) or None,
                 transfers_text(step) or None,
                 defects_text(step) or None,
                 len(step.open_defects),

@@ -25,10 +25,10 @@ from transition.notifications.escalation_mail import announce_escalation, announ
 from transition.notifications.gate_reminder_mail import announce_gate_reminder
 from transition.notifications.ready_mail import announce_ready
 from transition.notifications.request_text import body, subject
+from transition.plan.action_arguments import for_dry_run
 from transition.plan.gates import gate_branches, join_steps
 from transition.plan.heads_up import heads_up_due
 from transition.plan.model import Plan
-from transition.plan.action_arguments import for_dry_run
 from transition.runner.auto_step_operator import AutoStepOperator
 from transition.runner.gate_operator import GateOperator
 from transition.runner.step_operator import StepOperator

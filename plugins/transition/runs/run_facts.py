@@ -17,7 +17,7 @@ from airflow.models.xcom import XComModel
 
 from transition.plan.model import Plan
 from transition.runs import records
-from transition.runs.run_view import DECISION_KEY, XCOM_KEYS, RunFacts, run_view
+from transition.runs.run_view import AUTOMATION_KEY, DECISION_KEY, XCOM_KEYS, RunFacts, run_view
 from transition.runs.views import RunView
 
 
@@ -56,7 +56,7 @@ def read_run_facts(session: Any, dag_id: str, run_id: str) -> RunFacts:
         sa.select(XComModel.task_id, XComModel.key, XComModel.value).where(
             XComModel.dag_id == dag_id,
             XComModel.run_id == run_id,
-            XComModel.key.in_((*XCOM_KEYS, DECISION_KEY)),
+            XComModel.key.in_((*XCOM_KEYS, DECISION_KEY, AUTOMATION_KEY)),
         )
     ):
         value = XComModel.deserialize_value(row)

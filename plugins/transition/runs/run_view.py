@@ -17,11 +17,12 @@ from typing import Any
 from transition.notifications.addressing import required_actions_link
 from transition.plan.forecast import Progress, Timeline, planned_origin, reckon
 from transition.plan.gates import branch_only, descendants, downstream_of, gate_branches
-from transition.plan.model import Plan, ScheduledStep
+from transition.plan.model import Plan, ScheduledStep, Step
 from transition.runs import step_records
 from transition.runs.records import RunRecords
 from transition.runs.states import State, StepFacts, due_at, prerequisites_done, step_state
 from transition.runs.views import (
+    AutomationView,
     DecisionView,
     DefectView,
     ForcedCloseView,
@@ -32,6 +33,7 @@ from transition.runs.views import (
 from transition.vocabulary import Decision, DefectStatus
 
 XCOM_KEYS = (step_records.READY, step_records.STARTED, step_records.CLOSED)
+AUTOMATION_KEY = step_records.AUTOMATION  # an automated step's runs of its action
 DECISION_KEY = step_records.DECISION  # a gate's decision (transition.runner.gate_operator)
 
 
@@ -170,6 +172,30 @@ def _step_view(context: _Context, scheduled: ScheduledStep) -> StepView:
         "kind": step.kind,
         "decision": _decision(context.decisions.get(step_id), zone),
         "skipped_by": context.skipped_by.get(step_id) if state.value == "Skipped" else None,
+        "automation": _automation(
+            step, context.facts.xcoms.get((step_id, AUTOMATION_KEY)) or {}, closed
+        ),
+    }
+
+
+def _automation(step: Step, runs: dict[str, Any], closed: dict[str, Any]) -> AutomationView | None:
+    """What an automated step's action did (its ``automation`` record), and how it closed."""
+    listed = [r for r in runs.get("runs") or [] if isinstance(r, dict)]
+    if step.action is None or not listed:
+        return None
+    last = listed[-1]
+    value = closed.get("value", last.get("value"))
+    passed = last.get("passed")
+    taken = closed.get("taken_over")
+    return {
+        "runs": len(listed),
+        "ok": last.get("ok") if "ended" in last else None,
+        "said": str(last.get("said") or ""),
+        "value": value if isinstance(value, int | float) else None,
+        "expect": step.action.expect_text,
+        "verdict": None if passed is None else "passed" if passed else "failed",
+        "taken_over": taken if isinstance(taken, str) else None,
+        "taken_over_by": closed.get("by") if taken else None,
     }
 
 

@@ -32,6 +32,21 @@ class DecisionView(TypedDict):
     go: list[str]  # who said Go (a gate may need several)
 
 
+class AutomationView(TypedDict):
+    """An automated step's or check's action in a run: how many times it ran, whether its last run
+    went right (None while it runs, or when its process died), what it said, a check's measured
+    value, expectation and verdict, and how a person closed it when one took over."""
+
+    runs: int
+    ok: bool | None
+    said: str
+    value: float | None
+    expect: str
+    verdict: str | None  # "passed", "failed"
+    taken_over: str | None  # "Done by hand", "Accept"
+    taken_over_by: str | None
+
+
 class StepView(TypedDict):
     id: str
     label: str
@@ -56,9 +71,10 @@ class StepView(TypedDict):
     defects: list[DefectView]
     open_defects: int
     link: str
-    kind: str  # "step", or "gate" (a go / no-go decision)
+    kind: str  # "step", "gate" (a go / no-go decision), "auto" or "check" (runs an action)
     decision: DecisionView | None  # a decided gate's decision
     skipped_by: str | None  # the gate whose decision skipped this step
+    automation: AutomationView | None  # an automated step's or check's action, once it ran
 
 
 class GateAheadView(TypedDict):

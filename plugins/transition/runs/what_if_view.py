@@ -27,7 +27,7 @@ from transition.runs.views import StepView
 class MovedStepView(TypedDict):
     id: str
     label: str
-    kind: str  # "step" or "gate"
+    kind: str  # "step", "gate", "auto" or "check"
     owner: str
     start_before: str  # ISO 8601, the plan's time zone: the forecast now ...
     start_after: str  # ... and if the step asked about ended at the time asked

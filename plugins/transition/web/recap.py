@@ -83,6 +83,15 @@ def recap(user: GetUserDep, lang: str | None = None) -> HTMLResponse:
             "decided_no_go": _("No-go by {person}"),
             "skipped_by": _("skipped by the decision of gate {gate}"),
             "gate_ahead": _("Gate {gate}: on Go the run ends {go}; on No-go (backout now) {no_go}"),
+            "automated": _("automated"),
+            "check": _("check"),
+            "by_automation": _("closed by the automation"),
+            "action_runs": _("the action runs"),
+            "action_failed": _("the action failed"),
+            "measured": _("measured {value}, expected {expect}"),
+            "verdicts": {"passed": _("passed"), "failed": _("failed")},
+            "taken_over": _("{option} by {person}"),
+            "runs": _("{count} runs"),
         }
         page = (
             template_environment()
