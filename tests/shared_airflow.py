@@ -108,9 +108,9 @@ ONCE_STEPS = {
 KILL_STEPS = {"K1": ("", "alice"), "K2": ("K1", "bob")}  # KILL: a step's process killed
 HEADER = ["ID", "Label", "Phase", "Dry runs", "Prerequisites", "Owner", "Start", "Duration"]
 HEADER += ["Kind", "Approvals", "Description", "Action", "Expect"]
-# AUTO's steps (X: automated, V: checks, W a person's), run by the actions of CATALOGUE: X1 runs,
-# X2 fails until the test writes its flag file, X3 always fails, V1 measures 1200 (>= 1000: it
-# passes), V2 1190 (not within 0.5% of V1: it fails).
+# AUTO's steps (X: automated, V: checks, GX a gate resting on them, W and WB a person's), run by
+# the actions of CATALOGUE: X1 runs, X2 fails until the test writes its flag file, X3 always fails,
+# V1 measures 1200 (>= 1000: it passes), V2 1190 (not within 0.5% of V1: it fails).
 AUTO_STEPS = [
     ["X1", "Export the register", "CO", "AUTO", "", "alice", "", "", "auto", "", ""]
     + ["export(region=LIEGE)"],
@@ -121,7 +121,9 @@ AUTO_STEPS = [
     + ["count(table=ean)", ">= 1000"],
     ["V2", "Count the billed EANs", "CO", "AUTO", "V1", "bob", "", "", "check", "", ""]
     + ["count(table=billing)", "between 99.5% and 100.5% of V1"],
-    ["W", "Open the market", "DC", "AUTO", "X2, X3, V2", "carol"],
+    ["GX", "Go / no-go: the counts", "CO", "AUTO", "V2", "alice", "", "", "gate"],
+    ["W", "Open the market", "DC", "AUTO", "X2, X3, GX", "carol"],
+    ["WB", "Restore the register", "FB-RB", "AUTO", "GX", "bob"],
 ]
 AUTO_FLAG = "flag.txt"  # X2's action fails while this file is missing from the plan's folder
 CATALOGUE = """

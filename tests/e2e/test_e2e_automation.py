@@ -1,14 +1,16 @@
 """Automated steps and checks on a real Airflow, people taking over when they fail (issue 28).
 
-    X1 (auto) ─┬─► X2 (auto: fails until its flag file exists) ──┐
-               ├─► X3 (auto: always fails) ──────────────────────┼─► W (carol's)
-               └─► V1 (check: 1200 >= 1000) ─► V2 (check: 1190, ±0.5% of V1: fails) ┘
+    X1 (auto) ─┬─► X2 (auto: fails until its flag file exists) ──────────────┐
+               ├─► X3 (auto: always fails) ──────────────────────────────────┼─► W (carol's)
+               └─► V1 (check: 1200 >= 1000) ─► V2 (check: 1190, ±0.5% of V1) ─► GX (gate) ─┘
+                                                                                 └─► WB (fallback)
 
 X1 and V1 close by themselves, "by the automation", asking nobody. X2's holder is told (a "Take
 over" e-mail with what the action said) and asked: she writes the missing file and answers Retry,
 and the action runs once more and closes it. X3's owner answers Done by hand, V2's Accept: both
-need a comment on every route; an outsider's answers are refused. Each action runs exactly as often
-as decided (from the task logs). On the shared servers (tests/shared_airflow.py), the AUTO dry run.
+need a comment on every route; an outsider's answers are refused. The gate GX rests on V1 and V2:
+Go is refused while V2 is failed and not accepted, and once it is, GX's request and e-mail show both
+checks' values and verdicts. Each action runs exactly as often as decided (from the task logs). On the shared servers (tests/shared_airflow.py), the AUTO dry run.
 """
 
 from __future__ import annotations
@@ -72,10 +74,28 @@ def test_automated_steps_and_checks_run_and_people_take_over(shared_servers, fla
         server.wait_until_asked(DAG_ID, run_id, "V2")
         assert answer(server, "eve", run_id, "V2", "Accept", comment="fine").status_code == 403
         assert answer(server, "bob", run_id, "V2", "Accept").status_code == 422
+        early = answer(server, "alice", run_id, "GX", "Go", comment="counts are fine")
+        assert early.status_code == 409 and "V2" in early.text, early.text  # the check failed
         accepted = server.answer_when_asked(
             "bob", DAG_ID, run_id, "V2", "Accept", params={"comment": "one batch billed late"}
         )
         assert accepted.status_code == 200, accepted.text
+        # The gate's request and e-mail show the checks it rests on, with values and verdicts.
+        server.wait_until_asked(DAG_ID, run_id, "GX")
+        with server.client("admin") as admin:
+            details = admin.get(
+                f"/api/v2/dags/{DAG_ID}/dagRuns/{run_id}/hitlDetails", params={"task_id": "GX"}
+            ).json()["hitl_details"]
+        v1_line = "V1 · Count the EANs: measured 1200, expected >= 1000: passed"
+        v2_line = (
+            "V2 · Count the billed EANs: measured 1190, expected between 99.5% and 100.5% of V1: "
+            "failed, accepted by Bob Peeters: one batch billed late"
+        )
+        assert v1_line in details[0]["body"] and v2_line in details[0]["body"], details[0]["body"]
+        gate_mail = smtp.wait_for("[Transition-AUTO] GX - Execution", to="alice@example.com")
+        assert v2_line in gate_mail.get_body(("plain",)).get_content()
+        went = server.answer_when_asked("alice", DAG_ID, run_id, "GX", "Go")
+        assert went.status_code == 200, went.text
         for option in ("Start", "Close"):
             assert server.answer_when_asked("carol", DAG_ID, run_id, "W", option).status_code == 200
         assert server.wait_for_run(DAG_ID, run_id) == "success"
@@ -111,7 +131,8 @@ def test_automated_steps_and_checks_run_and_people_take_over(shared_servers, fla
             "bob",
         )
         assert steps["V1"]["automation"]["verdict"] == "passed" and steps["W"]["automation"] is None
-        assert all(steps[s]["state"] == "Terminated" for s in steps), steps
+        assert steps["WB"]["state"] == "Skipped", steps["WB"]
+        assert all(steps[s]["state"] == "Terminated" for s in steps if s != "WB"), steps
         # Each action ran as often as decided; nobody was asked about the ones that went right.
         runs = {s: runs_of_action(server, run_id, s) for s in ("X1", "X2", "X3", "V1", "V2")}
         assert runs == {"X1": 1, "X2": 2, "X3": 1, "V1": 1, "V2": 1}, runs

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from conftest import STEPS_HEADER, base_sheets, compile_sheets
-from transition.plan.check_rules import evidence, passes
+from transition.plan.check_rules import evidence, not_settled, passes
 
 CATALOGUE = """
 actions:
@@ -58,3 +58,27 @@ def test_a_checks_verdict_against_a_number_or_another_checks_value(tmp_path):
     assert str(caught.value) == (
         "PP-020 has measured nothing yet: 'between 99% and 101% of PP-020' compares with its value"
     )
+
+
+def test_go_waits_for_each_check_not_passed_nor_accepted():
+    """A check settles the gate's Go once it passed, was accepted with a reason, was marked done by
+    a cutover manager (a forced close: no record) or was skipped; not while it runs or asks its
+    holder, nor when closed failed without an Accept."""
+    checks = ["K1", "K2", "K3", "K4", "K5", "K6", "K7"]
+    states = {
+        "K1": "success",
+        "K2": "success",
+        "K3": "success",
+        "K4": "skipped",
+        "K5": "awaiting_input",  # failed: its holder is asked
+        "K6": "running",
+        "K7": "success",
+    }
+    closed = {
+        "K1": {"by": "automation", "verdict": "passed", "value": 3.0},
+        "K2": {"by": "bob", "verdict": "failed", "taken_over": "Accept", "comment": "late batch"},
+        # K3: marked done by a cutover manager (a forced close, recorded with its reason)
+        "K7": {"by": "bob", "verdict": "failed"},  # closed failed, not accepted
+    }
+    assert not_settled(checks, states, closed) == ["K5", "K6", "K7"]
+    assert not_settled([], states, closed) == []

@@ -54,6 +54,8 @@ class TableFacts:
     blocking: bool = False
     gate: bool = False  # the step is a go / no-go gate
     was_started: bool = False  # this try of the step was started (it asks for Close)
+    automated: bool = False  # the step runs an action (auto, check)
+    checks_waiting: bool = False  # the gate's checks: one failed and was not accepted
 
     def plan_dags(self) -> frozenset[str]:
         return frozenset({PLAN_DAG, "resa_live", "resa_weekly_report"})
@@ -78,6 +80,12 @@ class TableFacts:
     ) -> str | None:
         """The plan's graph here: GATE (a gate) -> STEP; STEP's relatives upstream hold it."""
         return "GATE" if upstream and STEP in step_ids and dag_id == PLAN_DAG else None
+
+    def is_automated(self, dag_id: str, step_id: str) -> bool:
+        return self.automated and step_id == STEP
+
+    def checks_not_passed(self, dag_id: str, run_id: str, gate: str) -> list[str]:
+        return ["CO-110"] if self.checks_waiting and gate == STEP and self.gate else []
 
     def started(self, dag_id: str, run_id: str, step_id: str) -> Started | None:
         if not self.was_started or step_id != STEP:
@@ -163,6 +171,8 @@ def reference(
     state: str = "awaiting_input",
     blocking: bool = False,
     gate: bool = False,
+    automated: bool = False,
+    checks_waiting: bool = False,
     option: str = "Start",
     comment: Any = None,
     started: bool = False,
@@ -187,6 +197,8 @@ def reference(
             return 422  # taking over a failed action says what was done, or why it is accepted
         if option == "Start" and started:
             return 409  # a second Start says who started it
+        if option == "Go" and gate and checks_waiting:
+            return 409  # a gate's Go waits for its checks: passed, or accepted with a reason
         return 409 if option in ("Close", "Go", "Done by hand", "Accept") and blocking else None
     # mark
     if gate and new_state == "success" and (allowed or manager):
@@ -194,10 +206,14 @@ def reference(
     if "include_upstream" in flags and new_state == "success" and (allowed or manager):
         return 409  # the gate upstream of the step (GATE -> STEP) would be marked with it
     if manager:
-        forced = new_state == "success" and (state != "awaiting_input" or blocking or flags)
+        forced = new_state == "success" and (
+            state != "awaiting_input" or blocking or flags or automated
+        )
         return 400 if forced and not note.strip() else None
     if not allowed:
         return 403
+    if automated and new_state == "success":
+        return 403  # closed by Done by hand or Accept, with a comment; forced by a manager
     if flags:
         return 403
     if new_state is None:
@@ -221,6 +237,9 @@ SITUATIONS = [
     TableFacts(gate=True),
     TableFacts(gate=True, blocking=True),
     TableFacts(gate=True, state="deferred"),
+    TableFacts(automated=True),
+    TableFacts(automated=True, state="running"),
+    TableFacts(automated=True, blocking=True),
 ]
 
 
@@ -264,7 +283,8 @@ def mark_bodies(new_state: str | None, note: str, flags: tuple[str, ...]) -> lis
 @pytest.mark.parametrize(
     "facts",
     SITUATIONS,
-    ids=lambda f: f"{f.state}{'-blocking' if f.blocking else ''}{'-gate' if f.gate else ''}",
+    ids=lambda f: f"{f.state}{'-blocking' if f.blocking else ''}{'-gate' if f.gate else ''}"
+    f"{'-automated' if f.automated else ''}",
 )
 def test_mark_success_and_notes_in_every_form_get_the_reference_verdict(airflow_app, facts):
     checked = 0
@@ -282,6 +302,7 @@ def test_mark_success_and_notes_in_every_form_get_the_reference_verdict(airflow_
             state=facts.state,
             blocking=facts.blocking,
             gate=facts.gate,
+            automated=facts.automated,
             new_state=new_state,
             note=note,
             flags=flags,
@@ -302,8 +323,10 @@ def test_mark_success_and_notes_in_every_form_get_the_reference_verdict(airflow_
         TableFacts(gate=True, blocking=True),
         TableFacts(was_started=True),
         TableFacts(was_started=True, blocking=True),
+        TableFacts(gate=True, checks_waiting=True),
+        TableFacts(automated=True),
     ],
-    ids=["open", "blocking", "gate-blocking", "started", "started-blocking"],
+    ids=["open", "blocking", "gate-blocking", "started", "started-blocking", "gate-checks", "auto"],
 )
 def test_answers_in_every_form_get_the_reference_verdict(airflow_app, facts):
     options = ["Start", "Close", "Go", "No-go", "Retry", "Done by hand", "Accept"]
@@ -313,6 +336,8 @@ def test_answers_in_every_form_get_the_reference_verdict(airflow_app, facts):
             "answer",
             who,
             blocking=facts.blocking,
+            gate=facts.gate,
+            checks_waiting=facts.checks_waiting,
             option=option,
             comment=comment,
             started=facts.was_started,
@@ -606,6 +631,7 @@ def test_random_forms_of_random_meanings(airflow_app):
             state=facts.state,
             blocking=facts.blocking,
             gate=facts.gate,
+            automated=facts.automated,
             new_state=new_state,
             note=note,
             flags=flags,

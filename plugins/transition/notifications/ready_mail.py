@@ -25,6 +25,7 @@ from transition.notifications.addressing import (
 )
 from transition.notifications.channels import ChannelMessage, lines_of_facts
 from transition.notifications.deliver import Announcement, Mail, deliver, task_recorder
+from transition.notifications.evidence_text import evidence_lines
 from transition.notifications.mail import compose, markdown_html, render
 from transition.notifications.request_text import d_day, planned_end, when
 from transition.plan.model import Actor, Plan, ScheduledStep
@@ -54,10 +55,12 @@ def ready_message(
     closed: list[str],
     holder: str | None = None,
     failure: str = "",
+    evidence: list[str] | None = None,
 ) -> EmailMessage:
     """To whoever holds the step (``holder``: the person it was transferred to, else its owner),
     copied to the owner (when it was transferred), team leader and department head, in the
-    reader's language. ``failure``: an automated step's action failed, the holder takes over."""
+    reader's language. ``failure``: an automated step's action failed, the holder takes over;
+    ``evidence``: a gate's checks, one line each (written in the reader's language)."""
     step = plan.steps[scheduled.step_id]
     owner = plan.actors[step.owner]
     reader = plan.actors.get(holder or "") or owner
@@ -88,6 +91,7 @@ def ready_message(
         )
         values = {
             "failure": failure,
+            "evidence": evidence or [],
             "subject": subject,
             "step": step,
             "owner": owner,
@@ -186,9 +190,11 @@ def announce_ready(
     owner = plan.actors[plan.steps[scheduled.step_id].owner]
     reader = plan.actors.get(holder or "") or owner
     base_url = airflow_base_url()
+    gate = plan.steps[scheduled.step_id].is_gate
 
     def build() -> EmailMessage:  # in the reader's language (the Mail's), ``closed`` too
         closed = closed_prerequisites(plan, scheduled, ti)
+        checks = evidence_lines(plan, dry_run, scheduled.step_id, ti) if gate else []
         return ready_message(
             plan,
             dry_run,
@@ -199,6 +205,7 @@ def announce_ready(
             closed=closed,
             holder=holder,
             failure=failure,
+            evidence=checks,
         )
 
     deliver(

@@ -2,7 +2,7 @@
 
 A gate's **evidence** is every check it waits for in the dry run (directly or through other
 steps, after the dry run's projection): their values and verdicts go with the gate's request, and
-Go waits while one of them failed and was not accepted (issue 28, to come in the runner). A
+Go waits while one of them is not settled (:func:`not_settled`). A
 check's **verdict** compares its measured value with its expectation, against what another check
 measured where the expectation names one.
 """
@@ -10,6 +10,7 @@ measured where the expectation names one.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 from transition.i18n import _
 from transition.plan.graph import ancestors
@@ -42,3 +43,26 @@ def passes(action: StepAction, value: float, measured: Mapping[str, float]) -> b
                 )
             )
     return expect.holds(value, reference)
+
+
+SETTLED_STATES = ("success", "skipped")  # Airflow's task states of a check that is done with
+
+
+def not_settled(
+    checks: list[str], states: Mapping[str, str | None], closed: Mapping[str, Any]
+) -> list[str]:
+    """Of a gate's ``checks``, those Go must wait for: not done (``states``: Airflow's, e.g. still
+    running, or asking its holder after it failed), or closed with a failed verdict that was not
+    accepted (``closed``: their ``closed`` records). A check marked done by a cutover manager (a
+    forced close, with its reason) has no record and counts as settled."""
+    waiting = []
+    for check in checks:
+        record = closed.get(check)
+        failed = (
+            isinstance(record, dict)
+            and record.get("verdict") == "failed"
+            and record.get("taken_over") != "Accept"
+        )
+        if states.get(check) not in SETTLED_STATES or failed:
+            waiting.append(check)
+    return waiting

@@ -22,6 +22,7 @@ from transition.notifications.calendar_mail import announce_calendar, update_cal
 from transition.notifications.deadline_mail import dry_run_deadline
 from transition.notifications.decision_mail import announce_decision
 from transition.notifications.escalation_mail import announce_escalation, announce_heads_up
+from transition.notifications.evidence_text import evidence_lines
 from transition.notifications.gate_reminder_mail import announce_gate_reminder
 from transition.notifications.ready_mail import announce_ready
 from transition.notifications.request_text import body, subject
@@ -205,6 +206,7 @@ def build_dag(plan: Plan, dry_run: str, only_task_id: str | None = None) -> DAG:
                     on_decision=partial(announce_decision, plan, dry_run),
                     escalation=plan.escalation,  # undecided: the not-started ladder, from Ready
                     on_escalation=partial(announce_gate_reminder, plan, dry_run, step_id),
+                    evidence=partial(evidence_lines, plan, dry_run, step_id),
                     **common,
                 )
                 continue

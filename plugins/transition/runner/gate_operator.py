@@ -16,6 +16,7 @@ from typing import Any
 
 from airflow.sdk.bases.branch import BranchMixIn
 
+from transition.i18n import _, use_language
 from transition.plan.gates import said_go
 from transition.runner.step_operator import StepOperator, said
 from transition.runs import step_records
@@ -66,18 +67,35 @@ class GateOperator(StepOperator, BranchMixIn):
         fallback: tuple[str, ...],
         approvals: int = 1,
         on_decision: Callable[..., None] | None = None,
+        evidence: Callable[[Any], list[str]] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        # The checks the gate rests on, one line each (read from the run when it asks).
+        self._evidence = evidence
+        self._evidence_lines: list[str] = []
         self.forward = tuple(forward)
         self.fallback = tuple(fallback)
         self.approvals = max(1, approvals)
         # e.g. the decision e-mail: on_decision(context, record, followed, skipped)
         self._on_decision = on_decision
 
+    @property
+    def body(self) -> str:
+        text = super().body
+        if not self._evidence_lines:
+            return text
+        with use_language(self.language):
+            heading = _("Checks this decision rests on")
+        lines = "\n".join(f"- {line}" for line in self._evidence_lines)
+        return f"### {heading}\n\n{lines}\n\n{text}"
+
     def _go_on(self, context: Any, answers: list[Answer]) -> Any:
         """Ask for the decision; or take the answers an earlier try of the run was given first
         (``answers``, in order), as they came: one of them may decide."""
+        if self._evidence is not None:
+            with use_language(self.language):
+                self._evidence_lines = self._evidence(context["ti"])
         for accepted in answers:
             decided, result = self._take(context, said_choice(as_event(accepted)))
             if decided:

@@ -32,6 +32,7 @@ from pydantic import BaseModel, ValidationError
 from sqlalchemy.orm import joinedload
 
 from transition.i18n import _, format_moment, use_language
+from transition.plan.check_rules import evidence, not_settled
 from transition.plan.model import Plan
 from transition.results.weekly_report import weekly_report_dag_id
 from transition.runs import records, step_records
@@ -225,6 +226,43 @@ class DatabaseFacts:
             ),
             None,
         )
+
+    def is_automated(self, dag_id: str, step_id: str) -> bool:
+        ref = find_step(dag_id, step_id, self.plan)
+        return ref is not None and ref.plan.steps[step_id].action is not None
+
+    def checks_not_passed(self, dag_id: str, run_id: str, gate: str) -> list[str]:
+        ref = find_step(dag_id, gate, self.plan)
+        if ref is None or not ref.plan.steps[gate].is_gate:
+            return []
+        checks = evidence(ref.plan, ref.dry_run, gate)
+        if not checks:
+            return []
+        with create_session() as session:
+            states = dict(
+                session.execute(
+                    sa.select(TaskInstance.task_id, TaskInstance.state).where(
+                        TaskInstance.dag_id == dag_id,
+                        TaskInstance.run_id == run_id,
+                        TaskInstance.task_id.in_(checks),
+                        TaskInstance.map_index == -1,
+                    )
+                ).all()
+            )
+            rows = session.execute(
+                sa.select(XComModel.task_id, XComModel.value).where(
+                    XComModel.dag_id == dag_id,
+                    XComModel.run_id == run_id,
+                    XComModel.task_id.in_(checks),
+                    XComModel.map_index == -1,
+                    XComModel.key == step_records.CLOSED,
+                )
+            ).all()
+        closed = {row.task_id: XComModel.deserialize_value(row) for row in rows}
+        named = {
+            t: str(getattr(v, "value", v)) if v is not None else None for t, v in states.items()
+        }
+        return not_settled(checks, named, closed)
 
     def started(self, dag_id: str, run_id: str, step_id: str) -> Started | None:
         """The Start the step's current try recorded (its XCom ``started``; a new try has none)."""

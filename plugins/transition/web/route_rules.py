@@ -21,6 +21,11 @@ from typing import Any, Protocol
 
 from transition.i18n import _, format_moment
 from transition.vocabulary import TAKEN_OVER, Option
+from transition.web.automation_rules import (
+    automated_not_marked,
+    go_waits_for_checks,
+    missing_comment,
+)
 
 TI = "/api/v2/dags/{dag_id}/dagRuns/{dag_run_id}/taskInstances"
 VARIABLE_PREFIX = "transition."
@@ -104,6 +109,10 @@ class Facts(Protocol):
     def started(
         self, dag_id: str, run_id: str, step_id: str
     ) -> Started | None: ...  # this try's Start, if given
+    def is_automated(self, dag_id: str, step_id: str) -> bool: ...  # runs an action (auto, check)
+    def checks_not_passed(
+        self, dag_id: str, run_id: str, gate: str
+    ) -> list[str]: ...  # the gate's checks neither passed, accepted nor force-closed
 
 
 @dataclass(frozen=True)
@@ -222,16 +231,8 @@ def _answer(
             ),
         )
     chosen = list(answer.chosen_options)
-    if taken := [c for c in chosen if c in TAKEN_OVER]:
-        comment = (answer.params_input or {}).get("comment")
-        if not isinstance(comment, str) or not comment.strip():
-            return Verdict(
-                422,
-                _(
-                    "'{option}' on step {step} needs a comment: say what was done, or why it is "
-                    "accepted. It is kept with the step."
-                ).format(option=taken[0], step=step_id),
-            )
+    if refused := missing_comment(chosen, answer.params_input, step_id):
+        return Verdict(422, refused)
     if Option.START.value in chosen and (started := facts.started(dag_id, run_id, step_id)):
         return Verdict(
             409,
@@ -240,6 +241,8 @@ def _answer(
             ).format(step=step_id, person=started.by, time=format_moment(started.at, "short")),
         )
     closing = bool({Option.CLOSE.value, Option.GO.value, *TAKEN_OVER} & set(chosen))
+    if Option.GO.value in chosen and (waiting := facts.checks_not_passed(dag_id, run_id, step_id)):
+        return Verdict(409, go_waits_for_checks(step_id, waiting))
     if closing and (blocking := facts.blocking_defects(dag_id, run_id, step_id)):
         return Verdict(409, blocked(step_id, blocking))  # No-go stays open: going back is safe
     return Verdict(None, add_assignee=True, noted=True, recheck=closing)
@@ -274,8 +277,11 @@ def _mark(
         gate = facts.gate_reached(dag_id, [step_id], up, down)
         if gate is not None:
             return _gate_not_marked(gate)
+    automated = new_state == "success" and facts.is_automated(dag_id, step_id)
     if who.manager:
-        return _manager_mark(dag_id, run_id, step_id, new_state, flags, body.note, facts)
+        return _manager_mark(dag_id, run_id, step_id, new_state, flags, body.note, facts, automated)
+    if automated:
+        return Verdict(403, automated_not_marked(step_id))
     if flags:
         return Verdict(
             403,
@@ -315,16 +321,20 @@ def _manager_mark(
     flags: list[str],
     note: str | None,
     facts: Facts,
+    automated: bool = False,
 ) -> Verdict:
     """A cutover manager's or admin's mark: any state; success on a step that is not asking, is
-    blocked or takes others with it is a forced close, which needs its reason in the note."""
+    blocked, takes others with it or runs an action (a person's close of it is Done by hand or
+    Accept) is a forced close, which needs its reason in the note."""
     if new_state != "success":
         return ALLOW
     state = facts.task_state(dag_id, run_id, step_id)
     blocking = facts.blocking_defects(dag_id, run_id, step_id)
-    if state == ASKING and not blocking and not flags:
+    if state == ASKING and not blocking and not flags and not automated:
         return Verdict(None, recheck=True)  # a defect meanwhile would make it a forced close
     why = []
+    if automated:
+        why.append(_("it runs its action by itself"))
     if state != ASKING:
         why.append(_("it was {state}, not asking").format(state=state or _("not started")))
     if blocking:
