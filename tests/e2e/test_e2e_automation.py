@@ -66,6 +66,24 @@ def test_automated_steps_and_checks_run_and_people_take_over(shared_servers, fla
         # X3 always fails: its owner does it by hand, with a comment.
         server.wait_until_asked(DAG_ID, run_id, "X3")
         assert answer(server, "alice", run_id, "X3", "Done by hand", comment=" ").status_code == 422
+        # Nor is it marked done instead, by its owner (with a note, alone or in bulk) or an outsider.
+        run_url = f"/api/v2/dags/{DAG_ID}/dagRuns/{run_id}"
+        for who in ("alice", "oscar"):
+            with server.client(who) as person:
+                marked = person.patch(
+                    f"{run_url}/taskInstances/X3", json={"new_state": "success", "note": "done"}
+                )
+                assert marked.status_code == 403, (who, marked.text)
+                entity = {"task_id": "X3", "dag_id": DAG_ID, "dag_run_id": run_id}
+                bulk = person.patch(
+                    "/api/v2/dags/~/dagRuns/~/taskInstances",
+                    json={
+                        "actions": [
+                            {"action": "update", "entities": [{**entity, "new_state": "success"}]}
+                        ]
+                    },
+                )
+                assert bulk.status_code == 403, (who, bulk.text)
         done = server.answer_when_asked(
             "alice", DAG_ID, run_id, "X3", "Done by hand", params={"comment": "called the hub"}
         )

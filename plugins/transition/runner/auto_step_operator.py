@@ -1,19 +1,14 @@
 """An automated step or a check as one Airflow task: run its action, and ask a person when it fails.
 
-Once the prerequisites are closed and the planned start has come (as for every step), the task
-runs the step's action (:mod:`transition.runner.action_runs`) and, for a check, compares what it
-measured with the expectation (:mod:`transition.plan.check_rules`). Went right: the step closes
-"by the automation". Went wrong: the step's holder is asked to take over, with the same request as
-any step and what the action said: **Retry** (the action runs again) or **Done by hand** (with a
-comment); for a check, **Retry** or **Accept** (with a reason). Escalation, transfers and
-substitutes apply as for any step; a blocking defect is recorded as on any step.
+After the prerequisites and the planned start (as every step), the task runs the step's action
+(:mod:`transition.runner.action_runs`); a check also compares its value with the expectation
+(:mod:`transition.plan.check_rules`). Went right: closed "by the automation". Went wrong: the
+holder is told and asked to take over: **Retry** or **Done by hand** (a check: **Retry** or
+**Accept**), with a comment. An action runs **at most once per decision**: each run is in the
+task's ledger before it begins and when it ends, so a new try never runs an ended run again, nor
+one whose process died (its holder is asked), and runs a Retry accepted before a try died once.
 
-An action runs **at most once per decision**: each run is written to the task's ledger before it
-begins and when it ends, so a new try (Airflow's answer race, a worker killed) goes on from there:
-a run that ended is not run again, a run whose process died is not run again either (its holder is
-asked, told it was interrupted), and a Retry accepted before the try died runs once.
-
-How it works: docs/automation.md, "How an automated step runs".
+How it works: docs/architecture.md, "runner/auto_step_operator.py".
 """
 
 from __future__ import annotations

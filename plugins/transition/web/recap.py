@@ -39,6 +39,21 @@ def _js(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False).replace("<", "\\u003c")
 
 
+def automation_texts() -> dict[str, Any]:
+    """The recap's words for an automated step or check, in the current language."""
+    return {
+        "automated": _("automated"),
+        "check": _("check"),
+        "by_automation": _("closed by the automation"),
+        "action_runs": _("the action runs"),
+        "action_failed": _("the action failed"),
+        "measured": _("measured {value}, expected {expect}"),
+        "verdicts": {"passed": _("passed"), "failed": _("failed")},
+        "taken_over": _("{option} by {person}"),
+        "runs": _("{count} runs"),
+    }
+
+
 @app.get("/recap", response_class=HTMLResponse, responses=problems(401, 403, 404))
 def recap(user: GetUserDep, lang: str | None = None) -> HTMLResponse:
     """The recap page (its data comes from the JSON endpoints above, with the user's Airflow login),
@@ -83,15 +98,7 @@ def recap(user: GetUserDep, lang: str | None = None) -> HTMLResponse:
             "decided_no_go": _("No-go by {person}"),
             "skipped_by": _("skipped by the decision of gate {gate}"),
             "gate_ahead": _("Gate {gate}: on Go the run ends {go}; on No-go (backout now) {no_go}"),
-            "automated": _("automated"),
-            "check": _("check"),
-            "by_automation": _("closed by the automation"),
-            "action_runs": _("the action runs"),
-            "action_failed": _("the action failed"),
-            "measured": _("measured {value}, expected {expect}"),
-            "verdicts": {"passed": _("passed"), "failed": _("failed")},
-            "taken_over": _("{option} by {person}"),
-            "runs": _("{count} runs"),
+            **automation_texts(),
         }
         page = (
             template_environment()
