@@ -110,7 +110,8 @@ HEADER = ["ID", "Label", "Phase", "Dry runs", "Prerequisites", "Owner", "Start",
 HEADER += ["Kind", "Approvals", "Description", "Action", "Expect"]
 # AUTO's steps (X: automated, V: checks, GX a gate resting on them, W and WB a person's), run by
 # the actions of CATALOGUE: X1 runs, X2 fails until the test writes its flag file, X3 always fails,
-# V1 measures 1200 (>= 1000: it passes), V2 1190 (not within 0.5% of V1: it fails).
+# X4 sleeps while its flag file exists (its process is killed), V1 measures 1200 (>= 1000: it
+# passes), V2 1190 (not within 0.5% of V1: it fails).
 AUTO_STEPS = [
     ["X1", "Export the register", "CO", "AUTO", "", "alice", "", "", "auto", "", ""]
     + ["export(region=LIEGE)"],
@@ -121,11 +122,14 @@ AUTO_STEPS = [
     + ["count(table=ean)", ">= 1000"],
     ["V2", "Count the billed EANs", "CO", "AUTO", "V1", "bob", "", "", "check", "", ""]
     + ["count(table=billing)", "between 99.5% and 100.5% of V1"],
+    ["X4", "Reindex the register", "CO", "AUTO", "X1", "carol", "", "", "auto", "", ""] + ["slow"],
     ["GX", "Go / no-go: the counts", "CO", "AUTO", "V2", "alice", "", "", "gate"],
-    ["W", "Open the market", "DC", "AUTO", "X2, X3, GX", "carol"],
+    ["W", "Open the market", "DC", "AUTO", "X2, X3, X4, GX", "carol"],
     ["WB", "Restore the register", "FB-RB", "AUTO", "GX", "bob"],
 ]
 AUTO_FLAG = "flag.txt"  # X2's action fails while this file is missing from the plan's folder
+# X4's action, while SLOW_FLAG is in the plan's folder, writes SLOW_STARTED and sleeps (to be killed).
+SLOW_FLAG, SLOW_STARTED = "slow.txt", "slow-started.txt"
 CATALOGUE = """
 actions:
   export:
@@ -139,6 +143,9 @@ actions:
   refused:
     kind: bash
     command: 'echo "the hub refused the call"; exit 1'
+  slow:
+    kind: bash
+    command: 'if test -f slow.txt; then echo started > slow-started.txt; sleep 300; fi; echo reindexed'
   count:
     kind: python
     callable: "counts:count"

@@ -1,24 +1,30 @@
 """Automated steps and checks on a real Airflow, people taking over when they fail (issue 28).
 
     X1 (auto) ─┬─► X2 (auto: fails until its flag file exists) ──────────────┐
-               ├─► X3 (auto: always fails) ──────────────────────────────────┼─► W (carol's)
+               ├─► X3 (auto: always fails) ──────────────────────────────────┤
+               ├─► X4 (auto: killed while it runs) ──────────────────────────┼─► W (carol's)
                └─► V1 (check: 1200 >= 1000) ─► V2 (check: 1190, ±0.5% of V1) ─► GX (gate) ─┘
                                                                                  └─► WB (fallback)
 
 X1 and V1 close by themselves, "by the automation", asking nobody. X2's holder is told (a "Take
 over" e-mail with what the action said) and asked: she writes the missing file and answers Retry,
 and the action runs once more and closes it. X3's owner answers Done by hand, V2's Accept: both
-need a comment on every route; an outsider's answers are refused. The gate GX rests on V1 and V2:
+need a comment on every route; an outsider's answers are refused. X4's process is killed (-9)
+while its action runs: the new try does not run it again but asks its holder, saying it was
+interrupted; a Retry runs it once more. The gate GX rests on V1 and V2:
 Go is refused while V2 is failed and not accepted, and once it is, GX's request and e-mail show both
 checks' values and verdicts. Each action runs exactly as often as decided (from the task logs). On the shared servers (tests/shared_airflow.py), the AUTO dry run.
 """
 
 from __future__ import annotations
 
+import time
+
+import psutil
 import pytest
 
 from airflow_server import FLAVOURS, AirflowServer
-from shared_airflow import AUTO_FLAG, dag_id
+from shared_airflow import AUTO_FLAG, SLOW_FLAG, SLOW_STARTED, dag_id
 
 pytestmark = pytest.mark.e2e
 DAG_ID = dag_id("AUTO")
@@ -41,6 +47,23 @@ def answer(server: AirflowServer, who: str, run_id: str, step: str, option: str,
         )
 
 
+def kill_task_process(ti_id: str) -> None:
+    """kill -9 the process running the task ``ti_id`` (its title: ``airflow worker -- <id>``) and
+    what it started (the action's command)."""
+    for pid in psutil.pids():
+        try:
+            process = psutil.Process(pid)
+            if " ".join(process.cmdline()).strip() == f"airflow worker -- {ti_id}":
+                children = process.children(recursive=True)
+                process.kill()
+                for child in children:
+                    child.kill()
+                return
+        except psutil.Error:  # ended (or not ours) meanwhile
+            continue
+    raise AssertionError(f"no process runs {ti_id}")
+
+
 def runs_of_action(server: AirflowServer, run_id: str, step: str) -> int:
     """How many times the step's action ran, from its task logs (every try)."""
     folder = server.home / "logs" / f"dag_id={DAG_ID}" / f"run_id={run_id}" / f"task_id={step}"
@@ -52,7 +75,26 @@ def test_automated_steps_and_checks_run_and_people_take_over(shared_servers, fla
     shared = shared_servers.get(flavour)
     (shared.folder / AUTO_FLAG).unlink(missing_ok=True)
     with shared.use() as (server, smtp):
+        (shared.folder / SLOW_STARTED).unlink(missing_ok=True)
+        (shared.folder / SLOW_FLAG).write_text("sleep\n", encoding="utf-8")
         run_id = server.trigger(DAG_ID)
+        # X4's action is running: its process is killed; the new try asks its holder instead.
+        deadline = time.monotonic() + 180
+        while not (shared.folder / SLOW_STARTED).exists():
+            assert time.monotonic() < deadline, server.task_log_tail(DAG_ID, run_id, "X4")
+            time.sleep(0.25)
+        with server.client("admin") as admin:
+            x4 = admin.get(f"/api/v2/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances/X4").json()
+        kill_task_process(x4["id"])
+        (shared.folder / SLOW_FLAG).unlink()
+        server.wait_until_asked(DAG_ID, run_id, "X4")
+        with server.client("admin") as admin:
+            details = admin.get(
+                f"/api/v2/dags/{DAG_ID}/dagRuns/{run_id}/hitlDetails", params={"task_id": "X4"}
+            ).json()["hitl_details"]
+        assert "was interrupted" in details[0]["body"], details[0]["body"]
+        assert runs_of_action(server, run_id, "X4") == 1  # not run again by the new try
+        assert server.answer_when_asked("carol", DAG_ID, run_id, "X4", "Retry").status_code == 200
         # X2 fails: its holder is told what the action said, and asked.
         server.wait_until_asked(DAG_ID, run_id, "X2")
         mail = smtp.wait_for("[Transition-AUTO] X2 - Take over", to="bob@example.com")
@@ -118,7 +160,8 @@ def test_automated_steps_and_checks_run_and_people_take_over(shared_servers, fla
             assert server.answer_when_asked("carol", DAG_ID, run_id, "W", option).status_code == 200
         assert server.wait_for_run(DAG_ID, run_id) == "success"
 
-        closed = {s: record(server, run_id, s) for s in ("X1", "X2", "X3", "V1", "V2")}
+        closed = {s: record(server, run_id, s) for s in ("X1", "X2", "X3", "X4", "V1", "V2")}
+        assert closed["X4"]["by"] == "automation" and closed["X4"]["comment"] == "reindexed"
         assert closed["X1"]["by"] == "automation" and closed["X1"]["automated"] is True
         assert closed["X1"]["comment"] == "exported LIEGE"  # the argument, from the environment
         assert closed["X2"]["by"] == "automation" and closed["X2"]["comment"] == "found the flag"
@@ -152,8 +195,12 @@ def test_automated_steps_and_checks_run_and_people_take_over(shared_servers, fla
         assert steps["WB"]["state"] == "Skipped", steps["WB"]
         assert all(steps[s]["state"] == "Terminated" for s in steps if s != "WB"), steps
         # Each action ran as often as decided; nobody was asked about the ones that went right.
-        runs = {s: runs_of_action(server, run_id, s) for s in ("X1", "X2", "X3", "V1", "V2")}
-        assert runs == {"X1": 1, "X2": 2, "X3": 1, "V1": 1, "V2": 1}, runs
+        runs = {s: runs_of_action(server, run_id, s) for s in ("X1", "X2", "X3", "X4", "V1", "V2")}
+        assert runs == {"X1": 1, "X2": 2, "X3": 1, "X4": 2, "V1": 1, "V2": 1}, runs
+        x4_runs = record(server, run_id, "X4", "automation")["runs"]
+        assert ["ended" in r for r in x4_runs] == [False, True], (
+            x4_runs
+        )  # the killed run never ended
         assert server.asks(DAG_ID, run_id, "X1") == 0 and server.asks(DAG_ID, run_id, "V1") == 0
         # The automated steps send no Ready e-mail; each failure is told once.
         subjects = [

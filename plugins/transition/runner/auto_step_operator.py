@@ -80,10 +80,15 @@ class AutoStepOperator(StepOperator):
         return [r for r in runs if isinstance(r, dict) and r.get("try_number", 0) >= first]
 
     def _save(self, context: Any, run: step_records.ActionRun) -> None:
-        """Write ``run`` (new, or the same run ended) into the ledger, keeping earlier clears' runs."""
-        ledger = SentLedger.of(context)
-        runs = [r for r in ledger.get(RUNS, []) if r.get("started") != run["started"]]
-        ledger.mark(RUNS, [*runs, run])
+        """Write ``run`` (new, or the same run ended) into the ledger, keeping earlier clears' runs;
+        the step's Start is its action's first run (one read, one write)."""
+
+        def with_run(entries: dict[str, Any]) -> dict[str, Any]:
+            runs = [r for r in entries.get(RUNS, []) if r.get("started") != run["started"]]
+            started = entries.get("started") or run["started"]
+            return {**entries, RUNS: [*runs, run], "started": started}
+
+        SentLedger.of(context).amend(with_run)
 
     def _go_on(self, context: Any, answers: list[Answer]) -> Any:
         """Run the action; or, on a new try, go on from what earlier tries did and were answered:
@@ -115,7 +120,7 @@ class AutoStepOperator(StepOperator):
         }
         self._save(context, run)  # before it begins: a try that finds it unended runs it no more
         runs = [*runs, run]
-        self._keep_records(context, runs)
+        context["ti"].xcom_push(key=step_records.STARTED, value=self._started(runs))
         self.log.info("Running action %s (run %d)", self.action.name, len(runs))
         outcome = run_action(self.action, self.arguments, Path(self.folder), self.check is not None)
         run["ended"], run["ok"], run["said"] = (
@@ -156,20 +161,15 @@ class AutoStepOperator(StepOperator):
         return passed, passed, verdict
 
     # -- how it ends ----------------------------------------------------------------------------
+    @staticmethod
+    def _started(runs: list[step_records.ActionRun]) -> step_records.Said:
+        return {"by": AUTOMATION, "at": runs[0]["started"], "comment": "", "automated": True}
+
     def _keep_records(self, context: Any, runs: list[step_records.ActionRun]) -> None:
         """The step's Start (its action's first run) and its runs, in XCom (a new try has none)."""
         ti = context["ti"]
-        started: step_records.Said = {
-            "by": AUTOMATION,
-            "at": runs[0]["started"],
-            "comment": "",
-            "automated": True,
-        }
-        ti.xcom_push(key=step_records.STARTED, value=started)
+        ti.xcom_push(key=step_records.STARTED, value=self._started(runs))
         ti.xcom_push(key=step_records.AUTOMATION, value={"runs": runs})
-        ledger = SentLedger.of(context)
-        if not ledger.get("started"):
-            ledger.mark("started", runs[0]["started"])
 
     def _closed(self, context: Any, runs: list[step_records.ActionRun]) -> dict[str, Any]:
         last = runs[-1]

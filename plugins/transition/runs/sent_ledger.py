@@ -10,6 +10,7 @@ How it works: docs/architecture.md, "runs/sent_ledger.py".
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from transition.runs.variable_keys import bounded_key
@@ -52,11 +53,19 @@ class SentLedger:
 
     def mark(self, what: str, value: Any) -> None:
         """Write one entry; read first, so that another ledger object of the same task loses nothing."""
+        self.mark_many({what: value})
+
+    def mark_many(self, values: dict[str, Any]) -> None:
+        """Write several entries at once (one read, one write)."""
+        self.amend(lambda entries: {**entries, **values})
+
+    def amend(self, change: Callable[[dict[str, Any]], dict[str, Any]]) -> None:
+        """Read the entries, write what ``change`` makes of them (one read, one write)."""
         # deferred: Airflow's Variables, only inside a running task
         from airflow.sdk import Variable
 
-        entries = self.refresh()
-        entries[what] = value
+        entries = change(self.refresh())
+        self._entries = entries
         Variable.set(
             self.key,
             json.dumps(entries, sort_keys=True),
