@@ -28,6 +28,7 @@ counted from that moment, never from the server's start) and leaves no run of it
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import time
 import zoneinfo
@@ -39,12 +40,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 
 from airflow_server import FLAVOURS, AirflowServer, airflow_with_mail
 from conftest import write_config, write_xlsx
 from people import ACTORS
 from smtp_server import SmtpServer
+from throwaway_postgres import throwaway_database
 from transition.store.plan_store import load_plan
+from webhook_receiver import WebhookReceiver
 
 ZONE = zoneinfo.ZoneInfo("Europe/Brussels")
 NAME = "sec"
@@ -111,7 +115,8 @@ HEADER += ["Kind", "Approvals", "Description", "Action", "Expect"]
 # AUTO's steps (X: automated, V: checks, GX a gate resting on them, W and WB a person's), run by
 # the actions of CATALOGUE: X1 runs, X2 fails until the test writes its flag file, X3 always fails,
 # X4 sleeps while its flag file exists (its process is killed), V1 measures 1200 (>= 1000: it
-# passes), V2 1190 (not within 0.5% of V1: it fails).
+# passes), V2 1190 (not within 0.5% of V1: it fails); X5 inserts a row in the shared server's
+# database (on the machine's PostgreSQL), V3 counts it, X6 tells the server's HTTP receiver.
 AUTO_STEPS = [
     ["X1", "Export the register", "CO", "AUTO", "", "alice", "", "", "auto", "", ""]
     + ["export(region=LIEGE)"],
@@ -123,8 +128,14 @@ AUTO_STEPS = [
     ["V2", "Count the billed EANs", "CO", "AUTO", "V1", "bob", "", "", "check", "", ""]
     + ["count(table=billing)", "between 99.5% and 100.5% of V1"],
     ["X4", "Reindex the register", "CO", "AUTO", "X1", "carol", "", "", "auto", "", ""] + ["slow"],
+    ["X5", "Load the EANs", "CO", "AUTO", "X1", "bob", "", "", "auto", "", ""]
+    + ["load_ean(region=LIEGE)"],
+    ["V3", "Count the loaded EANs", "CO", "AUTO", "X5", "bob", "", "", "check", "", ""]
+    + ["count_ean(region=LIEGE)", "between 1 and 1"],
+    ["X6", "Tell the market hub", "CO", "AUTO", "V3", "alice", "", "", "auto", "", ""]
+    + ['notify_hub(phase="Counts checked, go")'],
     ["GX", "Go / no-go: the counts", "CO", "AUTO", "V2", "alice", "", "", "gate"],
-    ["W", "Open the market", "DC", "AUTO", "X2, X3, X4, GX", "carol"],
+    ["W", "Open the market", "DC", "AUTO", "X2, X3, X4, X6, GX", "carol"],
     ["WB", "Restore the register", "FB-RB", "AUTO", "GX", "bob"],
 ]
 AUTO_FLAG = "flag.txt"  # X2's action fails while this file is missing from the plan's folder
@@ -146,6 +157,24 @@ actions:
   slow:
     kind: bash
     command: 'if test -f slow.txt; then echo started > slow-started.txt; sleep 300; fi; echo reindexed'
+  load_ean:
+    kind: sql
+    connection: auto_db
+    sql: INSERT INTO ean (region) VALUES (%(region)s)
+    parameters:
+      region: {type: text}
+  count_ean:
+    kind: sql
+    connection: auto_db
+    sql: SELECT count(*) FROM ean WHERE region = %(region)s
+    parameters:
+      region: {type: text}
+  notify_hub:
+    kind: http
+    connection: auto_hub
+    endpoint: /api/notify
+    parameters:
+      phase: {type: text}
   count:
     kind: python
     callable: "counts:count"
@@ -288,6 +317,8 @@ class Shared:
     server: AirflowServer
     smtp: SmtpServer
     folder: Path
+    hub: WebhookReceiver  # what AUTO's HTTP actions call (connection auto_hub)
+    database: Any  # the engine of AUTO's SQL actions' database (connection auto_db)
     # Runs deleted and triggered again under the same ID (dag_id/run_id -> times): each time, its
     # Ready e-mails are owed again (the attack that checks such a run inherits no records).
     rerun: Counter[str] = field(default_factory=Counter)
@@ -401,12 +432,31 @@ class SharedServers:
         # The standalone flavour is served under a root path, as behind a reverse proxy.
         root_path = ROOT_PATH if flavour == "standalone" else ""
         with ExitStack() as stack:  # stops what it started when the start fails
+            database = stack.enter_context(throwaway_database("shared_auto"))
+            with database.begin() as db:
+                db.execute(sa.text("CREATE TABLE ean (region text)"))
+            hub = stack.enter_context(WebhookReceiver(answer="accepted"))
+            url = database.url
+            extra = {
+                "AIRFLOW_CONN_AUTO_HUB": hub.http_connection(),
+                "AIRFLOW_CONN_AUTO_DB": json.dumps(
+                    {
+                        "conn_type": "postgres",
+                        "host": url.host,
+                        "port": url.port,
+                        "login": url.username,
+                        "schema": url.database,
+                    }
+                ),
+            }
             server, smtp = stack.enter_context(
-                airflow_with_mail(folder, plan, flavour=flavour, root_path=root_path)
+                airflow_with_mail(
+                    folder, plan, flavour=flavour, root_path=root_path, extra_env=extra
+                )
             )
             for dry_run in DRY_RUNS:
                 server.wait_for_dag(dag_id(dry_run))
-            return Shared(server, smtp, folder), stack.pop_all()
+            return Shared(server, smtp, folder, hub, database), stack.pop_all()
         raise AssertionError("unreachable")  # for mypy: ExitStack may swallow an exception
 
     def stop(self, flavour: str) -> None:

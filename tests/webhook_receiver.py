@@ -1,5 +1,6 @@
-"""A local HTTP server standing in for a chat webhook (Slack, Teams through Apprise): it keeps what
-is posted to it and answers with the status it is told to."""
+"""A local HTTP server standing in for a chat webhook (Slack, Teams through Apprise) or a system an
+automated step calls: it keeps what is posted to it (and the GETs' paths with their query) and
+answers with the status and text it is told to."""
 
 from __future__ import annotations
 
@@ -19,9 +20,11 @@ class Posted:
 
 
 class WebhookReceiver:
-    def __init__(self, status: int = 200) -> None:
+    def __init__(self, status: int = 200, answer: str | None = None) -> None:
         self.status = status
+        self.answer = answer  # the body of every answer (default: ok, or no for an error)
         self.posted: list[Posted] = []
+        self.got: list[str] = []  # the GETs' paths, with their query
         self._lock = threading.Lock()
         receiver = self
 
@@ -33,10 +36,19 @@ class WebhookReceiver:
                     receiver.posted.append(
                         Posted(self.path, self.headers.get("Content-Type", ""), json.loads(raw))
                     )
+                self._answer()
+
+            def do_GET(self) -> None:
+                with receiver._lock:
+                    receiver.got.append(self.path)
+                self._answer()
+
+            def _answer(self) -> None:
                 self.send_response(receiver.status)
                 self.send_header("Content-Type", "text/plain")
                 self.end_headers()
-                self.wfile.write(b"ok" if receiver.status == 200 else b"no")
+                default = "ok" if receiver.status == 200 else "no"
+                self.wfile.write((receiver.answer or default).encode())
 
             def log_message(self, *args: Any) -> None:
                 pass
@@ -52,6 +64,10 @@ class WebhookReceiver:
     def slack_connection(self, path: str = "/services/T0/B0/X0") -> str:
         """An ``AIRFLOW_CONN_...`` value: a Slack webhook connection posting here."""
         return json.dumps({"conn_type": "slackwebhook", "password": self.url + path})
+
+    def http_connection(self) -> str:
+        """An ``AIRFLOW_CONN_...`` value: an HTTP connection to this server."""
+        return json.dumps({"conn_type": "http", "host": "127.0.0.1", "port": self.port})
 
     def apprise_connection(self, path: str = "/teams") -> str:
         """An ``AIRFLOW_CONN_...`` value: an Apprise connection whose one URL posts JSON here."""

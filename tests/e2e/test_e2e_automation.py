@@ -2,7 +2,8 @@
 
     X1 (auto) ─┬─► X2 (auto: fails until its flag file exists) ──────────────┐
                ├─► X3 (auto: always fails) ──────────────────────────────────┤
-               ├─► X4 (auto: killed while it runs) ──────────────────────────┼─► W (carol's)
+               ├─► X4 (auto: killed while it runs) ──────────────────────────┤
+               ├─► X5 (sql: a row) ─► V3 (sql check: 1 row) ─► X6 (http) ────┼─► W (carol's)
                └─► V1 (check: 1200 >= 1000) ─► V2 (check: 1190, ±0.5% of V1) ─► GX (gate) ─┘
                                                                                  └─► WB (fallback)
 
@@ -11,7 +12,8 @@ over" e-mail with what the action said) and asked: she writes the missing file a
 and the action runs once more and closes it. X3's owner answers Done by hand, V2's Accept: both
 need a comment on every route; an outsider's answers are refused. X4's process is killed (-9)
 while its action runs: the new try does not run it again but asks its holder, saying it was
-interrupted; a Retry runs it once more. The gate GX rests on V1 and V2:
+interrupted; a Retry runs it once more. X5 and V3 run SQL on a database of the machine's
+PostgreSQL through an Airflow connection, X6 calls a local HTTP server. The gate GX rests on V1 and V2:
 Go is refused while V2 is failed and not accepted, and once it is, GX's request and e-mail show both
 checks' values and verdicts. Each action runs exactly as often as decided (from the task logs). On the shared servers (tests/shared_airflow.py), the AUTO dry run.
 """
@@ -22,6 +24,7 @@ import time
 
 import psutil
 import pytest
+import sqlalchemy as sa
 
 from airflow_server import FLAVOURS, AirflowServer
 from shared_airflow import AUTO_FLAG, SLOW_FLAG, SLOW_STARTED, dag_id
@@ -160,6 +163,15 @@ def test_automated_steps_and_checks_run_and_people_take_over(shared_servers, fla
             assert server.answer_when_asked("carol", DAG_ID, run_id, "W", option).status_code == 200
         assert server.wait_for_run(DAG_ID, run_id) == "success"
 
+        # SQL on the machine's PostgreSQL, an HTTP call to the local server: each once.
+        with shared.database.connect() as db:
+            assert list(db.execute(sa.text("SELECT region FROM ean")).scalars()) == ["LIEGE"]
+        assert [p.body for p in shared.hub.posted if p.path == "/api/notify"] == [
+            {"phase": "Counts checked, go"}
+        ]
+        v3 = record(server, run_id, "V3")
+        assert (v3["by"], v3["value"], v3["verdict"]) == ("automation", 1, "passed"), v3
+        assert record(server, run_id, "X6")["comment"] == "accepted"  # what the server answered
         closed = {s: record(server, run_id, s) for s in ("X1", "X2", "X3", "X4", "V1", "V2")}
         assert closed["X4"]["by"] == "automation" and closed["X4"]["comment"] == "reindexed"
         assert closed["X1"]["by"] == "automation" and closed["X1"]["automated"] is True

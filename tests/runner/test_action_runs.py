@@ -1,8 +1,11 @@
 """An automated step's action run for real in the worker's way: a bash command through Airflow's
-SubprocessHook in the plan's folder, a python callable from a file of that folder; what each
-said, a check's value, and failures as outcomes in words."""
+SubprocessHook in the plan's folder, a python callable from a file of that folder, SQL on the
+machine's PostgreSQL through an Airflow connection, HTTP calls to a local server; what each said, a
+check's value, and failures as outcomes in words."""
 
 from __future__ import annotations
+
+import json
 
 import pytest
 
@@ -27,7 +30,33 @@ CATALOGUE = parse_catalogue(
             },
             "crash": {"kind": "python", "callable": "checks.billing:crash"},
             "absent": {"kind": "python", "callable": "checks.nowhere:totals"},
-            "query": {"kind": "sql", "connection": "db", "sql": "SELECT 1"},
+            "hub": {"kind": "ssh", "connection": "app", "command": "true"},
+            "load": {
+                "kind": "sql",
+                "connection": "market_db",
+                "sql": "INSERT INTO ean (region, day) VALUES (%(region)s, %(day)s)",
+                "parameters": {"region": "text", "day": "date"},
+            },
+            "count_ean": {
+                "kind": "sql",
+                "connection": "market_db",
+                "sql": "SELECT count(*) FROM ean WHERE region = %(region)s",
+                "parameters": {"region": "text"},
+            },
+            "elsewhere": {"kind": "sql", "connection": "nowhere_db", "sql": "SELECT 1"},
+            "notify": {
+                "kind": "http",
+                "connection": "hub",
+                "endpoint": "/api/notify",
+                "parameters": {"phase": "text"},
+            },
+            "hub_count": {
+                "kind": "http",
+                "connection": "hub",
+                "method": "GET",
+                "endpoint": "/api/count",
+                "parameters": {"region": "text"},
+            },
         }
     },
     "actions.yaml",
@@ -95,8 +124,72 @@ def test_a_callable_that_fails_or_is_missing_says_so(folder):
 
 
 def test_kinds_not_run_yet_say_so(folder):
-    outcome = run_action(CATALOGUE["query"], {}, folder)
+    outcome = run_action(CATALOGUE["hub"], {}, folder)
     assert (outcome.ok, outcome.said) == (
         False,
-        "actions of kind sql are not run yet (bash and python are)",
+        "actions of kind ssh are not run yet (bash, python, sql and http are)",
     )
+
+
+def test_sql_runs_on_its_connection_with_bound_values_and_a_check_counts(folder, monkeypatch):
+    """On a database of the machine's PostgreSQL: a value that would be SQL in a string is only a
+    value; a check measures the first column of the first row; a failure is said in a line."""
+    import sqlalchemy as sa
+
+    from throwaway_postgres import throwaway_database
+
+    with throwaway_database("actions") as engine:
+        with engine.begin() as db:
+            db.execute(sa.text("CREATE TABLE ean (region text, day date)"))
+        url = engine.url
+        monkeypatch.setenv(
+            "AIRFLOW_CONN_MARKET_DB",
+            json.dumps(
+                {
+                    "conn_type": "postgres",
+                    "host": url.host,
+                    "port": url.port,
+                    "login": url.username,
+                    "schema": url.database,
+                }
+            ),
+        )
+        evil = "LIEGE'); DROP TABLE ean; --"
+        for region in ("LIEGE", "LIEGE", evil):
+            outcome = run_action(CATALOGUE["load"], {"region": region, "day": "2027-01-15"}, folder)
+            assert (outcome.ok, outcome.said) == (True, "the SQL ran"), outcome
+        counted = run_action(CATALOGUE["count_ean"], {"region": "LIEGE"}, folder, check=True)
+        assert (counted.ok, counted.value, counted.said) == (True, 2.0, "2")
+        with engine.connect() as db:
+            regions = db.execute(sa.text("SELECT region FROM ean ORDER BY region")).scalars()
+            assert list(regions) == ["LIEGE", "LIEGE", evil]  # the table is still there
+        broken = run_action(CATALOGUE["load"], {"region": "x", "day": "not a day"}, folder)
+        assert not broken.ok and broken.said.startswith("InvalidDatetimeFormat"), broken
+    missing = run_action(CATALOGUE["elsewhere"], {}, folder, check=True)
+    assert (missing.ok, missing.said) == (
+        False,
+        "AirflowNotFoundException: The conn_id `nowhere_db` isn't defined",
+    )
+
+
+def test_http_calls_send_the_values_as_json_or_a_query_and_a_check_reads_the_body(
+    folder, monkeypatch
+):
+    from webhook_receiver import WebhookReceiver
+
+    with WebhookReceiver(answer="1 200\n") as hub:
+        monkeypatch.setenv("AIRFLOW_CONN_HUB", hub.http_connection())
+        outcome = run_action(CATALOGUE["notify"], {"phase": "Go, at last"}, folder)
+        assert (outcome.ok, outcome.said) == (True, "1 200")
+        assert (hub.posted[0].path, hub.posted[0].body) == ("/api/notify", {"phase": "Go, at last"})
+        assert hub.posted[0].content_type == "application/json"
+        counted = run_action(CATALOGUE["hub_count"], {"region": "LIÈGE &x=1"}, folder, check=True)
+        assert (counted.ok, counted.value) == (True, 1200.0)
+        assert hub.got == ["/api/count?region=LI%C3%88GE+%26x%3D1"]  # one value, encoded
+    with WebhookReceiver(status=503, answer="maintenance until 23:00\nretry later") as down:
+        monkeypatch.setenv("AIRFLOW_CONN_HUB", down.http_connection())
+        outcome = run_action(CATALOGUE["notify"], {"phase": "Go"}, folder)
+        assert (outcome.ok, outcome.said) == (
+            False,
+            "the server answered 503: maintenance until 23:00",
+        )
