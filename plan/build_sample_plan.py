@@ -4,7 +4,8 @@ The plan is what a DSO cutover team could have written for the move to the centr
 (CMS): preparation (PP), controlled stop (AC), cut over (CO), controlled start (DC) and hand over
 (HO), plus a fallback branch (FB-RB) that hangs off the go/no-go decision at the end of the cut over.
 It is rehearsed in three dry runs (DR1, DR2 in acceptance, DR3 in pre-production) and executed for
-real in LIVE. DEMO is a short dry run of its own to try the tool: five steps of a few minutes, none
+real in LIVE. DEMO is a short dry run of its own to try the tool: seven steps of a few minutes (two
+run by themselves: an export and a check), none
 with a planned time, so the first asks as soon as it is triggered and each next one when the one
 before is closed. Every name, e-mail address and runbook reference here is made up.
 
@@ -49,6 +50,8 @@ def step(
     description: str = "",
     kind: str = "",
     approvals: int | None = None,
+    action: str = "",
+    expect: str = "",
 ) -> Row:
     """One row of the Steps sheet; the phase is the ID's prefix (``FB-`` steps are in ``FB-RB``)."""
     prefix = step_id.split("-")[0]
@@ -65,6 +68,8 @@ def step(
         "description": description,
         "kind": kind,
         "approvals": approvals,
+        "action": action,
+        "expect": expect,
         "Runbook ref": runbook,  # an extra column: kept as metadata and shown to the owner
     }
 
@@ -1283,10 +1288,35 @@ DEMO: list[Row] = [
         description="Owned by another person: log in as them to start it.",
     ),
     step(
+        "CO-903",
+        "Demo: export the test register",
+        "ahenrard",
+        after="CO-901",
+        duration="2m",
+        dry_runs="DEMO",
+        kind="auto",
+        action="export_register(region=LIEGE)",
+        description="Runs by itself (the action export_register of plan/actions.yaml): nobody is "
+        "asked unless it fails; then its owner may Retry it or do it by hand.",
+    ),
+    step(
+        "CO-904",
+        "Demo: count the exported register",
+        "pgilson",
+        after="CO-903",
+        duration="2m",
+        dry_runs="DEMO",
+        kind="check",
+        action="count_register",
+        expect=">= 1000",
+        description="A check: it counts the register's lines and passes at 1,000 or more; the "
+        "recap shows the value.",
+    ),
+    step(
         "CO-902",
         "Demo: check the switch",
         "pgilson",
-        after="CO-901",
+        after="CO-904",
         duration="2m",
         dry_runs="DEMO",
         description="Close it with a comment: the recap page and the results show it.",

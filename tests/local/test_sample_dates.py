@@ -32,7 +32,7 @@ def sample(tmp_path, monkeypatch) -> Path:
     monkeypatch.setenv("TRANSITION_CACHE_DIR", str(tmp_path / "cache"))
     folder = tmp_path / "plan"
     folder.mkdir()
-    for name in ("config.yaml", "transition_plan.xlsx"):
+    for name in ("config.yaml", "transition_plan.xlsx", "actions.yaml"):
         shutil.copyfile(SAMPLE / name, folder / name)
     return folder / "config.yaml"
 
@@ -113,7 +113,10 @@ def test_a_restart_keeps_the_dates_until_the_first_dry_run_is_over(sample, tmp_p
     said = capsys.readouterr().out  # make run says the dates on the terminal
     assert f"DR1 on {first.d_day:%a %Y-%m-%d} (its first step asks from " in said
     assert "Trigger resa_dr1 to play DR1 now." in said
-    assert "To try the tool in a few minutes, trigger resa_demo: 5 steps" in said
+    assert (
+        "To try the tool in a few minutes, trigger resa_demo: 7 steps with no planned time "
+        "(2 run by themselves)" in said
+    )
     assert "PP-901 asking mlambert at once" in said
     # a week later, DR1 being played: same dates, and the edits made to the sample meanwhile
     book = openpyxl.load_workbook(sample.parent / "transition_plan.xlsx")

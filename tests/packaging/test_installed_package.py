@@ -44,7 +44,7 @@ def test_an_installed_transition_works_outside_the_checkout(tmp_path):
     assert installed.returncode == 0, installed.stdout + installed.stderr
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
-    for name in ("transition_plan.xlsx", "config.yaml"):
+    for name in ("transition_plan.xlsx", "config.yaml", "actions.yaml"):
         shutil.copy(REPO_ROOT / "plan" / name, elsewhere / name)
     env = {key: value for key, value in os.environ.items() if not key.startswith("TRANSITION_")}
     env["PYTHONPATH"] = str(site)

@@ -2,8 +2,9 @@
 
 ``transition standalone`` runs a dated copy of the sample workbook in ``HOME/sample-plan/``, with
 only the DryRuns sheet's D-day and End changed: the first dry run can be played at once (no step
-Overdue, :data:`FIRST_MARGIN`), the others follow every :data:`SPACING`. Any other workbook, or one
-whose D-days are no longer the marked ones, is run as it is.
+Overdue, :data:`FIRST_MARGIN`), the others follow every :data:`SPACING`; its actions catalogue is
+copied beside it (its actions run in that folder). Any other workbook, or one whose D-days are no
+longer the marked ones, is run as it is.
 
 How it works: docs/architecture.md, "local/sample_dates.py".
 """
@@ -141,7 +142,12 @@ def plan_to_run(
         return config_path
     folder = home / FOLDER
     state_path = folder / STATE_FILE
-    source = hashlib.sha256(workbook.read_bytes() + config_path.read_bytes()).hexdigest()
+    settings = yaml.safe_load(config_path.read_text(encoding="utf-8"))
+    catalogue = config_path.parent / settings["actions"] if settings.get("actions") else None
+    catalogue_bytes = catalogue.read_bytes() if catalogue and catalogue.is_file() else b""
+    source = hashlib.sha256(
+        workbook.read_bytes() + config_path.read_bytes() + catalogue_bytes
+    ).hexdigest()
     state = _read_state(state_path)
     dated = _still_current(state, plan, now)
     if dated is None:
@@ -149,8 +155,10 @@ def plan_to_run(
     elif state.get("source") == source and (folder / workbook.name).is_file():
         return folder / config_path.name  # nothing changed: the same copy (and compiled plan)
     folder.mkdir(parents=True, exist_ok=True)
-    settings = yaml.safe_load(config_path.read_text(encoding="utf-8"))
     settings["workbook"] = workbook.name  # beside the copy
+    if catalogue is not None and catalogue.is_file():  # its actions run in the copy's folder
+        settings["actions"] = catalogue.name
+        (folder / catalogue.name).write_bytes(catalogue_bytes)
     (folder / config_path.name).write_text(
         "# Written by make run from "
         + str(config_path)
@@ -231,9 +239,11 @@ def sample_dates_notice(plan: Plan, folder: Path) -> str:
         schedule = plan.schedules[name]
         first_steps = [s for s in schedule.steps.values() if not s.upstream]
         owners = sorted({plan.steps[s.step_id].owner for s in schedule.steps.values()})
+        automated = sum(1 for s in schedule.steps if plan.steps[s].action is not None)
+        by_themselves = f" ({automated} run by themselves)" if automated else ""
         text += (
             f" To try the tool in a few minutes, trigger {plan.dag_id(name)}: "
-            f"{len(schedule.steps)} steps with no planned time, "
+            f"{len(schedule.steps)} steps with no planned time{by_themselves}, "
             + ", ".join(f"{s.step_id} asking {plan.steps[s.step_id].owner}" for s in first_steps)
             + " at once, each next one when the one before is closed (log in as "
             + ", ".join(owners)
