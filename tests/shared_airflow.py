@@ -116,7 +116,8 @@ HEADER += ["Kind", "Approvals", "Description", "Action", "Expect"]
 # the actions of CATALOGUE: X1 runs, X2 fails until the test writes its flag file, X3 always fails,
 # X4 sleeps while its flag file exists (its process is killed), V1 measures 1200 (>= 1000: it
 # passes), V2 1190 (not within 0.5% of V1: it fails); X5 inserts a row in the shared server's
-# database (on the machine's PostgreSQL), V3 counts it, X6 tells the server's HTTP receiver.
+# database (on the machine's PostgreSQL), V3 counts it, X6 tells the server's HTTP receiver; X7
+# waits for its holder's Start (Approvals before), then runs.
 AUTO_STEPS = [
     ["X1", "Export the register", "CO", "AUTO", "", "alice", "", "", "auto", "", ""]
     + ["export(region=LIEGE)"],
@@ -134,8 +135,10 @@ AUTO_STEPS = [
     + ["count_ean(region=LIEGE)", "between 1 and 1"],
     ["X6", "Tell the market hub", "CO", "AUTO", "V3", "alice", "", "", "auto", "", ""]
     + ['notify_hub(phase="Counts checked, go")'],
+    ["X7", "Export the Namur register", "CO", "AUTO", "X1", "alice", "", "", "auto", "before"]
+    + ["", "export(region=NAMUR)"],
     ["GX", "Go / no-go: the counts", "CO", "AUTO", "V2", "alice", "", "", "gate"],
-    ["W", "Open the market", "DC", "AUTO", "X2, X3, X4, X6, GX", "carol"],
+    ["W", "Open the market", "DC", "AUTO", "X2, X3, X4, X6, X7, GX", "carol"],
     ["WB", "Restore the register", "FB-RB", "AUTO", "GX", "bob"],
 ]
 AUTO_FLAG = "flag.txt"  # X2's action fails while this file is missing from the plan's folder

@@ -3,7 +3,8 @@
     X1 (auto) ─┬─► X2 (auto: fails until its flag file exists) ──────────────┐
                ├─► X3 (auto: always fails) ──────────────────────────────────┤
                ├─► X4 (auto: killed while it runs) ──────────────────────────┤
-               ├─► X5 (sql: a row) ─► V3 (sql check: 1 row) ─► X6 (http) ────┼─► W (carol's)
+               ├─► X5 (sql: a row) ─► V3 (sql check: 1 row) ─► X6 (http) ────┤
+               ├─► X7 (auto, Approvals before: runs once alice says Start) ──┼─► W (carol's)
                └─► V1 (check: 1200 >= 1000) ─► V2 (check: 1190, ±0.5% of V1) ─► GX (gate) ─┘
                                                                                  └─► WB (fallback)
 
@@ -13,7 +14,8 @@ and the action runs once more and closes it. X3's owner answers Done by hand, V2
 need a comment on every route; an outsider's answers are refused. X4's process is killed (-9)
 while its action runs: the new try does not run it again but asks its holder, saying it was
 interrupted; a Retry runs it once more. X5 and V3 run SQL on a database of the machine's
-PostgreSQL through an Airflow connection, X6 calls a local HTTP server. The gate GX rests on V1 and V2:
+PostgreSQL through an Airflow connection, X6 calls a local HTTP server. X7 asks its owner to Start
+it (its Ready e-mail says so) and runs once she has. The gate GX rests on V1 and V2:
 Go is refused while V2 is failed and not accepted, and once it is, GX's request and e-mail show both
 checks' values and verdicts. Each action runs exactly as often as decided (from the task logs). On the shared servers (tests/shared_airflow.py), the AUTO dry run.
 """
@@ -108,6 +110,15 @@ def test_automated_steps_and_checks_run_and_people_take_over(shared_servers, fla
         (shared.folder / AUTO_FLAG).write_text("written by bob\n", encoding="utf-8")
         retried = server.answer_when_asked("bob", DAG_ID, run_id, "X2", "Retry")
         assert retried.status_code == 200, retried.text
+        # X7 asks its owner to Start it; the action runs then.
+        server.wait_until_asked(DAG_ID, run_id, "X7")
+        with server.client("admin") as admin:
+            x7_body = admin.get(
+                f"/api/v2/dags/{DAG_ID}/dagRuns/{run_id}/hitlDetails", params={"task_id": "X7"}
+            ).json()["hitl_details"][0]["body"]
+        assert runs_of_action(server, run_id, "X7") == 0  # not before its Start
+        started = server.answer_when_asked("alice", DAG_ID, run_id, "X7", "Start")
+        assert started.status_code == 200, started.text
         # X3 always fails: its owner does it by hand, with a comment.
         server.wait_until_asked(DAG_ID, run_id, "X3")
         assert answer(server, "alice", run_id, "X3", "Done by hand", comment=" ").status_code == 422
@@ -163,6 +174,12 @@ def test_automated_steps_and_checks_run_and_people_take_over(shared_servers, fla
             assert server.answer_when_asked("carol", DAG_ID, run_id, "W", option).status_code == 200
         assert server.wait_for_run(DAG_ID, run_id) == "success"
 
+        # X7 waited for alice's Start (its Ready e-mail), then ran: her Start, the automation's close.
+        assert "Press **Start** when it may run" in x7_body, x7_body
+        assert smtp.wait_for("[Transition-AUTO] X7 - Execution", to="alice@example.com")
+        assert record(server, run_id, "X7", "started")["by"] == "alice"
+        assert record(server, run_id, "X7")["comment"] == "exported NAMUR"
+        assert runs_of_action(server, run_id, "X7") == 1 and server.asks(DAG_ID, run_id, "X7") == 1
         # SQL on the machine's PostgreSQL, an HTTP call to the local server: each once.
         with shared.database.connect() as db:
             assert list(db.execute(sa.text("SELECT region FROM ean")).scalars()) == ["LIEGE"]
@@ -210,18 +227,14 @@ def test_automated_steps_and_checks_run_and_people_take_over(shared_servers, fla
         runs = {s: runs_of_action(server, run_id, s) for s in ("X1", "X2", "X3", "X4", "V1", "V2")}
         assert runs == {"X1": 1, "X2": 2, "X3": 1, "X4": 2, "V1": 1, "V2": 1}, runs
         x4_runs = record(server, run_id, "X4", "automation")["runs"]
-        assert ["ended" in r for r in x4_runs] == [False, True], (
-            x4_runs
-        )  # the killed run never ended
+        assert ["ended" in r for r in x4_runs] == [False, True], x4_runs  # the killed one never
         assert server.asks(DAG_ID, run_id, "X1") == 0 and server.asks(DAG_ID, run_id, "V1") == 0
-        # The automated steps send no Ready e-mail; each failure is told once.
+        # The automated steps send no Ready e-mail (but X7, which asks for Start first); each
+        # failure is told once.
         subjects = [
             str(m["Subject"]) for m in smtp.messages if DAG_ID in str(m["X-Transition-Run"])
         ]
-        assert not [
-            s
-            for s in subjects
-            if s.split(" ", 1)[1].startswith(("X", "V")) and s.endswith("Execution")
-        ], subjects
+        ready = [s.split(" ", 1)[1] for s in subjects if s.endswith("Execution")]
+        assert [s for s in ready if s.startswith(("X", "V"))] == ["X7 - Execution"], subjects
         for step in ("X2", "X3", "V2"):
             assert subjects.count(f"[Transition-AUTO] {step} - Take over") == 1, subjects

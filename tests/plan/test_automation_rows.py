@@ -263,15 +263,32 @@ def test_an_action_or_expectation_on_a_persons_step_is_ignored_with_a_warning(tm
     ) in warnings
 
 
-def test_approvals_on_an_automated_step_are_ignored_with_a_warning(tmp_path):
-    sheets = sheets_with(PP_020=("auto", "export_ean(region=LIEGE)", None))
+def test_approvals_before_on_an_automated_step_asks_its_holder_first(tmp_path):
+    """``before`` (French ``avant``, any case): its holder answers Start, then the action runs;
+    a number is ignored with a warning that says what to write; kept through the JSON round trip."""
+    sheets = sheets_with(
+        PP_020=("auto", "export_ean(region=LIEGE)", None),
+        CO_110=("check", "count_rows(region=LIEGE)", "> 0"),
+    )
     sheets["Steps"][ROWS["PP-020"] - 1][11] = 2  # L3: Approvals
+    sheets["Steps"][ROWS["CO-110"] - 1][11] = " Avant"  # L5
     errors, warnings, plan = compiled(tmp_path, sheets)
     assert errors == [] and plan.steps["PP-020"].approvals == 1
-    assert (
-        "Steps!L3: step 'PP-020' is not a gate, so its Approvals (2) is ignored; write gate in "
-        "Kind if it is a go/no-go decision, or empty the cell"
-    ) in warnings
+    assert warnings == [
+        "Steps!L3: step 'PP-020' runs its action by itself, so its Approvals (2) is ignored; "
+        "write before to have its holder answer Start before it runs"
+    ]
+    assert not plan.steps["PP-020"].action.confirm_first
+    assert plan.steps["CO-110"].action.confirm_first
+    again = plan_from_json(json.loads(json.dumps(plan_to_json(plan))))
+    assert again.steps["CO-110"].action.confirm_first
+    # On a person's step, before is no number of Go answers: ignored, with the gate's warning.
+    sheets = sheets_with()
+    sheets["Steps"][ROWS["CO-100"] - 1][11] = "before"
+    errors, warnings, plan = compiled(tmp_path, sheets)
+    assert errors == [] and any(
+        w.startswith("Steps!L4: step 'CO-100' is not a gate") for w in warnings
+    )
 
 
 def test_an_expectation_may_use_what_an_earlier_check_measured(tmp_path):

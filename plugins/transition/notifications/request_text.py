@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from transition.i18n import _, format_moment, use_language
-from transition.plan.model import Actor, Plan, ScheduledStep
+from transition.plan.model import Actor, Plan, ScheduledStep, StepAction
 from transition.workbook.cells import format_duration
 
 
@@ -27,6 +27,32 @@ def gate_how_to(approvals: int) -> str:
             "Go counts once {count} different people have said it; one No-go decides."
         ).format(count=approvals)
     return text
+
+
+def automated_how_to(action: StepAction, check: bool) -> str:
+    """What an automated step or check does, and what its holder may be asked, in words."""
+    text = _("This step runs by itself: the action `{action}`.").format(action=action.text)
+    if check:
+        text += " " + _("It passes when its value is {expect}.").format(expect=action.expect_text)
+    if action.confirm_first:
+        text += "\n\n" + _("1. Press **Start** when it may run: the action then runs.")
+    if check:
+        return (
+            text
+            + "\n\n"
+            + _(
+                "If it fails you are asked: **Retry** runs it again; **Accept** (with a reason) "
+                "closes it as it is."
+            )
+        )
+    return (
+        text
+        + "\n\n"
+        + _(
+            "If it fails you are asked: **Retry** runs it again; **Done by hand** (with a comment) "
+            "closes it as done by you."
+        )
+    )
 
 
 def subject(plan: Plan, step_id: str) -> str:
@@ -102,5 +128,10 @@ def body(plan: Plan, dry_run: str, scheduled: ScheduledStep) -> str:
             _("How"),
         )  # not inside an f-string: the extractor would not see them
         times = _("Times are in {timezone}.").format(timezone=plan.timezone)
-        steps = gate_how_to(step.approvals) if step.is_gate else how_to()
+        if step.is_gate:
+            steps = gate_how_to(step.approvals)
+        elif step.action is not None:
+            steps = automated_how_to(step.action, step.kind == "check")
+        else:
+            steps = how_to()
         return f"{table}\n\n### {what}\n\n{description}\n\n### {how}\n\n{steps}\n\n{times}"

@@ -25,6 +25,8 @@ from transition.workbook.cells import CellValue, as_text
 from transition.workbook.reader import RawSheet
 
 AUTOMATED = ("auto", "check")  # the kinds that run an action
+# Approvals of an automated step: its holder answers Start before the action runs.
+CONFIRM_FIRST = ("before", "avant")
 
 
 def expectation(value: CellValue) -> Expectation:
@@ -95,7 +97,8 @@ class AutomationRows(RowChecks):
                     "does not run yet: its holder is asked to do it by hand"
                 ).format(step=step_id, name=call.name, kind=action.kind),
             )
-        return True, StepAction(call.name, arguments, action_text, expect, expect_text)
+        confirm = as_text(values.get("approvals")).strip().lower() in CONFIRM_FIRST
+        return True, StepAction(call.name, arguments, action_text, expect, expect_text, confirm)
 
     def _bound(self, where: str, call: ActionCall) -> dict[str, str | int | float | bool] | None:
         """The call's arguments bound to its action's parameters; None with an error."""

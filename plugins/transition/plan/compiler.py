@@ -29,7 +29,7 @@ from transition.workbook.sheets import sheet_specs
 # 2: limits, control characters; 3: gates; 4: channels; 5: escalation; 6: more channel messages
 # (a channel's ``all`` is written out in the compiled plan); 7: seconds in a Start, the actions
 # catalogue checked; 8: kinds auto and check, their Action and Expect
-COMPILER_VERSION = "8"
+COMPILER_VERSION = "9"
 
 
 @dataclass

@@ -48,6 +48,7 @@ class StepAction:
     text: str  # the Action cell as written
     expect: Expectation | None = None  # a check's
     expect_text: str = ""  # the Expect cell as written
+    confirm_first: bool = False  # Approvals "before": its holder answers Start, then it runs
 
 
 @dataclass(frozen=True, slots=True)

@@ -223,6 +223,7 @@ def _action_from_json(data: dict[str, Any] | None) -> StepAction | None:
         text=data["text"],
         expect=Expectation(**expect) if expect is not None else None,
         expect_text=data.get("expect_text", ""),
+        confirm_first=bool(data.get("confirm_first", False)),
     )
 
 

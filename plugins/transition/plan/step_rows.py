@@ -10,7 +10,7 @@ import re
 from collections.abc import Iterable
 
 from transition.i18n import _, format_count, ngettext, pgettext
-from transition.plan.automation_rows import AutomationRows
+from transition.plan.automation_rows import AUTOMATED, CONFIRM_FIRST, AutomationRows
 from transition.plan.graph import find_cycles
 from transition.plan.model import Step
 from transition.plan.row_checks import (
@@ -235,6 +235,17 @@ class StepRows(AutomationRows):
         if is_blank(value):
             return 1
         text = as_text(value)
+        if kind in AUTOMATED and text.strip().lower() in CONFIRM_FIRST:
+            return 1  # its holder confirms before the action runs (automation_rows)
+        if kind in AUTOMATED:
+            self.warn(
+                where,
+                _(
+                    "step '{step}' runs its action by itself, so its Approvals ({approvals}) is "
+                    "ignored; write before to have its holder answer Start before it runs"
+                ).format(step=step_id, approvals=text),
+            )
+            return 1
         if kind in ("step", "auto", "check"):
             self.warn(
                 where,

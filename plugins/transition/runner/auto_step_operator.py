@@ -25,7 +25,7 @@ from transition.plan.actions import Action
 from transition.plan.check_rules import passes
 from transition.plan.model import StepAction
 from transition.runner.action_runs import Outcome, run_action
-from transition.runner.step_operator import StepOperator, said
+from transition.runner.step_operator import STAGE_START, START, StepOperator, said
 from transition.runs import step_records
 from transition.runs.answers import Answer, as_event, first_try_since_clear
 from transition.runs.sent_ledger import SentLedger
@@ -34,6 +34,7 @@ from transition.vocabulary import AUTOMATION, TAKEN_OVER, Option, Stage
 RETRY, BY_HAND, ACCEPT = Option.RETRY.value, Option.BY_HAND.value, Option.ACCEPT.value
 STAGE_FALLBACK = Stage.FALLBACK.value
 RUNS = "action_runs"  # the ledger's entry: every run of the action (step_records.ActionRun)
+CONFIRMED = "confirmed"  # the ledger's entry: the holder's Start (Approvals "before"), its try
 
 
 class AutoStepOperator(StepOperator):
@@ -53,6 +54,7 @@ class AutoStepOperator(StepOperator):
         arguments: dict[str, Value],
         folder: str,
         check: StepAction | None = None,
+        confirm_first: bool = False,
         on_fallback: Callable[..., None] | None = None,
         **kwargs: Any,
     ) -> None:
@@ -61,6 +63,7 @@ class AutoStepOperator(StepOperator):
         self.arguments = arguments
         self.folder = folder
         self.check = check
+        self.confirm_first = confirm_first  # its holder answers Start before the action runs
         if check is not None:
             self.options = [RETRY, ACCEPT]
         self._on_fallback = on_fallback
@@ -97,6 +100,10 @@ class AutoStepOperator(StepOperator):
         runs = self._runs(context)
         if taken := next((a for a in answers if a["option"] in TAKEN_OVER), None):
             return self._taken_over(context, as_event(taken), runs)
+        if self.confirm_first and not runs:
+            if (start := next((a for a in answers if a["option"] == START), None)) is None:
+                self._ask_and_remind(context, STAGE_START)
+            self._confirmed(context, as_event(start))
         retries = sum(1 for a in answers if a["option"] == RETRY)
         if len(runs) < 1 + retries:
             return self._run(context, runs)
@@ -120,7 +127,7 @@ class AutoStepOperator(StepOperator):
         }
         self._save(context, run)  # before it begins: a try that finds it unended runs it no more
         runs = [*runs, run]
-        context["ti"].xcom_push(key=step_records.STARTED, value=self._started(runs))
+        context["ti"].xcom_push(key=step_records.STARTED, value=self._started(context, runs))
         self.log.info("Running action %s (run %d)", self.action.name, len(runs))
         outcome = run_action(self.action, self.arguments, Path(self.folder), self.check is not None)
         run["ended"], run["ok"], run["said"] = (
@@ -161,14 +168,24 @@ class AutoStepOperator(StepOperator):
         return passed, passed, verdict
 
     # -- how it ends ----------------------------------------------------------------------------
-    @staticmethod
-    def _started(runs: list[step_records.ActionRun]) -> step_records.Said:
+    def _started(self, context: Any, runs: list[step_records.ActionRun]) -> step_records.Said:
+        """The step's Start: its holder's (Approvals ``before``), else its action's first run."""
+        if self.confirm_first:
+            ti = context["ti"]
+            confirmed = SentLedger.of(context).get(CONFIRMED)
+            first = first_try_since_clear(ti.max_tries, self.retries or 0)
+            if isinstance(confirmed, dict) and confirmed.get("try_number", 0) >= first:
+                return {
+                    "by": confirmed.get("by"),
+                    "at": confirmed.get("at"),
+                    "comment": str(confirmed.get("comment") or ""),
+                }
         return {"by": AUTOMATION, "at": runs[0]["started"], "comment": "", "automated": True}
 
     def _keep_records(self, context: Any, runs: list[step_records.ActionRun]) -> None:
         """The step's Start (its action's first run) and its runs, in XCom (a new try has none)."""
         ti = context["ti"]
-        ti.xcom_push(key=step_records.STARTED, value=self._started(runs))
+        ti.xcom_push(key=step_records.STARTED, value=self._started(context, runs))
         ti.xcom_push(key=step_records.AUTOMATION, value={"runs": runs})
 
     def _closed(self, context: Any, runs: list[step_records.ActionRun]) -> dict[str, Any]:
@@ -231,7 +248,21 @@ class AutoStepOperator(StepOperator):
             ledger.mark(told, timezone.utcnow().isoformat())
         self._ask_and_remind(context, STAGE_FALLBACK)
 
+    def options_for(self, stage: str) -> list[str]:
+        return [START] if stage == STAGE_START else self.options
+
+    def _confirmed(self, context: Any, event: dict[str, Any]) -> None:
+        """Its holder's Start (Approvals ``before``): the step's Start, kept for new tries."""
+        record = said(event)
+        context["ti"].xcom_push(key=step_records.STARTED, value=record)
+        SentLedger.of(context).mark(CONFIRMED, {**record, "try_number": context["ti"].try_number})
+
     def answered(self, context: Any, stage: str, event: dict[str, Any]) -> Any:
+        if stage == STAGE_START and "error" not in event:
+            if (event.get("chosen_options") or [None])[0] != START:
+                self._ask_and_remind(context, STAGE_START)
+            self._confirmed(context, event)
+            return self._run(context, self._runs(context))
         if stage != STAGE_FALLBACK:
             return super().answered(context, stage, event)
         runs = self._runs(context)

@@ -145,13 +145,15 @@ def _automated(plan: Plan, dry_run: str, step_id: str, common: dict[str, Any]) -
         arguments=arguments,
         folder=str(Path(plan.source.config or plan.source.workbook).parent),
         check=step.action if step.kind == "check" else None,
+        confirm_first=step.action.confirm_first,
         on_fallback=partial(announce_ready, plan, dry_run, scheduled),
         late_after=step.duration,
         planned_end=scheduled.planned_end,
         on_late=partial(announce_late, plan, dry_run, scheduled),
         escalation=plan.escalation,
         on_escalation=partial(announce_escalation, plan, dry_run, step_id),
-        **{**common, "on_ready": None},
+        # Told when it becomes ready only when its holder answers Start first (Approvals before).
+        **{**common, "on_ready": common["on_ready"] if step.action.confirm_first else None},
     )
 
 

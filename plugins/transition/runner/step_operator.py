@@ -240,10 +240,14 @@ class StepOperator(BaseOperator):
             ledger.mark("late", timezone.utcnow().isoformat())
 
     # -- stages 2 and 3: people -----------------------------------------------------------------
+    def options_for(self, stage: str) -> list[str]:
+        """The request's buttons while it waits for ``stage``."""
+        return self.options
+
     def _ask(self, context: Any, stage: str, timeout: dt.timedelta | None = None) -> NoReturn:
         upsert_hitl_detail(
             ti_id=context["task_instance"].id,
-            options=self.options,
+            options=self.options_for(stage),
             subject=self.subject,
             body=self.body,
             defaults=None,
