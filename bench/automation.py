@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 import os
 import platform
 import statistics
@@ -33,6 +32,7 @@ sys.path[:0] = [str(HERE), str(HERE.parent / "tests")]
 from airflow_server import AirflowServer
 from conftest import write_config, write_xlsx
 from dryrun import stamp
+from handover import bundle_with, chain_dag
 from parse import write_section
 from people import ACTORS
 from transition.local.standalone import airflow_users
@@ -46,22 +46,6 @@ actions:
     command: {COMMAND}
 """
 BARE_DAG_ID = "bare_bash_chain"
-BARE_DAG = """
-import datetime as dt
-
-from airflow.providers.standard.operators.bash import BashOperator
-from airflow.sdk import DAG
-
-with DAG(
-    "bare_bash_chain",
-    schedule=None,
-    start_date=dt.datetime(2020, 1, 1, tzinfo=dt.timezone.utc),
-    max_active_tasks=32,
-) as dag:
-    tasks = [BashOperator(task_id=f"T{n:03d}", bash_command="COMMAND") for n in range(LENGTH)]
-    for before, after in zip(tasks, tasks[1:]):
-        before >> after
-"""
 MARKS = ("dependent started", "action running")
 
 
@@ -94,23 +78,9 @@ def write_plan(folder: Path, length: int):
 
 
 def bare_bundle(folder: Path, length: int) -> dict[str, str]:
-    path = folder / "bare"
-    path.mkdir()
-    text = BARE_DAG.replace("LENGTH", str(length)).replace("COMMAND", COMMAND)
-    (path / f"{BARE_DAG_ID}.py").write_text(text)
-    bundles = [
-        {
-            "name": "dags-folder",
-            "classpath": "airflow.dag_processing.bundles.local.LocalDagBundle",
-            "kwargs": {},
-        },
-        {
-            "name": "bare",
-            "classpath": "airflow.dag_processing.bundles.local.LocalDagBundle",
-            "kwargs": {"path": str(path)},
-        },
-    ]
-    return {"AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_CONFIG_LIST": json.dumps(bundles)}
+    bash = "from airflow.providers.standard.operators.bash import BashOperator"
+    task = f'BashOperator(task_id=f"T{{n:03d}}", bash_command="{COMMAND}")'
+    return bundle_with(folder, f"{BARE_DAG_ID}.py", chain_dag(BARE_DAG_ID, bash, task, length))
 
 
 def moments(admin: httpx.Client, run_url: str, tasks: list[str], ours: bool) -> list[dict]:

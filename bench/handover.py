@@ -92,32 +92,43 @@ def answer(client: httpx.Client, run_url: str, step: str, option: str) -> None:
 
 
 BARE_DAG_ID = "bare_hitl_chain"
-BARE_DAG = """
+CHAIN_DAG = """
 import datetime as dt
 
-from airflow.providers.standard.operators.hitl import HITLOperator
 from airflow.sdk import DAG
+IMPORTS
 
 with DAG(
-    "bare_hitl_chain",
+    "DAG_ID",
     schedule=None,
     start_date=dt.datetime(2020, 1, 1, tzinfo=dt.timezone.utc),
     max_active_tasks=32,
 ) as dag:
-    tasks = [
-        HITLOperator(task_id=f"T{n:03d}", subject=f"Step {n}", options=["Close"])
-        for n in range(LENGTH)
-    ]
+    tasks = [TASK for n in range(LENGTH)]
     for before, after in zip(tasks, tasks[1:]):
         before >> after
 """
 
 
+def chain_dag(dag_id: str, imports: str, task: str, length: int) -> str:
+    """A DAG file's text: a chain of ``length`` tasks, each ``task`` (an expression of ``n``)."""
+    text = CHAIN_DAG.replace("DAG_ID", dag_id).replace("IMPORTS", imports)
+    return text.replace("TASK", task).replace("LENGTH", str(length))
+
+
 def bare_bundle(folder: Path, length: int) -> dict[str, str]:
     """A bundle holding the bare chain's DAG file, beside the plan's; the settings that add it."""
+    hitl = "from airflow.providers.standard.operators.hitl import HITLOperator"
+    task = 'HITLOperator(task_id=f"T{n:03d}", subject=f"Step {n}", options=["Close"])'
+    return bundle_with(folder, f"{BARE_DAG_ID}.py", chain_dag(BARE_DAG_ID, hitl, task, length))
+
+
+def bundle_with(folder: Path, name: str, text: str) -> dict[str, str]:
+    """A DAG bundle of its own (``folder/bare``) holding the file ``name`` (``text``), beside the
+    plan's; the settings that add it."""
     path = folder / "bare"
     path.mkdir()
-    (path / "bare_hitl_chain.py").write_text(BARE_DAG.replace("LENGTH", str(length)))
+    (path / name).write_text(text)
     bundles = [
         {
             "name": "dags-folder",
