@@ -23,6 +23,7 @@ checks' values and verdicts. Each action runs exactly as often as decided (from 
 from __future__ import annotations
 
 import time
+from urllib.parse import quote
 
 import psutil
 import pytest
@@ -221,6 +222,9 @@ def test_automated_steps_and_checks_run_and_people_take_over(shared_servers, fla
             "bob",
         )
         assert steps["V1"]["automation"]["verdict"] == "passed" and steps["W"]["automation"] is None
+        assert steps["X2"]["automation"]["log"].endswith(
+            f"/dags/{DAG_ID}/runs/{quote(run_id, safe='')}/tasks/X2?map_index=-1"
+        )
         assert steps["WB"]["state"] == "Skipped", steps["WB"]
         assert all(steps[s]["state"] == "Terminated" for s in steps if s != "WB"), steps
         # Each action ran as often as decided; nobody was asked about the ones that went right.

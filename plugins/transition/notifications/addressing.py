@@ -32,6 +32,15 @@ def required_actions_link(base_url: str, dag_id: str, run_id: str, task_id: str)
     )
 
 
+def task_log_link(base_url: str, dag_id: str, run_id: str, task_id: str) -> str:
+    """The step's task in Airflow's UI, its log first (an automated step's action says its
+    output there)."""
+    return (
+        f"{base_url.rstrip('/')}/dags/{quote(dag_id, safe='')}/runs/{quote(run_id, safe='')}"
+        f"/tasks/{quote(task_id, safe='')}?map_index=-1"
+    )
+
+
 def run_link(base_url: str, dag_id: str, run_id: str) -> str:
     """The run's page in Airflow's UI (its steps, its grid)."""
     return f"{base_url.rstrip('/')}/dags/{quote(dag_id, safe='')}/runs/{quote(run_id, safe='')}"

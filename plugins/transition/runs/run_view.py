@@ -14,7 +14,7 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
-from transition.notifications.addressing import required_actions_link
+from transition.notifications.addressing import required_actions_link, task_log_link
 from transition.plan.forecast import Progress, Timeline, planned_origin, reckon
 from transition.plan.gates import branch_only, descendants, downstream_of, gate_branches
 from transition.plan.model import Plan, ScheduledStep, Step
@@ -173,12 +173,17 @@ def _step_view(context: _Context, scheduled: ScheduledStep) -> StepView:
         "decision": _decision(context.decisions.get(step_id), zone),
         "skipped_by": context.skipped_by.get(step_id) if state.value == "Skipped" else None,
         "automation": _automation(
-            step, context.facts.xcoms.get((step_id, AUTOMATION_KEY)) or {}, closed
+            step,
+            context.facts.xcoms.get((step_id, AUTOMATION_KEY)) or {},
+            closed,
+            task_log_link(context.base_url, context.dag_id, context.run_id, step_id),
         ),
     }
 
 
-def _automation(step: Step, runs: dict[str, Any], closed: dict[str, Any]) -> AutomationView | None:
+def _automation(
+    step: Step, runs: dict[str, Any], closed: dict[str, Any], log: str
+) -> AutomationView | None:
     """What an automated step's action did (its ``automation`` record), and how it closed."""
     listed = [r for r in runs.get("runs") or [] if isinstance(r, dict)]
     if step.action is None or not listed:
@@ -196,6 +201,7 @@ def _automation(step: Step, runs: dict[str, Any], closed: dict[str, Any]) -> Aut
         "verdict": None if passed is None else "passed" if passed else "failed",
         "taken_over": taken if isinstance(taken, str) else None,
         "taken_over_by": closed.get("by") if taken else None,
+        "log": log,
     }
 
 

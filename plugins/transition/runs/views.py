@@ -45,6 +45,7 @@ class AutomationView(TypedDict):
     verdict: str | None  # "passed", "failed"
     taken_over: str | None  # "Done by hand", "Accept"
     taken_over_by: str | None
+    log: str  # the task's page in Airflow's UI, with its log
 
 
 class StepView(TypedDict):

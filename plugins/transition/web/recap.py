@@ -51,6 +51,7 @@ def automation_texts() -> dict[str, Any]:
         "verdicts": {"passed": _("passed"), "failed": _("failed")},
         "taken_over": _("{option} by {person}"),
         "runs": _("{count} runs"),
+        "log": _("log"),
     }
 
 
