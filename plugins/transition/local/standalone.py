@@ -66,6 +66,11 @@ TUNING = {
     # a step answered just before the outage waited five minutes; tests/e2e/test_e2e_faults.py).
     # A task that runs heartbeats every few seconds; a step runs for a second or two.
     "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": "60",
+    # A task's calls to the api-server wait 30 s, not 5: on a loaded machine (three runs triggered
+    # while another Airflow starts) a start that took over 5 s timed out in the worker although the
+    # api-server had taken it; Airflow's retry of it then met "already running" and the try failed
+    # (recovered by its next try, seconds later: tests/e2e/test_e2e_answer_once.py, 2026-12-07).
+    "AIRFLOW__WORKERS__EXECUTION_API_TIMEOUT": "30",
 }
 
 
