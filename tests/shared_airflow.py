@@ -37,7 +37,7 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 import sqlalchemy as sa
@@ -49,6 +49,9 @@ from smtp_server import SmtpServer
 from throwaway_postgres import throwaway_database
 from transition.store.plan_store import load_plan
 from webhook_receiver import WebhookReceiver
+
+if TYPE_CHECKING:
+    from ssh_server import SshServer  # asyncssh: imported by the servers that use it
 
 ZONE = zoneinfo.ZoneInfo("Europe/Brussels")
 NAME = "sec"
@@ -116,8 +119,9 @@ HEADER += ["Kind", "Approvals", "Description", "Action", "Expect"]
 # the actions of CATALOGUE: X1 runs, X2 fails until the test writes its flag file, X3 always fails,
 # X4 sleeps while its flag file exists (its process is killed), V1 measures 1200 (>= 1000: it
 # passes), V2 1190 (not within 0.5% of V1: it fails); X5 inserts a row in the shared server's
-# database (on the machine's PostgreSQL), V3 counts it, X6 tells the server's HTTP receiver; X7
-# waits for its holder's Start (Approvals before), then runs.
+# database (on the machine's PostgreSQL), V3 counts it, X6 tells the server's HTTP receiver, X8
+# runs a command on the server's SSH server; X7 waits for its holder's Start (Approvals before),
+# then runs.
 AUTO_STEPS = [
     ["X1", "Export the register", "CO", "AUTO", "", "alice", "", "", "auto", "", ""]
     + ["export(region=LIEGE)"],
@@ -135,10 +139,12 @@ AUTO_STEPS = [
     + ["count_ean(region=LIEGE)", "between 1 and 1"],
     ["X6", "Tell the market hub", "CO", "AUTO", "V3", "alice", "", "", "auto", "", ""]
     + ['notify_hub(phase="Counts checked, go")'],
+    ["X8", "Archive the EANs", "CO", "AUTO", "V3", "bob", "", "", "auto", "", ""]
+    + ["archive(region=LIEGE)"],
     ["X7", "Export the Namur register", "CO", "AUTO", "X1", "alice", "", "", "auto", "before"]
     + ["", "export(region=NAMUR)"],
     ["GX", "Go / no-go: the counts", "CO", "AUTO", "V2", "alice", "", "", "gate"],
-    ["W", "Open the market", "DC", "AUTO", "X2, X3, X4, X6, X7, GX", "carol"],
+    ["W", "Open the market", "DC", "AUTO", "X2, X3, X4, X6, X7, X8, GX", "carol"],
     ["WB", "Restore the register", "FB-RB", "AUTO", "GX", "bob"],
 ]
 AUTO_FLAG = "flag.txt"  # X2's action fails while this file is missing from the plan's folder
@@ -178,6 +184,12 @@ actions:
     endpoint: /api/notify
     parameters:
       phase: {type: text}
+  archive:
+    kind: ssh
+    connection: auto_remote
+    command: echo "archived $TRANSITION_ARG_REGION in $PWD"
+    parameters:
+      region: {type: text}
   count:
     kind: python
     callable: "counts:count"
@@ -322,6 +334,7 @@ class Shared:
     folder: Path
     hub: WebhookReceiver  # what AUTO's HTTP actions call (connection auto_hub)
     database: Any  # the engine of AUTO's SQL actions' database (connection auto_db)
+    remote: SshServer  # where AUTO's SSH actions run (connection auto_remote)
     # Runs deleted and triggered again under the same ID (dag_id/run_id -> times): each time, its
     # Ready e-mails are owed again (the attack that checks such a run inherits no records).
     rerun: Counter[str] = field(default_factory=Counter)
@@ -439,9 +452,14 @@ class SharedServers:
             with database.begin() as db:
                 db.execute(sa.text("CREATE TABLE ean (region text)"))
             hub = stack.enter_context(WebhookReceiver(answer="accepted"))
+            from ssh_server import SshServer
+
+            (folder / "remote").mkdir()
+            remote = stack.enter_context(SshServer(folder / "remote"))
             url = database.url
             extra = {
                 "AIRFLOW_CONN_AUTO_HUB": hub.http_connection(),
+                "AIRFLOW_CONN_AUTO_REMOTE": remote.connection(),
                 "AIRFLOW_CONN_AUTO_DB": json.dumps(
                     {
                         "conn_type": "postgres",
@@ -459,7 +477,7 @@ class SharedServers:
             )
             for dry_run in DRY_RUNS:
                 server.wait_for_dag(dag_id(dry_run))
-            return Shared(server, smtp, folder, hub, database), stack.pop_all()
+            return Shared(server, smtp, folder, hub, database, remote), stack.pop_all()
         raise AssertionError("unreachable")  # for mypy: ExitStack may swallow an exception
 
     def stop(self, flavour: str) -> None:

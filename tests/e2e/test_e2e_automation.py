@@ -3,7 +3,8 @@
     X1 (auto) ─┬─► X2 (auto: fails until its flag file exists) ──────────────┐
                ├─► X3 (auto: always fails) ──────────────────────────────────┤
                ├─► X4 (auto: killed while it runs) ──────────────────────────┤
-               ├─► X5 (sql: a row) ─► V3 (sql check: 1 row) ─► X6 (http) ────┤
+               ├─► X5 (sql: a row) ─► V3 (sql check: 1 row) ─┬► X6 (http) ───┤
+               │                                             └► X8 (ssh) ────┤
                ├─► X7 (auto, Approvals before: runs once alice says Start) ──┼─► W (carol's)
                └─► V1 (check: 1200 >= 1000) ─► V2 (check: 1190, ±0.5% of V1) ─► GX (gate) ─┘
                                                                                  └─► WB (fallback)
@@ -14,7 +15,8 @@ and the action runs once more and closes it. X3's owner answers Done by hand, V2
 need a comment on every route; an outsider's answers are refused. X4's process is killed (-9)
 while its action runs: the new try does not run it again but asks its holder, saying it was
 interrupted; a Retry runs it once more. X5 and V3 run SQL on a database of the machine's
-PostgreSQL through an Airflow connection, X6 calls a local HTTP server. X7 asks its owner to Start
+PostgreSQL through an Airflow connection, X6 calls a local HTTP server, X8 runs a command on a
+local SSH server. X7 asks its owner to Start
 it (its Ready e-mail says so) and runs once she has. The gate GX rests on V1 and V2:
 Go is refused while V2 is failed and not accepted, and once it is, GX's request and e-mail show both
 checks' values and verdicts. Each action runs exactly as often as decided (from the task logs). On the shared servers (tests/shared_airflow.py), the AUTO dry run.
@@ -104,7 +106,14 @@ def test_automated_steps_and_checks_run_and_people_take_over(shared_servers, fla
         # X2 fails: its holder is told what the action said, and asked.
         server.wait_until_asked(DAG_ID, run_id, "X2")
         mail = smtp.wait_for("[Transition-AUTO] X2 - Take over", to="bob@example.com")
-        assert "flag.txt is missing" in mail.get_body(("plain",)).get_content()
+        told = mail.get_body(("plain",)).get_content()
+        assert "failed: the command ended with code 3: flag.txt is missing" in told
+        assert "Its last lines:" in told and "\n    flag.txt is missing" in told, told
+        with server.client("admin") as admin:
+            asked = admin.get(
+                f"/api/v2/dags/{DAG_ID}/dagRuns/{run_id}/hitlDetails", params={"task_id": "X2"}
+            ).json()["hitl_details"][-1]
+        assert "Its last lines:\n\n    flag.txt is missing" in asked["body"], asked["body"]
         assert answer(server, "oscar", run_id, "X2", "Retry").status_code == 403  # an outsider
         refused = answer(server, "bob", run_id, "X2", "Done by hand")  # no comment
         assert refused.status_code == 422 and "comment" in refused.text, refused.text
@@ -181,7 +190,8 @@ def test_automated_steps_and_checks_run_and_people_take_over(shared_servers, fla
         assert record(server, run_id, "X7", "started")["by"] == "alice"
         assert record(server, run_id, "X7")["comment"] == "exported NAMUR"
         assert runs_of_action(server, run_id, "X7") == 1 and server.asks(DAG_ID, run_id, "X7") == 1
-        # SQL on the machine's PostgreSQL, an HTTP call to the local server: each once.
+        # SQL on the machine's PostgreSQL, an HTTP call to the local server, a command on the SSH
+        # server: each once.
         with shared.database.connect() as db:
             assert list(db.execute(sa.text("SELECT region FROM ean")).scalars()) == ["LIEGE"]
         assert [p.body for p in shared.hub.posted if p.path == "/api/notify"] == [
@@ -190,6 +200,14 @@ def test_automated_steps_and_checks_run_and_people_take_over(shared_servers, fla
         v3 = record(server, run_id, "V3")
         assert (v3["by"], v3["value"], v3["verdict"]) == ("automation", 1, "passed"), v3
         assert record(server, run_id, "X6")["comment"] == "accepted"  # what the server answered
+        x8 = record(server, run_id, "X8")
+        assert (x8["by"], x8["comment"]) == (
+            "automation",
+            f"archived LIEGE in {shared.remote.home}",
+        )
+        assert [c for c in shared.remote.commands if "archived" in c] == [
+            'export TRANSITION_ARG_REGION=LIEGE; echo "archived $TRANSITION_ARG_REGION in $PWD"'
+        ]
         closed = {s: record(server, run_id, s) for s in ("X1", "X2", "X3", "X4", "V1", "V2")}
         assert closed["X4"]["by"] == "automation" and closed["X4"]["comment"] == "reindexed"
         assert closed["X1"]["by"] == "automation" and closed["X1"]["automated"] is True

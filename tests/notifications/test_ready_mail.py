@@ -123,3 +123,49 @@ def test_a_ready_email_that_cannot_be_built_is_recorded_as_failed(tmp_path, monk
     assert [(f["mail"], f["to"]) for f in failures] == [("ready", "carol@example.com")]
     assert failures[0]["error"].startswith("ValueError: Header values may not contain")
     assert Ledger.store["resa_dr1/r/CO-100"]["mail_failures"] == failures
+
+
+def test_a_take_over_email_says_what_failed_and_its_last_lines_in_the_readers_language(tmp_path):
+    """CO-110 is a check whose SQL failed; its owner alice reads French (the plan is in English):
+    the sentence is hers, what the action printed is as printed, in both bodies."""
+    from conftest import STEPS_HEADER, write_config, write_xlsx
+    from transition.plan.compiler import compile_plan
+    from transition.plan.config import load_config
+
+    sheets = base_sheets()
+    sheets["Steps"][0] = [*STEPS_HEADER, "Kind", "Approvals", "Action", "Expect"]
+    for row in sheets["Steps"][1:]:
+        row.extend(["check", None, "count_rows", "> 0"] if row[0] == "CO-110" else [None] * 4)
+    (tmp_path / "actions.yaml").write_text(
+        "actions:\n  count_rows: {kind: sql, connection: db, sql: SELECT count(*) FROM ean}\n",
+        encoding="utf-8",
+    )
+    write_xlsx(tmp_path / "plan.xlsx", sheets)
+    config = write_config(tmp_path / "config.yaml", "plan.xlsx", actions="actions.yaml")
+    plan = compile_plan(load_config(config)).plan
+    assert plan is not None
+    run = {
+        "try_number": 1,
+        "started": "2027-01-16T22:00:00+00:00",
+        "ended": "2027-01-16T22:00:02+00:00",
+        "ok": False,
+        "said": 'UndefinedTable: relation "ean" does not exist',
+        "tail": ['psycopg2.errors.UndefinedTable: relation "ean" does not exist', "LINE 1: <x>"],
+    }
+    message = ready_message(
+        plan,
+        "DR1",
+        plan.schedules["DR1"].steps["CO-110"],
+        dag_id="d",
+        run_id="r",
+        base_url="http://x",
+        closed=[],
+        failure=run,
+    )
+    assert message["Subject"] == "[Transition-DR1] CO-110 - Reprise en main"
+    text = message.get_body(("plain",)).get_content()
+    html = message.get_body(("html",)).get_content()
+    said = 'L\'action count_rows a échoué : UndefinedTable: relation "ean" does not exist'
+    assert said in text and "Ses dernières lignes :" in text and "    LINE 1: <x>" in text
+    assert "LINE 1: &lt;x&gt;" in html and "<x>" not in html
+    assert "échoué" in html

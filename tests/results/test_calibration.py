@@ -417,3 +417,33 @@ def test_the_command_refuses_to_overwrite_and_says_so(tmp_path):
     assert "cannot reach Airflow at http://127.0.0.1:9" in unreachable.stderr
     assert source.read_bytes() == before and (tmp_path / "exists.xlsx").read_bytes() == b"mine"
     assert not (tmp_path / "new.xlsx").exists()
+
+
+def test_an_automated_step_says_it_runs_by_itself_and_when_a_person_took_over(tmp_path):
+    """F2 as a check: in run 1 its action closed it, in run 2 a person took over (Accept): the
+    note says so, the durations are measured as any step's."""
+    import dataclasses
+
+    from transition.results.calibration_workbook import note
+
+    plan = valid_plan(write_plan(tmp_path))
+    plan.steps["F2"] = dataclasses.replace(plan.steps["F2"], kind="check")
+    runs = []
+    for run, taken_over in ((RUN_1, None), (RUN_2, "Accept")):
+        steps = []
+        for s in run["steps"]:
+            if s["id"] == "F2":
+                s = {**s, "kind": "check", "automation": {"runs": 1, "taken_over": taken_over}}
+            steps.append(s)
+        runs.append(run_results_from_json({**run, "steps": steps}))
+    f2 = next(s for s in calibrate(plan, runs).steps if s.step.id == "F2")
+    assert [m.taken_over for m in f2.measures] == [False, True]
+    assert (f2.median, f2.proposed) == (49 * M, 50 * M)  # as before: measured as any step
+    assert note(f2) == (
+        "runs by itself; a person took over in 1 run (their work is in its duration); "
+        "the median of the measured Start → Close of 2 runs, rounded"
+    )
+    f2_alone = next(s for s in calibrate(plan, runs[:1]).steps if s.step.id == "F2")
+    assert note(f2_alone).startswith("runs by itself; the measured Start → Close of 1 run")
+    s = next(s for s in calibrate(plan, runs).steps if s.step.id == "S")
+    assert not note(s).startswith("runs by itself")

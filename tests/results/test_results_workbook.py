@@ -19,6 +19,7 @@ import pytest
 
 from conftest import base_sheets, write_config, write_xlsx
 from run_samples import DEFECTS, RUN, TRANSFERS, recap, step
+from transition.i18n import use_language
 from transition.results.api_client import Credentials
 from transition.results.data import phase_results, run_results_from_json, split_run
 from transition.results.workbook import results_bytes, write_results
@@ -62,6 +63,9 @@ def test_data_from_the_plugins_json(results):
     assert results.phases == ["AC", "CO", "HO"]
     assert [s.id for s in results.in_state("Overdue", "Late")] == ["B", "C"]
     assert results.name_of("frank") == "Frank Claes" and results.name_of("zed") == "zed"
+    assert results.name_of("automation") == "the automation"  # who ran an automated step
+    with use_language("fr"):
+        assert results.name_of("automation") == "l'automatisation"
 
 
 def test_phase_results_span_first_start_to_last_end(results):

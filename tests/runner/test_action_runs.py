@@ -1,7 +1,7 @@
 """An automated step's action run for real in the worker's way: a bash command through Airflow's
 SubprocessHook in the plan's folder, a python callable from a file of that folder, SQL on the
-machine's PostgreSQL through an Airflow connection, HTTP calls to a local server; what each said, a
-check's value, and failures as outcomes in words."""
+machine's PostgreSQL through an Airflow connection, HTTP calls to a local server, commands on a
+local SSH server; what each said, a check's value, and failures as outcomes in words."""
 
 from __future__ import annotations
 
@@ -22,7 +22,10 @@ CATALOGUE = parse_catalogue(
             },
             "count": {"kind": "bash", "command": "echo counting; echo 1 250 000"},
             "chatty": {"kind": "bash", "command": "echo all good"},
-            "broken": {"kind": "bash", "command": "echo 'table ean is locked' >&2; exit 3"},
+            "broken": {
+                "kind": "bash",
+                "command": "seq 1 20; echo 'table ean is locked' >&2; exit 3",
+            },
             "totals": {
                 "kind": "python",
                 "callable": "checks.billing:totals",
@@ -30,7 +33,13 @@ CATALOGUE = parse_catalogue(
             },
             "crash": {"kind": "python", "callable": "checks.billing:crash"},
             "absent": {"kind": "python", "callable": "checks.nowhere:totals"},
-            "hub": {"kind": "ssh", "connection": "app", "command": "true"},
+            "archive": {
+                "kind": "ssh",
+                "connection": "app",
+                "command": 'printf "%s|%s" "$TRANSITION_ARG_REGION" "$TRANSITION_ARG_DAYS" > got.txt; echo archived; echo 1 250',
+                "parameters": {"region": "text", "days": "integer"},
+            },
+            "full": {"kind": "ssh", "connection": "app", "command": "echo 'disk full' >&2; exit 4"},
             "load": {
                 "kind": "sql",
                 "connection": "market_db",
@@ -90,12 +99,14 @@ def test_a_command_runs_in_the_plans_folder_with_its_values_and_without_the_work
     assert "secret" not in env and "AIRFLOW__" not in env
 
 
-def test_a_failed_command_says_its_code_and_last_line(folder):
+def test_a_failed_command_says_its_code_and_last_line_and_keeps_its_last_lines(folder):
     outcome = run_action(CATALOGUE["broken"], {}, folder)
     assert (outcome.ok, outcome.said) == (
         False,
         "the command ended with code 3: table ean is locked",
     )
+    assert outcome.tail == (*(str(n) for n in range(10, 21)), "table ean is locked")
+    assert run_action(CATALOGUE["chatty"], {}, folder).tail == ()  # kept when it went wrong
 
 
 def test_a_check_reads_its_value_from_the_last_line_or_what_is_returned(folder):
@@ -119,16 +130,46 @@ def test_a_callable_that_fails_or_is_missing_says_so(folder):
         False,
         "ValueError: the billing database is in maintenance",
     )
+    # Its last lines: where in the plan's file, and what.
+    assert outcome.tail[-1] == "ValueError: the billing database is in maintenance"
+    assert any("billing.py" in line for line in outcome.tail), outcome.tail
     outcome = run_action(CATALOGUE["absent"], {}, folder)
     assert (outcome.ok, outcome.said) == (False, "FileNotFoundError: no file checks/nowhere.py")
 
 
-def test_kinds_not_run_yet_say_so(folder):
-    outcome = run_action(CATALOGUE["hub"], {}, folder)
-    assert (outcome.ok, outcome.said) == (
-        False,
-        "actions of kind ssh are not run yet (bash, python, sql and http are)",
-    )
+def test_ssh_runs_the_command_on_the_other_machine_with_its_values_quoted(
+    folder, tmp_path, monkeypatch
+):
+    """On a real SSH server on 127.0.0.1 whose host key the connection names: the values reach
+    the command as variables, a value that would be a command in a shell only a value; a check
+    reads the last line; a failure says its code and what the command printed on stderr; a
+    server whose host key is not the connection's is refused."""
+    from ssh_server import SshServer
+
+    remote = tmp_path / "remote"
+    remote.mkdir()
+    with SshServer(remote) as server:
+        monkeypatch.setenv("AIRFLOW_CONN_APP", server.connection())
+        evil = "LIEGE'; touch pwned; echo '$(touch pwned2)\n`touch pwned3`"
+        outcome = run_action(CATALOGUE["archive"], {"region": evil, "days": 3}, folder)
+        assert (outcome.ok, outcome.said) == (True, "1 250"), outcome
+        assert (remote / "got.txt").read_text() == f"{evil}|3"
+        assert sorted(p.name for p in remote.iterdir()) == ["client_key", "got.txt"]
+        assert not (folder / "got.txt").exists()  # it ran there, not in the plan's folder
+        assert server.commands[0].endswith(CATALOGUE["archive"].spec["command"])
+        counted = run_action(CATALOGUE["archive"], {"region": "NAMUR", "days": 1}, folder, True)
+        assert (counted.ok, counted.value) == (True, 1250.0)
+        failed = run_action(CATALOGUE["full"], {}, folder)
+        assert (failed.ok, failed.said) == (False, "the command ended with code 4: disk full")
+        assert failed.tail == ("disk full",)
+        with SshServer(tmp_path) as impostor:  # on another port, with a host key of its own
+            wrong = json.loads(server.connection())
+            wrong["port"] = impostor.port
+            monkeypatch.setenv("AIRFLOW_CONN_APP", json.dumps(wrong))
+            refused = run_action(CATALOGUE["full"], {}, folder)
+            assert not refused.ok and "key" in refused.said.lower(), refused
+            assert impostor.commands == []
+    assert len(server.commands) == 3
 
 
 def test_sql_runs_on_its_connection_with_bound_values_and_a_check_counts(folder, monkeypatch):
@@ -193,3 +234,4 @@ def test_http_calls_send_the_values_as_json_or_a_query_and_a_check_reads_the_bod
             False,
             "the server answered 503: maintenance until 23:00",
         )
+        assert outcome.tail == ("maintenance until 23:00", "retry later")

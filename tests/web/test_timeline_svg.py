@@ -370,3 +370,63 @@ def test_the_500_step_sample_plan(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     gates = [g.get("data-step") for g in groups(root, "gate")]
     assert gates == [s for s in plan.schedules["DR1"].steps if plan.steps[s].kind == "gate"]
     assert float(root.get("height")) == HEAD + ROW * len(rows) + 8
+
+
+def test_automated_steps_are_marked_and_say_who_closed_them():
+    """An automated step's label is in italics and says it runs by itself; its bar says it was
+    closed by the automation, or who took over; a person's step is as before."""
+    automation = {"runs": 2, "ok": False, "said": "", "value": None, "expect": "", "log": ""}
+    view = run_view(
+        [
+            step(
+                "A",
+                "Terminated",
+                kind="auto",
+                closed_by="automation",
+                actual_start=at("08:00"),
+                actual_end=at("08:02"),
+            ),
+            step(
+                "B",
+                "Terminated",
+                kind="check",
+                closed_by="bob",
+                actual_start=at("08:02"),
+                actual_end=at("08:30"),
+                automation={
+                    **automation,
+                    "verdict": "failed",
+                    "taken_over": "Accept",
+                    "taken_over_by": "Bob Peeters",
+                },
+            ),
+            step(
+                "C",
+                "Terminated",
+                closed_by="alice",
+                actual_start=at("08:30"),
+                actual_end=at("09:00"),
+            ),
+        ]
+    )
+    root = parse(timeline_svg(view))
+    automated = [g.get("data-step") for g in groups(root, "automated")]
+    assert automated == ["A", "B"]
+    tips = {
+        g.get("data-step"): [
+            t.text
+            for r in g.iter(f"{SVG}rect")
+            if r.get("class") == "actual"
+            for t in r.iter(f"{SVG}title")
+        ][0]
+        for g in groups(root)
+    }
+    assert tips["A"].endswith(" · closed by the automation"), tips
+    assert tips["B"].endswith(" · taken over by Bob Peeters"), tips
+    assert " · " not in tips["C"]
+    styles = {t.get("data-step"): t.get("font-style") for t in labels(root)}
+    assert styles == {"A": "italic", "B": "italic", "C": None}
+    (title,) = [t.findtext(f"{SVG}title") for t in labels(root) if t.get("data-step") == "A"]
+    assert title == "A Label of A · runs by itself"
+    legend = [t.text for t in root.iter(f"{SVG}text") if t.get("x") == "26"]
+    assert "runs by itself" in legend

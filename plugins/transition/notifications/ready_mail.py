@@ -27,7 +27,7 @@ from transition.notifications.channels import ChannelMessage, lines_of_facts
 from transition.notifications.deliver import Announcement, Mail, deliver, task_recorder
 from transition.notifications.evidence_text import evidence_lines
 from transition.notifications.mail import compose, markdown_html, render
-from transition.notifications.request_text import d_day, planned_end, when
+from transition.notifications.request_text import action_failure, d_day, planned_end, when
 from transition.plan.model import Actor, Plan, ScheduledStep
 from transition.runs import step_records
 from transition.runs.step_holder import read_holder
@@ -54,12 +54,13 @@ def ready_message(
     base_url: str,
     closed: list[str],
     holder: str | None = None,
-    failure: str = "",
+    failure: step_records.ActionRun | None = None,
     evidence: list[str] | None = None,
 ) -> EmailMessage:
     """To whoever holds the step (``holder``: the person it was transferred to, else its owner),
     copied to the owner (when it was transferred), team leader and department head, in the
-    reader's language. ``failure``: an automated step's action failed, the holder takes over;
+    reader's language. ``failure``: an automated step's action's run that went wrong, the holder
+    takes over;
     ``evidence``: a gate's checks, one line each (written in the reader's language)."""
     step = plan.steps[scheduled.step_id]
     owner = plan.actors[step.owner]
@@ -90,7 +91,8 @@ def ready_message(
             else ready_subject(dry_run, step.id)
         )
         values = {
-            "failure": failure,
+            "failure": action_failure(step.action.name, failure) if failure and step.action else "",
+            "failure_lines": failure.get("tail", []) if failure else [],
             "evidence": evidence or [],
             "subject": subject,
             "step": step,
@@ -177,10 +179,15 @@ def _short_time(value: str, plan: Plan) -> str:
 
 
 def announce_ready(
-    plan: Plan, dry_run: str, scheduled: ScheduledStep, context: Any, failure: str = ""
+    plan: Plan,
+    dry_run: str,
+    scheduled: ScheduledStep,
+    context: Any,
+    failure: step_records.ActionRun | None = None,
 ) -> None:
     """The Ready e-mail to whoever holds the step, and the plan's channels, from a running task;
-    never raises. ``failure``: an automated step's action failed (the e-mail asks to take over)."""
+    never raises. ``failure``: an automated step's action's run that went wrong (the e-mail asks to
+    take over)."""
     ti = context["ti"]
     try:
         holder = read_holder(context)

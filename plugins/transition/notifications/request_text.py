@@ -6,6 +6,7 @@ import datetime as dt
 
 from transition.i18n import _, format_moment, use_language
 from transition.plan.model import Actor, Plan, ScheduledStep, StepAction
+from transition.runs.step_records import ActionRun
 from transition.workbook.cells import format_duration
 
 
@@ -52,6 +53,28 @@ def automated_how_to(action: StepAction, check: bool) -> str:
             "If it fails you are asked: **Retry** runs it again; **Done by hand** (with a comment) "
             "closes it as done by you."
         )
+    )
+
+
+def action_failure(action: str, run: ActionRun) -> str:
+    """What went wrong with ``run`` of ``action``, in a sentence."""
+    if "ended" not in run:
+        return _(
+            "The action {action} was interrupted (its process ended while it ran): "
+            "whether it did its work is not known."
+        ).format(action=action)
+    return _("The action {action} failed: {said}").format(action=action, said=run.get("said", ""))
+
+
+def action_failure_markdown(action: str, run: ActionRun, check: bool) -> str:
+    """The top of a failed action's request: what went wrong, its last lines, what to answer."""
+    text = f"**{action_failure(action, run)}**\n\n"
+    if lines := run.get("tail"):
+        text += _("Its last lines:") + "\n\n" + "\n".join(f"    {line}" for line in lines) + "\n\n"
+    if check:
+        return text + _("Retry runs it again; Accept (with a reason) closes the check as it is.")
+    return text + _(
+        "Retry runs it again; Done by hand (with a comment) closes the step as done by you."
     )
 
 

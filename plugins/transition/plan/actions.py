@@ -28,8 +28,6 @@ CONNECTION = re.compile(r"^[A-Za-z0-9_.-]{1,250}$")
 CALLABLE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*:[A-Za-z_][A-Za-z0-9_]*$")
 PLACEHOLDER = re.compile(r"%\((\w+)\)s")
 # kind -> (the fields it needs, the fields it may have)
-# The kinds the runner runs today (transition.runner.action_runs); the others fall back to a person.
-RUN_KINDS = ("bash", "python", "sql", "http")
 KINDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "sql": (("connection", "sql"), ()),
     "http": (("connection", "endpoint"), ("method",)),

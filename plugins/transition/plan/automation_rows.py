@@ -17,7 +17,7 @@ from transition.plan.action_cells import (
     parse_action_cell,
     parse_expect,
 )
-from transition.plan.actions import RUN_KINDS, Action
+from transition.plan.actions import Action
 from transition.plan.graph import ancestors
 from transition.plan.model import StepAction
 from transition.plan.row_checks import RowChecks
@@ -88,15 +88,6 @@ class AutomationRows(RowChecks):
             self._expect_ignored(sheet, number, step_id, expect_text)
         if arguments is None:
             return False, None
-        action = (self.catalogue or {}).get(call.name)
-        if action is not None and action.kind not in RUN_KINDS:  # said, not hidden
-            self.warn(
-                where,
-                _(
-                    "step '{step}' runs '{name}', an action of kind {kind}, which this version "
-                    "does not run yet: its holder is asked to do it by hand"
-                ).format(step=step_id, name=call.name, kind=action.kind),
-            )
         confirm = as_text(values.get("approvals")).strip().lower() in CONFIRM_FIRST
         return True, StepAction(call.name, arguments, action_text, expect, expect_text, confirm)
 

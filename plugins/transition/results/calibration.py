@@ -67,6 +67,7 @@ class Verdict(str, Enum):
 class Measure:
     outcome: Outcome
     duration: dt.timedelta | None = None  # Start → Close, when measured
+    taken_over: bool = False  # an automated step a person closed: their work is in the duration
 
 
 @dataclass(frozen=True)
@@ -110,7 +111,8 @@ def measure(result: StepResult | None) -> Measure:
         # marked done in Airflow: no Start at all. Either way nothing was measured.
         if result.actual_duration is None or result.actual_start == result.actual_end:
             return Measure(Outcome.NO_START)
-        return Measure(Outcome.MEASURED, max(result.actual_duration, dt.timedelta(0)))
+        taken_over = bool((result.automation or {}).get("taken_over"))
+        return Measure(Outcome.MEASURED, max(result.actual_duration, dt.timedelta(0)), taken_over)
     if result.actual_start is not None:
         return Measure(Outcome.NOT_CLOSED)
     return Measure(Outcome.NOT_REACHED)

@@ -24,6 +24,7 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
 from transition.i18n import N_, _, ngettext
+from transition.plan.automation_rows import AUTOMATED
 from transition.results.calibration import Calibration, Outcome, StepCalibration, Verdict
 from transition.results.data import RunResults
 from transition.results.workbook import DURATION_FORMAT, _header
@@ -121,7 +122,25 @@ def _minutes(value: dt.timedelta) -> int:
 
 
 def note(step: StepCalibration) -> str:
-    """Why the step has the Duration proposed, in words."""
+    """Why the step has the Duration proposed, in words; an automated step's says so."""
+    text = _note(step)
+    if step.step.kind not in AUTOMATED:
+        return text
+    taken = sum(1 for m in step.measures if m.taken_over)
+    if not taken:
+        return _("runs by itself") + "; " + text
+    return (
+        ngettext(
+            "runs by itself; a person took over in {count} run (their work is in its duration)",
+            "runs by itself; a person took over in {count} runs (their work is in their durations)",
+            taken,
+        ).format(count=taken)
+        + "; "
+        + text
+    )
+
+
+def _note(step: StepCalibration) -> str:
     if step.verdict is Verdict.CALIBRATED:
         count = sum(1 for m in step.measures if m.outcome is Outcome.MEASURED)
         text = ngettext(

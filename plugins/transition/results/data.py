@@ -18,9 +18,10 @@ from typing import Any
 from urllib.parse import quote
 
 from transition.errors import ApiError, NotFound
+from transition.i18n import _
 from transition.results.api_client import ApiClient
 from transition.runs.views import RunView
-from transition.vocabulary import DefectStatus
+from transition.vocabulary import AUTOMATION, DefectStatus
 
 DONE = ("Terminated", "Skipped")
 
@@ -148,6 +149,9 @@ class RunResults:
         return [s for s in self.steps if s.state in states]
 
     def name_of(self, actor: str | None) -> str:
+        """The actor's name; an automated step's action: "the automation" (in the language of use)."""
+        if actor == AUTOMATION:
+            return _("the automation")
         return self.actors.get(actor or "", actor or "")
 
 

@@ -1,5 +1,5 @@
 """Running an automated step's action in the worker: a ``bash`` command, a ``python`` callable of
-the plan's folder, ``sql`` on a database connection, an ``http`` call (issue 28; SSH is to come).
+the plan's folder, ``sql`` on a database connection, an ``http`` call, an ``ssh`` command.
 
 A command is the catalogue's fixed text, run by Airflow's ``SubprocessHook`` in the plan's folder,
 with the arguments as ``TRANSITION_ARG_<NAME>`` variables (:mod:`transition.plan.action_arguments`)
@@ -7,8 +7,10 @@ in an environment of their own: the worker's (Airflow's database URL, its secret
 down. A callable is loaded from its file in the plan's folder and called with the arguments as
 keyword arguments. SQL runs through the connection's own hook (common.sql), the arguments bound
 as ``%(name)s`` parameters; a check measures the first column of the first row. An HTTP call sends
-the arguments as a JSON body (as the query for GET); a check measures the response's body. What
-went wrong is an :class:`Outcome`, never an exception: the step's holder is asked to take over.
+the arguments as a JSON body (as the query for GET); a check measures the response's body. An SSH
+command runs on the connection's machine, the arguments exported before it, each value quoted
+for the remote POSIX shell. What went wrong is an :class:`Outcome`, never an exception, with the last lines printed (or the error's
+traceback): the step's holder is asked to take over.
 """
 
 from __future__ import annotations
@@ -16,6 +18,9 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import shlex
+import traceback
+from collections import deque
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -29,6 +34,7 @@ from transition.plan.actions import Action
 
 # What a command keeps of the worker's environment: where programs are, the locale, the zone.
 KEPT_VARIABLES = ("PATH", "LANG", "LC_ALL", "TZ")
+TAIL_LINES = 12  # of what a failed action printed, for the person who takes over
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +42,9 @@ class Outcome:
     ok: bool
     said: str  # the last line printed, the value returned, or what went wrong
     value: float | None = None  # a check's measured value
+    tail: tuple[
+        str, ...
+    ] = ()  # a failure's last lines printed, or its error's (at most TAIL_LINES)
 
 
 def run_action(
@@ -47,32 +56,28 @@ def run_action(
         return _command(action.spec["command"], arguments, folder, check)
     if action.kind == "python":
         return _callable(action.spec["callable"], arguments, folder, check)
+    remote = {"sql": _sql, "http": _http, "ssh": _ssh}[action.kind]
     try:
-        if action.kind == "sql":
-            return _sql(action, arguments, check)
-        if action.kind == "http":
-            return _http(action, arguments, check)
+        return remote(action, arguments, check)
     except Exception as error:  # the connection, the database, the server: said to the holder
-        return Outcome(False, _first_line(f"{type(error).__name__}: {error}"))
-    return Outcome(
-        False,
-        _("actions of kind {kind} are not run yet (bash, python, sql and http are)").format(
-            kind=action.kind
-        ),
-    )
+        return Outcome(False, _line(f"{type(error).__name__}: {error}"), tail=_error_tail(error))
 
 
 def _command(command: str, arguments: dict[str, Value], folder: Path, check: bool) -> Outcome:
     env = {k: os.environ[k] for k in KEPT_VARIABLES if k in os.environ}
     env["HOME"] = str(folder)
     env.update(environment(arguments))
-    result = SubprocessHook().run_command(["bash", "-c", command], env=env, cwd=str(folder))
+    hook = SubprocessHook()
+    printed = _Printed(hook.log)
+    hook._log = printed  # the hook logs each line the command prints; the last ones are kept
+    result = hook.run_command(["bash", "-c", command], env=env, cwd=str(folder))
     if result.exit_code != 0:
         return Outcome(
             False,
             _("the command ended with code {code}: {line}").format(
                 code=result.exit_code, line=result.output or _("it printed nothing")
             ),
+            tail=tuple(printed.lines),
         )
     return _measured(result.output, result.output, check)
 
@@ -88,7 +93,7 @@ def _callable(name: str, arguments: dict[str, Value], folder: Path, check: bool)
         spec.loader.exec_module(module)
         returned = getattr(module, function_name)(**arguments)
     except Exception as error:  # the action's own failure, said to the person who takes over
-        return Outcome(False, f"{type(error).__name__}: {error}")
+        return Outcome(False, f"{type(error).__name__}: {error}", tail=_error_tail(error))
     return _measured(returned, repr(returned), check)
 
 
@@ -101,9 +106,41 @@ def _measured(output: Any, said: str, check: bool) -> Outcome:
         return Outcome(False, str(error))
 
 
-def _first_line(text: str, limit: int = 300) -> str:
-    line = next((x.strip() for x in text.splitlines() if x.strip()), "")
+class _Printed:
+    """A hook's logger that keeps the last lines a ``SubprocessHook`` logs as the command's output
+    (each as ``log.info("%s", line)``), and logs everything as before."""
+
+    def __init__(self, log: Any) -> None:
+        self.log = log
+        self.lines: deque[str] = deque(maxlen=TAIL_LINES)
+
+    def info(self, event: str, *args: Any, **kwargs: Any) -> Any:
+        if event == "%s" and len(args) == 1:
+            self.lines.append(_cut(str(args[0])))
+        return self.log.info(event, *args, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.log, name)
+
+
+def _tail(lines: list[str]) -> tuple[str, ...]:
+    return tuple(_cut(line) for line in lines if line.strip())[-TAIL_LINES:]
+
+
+def _error_tail(error: BaseException) -> tuple[str, ...]:
+    """The last lines of ``error``'s traceback (where in the action's file, and what)."""
+    return _tail("".join(traceback.format_exception(error)).splitlines())
+
+
+def _cut(line: str, limit: int = 300) -> str:
+    line = line.rstrip()
     return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
+def _line(text: str, last: bool = False) -> str:
+    """The first (or ``last``) line of ``text`` that is not blank, cut."""
+    lines = text.splitlines()
+    return _cut(next((x.strip() for x in (reversed(lines) if last else lines) if x.strip()), ""))
 
 
 def _sql(action: Action, arguments: dict[str, Value], check: bool) -> Outcome:
@@ -141,10 +178,38 @@ def _http(action: Action, arguments: dict[str, Value], check: bool) -> Outcome:
         headers={} if method == "GET" else {"Content-Type": "application/json"},
         extra_options={"check_response": False},
     )
-    said = _first_line(response.text) or _("an empty answer")
+    said = _line(response.text) or _("an empty answer")
     if response.status_code >= 400:
         return Outcome(
             False,
             _("the server answered {code}: {line}").format(code=response.status_code, line=said),
+            tail=_tail(response.text.splitlines()),
         )
     return _measured(response.text, said, check)
+
+
+def _ssh(action: Action, arguments: dict[str, Value], check: bool) -> Outcome:
+    # deferred: the SSH provider, only in a worker
+    from airflow.providers.ssh.hooks.ssh import SSHHook
+
+    # No time limit, as a local command (the task's own limits apply); the arguments are exported
+    # in the command itself: an SSH server accepts few environment variables (OpenSSH: AcceptEnv).
+    hook = SSHHook(ssh_conn_id=str(action.connection), cmd_timeout=None)
+    exports = "".join(
+        f"export {name}={shlex.quote(value)}; " for name, value in environment(arguments).items()
+    )
+    with hook.get_conn() as client:
+        code, out, err = hook.exec_ssh_client_command(
+            client, exports + action.spec["command"], get_pty=False, environment=None
+        )
+    output = out.decode("utf-8", "replace")
+    if code != 0:
+        said = _line(err.decode("utf-8", "replace"), last=True) or _line(output, last=True)
+        return Outcome(
+            False,
+            _("the command ended with code {code}: {line}").format(
+                code=code, line=said or _("it printed nothing")
+            ),
+            tail=_tail(output.splitlines() + err.decode("utf-8", "replace").splitlines()),
+        )
+    return _measured(output, _line(output, last=True), check)

@@ -20,6 +20,7 @@ from typing import Any, NoReturn
 from airflow.sdk import timezone
 
 from transition.i18n import _, use_language
+from transition.notifications.request_text import action_failure_markdown
 from transition.plan.action_arguments import Value
 from transition.plan.actions import Action
 from transition.plan.check_rules import passes
@@ -135,6 +136,8 @@ class AutoStepOperator(StepOperator):
             outcome.ok,
             outcome.said,
         )
+        if outcome.tail:
+            run["tail"] = list(outcome.tail)
         if outcome.value is not None:
             run["value"] = outcome.value
         if outcome.ok and self.check is not None and outcome.value is not None:
@@ -222,28 +225,14 @@ class AutoStepOperator(StepOperator):
         """Ask the holder to take over (the last run failed, or never ended); tell them once per
         run."""
         with use_language(self.language):
-            if "ended" not in runs[-1]:
-                what = _(
-                    "The action {action} was interrupted (its process ended while it ran): "
-                    "whether it did its work is not known."
-                ).format(action=self.action.name)
-            else:
-                what = _("The action {action} failed: {said}").format(
-                    action=self.action.name, said=runs[-1].get("said", "")
-                )
-            how = (
-                _("Retry runs it again; Accept (with a reason) closes the check as it is.")
-                if self.check
-                else _(
-                    "Retry runs it again; Done by hand (with a comment) closes the step as done by you."
-                )
+            self._failure = action_failure_markdown(
+                self.action.name, runs[-1], self.check is not None
             )
-        self._failure = f"**{what}**\n\n{how}"
         ledger = SentLedger.of(context)
         told = f"fallback/{runs[-1]['started']}"
         if not ledger.get(told) and self._on_fallback is not None:
             callback = self._on_fallback
-            self._notify(lambda c: callback(c, failure=what), context, "that the action failed")
+            self._notify(lambda c: callback(c, failure=runs[-1]), context, "that the action failed")
         if not ledger.get(told):
             ledger.mark(told, timezone.utcnow().isoformat())
         self._ask_and_remind(context, STAGE_FALLBACK)

@@ -72,14 +72,15 @@ AUTOMATION = "automation"  # an automated step's or check's runs of its action (
 
 class ActionRun(TypedDict):
     """One run of an automated step's action: the try that ran it, when it began and ended (not
-    ended: its process died while it ran), whether it went right, what it said, a check's value
-    and verdict."""
+    ended: its process died while it ran), whether it went right, what it said (and, when it went
+    wrong, the last lines it printed or its error's), a check's value and verdict."""
 
     try_number: int
     started: str
     ended: NotRequired[str]
     ok: NotRequired[bool]
     said: NotRequired[str]
+    tail: NotRequired[list[str]]
     value: NotRequired[float]
     passed: NotRequired[bool]
 

@@ -16,8 +16,10 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from transition.i18n import _
+from transition.plan.automation_rows import AUTOMATED
 from transition.runs.states import STATE_COLOURS, state_name
 from transition.runs.views import RunView, StepView
+from transition.vocabulary import AUTOMATION
 
 LABEL_WIDTH = 300  # the step column, in px
 PLOT_WIDTH = 1100  # the time axis at zoom 1, in px
@@ -164,6 +166,7 @@ def _legend() -> Iterator[str]:
             'stroke-width="2"/>',
         ),
         (_("gate"), f'<polygon points="{_diamond(11, 6.5, 5)}" fill="#ffffff" stroke="#0b2a4a"/>'),
+        (_("runs by itself"), '<text x="1" y="10" font-style="italic">ID</text>'),
     ]
     x, y = 4, 4
     for index, (name, swatch) in enumerate(swatches):
@@ -235,6 +238,7 @@ def _row(
         + (["critical"] if forecast_critical else [])
         + (["planned-critical"] if planned_critical else [])
         + (["gate"] if gate else [])
+        + (["automated"] if _automated(step) else [])
     )
     yield (
         f'<g class="{classes}" data-step="{text(step["id"])}" data-state="{text(state)}">'
@@ -259,6 +263,8 @@ def _row(
         start = actual_start or actual_end
         assert start is not None and done_until is not None
         tip = _("Actual: {start} → {end}").format(start=_when(actual_start), end=_when(actual_end))
+        if by := _closed_how(step):
+            tip += f" · {by}"
         yield _bar(
             scale, start, done_until, top + 8, 9, f'class="actual" fill="{background}" {stroke}'
         )
@@ -282,11 +288,29 @@ def _row(
     yield "</g>"
 
 
+def _automated(step: StepView) -> bool:
+    return step["kind"] in AUTOMATED
+
+
+def _closed_how(step: StepView) -> str:
+    """How an automated step was closed: by its action, or by the person who took over."""
+    automation = step.get("automation")
+    if step["closed_by"] == AUTOMATION:
+        return _("closed by the automation")
+    if automation and automation.get("taken_over"):
+        return _("taken over by {person}").format(person=automation.get("taken_over_by") or "")
+    return ""
+
+
 def _label(step: StepView, top: float, critical: bool) -> str:
-    """The step's ID and label (cut at :data:`LABEL_CHARS`), in the left column."""
+    """The step's ID and label (cut at :data:`LABEL_CHARS`), in the left column; an automated
+    step's in italics."""
     name = f"{step['id']} {step['label']}"
     shown = name if len(name) <= LABEL_CHARS else name[: LABEL_CHARS - 1] + "…"
     marked = f' font-weight="bold" fill="{CRITICAL_COLOUR}"' if critical else ""
+    if _automated(step):
+        marked += ' font-style="italic"'
+        name += f" · {_('runs by itself')}"
     return (
         f'<text class="label" data-step="{text(step["id"])}" x="4" y="{top + 14:.0f}"{marked}>'
         f"{text(shown)}<title>{text(name)}</title></text>"
