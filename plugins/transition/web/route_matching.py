@@ -1,12 +1,19 @@
-"""Which route Airflow's api-server will run for a request: Starlette's own matching, mounts included."""
+"""Which route Airflow's api-server will run for a request: Starlette's own matching, mounts included.
+
+Starlette tries the routes one by one (about 800 on Airflow's api-server); the guard and the
+session slots ask for every request, so what a path and method match is kept (the last
+:data:`CACHED_PATHS` of them: a client sending new paths only pushes older ones out).
+"""
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 from starlette.routing import Match, Mount
 
 MAX_MOUNT_DEPTH = 8
+CACHED_PATHS = 4096
 
 
 def matched_route(
@@ -16,6 +23,35 @@ def matched_route(
     prefixes, and its path parameters; None when no route matches the path and method (Airflow
     answers 404 or 405). A mount whose path starts with one of ``stop_at``, or whose routes cannot
     be seen, is returned itself."""
+    found = _matched(
+        app,
+        scope["type"],
+        scope.get("method"),
+        scope["path"],
+        scope.get("root_path", ""),
+        scope.get("app_root_path"),
+        stop_at,
+    )
+    return None if found is None else (found[0], found[1], dict(found[2]))
+
+
+@lru_cache(maxsize=CACHED_PATHS)
+def _matched(
+    app: Any,
+    kind: str,
+    method: str | None,
+    path: str,
+    root_path: str,
+    app_root_path: str | None,
+    stop_at: tuple[str, ...],
+) -> tuple[Any, str, dict[str, Any]] | None:
+    """:func:`matched_route` for what Starlette's matching reads of a scope (Airflow declares no
+    route by host)."""
+    scope: dict[str, Any] = {"type": kind, "path": path, "root_path": root_path}
+    if method is not None:
+        scope["method"] = method
+    if app_root_path is not None:
+        scope["app_root_path"] = app_root_path
     routes = app.router.routes
     child_scope = dict(scope)
     prefix = ""
