@@ -4,9 +4,9 @@ The plan is what a DSO cutover team could have written for the move to the centr
 (CMS): preparation (PP), controlled stop (AC), cut over (CO), controlled start (DC) and hand over
 (HO), plus a fallback branch (FB-RB) that hangs off the go/no-go decision at the end of the cut over.
 It is rehearsed in three dry runs (DR1, DR2 in acceptance, DR3 in pre-production) and executed for
-real in LIVE. DEMO is a short dry run of its own to try the tool: seven steps of a few minutes (two
-run by themselves: an export and a check), none
-with a planned time, so the first asks as soon as it is triggered and each next one when the one
+real in LIVE. DEMO is a short dry run of its own to try the tool: nine steps of a few minutes (four
+run by themselves: an export and its count, a SQL load and its check on make run's demo database),
+none with a planned time, so the first asks as soon as it is triggered and each next one when the one
 before is closed. Every name, e-mail address and runbook reference here is made up.
 
 Usage::
@@ -1313,10 +1313,35 @@ DEMO: list[Row] = [
         "recap shows the value.",
     ),
     step(
+        "CO-905",
+        "Demo: load the register into MIG 6",
+        "ahenrard",
+        after="CO-904",
+        duration="2m",
+        dry_runs="DEMO",
+        kind="auto",
+        action="load_register(region=LIEGE)",
+        description="Runs SQL by itself (the action load_register): make run's demo database, on "
+        "its embedded PostgreSQL, gets the region's EANs in the new system's table.",
+    ),
+    step(
+        "CO-906",
+        "Demo: count the EANs loaded",
+        "pgilson",
+        after="CO-905",
+        duration="2m",
+        dry_runs="DEMO",
+        kind="check",
+        action="count_loaded(region=LIEGE)",
+        expect="between 99.5% and 100.5% of CO-904",
+        description="A SQL check: the EANs loaded must match the exported register's count "
+        "(CO-904's value) within 0.5%.",
+    ),
+    step(
         "CO-902",
         "Demo: check the switch",
         "pgilson",
-        after="CO-904",
+        after="CO-906",
         duration="2m",
         dry_runs="DEMO",
         description="Close it with a comment: the recap page and the results show it.",

@@ -114,8 +114,8 @@ def test_a_restart_keeps_the_dates_until_the_first_dry_run_is_over(sample, tmp_p
     assert f"DR1 on {first.d_day:%a %Y-%m-%d} (its first step asks from " in said
     assert "Trigger resa_dr1 to play DR1 now." in said
     assert (
-        "To try the tool in a few minutes, trigger resa_demo: 7 steps with no planned time "
-        "(2 run by themselves)" in said
+        "To try the tool in a few minutes, trigger resa_demo: 9 steps with no planned time "
+        "(4 run by themselves)" in said
     )
     assert "PP-901 asking mlambert at once" in said
     # a week later, DR1 being played: same dates, and the edits made to the sample meanwhile

@@ -60,7 +60,11 @@ def test_the_demo_dry_run_can_be_played_in_a_few_minutes():
     logins make run prints), and none of them in the plan's own dry runs."""
     plan = compile_plan(load_config(REPO_ROOT / "plan" / "config.yaml")).plan
     demo = plan.schedules["DEMO"]
-    assert 3 <= len(demo.steps) <= 8 and demo.dry_run.end is None
+    assert 3 <= len(demo.steps) <= 10 and demo.dry_run.end is None
+    # Four run by themselves: a command and SQL on make run's demo database, each with its check.
+    automated = {s: plan.steps[s] for s in demo.steps if plan.steps[s].action is not None}
+    kinds = sorted((s.kind, plan.actions[s.action.name].kind) for s in automated.values())
+    assert kinds == [("auto", "bash"), ("auto", "sql"), ("check", "bash"), ("check", "sql")]
     assert all(s.planned_start is None and s.not_before is None for s in demo.steps.values())
     assert [s.step_id for s in demo.steps.values() if not s.upstream] == ["PP-901"]
     assert all(plan.steps[s].duration <= dt.timedelta(minutes=5) for s in demo.steps)

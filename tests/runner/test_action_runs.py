@@ -53,6 +53,13 @@ CATALOGUE = parse_catalogue(
                 "parameters": {"region": "text"},
             },
             "elsewhere": {"kind": "sql", "connection": "nowhere_db", "sql": "SELECT 1"},
+            "reload": {
+                "kind": "sql",
+                "connection": "market_db",
+                "sql": "DELETE FROM ean WHERE region = %(region)s;\n"
+                "INSERT INTO ean (region, day) VALUES (%(region)s, %(day)s)",
+                "parameters": {"region": "text", "day": "text"},
+            },
             "notify": {
                 "kind": "http",
                 "connection": "hub",
@@ -206,6 +213,14 @@ def test_sql_runs_on_its_connection_with_bound_values_and_a_check_counts(folder,
             assert list(regions) == ["LIEGE", "LIEGE", evil]  # the table is still there
         broken = run_action(CATALOGUE["load"], {"region": "x", "day": "not a day"}, folder)
         assert not broken.ok and broken.said.startswith("InvalidDatetimeFormat"), broken
+        # Several statements run in one transaction: all of them, or none.
+        reloaded = run_action(CATALOGUE["reload"], {"region": "LIEGE", "day": "2027-01-16"}, folder)
+        assert reloaded.ok, reloaded
+        failed = run_action(CATALOGUE["reload"], {"region": "LIEGE", "day": "no day"}, folder)
+        assert not failed.ok and failed.said.startswith("InvalidDatetimeFormat"), failed
+        with engine.connect() as db:
+            days = db.execute(sa.text("SELECT day FROM ean WHERE region = 'LIEGE'")).scalars()
+            assert [str(d) for d in days] == ["2027-01-16"]  # the DELETE was undone
     missing = run_action(CATALOGUE["elsewhere"], {}, folder, check=True)
     assert (missing.ok, missing.said) == (
         False,

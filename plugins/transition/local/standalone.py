@@ -21,7 +21,8 @@ from pathlib import Path
 
 from transition import settings
 from transition.errors import TransitionError
-from transition.local.embedded_database import EmbeddedPostgres
+from transition.local.demo_database import DEMO_CONNECTION, prepare_demo_database
+from transition.local.embedded_database import SUPERUSER, EmbeddedPostgres
 from transition.local.keep_running import STOP_SIGNALS, interrupt, keep_running
 from transition.local.reaper import start_reaper
 from transition.local.run_mark import RUN_MARK, end_marked, mail_mark, new_mark
@@ -221,6 +222,9 @@ OWN_SETTINGS = (
 )
 
 
+DEMO_VARIABLE = f"AIRFLOW_CONN_{DEMO_CONNECTION.upper()}"
+
+
 def choose_database(home: Path, *, sqlite: bool) -> tuple[str | None, EmbeddedPostgres | None]:
     """Airflow's database: the user's own (``AIRFLOW__DATABASE__SQL_ALCHEMY_CONN``), else SQLite in
     ``home`` with ``--sqlite``, else the embedded PostgreSQL of ``home`` (not started yet)."""
@@ -261,6 +265,7 @@ def main(argv: list[str] | None = None) -> int:
     home.mkdir(parents=True, exist_ok=True)
     mark = new_mark()
     own_url, server = choose_database(home, sqlite=args.sqlite)
+    demo = None
     try:
         if server is not None:
             first_start = not (server.data_dir / "PG_VERSION").is_file()
@@ -271,6 +276,7 @@ def main(argv: list[str] | None = None) -> int:
                 f"Airflow's database: PostgreSQL in {server.data_dir}{where} "
                 f"(socket {server.socket_dir})"
             )
+            demo = demo_connection(server)
             if first_start and sqlite_path(home).is_file():
                 say(
                     f"an earlier SQLite database is in {sqlite_path(home)}: it is kept as it was. "
@@ -279,7 +285,7 @@ def main(argv: list[str] | None = None) -> int:
                 )
         else:
             start_reaper(mark, None)
-        code = _run_airflow(args, home, own_url, mark)
+        code = _run_airflow(args, home, own_url, mark, demo)
     except KeyboardInterrupt:
         code = 130
     except TransitionError as error:
@@ -312,7 +318,27 @@ def choose_plan(config_path: Path, home: Path, now: dt.datetime) -> tuple[Path, 
     return dated, loaded
 
 
-def _run_airflow(args: argparse.Namespace, home: Path, database_url: str | None, mark: str) -> int:
+def demo_connection(server: EmbeddedPostgres) -> str | None:
+    """The sample's demo database on the embedded PostgreSQL (its SQL steps' connection), unless
+    ``AIRFLOW_CONN_DEMO_DB`` is set; None, said, when it cannot be made (those steps then ask their
+    holders to take over)."""
+    if DEMO_VARIABLE in os.environ:
+        return None
+    try:
+        return prepare_demo_database(str(server.socket_dir), SUPERUSER)
+    except Exception as error:  # the plan still runs; its SQL steps fall back to people
+        say(f"the sample's demo database could not be made ({error}); its SQL steps will ask")
+        return None
+
+
+def _uses_demo(loaded: LoadedPlan) -> bool:
+    actions = loaded.plan.actions if loaded.plan is not None else {}
+    return any(a.connection == DEMO_CONNECTION for a in (actions or {}).values())
+
+
+def _run_airflow(
+    args: argparse.Namespace, home: Path, database_url: str | None, mark: str, demo: str | None
+) -> int:
     config_path, loaded = choose_plan(
         resolve_config_path().resolve(), home, dt.datetime.now(dt.UTC)
     )
@@ -327,6 +353,14 @@ def _run_airflow(args: argparse.Namespace, home: Path, database_url: str | None,
         home, args.port, config_path, users=users, database_url=database_url, extra=own
     )
     env[RUN_MARK] = mark
+    if demo is not None:
+        env[DEMO_VARIABLE] = demo
+    elif DEMO_VARIABLE not in os.environ and _uses_demo(loaded):
+        print(
+            f"The plan's SQL steps use the connection {DEMO_CONNECTION}, which make run makes on "
+            f"its embedded PostgreSQL only: set {DEMO_VARIABLE}, or their holders are asked to "
+            "take over"
+        )
     if "AIRFLOW_CONN_TRANSITION_API" not in os.environ:
         env["AIRFLOW_CONN_TRANSITION_API"] = connection_json(
             f"http://127.0.0.1:{args.port}", REPORT_USER, passwords[REPORT_USER]

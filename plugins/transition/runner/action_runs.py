@@ -6,7 +6,7 @@ with the arguments as ``TRANSITION_ARG_<NAME>`` variables (:mod:`transition.plan
 in an environment of their own: the worker's (Airflow's database URL, its secrets) is not handed
 down. A callable is loaded from its file in the plan's folder and called with the arguments as
 keyword arguments. SQL runs through the connection's own hook (common.sql), the arguments bound
-as ``%(name)s`` parameters; a check measures the first column of the first row. An HTTP call sends
+as ``%(name)s`` parameters, its statements in one transaction; a check measures the first column of the first row. An HTTP call sends
 the arguments as a JSON body (as the query for GET); a check measures the response's body. An SSH
 command runs on the connection's machine, the arguments exported before it, each value quoted
 for the remote POSIX shell. What went wrong is an :class:`Outcome`, never an exception, with the last lines printed (or the error's
@@ -161,7 +161,8 @@ def _sql(action: Action, arguments: dict[str, Value], check: bool) -> Outcome:
             return Outcome(False, _("the query returned no row"))
         value = float(row[0]) if isinstance(row[0], Decimal) else row[0]
         return _measured(value, str(row[0]), check)
-    hook.run(sql, autocommit=True, parameters=arguments)
+    # Its statements one by one (a driver may refuse several at once), in one transaction.
+    hook.run(sql, autocommit=False, parameters=arguments, split_statements=True)
     return Outcome(True, _("the SQL ran"))
 
 
