@@ -1,16 +1,14 @@
 """Running an automated step's action in the worker: a ``bash`` command, a ``python`` callable of
 the plan's folder, ``sql`` on a database connection, an ``http`` call, an ``ssh`` command.
 
-A command is the catalogue's fixed text, run by Airflow's ``SubprocessHook`` in the plan's folder,
-with the arguments as ``TRANSITION_ARG_<NAME>`` variables (:mod:`transition.plan.action_arguments`)
-in an environment of their own: the worker's (Airflow's database URL, its secrets) is not handed
-down. A callable is loaded from its file in the plan's folder and called with the arguments as
-keyword arguments. SQL runs through the connection's own hook (common.sql), the arguments bound
-as ``%(name)s`` parameters, its statements in one transaction; a check measures the first column of the first row. An HTTP call sends
-the arguments as a JSON body (as the query for GET); a check measures the response's body. An SSH
-command runs on the connection's machine, the arguments exported before it, each value quoted
-for the remote POSIX shell. What went wrong is an :class:`Outcome`, never an exception, with the last lines printed (or the error's
-traceback): the step's holder is asked to take over.
+A command runs through Airflow's ``SubprocessHook`` in the plan's folder, the arguments as
+``TRANSITION_ARG_<NAME>`` variables in an environment of its own (not the worker's secrets); a
+callable is loaded from its file there, the arguments as keyword arguments. SQL runs through the
+connection's hook (common.sql), the arguments bound as ``%(name)s``, its statements in one
+transaction; a check measures the first column of the first row. HTTP sends them as a JSON body
+(GET: the query); a check measures the body. SSH runs the command on the connection's machine,
+the arguments exported before it, quoted for its POSIX shell. What went wrong is an
+:class:`Outcome`, never an exception, with its last lines: the holder is asked to take over.
 """
 
 from __future__ import annotations
