@@ -19,6 +19,7 @@ from typing import NoReturn
 from transition.cli.calendar import add_calendar_parser, calendar_command
 from transition.cli.calibrate import add_calibrate_parser, calibrate_command
 from transition.cli.exit_codes import EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE
+from transition.cli.forecast import add_forecast_parser, forecast_command
 from transition.cli.report import add_report_parser, report_command
 from transition.errors import PlanInvalid, ProblemsError, UsageError, errors_only, warnings_only
 from transition.i18n import _, languages, ngettext, set_language
@@ -91,6 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_report_parser(commands)
     add_calibrate_parser(commands)
+    add_forecast_parser(commands)
     for command in commands.choices.values():  # every command speaks the reader's language
         if not any("--lang" in action.option_strings for action in command._actions):
             command.add_argument(
@@ -134,6 +136,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "restore": _restore,
             "report": report_command,
             "calibrate": calibrate_command,
+            "forecast": forecast_command,
         }[args.command]
         return handler(args)
     except UsageError as exc:
