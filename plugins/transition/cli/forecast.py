@@ -17,6 +17,7 @@ import argparse
 import datetime as dt
 import sys
 import zoneinfo
+from typing import TYPE_CHECKING
 
 from transition.cli.exit_codes import EXIT_OK, EXIT_PROBLEMS
 from transition.cli.report import add_api_arguments
@@ -25,9 +26,13 @@ from transition.i18n import _, format_moment, ngettext
 from transition.plan.compiler import compile_plan
 from transition.plan.config import load_config
 from transition.results.api_client import ApiClient, Credentials
-from transition.results.confidence import DRAWS, PERCENTS, Confidence, confidence
 from transition.results.data import RunResults, run_results, split_run
 
+if TYPE_CHECKING:  # numpy: imported by the command that draws, not by every command
+    from transition.results.confidence import Confidence
+
+DRAWS = 10_000
+PERCENTS = (50, 80, 95)
 SIMULATIONS = (100, 1_000_000)  # the draws one may ask for
 SHOWN_CRITICAL = 8  # the steps named as most often on the critical path
 
@@ -74,6 +79,8 @@ def forecast_command(args: argparse.Namespace) -> int:
         raise UsageError(
             _("--simulations: from {low} to {high}").format(low=SIMULATIONS[0], high=SIMULATIONS[1])
         )
+    from transition.results.confidence import confidence
+
     try:
         runs = _runs(args)
         found = confidence(plan, args.dry_run, runs, args.simulations, args.seed)

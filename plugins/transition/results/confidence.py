@@ -21,7 +21,6 @@ from transition.results.calibration import Outcome, measure
 from transition.results.data import RunResults
 
 DRAWS = 10_000
-PERCENTS = (50, 80, 95)
 
 
 @dataclass(frozen=True)
