@@ -6,11 +6,13 @@ runs is calibrate's, tested on a real Airflow in tests/e2e/test_e2e_results.py."
 from __future__ import annotations
 
 import datetime as dt
+import re
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from conftest import compile_sheets, gate_sheets, write_config, write_xlsx
@@ -64,6 +66,13 @@ def test_measured_durations_move_the_forecast(tmp_path):
     nogo = [c.scenarios[1].simulation.end_at(50) for c in (planned, measured)]
     # No-go skips F1: its end moves by no more than S's narrower spread (measured, always 1 h)
     assert abs(nogo[0] - nogo[1]) < dt.timedelta(minutes=5)
+    # The latest safe decision at G: the End less what a No-go there leaves to run (P95).
+    (safety,) = measured.gates
+    nogo_draws = measured.scenarios[1].simulation
+    remaining = nogo_draws.ends - nogo_draws.step_ends["G"]
+    assert safety.fallback_p95 == dt.timedelta(seconds=float(np.percentile(remaining, 95)))
+    assert safety.latest_safe == measured.must_end_by - safety.fallback_p95
+    assert dt.timedelta(hours=2) < safety.fallback_p95 < dt.timedelta(hours=3.5)
     # The same seed, the same draws.
     again = confidence(plan, "DR1", runs, draws=4000, seed=7)
     assert again.scenarios[0].simulation.end_at(95) == measured.scenarios[0].simulation.end_at(95)
@@ -98,6 +107,12 @@ def test_the_command_says_the_ends_the_chance_and_the_critical_steps(tmp_path):
     # A chain on Go: every step of it, always (B1 skipped); the order of the IDs on a tie.
     assert lines[2] == "  Most often on the critical path: F1 100%, F2 100%, G 100%, J 100%, S 100%"
     assert lines[3].startswith("Every gate No-go: P50 Sat 16 Jan 11:")
+    # After a No-go at G: B1 then J, an hour each (medians): up to about 2 h 45 in 95% of the draws.
+    assert re.fullmatch(
+        r"Gate G: after a No-go the run goes on up to 2h[3-5]\dm \(P95\); decide by Tue 19 Jan "
+        r"15:\d\d at the latest",
+        lines[5],
+    ), lines[5]
     assert forecast(config, "--dry-run", "DR1", "--seed", "3", "--simulations", "2000").stdout == (
         done.stdout
     )

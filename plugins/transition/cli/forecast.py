@@ -27,6 +27,7 @@ from transition.plan.compiler import compile_plan
 from transition.plan.config import load_config
 from transition.results.api_client import ApiClient, Credentials
 from transition.results.data import RunResults, run_results, split_run
+from transition.workbook.cells import format_duration
 
 if TYPE_CHECKING:  # numpy: imported by the command that draws, not by every command
     from transition.results.confidence import Confidence
@@ -146,6 +147,15 @@ def said(found: Confidence, plan: str, zone: dt.tzinfo) -> list[str]:
         lines.append(
             "  " + _("Most often on the critical path: {steps}").format(steps=", ".join(shown))
         )
+    for safety in found.gates:
+        line = _("Gate {gate}: after a No-go the run goes on up to {after} (P95)").format(
+            gate=safety.gate, after=format_duration(safety.fallback_p95)
+        )
+        if safety.latest_safe is not None:
+            line += "; " + _("decide by {moment} at the latest").format(
+                moment=format_moment(safety.latest_safe.astimezone(zone), "short")
+            )
+        lines.append(line)
     left_out = {s: m.outliers for s, m in found.models.items() if m.outliers}
     if left_out:
         lines.append(

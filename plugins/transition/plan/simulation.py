@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -35,6 +35,12 @@ class Simulation:
     origin: dt.datetime
     ends: np.ndarray  # (draws,)
     criticality: dict[str, float]
+    step_ends: dict[str, np.ndarray] = field(default_factory=dict)  # the steps asked to keep
+
+    def after(self, step_id: str, percent: float) -> dt.timedelta:
+        """How long the run goes on after ``step_id`` ends, in ``percent`` % of the draws."""
+        remaining = self.ends - self.step_ends[step_id]
+        return dt.timedelta(seconds=float(np.percentile(remaining, percent)))
 
     @property
     def draws(self) -> int:
@@ -66,9 +72,10 @@ def simulate(
     origin: dt.datetime,
     progress: Mapping[str, Progress] | None = None,
     skipped: set[str] | None = None,
+    keep: set[str] | None = None,
 ) -> Simulation:
     """Walk ``schedule`` once per draw: ``durations`` gives each step's drawn durations in seconds
-    (arrays of one length: the number of draws)."""
+    (arrays of one length: the number of draws); ``keep``: the steps whose ends to keep."""
     progress = progress or {}
     skipped = skipped or set()
     origin = origin.astimezone(UTC)
@@ -85,7 +92,8 @@ def simulate(
     last = _last(ends, order)
     on_path = _critical(cause, last)
     criticality = {step_id: float(on_path[i].mean()) for i, step_id in enumerate(order)}
-    return Simulation(origin, ends[last, np.arange(ends.shape[1])], criticality)
+    kept = {s: ends[index[s]].copy() for s in keep or () if s in index}
+    return Simulation(origin, ends[last, np.arange(ends.shape[1])], criticality, kept)
 
 
 def _end(

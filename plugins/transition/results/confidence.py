@@ -1,7 +1,8 @@
 """How likely a dry run ends in its window, from the plan's rehearsals (issue 29): each step's law
 from the runs' measured durations (:mod:`transition.plan.duration_models`, the measures as
 ``transition calibrate`` takes them), then the Monte Carlo walk (:mod:`transition.plan.simulation`)
-with every gate taken Go and, separately, No-go.
+with every gate taken Go and, separately, No-go. At each gate, the latest safe decision: the dry
+run's End less the time the run takes after a No-go there in 95% of the draws (its fallback).
 """
 
 from __future__ import annotations
@@ -30,12 +31,23 @@ class Scenario:
 
 
 @dataclass(frozen=True)
+class GateSafety:
+    """A gate's backout figures: how long the run goes on after a No-go there (95% of the draws)
+    and, with an End, the latest moment to decide so that the fallback still ends by it."""
+
+    gate: str
+    fallback_p95: dt.timedelta
+    latest_safe: dt.datetime | None
+
+
+@dataclass(frozen=True)
 class Confidence:
     dry_run: str
     must_end_by: dt.datetime | None  # the dry run's End
     models: dict[str, DurationModel]
     scenarios: tuple[Scenario, ...]
     runs: int  # the rehearsals measured
+    gates: tuple[GateSafety, ...] = ()  # in plan order; the last is the point of no return
 
 
 def step_models(
@@ -71,13 +83,23 @@ def confidence(
     models = step_models(plan, dry_run, runs)
     durations = draw(models, draws, np.random.default_rng(seed))
     origin = planned_origin(schedule, zoneinfo.ZoneInfo(plan.timezone))
-    gated = any(plan.steps[s].is_gate for s in schedule.steps)
-    names = ("go", "no-go") if gated else ("",)
+    gates = [s for s in schedule.steps if plan.steps[s].is_gate]
+    names = ("go", "no-go") if gates else ("",)
     scenarios = tuple(
-        Scenario(name, simulate(schedule, durations, origin, skipped=_skipped(plan, dry_run, name)))
+        Scenario(
+            name,
+            simulate(
+                schedule, durations, origin, skipped=_skipped(plan, dry_run, name), keep=set(gates)
+            ),
+        )
         for name in names
     )
-    return Confidence(dry_run, schedule.dry_run.end, models, scenarios, len(runs))
+    end = schedule.dry_run.end
+    safety = []
+    for gate in gates:
+        after = scenarios[-1].simulation.after(gate, 95)  # the No-go draws
+        safety.append(GateSafety(gate, after, end - after if end is not None else None))
+    return Confidence(dry_run, end, models, scenarios, len(runs), tuple(safety))
 
 
 def _skipped(plan: Plan, dry_run: str, name: str) -> set[str]:
