@@ -20,14 +20,13 @@ import dataclasses
 import datetime as dt
 import statistics
 import sys
-import tempfile
 import time
 import zoneinfo
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from parse import bench_main, measured_on
+from parse import bench_main, measured_on, sample_plan
 
 DRAWS = 10_000
 LOOP_DRAWS = 100
@@ -64,17 +63,10 @@ def loop_seconds(plan: Any, dry_run: str, draws: int) -> float:
 
 def measure(sizes: list[int], rounds: int) -> list[dict]:
     from transition.results.confidence import confidence
-    from transition.store.plan_store import load_plan
-    from transition.workbook.sample import write_sample
 
     results = []
     for size in sizes:
-        with tempfile.TemporaryDirectory() as tmp:
-            folder = Path(tmp)
-            write_sample(folder / "plan.xlsx", size, seed=1)
-            (folder / "config.yaml").write_text("name: bench\nworkbook: plan.xlsx\n", "utf-8")
-            plan = load_plan(folder / "config.yaml").plan
-        dry_run = max(plan.schedules, key=lambda d: len(plan.schedules[d].steps))
+        plan, dry_run = sample_plan(size)
         ours, loop = [], []
         for _ in range(rounds):
             began = time.perf_counter()

@@ -304,6 +304,20 @@ def write_section(path: Path, name: str, content: str) -> None:
     path.write_text(text, encoding="utf-8")
 
 
+def sample_plan(size: int):
+    """A synthetic plan of ``size`` steps (``transition sample``, seed 1), compiled, and its dry
+    run with the most steps."""
+    from transition.store.plan_store import load_plan
+    from transition.workbook.sample import write_sample
+
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        write_sample(folder / "plan.xlsx", size, seed=1)
+        (folder / "config.yaml").write_text("name: bench\nworkbook: plan.xlsx\n", "utf-8")
+        plan = load_plan(folder / "config.yaml").plan
+    return plan, max(plan.schedules, key=lambda d: len(plan.schedules[d].steps))
+
+
 def bench_main(doc: str, section: str, sizes: str, measure, table) -> None:
     """The command line every benchmark here shares: sizes, rounds, and the BENCHMARKS.md section."""
     parser = argparse.ArgumentParser(

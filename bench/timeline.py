@@ -16,14 +16,13 @@ import datetime as dt
 import gzip
 import statistics
 import sys
-import tempfile
 import time
 import zoneinfo
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from parse import bench_main, measured_on
+from parse import bench_main, measured_on, sample_plan
 
 ZOOMS = (1.0, 4.0)
 LATE = dt.timedelta(minutes=15)
@@ -88,18 +87,11 @@ def run_in_motion(plan: Any, dry_run: str) -> Any:
 
 
 def measure(sizes: list[int], rounds: int) -> list[dict]:
-    from transition.store.plan_store import load_plan
     from transition.web.timeline_svg import timeline_svg
-    from transition.workbook.sample import write_sample
 
     results = []
     for size in sizes:
-        with tempfile.TemporaryDirectory() as tmp:
-            folder = Path(tmp)
-            write_sample(folder / "plan.xlsx", size, seed=1)
-            (folder / "config.yaml").write_text("name: bench\nworkbook: plan.xlsx\n", "utf-8")
-            plan = load_plan(folder / "config.yaml").plan
-        dry_run = max(plan.schedules, key=lambda d: len(plan.schedules[d].steps))
+        plan, dry_run = sample_plan(size)
         view = run_in_motion(plan, dry_run)
         for zoom in ZOOMS:
             seconds = []

@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 
 from transition.cli.exit_codes import EXIT_OK, EXIT_PROBLEMS
-from transition.cli.report import add_api_arguments, cannot_write
+from transition.cli.report import add_api_arguments, add_plan_argument, cannot_write
 from transition.errors import (
     ApiError,
     ApiRefused,
@@ -45,11 +45,7 @@ def add_calibrate_parser(commands: argparse._SubParsersAction) -> None:
         "calibrate",
         help="a copy of the plan's workbook with each step's Duration measured in dry runs",
     )
-    command.add_argument(
-        "plan",
-        nargs="?",
-        help="config.yaml or a bare .xlsx (default: $TRANSITION_CONFIG, else plan/config.yaml)",
-    )
+    add_plan_argument(command)
     command.add_argument(
         "--run",
         required=True,

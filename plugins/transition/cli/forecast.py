@@ -20,7 +20,7 @@ import zoneinfo
 from typing import TYPE_CHECKING
 
 from transition.cli.exit_codes import EXIT_OK, EXIT_PROBLEMS
-from transition.cli.report import add_api_arguments
+from transition.cli.report import add_api_arguments, add_plan_argument
 from transition.errors import ApiError, ApiRefused, NotFound, PlanInvalid, UsageError, errors_only
 from transition.i18n import _, format_moment, ngettext
 from transition.plan.compiler import compile_plan
@@ -43,11 +43,7 @@ def add_forecast_parser(commands: argparse._SubParsersAction) -> None:
         "forecast",
         help="how likely a dry run ends by its End, from the durations its rehearsals measured",
     )
-    command.add_argument(
-        "plan",
-        nargs="?",
-        help="config.yaml or a bare .xlsx (default: $TRANSITION_CONFIG, else plan/config.yaml)",
-    )
+    add_plan_argument(command)
     command.add_argument("--dry-run", required=True, help="the dry run to forecast, e.g. LIVE")
     command.add_argument(
         "--run",

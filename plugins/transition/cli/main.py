@@ -20,7 +20,7 @@ from transition.cli.calendar import add_calendar_parser, calendar_command
 from transition.cli.calibrate import add_calibrate_parser, calibrate_command
 from transition.cli.exit_codes import EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE
 from transition.cli.forecast import add_forecast_parser, forecast_command
-from transition.cli.report import add_report_parser, report_command
+from transition.cli.report import add_plan_argument, add_report_parser, report_command
 from transition.errors import PlanInvalid, ProblemsError, UsageError, errors_only, warnings_only
 from transition.i18n import _, languages, ngettext, set_language
 from transition.local.backup import backup, is_sqlite_file, restore
@@ -47,11 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     validate = commands.add_parser("validate", help="check a plan and summarise it")
-    validate.add_argument(
-        "plan",
-        nargs="?",
-        help="config.yaml or a bare .xlsx (default: $TRANSITION_CONFIG, else plan/config.yaml)",
-    )
+    add_plan_argument(validate)
 
     graph = commands.add_parser(
         "graph", help="the steps and edges of one dry run, after projection"

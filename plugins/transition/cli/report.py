@@ -40,6 +40,15 @@ def add_report_parser(commands: argparse._SubParsersAction) -> None:
     add_api_arguments(report)
 
 
+def add_plan_argument(command: argparse.ArgumentParser) -> None:
+    """The optional plan a command reads (a configuration or a bare workbook)."""
+    command.add_argument(
+        "plan",
+        nargs="?",
+        help="config.yaml or a bare .xlsx (default: $TRANSITION_CONFIG, else plan/config.yaml)",
+    )
+
+
 def add_api_arguments(command: argparse.ArgumentParser) -> None:
     """``--url``, ``--user``, ``--password``: how a command reads Airflow's REST API."""
     command.add_argument(

@@ -295,7 +295,7 @@ def _automated(step: StepView) -> bool:
 def _closed_how(step: StepView) -> str:
     """How an automated step was closed: by its action, or by the person who took over."""
     automation = step.get("automation")
-    if step["closed_by"] == AUTOMATION:
+    if step.get("closed_by") == AUTOMATION:
         return _("closed by the automation")
     if automation and automation.get("taken_over"):
         return _("taken over by {person}").format(person=automation.get("taken_over_by") or "")
