@@ -304,6 +304,36 @@ def test_results_workbook_and_weekly_report(tmp_path):
             assert checked.returncode == 0 and "is valid" in checked.stdout, checked.stderr
             assert load_plan(copy_config).plan.steps["A"].duration == dt.timedelta(minutes=5)
 
+            # -- transition forecast: DR2's end as both runs let one expect it -----------------
+            # A measured once (DR2; DR1 closed it without a Start), the others never: planned.
+            forecast = report(
+                server,
+                "--dry-run",
+                "DR2",
+                "--run",
+                f"{DR1}/{run1}",
+                "--run",
+                f"{DR2}/{run2}",
+                "--simulations",
+                "1000",
+                "--seed",
+                "1",
+                "--url",
+                server.base_url,
+                "--user",
+                "mia",
+                f"--password={server.passwords['mia']}",
+                command="forecast",
+            )
+            assert forecast.returncode == 0, forecast.stderr
+            said = forecast.stdout.splitlines()
+            assert said[0] == (
+                "Dry run DR2 of plan rep: 1000 draws; 1 of its 4 steps measured in 2 runs, the "
+                "others take their planned Duration."
+            )
+            assert said[1].startswith("P50 ") and " · P95 " in said[1]
+            assert said[2] == "  Most often on the critical path: A 100%, B 100%, C 100%, D 100%"
+
             # Wrong run, wrong DAG, wrong password: said in words, exit 2, no traceback, no file.
             # (--password=...: a generated password may begin with "-")
             base = [
