@@ -137,6 +137,22 @@ def test_recap_page_in_a_browser(tmp_path):
                     ["AC", "", "1", "", "1", ""],
                     ["CO", "", "", "1", "", ""],
                 ]
+                # The forecast from the draws: no finished run yet, so the planned durations;
+                # C (D+10 08:00, 1h) ends last in every draw, well before the End (12:00).
+                confidence = page.inner_text("#confidence")
+                assert confidence.startswith(
+                    "From 2000 draws (planned durations: no finished run yet): P50 "
+                ), confidence
+                assert "100% chance to end by the End" in confidence
+                assert "Most often on the critical path: C 100%" in confidence
+                with server.client("alice") as alice:
+                    view = alice.get(steps_url).json()
+                drawn = view["confidence"]
+                c_step = next(s for s in view["steps"] if s["id"] == "C")
+                c_start = dt.datetime.fromisoformat(c_step["planned_start"])
+                p50 = dt.datetime.fromisoformat(drawn["p50"])
+                assert abs(p50 - (c_start + dt.timedelta(hours=1))) < dt.timedelta(minutes=5)
+                assert drawn["p50"] <= drawn["p80"] <= drawn["p95"] and drawn["gates"] == []
                 page.screenshot(path=str(ARTIFACTS / "recap.png"), full_page=True)
 
                 # The timeline: one row per step in the table's states, the critical path marked.

@@ -278,6 +278,7 @@ def _summary(
         "steps": steps,
         "run_defects": [_defect(d) for d in context.defects.get(None, [])],
         "gates_ahead": gates_ahead,
+        "confidence": None,  # the draws: transition.runs.run_confidence, added where it is read
     }
 
 

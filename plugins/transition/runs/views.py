@@ -90,6 +90,36 @@ class GateAheadView(TypedDict):
     late_on_no_go: bool
 
 
+class GateSafetyView(TypedDict):
+    """An undecided gate's backout figures from the draws: how long the run goes on after a No-go
+    there in 95% of them (its fallback), and the latest moment to decide so that it ends by the End."""
+
+    gate: str
+    label: str
+    fallback_p95_minutes: int
+    latest_safe: str | None  # None: the dry run has no End
+
+
+class CriticalityView(TypedDict):
+    step: str
+    share: float  # how often the step lies on the critical path (0 to 1)
+
+
+class ConfidenceView(TypedDict):
+    """The Monte Carlo forecast of a running run from now (:mod:`transition.runs.run_confidence`):
+    the steps left take durations drawn from their laws (rehearsals, else planned)."""
+
+    draws: int
+    runs: int  # the finished runs the laws come from
+    measured_steps: int  # of the steps left, those measured in them
+    p50: str
+    p80: str
+    p95: str
+    chance_by_end: float | None  # of ending by the dry run's End (0 to 1); None without an End
+    criticality: list[CriticalityView]  # the steps left most often on the critical path
+    gates: list[GateSafetyView]  # the undecided gates, in plan order
+
+
 class RunView(TypedDict):
     plan: str
     dry_run: str
@@ -111,3 +141,4 @@ class RunView(TypedDict):
     steps: list[StepView]
     run_defects: list[DefectView]  # on the run as a whole, not on one step
     gates_ahead: list[GateAheadView]
+    confidence: ConfidenceView | None  # set by the api-server (None: nothing left to draw)

@@ -100,6 +100,7 @@ def recap(user: GetUserDep, lang: str | None = None) -> HTMLResponse:
             "skipped_by": _("skipped by the decision of gate {gate}"),
             "gate_ahead": _("Gate {gate}: on Go the run ends {go}; on No-go (backout now) {no_go}"),
             **automation_texts(),
+            **confidence_texts(),
         }
         page = (
             template_environment()
@@ -131,6 +132,26 @@ def recap(user: GetUserDep, lang: str | None = None) -> HTMLResponse:
             )
         )
     return HTMLResponse(page)
+
+
+def confidence_texts() -> dict[str, str]:
+    """The recap's words for the forecast from the draws (RunView.confidence)."""
+    return {
+        "confidence": _("From {draws} draws ({source}): P50 {p50} · P80 {p80} · P95 {p95}"),
+        "from_runs": _("durations measured in {runs} finished runs, else planned"),
+        "from_plan": _("planned durations: no finished run yet"),
+        "chance": _("{percent}% chance to end by the End"),
+        "most_critical": _("Most often on the critical path: {steps}"),
+        "latest_safe": _(
+            "Gate {gate}: decide by {time} ({left} left) for a No-go to end by the End; its "
+            "fallback takes up to {duration} in 95% of the draws"
+        ),
+        "latest_safe_passed": _(
+            "Gate {gate}: the latest safe decision was {time}; a No-go now may end after the End"
+        ),
+        "hours_minutes": _("{hours} h {minutes} min"),
+        "review": _("Review of this run (HTML, to print or save as PDF)"),
+    }
 
 
 def what_if_texts() -> dict[str, str]:

@@ -29,6 +29,7 @@ from transition.plan.model import Plan
 from transition.plan.what_if import Hypothesis, WhatIfError
 from transition.runs import records
 from transition.runs.run_facts import dag_runs, run_steps
+from transition.runs.timeline_svg import ZOOM_LIMITS, StepFilter, timeline_svg
 from transition.runs.views import RunView
 from transition.runs.what_if_view import WhatIfView, what_if
 from transition.web.app import (
@@ -42,7 +43,7 @@ from transition.web.app import (
 )
 from transition.web.guard_facts import actor_id
 from transition.web.read_once import read_once, read_once_async
-from transition.web.timeline_svg import ZOOM_LIMITS, StepFilter, timeline_svg
+from transition.web.run_forecast import with_confidence
 
 SVG_TYPE = "image/svg+xml"
 # The picture is the server's text, escaped: a browser opening it alone runs nothing, loads nothing.
@@ -113,8 +114,10 @@ def read_view(plan: Plan, dry_run: str, run_id: str, url: str) -> RunView:
     requests :mod:`session_slots` lets in at once)."""
     from airflow.utils.session import create_session  # deferred: the api-server's database
 
+    now = dt.datetime.now(dt.UTC)
     with create_session(scoped=False) as session:
-        return run_steps(session, plan, dry_run, run_id, url)
+        view = run_steps(session, plan, dry_run, run_id, url, now)
+        return with_confidence(session, plan, view, url, now)
 
 
 def current_view(plan: Plan, dry_run: str, run_id: str, url: str) -> RunView:
