@@ -33,6 +33,7 @@ from transition.local.standalone import (
     ensure_passwords,
     prepare_sqlite,
 )
+from transition.results.api_client import REPORT_USER, connection_json
 
 POSTGRES = "postgresql+psycopg2://postgres@127.0.0.1:5432"
 REDIS = "redis://127.0.0.1:6379/7"
@@ -610,8 +611,15 @@ def airflow_with_mail(
     ``folder/airflow``) sending its e-mails to a real SMTP server of its own; both stopped after."""
     smtp = SmtpServer().start()
     extra = {"AIRFLOW_CONN_SMTP_DEFAULT": smtp.airflow_connection(), **options.pop("extra_env", {})}
+    users = {**airflow_users(plan), REPORT_USER: "viewer"}
     server = AirflowServer(
-        folder / "airflow", folder / "config.yaml", airflow_users(plan), extra_env=extra, **options
+        folder / "airflow", folder / "config.yaml", users, extra_env=extra, **options
+    )
+    # As `transition standalone` does: the tasks that read the runs (a gate's latest safe
+    # decision, the weekly report) log in as the service user.
+    server.env.setdefault(
+        "AIRFLOW_CONN_TRANSITION_API",
+        connection_json(server.base_url, REPORT_USER, server.passwords[REPORT_USER]),
     )
     try:
         with server:

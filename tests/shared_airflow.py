@@ -304,12 +304,16 @@ def write_plan(
     the next change of the clocks). Written beside and moved in: Airflow never reads half of it."""
     today = dt.datetime.now(ZONE).date()
     d_days = {"DR2": today + dt.timedelta(days=30), "CAL": next_dst_change(today)}
+    # GATES must end within 3h: on No-go its fallback (B1, B2, J: 30m each, drawn) runs after G,
+    # so G's latest safe decision is within the hour, and its warning (2h before) due at once.
+    ends = {"GATES": (dt.datetime.now(ZONE) + dt.timedelta(hours=3)).replace(tzinfo=None)}
     write_xlsx(
         folder / "plan.tmp.xlsx",
         {
             "Steps": steps(today, dry_starts or {}, calendar_edited),
             "Actors": [*ACTORS, OUTSIDER],
-            "DryRuns": [["Name", "D-day"]] + [[d, d_days.get(d, today)] for d in DRY_RUNS],
+            "DryRuns": [["Name", "D-day", "End"]]
+            + [[d, d_days.get(d, today), ends.get(d)] for d in DRY_RUNS],
         },
     )
     os.replace(folder / "plan.tmp.xlsx", folder / "plan.xlsx")
@@ -322,6 +326,7 @@ def write_plan(
         cutover_managers=["mia"],
         weekly_report=None,
         actions="actions.yaml",
+        escalation={"gate_warning": "2h"},
     )
 
 

@@ -107,5 +107,6 @@ CHANNEL_MESSAGES = (
     "end",
     "calendar",
     "substitution",
+    "latest_safe",
 )
 ALL_CHANNEL_MESSAGES = "all"  # ``messages: all``: every kind above

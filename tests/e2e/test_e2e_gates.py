@@ -57,6 +57,21 @@ def recap(server: AirflowServer, run_id: str) -> dict[str, dict]:
         return {s["id"]: s for s in answer.json()["steps"]}
 
 
+def warnings(smtp, run_id: str, timeout: float = 120) -> list:
+    """The e-mails warning of G's latest safe decision in this run (at least one, waited for)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        found = [
+            m
+            for m in smtp.messages
+            if str(m["X-Transition-Run"]) == f"{DAG_ID}/{run_id}"
+            and str(m["Subject"]).startswith("[Transition-GATES] G - Latest safe decision: ")
+        ]
+        if found or time.monotonic() > deadline:
+            return found
+        time.sleep(0.5)
+
+
 def close(server: AirflowServer, run_id: str, *steps: tuple[str, str]) -> None:
     for step, who in steps:
         assert server.answer_when_asked(who, DAG_ID, run_id, step, "Close").status_code == 200
@@ -97,6 +112,11 @@ def test_a_plan_with_a_gate_runs_both_ways(shared_servers, flavour):
         )
         assert answer.status_code == 200, answer.text
         server.wait_until_asked(DAG_ID, run_id, "G")  # one Go of two: it asks again
+        with server.client("carol") as carol:  # the recap's figures the warning rests on
+            drawn = carol.get(f"/transition/api/dags/{DAG_ID}/runs/{run_id}/steps").json()
+        [safety] = drawn["confidence"]["gates"]
+        assert safety["gate"] == "G" and 60 < safety["fallback_p95_minutes"] < 150, safety
+        assert drawn["confidence"]["p50"] <= drawn["confidence"]["p95"]
         assert server.answer_when_asked("alice", DAG_ID, run_id, "G", "Go").status_code == 200
         server.wait_until_asked(DAG_ID, run_id, "G")  # the same person twice counts once
         # Four eyes: alice hands the gate to frank, of her team; his Go is hers again.
@@ -111,6 +131,14 @@ def test_a_plan_with_a_gate_runs_both_ways(shared_servers, flavour):
         wait_states(server, run_id, {"G": "success", "B1": "skipped", "B2": "skipped"})
         made = decision(server, run_id)
         assert made["decision"] == "go" and made["go"] == ["alice", "carol"], made
+        # The latest safe decision: GATES ends within 3h and G's fallback takes about 1h30, so
+        # its warning (2h before, in this plan) was due when G became Ready; it came once, to
+        # alice and the manager, though G asked again after each Go (tests/shared_airflow.py).
+        [warned] = warnings(smtp, run_id)
+        assert (warned["To"], warned["Cc"]) == ("alice@example.com", "mia@example.com")
+        said = warned.get_body(("plain",)).get_content()
+        assert "Gate G is not decided yet. A No-go after " in said, said
+        assert "Latest safe decision" in said and "The fallback takes (P95)" in said, said
         assert made["by"] == "carol" and made["skipped_branch"] == ["B1"]
         mail = smtp.wait_for("[Transition-GATES] G - Go: the plan goes on")
         assert sorted(mail["To"].split(", ")) == [
@@ -122,6 +150,7 @@ def test_a_plan_with_a_gate_runs_both_ways(shared_servers, flavour):
         assert "F1, F2" in text and "B1, B2" in text and "alice, carol" in text, text
         close(server, run_id, ("F1", "bob"), ("F2", "bob"), ("J", "alice"))
         assert server.wait_for_run(DAG_ID, run_id) == "success"
+        assert len(warnings(smtp, run_id, timeout=0)) == 1
         shown = recap(server, run_id)  # the recap's JSON: the gate, its decision, what it skipped
         assert shown["G"]["kind"] == "gate" and shown["G"]["decision"]["go"] == ["alice", "carol"]
         assert [shown[s]["skipped_by"] for s in ("B1", "B2", "F1", "J")] == ["G", "G", None, None]

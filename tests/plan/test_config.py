@@ -106,6 +106,7 @@ def test_channels(tmp_path):
                 "end",
                 "calendar",
                 "substitution",
+                "latest_safe",
             ),
         ),
         ("defects_room", ("defect",)),
@@ -125,7 +126,7 @@ def test_bad_channels_are_named(tmp_path):
     where = f"{tmp_path / 'c.yaml'}: channels"
     known = (
         "ready, late, overdue, decision, transfer, defect, reminder, heads_up, end, calendar, "
-        "substitution"
+        "substitution, latest_safe"
     )
     assert messages(tmp_path / "c.yaml") == [
         f"{where}.0.messages: unknown message 'overdu' (did you mean overdue?); known: {known}, or all",
@@ -153,15 +154,20 @@ def test_escalation_defaults_and_shorthands(tmp_path):
     path.write_text("name: resa\nworkbook: p.xlsx\n")
     default = (15 * MINUTE, 30 * MINUTE, 45 * MINUTE)
     assert load_config(path).ladder == Ladder(default, default)
+    assert load_config(path).ladder.gate_warning == 30 * MINUTE
     path.write_text("name: resa\nworkbook: p.xlsx\nescalation: off\n")
-    assert load_config(path).ladder == Ladder((), ())
+    assert load_config(path).ladder == Ladder((), (), None, None)
     path.write_text("name: resa\nworkbook: p.xlsx\nescalation:\n")  # children commented out
     assert load_config(path).ladder == Ladder()
     path.write_text(
         "name: resa\nworkbook: p.xlsx\nescalation:\n  not_started: [1m, 2m, 1h]\n  overrun: off\n"
-        "  heads_up: 20m\n"
+        "  heads_up: 20m\n  gate_warning: 2h\n"
     )
-    assert load_config(path).ladder == Ladder((MINUTE, 2 * MINUTE, 60 * MINUTE), (), 20 * MINUTE)
+    assert load_config(path).ladder == Ladder(
+        (MINUTE, 2 * MINUTE, 60 * MINUTE), (), 20 * MINUTE, 120 * MINUTE
+    )
+    path.write_text("name: resa\nworkbook: p.xlsx\nescalation: {gate_warning: off}\n")
+    assert load_config(path).ladder == Ladder(gate_warning=None)
     path.write_text("name: resa\nworkbook: p.xlsx\nescalation: {not_started: 10, overrun: []}\n")
     assert load_config(path).ladder == Ladder((10 * MINUTE,), ())
 
@@ -181,8 +187,10 @@ def test_escalation_mistakes_are_named(tmp_path):
         "step, then its team leader, then the cutover managers)",
     ]
     path.write_text(
-        "name: resa\nworkbook: p.xlsx\nescalation: {overrun: [soon], heads_up: later}\n"
+        "name: resa\nworkbook: p.xlsx\n"
+        "escalation: {overrun: [soon], heads_up: later, gate_warning: before}\n"
     )
     found = sorted(messages(path))
-    assert found[0].startswith(f"{where}: escalation.heads_up: cannot read duration 'later'")
-    assert found[1].startswith(f"{where}: escalation.overrun: cannot read duration 'soon'")
+    assert found[0].startswith(f"{where}: escalation.gate_warning: cannot read duration 'before'")
+    assert found[1].startswith(f"{where}: escalation.heads_up: cannot read duration 'later'")
+    assert found[2].startswith(f"{where}: escalation.overrun: cannot read duration 'soon'")

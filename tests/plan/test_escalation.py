@@ -66,5 +66,17 @@ def test_the_compiled_plan_keeps_its_ladder(tmp_path):
         compiled.escalation
     )
     old = plan_to_json(compiled)
+    del old["escalation"]["gate_warning_s"]  # compiled before the gate's warning: its default
+    assert plan_from_json(old).escalation == Ladder((5 * MINUTE, 60 * MINUTE), ())
     del old["escalation"]  # compiled before the ladder existed: the defaults
     assert plan_from_json(old).escalation == Ladder()
+    warned = compile_sheets(
+        tmp_path, base_sheets(), escalation={"gate_warning": "90m", "heads_up": "off"}
+    ).plan
+    assert warned.escalation.gate_warning == 90 * MINUTE
+    quiet = compile_sheets(tmp_path, base_sheets(), escalation={"gate_warning": "off"}).plan
+    for plan in (warned, quiet):
+        assert plan_from_json(json.loads(json.dumps(plan_to_json(plan)))).escalation == (
+            plan.escalation
+        )
+    assert quiet.escalation.gate_warning is None

@@ -347,6 +347,10 @@ def test_the_connection_of_the_weekly_report():
     assert Credentials.from_connection(connection) == Credentials(
         "http://127.0.0.1:8081", "transition_report", "pw"
     )
+    behind = json.loads(connection_json("http://127.0.0.1:8081/airflow/", "u", "p"))
+    assert Credentials.from_connection(Connection(conn_id="transition_api", **behind)) == (
+        Credentials("http://127.0.0.1:8081/airflow", "u", "p")
+    )  # under a root path, as behind a reverse proxy
     full = Connection(
         conn_id="transition_api",
         conn_type="http",

@@ -205,7 +205,7 @@ class PlanConfig(BaseModel):
         if value is None:
             return {}
         if value is False or value == "off":
-            return {"not_started": [], "overrun": []}
+            return {"not_started": [], "overrun": [], "gate_warning": None}
         return value
 
     @field_validator("phases", mode="before")

@@ -20,6 +20,7 @@ NOT_STARTED, OVERRUN = "not_started", "overrun"
 LEVELS = 3  # 1: whoever holds the step; 2: + the owner's team leader; 3: + the cutover managers
 DEFAULT_NOT_STARTED = (dt.timedelta(minutes=15), dt.timedelta(minutes=30), dt.timedelta(minutes=45))
 DEFAULT_OVERRUN = (dt.timedelta(minutes=15), dt.timedelta(minutes=30), dt.timedelta(minutes=45))
+DEFAULT_GATE_WARNING = dt.timedelta(minutes=30)
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +30,8 @@ class Ladder:
     not_started: tuple[dt.timedelta, ...] = DEFAULT_NOT_STARTED
     overrun: tuple[dt.timedelta, ...] = DEFAULT_OVERRUN
     heads_up: dt.timedelta | None = None  # "you're next" this long before the forecast Ready
+    # an undecided gate's warning, this long before its latest safe decision (None: none)
+    gate_warning: dt.timedelta | None = DEFAULT_GATE_WARNING
 
 
 NO_LADDER = Ladder((), ())

@@ -9,7 +9,13 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from transition.i18n import _
-from transition.plan.escalation import DEFAULT_NOT_STARTED, DEFAULT_OVERRUN, LEVELS, Ladder
+from transition.plan.escalation import (
+    DEFAULT_GATE_WARNING,
+    DEFAULT_NOT_STARTED,
+    DEFAULT_OVERRUN,
+    LEVELS,
+    Ladder,
+)
 from transition.workbook.cells import parse_duration
 
 
@@ -28,8 +34,10 @@ class EscalationConfig(BaseModel):
     )
     overrun: list[str] = Field(default_factory=lambda: [_duration_text(d) for d in DEFAULT_OVERRUN])
     heads_up: str | None = None  # "you're next" this long before the forecast says Ready; off
+    # an undecided gate's warning this long before its latest safe decision; off
+    gate_warning: str | None = _duration_text(DEFAULT_GATE_WARNING)
 
-    @field_validator("heads_up", mode="before")
+    @field_validator("heads_up", "gate_warning", mode="before")
     @classmethod
     def _heads_up_duration(cls, value: Any) -> Any:
         if value is None or value is False or value == "off":
@@ -84,4 +92,5 @@ class EscalationConfig(BaseModel):
             tuple(parse_duration(v) for v in self.not_started),
             tuple(parse_duration(v) for v in self.overrun),
             parse_duration(self.heads_up) if self.heads_up is not None else None,
+            parse_duration(self.gate_warning) if self.gate_warning is not None else None,
         )

@@ -12,7 +12,7 @@ from typing import Any
 
 from transition.plan.action_cells import Expectation
 from transition.plan.actions import Action, Parameter
-from transition.plan.escalation import Ladder
+from transition.plan.escalation import DEFAULT_GATE_WARNING, Ladder
 from transition.plan.model import (
     Actor,
     Channel,
@@ -50,6 +50,9 @@ def plan_to_json(plan: Plan) -> dict[str, Any]:
             "overrun_s": [d.total_seconds() for d in plan.escalation.overrun],
             "heads_up_s": plan.escalation.heads_up.total_seconds()
             if plan.escalation.heads_up is not None
+            else None,
+            "gate_warning_s": plan.escalation.gate_warning.total_seconds()
+            if plan.escalation.gate_warning is not None
             else None,
         },
         "source": {
@@ -235,4 +238,13 @@ def _ladder(data: dict[str, Any] | None) -> Ladder:
         tuple(dt.timedelta(seconds=s) for s in data["not_started_s"]),
         tuple(dt.timedelta(seconds=s) for s in data["overrun_s"]),
         dt.timedelta(seconds=data["heads_up_s"]) if data.get("heads_up_s") is not None else None,
+        _gate_warning(data),
     )
+
+
+def _gate_warning(escalation: dict[str, Any]) -> dt.timedelta | None:
+    """An undecided gate's warning; a plan compiled before it existed has the default."""
+    if "gate_warning_s" not in escalation:
+        return DEFAULT_GATE_WARNING
+    seconds = escalation["gate_warning_s"]
+    return dt.timedelta(seconds=seconds) if seconds is not None else None

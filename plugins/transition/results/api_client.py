@@ -83,11 +83,14 @@ def connection_json(url: str, user: str, password: str) -> str:
     from urllib.parse import urlsplit
 
     parts = urlsplit(url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    # under a root path (behind a reverse proxy): the whole address as the host, port included
+    path = parts.path.rstrip("/")
     return json.dumps(
         {
             "conn_type": "http",
-            "host": parts.hostname,
-            "port": parts.port or (443 if parts.scheme == "https" else 80),
+            "host": f"{parts.scheme}://{parts.hostname}:{port}{path}" if path else parts.hostname,
+            "port": port,
             "schema": parts.scheme,
             "login": user,
             "password": password,

@@ -24,6 +24,7 @@ from transition.notifications.decision_mail import announce_decision
 from transition.notifications.escalation_mail import announce_escalation, announce_heads_up
 from transition.notifications.evidence_text import evidence_lines
 from transition.notifications.gate_reminder_mail import announce_gate_reminder
+from transition.notifications.latest_safe_mail import announce_latest_safe
 from transition.notifications.ready_mail import announce_ready
 from transition.notifications.request_text import body, subject
 from transition.plan.action_arguments import for_dry_run
@@ -32,6 +33,7 @@ from transition.plan.heads_up import heads_up_due
 from transition.plan.model import Plan
 from transition.runner.auto_step_operator import AutoStepOperator
 from transition.runner.gate_operator import GateOperator
+from transition.runner.latest_safe import read_latest_safe
 from transition.runner.step_operator import StepOperator
 from transition.runner.watch_operator import RECHECK, WATCH_TASK_ID, RunWatchOperator
 from transition.runs.answers import STEP_RETRIES
@@ -209,6 +211,9 @@ def build_dag(plan: Plan, dry_run: str, only_task_id: str | None = None) -> DAG:
                     escalation=plan.escalation,  # undecided: the not-started ladder, from Ready
                     on_escalation=partial(announce_gate_reminder, plan, dry_run, step_id),
                     evidence=partial(evidence_lines, plan, dry_run, step_id),
+                    latest_safe=partial(read_latest_safe, step_id),
+                    on_latest_safe=partial(announce_latest_safe, plan, dry_run, step_id),
+                    warn_before=plan.escalation.gate_warning,
                     **common,
                 )
                 continue

@@ -2,7 +2,8 @@
 
 **No-go** from any allowed person decides at once (the fallback branch runs); **Go** counts once
 per distinct person, and ``approvals`` of them run the forward branch. While nobody decides, the
-gate climbs the escalation ladder's not-started rungs; it never decides by itself. The skipping is
+gate climbs the escalation ladder's not-started rungs, and warns a while before its latest safe
+decision (``latest_safe``: the recap's figure); it never decides by itself. The skipping is
 Airflow's own (a branch operator); the decision is pushed to XCom (``decision``).
 
 How it works: docs/architecture.md, "runner/gate_operator.py".
@@ -27,6 +28,7 @@ from transition.vocabulary import Decision, Option, Stage
 
 GO, NO_GO = Option.GO.value, Option.NO_GO.value
 GATE_OPTIONS = [GO, NO_GO]
+WARNED = "latest_safe"  # the sent-ledger's entry once the latest safe decision was warned of
 STAGE_DECIDE = Stage.DECIDE.value
 
 
@@ -68,9 +70,17 @@ class GateOperator(StepOperator, BranchMixIn):
         approvals: int = 1,
         on_decision: Callable[..., None] | None = None,
         evidence: Callable[[Any], list[str]] | None = None,
+        latest_safe: Callable[[Any], dict[str, Any] | None] | None = None,
+        on_latest_safe: Callable[[Any, dict[str, Any]], None] | None = None,
+        warn_before: dt.timedelta | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        # The latest safe decision (RunView.confidence's gate: latest_safe, fallback_p95_minutes),
+        # and the warning ``warn_before`` it, once.
+        self._latest_safe = latest_safe
+        self._on_latest_safe = on_latest_safe
+        self.warn_before = warn_before
         # The checks the gate rests on, one line each (read from the run when it asks).
         self._evidence = evidence
         self._evidence_lines: list[str] = []
@@ -106,6 +116,31 @@ class GateOperator(StepOperator, BranchMixIn):
             )  # a new try starts without XCom
         self._ask_and_remind(context, STAGE_DECIDE)
         return None  # not reached: _ask parks the task
+
+    def _also_due(self, context: Any, now: dt.datetime) -> dt.datetime | None:
+        """Warn of the latest safe decision once it is ``warn_before`` away (once per run); else
+        when it will be. Read again at each wake: the run's progress moves it."""
+        warn, find = self._on_latest_safe, self._latest_safe
+        if warn is None or find is None or self.warn_before is None:
+            return None
+        ledger = SentLedger.of(context)
+        if ledger.get(WARNED):
+            return None
+        try:
+            safety = find(context)
+        except Exception:  # the warning never stops the gate
+            self.log.exception("Could not read the latest safe decision of %s", self.task_id)
+            return None
+        if not safety or not safety.get("latest_safe"):
+            return None
+        warn_at = dt.datetime.fromisoformat(str(safety["latest_safe"])) - self.warn_before
+        if warn_at > now:
+            self.log.info("%s: warning of the latest safe decision at %s", self.task_id, warn_at)
+            return warn_at
+        self.log.info("%s: latest safe decision %s", self.task_id, safety["latest_safe"])
+        self._notify(lambda c: warn(c, safety), context, "the latest safe decision")
+        ledger.mark(WARNED, now.isoformat())
+        return None
 
     def answered(self, context: Any, stage: str, event: dict[str, Any]) -> Any:
         if event.get("error_type") == "timeout" and stage == STAGE_DECIDE:

@@ -212,9 +212,16 @@ class StepOperator(BaseOperator):
         moments = [late_at] if late_at is not None and not late_told else []
         if (ahead := next_rung(ladder, sent, now)) is not None:
             moments.append(ahead.at)
+        if (also := self._also_due(context, now)) is not None:
+            moments.append(also)
         if not moments:
             self._ask(context, stage)
         self._ask(context, stage, timeout=min(moments) - now)
+
+    def _also_due(self, context: Any, now: dt.datetime) -> dt.datetime | None:
+        """Send what else is due now (a gate: the latest safe decision's warning); when the next
+        such thing will be, if any."""
+        return None
 
     def _escalate(self, context: Any, due_now: list[Rung], since: dt.datetime | None) -> None:
         """Send the highest rung due now; the lower ones due with it count as passed (once)."""
