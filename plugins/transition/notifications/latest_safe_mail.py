@@ -35,9 +35,7 @@ KIND = "latest_safe"
 
 def latest_safe_subject(latest_safe: dt.datetime, plan: Plan) -> str:
     local = latest_safe.astimezone(zoneinfo.ZoneInfo(plan.timezone))
-    return _("Latest safe decision: {time}").format(
-        time=format_moment(local, "short")
-    )
+    return _("Latest safe decision: {time}").format(time=format_moment(local, "short"))
 
 
 def latest_safe_text(
