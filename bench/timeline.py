@@ -1,4 +1,4 @@
-"""The recap's timeline (``transition.web.timeline_svg``): time to draw it and its size, in one run.
+"""The recap's timeline (``transition.runs.timeline_svg``): time to draw it and its size, in one run.
 
 For synthetic plans (``transition sample``), the dry run with the most steps is put in motion
 without Airflow: ``now`` is 40 % into its planned span, steps planned to end before then are
@@ -87,7 +87,7 @@ def run_in_motion(plan: Any, dry_run: str) -> Any:
 
 
 def measure(sizes: list[int], rounds: int) -> list[dict]:
-    from transition.web.timeline_svg import timeline_svg
+    from transition.runs.timeline_svg import timeline_svg
 
     results = []
     for size in sizes:

@@ -20,6 +20,7 @@ import time
 import zoneinfo
 from pathlib import Path
 
+import httpx
 import openpyxl
 import pytest
 
@@ -34,6 +35,8 @@ pytestmark = pytest.mark.e2e
 ZONE = zoneinfo.ZoneInfo("Europe/Brussels")
 DR1, DR2, WEEKLY = "rep_dr1", "rep_dr2", "rep_weekly_report"
 TRANSITION = shutil.which("transition", path=str(Path(sys.executable).parent))
+ARTIFACTS = Path(__file__).parent / "artifacts"
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 
 
 def write_plan(folder: Path) -> dt.date:
@@ -334,6 +337,9 @@ def test_results_workbook_and_weekly_report(tmp_path):
             assert said[1].startswith("P50 ") and " · P95 " in said[1]
             assert said[2] == "  Most often on the critical path: A 100%, B 100%, C 100%, D 100%"
 
+            # -- transition review: DR2's run in HTML and PDF; the api-server's page, in a browser -
+            review_review(server, tmp_path, run2)
+
             # Wrong run, wrong DAG, wrong password: said in words, exit 2, no traceback, no file.
             # (--password=...: a generated password may begin with "-")
             base = [
@@ -446,3 +452,78 @@ def test_results_workbook_and_weekly_report(tmp_path):
             )
     finally:
         smtp.stop()
+
+
+def review_review(server: AirflowServer, folder: Path, run2: str) -> None:
+    """``transition review`` of DR2's run (HTML and PDF), then the same page from the api-server:
+    to a cutover manager (and in Chromium: a screenshot), never without a login."""
+    html, pdf = folder / "review.html", folder / "review.pdf"
+    done = report(
+        server,
+        "--run",
+        f"{DR2}/{run2}",
+        "--out",
+        str(html),
+        "--pdf",
+        str(pdf),
+        "--url",
+        server.base_url,
+        "--user",
+        "mia",
+        f"--password={server.passwords['mia']}",
+        command="review",
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith(f"Wrote {html}, {pdf} ("), done.stdout
+    assert done.stdout.rstrip().endswith(f"review of dry run DR2, run {run2} (running), 4 steps")
+    page = html.read_text(encoding="utf-8")
+    assert "Review · rep · Dry run DR2" in page and run2 in page
+    for section in ("timeline", "s-curve", "variance", "records", "trend", "lessons"):
+        assert f'<section id="{section}"' in page, section
+    assert page.count("<svg") == 3 and "<script" not in page
+    # B's defect and transfer, A's measure in the forecast, DR1 in the trend, Mia to sign
+    assert "Backup slower than planned" in page and "On leave" in page
+    assert "Frank Claes" in page and "Bob Peeters" in page
+    assert "10000 draws with every gate Go; 0 of the 4 steps measured in 0 finished runs" in page
+    assert '<th colspan="2">DR1</th>' in page and '<th colspan="2">DR2 *</th>' in page
+    assert "<td>Cutover manager</td><td>Mia Renard</td>" in page
+    assert pdf.read_bytes().startswith(b"%PDF")
+    route = f"/transition/api/dags/{DR2}/runs/{run2}/review.html"
+    with server.client("mia") as mia:
+        served = mia.get(route)
+    assert served.status_code == 200, served.text
+    assert served.headers["content-type"].startswith("text/html")
+    assert served.headers["content-security-policy"].startswith("default-src 'none'")
+    assert "Backup slower than planned" in served.text and "<script" not in served.text
+    assert httpx.get(f"{server.base_url}{route}").status_code in (401, 403)
+    with server.client("mia") as mia:
+        assert mia.get(route.replace(run2, "nope")).status_code == 404
+    screenshot_review(server, route)
+
+
+def screenshot_review(server: AirflowServer, route: str) -> None:
+    """The page in Chromium as Mia sees it: it loads nothing else; tests/e2e/artifacts/review.png."""
+    from playwright.sync_api import sync_playwright
+
+    assert Path(CHROMIUM).exists(), "Debian's chromium is needed (make test installs it)"
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu", "--no-first-run"]
+        )
+        try:
+            page = browser.new_page(viewport={"width": 1100, "height": 900})
+            page.context.add_cookies(
+                [{"name": "_token", "value": server.token("mia"), "url": server.base_url}]
+            )
+            requests: list[str] = []
+            page.on("request", lambda request: requests.append(request.url))
+            assert page.goto(f"{server.base_url}{route}").status == 200
+            assert requests == [f"{server.base_url}{route}"]  # nothing else loaded
+            assert page.locator("section").count() == 6
+            assert page.locator("svg.timeline g.step").count() == 4
+            assert page.locator("svg.s-curve polyline").count() == 2
+            assert page.locator("svg.histogram rect.bin").count() == 30
+            page.screenshot(path=str(ARTIFACTS / "review.png"), full_page=True)
+        finally:
+            browser.close()

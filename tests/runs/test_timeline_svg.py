@@ -1,4 +1,4 @@
-"""The recap's timeline drawn as SVG by the server (transition.web.timeline_svg), read back as XML."""
+"""The recap's timeline drawn as SVG by the server (transition.runs.timeline_svg), read back as XML."""
 
 from __future__ import annotations
 
@@ -14,9 +14,7 @@ from conftest import write_config
 from transition.i18n import use_language
 from transition.plan.forecast import planned_origin, reckon
 from transition.plan.model import Plan
-from transition.runs.views import RunView, StepView
-from transition.store.plan_store import load_plan
-from transition.web.timeline_svg import (
+from transition.runs.timeline_svg import (
     HEAD,
     LABEL_WIDTH,
     PLOT_WIDTH,
@@ -24,6 +22,8 @@ from transition.web.timeline_svg import (
     StepFilter,
     timeline_svg,
 )
+from transition.runs.views import RunView, StepView
+from transition.store.plan_store import load_plan
 from transition.workbook.sample import write_sample
 
 SVG = "{http://www.w3.org/2000/svg}"

@@ -21,6 +21,7 @@ from transition.cli.calibrate import add_calibrate_parser, calibrate_command
 from transition.cli.exit_codes import EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE
 from transition.cli.forecast import add_forecast_parser, forecast_command
 from transition.cli.report import add_plan_argument, add_report_parser, report_command
+from transition.cli.review import add_review_parser, review_command
 from transition.errors import PlanInvalid, ProblemsError, UsageError, errors_only, warnings_only
 from transition.i18n import _, languages, ngettext, set_language
 from transition.local.backup import backup, is_sqlite_file, restore
@@ -89,6 +90,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_report_parser(commands)
     add_calibrate_parser(commands)
     add_forecast_parser(commands)
+    add_review_parser(commands)
     for command in commands.choices.values():  # every command speaks the reader's language
         if not any("--lang" in action.option_strings for action in command._actions):
             command.add_argument(
@@ -133,6 +135,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "report": report_command,
             "calibrate": calibrate_command,
             "forecast": forecast_command,
+            "review": review_command,
         }[args.command]
         return handler(args)
     except UsageError as exc:

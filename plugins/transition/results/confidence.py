@@ -22,6 +22,8 @@ from transition.results.calibration import Outcome, measure
 from transition.results.data import RunResults
 
 DRAWS = 10_000
+REHEARSALS = 10  # the newest finished runs of each dry run the recap and the review measure
+FINISHED = ("success", "failed")  # Airflow's states of a finished run
 
 
 @dataclass(frozen=True)
