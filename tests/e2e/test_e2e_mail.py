@@ -121,7 +121,10 @@ def test_ready_and_deadline_mails_and_a_dead_smtp_server(tmp_path):
             text = ready_a.get_body(("plain",)).get_content()
             assert "Freeze &lt;billing&gt; &amp; co" in html and "<billing>" not in html
             assert "&lt;script&gt;" in html and "<strong>freeze.sh</strong>" in html
-            link = next(w for w in text.split() if w.startswith(server.base_url))
+            # The step's page first (Start to confirm), Airflow's Required Actions page beside it.
+            step_link = next(w for w in text.split() if w.startswith(server.base_url))
+            assert "/transition/steps/" in step_link and step_link.endswith("/A?do=start")
+            link = next(w for w in text.split() if "/required_actions" in w)
             path = urlsplit(link).path.split("/")
             assert (
                 path[1:3] == ["dags", DAG_ID]

@@ -32,6 +32,29 @@ def required_actions_link(base_url: str, dag_id: str, run_id: str, task_id: str)
     )
 
 
+STEP_PAGE = (
+    "/transition/steps"  # the plugin's step page (transition.web.step_page), made for a phone
+)
+MY_NIGHT = "/transition/my-night"  # a person's steps in a run
+
+
+def step_page_link(
+    base_url: str, dag_id: str, run_id: str, step_id: str, action: str | None = None
+) -> str:
+    """The step's page made for a phone, where its people answer in one tap; ``action`` (``start``,
+    ``close``, ``go``...) opens that answer to confirm (the page never answers on its own)."""
+    link = (
+        f"{base_url.rstrip('/')}{STEP_PAGE}/{quote(dag_id, safe='')}/{quote(run_id, safe='')}"
+        f"/{quote(step_id, safe='')}"
+    )
+    return f"{link}?do={quote(action.lower(), safe='')}" if action else link
+
+
+def my_night_link(base_url: str, dag_id: str, run_id: str) -> str:
+    """A person's steps in the run ("My night"), the next one first to come."""
+    return f"{base_url.rstrip('/')}{MY_NIGHT}/{quote(dag_id, safe='')}/{quote(run_id, safe='')}"
+
+
 def task_log_link(base_url: str, dag_id: str, run_id: str, task_id: str) -> str:
     """The step's task in Airflow's UI, its log first (an automated step's action says its
     output there)."""

@@ -3,7 +3,7 @@
 To the owner (or to the person the step was transferred to, even before it was Ready: then the
 owner is copied), copied to the owner's team leader and department head, in the reader's language. Subject
 ``[Transition-DR1] CO-120 - Execution`` (``Exécution`` in French); text and HTML; a link to the
-step's Required Actions page.
+step's page (``?do=start``: Start to confirm) and to its Required Actions page.
 When the e-mail cannot be sent the step still moves on: the failure is logged on the step and kept
 in its XCom ``mail_failures``.
 """
@@ -21,6 +21,7 @@ from transition.i18n import _, format_moment, use_language
 from transition.notifications.addressing import (
     airflow_base_url,
     required_actions_link,
+    step_page_link,
     step_subject,
 )
 from transition.notifications.channels import ChannelMessage, lines_of_facts
@@ -31,6 +32,9 @@ from transition.notifications.request_text import action_failure, d_day, planned
 from transition.plan.model import Actor, Plan, ScheduledStep
 from transition.runs import step_records
 from transition.runs.step_holder import read_holder
+from transition.vocabulary import Option
+
+START = Option.START.value  # the answer the Ready e-mail's link opens to confirm
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +46,11 @@ def ready_subject(dry_run: str, step_id: str) -> str:
 
 def _person(actor: Actor | None) -> str:
     return f"{actor.name} <{actor.email}>" if actor else "—"
+
+
+def _opens(step: Any, failure: object) -> str | None:
+    """The answer the Ready e-mail's link opens to confirm: Start, unless a gate or a take-over."""
+    return None if failure or step.is_gate else START
 
 
 def ready_message(
@@ -102,7 +111,9 @@ def ready_message(
             "facts": facts,
             "closed": closed,
             "timezone": plan.timezone,
-            "link": required_actions_link(base_url, dag_id, run_id, step.id),
+            # The step's page (a phone's), Start to confirm; Airflow's Required Actions beside it.
+            "link": step_page_link(base_url, dag_id, run_id, step.id, action=_opens(step, failure)),
+            "airflow_link": required_actions_link(base_url, dag_id, run_id, step.id),
             "description_html": markdown_html(
                 step.description or _("_No instructions in the plan._")
             ),
@@ -226,7 +237,7 @@ def announce_ready(
                 plan,
                 dry_run,
                 scheduled,
-                link=required_actions_link(base_url, ti.dag_id, ti.run_id, scheduled.step_id),
+                link=step_page_link(base_url, ti.dag_id, ti.run_id, scheduled.step_id),
             ),
         ),
         task_recorder(ti),
