@@ -288,6 +288,24 @@ VIEW: RunView = {
         for step, state in (("S", "Open"), ("T", "Planned"))
     ],
     "gates_ahead": [],
+    "confidence": {
+        "draws": 2000,
+        "runs": 3,
+        "measured_steps": 1,
+        "p50": "2027-01-16T12:10:00+01:00",
+        "p80": "2027-01-16T12:35:00+01:00",
+        "p95": "2027-01-16T13:05:00+01:00",
+        "chance_by_end": 0.742,
+        "criticality": [{"step": "T", "share": 1.0}],
+        "gates": [
+            {
+                "gate": "G",
+                "label": "Go « base »",
+                "fallback_p95_minutes": 95,
+                "latest_safe": "2027-01-16T10:25:00+01:00",
+            }
+        ],
+    },
     "run_defects": [],
 }
 
