@@ -190,7 +190,8 @@ def test_late_overdue_transfer_and_failure_emails(tmp_path, monkeypatch):
     assert text.startswith(
         "L'étape CO-110 devait être clôturée pour le sam. 16 janv. 23:00 (durée 30m)"
     )
-    assert "Exécutant:" in text and "Ouvrir l'étape dans Airflow :" in text
+    assert "Exécutant:" in text and "Ouvrir l'étape : http://x/transition/steps/" in text
+    assert "Dans Airflow : http://x/dags/" in text  # Airflow's Required Actions, second
     overdue = alert_message(
         plan,
         "DR1",

@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextvars
 import datetime as dt
 import gettext
+import zoneinfo
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cache, lru_cache
@@ -37,6 +38,7 @@ DATE_PATTERNS = {
     "date": "EEE dd MMM y",  # Sat 16 Jan 2027
     "long_date": "EEEE dd MMMM y",  # Saturday 16 January 2027
     "day": "dd MMM y",  # 16 Jan 2027
+    "time": "HH:mm",  # 22:00
 }
 
 
@@ -116,3 +118,34 @@ def format_moment(moment: dt.datetime | dt.date, pattern: str = "datetime") -> s
     if isinstance(moment, dt.datetime):
         return format_datetime(moment, cldr, tzinfo=moment.tzinfo, locale=_current.get())
     return format_date(moment, cldr, locale=_current.get())
+
+
+def their_moment(moment: dt.datetime, zone: str | None) -> str | None:
+    """An aware ``moment`` as the clocks read where ``zone`` is (a person's IANA zone): ``20:10``
+    on the same day, ``Sun 06 Dec 20:10`` on another; None without a zone, for an unknown one, or
+    when the clocks there read as the moment's own zone's."""
+    if not zone or moment.tzinfo is None:
+        return None
+    try:
+        theirs = moment.astimezone(zoneinfo.ZoneInfo(zone))
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
+        return None
+    if theirs.utcoffset() == moment.utcoffset():
+        return None
+    return format_moment(theirs, "time" if theirs.date() == moment.date() else "short")
+
+
+def with_their_time(moment: dt.datetime, zone: str | None, pattern: str = "datetime") -> str:
+    """``moment`` in its own zone (the plan's), the person's time beside it when theirs differs:
+    ``Mon 07 Dec 2026 02:10 (Europe/Brussels) · Sun 06 Dec 20:10 your time (America/New_York)``;
+    else as :func:`format_moment` writes it."""
+    text = format_moment(moment, pattern)
+    theirs = their_moment(moment, zone)
+    if theirs is None:
+        return text
+    return _("{time} ({zone}) · {their_time} your time ({their_zone})").format(
+        time=text,
+        zone=getattr(moment.tzinfo, "key", None) or moment.tzname(),
+        their_time=theirs,
+        their_zone=zone,
+    )

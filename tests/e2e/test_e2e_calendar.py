@@ -87,8 +87,10 @@ def test_invitations_updates_and_cancellation(shared_servers):
         assert str(a["SUMMARY"]) == "[Transition-CAL] CA - Stop <billing> & co"
         assert int(a["SEQUENCE"]) == 0 and str(a["ORGANIZER"]) == "mailto:mia@example.com"
         assert str(a["ATTENDEE"]) == "mailto:alice@example.com"
-        link = f"{server.base_url}/dags/{DAG_ID}/runs/{quote(run_id, safe='')}/tasks/CA/required_actions?map_index=-1"
+        link = f"{server.base_url}/transition/steps/{DAG_ID}/{quote(run_id, safe='')}/CA"
+        airflow = f"{server.base_url}/dags/{DAG_ID}/runs/{quote(run_id, safe='')}/tasks/CA/required_actions?map_index=-1"
         assert str(a["URL"]) == link and link in str(a["DESCRIPTION"])
+        assert airflow in str(a["DESCRIPTION"])  # Airflow's Required Actions, second
         assert utc(c.start) == utc(dt.datetime.combine(d_day, dt.time(9, 0), tzinfo=ZONE))
         html = alice.get_body(("html",)).get_content()
         assert "Stop &lt;billing&gt; &amp; co" in html and "<billing>" not in html

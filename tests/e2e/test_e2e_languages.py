@@ -134,14 +134,14 @@ def test_each_owner_reads_their_language(tmp_path):
         assert '<html lang="en">' in html and "Bonjour" not in text + html
 
         # The channels: the Ready messages in the plan's French, bob's too (a channel is a room).
-        link_a = f"{server.base_url}/dags/{DAG_ID}/runs/{quote(run_id, safe='')}/tasks/A/"
+        step_a = f"{server.base_url}/transition/steps/{DAG_ID}/{quote(run_id, safe='')}/A"
         slack_a = receiver.wait_for("[Transition-DR1] A - Exécution").body["text"].split("\n")
         assert slack_a[:3] == [
             "*[Transition-DR1] A - Exécution*",
             "A · Geler la facturation",
             "Exécutant : Alice Martin",
         ]
-        assert slack_a[-1] == link_a + "required_actions?map_index=-1", slack_a
+        assert slack_a[-1] == step_a, slack_a  # the step's page
         assert "*[Transition-DR1] B - Exécution*" in receiver.wait_for("B - Exécution").body["text"]
         for step in "AB":
             teams = receiver.wait_for(f"[Transition-DR1] {step} - Exécution", path="/teams")

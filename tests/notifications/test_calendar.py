@@ -91,12 +91,17 @@ def test_one_event_per_timed_step_of_the_owner(tmp_path):
     assert str(attendee) == "mailto:alice@example.com" and attendee.params["CN"] == "Alice Martin"
     assert attendee.params["RSVP"] == "FALSE"
     link = (
+        "https://airflow.example.com/transition/steps/resa_dr1"
+        "/manual__2027-01-10T09%3A00%3A00%2B00%3A00/PP-010"
+    )
+    airflow = (
         "https://airflow.example.com/dags/resa_dr1/runs/manual__2027-01-10T09%3A00%3A00%2B00%3A00"
         "/tasks/PP-010/required_actions?map_index=-1"
     )
-    assert str(freeze["URL"]) == link
+    assert str(freeze["URL"]) == link  # the step's page; Airflow's Required Actions beside it
     description = str(freeze["DESCRIPTION"])
     assert "Stop the billing batch." in description and link in description
+    assert airflow in description
     assert "Environment: ACC — Acceptance" in description
     smoke = by_uid[f"CO-110.DR1.resa.{run_key(RUN_ID)}@transition"]
     assert utc(smoke.start) == dt.datetime(
@@ -542,7 +547,8 @@ def test_cli_writes_the_owners_file(plan_config, tmp_path):
     )
     assert done.returncode == 0, done.stderr
     event = events_of(parse(out.read_bytes()))[f"PP-010.DR1.resa.{run_key(RUN_ID)}@transition"]
-    assert "/tasks/PP-010/required_actions" in str(event["URL"])
+    assert "/transition/steps/resa_dr1/" in str(event["URL"])
+    assert "/tasks/PP-010/required_actions" in str(event["DESCRIPTION"])
 
     done = run("calendar", str(plan_config), "--dry-run", "DR1", "--owner", "carol", "--out", "-")
     assert done.returncode == 0 and done.stdout.startswith("BEGIN:VCALENDAR")

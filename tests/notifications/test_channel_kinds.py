@@ -34,6 +34,7 @@ FRENCH_END = (
     "(mar. 19 janv. 2027 18:00 (Europe/Brussels))"
 )
 RUN_LINK = f"{BASE}/dags/resa_dr1/runs/manual__2027-01-10T09%3A00%3A00%2B00%3A00"
+STEP_PAGES = f"{BASE}/transition/steps/resa_dr1/manual__2027-01-10T09%3A00%3A00%2B00%3A00"
 
 
 def lines(posted: Posted) -> list[str]:
@@ -144,7 +145,7 @@ def test_each_rung_of_the_ladder_goes_to_the_channel_once(tmp_path, smtp, teams,
             "Tenue par : Alice Martin, Bob Peeters",
             "Chef d'équipe prévenu : Carol Dubois",
             "Responsables de la bascule prévenus : Dave Lambert",
-            f"{RUN_LINK}/tasks/CO-110/required_actions?map_index=-1",
+            f"{STEP_PAGES}/CO-110",
         ]
     ]
     assert "mail_failures" not in ti.xcom
@@ -198,7 +199,7 @@ def test_the_heads_up_goes_to_the_channel_and_a_refusal_is_recorded(
             "so far.",
             "Owner: Alice Martin",
             "- CO-100 · Switch market gateway (Carol Dubois)",
-            f"{RUN_LINK}/tasks/CO-110/required_actions?map_index=-1",
+            f"{STEP_PAGES}/CO-110",
         ]
     ]
     # The watch's own failures, for its summary to the cutover managers.
@@ -459,5 +460,5 @@ def test_a_gates_reminder_goes_to_the_channel_with_the_go_still_missing(
     assert "1 more Go is needed before it counts (2 different people)" in said[2]
     assert "The owner's team leader is told." in said[2]
     assert "Go so far: Bob Peeters (1 of 2)" in said
-    assert said[-1] == f"{RUN_LINK}/tasks/G/required_actions?map_index=-1"
+    assert said[-1] == f"{STEP_PAGES}/G"
     assert "mail_failures" not in ti.xcom

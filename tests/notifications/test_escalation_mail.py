@@ -86,7 +86,8 @@ def test_the_subjects_say_which_rung_and_the_text_since_when(tmp_path):
         subjects.append(message["Subject"])
         text = message.get_body(("plain",)).get_content()
         assert "Carol Dubois, Bob Peeters" in text
-        assert f"{BASE}/dags/resa_dr1/runs/r1/tasks/CO-100/required_actions" in text
+        assert f"Open the step: {BASE}/transition/steps/resa_dr1/r1/CO-100\n" in text
+        assert f"{BASE}/dags/resa_dr1/runs/r1/tasks/CO-100/required_actions" in text  # second
         if rung.ladder == NOT_STARTED:
             assert "Step CO-100 has been ready since" in text and "22:00" in text
         else:

@@ -94,7 +94,8 @@ def test_the_subjects_and_the_text_say_a_decision_is_awaited(tmp_path):
     first, second, third = (text_of(m) for m in mails)
     assert "Gate G has been waiting for a decision (Go or No-go) since" in first
     assert "22:00" in first and "Alice Martin, Bob Peeters" in first
-    assert f"{BASE}/dags/resa_dr1/runs/r1/tasks/G/required_actions" in first
+    assert f"Open the step: {BASE}/transition/steps/resa_dr1/r1/G\n" in first
+    assert f"{BASE}/dags/resa_dr1/runs/r1/tasks/G/required_actions" in first  # second
     assert "told" not in first.split("\n")[0]
     assert "The owner's team leader is told." in second
     assert "The owner's team leader and the cutover managers are told." in third

@@ -66,6 +66,8 @@ def test_the_warning_says_when_to_decide_and_how_long_the_fallback_takes(tmp_pat
     assert "Gate G is not decided yet. A No-go after " in text
     assert "its fallback takes up to 1 h 35 min in 95% of the draws" in text
     assert "Latest safe decision" in text and "The fallback takes (P95)" in text
+    assert f"Open the step: {BASE}/transition/steps/resa_dr1/r1/G\n" in text  # its page
+    assert f"{BASE}/dags/resa_dr1/runs/r1/tasks/G/required_actions" in text  # and Airflow's
     late = text_of(mails(plan, AFTER, ["bob"])["en"])
     assert "its latest safe decision (" in late and ") has passed" in late
     for sent in (english, mails(plan, BEFORE)["fr"]):  # short enough not to be folded

@@ -55,6 +55,7 @@ def test_the_e_mail_lists_each_step_in_the_readers_language(tmp_path):
     assert "CO-100 · Switch market gateway" in text
     assert "PP-020 · Export EAN register (Bob Peeters)" in text
     assert "CO-100 · Switch market gateway (Carol Dubois)" in text  # what holds CO-110
+    assert f"Open the step: {BASE}/transition/steps/resa_dr1/r1/CO-110\n" in text
     assert f"{BASE}/dags/resa_dr1/runs/r1/tasks/CO-110/required_actions" in text
     html = carol.get_body(("html",)).get_content()
     assert "&lt;script&gt;" in html and "<script>" not in html
@@ -76,3 +77,4 @@ def test_a_long_list_is_cut_in_the_subject_not_in_the_e_mail(tmp_path):
     assert message["Subject"].endswith(": PP-020, CO-100, CO-110, HO-010, PP-010, …")
     assert message["X-Transition-Run"] == "d/r"  # for mail rules, and the tests' once-only check
     assert message.get_body(("plain",)).get_content().count("/required_actions?") == 6
+    assert message.get_body(("plain",)).get_content().count("/transition/steps/d/r/") == 6

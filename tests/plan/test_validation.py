@@ -250,6 +250,34 @@ def test_actor_rules(tmp_path):
     ]
 
 
+def test_an_actors_time_zone_and_phone(tmp_path):
+    sheets = base_sheets()
+    sheets["Actors"][0] += ["Fuseau horaire", "Téléphone"]  # the French headers
+    for row in sheets["Actors"][1:]:
+        row += [None, None]
+    sheets["Actors"][1][-2:] = ["America/New_York", "+32 470 12.34.56"]
+    sheets["Actors"][2][-2:] = ["Europe/Bruxelles", "0470123456"]
+    sheets["Actors"][3][-2:] = ["", 32470123456]  # a number typed in Excel: no +
+    errors, _, _ = check(tmp_path, sheets)
+    assert errors == [
+        "Actors!H3: unknown time zone 'Europe/Bruxelles' (did you mean 'Europe/Brussels'?); use "
+        "an IANA name such as Europe/Brussels",
+        "Actors!I3: '0470123456' is not a phone number in international form: '+', the country "
+        "code and the number, e.g. +32470123456",
+        "Actors!I4: '32470123456' is not a phone number in international form: '+', the country "
+        "code and the number, e.g. +32470123456",
+    ]
+    sheets["Actors"][2][-2:] = ["Europe/Brussels", None]
+    sheets["Actors"][3][-2:] = ["UTC", "+1 (212) 555-0100"]
+    errors, _, plan = check(tmp_path, sheets)
+    assert errors == []
+    alice = plan.actors["alice"]
+    assert (alice.timezone, alice.phone) == ("America/New_York", "+32470123456")
+    assert plan.actors["carol"].phone == "+12125550100" and plan.actors["bob"].phone == ""
+    assert plan.actors["bob"].timezone == "Europe/Brussels"
+    assert plan.actors["dave"].timezone == ""  # the plan's
+
+
 def test_dry_run_rules(tmp_path):
     sheets = base_sheets()
     sheets["DryRuns"].append(["dr1", dt.date(2027, 2, 1), None, ""])

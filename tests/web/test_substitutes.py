@@ -50,6 +50,7 @@ def test_the_substitute_and_the_absent_person_are_told_in_their_languages(tmp_pa
     text = to_bob.get_body(("plain",)).get_content()
     assert "Dave Lambert hands you the steps Alice Martin held in this dry run (2)." in text
     assert "CO-110 · Smoke test gateway" in text and "/tasks/CO-100/required_actions" in text
+    assert "Open the step: http://airflow.example/transition/steps/resa_dr1/r1/CO-100" in text
     assert "Alice &lt;est&gt; malade" in to_bob.get_body(("html",)).get_content()
     assert to_alice["To"] == "alice@example.com"
     assert to_alice["Subject"] == "[Transition-DR1] Remplacement : Alice Martin → Bob Peeters"

@@ -20,12 +20,13 @@ from email.message import EmailMessage
 from functools import partial
 from typing import Any
 
-from transition.i18n import _, format_moment, ngettext, pgettext, use_language
+from transition.i18n import _, format_moment, ngettext, pgettext, use_language, with_their_time
 from transition.notifications.addressing import (
     airflow_base_url,
     manager_emails,
     managers_by_language,
     required_actions_link,
+    step_page_link,
     step_subject,
 )
 from transition.notifications.channels import ChannelMessage, lines_of_facts
@@ -77,8 +78,9 @@ def notice_message(
     step = plan.steps[step_id]
     scheduled = plan.schedules[dry_run].steps[step_id]
     all_facts = [(_("Phase"), f"{step.phase} — {plan.phases.get(step.phase, '')}")]
-    if scheduled.planned_start:
-        all_facts.append((_("Planned start"), format_moment(scheduled.planned_start)))
+    if scheduled.planned_start:  # the reader's (the first in To) time beside the plan's
+        zone = next((a.timezone for a in plan.actors.values() if to and a.email == to[0]), None)
+        all_facts.append((_("Planned start"), with_their_time(scheduled.planned_start, zone)))
     all_facts += list(facts)
     subject = step_subject(dry_run, step.id, what)
     text, html = render(
@@ -90,7 +92,9 @@ def notice_message(
         dry_run=dry_run,
         facts=all_facts,
         holding=list(holding),
-        link=required_actions_link(base_url, dag_id, run_id, step.id),
+        # The step's page (a phone's), where its people answer; Airflow's Required Actions beside it.
+        link=step_page_link(base_url, dag_id, run_id, step.id),
+        airflow_link=required_actions_link(base_url, dag_id, run_id, step.id),
         timezone=plan.timezone,
     )
     return compose(
@@ -191,10 +195,11 @@ def alert_channel_message(
     link: str,
     holding: Sequence[str] = (),
     late_at: dt.datetime | None = None,
+    language: str | None = None,
 ) -> ChannelMessage:
     """The Late or Overdue message of one step for the plan's chat channels, in the plan's language."""
     step = plan.steps[scheduled.step_id]
-    with use_language(plan.language):
+    with use_language(language or plan.language):
         what, headline, holding_lines = _alert_text(plan, scheduled, kind, holding, late_at)
         return ChannelMessage(
             kind=kind,
@@ -241,9 +246,7 @@ def announce_late(plan: Plan, dry_run: str, scheduled: ScheduledStep, context: A
                 dry_run,
                 scheduled,
                 kind="late",
-                link=required_actions_link(
-                    airflow_base_url(), ti.dag_id, ti.run_id, scheduled.step_id
-                ),
+                link=step_page_link(airflow_base_url(), ti.dag_id, ti.run_id, scheduled.step_id),
                 late_at=late_at,
             ),
         ),
@@ -276,10 +279,17 @@ def announce_overdue(
             dry_run,
             plan.schedules[dry_run].steps[step_id],
             kind="overdue",
-            link=required_actions_link(base_url, ti.dag_id, ti.run_id, step_id),
+            link=step_page_link(base_url, ti.dag_id, ti.run_id, step_id),
             holding=holding,
         )
-        deliver(plan, Announcement(kind="overdue", about=step_id, channel=channel), record)
+        # An SMS (``to: people``) to whom a step's own Overdue e-mail goes: its owner, the owners
+        # of what holds it, the cutover managers.
+        people = [_owner_email(plan, s) for s in (step_id, *holding)] + manager_emails(plan)
+        deliver(
+            plan,
+            Announcement(kind="overdue", about=step_id, channel=channel, people=people),
+            record,
+        )
 
 
 def _overdue_mails(

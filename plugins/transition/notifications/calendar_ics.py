@@ -21,8 +21,8 @@ from dataclasses import asdict, dataclass
 
 from icalendar import Calendar, Event, vCalAddress
 
-from transition.i18n import _, format_moment, use_language
-from transition.notifications.addressing import required_actions_link
+from transition.i18n import _, format_moment, their_moment, use_language
+from transition.notifications.addressing import required_actions_link, step_page_link
 from transition.plan.model import Actor, Plan
 from transition.vocabulary import DEFAULT_BASE_URL, subject_prefix
 from transition.workbook.cells import format_duration
@@ -70,6 +70,21 @@ def _when(moment: dt.datetime | None) -> str:
     return f"{format_moment(moment)} ({moment.tzname()})" if moment is not None else "—"
 
 
+def _their_times(start: dt.datetime | None, end: dt.datetime | None, holder: Actor) -> list[str]:
+    """``Your time (America/New_York): … to …`` when the holder's clocks read otherwise than the
+    plan's (a calendar shows the event in its own zone; the description says both)."""
+    if start is None or end is None or their_moment(start, holder.timezone) is None:
+        return []
+    zone = zoneinfo.ZoneInfo(holder.timezone)
+    return [
+        _("Your time ({zone}): {start} to {end}").format(
+            zone=holder.timezone,
+            start=format_moment(start.astimezone(zone)),
+            end=format_moment(end.astimezone(zone)),
+        )
+    ]
+
+
 def holder_of(plan: Plan, step_id: str, holders: Mapping[str, str] | None = None) -> str:
     """Who has ``step_id`` in their calendar: its holder when it was transferred to an actor of the
     plan, else its owner."""
@@ -77,8 +92,12 @@ def holder_of(plan: Plan, step_id: str, holders: Mapping[str, str] | None = None
     return holder if holder in plan.actors else plan.steps[step_id].owner
 
 
-def _description(plan: Plan, dry_run: str, step_id: str, link: str | None, holder: str) -> str:
-    """The event's description, in the language of ``holder`` (the calendar is theirs)."""
+def _description(
+    plan: Plan, dry_run: str, step_id: str, links: tuple[str | None, str | None], holder: str
+) -> str:
+    """The event's description, in the language of ``holder`` (the calendar is theirs); ``links``:
+    the step's page and its Required Actions page in Airflow, once the run is known."""
+    link, airflow = links
     step = plan.steps[step_id]
     with use_language(plan.actors[holder].language):
         scheduled = plan.schedules[dry_run].steps[step_id]
@@ -105,6 +124,7 @@ def _description(plan: Plan, dry_run: str, step_id: str, link: str | None, holde
                 timezone=plan.timezone,
             )
         )
+        lines += _their_times(scheduled.planned_start, scheduled.planned_end, plan.actors[holder])
         if scheduled.upstream:
             lines.append(
                 _("Waits for: {steps}").format(
@@ -116,9 +136,8 @@ def _description(plan: Plan, dry_run: str, step_id: str, link: str | None, holde
         if link:
             lines += [
                 "",
-                _("Start and close the step in Airflow (Required Actions): {link}").format(
-                    link=link
-                ),
+                _("Start and close the step on its page: {link}").format(link=link),
+                _("In Airflow (Required Actions): {link}").format(link=airflow),
             ]
         else:
             lines += ["", _("The link to the step comes with the invitation of the run.")]
@@ -141,20 +160,16 @@ def run_events(
         step = plan.steps[scheduled.step_id]
         if scheduled.planned_start is None or scheduled.planned_end is None:
             continue
-        link = (
-            required_actions_link(
-                base_url or DEFAULT_BASE_URL, plan.dag_id(dry_run), run_id, step.id
-            )
-            if run_id
-            else None
-        )
+        base, dag_id = base_url or DEFAULT_BASE_URL, plan.dag_id(dry_run)
+        link = step_page_link(base, dag_id, run_id, step.id) if run_id else None
+        airflow = required_actions_link(base, dag_id, run_id, step.id) if run_id else None
         holder = holder_of(plan, step.id, holders)
         events.setdefault(holder, []).append(
             CalendarEvent(
                 uid=event_uid(plan.name, dry_run, step.id, run_id),
                 step_id=step.id,
                 summary=event_summary(dry_run, step.id, step.label),
-                description=_description(plan, dry_run, step.id, link, holder),
+                description=_description(plan, dry_run, step.id, (link, airflow), holder),
                 start=scheduled.planned_start,
                 end=scheduled.planned_end,
                 url=link,

@@ -16,7 +16,7 @@ from transition.i18n import _, use_language
 from transition.notifications.addressing import (
     airflow_base_url,
     by_language,
-    required_actions_link,
+    step_page_link,
     step_subject,
 )
 from transition.notifications.alert_mail import notice_message
@@ -72,10 +72,11 @@ def decision_channel_message(
     followed: tuple[str, ...],
     skipped: tuple[str, ...],
     link: str,
+    language: str | None = None,
 ) -> ChannelMessage:
     """The decision's message for the plan's chat channels, in the plan's language."""
     starts, skips = affected_steps(plan, dry_run, followed, skipped)
-    with use_language(plan.language):
+    with use_language(language or plan.language):
         what, headline, listed = _decision_text(plan, gate_id, record, starts, skips)
         return ChannelMessage(
             kind="decision",
@@ -144,7 +145,7 @@ def announce_decision(
         record,
         followed=followed,
         skipped=skipped,
-        link=required_actions_link(where["base_url"], ti.dag_id, ti.run_id, ti.task_id),
+        link=step_page_link(where["base_url"], ti.dag_id, ti.run_id, ti.task_id),
     )
     deliver(
         plan,

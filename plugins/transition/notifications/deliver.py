@@ -5,8 +5,9 @@ Each kind of message (``ready_mail``, ``alert_mail``, ``escalation_mail``, ...) 
 content. ``deliver`` does the rest, the same for all: it sends a kind once per task when asked to
 (the task's sent-ledger), builds each e-mail in its readers' language, sends it, logs what went
 out, records what could not be built or sent (``record``: for the run's watch, which tells the
-cutover managers), and posts the chat message to the plan's channels that get this kind. It never
-raises: a message that cannot be sent never stops a step.
+cutover managers), posts the chat message to the plan's channels that get this kind, and sends it
+by SMS to the e-mails' people (``to: people`` channels, :mod:`.sms`). It never raises: a message
+that cannot be sent never stops a step.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import Any, Protocol
 from transition.i18n import use_language
 from transition.notifications.channels import ChannelMessage, tell_channels
 from transition.notifications.mail import MailError, failure_reason, send
+from transition.notifications.sms import addresses, tell_people
 from transition.plan.model import Plan
 from transition.runs.mail_failures import record_mail_failure
 from transition.runs.sent_ledger import SentLedger
@@ -76,9 +78,11 @@ class Announcement:
     kind: str
     about: str
     mails: Sequence[Mail] = ()
-    channel: Callable[[], ChannelMessage] | None = None
+    # the channel's message, in the plan's language; ``language=`` another (each person's SMS)
+    channel: Callable[..., ChannelMessage] | None = None
     channel_kind: str | None = None
     once: Once | None = None
+    people: Sequence[str] = ()  # whom an SMS goes to besides the e-mails' To and Cc (addresses)
 
 
 @dataclass
@@ -96,8 +100,11 @@ class Delivered:
         return "; ".join(reason for _to, reason in self.failed) or None
 
 
-def send_one(mail: Mail, kind: str, about: str, record: Recorder | None) -> str | None:
-    """Build and send one e-mail; None once sent, else why not (recorded, logged, never raised)."""
+def send_one(
+    mail: Mail, kind: str, about: str, record: Recorder | None, seen: list[str] | None = None
+) -> str | None:
+    """Build and send one e-mail; None once sent, else why not (recorded, logged, never raised).
+    ``seen``: gets the e-mail's To and Cc once it is built (sent or not)."""
     message: EmailMessage | None = None
     try:
         if mail.language:
@@ -105,6 +112,8 @@ def send_one(mail: Mail, kind: str, about: str, record: Recorder | None) -> str 
                 message = mail.build()
         else:
             message = mail.build()
+        if seen is not None:
+            seen.extend(addresses(message))
         send(message)
     except Exception as exc:  # not sent (MailError) or not even built: recorded alike
         if not isinstance(exc, MailError):
@@ -132,18 +141,19 @@ def deliver(plan: Plan, announcement: Announcement, record: Recorder | None) -> 
     if once is not None and once.ledger.get(once.entry):
         return Delivered(skipped=True)
     delivered = Delivered()
+    concerned = list(announcement.people)
     for mail in announcement.mails:
-        reason = send_one(mail, announcement.kind, announcement.about, record)
+        reason = send_one(mail, announcement.kind, announcement.about, record, concerned)
         if reason is None:
             delivered.sent += 1
         else:
             delivered.failed.append((mail.to, reason))
     if announcement.channel is not None:
-        delivered.channels_failed = tell_channels(
-            plan,
-            announcement.channel_kind or announcement.kind,
-            announcement.channel,
-            partial(record, announcement.kind, channel=True) if record else None,
+        kind = announcement.channel_kind or announcement.kind
+        on_failure = partial(record, announcement.kind, channel=True) if record else None
+        delivered.channels_failed = tell_channels(plan, kind, announcement.channel, on_failure)
+        delivered.channels_failed += tell_people(
+            plan, kind, announcement.channel, concerned, on_failure
         )
     if once is not None:
         once.ledger.mark(once.entry, once.value)

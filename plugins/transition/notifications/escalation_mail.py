@@ -22,7 +22,7 @@ from transition.i18n import _, format_moment, use_language
 from transition.notifications.addressing import (
     airflow_base_url,
     by_language,
-    required_actions_link,
+    step_page_link,
     step_subject,
 )
 from transition.notifications.alert_mail import notice_message
@@ -139,6 +139,7 @@ def escalation_channel_message(
     since: dt.datetime,
     held_by: Sequence[Actor],
     link: str,
+    language: str | None = None,
 ) -> ChannelMessage:
     """One rung for the plan's chat channels, in the plan's language: which rung of how many, who
     holds the step and who is told from this rung on."""
@@ -147,7 +148,7 @@ def escalation_channel_message(
     delays = plan.escalation.not_started if rung.ladder == NOT_STARTED else plan.escalation.overrun
     leader = plan.actors.get(owner.team_leader or "") if rung.level >= 2 else None
     managers = plan.manager_actors() if rung.level >= 3 else []
-    with use_language(plan.language):
+    with use_language(language or plan.language):
         return ChannelMessage(
             kind="reminder",
             title=step_subject(dry_run, step_id, rung_subject(rung)),
@@ -206,7 +207,7 @@ def announce_escalation(
         rung,
         since=since,
         held_by=held_by,
-        link=required_actions_link(base_url, ti.dag_id, ti.run_id, step_id),
+        link=step_page_link(base_url, ti.dag_id, ti.run_id, step_id),
     )
     deliver(
         plan,
@@ -245,13 +246,18 @@ def heads_up_message(
 
 
 def heads_up_channel_message(
-    plan: Plan, dry_run: str, heads_up: HeadsUp, *, link: str
+    plan: Plan,
+    dry_run: str,
+    heads_up: HeadsUp,
+    *,
+    link: str,
+    language: str | None = None,
 ) -> ChannelMessage:
     """ "You're next" for the plan's chat channels, in the plan's language: whose step, when the
     forecast says it becomes Ready, what it still waits for."""
     step = plan.steps[heads_up.step_id]
     local = heads_up.ready_at.astimezone(zoneinfo.ZoneInfo(plan.timezone))
-    with use_language(plan.language):
+    with use_language(language or plan.language):
         return ChannelMessage(
             kind="heads_up",
             title=step_subject(dry_run, step.id, _("You're next")),
@@ -282,7 +288,7 @@ def announce_heads_up(plan: Plan, dry_run: str, context: Any, due: list[HeadsUp]
             plan,
             dry_run,
             heads_up,
-            link=required_actions_link(base_url, ti.dag_id, ti.run_id, heads_up.step_id),
+            link=step_page_link(base_url, ti.dag_id, ti.run_id, heads_up.step_id),
         )
         deliver(
             plan,

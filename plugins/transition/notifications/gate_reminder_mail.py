@@ -22,7 +22,7 @@ from typing import Any
 from transition.i18n import _, format_moment, ngettext, pgettext, use_language
 from transition.notifications.addressing import (
     airflow_base_url,
-    required_actions_link,
+    step_page_link,
     step_subject,
 )
 from transition.notifications.alert_mail import notice_message
@@ -148,9 +148,10 @@ def gate_reminder_channel_message(
     held_by: Sequence[Actor],
     go: GoSoFar,
     link: str,
+    language: str | None = None,
 ) -> ChannelMessage:
     """One rung about an undecided gate for the plan's chat channels, in the plan's language."""
-    with use_language(plan.language):
+    with use_language(language or plan.language):
         headline, facts = gate_reminder_text(
             plan, gate_id, rung, since=since, held_by=held_by, go=go
         )
@@ -201,7 +202,7 @@ def announce_gate_reminder(
         since=since,
         held_by=held_by,
         go=go,
-        link=required_actions_link(base_url, ti.dag_id, ti.run_id, gate_id),
+        link=step_page_link(base_url, ti.dag_id, ti.run_id, gate_id),
     )
     deliver(
         plan,

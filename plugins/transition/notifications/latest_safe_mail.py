@@ -20,7 +20,7 @@ from transition.i18n import _, format_moment, use_language
 from transition.notifications.addressing import (
     airflow_base_url,
     by_language,
-    required_actions_link,
+    step_page_link,
     step_subject,
 )
 from transition.notifications.alert_mail import notice_message
@@ -103,8 +103,9 @@ def latest_safe_channel_message(
     safety: Mapping[str, Any],
     now: dt.datetime,
     link: str,
+    language: str | None = None,
 ) -> ChannelMessage:
-    with use_language(plan.language):
+    with use_language(language or plan.language):
         headline, facts = latest_safe_text(plan, gate_id, safety, now)
         latest = dt.datetime.fromisoformat(str(safety["latest_safe"]))
         return ChannelMessage(
@@ -153,7 +154,7 @@ def announce_latest_safe(
         gate_id,
         safety=safety,
         now=now,
-        link=required_actions_link(base_url, ti.dag_id, ti.run_id, gate_id),
+        link=step_page_link(base_url, ti.dag_id, ti.run_id, gate_id),
     )
     deliver(
         plan,

@@ -16,7 +16,12 @@ from email.message import EmailMessage
 from typing import Any
 
 from transition.i18n import N_, _, use_language
-from transition.notifications.addressing import by_language, required_actions_link, step_subject
+from transition.notifications.addressing import (
+    by_language,
+    required_actions_link,
+    step_page_link,
+    step_subject,
+)
 from transition.notifications.alert_mail import notice_message
 from transition.notifications.channels import ChannelMessage, lines_of_facts
 from transition.notifications.mail import compose, render
@@ -66,10 +71,11 @@ def transfer_channel_message(
     target: Actor,
     text: str,
     link: str,
+    language: str | None = None,
 ) -> ChannelMessage:
     """A transfer, for the plan's chat channels, in the plan's language."""
     giver = plan.actors.get(giver_id)
-    with use_language(plan.language):
+    with use_language(language or plan.language):
         return ChannelMessage(
             kind="transfer",
             title=step_subject(dry_run, step_id, _("Transfer")),
@@ -95,11 +101,12 @@ def blocking_defect_channel_message(
     recorder: str,
     link: str,
     after_close: bool = False,
+    language: str | None = None,
 ) -> ChannelMessage:
     """A blocking defect, for the plan's chat channels, in the plan's language (``after_close``:
     recorded on a step already closed, which it blocks no more)."""
     recorded_by = plan.actors[recorder].name if recorder in plan.actors else recorder
-    with use_language(plan.language):
+    with use_language(language or plan.language):
         return ChannelMessage(
             kind="defect",
             title=step_subject(
@@ -201,7 +208,8 @@ def substitution_notices(
     lines = [
         {
             "title": f"{step_id} · {plan.steps[step_id].label}",
-            "link": required_actions_link(base_url, dag_id, run_id, step_id),
+            "link": step_page_link(base_url, dag_id, run_id, step_id),
+            "airflow_link": required_actions_link(base_url, dag_id, run_id, step_id),
         }
         for step_id in steps
     ]
@@ -231,7 +239,11 @@ def substitution_notices(
                 ),
                 message=text,
                 steps=lines,
-                labels={"message": _("Message"), "open": _("Open the step in Airflow")},
+                labels={
+                    "message": _("Message"),
+                    "open": _("Open the step"),
+                    "airflow": _("In Airflow"),
+                },
             )
         cc = [manager.email] if manager is not None and manager.id != reader.id else []
         messages.append(
@@ -270,11 +282,12 @@ def substitution_channel_message(
     substitute: Actor,
     text: str,
     link: str,
+    language: str | None = None,
 ) -> ChannelMessage:
     """A substitution, for the plan's chat channels, in the plan's language: who handed whose steps
     to whom, the steps, the manager's message."""
     manager = plan.actors.get(manager_id)
-    with use_language(plan.language):
+    with use_language(language or plan.language):
         return ChannelMessage(
             kind="substitution",
             title=substitution_subject(dry_run, absent, substitute),
@@ -340,11 +353,18 @@ def run_defect_notices(
 
 
 def run_defect_channel_message(
-    plan: Plan, dry_run: str, *, defect: dict[str, Any], recorder: str, run_id: str, link: str
+    plan: Plan,
+    dry_run: str,
+    *,
+    defect: dict[str, Any],
+    recorder: str,
+    run_id: str,
+    link: str,
+    language: str | None = None,
 ) -> ChannelMessage:
     """A blocking defect on the run as a whole, for the plan's chat channels, in its language."""
     recorded_by = plan.actors[recorder].name if recorder in plan.actors else recorder
-    with use_language(plan.language):
+    with use_language(language or plan.language):
         return ChannelMessage(
             kind="defect",
             title=subject_prefix(dry_run)

@@ -15,7 +15,11 @@ from dataclasses import dataclass
 from email.message import EmailMessage
 
 from transition.i18n import _, format_moment, ngettext, use_language
-from transition.notifications.addressing import managers_by_language, required_actions_link
+from transition.notifications.addressing import (
+    managers_by_language,
+    required_actions_link,
+    step_page_link,
+)
 from transition.notifications.mail import compose, render
 from transition.plan.model import Plan
 from transition.vocabulary import subject_prefix
@@ -93,7 +97,8 @@ def digest_message(
                         f"{h} · {plan.steps[h].label} ({plan.actors[plan.steps[h].owner].name})"
                         for h in item.holding
                     ],
-                    "link": required_actions_link(base_url, dag_id, run_id, step.id),
+                    "link": step_page_link(base_url, dag_id, run_id, step.id),
+                    "airflow_link": required_actions_link(base_url, dag_id, run_id, step.id),
                 }
             )
         text, html = render(
@@ -107,7 +112,8 @@ def digest_message(
                 "owner": _("Owner"),
                 "start": _("Planned start"),
                 "waiting": _("Waiting for:"),
-                "open": _("Open the step in Airflow"),
+                "open": _("Open the step"),
+                "airflow": _("In Airflow"),
             },
         )
     return compose(

@@ -88,8 +88,8 @@ def ready_message(
                 if environment
                 else (step.environment or "—"),
             ),
-            (_("Planned start"), when(scheduled.planned_start)),
-            (_("Planned end"), planned_end(scheduled, step.duration)),
+            (_("Planned start"), when(scheduled.planned_start, reader.timezone)),
+            (_("Planned end"), planned_end(scheduled, step.duration, reader.timezone)),
             (_("Owner"), _person(owner)),
             (_("Team leader"), _person(leader)),
             (_("Department head"), _person(head)),
@@ -135,12 +135,17 @@ def ready_message(
 
 
 def ready_channel_message(
-    plan: Plan, dry_run: str, scheduled: ScheduledStep, *, link: str
+    plan: Plan,
+    dry_run: str,
+    scheduled: ScheduledStep,
+    *,
+    link: str,
+    language: str | None = None,
 ) -> ChannelMessage:
     """The Ready message for the plan's chat channels, in the plan's language."""
     step = plan.steps[scheduled.step_id]
     owner = plan.actors[step.owner]
-    with use_language(plan.language):
+    with use_language(language or plan.language):
         return ChannelMessage(
             kind="ready",
             title=ready_subject(dry_run, step.id),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from transition.i18n import _, format_moment, use_language
+from transition.i18n import _, format_moment, use_language, with_their_time
 from transition.plan.model import Actor, Plan, ScheduledStep, StepAction
 from transition.runs.step_records import ActionRun
 from transition.workbook.cells import format_duration
@@ -87,9 +87,10 @@ def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ").strip() or "—"
 
 
-def when(moment: dt.datetime | None) -> str:
-    """A planned time in the current language, or what an unanchored step waits for."""
-    return format_moment(moment) if moment else _("as soon as the prerequisites are closed")
+def when(moment: dt.datetime | None, zone: str | None = None) -> str:
+    """A planned time in the current language (the reader's ``zone``'s time beside it when it
+    differs), or what an unanchored step waits for."""
+    return with_their_time(moment, zone) if moment else _("as soon as the prerequisites are closed")
 
 
 def d_day(plan: Plan, dry_run: str) -> str:
@@ -99,10 +100,10 @@ def d_day(plan: Plan, dry_run: str) -> str:
     )
 
 
-def planned_end(scheduled: ScheduledStep, duration: dt.timedelta) -> str:
+def planned_end(scheduled: ScheduledStep, duration: dt.timedelta, zone: str | None = None) -> str:
     if scheduled.planned_end:
         return _("{end} (duration {duration})").format(
-            end=when(scheduled.planned_end), duration=format_duration(duration)
+            end=when(scheduled.planned_end, zone), duration=format_duration(duration)
         )
     return _("{duration} after it starts").format(duration=format_duration(duration))
 

@@ -136,7 +136,7 @@ def compile_plan(
         phases={p.code: p.name for p in config.phases},
         lock_window=dt.timedelta(days=config.lock_window_days),
         cutover_managers=tuple(config.cutover_managers),
-        channels=tuple(Channel(c.connection, c.kinds) for c in config.channels),
+        channels=tuple(Channel(c.connection, c.kinds, c.to) for c in config.channels),
         escalation=config.ladder,
         steps=builder.steps,
         actors=builder.actors,

@@ -89,11 +89,14 @@ class SheetOverride(BaseModel):
 
 class Channel(BaseModel):
     """A chat channel (Slack, Teams, ...) that also gets some messages: an Airflow connection
-    (``slackwebhook`` or ``apprise``) and the kinds of messages it gets, or ``all``."""
+    (``slackwebhook`` or ``apprise``) and the kinds of messages it gets, or ``all``; ``to:
+    people`` sends each person concerned their own (an SMS gateway through Apprise)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
     connection: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,250}$")
     messages: list[str] | str
+    # room: one message per event (Slack, Teams...); people: each person concerned, by SMS
+    to: Literal["room", "people"] = "room"
 
     @field_validator("messages")
     @classmethod

@@ -21,6 +21,8 @@ class Actor:
     team_leader: str | None = None
     department_head: str | None = None
     language: str = "en"
+    timezone: str = ""  # an IANA zone (Europe/Brussels); empty: the plan's
+    phone: str = ""  # E.164 (+32470123456), for SMS; empty: none
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,10 +107,12 @@ class DryRunPlan:
 @dataclass(frozen=True, slots=True)
 class Channel:
     """A chat channel that also gets some messages (config.yaml's ``channels``): an Airflow
-    connection (``slackwebhook`` or ``apprise``) and the kinds of messages it gets."""
+    connection (``slackwebhook`` or ``apprise``) and the kinds of messages it gets; ``to``: a room
+    (one message per event) or ``people`` (each person concerned, by SMS: notifications/sms.py)."""
 
     connection: str
     messages: tuple[str, ...]
+    to: str = "room"
 
 
 @dataclass(frozen=True)
@@ -138,9 +142,10 @@ class Plan:
     conditional_phases: tuple[str, ...] = ()  # run only when a gate says No-go (fallback)
     channels: tuple[Channel, ...] = ()  # chat channels that also get some messages
 
-    def channels_for(self, kind: str) -> list[Channel]:
-        """The channels that get this kind of message (``ready``, ``late``, ...)."""
-        return [c for c in self.channels if kind in c.messages]
+    def channels_for(self, kind: str, to: str = "room") -> list[Channel]:
+        """The channels that get this kind of message (``ready``, ``late``, ...): the rooms, or
+        with ``to="people"`` those that reach each person concerned."""
+        return [c for c in self.channels if kind in c.messages and c.to == to]
 
     escalation: Ladder = Ladder()  # reminders of a step nobody starts or closes (config.yaml)
     # The catalogue's actions that the plan's automated steps run, as compiled (what runs is the

@@ -5,7 +5,9 @@ suggestions ("did you mean …?") the messages offer."""
 from __future__ import annotations
 
 import difflib
+import functools
 import re
+import zoneinfo
 from collections.abc import Iterable
 
 from transition.errors import Problem
@@ -42,6 +44,23 @@ KINDS = {
     "controle": "check",
 }
 WHOLE_NUMBER = re.compile(r"^\+?\d+(?:\.0*)?$")  # 2, 2.0, +2
+E164 = re.compile(r"^\+[1-9]\d{6,14}$")  # an Actor's Phone: +, the country code, the number
+PHONE_SEPARATORS = re.compile(r"[\s.()/-]")  # written between digits, dropped: +32 470 12.34.56
+
+
+@functools.cache
+def zone_names() -> frozenset[str]:
+    """The IANA time zones this machine knows (for "did you mean")."""
+    return frozenset(zoneinfo.available_timezones())
+
+
+def known_zone(name: str) -> bool:
+    """An IANA time zone name (``Europe/Brussels``, ``UTC``) this machine can convert to."""
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
+        return False
+    return True
 
 
 class _Suggester:

@@ -34,6 +34,12 @@ def _iso(value: dt.datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
+def _actor_row(a: Actor) -> list[str | None]:
+    """An actor as a row; a plan compiled before Time zone and Phone reads them empty."""
+    row = [a.id, a.name, a.email, a.team, a.team_leader, a.department_head, a.language]
+    return [*row, a.timezone, a.phone]
+
+
 def plan_to_json(plan: Plan) -> dict[str, Any]:
     return {
         "format": FORMAT_VERSION,
@@ -44,7 +50,7 @@ def plan_to_json(plan: Plan) -> dict[str, Any]:
         "conditional_phases": list(plan.conditional_phases),
         "lock_window_s": plan.lock_window.total_seconds(),
         "cutover_managers": list(plan.cutover_managers),
-        "channels": [[c.connection, list(c.messages)] for c in plan.channels],
+        "channels": [[c.connection, list(c.messages), c.to] for c in plan.channels],
         "escalation": {
             "not_started_s": [d.total_seconds() for d in plan.escalation.not_started],
             "overrun_s": [d.total_seconds() for d in plan.escalation.overrun],
@@ -65,10 +71,7 @@ def plan_to_json(plan: Plan) -> dict[str, Any]:
         "warnings": list(plan.warnings),
         "actions": {name: _catalogue_action_to_json(a) for name, a in plan.actions.items()},
         "environments": [[e.code, e.name, e.description] for e in plan.environments.values()],
-        "actors": [
-            [a.id, a.name, a.email, a.team, a.team_leader, a.department_head, a.language]
-            for a in plan.actors.values()
-        ],
+        "actors": [_actor_row(a) for a in plan.actors.values()],
         "dry_runs": [
             [d.name, d.d_day.isoformat(), _iso(d.end), d.environment]
             for d in plan.dry_runs.values()
@@ -149,7 +152,9 @@ def plan_from_json(data: dict[str, Any]) -> Plan:
         phases=data["phases"],
         lock_window=dt.timedelta(seconds=data["lock_window_s"]),
         cutover_managers=tuple(data["cutover_managers"]),
-        channels=tuple(Channel(row[0], tuple(row[1])) for row in data.get("channels", [])),
+        channels=tuple(  # a plan compiled before ``to`` has rooms
+            Channel(row[0], tuple(row[1]), *row[2:3]) for row in data.get("channels", [])
+        ),
         steps=steps,
         actors={row[0]: Actor(*row) for row in data["actors"]},
         dry_runs=dry_runs,

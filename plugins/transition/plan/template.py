@@ -70,6 +70,11 @@ def instructions() -> list[str]:
             "(empty: the plan's default language, used for the e-mails and requests the person receives)."
         ),
         _(
+            "Actors: Time zone is the person's IANA time zone, e.g. America/New_York (empty: the "
+            "plan's), their time is shown beside the plan's; Phone is their mobile number in "
+            "international form, e.g. +32470123456, for the SMS of a channel with to: people."
+        ),
+        _(
             "DryRuns: Name (DR1, DR2, LIVE...), D-day (a date), End (the date and time the run must be finished by), "
             "Environment."
         ),

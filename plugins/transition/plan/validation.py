@@ -16,8 +16,12 @@ from transition.plan.model import Actor, DryRun, Environment, dag_id_for
 from transition.plan.row_checks import (
     ACTOR_ID,
     ALL,
+    E164,
     LANGUAGES,
+    PHONE_SEPARATORS,
     either,
+    known_zone,
+    zone_names,
 )
 from transition.plan.schedule import NonExistentLocalTime, localize
 from transition.plan.step_rows import StepRows
@@ -38,6 +42,8 @@ _ACTOR_NAMES = {
     "team_leader": lambda: pgettext("what a cell holds", "team leader"),
     "department_head": lambda: pgettext("what a cell holds", "department head"),
     "language": lambda: pgettext("what a cell holds", "language"),
+    "timezone": lambda: pgettext("what a cell holds", "time zone"),
+    "phone": lambda: pgettext("what a cell holds", "phone number"),
 }
 
 
@@ -124,7 +130,16 @@ class PlanBuilder(StepRows):
         """One actor's row, kept even with problems (so its steps are not reported too)."""
         fields = {
             k: as_text(row.values.get(k))
-            for k in ("name", "email", "team", "team_leader", "department_head", "language")
+            for k in (
+                "name",
+                "email",
+                "team",
+                "team_leader",
+                "department_head",
+                "language",
+                "timezone",
+                "phone",
+            )
         }
         for key, what in _ACTOR_NAMES.items():
             self.plain(sheet.cell(key, row.number), what(), fields[key])
@@ -153,6 +168,7 @@ class PlanBuilder(StepRows):
             )
             language = self.config.language
         fields["language"] = language
+        self._check_reach(sheet, row.number, fields)
         self.actors[actor_id] = Actor(
             actor_id,
             fields["name"],
@@ -161,8 +177,35 @@ class PlanBuilder(StepRows):
             fields["team_leader"] or None,
             fields["department_head"] or None,
             language,
+            fields["timezone"],
+            fields["phone"],
         )
         return fields
+
+    def _check_reach(self, sheet: RawSheet, number: int, fields: dict[str, str]) -> None:
+        """An actor's Time zone (an IANA name; empty: the plan's) and Phone (E.164, spaces, dots,
+        dashes and brackets dropped), each emptied when wrong, its cell named."""
+        zone = fields["timezone"]
+        if zone and not known_zone(zone):
+            hint = self.suggest.hint(zone, zone_names())
+            self.error(
+                sheet.cell("timezone", number),
+                _("unknown time zone '{zone}'{hint}; use an IANA name such as {example}").format(
+                    zone=zone, hint=hint, example="Europe/Brussels"
+                ),
+            )
+            fields["timezone"] = ""
+        phone = PHONE_SEPARATORS.sub("", fields["phone"])
+        if phone and not E164.match(phone):
+            self.error(
+                sheet.cell("phone", number),
+                _(
+                    "'{phone}' is not a phone number in international form: '+', the country "
+                    "code and the number, e.g. {example}"
+                ).format(phone=fields["phone"], example="+32470123456"),
+            )
+            phone = ""
+        fields["phone"] = phone
 
     def _check_leaders(self, sheet: RawSheet, pending: list[tuple[int, dict[str, str]]]) -> None:
         """Team leaders and department heads are actors of the sheet."""

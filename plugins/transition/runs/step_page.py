@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 from typing_extensions import TypedDict
 
+from transition.i18n import _, format_moment, their_moment
 from transition.plan.model import Plan
 from transition.runs.views import RunView, StepView
 from transition.vocabulary import TAKEN_OVER, Option, State
@@ -59,6 +60,28 @@ class NightStep(TypedDict):
     step: StepView
     waits_for: list[Waiting]
     next: bool  # the first of the person's steps not done yet to come (by the forecast)
+
+
+def viewer_zone(plan: Plan, login: str) -> str:
+    """The reader's time zone when it is not the plan's (their Actors row's Time zone), else ""."""
+    actor = plan.actors.get(login)
+    return actor.timezone if actor and actor.timezone not in ("", plan.timezone) else ""
+
+
+def page_moment(value: str | None, zone: str = "") -> str:
+    """An ISO time of the run view (the plan's time zone) as people read it, the reader's time
+    beside it when their clocks differ (``Mon 07 Dec 02:10 · Sun 06 Dec 20:10 your time``), or a
+    dash."""
+    if not value:
+        return "—"
+    moment = dt.datetime.fromisoformat(value)
+    theirs = their_moment(moment, zone)
+    text = format_moment(moment, "short")
+    return (
+        _("{time} · {their_time} your time").format(time=text, their_time=theirs)
+        if theirs
+        else text
+    )
 
 
 def may_act(step: StepView, login: str, manager: bool) -> bool:

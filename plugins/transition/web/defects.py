@@ -17,7 +17,7 @@ from airflow.api_fastapi.core_api.security import GetUserDep, requires_access_da
 from fastapi import Depends, HTTPException, Path
 
 from transition.i18n import _, use_language
-from transition.notifications.addressing import required_actions_link, run_link
+from transition.notifications.addressing import run_link, step_page_link
 from transition.notifications.deliver import Announcement, Mail, deliver
 from transition.notifications.notices import (
     blocking_defect_channel_message,
@@ -130,7 +130,7 @@ def _record_defect(
             step_id,
             defect=row,
             recorder=who,
-            link=required_actions_link(base_url(), dag_id, run_id, step_id),
+            link=step_page_link(base_url(), dag_id, run_id, step_id),
             after_close=after_close,
         )
         record = server_failure_recorder(session, dag_id, run_id, step=step_id)

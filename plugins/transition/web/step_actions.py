@@ -21,7 +21,7 @@ from airflow.api_fastapi.core_api.security import GetUserDep, requires_access_da
 from fastapi import Depends, HTTPException
 
 from transition.i18n import N_, _, use_language
-from transition.notifications.addressing import required_actions_link
+from transition.notifications.addressing import step_page_link
 from transition.notifications.deliver import Announcement, Mail, deliver
 from transition.notifications.notices import (
     transfer_channel_message,
@@ -163,7 +163,7 @@ def _transfer(
                 giver_id=who,
                 target=target,
                 text=body.message,
-                link=required_actions_link(base_url(), dag_id, run_id, step_id),
+                link=step_page_link(base_url(), dag_id, run_id, step_id),
             ),
         ),
         server_failure_recorder(session, dag_id, run_id, step=step_id),

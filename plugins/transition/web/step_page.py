@@ -11,9 +11,9 @@ How it works: docs/phone.md.
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import secrets
+from functools import partial
 from typing import Any
 from urllib.parse import quote
 
@@ -24,7 +24,7 @@ from airflow.models.dagrun import DagRun
 from fastapi import Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse
 
-from transition.i18n import _, format_moment, languages, use_language
+from transition.i18n import _, languages, use_language
 from transition.notifications.addressing import (
     my_night_link,
     required_actions_link,
@@ -32,7 +32,7 @@ from transition.notifications.addressing import (
 )
 from transition.notifications.mail import markdown_html, template_environment
 from transition.runs.states import STATE_COLOURS, state_name
-from transition.runs.step_page import my_night, step_page
+from transition.runs.step_page import my_night, page_moment, step_page, viewer_zone
 from transition.vocabulary import SEVERITY_NAMES, Option
 from transition.web.app import app, base_url, problems, step_or_404, user_language
 from transition.web.guard_facts import actor_id, is_manager
@@ -56,11 +56,6 @@ def headers(nonce: str) -> dict[str, str]:
         "X-Content-Type-Options": "nosniff",
         "Referrer-Policy": "same-origin",
     }
-
-
-def moment(value: str | None) -> str:
-    """An ISO time of the run view (the plan's time zone) as people read it, or a dash."""
-    return format_moment(dt.datetime.fromisoformat(value), "short") if value else "—"
 
 
 def airflow_root(request: Request) -> str:
@@ -133,6 +128,7 @@ def step_page_route(
         session.rollback()  # read only: nothing held while the view is read
         view = current_view(plan, dry_run, run_id, base_url())
         login = actor_id(user)
+        zone = viewer_zone(plan, login)
         data = step_page(
             plan,
             dry_run,
@@ -168,7 +164,8 @@ def step_page_route(
             state=state_name(data["step"]["state"]),
             state_name=state_name,
             colours=STATE_COLOURS,
-            moment=moment,
+            moment=partial(page_moment, zone=zone),
+            their_zone=zone,
             description_html=markdown_html(
                 data["description"] or _("_No instructions in the plan._")
             ),
@@ -217,6 +214,7 @@ def my_night_route(
         view = current_view(plan, dry_run, run_id, base_url())
         root = airflow_root(request)
         login = actor_id(user)
+        zone = viewer_zone(plan, login)
         nonce = secrets.token_urlsafe(16)
         return render(
             "my_night.html.j2",
@@ -232,7 +230,8 @@ def my_night_route(
             links={s["id"]: step_page_link(root, dag_id, run_id, s["id"]) for s in view["steps"]},
             state_name=state_name,
             colours=STATE_COLOURS,
-            moment=moment,
+            moment=partial(page_moment, zone=zone),
             timezone=plan.timezone,
-            forecast_end=moment(view["forecast_end"]),
+            their_zone=zone,
+            forecast_end=page_moment(view["forecast_end"], zone),
         )

@@ -81,6 +81,8 @@ ACTORS = SheetSpec(
         ColumnSpec("team_leader", ("Team leader", "Chef d'équipe")),
         ColumnSpec("department_head", ("Department head", "Chef de département")),
         ColumnSpec("language", ("Language", "Langue")),
+        ColumnSpec("timezone", ("Time zone", "Fuseau horaire")),  # IANA; empty: the plan's
+        ColumnSpec("phone", ("Phone", "Téléphone")),  # E.164, for SMS (channels' to: people)
     ),
 )
 

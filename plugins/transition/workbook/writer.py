@@ -45,6 +45,8 @@ _WIDTHS = {
     "team_leader": 14,
     "department_head": 18,
     "language": 10,
+    "timezone": 18,
+    "phone": 16,
     "d_day": 13,
     "end": 18,
     "code": 12,
