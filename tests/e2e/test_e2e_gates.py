@@ -13,7 +13,11 @@ servers (tests/shared_airflow.py), the GATES dry run.
 
 from __future__ import annotations
 
+import datetime as dt
+import json
+import shutil
 import time
+from pathlib import Path
 
 import pytest
 
@@ -23,6 +27,8 @@ from shared_airflow import dag_id
 pytestmark = pytest.mark.e2e
 DAG_ID = dag_id("GATES")
 FORWARD, FALLBACK = ("F1", "F2"), ("B1", "B2")
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARTIFACTS = Path(__file__).parent / "artifacts"
 
 
 def states(server: AirflowServer, run_id: str) -> dict[str, str]:
@@ -72,6 +78,41 @@ def warnings(smtp, run_id: str, timeout: float = 120) -> list:
         time.sleep(0.5)
 
 
+def recap_forecast(server: AirflowServer, run_id: str) -> str:
+    """The recap's forecast from the draws, as carol sees it in chromium (its countdown shown)."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"]
+        )
+        try:
+            page = browser.new_page(viewport={"width": 1300, "height": 800})
+            page.context.add_cookies(
+                [{"name": "_token", "value": server.token("carol"), "url": server.base_url}]
+            )
+            assert page.goto(f"{server.base_url}/transition/recap").status == 200
+            page.select_option("#dag", DAG_ID)
+            page.wait_for_function(
+                f"[...document.querySelectorAll('#run option')].some(o => o.value === "
+                f"{json.dumps(run_id)})",
+                timeout=30_000,
+            )
+            page.select_option("#run", run_id)
+            page.wait_for_function(
+                "(document.querySelector('#confidence .latest-safe') || {}).textContent",
+                timeout=30_000,
+            )
+            ARTIFACTS.mkdir(exist_ok=True)
+            page.screenshot(
+                path=str(ARTIFACTS / "recap-forecast.png"),
+                clip={"x": 0, "y": 0, "width": 1300, "height": 330},
+            )
+            return page.inner_text("#confidence")
+        finally:
+            browser.close()
+
+
 def close(server: AirflowServer, run_id: str, *steps: tuple[str, str]) -> None:
     for step, who in steps:
         assert server.answer_when_asked(who, DAG_ID, run_id, step, "Close").status_code == 200
@@ -117,6 +158,12 @@ def test_a_plan_with_a_gate_runs_both_ways(shared_servers, flavour):
         [safety] = drawn["confidence"]["gates"]
         assert safety["gate"] == "G" and 60 < safety["fallback_p95_minutes"] < 150, safety
         assert drawn["confidence"]["p50"] <= drawn["confidence"]["p95"]
+        if flavour == "standalone":  # the recap in a browser: the figures, the countdown
+            shown = recap_forecast(server, run_id)
+            assert "draws (" in shown and " · P95 " in shown and "chance to end by the End" in shown
+            latest = dt.datetime.fromisoformat(safety["latest_safe"])
+            assert f"Gate G: decide by {latest:%Y-%m-%d %H:%M} (" in shown, shown
+            assert " min left) for a No-go to end by the End" in shown, shown
         assert server.answer_when_asked("alice", DAG_ID, run_id, "G", "Go").status_code == 200
         server.wait_until_asked(DAG_ID, run_id, "G")  # the same person twice counts once
         # Four eyes: alice hands the gate to frank, of her team; his Go is hers again.

@@ -165,6 +165,13 @@ def dry_run_or_404(plan: Any, dag_id: str) -> str:
     )
 
 
+def airflow_root(request: Any) -> str:
+    """Airflow's own path prefix (``/airflow`` behind a proxy; empty at the root), from the
+    plugin's mount point."""
+    mounted = str(request.scope.get("root_path", ""))
+    return mounted[: -len("/transition")] if mounted.endswith("/transition") else ""
+
+
 def base_url() -> str:
     from airflow.configuration import conf  # deferred: Airflow's configuration, api-server side
 

@@ -10,13 +10,14 @@ import json
 from typing import Any
 
 from airflow.api_fastapi.core_api.security import GetUserDep
+from fastapi import Request
 from fastapi.responses import HTMLResponse
 
 from transition.i18n import N_, _, languages, use_language
 from transition.notifications.mail import template_environment
 from transition.runs.states import STATE_COLOURS, state_name
 from transition.vocabulary import SEVERITY_NAMES, STATUS_NAMES
-from transition.web.app import app, plan_or_404, problems, user_language
+from transition.web.app import airflow_root, app, plan_or_404, problems, user_language
 from transition.web.guard_facts import actor_id
 
 STATE_MEANINGS = {  # the recap's legend (translated when shown)
@@ -56,7 +57,7 @@ def automation_texts() -> dict[str, Any]:
 
 
 @app.get("/recap", response_class=HTMLResponse, responses=problems(401, 403, 404))
-def recap(user: GetUserDep, lang: str | None = None) -> HTMLResponse:
+def recap(request: Request, user: GetUserDep, lang: str | None = None) -> HTMLResponse:
     """The recap page (its data comes from the JSON endpoints above, with the user's Airflow login),
     in ``?lang=`` if given, else the user's language."""
 
@@ -107,7 +108,7 @@ def recap(user: GetUserDep, lang: str | None = None) -> HTMLResponse:
             .get_template("recap.html.j2")
             .render(
                 plan=plan.name,
-                prefix="/transition",
+                prefix=f"{airflow_root(request)}/transition",  # behind a proxy's path too
                 user=actor_id(user),
                 user_json=_js(actor_id(user)),
                 texts_json=_js(texts),

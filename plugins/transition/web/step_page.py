@@ -34,7 +34,14 @@ from transition.notifications.mail import markdown_html, template_environment
 from transition.runs.states import STATE_COLOURS, state_name
 from transition.runs.step_page import my_night, page_moment, step_page, viewer_zone
 from transition.vocabulary import SEVERITY_NAMES, Option
-from transition.web.app import app, base_url, problems, step_or_404, user_language
+from transition.web.app import (
+    airflow_root,
+    app,
+    base_url,
+    problems,
+    step_or_404,
+    user_language,
+)
 from transition.web.guard_facts import actor_id, is_manager
 from transition.web.run_api import current_view, plan_and_dry_run
 from transition.web.step_checks import task_instance
@@ -56,13 +63,6 @@ def headers(nonce: str) -> dict[str, str]:
         "X-Content-Type-Options": "nosniff",
         "Referrer-Policy": "same-origin",
     }
-
-
-def airflow_root(request: Request) -> str:
-    """Airflow's own path prefix (``/airflow`` behind a proxy; empty at the root), from the
-    plugin's mount point."""
-    mounted = str(request.scope.get("root_path", ""))
-    return mounted[: -len("/transition")] if mounted.endswith("/transition") else ""
 
 
 def offered_options(ti: Any) -> list[str] | None:
