@@ -27,12 +27,14 @@ NOW = RUN_AFTER + dt.timedelta(seconds=3)
 def test_the_record_holds_the_hashes_the_key_and_the_plan(tmp_path: Path) -> None:
     plan = compile_sheets(tmp_path, base_sheets()).plan
     record = plan_record(plan, "DR1", RUN_AFTER, NOW, "0195-version")
-    assert record["workbook_sha256"] == hashlib.sha256(
-        (tmp_path / "plan.xlsx").read_bytes()
-    ).hexdigest()
-    assert record["config_sha256"] == hashlib.sha256(
-        (tmp_path / "config.yaml").read_bytes()
-    ).hexdigest()
+    assert (
+        record["workbook_sha256"]
+        == hashlib.sha256((tmp_path / "plan.xlsx").read_bytes()).hexdigest()
+    )
+    assert (
+        record["config_sha256"]
+        == hashlib.sha256((tmp_path / "config.yaml").read_bytes()).hexdigest()
+    )
     assert record["format"] == FORMAT_VERSION and record["key"] == plan.source.key
     assert record["dag_version_id"] == "0195-version" and record["dry_run"] == "DR1"
     assert plan_from_json(unpack_plan(record["plan"])).source.key == plan.source.key
