@@ -41,8 +41,9 @@ def read_evidence(client: ApiClient, dag_id: str, run_id: str) -> RunEvidence:
         run=client.get(airflow),
         recap=client.get(f"{plugin}/steps"),
         plan_of_record=record,
-        task_instances=client.pages(
-            f"{airflow}/taskInstances", "task_instances", {"order_by": "task_id"}
+        task_instances=sorted(
+            client.pages(f"{airflow}/taskInstances", "task_instances"),
+            key=lambda ti: (str(ti.get("task_id")), int(ti.get("map_index") or -1)),
         ),
         hitl=client.pages(f"{airflow}/hitlDetails", "hitl_details", {"order_by": "ti_id"}),
         defects=client.get(f"{plugin}/defects")["defects"],
