@@ -99,3 +99,7 @@ class ApiRefused(ApiError):
 
 class NotFound(ApiError):
     """No such DAG, run, or dry run of the plan."""
+
+
+class EvidenceInvalid(TransitionError):
+    """An evidence pack that does not hold: the message names the first file or entry that fails."""

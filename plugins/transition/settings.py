@@ -21,6 +21,9 @@ COMPILE_TIMEOUT = "TRANSITION_COMPILE_TIMEOUT_S"  # its time on the clock
 API_URL = "TRANSITION_API_URL"  # Airflow's REST API, for transition report / calendar --holders
 API_USER = "TRANSITION_API_USER"
 API_PASSWORD = "TRANSITION_API_PASSWORD"
+EVIDENCE_KEY = (
+    "TRANSITION_EVIDENCE_KEY"  # signs evidence packs (else connection transition_evidence)
+)
 
 Number = TypeVar("Number", int, float)
 

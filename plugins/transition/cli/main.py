@@ -18,6 +18,7 @@ from typing import NoReturn
 
 from transition.cli.calendar import add_calendar_parser, calendar_command
 from transition.cli.calibrate import add_calibrate_parser, calibrate_command
+from transition.cli.evidence import add_evidence_parser, evidence_command
 from transition.cli.exit_codes import EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE
 from transition.cli.forecast import add_forecast_parser, forecast_command
 from transition.cli.report import add_plan_argument, add_report_parser, report_command
@@ -91,6 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_calibrate_parser(commands)
     add_forecast_parser(commands)
     add_review_parser(commands)
+    add_evidence_parser(commands)
     for command in commands.choices.values():  # every command speaks the reader's language
         if not any("--lang" in action.option_strings for action in command._actions):
             command.add_argument(
@@ -136,6 +138,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "calibrate": calibrate_command,
             "forecast": forecast_command,
             "review": review_command,
+            "evidence": evidence_command,
         }[args.command]
         return handler(args)
     except UsageError as exc:

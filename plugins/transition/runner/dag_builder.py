@@ -37,6 +37,7 @@ from transition.runner.latest_safe import read_latest_safe
 from transition.runner.step_operator import StepOperator
 from transition.runner.watch_operator import RECHECK, WATCH_TASK_ID, RunWatchOperator
 from transition.runs.answers import STEP_RETRIES
+from transition.runs.plan_of_record import record_run
 
 START_DATE = dt.datetime(2020, 1, 1, tzinfo=dt.UTC)  # runs are triggered by hand
 WATCH_RETRY_DELAY = dt.timedelta(seconds=30)
@@ -125,6 +126,7 @@ def _watch(plan: Plan, dry_run: str) -> RunWatchOperator:
         if plan.escalation.heads_up is not None
         else None,
         on_heads_up=partial(announce_heads_up, plan, dry_run),
+        on_record=partial(record_run, plan=plan, dry_run=dry_run),
         owner="transition",
         # A try that cannot start (Airflow's api-server down or restarting) is tried again after
         # the outage, not within it: at the steps' 2 s, all three retries were gone in 20 s. 30 s

@@ -3,8 +3,9 @@
 ``_watch``, outside the plan's graph, sleeps deferred until the next planned start and calls
 ``on_overdue`` with the steps whose planned start has come that still wait for prerequisites, each
 step once (its sent-ledger remembers). It also reports what steps and the api-server could not send
-(``on_failures``), and calls ``on_start``, ``on_wake`` and ``on_heads_up``. It ends when every step
-has, and then deletes the run's sent-ledgers, holders and api-server failures.
+(``on_failures``), and calls ``on_record`` (the plan of record, once), ``on_start``, ``on_wake``
+and ``on_heads_up``. It ends when every step has, and then deletes the run's sent-ledgers, holders
+and api-server failures.
 
 How it works: docs/architecture.md, "runner/watch_operator.py".
 """
@@ -66,6 +67,7 @@ class RunWatchOperator(BaseOperator):
         recheck: dt.timedelta = RECHECK,
         heads_up_due: Callable[..., tuple[list[HeadsUp], dt.datetime | None]] | None = None,
         on_heads_up: Callable[[Any, list[HeadsUp]], None] | None = None,
+        on_record: Callable[[Any], Any] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(task_id=WATCH_TASK_ID, **kwargs)
@@ -78,6 +80,7 @@ class RunWatchOperator(BaseOperator):
         self.recheck = recheck
         self._heads_up_due = heads_up_due
         self._on_heads_up = on_heads_up
+        self._on_record = on_record
 
     def execute(self, context: Any) -> None:
         self._watch(context, failed_looks=0)
@@ -120,12 +123,7 @@ class RunWatchOperator(BaseOperator):
 
         ti = context["ti"]
         ledger = SentLedger.of(context)
-        if self._on_start is not None and not ledger.get("started"):
-            try:
-                self._on_start(context)
-            except Exception:
-                self.log.exception("The start-of-run notice failed; the run goes on")
-            ledger.mark("started", timezone.utcnow().isoformat())
+        self._first_look(context, ledger)
         if self._on_wake is not None:
             try:
                 self._on_wake(context)
@@ -182,6 +180,21 @@ class RunWatchOperator(BaseOperator):
         if next_heads_up is not None:
             upcoming.append(next_heads_up)
         return next_wake(now, upcoming, self.recheck)
+
+    def _first_look(self, context: Any, ledger: SentLedger) -> None:
+        """The plan of record and the start-of-run notice: once per run instance (the ledger)."""
+        if self._on_record is not None and not ledger.get("recorded"):
+            try:  # the plan of record: once per run instance, at the first look
+                self._on_record(context)
+                ledger.mark("recorded", timezone.utcnow().isoformat())
+            except Exception:
+                self.log.exception("The plan of record could not be written; next look")
+        if self._on_start is not None and not ledger.get("started"):
+            try:
+                self._on_start(context)
+            except Exception:
+                self.log.exception("The start-of-run notice failed; the run goes on")
+            ledger.mark("started", timezone.utcnow().isoformat())
 
     def _heads_up(
         self, context: Any, states: Mapping[str, Any], ledger: SentLedger, now: dt.datetime

@@ -6,7 +6,15 @@ routes share, and :mod:`step_actions`, :mod:`defects`, :mod:`run_api`, :mod:`rec
 
 from __future__ import annotations
 
-from transition.web import defects, review_page, run_api, step_actions, step_page, substitutes
+from transition.web import (
+    defects,
+    plan_record_api,
+    review_page,
+    run_api,
+    step_actions,
+    step_page,
+    substitutes,
+)
 from transition.web import recap as recap_page
 from transition.web.app import DEFECT_ID_MAX, app
 from transition.web.step_checks import DefectBody, TransferBody
@@ -18,6 +26,7 @@ __all__ = [
     "TransferBody",
     "app",
     "defects",
+    "plan_record_api",
     "recap",
     "review_page",
     "run_api",
