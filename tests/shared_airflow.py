@@ -47,6 +47,8 @@ from conftest import write_config, write_xlsx
 from people import ACTORS
 from smtp_server import SmtpServer
 from throwaway_postgres import throwaway_database
+from transition.runs import plan_of_record
+from transition.runs.plan_of_record import record_key
 from transition.store.plan_store import load_plan
 from webhook_receiver import WebhookReceiver
 
@@ -396,7 +398,8 @@ class Shared:
     def assert_nothing_left(self) -> None:
         """Across the whole server, once its tests are done: no run still queued or running, and
         no record (``transition.*`` Variable) left of a run that ended in success: its watch
-        deletes them as the run ends, whichever test the run was for."""
+        deletes them as the run ends, whichever test the run was for; but each such run keeps its
+        plan of record (the evidence)."""
         with self.server.client("admin") as admin:
             ended: list[tuple[str, str]] = []
             for dry_run in DRY_RUNS:
@@ -419,9 +422,12 @@ class Shared:
             for key in keys
             for dag, run in ended
             if key.startswith("transition.")
+            and not key.startswith(plan_of_record.PREFIX)  # kept on purpose: the evidence
             and (key.endswith(f"/{dag}/{run}") or f"/{dag}/{run}/" in key)
         ]
         assert not left, f"records left of runs that ended: {left}"
+        recorded = {(dag, run) for dag, run in ended if record_key(dag, run) in keys}
+        assert recorded == set(ended), f"runs without their plan of record: {set(ended) - recorded}"
 
 
 class SharedServers:

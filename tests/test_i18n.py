@@ -437,24 +437,34 @@ class _User:
 
 
 def test_recap_page_in_the_users_language(tmp_path, monkeypatch):
+    from starlette.requests import Request
+
     from transition.web import permissions, step_api
 
     plan = french_plan(tmp_path)
     monkeypatch.setattr(permissions, "current_plan", lambda: plan)
-    french = step_api.recap(_User("alice")).body.decode()
+    at_root = Request({"type": "http", "root_path": "/transition", "headers": []})
+
+    def recap(user: str, **options) -> str:
+        return step_api.recap(at_root, _User(user), **options).body.decode()
+
+    french = recap("alice")
     assert '<html lang="fr">' in french and "Légende" in french
     assert "Début dépassé: début atteint, prérequis non terminés" in french  # the legend
     assert '<option value="Overdue">Début dépassé</option>' in french
     assert '"no_run": "Pas encore d\'exécution de ce dry run' in french
-    english = step_api.recap(_User("bob")).body.decode()
+    english = recap("bob")
     assert (
         '<html lang="en">' in english
         and "Overdue: start reached, prerequisites not done" in english
     )
-    assert '<html lang="en">' in step_api.recap(_User("alice"), lang="en").body.decode()  # ?lang=en
-    assert (
-        '<html lang="en">' in step_api.recap(_User("admin")).body.decode()
-    )  # not an actor: the plan's default
+    assert '<html lang="en">' in recap("alice", lang="en")  # ?lang=en
+    assert '<html lang="en">' in recap("admin")  # not an actor: the plan's default
+    # The page fetches its data under Airflow's path: at the root, and behind a proxy's /airflow.
+    assert 'fetch("/transition/api" + path' in english
+    proxied = Request({"type": "http", "root_path": "/airflow/transition", "headers": []})
+    behind = step_api.recap(proxied, _User("bob")).body.decode()
+    assert 'fetch("/airflow/transition/api" + path' in behind
 
 
 # -- the validator and the command line ------------------------------------------------------------
