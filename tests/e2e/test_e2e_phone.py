@@ -15,6 +15,7 @@ horizontal scroll at 412 px (nor at 360), the page under 100 KB; screenshots in 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 import shutil
 import time
@@ -27,6 +28,7 @@ import pytest
 from airflow_server import AirflowServer, airflow_with_mail
 from conftest import write_config, write_xlsx
 from transition.store.plan_store import load_plan
+from webhook_receiver import WebhookReceiver
 
 pytestmark = pytest.mark.e2e
 DAG_ID = "phone_dr1"
@@ -64,16 +66,37 @@ def write_plan(folder: Path) -> None:
                 ["R", "Restore the old system", "FB-RB", "ALL", "G", "alice", "", ""],
             ],
             "Actors": [
-                ["ID", "Name", "Email", "Team", "Language"],
-                ["alice", "Alice Martin", "alice@example.com", "Market", "en"],
-                ["bob", "Bob Peeters", "bob@example.com", "Infra", "en"],
-                ["mia", "Mia Claes", "mia@example.com", "PMO", "en"],
-                ["oscar", "Oscar Outsider", "oscar@example.com", "Other", "en"],
+                ["ID", "Name", "Email", "Team", "Language", "Phone"],
+                ["alice", "Alice Martin", "alice@example.com", "Market", "en", "+32 470 12 34 56"],
+                ["bob", "Bob Peeters", "bob@example.com", "Infra", "en", ""],
+                ["mia", "Mia Claes", "mia@example.com", "PMO", "en", "+32470999999"],
+                ["oscar", "Oscar Outsider", "oscar@example.com", "Other", "en", ""],
             ],
             "DryRuns": [["Name", "D-day"], ["DR1", today]],
         },
     )
-    write_config(folder / "config.yaml", "plan.xlsx", name="phone", cutover_managers=["mia"])
+    write_config(
+        folder / "config.yaml",
+        "plan.xlsx",
+        name="phone",
+        cutover_managers=["mia"],
+        channels=[{"connection": "sms_gateway", "messages": ["ready", "decision"], "to": "people"}],
+    )
+
+
+def sms_gateway(receiver: WebhookReceiver) -> str:
+    """``AIRFLOW_CONN_SMS_GATEWAY``: Apprise posting each SMS here as JSON, the number as ``to``."""
+    config = {"path": f"json://127.0.0.1:{receiver.port}/sms?:to={{phone}}"}
+    return json.dumps({"conn_type": "apprise", "extra": {"config": config}})
+
+
+def sms_texts(receiver: WebhookReceiver) -> dict[str, list[str]]:
+    """Each number's SMS texts, in the order they came."""
+    got: dict[str, list[str]] = {}
+    for posted in receiver.posted:
+        if posted.path.startswith("/sms"):
+            got.setdefault(posted.body["to"], []).append(posted.body["message"])
+    return got
 
 
 def task_states(server: AirflowServer, run_id: str) -> dict[str, str | None]:
@@ -170,7 +193,12 @@ def test_a_step_driven_from_a_phone(tmp_path):
     plan = load_plan(tmp_path / "config.yaml").plan
     assert plan is not None
     ARTIFACTS.mkdir(exist_ok=True)
-    with airflow_with_mail(tmp_path, plan) as (server, smtp):
+    with (
+        WebhookReceiver() as gateway,  # stands in for the SMS gateway
+        airflow_with_mail(
+            tmp_path, plan, extra_env={"AIRFLOW_CONN_SMS_GATEWAY": sms_gateway(gateway)}
+        ) as (server, smtp),
+    ):
         server.wait_for_dag(DAG_ID)
         run_id = server.trigger(DAG_ID)
         ready = smtp.wait_for("[Transition-DR1] A - Execution")
@@ -272,5 +300,19 @@ def test_a_step_driven_from_a_phone(tmp_path):
         assert server.asks(DAG_ID, run_id, "A", "start") == 1
         assert server.asks(DAG_ID, run_id, "A", "close") == 1
         assert sum(1 for m in smtp.messages if m["Subject"] == ready["Subject"]) == 1
+        # The SMS (channel sms_gateway, to: people): alice had one per Ready of hers (A, D, G, F)
+        # with her step's page, once each, and one of the gate's decision (her F starts), as mia
+        # (a manager); bob has no phone: none.
+        got = sms_texts(gateway)
+        alice_sms = got.get("+32470123456", [])
+        for step in ("A", "D", "G", "F"):
+            ready_sms = [t for t in alice_sms if t.startswith(f"[Transition-DR1] {step} - Exec")]
+            assert len(ready_sms) == 1, (step, alice_sms)
+            assert f"/transition/steps/{DAG_ID}/" in ready_sms[0], ready_sms
+        for number in ("+32470123456", "+32470999999"):
+            decided = [t for t in got.get(number, []) if t.startswith("[Transition-DR1] G - Go")]
+            assert len(decided) == 1, (number, got)
+        assert all(len(t) <= 300 for texts in got.values() for t in texts), got
+        assert set(got) == {"+32470123456", "+32470999999"}, got
     for name in ("phone-step.png", "phone-my-night.png"):
         shutil.copy(ARTIFACTS / name, DOCS / name)
