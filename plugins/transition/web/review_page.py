@@ -30,6 +30,7 @@ from transition.results.data import (
 from transition.runs import records
 from transition.runs.run_facts import dag_runs, run_steps
 from transition.web.app import app, as_json, base_url, dry_run_or_404, plan_or_404, problems
+from transition.web.run_forecast import finished_results, finished_runs
 
 # Nothing to run, nothing to load: the styles and the SVGs are in the page.
 PAGE_HEADERS = {
@@ -56,19 +57,15 @@ def _others(
     session: Any, plan: Plan, current: RunResults, url: str
 ) -> tuple[list[DryRunComparison], list[RunResults]]:
     """The comparison (this run, the latest run of each other dry run, in D-day order) and the
-    plan's finished runs (the newest of each dry run) that the forecast measures."""
-    from transition.results.confidence import FINISHED, REHEARSALS
-
-    compared, finished = [phase_results(current)], []
+    plan's finished runs that the forecast measures (as the recap's: web/run_forecast.py)."""
+    compared = [phase_results(current)]
     for dry_run in plan.schedules:
-        runs = dag_runs(session, plan.dag_id(dry_run))
+        runs = dag_runs(session, plan.dag_id(dry_run), 1)
         if runs and plan.dag_id(dry_run) != current.dag_id:
             compared.append(phase_results(_results(session, plan, dry_run, runs[0], url)))
-        done = [r for r in runs if r["state"] in FINISHED][:REHEARSALS]
-        finished += [_results(session, plan, dry_run, r, url) for r in done]
     far = dt.datetime.max.replace(tzinfo=dt.UTC)
     compared.sort(key=lambda c: (c.first_planned_start or far, c.dry_run))
-    return compared, finished
+    return compared, finished_results(session, plan, url, finished_runs(session, plan))
 
 
 @app.get(

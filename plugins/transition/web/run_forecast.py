@@ -54,10 +54,10 @@ def finished_runs(session: Any, plan: Plan) -> tuple[tuple[str, str], ...]:
     return finished_run_ids(session, {plan.dag_id(d): d for d in plan.schedules}, REHEARSALS)
 
 
-def rehearsal_models(
-    session: Any, plan: Plan, dry_run: str, url: str, finished: tuple[tuple[str, str], ...]
-) -> dict[str, DurationModel]:
-    """Each step's law from the plan's ``finished`` runs."""
+def finished_results(
+    session: Any, plan: Plan, url: str, finished: tuple[tuple[str, str], ...]
+) -> list[RunResults]:
+    """The results of the plan's ``finished`` runs, each read once (they no longer change)."""
 
     def results(name: str, run_id: str) -> RunResults:
         return _kept.get(
@@ -65,9 +65,16 @@ def rehearsal_models(
             lambda: run_results_from_json(run_steps(session, plan, name, run_id, url)),
         )
 
+    return [results(name, run_id) for name, run_id in finished]
+
+
+def rehearsal_models(
+    session: Any, plan: Plan, dry_run: str, url: str, finished: tuple[tuple[str, str], ...]
+) -> dict[str, DurationModel]:
+    """Each step's law from the plan's ``finished`` runs."""
     return _kept.get(
         ("models", plan.source.key, dry_run, finished),
-        lambda: step_models(plan, dry_run, [results(name, run_id) for name, run_id in finished]),
+        lambda: step_models(plan, dry_run, finished_results(session, plan, url, finished)),
     )
 
 
