@@ -3,7 +3,8 @@
 Adds to Airflow's api-server: the ``/transition`` REST endpoints (transfers, defects), the step
 guard (deny by default: who may change what on the plan's DAGs, by any route; see
 ``transition.web.route_rules``), the plugin's tables' migrations (at start), the record of every
-answer to a step (``transition.web.answer_record``) and a listener that sends
+answer to a step (``transition.web.answer_record``), each run's journal
+(``transition.web.journal_listener``) and a listener that sends
 calendar cancellations when a person cancels a dry run. Every Airflow process loads plugins, so the
 web parts are imported only when the api-server asks for them.
 """
@@ -32,13 +33,15 @@ class TransitionPlugin(AirflowPlugin):
         # Read by the api-server once, at start: the plugin's tables are brought up to date first.
         from airflow import settings
 
+        from transition.runs.journal import deployment_key
         from transition.runs.records_schema import ensure_migrated
-        from transition.web import answer_record
+        from transition.web import answer_record, journal_listener
         from transition.web.step_api import app
 
         if settings.engine is not None:
             ensure_migrated(settings.engine)
         answer_record.listen()  # each answer to a step, recorded with it (transition.runs.answers)
+        journal_listener.listen(deployment_key())  # each run's journal, as things happen
 
         return [{"app": app, "url_prefix": "/transition", "name": "Transition plan"}]
 

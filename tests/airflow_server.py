@@ -315,7 +315,7 @@ class AirflowServer:
         self._commit_without_waiting_for_the_disk()
 
     @contextmanager
-    def _database(self) -> Iterator[Any]:
+    def sql_connection(self) -> Iterator[Any]:
         """A connection to Airflow's PostgreSQL database (no pool, 5 s to connect)."""
         import sqlalchemy  # deferred: only where a test reads or tunes the database
 
@@ -341,7 +341,7 @@ class AirflowServer:
         answer it accepted survives a power cut)."""
         import sqlalchemy  # deferred: only the PostgreSQL flavours
 
-        with self._database() as connection:
+        with self.sql_connection() as connection:
             name = connection.execute(sqlalchemy.text("SELECT current_database()")).scalar_one()
             quoted = connection.dialect.identifier_preparer.quote(name)
             connection.execute(
@@ -406,7 +406,7 @@ class AirflowServer:
         import sqlalchemy  # deferred: only when a test failed
 
         try:
-            with self._database() as connection:
+            with self.sql_connection() as connection:
                 rows = connection.execute(
                     sqlalchemy.text(
                         "SELECT pid, application_name, state, wait_event_type, wait_event,"

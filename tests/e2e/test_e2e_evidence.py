@@ -1,11 +1,13 @@
-"""The plan of record and the evidence pack, on a real Airflow.
+"""The plan of record, the run's journal and the evidence pack, on a real Airflow.
 
 A run of a small plan with a gate: A started and closed with a comment, B transferred, given a
 defect (resolved) and closed by the new person, F forced closed by the cutover manager before its
-turn, G decided Go. The run's watch recorded the plan it started with; the workbook is then changed
+turn, G decided Go. The api-server journaled each as it happened, each entry signed with the
+deployment's key. The run's watch recorded the plan it started with; the workbook is then changed
 (a duration, a step added) and the plan of record says what changed. ``transition evidence`` packs the
 run; ``transition evidence verify`` accepts the pack, and names the file, the journal entry or the
-signature when a byte is changed, an entry removed, or the key is wrong.
+signature when a byte is changed, an entry removed, or the key is wrong; ``--against-airflow``
+names an answer's option, a defect's resolver and a journal entry changed in the database after.
 """
 
 from __future__ import annotations
@@ -141,10 +143,85 @@ def play_the_run(server: AirflowServer, run_id: str) -> None:
     server.wait_for_state(DAG, run_id, "F", "success")
 
 
+def check_journal(entries: list[dict]) -> None:
+    """The journal, as the api-server wrote it while the run ran: every act, signed, in order."""
+    assert [e["n"] for e in entries] == list(range(1, len(entries) + 1))
+    assert all(e["mac"] for e in entries)
+    acts = [(e["kind"], e["step"], e["by"]) for e in entries]
+    for act in (
+        ("request", "A", None),
+        ("answer", "A", "alice"),
+        ("started", "A", None),
+        ("closed", "A", None),
+        ("transfer", "B", "bob"),
+        ("defect", "B", "frank"),
+        ("defect_resolved", "B", "frank"),
+        ("answer", "B", "frank"),
+        ("forced_close", "F", "mia"),
+        ("decision", "G", "carol"),
+        ("gate_decided", "G", None),
+    ):
+        assert act in acts, (act, acts)
+    a = [e for e in entries if e["step"] == "A" and e["kind"] in ("request", "answer")]
+    assert [(e["kind"], e["fact"].get("options")) for e in a] == [
+        ("request", ["Start", "Close"]),
+        ("answer", ["Start"]),
+        ("request", ["Start", "Close"]),  # asked again, to close
+        ("answer", ["Close"]),
+    ]
+    assert a[-1]["fact"]["comment"] == "Stopped" and "alice" in a[0]["fact"]["assigned"]
+    # The transfer comes before the new person's answer, the defect's resolution after the defect.
+    assert acts.index(("transfer", "B", "bob")) < acts.index(("answer", "B", "frank"))
+    assert acts.index(("defect", "B", "frank")) < acts.index(("defect_resolved", "B", "frank"))
+    go = next(e for e in entries if e["kind"] == "decision")
+    assert go["fact"]["options"] == ["Go"] and go["fact"]["comment"] == "all green"
+
+
+def check_facts(facts: list[dict]) -> None:
+    """What Airflow and the plugin held when the pack was made."""
+    kinds = [f["kind"] for f in facts]
+    for kind in ("run", "plan_of_record", "hitl", "transfer", "defect", "gate_decision"):
+        assert kind in kinds, kinds
+    assert "forced_close" in kinds, kinds
+    answers = [f["fact"] for f in facts if f["kind"] == "hitl"]
+    a = next(h for h in answers if h["task_instance"]["task_id"] == "A")
+    assert a["chosen_options"] == ["Close"] and a["responded_by_user"]["id"] == "alice"
+    defect = next(f["fact"] for f in facts if f["kind"] == "defect")
+    assert (defect["created_by"], defect["resolved_by"]) == ("frank", "frank")
+    gate = next(f["fact"] for f in facts if f["kind"] == "gate_decision")
+    assert gate["step"] == "G" and gate["go"] == ["carol"]
+
+
+def tamper(server: AirflowServer, run_id: str) -> None:
+    """What an administrator with the database could do after the fact: A's answer made a Start,
+    the defect's resolver made carol, the transfer's entry in the journal rewritten."""
+    import sqlalchemy as sa
+
+    statements = [
+        "UPDATE hitl_detail SET chosen_options = CAST(:start AS json) WHERE ti_id = "
+        "(SELECT id FROM task_instance WHERE dag_id = :dag AND run_id = :run AND task_id = 'A')",
+        "UPDATE transition_defect SET resolved_by = 'carol' WHERE dag_id = :dag AND run_id = :run",
+        "UPDATE transition_journal SET line = replace(line, 'frank', 'mallory') "
+        "WHERE dag_id = :dag AND run_id = :run AND kind = 'transfer'",
+    ]
+    with server.sql_connection() as connection:
+        for statement in statements:
+            done = connection.execute(
+                sa.text(statement), {"dag": DAG, "run": run_id, "start": '["Start"]'}
+            )
+            assert done.rowcount == 1, statement
+        connection.commit()
+
+
 def test_plan_of_record_and_evidence_pack(tmp_path):
     write_plan(tmp_path)
     plan = load_plan(tmp_path / "config.yaml").plan
-    server = AirflowServer(tmp_path / "airflow", tmp_path / "config.yaml", airflow_users(plan))
+    server = AirflowServer(
+        tmp_path / "airflow",
+        tmp_path / "config.yaml",
+        airflow_users(plan),
+        extra_env={"TRANSITION_EVIDENCE_KEY": KEY},  # the api-server signs the journal's entries
+    )
     with server:
         server.wait_for_dag(DAG)
         run_id = server.trigger(DAG)
@@ -174,24 +251,34 @@ def test_plan_of_record_and_evidence_pack(tmp_path):
         assert checked.returncode == 0, checked.stderr
         assert f"{pack} holds: run {DAG}/{run_id}" in checked.stdout
 
+        assert "journal entries as signed (each entry signed by the api-server)" in checked.stdout
         with zipfile.ZipFile(pack) as z:
             names = set(z.namelist())
             entries = [json.loads(line) for line in z.read("journal.jsonl").splitlines()]
+            facts = [json.loads(line) for line in z.read("airflow_facts.jsonl").splitlines()]
             record_file = json.loads(z.read("plan_of_record.json"))
         assert {"manifest.json", "journal.jsonl", "recap.json", "results.xlsx"} <= names
         assert "review.html" in names
         assert record_file["plan"]["source"]["key"] == plan.source.key  # the plan as it was
-        kinds = [e["kind"] for e in entries]
-        for kind in ("run", "plan_of_record", "hitl", "transfer", "defect", "gate_decision"):
-            assert kind in kinds, kinds
-        assert "forced_close" in kinds, kinds
-        answers = [e["fact"] for e in entries if e["kind"] == "hitl"]
-        a = next(h for h in answers if h["task_instance"]["task_id"] == "A")
-        assert a["chosen_options"] == ["Close"] and a["responded_by_user"]["id"] == "alice"
-        defect = next(e["fact"] for e in entries if e["kind"] == "defect")
-        assert (defect["created_by"], defect["resolved_by"]) == ("frank", "frank")
-        gate = next(e["fact"] for e in entries if e["kind"] == "gate_decision")
-        assert gate["step"] == "G" and gate["go"] == ["carol"]
+        check_journal(entries)
+        check_facts(facts)
+
+        # What the database holds is what the journal says; then rows are changed behind it.
+        against = transition(server, "evidence", "verify", str(pack), "--against-airflow")
+        assert against.returncode == 0, against.stderr
+        tamper(server, run_id)
+        against = transition(server, "evidence", "verify", str(pack), "--against-airflow")
+        assert against.returncode == 2, against.stdout + against.stderr
+        close = max(e["n"] for e in entries if e["kind"] == "answer" and e["step"] == "A")
+        resolved = next(e["n"] for e in entries if e["kind"] == "defect_resolved")
+        transfer = next(e["n"] for e in entries if e["kind"] == "transfer")
+        for said in (
+            f"step A: Airflow holds the answer 'Start' by alice (Stopped); entry {close} says "
+            "'Close' by alice (Stopped)",
+            f"defect 1: resolved by carol in the database, by frank in entry {resolved}",
+            f"journal: entry {transfer} was changed in the database",
+        ):
+            assert said in against.stderr, against.stderr
 
         # One byte changed, an entry removed, the wrong key: verify names each (exit 2).
         def one_byte(files: dict) -> None:
@@ -202,7 +289,7 @@ def test_plan_of_record_and_evidence_pack(tmp_path):
         )
         assert bad.returncode == 2 and "recap.json" in bad.stderr, bad.stderr
 
-        def drop_third(files: dict) -> None:
+        def drop_third(files: dict) -> None:  # the journal's third entry
             lines = files["journal.jsonl"].splitlines(keepends=True)
             files["journal.jsonl"] = b"".join(lines[:2] + lines[3:])
 

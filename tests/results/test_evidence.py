@@ -1,6 +1,6 @@
-"""The evidence pack (transition.results.evidence) built from facts made here: it verifies; a byte
-changed in any file, an entry of the journal removed or changed, or the wrong key each makes verify
-fail and name the file, the entry or the signature. On a real Airflow:
+"""The evidence pack (transition.results.evidence) built from a journal made here: it verifies; a
+byte changed in any file, an entry of the journal removed or changed, its MACs taken away, or the
+wrong key each makes verify fail and name the file, the entry or the signature. On a real Airflow:
 tests/e2e/test_e2e_evidence.py."""
 
 from __future__ import annotations
@@ -14,16 +14,17 @@ import pytest
 
 from transition.errors import EvidenceInvalid
 from transition.results.evidence import JOURNAL, MANIFEST, build_pack, verify_pack
+from transition.runs import journal
 
 KEY = b"the deployment's secret"
 MADE_AT = dt.datetime(2027, 1, 17, 9, 0, tzinfo=dt.UTC)
 FACTS = [
-    ("run", {"dag_run_id": "manual__1", "state": "success"}),
-    ("hitl", {"task_id": "S", "chosen_options": ["Start"], "responded_by_user": {"id": "alice"}}),
-    ("hitl", {"task_id": "S", "chosen_options": ["Close"], "responded_by_user": {"id": "alice"}}),
-    ("transfer", {"id": 1, "task_id": "F1", "from_user": "bob", "to_user": "carol"}),
-    ("defect", {"id": 7, "task_id": "F1", "title": "Counts differ — écart", "status": "resolved"}),
-    ("gate_decision", {"step": "G", "decision": "Go", "by": "carol"}),
+    ("request", "S", None, {"try": 1, "options": ["Start", "Close"], "assigned": ["alice"]}),
+    ("answer", "S", "alice", {"try": 1, "options": ["Start"], "comment": None}),
+    ("answer", "S", "alice", {"try": 1, "options": ["Close"], "comment": "done"}),
+    ("transfer", "F1", "bob", {"id": 1, "to": "carol", "message": ""}),
+    ("defect", "F1", "carol", {"id": 7, "title": "Counts differ — écart", "severity": "major"}),
+    ("decision", "G", "carol", {"try": 1, "options": ["Go"], "comment": None}),
 ]
 FILES = {
     "recap.json": b'{"steps": []}',
@@ -32,8 +33,18 @@ FILES = {
 }
 
 
-def pack() -> bytes:
-    return build_pack("resa_dr1/manual__1", FACTS, FILES, KEY, MADE_AT)
+def chain(key: bytes | None = KEY) -> list[str]:
+    """The journal's lines, as the api-server writes them (transition.runs.journal.append)."""
+    lines, previous = [], journal.GENESIS
+    for number, (kind, step, by, fact) in enumerate(FACTS, 1):
+        entry = journal.new_entry(number, previous, kind, fact, step, by)
+        lines.append(journal.entry_line(entry, key).decode())
+        previous = journal.sha256(lines[-1].encode())
+    return lines
+
+
+def pack(lines: list[str] | None = None, signed: bool = True) -> bytes:
+    return build_pack("resa_dr1/manual__1", lines or chain(), signed, FILES, KEY, MADE_AT)
 
 
 def members(data: bytes) -> dict[str, bytes]:
@@ -63,8 +74,15 @@ def test_a_pack_verifies_and_says_what_it_holds() -> None:
     manifest = json.loads(files[MANIFEST])
     assert manifest["algorithm"] == "HMAC-SHA256" and set(manifest["files"]) == {JOURNAL, *FILES}
     lines = files[JOURNAL].decode().splitlines()
-    assert [json.loads(line)["kind"] for line in lines] == [kind for kind, _fact in FACTS]
+    assert [json.loads(line)["kind"] for line in lines] == [fact[0] for fact in FACTS]
     assert json.loads(lines[0])["prev"] == "0" * 64
+    assert verified.signed and manifest["journal"]["signed"]
+
+
+def test_a_journal_without_its_macs_is_named_when_it_was_signed() -> None:
+    assert "entry 1 was changed (its MAC does not hold)" in refused(pack(chain(key=None)))
+    unsigned = verify_pack(pack(chain(key=None), signed=False), KEY)
+    assert not unsigned.signed and unsigned.entries == len(FACTS)
 
 
 @pytest.mark.parametrize("name", [JOURNAL, *FILES, MANIFEST])

@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import io
 import json
 import sys
 import tempfile
+import zipfile
 from pathlib import Path
 
 from transition import settings
@@ -24,10 +26,10 @@ from transition.errors import ApiError, ApiRefused, EvidenceInvalid, NotFound, U
 from transition.i18n import _
 from transition.results.api_client import ApiClient, Credentials
 from transition.results.data import RunResults, compare_dry_runs, run_results, split_run
-from transition.results.evidence import build_pack, verify_pack
+from transition.results.evidence import FACTS, JOURNAL, build_pack, facts_file, verify_pack
+from transition.results.evidence_against import differences
 from transition.results.evidence_facts import RunEvidence, journal_facts, read_evidence
-
-KEY_CONNECTION = "transition_evidence"
+from transition.runs.journal import KEY_CONNECTION, deployment_key
 
 
 def add_evidence_parser(commands: argparse._SubParsersAction) -> None:
@@ -43,7 +45,13 @@ def add_evidence_parser(commands: argparse._SubParsersAction) -> None:
     actions = command.add_subparsers(dest="evidence_action", parser_class=type(command))
     verify = actions.add_parser("verify", help="check a pack's hashes, journal and signature")
     verify.add_argument("pack", help="the evidence pack (.zip)")
+    verify.add_argument(
+        "--against-airflow",
+        action="store_true",
+        help="also compare the journal with what Airflow's database holds now (--url, --user)",
+    )
     _key_argument(verify)
+    add_api_arguments(verify)
 
 
 def _key_argument(command: argparse.ArgumentParser) -> None:
@@ -57,7 +65,7 @@ def _key_argument(command: argparse.ArgumentParser) -> None:
 
 def evidence_key(option: str | None) -> bytes:
     """The key: the option, the setting, the Airflow connection; UsageError in words without one."""
-    key = option or settings.text(settings.EVIDENCE_KEY) or _connection_password()
+    key = option.encode() if option else deployment_key()
     if not key:
         raise UsageError(
             _(
@@ -65,16 +73,7 @@ def evidence_key(option: str | None) -> bytes:
                 "connection {connection} a password"
             ).format(name=settings.EVIDENCE_KEY, connection=KEY_CONNECTION)
         )
-    return key.encode()
-
-
-def _connection_password() -> str | None:
-    try:  # deferred: Airflow, only when no key was given otherwise
-        from airflow.models.connection import Connection
-
-        return Connection.get_connection_from_secrets(KEY_CONNECTION).password or None
-    except Exception:  # no Airflow configured here, or no such connection
-        return None
+    return key
 
 
 def evidence_command(args: argparse.Namespace) -> int:
@@ -101,14 +100,22 @@ def evidence_command(args: argparse.Namespace) -> int:
         print(f"transition: {exc}", file=sys.stderr)
         return EXIT_PROBLEMS
     facts = journal_facts(evidence)
-    pack = build_pack(args.run, facts, files, key, dt.datetime.now(dt.UTC))
+    files[FACTS] = facts_file(facts)
+    made_at = dt.datetime.now(dt.UTC)
+    pack = build_pack(args.run, evidence.journal, evidence.signed, files, key, made_at)
     try:
         Path(args.out).write_bytes(pack)
     except OSError as exc:
         return cannot_write(args.out, exc)
     print(
-        _("Wrote {path}: run {run}, {entries} facts in the journal, files {files}; signed").format(
-            path=args.out, run=args.run, entries=len(facts), files=", ".join(sorted(files))
+        _(
+            "Wrote {path}: run {run}, {entries} journal entries ({signed}), files {files}; signed"
+        ).format(
+            path=args.out,
+            run=args.run,
+            entries=len(evidence.journal),
+            signed=_signed(evidence.signed),
+            files=", ".join(sorted(files)),
         )
     )
     return EXIT_OK
@@ -173,6 +180,12 @@ def _review(
     return review_page(plan, evidence.recap, results, comparison, found, now, lang)
 
 
+def _signed(signed: bool) -> str:
+    return (
+        _("each entry signed by the api-server") if signed else _("entries not signed one by one")
+    )
+
+
 def _verify(args: argparse.Namespace) -> int:
     key = evidence_key(getattr(args, "key", None))
     try:
@@ -184,21 +197,57 @@ def _verify(args: argparse.Namespace) -> int:
     try:
         verified = verify_pack(data, key)
     except EvidenceInvalid as exc:
-        print(
-            "transition: " + _("{path} does not hold: {why}").format(path=args.pack, why=exc),
-            file=sys.stderr,
-        )
-        return EXIT_USAGE
+        return _does_not_hold(args.pack, [str(exc)])
     print(
         _(
             "{path} holds: run {run}, made {made_at}; {files} files and {entries} journal entries "
-            "as signed"
+            "as signed ({signed})"
         ).format(
             path=args.pack,
             run=verified.run,
             made_at=verified.made_at,
             files=verified.files,
             entries=verified.entries,
+            signed=_signed(verified.signed),
+        )
+    )
+    if not args.against_airflow:
+        return EXIT_OK
+    return _against_airflow(args, data, verified.run)
+
+
+def _does_not_hold(path: str, why: list[str]) -> int:
+    for reason in why:
+        print(
+            "transition: " + _("{path} does not hold: {why}").format(path=path, why=reason),
+            file=sys.stderr,
+        )
+    return EXIT_USAGE
+
+
+def _against_airflow(args: argparse.Namespace, data: bytes, run: str) -> int:
+    """The pack's journal against Airflow's database now: each difference named (exit 2)."""
+    with zipfile.ZipFile(io.BytesIO(data)) as pack:
+        lines = pack.read(JOURNAL).decode().splitlines()
+    try:
+        dag_id, run_id = split_run(run)
+        credentials = Credentials.from_options(args.url, args.user, args.password)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    try:
+        with ApiClient(credentials) as client:
+            live = read_evidence(client, dag_id, run_id)
+    except (NotFound, ApiRefused) as exc:
+        raise UsageError(str(exc)) from None
+    except ApiError as exc:
+        print(f"transition: {exc}", file=sys.stderr)
+        return EXIT_PROBLEMS
+    found = differences(lines, live)
+    if found:
+        return _does_not_hold(args.pack, found)
+    print(
+        _("Airflow's database holds what the journal says: {entries} entries").format(
+            entries=len(lines)
         )
     )
     return EXIT_OK

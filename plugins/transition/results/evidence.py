@@ -1,9 +1,10 @@
-"""An evidence pack: a run's facts in a zip whose every file is hashed in a signed manifest.
+"""An evidence pack: a run's journal and facts in a zip whose every file is hashed in a signed manifest.
 
-The facts are a hash-chained journal (JSON Lines, each entry holding the SHA-256 of the one before);
-the manifest holds each file's SHA-256 and the journal's last hash, signed with HMAC-SHA256 and the
-deployment's key. :func:`verify_pack` names the first thing that does not hold
-(:class:`EvidenceInvalid`). Airflow-free: the facts come from :mod:`evidence_facts`.
+The journal is the run's, as the api-server wrote it while the run ran (:mod:`transition.runs.journal`:
+JSON Lines, each entry holding the SHA-256 of the one before and, when the api-server has the key,
+its own MAC); beside it, what Airflow and the plugin held when the pack was made. The manifest holds
+each file's SHA-256 and the journal's last hash, signed with HMAC-SHA256 and the deployment's key.
+:func:`verify_pack` names the first thing that does not hold (:class:`EvidenceInvalid`).
 
 What the pack proves and what it does not: docs/evidence.md.
 """
@@ -16,38 +17,24 @@ import hmac
 import io
 import json
 import zipfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from transition.errors import EvidenceInvalid
 from transition.i18n import _
+from transition.runs.journal import GENESIS, canonical, entry_mac, sha256
 
-PACK_FORMAT = 1
+PACK_FORMAT = 2  # 1: the journal made from the facts when the pack was made
 ALGORITHM = "HMAC-SHA256"
-GENESIS = "0" * 64  # what the first entry holds as the hash of the one before
-JOURNAL = "journal.jsonl"
+JOURNAL = "journal.jsonl"  # the run's journal, as written while it ran
+FACTS = "airflow_facts.jsonl"  # what Airflow and the plugin held when the pack was made
 MANIFEST = "manifest.json"
 
 
-def sha256(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
-def canonical(value: Any) -> bytes:
-    """The one byte form of a JSON value that is hashed and signed."""
-    return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode()
-
-
-def journal(facts: Iterable[tuple[str, Any]]) -> tuple[bytes, str, int]:
-    """The journal's bytes (one entry a line: ``n``, ``kind``, ``prev``, ``fact``), the hash of its
-    last line and its number of entries."""
-    lines, previous = [], GENESIS
-    for number, (kind, fact) in enumerate(facts, 1):
-        line = canonical({"n": number, "kind": kind, "prev": previous, "fact": fact})
-        lines.append(line + b"\n")
-        previous = sha256(line)
-    return b"".join(lines), previous, len(lines)
+def facts_file(facts: Iterable[tuple[str, Any]]) -> bytes:
+    """The facts, one ``{"kind", "fact"}`` a line."""
+    return b"".join(canonical({"kind": k, "fact": f}) + b"\n" for k, f in facts)
 
 
 def signature(manifest: Mapping[str, Any], key: bytes) -> str:
@@ -58,21 +45,23 @@ def signature(manifest: Mapping[str, Any], key: bytes) -> str:
 
 def build_pack(
     run: str,
-    facts: Iterable[tuple[str, Any]],
+    journal: Sequence[str],
+    signed: bool,
     files: Mapping[str, bytes],
     key: bytes,
     made_at: dt.datetime,
 ) -> bytes:
-    """The zip: the manifest, the journal of ``facts`` and ``files`` (name -> bytes)."""
-    lines, last, entries = journal(facts)
-    members = {JOURNAL: lines, **files}
+    """The zip: the manifest, the run's ``journal`` (its lines, each entry with its MAC when
+    ``signed``) and ``files`` (name -> bytes)."""
+    last = sha256(journal[-1].encode()) if journal else GENESIS
+    members = {JOURNAL: "".join(line + "\n" for line in journal).encode(), **files}
     manifest: dict[str, Any] = {
         "format": PACK_FORMAT,
         "run": run,
         "made_at": made_at.isoformat(),
         "algorithm": ALGORITHM,
         "files": {name: sha256(data) for name, data in sorted(members.items())},
-        "journal": {"file": JOURNAL, "entries": entries, "last": last},
+        "journal": {"file": JOURNAL, "entries": len(journal), "last": last, "signed": signed},
     }
     manifest["signature"] = signature(manifest, key)
     out = io.BytesIO()
@@ -89,6 +78,7 @@ class Verified:
     made_at: str
     files: int
     entries: int
+    signed: bool  # each entry of the journal signed by the api-server as it was written
 
 
 def _member(pack: zipfile.ZipFile, name: str) -> bytes:
@@ -119,14 +109,17 @@ def _manifest(pack: zipfile.ZipFile, key: bytes) -> dict[str, Any]:
     return manifest
 
 
-def check_journal(data: bytes, entries: int, last: str) -> None:
+def check_journal(data: bytes, entries: int, last: str, key: bytes | None = None) -> None:
     """The chain of the journal: each entry numbered in turn, holding the hash of the one before,
-    the last one the signed one; EvidenceInvalid names the first entry that does not hold."""
+    its MAC when ``key`` (it was signed), the last one the signed one; EvidenceInvalid names the
+    first entry that does not hold."""
     previous, expected = GENESIS, 1
     for line in data.splitlines():
         try:
             entry = json.loads(line)
             number, held = int(entry["n"]), str(entry["prev"])
+            if not isinstance(entry, dict):
+                raise TypeError
         except (ValueError, KeyError, TypeError):
             raise EvidenceInvalid(
                 _("{file}: entry {n} is not an entry of the journal").format(
@@ -144,6 +137,10 @@ def check_journal(data: bytes, entries: int, last: str) -> None:
                 max(expected - 1, 1),
                 _("entry {n} holds another hash of it").format(n=expected),
             )
+        if key is not None and not hmac.compare_digest(
+            str(entry.get("mac")), entry_mac(key, entry)
+        ):
+            raise _changed(expected, _("its MAC does not hold"))
         previous, expected = sha256(line), expected + 1
     if expected - 1 < entries:
         raise EvidenceInvalid(_("{file}: entry {n} is missing").format(file=JOURNAL, n=expected))
@@ -169,7 +166,10 @@ def verify_pack(data: bytes, key: bytes) -> Verified:
         chain = manifest.get("journal") or {}
         if JOURNAL in files:
             check_journal(
-                _member(pack, JOURNAL), int(chain.get("entries", 0)), str(chain.get("last"))
+                _member(pack, JOURNAL),
+                int(chain.get("entries", 0)),
+                str(chain.get("last")),
+                key if chain.get("signed") else None,
             )
         for name, digest in files.items():
             if sha256(_member(pack, name)) != digest:
@@ -186,4 +186,5 @@ def verify_pack(data: bytes, key: bytes) -> Verified:
         str(manifest.get("made_at", "")),
         len(files),
         int(chain.get("entries", 0)),
+        bool(chain.get("signed")),
     )

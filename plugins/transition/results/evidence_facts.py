@@ -1,9 +1,10 @@
-"""A run's facts for its evidence pack, read through Airflow's REST API and the plugin's endpoints.
+"""A run's journal and facts for its evidence pack, read through Airflow's REST API and the
+plugin's endpoints.
 
-Every step's request and answer as Airflow gives them (``…/hitlDetails``), its task instances,
-the run, the plan of record, the transfers and defects, and from the recap the forced closes, gate
-decisions and automated steps' checks, each a ``(kind, fact)`` of the journal
-(:mod:`transition.results.evidence`), in that order.
+The journal as the api-server wrote it (``…/journal``); and what Airflow and the plugin hold now:
+every step's request and answer as Airflow gives them (``…/hitlDetails``), its task instances, the
+run, the plan of record, the transfers and defects, and from the recap the forced closes, gate
+decisions and automated steps' checks, each a ``(kind, fact)``, in that order.
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ class RunEvidence:
     hitl: list[dict[str, Any]]
     defects: list[dict[str, Any]]
     transfers: list[dict[str, Any]]
+    journal: list[str]  # the run's journal, as written (…/journal)
+    signed: bool  # its entries signed by the api-server
 
 
 def read_evidence(client: ApiClient, dag_id: str, run_id: str) -> RunEvidence:
@@ -37,6 +40,10 @@ def read_evidence(client: ApiClient, dag_id: str, run_id: str) -> RunEvidence:
         record = client.get(f"{plugin}/plan-of-record", {"plan": "true"})
     except NotFound:  # a plugin older than the plan of record
         record = {"recorded": False, "record": None, "changes": None}
+    try:
+        written = client.get(f"{plugin}/journal")
+    except NotFound:  # a plugin older than the journal
+        written = {"entries": [], "signed": False}
     return RunEvidence(
         run=client.get(airflow),
         recap=client.get(f"{plugin}/steps"),
@@ -48,6 +55,8 @@ def read_evidence(client: ApiClient, dag_id: str, run_id: str) -> RunEvidence:
         hitl=client.pages(f"{airflow}/hitlDetails", "hitl_details", {"order_by": "ti_id"}),
         defects=client.get(f"{plugin}/defects")["defects"],
         transfers=client.get(f"{plugin}/transfers")["transfers"],
+        journal=[str(line) for line in written["entries"]],
+        signed=bool(written["signed"]),
     )
 
 

@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session
 
+from transition.runs import journal
 from transition.runs.records_schema import (
     defects,
     ensure_migrated,
@@ -97,9 +98,21 @@ def _new_id(result: Any) -> int:
     return int(key[0])
 
 
+def _journal(
+    session: Session, row: dict[str, Any], kind: str, fact: dict[str, Any], by: str | None
+) -> None:
+    """The record in the run's journal, in the same transaction (none without a run)."""
+    if row.get("run_key"):
+        run = (str(row["dag_id"]), str(row["run_id"]), str(row["run_key"]))
+        journal.append(session, run, kind, fact, step=row.get("task_id"), by=by)
+
+
 def add_transfer(session: Session, **values: Any) -> dict[str, Any]:
     values.setdefault("created_at", now())
-    return _insert(session, transfers, **values)
+    row = _insert(session, transfers, **values)
+    fact = {"id": row["id"], "to": row["to_user"], "message": row.get("message", "")}
+    _journal(session, row, "transfer", fact, row["from_user"])
+    return row
 
 
 def set_mail_error(session: Session, table: sa.Table, row_id: int, error: str | None) -> None:
@@ -113,7 +126,10 @@ def add_defect(session: Session, **values: Any) -> dict[str, Any]:
     values.setdefault("status", DefectStatus.OPEN.value)
     values.setdefault("after_close", False)
     values.setdefault("task_id", None)
-    return _insert(session, defects, **values)
+    row = _insert(session, defects, **values)
+    fact = {k: row.get(k) for k in ("id", "title", "severity", "description", "after_close")}
+    _journal(session, row, "defect", fact, row["created_by"])
+    return row
 
 
 def defect(session: Session, defect_id: int, dag_id: str, run_id: str) -> dict[str, Any] | None:
@@ -132,7 +148,12 @@ def resolve_defect(session: Session, defect_id: int, user: str) -> bool:
         .where(defects.c.id == defect_id, defects.c.status == DefectStatus.OPEN.value)
         .values(status=DefectStatus.RESOLVED.value, resolved_by=user, resolved_at=now())
     )
-    return bool(cast(CursorResult, result).rowcount)
+    if not cast(CursorResult, result).rowcount:
+        return False
+    row = _rows(session.execute(sa.select(defects).where(defects.c.id == defect_id)))[0]
+    fact = {"id": defect_id, "resolved_at": row["resolved_at"]}
+    _journal(session, row, "defect_resolved", fact, user)
+    return True
 
 
 def defects_of_run(session: Session, dag_id: str, run_id: str) -> list[dict[str, Any]]:
@@ -165,7 +186,10 @@ def transfers_of_run(session: Session, dag_id: str, run_id: str) -> list[dict[st
 
 def add_forced_close(session: Session, **values: Any) -> dict[str, Any]:
     values.setdefault("forced_at", now())
-    return _insert(session, forced_closes, **values)
+    row = _insert(session, forced_closes, **values)
+    fact = {k: row.get(k) for k in ("id", "reason", "state_before", "why_forced")}
+    _journal(session, row, "forced_close", fact, row["forced_by"])
+    return row
 
 
 class RunRecords(NamedTuple):

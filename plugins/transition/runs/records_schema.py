@@ -85,6 +85,21 @@ forced_closes = sa.Table(
     sa.Index("transition_forced_close_run", "dag_id", "run_id"),
 )
 
+journal = sa.Table(  # a run's journal (transition.runs.journal), append only; migration 4
+    "transition_journal",
+    METADATA,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("dag_id", sa.String(250), nullable=False),
+    sa.Column("run_id", sa.String(250), nullable=False),
+    sa.Column("run_key", sa.String(80), nullable=False),
+    sa.Column("n", sa.Integer, nullable=False),  # 1, 2, ... in the run instance
+    sa.Column("kind", sa.String(40), nullable=False),
+    sa.Column("task_id", sa.String(250), nullable=True),
+    sa.Column("line", sa.Text, nullable=False),  # the entry, as hashed (canonical JSON)
+    sa.Column("hash", sa.String(64), nullable=False),  # SHA-256 of line: the next one holds it
+    sa.UniqueConstraint("run_key", "n", name="transition_journal_entry"),
+)
+
 
 # -- migrations: append only; never edit one that has shipped ----------------------------------------
 
@@ -226,10 +241,16 @@ def _v3_defects_after_the_fact(conn: Connection) -> None:
     )
 
 
+def _v4_journal(conn: Connection) -> None:
+    """Each run's journal, hash-chained (:mod:`transition.runs.journal`)."""
+    journal.create(conn)
+
+
 MIGRATIONS: list[Callable[[Connection], None]] = [
     _v1_tables_of_release_0_1,
     _v2_run_instances_and_forced_closes,
     _v3_defects_after_the_fact,
+    _v4_journal,
 ]
 LATEST = len(MIGRATIONS)
 

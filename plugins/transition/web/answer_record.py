@@ -78,7 +78,7 @@ def before_flush(session: Session, flush_context: Any, instances: Any) -> None:
         if any(isinstance(o, HITLDetail | TaskInstance) for o in changed):
             recheck.done = True
             _recheck(session, recheck)
-    answered = [o for o in session.dirty if isinstance(o, HITLDetail) and _newly_answered(o)]
+    answered = [o for o in session.dirty if isinstance(o, HITLDetail) and newly_answered(o)]
     for detail in answered:
         _record(session, detail)
 
@@ -114,7 +114,7 @@ def _recheck(session: Session, recheck: Recheck) -> None:
         raise Blocked(f"{recheck.step_id}: an open blocking defect was recorded meanwhile")
 
 
-def _newly_answered(detail: Any) -> bool:
+def newly_answered(detail: Any) -> bool:
     """Whether this flush writes an answer (not the clearing of one when the step asks again)."""
     history = inspect(detail).attrs.chosen_options.history
     return bool(history.added) and bool(detail.chosen_options) and detail.responded_at is not None

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from transition.web import (
     defects,
+    journal_api,
     plan_record_api,
     review_page,
     run_api,
@@ -26,6 +27,7 @@ __all__ = [
     "TransferBody",
     "app",
     "defects",
+    "journal_api",
     "plan_record_api",
     "recap",
     "review_page",
