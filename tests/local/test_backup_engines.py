@@ -665,9 +665,11 @@ def test_a_row_postgresql_refuses_rolls_the_whole_copy_back(migrated, history):
 def test_the_plugin_s_older_tables_are_brought_up_to_date_in_a_copy_not_in_the_file(
     migrated, history
 ):
-    """A history of the plugin's release 1 (no run_key, no forced closes): migrated on the way."""
+    """A history of the plugin's release 1 (no run_key, no forced closes, no journal): migrated on
+    the way."""
     _template, target = migrated
     with sqlite3.connect(history) as conn:
+        conn.execute("DROP TABLE transition_journal")
         conn.execute("DROP TABLE transition_forced_close")
         for table in ("transition_transfer", "transition_defect"):
             conn.execute(f"DROP INDEX {table}_run_key")
