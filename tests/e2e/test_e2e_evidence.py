@@ -158,6 +158,7 @@ def check_journal(entries: list[dict]) -> None:
         ("defect_resolved", "B", "frank"),
         ("answer", "B", "frank"),
         ("forced_close", "F", "mia"),
+        ("note", "F", "mia"),
         ("decision", "G", "carol"),
         ("gate_decided", "G", None),
     ):
@@ -194,13 +195,16 @@ def check_facts(facts: list[dict]) -> None:
 
 def tamper(server: AirflowServer, run_id: str) -> None:
     """What an administrator with the database could do after the fact: A's answer made a Start,
-    the defect's resolver made carol, the transfer's entry in the journal rewritten."""
+    the defect's resolver made carol, F's note rewritten, the transfer's entry in the journal
+    rewritten."""
     import sqlalchemy as sa
 
     statements = [
         "UPDATE hitl_detail SET chosen_options = CAST(:start AS json) WHERE ti_id = "
         "(SELECT id FROM task_instance WHERE dag_id = :dag AND run_id = :run AND task_id = 'A')",
         "UPDATE transition_defect SET resolved_by = 'carol' WHERE dag_id = :dag AND run_id = :run",
+        "UPDATE task_instance_note SET content = 'Switched by us' WHERE ti_id = "
+        "(SELECT id FROM task_instance WHERE dag_id = :dag AND run_id = :run AND task_id = 'F')",
         "UPDATE transition_journal SET line = replace(line, 'frank', 'mallory') "
         "WHERE dag_id = :dag AND run_id = :run AND kind = 'transfer'",
     ]
@@ -272,11 +276,13 @@ def test_plan_of_record_and_evidence_pack(tmp_path):
         close = max(e["n"] for e in entries if e["kind"] == "answer" and e["step"] == "A")
         resolved = next(e["n"] for e in entries if e["kind"] == "defect_resolved")
         transfer = next(e["n"] for e in entries if e["kind"] == "transfer")
+        note = next(e["n"] for e in entries if e["kind"] == "note" and e["step"] == "F")
         for said in (
             f"step A: Airflow holds the answer 'Start' by alice (Stopped); entry {close} says "
             "'Close' by alice (Stopped)",
             f"defect 1: resolved by carol in the database, by frank in entry {resolved}",
             f"journal: entry {transfer} was changed in the database",
+            f"step F: its note in the database is not the one of entry {note}",
         ):
             assert said in against.stderr, against.stderr
 

@@ -21,6 +21,7 @@ ENTRIES: list[tuple[str, str | None, str | None, dict[str, Any]]] = [
     ("request", "B", None, {"try": 1, "options": ["Start", "Close"]}),
     ("forced_close", "F", "mia", {"id": 1, "reason": "By the vendor"}),
     ("decision", "G", "carol", {"try": 1, "options": ["Go"], "comment": None}),
+    ("note", "F", "mia", {"try": 1, "content": "Switched by the vendor"}),
 ]
 
 
@@ -55,7 +56,10 @@ def live() -> RunEvidence:
         run={},
         recap={"steps": [{"id": "F", "forced_close": {"by": "mia", "reason": "By the vendor"}}]},
         plan_of_record={},
-        task_instances=[],
+        task_instances=[
+            {"task_id": "F", "try_number": 1, "map_index": -1, "note": "Switched by the vendor"},
+            {"task_id": "G", "try_number": 1, "map_index": -1, "note": None},
+        ],
         hitl=[
             detail("A", ["Close"], "alice", "Stopped"),
             detail("B", None, None),
@@ -91,6 +95,16 @@ def test_answers_changed_given_or_taken_away_in_the_database_are_named() -> None
     again.hitl[0]["task_instance"]["try_number"] = 2
     again.hitl[0].update(chosen_options=None, responded_at=None)
     assert differences(lines(), again) == []
+
+
+def test_notes_changed_or_added_in_the_database_are_named() -> None:
+    now = live()
+    now.task_instances[0]["note"] = "Switched by us"
+    now.task_instances[1]["note"] = "Go given on the phone"
+    assert differences(lines(), now) == [
+        "step F: its note in the database is not the one of entry 9",
+        "step G: its note in the database is not in the journal",
+    ]
 
 
 def test_records_changed_added_or_removed_in_the_database_are_named() -> None:

@@ -28,6 +28,7 @@ def differences(lines: Sequence[str], live: RunEvidence) -> list[str]:
     journal = entries(lines)
     found = _rewritten(lines, live.journal)
     found += _answers(journal, live.hitl)
+    found += _notes(journal, live.task_instances)
     found += _records(journal, "defect", live.defects, _defect_fields)
     found += _resolutions(journal, live.defects)
     found += _records(journal, "transfer", live.transfers, _transfer_fields)
@@ -95,6 +96,29 @@ def _answers(journal: list[dict[str, Any]], hitl: Iterable[Mapping[str, Any]]) -
                         step=step, now=_said(*now), n=entry["n"], said=_said(*said)
                     )
                 )
+    return found
+
+
+def _notes(journal: list[dict[str, Any]], task_instances: Iterable[Mapping[str, Any]]) -> list[str]:
+    """Each step's note in the database against the last one journaled for its try."""
+    written = {(e["step"], e["fact"].get("try")): e for e in journal if e.get("kind") == "note"}
+    found = []
+    for ti in task_instances:
+        step, note = ti.get("task_id"), ti.get("note") or None
+        entry = written.get((step, ti.get("try_number")))
+        said = (entry["fact"].get("content") or None) if entry else None
+        if ti.get("map_index", -1) != -1 or note == said:
+            continue
+        if entry is None:
+            found.append(
+                _("step {step}: its note in the database is not in the journal").format(step=step)
+            )
+        else:
+            found.append(
+                _("step {step}: its note in the database is not the one of entry {n}").format(
+                    step=step, n=entry["n"]
+                )
+            )
     return found
 
 

@@ -4,9 +4,9 @@
 A SQLAlchemy ``before_flush`` listener sees what every session of the api-server is about to write,
 whoever asked for it: a worker through Airflow's execution API (a step asking, its records in XCom:
 started, closed, a check's value and verdict, an automated run's outcome, a message sent or not) or
-a person through the REST API or the UI (an answer, a gate's decision). Only the plan's steps are
-journaled (their task instances' ``operator``). The plugin's own records (transfers, defects, forced
-closes) are journaled where they are written (:mod:`transition.runs.records`).
+a person through the REST API or the UI (an answer, a gate's decision, a note). Only the plan's
+steps are journaled (their task instances' ``operator``). The plugin's own records (transfers,
+defects, forced closes) are journaled where they are written (:mod:`transition.runs.records`).
 
 How it works: docs/architecture.md, "web/journal_listener.py".
 """
@@ -49,10 +49,11 @@ def listen(key: bytes | None) -> None:
 def before_flush(session: Session, flush_context: Any, instances: Any) -> None:
     # deferred: Airflow's ORM models, on the api-server only
     from airflow.models.hitl import HITLDetail
+    from airflow.models.taskinstance import TaskInstanceNote
     from airflow.models.xcom import XComModel
 
     new, dirty = list(session.new), list(session.dirty)
-    if not any(isinstance(o, HITLDetail | XComModel) for o in (*new, *dirty)):
+    if not any(isinstance(o, HITLDetail | XComModel | TaskInstanceNote) for o in (*new, *dirty)):
         return
     with session.no_autoflush:
         for detail in (o for o in new if isinstance(o, HITLDetail)):
@@ -64,6 +65,9 @@ def before_flush(session: Session, flush_context: Any, instances: Any) -> None:
                 _request(session, detail)
         for xcom in (o for o in new if isinstance(o, XComModel) and o.key in XCOM_KINDS):
             _xcom(session, xcom)
+        for note in (o for o in (*new, *dirty) if isinstance(o, TaskInstanceNote)):
+            if note in new or inspect(note).attrs.content.history.has_changes():
+                _note(session, note)
 
 
 def _asked_again(detail: Any) -> bool:
@@ -112,6 +116,16 @@ def _answer(session: Session, detail: Any) -> None:
     kind = "decision" if ti.operator == "GateOperator" else "answer"
     by = responder_login(detail.responded_by)
     journal.append(session, found[0], kind, fact, step=found[1], by=by)
+
+
+def _note(session: Session, note: Any) -> None:
+    # A new note has no ti_id before the flush: its task instance is the relationship's.
+    ti = note.task_instance or _task_instance(session, note.ti_id)
+    found = _step(session, ti)
+    if found is None:
+        return
+    fact = {"try": ti.try_number, "content": note.content}
+    journal.append(session, found[0], "note", fact, step=found[1], by=note.user_id)
 
 
 def _xcom(session: Session, xcom: Any) -> None:
