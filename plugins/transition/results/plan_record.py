@@ -1,17 +1,25 @@
 """The plan of record in the results: the Run sheet's rows (the workbook's and the configuration's
-SHA-256, the plan's format, Airflow's DAG version, what changed and when).
+SHA-256, the plan's format, Airflow's DAG version, what changed and when), and the evidence pack's
+copy of the workbook and configuration as the run started with them.
 
-From the run view's ``plan_of_record`` (:class:`transition.runs.views.PlanOfRecordView`).
+From the run view's ``plan_of_record`` (:class:`transition.runs.views.PlanOfRecordView`) and
+``GET …/plan-of-record?files=true`` (:mod:`transition.web.plan_record_api`).
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import datetime as dt
 from collections.abc import Mapping
+from pathlib import PurePosixPath
 from typing import Any
+from urllib.parse import quote
 
+from transition.errors import NotFound
 from transition.i18n import N_, _
-from transition.runs.plan_of_record import KEEP_LIMIT, NOT_STORED, TOO_BIG, UNREADABLE
+from transition.results.api_client import ApiClient
+from transition.runs.plan_of_record import KEEP_LIMIT, NOT_STORED, ROLES, TOO_BIG, UNREADABLE
 
 WHY_NOT_KEPT = {
     TOO_BIG: N_("larger than {megabytes} MB compressed"),
@@ -107,3 +115,26 @@ def changes_text(changes: Any) -> str:
             else _("the plan recorded cannot be read here: only its version says so")
         )
     return f"{head} {' · '.join(parts)}"
+
+
+def plan_files(client: ApiClient, dag_id: str, run_id: str) -> dict[str, bytes]:
+    """The workbook and configuration as the run started with them, for the evidence pack:
+    ``plan/<file name>`` -> bytes (none when none were kept, or the plugin is older)."""
+    run = f"/transition/api/dags/{quote(dag_id, safe='')}/runs/{quote(run_id, safe='')}"
+    try:
+        answer = client.get(f"{run}/plan-of-record", {"files": "true"})
+    except NotFound:
+        return {}
+    kept = answer.get("files") if isinstance(answer.get("files"), dict) else {}
+    found: dict[str, bytes] = {}
+    for role in ROLES:
+        about = kept.get(role)
+        if not isinstance(about, dict):
+            continue
+        name = PurePosixPath(str(about.get("name") or "").replace("\\", "/")).name
+        try:
+            data = base64.b64decode(str(about["content_base64"]), validate=True)
+        except (KeyError, ValueError, binascii.Error):
+            continue
+        found[f"plan/{name if name not in ('', '.', '..') else role}"] = data
+    return found
