@@ -4,9 +4,10 @@ The run's watch writes it once (an Airflow Variable ``transition.plan_of_record/
 kept when the run ends): the workbook's and the configuration's SHA-256, the compiled plan's format
 and content key, Airflow's DAG version, and the compiled plan itself (zlib, base64), so that what
 changed while the run ran (steps added, removed, durations) can be said later (:func:`plan_changes`).
-The workbook's and the configuration's bytes as they were are kept beside it (``transition.plan_files/
-<dag>/<run>``, zlib, base64; a file above :data:`KEEP_LIMIT` compressed is not, and the record says
-why), so that reading the record stays quick.
+The workbook's and the configuration's bytes as they were are kept beside it, in
+``transition.plan_files/<dag>/<run>`` (zlib, base64; a file above :data:`KEEP_LIMIT` compressed is
+not, and the record says why), so that reading the record stays quick. Since when the plan
+differs: :func:`when_changed`; docs/evidence.md.
 """
 
 from __future__ import annotations
