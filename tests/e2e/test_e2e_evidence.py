@@ -4,10 +4,11 @@ A run of a small plan with a gate: A started and closed with a comment, B transf
 defect (resolved) and closed by the new person, F forced closed by the cutover manager before its
 turn, G decided Go. The api-server journaled each as it happened, each entry signed with the
 deployment's key. The run's watch recorded the plan it started with; the workbook is then changed
-(a duration, a step added) and the plan of record says what changed. ``transition evidence`` packs the
-run; ``transition evidence verify`` accepts the pack, and names the file, the journal entry or the
-signature when a byte is changed, an entry removed, or the key is wrong; ``--against-airflow``
-names an answer's option, a defect's resolver and a journal entry changed in the database after.
+(a duration, a step added) and the plan of record says what changed, and since which DAG version.
+``transition evidence`` packs the run, with the workbook and configuration as they were; ``transition
+evidence verify`` accepts the pack, and names the file, the journal entry or the signature when a
+byte is changed, an entry removed, or the key is wrong; ``--against-airflow`` names an answer's
+option, a defect's resolver, a note and a journal entry changed in the database after.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import zipfile
 import zoneinfo
 from pathlib import Path
 
+import openpyxl
 import pytest
 
 from airflow_server import AirflowServer
@@ -239,14 +241,23 @@ def test_plan_of_record_and_evidence_pack(tmp_path):
         assert recorded["changes"] == {"current_key": plan.source.key, "changed": False}
         play_the_run(server, run_id)
 
-        # The workbook changes while the run runs: the record stays, and says what changed.
+        # The workbook changes while the run runs: the record stays, and says what changed,
+        # and since when (the DAG version Airflow made of the change); the files as they were.
+        as_they_were = {n: (tmp_path / n).read_bytes() for n in ("plan.xlsx", "config.yaml")}
         write_plan(tmp_path, changed=True)
         server.reparse(DAG)
-        changes = plan_of_record(server, run_id, "changed")["changes"]
+        changes = plan_of_record(server, run_id, "since_version")["changes"]
         assert changes["changed"] and changes["added"] == ["X"] and changes["removed"] == []
         assert changes["durations"] == [
             {"step": "A", "before_minutes": 60.0, "after_minutes": 120.0}
         ]
+        assert changes["since_from"] == "dag_version", changes
+        with server.client("carol") as carol:
+            ended = carol.get(f"/api/v2/dags/{DAG}/dagRuns/{run_id}").json()["end_date"]
+        since = dt.datetime.fromisoformat(changes["since"])
+        assert changes["while_running"] == (
+            ended is None or since < dt.datetime.fromisoformat(ended)
+        )
 
         pack = tmp_path / "pack.zip"
         made = transition(server, "evidence", "--run", f"{DAG}/{run_id}", "--out", str(pack))
@@ -264,6 +275,15 @@ def test_plan_of_record_and_evidence_pack(tmp_path):
         assert {"manifest.json", "journal.jsonl", "recap.json", "results.xlsx"} <= names
         assert "review.html" in names
         assert record_file["plan"]["source"]["key"] == plan.source.key  # the plan as it was
+        assert record_file["record"]["files"]["workbook"]["kept"]
+        with zipfile.ZipFile(pack) as z:  # the files as they were; the recap and results say it
+            assert {name: z.read(f"plan/{name}") for name in as_they_were} == as_they_were
+            recap_record = json.loads(z.read("recap.json"))["plan_of_record"]
+            results = openpyxl.load_workbook(io.BytesIO(z.read("results.xlsx")))
+        assert recap_record["changes"]["added"] == ["X"] and recap_record["workbook"] == "plan.xlsx"
+        run_sheet = {r[0]: r[1] for r in results["Run"].iter_rows(values_only=True)}
+        assert run_sheet["Workbook SHA-256"] == plan.source.workbook_sha256
+        assert "steps added: X" in run_sheet["Plan changed"]
         check_journal(entries)
         check_facts(facts)
 

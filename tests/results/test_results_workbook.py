@@ -713,3 +713,68 @@ def test_the_weekly_report_first_runs_at_the_next_cron_time_even_just_after_one(
             restriction=TimeRestriction(earliest=None, latest=None, catchup=False),
         )
         assert info is not None and info.run_after == pendulum.parse(first), (now, info)
+
+
+PLAN_OF_RECORD = {  # the run view's plan_of_record (transition.runs.views.PlanOfRecordView)
+    "workbook": "plan.xlsx",
+    "workbook_sha256": "a" * 64,
+    "config": "config.yaml",
+    "config_sha256": "b" * 64,
+    "format": 2,
+    "dag_version_id": "0195f0e2-version",
+    "recorded_at": "2027-01-16T08:00:03+01:00",
+    "files": {
+        "workbook": {"name": "plan.xlsx", "size": 9, "sha256": "a" * 64, "kept": True, "why": None},
+        "config": {"name": "config.yaml", "size": 3, "sha256": "b" * 64, "kept": True, "why": None},
+    },
+    "changes": {
+        "changed": True,
+        "compared": True,
+        "added": ["X"],
+        "removed": ["D"],
+        "durations": [{"step": "A", "before_minutes": 60.0, "after_minutes": 120.0}],
+        "since": "2027-01-16T10:02:00+01:00",
+        "since_from": "dag_version",
+        "since_version": 7,
+        "while_running": True,
+    },
+}
+
+
+def test_the_run_sheet_says_the_plan_of_record_and_what_changed(tmp_path):
+    """The Run sheet: the workbook's and configuration's SHA-256, the format, the DAG version,
+    when it was recorded, whether the files were kept, and when and what changed."""
+    results = run_results_from_json(recap(plan_of_record=PLAN_OF_RECORD), RUN)
+    book = openpyxl.load_workbook(io.BytesIO(results_bytes(results)))
+    run = {r[0]: r[1] for r in book["Run"].iter_rows(values_only=True)}
+    assert (run["Workbook"], run["Workbook SHA-256"]) == ("plan.xlsx", "a" * 64)
+    assert (run["Configuration"], run["Configuration SHA-256"]) == ("config.yaml", "b" * 64)
+    assert (run["Plan format"], run["Airflow DAG version"]) == (2, "0195f0e2-version")
+    assert run["Plan recorded"] == dt.datetime(2027, 1, 16, 8, 0, 3)  # the plan's local time
+    assert run["Workbook and configuration kept"] == "yes"
+    assert run["Plan changed"] == (
+        "The plan changed while the run ran (from DAG version 7, 2027-01-16 10:02): "
+        "steps added: X · steps removed: D · durations changed: A 60 min → 120 min"
+    )
+    big = {**PLAN_OF_RECORD["files"]["workbook"], "kept": False, "why": "too-big"}
+    same = {
+        **PLAN_OF_RECORD,
+        "files": {**PLAN_OF_RECORD["files"], "workbook": big},
+        "changes": {"changed": False},
+    }
+    with use_language("fr"):
+        results = run_results_from_json(recap(plan_of_record=same), RUN)
+        book = openpyxl.load_workbook(io.BytesIO(results_bytes(results)))
+    run = {r[0]: r[1] for r in book["Exécution"].iter_rows(values_only=True)}
+    assert run["Plan modifié"] == "non" and run["SHA-256 du classeur"] == "a" * 64
+    assert run["Classeur et configuration conservés"] == (
+        "plan.xlsx non conservé : plus de 20 Mo une fois compressé"
+    )
+    older = run_results_from_json(recap(), RUN)  # a run before the plan of record, or its plugin
+    run = {r[0]: r[1] for r in results_workbook_run(older)}
+    assert run["Plan of record"] == "not recorded" and "Workbook" not in run
+
+
+def results_workbook_run(results) -> list[tuple]:
+    book = openpyxl.load_workbook(io.BytesIO(results_bytes(results)))
+    return list(book["Run"].iter_rows(values_only=True))

@@ -307,6 +307,35 @@ VIEW: RunView = {
         ],
     },
     "run_defects": [],
+    "plan_of_record": {
+        "workbook": "plan « base ».xlsx",
+        "workbook_sha256": "a" * 64,
+        "config": None,
+        "config_sha256": None,
+        "format": 2,
+        "dag_version_id": None,
+        "recorded_at": "2027-01-16T08:00:03+01:00",
+        "files": {
+            "workbook": {
+                "name": "plan « base ».xlsx",
+                "size": None,
+                "sha256": None,
+                "kept": False,
+                "why": "unreadable",
+            }
+        },
+        "changes": {
+            "changed": True,
+            "compared": True,
+            "added": ["T"],
+            "removed": [],
+            "durations": [{"step": "S", "before_minutes": 30.0, "after_minutes": 45.5}],
+            "since": "2027-01-16T08:30:00+01:00",
+            "since_from": "dag_version",
+            "since_version": 4,
+            "while_running": True,
+        },
+    },
 }
 
 

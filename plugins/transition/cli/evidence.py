@@ -128,14 +128,17 @@ def _json(value: object) -> bytes:
 def _files(
     args: argparse.Namespace, client: ApiClient, results: RunResults, evidence: RunEvidence
 ) -> dict[str, bytes]:
-    """The pack's files besides the journal: the recap, the plan of record, the results
-    workbook and the review (when the plan given, or the configured one, is the run's)."""
+    """The pack's files besides the journal: the recap, the plan of record with the workbook
+    and configuration as they were (``plan/<name>``, when kept), the results workbook and the
+    review (when the plan given, or the configured one, is the run's)."""
+    from transition.results.plan_record import plan_files
     from transition.results.workbook import write_results
 
     comparison = compare_dry_runs(client, results)
     files = {
         "recap.json": _json(evidence.recap),
         "plan_of_record.json": _json(evidence.plan_of_record),
+        **plan_files(client, results.dag_id, results.run_id),
     }
     with tempfile.TemporaryDirectory() as folder:
         workbook = Path(folder) / "results.xlsx"

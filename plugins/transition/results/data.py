@@ -83,9 +83,7 @@ class StepResult:
     started_by: str | None = None
     closed_by: str | None = None
     comment: str = ""
-    forced_close: str = (
-        ""  # a cutover manager closed it outside the rules: who, when, why, the reason
-    )
+    forced_close: str = ""  # a cutover manager closed it outside the rules: who, when, why
     transfers: tuple[Transfer, ...] = ()
     defects: tuple[Defect, ...] = ()
     link: str = ""
@@ -133,6 +131,7 @@ class RunResults:
         default_factory=dict
     )  # phase -> state -> steps
     actors: Mapping[str, str] = field(default_factory=dict)  # actor ID -> name
+    plan_of_record: Mapping[str, Any] | None = None  # RunView.plan_of_record
 
     @property
     def phases(self) -> list[str]:
@@ -288,6 +287,7 @@ def run_results_from_json(
         counts=dict(recap.get("counts") or {}),
         counts_by_phase={p: dict(c) for p, c in (recap.get("counts_by_phase") or {}).items()},
         actors=dict(recap.get("actors") or {}),
+        plan_of_record=recap.get("plan_of_record") or None,
     )
 
 

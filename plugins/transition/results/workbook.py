@@ -23,6 +23,7 @@ from openpyxl.worksheet.worksheet import Worksheet
 
 from transition.i18n import N_, _
 from transition.results.data import DryRunComparison, RunResults, StepResult
+from transition.results.plan_record import plan_record_rows
 from transition.runs.states import STATE_COLOURS, state_name
 from transition.vocabulary import SEVERITY_NAMES, STATUS_NAMES, DefectStatus
 from transition.workbook.text_cells import cell_text, put, put_row
@@ -406,6 +407,7 @@ def _run_sheet(
         for state, count in results.counts.items()
         if count
     ]
+    rows += plan_record_rows(results.plan_of_record)  # the plan the run started with
     for row, (key, value) in enumerate(rows, start=1):
         put(sheet, row, 1, key).font = Font(bold=True)
         cell = put(sheet, row, 2, value)

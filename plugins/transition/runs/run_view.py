@@ -279,6 +279,7 @@ def _summary(
         "run_defects": [_defect(d) for d in context.defects.get(None, [])],
         "gates_ahead": gates_ahead,
         "confidence": None,  # the draws: transition.runs.run_confidence, added where it is read
+        "plan_of_record": None,  # transition.runs.plan_of_record, added where it is read
     }
 
 

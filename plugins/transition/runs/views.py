@@ -120,6 +120,50 @@ class ConfidenceView(TypedDict):
     gates: list[GateSafetyView]  # the undecided gates, in plan order
 
 
+class DurationChangeView(TypedDict):
+    step: str
+    before_minutes: float
+    after_minutes: float
+
+
+class PlanChangesView(TypedDict):
+    """What changed in the dry run's plan since the run recorded it, compared with the plan now."""
+
+    changed: bool  # the plan's content key differs
+    compared: bool  # the recorded plan could be read: added, removed and durations are known
+    added: list[str]
+    removed: list[str]
+    durations: list[DurationChangeView]
+    since: str | None  # when it first differed (ISO 8601, the plan's time zone)
+    since_from: str | None  # "dag_version" (Airflow's first after the record), "compiled_at"
+    since_version: int | None  # that DAG version's number
+    while_running: bool  # since before the run ended
+
+
+class KeptFileView(TypedDict):
+    """The workbook or configuration as the run started with it, kept beside the record or not."""
+
+    name: str
+    size: int | None
+    sha256: str | None
+    kept: bool
+    why: str | None  # not kept: "too-big", "unreadable", "not-stored"
+
+
+class PlanOfRecordView(TypedDict):
+    """The plan the run started with (:mod:`transition.runs.plan_of_record`) and what changed."""
+
+    workbook: str  # the file's name
+    workbook_sha256: str
+    config: str | None
+    config_sha256: str | None
+    format: int | None  # the compiled plan's
+    dag_version_id: str | None  # Airflow's, of the watch's task
+    recorded_at: str | None  # ISO 8601, the plan's time zone
+    files: dict[str, KeptFileView]  # "workbook", "config" (none in an older record)
+    changes: PlanChangesView
+
+
 class RunView(TypedDict):
     plan: str
     dry_run: str
@@ -142,3 +186,4 @@ class RunView(TypedDict):
     run_defects: list[DefectView]  # on the run as a whole, not on one step
     gates_ahead: list[GateAheadView]
     confidence: ConfidenceView | None  # set by the api-server (None: nothing left to draw)
+    plan_of_record: PlanOfRecordView | None  # set by the api-server (None: not recorded)

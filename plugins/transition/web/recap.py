@@ -102,6 +102,7 @@ def recap(request: Request, user: GetUserDep, lang: str | None = None) -> HTMLRe
             "gate_ahead": _("Gate {gate}: on Go the run ends {go}; on No-go (backout now) {no_go}"),
             **automation_texts(),
             **confidence_texts(),
+            **plan_record_texts(),
         }
         page = (
             template_environment()
@@ -152,6 +153,30 @@ def confidence_texts() -> dict[str, str]:
         ),
         "hours_minutes": _("{hours} h {minutes} min"),
         "review": _("Review of this run (HTML, to print or save as PDF)"),
+    }
+
+
+def plan_record_texts() -> dict[str, str]:
+    """The recap's words for the plan the run started with (RunView.plan_of_record)."""
+    return {
+        "plan_record": _("Plan of record: {workbook} (version {version}), recorded {time}"),
+        "plan_record_title": _(
+            "workbook SHA-256 {workbook}; configuration SHA-256 {config}; plan format {format}; "
+            "Airflow DAG version {version}"
+        ),
+        "no_plan_record": _(
+            "No plan of record for this run: its watch records it when the run starts."
+        ),
+        "changed_while": _("The plan changed while the run ran ({when}):"),
+        "changed_after": _("The plan changed after the run ended ({when}):"),
+        "since_version": _("from DAG version {version}, {time}"),
+        "since_compiled": _("by {time}, when the plan now was compiled"),
+        "steps_added": _("steps added: {steps}"),
+        "steps_removed": _("steps removed: {steps}"),
+        "durations_changed": _("durations changed: {steps}"),
+        "no_step_changed": _("no step of this dry run added, removed or of another duration"),
+        "not_compared": _("the plan recorded cannot be read here: only its version says so"),
+        "n_minutes": _("{n} min"),
     }
 
 

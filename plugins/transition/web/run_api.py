@@ -7,6 +7,9 @@
   the forecast if that step ended then (:class:`WhatIfView`); changes nothing
 * ``GET /transition/api/dags/{dag_id}/runs/{run_id}/timeline.svg``: the run view on a time axis
   (:mod:`timeline_svg`), with the recap table's filters as query parameters
+
+The run view holds the run's plan of record (:mod:`plan_record_api`): what the recap and the
+results say of the plan the run started with, and what changed since.
 """
 
 from __future__ import annotations
@@ -42,6 +45,7 @@ from transition.web.app import (
     user_language,
 )
 from transition.web.guard_facts import actor_id
+from transition.web.plan_record_api import run_plan_of_record
 from transition.web.read_once import read_once, read_once_async
 from transition.web.run_forecast import with_confidence
 
@@ -117,6 +121,7 @@ def read_view(plan: Plan, dry_run: str, run_id: str, url: str) -> RunView:
     now = dt.datetime.now(dt.UTC)
     with create_session(scoped=False) as session:
         view = run_steps(session, plan, dry_run, run_id, url, now)
+        view["plan_of_record"] = run_plan_of_record(session, plan, dry_run, run_id)
         return with_confidence(session, plan, view, url, now)
 
 
