@@ -399,7 +399,7 @@ class Shared:
         """Across the whole server, once its tests are done: no run still queued or running, and
         no record (``transition.*`` Variable) left of a run that ended in success: its watch
         deletes them as the run ends, whichever test the run was for; but each such run keeps its
-        plan of record (the evidence)."""
+        plan of record and its files (the evidence)."""
         with self.server.client("admin") as admin:
             ended: list[tuple[str, str]] = []
             for dry_run in DRY_RUNS:
@@ -422,7 +422,8 @@ class Shared:
             for key in keys
             for dag, run in ended
             if key.startswith("transition.")
-            and not key.startswith(plan_of_record.PREFIX)  # kept on purpose: the evidence
+            # kept on purpose: the evidence (the plan of record, the files as the run started)
+            and not key.startswith((plan_of_record.PREFIX, plan_of_record.FILES_PREFIX))
             and (key.endswith(f"/{dag}/{run}") or f"/{dag}/{run}/" in key)
         ]
         assert not left, f"records left of runs that ended: {left}"
