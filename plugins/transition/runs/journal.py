@@ -3,10 +3,10 @@
 Each entry is one line of canonical JSON: ``n`` (1, 2, ... in the run instance), ``at`` (when it
 was written, UTC), ``kind``, ``step``, ``by``, ``fact``, ``prev`` (the SHA-256 of the line before;
 :data:`GENESIS` for the first) and ``mac`` (HMAC-SHA256 of the line without it, with the
-deployment's key; None without one). It is written in the transaction of the change it records
-(:mod:`transition.web.journal_listener`, :mod:`transition.runs.records`): both are committed or
+deployment's key; None without one). :func:`record` keeps an entry in the session of the change it
+records and writes it as that session commits, in the same transaction: both are committed or
 neither. Appending takes a lock per run (PostgreSQL: an advisory lock until the transaction ends;
-SQLite: its write lock), so the chain never forks; the unique ``(run_key, n)`` says so again.
+SQLite: its write lock), held for the commit only; the unique ``(run_key, n)`` keeps the chain whole.
 
 What it proves and what it does not: docs/evidence.md.
 """
@@ -21,14 +21,16 @@ from collections.abc import Mapping
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy import event
 from sqlalchemy.engine import Connection
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, SessionTransaction
 
 from transition import settings
 from transition.runs.records_schema import ensure_migrated, journal
 
 KEY_CONNECTION = "transition_evidence"  # its password: the key, when the setting gives none
 GENESIS = "0" * 64  # what the first entry holds as the hash of the one before
+PENDING = "transition_journal"  # the session's entries to write at its commit (Session.info)
 ADVISORY_LOCK_KEY = 0x6A726E6C  # "jrnl": the first half of the per-run lock, the plugin's alone
 
 
@@ -163,6 +165,42 @@ def append(
         )
     )
     return number
+
+
+Pending = tuple[tuple[str, str, str], str, dict[str, Any], str | None, str | None]
+
+
+def record(
+    session: Session,
+    run: tuple[str, str, str],
+    kind: str,
+    fact: Mapping[str, Any],
+    *,
+    step: str | None = None,
+    by: str | None = None,
+) -> None:
+    """Journal an entry of ``run`` (dag_id, run_id, run_key) when ``session`` commits, in its
+    transaction; a rollback drops it with the change."""
+    if not event.contains(Session, "before_commit", _write_pending):
+        event.listen(Session, "before_commit", _write_pending)
+        event.listen(Session, "after_transaction_end", _drop_pending)
+    session.info.setdefault(PENDING, []).append((run, kind, dict(fact), step, by))
+
+
+def _write_pending(session: Session) -> None:
+    """Before the commit: what is left to flush is flushed (it may journal more), then the entries
+    are appended, the run's lock held from here to the commit."""
+    if not session.info.get(PENDING) and not (session.new or session.dirty or session.deleted):
+        return
+    session.flush()
+    pending: list[Pending] = session.info.pop(PENDING, [])
+    for run, kind, fact, step, by in pending:
+        append(session, run, kind, fact, step=step, by=by)
+
+
+def _drop_pending(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.parent is None:  # the session's transaction ended: committed or not
+        session.info.pop(PENDING, None)
 
 
 def lines_of_run(where: Session | Connection, run_key: str) -> list[str]:

@@ -101,10 +101,10 @@ def _new_id(result: Any) -> int:
 def _journal(
     session: Session, row: dict[str, Any], kind: str, fact: dict[str, Any], by: str | None
 ) -> None:
-    """The record in the run's journal, in the same transaction (none without a run)."""
+    """The record in the run's journal, as the transaction commits (none without a run)."""
     if row.get("run_key"):
         run = (str(row["dag_id"]), str(row["run_id"]), str(row["run_key"]))
-        journal.append(session, run, kind, fact, step=row.get("task_id"), by=by)
+        journal.record(session, run, kind, fact, step=row.get("task_id"), by=by)
 
 
 def add_transfer(session: Session, **values: Any) -> dict[str, Any]:

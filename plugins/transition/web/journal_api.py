@@ -22,7 +22,7 @@ from transition.web.app import app, problems, user_language
 @app.get(
     "/api/dags/{dag_id}/runs/{run_id}/journal",
     dependencies=[Depends(requires_access_dag("GET"))],
-    responses=problems(401, 403, 404),
+    responses=problems(400, 401, 403, 404),
 )
 def run_journal(dag_id: str, run_id: str, session: SessionDep, user: GetUserDep) -> dict[str, Any]:
     key = run_key(session, dag_id, run_id)

@@ -1,5 +1,5 @@
 """On the api-server: each request, answer and step record of a run goes to the run's journal
-(:mod:`transition.runs.journal`) in the transaction that writes it.
+(:mod:`transition.runs.journal`), written as the transaction that writes it commits.
 
 A SQLAlchemy ``before_flush`` listener sees what every session of the api-server is about to write,
 whoever asked for it: a worker through Airflow's execution API (a step asking, its records in XCom:
@@ -98,7 +98,7 @@ def _request(session: Session, detail: Any) -> None:
         return
     assigned = [u.get("id") for u in (detail.assignees or []) if isinstance(u, dict)]
     fact = {"try": ti.try_number, "options": list(detail.options or []), "assigned": assigned}
-    journal.append(session, found[0], "request", fact, step=found[1])
+    journal.record(session, found[0], "request", fact, step=found[1])
 
 
 def _answer(session: Session, detail: Any) -> None:
@@ -115,7 +115,7 @@ def _answer(session: Session, detail: Any) -> None:
     }
     kind = "decision" if ti.operator == "GateOperator" else "answer"
     by = responder_login(detail.responded_by)
-    journal.append(session, found[0], kind, fact, step=found[1], by=by)
+    journal.record(session, found[0], kind, fact, step=found[1], by=by)
 
 
 def _note(session: Session, note: Any) -> None:
@@ -125,7 +125,7 @@ def _note(session: Session, note: Any) -> None:
     if found is None:
         return
     fact = {"try": ti.try_number, "content": note.content}
-    journal.append(session, found[0], "note", fact, step=found[1], by=note.user_id)
+    journal.record(session, found[0], "note", fact, step=found[1], by=note.user_id)
 
 
 def _xcom(session: Session, xcom: Any) -> None:
@@ -150,4 +150,4 @@ def _xcom(session: Session, xcom: Any) -> None:
         except ValueError:
             pass
     fact = {"try": ti.try_number, "value": value}
-    journal.append(session, found[0], XCOM_KINDS[xcom.key], fact, step=found[1])
+    journal.record(session, found[0], XCOM_KINDS[xcom.key], fact, step=found[1])
