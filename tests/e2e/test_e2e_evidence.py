@@ -163,6 +163,7 @@ def check_journal(entries: list[dict]) -> None:
         ("note", "F", "mia"),
         ("decision", "G", "carol"),
         ("gate_decided", "G", None),
+        ("ledger", "A", None),  # what the step marked in its sent-ledger: the e-mails, its start
     ):
         assert act in acts, (act, acts)
     a = [e for e in entries if e["step"] == "A" and e["kind"] in ("request", "answer")]

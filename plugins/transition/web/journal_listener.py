@@ -4,9 +4,10 @@
 A SQLAlchemy ``before_flush`` listener sees what every session of the api-server is about to write,
 whoever asked for it: a worker through Airflow's execution API (a step asking, its records in XCom:
 started, closed, a check's value and verdict, an automated run's outcome, a message sent or not) or
-a person through the REST API or the UI (an answer, a gate's decision, a note). Only the plan's
-steps are journaled (their task instances' ``operator``). The plugin's own records (transfers,
-defects, forced closes) are journaled where they are written (:mod:`transition.runs.records`).
+a person through the REST API or the UI (an answer, a gate's decision, a note). A ``do_orm_execute``
+listener sees the steps' sent-ledgers written (every message a step sent, or marked done). Only the
+plan's steps are journaled (their task instances' ``operator``). The plugin's own records
+(transfers, defects, forced closes) are journaled where they are written (:mod:`transition.runs.records`).
 
 How it works: docs/architecture.md, "web/journal_listener.py".
 """
@@ -17,9 +18,9 @@ import json
 from typing import Any
 
 from sqlalchemy import event, inspect, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import ORMExecuteState, Session
 
-from transition.runs import journal, step_records
+from transition.runs import journal, sent_ledger, step_records
 from transition.runs.answers import responder_login
 from transition.runs.records import run_key
 from transition.web.answer_record import newly_answered
@@ -44,6 +45,7 @@ def listen(key: bytes | None) -> None:
     journal.set_key(key)
     if not event.contains(Session, "before_flush", before_flush):
         event.listen(Session, "before_flush", before_flush)
+        event.listen(Session, "do_orm_execute", ledger_written)
 
 
 def before_flush(session: Session, flush_context: Any, instances: Any) -> None:
@@ -151,3 +153,59 @@ def _xcom(session: Session, xcom: Any) -> None:
             pass
     fact = {"try": ti.try_number, "value": value}
     journal.record(session, found[0], XCOM_KINDS[xcom.key], fact, step=found[1])
+
+
+def ledger_written(state: ORMExecuteState) -> None:
+    """A step's sent-ledger about to be written (Airflow upserts a Variable with one statement):
+    what it marks that it did not before is journaled (``ledger``)."""
+    statement: Any = state.statement
+    table = getattr(statement, "table", None)
+    if not state.is_insert or table is None or getattr(table, "name", None) != "variable":
+        return
+    params = statement.compile(dialect=state.session.get_bind().dialect).params
+    key = params.get("key")
+    if not isinstance(key, str) or not key.startswith(sent_ledger.PREFIX):
+        return
+    with state.session.no_autoflush:
+        _ledger(state.session, key, _plain_value(params.get("val"), params.get("is_encrypted")))
+
+
+def _plain_value(value: Any, encrypted: Any) -> str:
+    if not encrypted or not isinstance(value, str):
+        return str(value)
+    # deferred: Airflow's Fernet, on the api-server only
+    from airflow.models.crypto import get_fernet
+
+    return get_fernet().decrypt(value.encode()).decode()
+
+
+def _ledger(session: Session, key: str, written: str) -> None:
+    # deferred: Airflow's ORM models, on the api-server only
+    from airflow.models.taskinstance import TaskInstance
+    from airflow.models.variable import Variable
+
+    dag_id, _, rest = key[len(sent_ledger.PREFIX) :].partition("/")
+    run_id, _, task_id = rest.rpartition("/")
+    ti = session.scalar(
+        select(TaskInstance).where(
+            TaskInstance.dag_id == dag_id,
+            TaskInstance.run_id == run_id,
+            TaskInstance.task_id == task_id,
+            TaskInstance.map_index == -1,
+        )
+    )
+    found = _step(session, ti)
+    if found is None or ti is None:
+        return
+    before_row = session.scalar(select(Variable).where(Variable.key == key))
+    try:
+        before = json.loads(before_row.val) if before_row is not None else {}
+        after = json.loads(written)
+    except ValueError:
+        return
+    if not isinstance(before, dict) or not isinstance(after, dict):
+        return
+    marked = {k: v for k, v in after.items() if before.get(k) != v}
+    if marked:
+        fact = {"try": ti.try_number, "marked": marked}
+        journal.record(session, found[0], "ledger", fact, step=found[1])
