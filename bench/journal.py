@@ -27,7 +27,9 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 HERE = Path(__file__).resolve().parent
-sys.path[:0] = [str(HERE), str(HERE.parent / "tests")]
+sys.path[:0] = [str(HERE), str(HERE.parent / "tests"), str(HERE.parent / "tests" / "runs")]
+
+from test_records_schema import dag_runs
 
 from parse import write_section
 from throwaway_postgres import throwaway_database
@@ -35,21 +37,7 @@ from transition.results.evidence import check_journal
 from transition.runs import journal, records
 from transition.runs.records_schema import transfers
 
-RUN = {"dag_id": "bench_dr1", "run_id": "manual__1"}
-
-
-def dag_run(engine: sa.Engine) -> None:
-    with engine.begin() as conn:
-        conn.execute(
-            sa.text(
-                "CREATE TABLE dag_run (id INTEGER PRIMARY KEY, dag_id VARCHAR(250), "
-                "run_id VARCHAR(250), created_at TIMESTAMP WITH TIME ZONE)"
-            )
-        )
-        conn.execute(
-            sa.text("INSERT INTO dag_run VALUES (1, :dag, :run, now())"),
-            {"dag": RUN["dag_id"], "run": RUN["run_id"]},
-        )
+RUN = {"dag_id": "resa_dr1", "run_id": "manual__1"}  # the run test_records_schema.dag_runs makes
 
 
 def journaled(engine: sa.Engine, number: int) -> float:
@@ -112,7 +100,7 @@ def main() -> None:
     journal.set_key(b"bench key")
     with throwaway_database("bench_journal") as database:
         engine = sa.create_engine(database.url, pool_size=args.writers + 2)
-        dag_run(engine)
+        dag_runs(engine)
         for number in range(20):  # warm: the pool, the migrations, the plans
             journaled(engine, number)
             plain(engine, number)

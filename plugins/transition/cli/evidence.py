@@ -17,7 +17,9 @@ import json
 import sys
 import tempfile
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 from transition import settings
 from transition.cli.exit_codes import EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE
@@ -30,6 +32,8 @@ from transition.results.evidence import FACTS, JOURNAL, build_pack, facts_file, 
 from transition.results.evidence_against import differences
 from transition.results.evidence_facts import RunEvidence, journal_facts, read_evidence
 from transition.runs.journal import KEY_CONNECTION, deployment_key
+
+Read = TypeVar("Read")
 
 
 def add_evidence_parser(commands: argparse._SubParsersAction) -> None:
@@ -84,21 +88,16 @@ def evidence_command(args: argparse.Namespace) -> int:
     if Path(args.out).suffix.lower() != ".zip":
         raise UsageError(_("'{path}': the output must be a .zip file").format(path=args.out))
     key = evidence_key(getattr(args, "key", None))
-    try:
-        dag_id, run_id = split_run(args.run)
-        credentials = Credentials.from_options(args.url, args.user, args.password)
-    except ValueError as exc:
-        raise UsageError(str(exc)) from None
-    try:
-        with ApiClient(credentials) as client:
-            results = run_results(client, dag_id, run_id)
-            evidence = read_evidence(client, dag_id, run_id)
-            files = _files(args, client, results, evidence)
-    except (NotFound, ApiRefused) as exc:
-        raise UsageError(str(exc)) from None
-    except ApiError as exc:
-        print(f"transition: {exc}", file=sys.stderr)
+
+    def read(client: ApiClient, dag_id: str, run_id: str) -> tuple[RunEvidence, dict[str, bytes]]:
+        results = run_results(client, dag_id, run_id)
+        evidence = read_evidence(client, dag_id, run_id)
+        return evidence, _files(args, client, results, evidence)
+
+    found = _read(args, args.run, read)
+    if found is None:
         return EXIT_PROBLEMS
+    evidence, files = found
     facts = journal_facts(evidence)
     files[FACTS] = facts_file(facts)
     made_at = dt.datetime.now(dt.UTC)
@@ -119,6 +118,26 @@ def evidence_command(args: argparse.Namespace) -> int:
         )
     )
     return EXIT_OK
+
+
+def _read(
+    args: argparse.Namespace, run: str, read: Callable[[ApiClient, str, str], Read]
+) -> Read | None:
+    """What ``read`` reads of the run through the REST API; None when Airflow could not be asked
+    (said); UsageError for a run or a user it refuses."""
+    try:
+        dag_id, run_id = split_run(run)
+        credentials = Credentials.from_options(args.url, args.user, args.password)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    try:
+        with ApiClient(credentials) as client:
+            return read(client, dag_id, run_id)
+    except (NotFound, ApiRefused) as exc:
+        raise UsageError(str(exc)) from None
+    except ApiError as exc:
+        print(f"transition: {exc}", file=sys.stderr)
+        return None
 
 
 def _json(value: object) -> bytes:
@@ -232,18 +251,8 @@ def _against_airflow(args: argparse.Namespace, data: bytes, run: str) -> int:
     """The pack's journal against Airflow's database now: each difference named (exit 2)."""
     with zipfile.ZipFile(io.BytesIO(data)) as pack:
         lines = pack.read(JOURNAL).decode().splitlines()
-    try:
-        dag_id, run_id = split_run(run)
-        credentials = Credentials.from_options(args.url, args.user, args.password)
-    except ValueError as exc:
-        raise UsageError(str(exc)) from None
-    try:
-        with ApiClient(credentials) as client:
-            live = read_evidence(client, dag_id, run_id)
-    except (NotFound, ApiRefused) as exc:
-        raise UsageError(str(exc)) from None
-    except ApiError as exc:
-        print(f"transition: {exc}", file=sys.stderr)
+    live = _read(args, run, read_evidence)
+    if live is None:
         return EXIT_PROBLEMS
     found = differences(lines, live)
     if found:
