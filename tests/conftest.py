@@ -125,6 +125,19 @@ def compile_sheets(folder: Path, workbook_sheets: Sheets, **settings: Any):
     return compile_plan(load_config(folder / "config.yaml"))
 
 
+def plan_before_and_after(folder: Path, **settings: Any) -> tuple[Any, Any]:
+    """The base plan (compiled in folder/a) and the same plan changed (in folder/b, with
+    ``settings``): CO-110 30 min -> 90 min, HO-010 removed, CO-120 added."""
+    (folder / "a").mkdir()
+    (folder / "b").mkdir()
+    before = compile_sheets(folder / "a", base_sheets()).plan
+    sheets = base_sheets()
+    sheets["Steps"][4][6] = "90m"
+    del sheets["Steps"][5]
+    sheets["Steps"].append(["CO-120", "Check flows", "CO", "ALL", "CO-110", "", "20m", "bob"])
+    return before, compile_sheets(folder / "b", sheets, **settings).plan
+
+
 def gate_sheets() -> Sheets:
     """The base sheets with a gate in DR1:
     S (D+0 08:00, 1h, alice) ─► G (gate, 30m, carol) ─► F1 (3h, bob) ─► F2 (1h, alice) ─► J (1h, dave)

@@ -20,7 +20,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from conftest import base_sheets, compile_sheets
+from conftest import plan_before_and_after
 from transition.runs.plan_of_record import (
     files_key,
     kept_files,
@@ -57,14 +57,7 @@ def session(engine: Any) -> Any:
 def plans(tmp_path: Path) -> SimpleNamespace:
     """The plan the run started with (``before``, in a/) and the plan now (``after``, in b/:
     CO-110 30 min -> 90 min, HO-010 removed, CO-120 added)."""
-    (tmp_path / "a").mkdir()
-    (tmp_path / "b").mkdir()
-    before = compile_sheets(tmp_path / "a", base_sheets()).plan
-    sheets = base_sheets()
-    sheets["Steps"][4][6] = "90m"
-    del sheets["Steps"][5]
-    sheets["Steps"].append(["CO-120", "Check flows", "CO", "ALL", "CO-110", "", "20m", "bob"])
-    after = compile_sheets(tmp_path / "b", sheets).plan
+    before, after = plan_before_and_after(tmp_path)
     return SimpleNamespace(before=before, after=after, folder=tmp_path / "a")
 
 

@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from starlette.requests import Request
 
-from conftest import base_sheets, compile_sheets
+from conftest import plan_before_and_after
 from transition.runs.plan_of_record import kept_files, plan_changes, plan_record, record_view
 from transition.runs.plan_of_record import when_changed as since_when
 from transition.web import permissions, step_api
@@ -82,14 +82,7 @@ def drawn(html: str, record: object) -> str:
 def views(tmp_path: Path) -> tuple:
     """The plan now, and the run view's plan of record unchanged and changed (CO-110 30 -> 90 min,
     HO-010 removed, CO-120 added; DAG version 3 made at 11:00 Brussels time)."""
-    (tmp_path / "a").mkdir()
-    (tmp_path / "b").mkdir()
-    before = compile_sheets(tmp_path / "a", base_sheets()).plan
-    sheets = base_sheets()
-    sheets["Steps"][4][6] = "90m"
-    del sheets["Steps"][5]
-    sheets["Steps"].append(["CO-120", "Check flows", "CO", "ALL", "CO-110", "", "20m", "bob"])
-    after = compile_sheets(tmp_path / "b", sheets, language="fr").plan
+    before, after = plan_before_and_after(tmp_path, language="fr")
     files, _packed = kept_files(before)
     record = plan_record(before, "DR1", RUN_AFTER, RUN_AFTER, "0195-v1", files)
     same = record_view(record, plan_changes(record, before, "DR1"), ZONE)

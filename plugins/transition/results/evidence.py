@@ -118,8 +118,6 @@ def check_journal(data: bytes, entries: int, last: str, key: bytes | None = None
         try:
             entry = json.loads(line)
             number, held = int(entry["n"]), str(entry["prev"])
-            if not isinstance(entry, dict):
-                raise TypeError
         except (ValueError, KeyError, TypeError):
             raise EvidenceInvalid(
                 _("{file}: entry {n} is not an entry of the journal").format(

@@ -86,6 +86,20 @@ def _step(session: Session, ti: Any) -> tuple[tuple[str, str, str], str] | None:
     return ((ti.dag_id, ti.run_id, key), ti.task_id) if key is not None else None
 
 
+def _task_of(session: Session, dag_id: str, run_id: str, task_id: str, map_index: int) -> Any:
+    # deferred: Airflow's ORM models, on the api-server only
+    from airflow.models.taskinstance import TaskInstance
+
+    return session.scalar(
+        select(TaskInstance).where(
+            TaskInstance.dag_id == dag_id,
+            TaskInstance.run_id == run_id,
+            TaskInstance.task_id == task_id,
+            TaskInstance.map_index == map_index,
+        )
+    )
+
+
 def _task_instance(session: Session, ti_id: Any) -> Any:
     # deferred: Airflow's ORM models, on the api-server only
     from airflow.models.taskinstance import TaskInstance
@@ -131,17 +145,7 @@ def _note(session: Session, note: Any) -> None:
 
 
 def _xcom(session: Session, xcom: Any) -> None:
-    # deferred: Airflow's ORM models, on the api-server only
-    from airflow.models.taskinstance import TaskInstance
-
-    ti = session.scalar(
-        select(TaskInstance).where(
-            TaskInstance.dag_id == xcom.dag_id,
-            TaskInstance.run_id == xcom.run_id,
-            TaskInstance.task_id == xcom.task_id,
-            TaskInstance.map_index == xcom.map_index,
-        )
-    )
+    ti = _task_of(session, xcom.dag_id, xcom.run_id, xcom.task_id, xcom.map_index)
     found = _step(session, ti)
     if found is None or ti is None:
         return
@@ -181,19 +185,11 @@ def _plain_value(value: Any, encrypted: Any) -> str:
 
 def _ledger(session: Session, key: str, written: str) -> None:
     # deferred: Airflow's ORM models, on the api-server only
-    from airflow.models.taskinstance import TaskInstance
     from airflow.models.variable import Variable
 
     dag_id, _, rest = key[len(sent_ledger.PREFIX) :].partition("/")
     run_id, _, task_id = rest.rpartition("/")
-    ti = session.scalar(
-        select(TaskInstance).where(
-            TaskInstance.dag_id == dag_id,
-            TaskInstance.run_id == run_id,
-            TaskInstance.task_id == task_id,
-            TaskInstance.map_index == -1,
-        )
-    )
+    ti = _task_of(session, dag_id, run_id, task_id, -1)
     found = _step(session, ti)
     if found is None or ti is None:
         return
