@@ -24,7 +24,9 @@ import time
 import zipfile
 import zoneinfo
 from pathlib import Path
+from urllib.parse import quote
 
+import httpx
 import openpyxl
 import pytest
 
@@ -291,6 +293,14 @@ def test_plan_of_record_and_evidence_pack(tmp_path):
         # What the database holds is what the journal says; then rows are changed behind it.
         against = transition(server, "evidence", "verify", str(pack), "--against-airflow")
         assert against.returncode == 0, against.stderr
+        journal_url = (
+            f"{server.base_url}/transition/api/dags/{DAG}/runs/{quote(run_id, safe='')}/journal"
+        )
+        assert httpx.get(journal_url, timeout=30).status_code == 401  # nobody logged in: no journal
+        with server.client("bob") as bob:  # an owner of the plan reads it as written
+            read = bob.get(journal_url.removeprefix(server.base_url))
+        assert read.status_code == 200 and read.json()["signed"], read.text
+        assert [json.loads(x) for x in read.json()["entries"]][: len(entries)] == entries
         tamper(server, run_id)
         against = transition(server, "evidence", "verify", str(pack), "--against-airflow")
         assert against.returncode == 2, against.stdout + against.stderr
